@@ -1,0 +1,14 @@
+//! siths-upgrade: read, unblock and upgrade SITHS smart cards, with a virtual card for offline use.
+//!
+//! Layers, bottom up: [`apdu`] → [`transport`] (PC/SC or in-process) → [`channel`] (chaining,
+//! GET RESPONSE) → [`card`] (the SITHS PKCS#15 application) → workflows and the CLI. The
+//! [`virtual_card`] is the other end of both transports. See ARCHITECTURE.md.
+
+pub mod apdu;
+pub mod card;
+pub mod channel;
+pub mod layout;
+pub mod pkcs15;
+pub mod pki;
+pub mod transport;
+pub mod virtual_card;
