@@ -294,6 +294,8 @@ pub enum StatusWord {
     MoreData(u8),
     /// `6Cxx`: repeat the command with `Le = xx`.
     WrongLe(u8),
+    /// `6282`: end of file reached before `Le` bytes were read (the data is still good).
+    EndOfFile,
     /// `63Cx`: verification failed, `x` tries left (also the answer to an empty VERIFY).
     TriesLeft(u8),
     /// `6700`
@@ -339,6 +341,7 @@ impl StatusWord {
             (0x90, 0x00) => StatusWord::Ok,
             (0x61, n) => StatusWord::MoreData(n),
             (0x6C, n) => StatusWord::WrongLe(n),
+            (0x62, 0x82) => StatusWord::EndOfFile,
             (0x63, n) if n & 0xF0 == 0xC0 => StatusWord::TriesLeft(n & 0x0F),
             (0x67, 0x00) => StatusWord::WrongLength,
             (0x69, 0x81) => StatusWord::IncompatibleFile,
@@ -365,6 +368,7 @@ impl StatusWord {
             StatusWord::Ok => 0x9000,
             StatusWord::MoreData(n) => 0x6100 | n as u16,
             StatusWord::WrongLe(n) => 0x6C00 | n as u16,
+            StatusWord::EndOfFile => 0x6282,
             StatusWord::TriesLeft(n) => 0x63C0 | (n & 0x0F) as u16,
             StatusWord::WrongLength => 0x6700,
             StatusWord::IncompatibleFile => 0x6981,

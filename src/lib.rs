@@ -7,8 +7,10 @@
 pub mod apdu;
 pub mod card;
 pub mod channel;
+pub mod cli;
 pub mod layout;
 pub mod pkcs15;
 pub mod pki;
+pub mod report;
 pub mod transport;
 pub mod virtual_card;

@@ -1,0 +1,105 @@
+//! What a card operation can end in, each with the next step for the holder.
+
+use crate::apdu::StatusWord;
+use crate::card::pin::{PinKind, PinRuleError};
+use crate::transport::TransportError;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CardError {
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error(transparent)]
+    PinRule(#[from] PinRuleError),
+    #[error("this card is not a SITHS card (it has no SITHS e-id application): insert your SITHS card")]
+    NotSiths,
+    #[error("{}", wrong_code_message(*.kind, *.tries_left))]
+    WrongCode { kind: PinKind, tries_left: u8 },
+    #[error("{}", blocked_message(*.0))]
+    Blocked(PinKind),
+    #[error(
+        "the PUK is blocked and the card can no longer be used: order a new card from the service centre"
+    )]
+    CardDead,
+    #[error("the {0} must be verified first: enter it and try again")]
+    NotVerified(PinKind),
+    #[error("the new PIN was refused by the card: use 6 to 8 digits")]
+    NewPinRefused,
+    #[error("the PUK cannot be changed; only PIN1 and PIN2 can")]
+    PukNotChangeable,
+    #[error("key slot {0} already holds a key")]
+    SlotOccupied(u8),
+    #[error("key slot {0} holds no key")]
+    SlotEmpty(u8),
+    #[error("the card has no room left for this: remove a certificate pair first")]
+    CardFull,
+    #[error("the card's data is damaged ({0}): contact the service centre")]
+    Malformed(String),
+    #[error("the card refused {operation} (status {sw}): take the card out, put it back and try again")]
+    Refused {
+        operation: &'static str,
+        sw: StatusWord,
+    },
+}
+
+fn wrong_code_message(kind: PinKind, tries_left: u8) -> String {
+    match (kind, tries_left) {
+        (PinKind::Puk, n) => format!(
+            "wrong PUK, {n} {} left; after the last one the card is blocked for good",
+            tries(n)
+        ),
+        (_, 1) => format!(
+            "wrong {kind}, 1 try left; if that is wrong too, the PIN is blocked and you need your PUK"
+        ),
+        (_, n) => format!("wrong {kind}, {n} {} left", tries(n)),
+    }
+}
+
+fn tries(n: u8) -> &'static str {
+    if n == 1 { "try" } else { "tries" }
+}
+
+fn blocked_message(kind: PinKind) -> String {
+    match kind {
+        PinKind::Puk => {
+            "the PUK is blocked: order a new card from the service centre".to_string()
+        }
+        _ => format!(
+            "the {kind} is blocked: unblock it with your PUK (`siths-upgrade unblock-pin --which {}`)",
+            if kind == PinKind::Pin1 { "id" } else { "sign" }
+        ),
+    }
+}
+
+impl CardError {
+    /// The holder can fix it themselves (a wrong or badly typed code) rather than the system.
+    pub fn is_user_error(&self) -> bool {
+        matches!(
+            self,
+            CardError::PinRule(_)
+                | CardError::WrongCode { .. }
+                | CardError::Blocked(_)
+                | CardError::NotVerified(_)
+                | CardError::NewPinRefused
+                | CardError::PukNotChangeable
+        )
+    }
+
+    /// Map the status word of a PIN command for `kind`.
+    pub(crate) fn from_pin_status(kind: PinKind, sw: StatusWord, operation: &'static str) -> Self {
+        match sw {
+            StatusWord::TriesLeft(0) | StatusWord::AuthBlocked if kind == PinKind::Puk => {
+                CardError::CardDead
+            }
+            StatusWord::TriesLeft(0) | StatusWord::AuthBlocked => CardError::Blocked(kind),
+            StatusWord::TriesLeft(n) => CardError::WrongCode {
+                kind,
+                tries_left: n,
+            },
+            StatusWord::ReferenceDataNotUsable => CardError::CardDead,
+            StatusWord::WrongData => CardError::NewPinRefused,
+            StatusWord::SecurityStatusNotSatisfied => CardError::NotVerified(kind),
+            StatusWord::FileNotFound => CardError::NotSiths,
+            sw => CardError::Refused { operation, sw },
+        }
+    }
+}

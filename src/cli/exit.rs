@@ -1,0 +1,80 @@
+//! Exit codes, so scripts and schedulers can tell a mistyped PIN from a missing pcscd.
+//! Documented in docs/cli.md; keep the numbers stable.
+
+use std::fmt;
+
+use crate::transport::TransportError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// 1: the user can fix it (wrong or mistyped PIN/PUK, blocked PIN).
+    User = 1,
+    /// 2: the command line itself is wrong.
+    Usage = 2,
+    /// 3: the card is missing, not a SITHS card, in use, removed or dead.
+    CardUnusable = 3,
+    /// 4: the system: pcscd not running, no reader, files, network.
+    System = 4,
+}
+
+/// An error as the command line reports it: a message with the next step, and an exit code.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: ExitCode,
+    pub message: String,
+}
+
+impl CliError {
+    pub fn new(code: ExitCode, message: impl Into<String>) -> Self {
+        CliError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(ExitCode::Usage, message)
+    }
+
+    pub fn system(message: impl Into<String>) -> Self {
+        Self::new(ExitCode::System, message)
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+pub fn transport_code(e: &TransportError) -> ExitCode {
+    match e {
+        TransportError::NoService
+        | TransportError::NoReader
+        | TransportError::ReaderNotFound(_)
+        | TransportError::Other(_) => ExitCode::System,
+        _ => ExitCode::CardUnusable,
+    }
+}
+
+impl From<TransportError> for CliError {
+    fn from(e: TransportError) -> Self {
+        CliError::new(transport_code(&e), e.to_string())
+    }
+}
+
+impl From<super::prompt::PromptError> for CliError {
+    fn from(e: super::prompt::PromptError) -> Self {
+        let code = match e {
+            super::prompt::PromptError::Io(_) => ExitCode::System,
+            _ => ExitCode::User,
+        };
+        CliError::new(code, e.to_string())
+    }
+}
+
+impl From<crate::virtual_card::VirtualCardError> for CliError {
+    fn from(e: crate::virtual_card::VirtualCardError) -> Self {
+        CliError::system(e.to_string())
+    }
+}

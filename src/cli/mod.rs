@@ -1,0 +1,259 @@
+//! The `siths-upgrade` command line: a thin face on the card operations and workflows.
+
+pub mod exit;
+pub mod json;
+pub mod prompt;
+mod virtual_card;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::card::{CardError, PinKind, SithsCard};
+use crate::transport::memory::MemoryTransport;
+use crate::transport::pcsc::{PcscTransport, list_readers};
+use crate::transport::{Transport, TransportError};
+use crate::virtual_card::VirtualCard;
+use exit::{CliError, ExitCode};
+use prompt::PinSource;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "siths-upgrade",
+    version,
+    about = "Read, unblock and upgrade SITHS smart cards"
+)]
+pub struct Cli {
+    /// Use the virtual card in this state file in-process instead of a PC/SC reader.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub virtual_card: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// List smart card readers and whether a card is in them.
+    Readers {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the card: holder, certificates, tries left.
+    Status {
+        /// Reader to use (default: the first reader with a card).
+        #[arg(long)]
+        reader: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a PIN on the card.
+    VerifyPin {
+        #[arg(long, value_enum, default_value = "id")]
+        which: Which,
+        #[arg(long)]
+        reader: Option<String>,
+        /// Read the PIN from stdin (one line) instead of the terminal.
+        #[arg(long)]
+        pin_stdin: bool,
+    },
+    /// Change PIN1 or PIN2 (old PIN, then the new one twice).
+    ChangePin {
+        #[arg(long, value_enum)]
+        which: Which,
+        #[arg(long)]
+        reader: Option<String>,
+        /// Read the codes from stdin, one per line: old PIN, new PIN, new PIN again.
+        #[arg(long)]
+        pin_stdin: bool,
+    },
+    /// Unblock PIN1 or PIN2 with the PUK and set a new PIN.
+    UnblockPin {
+        #[arg(long, value_enum)]
+        which: Which,
+        #[arg(long)]
+        reader: Option<String>,
+        /// Read the codes from stdin, one per line: PUK, new PIN, new PIN again.
+        #[arg(long)]
+        pin_stdin: bool,
+    },
+    /// The virtual SITHS card for tests, demos and training.
+    #[command(subcommand)]
+    VirtualCard(virtual_card::VirtualCardCmd),
+}
+
+/// Which PIN, in the words of the command line.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Which {
+    /// The identification PIN (PIN1).
+    Id,
+    /// The signing PIN (PIN2).
+    Sign,
+}
+
+impl From<Which> for PinKind {
+    fn from(w: Which) -> PinKind {
+        match w {
+            Which::Id => PinKind::Pin1,
+            Which::Sign => PinKind::Pin2,
+        }
+    }
+}
+
+/// Run one command; the caller prints the error and exits with its code.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let Some(command) = cli.command else {
+        return Err(CliError::usage(
+            "no command given: see `siths-upgrade --help`",
+        ));
+    };
+    let vcard = cli.virtual_card.as_deref();
+    match command {
+        Cmd::Readers { json } => readers(vcard, json),
+        Cmd::Status { reader, json } => {
+            let mut card = open_card(vcard, reader.as_deref())?;
+            let overview = card.overview()?;
+            if json {
+                json::print(&json::Status::from_overview(&overview, card.atr()))
+            } else {
+                print!("{}", crate::report::overview_text(&overview));
+                Ok(())
+            }
+        }
+        Cmd::VerifyPin {
+            which,
+            reader,
+            pin_stdin,
+        } => {
+            let kind = PinKind::from(which);
+            let mut source = PinSource::new(pin_stdin);
+            let mut card = open_card(vcard, reader.as_deref())?;
+            refuse_if_blocked(&mut card, kind)?;
+            let pin = source.code(kind)?;
+            card.verify_pin(kind, &pin)?;
+            println!("The {kind} is correct.");
+            Ok(())
+        }
+        Cmd::ChangePin {
+            which,
+            reader,
+            pin_stdin,
+        } => {
+            let kind = PinKind::from(which);
+            let mut source = PinSource::new(pin_stdin);
+            let mut card = open_card(vcard, reader.as_deref())?;
+            refuse_if_blocked(&mut card, kind)?;
+            let old = source.code(kind)?;
+            let new = source.new_pin(kind)?;
+            card.change_pin(kind, &old, &new)?;
+            println!("The {kind} is changed.");
+            Ok(())
+        }
+        Cmd::UnblockPin {
+            which,
+            reader,
+            pin_stdin,
+        } => {
+            let kind = PinKind::from(which);
+            let mut source = PinSource::new(pin_stdin);
+            let mut card = open_card(vcard, reader.as_deref())?;
+            let puk_status = card.pin_status(PinKind::Puk)?;
+            if puk_status.blocked() {
+                return Err(CardError::CardDead.into());
+            }
+            if puk_status.tries_left == 1 {
+                eprintln!(
+                    "Warning: the PUK has 1 try left. If this PUK is wrong the card is blocked for good."
+                );
+            }
+            let puk = source.code(PinKind::Puk)?;
+            let new = source.new_pin(kind)?;
+            card.unblock_pin(kind, &puk, &new)?;
+            println!("The {kind} is unblocked and set to the new PIN.");
+            Ok(())
+        }
+        Cmd::VirtualCard(cmd) => virtual_card::run(cmd),
+    }
+}
+
+/// Say so before asking for a code that cannot be used.
+fn refuse_if_blocked(card: &mut SithsCard, kind: PinKind) -> Result<(), CliError> {
+    let puk = card.pin_status(PinKind::Puk)?;
+    if puk.blocked() {
+        return Err(CardError::CardDead.into());
+    }
+    let status = card.pin_status(kind)?;
+    if status.blocked() {
+        return Err(CardError::Blocked(kind).into());
+    }
+    Ok(())
+}
+
+fn readers(vcard: Option<&std::path::Path>, json: bool) -> Result<(), CliError> {
+    let readers = match vcard {
+        Some(path) => {
+            let card = VirtualCard::open(path)?;
+            vec![json::Reader {
+                name: crate::transport::memory::READER_NAME.to_string(),
+                card_present: card.is_present(),
+                atr: Some(json::hex(card.atr())),
+                in_use: false,
+            }]
+        }
+        None => list_readers()?
+            .into_iter()
+            .map(|r| json::Reader {
+                card_present: r.card_present,
+                atr: r.atr.as_deref().map(json::hex),
+                in_use: r.in_use,
+                name: r.name,
+            })
+            .collect(),
+    };
+    if json {
+        return json::print(&json::Readers {
+            format_version: json::FORMAT_VERSION,
+            readers,
+        });
+    }
+    if readers.is_empty() {
+        return Err(TransportError::NoReader.into());
+    }
+    for r in &readers {
+        let state = match (r.card_present, r.in_use) {
+            (true, true) => "card present, in use by another program",
+            (true, false) => "card present",
+            (false, _) => "no card",
+        };
+        println!("{}: {state}", r.name);
+    }
+    Ok(())
+}
+
+/// Connect to the card the user pointed at and check it is a SITHS card.
+pub fn open_card(
+    vcard: Option<&std::path::Path>,
+    reader: Option<&str>,
+) -> Result<SithsCard, CliError> {
+    let transport: Box<dyn Transport> = match vcard {
+        Some(path) => {
+            let card = VirtualCard::open(path)?;
+            Box::new(MemoryTransport::new(Arc::new(Mutex::new(card)))?)
+        }
+        None => Box::new(PcscTransport::connect(reader)?),
+    };
+    Ok(SithsCard::open(transport)?)
+}
+
+impl From<CardError> for CliError {
+    fn from(e: CardError) -> Self {
+        let code = match &e {
+            e if e.is_user_error() => ExitCode::User,
+            CardError::CardDead => ExitCode::CardUnusable,
+            CardError::Transport(t) => exit::transport_code(t),
+            _ => ExitCode::CardUnusable,
+        };
+        CliError::new(code, e.to_string())
+    }
+}

@@ -1,0 +1,119 @@
+//! `siths-upgrade virtual-card …`: make a pre-upgrade test card, and serve it to pcscd.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use clap::Subcommand;
+
+use crate::cli::exit::CliError;
+use crate::pki::issue::PersonName;
+use crate::virtual_card::pre_upgrade::{Codes, make_pre_upgrade_card, pins_path};
+use crate::virtual_card::{VirtualCard, vpcd};
+
+#[derive(Subcommand, Debug)]
+pub enum VirtualCardCmd {
+    /// Make a pre-upgrade card: one legacy HSA-id pair and known test codes (written to
+    /// FILE with the extension .pins, like a code letter).
+    Init {
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+        /// Read PIN1=, PIN2= and PUK= lines from this file instead of using the test defaults.
+        #[arg(long, value_name = "FILE")]
+        pins: Option<PathBuf>,
+        #[arg(long, default_value = "TST5565594230-1001")]
+        hsa_id: String,
+        #[arg(long, default_value = "Karin")]
+        given_name: String,
+        #[arg(long, default_value = "Åström")]
+        surname: String,
+        #[arg(long, default_value = "Testregionen Västra Götaland")]
+        organisation: String,
+        #[arg(long, default_value = "Västra Götalands län")]
+        county: String,
+        /// Card serial number (hex digits).
+        #[arg(long, default_value = "9752269000001001")]
+        serial: String,
+        /// Overwrite an existing state file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Serve the card to pcscd through the vpcd driver until stopped.
+    Serve {
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+        #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:35963")]
+        vpcd: String,
+    },
+}
+
+pub fn run(cmd: VirtualCardCmd) -> Result<(), CliError> {
+    match cmd {
+        VirtualCardCmd::Init {
+            state,
+            pins,
+            hsa_id,
+            given_name,
+            surname,
+            organisation,
+            county,
+            serial,
+            force,
+        } => {
+            if state.exists() && !force {
+                return Err(CliError::usage(format!(
+                    "{} already exists: give --force to replace that card",
+                    state.display()
+                )));
+            }
+            let codes = match pins {
+                Some(file) => read_pins_file(&file)?,
+                None => Codes::test_defaults(),
+            };
+            let person = PersonName {
+                serial_number: hsa_id.clone(),
+                given_name: given_name.clone(),
+                surname: surname.clone(),
+                common_name: format!("{given_name} {surname}"),
+                organisation,
+                locality: county,
+            };
+            make_pre_upgrade_card(&state, &serial, &codes, &person)
+                .map_err(|e| CliError::system(e.to_string()))?;
+            println!(
+                "Made a pre-upgrade SITHS card for {} ({hsa_id}) in {}; its codes are in {}.",
+                person.common_name,
+                state.display(),
+                pins_path(&state).display()
+            );
+            Ok(())
+        }
+        VirtualCardCmd::Serve { state, vpcd: addr } => {
+            let card = VirtualCard::open(&state)?;
+            let shared = Arc::new(Mutex::new(card));
+            let stop = Arc::new(AtomicBool::new(false));
+            eprintln!(
+                "Serving the virtual card {} to vpcd at {addr}; stop with Ctrl-C.",
+                state.display()
+            );
+            vpcd::serve(shared, &addr, stop).map_err(|e| CliError::system(e.to_string()))
+        }
+    }
+}
+
+fn read_pins_file(file: &Path) -> Result<Codes, CliError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| CliError::system(format!("cannot read {}: {e}", file.display())))?;
+    let get = |key: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(key)?.strip_prefix('='))
+            .map(|v| v.trim().to_string())
+            .ok_or_else(|| CliError::usage(format!("{} has no {key}= line", file.display())))
+    };
+    Ok(Codes {
+        pin1: get("PIN1")?,
+        pin2: get("PIN2")?,
+        puk: get("PUK")?,
+    })
+}
+

@@ -1,0 +1,79 @@
+//! Plain-words text of a card overview for the terminal.
+
+use std::fmt::Write;
+
+use crate::card::{CardOverview, PinKind};
+use crate::pki::{Identity, Purpose};
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+pub fn overview_text(o: &CardOverview) -> String {
+    let mut s = String::new();
+    let now = now_unix();
+    let _ = writeln!(s, "Reader:   {}", o.reader);
+    let _ = writeln!(
+        s,
+        "Card:     {} (serial {})",
+        o.label.as_deref().unwrap_or("SITHS card"),
+        o.serial
+    );
+    if let Some(name) = o.holder_name() {
+        let _ = writeln!(s, "Holder:   {name}");
+    }
+    for kind in [PinKind::Pin1, PinKind::Pin2, PinKind::Puk] {
+        if let Some(p) = o.pin(kind) {
+            let state = if p.blocked() {
+                match kind {
+                    PinKind::Puk => "BLOCKED: order a new card from the service centre".to_string(),
+                    _ => "BLOCKED: unblock it with your PUK".to_string(),
+                }
+            } else {
+                format!("{} of {} tries left", p.tries_left, p.max_tries)
+            };
+            let _ = writeln!(s, "{:<9} {state}", format!("{}:", p.label));
+        }
+    }
+    if o.certificates.is_empty() {
+        let _ = writeln!(s, "No certificates on the card.");
+    }
+    for c in &o.certificates {
+        let _ = writeln!(s);
+        match &c.info {
+            Err(e) => {
+                let _ = writeln!(s, "[{}] {}: unreadable certificate ({e})", c.id_hex(), c.label);
+            }
+            Ok(i) => {
+                let purpose = match i.purpose {
+                    Purpose::Authentication => "log in (PIN1)",
+                    Purpose::Signature => "sign (PIN2)",
+                    Purpose::Ca => "certificate authority",
+                    Purpose::Other => "other use",
+                };
+                let identity = match &i.identity {
+                    Identity::HsaId(h) => format!("HSA-id {h}"),
+                    Identity::Personnummer(p) => format!("personnummer {}", p.masked()),
+                    Identity::Samordningsnummer(p) => format!("samordningsnummer {}", p.masked()),
+                    Identity::Other(o) => o.clone(),
+                    Identity::None => "no identity".into(),
+                };
+                let days = i.days_left(now);
+                let expiry = if days < 0 {
+                    format!("EXPIRED {} days ago", -days)
+                } else {
+                    format!("expires in {days} days")
+                };
+                let level = i
+                    .trust_level
+                    .map_or("trust level unknown".to_string(), |l| format!("trust level {l}"));
+                let _ = writeln!(s, "[{}] {} — {identity}, to {purpose}", c.id_hex(), c.label);
+                let _ = writeln!(s, "      issued by {}, {level}, {expiry}", i.issuer_cn.as_deref().unwrap_or("?"));
+            }
+        }
+    }
+    s
+}

@@ -1,0 +1,120 @@
+//! A pre-upgrade card as holders have them today: one legacy HSA-id pair and known test codes.
+//!
+//! The card is personalised, then keys and certificates go on it through its own commands, as a
+//! real issuing system would; the certificates come from a throwaway test CA saved beside it.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::card::{CardError, PinKind, PinRuleError, SecretCode, SithsCard};
+use crate::pki::issue::{PersonCertRequest, PersonName, TestCa};
+use crate::pki::{PkiError, Purpose};
+use crate::transport::TransportError;
+use crate::transport::memory::MemoryTransport;
+use crate::virtual_card::personalise::{InitialCodes, blank_card};
+use crate::virtual_card::{VirtualCard, VirtualCardError};
+
+/// The test codes of a card, as in its `.pins` file (the card's code letter).
+#[derive(Clone)]
+pub struct Codes {
+    pub pin1: String,
+    pub pin2: String,
+    pub puk: String,
+}
+
+impl Codes {
+    /// The codes of a card made without `--pins`, documented in the README for testers.
+    pub fn test_defaults() -> Codes {
+        Codes {
+            pin1: "135790".into(),
+            pin2: "246802".into(),
+            puk: "13572468".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("{0}: {1}")]
+    Rule(&'static str, PinRuleError),
+    #[error(transparent)]
+    Card(#[from] CardError),
+    #[error(transparent)]
+    State(#[from] VirtualCardError),
+    #[error("test CA: {0}")]
+    Pki(#[from] PkiError),
+    #[error("cannot write {0}: {1}")]
+    Io(PathBuf, std::io::Error),
+}
+
+impl From<TransportError> for InitError {
+    fn from(e: TransportError) -> Self {
+        InitError::Card(e.into())
+    }
+}
+
+/// Where a card's codes are kept: beside its state file.
+pub fn pins_path(state: &Path) -> PathBuf {
+    state.with_extension("pins")
+}
+
+/// Make the card in `state` (overwriting it) and write `<state>.pins` and `<state>.ca.pem`.
+pub fn make_pre_upgrade_card(
+    state: &Path,
+    serial: &str,
+    codes: &Codes,
+    person: &PersonName,
+) -> Result<(), InitError> {
+    let pin1 = SecretCode::pin(codes.pin1.clone()).map_err(|e| InitError::Rule("PIN1", e))?;
+    SecretCode::pin(codes.pin2.clone()).map_err(|e| InitError::Rule("PIN2", e))?;
+    SecretCode::puk(codes.puk.clone()).map_err(|e| InitError::Rule("PUK", e))?;
+
+    let blank = blank_card(
+        serial,
+        "SITHS e-id kort (Legitimering)",
+        &InitialCodes {
+            pin1: &codes.pin1,
+            pin2: &codes.pin2,
+            puk: &codes.puk,
+        },
+    );
+    let card = VirtualCard::create(state, blank)?;
+    let shared = Arc::new(Mutex::new(card));
+    let mut card = SithsCard::open(Box::new(MemoryTransport::new(shared)?))?;
+    card.verify_pin(PinKind::Pin1, &pin1)?;
+
+    let root = TestCa::new_root("TEST SITHS Root CA v1 (virtual-card init)", 2048)?;
+    let legacy = TestCa::new_issuing(&root, "TEST SITHS Type 1 CA v1", Some(3))?;
+    for (slot, purpose, label) in [
+        (1u8, Purpose::Authentication, "HSA-id legitimering"),
+        (5u8, Purpose::Signature, "HSA-id underskrift"),
+    ] {
+        let public = card.generate_key(slot)?;
+        let spki = public
+            .to_spki_der()
+            .map_err(|e| CardError::Malformed(format!("card public key: {e}")))?;
+        let cert = legacy.issue_person_cert(
+            &PersonCertRequest {
+                subject: person.clone(),
+                purpose,
+                trust_level: Some(3),
+                upn: None,
+                validity_days: 5 * 365,
+            },
+            &spki,
+        )?;
+        card.write_certificate(slot, label, &cert)?;
+    }
+    let write = |path: PathBuf, text: String| {
+        std::fs::write(&path, text).map_err(|e| InitError::Io(path.clone(), e))
+    };
+    write(
+        state.with_extension("ca.pem"),
+        format!("{}{}", legacy.cert_pem(), root.cert_pem()),
+    )?;
+    write(
+        pins_path(state),
+        format!("PIN1={}\nPIN2={}\nPUK={}\n", codes.pin1, codes.pin2, codes.puk),
+    )?;
+    Ok(())
+}

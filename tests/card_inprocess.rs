@@ -1,0 +1,416 @@
+//! Every card operation and every card error against the in-process virtual card.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rsa::pkcs1v15::Pkcs1v15Sign;
+use rsa::{BigUint, Pss, RsaPublicKey};
+use sha2::{Digest, Sha256};
+use siths_upgrade::apdu::StatusWord;
+use siths_upgrade::card::{
+    CardError, PinKind, PinRuleError, SecretCode, SignatureScheme, SithsCard,
+};
+use siths_upgrade::pki::issue::PersonName;
+use siths_upgrade::pki::{Identity, Purpose};
+use siths_upgrade::transport::memory::MemoryTransport;
+use siths_upgrade::transport::{Transmit, Transport, TransportError};
+use siths_upgrade::virtual_card::VirtualCard;
+use siths_upgrade::virtual_card::pre_upgrade::{Codes, make_pre_upgrade_card};
+
+const HSA_ID: &str = "TST5565594230-1001";
+
+/// One pre-upgrade card made once per test binary (RSA key generation is the slow part);
+/// each test works on its own copy.
+fn template() -> &'static Path {
+    static TEMPLATE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, path) = TEMPLATE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("card.json");
+        let person = PersonName {
+            serial_number: HSA_ID.into(),
+            given_name: "Karin".into(),
+            surname: "Åström".into(),
+            common_name: "Karin Åström".into(),
+            organisation: "Testregionen Västra Götaland".into(),
+            locality: "Västra Götalands län".into(),
+        };
+        make_pre_upgrade_card(&path, "9752269000001001", &Codes::test_defaults(), &person)
+            .unwrap();
+        (dir, path)
+    });
+    path
+}
+
+struct TestCard {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    shared: Arc<Mutex<VirtualCard>>,
+}
+
+impl TestCard {
+    fn new() -> TestCard {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("card.json");
+        std::fs::copy(template(), &path).unwrap();
+        let shared = Arc::new(Mutex::new(VirtualCard::open(&path).unwrap()));
+        TestCard {
+            _dir: dir,
+            path,
+            shared,
+        }
+    }
+
+    fn open(&self) -> SithsCard {
+        SithsCard::open(Box::new(MemoryTransport::new(self.shared.clone()).unwrap())).unwrap()
+    }
+
+    /// The card as a new process would see it: loaded again from its state file.
+    fn reopened(&self) -> SithsCard {
+        let card = VirtualCard::open(&self.path).unwrap();
+        SithsCard::open(Box::new(
+            MemoryTransport::new(Arc::new(Mutex::new(card))).unwrap(),
+        ))
+        .unwrap()
+    }
+}
+
+fn pin(s: &str) -> SecretCode {
+    SecretCode::pin(s.into()).unwrap()
+}
+
+fn puk(s: &str) -> SecretCode {
+    SecretCode::puk(s.into()).unwrap()
+}
+
+fn tries(card: &mut SithsCard, kind: PinKind) -> u8 {
+    card.pin_status(kind).unwrap().tries_left
+}
+
+#[test]
+fn overview_shows_the_legacy_pair_and_full_tries() {
+    let t = TestCard::new();
+    let mut card = t.open();
+    let o = card.overview().unwrap();
+    assert_eq!(o.serial, "9752269000001001");
+    assert_eq!(o.holder_name(), Some("Karin Åström"));
+    assert_eq!(o.certificates.len(), 2);
+    let hsa = Identity::HsaId(siths_upgrade::pki::HsaId::parse(HSA_ID).unwrap());
+    let pair = o.certificates_of(&hsa);
+    assert_eq!(pair.len(), 2, "one HSA-id pair");
+    let auth = pair[0].info.as_ref().unwrap();
+    let sign = pair[1].info.as_ref().unwrap();
+    assert_eq!(auth.purpose, Purpose::Authentication);
+    assert_eq!(sign.purpose, Purpose::Signature);
+    assert_eq!(pair[0].pin, Some(PinKind::Pin1));
+    assert_eq!(pair[1].pin, Some(PinKind::Pin2));
+    assert_eq!(auth.trust_level, Some(3));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!((1800..=1830).contains(&auth.days_left(now)), "about 5 years");
+    for (kind, n) in [(PinKind::Pin1, 3), (PinKind::Pin2, 3), (PinKind::Puk, 10)] {
+        let p = o.pin(kind).unwrap();
+        assert_eq!((p.tries_left, p.max_tries), (n, n), "{kind}");
+    }
+    assert!(!o.dead());
+}
+
+#[test]
+fn wrong_pin_counts_down_and_the_third_blocks() {
+    let t = TestCard::new();
+    let mut card = t.open();
+    assert_eq!(
+        card.verify_pin(PinKind::Pin1, &pin("000000")),
+        Err(CardError::WrongCode {
+            kind: PinKind::Pin1,
+            tries_left: 2
+        })
+    );
+    let e = card.verify_pin(PinKind::Pin1, &pin("000000")).unwrap_err();
+    assert_eq!(
+        e,
+        CardError::WrongCode {
+            kind: PinKind::Pin1,
+            tries_left: 1
+        }
+    );
+    assert!(e.to_string().contains("1 try left"), "{e}");
+    let e = card.verify_pin(PinKind::Pin1, &pin("000000")).unwrap_err();
+    assert_eq!(e, CardError::Blocked(PinKind::Pin1));
+    assert!(e.to_string().contains("PUK"), "says how to unblock: {e}");
+    // Blocked stays blocked, even with the right PIN, and survives a restart of the card.
+    assert_eq!(
+        card.verify_pin(PinKind::Pin1, &pin("135790")),
+        Err(CardError::Blocked(PinKind::Pin1))
+    );
+    let o = t.reopened().overview().unwrap();
+    assert!(o.pin(PinKind::Pin1).unwrap().blocked());
+    assert_eq!(o.pin(PinKind::Pin2).unwrap().tries_left, 3);
+}
+
+#[test]
+fn right_pin_resets_the_counter() {
+    let t = TestCard::new();
+    let mut card = t.open();
+    let _ = card.verify_pin(PinKind::Pin2, &pin("000000"));
+    assert_eq!(tries(&mut card, PinKind::Pin2), 2);
+    card.verify_pin(PinKind::Pin2, &pin("246802")).unwrap();
+    assert_eq!(tries(&mut card, PinKind::Pin2), 3);
+}
+
+#[test]
+fn unblock_with_puk_sets_the_new_pin() {
+    let t = TestCard::new();
+    let mut card = t.open();
+    for _ in 0..3 {
+        let _ = card.verify_pin(PinKind::Pin2, &pin("999999"));
+    }
+    assert!(card.pin_status(PinKind::Pin2).unwrap().blocked());
+    card.unblock_pin(PinKind::Pin2, &puk("13572468"), &pin("8642097"))
+        .unwrap();
+    assert_eq!(tries(&mut card, PinKind::Pin2), 3);
+    assert_eq!(
+        card.verify_pin(PinKind::Pin2, &pin("246802")),
+        Err(CardError::WrongCode {
+            kind: PinKind::Pin2,
+            tries_left: 2
+        }),
+        "the old PIN no longer works"
+    );
+    card.verify_pin(PinKind::Pin2, &pin("8642097")).unwrap();
+    assert_eq!(tries(&mut card, PinKind::Puk), 10);
+}
+
+#[test]
+fn tenth_wrong_puk_kills_the_card_for_good() {
+    let t = TestCard::new();
+    let mut card = t.open();
+    for left in (1..10).rev() {
+        assert_eq!(
+            card.unblock_pin(PinKind::Pin1, &puk("00000000"), &pin("111111")),
+            Err(CardError::WrongCode {
+                kind: PinKind::Puk,
+                tries_left: left
+            })
+        );
+    }
+    let e = card
+        .unblock_pin(PinKind::Pin1, &puk("00000000"), &pin("111111"))
+        .unwrap_err();
+    assert_eq!(e, CardError::CardDead);
+    assert!(e.to_string().contains("new card"), "{e}");
+    // Not even the right PUK helps now, and the card says so after a restart too.
+    assert_eq!(
+        card.unblock_pin(PinKind::Pin1, &puk("13572468"), &pin("111111")),
+        Err(CardError::CardDead)
+    );
+    let o = t.reopened().overview().unwrap();
+    assert!(o.dead());
+    assert_eq!(o.certificates.len(), 2, "the certificates are still readable");
+}
+
+#[test]
+fn badly_typed_codes_never_reach_the_card() {
+    let t = TestCard::new();
+    let mut card = t.open();
+    let before = card.stats().apdus;
+    for typed in ["12345", "123456789", "12 456", "abcdef", ""] {
+        assert!(SecretCode::pin(typed.into()).is_err(), "{typed:?}");
+    }
+    assert_eq!(
+        SecretCode::puk("1234567".into()),
+        Err(PinRuleError::PukLength {
+            len: 7,
+            expected: 8
+        })
+    );
+    assert_eq!(card.stats().apdus, before);
+    assert_eq!(tries(&mut card, PinKind::Pin1), 3);
+    assert_eq!(tries(&mut card, PinKind::Puk), 10);
+}
+
+#[test]
+fn change_pin_needs_the_old_pin() {
+    let t = TestCard::new();
+    let mut card = t.open();
+    assert_eq!(
+        card.change_pin(PinKind::Pin1, &pin("000000"), &pin("97531864")),
+        Err(CardError::WrongCode {
+            kind: PinKind::Pin1,
+            tries_left: 2
+        })
+    );
+    card.change_pin(PinKind::Pin1, &pin("135790"), &pin("97531864"))
+        .unwrap();
+    let mut again = t.reopened();
+    assert!(again.verify_pin(PinKind::Pin1, &pin("135790")).is_err());
+    again.verify_pin(PinKind::Pin1, &pin("97531864")).unwrap();
+    assert_eq!(
+        card.change_pin(PinKind::Puk, &puk("13572468"), &pin("12345678")),
+        Err(CardError::PukNotChangeable)
+    );
+}
+
+fn rsa_key(card: &mut SithsCard, slot: u8) -> RsaPublicKey {
+    let k = card.read_public_key(slot).unwrap().expect("a key in the slot");
+    RsaPublicKey::new(
+        BigUint::from_bytes_be(&k.modulus),
+        BigUint::from_bytes_be(&k.exponent),
+    )
+    .unwrap()
+}
+
+#[test]
+fn signing_needs_the_right_pin_and_verifies_against_the_certificate() {
+    let t = TestCard::new();
+    let mut card = t.open();
+    let hash: [u8; 32] = Sha256::digest(b"login challenge").into();
+    assert_eq!(
+        card.sign(1, &hash, SignatureScheme::Pkcs1Sha256),
+        Err(CardError::NotVerified(PinKind::Pin1))
+    );
+    card.verify_pin(PinKind::Pin1, &pin("135790")).unwrap();
+    let key = rsa_key(&mut card, 1);
+    // The key on the card is the one in the certificate.
+    let o = card.overview().unwrap();
+    let cert = o.certificates.iter().find(|c| c.slot == Some(1)).unwrap();
+    assert_eq!(
+        cert.info.as_ref().unwrap().rsa_modulus,
+        key.n().to_bytes_be()
+    );
+    let sig = card.sign(1, &hash, SignatureScheme::Pkcs1Sha256).unwrap();
+    key.verify(Pkcs1v15Sign::new::<Sha256>(), &hash, &sig)
+        .unwrap();
+    let sig = card.sign(1, &hash, SignatureScheme::PssSha256).unwrap();
+    key.verify(Pss::new::<Sha256>(), &hash, &sig).unwrap();
+
+    // The signing key wants PIN2 right before every signature.
+    assert_eq!(
+        card.sign(5, &hash, SignatureScheme::Pkcs1Sha256),
+        Err(CardError::NotVerified(PinKind::Pin2))
+    );
+    card.verify_pin(PinKind::Pin2, &pin("246802")).unwrap();
+    let key5 = rsa_key(&mut card, 5);
+    let sig = card.sign(5, &hash, SignatureScheme::Pkcs1Sha256).unwrap();
+    key5.verify(Pkcs1v15Sign::new::<Sha256>(), &hash, &sig)
+        .unwrap();
+    assert_eq!(
+        card.sign(5, &hash, SignatureScheme::Pkcs1Sha256),
+        Err(CardError::NotVerified(PinKind::Pin2))
+    );
+}
+
+#[test]
+fn generate_write_and_delete_a_pair() {
+    let t = TestCard::new();
+    let mut card = t.open();
+    assert_eq!(card.read_public_key(2).unwrap(), None);
+    assert_eq!(
+        card.generate_key(2),
+        Err(CardError::NotVerified(PinKind::Pin1))
+    );
+    card.verify_pin(PinKind::Pin1, &pin("135790")).unwrap();
+    let public = card.generate_key(2).unwrap();
+    assert_eq!(public.modulus.len(), 256, "RSA-2048");
+    assert_eq!(card.generate_key(2), Err(CardError::SlotOccupied(2)));
+    // Reuse the legacy certificate bytes as content: the card stores what it is given.
+    let o = card.overview().unwrap();
+    let der = o.certificates[0].der.clone();
+    card.write_certificate(2, "Test", &der).unwrap();
+    let o = t.reopened().overview().unwrap();
+    assert_eq!(o.certificates.len(), 3);
+    let written = o.certificates.iter().find(|c| c.slot == Some(2)).unwrap();
+    assert_eq!(written.der, der);
+    assert_eq!(written.label, "Test");
+
+    card.delete_pair(1).unwrap();
+    let o = t.reopened().overview().unwrap();
+    assert_eq!(o.certificates.len(), 2);
+    assert!(o.certificates.iter().all(|c| c.slot != Some(1)));
+    assert!(o.keys.iter().all(|k| k.slot != Some(1)));
+    assert_eq!(card.read_public_key(1).unwrap(), None, "the key is gone too");
+}
+
+#[test]
+fn card_pulled_during_a_write_keeps_its_previous_content() {
+    // Count the APDUs a certificate write takes, then pull the card before each one of them.
+    let t = TestCard::new();
+    let mut card = t.open();
+    card.verify_pin(PinKind::Pin1, &pin("135790")).unwrap();
+    let before = card.overview().unwrap();
+    let new_der = before.certificates[1].der.clone();
+    let old_der = before.certificates[0].der.clone();
+    card.reset_stats();
+    card.write_certificate(1, "Rewritten", &new_der).unwrap();
+    let apdus = card.stats().apdus as u32;
+    assert!(apdus > 5);
+
+    for n in 0..apdus {
+        let t = TestCard::new();
+        let mut card = t.open();
+        card.verify_pin(PinKind::Pin1, &pin("135790")).unwrap();
+        t.shared.lock().unwrap().pull_after(n);
+        let e = card
+            .write_certificate(1, "Rewritten", &new_der)
+            .unwrap_err();
+        assert_eq!(
+            e,
+            CardError::Transport(TransportError::CardRemoved),
+            "pulled after {n}"
+        );
+        t.shared.lock().unwrap().insert();
+        let o = card.overview().unwrap();
+        let slot1 = o.certificates.iter().find(|c| c.slot == Some(1)).unwrap();
+        assert!(
+            (slot1.label == "HSA-id legitimering" && slot1.der == old_der)
+                || (slot1.label == "Rewritten" && slot1.der == new_der),
+            "after a pull at APDU {n} the card shows either the old or the new pair, whole"
+        );
+        assert_eq!(o.certificates.len(), 2);
+        assert!(o.certificates.iter().all(|c| c.info.is_ok()));
+    }
+}
+
+/// A card that answers every command like a card without the SITHS application.
+struct ForeignCard;
+
+impl Transmit for ForeignCard {
+    fn transmit(&mut self, _: &[u8]) -> Result<Vec<u8>, TransportError> {
+        Ok(StatusWord::FileNotFound.to_u16().to_be_bytes().to_vec())
+    }
+}
+
+impl Transport for ForeignCard {
+    fn reader_name(&self) -> &str {
+        "Test reader"
+    }
+    fn atr(&self) -> &[u8] {
+        &[0x3B, 0x00]
+    }
+    fn transaction(
+        &mut self,
+        body: &mut dyn FnMut(&mut dyn Transmit),
+    ) -> Result<(), TransportError> {
+        body(self);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_card_without_the_siths_application_is_named_as_such() {
+    let e = SithsCard::open(Box::new(ForeignCard)).err().unwrap();
+    assert_eq!(e, CardError::NotSiths);
+    assert!(e.to_string().contains("not a SITHS card"));
+}
+
+#[test]
+fn a_card_taken_out_is_reported_as_removed() {
+    let t = TestCard::new();
+    let mut card = t.open();
+    t.shared.lock().unwrap().pull_after(0);
+    assert_eq!(
+        card.overview().unwrap_err(),
+        CardError::Transport(TransportError::CardRemoved)
+    );
+}
