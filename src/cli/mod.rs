@@ -103,12 +103,10 @@ impl From<Which> for PinKind {
 
 /// Run one command; the caller prints the error and exits with its code.
 pub fn run(cli: Cli) -> Result<(), CliError> {
-    let Some(command) = cli.command else {
-        return Err(CliError::usage(
-            "no command given: see `siths-upgrade --help`",
-        ));
-    };
     let vcard = cli.virtual_card.as_deref();
+    let Some(command) = cli.command else {
+        return show_card_or_demo(vcard);
+    };
     match command {
         Cmd::Readers { json } => readers(vcard, json),
         Cmd::Status { reader, json } => {
@@ -175,6 +173,57 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Cmd::VirtualCard(cmd) => virtual_card::run(cmd),
     }
+}
+
+/// With no command: show the card in the reader, or a demo virtual card when there is none,
+/// so a newcomer sees what the product does without any hardware.
+fn show_card_or_demo(vcard: Option<&std::path::Path>) -> Result<(), CliError> {
+    let opened = open_card(vcard, None);
+    let (mut card, _demo_dir) = match opened {
+        Ok(card) => (card, None),
+        Err(e) if vcard.is_none() && e.code != ExitCode::User => {
+            eprintln!("No SITHS card to read ({e}).");
+            eprintln!("Showing a DEMO virtual card instead; nothing here is a real card.\n");
+            let dir = tempfile_dir()?;
+            let state = dir.join("demo-card.json");
+            let person = crate::pki::issue::PersonName {
+                serial_number: "TST5565594230-1001".into(),
+                given_name: "Karin".into(),
+                surname: "Åström".into(),
+                common_name: "Karin Åström".into(),
+                organisation: "Testregionen Västra Götaland".into(),
+                locality: "Västra Götalands län".into(),
+            };
+            crate::virtual_card::pre_upgrade::make_pre_upgrade_card(
+                &state,
+                "9752269000001001",
+                &crate::virtual_card::pre_upgrade::Codes::test_defaults(),
+                &person,
+            )
+            .map_err(|e| CliError::system(e.to_string()))?;
+            (open_card(Some(&state), None)?, Some(DemoDir(dir)))
+        }
+        Err(e) => return Err(e),
+    };
+    let overview = card.overview()?;
+    print!("{}", crate::report::overview_text(&overview));
+    Ok(())
+}
+
+/// A private temporary directory for the demo card, removed when the command ends.
+struct DemoDir(PathBuf);
+
+impl Drop for DemoDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempfile_dir() -> Result<PathBuf, CliError> {
+    let dir = std::env::temp_dir().join(format!("siths-upgrade-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| CliError::system(format!("cannot make {}: {e}", dir.display())))?;
+    Ok(dir)
 }
 
 /// Say so before asking for a code that cannot be used.

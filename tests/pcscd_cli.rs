@@ -1,0 +1,310 @@
+//! The product as a user runs it: the virtual card served through a real pcscd (vpcd driver),
+//! our CLI in a separate process, and OpenSC's pkcs15-tool as an independent reader of the card.
+
+mod support;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::pcscd::Pcscd;
+
+const BIN: &str = env!("CARGO_BIN_EXE_siths-upgrade");
+
+/// A pcscd of its own, and a virtual card served to it by `siths-upgrade virtual-card serve`.
+struct Rig {
+    pcscd: Pcscd,
+    dir: tempfile::TempDir,
+    server: Option<Child>,
+}
+
+impl Rig {
+    fn new() -> Rig {
+        let pcscd = Pcscd::start();
+        let dir = tempfile::tempdir().unwrap();
+        let rig = Rig {
+            pcscd,
+            dir,
+            server: None,
+        };
+        let out = rig.run(
+            &["virtual-card", "init", "--state", rig.state().to_str().unwrap()],
+            "",
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        rig
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("card.json")
+    }
+
+    fn serve(&mut self) {
+        let child = Command::new(BIN)
+            .args(["virtual-card", "serve", "--state"])
+            .arg(self.state())
+            .args(["--vpcd", &format!("127.0.0.1:{}", self.pcscd.vpcd_port())])
+            .envs(self.pcscd.env())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.server = Some(child);
+        self.wait_for_card(true);
+    }
+
+    fn stop_serving(&mut self) {
+        if let Some(mut c) = self.server.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.wait_for_card(false);
+    }
+
+    /// Wait until pcscd reports the card present (or gone). The limit only guards against a hang.
+    fn wait_for_card(&self, present: bool) {
+        let limit = Instant::now() + Duration::from_secs(20);
+        loop {
+            let out = self.run(&["readers", "--json"], "");
+            if out.status.success() {
+                let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+                if v["readers"][0]["card_present"] == Value::Bool(present) {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < limit,
+                "the card never became {}: {}",
+                if present { "present" } else { "absent" },
+                self.pcscd.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn run(&self, args: &[&str], stdin: &str) -> Output {
+        run_with_env(args, stdin, &self.pcscd.env())
+    }
+
+    fn opensc(&self, args: &[&str]) -> Output {
+        Command::new("pkcs15-tool")
+            .args(args)
+            .envs(self.pcscd.env())
+            .output()
+            .expect("pkcs15-tool from the opensc package")
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.server.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn run_with_env(args: &[&str], stdin: &str, env: &[(String, String)]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .envs(env.iter().cloned())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn status_json(rig: &Rig) -> Value {
+    let out = rig.run(&["status", "--json"], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn status_through_pcscd_shows_the_legacy_pair_and_tries_left() {
+    let mut rig = Rig::new();
+    rig.serve();
+    let v = status_json(&rig);
+    assert_eq!(v["format_version"], 1);
+    assert_eq!(v["reader"], support::pcscd::READER_0);
+    assert_eq!(v["holder"]["hsa_id"], "TST5565594230-1001");
+    assert_eq!(v["holder"]["name"], "Karin Åström");
+    assert_eq!(v["pins"]["pin1"]["tries_left"], 3);
+    assert_eq!(v["pins"]["pin2"]["tries_left"], 3);
+    assert_eq!(v["pins"]["puk"]["tries_left"], 10);
+    let certs = v["certificates"].as_array().unwrap();
+    assert_eq!(certs.len(), 2);
+    let purposes: Vec<&str> = certs
+        .iter()
+        .map(|c| c["purpose"].as_str().unwrap())
+        .collect();
+    assert_eq!(purposes, ["authentication", "signature"]);
+    assert!(certs.iter().all(|c| c["identity_type"] == "hsa-id"));
+
+    // The plain-text status says the same in words.
+    let out = rig.run(&["status"], "");
+    assert!(out.status.success());
+    let s = text(&out.stdout);
+    assert!(s.contains("Karin Åström") && s.contains("3 of 3 tries left"), "{s}");
+}
+
+#[test]
+fn pins_through_pcscd_with_exit_codes() {
+    let mut rig = Rig::new();
+    rig.serve();
+    let ok = rig.run(&["verify-pin", "--which", "id", "--pin-stdin"], "135790\n");
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+
+    let wrong = rig.run(&["verify-pin", "--which", "sign", "--pin-stdin"], "000000\n");
+    assert_eq!(wrong.status.code(), Some(1), "a wrong PIN is the user's to fix");
+    assert!(text(&wrong.stderr).contains("2 tries left"), "{}", text(&wrong.stderr));
+
+    let typo = rig.run(&["verify-pin", "--pin-stdin"], "12ab56\n");
+    assert_eq!(typo.status.code(), Some(1));
+    assert!(text(&typo.stderr).contains("no try was used"));
+    assert_eq!(status_json(&rig)["pins"]["pin1"]["tries_left"], 3);
+
+    let change = rig.run(
+        &["change-pin", "--which", "id", "--pin-stdin"],
+        "135790\n97531864\n97531864\n",
+    );
+    assert!(change.status.success(), "{}", text(&change.stderr));
+    let ok = rig.run(&["verify-pin", "--pin-stdin"], "97531864\n");
+    assert!(ok.status.success());
+
+    // No PIN on the command line: there is no option for it.
+    let argv = rig.run(&["verify-pin", "--pin", "135790"], "");
+    assert_eq!(argv.status.code(), Some(2));
+}
+
+#[test]
+fn errors_name_the_missing_part() {
+    let rig = Rig::new();
+    // pcscd runs but nobody serves a card.
+    let out = rig.run(&["status"], "");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("insert your SITHS card"));
+
+    // No pcscd at all: a socket path where none listens.
+    let env = vec![(
+        support::pcscd::SOCKET_ENV.to_string(),
+        rig.dir.path().join("nothing.comm").display().to_string(),
+    )];
+    let out = run_with_env(&["status"], "", &env);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("pcscd"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn card_taken_out_and_put_back_is_seen_live() {
+    let mut rig = Rig::new();
+    rig.serve();
+    rig.stop_serving();
+    let out = rig.run(&["status"], "");
+    assert_eq!(out.status.code(), Some(3));
+    rig.serve();
+    assert_eq!(status_json(&rig)["pins"]["puk"]["tries_left"], 10);
+}
+
+/// OpenSC's view of tries left per PIN label, from `pkcs15-tool --list-pins`.
+fn opensc_pins(out: &str) -> Vec<(String, u64)> {
+    let mut pins = Vec::new();
+    let mut label = None;
+    for line in out.lines() {
+        if let Some(l) = line.strip_prefix("PIN [") {
+            label = l.strip_suffix(']').map(str::to_string);
+        }
+        if let Some(t) = line.trim().strip_prefix("Tries left") {
+            let n = t.trim_start_matches([' ', ':']).trim().parse().unwrap();
+            pins.push((label.take().unwrap_or_default(), n));
+        }
+    }
+    pins
+}
+
+#[test]
+fn opensc_sees_what_we_see_and_its_unblock_works_for_us() {
+    let mut rig = Rig::new();
+    rig.serve();
+    // Spend a try on PIN2 so the counts differ between PINs.
+    let _ = rig.run(&["verify-pin", "--which", "sign", "--pin-stdin"], "000000\n");
+    let ours = status_json(&rig);
+
+    let certs = rig.opensc(&["--list-certificates"]);
+    let certs_out = text(&certs.stdout);
+    assert!(certs.status.success(), "{certs_out}{}", text(&certs.stderr));
+    let ids: Vec<&str> = certs_out
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("ID"))
+        .map(|l| l.trim_start_matches([' ', ':']).trim())
+        .collect();
+    let our_ids: Vec<String> = ours["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_lowercase())
+        .collect();
+    assert_eq!(ids, our_ids, "{certs_out}");
+    for c in ours["certificates"].as_array().unwrap() {
+        assert!(
+            certs_out.contains(c["label"].as_str().unwrap()),
+            "{certs_out}"
+        );
+    }
+
+    let pins = rig.opensc(&["--list-pins"]);
+    let pins_out = text(&pins.stdout);
+    assert!(pins.status.success(), "{pins_out}{}", text(&pins.stderr));
+    let theirs = opensc_pins(&pins_out);
+    let expect = |key: &str| {
+        (
+            ours["pins"][key]["label"].as_str().unwrap().to_string(),
+            ours["pins"][key]["tries_left"].as_u64().unwrap(),
+        )
+    };
+    assert_eq!(
+        theirs,
+        vec![expect("pin1"), expect("pin2"), expect("puk")],
+        "{pins_out}"
+    );
+    assert_eq!(theirs[1].1, 2);
+
+    // Block PIN1 with our client, unblock it with OpenSC, verify the new PIN with our client.
+    for _ in 0..3 {
+        let _ = rig.run(&["verify-pin", "--pin-stdin"], "000000\n");
+    }
+    assert_eq!(status_json(&rig)["pins"]["pin1"]["blocked"], true);
+    let unblock = rig.opensc(&[
+        "--unblock-pin",
+        "--auth-id",
+        "01",
+        "--puk",
+        "13572468",
+        "--new-pin",
+        "11223344",
+    ]);
+    assert!(
+        unblock.status.success(),
+        "{}{}",
+        text(&unblock.stdout),
+        text(&unblock.stderr)
+    );
+    let ok = rig.run(&["verify-pin", "--pin-stdin"], "11223344\n");
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert_eq!(status_json(&rig)["pins"]["pin1"]["tries_left"], 3);
+}
