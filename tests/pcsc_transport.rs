@@ -10,7 +10,7 @@ use siths_upgrade::transport::monitor::{ReaderEvent, ReaderMonitor};
 use siths_upgrade::transport::pcsc::{PcscTransport, list_readers};
 use siths_upgrade::transport::{Transmit, Transport, TransportError};
 use support::fake_vpcd_card::{FAKE_ATR, FakeCard};
-use support::pcscd::{READER_0, READER_1, shared};
+use support::pcscd::{Pcscd, READER_0, READER_1, shared};
 
 /// Hang guard for anything that waits on pcscd; never a timing expectation.
 const HANG_GUARD: Duration = Duration::from_secs(10);
@@ -247,6 +247,8 @@ fn card_held_exclusively_by_another_program_is_reported_as_in_use() {
 fn pcscd_not_running_is_reported_as_no_service() {
     let mut pcscd = shared();
     pcscd.stop();
+    let (monitor, events) = ReaderMonitor::start().expect("start monitor");
+    assert_eq!(next_event(&events), ReaderEvent::ServiceDown);
 
     assert_eq!(list_readers(), Err(TransportError::NoService));
     let refused = PcscTransport::connect(None).err();
@@ -265,6 +267,9 @@ fn pcscd_not_running_is_reported_as_no_service() {
             .iter()
             .any(|r| r.name == READER_0)
     );
+    assert_eq!(next_event(&events), ReaderEvent::ServiceUp);
+    expect_empty_readers(&events);
+    monitor.stop();
 }
 
 #[test]
@@ -329,4 +334,72 @@ fn pcscd_restart_is_survived_by_the_monitor_and_by_new_connections() {
         Ok(vec![0x90, 0x00])
     );
     monitor.stop();
+}
+
+#[test]
+fn card_pulled_during_a_command_is_reported_as_removed_then_as_missing() {
+    let pcscd = shared();
+    wait_card(READER_0, false);
+    let mut count = 0;
+    let _card = FakeCard::insert_with(pcscd.vpcd_port(), FAKE_ATR, move |_| {
+        count += 1;
+        // The second APDU never gets an answer: the card is pulled while working on it.
+        (count < 2).then(|| vec![0x90, 0x00])
+    })
+    .expect("insert fake card");
+    wait_card(READER_0, true);
+
+    let mut transport = PcscTransport::connect(Some(READER_0)).expect("connect");
+    let apdu = [0x00, 0xCA, 0x00, 0x00, 0x00];
+    assert_eq!(send(&mut transport, &apdu), Ok(vec![0x90, 0x00]));
+    assert_eq!(
+        send(&mut transport, &apdu),
+        Err(TransportError::CardRemoved)
+    );
+    assert_eq!(
+        send(&mut transport, &apdu),
+        Err(TransportError::NoCard(READER_0.into()))
+    );
+
+    // Putting a card back and trying again works with the same transport.
+    let _again = insert_card(pcscd.vpcd_port(), READER_0, answer_ok);
+    assert_eq!(send(&mut transport, &apdu), Ok(vec![0x90, 0x00]));
+}
+
+#[test]
+fn card_reset_by_another_program_asks_to_redo_the_operation_then_works() {
+    let pcscd = shared();
+    let _card = insert_card(pcscd.vpcd_port(), READER_0, answer_ok);
+    let mut transport = PcscTransport::connect(Some(READER_0)).expect("connect");
+    let apdu = [0x00, 0xCA, 0x00, 0x00, 0x00];
+    assert_eq!(send(&mut transport, &apdu), Ok(vec![0x90, 0x00]));
+
+    let other = pcsc::Context::establish(pcsc::Scope::User).expect("other program's context");
+    let reader = std::ffi::CString::new(READER_0).expect("name");
+    let card = other
+        .connect(&reader, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
+        .expect("other program connects");
+    card.disconnect(pcsc::Disposition::ResetCard)
+        .map_err(|(_, e)| e)
+        .expect("other program resets the card");
+
+    assert_eq!(send(&mut transport, &apdu), Err(TransportError::CardReset));
+    assert_eq!(send(&mut transport, &apdu), Ok(vec![0x90, 0x00]));
+}
+
+#[test]
+fn a_child_process_reaches_a_separate_pcscd_through_env() {
+    let own = Pcscd::start();
+    let output = std::process::Command::new("opensc-tool")
+        .arg("--list-readers")
+        .envs(own.env())
+        .output()
+        .expect("run opensc-tool");
+    let listed = String::from_utf8_lossy(&output.stdout);
+    assert!(listed.contains(READER_0), "opensc-tool saw: {listed}");
+
+    let socket = own.socket_path();
+    assert!(socket.exists());
+    drop(own);
+    assert!(!socket.exists(), "pcscd's socket outlived the harness");
 }

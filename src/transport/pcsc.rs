@@ -6,6 +6,7 @@
 //! reconnects once (see [`PcscTransport::transaction`]).
 
 use std::ffi::{CStr, CString};
+use std::time::{Duration, Instant};
 
 use pcsc::{Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
 
@@ -141,7 +142,25 @@ impl PcscTransport {
                 Err(e) => e,
             };
         }
-        map_card_error(error, &self.reader, during_command)
+        let mapped = map_card_error(error, &self.reader, during_command);
+        let removed = matches!(
+            mapped,
+            TransportError::CardRemoved | TransportError::NoCard(_)
+        ) || (matches!(mapped, TransportError::Other(_))
+            && card_was_removed(&self.reader_c));
+        if removed {
+            // The handle is dead; the next transaction connects afresh to whatever card is in
+            // the reader then.
+            if let Some(old) = self.card.take() {
+                let _ = old.disconnect(Disposition::LeaveCard);
+            }
+            return if during_command {
+                TransportError::CardRemoved
+            } else {
+                TransportError::NoCard(self.reader.clone())
+            };
+        }
+        mapped
     }
 }
 
@@ -175,6 +194,7 @@ impl Transport for PcscTransport {
                 let mut link = TransactionLink {
                     tx: &tx,
                     reader: &self.reader,
+                    reader_c: &self.reader_c,
                     receive: &mut self.receive,
                     fatal: None,
                 };
@@ -206,6 +226,7 @@ impl Drop for PcscTransport {
 struct TransactionLink<'a, 'tx> {
     tx: &'a pcsc::Transaction<'tx>,
     reader: &'a str,
+    reader_c: &'a CStr,
     receive: &'a mut Vec<u8>,
     fatal: Option<pcsc::Error>,
 }
@@ -216,7 +237,20 @@ impl Transmit for TransactionLink<'_, '_> {
             return Err(map_card_error(error, self.reader, true));
         }
         match self.tx.transmit(command, self.receive) {
-            Ok(answer) => Ok(answer.to_vec()),
+            Ok(answer) if answer.len() >= 2 => Ok(answer.to_vec()),
+            Ok(answer) => {
+                // No status word: vpcd (and some readers) answer this way when the card is
+                // pulled mid-command.
+                if card_was_removed(self.reader_c) {
+                    self.fatal = Some(pcsc::Error::RemovedCard);
+                    Err(TransportError::CardRemoved)
+                } else {
+                    Err(TransportError::Malformed(format!(
+                        "the card answered with {} byte(s) and no status word",
+                        answer.len()
+                    )))
+                }
+            }
             Err(error) => {
                 if ends_session(error) {
                     self.fatal = Some(error);
@@ -239,6 +273,36 @@ fn ends_session(error: pcsc::Error) -> bool {
             | pcsc::Error::UnpoweredCard
             | pcsc::Error::UnresponsiveCard
     ) || is_dead_context(error)
+}
+
+/// How long to wait for pcscd to notice a pulled card (it polls some readers, vpcd included,
+/// a few times a second). Only spent after an answer that makes no sense for a present card.
+const REMOVAL_PROBE: Duration = Duration::from_secs(2);
+
+/// Whether the card in `reader` is gone, or goes within [`REMOVAL_PROBE`]: used to tell a pulled
+/// card from a card that misbehaves when the error itself does not say.
+fn card_was_removed(reader: &CStr) -> bool {
+    let Ok(context) = Context::establish(Scope::User) else {
+        return false;
+    };
+    let mut states = [ReaderState::new(reader.to_owned(), State::UNAWARE)];
+    let deadline = Instant::now() + REMOVAL_PROBE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match context.get_status_change(left, &mut states) {
+            Ok(()) | Err(pcsc::Error::Timeout) => {}
+            Err(pcsc::Error::UnknownReader) => return true,
+            Err(_) => return false,
+        }
+        let event = states[0].event_state();
+        if !event.contains(State::PRESENT) || event.contains(State::EMPTY) {
+            return true;
+        }
+        if left.is_zero() {
+            return false;
+        }
+        states[0].sync_current_state();
+    }
 }
 
 fn establish() -> Result<Context, TransportError> {

@@ -23,7 +23,8 @@ pub const CTRL_ATR: u8 = 0x04;
 /// The shortest well-formed ATR offering T=0 and T=1 (no historical bytes).
 pub const FAKE_ATR: &[u8] = &[0x3B, 0x80, 0x80, 0x01, 0x01];
 
-pub type Respond = Box<dyn FnMut(&[u8]) -> Vec<u8> + Send>;
+/// Answers one APDU; `None` pulls the card instead of answering (a user yanking it mid-command).
+pub type Respond = Box<dyn FnMut(&[u8]) -> Option<Vec<u8>> + Send>;
 
 /// An inserted fake card; dropping it pulls the card.
 pub struct FakeCard {
@@ -36,7 +37,17 @@ impl FakeCard {
     pub fn insert(
         port: u16,
         atr: &[u8],
-        respond: impl FnMut(&[u8]) -> Vec<u8> + Send + 'static,
+        mut respond: impl FnMut(&[u8]) -> Vec<u8> + Send + 'static,
+    ) -> io::Result<FakeCard> {
+        FakeCard::insert_with(port, atr, move |apdu| Some(respond(apdu)))
+    }
+
+    /// Like [`FakeCard::insert`], but `respond` may return `None` to pull the card at that
+    /// APDU, without answering it.
+    pub fn insert_with(
+        port: u16,
+        atr: &[u8],
+        respond: impl FnMut(&[u8]) -> Option<Vec<u8>> + Send + 'static,
     ) -> io::Result<FakeCard> {
         let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
         socket.set_tcp_nodelay(true)?;
@@ -87,7 +98,13 @@ fn serve(mut stream: TcpStream, atr: Vec<u8>, mut respond: Respond) -> io::Resul
             [CTRL_ATR] => atr.clone(),
             [CTRL_OFF] | [CTRL_ON] | [CTRL_RESET] => continue,
             [_] => continue,
-            apdu => respond(apdu),
+            apdu => match respond(apdu) {
+                Some(answer) => answer,
+                None => {
+                    let _ = stream.shutdown(Shutdown::Both);
+                    return Ok(());
+                }
+            },
         };
         let len = u16::try_from(answer.len())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "answer too long"))?;
