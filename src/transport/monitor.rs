@@ -25,16 +25,14 @@ pub const SERVICE_RETRY: Duration = Duration::from_millis(500);
 /// Something the user would see change: a reader, a card, or the smart card service itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReaderEvent {
+    /// A reader appeared (also sent for each reader present when the monitor starts).
     ReaderAdded(String),
     /// Preceded by `CardRemoved` if the reader had a card.
     ReaderRemoved(String),
-    CardInserted {
-        reader: String,
-        atr: Vec<u8>,
-    },
-    CardRemoved {
-        reader: String,
-    },
+    /// A card is ready in `reader`; the ATR lets the GUI tell a SITHS card from others at once.
+    CardInserted { reader: String, atr: Vec<u8> },
+    /// The card left `reader`; anything shown about it is stale.
+    CardRemoved { reader: String },
     /// pcscd stopped (or was never running). All known cards and readers were reported removed
     /// just before this.
     ServiceDown,
@@ -115,6 +113,14 @@ impl Drop for ReaderMonitor {
     }
 }
 
+#[derive(Default)]
+struct Seen {
+    card: bool,
+    /// pcsc-lite's per-reader insert/remove counter; a jump while the card still looks present
+    /// means it was swapped between two waits.
+    event_count: Option<u32>,
+}
+
 /// Why the inner loop on one context ended.
 enum Exit {
     Stopped,
@@ -124,8 +130,8 @@ enum Exit {
 struct Watcher {
     shared: Arc<Shared>,
     sender: Sender<ReaderEvent>,
-    /// Readers we reported, with whether we reported a card in them.
-    known: HashMap<String, bool>,
+    /// Readers we reported, with what we last reported about their card.
+    known: HashMap<String, Seen>,
     service_down_reported: bool,
 }
 
@@ -205,7 +211,7 @@ impl Watcher {
     }
 
     fn forget_reader(&mut self, name: &str) -> bool {
-        if self.known.remove(name) == Some(true)
+        if self.known.remove(name).is_some_and(|seen| seen.card)
             && !self.send(ReaderEvent::CardRemoved {
                 reader: name.to_owned(),
             })
@@ -285,7 +291,7 @@ impl Watcher {
         }
         for (name, name_c) in current.iter().zip(names) {
             if !self.known.contains_key(name) {
-                self.known.insert(name.clone(), false);
+                self.known.insert(name.clone(), Seen::default());
                 if !self.send(ReaderEvent::ReaderAdded(name.clone())) {
                     return false;
                 }
@@ -300,23 +306,30 @@ impl Watcher {
             let name = state.name().to_string_lossy().into_owned();
             let event = state.event_state();
             let present = event.contains(State::PRESENT) && !event.contains(State::MUTE);
-            let Some(had_card) = self.known.get_mut(&name) else {
+            let count = state.event_count();
+            let Some(seen) = self.known.get_mut(&name) else {
                 continue;
             };
-            if *had_card == present {
-                continue;
+            let swapped = seen.card && present && seen.event_count.is_some_and(|c| c != count);
+            let was_present = seen.card;
+            seen.card = present;
+            seen.event_count = Some(count);
+            if (was_present && !present) || swapped {
+                let sent = self.send(ReaderEvent::CardRemoved {
+                    reader: name.clone(),
+                });
+                if !sent {
+                    return false;
+                }
             }
-            *had_card = present;
-            let sent = if present {
-                self.send(ReaderEvent::CardInserted {
+            if (present && !was_present) || swapped {
+                let sent = self.send(ReaderEvent::CardInserted {
                     reader: name,
                     atr: state.atr().to_vec(),
-                })
-            } else {
-                self.send(ReaderEvent::CardRemoved { reader: name })
-            };
-            if !sent {
-                return false;
+                });
+                if !sent {
+                    return false;
+                }
             }
         }
         true
