@@ -5,6 +5,7 @@
 //! behave the same.
 
 pub mod memory;
+pub mod monitor;
 pub mod pcsc;
 
 /// Raw APDU exchange, used inside a transaction.

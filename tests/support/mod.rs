@@ -1,0 +1,5 @@
+//! Shared test harness. Each test binary includes it with `mod support;` and uses a subset.
+#![allow(dead_code)]
+
+pub mod fake_vpcd_card;
+pub mod pcscd;
