@@ -88,8 +88,14 @@ mod tests {
     #[test]
     fn collects_get_response_rounds() {
         let mut script = Script(vec![
-            (vec![0, 0xB0, 0, 0, 0], [vec![1; 256], vec![0x61, 0x00]].concat()),
-            (vec![0, 0xC0, 0, 0, 0], [vec![2; 256], vec![0x61, 0x03]].concat()),
+            (
+                vec![0, 0xB0, 0, 0, 0],
+                [vec![1; 256], vec![0x61, 0x00]].concat(),
+            ),
+            (
+                vec![0, 0xC0, 0, 0, 0],
+                [vec![2; 256], vec![0x61, 0x03]].concat(),
+            ),
             (vec![0, 0xC0, 0, 0, 3], vec![3, 3, 3, 0x90, 0x00]),
         ]);
         let mut stats = TransferStats::default();

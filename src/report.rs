@@ -45,7 +45,12 @@ pub fn overview_text(o: &CardOverview) -> String {
         let _ = writeln!(s);
         match &c.info {
             Err(e) => {
-                let _ = writeln!(s, "[{}] {}: unreadable certificate ({e})", c.id_hex(), c.label);
+                let _ = writeln!(
+                    s,
+                    "[{}] {}: unreadable certificate ({e})",
+                    c.id_hex(),
+                    c.label
+                );
             }
             Ok(i) => {
                 let purpose = match i.purpose {
@@ -69,9 +74,15 @@ pub fn overview_text(o: &CardOverview) -> String {
                 };
                 let level = i
                     .trust_level
-                    .map_or("trust level unknown".to_string(), |l| format!("trust level {l}"));
+                    .map_or("trust level unknown".to_string(), |l| {
+                        format!("trust level {l}")
+                    });
                 let _ = writeln!(s, "[{}] {} — {identity}, to {purpose}", c.id_hex(), c.label);
-                let _ = writeln!(s, "      issued by {}, {level}, {expiry}", i.issuer_cn.as_deref().unwrap_or("?"));
+                let _ = writeln!(
+                    s,
+                    "      issued by {}, {level}, {expiry}",
+                    i.issuer_cn.as_deref().unwrap_or("?")
+                );
             }
         }
     }

@@ -34,8 +34,7 @@ fn template() -> &'static Path {
             organisation: "Testregionen Västra Götaland".into(),
             locality: "Västra Götalands län".into(),
         };
-        make_pre_upgrade_card(&path, "9752269000001001", &Codes::test_defaults(), &person)
-            .unwrap();
+        make_pre_upgrade_card(&path, "9752269000001001", &Codes::test_defaults(), &person).unwrap();
         (dir, path)
     });
     path
@@ -108,7 +107,10 @@ fn overview_shows_the_legacy_pair_and_full_tries() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    assert!((1800..=1830).contains(&auth.days_left(now)), "about 5 years");
+    assert!(
+        (1800..=1830).contains(&auth.days_left(now)),
+        "about 5 years"
+    );
     for (kind, n) in [(PinKind::Pin1, 3), (PinKind::Pin2, 3), (PinKind::Puk, 10)] {
         let p = o.pin(kind).unwrap();
         assert_eq!((p.tries_left, p.max_tries), (n, n), "{kind}");
@@ -207,7 +209,11 @@ fn tenth_wrong_puk_kills_the_card_for_good() {
     );
     let o = t.reopened().overview().unwrap();
     assert!(o.dead());
-    assert_eq!(o.certificates.len(), 2, "the certificates are still readable");
+    assert_eq!(
+        o.certificates.len(),
+        2,
+        "the certificates are still readable"
+    );
 }
 
 #[test]
@@ -253,7 +259,10 @@ fn change_pin_needs_the_old_pin() {
 }
 
 fn rsa_key(card: &mut SithsCard, slot: u8) -> RsaPublicKey {
-    let k = card.read_public_key(slot).unwrap().expect("a key in the slot");
+    let k = card
+        .read_public_key(slot)
+        .unwrap()
+        .expect("a key in the slot");
     RsaPublicKey::new(
         BigUint::from_bytes_be(&k.modulus),
         BigUint::from_bytes_be(&k.exponent),
@@ -329,7 +338,11 @@ fn generate_write_and_delete_a_pair() {
     assert_eq!(o.certificates.len(), 2);
     assert!(o.certificates.iter().all(|c| c.slot != Some(1)));
     assert!(o.keys.iter().all(|k| k.slot != Some(1)));
-    assert_eq!(card.read_public_key(1).unwrap(), None, "the key is gone too");
+    assert_eq!(
+        card.read_public_key(1).unwrap(),
+        None,
+        "the key is gone too"
+    );
 }
 
 #[test]

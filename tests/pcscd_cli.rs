@@ -30,7 +30,12 @@ impl Rig {
             server: None,
         };
         let out = rig.run(
-            &["virtual-card", "init", "--state", rig.state().to_str().unwrap()],
+            &[
+                "virtual-card",
+                "init",
+                "--state",
+                rig.state().to_str().unwrap(),
+            ],
             "",
         );
         assert!(out.status.success(), "{}", text(&out.stderr));
@@ -160,7 +165,10 @@ fn status_through_pcscd_shows_the_legacy_pair_and_tries_left() {
     let out = rig.run(&["status"], "");
     assert!(out.status.success());
     let s = text(&out.stdout);
-    assert!(s.contains("Karin Åström") && s.contains("3 of 3 tries left"), "{s}");
+    assert!(
+        s.contains("Karin Åström") && s.contains("3 of 3 tries left"),
+        "{s}"
+    );
 }
 
 #[test]
@@ -170,9 +178,20 @@ fn pins_through_pcscd_with_exit_codes() {
     let ok = rig.run(&["verify-pin", "--which", "id", "--pin-stdin"], "135790\n");
     assert!(ok.status.success(), "{}", text(&ok.stderr));
 
-    let wrong = rig.run(&["verify-pin", "--which", "sign", "--pin-stdin"], "000000\n");
-    assert_eq!(wrong.status.code(), Some(1), "a wrong PIN is the user's to fix");
-    assert!(text(&wrong.stderr).contains("2 tries left"), "{}", text(&wrong.stderr));
+    let wrong = rig.run(
+        &["verify-pin", "--which", "sign", "--pin-stdin"],
+        "000000\n",
+    );
+    assert_eq!(
+        wrong.status.code(),
+        Some(1),
+        "a wrong PIN is the user's to fix"
+    );
+    assert!(
+        text(&wrong.stderr).contains("2 tries left"),
+        "{}",
+        text(&wrong.stderr)
+    );
 
     let typo = rig.run(&["verify-pin", "--pin-stdin"], "12ab56\n");
     assert_eq!(typo.status.code(), Some(1));
@@ -242,7 +261,10 @@ fn opensc_sees_what_we_see_and_its_unblock_works_for_us() {
     let mut rig = Rig::new();
     rig.serve();
     // Spend a try on PIN2 so the counts differ between PINs.
-    let _ = rig.run(&["verify-pin", "--which", "sign", "--pin-stdin"], "000000\n");
+    let _ = rig.run(
+        &["verify-pin", "--which", "sign", "--pin-stdin"],
+        "000000\n",
+    );
     let ours = status_json(&rig);
 
     let certs = rig.opensc(&["--list-certificates"]);

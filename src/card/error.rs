@@ -10,7 +10,9 @@ pub enum CardError {
     Transport(#[from] TransportError),
     #[error(transparent)]
     PinRule(#[from] PinRuleError),
-    #[error("this card is not a SITHS card (it has no SITHS e-id application): insert your SITHS card")]
+    #[error(
+        "this card is not a SITHS card (it has no SITHS e-id application): insert your SITHS card"
+    )]
     NotSiths,
     #[error("{}", wrong_code_message(*.kind, *.tries_left))]
     WrongCode { kind: PinKind, tries_left: u8 },
@@ -34,7 +36,9 @@ pub enum CardError {
     CardFull,
     #[error("the card's data is damaged ({0}): contact the service centre")]
     Malformed(String),
-    #[error("the card refused {operation} (status {sw}): take the card out, put it back and try again")]
+    #[error(
+        "the card refused {operation} (status {sw}): take the card out, put it back and try again"
+    )]
     Refused {
         operation: &'static str,
         sw: StatusWord,
@@ -60,9 +64,7 @@ fn tries(n: u8) -> &'static str {
 
 fn blocked_message(kind: PinKind) -> String {
     match kind {
-        PinKind::Puk => {
-            "the PUK is blocked: order a new card from the service centre".to_string()
-        }
+        PinKind::Puk => "the PUK is blocked: order a new card from the service centre".to_string(),
         _ => format!(
             "the {kind} is blocked: unblock it with your PUK (`siths-upgrade unblock-pin --which {}`)",
             if kind == PinKind::Pin1 { "id" } else { "sign" }

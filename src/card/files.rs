@@ -204,7 +204,12 @@ pub(crate) fn write_certificate(
     keys.retain(|k| k.id != [slot]);
     keys.push(key_object(slot, label, layout::RSA_BITS as u32));
     keys.sort_by(|a, b| a.id.cmp(&b.id));
-    rewrite_directory(ch, &prkdf_path, prkdf_bytes.len(), pkcs15::encode_prkdf(&keys))?;
+    rewrite_directory(
+        ch,
+        &prkdf_path,
+        prkdf_bytes.len(),
+        pkcs15::encode_prkdf(&keys),
+    )?;
 
     certs.retain(|c| c.id != [slot]);
     certs.push(CertificateObject {
@@ -246,7 +251,12 @@ pub(crate) fn delete_pair(ch: &mut Channel<'_>, slot: u8) -> Result<(), CardErro
         .map_err(|e| CardError::Malformed(format!("PrKDF: {e}")))?;
     if keys.iter().any(|k| k.id == [slot]) {
         keys.retain(|k| k.id != [slot]);
-        rewrite_directory(ch, &prkdf_path, prkdf_bytes.len(), pkcs15::encode_prkdf(&keys))?;
+        rewrite_directory(
+            ch,
+            &prkdf_path,
+            prkdf_bytes.len(),
+            pkcs15::encode_prkdf(&keys),
+        )?;
     }
 
     for path in cert_paths {

@@ -15,8 +15,8 @@ use crate::layout;
 use crate::pkcs15::iso7816::RsaPublicKeyTemplate;
 use crate::transport::{Transport, TransportError};
 
-pub(crate) use files::app_path;
 pub use error::CardError;
+pub(crate) use files::app_path;
 pub use overview::{CardCertificate, CardOverview, KeyEntry, PinStatus};
 pub use pin::{PinKind, PinRuleError, SecretCode};
 
@@ -149,7 +149,11 @@ impl SithsCard {
                 StatusWord::ConditionsNotSatisfied | StatusWord::CommandNotAllowed => {
                     Err(CardError::PukNotChangeable)
                 }
-                sw => Err(CardError::from_pin_status(kind, sw, "CHANGE REFERENCE DATA")),
+                sw => Err(CardError::from_pin_status(
+                    kind,
+                    sw,
+                    "CHANGE REFERENCE DATA",
+                )),
             }
         })
     }
@@ -249,9 +253,9 @@ impl SithsCard {
 fn key_status(sw: StatusWord, slot: u8, operation: &'static str) -> CardError {
     match sw {
         StatusWord::ReferenceNotFound => CardError::SlotEmpty(slot),
-        StatusWord::SecurityStatusNotSatisfied => {
-            CardError::NotVerified(PinKind::from_reference(layout::slot_pin(slot)).unwrap_or(PinKind::Pin1))
-        }
+        StatusWord::SecurityStatusNotSatisfied => CardError::NotVerified(
+            PinKind::from_reference(layout::slot_pin(slot)).unwrap_or(PinKind::Pin1),
+        ),
         StatusWord::ReferenceDataNotUsable => CardError::CardDead,
         StatusWord::NotEnoughMemory => CardError::CardFull,
         StatusWord::IncorrectP1P2 => CardError::Refused { operation, sw },

@@ -61,7 +61,9 @@ pub enum PinRuleError {
     NotDigits,
     #[error("a PIN has {min} to {max} digits, this one has {len}: type it again; no try was used")]
     PinLength { len: usize, min: usize, max: usize },
-    #[error("the PUK has exactly {expected} digits, this one has {len}: check your code letter; no try was used")]
+    #[error(
+        "the PUK has exactly {expected} digits, this one has {len}: check your code letter; no try was used"
+    )]
     PukLength { len: usize, expected: usize },
     #[error("the two new PINs differ: type the new PIN again")]
     Mismatch,

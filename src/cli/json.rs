@@ -93,7 +93,8 @@ pub fn hex(bytes: &[u8]) -> String {
 
 pub fn rfc3339(unix: i64) -> Option<String> {
     let t = time::OffsetDateTime::from_unix_timestamp(unix).ok()?;
-    t.format(&time::format_description::well_known::Rfc3339).ok()
+    t.format(&time::format_description::well_known::Rfc3339)
+        .ok()
 }
 
 pub fn identity_type(identity: &Identity) -> &'static str {

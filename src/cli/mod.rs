@@ -254,8 +254,8 @@ fn readers(vcard: Option<&std::path::Path>, json: bool) -> Result<(), CliError> 
             .into_iter()
             .map(|r| json::Reader {
                 card_present: r.card_present,
-                atr: r.atr.as_deref().map(json::hex),
-                in_use: r.in_use,
+                atr: r.card_present.then(|| json::hex(&r.atr)),
+                in_use: r.exclusive,
                 name: r.name,
             })
             .collect(),

@@ -116,4 +116,3 @@ fn read_pins_file(file: &Path) -> Result<Codes, CliError> {
         puk: get("PUK")?,
     })
 }
-
