@@ -434,7 +434,7 @@ fn uris<'a>(names: &'a [GeneralName<'a>]) -> impl Iterator<Item = String> + 'a {
 
 /// Dotted form of an OID, decoded from its content bytes. asn1-rs mis-decodes a first
 /// subidentifier above 127 (so 2.999.752.1.3, our trust-level arc, would read as 3.16.55…).
-pub fn dotted(oid: &Oid<'_>) -> String {
+pub(crate) fn dotted(oid: &Oid<'_>) -> String {
     let mut arcs: Vec<u128> = Vec::new();
     let mut acc: u128 = 0;
     for &b in oid.as_bytes() {
