@@ -223,7 +223,12 @@ pub(crate) fn write_certificate(
         path: cert_path,
     });
     certs.sort_by(|a, b| a.id.cmp(&b.id));
-    rewrite_directory(ch, &cdf_path, cdf_bytes.len(), encoded(pkcs15::encode_cdf(&certs))?)
+    rewrite_directory(
+        ch,
+        &cdf_path,
+        cdf_bytes.len(),
+        encoded(pkcs15::encode_cdf(&certs))?,
+    )
 }
 
 /// See [`crate::card::SithsCard::delete_pair`].
@@ -243,7 +248,12 @@ pub(crate) fn delete_pair(ch: &mut Channel<'_>, slot: u8) -> Result<(), CardErro
         .collect();
     if !cert_paths.is_empty() {
         certs.retain(|c| c.id != [slot]);
-        rewrite_directory(ch, &cdf_path, cdf_bytes.len(), encoded(pkcs15::encode_cdf(&certs))?)?;
+        rewrite_directory(
+            ch,
+            &cdf_path,
+            cdf_bytes.len(),
+            encoded(pkcs15::encode_cdf(&certs))?,
+        )?;
     }
 
     let prkdf_bytes = read_ef(ch, &prkdf_path)?;
