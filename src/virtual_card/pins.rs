@@ -179,7 +179,7 @@ pub(crate) fn change(state: &mut CardState, reference: u8, data: &[u8]) -> PinOu
     }
 }
 
-/// RESET RETRY COUNTER (P1 00): PUK (8) then the new PIN (8, padded). The new PIN's format is
+/// RESET RETRY COUNTER (P1 00): PUK (8) then the new PIN (padded to 8, or not). The new PIN's format is
 /// checked first so a typo never costs a PUK try.
 pub(crate) fn unblock(state: &mut CardState, reference: u8, data: &[u8]) -> PinOutcome {
     let Some(pin) = state.pin(reference) else {
@@ -194,7 +194,9 @@ pub(crate) fn unblock(state: &mut CardState, reference: u8, data: &[u8]) -> PinO
     let Some(puk) = state.pin(PUK_REF) else {
         return PinOutcome::sw(SW_REF_NOT_FOUND);
     };
-    if data.len() != 2 * PIN_STORED_LEN {
+    // The PUK always fills its 8 bytes, so the new PIN may come padded or not (OpenSC sends
+    // it unpadded when the PIN object lacks the needs-padding flag).
+    if data.len() < PIN_STORED_LEN + pin.min_len || data.len() > 2 * PIN_STORED_LEN {
         return PinOutcome::sw(SW_WRONG_LENGTH);
     }
     let (puk_part, new_part) = data.split_at(PIN_STORED_LEN);

@@ -426,6 +426,20 @@ fn puk_unblocks_a_pin() {
     );
     assert_eq!(verify(&mut c, 2, b"135790"), 0x9000);
     assert_eq!(sw(&mut c, &Command::reset_retry_counter(3, &right)), 0x6985);
+    // The new PIN may also come unpadded after the 8-digit PUK.
+    let unpadded = [PUK, b"2468013"].concat();
+    assert_eq!(
+        sw(&mut c, &Command::reset_retry_counter(2, &unpadded)),
+        0x9000
+    );
+    assert_eq!(verify(&mut c, 2, b"2468013"), 0x9000);
+    assert_eq!(
+        sw(
+            &mut c,
+            &Command::reset_retry_counter(2, &[PUK, b"12345"].concat())
+        ),
+        0x6700
+    );
     assert_eq!(raw(&mut c, &[0x00, 0x2C, 0x03, 0x01]).1, 0x6A86);
 }
 

@@ -27,8 +27,6 @@ const POLL: Duration = Duration::from_millis(200);
 /// How long a pulled card stays out: longer than pcscd's presence poll (400 ms), so pcscd
 /// reports the removal and then a new insertion.
 const PULL_PAUSE: Duration = Duration::from_millis(1000);
-/// vpcd never sends more than a short APDU; anything bigger is not vpcd.
-const MAX_MESSAGE: usize = 4 + 1 + 255 + 1;
 
 const CTRL_OFF: u8 = 0x00;
 const CTRL_ON: u8 = 0x01;
@@ -112,7 +110,7 @@ fn session(card: &SharedCard, mut stream: TcpStream, stop: &AtomicBool) -> End {
     {
         return End::Lost(e);
     }
-    let mut payload = Vec::with_capacity(MAX_MESSAGE);
+    let mut payload = Vec::new();
     loop {
         let mut header = [0u8; 2];
         match read_full(&mut stream, &mut header, stop) {
@@ -121,10 +119,12 @@ fn session(card: &SharedCard, mut stream: TcpStream, stop: &AtomicBool) -> End {
             Err(e) => return End::Lost(e),
         }
         let len = usize::from(u16::from_be_bytes(header));
-        if len == 0 || len > MAX_MESSAGE {
+        // Any length up to 64 KiB is read and answered (an extended APDU gets 6700 from the
+        // engine); only an empty message breaks the protocol.
+        if len == 0 {
             return End::Lost(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("vpcd sent a message of {len} bytes"),
+                "vpcd sent an empty message",
             ));
         }
         payload.resize(len, 0);
@@ -291,6 +291,10 @@ mod tests {
         // A reset forgets the selection.
         vpcd.send(&[CTRL_RESET]);
         assert_eq!(vpcd.transmit(&[0x00, 0xB0, 0x00, 0x00, 0x00]), [0x69, 0x86]);
+        // An extended-length APDU is answered, not a reason to drop the link.
+        let mut extended = vec![0x00, 0xD6, 0x00, 0x00, 0x00, 0x01, 0x2C];
+        extended.extend([0u8; 300]);
+        assert_eq!(vpcd.transmit(&extended), [0x67, 0x00]);
         vpcd.send(&[CTRL_OFF]);
         stop.store(true, Ordering::Relaxed);
         handle.join().unwrap();
