@@ -60,14 +60,17 @@ impl TestCard {
     }
 
     fn open(&self) -> SithsCard {
-        SithsCard::open(Box::new(MemoryTransport::new(self.shared.clone()).unwrap())).unwrap()
+        SithsCard::open(Box::new(
+            MemoryTransport::connect(self.shared.clone()).unwrap(),
+        ))
+        .unwrap()
     }
 
     /// The card as a new process would see it: loaded again from its state file.
     fn reopened(&self) -> SithsCard {
         let card = VirtualCard::open(&self.path).unwrap();
         SithsCard::open(Box::new(
-            MemoryTransport::new(Arc::new(Mutex::new(card))).unwrap(),
+            MemoryTransport::connect(Arc::new(Mutex::new(card))).unwrap(),
         ))
         .unwrap()
     }

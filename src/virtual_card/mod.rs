@@ -10,7 +10,9 @@
 mod engine;
 mod fs;
 mod keys;
+pub mod personalise;
 mod pins;
+pub mod pre_upgrade;
 mod state;
 pub mod vpcd;
 
