@@ -173,6 +173,50 @@ fn key_object(slot: u8, label: &str, modulus_bits: u32) -> PrivateKeyObject {
     }
 }
 
+/// The two directory files a pair is listed in, read once per operation and written back
+/// whole (see the module doc).
+struct Directories {
+    prkdf_path: Vec<u8>,
+    prkdf_len: usize,
+    keys: Vec<PrivateKeyObject>,
+    cdf_path: Vec<u8>,
+    cdf_len: usize,
+    certs: Vec<CertificateObject>,
+}
+
+impl Directories {
+    fn read(ch: &mut Channel<'_>) -> Result<Directories, CardError> {
+        select_application(ch)?;
+        let odf = read_odf(ch)?;
+        let prkdf_path = odf_path(&odf, OdfKind::PrivateKeys)?;
+        let cdf_path = odf_path(&odf, OdfKind::Certificates)?;
+        let prkdf = read_ef(ch, &prkdf_path)?;
+        let cdf = read_ef(ch, &cdf_path)?;
+        Ok(Directories {
+            keys: pkcs15::decode_prkdf(&prkdf)
+                .map_err(|e| CardError::Malformed(format!("PrKDF: {e}")))?,
+            certs: pkcs15::decode_cdf(&cdf)
+                .map_err(|e| CardError::Malformed(format!("CDF: {e}")))?,
+            prkdf_path,
+            prkdf_len: prkdf.len(),
+            cdf_path,
+            cdf_len: cdf.len(),
+        })
+    }
+
+    fn write_keys(&mut self, ch: &mut Channel<'_>) -> Result<(), CardError> {
+        self.keys.sort_by(|a, b| a.id.cmp(&b.id));
+        let encoded = encoded(pkcs15::encode_prkdf(&self.keys))?;
+        rewrite_directory(ch, &self.prkdf_path, self.prkdf_len, encoded)
+    }
+
+    fn write_certs(&mut self, ch: &mut Channel<'_>) -> Result<(), CardError> {
+        self.certs.sort_by(|a, b| a.id.cmp(&b.id));
+        let encoded = encoded(pkcs15::encode_cdf(&self.certs))?;
+        rewrite_directory(ch, &self.cdf_path, self.cdf_len, encoded)
+    }
+}
+
 /// See [`crate::card::SithsCard::write_certificate`].
 pub(crate) fn write_certificate(
     ch: &mut Channel<'_>,
@@ -183,16 +227,7 @@ pub(crate) fn write_certificate(
     if !layout::KEY_SLOTS.contains(&slot) {
         return Err(CardError::SlotEmpty(slot));
     }
-    select_application(ch)?;
-    let odf = read_odf(ch)?;
-    let prkdf_path = odf_path(&odf, OdfKind::PrivateKeys)?;
-    let cdf_path = odf_path(&odf, OdfKind::Certificates)?;
-    let prkdf_bytes = read_ef(ch, &prkdf_path)?;
-    let cdf_bytes = read_ef(ch, &cdf_path)?;
-    let mut keys = pkcs15::decode_prkdf(&prkdf_bytes)
-        .map_err(|e| CardError::Malformed(format!("PrKDF: {e}")))?;
-    let mut certs =
-        pkcs15::decode_cdf(&cdf_bytes).map_err(|e| CardError::Malformed(format!("CDF: {e}")))?;
+    let mut dirs = Directories::read(ch)?;
 
     // 1. The certificate file: invisible until the CDF names it.
     let cert_path = app_path(layout::cert_fid(slot));
@@ -201,18 +236,13 @@ pub(crate) fn write_certificate(
     write_status(r.sw, "ERASE BINARY")?;
 
     // 2. The key entry, then 3. the certificate entry: the commit point.
-    keys.retain(|k| k.id != [slot]);
-    keys.push(key_object(slot, label, layout::RSA_BITS as u32));
-    keys.sort_by(|a, b| a.id.cmp(&b.id));
-    rewrite_directory(
-        ch,
-        &prkdf_path,
-        prkdf_bytes.len(),
-        encoded(pkcs15::encode_prkdf(&keys))?,
-    )?;
+    dirs.keys.retain(|k| k.id != [slot]);
+    dirs.keys
+        .push(key_object(slot, label, layout::RSA_BITS as u32));
+    dirs.write_keys(ch)?;
 
-    certs.retain(|c| c.id != [slot]);
-    certs.push(CertificateObject {
+    dirs.certs.retain(|c| c.id != [slot]);
+    dirs.certs.push(CertificateObject {
         label: label.to_string(),
         flags: pkcs15::ObjectFlags {
             private: false,
@@ -222,51 +252,25 @@ pub(crate) fn write_certificate(
         authority: false,
         path: cert_path,
     });
-    certs.sort_by(|a, b| a.id.cmp(&b.id));
-    rewrite_directory(
-        ch,
-        &cdf_path,
-        cdf_bytes.len(),
-        encoded(pkcs15::encode_cdf(&certs))?,
-    )
+    dirs.write_certs(ch)
 }
 
 /// See [`crate::card::SithsCard::delete_pair`].
 pub(crate) fn delete_pair(ch: &mut Channel<'_>, slot: u8) -> Result<(), CardError> {
-    select_application(ch)?;
-    let odf = read_odf(ch)?;
-    let prkdf_path = odf_path(&odf, OdfKind::PrivateKeys)?;
-    let cdf_path = odf_path(&odf, OdfKind::Certificates)?;
-
-    let cdf_bytes = read_ef(ch, &cdf_path)?;
-    let mut certs =
-        pkcs15::decode_cdf(&cdf_bytes).map_err(|e| CardError::Malformed(format!("CDF: {e}")))?;
-    let cert_paths: Vec<Vec<u8>> = certs
+    let mut dirs = Directories::read(ch)?;
+    let cert_paths: Vec<Vec<u8>> = dirs
+        .certs
         .iter()
         .filter(|c| c.id == [slot])
         .map(|c| c.path.clone())
         .collect();
     if !cert_paths.is_empty() {
-        certs.retain(|c| c.id != [slot]);
-        rewrite_directory(
-            ch,
-            &cdf_path,
-            cdf_bytes.len(),
-            encoded(pkcs15::encode_cdf(&certs))?,
-        )?;
+        dirs.certs.retain(|c| c.id != [slot]);
+        dirs.write_certs(ch)?;
     }
-
-    let prkdf_bytes = read_ef(ch, &prkdf_path)?;
-    let mut keys = pkcs15::decode_prkdf(&prkdf_bytes)
-        .map_err(|e| CardError::Malformed(format!("PrKDF: {e}")))?;
-    if keys.iter().any(|k| k.id == [slot]) {
-        keys.retain(|k| k.id != [slot]);
-        rewrite_directory(
-            ch,
-            &prkdf_path,
-            prkdf_bytes.len(),
-            encoded(pkcs15::encode_prkdf(&keys))?,
-        )?;
+    if dirs.keys.iter().any(|k| k.id == [slot]) {
+        dirs.keys.retain(|k| k.id != [slot]);
+        dirs.write_keys(ch)?;
     }
 
     for path in cert_paths {
