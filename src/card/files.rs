@@ -168,7 +168,7 @@ fn key_object(slot: u8, label: &str, modulus_bits: u32) -> PrivateKeyObject {
         usage,
         native: true,
         key_reference: Some(slot as i32),
-        path: Some(app_path(layout::FID_DF_PKCS15)[..4].to_vec()),
+        path: app_path(layout::FID_DF_PKCS15)[..4].to_vec(),
         modulus_length: modulus_bits,
     }
 }
@@ -208,7 +208,7 @@ pub(crate) fn write_certificate(
         ch,
         &prkdf_path,
         prkdf_bytes.len(),
-        pkcs15::encode_prkdf(&keys),
+        encoded(pkcs15::encode_prkdf(&keys))?,
     )?;
 
     certs.retain(|c| c.id != [slot]);
@@ -223,7 +223,12 @@ pub(crate) fn write_certificate(
         path: cert_path,
     });
     certs.sort_by(|a, b| a.id.cmp(&b.id));
-    rewrite_directory(ch, &cdf_path, cdf_bytes.len(), pkcs15::encode_cdf(&certs))
+    rewrite_directory(
+        ch,
+        &cdf_path,
+        cdf_bytes.len(),
+        encoded(pkcs15::encode_cdf(&certs))?,
+    )
 }
 
 /// See [`crate::card::SithsCard::delete_pair`].
@@ -243,7 +248,12 @@ pub(crate) fn delete_pair(ch: &mut Channel<'_>, slot: u8) -> Result<(), CardErro
         .collect();
     if !cert_paths.is_empty() {
         certs.retain(|c| c.id != [slot]);
-        rewrite_directory(ch, &cdf_path, cdf_bytes.len(), pkcs15::encode_cdf(&certs))?;
+        rewrite_directory(
+            ch,
+            &cdf_path,
+            cdf_bytes.len(),
+            encoded(pkcs15::encode_cdf(&certs))?,
+        )?;
     }
 
     let prkdf_bytes = read_ef(ch, &prkdf_path)?;
@@ -255,7 +265,7 @@ pub(crate) fn delete_pair(ch: &mut Channel<'_>, slot: u8) -> Result<(), CardErro
             ch,
             &prkdf_path,
             prkdf_bytes.len(),
-            pkcs15::encode_prkdf(&keys),
+            encoded(pkcs15::encode_prkdf(&keys))?,
         )?;
     }
 
@@ -271,6 +281,10 @@ pub(crate) fn delete_pair(ch: &mut Channel<'_>, slot: u8) -> Result<(), CardErro
         StatusWord::ReferenceNotFound => Ok(()),
         sw => write_status(sw, "DELETE KEY"),
     }
+}
+
+fn encoded(r: Result<Vec<u8>, pkcs15::Pkcs15Error>) -> Result<Vec<u8>, CardError> {
+    r.map_err(|e| CardError::Malformed(e.to_string()))
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {

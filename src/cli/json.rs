@@ -174,7 +174,7 @@ impl Status {
                         not_after: info.and_then(|i| rfc3339(i.not_after)),
                         trust_level: info.and_then(|i| i.trust_level),
                         serial_number: info.map(|i| i.serial_hex.clone()),
-                        sha256: info.map(|i| i.sha256_fingerprint.clone()),
+                        sha256: info.map(|i| i.fingerprint_sha256.clone()),
                         error: c.info.as_ref().err().cloned(),
                     }
                 })

@@ -192,7 +192,7 @@ fn show_card_or_demo(vcard: Option<&std::path::Path>) -> Result<(), CliError> {
                 surname: "Åström".into(),
                 common_name: "Karin Åström".into(),
                 organisation: "Testregionen Västra Götaland".into(),
-                locality: "Västra Götalands län".into(),
+                locality: Some("Västra Götalands län".into()),
             };
             crate::virtual_card::pre_upgrade::make_pre_upgrade_card(
                 &state,

@@ -76,7 +76,7 @@ pub fn run(cmd: VirtualCardCmd) -> Result<(), CliError> {
                 surname: surname.clone(),
                 common_name: format!("{given_name} {surname}"),
                 organisation,
-                locality: county,
+                locality: Some(county),
             };
             make_pre_upgrade_card(&state, &serial, &codes, &person)
                 .map_err(|e| CliError::system(e.to_string()))?;

@@ -5,8 +5,8 @@
 
 use crate::layout::{self, KEY_SLOTS, PIN_MAX_LEN, PIN_MIN_LEN, PIN_PAD, PIN_STORED_LEN};
 use crate::pkcs15::{
-    self, DirRecord, ObjectFlags, OdfEntry, OdfKind, PinFlags, PinObject, PinType, TokenFlags,
-    TokenInfo,
+    self, DirRecord, ObjectFlags, OdfEntry, OdfKind, PinFlags, PinObject, PinType, Pkcs15Error,
+    TokenFlags, TokenInfo,
 };
 use crate::virtual_card::CardState;
 
@@ -53,7 +53,11 @@ fn pin_object(label: &str, reference: u8, unblocked_by: Option<u8>, puk: bool) -
 }
 
 /// A blank SITHS card: PKCS#15 structure, PIN1, PIN2 and PUK, no keys or certificates.
-pub fn blank_card(serial_hex: &str, label: &str, codes: &InitialCodes<'_>) -> CardState {
+pub fn blank_card(
+    serial_hex: &str,
+    label: &str,
+    codes: &InitialCodes<'_>,
+) -> Result<CardState, Pkcs15Error> {
     let serial: Vec<u8> = (0..serial_hex.len() / 2)
         .filter_map(|i| u8::from_str_radix(serial_hex.get(2 * i..2 * i + 2)?, 16).ok())
         .collect();
@@ -62,7 +66,7 @@ pub fn blank_card(serial_hex: &str, label: &str, codes: &InitialCodes<'_>) -> Ca
         aid: layout::PKCS15_AID.to_vec(),
         label: Some(layout::APP_LABEL.to_string()),
         path: path(layout::FID_DF_PKCS15)[..4].to_vec(),
-    }]);
+    }])?;
     state.add_ef(
         layout::FID_MF,
         layout::FID_EF_DIR,
@@ -83,7 +87,7 @@ pub fn blank_card(serial_hex: &str, label: &str, codes: &InitialCodes<'_>) -> Ca
             kind: OdfKind::AuthObjects,
             path: path(layout::FID_AODF),
         },
-    ]);
+    ])?;
     let df = layout::FID_DF_PKCS15;
     state.add_ef(df, layout::FID_ODF, Some(layout::SFI_ODF), odf, 256);
     let token = TokenInfo {
@@ -101,14 +105,14 @@ pub fn blank_card(serial_hex: &str, label: &str, codes: &InitialCodes<'_>) -> Ca
         df,
         layout::FID_TOKEN_INFO,
         Some(layout::SFI_TOKEN_INFO),
-        token.encode(),
+        token.encode()?,
         256,
     );
     let aodf = pkcs15::encode_aodf(&[
         pin_object("Legitimering", layout::PIN1_REF, Some(layout::PUK_REF), false),
         pin_object("Underskrift", layout::PIN2_REF, Some(layout::PUK_REF), false),
         pin_object("PUK", layout::PUK_REF, None, true),
-    ]);
+    ])?;
     state.add_ef(df, layout::FID_AODF, Some(layout::SFI_AODF), aodf, 512);
     state.add_ef(
         df,
@@ -136,5 +140,5 @@ pub fn blank_card(serial_hex: &str, label: &str, codes: &InitialCodes<'_>) -> Ca
     state.set_pin(layout::PIN1_REF, codes.pin1.as_bytes(), layout::PIN_MAX_TRIES);
     state.set_pin(layout::PIN2_REF, codes.pin2.as_bytes(), layout::PIN_MAX_TRIES);
     state.set_pin(layout::PUK_REF, codes.puk.as_bytes(), layout::PUK_MAX_TRIES);
-    state
+    Ok(state)
 }

@@ -43,6 +43,8 @@ pub enum InitError {
     State(#[from] VirtualCardError),
     #[error("test CA: {0}")]
     Pki(#[from] PkiError),
+    #[error("card layout: {0}")]
+    Layout(#[from] crate::pkcs15::Pkcs15Error),
     #[error("cannot write {0}: {1}")]
     Io(PathBuf, std::io::Error),
 }
@@ -77,14 +79,14 @@ pub fn make_pre_upgrade_card(
             pin2: &codes.pin2,
             puk: &codes.puk,
         },
-    );
+    )?;
     let card = VirtualCard::create(state, blank)?;
     let shared = Arc::new(Mutex::new(card));
     let mut card = SithsCard::open(Box::new(MemoryTransport::new(shared)?))?;
     card.verify_pin(PinKind::Pin1, &pin1)?;
 
     let root = TestCa::new_root("TEST SITHS Root CA v1 (virtual-card init)", 2048)?;
-    let legacy = TestCa::new_issuing(&root, "TEST SITHS Type 1 CA v1", Some(3))?;
+    let legacy = TestCa::new_issuing(&root, "TEST SITHS Type 1 CA v1", 2048, Some(3))?;
     for (slot, purpose, label) in [
         (1u8, Purpose::Authentication, "HSA-id legitimering"),
         (5u8, Purpose::Signature, "HSA-id underskrift"),
@@ -99,7 +101,8 @@ pub fn make_pre_upgrade_card(
                 purpose,
                 trust_level: Some(3),
                 upn: None,
-                validity_days: 5 * 365,
+                not_before: None,
+                not_after: None,
             },
             &spki,
         )?;
