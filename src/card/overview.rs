@@ -143,16 +143,18 @@ pub(crate) fn read(ch: &mut Channel<'_>, reader: &str) -> Result<CardOverview, C
 
     let mut certificates = Vec::with_capacity(cert_objects.len());
     for c in cert_objects.iter().filter(|c| !c.authority) {
-        let der = files::read_ef(ch, &c.path)?;
+        let file = files::read_ef(ch, &c.path)?;
         let key = keys.iter().find(|k| k.id == c.id);
+        let info = CertInfo::from_der(&file).map_err(|e| e.to_string());
         certificates.push(CardCertificate {
             id: c.id.clone(),
             label: c.label.clone(),
             path: c.path.clone(),
             slot: key.and_then(|k| k.slot),
             pin: key.and_then(|k| k.pin),
-            info: CertInfo::from_der(&der).map_err(|e| e.to_string()),
-            der,
+            // The file may hold bytes after the certificate; keep the certificate alone.
+            der: info.as_ref().map_or(file, |i| i.der.clone()),
+            info,
         });
     }
 

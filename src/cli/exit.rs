@@ -73,8 +73,8 @@ impl From<super::prompt::PromptError> for CliError {
     }
 }
 
-impl From<crate::virtual_card::VirtualCardError> for CliError {
-    fn from(e: crate::virtual_card::VirtualCardError) -> Self {
+impl From<crate::virtual_card::StateError> for CliError {
+    fn from(e: crate::virtual_card::StateError) -> Self {
         CliError::system(e.to_string())
     }
 }

@@ -288,7 +288,7 @@ pub fn open_card(
     let transport: Box<dyn Transport> = match vcard {
         Some(path) => {
             let card = VirtualCard::open(path)?;
-            Box::new(MemoryTransport::new(Arc::new(Mutex::new(card)))?)
+            Box::new(MemoryTransport::connect(Arc::new(Mutex::new(card)))?)
         }
         None => Box::new(PcscTransport::connect(reader)?),
     };

@@ -1,1 +1,40 @@
-//! (being written)
+//! The virtual SITHS card [ours]: an ISO 7816-4 card with a PKCS#15 application, whose memory
+//! is one state file.
+//!
+//! One engine ([`VirtualCard::respond`]) and two doors: in-process through
+//! [`crate::transport::memory::MemoryTransport`], and a TCP link to pcscd's vpcd driver
+//! ([`vpcd::serve`]) so the real pcscd, OpenSC and our PC/SC client see it as a reader. The
+//! engine treats file contents as opaque bytes; personalisation (the PKCS#15 files) is built on
+//! top with the [`CardState`] builder. See design.md "The virtual SITHS card".
+
+mod engine;
+mod fs;
+mod keys;
+pub mod personalise;
+mod pins;
+pub mod pre_upgrade;
+mod state;
+pub mod vpcd;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::{Arc, Mutex};
+
+pub use engine::{CardPulled, VirtualCard};
+pub use state::{BuildError, CardState, Df, Ef, MAX_EF_CAPACITY, Pin, StateError};
+
+/// One card shared by the doors that serve it (in-process transport, vpcd link) and by tests
+/// that pull it or inspect its state.
+pub type SharedCard = Arc<Mutex<VirtualCard>>;
+
+/// Wrap a card for sharing.
+pub fn share(card: VirtualCard) -> SharedCard {
+    Arc::new(Mutex::new(card))
+}
+
+/// Lock a shared card even if a thread panicked while holding it: the card's state is saved
+/// after every change, so what is in memory is still the card.
+pub fn lock(card: &SharedCard) -> std::sync::MutexGuard<'_, VirtualCard> {
+    card.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -14,6 +14,15 @@ use crate::virtual_card::CardState;
 const DIRECTORY_CAPACITY: usize = 2048;
 const CERT_CAPACITY: usize = 4096;
 
+/// Why a card could not be made; only a bug in the layout can cause either.
+#[derive(Debug, thiserror::Error)]
+pub enum PersonaliseError {
+    #[error("card layout: {0}")]
+    Encode(#[from] Pkcs15Error),
+    #[error("card layout: {0}")]
+    Build(#[from] crate::virtual_card::BuildError),
+}
+
 /// The codes a new card is made with (the holder's code letter).
 pub struct InitialCodes<'a> {
     pub pin1: &'a str,
@@ -57,7 +66,7 @@ pub fn blank_card(
     serial_hex: &str,
     label: &str,
     codes: &InitialCodes<'_>,
-) -> Result<CardState, Pkcs15Error> {
+) -> Result<CardState, PersonaliseError> {
     let serial: Vec<u8> = (0..serial_hex.len() / 2)
         .filter_map(|i| u8::from_str_radix(serial_hex.get(2 * i..2 * i + 2)?, 16).ok())
         .collect();
@@ -73,7 +82,7 @@ pub fn blank_card(
         Some(layout::SFI_EF_DIR),
         ef_dir,
         256,
-    );
+    )?;
     let odf = pkcs15::encode_odf(&[
         OdfEntry {
             kind: OdfKind::PrivateKeys,
@@ -89,7 +98,7 @@ pub fn blank_card(
         },
     ])?;
     let df = layout::FID_DF_PKCS15;
-    state.add_ef(df, layout::FID_ODF, Some(layout::SFI_ODF), odf, 256);
+    state.add_ef(df, layout::FID_ODF, Some(layout::SFI_ODF), odf, 256)?;
     let token = TokenInfo {
         version: 0,
         serial_number: serial,
@@ -107,27 +116,37 @@ pub fn blank_card(
         Some(layout::SFI_TOKEN_INFO),
         token.encode()?,
         256,
-    );
+    )?;
     let aodf = pkcs15::encode_aodf(&[
-        pin_object("Legitimering", layout::PIN1_REF, Some(layout::PUK_REF), false),
-        pin_object("Underskrift", layout::PIN2_REF, Some(layout::PUK_REF), false),
+        pin_object(
+            "Legitimering",
+            layout::PIN1_REF,
+            Some(layout::PUK_REF),
+            false,
+        ),
+        pin_object(
+            "Underskrift",
+            layout::PIN2_REF,
+            Some(layout::PUK_REF),
+            false,
+        ),
         pin_object("PUK", layout::PUK_REF, None, true),
     ])?;
-    state.add_ef(df, layout::FID_AODF, Some(layout::SFI_AODF), aodf, 512);
+    state.add_ef(df, layout::FID_AODF, Some(layout::SFI_AODF), aodf, 512)?;
     state.add_ef(
         df,
         layout::FID_PRKDF,
         Some(layout::SFI_PRKDF),
         Vec::new(),
         DIRECTORY_CAPACITY,
-    );
+    )?;
     state.add_ef(
         df,
         layout::FID_CDF,
         Some(layout::SFI_CDF),
         Vec::new(),
         DIRECTORY_CAPACITY,
-    );
+    )?;
     for slot in KEY_SLOTS {
         state.add_ef(
             df,
@@ -135,10 +154,18 @@ pub fn blank_card(
             Some(layout::cert_sfi(slot)),
             Vec::new(),
             CERT_CAPACITY,
-        );
+        )?;
     }
-    state.set_pin(layout::PIN1_REF, codes.pin1.as_bytes(), layout::PIN_MAX_TRIES);
-    state.set_pin(layout::PIN2_REF, codes.pin2.as_bytes(), layout::PIN_MAX_TRIES);
-    state.set_pin(layout::PUK_REF, codes.puk.as_bytes(), layout::PUK_MAX_TRIES);
+    state.set_pin(
+        layout::PIN1_REF,
+        codes.pin1.as_bytes(),
+        layout::PIN_MAX_TRIES,
+    )?;
+    state.set_pin(
+        layout::PIN2_REF,
+        codes.pin2.as_bytes(),
+        layout::PIN_MAX_TRIES,
+    )?;
+    state.set_pin(layout::PUK_REF, codes.puk.as_bytes(), layout::PUK_MAX_TRIES)?;
     Ok(state)
 }

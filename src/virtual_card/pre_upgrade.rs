@@ -12,7 +12,7 @@ use crate::pki::{PkiError, Purpose};
 use crate::transport::TransportError;
 use crate::transport::memory::MemoryTransport;
 use crate::virtual_card::personalise::{InitialCodes, blank_card};
-use crate::virtual_card::{VirtualCard, VirtualCardError};
+use crate::virtual_card::{BuildError, StateError, VirtualCard};
 
 /// The test codes of a card, as in its `.pins` file (the card's code letter).
 #[derive(Clone)]
@@ -40,11 +40,13 @@ pub enum InitError {
     #[error(transparent)]
     Card(#[from] CardError),
     #[error(transparent)]
-    State(#[from] VirtualCardError),
+    State(#[from] StateError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
     #[error("test CA: {0}")]
     Pki(#[from] PkiError),
-    #[error("card layout: {0}")]
-    Layout(#[from] crate::pkcs15::Pkcs15Error),
+    #[error(transparent)]
+    Layout(#[from] crate::virtual_card::personalise::PersonaliseError),
     #[error("cannot write {0}: {1}")]
     Io(PathBuf, std::io::Error),
 }
@@ -82,7 +84,7 @@ pub fn make_pre_upgrade_card(
     )?;
     let card = VirtualCard::create(state, blank)?;
     let shared = Arc::new(Mutex::new(card));
-    let mut card = SithsCard::open(Box::new(MemoryTransport::new(shared)?))?;
+    let mut card = SithsCard::open(Box::new(MemoryTransport::connect(shared)?))?;
     card.verify_pin(PinKind::Pin1, &pin1)?;
 
     let root = TestCa::new_root("TEST SITHS Root CA v1 (virtual-card init)", 2048)?;
@@ -117,7 +119,10 @@ pub fn make_pre_upgrade_card(
     )?;
     write(
         pins_path(state),
-        format!("PIN1={}\nPIN2={}\nPUK={}\n", codes.pin1, codes.pin2, codes.puk),
+        format!(
+            "PIN1={}\nPIN2={}\nPUK={}\n",
+            codes.pin1, codes.pin2, codes.puk
+        ),
     )?;
     Ok(())
 }

@@ -1,0 +1,281 @@
+//! The card's file tree as SELECT sees it: by FID, by DF name, by path; and the FCP answer.
+//!
+//! The tree is two levels deep: the MF holds EFs and application DFs, each DF holds EFs. That is
+//! all a PKCS#15 card needs, and it keeps every lookup a plain search.
+
+use crate::layout;
+
+use super::keys::tlv;
+use super::state::CardState;
+
+pub(crate) const SW_FILE_NOT_FOUND: u16 = 0x6A82;
+pub(crate) const SW_WRONG_LENGTH: u16 = 0x6700;
+pub(crate) const SW_BAD_P1P2: u16 = 0x6A86;
+
+/// A file the session can have selected: a DF, or an EF inside a DF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileRef {
+    Df(u16),
+    Ef { df: u16, fid: u16 },
+}
+
+impl FileRef {
+    /// The DF that is current after selecting this file.
+    pub(crate) fn df(self) -> u16 {
+        match self {
+            FileRef::Df(df) | FileRef::Ef { df, .. } => df,
+        }
+    }
+}
+
+/// The parent of a DF: the MF for applications, none for the MF.
+fn parent(state: &CardState, df: u16) -> Option<u16> {
+    if df == layout::FID_MF || state.df(df).is_none() {
+        None
+    } else {
+        Some(layout::FID_MF)
+    }
+}
+
+/// A direct child (EF or DF) of `df` with this FID.
+fn child(state: &CardState, df: u16, fid: u16) -> Option<FileRef> {
+    let dir = state.df(df)?;
+    if dir.ef(fid).is_some() {
+        return Some(FileRef::Ef { df, fid });
+    }
+    if df == layout::FID_MF && fid != layout::FID_MF && state.df(fid).is_some() {
+        return Some(FileRef::Df(fid));
+    }
+    None
+}
+
+/// Resolve a SELECT: `p1` says how `data` names the file, `current` is the current DF.
+pub(crate) fn select(state: &CardState, current: u16, p1: u8, data: &[u8]) -> Result<FileRef, u16> {
+    match p1 {
+        // By file identifier: the MF from anywhere, a child of the current DF, the current DF
+        // itself, or a child of its parent (a sibling), as ISO 7816-4 searches.
+        0x00 => {
+            if data.is_empty() {
+                return Ok(FileRef::Df(layout::FID_MF));
+            }
+            let fid = fid_of(data)?;
+            if fid == layout::FID_MF {
+                return Ok(FileRef::Df(layout::FID_MF));
+            }
+            child(state, current, fid)
+                .or_else(|| (fid == current).then_some(FileRef::Df(current)))
+                .or_else(|| parent(state, current).and_then(|p| child(state, p, fid)))
+                .ok_or(SW_FILE_NOT_FOUND)
+        }
+        // A child DF, or an EF, of the current DF.
+        0x01 => match child(state, current, fid_of(data)?) {
+            Some(f @ FileRef::Df(_)) => Ok(f),
+            _ => Err(SW_FILE_NOT_FOUND),
+        },
+        0x02 => match child(state, current, fid_of(data)?) {
+            Some(f @ FileRef::Ef { .. }) => Ok(f),
+            _ => Err(SW_FILE_NOT_FOUND),
+        },
+        // The parent of the current DF.
+        0x03 => {
+            if !data.is_empty() {
+                return Err(SW_WRONG_LENGTH);
+            }
+            parent(state, current)
+                .map(FileRef::Df)
+                .ok_or(SW_FILE_NOT_FOUND)
+        }
+        // By DF name (AID).
+        0x04 => {
+            if data.is_empty() {
+                return Err(SW_FILE_NOT_FOUND);
+            }
+            std::iter::once(&state.mf)
+                .chain(state.apps.iter())
+                .find(|df| df.name.as_deref() == Some(data))
+                .map(|df| FileRef::Df(df.fid))
+                .ok_or(SW_FILE_NOT_FOUND)
+        }
+        // Path from the MF (with or without the leading 3F00), or from the current DF.
+        0x08 => {
+            let path = match data {
+                [0x3F, 0x00, rest @ ..] => rest,
+                _ => data,
+            };
+            if data.is_empty() {
+                return Err(SW_WRONG_LENGTH);
+            }
+            walk(state, layout::FID_MF, path)
+        }
+        0x09 => {
+            if data.is_empty() {
+                return Err(SW_WRONG_LENGTH);
+            }
+            walk(state, current, data)
+        }
+        _ => Err(SW_BAD_P1P2),
+    }
+}
+
+fn fid_of(data: &[u8]) -> Result<u16, u16> {
+    match data {
+        [a, b] => Ok(u16::from_be_bytes([*a, *b])),
+        _ => Err(SW_WRONG_LENGTH),
+    }
+}
+
+/// Follow a path of FIDs down from `start`; only the last element may be an EF.
+fn walk(state: &CardState, start: u16, path: &[u8]) -> Result<FileRef, u16> {
+    if path.len() % 2 != 0 {
+        return Err(SW_WRONG_LENGTH);
+    }
+    let mut at = FileRef::Df(start);
+    for pair in path.chunks_exact(2) {
+        let FileRef::Df(df) = at else {
+            // An EF has no children.
+            return Err(SW_FILE_NOT_FOUND);
+        };
+        let fid = u16::from_be_bytes([pair[0], pair[1]]);
+        at = child(state, df, fid).ok_or(SW_FILE_NOT_FOUND)?;
+    }
+    Ok(at)
+}
+
+/// The FCP template (`62`) of a file, as SELECT with P2 `04` answers and OpenSC reads it:
+/// `80` size of the EF's content, `82` descriptor, `83` FID, `84` DF name, `88` SFI,
+/// `8A` life cycle (05 = operational, activated).
+// Kept in one function so it can switch to the PKCS#15 module's `Fcp` type in one place.
+pub(crate) fn fcp(state: &CardState, file: FileRef) -> Vec<u8> {
+    let mut body = Vec::new();
+    match file {
+        FileRef::Ef { df, fid } => {
+            let ef = state.df(df).and_then(|d| d.ef(fid));
+            let size = ef.map_or(0, |e| e.content.len()).min(0xFFFF) as u16;
+            body.extend(tlv(&[0x80], &size.to_be_bytes()));
+            // Working EF, transparent structure.
+            body.extend(tlv(&[0x82], &[0x01]));
+            body.extend(tlv(&[0x83], &fid.to_be_bytes()));
+            if let Some(sfi) = ef.and_then(|e| e.sfi) {
+                body.extend(tlv(&[0x88], &[sfi]));
+            }
+        }
+        FileRef::Df(df) => {
+            body.extend(tlv(&[0x82], &[0x38]));
+            body.extend(tlv(&[0x83], &df.to_be_bytes()));
+            if let Some(name) = state.df(df).and_then(|d| d.name.as_deref()) {
+                body.extend(tlv(&[0x84], name));
+            }
+        }
+    }
+    body.extend(tlv(&[0x8A], &[0x05]));
+    tlv(&[0x62], &body)
+}
+
+/// The FCI (`6F`) for SELECT with P2 `00`: the FCP nested in it, which ISO 7816-4 allows and
+/// OpenSC's `iso7816_process_fci` walks into.
+pub(crate) fn fci(state: &CardState, file: FileRef) -> Vec<u8> {
+    tlv(&[0x6F], &fcp(state, file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card() -> CardState {
+        let mut s = CardState::new("1");
+        s.add_ef(0x3F00, 0x2F00, Some(0x1E), vec![1, 2, 3], 64)
+            .unwrap();
+        s.add_ef(0x5015, 0x5031, Some(1), vec![4; 5], 64).unwrap();
+        s
+    }
+
+    #[test]
+    fn select_by_fid_searches_like_iso() {
+        let s = card();
+        let mf = layout::FID_MF;
+        assert_eq!(select(&s, mf, 0, &[0x50, 0x15]), Ok(FileRef::Df(0x5015)));
+        assert_eq!(
+            select(&s, 0x5015, 0, &[0x50, 0x31]),
+            Ok(FileRef::Ef {
+                df: 0x5015,
+                fid: 0x5031
+            })
+        );
+        // EF.DIR from inside the application: a child of the parent.
+        assert_eq!(
+            select(&s, 0x5015, 0, &[0x2F, 0x00]),
+            Ok(FileRef::Ef {
+                df: mf,
+                fid: 0x2F00
+            })
+        );
+        assert_eq!(select(&s, 0x5015, 0, &[0x3F, 0x00]), Ok(FileRef::Df(mf)));
+        assert_eq!(
+            select(&s, 0x5015, 0, &[0x50, 0x15]),
+            Ok(FileRef::Df(0x5015))
+        );
+        assert_eq!(select(&s, mf, 0, &[0x50, 0x31]), Err(SW_FILE_NOT_FOUND));
+        assert_eq!(select(&s, mf, 0, &[0x50]), Err(SW_WRONG_LENGTH));
+        assert_eq!(select(&s, 0x5015, 3, &[]), Ok(FileRef::Df(mf)));
+        assert_eq!(select(&s, mf, 3, &[]), Err(SW_FILE_NOT_FOUND));
+    }
+
+    #[test]
+    fn select_by_path_and_name() {
+        let s = card();
+        let mf = layout::FID_MF;
+        let odf = Ok(FileRef::Ef {
+            df: 0x5015,
+            fid: 0x5031,
+        });
+        assert_eq!(select(&s, mf, 8, &[0x50, 0x15, 0x50, 0x31]), odf);
+        assert_eq!(
+            select(&s, mf, 8, &[0x3F, 0x00, 0x50, 0x15, 0x50, 0x31]),
+            odf
+        );
+        assert_eq!(select(&s, 0x5015, 9, &[0x50, 0x31]), odf);
+        assert_eq!(select(&s, mf, 9, &[0x50, 0x15, 0x50, 0x31]), odf);
+        assert_eq!(select(&s, mf, 8, &[0x3F, 0x00]), Ok(FileRef::Df(mf)));
+        assert_eq!(
+            select(&s, mf, 8, &[0x2F, 0x00, 0x50, 0x31]),
+            Err(SW_FILE_NOT_FOUND)
+        );
+        assert_eq!(select(&s, mf, 8, &[0x50, 0x15, 0x50]), Err(SW_WRONG_LENGTH));
+        assert_eq!(
+            select(&s, mf, 4, &layout::PKCS15_AID),
+            Ok(FileRef::Df(0x5015))
+        );
+        assert_eq!(
+            select(&s, mf, 4, &[0xA0, 0, 0, 3, 8]),
+            Err(SW_FILE_NOT_FOUND)
+        );
+        assert_eq!(select(&s, mf, 0x07, &[0x50, 0x15]), Err(SW_BAD_P1P2));
+    }
+
+    #[test]
+    fn fcp_describes_size_type_and_name() {
+        let s = card();
+        let ef = fcp(
+            &s,
+            FileRef::Ef {
+                df: 0x5015,
+                fid: 0x5031,
+            },
+        );
+        assert_eq!(
+            ef,
+            [
+                0x62, 0x11, 0x80, 2, 0, 5, 0x82, 1, 1, 0x83, 2, 0x50, 0x31, 0x88, 1, 1, 0x8A, 1, 5
+            ]
+        );
+        let df = fcp(&s, FileRef::Df(0x5015));
+        assert_eq!(&df[..2], &[0x62, 3 + 4 + 2 + 12 + 3]);
+        assert!(
+            df.windows(layout::PKCS15_AID.len())
+                .any(|w| w == layout::PKCS15_AID)
+        );
+        let fci = fci(&s, FileRef::Df(0x3F00));
+        assert_eq!(fci[0], 0x6F);
+        assert_eq!(fci[2], 0x62);
+    }
+}

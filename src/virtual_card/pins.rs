@@ -1,0 +1,243 @@
+//! PIN and PUK logic: VERIFY, CHANGE REFERENCE DATA and RESET RETRY COUNTER.
+//!
+//! Format errors are answered before any comparison, so a typo never costs a try; only a
+//! well-formed wrong code spends one. A PUK that reaches zero tries kills the card for good.
+
+use zeroize::Zeroizing;
+
+use crate::layout::{PIN_PAD, PIN_STORED_LEN, PUK_REF};
+
+use super::state::CardState;
+
+pub(crate) const SW_OK: u16 = 0x9000;
+pub(crate) const SW_WRONG_LENGTH: u16 = 0x6700;
+pub(crate) const SW_BLOCKED: u16 = 0x6983;
+pub(crate) const SW_DEAD: u16 = 0x6984;
+pub(crate) const SW_CONDITIONS: u16 = 0x6985;
+pub(crate) const SW_WRONG_DATA: u16 = 0x6A80;
+pub(crate) const SW_REF_NOT_FOUND: u16 = 0x6A88;
+
+/// What a PIN command did: its status word, whether persistent state changed (so it must be
+/// saved), and the new session status of the referenced PIN, applied only once saved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PinOutcome {
+    pub sw: u16,
+    pub changed: bool,
+    pub verified: Option<bool>,
+}
+
+impl PinOutcome {
+    fn sw(sw: u16) -> Self {
+        PinOutcome {
+            sw,
+            changed: false,
+            verified: None,
+        }
+    }
+}
+
+/// Bring a code to its stored form: digits, then `FF` padding to 8 bytes. Accepts the code
+/// padded or unpadded; `None` when it is not `min..=max` digits.
+pub(crate) fn normalise(
+    value: &[u8],
+    min: usize,
+    max: usize,
+) -> Option<Zeroizing<[u8; PIN_STORED_LEN]>> {
+    if value.len() > PIN_STORED_LEN {
+        return None;
+    }
+    let digits = value.iter().take_while(|b| b.is_ascii_digit()).count();
+    let (code, pad) = value.split_at(digits);
+    if !pad.iter().all(|&b| b == PIN_PAD) || digits < min || digits > max {
+        return None;
+    }
+    let mut out = Zeroizing::new([PIN_PAD; PIN_STORED_LEN]);
+    out[..digits].copy_from_slice(code);
+    Some(out)
+}
+
+/// Compare without an early exit, so timing does not tell how many bytes were right.
+fn same(a: &[u8; PIN_STORED_LEN], b: &[u8; PIN_STORED_LEN]) -> bool {
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+/// Tries-left status word (`63Cx`).
+pub(crate) fn tries_sw(tries: u8) -> u16 {
+    0x63C0 | u16::from(tries & 0x0F)
+}
+
+/// The dead card's answer for a reference: the PUK is blocked, PINs are unusable.
+fn dead_sw(reference: u8) -> u16 {
+    if reference == PUK_REF {
+        SW_BLOCKED
+    } else {
+        SW_DEAD
+    }
+}
+
+/// Check `candidate` against the stored code of `reference`, spending a try when wrong.
+/// The caller has checked that the reference exists and the card is alive.
+fn check(state: &mut CardState, reference: u8, candidate: &[u8; PIN_STORED_LEN]) -> PinOutcome {
+    let Some(pin) = state.pin_mut(reference) else {
+        return PinOutcome::sw(SW_REF_NOT_FOUND);
+    };
+    if pin.tries_left == 0 {
+        return PinOutcome::sw(SW_BLOCKED);
+    }
+    if same(&pin.value, candidate) {
+        let changed = pin.tries_left != pin.max_tries;
+        pin.tries_left = pin.max_tries;
+        return PinOutcome {
+            sw: SW_OK,
+            changed,
+            verified: Some(true),
+        };
+    }
+    pin.tries_left -= 1;
+    let left = pin.tries_left;
+    if left == 0 && reference == PUK_REF {
+        log::warn!("virtual card: the PUK is blocked; the card is dead for good");
+        state.dead = true;
+    }
+    PinOutcome {
+        sw: if left == 0 {
+            SW_BLOCKED
+        } else {
+            tries_sw(left)
+        },
+        changed: true,
+        verified: Some(false),
+    }
+}
+
+/// VERIFY: with no data, report the status without spending a try.
+pub(crate) fn verify(
+    state: &mut CardState,
+    reference: u8,
+    data: &[u8],
+    verified_now: bool,
+) -> PinOutcome {
+    let Some(pin) = state.pin(reference) else {
+        return PinOutcome::sw(SW_REF_NOT_FOUND);
+    };
+    if state.dead {
+        return PinOutcome::sw(dead_sw(reference));
+    }
+    if data.is_empty() {
+        return PinOutcome::sw(if verified_now {
+            SW_OK
+        } else if pin.tries_left == 0 {
+            SW_BLOCKED
+        } else {
+            tries_sw(pin.tries_left)
+        });
+    }
+    if data.len() > PIN_STORED_LEN {
+        return PinOutcome::sw(SW_WRONG_LENGTH);
+    }
+    let Some(candidate) = normalise(data, pin.min_len, pin.max_len) else {
+        return PinOutcome::sw(SW_WRONG_DATA);
+    };
+    check(state, reference, &candidate)
+}
+
+/// CHANGE REFERENCE DATA: old code (8, padded) then new code (8, padded). The PUK cannot change.
+pub(crate) fn change(state: &mut CardState, reference: u8, data: &[u8]) -> PinOutcome {
+    let Some(pin) = state.pin(reference) else {
+        return PinOutcome::sw(SW_REF_NOT_FOUND);
+    };
+    if state.dead {
+        return PinOutcome::sw(dead_sw(reference));
+    }
+    if reference == PUK_REF {
+        return PinOutcome::sw(SW_CONDITIONS);
+    }
+    if data.len() != 2 * PIN_STORED_LEN {
+        return PinOutcome::sw(SW_WRONG_LENGTH);
+    }
+    let (old, new) = data.split_at(PIN_STORED_LEN);
+    let (Some(old), Some(new)) = (
+        normalise(old, pin.min_len, pin.max_len),
+        normalise(new, pin.min_len, pin.max_len),
+    ) else {
+        return PinOutcome::sw(SW_WRONG_DATA);
+    };
+    let outcome = check(state, reference, &old);
+    if outcome.sw != SW_OK {
+        return outcome;
+    }
+    if let Some(pin) = state.pin_mut(reference) {
+        pin.value = *new;
+    }
+    PinOutcome {
+        sw: SW_OK,
+        changed: true,
+        verified: Some(true),
+    }
+}
+
+/// RESET RETRY COUNTER (P1 00): PUK (8) then the new PIN (padded to 8, or not). The new PIN's format is
+/// checked first so a typo never costs a PUK try.
+pub(crate) fn unblock(state: &mut CardState, reference: u8, data: &[u8]) -> PinOutcome {
+    let Some(pin) = state.pin(reference) else {
+        return PinOutcome::sw(SW_REF_NOT_FOUND);
+    };
+    if state.dead {
+        return PinOutcome::sw(dead_sw(reference));
+    }
+    if reference == PUK_REF {
+        return PinOutcome::sw(SW_CONDITIONS);
+    }
+    let Some(puk) = state.pin(PUK_REF) else {
+        return PinOutcome::sw(SW_REF_NOT_FOUND);
+    };
+    // The PUK always fills its 8 bytes, so the new PIN may come padded or not (OpenSC sends
+    // it unpadded when the PIN object lacks the needs-padding flag).
+    if data.len() < PIN_STORED_LEN + pin.min_len || data.len() > 2 * PIN_STORED_LEN {
+        return PinOutcome::sw(SW_WRONG_LENGTH);
+    }
+    let (puk_part, new_part) = data.split_at(PIN_STORED_LEN);
+    let (Some(new), Some(puk_code)) = (
+        normalise(new_part, pin.min_len, pin.max_len),
+        normalise(puk_part, puk.min_len, puk.max_len),
+    ) else {
+        return PinOutcome::sw(SW_WRONG_DATA);
+    };
+    let outcome = check(state, PUK_REF, &puk_code);
+    if outcome.sw != SW_OK {
+        return PinOutcome {
+            verified: None,
+            ..outcome
+        };
+    }
+    if let Some(pin) = state.pin_mut(reference) {
+        pin.value = *new;
+        pin.tries_left = pin.max_tries;
+    }
+    PinOutcome {
+        sw: SW_OK,
+        changed: true,
+        verified: Some(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalise_accepts_padded_and_unpadded() {
+        let a = normalise(b"123456", 6, 8).unwrap();
+        let b = normalise(b"123456\xFF\xFF", 6, 8).unwrap();
+        assert_eq!(*a, *b);
+        assert_eq!(*a, *b"123456\xFF\xFF");
+        assert!(normalise(b"12345", 6, 8).is_none());
+        assert!(normalise(b"123456789", 6, 8).is_none());
+        assert!(normalise(b"12a456", 6, 8).is_none());
+        assert!(normalise(b"123\xFF456", 6, 8).is_none());
+        assert!(normalise(b"", 6, 8).is_none());
+    }
+}
