@@ -13,6 +13,7 @@
 mod pcscd;
 
 use std::error::Error;
+use std::path::PathBuf;
 use std::process::{Command as Process, ExitCode, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -58,6 +59,7 @@ struct Rig {
     server: Option<JoinHandle<Result<(), vpcd::VpcdError>>>,
     card: SharedCard,
     pcscd: pcscd::Pcscd,
+    opensc_conf: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -68,9 +70,7 @@ impl Rig {
         // library reads this once per process.
         unsafe { std::env::set_var(pcscd::SOCKET_ENV, pcscd.socket_path()) };
 
-        let dir = tempfile::Builder::new()
-            .prefix("siths-bench-")
-            .tempdir()?;
+        let dir = tempfile::Builder::new().prefix("siths-bench-").tempdir()?;
         let state = dir.path().join("card.json");
         let person = PersonName {
             serial_number: "TST5565594230-1001".into(),
@@ -87,6 +87,16 @@ impl Rig {
             made.elapsed().as_secs_f64()
         );
 
+        // OpenSC has no driver for our ATR and binds an ISO 7816-4 card with a PKCS#15
+        // application only through its "default" driver, which OpenSC >= 0.20 skips unless
+        // opensc.conf enables it (card.c: "ignore 'default' card driver"). Same setting as the
+        // OpenSC interop tests; the card is unchanged.
+        let opensc_conf = dir.path().join("opensc.conf");
+        std::fs::write(
+            &opensc_conf,
+            "app default {\n    enable_default_driver = true;\n}\n",
+        )?;
+
         let card = virtual_card::share(VirtualCard::open(&state)?);
         let stop = Arc::new(AtomicBool::new(false));
         let addr = format!("127.0.0.1:{}", pcscd.vpcd_port());
@@ -99,6 +109,7 @@ impl Rig {
             server: Some(server),
             card,
             pcscd,
+            opensc_conf,
             _dir: dir,
         })
     }
@@ -297,7 +308,9 @@ fn bench_round_trip(rig: &Rig) -> BenchResult<(f64, f64)> {
 
 fn pkcs15_tool(rig: &Rig, args: &[&str], debug: bool) -> BenchResult<Output> {
     let mut cmd = Process::new("pkcs15-tool");
-    cmd.args(args).envs(rig.pcscd.env());
+    cmd.args(args)
+        .envs(rig.pcscd.env())
+        .env("OPENSC_CONF", &rig.opensc_conf);
     if debug {
         cmd.env("OPENSC_DEBUG", "9");
     }
@@ -372,7 +385,22 @@ fn opensc_failure(
         Ok(debug) => {
             let trace = String::from_utf8_lossy(&debug.stderr);
             let lines: Vec<&str> = trace.lines().collect();
-            let tail = lines.len().saturating_sub(150);
+            eprintln!("--- OPENSC_DEBUG=9 trace, lines that say why ---");
+            for line in lines.iter().filter(|l| {
+                [
+                    "matched:",
+                    "ignore 'default'",
+                    "unable to find driver",
+                    "init() failed",
+                    "Failed",
+                    "returning with: -",
+                ]
+                .iter()
+                .any(|key| l.contains(key))
+            }) {
+                eprintln!("{line}");
+            }
+            let tail = lines.len().saturating_sub(80);
             eprintln!(
                 "--- OPENSC_DEBUG=9 trace, last {} of {} lines (APDUs are the \"Outgoing APDU\" / \"Incoming APDU\" blocks) ---",
                 lines.len() - tail,
