@@ -15,15 +15,15 @@ fn now_unix() -> i64 {
 pub fn overview_text(o: &CardOverview) -> String {
     let mut s = String::new();
     let now = now_unix();
-    let _ = writeln!(s, "Reader:   {}", o.reader);
+    let _ = writeln!(s, "Reader:        {}", o.reader);
     let _ = writeln!(
         s,
-        "Card:     {} (serial {})",
+        "Card:          {} (serial {})",
         o.label.as_deref().unwrap_or("SITHS card"),
         o.serial
     );
     if let Some(name) = o.holder_name() {
-        let _ = writeln!(s, "Holder:   {name}");
+        let _ = writeln!(s, "Holder:        {name}");
     }
     for kind in [PinKind::Pin1, PinKind::Pin2, PinKind::Puk] {
         if let Some(p) = o.pin(kind) {
@@ -35,7 +35,7 @@ pub fn overview_text(o: &CardOverview) -> String {
             } else {
                 format!("{} of {} tries left", p.tries_left, p.max_tries)
             };
-            let _ = writeln!(s, "{:<9} {state}", format!("{}:", p.label));
+            let _ = writeln!(s, "{:<14} {state}", format!("{}:", p.label));
         }
     }
     if o.certificates.is_empty() {

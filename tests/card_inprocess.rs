@@ -380,9 +380,16 @@ fn card_pulled_during_a_write_keeps_its_previous_content() {
         t.shared.lock().unwrap().insert();
         // Like PC/SC, a connection made before the pull stays dead: connect again. Also read
         // the card as a new process would, from its state file.
-        for o in [t.open().overview().unwrap(), t.reopened().overview().unwrap()] {
+        for o in [
+            t.open().overview().unwrap(),
+            t.reopened().overview().unwrap(),
+        ] {
             assert!(o.certificates.iter().all(|c| c.info.is_ok()), "at {n}");
-            let legacy: Vec<_> = o.certificates.iter().filter(|c| c.slot != Some(2)).collect();
+            let legacy: Vec<_> = o
+                .certificates
+                .iter()
+                .filter(|c| c.slot != Some(2))
+                .collect();
             assert_eq!(legacy.len(), 2, "the legacy pair is untouched at {n}");
             match o.certificates.iter().find(|c| c.slot == Some(2)) {
                 None => saw_old = true,
@@ -393,7 +400,10 @@ fn card_pulled_during_a_write_keeps_its_previous_content() {
             }
         }
     }
-    assert!(saw_old, "pulls before the commit point leave the card as it was");
+    assert!(
+        saw_old,
+        "pulls before the commit point leave the card as it was"
+    );
 }
 
 /// A card that answers every command like a card without the SITHS application.

@@ -99,7 +99,11 @@ impl Rig {
     /// unless opensc.conf enables it. That is the one setting a site adds; the card is unchanged.
     fn opensc(&self, args: &[&str]) -> Output {
         let conf = self.dir.path().join("opensc.conf");
-        std::fs::write(&conf, "app default {\n    enable_default_driver = true;\n}\n").unwrap();
+        std::fs::write(
+            &conf,
+            "app default {\n    enable_default_driver = true;\n}\n",
+        )
+        .unwrap();
         Command::new("pkcs15-tool")
             .args(args)
             .env("OPENSC_CONF", &conf)
@@ -267,7 +271,10 @@ fn opensc_sees_what_we_see_and_its_unblock_works_for_us() {
     let mut rig = Rig::new();
     rig.serve();
     // Spend a try on PIN2 so the counters differ between PINs.
-    let _ = rig.run(&["verify-pin", "--which", "sign", "--pin-stdin"], "000000\n");
+    let _ = rig.run(
+        &["verify-pin", "--which", "sign", "--pin-stdin"],
+        "000000\n",
+    );
     let ours = status_json(&rig);
 
     let certs = rig.opensc(&["--list-certificates"]);

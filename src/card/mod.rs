@@ -55,7 +55,7 @@ impl SithsCard {
             transport,
             stats: TransferStats::default(),
         };
-        card.run(|ch| select_application(ch))?;
+        card.run(select_application)?;
         Ok(card)
     }
 
