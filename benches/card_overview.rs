@@ -248,7 +248,7 @@ fn bench_ours(rig: &Rig) -> BenchResult<Figures> {
     );
     println!("wall time: median {median:.2} ms, p90 {p90:.2} ms");
     println!(
-        "card side over all runs: {} APDUs, {} bytes in, {} bytes out ({})",
+        "card side over all runs: {} APDUs, {} command bytes, {} response bytes ({})",
         card_side.apdus,
         card_side.bytes_out,
         card_side.bytes_in,
