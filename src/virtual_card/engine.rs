@@ -99,6 +99,8 @@ pub struct VirtualCard {
     pull_countdown: Option<u32>,
     delay: Duration,
     commands: u64,
+    command_bytes: u64,
+    response_bytes: u64,
     insertions: u64,
 }
 
@@ -124,6 +126,8 @@ impl VirtualCard {
             pull_countdown: None,
             delay: Duration::ZERO,
             commands: 0,
+            command_bytes: 0,
+            response_bytes: 0,
             insertions: 0,
         }
     }
@@ -166,6 +170,17 @@ impl VirtualCard {
     /// Commands answered since the card was made, so a test can pull the card at each of them.
     pub fn command_count(&self) -> u64 {
         self.commands
+    }
+
+    /// Bytes of the commands answered since the card was made, so a benchmark can compare
+    /// what different clients (ours, OpenSC) cost the card.
+    pub fn command_bytes(&self) -> u64 {
+        self.command_bytes
+    }
+
+    /// Bytes of the responses given (data and status word), counted like [`Self::command_bytes`].
+    pub fn response_bytes(&self) -> u64 {
+        self.response_bytes
     }
 
     /// How many times the card was put back; a transport connected before a re-insertion
@@ -225,7 +240,10 @@ impl VirtualCard {
             std::thread::sleep(self.delay);
         }
         self.commands += 1;
-        Ok(self.process(apdu))
+        let response = self.process(apdu);
+        self.command_bytes += apdu.len() as u64;
+        self.response_bytes += response.len() as u64;
+        Ok(response)
     }
 
     fn process(&mut self, apdu: &[u8]) -> Vec<u8> {

@@ -1,0 +1,451 @@
+//! What reading a card costs: our overview against OpenSC's `pkcs15-tool`, through a real pcscd
+//! and vpcd, plus the bare APDU round trip that bounds both.
+//!
+//! The card is a pre-upgrade virtual card served in-process to an isolated pcscd, so the figures
+//! are the protocol's cost (APDUs, bytes) plus the local PC/SC stack, without a reader's or a
+//! chip's latency. A real card adds its own time per APDU, which is why the APDU count is the
+//! figure that carries over to real cards. Prints figures only; it asserts nothing about speed.
+//!
+//! Run: `cargo bench --bench card_overview` (as root, with pcscd, vsmartcard-vpcd and opensc).
+
+#[allow(dead_code)]
+#[path = "../tests/support/pcscd.rs"]
+mod pcscd;
+
+use std::error::Error;
+use std::path::PathBuf;
+use std::process::{Command as Process, ExitCode, Output};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use siths_upgrade::apdu::Command;
+use siths_upgrade::card::SithsCard;
+use siths_upgrade::layout;
+use siths_upgrade::pki::issue::PersonName;
+use siths_upgrade::transport::pcsc::PcscTransport;
+use siths_upgrade::transport::{Transmit, Transport, TransportError};
+use siths_upgrade::virtual_card::pre_upgrade::{Codes, make_pre_upgrade_card};
+use siths_upgrade::virtual_card::{self, SharedCard, VirtualCard, vpcd};
+
+type BenchResult<T> = Result<T, Box<dyn Error>>;
+
+const OVERVIEW_RUNS: usize = 30;
+const OPENSC_RUNS: usize = 10;
+const ROUND_TRIPS: usize = 1000;
+/// Certificates on a pre-upgrade card (authentication + signature of the legacy HSA-id pair).
+const EXPECTED_CERTIFICATES: usize = 2;
+/// Targets from the design: one APDU through pcscd+vpcd, and our overview against OpenSC's.
+const TARGET_ROUND_TRIP_MS: f64 = 0.3;
+const TARGET_APDU_RATIO: f64 = 0.5;
+/// Hang guard while pcscd notices the card; not a timing expectation.
+const CARD_WAIT: Duration = Duration::from_secs(20);
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("card_overview bench failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Everything the bench started, torn down in order on drop (also on an early error return):
+/// the card link first, then pcscd (its supervisor removes its own temp dir), then our temp dir.
+struct Rig {
+    stop: Arc<AtomicBool>,
+    server: Option<JoinHandle<Result<(), vpcd::VpcdError>>>,
+    card: SharedCard,
+    pcscd: pcscd::Pcscd,
+    opensc_conf: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Rig {
+    fn start() -> BenchResult<Rig> {
+        let pcscd = pcscd::Pcscd::start();
+        // SAFETY: no other thread exists yet and no PC/SC context has been made; the client
+        // library reads this once per process.
+        unsafe { std::env::set_var(pcscd::SOCKET_ENV, pcscd.socket_path()) };
+
+        let dir = tempfile::Builder::new().prefix("siths-bench-").tempdir()?;
+        let state = dir.path().join("card.json");
+        let person = PersonName {
+            serial_number: "TST5565594230-1001".into(),
+            given_name: "Karin".into(),
+            surname: "Åström".into(),
+            common_name: "Karin Åström".into(),
+            organisation: "Testregionen Västra Götaland".into(),
+            locality: Some("Västra Götalands län".into()),
+        };
+        let made = Instant::now();
+        make_pre_upgrade_card(&state, "9752269000001001", &Codes::test_defaults(), &person)?;
+        println!(
+            "pre-upgrade card made in {:.1} s (RSA keys and test CA)",
+            made.elapsed().as_secs_f64()
+        );
+
+        // OpenSC has no driver for our ATR and binds an ISO 7816-4 card with a PKCS#15
+        // application only through its "default" driver, which OpenSC >= 0.20 skips unless
+        // opensc.conf enables it (card.c: "ignore 'default' card driver"). Same setting as the
+        // OpenSC interop tests; the card is unchanged.
+        let opensc_conf = dir.path().join("opensc.conf");
+        std::fs::write(
+            &opensc_conf,
+            "app default {\n    enable_default_driver = true;\n}\n",
+        )?;
+
+        let card = virtual_card::share(VirtualCard::open(&state)?);
+        let stop = Arc::new(AtomicBool::new(false));
+        let addr = format!("127.0.0.1:{}", pcscd.vpcd_port());
+        let server = {
+            let (card, stop) = (card.clone(), stop.clone());
+            std::thread::spawn(move || vpcd::serve(card, &addr, stop))
+        };
+        Ok(Rig {
+            stop,
+            server: Some(server),
+            card,
+            pcscd,
+            opensc_conf,
+            _dir: dir,
+        })
+    }
+
+    /// Card-side counters: commands answered, command bytes in, response bytes out.
+    fn card_counters(&self) -> Traffic {
+        let card = virtual_card::lock(&self.card);
+        Traffic {
+            apdus: card.command_count(),
+            bytes_out: card.command_bytes(),
+            bytes_in: card.response_bytes(),
+        }
+    }
+
+    /// Connect through pcscd once it reports the card (vpcd link up, ATR read).
+    fn connect(&self) -> BenchResult<PcscTransport> {
+        let deadline = Instant::now() + CARD_WAIT;
+        loop {
+            match PcscTransport::connect(None) {
+                Ok(t) => return Ok(t),
+                Err(TransportError::NoCard(_) | TransportError::NoReader)
+                    if Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => {
+                    return Err(format!("{e}\npcscd log:\n{}", self.pcscd.log()).into());
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(server) = self.server.take() {
+            let _ = server.join();
+        }
+    }
+}
+
+/// APDUs and bytes, seen from the host: out = command bytes, in = response bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Traffic {
+    apdus: u64,
+    bytes_out: u64,
+    bytes_in: u64,
+}
+
+impl std::ops::Sub for Traffic {
+    type Output = Traffic;
+    fn sub(self, rhs: Traffic) -> Traffic {
+        Traffic {
+            apdus: self.apdus.saturating_sub(rhs.apdus),
+            bytes_out: self.bytes_out.saturating_sub(rhs.bytes_out),
+            bytes_in: self.bytes_in.saturating_sub(rhs.bytes_in),
+        }
+    }
+}
+
+/// Median and 90th percentile (nearest rank) in milliseconds.
+fn median_p90(samples: &[Duration]) -> (f64, f64) {
+    let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+    ms.sort_by(f64::total_cmp);
+    let rank = |q: f64| {
+        let i = ((q * ms.len() as f64).ceil() as usize).clamp(1, ms.len().max(1)) - 1;
+        ms.get(i).copied().unwrap_or(f64::NAN)
+    };
+    (rank(0.5), rank(0.9))
+}
+
+/// One figure per run if they all agree, else the range, so a varying count is not hidden.
+fn per_run(values: &[u64]) -> String {
+    match (values.iter().min(), values.iter().max()) {
+        (Some(lo), Some(hi)) if lo == hi => lo.to_string(),
+        (Some(lo), Some(hi)) => format!("{lo}..{hi}"),
+        _ => "-".into(),
+    }
+}
+
+struct Figures {
+    traffic: Traffic,
+    median_ms: f64,
+}
+
+fn run() -> BenchResult<()> {
+    let rig = Rig::start()?;
+    let ours = bench_ours(&rig)?;
+    let round_trip = bench_round_trip(&rig)?;
+    let opensc = bench_opensc(&rig)?;
+    print_summary(&ours, &opensc, round_trip);
+    Ok(())
+}
+
+fn bench_ours(rig: &Rig) -> BenchResult<Figures> {
+    let mut card = SithsCard::open(Box::new(rig.connect()?))?;
+    // Warm-up: the first overview also pays for pcscd's and the allocator's first use.
+    let first = card.overview()?;
+    if first.certificates.len() != EXPECTED_CERTIFICATES {
+        return Err(format!(
+            "our overview lists {} certificates, expected {EXPECTED_CERTIFICATES}",
+            first.certificates.len()
+        )
+        .into());
+    }
+    let mut times = Vec::with_capacity(OVERVIEW_RUNS);
+    let mut runs = Vec::with_capacity(OVERVIEW_RUNS);
+    let card_before = rig.card_counters();
+    for _ in 0..OVERVIEW_RUNS {
+        card.reset_stats();
+        let t = Instant::now();
+        let overview = card.overview()?;
+        times.push(t.elapsed());
+        std::hint::black_box(overview);
+        let s = card.stats();
+        runs.push(Traffic {
+            apdus: s.apdus,
+            bytes_out: s.bytes_sent,
+            bytes_in: s.bytes_received,
+        });
+    }
+    let card_side = rig.card_counters() - card_before;
+    let host_side = runs.iter().fold(Traffic::default(), |a, r| Traffic {
+        apdus: a.apdus + r.apdus,
+        bytes_out: a.bytes_out + r.bytes_out,
+        bytes_in: a.bytes_in + r.bytes_in,
+    });
+    let (median, p90) = median_p90(&times);
+    println!("\n== ours: SithsCard::overview() over PcscTransport, {OVERVIEW_RUNS} runs ==");
+    println!(
+        "APDUs per overview: {}   bytes out: {}   bytes in: {}",
+        per_run(&runs.iter().map(|r| r.apdus).collect::<Vec<_>>()),
+        per_run(&runs.iter().map(|r| r.bytes_out).collect::<Vec<_>>()),
+        per_run(&runs.iter().map(|r| r.bytes_in).collect::<Vec<_>>()),
+    );
+    println!("wall time: median {median:.2} ms, p90 {p90:.2} ms");
+    println!(
+        "card side over all runs: {} APDUs, {} command bytes, {} response bytes ({})",
+        card_side.apdus,
+        card_side.bytes_out,
+        card_side.bytes_in,
+        if card_side == host_side {
+            "matches our counters"
+        } else {
+            "DIFFERS from our counters"
+        }
+    );
+    let traffic = runs.first().copied().unwrap_or_default();
+    Ok(Figures {
+        traffic,
+        median_ms: median,
+    })
+}
+
+/// Median and p90 of one APDU through pcscd+vpcd (VERIFY without data: tries left of PIN1).
+fn bench_round_trip(rig: &Rig) -> BenchResult<(f64, f64)> {
+    let mut transport = rig.connect()?;
+    let select = Command::select_aid(&layout::PKCS15_AID).to_bytes()?;
+    let verify = Command::verify(layout::PIN1_REF, None).to_bytes()?;
+    let mut times = Vec::with_capacity(ROUND_TRIPS);
+    let mut failure: Option<String> = None;
+    let mut answer = Vec::new();
+    transport.transaction(&mut |raw: &mut dyn Transmit| {
+        if let Err(e) = raw.transmit(&select) {
+            failure = Some(format!("SELECT application: {e}"));
+            return;
+        }
+        for _ in 0..ROUND_TRIPS {
+            let t = Instant::now();
+            match raw.transmit(&verify) {
+                Ok(a) => {
+                    times.push(t.elapsed());
+                    answer = a;
+                }
+                Err(e) => {
+                    failure = Some(format!("VERIFY: {e}"));
+                    return;
+                }
+            }
+        }
+    })?;
+    if let Some(f) = failure {
+        return Err(f.into());
+    }
+    if !matches!(answer.as_slice(), [0x63, sw2] if sw2 & 0xF0 == 0xC0) {
+        return Err(format!("VERIFY without data answered {answer:02X?}, expected 63Cx").into());
+    }
+    let (median, p90) = median_p90(&times);
+    println!(
+        "\n== APDU round trip through pcscd+vpcd: {ROUND_TRIPS} x VERIFY (no data) in one transaction =="
+    );
+    println!("median {median:.3} ms, p90 {p90:.3} ms (answer {answer:02X?})");
+    Ok((median, p90))
+}
+
+fn pkcs15_tool(rig: &Rig, args: &[&str], debug: bool) -> BenchResult<Output> {
+    let mut cmd = Process::new("pkcs15-tool");
+    cmd.args(args)
+        .envs(rig.pcscd.env())
+        .env("OPENSC_CONF", &rig.opensc_conf);
+    if debug {
+        cmd.env("OPENSC_DEBUG", "9");
+    }
+    cmd.output()
+        .map_err(|e| format!("cannot run pkcs15-tool (Debian package opensc): {e}").into())
+}
+
+fn bench_opensc(rig: &Rig) -> BenchResult<Figures> {
+    let args = ["--list-certificates", "--list-pins"];
+    let mut times = Vec::with_capacity(OPENSC_RUNS);
+    let mut runs = Vec::with_capacity(OPENSC_RUNS);
+    for run in 0..OPENSC_RUNS {
+        let before = rig.card_counters();
+        let t = Instant::now();
+        let out = pkcs15_tool(rig, &args, false)?;
+        times.push(t.elapsed());
+        runs.push(rig.card_counters() - before);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let certs = stdout
+            .lines()
+            .filter(|l| l.starts_with("X.509 Certificate ["))
+            .count();
+        let pins = stdout.lines().filter(|l| l.starts_with("PIN [")).count();
+        if !out.status.success() || certs != EXPECTED_CERTIFICATES {
+            return Err(opensc_failure(rig, run, &out, certs, &args));
+        }
+        if run == 0 {
+            println!(
+                "\n== OpenSC: pkcs15-tool {}, {OPENSC_RUNS} runs ==",
+                args.join(" ")
+            );
+            println!("OpenSC lists {certs} certificates and {pins} PINs");
+        }
+    }
+    let (median, p90) = median_p90(&times);
+    println!(
+        "APDUs per run: {}   bytes out: {}   bytes in: {}   (counted at the card)",
+        per_run(&runs.iter().map(|r| r.apdus).collect::<Vec<_>>()),
+        per_run(&runs.iter().map(|r| r.bytes_out).collect::<Vec<_>>()),
+        per_run(&runs.iter().map(|r| r.bytes_in).collect::<Vec<_>>()),
+    );
+    println!(
+        "wall time per run: median {median:.1} ms, p90 {p90:.1} ms (includes starting the process and loading OpenSC)"
+    );
+    // The median run's traffic, so a first run that differs (caches) does not skew the table.
+    let mut sorted = runs.clone();
+    sorted.sort_by_key(|r| r.apdus);
+    let traffic = sorted.get(sorted.len() / 2).copied().unwrap_or_default();
+    Ok(Figures {
+        traffic,
+        median_ms: median,
+    })
+}
+
+/// Explain why OpenSC did not read the card: its output, then the tail of its APDU trace.
+fn opensc_failure(
+    rig: &Rig,
+    run: usize,
+    out: &Output,
+    certs: usize,
+    args: &[&str],
+) -> Box<dyn Error> {
+    eprintln!(
+        "pkcs15-tool {} (run {}) exited with {} and listed {certs} certificates (expected {EXPECTED_CERTIFICATES})",
+        args.join(" "),
+        run + 1,
+        out.status
+    );
+    eprintln!("--- stdout ---\n{}", String::from_utf8_lossy(&out.stdout));
+    eprintln!("--- stderr ---\n{}", String::from_utf8_lossy(&out.stderr));
+    match pkcs15_tool(rig, args, true) {
+        Ok(debug) => {
+            let trace = String::from_utf8_lossy(&debug.stderr);
+            let lines: Vec<&str> = trace.lines().collect();
+            eprintln!("--- OPENSC_DEBUG=9 trace, lines that say why ---");
+            for line in lines.iter().filter(|l| {
+                [
+                    "matched:",
+                    "ignore 'default'",
+                    "unable to find driver",
+                    "init() failed",
+                    "Failed",
+                    "returning with: -",
+                ]
+                .iter()
+                .any(|key| l.contains(key))
+            }) {
+                eprintln!("{line}");
+            }
+            let tail = lines.len().saturating_sub(80);
+            eprintln!(
+                "--- OPENSC_DEBUG=9 trace, last {} of {} lines (APDUs are the \"Outgoing APDU\" / \"Incoming APDU\" blocks) ---",
+                lines.len() - tail,
+                lines.len()
+            );
+            for line in lines.iter().skip(tail) {
+                eprintln!("{line}");
+            }
+        }
+        Err(e) => eprintln!("could not rerun with OPENSC_DEBUG=9: {e}"),
+    }
+    eprintln!(
+        "Hint: rerun by hand with `OPENSC_DEBUG=9 pkcs15-tool -D` against a served card to see every APDU and where binding stopped."
+    );
+    "OpenSC could not read the card (see above)".into()
+}
+
+fn print_summary(ours: &Figures, opensc: &Figures, (rt_median, rt_p90): (f64, f64)) {
+    let ratio = if opensc.traffic.apdus == 0 {
+        f64::NAN
+    } else {
+        ours.traffic.apdus as f64 / opensc.traffic.apdus as f64
+    };
+    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    println!("\n== summary ==");
+    println!(
+        "{:<34} {:>6} {:>10} {:>9} {:>10}",
+        "", "APDUs", "bytes out", "bytes in", "median ms"
+    );
+    for (name, f) in [
+        ("ours: overview (in-process)", ours),
+        ("OpenSC: pkcs15-tool (per process)", opensc),
+    ] {
+        println!(
+            "{:<34} {:>6} {:>10} {:>9} {:>10.2}",
+            name, f.traffic.apdus, f.traffic.bytes_out, f.traffic.bytes_in, f.median_ms
+        );
+    }
+    println!(
+        "APDU ratio ours/OpenSC: {ratio:.2} (target <= {TARGET_APDU_RATIO:.2}: {})",
+        verdict(ratio <= TARGET_APDU_RATIO)
+    );
+    println!(
+        "APDU round trip: median {rt_median:.3} ms, p90 {rt_p90:.3} ms (target median <= {TARGET_ROUND_TRIP_MS} ms: {})",
+        verdict(rt_median <= TARGET_ROUND_TRIP_MS)
+    );
+    println!("(OpenSC's time includes process start; ours is one call in a running process.)");
+}
