@@ -15,7 +15,9 @@ pub enum PinSource {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PromptError {
-    #[error("no PIN could be read: {0}")]
+    #[error(
+        "no PIN could be read ({0}): run the command in a terminal, or give the codes on stdin with --pin-stdin"
+    )]
     Io(#[from] std::io::Error),
     #[error("stdin ended before all codes were given: give one code per line")]
     MissingLine,

@@ -55,8 +55,10 @@ pub enum TransportError {
     Unresponsive,
     #[error("the wait for the card was cancelled")]
     Cancelled,
-    #[error("the card sent a malformed answer: {0}")]
+    #[error(
+        "the card sent a malformed answer ({0}): take the card out, put it back and try again; if it keeps happening, contact the service centre"
+    )]
     Malformed(String),
-    #[error("smart card system error: {0}")]
+    #[error("smart card system error ({0}): restart the smart card service (pcscd) and try again")]
     Other(String),
 }
