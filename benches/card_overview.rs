@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 use siths_upgrade::apdu::Command;
 use siths_upgrade::card::SithsCard;
 use siths_upgrade::layout;
-use siths_upgrade::pki::issue::PersonName;
 use siths_upgrade::transport::pcsc::PcscTransport;
 use siths_upgrade::transport::{Transmit, Transport, TransportError};
 use siths_upgrade::virtual_card::pre_upgrade::{Codes, make_pre_upgrade_card};
@@ -72,16 +71,14 @@ impl Rig {
 
         let dir = tempfile::Builder::new().prefix("siths-bench-").tempdir()?;
         let state = dir.path().join("card.json");
-        let person = PersonName {
-            serial_number: "TST5565594230-1001".into(),
-            given_name: "Karin".into(),
-            surname: "Åström".into(),
-            common_name: "Karin Åström".into(),
-            organisation: "Testregionen Västra Götaland".into(),
-            locality: Some("Västra Götalands län".into()),
-        };
+        let person = siths_upgrade::virtual_card::pre_upgrade::demo_holder();
         let made = Instant::now();
-        make_pre_upgrade_card(&state, "9752269000001001", &Codes::test_defaults(), &person)?;
+        make_pre_upgrade_card(
+            &state,
+            siths_upgrade::virtual_card::pre_upgrade::DEMO_SERIAL,
+            &Codes::test_defaults(),
+            &person,
+        )?;
         println!(
             "pre-upgrade card made in {:.1} s (RSA keys and test CA)",
             made.elapsed().as_secs_f64()

@@ -11,7 +11,6 @@ use siths_upgrade::apdu::StatusWord;
 use siths_upgrade::card::{
     CardError, PinKind, PinRuleError, SecretCode, SignatureScheme, SithsCard,
 };
-use siths_upgrade::pki::issue::PersonName;
 use siths_upgrade::pki::{Identity, Purpose};
 use siths_upgrade::transport::memory::MemoryTransport;
 use siths_upgrade::transport::{Transmit, Transport, TransportError};
@@ -27,15 +26,14 @@ fn template() -> &'static Path {
     let (_, path) = TEMPLATE.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("card.json");
-        let person = PersonName {
-            serial_number: HSA_ID.into(),
-            given_name: "Karin".into(),
-            surname: "Åström".into(),
-            common_name: "Karin Åström".into(),
-            organisation: "Testregionen Västra Götaland".into(),
-            locality: Some("Västra Götalands län".into()),
-        };
-        make_pre_upgrade_card(&path, "9752269000001001", &Codes::test_defaults(), &person).unwrap();
+        let person = siths_upgrade::virtual_card::pre_upgrade::demo_holder();
+        make_pre_upgrade_card(
+            &path,
+            siths_upgrade::virtual_card::pre_upgrade::DEMO_SERIAL,
+            &Codes::test_defaults(),
+            &person,
+        )
+        .unwrap();
         (dir, path)
     });
     path

@@ -186,17 +186,10 @@ fn show_card_or_demo(vcard: Option<&std::path::Path>) -> Result<(), CliError> {
             eprintln!("Showing a DEMO virtual card instead; nothing here is a real card.\n");
             let dir = tempfile_dir()?;
             let state = dir.join("demo-card.json");
-            let person = crate::pki::issue::PersonName {
-                serial_number: "TST5565594230-1001".into(),
-                given_name: "Karin".into(),
-                surname: "Åström".into(),
-                common_name: "Karin Åström".into(),
-                organisation: "Testregionen Västra Götaland".into(),
-                locality: Some("Västra Götalands län".into()),
-            };
+            let person = crate::virtual_card::pre_upgrade::demo_holder();
             crate::virtual_card::pre_upgrade::make_pre_upgrade_card(
                 &state,
-                "9752269000001001",
+                crate::virtual_card::pre_upgrade::DEMO_SERIAL,
                 &crate::virtual_card::pre_upgrade::Codes::test_defaults(),
                 &person,
             )

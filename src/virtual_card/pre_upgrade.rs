@@ -57,6 +57,22 @@ impl From<TransportError> for InitError {
     }
 }
 
+/// The made-up holder of the demo card and of `virtual-card init` without options.
+pub fn demo_holder() -> PersonName {
+    PersonName {
+        serial_number: DEMO_HSA_ID.into(),
+        given_name: "Karin".into(),
+        surname: "Åström".into(),
+        common_name: "Karin Åström".into(),
+        organisation: "Testregionen Västra Götaland".into(),
+        locality: Some("Västra Götalands län".into()),
+    }
+}
+
+/// The demo holder's made-up HSA-id and the demo card's serial number.
+pub const DEMO_HSA_ID: &str = "TST5565594230-1001";
+pub const DEMO_SERIAL: &str = "9752269000001001";
+
 /// Where a card's codes are kept: beside its state file.
 pub fn pins_path(state: &Path) -> PathBuf {
     state.with_extension("pins")
