@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 
 use crate::layout::{PIN_PAD, PIN_STORED_LEN, PUK_REF};
 
-use super::state::CardState;
+use super::state::{CardState, Pin};
 
 pub(crate) const SW_OK: u16 = 0x9000;
 pub(crate) const SW_WRONG_LENGTH: u16 = 0x6700;
@@ -144,17 +144,27 @@ pub(crate) fn verify(
     check(state, reference, &candidate)
 }
 
-/// CHANGE REFERENCE DATA: old code (8, padded) then new code (8, padded). The PUK cannot change.
-pub(crate) fn change(state: &mut CardState, reference: u8, data: &[u8]) -> PinOutcome {
+/// The PIN that CHANGE REFERENCE DATA or RESET RETRY COUNTER would set: PIN1 or PIN2 of a live
+/// card (the PUK cannot be set).
+fn settable_pin(state: &CardState, reference: u8) -> Result<&Pin, PinOutcome> {
     let Some(pin) = state.pin(reference) else {
-        return PinOutcome::sw(SW_REF_NOT_FOUND);
+        return Err(PinOutcome::sw(SW_REF_NOT_FOUND));
     };
     if state.dead {
-        return PinOutcome::sw(dead_sw(reference));
+        return Err(PinOutcome::sw(dead_sw(reference)));
     }
     if reference == PUK_REF {
-        return PinOutcome::sw(SW_CONDITIONS);
+        return Err(PinOutcome::sw(SW_CONDITIONS));
     }
+    Ok(pin)
+}
+
+/// CHANGE REFERENCE DATA: old code (8, padded) then new code (8, padded). The PUK cannot change.
+pub(crate) fn change(state: &mut CardState, reference: u8, data: &[u8]) -> PinOutcome {
+    let pin = match settable_pin(state, reference) {
+        Ok(pin) => pin,
+        Err(refused) => return refused,
+    };
     if data.len() != 2 * PIN_STORED_LEN {
         return PinOutcome::sw(SW_WRONG_LENGTH);
     }
@@ -182,15 +192,10 @@ pub(crate) fn change(state: &mut CardState, reference: u8, data: &[u8]) -> PinOu
 /// RESET RETRY COUNTER (P1 00): PUK (8) then the new PIN (padded to 8, or not). The new PIN's format is
 /// checked first so a typo never costs a PUK try.
 pub(crate) fn unblock(state: &mut CardState, reference: u8, data: &[u8]) -> PinOutcome {
-    let Some(pin) = state.pin(reference) else {
-        return PinOutcome::sw(SW_REF_NOT_FOUND);
+    let pin = match settable_pin(state, reference) {
+        Ok(pin) => pin,
+        Err(refused) => return refused,
     };
-    if state.dead {
-        return PinOutcome::sw(dead_sw(reference));
-    }
-    if reference == PUK_REF {
-        return PinOutcome::sw(SW_CONDITIONS);
-    }
     let Some(puk) = state.pin(PUK_REF) else {
         return PinOutcome::sw(SW_REF_NOT_FOUND);
     };
