@@ -116,6 +116,14 @@ impl SithsCard {
         })
     }
 
+    /// Tries left for several codes in one transaction, e.g. before asking for a PIN.
+    pub fn pin_statuses(&mut self, kinds: &[PinKind]) -> Result<Vec<PinStatus>, CardError> {
+        self.run(|ch| {
+            select_application(ch)?;
+            kinds.iter().map(|&k| overview::pin_status(ch, k)).collect()
+        })
+    }
+
     /// Verify a PIN (or test the PUK, which spends a PUK try when wrong).
     pub fn verify_pin(&mut self, kind: PinKind, code: &SecretCode) -> Result<(), CardError> {
         let padded = code.padded();
@@ -258,7 +266,6 @@ fn key_status(sw: StatusWord, slot: u8, operation: &'static str) -> CardError {
         ),
         StatusWord::ReferenceDataNotUsable => CardError::CardDead,
         StatusWord::NotEnoughMemory => CardError::CardFull,
-        StatusWord::IncorrectP1P2 => CardError::Refused { operation, sw },
         sw => CardError::Refused { operation, sw },
     }
 }

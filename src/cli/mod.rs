@@ -48,39 +48,39 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Check a PIN on the card.
-    VerifyPin {
-        #[arg(long, value_enum, default_value = "id")]
-        which: Which,
-        #[arg(long)]
-        reader: Option<String>,
-        /// Read the PIN from stdin (one line) instead of the terminal.
-        #[arg(long)]
-        pin_stdin: bool,
-    },
-    /// Change PIN1 or PIN2 (old PIN, then the new one twice).
-    ChangePin {
-        #[arg(long, value_enum)]
-        which: Which,
-        #[arg(long)]
-        reader: Option<String>,
-        /// Read the codes from stdin, one per line: old PIN, new PIN, new PIN again.
-        #[arg(long)]
-        pin_stdin: bool,
-    },
-    /// Unblock PIN1 or PIN2 with the PUK and set a new PIN.
-    UnblockPin {
-        #[arg(long, value_enum)]
-        which: Which,
-        #[arg(long)]
-        reader: Option<String>,
-        /// Read the codes from stdin, one per line: PUK, new PIN, new PIN again.
-        #[arg(long)]
-        pin_stdin: bool,
-    },
+    /// Check a PIN on the card (codes: the PIN).
+    VerifyPin(PinArgs),
+    /// Change PIN1 or PIN2 (codes: old PIN, new PIN, new PIN again).
+    ChangePin(PinArgs),
+    /// Unblock PIN1 or PIN2 with the PUK and set a new PIN (codes: PUK, new PIN, new PIN again).
+    UnblockPin(PinArgs),
     /// The virtual SITHS card for tests, demos and training.
     #[command(subcommand)]
     VirtualCard(virtual_card::VirtualCardCmd),
+}
+
+/// What every PIN command needs: which PIN, which card, where the codes come from.
+#[derive(clap::Args, Debug)]
+pub struct PinArgs {
+    #[arg(long, value_enum, default_value = "id")]
+    which: Which,
+    /// Reader to use (default: the first reader with a card).
+    #[arg(long)]
+    reader: Option<String>,
+    /// Read the codes from stdin, one per line, instead of the terminal.
+    #[arg(long)]
+    pin_stdin: bool,
+}
+
+impl PinArgs {
+    fn prepare(
+        self,
+        vcard: Option<&std::path::Path>,
+    ) -> Result<(PinKind, PinSource, SithsCard), CliError> {
+        let source = PinSource::new(self.pin_stdin);
+        let card = open_card(vcard, self.reader.as_deref())?;
+        Ok((PinKind::from(self.which), source, card))
+    }
 }
 
 /// Which PIN, in the words of the command line.
@@ -119,28 +119,16 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 Ok(())
             }
         }
-        Cmd::VerifyPin {
-            which,
-            reader,
-            pin_stdin,
-        } => {
-            let kind = PinKind::from(which);
-            let mut source = PinSource::new(pin_stdin);
-            let mut card = open_card(vcard, reader.as_deref())?;
+        Cmd::VerifyPin(args) => {
+            let (kind, mut source, mut card) = args.prepare(vcard)?;
             refuse_if_blocked(&mut card, kind)?;
             let pin = source.code(kind)?;
             card.verify_pin(kind, &pin)?;
             println!("The {kind} is correct.");
             Ok(())
         }
-        Cmd::ChangePin {
-            which,
-            reader,
-            pin_stdin,
-        } => {
-            let kind = PinKind::from(which);
-            let mut source = PinSource::new(pin_stdin);
-            let mut card = open_card(vcard, reader.as_deref())?;
+        Cmd::ChangePin(args) => {
+            let (kind, mut source, mut card) = args.prepare(vcard)?;
             refuse_if_blocked(&mut card, kind)?;
             let old = source.code(kind)?;
             let new = source.new_pin(kind)?;
@@ -148,14 +136,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             println!("The {kind} is changed.");
             Ok(())
         }
-        Cmd::UnblockPin {
-            which,
-            reader,
-            pin_stdin,
-        } => {
-            let kind = PinKind::from(which);
-            let mut source = PinSource::new(pin_stdin);
-            let mut card = open_card(vcard, reader.as_deref())?;
+        Cmd::UnblockPin(args) => {
+            let (kind, mut source, mut card) = args.prepare(vcard)?;
             let puk_status = card.pin_status(PinKind::Puk)?;
             if puk_status.blocked() {
                 return Err(CardError::CardDead.into());
@@ -221,12 +203,11 @@ fn tempfile_dir() -> Result<PathBuf, CliError> {
 
 /// Say so before asking for a code that cannot be used.
 fn refuse_if_blocked(card: &mut SithsCard, kind: PinKind) -> Result<(), CliError> {
-    let puk = card.pin_status(PinKind::Puk)?;
-    if puk.blocked() {
+    let statuses = card.pin_statuses(&[PinKind::Puk, kind])?;
+    if statuses[0].blocked() {
         return Err(CardError::CardDead.into());
     }
-    let status = card.pin_status(kind)?;
-    if status.blocked() {
+    if statuses[1].blocked() {
         return Err(CardError::Blocked(kind).into());
     }
     Ok(())
