@@ -15,3 +15,4 @@ pub mod pki;
 pub mod report;
 pub mod transport;
 pub mod virtual_card;
+pub mod workflow;

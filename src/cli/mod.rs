@@ -1,8 +1,10 @@
 //! The `siths-upgrade` command line: a thin face on the card operations and workflows.
 
+mod certs;
 pub mod exit;
 pub mod json;
 pub mod prompt;
+mod upgrade;
 mod virtual_card;
 
 use std::path::PathBuf;
@@ -54,6 +56,40 @@ pub enum Cmd {
     ChangePin(PinArgs),
     /// Unblock PIN1 or PIN2 with the PUK and set a new PIN (codes: PUK, new PIN, new PIN again).
     UnblockPin(PinArgs),
+    /// Every certificate on the card in plain words.
+    Certs {
+        #[arg(long)]
+        reader: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Save a certificate from the card to a file (DER unless --pem).
+    ExportCert {
+        /// The certificate's id, as `certs` shows it.
+        id: String,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        #[arg(long, conflicts_with = "der")]
+        pem: bool,
+        #[arg(long)]
+        der: bool,
+        #[arg(long)]
+        reader: Option<String>,
+    },
+    /// Upgrade the card: the HSA-id pair and the personnummer pair from the CA, legacy pair removed.
+    Upgrade {
+        /// The CA's address, e.g. https://127.0.0.1:8443
+        #[arg(long)]
+        ca: String,
+        /// The root certificate (PEM) the CA and its certificates must chain to.
+        #[arg(long, value_name = "FILE")]
+        ca_root: PathBuf,
+        #[arg(long)]
+        reader: Option<String>,
+        /// Read PIN1 (first line) and PIN2 (second line) from stdin.
+        #[arg(long)]
+        pin_stdin: bool,
+    },
     /// The virtual SITHS card for tests, demos and training.
     #[command(subcommand)]
     VirtualCard(virtual_card::VirtualCardCmd),
@@ -152,6 +188,24 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             card.unblock_pin(kind, &puk, &new)?;
             println!("The {kind} is unblocked and set to the new PIN.");
             Ok(())
+        }
+        Cmd::Certs { reader, json } => certs::list(&mut open_card(vcard, reader.as_deref())?, json),
+        Cmd::ExportCert {
+            id,
+            out,
+            pem,
+            der: _,
+            reader,
+        } => certs::export(&mut open_card(vcard, reader.as_deref())?, &id, &out, pem),
+        Cmd::Upgrade {
+            ca,
+            ca_root,
+            reader,
+            pin_stdin,
+        } => {
+            let source = PinSource::new(pin_stdin);
+            let card = open_card(vcard, reader.as_deref())?;
+            upgrade::run(card, &ca, &ca_root, source)
         }
         Cmd::VirtualCard(cmd) => virtual_card::run(cmd),
     }

@@ -1,0 +1,58 @@
+//! `upgrade`: the whole upgrade with a line per step on the terminal.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use crate::card::{PinKind, SithsCard};
+use crate::cli::exit::{CliError, ExitCode};
+use crate::cli::prompt::PinSource;
+use crate::workflow::upgrade::{UpgradeError, UpgradeRequest, upgrade};
+
+pub fn run(
+    card: SithsCard,
+    ca_url: &str,
+    ca_root: &Path,
+    mut source: PinSource,
+) -> Result<(), CliError> {
+    let root = std::fs::read(ca_root).map_err(|e| {
+        CliError::system(format!(
+            "cannot read the CA root {}: {e}; give the TEST root (root.pem) or the production root",
+            ca_root.display()
+        ))
+    })?;
+    eprintln!("Keep the card in the reader until the upgrade has finished.");
+    let pin1 = source.code(PinKind::Pin1)?;
+    let pin2 = source.code(PinKind::Pin2)?;
+    let shared = Arc::new(Mutex::new(card));
+    let request = UpgradeRequest {
+        ca_url,
+        ca_root_pem: &root,
+        pin1: &pin1,
+        pin2: &pin2,
+    };
+    let summary = upgrade(&shared, &request, &mut |p| {
+        eprintln!("[{:>2}/{}] {}", p.done, p.total, p.message);
+    })
+    .map_err(upgrade_error)?;
+    println!(
+        "Upgrade finished: {} new certificate(s) written this time, {} legacy key slot(s) cleared.",
+        summary.written.len(),
+        summary.removed_slots.len()
+    );
+    print!("{}", crate::report::overview_text(&summary.overview));
+    Ok(())
+}
+
+fn upgrade_error(e: UpgradeError) -> CliError {
+    let code = match &e {
+        UpgradeError::Card(c) => return CliError::from(c.clone()),
+        e if e.is_user_error() => ExitCode::User,
+        UpgradeError::Ca(_) => ExitCode::System,
+        _ => ExitCode::CardUnusable,
+    };
+    let mut message = e.to_string();
+    if !matches!(e, UpgradeError::NotAllowed { .. } | UpgradeError::ProfileMissing(_)) {
+        message.push_str(" (run `siths-upgrade upgrade` again to resume where it stopped)");
+    }
+    CliError::new(code, message)
+}

@@ -1,0 +1,470 @@
+//! The upgrade: from one legacy HSA-id pair to the HSA-id pair and the personnummer pair, in an
+//! order that loses nothing if the card is pulled or the CA goes away at any step.
+//!
+//! The card itself is the journal. Each profile has a fixed key slot (see [`Profile::slot`]), so
+//! a rerun finds what an interrupted one did: a key already in a profile's slot is reused (its
+//! certificate, if the CA issued one, is fetched again — the CA returns the same certificate for
+//! the same key), a certificate already listed on the card is kept, and the legacy pair is removed
+//! only once all four new pairs are on the card and have proved they sign.
+
+use std::time::{Duration, Instant};
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::ca::check::{CertCheckError, Expected, check_issued};
+use crate::ca::client::{CaClient, CaError, SharedCard};
+use crate::ca::csr::card_csr;
+use crate::ca::{IdentityKind, Profile};
+use crate::card::{CardError, CardOverview, PinKind, PublicKey, SecretCode, SignatureScheme};
+use crate::layout;
+use crate::pki::{CertInfo, Identity, Purpose};
+
+/// Where the upgrade is; the GUI shows these as a step list, the CLI as lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    ReadCard,
+    VerifyPin(PinKind),
+    LogIn,
+    GenerateKey(Profile),
+    Enrol(Profile),
+    WriteCertificate(Profile),
+    ProveKey(Profile),
+    RemoveLegacy,
+    Done,
+}
+
+/// One progress report: the step, how far along the whole upgrade is, and words for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    pub step: Step,
+    pub done: usize,
+    pub total: usize,
+    pub message: String,
+}
+
+/// What the upgrade needs from the holder and the site.
+pub struct UpgradeRequest<'a> {
+    pub ca_url: &'a str,
+    /// PEM of the TEST/production root that the CA's TLS certificate and every issued
+    /// certificate must chain to.
+    pub ca_root_pem: &'a [u8],
+    pub pin1: &'a SecretCode,
+    pub pin2: &'a SecretCode,
+}
+
+/// Where the time went, for the benchmark; client time is the rest of the wall time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timing {
+    pub total: Duration,
+    pub card: Duration,
+    pub ca: Duration,
+}
+
+impl Timing {
+    pub fn client(&self) -> Duration {
+        self.total.saturating_sub(self.card + self.ca)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct UpgradeSummary {
+    /// The profiles whose certificate this run wrote (empty when the card was already done).
+    pub written: Vec<Profile>,
+    /// Slots of legacy pairs this run removed.
+    pub removed_slots: Vec<u8>,
+    pub overview: CardOverview,
+    pub timing: Timing,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpgradeError {
+    #[error(transparent)]
+    Card(#[from] CardError),
+    #[error(transparent)]
+    Ca(#[from] CaError),
+    #[error("the certificate for {profile} was refused and nothing was written to the card: {error}")]
+    Check {
+        profile: &'static str,
+        error: CertCheckError,
+    },
+    #[error("the CA will not upgrade this card: {message}")]
+    NotAllowed { code: String, message: String },
+    #[error(
+        "the CA offers no {0} certificate for you, so the upgrade cannot make both pairs: contact the service centre"
+    )]
+    ProfileMissing(&'static str),
+    #[error(
+        "the card has no authentication certificate to log in to the CA with: contact the service centre"
+    )]
+    NoLoginCertificate,
+    #[error(
+        "key slot {0} holds a certificate that is not part of the upgrade: contact the service centre"
+    )]
+    SlotInUse(u8),
+    #[error(
+        "a new key on the card did not produce a valid signature ({0}): take the card out, put it back and resume the upgrade"
+    )]
+    ProofFailed(&'static str),
+}
+
+impl UpgradeError {
+    /// The holder can fix it (wrong or blocked PIN) rather than the site or the service centre.
+    pub fn is_user_error(&self) -> bool {
+        matches!(self, UpgradeError::Card(e) if e.is_user_error())
+    }
+}
+
+/// Card operations, timed.
+struct Card<'a> {
+    shared: &'a SharedCard,
+    timing: &'a mut Timing,
+}
+
+impl Card<'_> {
+    fn with<R>(
+        &mut self,
+        op: impl FnOnce(&mut crate::card::SithsCard) -> Result<R, CardError>,
+    ) -> Result<R, CardError> {
+        let started = Instant::now();
+        let mut guard = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        let r = op(&mut guard);
+        self.timing.card += started.elapsed();
+        r
+    }
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// A certificate on the card that belongs to the upgrade's profile in its slot.
+fn profile_cert<'o>(
+    overview: &'o CardOverview,
+    profile: Profile,
+) -> Option<&'o crate::card::CardCertificate> {
+    overview
+        .certificates
+        .iter()
+        .find(|c| c.slot == Some(profile.slot()))
+}
+
+/// The identity a profile's certificate must name, from the CA's record of the holder.
+fn expected_identity(profile: Profile, hsa_id: &str, personnummer: Option<&str>) -> Option<String> {
+    match profile.identity() {
+        IdentityKind::HsaId => Some(hsa_id.to_string()),
+        IdentityKind::Personnummer => personnummer.map(str::to_string),
+    }
+}
+
+fn identity_matches(info: &CertInfo, expected: &str) -> bool {
+    info.identity.value() == Some(expected)
+}
+
+/// Run (or resume) the upgrade of the card in `shared`.
+pub fn upgrade(
+    shared: &SharedCard,
+    request: &UpgradeRequest<'_>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<UpgradeSummary, UpgradeError> {
+    let started = Instant::now();
+    let mut timing = Timing::default();
+    // Read card, PIN1, log in, 3 steps per profile, prove 4, remove legacy.
+    let total = 3 + 3 * Profile::ALL.len() + Profile::ALL.len() + 1;
+    let mut done = 0;
+    let mut report = |step: Step, message: String, done: &mut usize| {
+        *done += 1;
+        progress(Progress {
+            step,
+            done: *done,
+            total,
+            message,
+        });
+    };
+
+    let overview = Card {
+        shared,
+        timing: &mut timing,
+    }
+    .with(|c| c.overview())?;
+    if overview.dead() {
+        return Err(CardError::CardDead.into());
+    }
+    for kind in [PinKind::Pin1, PinKind::Pin2] {
+        if overview.pin(kind).is_some_and(|p| p.blocked()) {
+            return Err(CardError::Blocked(kind).into());
+        }
+    }
+    report(
+        Step::ReadCard,
+        format!(
+            "Read the card of {}",
+            overview.holder_name().unwrap_or("the holder")
+        ),
+        &mut done,
+    );
+
+    // Log in with the legacy authentication certificate, or after an interrupted removal of the
+    // legacy pair, with the new HSA-id one.
+    let login = overview
+        .certificates
+        .iter()
+        .filter(|c| c.pin == Some(PinKind::Pin1) && c.slot.is_some())
+        .filter_map(|c| Some((c, c.info.as_ref().ok()?)))
+        .filter(|(_, i)| i.purpose == Purpose::Authentication && matches!(i.identity, Identity::HsaId(_)))
+        .min_by_key(|(c, _)| if c.slot == Some(Profile::HsaAuth.slot()) { 1 } else { 0 })
+        .map(|(c, _)| (c.slot.unwrap_or(0), c.der.clone()))
+        .ok_or(UpgradeError::NoLoginCertificate)?;
+
+    Card {
+        shared,
+        timing: &mut timing,
+    }
+    .with(|c| c.verify_pin(PinKind::Pin1, request.pin1))?;
+    report(
+        Step::VerifyPin(PinKind::Pin1),
+        "Identification PIN accepted".into(),
+        &mut done,
+    );
+
+    let ca_started = Instant::now();
+    let client = CaClient::new(
+        request.ca_url,
+        request.ca_root_pem,
+        shared.clone(),
+        login.0,
+        login.1,
+    )?;
+    let me = client.me()?;
+    timing.ca += ca_started.elapsed();
+    if let Some(refusal) = &me.refusal {
+        return Err(UpgradeError::NotAllowed {
+            code: refusal.error.clone(),
+            message: refusal.message.clone(),
+        });
+    }
+    for profile in Profile::ALL {
+        if !me.profiles.iter().any(|p| p.label == profile.label()) {
+            return Err(UpgradeError::ProfileMissing(profile.label()));
+        }
+    }
+    let root_der = CertInfo::from_pem_or_der(request.ca_root_pem)
+        .map(|i| i.der)
+        .map_err(|e| CaError::BadRoot(e.to_string()))?;
+    report(
+        Step::LogIn,
+        format!("Logged in to the CA as {}", me.hsa_id),
+        &mut done,
+    );
+
+    let mut existing: Option<Vec<crate::ca::client::IssuedCert>> = None;
+    let mut written = Vec::new();
+    for profile in Profile::ALL {
+        let slot = profile.slot();
+        let Some(identity) = expected_identity(profile, &me.hsa_id, me.personnummer.as_deref())
+        else {
+            return Err(UpgradeError::ProfileMissing(profile.label()));
+        };
+
+        // Already on the card from an earlier run?
+        let on_card = profile_cert(&overview, profile);
+        if let Some(c) = on_card {
+            match c.info.as_ref() {
+                Ok(info)
+                    if identity_matches(info, &identity) && info.purpose == profile.purpose() =>
+                {
+                    done += 3;
+                    continue;
+                }
+                _ => return Err(UpgradeError::SlotInUse(slot)),
+            }
+        }
+
+        let mut card = Card {
+            shared,
+            timing: &mut timing,
+        };
+        let key = match card.with(|c| c.read_public_key(slot))? {
+            Some(key) => key,
+            None => card.with(|c| c.generate_key(slot))?,
+        };
+        report(
+            Step::GenerateKey(profile),
+            format!("Key for {} ready on the card", profile.card_label()),
+            &mut done,
+        );
+
+        let ca_started = Instant::now();
+        let previously = match &existing {
+            Some(list) => list,
+            None => existing.insert(client.certificates()?),
+        };
+        let reissue = previously
+            .iter()
+            .filter(|c| c.profile == Some(profile))
+            .find(|c| {
+                CertInfo::from_der(&c.der)
+                    .is_ok_and(|i| i.matches_rsa_key(&key.modulus, &key.exponent))
+            })
+            .map(|c| c.der.clone());
+        timing.ca += ca_started.elapsed();
+        let cert = match reissue {
+            Some(der) => der,
+            None => {
+                let csr = csr_for(shared, &mut timing, profile, &key, request.pin2)?;
+                let ca_started = Instant::now();
+                let der = client.enroll(profile, &csr)?;
+                timing.ca += ca_started.elapsed();
+                der
+            }
+        };
+        let ca_started = Instant::now();
+        let issuers = client.cacerts(profile)?;
+        timing.ca += ca_started.elapsed();
+        check_issued(
+            &cert,
+            &issuers,
+            &root_der,
+            &Expected {
+                identity,
+                purpose: profile.purpose(),
+                modulus: key.modulus.clone(),
+                exponent: key.exponent.clone(),
+            },
+            now_unix(),
+        )
+        .map_err(|error| UpgradeError::Check {
+            profile: profile.label(),
+            error,
+        })?;
+        report(
+            Step::Enrol(profile),
+            format!("{} issued and checked", profile.card_label()),
+            &mut done,
+        );
+
+        Card {
+            shared,
+            timing: &mut timing,
+        }
+        .with(|c| c.write_certificate(slot, profile.card_label(), &cert))?;
+        written.push(profile);
+        report(
+            Step::WriteCertificate(profile),
+            format!("{} written to the card", profile.card_label()),
+            &mut done,
+        );
+    }
+
+    // Read back and prove each new key signs and verifies against its certificate.
+    let after = Card {
+        shared,
+        timing: &mut timing,
+    }
+    .with(|c| c.overview())?;
+    for profile in Profile::ALL {
+        let cert = profile_cert(&after, profile)
+            .and_then(|c| c.info.as_ref().ok())
+            .ok_or(UpgradeError::ProofFailed(profile.label()))?;
+        prove(shared, &mut timing, profile, cert, request.pin2)?;
+        report(
+            Step::ProveKey(profile),
+            format!("{} signs correctly", profile.card_label()),
+            &mut done,
+        );
+    }
+
+    // Only now: remove the legacy pair, and any key no certificate names.
+    let profile_slots: Vec<u8> = Profile::ALL.iter().map(|p| p.slot()).collect();
+    let mut removed_slots = Vec::new();
+    let mut card = Card {
+        shared,
+        timing: &mut timing,
+    };
+    for slot in layout::KEY_SLOTS.filter(|s| !profile_slots.contains(s)) {
+        let listed = after.certificates.iter().any(|c| c.slot == Some(slot))
+            || after.keys.iter().any(|k| k.slot == Some(slot));
+        let has_key = card.with(|c| c.read_public_key(slot))?.is_some();
+        if listed || has_key {
+            card.with(|c| c.delete_pair(slot))?;
+            removed_slots.push(slot);
+        }
+    }
+    let overview = card.with(|c| c.overview())?;
+    report(
+        Step::RemoveLegacy,
+        if removed_slots.is_empty() {
+            "No legacy pair left to remove".to_string()
+        } else {
+            "Legacy pair removed".to_string()
+        },
+        &mut done,
+    );
+    timing.total = started.elapsed();
+    progress(Progress {
+        step: Step::Done,
+        done: total,
+        total,
+        message: "The card now holds the HSA-id pair and the personnummer pair".into(),
+    });
+    Ok(UpgradeSummary {
+        written,
+        removed_slots,
+        overview,
+        timing,
+    })
+}
+
+/// Verify the PIN the slot needs right before its signature (PIN2 for signing keys).
+fn verify_for_slot(
+    card: &mut crate::card::SithsCard,
+    slot: u8,
+    pin2: &SecretCode,
+) -> Result<(), CardError> {
+    if layout::slot_pin(slot) == layout::PIN2_REF {
+        card.verify_pin(PinKind::Pin2, pin2)?;
+    }
+    Ok(())
+}
+
+fn csr_for(
+    shared: &SharedCard,
+    timing: &mut Timing,
+    profile: Profile,
+    key: &PublicKey,
+    pin2: &SecretCode,
+) -> Result<Vec<u8>, UpgradeError> {
+    Card { shared, timing }.with(|c| verify_for_slot(c, profile.slot(), pin2))?;
+    let started = Instant::now();
+    let csr = card_csr(shared, profile.slot(), key)?;
+    timing.card += started.elapsed();
+    Ok(csr)
+}
+
+/// Sign a fresh challenge with the profile's key and verify it with the certificate's key.
+fn prove(
+    shared: &SharedCard,
+    timing: &mut Timing,
+    profile: Profile,
+    cert: &CertInfo,
+    pin2: &SecretCode,
+) -> Result<(), UpgradeError> {
+    use rsa::pkcs1v15::Pkcs1v15Sign;
+    let mut challenge = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut challenge);
+    let hash: [u8; 32] = Sha256::digest(challenge).into();
+    let signature = Card { shared, timing }.with(|c| {
+        verify_for_slot(c, profile.slot(), pin2)?;
+        c.sign(profile.slot(), &hash, SignatureScheme::Pkcs1Sha256)
+    })?;
+    let (Some(n), Some(e)) = (&cert.rsa_modulus, &cert.rsa_exponent) else {
+        return Err(UpgradeError::ProofFailed(profile.label()));
+    };
+    let key = rsa::RsaPublicKey::new(rsa::BigUint::from_bytes_be(n), rsa::BigUint::from_bytes_be(e))
+        .map_err(|_| UpgradeError::ProofFailed(profile.label()))?;
+    key.verify(Pkcs1v15Sign::new::<Sha256>(), &hash, &signature)
+        .map_err(|_| UpgradeError::ProofFailed(profile.label()))
+}
