@@ -298,8 +298,12 @@ pub enum StatusWord {
     EndOfFile,
     /// `63Cx`: verification failed, `x` tries left (also the answer to an empty VERIFY).
     TriesLeft(u8),
+    /// `6581`: the card could not store what it was given (nothing changed).
+    MemoryFailure,
     /// `6700`
     WrongLength,
+    /// `6884`: command chaining is not supported for this command.
+    ChainingNotSupported,
     /// `6981`
     IncompatibleFile,
     /// `6982`
@@ -343,7 +347,9 @@ impl StatusWord {
             (0x6C, n) => StatusWord::WrongLe(n),
             (0x62, 0x82) => StatusWord::EndOfFile,
             (0x63, n) if n & 0xF0 == 0xC0 => StatusWord::TriesLeft(n & 0x0F),
+            (0x65, 0x81) => StatusWord::MemoryFailure,
             (0x67, 0x00) => StatusWord::WrongLength,
+            (0x68, 0x84) => StatusWord::ChainingNotSupported,
             (0x69, 0x81) => StatusWord::IncompatibleFile,
             (0x69, 0x82) => StatusWord::SecurityStatusNotSatisfied,
             (0x69, 0x83) => StatusWord::AuthBlocked,
@@ -363,14 +369,16 @@ impl StatusWord {
         }
     }
 
-    pub fn to_u16(self) -> u16 {
+    pub const fn to_u16(self) -> u16 {
         match self {
             StatusWord::Ok => 0x9000,
             StatusWord::MoreData(n) => 0x6100 | n as u16,
             StatusWord::WrongLe(n) => 0x6C00 | n as u16,
             StatusWord::EndOfFile => 0x6282,
             StatusWord::TriesLeft(n) => 0x63C0 | (n & 0x0F) as u16,
+            StatusWord::MemoryFailure => 0x6581,
             StatusWord::WrongLength => 0x6700,
+            StatusWord::ChainingNotSupported => 0x6884,
             StatusWord::IncompatibleFile => 0x6981,
             StatusWord::SecurityStatusNotSatisfied => 0x6982,
             StatusWord::AuthBlocked => 0x6983,

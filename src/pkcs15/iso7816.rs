@@ -101,6 +101,13 @@ impl Fcp {
         to_der(&any, FCP_WHAT)
     }
 
+    /// The FCP nested in an FCI (`6F`) template, the answer to SELECT with P2 `00`.
+    pub fn encode_fci(&self) -> Result<Vec<u8>, Pkcs15Error> {
+        let fcp = self.encode()?;
+        let any = AnyRef::new(FCI, &fcp).map_err(|e| Pkcs15Error::encode(FCP_WHAT, e))?;
+        to_der(&any, FCP_WHAT)
+    }
+
     /// Reads a `62` FCP template, or a `6F` FCI template holding either an FCP or the FCP data
     /// objects directly. `80` wins over `81` for the size, as in OpenSC; unknown data objects
     /// (security attributes, proprietary data) are skipped. Bytes after the template are

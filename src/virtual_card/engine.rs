@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::apdu::{CLA_CHAINING, Command, MAX_SHORT_LE, ins};
+use crate::apdu::{CLA_CHAINING, Command, MAX_SHORT_LE, StatusWord, ins};
 use crate::layout;
 
 use super::fs::{self, FileRef};
@@ -17,23 +17,23 @@ use super::keys;
 use super::pins::{self, PinOutcome};
 use super::state::{CardState, StateError};
 
-const SW_OK: u16 = 0x9000;
-const SW_END_REACHED: u16 = 0x6282;
-const SW_MEMORY_FAILURE: u16 = 0x6581;
-const SW_WRONG_LENGTH: u16 = 0x6700;
-const SW_CHAINING_UNSUPPORTED: u16 = 0x6884;
-const SW_SECURITY: u16 = 0x6982;
-const SW_DEAD: u16 = 0x6984;
-const SW_CONDITIONS: u16 = 0x6985;
-const SW_NO_CURRENT_EF: u16 = 0x6986;
-const SW_WRONG_DATA: u16 = 0x6A80;
-const SW_NOT_ENOUGH_MEMORY: u16 = 0x6A84;
-const SW_BAD_P1P2: u16 = 0x6A86;
-const SW_REF_NOT_FOUND: u16 = 0x6A88;
-const SW_OFFSET_OUTSIDE: u16 = 0x6B00;
-const SW_INS_UNSUPPORTED: u16 = 0x6D00;
-const SW_CLA_UNSUPPORTED: u16 = 0x6E00;
-const SW_NO_DIAGNOSIS: u16 = 0x6F00;
+const SW_OK: u16 = StatusWord::Ok.to_u16();
+const SW_END_REACHED: u16 = StatusWord::EndOfFile.to_u16();
+const SW_MEMORY_FAILURE: u16 = StatusWord::MemoryFailure.to_u16();
+const SW_WRONG_LENGTH: u16 = StatusWord::WrongLength.to_u16();
+const SW_CHAINING_UNSUPPORTED: u16 = StatusWord::ChainingNotSupported.to_u16();
+const SW_SECURITY: u16 = StatusWord::SecurityStatusNotSatisfied.to_u16();
+const SW_DEAD: u16 = StatusWord::ReferenceDataNotUsable.to_u16();
+const SW_CONDITIONS: u16 = StatusWord::ConditionsNotSatisfied.to_u16();
+const SW_NO_CURRENT_EF: u16 = StatusWord::CommandNotAllowed.to_u16();
+const SW_WRONG_DATA: u16 = StatusWord::WrongData.to_u16();
+const SW_NOT_ENOUGH_MEMORY: u16 = StatusWord::NotEnoughMemory.to_u16();
+const SW_BAD_P1P2: u16 = StatusWord::IncorrectP1P2.to_u16();
+const SW_REF_NOT_FOUND: u16 = StatusWord::ReferenceNotFound.to_u16();
+const SW_OFFSET_OUTSIDE: u16 = StatusWord::WrongP1P2.to_u16();
+const SW_INS_UNSUPPORTED: u16 = StatusWord::InsNotSupported.to_u16();
+const SW_CLA_UNSUPPORTED: u16 = StatusWord::ClaNotSupported.to_u16();
+const SW_NO_DIAGNOSIS: u16 = StatusWord::Unknown.to_u16();
 
 /// The card left the reader (fault injection): the command was not applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -355,8 +355,8 @@ impl VirtualCard {
             return Reply::sw(SW_OK);
         }
         match answer {
-            0x00 => Reply::ok(fs::fci(&self.state, file)),
-            0x04 => Reply::ok(fs::fcp(&self.state, file)),
+            0x00 => fs::fci(&self.state, file).map_or(Reply::sw(SW_NO_DIAGNOSIS), Reply::ok),
+            0x04 => fs::fcp(&self.state, file).map_or(Reply::sw(SW_NO_DIAGNOSIS), Reply::ok),
             _ => Reply::sw(SW_OK),
         }
     }

@@ -3,14 +3,15 @@
 //! The tree is two levels deep: the MF holds EFs and application DFs, each DF holds EFs. That is
 //! all a PKCS#15 card needs, and it keeps every lookup a plain search.
 
+use crate::apdu::StatusWord;
 use crate::layout;
 
-use super::keys::tlv;
 use super::state::CardState;
+use crate::pkcs15::iso7816::{DESCRIPTOR_DF, DESCRIPTOR_TRANSPARENT_EF, Fcp, LIFE_CYCLE_ACTIVATED};
 
-pub(crate) const SW_FILE_NOT_FOUND: u16 = 0x6A82;
-pub(crate) const SW_WRONG_LENGTH: u16 = 0x6700;
-pub(crate) const SW_BAD_P1P2: u16 = 0x6A86;
+pub(crate) const SW_FILE_NOT_FOUND: u16 = StatusWord::FileNotFound.to_u16();
+pub(crate) const SW_WRONG_LENGTH: u16 = StatusWord::WrongLength.to_u16();
+pub(crate) const SW_BAD_P1P2: u16 = StatusWord::IncorrectP1P2.to_u16();
 
 /// A file the session can have selected: a DF, or an EF inside a DF.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,36 +146,39 @@ fn walk(state: &CardState, start: u16, path: &[u8]) -> Result<FileRef, u16> {
 /// `80` size of the EF's content, `82` descriptor, `83` FID, `84` DF name, `88` SFI,
 /// `8A` life cycle (05 = operational, activated).
 // Kept in one function so it can switch to the PKCS#15 module's `Fcp` type in one place.
-pub(crate) fn fcp(state: &CardState, file: FileRef) -> Vec<u8> {
-    let mut body = Vec::new();
-    match file {
-        FileRef::Ef { df, fid } => {
-            let ef = state.df(df).and_then(|d| d.ef(fid));
-            let size = ef.map_or(0, |e| e.content.len()).min(0xFFFF) as u16;
-            body.extend(tlv(&[0x80], &size.to_be_bytes()));
-            // Working EF, transparent structure.
-            body.extend(tlv(&[0x82], &[0x01]));
-            body.extend(tlv(&[0x83], &fid.to_be_bytes()));
-            if let Some(sfi) = ef.and_then(|e| e.sfi) {
-                body.extend(tlv(&[0x88], &[sfi]));
-            }
-        }
-        FileRef::Df(df) => {
-            body.extend(tlv(&[0x82], &[0x38]));
-            body.extend(tlv(&[0x83], &df.to_be_bytes()));
-            if let Some(name) = state.df(df).and_then(|d| d.name.as_deref()) {
-                body.extend(tlv(&[0x84], name));
-            }
-        }
-    }
-    body.extend(tlv(&[0x8A], &[0x05]));
-    tlv(&[0x62], &body)
+pub(crate) fn fcp(state: &CardState, file: FileRef) -> Option<Vec<u8>> {
+    describe(state, file).encode().ok()
 }
 
 /// The FCI (`6F`) for SELECT with P2 `00`: the FCP nested in it, which ISO 7816-4 allows and
 /// OpenSC's `iso7816_process_fci` walks into.
-pub(crate) fn fci(state: &CardState, file: FileRef) -> Vec<u8> {
-    tlv(&[0x6F], &fcp(state, file))
+pub(crate) fn fci(state: &CardState, file: FileRef) -> Option<Vec<u8>> {
+    describe(state, file).encode_fci().ok()
+}
+
+fn describe(state: &CardState, file: FileRef) -> Fcp {
+    match file {
+        FileRef::Ef { df, fid } => {
+            let ef = state.df(df).and_then(|d| d.ef(fid));
+            Fcp {
+                file_size: Some(ef.map_or(0, |e| e.content.len()).min(0xFFFF) as u32),
+                // Working EF, transparent structure.
+                descriptor: DESCRIPTOR_TRANSPARENT_EF,
+                fid: Some(fid),
+                df_name: None,
+                sfi: ef.and_then(|e| e.sfi),
+                life_cycle: Some(LIFE_CYCLE_ACTIVATED),
+            }
+        }
+        FileRef::Df(df) => Fcp {
+            file_size: None,
+            descriptor: DESCRIPTOR_DF,
+            fid: Some(df),
+            df_name: state.df(df).and_then(|d| d.name.clone()),
+            sfi: None,
+            life_cycle: Some(LIFE_CYCLE_ACTIVATED),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -261,20 +265,23 @@ mod tests {
                 df: 0x5015,
                 fid: 0x5031,
             },
-        );
+        )
+        .unwrap();
+        // The short EF identifier sits in bits 8-4 of tag 88, as ISO 7816-4 codes it.
         assert_eq!(
             ef,
             [
-                0x62, 0x11, 0x80, 2, 0, 5, 0x82, 1, 1, 0x83, 2, 0x50, 0x31, 0x88, 1, 1, 0x8A, 1, 5
+                0x62, 0x11, 0x80, 2, 0, 5, 0x82, 1, 1, 0x83, 2, 0x50, 0x31, 0x88, 1, 0x08, 0x8A, 1,
+                5
             ]
         );
-        let df = fcp(&s, FileRef::Df(0x5015));
+        let df = fcp(&s, FileRef::Df(0x5015)).unwrap();
         assert_eq!(&df[..2], &[0x62, 3 + 4 + 2 + 12 + 3]);
         assert!(
             df.windows(layout::PKCS15_AID.len())
                 .any(|w| w == layout::PKCS15_AID)
         );
-        let fci = fci(&s, FileRef::Df(0x3F00));
+        let fci = fci(&s, FileRef::Df(0x3F00)).unwrap();
         assert_eq!(fci[0], 0x6F);
         assert_eq!(fci[2], 0x62);
     }

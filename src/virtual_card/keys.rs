@@ -10,6 +10,7 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::layout;
+use crate::pkcs15::iso7816::RsaPublicKeyTemplate;
 
 /// Length of the SHA-256 hash the card signs.
 pub(crate) const HASH_LEN: usize = 32;
@@ -44,81 +45,43 @@ pub(crate) fn load(der: &[u8]) -> Result<RsaPrivateKey, KeyError> {
     RsaPrivateKey::from_pkcs8_der(der).map_err(|e| KeyError::Decode(e.to_string()))
 }
 
-/// BER-TLV with a definite length (short or long form).
-pub(crate) fn tlv(tag: &[u8], value: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(tag.len() + 4 + value.len());
-    out.extend_from_slice(tag);
-    let len = value.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else if len <= 0xFF {
-        out.extend_from_slice(&[0x81, len as u8]);
-    } else {
-        out.push(0x82);
-        out.extend_from_slice(&(len.min(0xFFFF) as u16).to_be_bytes());
-    }
-    out.extend_from_slice(value);
-    out
-}
-
 /// The `7F49` public key template: `81` modulus and `82` public exponent, unsigned big-endian.
 pub(crate) fn public_key_template(key: &RsaPublicKey) -> Vec<u8> {
-    let mut inner = tlv(&[0x81], &key.n().to_bytes_be());
-    inner.extend(tlv(&[0x82], &key.e().to_bytes_be()));
-    tlv(&[0x7F, 0x49], &inner)
-}
-
-/// Read one BER-TLV from the front of `bytes`: (tag bytes, value, rest).
-fn read_tlv(bytes: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
-    let first = *bytes.first()?;
-    let tag_len = if first & 0x1F == 0x1F { 2 } else { 1 };
-    let tag = bytes.get(..tag_len)?;
-    let rest = bytes.get(tag_len..)?;
-    let (len, header) = match *rest.first()? {
-        n if n < 0x80 => (n as usize, 1),
-        0x81 => (*rest.get(1)? as usize, 2),
-        0x82 => (
-            u16::from_be_bytes([*rest.get(1)?, *rest.get(2)?]) as usize,
-            3,
-        ),
-        _ => return None,
-    };
-    let value = rest.get(header..header + len)?;
-    Some((tag, value, rest.get(header + len..)?))
+    RsaPublicKeyTemplate {
+        modulus: key.n().to_bytes_be(),
+        exponent: key.e().to_bytes_be(),
+    }
+    .encode()
 }
 
 /// Parse a `7F49` template back into a public key (tests and diagnostics).
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn parse_public_key_template(bytes: &[u8]) -> Option<RsaPublicKey> {
-    let (tag, inner, _) = read_tlv(bytes)?;
-    if tag != [0x7F, 0x49] {
-        return None;
-    }
-    let (t1, modulus, rest) = read_tlv(inner)?;
-    let (t2, exponent, _) = read_tlv(rest)?;
-    if t1 != [0x81] || t2 != [0x82] {
-        return None;
-    }
+    let t = RsaPublicKeyTemplate::decode(bytes).ok()?;
     RsaPublicKey::new(
-        BigUint::from_bytes_be(modulus),
-        BigUint::from_bytes_be(exponent),
+        BigUint::from_bytes_be(&t.modulus),
+        BigUint::from_bytes_be(&t.exponent),
     )
     .ok()
 }
 
 /// Parse the MSE SET data `80 01 alg 84 01 key` into (algorithm, key reference).
 pub(crate) fn parse_mse(data: &[u8]) -> Option<(u8, u8)> {
+    use der::{Decode, Reader, SliceReader, Tag, TagNumber, Tagged, asn1::AnyRef};
+    let context = |number| Tag::ContextSpecific {
+        constructed: false,
+        number,
+    };
+    let mut reader = SliceReader::new(data).ok()?;
     let mut alg = None;
     let mut key = None;
-    let mut rest = data;
-    while !rest.is_empty() {
-        let (tag, value, next) = read_tlv(rest)?;
-        match (tag, value) {
-            ([0x80], [a]) => alg = Some(*a),
-            ([0x84], [k]) => key = Some(*k),
+    while !reader.is_finished() {
+        let item = AnyRef::decode(&mut reader).ok()?;
+        match (item.tag(), item.value()) {
+            (t, [a]) if t == context(TagNumber::N0) => alg = Some(*a),
+            (t, [k]) if t == context(TagNumber::N4) => key = Some(*k),
             _ => return None,
         }
-        rest = next;
     }
     Some((alg?, key?))
 }
@@ -142,18 +105,6 @@ pub(crate) fn sign(key: &RsaPrivateKey, algorithm: u8, hash: &[u8]) -> Result<Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tlv_lengths() {
-        assert_eq!(tlv(&[0x80], &[1, 2]), [0x80, 2, 1, 2]);
-        assert_eq!(tlv(&[0x81], &[0; 200])[..3], [0x81, 0x81, 200]);
-        assert_eq!(tlv(&[0x81], &[0; 256])[..4], [0x81, 0x82, 1, 0]);
-        let long = tlv(&[0x7F, 0x49], &[9; 300]);
-        let (tag, value, rest) = read_tlv(&long).unwrap();
-        assert_eq!((tag, value.len(), rest.len()), (&[0x7F, 0x49][..], 300, 0));
-        assert!(read_tlv(&[0x81, 0x82, 0x01]).is_none());
-        assert!(read_tlv(&[0x81, 0x05, 1]).is_none());
-    }
 
     #[test]
     fn mse_data() {

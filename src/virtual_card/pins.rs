@@ -3,19 +3,20 @@
 //! Format errors are answered before any comparison, so a typo never costs a try; only a
 //! well-formed wrong code spends one. A PUK that reaches zero tries kills the card for good.
 
+use crate::apdu::StatusWord;
 use zeroize::Zeroizing;
 
 use crate::layout::{PIN_PAD, PIN_STORED_LEN, PUK_REF};
 
 use super::state::{CardState, Pin};
 
-pub(crate) const SW_OK: u16 = 0x9000;
-pub(crate) const SW_WRONG_LENGTH: u16 = 0x6700;
-pub(crate) const SW_BLOCKED: u16 = 0x6983;
-pub(crate) const SW_DEAD: u16 = 0x6984;
-pub(crate) const SW_CONDITIONS: u16 = 0x6985;
-pub(crate) const SW_WRONG_DATA: u16 = 0x6A80;
-pub(crate) const SW_REF_NOT_FOUND: u16 = 0x6A88;
+pub(crate) const SW_OK: u16 = StatusWord::Ok.to_u16();
+pub(crate) const SW_WRONG_LENGTH: u16 = StatusWord::WrongLength.to_u16();
+pub(crate) const SW_BLOCKED: u16 = StatusWord::AuthBlocked.to_u16();
+pub(crate) const SW_DEAD: u16 = StatusWord::ReferenceDataNotUsable.to_u16();
+pub(crate) const SW_CONDITIONS: u16 = StatusWord::ConditionsNotSatisfied.to_u16();
+pub(crate) const SW_WRONG_DATA: u16 = StatusWord::WrongData.to_u16();
+pub(crate) const SW_REF_NOT_FOUND: u16 = StatusWord::ReferenceNotFound.to_u16();
 
 /// What a PIN command did: its status word, whether persistent state changed (so it must be
 /// saved), and the new session status of the referenced PIN, applied only once saved.
