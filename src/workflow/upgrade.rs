@@ -102,6 +102,8 @@ pub enum UpgradeError {
         "key slot {0} holds a certificate that is not part of the upgrade: contact the service centre"
     )]
     SlotInUse(u8),
+    #[error("this certificate {0}")]
+    NotWritable(String),
     #[error(
         "a new key on the card did not produce a valid signature ({0}): take the card out, put it back and resume the upgrade"
     )]
@@ -207,39 +209,12 @@ pub fn upgrade(
         &mut done,
     );
 
-    // Log in with the legacy authentication certificate, or after an interrupted removal of the
-    // legacy pair, with the new HSA-id one.
-    let login = overview
-        .certificates
-        .iter()
-        .filter(|c| c.pin == Some(PinKind::Pin1) && c.slot.is_some())
-        .filter_map(|c| Some((c, c.info.as_ref().ok()?)))
-        .filter(|(_, i)| i.purpose == Purpose::Authentication && matches!(i.identity, Identity::HsaId(_)))
-        .min_by_key(|(c, _)| if c.slot == Some(Profile::HsaAuth.slot()) { 1 } else { 0 })
-        .map(|(c, _)| (c.slot.unwrap_or(0), c.der.clone()))
-        .ok_or(UpgradeError::NoLoginCertificate)?;
-
-    Card {
-        shared,
-        timing: &mut timing,
-    }
-    .with(|c| c.verify_pin(PinKind::Pin1, request.pin1))?;
+    let (client, me) = log_in(shared, &overview, request.ca_url, request.ca_root_pem, request.pin1, &mut timing)?;
     report(
         Step::VerifyPin(PinKind::Pin1),
         "Identification PIN accepted".into(),
         &mut done,
     );
-
-    let ca_started = Instant::now();
-    let client = CaClient::new(
-        request.ca_url,
-        request.ca_root_pem,
-        shared.clone(),
-        login.0,
-        login.1,
-    )?;
-    let me = client.me()?;
-    timing.ca += ca_started.elapsed();
     if let Some(refusal) = &me.refusal {
         return Err(UpgradeError::NotAllowed {
             code: refusal.error.clone(),
@@ -416,6 +391,35 @@ pub fn upgrade(
         overview,
         timing,
     })
+}
+
+/// Verify PIN1 and log in to the CA with the card's HSA-id authentication certificate: the legacy
+/// one, or after an interrupted removal of the legacy pair, the new one.
+pub(crate) fn log_in(
+    shared: &SharedCard,
+    overview: &CardOverview,
+    ca_url: &str,
+    ca_root_pem: &[u8],
+    pin1: &SecretCode,
+    timing: &mut Timing,
+) -> Result<(CaClient, crate::ca::client::Me), UpgradeError> {
+    let (slot, cert) = overview
+        .certificates
+        .iter()
+        .filter(|c| c.pin == Some(PinKind::Pin1))
+        .filter_map(|c| Some((c.slot?, c, c.info.as_ref().ok()?)))
+        .filter(|(_, _, i)| {
+            i.purpose == Purpose::Authentication && matches!(i.identity, Identity::HsaId(_))
+        })
+        .min_by_key(|(slot, _, _)| *slot == Profile::HsaAuth.slot())
+        .map(|(slot, c, _)| (slot, c.der.clone()))
+        .ok_or(UpgradeError::NoLoginCertificate)?;
+    Card { shared, timing }.with(|c| c.verify_pin(PinKind::Pin1, pin1))?;
+    let started = Instant::now();
+    let client = CaClient::new(ca_url, ca_root_pem, shared.clone(), slot, cert)?;
+    let me = client.me()?;
+    timing.ca += started.elapsed();
+    Ok((client, me))
 }
 
 /// Verify the PIN the slot needs right before its signature (PIN2 for signing keys).

@@ -1,0 +1,121 @@
+//! "Hämta befintliga certifikat": put certificates the CA already issued to the holder back on a
+//! card, e.g. after a card was reset or onto a reserve card.
+//!
+//! A certificate is only useful on a card that holds its private key, and keys never leave a
+//! card, so each certificate goes to the slot whose key matches it, or is reported as not fitting.
+
+use crate::ca::Profile;
+use crate::ca::client::SharedCard;
+use crate::card::{CardError, SecretCode};
+use crate::pki::CertInfo;
+use crate::workflow::upgrade::{Timing, UpgradeError, log_in};
+
+/// One certificate the CA has for the holder, and whether it can go onto this card.
+#[derive(Debug, Clone)]
+pub struct Existing {
+    pub profile: Option<Profile>,
+    pub info: CertInfo,
+    pub fit: Fit,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fit {
+    /// The card holds the matching key in this slot; the certificate can be written there.
+    Writable(u8),
+    /// The card already lists this certificate.
+    AlreadyOnCard,
+    /// No key on this card matches: it was made on another card.
+    KeyNotOnCard,
+    /// The certificate is no longer valid.
+    Expired,
+}
+
+impl Fit {
+    /// Plain words for why a certificate can or cannot go onto this card.
+    pub fn explain(&self) -> String {
+        match self {
+            Fit::Writable(slot) => format!("can be written to this card (key slot {slot})"),
+            Fit::AlreadyOnCard => "already on this card".into(),
+            Fit::KeyNotOnCard => {
+                "cannot go onto this card: its private key is on another card, and keys never leave a card"
+                    .into()
+            }
+            Fit::Expired => "has expired; it is of no use on a card".into(),
+        }
+    }
+}
+
+pub struct FetchRequest<'a> {
+    pub ca_url: &'a str,
+    pub ca_root_pem: &'a [u8],
+    pub pin1: &'a SecretCode,
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// List what the CA holds for the card's holder and where each certificate would go.
+pub fn list(shared: &SharedCard, request: &FetchRequest<'_>) -> Result<Vec<Existing>, UpgradeError> {
+    let mut timing = Timing::default();
+    let lock = |s: &SharedCard| s.lock().unwrap_or_else(|p| p.into_inner()).overview();
+    let overview = lock(shared)?;
+    let (client, _me) = log_in(
+        shared,
+        &overview,
+        request.ca_url,
+        request.ca_root_pem,
+        request.pin1,
+        &mut timing,
+    )?;
+    let issued = client.certificates()?;
+    let mut keys = Vec::new();
+    {
+        let mut card = shared.lock().unwrap_or_else(|p| p.into_inner());
+        for slot in crate::layout::KEY_SLOTS {
+            if let Some(k) = card.read_public_key(slot)? {
+                keys.push((slot, k));
+            }
+        }
+    }
+    let now = now_unix();
+    let mut out = Vec::new();
+    for cert in issued {
+        let Ok(info) = CertInfo::from_der(&cert.der) else {
+            continue;
+        };
+        let fit = if overview.certificates.iter().any(|c| c.der == info.der) {
+            Fit::AlreadyOnCard
+        } else if !info.is_valid_at(now) {
+            Fit::Expired
+        } else {
+            keys.iter()
+                .find(|(_, k)| info.matches_rsa_key(&k.modulus, &k.exponent))
+                .map_or(Fit::KeyNotOnCard, |(slot, _)| Fit::Writable(*slot))
+        };
+        out.push(Existing {
+            profile: cert.profile,
+            info,
+            fit,
+        });
+    }
+    Ok(out)
+}
+
+/// Write one listed certificate to its slot. PIN1 is verified by [`list`] in the same session.
+pub fn write(shared: &SharedCard, existing: &Existing) -> Result<(), UpgradeError> {
+    let Fit::Writable(slot) = existing.fit else {
+        return Err(UpgradeError::NotWritable(existing.fit.explain()));
+    };
+    let label = existing
+        .profile
+        .map_or("Hämtat certifikat", |p| p.card_label());
+    shared
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .write_certificate(slot, label, &existing.info.der)
+        .map_err(|e: CardError| e.into())
+}
