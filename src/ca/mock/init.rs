@@ -10,13 +10,13 @@ use std::time::Instant;
 use rsa::RsaPrivateKey;
 
 use super::MockError;
-use super::dir::{CaName, Config, DEFAULT_DEADLINE, MockDir, write_json};
+use super::dir::{CaName, Config, DEFAULT_DEADLINE, MockDir, parse_date, write_json};
 use super::persons::{BUILTIN_PERSONS_JSON, Directory, Person};
 use super::store::Store;
 use crate::ca::Profile;
-use crate::pki::TestCa;
 use crate::pki::date::now_unix;
 use crate::pki::keys::{RsaSpki, generate_rsa_key, private_key_pkcs8_der};
+use crate::pki::{Date, TestCa};
 use crate::virtual_card::pre_upgrade::{
     generate_and_certify, make_pre_upgrade_card_with, personalised_card,
 };
@@ -114,7 +114,7 @@ pub fn init_with_persons(dir: &Path, persons_json: &str) -> Result<InitSummary, 
     write_json(
         &md.config_json(),
         &Config {
-            deadline: DEFAULT_DEADLINE.to_string(),
+            deadline: default_deadline(),
         },
     )?;
     write(&md.persons_json(), persons_json.to_string())?;
@@ -221,6 +221,16 @@ fn make_card(
         issued.push((person.clone(), profile, der));
     }
     Ok(issued)
+}
+
+/// [`DEFAULT_DEADLINE`], or half a year from today once that date is near: a directory made
+/// later must still allow upgrades.
+fn default_deadline() -> String {
+    let soon = Date::from_unix(now_unix() + 183 * 86_400);
+    match parse_date(DEFAULT_DEADLINE) {
+        Some(d) if d >= soon => DEFAULT_DEADLINE.to_string(),
+        _ => soon.to_string(),
+    }
 }
 
 fn prepare_empty_dir(dir: &Path) -> Result<(), MockError> {
