@@ -1,6 +1,7 @@
 //! The certificate authority side: profiles, EST's PKCS#7 messages, and (in submodules) the CA
 //! client that logs in with the card and the CA mock used offline.
 
+pub mod mock;
 pub mod pkcs7;
 pub mod profile;
 

@@ -1,5 +1,6 @@
 //! The `siths-upgrade` command line: a thin face on the card operations and workflows.
 
+mod ca_mock;
 mod certs;
 pub mod exit;
 pub mod json;
@@ -93,6 +94,9 @@ pub enum Cmd {
     /// The virtual SITHS card for tests, demos and training.
     #[command(subcommand)]
     VirtualCard(virtual_card::VirtualCardCmd),
+    /// The test CA: make its directory of PKI, persons and cards, and serve it over HTTPS.
+    #[command(subcommand)]
+    CaMock(ca_mock::CaMockCmd),
 }
 
 /// What every PIN command needs: which PIN, which card, where the codes come from.
@@ -208,6 +212,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             upgrade::run(card, &ca, &ca_root, source)
         }
         Cmd::VirtualCard(cmd) => virtual_card::run(cmd),
+        Cmd::CaMock(cmd) => ca_mock::run(cmd),
     }
 }
 

@@ -295,8 +295,8 @@ impl TestCa {
         Ok(cert.der().to_vec())
     }
 
-    /// A TLS server certificate (serverAuth, DNS names in the SAN) for a key given as SPKI, as
-    /// Inera's Function CA issues for servers; the CA mock serves HTTPS with one.
+    /// A TLS server certificate (serverAuth, DNS names and IP addresses in the SAN) for a key
+    /// given as SPKI, as Inera's Function CA issues for servers; the CA mock serves HTTPS with one.
     pub fn issue_server_cert(
         &self,
         common_name: &str,
@@ -320,6 +320,11 @@ impl TestCa {
         ];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         for name in dns_names {
+            // Clients check an address they connect to by IP against an IP SAN, not a DNS name.
+            if let Ok(ip) = name.parse::<std::net::IpAddr>() {
+                params.subject_alt_names.push(SanType::IpAddress(ip));
+                continue;
+            }
             let ia5 = Ia5String::try_from(*name)
                 .map_err(|e| PkiError::BadRequest(format!("DNS name {name:?}: {e}")))?;
             params.subject_alt_names.push(SanType::DnsName(ia5));

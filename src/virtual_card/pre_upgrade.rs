@@ -85,10 +85,54 @@ pub fn make_pre_upgrade_card(
     codes: &Codes,
     person: &PersonName,
 ) -> Result<(), InitError> {
-    let pin1 = SecretCode::pin(codes.pin1.clone()).map_err(|e| InitError::Rule("PIN1", e))?;
-    SecretCode::pin(codes.pin2.clone()).map_err(|e| InitError::Rule("PIN2", e))?;
-    SecretCode::puk(codes.puk.clone()).map_err(|e| InitError::Rule("PUK", e))?;
+    check_codes(codes)?;
+    let root = TestCa::new_root("TEST SITHS Root CA v1 (virtual-card init)", 2048)?;
+    let legacy = TestCa::new_issuing(&root, "TEST SITHS Type 1 CA v1", 2048, Some(3))?;
+    make_pre_upgrade_card_with(state, serial, codes, person, &legacy, None)?;
+    write_file(
+        state.with_extension("ca.pem"),
+        format!("{}{}", legacy.cert_pem(), root.cert_pem()),
+    )
+}
 
+/// Like [`make_pre_upgrade_card`], with the legacy pair issued by `legacy_ca` (the CA mock's,
+/// so its server trusts the card) and, if given, the pair's validity `(not_before, not_after)`
+/// in unix seconds (a card about to expire). Writes `<state>.pins` but no `.ca.pem`: the CA's
+/// own files name the chain.
+pub fn make_pre_upgrade_card_with(
+    state: &Path,
+    serial: &str,
+    codes: &Codes,
+    person: &PersonName,
+    legacy_ca: &TestCa,
+    validity: Option<(i64, i64)>,
+) -> Result<(), InitError> {
+    let mut card = personalised_card(state, serial, codes)?;
+    for (slot, purpose, label) in [
+        (1u8, Purpose::Authentication, "HSA-id legitimering"),
+        (5u8, Purpose::Signature, "HSA-id underskrift"),
+    ] {
+        let req = PersonCertRequest {
+            subject: person.clone(),
+            purpose,
+            trust_level: Some(3),
+            upn: None,
+            not_before: validity.map(|v| v.0),
+            not_after: validity.map(|v| v.1),
+        };
+        generate_and_certify(&mut card, slot, label, legacy_ca, &req)?;
+    }
+    write_codes(state, codes)
+}
+
+/// A personalised card with no keys, opened with PIN1 verified, and its `.pins` written: the
+/// start of every test card (the CA mock's already-upgraded card included).
+pub fn personalised_card(
+    state: &Path,
+    serial: &str,
+    codes: &Codes,
+) -> Result<SithsCard, InitError> {
+    let pin1 = check_codes(codes)?;
     let blank = blank_card(
         serial,
         "SITHS e-id kort (Legitimering)",
@@ -102,43 +146,45 @@ pub fn make_pre_upgrade_card(
     let shared = Arc::new(Mutex::new(card));
     let mut card = SithsCard::open(Box::new(MemoryTransport::connect(shared)?))?;
     card.verify_pin(PinKind::Pin1, &pin1)?;
+    write_codes(state, codes)?;
+    Ok(card)
+}
 
-    let root = TestCa::new_root("TEST SITHS Root CA v1 (virtual-card init)", 2048)?;
-    let legacy = TestCa::new_issuing(&root, "TEST SITHS Type 1 CA v1", 2048, Some(3))?;
-    for (slot, purpose, label) in [
-        (1u8, Purpose::Authentication, "HSA-id legitimering"),
-        (5u8, Purpose::Signature, "HSA-id underskrift"),
-    ] {
-        let public = card.generate_key(slot)?;
-        let spki = public
-            .to_spki_der()
-            .map_err(|e| CardError::Malformed(format!("card public key: {e}")))?;
-        let cert = legacy.issue_person_cert(
-            &PersonCertRequest {
-                subject: person.clone(),
-                purpose,
-                trust_level: Some(3),
-                upn: None,
-                not_before: None,
-                not_after: None,
-            },
-            &spki,
-        )?;
-        card.write_certificate(slot, label, &cert)?;
-    }
-    let write = |path: PathBuf, text: String| {
-        std::fs::write(&path, text).map_err(|e| InitError::Io(path.clone(), e))
-    };
-    write(
-        state.with_extension("ca.pem"),
-        format!("{}{}", legacy.cert_pem(), root.cert_pem()),
-    )?;
-    write(
+/// Generate a key in `slot`, have `ca` certify it for `req` and write the certificate under
+/// `label`; returns the certificate. PIN1 must be verified.
+pub fn generate_and_certify(
+    card: &mut SithsCard,
+    slot: u8,
+    label: &str,
+    ca: &TestCa,
+    req: &PersonCertRequest,
+) -> Result<Vec<u8>, InitError> {
+    let public = card.generate_key(slot)?;
+    let spki = public
+        .to_spki_der()
+        .map_err(|e| CardError::Malformed(format!("card public key: {e}")))?;
+    let cert = ca.issue_person_cert(req, &spki)?;
+    card.write_certificate(slot, label, &cert)?;
+    Ok(cert)
+}
+
+fn check_codes(codes: &Codes) -> Result<SecretCode, InitError> {
+    let pin1 = SecretCode::pin(codes.pin1.clone()).map_err(|e| InitError::Rule("PIN1", e))?;
+    SecretCode::pin(codes.pin2.clone()).map_err(|e| InitError::Rule("PIN2", e))?;
+    SecretCode::puk(codes.puk.clone()).map_err(|e| InitError::Rule("PUK", e))?;
+    Ok(pin1)
+}
+
+fn write_codes(state: &Path, codes: &Codes) -> Result<(), InitError> {
+    write_file(
         pins_path(state),
         format!(
             "PIN1={}\nPIN2={}\nPUK={}\n",
             codes.pin1, codes.pin2, codes.puk
         ),
-    )?;
-    Ok(())
+    )
+}
+
+fn write_file(path: PathBuf, text: String) -> Result<(), InitError> {
+    std::fs::write(&path, text).map_err(|e| InitError::Io(path.clone(), e))
 }

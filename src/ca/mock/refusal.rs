@@ -1,0 +1,111 @@
+//! The CA's refusals as the contract names them (ISSUE3.md): an HTTP status, a stable code the
+//! client can act on, and a message that tells the person what to do next.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refusal {
+    #[serde(skip)]
+    pub status: u16,
+    #[serde(rename = "error")]
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Refusal {
+        Refusal {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn no_client_certificate() -> Refusal {
+        Refusal::new(
+            401,
+            "no_client_certificate",
+            "no client certificate was presented; insert your SITHS card and log in with its \
+             identification certificate",
+        )
+    }
+
+    pub fn unknown_person() -> Refusal {
+        Refusal::new(
+            403,
+            "unknown_person",
+            "the certificate's holder is not in the directory; contact your SITHS service centre",
+        )
+    }
+
+    pub fn bad_csr(message: String) -> Refusal {
+        Refusal::new(400, "bad_csr", message)
+    }
+
+    pub fn bad_key(message: String) -> Refusal {
+        Refusal::new(400, "bad_key", message)
+    }
+
+    pub fn wrong_identity(message: String) -> Refusal {
+        Refusal::new(403, "wrong_identity", message)
+    }
+
+    pub fn profile_not_allowed(label: &str) -> Refusal {
+        Refusal::new(
+            403,
+            "profile_not_allowed",
+            format!(
+                "{label} needs trust level 3, which a samordningsnummer cannot give; use the \
+                 HSA-id certificates, or contact your service centre once you have a personnummer"
+            ),
+        )
+    }
+
+    pub fn upgrade_not_allowed() -> Refusal {
+        Refusal::new(
+            403,
+            "upgrade_not_allowed",
+            "your card may not be upgraded; contact your SITHS service centre for a new card",
+        )
+    }
+
+    pub fn deadline_passed(deadline: &str) -> Refusal {
+        Refusal::new(
+            403,
+            "deadline_passed",
+            format!(
+                "upgrades ended on {deadline}; contact your SITHS service centre for a new card"
+            ),
+        )
+    }
+
+    pub fn unknown_profile(label: &str) -> Refusal {
+        let label: String = label.chars().filter(|c| !c.is_control()).take(40).collect();
+        Refusal::new(
+            404,
+            "unknown_profile",
+            format!("there is no profile {label:?}; use hsa-auth, hsa-sign, pnr-auth or pnr-sign"),
+        )
+    }
+
+    pub fn not_operator() -> Refusal {
+        Refusal::new(
+            403,
+            "not_operator",
+            "only service-centre operators may look up a PUK; ask your service centre",
+        )
+    }
+
+    pub fn reason_missing() -> Refusal {
+        Refusal::new(
+            400,
+            "reason_missing",
+            "write why the PUK is needed (e.g. the holder's identity check) in \"reason\"",
+        )
+    }
+
+    /// JSON body `{"error": …, "message": …}`.
+    pub fn body(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_else(|_| b"{\"error\":\"internal\"}".to_vec())
+    }
+}
