@@ -1,0 +1,318 @@
+//! The upgrade end to end against the CA mock over real mutual TLS, with the card in-process:
+//! the happy path, a pull before every APDU, the CA going away, and each refusal.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use siths_upgrade::ca::Profile;
+use siths_upgrade::ca::mock::{MockDir, MockHandle, start};
+use siths_upgrade::card::{CardError, PinKind, SecretCode, SithsCard};
+use siths_upgrade::pki::CertInfo;
+use siths_upgrade::transport::memory::MemoryTransport;
+use siths_upgrade::virtual_card::{self, VirtualCard};
+use siths_upgrade::workflow::upgrade::{Progress, Step, UpgradeError, UpgradeRequest, upgrade};
+
+const KARIN: &str = "TST5565594230-1001";
+const SAMORDNING: &str = "TST5565594230-1003";
+const NOT_ALLOWED: &str = "TST5565594230-1006";
+
+/// One CA world per test binary: `ca-mock init` takes seconds (RSA-4096 root, a card per person).
+fn world() -> &'static Path {
+    static WORLD: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, dir) = WORLD.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("ca");
+        siths_upgrade::ca::mock::init(&dir).unwrap();
+        (tmp, dir)
+    });
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A CA of its own (store, config) and a fresh copy of a person's pre-upgrade card.
+struct Rig {
+    _tmp: tempfile::TempDir,
+    dir: MockDir,
+    mock: Option<MockHandle>,
+    vcard: virtual_card::SharedCard,
+    root_pem: Vec<u8>,
+}
+
+impl Rig {
+    fn new(hsa_id: &str) -> Rig {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("ca");
+        copy_dir(world(), &path);
+        let dir = MockDir::new(&path);
+        let mock = start(dir.path(), "127.0.0.1:0").unwrap();
+        let vcard = virtual_card::share(VirtualCard::open(dir.card_state(hsa_id)).unwrap());
+        let root_pem = std::fs::read(dir.root_pem()).unwrap();
+        Rig {
+            _tmp: tmp,
+            dir,
+            mock: Some(mock),
+            vcard,
+            root_pem,
+        }
+    }
+
+    fn url(&self) -> String {
+        self.mock.as_ref().unwrap().url()
+    }
+
+    /// A new connection to the card, as after putting it back in.
+    fn card(&self) -> Arc<Mutex<SithsCard>> {
+        let transport = MemoryTransport::connect(self.vcard.clone()).unwrap();
+        Arc::new(Mutex::new(SithsCard::open(Box::new(transport)).unwrap()))
+    }
+
+    fn upgrade_with(
+        &self,
+        pin1: &str,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<siths_upgrade::workflow::upgrade::UpgradeSummary, UpgradeError> {
+        let pin1 = SecretCode::pin(pin1.into()).unwrap();
+        let pin2 = SecretCode::pin("246802".into()).unwrap();
+        let url = self.url();
+        upgrade(
+            &self.card(),
+            &UpgradeRequest {
+                ca_url: &url,
+                ca_root_pem: &self.root_pem,
+                pin1: &pin1,
+                pin2: &pin2,
+            },
+            progress,
+        )
+    }
+
+    fn upgrade(&self) -> Result<siths_upgrade::workflow::upgrade::UpgradeSummary, UpgradeError> {
+        self.upgrade_with("135790", &mut |_| {})
+    }
+
+    fn stored(&self, hsa_id: &str) -> Vec<CertInfo> {
+        self.mock
+            .as_ref()
+            .unwrap()
+            .certificates_for(hsa_id)
+            .unwrap()
+            .iter()
+            .map(|c| CertInfo::from_der(&c.der).unwrap())
+            .collect()
+    }
+
+    /// The card ends with exactly the four new pairs: each certificate in its profile's slot,
+    /// naming the right identity and matching the key in that slot; no legacy pair, no key
+    /// without a certificate; and the CA holds exactly those four for this card.
+    fn assert_upgraded(&self, hsa_id: &str) {
+        let card = self.card();
+        let mut card = card.lock().unwrap();
+        let o = card.overview().unwrap();
+        let mut slots: Vec<u8> = o.certificates.iter().filter_map(|c| c.slot).collect();
+        slots.sort();
+        assert_eq!(slots, [2, 3, 6, 7], "{:?}", o.certificates);
+        assert_eq!(o.certificates.len(), 4);
+        for profile in Profile::ALL {
+            let c = o
+                .certificates
+                .iter()
+                .find(|c| c.slot == Some(profile.slot()))
+                .unwrap();
+            let info = c.info.as_ref().unwrap();
+            assert_eq!(info.purpose, profile.purpose(), "{profile:?}");
+            assert_eq!(info.trust_level, Some(3));
+            let key = card.read_public_key(profile.slot()).unwrap().unwrap();
+            assert!(info.matches_rsa_key(&key.modulus, &key.exponent), "{profile:?}");
+        }
+        for slot in [1u8, 4, 5, 8] {
+            assert_eq!(card.read_public_key(slot).unwrap(), None, "orphaned key in {slot}");
+        }
+        let on_card: Vec<Vec<u8>> = o.certificates.iter().map(|c| c.der.clone()).collect();
+        let stored = self.stored(hsa_id);
+        let for_this_card = stored.iter().filter(|s| on_card.contains(&s.der)).count();
+        assert_eq!(for_this_card, 4, "the CA issued exactly these four for this card");
+    }
+}
+
+#[test]
+fn full_upgrade_leaves_both_pairs_and_no_legacy() {
+    let rig = Rig::new(KARIN);
+    let mut steps = Vec::new();
+    let summary = rig
+        .upgrade_with("135790", &mut |p| steps.push(p))
+        .unwrap();
+    assert_eq!(summary.written.len(), 4);
+    assert_eq!(summary.removed_slots, [1, 5]);
+    rig.assert_upgraded(KARIN);
+    assert_eq!(rig.stored(KARIN).len(), 4);
+    // Progress counts up to its total and ends with Done.
+    let last = steps.last().unwrap();
+    assert_eq!((last.step.clone(), last.done), (Step::Done, last.total));
+    assert!(steps.windows(2).all(|w| w[0].done <= w[1].done));
+
+    // Every certificate verifies with OpenSSL against the TEST root, independently of us.
+    let card = rig.card();
+    let o = card.lock().unwrap().overview().unwrap();
+    let identities: Vec<String> = o
+        .certificates
+        .iter()
+        .map(|c| c.info.as_ref().unwrap().identity.value().unwrap().to_string())
+        .collect();
+    assert!(identities.contains(&KARIN.to_string()));
+    assert!(identities.contains(&"198102179804".to_string()));
+    for c in &o.certificates {
+        let file = rig.dir.path().join(format!("{}.der", c.id_hex()));
+        std::fs::write(&file, &c.der).unwrap();
+        let out = Command::new("openssl")
+            .args(["verify", "-CAfile"])
+            .arg(rig.dir.root_pem())
+            .arg("-untrusted")
+            .arg(rig.dir.issuing_pem())
+            .args(["-inform", "DER"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && text.contains("OK"), "{text}");
+    }
+
+    // Running it again changes nothing and asks the CA for nothing new.
+    let again = rig.upgrade().unwrap();
+    assert!(again.written.is_empty() && again.removed_slots.is_empty());
+    assert_eq!(rig.stored(KARIN).len(), 4);
+}
+
+#[test]
+fn pulled_before_any_apdu_the_upgrade_resumes_to_the_same_end() {
+    // Count the APDUs of one whole upgrade, then pull the card before each of them in turn.
+    let rig = Rig::new(KARIN);
+    let before = virtual_card::lock(&rig.vcard).command_count();
+    rig.upgrade().unwrap();
+    let apdus = virtual_card::lock(&rig.vcard).command_count() - before;
+    assert!(apdus > 50, "{apdus}");
+    let pristine = std::fs::read(world().join("cards").join(format!("{KARIN}.json"))).unwrap();
+
+    let rig = Rig::new(KARIN);
+    let state = rig.dir.card_state(KARIN);
+    for n in 0..apdus as u32 {
+        // A fresh pre-upgrade card, the same CA.
+        std::fs::write(&state, &pristine).unwrap();
+        *virtual_card::lock(&rig.vcard) = VirtualCard::open(&state).unwrap();
+        let stored_before = rig.stored(KARIN).len();
+        virtual_card::lock(&rig.vcard).pull_after(n);
+        let first = rig.upgrade();
+        assert!(first.is_err(), "pulled after {n} APDUs, the upgrade cannot finish");
+        virtual_card::lock(&rig.vcard).insert();
+        rig.upgrade()
+            .unwrap_or_else(|e| panic!("resume after a pull at APDU {n}: {e}"));
+        rig.assert_upgraded(KARIN);
+        assert_eq!(
+            rig.stored(KARIN).len() - stored_before,
+            4,
+            "pull at {n}: the CA issued exactly four certificates for this card"
+        );
+    }
+}
+
+#[test]
+fn ca_gone_mid_upgrade_is_a_clear_error_and_resumable() {
+    let mut rig = Rig::new(KARIN);
+    let mock = rig.mock.take().unwrap();
+    let url = mock.url();
+    let mut mock = Some(mock);
+    let pin1 = SecretCode::pin("135790".into()).unwrap();
+    let pin2 = SecretCode::pin("246802".into()).unwrap();
+    let e = upgrade(
+        &rig.card(),
+        &UpgradeRequest {
+            ca_url: &url,
+            ca_root_pem: &rig.root_pem,
+            pin1: &pin1,
+            pin2: &pin2,
+        },
+        &mut |p| {
+            if matches!(p.step, Step::WriteCertificate(Profile::HsaAuth)) {
+                if let Some(m) = mock.take() {
+                    m.stop();
+                }
+            }
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(e, UpgradeError::Ca(_)), "{e:?}");
+    assert!(e.to_string().contains("nothing on the card was changed") || e.to_string().contains("CA"), "{e}");
+    // The legacy pair is still there: the card is usable as before.
+    let o = rig.card().lock().unwrap().overview().unwrap();
+    assert!(o.certificates.iter().any(|c| c.slot == Some(1)));
+    // The CA comes back: the upgrade resumes and finishes.
+    rig.mock = Some(start(rig.dir.path(), "127.0.0.1:0").unwrap());
+    rig.upgrade().unwrap();
+    rig.assert_upgraded(KARIN);
+}
+
+#[test]
+fn wrong_and_blocked_pin_stop_before_anything_changes() {
+    let rig = Rig::new(KARIN);
+    let e = rig.upgrade_with("000000", &mut |_| {}).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            UpgradeError::Card(CardError::WrongCode {
+                kind: PinKind::Pin1,
+                tries_left: 2
+            })
+        ),
+        "{e:?}"
+    );
+    assert!(e.is_user_error());
+    let _ = rig.upgrade_with("000000", &mut |_| {});
+    let _ = rig.upgrade_with("000000", &mut |_| {});
+    let e = rig.upgrade().unwrap_err();
+    assert!(
+        matches!(e, UpgradeError::Card(CardError::Blocked(PinKind::Pin1))),
+        "{e:?}"
+    );
+    assert_eq!(rig.stored(KARIN).len(), 0);
+    let o = rig.card().lock().unwrap().overview().unwrap();
+    assert_eq!(o.certificates.len(), 2, "the legacy pair only");
+}
+
+#[test]
+fn a_samordningsnummer_holder_gets_no_level_3_personnummer_pair() {
+    let rig = Rig::new(SAMORDNING);
+    let e = rig.upgrade().unwrap_err();
+    assert!(matches!(e, UpgradeError::ProfileMissing(_)), "{e:?}");
+    assert!(e.to_string().contains("service centre"), "{e}");
+    assert_eq!(rig.stored(SAMORDNING).len(), 0);
+}
+
+#[test]
+fn refused_persons_and_a_passed_deadline_change_nothing() {
+    let rig = Rig::new(NOT_ALLOWED);
+    let e = rig.upgrade().unwrap_err();
+    assert!(matches!(e, UpgradeError::NotAllowed { .. }), "{e:?}");
+
+    let mut rig = Rig::new(KARIN);
+    rig.mock.take().unwrap().stop();
+    rig.dir.set_deadline("2020-01-01").unwrap();
+    rig.mock = Some(start(rig.dir.path(), "127.0.0.1:0").unwrap());
+    let e = rig.upgrade().unwrap_err();
+    assert!(matches!(&e, UpgradeError::NotAllowed { code, .. } if code.contains("deadline")), "{e:?}");
+    let o = rig.card().lock().unwrap().overview().unwrap();
+    assert_eq!(o.certificates.len(), 2);
+    assert_eq!(rig.stored(KARIN).len(), 0);
+}
