@@ -1,7 +1,11 @@
 //! The certificate authority side: profiles, EST's PKCS#7 messages, and (in submodules) the CA
 //! client that logs in with the card and the CA mock used offline.
 
+pub mod check;
+pub mod client;
+pub mod csr;
 pub mod pkcs7;
 pub mod profile;
+pub mod tls;
 
 pub use profile::{IdentityKind, Profile};
