@@ -22,7 +22,8 @@ use crate::card::{CardError, SignatureScheme, SithsCard};
 use super::client::CaError;
 
 /// One card shared by the TLS signer (called on reqwest's worker thread), the CSR signer and the
-/// workflow; the mutex keeps their APDU transactions apart.
+/// workflow; the mutex keeps their APDU transactions apart. Never hold the lock across a
+/// [`super::client::CaClient`] call: a handshake needs the card and would wait for ever.
 pub type SharedCard = Arc<Mutex<SithsCard>>;
 
 /// What the card did during TLS handshakes: signatures made and the last card error.
