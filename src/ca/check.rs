@@ -43,7 +43,7 @@ pub enum CertCheckError {
     WrongIdentity { expected: String, found: String },
     #[error("the certificate is for {found} instead of {expected}; {NEXT}")]
     WrongPurpose { expected: String, found: String },
-    #[error("the certificate is not valid until {0}; check the computer's clock, then {NEXT}")]
+    #[error("the certificate is not valid until {0} (check the computer's clock); {NEXT}")]
     NotYetValid(Date),
     #[error("the certificate expired on {0}; {NEXT}")]
     Expired(Date),

@@ -236,7 +236,6 @@ impl CaClient {
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
             .build()
             .map_err(|e| CaError::Config(format!("HTTP client: {e}")))?;
         Ok(CaClient {
