@@ -135,15 +135,25 @@ impl Rig {
             assert_eq!(info.purpose, profile.purpose(), "{profile:?}");
             assert_eq!(info.trust_level, Some(3));
             let key = card.read_public_key(profile.slot()).unwrap().unwrap();
-            assert!(info.matches_rsa_key(&key.modulus, &key.exponent), "{profile:?}");
+            assert!(
+                info.matches_rsa_key(&key.modulus, &key.exponent),
+                "{profile:?}"
+            );
         }
         for slot in [1u8, 4, 5, 8] {
-            assert_eq!(card.read_public_key(slot).unwrap(), None, "orphaned key in {slot}");
+            assert_eq!(
+                card.read_public_key(slot).unwrap(),
+                None,
+                "orphaned key in {slot}"
+            );
         }
         let on_card: Vec<Vec<u8>> = o.certificates.iter().map(|c| c.der.clone()).collect();
         let stored = self.stored(hsa_id);
         let for_this_card = stored.iter().filter(|s| on_card.contains(&s.der)).count();
-        assert_eq!(for_this_card, 4, "the CA issued exactly these four for this card");
+        assert_eq!(
+            for_this_card, 4,
+            "the CA issued exactly these four for this card"
+        );
     }
 }
 
@@ -151,9 +161,7 @@ impl Rig {
 fn full_upgrade_leaves_both_pairs_and_no_legacy() {
     let rig = Rig::new(KARIN);
     let mut steps = Vec::new();
-    let summary = rig
-        .upgrade_with("135790", &mut |p| steps.push(p))
-        .unwrap();
+    let summary = rig.upgrade_with("135790", &mut |p| steps.push(p)).unwrap();
     assert_eq!(summary.written.len(), 4);
     assert_eq!(summary.removed_slots, [1, 5]);
     rig.assert_upgraded(KARIN);
@@ -169,7 +177,15 @@ fn full_upgrade_leaves_both_pairs_and_no_legacy() {
     let identities: Vec<String> = o
         .certificates
         .iter()
-        .map(|c| c.info.as_ref().unwrap().identity.value().unwrap().to_string())
+        .map(|c| {
+            c.info
+                .as_ref()
+                .unwrap()
+                .identity
+                .value()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert!(identities.contains(&KARIN.to_string()));
     assert!(identities.contains(&"198102179804".to_string()));
@@ -215,7 +231,10 @@ fn pulled_before_any_apdu_the_upgrade_resumes_to_the_same_end() {
         let stored_before = rig.stored(KARIN).len();
         virtual_card::lock(&rig.vcard).pull_after(n);
         let first = rig.upgrade();
-        assert!(first.is_err(), "pulled after {n} APDUs, the upgrade cannot finish");
+        assert!(
+            first.is_err(),
+            "pulled after {n} APDUs, the upgrade cannot finish"
+        );
         virtual_card::lock(&rig.vcard).insert();
         rig.upgrade()
             .unwrap_or_else(|e| panic!("resume after a pull at APDU {n}: {e}"));
@@ -254,7 +273,10 @@ fn ca_gone_mid_upgrade_is_a_clear_error_and_resumable() {
     )
     .unwrap_err();
     assert!(matches!(e, UpgradeError::Ca(_)), "{e:?}");
-    assert!(e.to_string().contains("nothing on the card was changed") || e.to_string().contains("CA"), "{e}");
+    assert!(
+        e.to_string().contains("nothing on the card was changed") || e.to_string().contains("CA"),
+        "{e}"
+    );
     // The legacy pair is still there: the card is usable as before.
     let o = rig.card().lock().unwrap().overview().unwrap();
     assert!(o.certificates.iter().any(|c| c.slot == Some(1)));
@@ -311,7 +333,10 @@ fn refused_persons_and_a_passed_deadline_change_nothing() {
     rig.dir.set_deadline("2020-01-01").unwrap();
     rig.mock = Some(start(rig.dir.path(), "127.0.0.1:0").unwrap());
     let e = rig.upgrade().unwrap_err();
-    assert!(matches!(&e, UpgradeError::NotAllowed { code, .. } if code.contains("deadline")), "{e:?}");
+    assert!(
+        matches!(&e, UpgradeError::NotAllowed { code, .. } if code.contains("deadline")),
+        "{e:?}"
+    );
     let o = rig.card().lock().unwrap().overview().unwrap();
     assert_eq!(o.certificates.len(), 2);
     assert_eq!(rig.stored(KARIN).len(), 0);

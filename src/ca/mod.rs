@@ -1,8 +1,12 @@
 //! The certificate authority side: profiles, EST's PKCS#7 messages, and (in submodules) the CA
 //! client that logs in with the card and the CA mock used offline.
 
+pub mod check;
+pub mod client;
+pub mod csr;
 pub mod mock;
 pub mod pkcs7;
 pub mod profile;
+pub mod tls;
 
 pub use profile::{IdentityKind, Profile};

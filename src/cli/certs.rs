@@ -42,7 +42,9 @@ pub fn list(card: &mut SithsCard, as_json: bool) -> Result<(), CliError> {
         println!(
             "    use:        {}{}",
             c.purpose,
-            c.pin.map(|p| format!(" (with {})", p.to_uppercase())).unwrap_or_default()
+            c.pin
+                .map(|p| format!(" (with {})", p.to_uppercase()))
+                .unwrap_or_default()
         );
         match c.trust_level {
             Some(level) => {
@@ -96,6 +98,11 @@ pub fn export(card: &mut SithsCard, id: &str, out: &Path, pem: bool) -> Result<(
     };
     std::fs::write(out, bytes)
         .map_err(|e| CliError::system(format!("cannot write {}: {e}", out.display())))?;
-    println!("Wrote certificate {} ({}) to {}.", cert.id_hex(), cert.label, out.display());
+    println!(
+        "Wrote certificate {} ({}) to {}.",
+        cert.id_hex(),
+        cert.label,
+        out.display()
+    );
     Ok(())
 }

@@ -51,7 +51,10 @@ fn upgrade_error(e: UpgradeError) -> CliError {
         _ => ExitCode::CardUnusable,
     };
     let mut message = e.to_string();
-    if !matches!(e, UpgradeError::NotAllowed { .. } | UpgradeError::ProfileMissing(_)) {
+    if !matches!(
+        e,
+        UpgradeError::NotAllowed { .. } | UpgradeError::ProfileMissing(_)
+    ) {
         message.push_str(" (run `siths-upgrade upgrade` again to resume where it stopped)");
     }
     CliError::new(code, message)

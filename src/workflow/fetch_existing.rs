@@ -13,7 +13,7 @@ use crate::workflow::upgrade::{Timing, UpgradeError, log_in};
 /// One certificate the CA has for the holder, and whether it can go onto this card.
 #[derive(Debug, Clone)]
 pub struct Existing {
-    pub profile: Option<Profile>,
+    pub profile: Profile,
     pub info: CertInfo,
     pub fit: Fit,
 }
@@ -59,7 +59,10 @@ fn now_unix() -> i64 {
 }
 
 /// List what the CA holds for the card's holder and where each certificate would go.
-pub fn list(shared: &SharedCard, request: &FetchRequest<'_>) -> Result<Vec<Existing>, UpgradeError> {
+pub fn list(
+    shared: &SharedCard,
+    request: &FetchRequest<'_>,
+) -> Result<Vec<Existing>, UpgradeError> {
     let mut timing = Timing::default();
     let lock = |s: &SharedCard| s.lock().unwrap_or_else(|p| p.into_inner()).overview();
     let overview = lock(shared)?;
@@ -110,9 +113,7 @@ pub fn write(shared: &SharedCard, existing: &Existing) -> Result<(), UpgradeErro
     let Fit::Writable(slot) = existing.fit else {
         return Err(UpgradeError::NotWritable(existing.fit.explain()));
     };
-    let label = existing
-        .profile
-        .map_or("Hämtat certifikat", |p| p.card_label());
+    let label = existing.profile.card_label();
     shared
         .lock()
         .unwrap_or_else(|p| p.into_inner())

@@ -83,7 +83,9 @@ pub enum UpgradeError {
     Card(#[from] CardError),
     #[error(transparent)]
     Ca(#[from] CaError),
-    #[error("the certificate for {profile} was refused and nothing was written to the card: {error}")]
+    #[error(
+        "the certificate for {profile} was refused and nothing was written to the card: {error}"
+    )]
     Check {
         profile: &'static str,
         error: CertCheckError,
@@ -209,7 +211,14 @@ pub fn upgrade(
         &mut done,
     );
 
-    let (client, me) = log_in(shared, &overview, request.ca_url, request.ca_root_pem, request.pin1, &mut timing)?;
+    let (client, me) = log_in(
+        shared,
+        &overview,
+        request.ca_url,
+        request.ca_root_pem,
+        request.pin1,
+        &mut timing,
+    )?;
     report(
         Step::VerifyPin(PinKind::Pin1),
         "Identification PIN accepted".into(),
@@ -228,7 +237,11 @@ pub fn upgrade(
     }
     let root_der = CertInfo::from_pem_or_der(request.ca_root_pem)
         .map(|i| i.der)
-        .map_err(|e| CaError::BadRoot(e.to_string()))?;
+        .map_err(|e| {
+            CaError::Config(format!(
+                "the CA root certificate cannot be read ({e}); give the root PEM file the site uses"
+            ))
+        })?;
     report(
         Step::LogIn,
         format!("Logged in to the CA as {}", me.hsa_id),
@@ -239,8 +252,11 @@ pub fn upgrade(
     let mut written = Vec::new();
     for profile in Profile::ALL {
         let slot = profile.slot();
-        let Some(identity) = expected_identity(profile, &me.hsa_id, me.personnummer.as_deref())
-        else {
+        let Some(identity) = expected_identity(
+            profile,
+            &me.hsa_id,
+            (!me.personnummer.is_empty()).then_some(me.personnummer.as_str()),
+        ) else {
             return Err(UpgradeError::ProfileMissing(profile.label()));
         };
 
@@ -279,7 +295,7 @@ pub fn upgrade(
         };
         let reissue = previously
             .iter()
-            .filter(|c| c.profile == Some(profile))
+            .filter(|c| c.profile == profile)
             .find(|c| {
                 CertInfo::from_der(&c.der)
                     .is_ok_and(|i| i.matches_rsa_key(&key.modulus, &key.exponent))
@@ -467,8 +483,11 @@ fn prove(
     let (Some(n), Some(e)) = (&cert.rsa_modulus, &cert.rsa_exponent) else {
         return Err(UpgradeError::ProofFailed(profile.label()));
     };
-    let key = rsa::RsaPublicKey::new(rsa::BigUint::from_bytes_be(n), rsa::BigUint::from_bytes_be(e))
-        .map_err(|_| UpgradeError::ProofFailed(profile.label()))?;
+    let key = rsa::RsaPublicKey::new(
+        rsa::BigUint::from_bytes_be(n),
+        rsa::BigUint::from_bytes_be(e),
+    )
+    .map_err(|_| UpgradeError::ProofFailed(profile.label()))?;
     key.verify(Pkcs1v15Sign::new::<Sha256>(), &hash, &signature)
         .map_err(|_| UpgradeError::ProofFailed(profile.label()))
 }

@@ -1,0 +1,566 @@
+//! The CA client: EST enrolment and the small JSON API (docs: /work/wt/ISSUE3.md "HTTP API"),
+//! over mutual TLS signed by the card.
+//!
+//! Every failure is a [`CaError`] that says whether the card was touched and what to do next, so
+//! the upgrade workflow can stop cleanly at any request and be resumed later.
+
+use std::io::Read;
+use std::time::Duration;
+
+use base64::Engine as _;
+use reqwest::blocking::{Client, RequestBuilder};
+use reqwest::header::CONTENT_TYPE;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::card::{CardError, PinKind};
+use crate::pki::CertInfo;
+
+use super::pkcs7;
+use super::profile::Profile;
+use super::tls::{HandshakeLog, HandshakeRecord, card_client_config};
+
+pub use super::tls::SharedCard;
+
+/// Time to reach the CA, including the TLS handshake (where the card signs).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time for a whole request; an enrolment is one signature on the CA's side.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest answer read from the CA: a few certificates, never more.
+const MAX_ANSWER_BYTES: u64 = 1 << 20;
+
+const NOTHING_CHANGED: &str = "nothing on the card was changed";
+
+/// What can go wrong talking to the CA, each with the next step.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CaError {
+    #[error(
+        "the CA at {url} cannot be reached ({detail}): check the CA address and your network, \
+         then try again; {NOTHING_CHANGED}"
+    )]
+    Unreachable { url: String, detail: String },
+    #[error(
+        "the CA's server certificate is not trusted ({0}): check that the CA root file is the \
+         CA's root.pem and that the address is the CA's; {NOTHING_CHANGED}"
+    )]
+    ServerNotTrusted(String),
+    #[error(
+        "the CA refused this card's certificate ({0}): the card's login certificate is not one \
+         the CA accepts; contact the service centre; {NOTHING_CHANGED}"
+    )]
+    ClientCertRefused(String),
+    #[error(
+        "the secure connection to the CA failed ({0}): check the CA address, then try again; \
+         {NOTHING_CHANGED}"
+    )]
+    Tls(String),
+    #[error(
+        "the card would not sign the login to the CA because the identification PIN (PIN1) is \
+         not verified: verify PIN1 first, then connect again; {NOTHING_CHANGED}"
+    )]
+    PinNotVerified,
+    #[error("the card could not sign for the CA: {0}")]
+    CardSigning(CardError),
+    #[error("the CA refused: {message} ({code}, HTTP {status})")]
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error(
+        "the CA's answer could not be understood ({0}): check that the address is the CA's, \
+         then try again; {NOTHING_CHANGED}"
+    )]
+    Malformed(String),
+    #[error("the CA connection cannot be set up: {0}")]
+    Config(String),
+    #[error("the certificate request could not be built ({0}); {NOTHING_CHANGED}")]
+    Csr(String),
+}
+
+impl CaError {
+    /// The machine-readable code of a CA refusal (`"deadline_passed"`, …).
+    pub fn refusal_code(&self) -> Option<&str> {
+        match self {
+            CaError::Refused { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    fn from_card(e: CardError) -> CaError {
+        match e {
+            CardError::NotVerified(PinKind::Pin1) => CaError::PinNotVerified,
+            other => CaError::CardSigning(other),
+        }
+    }
+}
+
+/// `GET /api/v1/me`: who the CA takes the caller to be and what they will get.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub hsa_id: String,
+    pub personnummer: String,
+    pub name: String,
+    #[serde(default)]
+    pub organisation: Option<String>,
+    #[serde(default)]
+    pub county: Option<String>,
+    #[serde(default)]
+    pub upn: Option<String>,
+    pub upgrade_allowed: bool,
+    #[serde(default)]
+    pub refusal: Option<Refusal>,
+    /// RFC 3339 date after which upgrades are refused.
+    #[serde(default)]
+    pub deadline: Option<String>,
+    #[serde(default)]
+    pub profiles: Vec<ProfileOffer>,
+}
+
+/// A refusal as the CA words it: a stable code and a message with the next step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub error: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+/// One profile the CA will issue to the caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileOffer {
+    pub label: String,
+    #[serde(default)]
+    pub identity: String,
+    #[serde(default)]
+    pub purpose: String,
+    #[serde(default)]
+    pub trust_level: Option<u8>,
+}
+
+impl ProfileOffer {
+    /// `None` for a label this version does not know (and so will not enrol).
+    pub fn profile(&self) -> Option<Profile> {
+        Profile::from_label(&self.label)
+    }
+}
+
+/// A certificate the CA already issued to the caller (for resuming and "fetch existing").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedCert {
+    pub profile: Profile,
+    pub serial: String,
+    pub not_after: String,
+    pub der: Vec<u8>,
+}
+
+#[derive(Deserialize)]
+struct CertificatesAnswer {
+    certificates: Vec<CertificateEntry>,
+}
+
+#[derive(Deserialize)]
+struct CertificateEntry {
+    label: String,
+    #[serde(default)]
+    serial: String,
+    #[serde(default)]
+    not_after: String,
+    der_base64: String,
+}
+
+#[derive(Serialize)]
+struct PukLookupRequest<'a> {
+    hsa_id: &'a str,
+    reason: &'a str,
+}
+
+#[derive(Deserialize)]
+struct PukAnswer {
+    puk: String,
+}
+
+/// A client of one CA, logged in with one card.
+pub struct CaClient {
+    base_url: String,
+    http: Client,
+    log: HandshakeLog,
+}
+
+impl std::fmt::Debug for CaClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaClient")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CaClient {
+    /// A client for `base_url` (`https://host:port`) that trusts `server_roots_pem` and logs in
+    /// with `auth_cert_der` and the card key in `auth_slot`. Nothing is sent until the first
+    /// request; PIN1 must be verified on the card before then.
+    pub fn new(
+        base_url: &str,
+        server_roots_pem: &[u8],
+        card: SharedCard,
+        auth_slot: u8,
+        auth_cert_der: Vec<u8>,
+    ) -> Result<CaClient, CaError> {
+        let url = reqwest::Url::parse(base_url.trim()).map_err(|e| {
+            CaError::Config(format!(
+                "`{base_url}` is not a URL ({e}); give the CA address as https://host:port"
+            ))
+        })?;
+        if url.scheme() != "https" {
+            return Err(CaError::Config(format!(
+                "`{base_url}` is not an https:// address; the CA is only reached over HTTPS"
+            )));
+        }
+        if CertInfo::from_der(&auth_cert_der).is_err() {
+            return Err(CaError::Config(
+                "the card's login certificate cannot be read; check the card with `siths-upgrade \
+                 status`"
+                    .into(),
+            ));
+        }
+        let log = HandshakeLog::default();
+        let tls = card_client_config(
+            server_roots_pem,
+            card,
+            auth_slot,
+            auth_cert_der,
+            log.clone(),
+        )?;
+        let http = Client::builder()
+            .tls_backend_preconfigured(tls)
+            .https_only(true)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| CaError::Config(format!("HTTP client: {e}")))?;
+        Ok(CaClient {
+            base_url: url.as_str().trim_end_matches('/').to_string(),
+            http,
+            log,
+        })
+    }
+
+    /// What the card did in TLS handshakes so far (signatures per scheme).
+    pub fn handshakes(&self) -> HandshakeRecord {
+        self.log.snapshot()
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Who the CA takes the card holder to be, and which profiles they will get.
+    pub fn me(&self) -> Result<Me, CaError> {
+        let body = self.send(self.http.get(self.url("/api/v1/me")))?;
+        json(&body)
+    }
+
+    /// The certificates the CA has issued to the card holder (any card).
+    pub fn certificates(&self) -> Result<Vec<IssuedCert>, CaError> {
+        let body = self.send(self.http.get(self.url("/api/v1/certificates")))?;
+        let answer: CertificatesAnswer = json(&body)?;
+        let mut out = Vec::new();
+        for entry in answer.certificates {
+            let Some(profile) = Profile::from_label(&entry.label) else {
+                log::warn!(
+                    "the CA listed a certificate for unknown profile `{}`; skipped",
+                    entry.label
+                );
+                continue;
+            };
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(entry.der_base64.trim())
+                .map_err(|e| CaError::Malformed(format!("certificate of {}: {e}", entry.label)))?;
+            out.push(IssuedCert {
+                profile,
+                serial: entry.serial,
+                not_after: entry.not_after,
+                der,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The CA certificates of a profile (its issuing CA and the root), DER.
+    pub fn cacerts(&self, profile: Profile) -> Result<Vec<Vec<u8>>, CaError> {
+        let url = self.url(&format!("/.well-known/est/{}/cacerts", profile.label()));
+        let body = self.send(self.http.get(url))?;
+        let certs =
+            pkcs7::parse_certs_only_base64(&body).map_err(|e| CaError::Malformed(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(CaError::Malformed(format!(
+                "no CA certificates for {}",
+                profile.label()
+            )));
+        }
+        Ok(certs)
+    }
+
+    /// Enrol `csr_der` (PKCS#10, signed by the card) for `profile`; returns the issued
+    /// certificate, not yet checked (see [`super::check::check_issued`]).
+    pub fn enroll(&self, profile: Profile, csr_der: &[u8]) -> Result<Vec<u8>, CaError> {
+        let url = self.url(&format!(
+            "/.well-known/est/{}/simpleenroll",
+            profile.label()
+        ));
+        let body = base64::engine::general_purpose::STANDARD.encode(csr_der);
+        let request = self
+            .http
+            .post(url)
+            .header(CONTENT_TYPE, "application/pkcs10")
+            .header("Content-Transfer-Encoding", "base64")
+            .body(body);
+        let answer = self.send(request)?;
+        let certs = pkcs7::parse_certs_only_base64(&answer)
+            .map_err(|e| CaError::Malformed(e.to_string()))?;
+        one_end_entity(certs)
+    }
+
+    /// Service centre: the PUK of another holder's card. The CA logs who asked, for whom and
+    /// why; the caller's card must be an operator's.
+    pub fn puk_lookup(&self, hsa_id: &str, reason: &str) -> Result<Zeroizing<String>, CaError> {
+        let request = serde_json::to_vec(&PukLookupRequest { hsa_id, reason })
+            .map_err(|e| CaError::Config(e.to_string()))?;
+        let body = self.send(
+            self.http
+                .post(self.url("/api/v1/puk-lookup"))
+                .header(CONTENT_TYPE, "application/json")
+                .body(request),
+        )?;
+        let answer: PukAnswer = serde_json::from_slice(&body)
+            .map_err(|_| CaError::Malformed("the PUK answer is not the expected JSON".into()))?;
+        Ok(Zeroizing::new(answer.puk))
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Send, map transport failures, and turn non-2xx answers into [`CaError::Refused`].
+    fn send(&self, request: RequestBuilder) -> Result<Zeroizing<Vec<u8>>, CaError> {
+        // A card error from an earlier handshake must not be blamed on this one.
+        self.log.take_error();
+        let response = request.send().map_err(|e| self.transport_error(&e))?;
+        let status = response.status();
+        // Reserved up front so that small answers (a PUK) are never copied by a reallocation
+        // that would leave an unzeroized copy behind.
+        let mut body = Zeroizing::new(Vec::with_capacity(16 * 1024));
+        if let Err(e) = response.take(MAX_ANSWER_BYTES).read_to_end(&mut body) {
+            // reqwest's blocking reader wraps its own errors in io::Error.
+            return Err(
+                match e.get_ref().and_then(|i| i.downcast_ref::<reqwest::Error>()) {
+                    Some(re) => self.transport_error(re),
+                    None => CaError::Malformed(format!("the answer was cut short: {e}")),
+                },
+            );
+        }
+        if status.is_success() {
+            return Ok(body);
+        }
+        Err(refusal(status.as_u16(), &body))
+    }
+
+    fn transport_error(&self, e: &reqwest::Error) -> CaError {
+        if let Some(card) = self.log.take_error() {
+            return CaError::from_card(card);
+        }
+        if let Some(tls) = find_rustls_error(e) {
+            return classify_tls(tls);
+        }
+        let detail = describe(e);
+        if e.is_timeout() {
+            return CaError::Unreachable {
+                url: self.base_url.clone(),
+                detail: format!("no answer in time: {detail}"),
+            };
+        }
+        if e.is_connect() || e.is_request() {
+            return CaError::Unreachable {
+                url: self.base_url.clone(),
+                detail,
+            };
+        }
+        if e.is_body() || e.is_decode() {
+            return CaError::Malformed(detail);
+        }
+        CaError::Unreachable {
+            url: self.base_url.clone(),
+            detail,
+        }
+    }
+}
+
+fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, CaError> {
+    serde_json::from_slice(body).map_err(|e| CaError::Malformed(format!("JSON: {e}")))
+}
+
+fn refusal(status: u16, body: &[u8]) -> CaError {
+    match serde_json::from_slice::<Refusal>(body) {
+        Ok(r) => CaError::Refused {
+            status,
+            code: r.error,
+            message: if r.message.is_empty() {
+                "no reason given; contact the service centre".into()
+            } else {
+                r.message
+            },
+        },
+        Err(_) => {
+            let text: String = String::from_utf8_lossy(body)
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect();
+            CaError::Refused {
+                status,
+                code: format!("http_{status}"),
+                message: if text.trim().is_empty() {
+                    "the CA gave no reason; check the CA address, then contact the service centre"
+                        .into()
+                } else {
+                    text
+                },
+            }
+        }
+    }
+}
+
+/// The issued certificate of an EST answer, which may also carry its CA certificates.
+fn one_end_entity(certs: Vec<Vec<u8>>) -> Result<Vec<u8>, CaError> {
+    let mut leaves: Vec<Vec<u8>> = certs
+        .into_iter()
+        .filter(|der| CertInfo::from_der(der).map_or(true, |i| !i.is_ca))
+        .collect();
+    match leaves.len() {
+        1 => Ok(leaves.remove(0)),
+        0 => Err(CaError::Malformed(
+            "the enrolment answer holds no certificate for the card".into(),
+        )),
+        n => Err(CaError::Malformed(format!(
+            "the enrolment answer holds {n} certificates instead of one"
+        ))),
+    }
+}
+
+/// The rustls error behind a reqwest error. `io::Error::source` skips the error it wraps, so
+/// each io::Error is opened with `get_ref`.
+fn find_rustls_error(e: &reqwest::Error) -> Option<rustls::Error> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut depth = 0;
+    while let Some(err) = current {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls.clone());
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if let Some(inner) = io.get_ref() {
+                if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+                    return Some(tls.clone());
+                }
+                current = Some(inner as &(dyn std::error::Error + 'static));
+                depth += 1;
+                if depth > 16 {
+                    break;
+                }
+                continue;
+            }
+        }
+        current = err.source();
+        depth += 1;
+        if depth > 16 {
+            break;
+        }
+    }
+    None
+}
+
+fn classify_tls(e: rustls::Error) -> CaError {
+    use rustls::AlertDescription as A;
+    match &e {
+        rustls::Error::InvalidCertificate(c) => CaError::ServerNotTrusted(format!("{c:?}")),
+        rustls::Error::AlertReceived(
+            A::BadCertificate
+            | A::UnknownCA
+            | A::CertificateRequired
+            | A::CertificateUnknown
+            | A::CertificateExpired
+            | A::CertificateRevoked
+            | A::UnsupportedCertificate
+            | A::AccessDenied,
+        ) => CaError::ClientCertRefused(e.to_string()),
+        _ => CaError::Tls(e.to_string()),
+    }
+}
+
+/// The error and its causes in one line, e.g. "error sending request: Connection refused".
+fn describe(e: &reqwest::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut current = std::error::Error::source(e);
+    while let Some(err) = current {
+        let text = err.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        current = err.source();
+        if parts.len() > 8 {
+            break;
+        }
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_keep_the_code_and_message() {
+        let e = refusal(
+            403,
+            br#"{"error":"deadline_passed","message":"the upgrade deadline has passed; contact the service centre"}"#,
+        );
+        assert_eq!(e.refusal_code(), Some("deadline_passed"));
+        assert!(e.to_string().contains("deadline has passed"), "{e}");
+        let e = refusal(502, b"<html>Bad gateway</html>");
+        assert_eq!(e.refusal_code(), Some("http_502"));
+        let e = refusal(500, b"");
+        assert!(e.to_string().contains("gave no reason"), "{e}");
+    }
+
+    #[test]
+    fn card_errors_map_to_next_steps() {
+        assert_eq!(
+            CaError::from_card(CardError::NotVerified(PinKind::Pin1)),
+            CaError::PinNotVerified
+        );
+        assert!(
+            CaError::PinNotVerified
+                .to_string()
+                .contains("verify PIN1 first")
+        );
+        assert!(matches!(
+            CaError::from_card(CardError::CardDead),
+            CaError::CardSigning(CardError::CardDead)
+        ));
+    }
+
+    #[test]
+    fn me_parses_the_contract_shape() {
+        let me: Me = serde_json::from_str(
+            r#"{"hsa_id":"TST5565594230-1001","personnummer":"191212121212","name":"Karin Åström",
+                "organisation":"Testregionen","county":"Västra Götalands län","upn":null,
+                "upgrade_allowed":true,"refusal":null,"deadline":"2027-06-30",
+                "profiles":[{"label":"hsa-auth","identity":"hsa_id","purpose":"authentication","trust_level":3},
+                            {"label":"later","identity":"x","purpose":"y","trust_level":1}]}"#,
+        )
+        .unwrap();
+        assert!(me.upgrade_allowed);
+        assert_eq!(me.profiles[0].profile(), Some(Profile::HsaAuth));
+        assert_eq!(me.profiles[1].profile(), None);
+        assert!(json::<Me>(b"{}").is_err());
+    }
+}
