@@ -49,6 +49,8 @@ struct Rig {
     mock: Option<MockHandle>,
     vcard: virtual_card::SharedCard,
     root_pem: Vec<u8>,
+    pin1: String,
+    pin2: String,
 }
 
 impl Rig {
@@ -60,13 +62,41 @@ impl Rig {
         let mock = start(dir.path(), "127.0.0.1:0").unwrap();
         let vcard = virtual_card::share(VirtualCard::open(dir.card_state(hsa_id)).unwrap());
         let root_pem = std::fs::read(dir.root_pem()).unwrap();
+        // The person's code letter.
+        let pins = std::fs::read_to_string(dir.card_pins(hsa_id)).unwrap();
+        let code = |key: &str| {
+            pins.lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+                .unwrap()
+                .trim()
+                .to_string()
+        };
         Rig {
             _tmp: tmp,
             dir,
             mock: Some(mock),
             vcard,
             root_pem,
+            pin1: code("PIN1"),
+            pin2: code("PIN2"),
         }
+    }
+
+    /// The person's pre-upgrade card and the CA's store as `ca-mock init` made them.
+    fn fresh_card_and_store(&mut self, hsa_id: &str) {
+        self.mock.take().map(MockHandle::stop);
+        for suffix in ["", "-wal", "-shm"] {
+            let name = format!("store.sqlite{suffix}");
+            let _ = std::fs::remove_file(self.dir.path().join(&name));
+            let pristine = world().join(&name);
+            if pristine.exists() {
+                std::fs::copy(pristine, self.dir.path().join(&name)).unwrap();
+            }
+        }
+        self.mock = Some(start(self.dir.path(), "127.0.0.1:0").unwrap());
+        let state = self.dir.card_state(hsa_id);
+        std::fs::copy(world().join("cards").join(format!("{hsa_id}.json")), &state).unwrap();
+        *virtual_card::lock(&self.vcard) = VirtualCard::open(&state).unwrap();
     }
 
     fn url(&self) -> String {
@@ -75,8 +105,12 @@ impl Rig {
 
     /// A new connection to the card, as after putting it back in.
     fn card(&self) -> Arc<Mutex<SithsCard>> {
-        let transport = MemoryTransport::connect(self.vcard.clone()).unwrap();
-        Arc::new(Mutex::new(SithsCard::open(Box::new(transport)).unwrap()))
+        self.try_card().unwrap()
+    }
+
+    fn try_card(&self) -> Result<Arc<Mutex<SithsCard>>, CardError> {
+        let transport = MemoryTransport::connect(self.vcard.clone())?;
+        Ok(Arc::new(Mutex::new(SithsCard::open(Box::new(transport))?)))
     }
 
     fn upgrade_with(
@@ -85,10 +119,10 @@ impl Rig {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<siths_upgrade::workflow::upgrade::UpgradeSummary, UpgradeError> {
         let pin1 = SecretCode::pin(pin1.into()).unwrap();
-        let pin2 = SecretCode::pin("246802".into()).unwrap();
+        let pin2 = SecretCode::pin(self.pin2.clone()).unwrap();
         let url = self.url();
         upgrade(
-            &self.card(),
+            &self.try_card()?,
             &UpgradeRequest {
                 ca_url: &url,
                 ca_root_pem: &self.root_pem,
@@ -100,7 +134,7 @@ impl Rig {
     }
 
     fn upgrade(&self) -> Result<siths_upgrade::workflow::upgrade::UpgradeSummary, UpgradeError> {
-        self.upgrade_with("135790", &mut |_| {})
+        self.upgrade_with(&self.pin1.clone(), &mut |_| {})
     }
 
     fn stored(&self, hsa_id: &str) -> Vec<CertInfo> {
@@ -157,6 +191,20 @@ impl Rig {
     }
 }
 
+fn pem(der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    )
+}
+
 #[test]
 fn full_upgrade_leaves_both_pairs_and_no_legacy() {
     let rig = Rig::new(KARIN);
@@ -190,14 +238,13 @@ fn full_upgrade_leaves_both_pairs_and_no_legacy() {
     assert!(identities.contains(&KARIN.to_string()));
     assert!(identities.contains(&"198102179804".to_string()));
     for c in &o.certificates {
-        let file = rig.dir.path().join(format!("{}.der", c.id_hex()));
-        std::fs::write(&file, &c.der).unwrap();
+        let file = rig.dir.path().join(format!("{}.pem", c.id_hex()));
+        std::fs::write(&file, pem(&c.der)).unwrap();
         let out = Command::new("openssl")
             .args(["verify", "-CAfile"])
             .arg(rig.dir.root_pem())
             .arg("-untrusted")
             .arg(rig.dir.issuing_pem())
-            .args(["-inform", "DER"])
             .arg(&file)
             .output()
             .unwrap();
@@ -218,33 +265,35 @@ fn pulled_before_any_apdu_the_upgrade_resumes_to_the_same_end() {
     let rig = Rig::new(KARIN);
     let before = virtual_card::lock(&rig.vcard).command_count();
     rig.upgrade().unwrap();
-    let apdus = virtual_card::lock(&rig.vcard).command_count() - before;
+    let apdus = (virtual_card::lock(&rig.vcard).command_count() - before) as u32;
     assert!(apdus > 50, "{apdus}");
-    let pristine = std::fs::read(world().join("cards").join(format!("{KARIN}.json"))).unwrap();
+    drop(rig);
 
-    let rig = Rig::new(KARIN);
-    let state = rig.dir.card_state(KARIN);
-    for n in 0..apdus as u32 {
-        // A fresh pre-upgrade card, the same CA.
-        std::fs::write(&state, &pristine).unwrap();
-        *virtual_card::lock(&rig.vcard) = VirtualCard::open(&state).unwrap();
-        let stored_before = rig.stored(KARIN).len();
-        virtual_card::lock(&rig.vcard).pull_after(n);
-        let first = rig.upgrade();
-        assert!(
-            first.is_err(),
-            "pulled after {n} APDUs, the upgrade cannot finish"
-        );
-        virtual_card::lock(&rig.vcard).insert();
-        rig.upgrade()
-            .unwrap_or_else(|e| panic!("resume after a pull at APDU {n}: {e}"));
-        rig.assert_upgraded(KARIN);
-        assert_eq!(
-            rig.stored(KARIN).len() - stored_before,
-            4,
-            "pull at {n}: the CA issued exactly four certificates for this card"
-        );
-    }
+    // Two workers, each with a CA of its own, share the pulls.
+    std::thread::scope(|scope| {
+        for worker in 0..2u32 {
+            scope.spawn(move || {
+                let mut rig = Rig::new(KARIN);
+                for n in (worker..apdus).step_by(2) {
+                    rig.fresh_card_and_store(KARIN);
+                    virtual_card::lock(&rig.vcard).pull_after(n);
+                    assert!(
+                        rig.upgrade().is_err(),
+                        "pulled after {n} APDUs, the upgrade cannot finish"
+                    );
+                    virtual_card::lock(&rig.vcard).insert();
+                    rig.upgrade()
+                        .unwrap_or_else(|e| panic!("resume after a pull at APDU {n}: {e}"));
+                    rig.assert_upgraded(KARIN);
+                    assert_eq!(
+                        rig.stored(KARIN).len(),
+                        4,
+                        "pull at {n}: the CA issued exactly four certificates for this card"
+                    );
+                }
+            });
+        }
+    });
 }
 
 #[test]

@@ -3,6 +3,7 @@
 mod ca_mock;
 mod certs;
 pub mod exit;
+mod fetch;
 pub mod json;
 pub mod prompt;
 mod upgrade;
@@ -90,6 +91,24 @@ pub enum Cmd {
         /// Read PIN1 (first line) and PIN2 (second line) from stdin.
         #[arg(long)]
         pin_stdin: bool,
+    },
+    /// List the certificate pairs the CA holds for you and write chosen ones back to this card.
+    FetchExisting {
+        #[arg(long)]
+        ca: String,
+        #[arg(long, value_name = "FILE")]
+        ca_root: PathBuf,
+        #[arg(long)]
+        reader: Option<String>,
+        /// Read PIN1 from stdin.
+        #[arg(long)]
+        pin_stdin: bool,
+        /// Write the certificate of this profile (hsa-auth, hsa-sign, pnr-auth, pnr-sign).
+        #[arg(long, value_name = "LABEL")]
+        write: Vec<String>,
+        /// Write every certificate that fits this card.
+        #[arg(long)]
+        all: bool,
     },
     /// The virtual SITHS card for tests, demos and training.
     #[command(subcommand)]
@@ -210,6 +229,18 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let source = PinSource::new(pin_stdin);
             let card = open_card(vcard, reader.as_deref())?;
             upgrade::run(card, &ca, &ca_root, source)
+        }
+        Cmd::FetchExisting {
+            ca,
+            ca_root,
+            reader,
+            pin_stdin,
+            write,
+            all,
+        } => {
+            let source = PinSource::new(pin_stdin);
+            let card = open_card(vcard, reader.as_deref())?;
+            fetch::run(card, &ca, &ca_root, source, &write, all)
         }
         Cmd::VirtualCard(cmd) => virtual_card::run(cmd),
         Cmd::CaMock(cmd) => ca_mock::run(cmd),

@@ -1,0 +1,204 @@
+//! The upgrade as a user runs it from the README: `ca-mock init` and `ca-mock serve`, the card
+//! served through a real pcscd by `virtual-card serve`, `upgrade` from the CLI, and OpenSC
+//! reading the result.
+
+mod support;
+
+use std::io::Write;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use support::pcscd::Pcscd;
+
+const BIN: &str = env!("CARGO_BIN_EXE_siths-upgrade");
+const KARIN: &str = "TST5565594230-1001";
+
+struct Children(Vec<Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn run(args: &[&str], stdin: &str, env: &[(String, String)]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .envs(env.iter().cloned())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Wait (bounded, a hang guard) until `ok` holds.
+fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
+    let limit = Instant::now() + Duration::from_secs(30);
+    while !ok() {
+        assert!(Instant::now() < limit, "{what} never happened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn upgrade_from_the_command_line_through_pcscd() {
+    let pcscd = Pcscd::start();
+    let env = pcscd.env();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ca");
+    let dir_s = dir.to_str().unwrap();
+
+    let init = run(&["ca-mock", "init", "--dir", dir_s], "", &env);
+    assert!(init.status.success(), "{}", text(&init));
+
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut children = Children(Vec::new());
+    children.0.push(
+        Command::new(BIN)
+            .args(["ca-mock", "serve", "--dir", dir_s, "--listen", &listen])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let state = dir.join("cards").join(format!("{KARIN}.json"));
+    children.0.push(
+        Command::new(BIN)
+            .args(["virtual-card", "serve", "--state"])
+            .arg(&state)
+            .args(["--vpcd", &format!("127.0.0.1:{}", pcscd.vpcd_port())])
+            .envs(env.iter().cloned())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("the CA listening", || {
+        std::net::TcpStream::connect(&listen).is_ok()
+    });
+    wait_until("the card in the reader", || {
+        run(&["status", "--json"], "", &env).status.success()
+    });
+
+    let pins = std::fs::read_to_string(dir.join("cards").join(format!("{KARIN}.pins"))).unwrap();
+    let code = |key: &str| {
+        pins.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .unwrap()
+            .to_string()
+    };
+    let url = format!("https://127.0.0.1:{port}");
+    let root = dir.join("root.pem");
+    let up = run(
+        &[
+            "upgrade",
+            "--ca",
+            &url,
+            "--ca-root",
+            root.to_str().unwrap(),
+            "--pin-stdin",
+        ],
+        &format!("{}\n{}\n", code("PIN1"), code("PIN2")),
+        &env,
+    );
+    let out = text(&up);
+    assert!(up.status.success(), "{out}");
+    assert!(out.contains("Upgrade finished"), "{out}");
+    assert!(out.contains("Legacy pair removed"), "{out}");
+
+    // `certs --json` and OpenSC both see the four new certificates and no legacy pair.
+    let certs = run(&["certs", "--json"], "", &env);
+    let v: serde_json::Value = serde_json::from_slice(&certs.stdout).unwrap();
+    let list = v["certificates"].as_array().unwrap();
+    assert_eq!(list.len(), 4, "{v}");
+    let mut kinds: Vec<(String, String)> = list
+        .iter()
+        .map(|c| {
+            (
+                c["identity_type"].as_str().unwrap().to_string(),
+                c["purpose"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            ("hsa-id".into(), "authentication".into()),
+            ("hsa-id".into(), "signature".into()),
+            ("personnummer".into(), "authentication".into()),
+            ("personnummer".into(), "signature".into()),
+        ]
+    );
+
+    let conf = tmp.path().join("opensc.conf");
+    std::fs::write(&conf, "app default {\n    enable_default_driver = true;\n}\n").unwrap();
+    let opensc = Command::new("pkcs15-tool")
+        .arg("--list-certificates")
+        .env("OPENSC_CONF", &conf)
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&opensc.stdout).to_string();
+    assert!(opensc.status.success(), "{listed}");
+    assert_eq!(listed.matches("X.509 Certificate [").count(), 4, "{listed}");
+    let ids: Vec<&str> = listed
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("ID"))
+        .map(|l| l.trim_start_matches([' ', ':']).trim())
+        .collect();
+    assert_eq!(ids, ["02", "03", "06", "07"], "the new slots only, no legacy pair: {listed}");
+    for label in [
+        "HSA-id legitimering",
+        "HSA-id underskrift",
+        "Personnummer legitimering",
+        "Personnummer underskrift",
+    ] {
+        assert!(listed.contains(&format!("[{label}]")), "{listed}");
+    }
+
+    // Each certificate exported by the CLI verifies with OpenSSL against the TEST root.
+    for c in list {
+        let id = c["id"].as_str().unwrap();
+        let file = tmp.path().join(format!("{id}.pem"));
+        let export = run(
+            &["export-cert", id, "--out", file.to_str().unwrap(), "--pem"],
+            "",
+            &env,
+        );
+        assert!(export.status.success(), "{}", text(&export));
+        let verify = Command::new("openssl")
+            .args(["verify", "-CAfile"])
+            .arg(&root)
+            .arg("-untrusted")
+            .arg(dir.join("issuing.pem"))
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(verify.status.success(), "{}", text(&verify));
+    }
+}
