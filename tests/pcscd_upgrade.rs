@@ -156,7 +156,11 @@ fn upgrade_from_the_command_line_through_pcscd() {
     );
 
     let conf = tmp.path().join("opensc.conf");
-    std::fs::write(&conf, "app default {\n    enable_default_driver = true;\n}\n").unwrap();
+    std::fs::write(
+        &conf,
+        "app default {\n    enable_default_driver = true;\n}\n",
+    )
+    .unwrap();
     let opensc = Command::new("pkcs15-tool")
         .arg("--list-certificates")
         .env("OPENSC_CONF", &conf)
@@ -171,7 +175,11 @@ fn upgrade_from_the_command_line_through_pcscd() {
         .filter_map(|l| l.trim().strip_prefix("ID"))
         .map(|l| l.trim_start_matches([' ', ':']).trim())
         .collect();
-    assert_eq!(ids, ["02", "03", "06", "07"], "the new slots only, no legacy pair: {listed}");
+    assert_eq!(
+        ids,
+        ["02", "03", "06", "07"],
+        "the new slots only, no legacy pair: {listed}"
+    );
     for label in [
         "HSA-id legitimering",
         "HSA-id underskrift",

@@ -84,7 +84,9 @@ impl Rig {
 
     /// The person's pre-upgrade card and the CA's store as `ca-mock init` made them.
     fn fresh_card_and_store(&mut self, hsa_id: &str) {
-        self.mock.take().map(MockHandle::stop);
+        if let Some(mock) = self.mock.take() {
+            mock.stop();
+        }
         for suffix in ["", "-wal", "-shm"] {
             let name = format!("store.sqlite{suffix}");
             let _ = std::fs::remove_file(self.dir.path().join(&name));

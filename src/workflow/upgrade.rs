@@ -146,10 +146,10 @@ fn now_unix() -> i64 {
 }
 
 /// A certificate on the card that belongs to the upgrade's profile in its slot.
-fn profile_cert<'o>(
-    overview: &'o CardOverview,
+fn profile_cert(
+    overview: &CardOverview,
     profile: Profile,
-) -> Option<&'o crate::card::CardCertificate> {
+) -> Option<&crate::card::CardCertificate> {
     overview
         .certificates
         .iter()
