@@ -392,3 +392,28 @@ fn refused_persons_and_a_passed_deadline_change_nothing() {
     assert_eq!(o.certificates.len(), 2);
     assert_eq!(rig.stored(KARIN).len(), 0);
 }
+
+#[test]
+fn a_certificate_for_another_key_is_refused_and_nothing_is_written() {
+    let rig = Rig::new(KARIN);
+    rig.mock.as_ref().unwrap().misissue_for_other_key(true);
+    let e = rig.upgrade().unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            UpgradeError::Check {
+                error: siths_upgrade::ca::check::CertCheckError::WrongKey,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("nothing was written"), "{e}");
+    let o = rig.card().lock().unwrap().overview().unwrap();
+    assert_eq!(o.certificates.len(), 2, "only the legacy pair");
+    assert!(o.certificates.iter().all(|c| c.slot == Some(1) || c.slot == Some(5)));
+    // A working CA later: the upgrade goes through with the key already made.
+    rig.mock.as_ref().unwrap().misissue_for_other_key(false);
+    rig.upgrade().unwrap();
+    rig.assert_upgraded(KARIN);
+}

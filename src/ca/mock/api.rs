@@ -59,6 +59,9 @@ impl From<Refusal> for Reply {
 }
 
 /// Everything the CA needs while serving, loaded once from DIR.
+/// The content type of an EST enrolment answer (RFC 7030 §4.2.3).
+const EST_CERTS_CONTENT_TYPE: &str = "application/pkcs7-mime; smime-type=certs-only";
+
 pub struct Ca {
     pub(crate) dir: MockDir,
     persons: Directory,
@@ -68,6 +71,9 @@ pub struct Ca {
     pnr3: TestCa,
     pub(crate) store: Store,
     puk_log: Mutex<PathBuf>,
+    /// Fault injection for tests: answer enrolments with a certificate for another key, as a
+    /// broken or hostile CA might, without storing it.
+    pub(crate) misissue: std::sync::atomic::AtomicBool,
 }
 
 impl Ca {
@@ -81,6 +87,7 @@ impl Ca {
             pnr3: dir.load_ca(CaName::Pnr3)?,
             store: Store::open(&dir.store())?,
             puk_log: Mutex::new(dir.puk_log()),
+            misissue: std::sync::atomic::AtomicBool::new(false),
             dir: dir.clone(),
         })
     }
@@ -178,6 +185,20 @@ impl Ca {
             log::error!("store: {e}");
             Refusal::new(500, "internal", "the CA's store failed; try again later")
         };
+        if self.misissue.load(std::sync::atomic::Ordering::Relaxed) {
+            let other_key = self.issuer(profile).info().spki_der.clone();
+            let wrong = self
+                .issuer(profile)
+                .issue_person_cert(&person.cert_request(profile), &other_key)
+                .map_err(|e| Refusal::new(500, "internal", e.to_string()))?;
+            let body = pkcs7::certs_only_base64(&[&wrong])
+                .map_err(|e| Refusal::new(500, "internal", e.to_string()))?;
+            return Ok(Reply {
+                status: 200,
+                content_type: EST_CERTS_CONTENT_TYPE,
+                body: body.into_bytes(),
+            });
+        }
         let cert = match self
             .store
             .find(&person.hsa_id, profile, &spki)
@@ -213,7 +234,7 @@ impl Ca {
             .map_err(|e| Refusal::new(500, "internal", e.to_string()))?;
         Ok(Reply {
             status: 200,
-            content_type: "application/pkcs7-mime; smime-type=certs-only",
+            content_type: EST_CERTS_CONTENT_TYPE,
             body: body.into_bytes(),
         })
     }

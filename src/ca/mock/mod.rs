@@ -122,6 +122,14 @@ impl MockHandle {
         self.ca.enrolments_for(hsa_id).unwrap_or(0)
     }
 
+    /// Fault injection for tests: while on, every enrolment is answered with a certificate for
+    /// a key other than the one in the request (nothing is stored).
+    pub fn misissue_for_other_key(&self, on: bool) {
+        self.ca
+            .misissue
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// The certificates the store holds for a person, oldest first.
     pub fn certificates_for(&self, hsa_id: &str) -> Result<Vec<StoredCert>, MockError> {
         self.ca.store.for_person(hsa_id)
