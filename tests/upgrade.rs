@@ -411,7 +411,11 @@ fn a_certificate_for_another_key_is_refused_and_nothing_is_written() {
     assert!(e.to_string().contains("nothing was written"), "{e}");
     let o = rig.card().lock().unwrap().overview().unwrap();
     assert_eq!(o.certificates.len(), 2, "only the legacy pair");
-    assert!(o.certificates.iter().all(|c| c.slot == Some(1) || c.slot == Some(5)));
+    assert!(
+        o.certificates
+            .iter()
+            .all(|c| c.slot == Some(1) || c.slot == Some(5))
+    );
     // A working CA later: the upgrade goes through with the key already made.
     rig.mock.as_ref().unwrap().misissue_for_other_key(false);
     rig.upgrade().unwrap();
