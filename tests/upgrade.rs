@@ -421,3 +421,55 @@ fn a_certificate_for_another_key_is_refused_and_nothing_is_written() {
     rig.upgrade().unwrap();
     rig.assert_upgraded(KARIN);
 }
+
+#[test]
+fn fetch_existing_puts_back_what_the_ca_issued_when_the_card_holds_the_key() {
+    use siths_upgrade::workflow::fetch_existing::{FetchRequest, Fit, list, write};
+    // An upgrade interrupted right after the CA issued the first certificate: the key is in its
+    // slot and the certificate is at the CA, but not on the card.
+    let rig = Rig::new(KARIN);
+    let vcard = rig.vcard.clone();
+    let e = rig
+        .upgrade_with(&rig.pin1.clone(), &mut |p| {
+            if p.step == Step::Enrol(Profile::HsaAuth) {
+                virtual_card::lock(&vcard).pull();
+            }
+        })
+        .unwrap_err();
+    assert!(matches!(e, UpgradeError::Card(_)), "{e:?}");
+    virtual_card::lock(&rig.vcard).insert();
+
+    let pin1 = SecretCode::pin(rig.pin1.clone()).unwrap();
+    let url = rig.url();
+    let request = FetchRequest {
+        ca_url: &url,
+        ca_root_pem: &rig.root_pem,
+        pin1: &pin1,
+    };
+    let card = rig.card();
+    let existing = list(&card, &request).unwrap();
+    assert_eq!(existing.len(), 1, "{existing:?}");
+    assert_eq!(existing[0].profile, Profile::HsaAuth);
+    assert_eq!(existing[0].fit, Fit::Writable(Profile::HsaAuth.slot()));
+    write(&card, &existing[0]).unwrap();
+    let o = card.lock().unwrap().overview().unwrap();
+    assert!(o.certificates.iter().any(|c| c.slot == Some(2)));
+    let again = list(&card, &request).unwrap();
+    assert_eq!(again[0].fit, Fit::AlreadyOnCard);
+
+    // The same person's other (pre-upgrade) card does not hold that key: it cannot go there.
+    let other_state = rig.dir.path().join("other-card.json");
+    std::fs::copy(
+        world().join("cards").join(format!("{KARIN}.json")),
+        &other_state,
+    )
+    .unwrap();
+    let other = virtual_card::share(VirtualCard::open(&other_state).unwrap());
+    let other_card = Arc::new(Mutex::new(
+        SithsCard::open(Box::new(MemoryTransport::connect(other).unwrap())).unwrap(),
+    ));
+    let there = list(&other_card, &request).unwrap();
+    assert_eq!(there[0].fit, Fit::KeyNotOnCard);
+    assert!(there[0].fit.explain().contains("another card"));
+    assert!(write(&other_card, &there[0]).is_err());
+}
