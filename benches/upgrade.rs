@@ -1,0 +1,702 @@
+//! What an upgrade costs, and how fast the CA mock issues.
+//!
+//! 1. The full upgrade through a real (isolated) pcscd and vpcd, the card served in-process, the
+//!    CA mock in-process over real mutual TLS: five runs, each on a fresh copy of the same
+//!    person's pre-upgrade card and a fresh CA store, split into card, CA and client time as
+//!    [`Timing`] measures them, plus the APDUs and bytes the card answered.
+//! 2. CA mock issuance throughput: two concurrent clients, each a different person with a TLS
+//!    client certificate and key in memory, enrolling distinct pre-made RSA-2048 keys for the
+//!    four profiles in turn over one kept-alive connection each.
+//!
+//! Prints figures and a summary against the targets of issue 3; asserts nothing about speed.
+//! It does stop with an error if an upgrade or an enrolment does not do what it should, since
+//! a figure for a run that failed would mean nothing.
+//!
+//! Run: `cargo bench --bench upgrade` (as root, with pcscd and vsmartcard-vpcd).
+
+#[allow(dead_code)]
+#[path = "../tests/support/pcscd.rs"]
+mod pcscd;
+
+use std::error::Error;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use siths_upgrade::ca::Profile;
+use siths_upgrade::ca::mock::{self, CaName, MockDir, MockHandle};
+use siths_upgrade::ca::{pkcs7, tls};
+use siths_upgrade::card::{SecretCode, SithsCard};
+use siths_upgrade::pki::keys::{RsaSpki, generate_rsa_key, private_key_pkcs8_der};
+use siths_upgrade::pki::{CertInfo, PersonCertRequest, Purpose};
+use siths_upgrade::transport::TransportError;
+use siths_upgrade::transport::pcsc::PcscTransport;
+use siths_upgrade::virtual_card::{self, VirtualCard, vpcd};
+use siths_upgrade::workflow::upgrade::{Timing, UpgradeRequest, upgrade};
+
+type BenchResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
+
+/// The person whose pre-upgrade card every upgrade run starts from.
+const KARIN: &str = "TST5565594230-1001";
+/// The two concurrent enrolling clients: ordinary holders allowed all four profiles.
+const CLIENTS: [&str; 2] = ["TST5565594230-1002", "TST5565594230-1008"];
+const UPGRADE_RUNS: usize = 5;
+const ENROLMENTS_PER_CLIENT: usize = 150;
+/// Key slots of the legacy pair, which a completed upgrade removes.
+const LEGACY_SLOTS: [u8; 2] = [1, 5];
+
+/// Targets from issue 3.
+const TARGET_CLIENT_MS: f64 = 100.0;
+const TARGET_TOTAL_MS: f64 = 3000.0;
+const TARGET_ENROLMENTS_PER_S: f64 = 150.0;
+/// Hang guard while pcscd notices the card; not a timing expectation.
+const CARD_WAIT: Duration = Duration::from_secs(20);
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("upgrade bench failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> BenchResult<()> {
+    // pcscd first: the PC/SC client library reads the socket variable once, and no other
+    // thread may exist while the environment changes.
+    let pcscd = pcscd::Pcscd::start();
+    // SAFETY: no other thread exists yet and no PC/SC context has been made.
+    unsafe { std::env::set_var(pcscd::SOCKET_ENV, pcscd.socket_path()) };
+
+    print_machine();
+    let tmp = tempfile::Builder::new()
+        .prefix("siths-bench-upgrade-")
+        .tempdir()?;
+    let world = tmp.path().join("world");
+    let made = mock::init(&world)?;
+    println!(
+        "ca-mock init: {} persons, {} cards in {:.1} s (RSA-4096 root, issuing CAs, a card per person)",
+        made.persons, made.cards, made.seconds
+    );
+
+    let upgrades = bench_upgrade(&pcscd, &world, tmp.path())?;
+    let issuance = bench_issuance(&world, tmp.path())?;
+    print_summary(&upgrades, &issuance);
+    // tmp (both CA copies, card states) and pcscd (its own temp dir) go on drop.
+    Ok(())
+}
+
+fn print_machine() {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    println!(
+        "machine: {cores} cores, load average {} (shared with other work; figures vary with it)",
+        load.join(" ")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Full upgrade through pcscd + vpcd
+
+/// One upgrade run: the workflow's own timing and what the card answered.
+struct UpgradeRun {
+    timing: Timing,
+    apdus: u64,
+    command_bytes: u64,
+    response_bytes: u64,
+    /// Card-side counters before and after the run (a fresh card starts at 0).
+    counters: (Counters, Counters),
+    /// Whether the host's own counters (SithsCard::stats) saw the same traffic.
+    host_agrees: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Counters {
+    apdus: u64,
+    command_bytes: u64,
+    response_bytes: u64,
+}
+
+struct UpgradeFigures {
+    runs: Vec<UpgradeRun>,
+    /// Mean time of one RSA-2048 key generation with the code the virtual card uses.
+    keygen_ms: f64,
+}
+
+/// The served card and the CA of the upgrade runs; torn down in order on drop.
+struct UpgradeRig {
+    stop: Arc<AtomicBool>,
+    server: Option<JoinHandle<Result<(), vpcd::VpcdError>>>,
+    card: virtual_card::SharedCard,
+    mock: Option<MockHandle>,
+    dir: MockDir,
+    world: PathBuf,
+}
+
+impl Drop for UpgradeRig {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(server) = self.server.take() {
+            let _ = server.join();
+        }
+        if let Some(mock) = self.mock.take() {
+            mock.stop();
+        }
+    }
+}
+
+impl UpgradeRig {
+    fn start(pcscd: &pcscd::Pcscd, world: &Path, tmp: &Path) -> BenchResult<UpgradeRig> {
+        let path = tmp.join("ca-upgrade");
+        copy_dir(world, &path)?;
+        let dir = MockDir::new(&path);
+        let card = virtual_card::share(VirtualCard::open(dir.card_state(KARIN))?);
+        let stop = Arc::new(AtomicBool::new(false));
+        let addr = format!("127.0.0.1:{}", pcscd.vpcd_port());
+        let server = {
+            let (card, stop) = (card.clone(), stop.clone());
+            std::thread::spawn(move || vpcd::serve(card, &addr, stop))
+        };
+        Ok(UpgradeRig {
+            stop,
+            server: Some(server),
+            card,
+            mock: None,
+            dir,
+            world: world.to_path_buf(),
+        })
+    }
+
+    /// The person's pre-upgrade card and the CA's store as `ca-mock init` made them, and the CA
+    /// serving again.
+    fn fresh_card_and_store(&mut self) -> BenchResult<()> {
+        if let Some(mock) = self.mock.take() {
+            mock.stop();
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let name = format!("store.sqlite{suffix}");
+            let target = self.dir.path().join(&name);
+            if target.exists() {
+                std::fs::remove_file(&target)?;
+            }
+            let pristine = self.world.join(&name);
+            if pristine.exists() {
+                std::fs::copy(pristine, &target)?;
+            }
+        }
+        self.mock = Some(mock::start(self.dir.path(), "127.0.0.1:0")?);
+        let state = self.dir.card_state(KARIN);
+        std::fs::copy(MockDir::new(&self.world).card_state(KARIN), &state)?;
+        *virtual_card::lock(&self.card) = VirtualCard::open(&state)?;
+        Ok(())
+    }
+
+    fn counters(&self) -> Counters {
+        let card = virtual_card::lock(&self.card);
+        Counters {
+            apdus: card.command_count(),
+            command_bytes: card.command_bytes(),
+            response_bytes: card.response_bytes(),
+        }
+    }
+
+    /// Connect through pcscd once it reports the card (vpcd link up, ATR read).
+    fn connect(&self, pcscd: &pcscd::Pcscd) -> BenchResult<PcscTransport> {
+        let deadline = Instant::now() + CARD_WAIT;
+        loop {
+            match PcscTransport::connect(None) {
+                Ok(t) => return Ok(t),
+                Err(TransportError::NoCard(_) | TransportError::NoReader)
+                    if Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => return Err(format!("{e}\npcscd log:\n{}", pcscd.log()).into()),
+            }
+        }
+    }
+
+    fn url(&self) -> BenchResult<String> {
+        Ok(self
+            .mock
+            .as_ref()
+            .ok_or("the CA mock is not running")?
+            .url())
+    }
+}
+
+fn bench_upgrade(pcscd: &pcscd::Pcscd, world: &Path, tmp: &Path) -> BenchResult<UpgradeFigures> {
+    let mut rig = UpgradeRig::start(pcscd, world, tmp)?;
+    let root_pem = std::fs::read(rig.dir.root_pem())?;
+    let pins = std::fs::read_to_string(rig.dir.card_pins(KARIN))?;
+    let code = |key: &str| -> BenchResult<SecretCode> {
+        let value = pins
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .ok_or_else(|| format!("{KARIN}.pins has no {key} line"))?;
+        Ok(SecretCode::pin(value.trim().to_string())?)
+    };
+    let (pin1, pin2) = (code("PIN1")?, code("PIN2")?);
+
+    println!(
+        "\n== full upgrade of {KARIN} through pcscd+vpcd, {UPGRADE_RUNS} runs (fresh card and CA store each) =="
+    );
+    println!(
+        "{:>3} {:>9} {:>9} {:>9} {:>9} {:>6} {:>9} {:>9}   card counters before -> after, host",
+        "run", "total ms", "card ms", "CA ms", "client ms", "APDUs", "cmd B", "resp B"
+    );
+    let mut runs = Vec::with_capacity(UPGRADE_RUNS);
+    for n in 1..=UPGRADE_RUNS {
+        rig.fresh_card_and_store()?;
+        let url = rig.url()?;
+        let mut opened = SithsCard::open(Box::new(rig.connect(pcscd)?))?;
+        // Count from here: the upgrade's own APDUs, not opening the connection.
+        opened.reset_stats();
+        let before = rig.counters();
+        let card = Arc::new(Mutex::new(opened));
+        let summary = upgrade(
+            &card,
+            &UpgradeRequest {
+                ca_url: &url,
+                ca_root_pem: &root_pem,
+                pin1: &pin1,
+                pin2: &pin2,
+            },
+            &mut |_| {},
+        )?;
+        let host = card.lock().map_err(|_| "card lock poisoned")?.stats();
+        drop(card);
+        let after = rig.counters();
+        let certificates = summary.overview.certificates.len();
+        if summary.written.len() != Profile::ALL.len()
+            || summary.removed_slots != LEGACY_SLOTS
+            || certificates != Profile::ALL.len()
+        {
+            return Err(format!(
+                "run {n} did not upgrade the card: wrote {:?}, removed slots {:?}, {certificates} certificates on the card",
+                summary.written, summary.removed_slots
+            )
+            .into());
+        }
+        let run = UpgradeRun {
+            timing: summary.timing,
+            apdus: after.apdus.saturating_sub(before.apdus),
+            command_bytes: after.command_bytes.saturating_sub(before.command_bytes),
+            response_bytes: after.response_bytes.saturating_sub(before.response_bytes),
+            counters: (before, after),
+            host_agrees: (host.apdus, host.bytes_sent, host.bytes_received)
+                == (
+                    after.apdus.saturating_sub(before.apdus),
+                    after.command_bytes.saturating_sub(before.command_bytes),
+                    after.response_bytes.saturating_sub(before.response_bytes),
+                ),
+        };
+        let t = &run.timing;
+        println!(
+            "{n:>3} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>6} {:>9} {:>9}   {}/{}/{} -> {}/{}/{}, {}",
+            ms(t.total),
+            ms(t.card),
+            ms(t.ca),
+            ms(t.client()),
+            run.apdus,
+            run.command_bytes,
+            run.response_bytes,
+            run.counters.0.apdus,
+            run.counters.0.command_bytes,
+            run.counters.0.response_bytes,
+            run.counters.1.apdus,
+            run.counters.1.command_bytes,
+            run.counters.1.response_bytes,
+            if run.host_agrees {
+                "host counts the same"
+            } else {
+                "host counts DIFFER"
+            },
+        );
+        runs.push(run);
+    }
+    let col = |f: &dyn Fn(&UpgradeRun) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
+    println!(
+        "med {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>6} {:>9} {:>9}",
+        col(&|r| ms(r.timing.total)),
+        col(&|r| ms(r.timing.card)),
+        col(&|r| ms(r.timing.ca)),
+        col(&|r| ms(r.timing.client())),
+        col(&|r| r.apdus as f64),
+        col(&|r| r.command_bytes as f64),
+        col(&|r| r.response_bytes as f64),
+    );
+    println!(
+        "(APDUs and bytes from the card's own counters (APDUs/command bytes/response bytes), \
+         counted from after the connection was opened; \"host\" compares SithsCard::stats)"
+    );
+
+    // What one on-card key generation costs here: the virtual card makes its keys with the
+    // same `rsa` crate code; four keys per upgrade.
+    let keygen_ms = time_keygen(4)?;
+    println!(
+        "card time = every card operation through PC/SC (pcscd + vpcd + the in-process virtual \
+         card, which saves its state file after each write): reading the card, VERIFY, four \
+         on-card RSA-2048 key generations ({keygen_ms:.0} ms each on this machine, so ~{:.0} ms \
+         per upgrade; real cards take seconds too), CSR signing, certificate writes, the \
+         signature proofs and removing the legacy pair.",
+        4.0 * keygen_ms
+    );
+    println!(
+        "CA time = requests to the CA mock, including TLS handshakes (where the card signs the \
+         handshake: those card signatures count as CA time). client time = the rest: \
+         certificate checks, parsing, building requests."
+    );
+    Ok(UpgradeFigures { runs, keygen_ms })
+}
+
+/// Mean milliseconds of one RSA-2048 key generation over `count` keys.
+fn time_keygen(count: usize) -> BenchResult<f64> {
+    let started = Instant::now();
+    for _ in 0..count {
+        std::hint::black_box(generate_rsa_key(2048)?);
+    }
+    Ok(ms(started.elapsed()) / count as f64)
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. CA mock issuance throughput
+
+struct IssuanceFigures {
+    enrolments: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl IssuanceFigures {
+    fn per_second(&self) -> f64 {
+        self.enrolments as f64 / self.elapsed.as_secs_f64().max(f64::MIN_POSITIVE)
+    }
+}
+
+/// One enrolling client: its HTTP client (one kept-alive mutual-TLS connection) and its
+/// pre-built CSRs with the key each certifies.
+struct Enroller {
+    hsa_id: &'static str,
+    http: reqwest::blocking::Client,
+    work: Vec<(Profile, Vec<u8>, RsaSpki)>,
+}
+
+/// What one client saw: the latency of each enrolment and the certificate it got.
+struct EnrolResult {
+    latencies: Vec<Duration>,
+    issued: Vec<(Vec<u8>, RsaSpki)>,
+}
+
+fn bench_issuance(world: &Path, tmp: &Path) -> BenchResult<IssuanceFigures> {
+    let path = tmp.join("ca-issuance");
+    copy_dir(world, &path)?;
+    let dir = MockDir::new(&path);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(path.join(format!("store.sqlite{suffix}")));
+    }
+    let handle = mock::start(&path, "127.0.0.1:0")?;
+    let url = handle.url();
+    let root_pem = std::fs::read(dir.root_pem())?;
+    let legacy = dir.load_ca(CaName::Legacy)?;
+    let persons = dir.persons()?;
+
+    println!(
+        "\n== CA mock issuance: {} concurrent clients x {ENROLMENTS_PER_CLIENT} enrolments ==",
+        CLIENTS.len()
+    );
+    let total = CLIENTS.len() * ENROLMENTS_PER_CLIENT;
+    let pool_started = Instant::now();
+    let pools = std::thread::scope(|s| {
+        let workers: Vec<_> = CLIENTS
+            .iter()
+            .map(|_| s.spawn(|| key_pool(ENROLMENTS_PER_CLIENT)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().map_err(|_| "key generation thread panicked")?)
+            .collect::<BenchResult<Vec<_>>>()
+    })?;
+    println!(
+        "key pool: {total} RSA-2048 keys and CSRs (rcgen, empty subject) made before timing in {:.1} s",
+        pool_started.elapsed().as_secs_f64()
+    );
+
+    let mut enrollers = Vec::new();
+    for (hsa_id, work) in CLIENTS.iter().zip(pools) {
+        let person = persons
+            .by_hsa_id(hsa_id)
+            .ok_or_else(|| format!("{hsa_id} is not in the directory"))?;
+        // A TLS client certificate from DIR's legacy CA, as on the person's pre-upgrade card,
+        // for a key held in memory.
+        let key = generate_rsa_key(2048)?;
+        let spki = RsaSpki::from_key(&key.to_public_key())?;
+        let cert = legacy.issue_person_cert(
+            &PersonCertRequest {
+                subject: person.name_with(hsa_id),
+                purpose: Purpose::Authentication,
+                trust_level: None,
+                upn: None,
+                not_before: None,
+                not_after: None,
+            },
+            &spki.spki_der,
+        )?;
+        let pkcs8 = private_key_pkcs8_der(&key)?;
+        let http = http_client(&root_pem, cert, pkcs8.to_vec())?;
+        // Open the connection (TLS handshake) before timing: the figure is enrolments on a
+        // kept-alive connection, as an upgrade makes them.
+        let me = http.get(format!("{url}/api/v1/me")).send()?;
+        if me.status() != 200 {
+            return Err(format!("{hsa_id}: /api/v1/me answered {}", me.status()).into());
+        }
+        let _ = me.bytes()?;
+        enrollers.push(Enroller { hsa_id, http, work });
+    }
+
+    let start = Arc::new(Barrier::new(enrollers.len() + 1));
+    let threads: Vec<JoinHandle<BenchResult<EnrolResult>>> = enrollers
+        .into_iter()
+        .map(|e| {
+            let (start, url) = (start.clone(), url.clone());
+            std::thread::spawn(move || enrol_all(e, &url, &start))
+        })
+        .collect();
+    start.wait();
+    let started = Instant::now();
+    let mut results = Vec::new();
+    for t in threads {
+        results.push(t.join().map_err(|_| "enrolling thread panicked")??);
+    }
+    let elapsed = started.elapsed();
+
+    // After timing: each answer certifies the key its CSR carried, and the store holds one new
+    // certificate per enrolment (none was an idempotent repeat).
+    for (hsa_id, result) in CLIENTS.iter().zip(&results) {
+        for (der, spki) in &result.issued {
+            let info = CertInfo::from_der(der)?;
+            if !info.matches_rsa_key(&spki.modulus, &spki.exponent) {
+                return Err(format!("{hsa_id}: a certificate for another key came back").into());
+            }
+        }
+        let stored = handle.certificates_for(hsa_id)?.len();
+        if stored != ENROLMENTS_PER_CLIENT {
+            return Err(format!(
+                "{hsa_id}: the store holds {stored} certificates, expected {ENROLMENTS_PER_CLIENT}"
+            )
+            .into());
+        }
+    }
+    handle.stop();
+
+    let latencies: Vec<Duration> = results.into_iter().flat_map(|r| r.latencies).collect();
+    let figures = IssuanceFigures {
+        enrolments: latencies.len(),
+        elapsed,
+        latencies,
+    };
+    let (lat_median, lat_p90) = median_p90(&figures.latencies);
+    println!(
+        "{} enrolments (all 200, one certificate each, each for its own key; store holds {} per person) in {:.2} s",
+        figures.enrolments,
+        ENROLMENTS_PER_CLIENT,
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "throughput: {:.0} enrolments/s; latency per enrolment median {lat_median:.1} ms, p90 {lat_p90:.1} ms",
+        figures.per_second()
+    );
+    println!(
+        "(the CA mock's 2 tokio workers, both clients and their reqwest runtimes share this machine's cores)"
+    );
+    Ok(figures)
+}
+
+/// `count` distinct RSA-2048 keys, each with a CSR for the next of the four profiles in turn.
+fn key_pool(count: usize) -> BenchResult<Vec<(Profile, Vec<u8>, RsaSpki)>> {
+    let mut pool = Vec::with_capacity(count);
+    for i in 0..count {
+        let profile = Profile::ALL
+            .get(i % Profile::ALL.len())
+            .copied()
+            .ok_or("no profiles")?;
+        let key = generate_rsa_key(2048)?;
+        let spki = RsaSpki::from_key(&key.to_public_key())?;
+        let pkcs8 = private_key_pkcs8_der(&key)?;
+        let pair = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
+            &PrivatePkcs8KeyDer::from(pkcs8.as_slice()),
+            &rcgen::PKCS_RSA_SHA256,
+        )?;
+        let mut params = rcgen::CertificateParams::default();
+        // The CA fills the subject from the directory; an empty one is allowed.
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        let csr = params.serialize_request(&pair)?;
+        pool.push((profile, csr.der().to_vec(), spki));
+    }
+    Ok(pool)
+}
+
+/// reqwest (blocking) over rustls on ring, trusting DIR's root, logging in with an in-memory
+/// certificate and key.
+fn http_client(
+    root_pem: &[u8],
+    cert_der: Vec<u8>,
+    key_pkcs8: Vec<u8>,
+) -> BenchResult<reqwest::blocking::Client> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_root_certificates(tls::root_store(root_pem)?)
+        .with_client_auth_cert(
+            vec![CertificateDer::from(cert_der)],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_pkcs8)),
+        )?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(reqwest::blocking::Client::builder()
+        .tls_backend_preconfigured(config)
+        .https_only(true)
+        .timeout(Duration::from_secs(30))
+        .build()?)
+}
+
+fn enrol_all(e: Enroller, url: &str, start: &Barrier) -> BenchResult<EnrolResult> {
+    let mut latencies = Vec::with_capacity(e.work.len());
+    let mut issued = Vec::with_capacity(e.work.len());
+    start.wait();
+    for (profile, csr, spki) in e.work {
+        let t = Instant::now();
+        let answer = e
+            .http
+            .post(format!(
+                "{url}/.well-known/est/{}/simpleenroll",
+                profile.label()
+            ))
+            .header("Content-Type", "application/pkcs10")
+            .header("Content-Transfer-Encoding", "base64")
+            .body(base64::engine::general_purpose::STANDARD.encode(&csr))
+            .send()?;
+        let status = answer.status();
+        let body = answer.bytes()?;
+        latencies.push(t.elapsed());
+        if status != 200 {
+            return Err(format!(
+                "{}: {} enrolment answered {status}: {}",
+                e.hsa_id,
+                profile.label(),
+                String::from_utf8_lossy(&body)
+            )
+            .into());
+        }
+        let mut certs = pkcs7::parse_certs_only_base64(&body)?;
+        let (Some(cert), true) = (certs.pop(), certs.is_empty()) else {
+            return Err(format!(
+                "{}: {} enrolment did not answer exactly one certificate",
+                e.hsa_id,
+                profile.label()
+            )
+            .into());
+        };
+        issued.push((cert, spki));
+    }
+    Ok(EnrolResult { latencies, issued })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Summary and helpers
+
+fn print_summary(upgrades: &UpgradeFigures, issuance: &IssuanceFigures) {
+    let runs = &upgrades.runs;
+    let med = |f: &dyn Fn(&UpgradeRun) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
+    let worst = |f: &dyn Fn(&UpgradeRun) -> f64| runs.iter().map(f).fold(f64::NAN, f64::max);
+    let client = med(&|r| ms(r.timing.client()));
+    let client_worst = worst(&|r| ms(r.timing.client()));
+    let total = med(&|r| ms(r.timing.total));
+    let total_worst = worst(&|r| ms(r.timing.total));
+    let rate = issuance.per_second();
+    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+
+    println!("\n== summary ==");
+    println!(
+        "{:<44} {:>14} {:>12} {:>8}",
+        "", "median (worst)", "target", "verdict"
+    );
+    println!(
+        "{:<44} {:>14} {:>12} {:>8}",
+        "upgrade: client time (ms)",
+        format!("{client:.1} ({client_worst:.1})"),
+        format!("< {TARGET_CLIENT_MS:.0}"),
+        verdict(client_worst < TARGET_CLIENT_MS)
+    );
+    println!(
+        "{:<44} {:>14} {:>12} {:>8}",
+        "upgrade: whole upgrade, virtual card (ms)",
+        format!("{total:.0} ({total_worst:.0})"),
+        format!("< {TARGET_TOTAL_MS:.0}"),
+        verdict(total_worst < TARGET_TOTAL_MS)
+    );
+    println!(
+        "{:<44} {:>14} {:>12} {:>8}",
+        "CA mock: enrolments/s, 2 clients",
+        format!("{rate:.0}"),
+        format!(">= {TARGET_ENROLMENTS_PER_S:.0}"),
+        verdict(rate >= TARGET_ENROLMENTS_PER_S)
+    );
+    println!(
+        "upgrade split (median ms): card {:.0}, CA {:.0}, client {client:.1}; APDUs {:.0}; \
+         on-card key generation ~{:.0} ms of the card time",
+        med(&|r| ms(r.timing.card)),
+        med(&|r| ms(r.timing.ca)),
+        med(&|r| r.apdus as f64),
+        4.0 * upgrades.keygen_ms
+    );
+    println!("(verdicts use the worst of the {UPGRADE_RUNS} upgrade runs, not the median)");
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v.get(n / 2).copied().unwrap_or(f64::NAN),
+        n => match (v.get(n / 2 - 1), v.get(n / 2)) {
+            (Some(a), Some(b)) => (a + b) / 2.0,
+            _ => f64::NAN,
+        },
+    }
+}
+
+/// Median and 90th percentile (nearest rank) in milliseconds.
+fn median_p90(samples: &[Duration]) -> (f64, f64) {
+    let mut v: Vec<f64> = samples.iter().map(|d| ms(*d)).collect();
+    v.sort_by(f64::total_cmp);
+    let rank = |q: f64| {
+        let i = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len().max(1)) - 1;
+        v.get(i).copied().unwrap_or(f64::NAN)
+    };
+    (rank(0.5), rank(0.9))
+}
+
+fn copy_dir(from: &Path, to: &Path) -> BenchResult<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
