@@ -5,16 +5,9 @@ use std::fmt::Write;
 use crate::card::{CardOverview, PinKind};
 use crate::pki::{Identity, Purpose};
 
-fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 pub fn overview_text(o: &CardOverview) -> String {
     let mut s = String::new();
-    let now = now_unix();
+    let now = crate::pki::date::now_unix();
     let _ = writeln!(s, "Reader:        {}", o.reader);
     let _ = writeln!(
         s,

@@ -1,6 +1,8 @@
 //! The CA mock as independent clients see it: `curl` with a client certificate and `openssl` for
 //! CSRs, PKCS#7 answers and chain checks, against `ca-mock init`'s directory served in-process.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -91,7 +93,7 @@ impl Env {
     fn with(prepare: impl FnOnce(&MockDir)) -> Env {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("ca");
-        copy_dir(&base().dir, &dir);
+        support::files::copy_dir(&base().dir, &dir);
         let md = MockDir::new(&dir);
         prepare(&md);
         let server = mock::start(&dir, "127.0.0.1:0").unwrap_or_else(|e| panic!("start: {e}"));
@@ -279,19 +281,6 @@ fn issue_client(ca: &TestCa, person: &Person, serial: &str) -> Vec<u8> {
         &base().client_spki,
     )
     .unwrap()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 fn json(body: &[u8]) -> serde_json::Value {

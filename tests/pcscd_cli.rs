@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -11,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::pcscd::Pcscd;
 
-const BIN: &str = env!("CARGO_BIN_EXE_siths-upgrade");
+use support::cli::BIN;
 
 /// A pcscd of its own, and a virtual card served to it by `siths-upgrade virtual-card serve`.
 struct Rig {
@@ -91,7 +90,7 @@ impl Rig {
     }
 
     fn run(&self, args: &[&str], stdin: &str) -> Output {
-        run_with_env(args, stdin, &self.pcscd.env())
+        support::cli::run(args, stdin, &self.pcscd.env())
     }
 
     /// OpenSC binds a card it has no specific driver for (ours, like any ISO 7816-4 card with a
@@ -120,24 +119,6 @@ impl Drop for Rig {
             let _ = c.wait();
         }
     }
-}
-
-fn run_with_env(args: &[&str], stdin: &str, env: &[(String, String)]) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .envs(env.iter().cloned())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 fn text(b: &[u8]) -> String {
@@ -234,7 +215,7 @@ fn errors_name_the_missing_part() {
         support::pcscd::SOCKET_ENV.to_string(),
         rig.dir.path().join("nothing.comm").display().to_string(),
     )];
-    let out = run_with_env(&["status"], "", &env);
+    let out = support::cli::run(&["status"], "", &env);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("pcscd"), "{}", text(&out.stderr));
 }

@@ -4,13 +4,12 @@
 
 mod support;
 
-use std::io::Write;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use support::pcscd::Pcscd;
 
-const BIN: &str = env!("CARGO_BIN_EXE_siths-upgrade");
+use support::cli::{BIN, run};
 const KARIN: &str = "TST5565594230-1001";
 
 struct Children(Vec<Child>);
@@ -22,24 +21,6 @@ impl Drop for Children {
             let _ = c.wait();
         }
     }
-}
-
-fn run(args: &[&str], stdin: &str, env: &[(String, String)]) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .envs(env.iter().cloned())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 fn text(o: &Output) -> String {

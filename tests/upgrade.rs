@@ -1,6 +1,8 @@
 //! The upgrade end to end against the CA mock over real mutual TLS, with the card in-process:
 //! the happy path, a pull before every APDU, the CA going away, and each refusal.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -29,19 +31,6 @@ fn world() -> &'static Path {
     dir
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 /// A CA of its own (store, config) and a fresh copy of a person's pre-upgrade card.
 struct Rig {
     _tmp: tempfile::TempDir,
@@ -57,7 +46,7 @@ impl Rig {
     fn new(hsa_id: &str) -> Rig {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("ca");
-        copy_dir(world(), &path);
+        support::files::copy_dir(world(), &path);
         let dir = MockDir::new(&path);
         let mock = start(dir.path(), "127.0.0.1:0").unwrap();
         let vcard = virtual_card::share(VirtualCard::open(dir.card_state(hsa_id)).unwrap());

@@ -79,30 +79,15 @@ pub enum Cmd {
         reader: Option<String>,
     },
     /// Upgrade the card: the HSA-id pair and the personnummer pair from the CA, legacy pair removed.
-    Upgrade {
-        /// The CA's address, e.g. https://127.0.0.1:8443
-        #[arg(long)]
-        ca: String,
-        /// The root certificate (PEM) the CA and its certificates must chain to.
-        #[arg(long, value_name = "FILE")]
-        ca_root: PathBuf,
-        #[arg(long)]
-        reader: Option<String>,
-        /// Read PIN1 (first line) and PIN2 (second line) from stdin.
-        #[arg(long)]
-        pin_stdin: bool,
-    },
+    ///
+    /// With --pin-stdin: PIN1 on the first line, PIN2 on the second.
+    Upgrade(CaArgs),
     /// List the certificate pairs the CA holds for you and write chosen ones back to this card.
+    ///
+    /// With --pin-stdin: PIN1 on the first line.
     FetchExisting {
-        #[arg(long)]
-        ca: String,
-        #[arg(long, value_name = "FILE")]
-        ca_root: PathBuf,
-        #[arg(long)]
-        reader: Option<String>,
-        /// Read PIN1 from stdin.
-        #[arg(long)]
-        pin_stdin: bool,
+        #[command(flatten)]
+        ca: CaArgs,
         /// Write the certificate of this profile (hsa-auth, hsa-sign, pnr-auth, pnr-sign).
         #[arg(long, value_name = "LABEL")]
         write: Vec<String>,
@@ -139,6 +124,30 @@ impl PinArgs {
         let source = PinSource::new(self.pin_stdin);
         let card = open_card(vcard, self.reader.as_deref())?;
         Ok((PinKind::from(self.which), source, card))
+    }
+}
+
+/// What the commands that talk to the CA need: where it is, what it must chain to, the card.
+#[derive(clap::Args, Debug)]
+pub struct CaArgs {
+    /// The CA's address, e.g. https://127.0.0.1:8443
+    #[arg(long)]
+    ca: String,
+    /// The root certificate (PEM) the CA and its certificates must chain to.
+    #[arg(long, value_name = "FILE")]
+    ca_root: PathBuf,
+    /// Reader to use (default: the first reader with a card).
+    #[arg(long)]
+    reader: Option<String>,
+    /// Read the PINs from stdin, one per line, instead of the terminal.
+    #[arg(long)]
+    pin_stdin: bool,
+}
+
+impl CaArgs {
+    fn prepare(&self, vcard: Option<&std::path::Path>) -> Result<(PinSource, SithsCard), CliError> {
+        let source = PinSource::new(self.pin_stdin);
+        Ok((source, open_card(vcard, self.reader.as_deref())?))
     }
 }
 
@@ -220,27 +229,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             der: _,
             reader,
         } => certs::export(&mut open_card(vcard, reader.as_deref())?, &id, &out, pem),
-        Cmd::Upgrade {
-            ca,
-            ca_root,
-            reader,
-            pin_stdin,
-        } => {
-            let source = PinSource::new(pin_stdin);
-            let card = open_card(vcard, reader.as_deref())?;
-            upgrade::run(card, &ca, &ca_root, source)
+        Cmd::Upgrade(ca) => {
+            let (source, card) = ca.prepare(vcard)?;
+            upgrade::run(card, &ca.ca, &ca.ca_root, source)
         }
-        Cmd::FetchExisting {
-            ca,
-            ca_root,
-            reader,
-            pin_stdin,
-            write,
-            all,
-        } => {
-            let source = PinSource::new(pin_stdin);
-            let card = open_card(vcard, reader.as_deref())?;
-            fetch::run(card, &ca, &ca_root, source, &write, all)
+        Cmd::FetchExisting { ca, write, all } => {
+            let (source, card) = ca.prepare(vcard)?;
+            fetch::run(card, &ca.ca, &ca.ca_root, source, &write, all)
         }
         Cmd::VirtualCard(cmd) => virtual_card::run(cmd),
         Cmd::CaMock(cmd) => ca_mock::run(cmd),

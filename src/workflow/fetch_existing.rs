@@ -51,13 +51,6 @@ pub struct FetchRequest<'a> {
     pub pin1: &'a SecretCode,
 }
 
-fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// List what the CA holds for the card's holder and where each certificate would go.
 pub fn list(
     shared: &SharedCard,
@@ -84,7 +77,7 @@ pub fn list(
             }
         }
     }
-    let now = now_unix();
+    let now = crate::pki::date::now_unix();
     let mut out = Vec::new();
     for cert in issued {
         let Ok(info) = CertInfo::from_der(&cert.der) else {

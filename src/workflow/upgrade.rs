@@ -138,13 +138,6 @@ impl Card<'_> {
     }
 }
 
-fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// A certificate on the card that belongs to the upgrade's profile in its slot.
 fn profile_cert(
     overview: &CardOverview,
@@ -325,7 +318,7 @@ pub fn upgrade(
                 modulus: key.modulus.clone(),
                 exponent: key.exponent.clone(),
             },
-            now_unix(),
+            crate::pki::date::now_unix(),
         )
         .map_err(|error| UpgradeError::Check {
             profile: profile.label(),

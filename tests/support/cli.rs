@@ -1,0 +1,25 @@
+//! Running our binary as a user would: a separate process, codes on stdin, env for pcscd.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_siths-upgrade");
+
+/// Run `siths-upgrade ARGS` with `stdin` and extra environment, and wait for it.
+pub fn run(args: &[&str], stdin: &str, env: &[(String, String)]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .envs(env.iter().cloned())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
