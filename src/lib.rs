@@ -9,6 +9,7 @@ pub mod ca;
 pub mod card;
 pub mod channel;
 pub mod cli;
+pub mod gui;
 pub mod layout;
 pub mod pkcs15;
 pub mod pki;

@@ -1,0 +1,1 @@
+//! (helper W fills this in; see /work/wt/ISSUE4.md)

@@ -1,0 +1,168 @@
+//! What the window and the worker say to each other. The window never touches the card, the
+//! network or a file itself: it sends a [`Command`] and renders the [`Event`]s that come back, so
+//! it stays responsive while a card takes seconds to generate a key.
+
+use std::path::PathBuf;
+
+use crate::ca::Profile;
+use crate::ca::client::{CaError, Me};
+use crate::card::{CardError, CardOverview, PinKind, SecretCode};
+use crate::transport::pcsc::ReaderInfo;
+use crate::workflow::fetch_existing::Existing;
+use crate::workflow::upgrade::{Progress, UpgradeError, UpgradeSummary};
+
+/// Where the CA is and what it must chain to; the worker reads the root file when it needs it,
+/// so a fixed file is picked up without restarting.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CaSettings {
+    pub url: String,
+    pub root_pem: Option<PathBuf>,
+}
+
+/// A request from the window. Codes travel inside [`SecretCode`], which zeroizes itself when the
+/// worker drops it after use.
+pub enum Command {
+    /// Read the card again (after the user asks, or after settings changed).
+    Refresh,
+    /// Use this reader, or the first reader with a card (`None`).
+    UseReader(Option<String>),
+    SetCa(CaSettings),
+    VerifyPin {
+        kind: PinKind,
+        pin: SecretCode,
+    },
+    ChangePin {
+        kind: PinKind,
+        old: SecretCode,
+        new: SecretCode,
+    },
+    UnblockPin {
+        kind: PinKind,
+        puk: SecretCode,
+        new: SecretCode,
+    },
+    /// Run or resume the upgrade (the workflow finds where an earlier run stopped).
+    Upgrade {
+        pin1: SecretCode,
+        pin2: SecretCode,
+    },
+    /// Log in to the CA with the certificate in this key slot, to prove it works.
+    TestLogin {
+        slot: u8,
+        pin1: SecretCode,
+    },
+    /// Save the certificate with this card id (`CardCertificate::id`) to a file, PEM or DER by
+    /// the file's extension (`.pem` → PEM).
+    ExportCertificate {
+        id: Vec<u8>,
+        path: PathBuf,
+    },
+    /// Ask the CA which certificates it holds for the holder.
+    FetchList {
+        pin1: SecretCode,
+    },
+    /// Write these of the last listed certificates to the card.
+    FetchWrite {
+        profiles: Vec<Profile>,
+    },
+    /// Demo mode only: take the virtual card out of its reader, or put it back.
+    DemoCard(DemoAction),
+    /// Stop the worker (the window is closing).
+    Quit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DemoAction {
+    Pull,
+    Insert,
+}
+
+/// What the worker tells the window.
+#[derive(Debug)]
+pub enum Event {
+    /// Where the app runs: a real reader, or the demo card and CA mock (sent once at start, and
+    /// again when the demo is ready).
+    Environment(Environment),
+    /// The readers pcscd knows (empty in demo mode, which has its one virtual reader in `Card`).
+    Readers(Vec<ReaderInfo>),
+    /// The card as it is now.
+    Card(CardStatus),
+    /// A task started; the window disables actions until `Finished`.
+    Busy(Task),
+    /// A step of the upgrade (or of another long task).
+    Progress(Progress),
+    Finished(Task, Outcome),
+}
+
+/// Where the app runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Environment {
+    /// Real readers through pcscd.
+    Pcsc,
+    /// The demo is being set up (the CA mock's keys are made on first use).
+    DemoPreparing,
+    /// The demo card and the CA mock are ready; `ca` is the mock's address.
+    Demo { ca: CaSettings },
+    /// The demo could not be set up; the text says why.
+    DemoFailed(String),
+}
+
+/// The card as the window should show it.
+#[derive(Debug, Clone)]
+pub enum CardStatus {
+    /// pcscd is not running.
+    NoService,
+    /// pcscd runs but there is no reader.
+    NoReader,
+    /// Readers but no card.
+    NoCard,
+    /// A card was inserted and is being read.
+    Reading,
+    /// A card that is not a SITHS card.
+    NotSiths,
+    /// Another program holds the card exclusively.
+    InUse(String),
+    /// The card could not be read; the error says what to do.
+    Unreadable(CardError),
+    Ready(Box<CardOverview>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    VerifyPin,
+    ChangePin,
+    UnblockPin,
+    Upgrade,
+    TestLogin,
+    Export,
+    FetchList,
+    FetchWrite,
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    PinVerified(PinKind),
+    PinChanged(PinKind),
+    PinUnblocked(PinKind),
+    Upgraded(Box<UpgradeSummary>),
+    /// Who the CA took the certificate in `slot` to be.
+    LoggedIn { slot: u8, me: Box<Me> },
+    Exported(PathBuf),
+    Existing(Vec<Existing>),
+    Written(Vec<Profile>),
+    Failed(Failure),
+}
+
+/// Why a task failed; the window words each one in the user's language.
+#[derive(Debug)]
+pub enum Failure {
+    Card(CardError),
+    Upgrade(UpgradeError),
+    Ca(CaError),
+    /// A file could not be read or written (CA root, export target).
+    File { path: PathBuf, detail: String },
+    /// The CA address or root is not set.
+    CaNotSet,
+    /// The card changed or is gone since the window asked.
+    NoCard,
+}
