@@ -95,6 +95,10 @@ pub enum Cmd {
         #[arg(long)]
         all: bool,
     },
+    /// Open the window with a demo card and a test CA on this computer: no reader, no setup.
+    Demo,
+    /// Open the window on the real card readers (also what no command does when a card is in).
+    Gui,
     /// The virtual SITHS card for tests, demos and training.
     #[command(subcommand)]
     VirtualCard(virtual_card::VirtualCardCmd),
@@ -173,6 +177,14 @@ impl From<Which> for PinKind {
 pub fn run(cli: Cli) -> Result<(), CliError> {
     let vcard = cli.virtual_card.as_deref();
     let Some(command) = cli.command else {
+        if vcard.is_none() && crate::gui::window::display_available() {
+            let source = if card_present() {
+                crate::gui::window::Source::Readers
+            } else {
+                crate::gui::window::Source::Demo
+            };
+            return open_window(source);
+        }
         return show_card_or_demo(vcard);
     };
     match command {
@@ -237,12 +249,28 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let (source, card) = ca.prepare(vcard)?;
             fetch::run(card, &ca.ca, &ca.ca_root, source, &write, all)
         }
+        Cmd::Demo => open_window(crate::gui::window::Source::Demo),
+        Cmd::Gui => open_window(crate::gui::window::Source::Readers),
         Cmd::VirtualCard(cmd) => virtual_card::run(cmd),
         Cmd::CaMock(cmd) => ca_mock::run(cmd),
     }
 }
 
-/// With no command: show the card in the reader, or a demo virtual card when there is none,
+/// Whether a reader holds a card now, so a start without a command opens on it (else the demo).
+fn card_present() -> bool {
+    list_readers().is_ok_and(|readers| readers.iter().any(|r| r.card_present))
+}
+
+fn open_window(source: crate::gui::window::Source) -> Result<(), CliError> {
+    crate::gui::window::run(source).map_err(|e| {
+        CliError::system(format!(
+            "cannot open the window ({e}): run it in a desktop session, or use the commands \
+             (`siths-upgrade --help`)"
+        ))
+    })
+}
+
+/// With no command and no display: show the card in the reader, or a demo virtual card when there is none,
 /// so a newcomer sees what the product does without any hardware.
 fn show_card_or_demo(vcard: Option<&std::path::Path>) -> Result<(), CliError> {
     let opened = open_card(vcard, None);

@@ -2,8 +2,19 @@
 //!
 //! - [`protocol`]: what the window and the worker say to each other.
 //! - [`worker`]: the thread that owns PC/SC, the card and the network.
+//! - [`app`]: the window's state machine; [`layout`] and [`screens`] draw it.
+//! - [`i18n`] and [`words`]: every text from the catalogs in assets/i18n.
 //! - [`demo`]: the in-process demo card and CA mock.
+//! - [`window`]: the native window.
 
+pub mod app;
 pub mod demo;
+pub mod i18n;
+pub mod layout;
 pub mod protocol;
+pub mod screens;
+pub mod settings;
+pub mod widgets;
+pub mod window;
+pub mod words;
 pub mod worker;

@@ -9,6 +9,7 @@
 
 pub mod cert;
 pub mod date;
+pub mod expiry;
 pub mod identity;
 pub mod issue;
 pub mod keys;

@@ -1,0 +1,271 @@
+# SITHS card upgrade: the window's text in English.
+# The same messages are in sv.ftl; the test in src/gui/i18n.rs checks it.
+
+app-title = SITHS card upgrade
+nav-overview = Overview
+nav-certificates = Certificates
+nav-settings = Settings
+continue = Continue
+cancel = Cancel
+save = Save
+show = Show
+hide = Hide
+blocked = Blocked
+try-again = Try again
+to-overview = Back to the overview
+open-settings = Open the settings
+contact-service-centre = Contact your service centre (SITHS administrator) for help.
+insert-card-again = Put the card back in the reader.
+
+## Demo mode
+demo-preparing = Preparing the demo card and the test CA …
+demo-failed = The demo could not start: { $detail }
+demo-banner = DEMO MODE: a virtual SITHS card and a test CA on this computer. Nothing here is a real card.
+demo-codes = The demo card's codes: PIN1 { $pin1 }, PIN2 { $pin2 }, PUK { $puk }
+demo-pull-card = Take the card out
+demo-insert-card = Put the card in
+
+## Status line
+status-card-in = Card in { $reader }
+status-no-service = The smart card service is not running
+status-no-reader = No card reader
+status-no-card = No card in the reader
+status-reading = Reading the card …
+status-not-siths = Not a SITHS card
+status-in-use = Another program is using the card
+status-unreadable = The card could not be read
+task-verify-pin = Checking the PIN …
+task-change-pin = Changing the PIN …
+task-unblock-pin = Unblocking the PIN …
+task-upgrade = Upgrading the card …
+task-test-login = Trying the login …
+task-export = Saving the certificate …
+task-fetch-list = Fetching the list from the CA …
+task-fetch-write = Writing certificates to the card …
+
+## Start screen
+start-no-service-title = The smart card service is not running
+start-no-service-body = The computer's smart card service (pcscd) is needed to read the card. Start it with the command below, or ask your IT department. The window notices by itself when it runs.
+start-no-reader-title = No card reader found
+start-no-reader-body = Connect your card reader. The window notices by itself when it is connected.
+start-no-card-title = Insert your SITHS card
+start-no-card-body = Put your SITHS card into the card reader, chip first.
+start-reading-title = Reading the card
+start-reading-body = Do not take the card out while it is being read.
+start-not-siths-title = This is not a SITHS card
+start-not-siths-body = The card in the reader has no SITHS e-identity. Take it out and insert your SITHS card.
+start-in-use-title = Another program is using the card
+start-in-use-body = Close the program that uses the card (for example a browser or Net iD), then take the card out and put it back.
+start-unreadable-title = The card could not be read
+start-unreadable-body = Take the card out, put it back and wait a moment.
+
+## Overview
+holder-hsa-id = HSA-id
+holder-personnummer = Personal identity number
+card-serial = Card number
+pairs-title = Certificates on the card
+codes-title = Codes
+tries-left = { $n ->
+    [one] { $n } try left
+   *[other] { $n } tries left
+}
+trust-level = trust level { $level }
+trust-level-unknown = trust level unknown
+issued-by = issued by { $issuer }
+expires-in-days = { $n ->
+    [one] expires in { $n } day
+   *[other] expires in { $n } days
+}
+expires-today = expires today
+expired-days-ago = { $n ->
+    [one] expired { $n } day ago
+   *[other] expired { $n } days ago
+}
+expiry-banner = A certificate on the card { $when }. Upgrade the card, or wait for your new card if you have ordered one.
+certs-unreadable = { $n ->
+    [one] One certificate on the card could not be read.
+   *[other] { $n } certificates on the card could not be read.
+}
+verdict-dead = The PUK is blocked and the card can no longer be used. Order a new card from your service centre.
+verdict-blocked = The { $pin } is blocked. Unblock it with your PUK before anything else.
+verdict-upgrade = The card has the old certificate pair. Upgrade it to get the HSA-id and personal identity number pairs at trust level 3.
+verdict-up-to-date = The card is upgraded: the HSA-id pair and the personal identity number pair at trust level 3.
+action-upgrade = Upgrade the card
+action-unblock = Unblock { $pin }
+action-unblock-any = Forgot the PIN? Unblock with the PUK
+action-change-pin = Change a PIN
+action-fetch = Fetch existing certificates
+action-certificates = Show the certificates
+
+## Names
+pin1-name = PIN1 (identification)
+pin2-name = PIN2 (signing)
+puk-name = PUK
+purpose-auth = Identification
+purpose-sign = Signing
+purpose-ca = CA certificate
+purpose-other = Other use
+identity-hsa = HSA-id
+identity-pnr = Personal identity number
+identity-samordning = Coordination number
+identity-other = Other identity
+identity-none = No identity
+profile-hsa-auth = HSA-id, identification
+profile-hsa-sign = HSA-id, signing
+profile-pnr-auth = Personal identity number, identification
+profile-pnr-sign = Personal identity number, signing
+
+## Upgrade
+upgrade-title = Upgrade the card
+upgrade-intro = The upgrade gives the card two identities from the new CAs, at trust level 3:
+upgrade-intro-1 = The card makes four new keys. The private keys never leave the card.
+upgrade-intro-2 = The CA issues an HSA-id pair and a personal identity number pair (identification and signing).
+upgrade-intro-3 = Each new certificate is checked, written to the card and tried.
+upgrade-intro-4 = Only then is the old certificate pair removed.
+upgrade-keep-card = Keep the card in the reader until the upgrade has finished. If it is taken out, you can resume where it stopped.
+pin-rules = A PIN has 6–8 digits. The PUK has 8 digits and is in your code letter.
+enter-pin = { $pin }
+enter-puk = PUK
+enter-current-pin = Current { $pin }
+enter-new-pin = New { $pin }
+enter-new-pin-again = New PIN again
+upgrade-start = Start the upgrade
+upgrade-progress = Step { $done } of { $total }
+upgrade-working = Working … keep the card in the reader.
+upgrade-done = The upgrade has finished.
+upgrade-now-on-card = This is now on the card:
+upgrade-legacy-removed = The old certificate pair is removed.
+upgrade-resume = Resume the upgrade
+upgrade-resume-explain = Nothing is lost: what is done stays on the card and at the CA. Put the card back and resume, and the upgrade continues where it stopped.
+step-read-card = Card read
+step-verify-pin = { $pin } accepted
+step-log-in = Logged in to the CA
+step-generate-key = New key made: { $cert }
+step-enrol = Certificate issued: { $cert }
+step-write = Certificate written to the card: { $cert }
+step-prove = Key tried: { $cert }
+step-remove-legacy = Old certificate pair removed
+step-done = Done
+
+## PINs
+unblock-title = Unblock a PIN with the PUK
+change-title = Change a PIN
+which-pin = Which code:
+rule-length = 6–8 digits
+rule-digits = digits only
+rule-not-trivial = not a simple run like 123456 or 111111
+rule-not-old = not the same as the current PIN
+rule-not-puk = not the same as the PUK
+rule-match = the two new codes are the same
+puk-last-try = The PUK has only one try left. If it is wrong, the card is blocked for good and you must order a new one.
+puk-last-try-confirm = I have checked the PUK against my code letter and understand that the card is blocked if it is wrong
+unblock-submit = Unblock
+change-submit = Change the code
+unblock-done = The { $pin } is unblocked and has your new code.
+change-done = The { $pin } is changed.
+
+## Certificates
+certs-title = The certificates on the card
+certs-intro = These are all the certificates on the card. Choose which one to log in with and try it against the CA.
+cert-unreadable = The certificate { $label } could not be read.
+cert-holder = Holder
+cert-trust = Trust level
+trust-level-services = level { $level }, accepted by { $services }
+trust-level-no-services = level { $level }, not accepted by NPÖ, Pascal or NLL
+cert-validity = Valid
+cert-issuer = Issuer
+cert-fingerprint = Fingerprint (SHA-256)
+use-for-login = Use for logging in
+export-cert = Save { $label } to a file
+export-dir = Save certificates in the folder
+exported-to = Saved in { $path }
+test-login-title = Try the login
+test-login-explain = Log in to the CA with the chosen certificate to see that it works and who it logs you in as.
+test-login = Try the login
+test-login-ok = The login works: you are logged in as { $name } ({ $hsa }).
+chooser-help-title = Help: when a program asks you to choose a certificate
+chooser-help-1 = After the upgrade the card has two identification certificates: one with your HSA-id and one with your personal identity number.
+chooser-help-2 = Log in to healthcare systems (records, NPÖ, Pascal) with the HSA-id certificate unless the system says otherwise.
+chooser-help-3 = The personal identity number certificate is for where you log in as a private person or where the service asks for it.
+chooser-help-4 = Choose a signing certificate (PIN2) only when you are about to sign something.
+
+## Fetch existing certificates
+fetch-title = Fetch existing certificates
+fetch-intro = The CA keeps the certificates it issued to you. Certificates whose key is on this card can be written back to it.
+fetch-list = Fetch the list
+fetch-none = The CA holds no certificates for you.
+fetch-write = Write the chosen ones to the card
+fetch-written = { $n ->
+    [one] One certificate was written to the card.
+   *[other] { $n } certificates were written to the card.
+}
+fit-writable = can be written to the card (key slot { $slot })
+fit-already = already on the card
+fit-other-card = cannot go here: its key is on another card
+fit-expired = has expired
+
+## Settings
+settings-title = Settings
+settings-language = Language
+settings-ca-url = The CA's address
+settings-ca-root = The CA's root certificate (PEM file)
+settings-reader = Card reader
+settings-reader-auto = First reader with a card
+settings-demo-ca = In demo mode the test CA at { $url } is used.
+settings-saved = The settings are saved.
+
+## Errors
+err-no-service = The smart card service (pcscd) is not running. Start it (sudo systemctl start pcscd.socket) and try again.
+err-no-reader = No card reader found. Connect a reader and try again.
+err-reader-not-found = The card reader "{ $reader }" does not exist. Choose another reader in the settings.
+err-no-card = No card in the reader. Insert your SITHS card.
+err-card-in-use = Another program is using the card. Close it (for example a browser or Net iD) and try again.
+err-card-removed = The card was taken out during the work. Put it back; nothing is lost.
+err-card-reset = Another program reset the card. Try again.
+err-unresponsive = The card does not answer. Take it out, put it back and try again.
+err-cancelled = The wait for the card was cancelled.
+err-malformed-answer = The card sent a malformed answer ({ $detail }). Take it out, put it back and try again. Contact the service centre if it happens again.
+err-pcsc-other = Smart card system error ({ $detail }). Restart the smart card service and try again.
+err-pin-not-digits = A code is digits only. Type it again; no try was used.
+err-pin-length = A PIN has 6–8 digits, this one has { $len }. Type it again; no try was used.
+err-puk-length = The PUK has 8 digits, this one has { $len }. Check your code letter; no try was used.
+err-pin-mismatch = The two new codes differ. Type the new code again.
+err-not-siths = This is not a SITHS card. Insert your SITHS card.
+err-wrong-pin = Wrong { $pin }, { $n ->
+    [one] { $n } try left.
+   *[other] { $n } tries left.
+}
+err-wrong-pin-last = Wrong { $pin }, 1 try left. If the next one is wrong too, the PIN is blocked and you need your PUK.
+err-wrong-puk = Wrong PUK, { $n ->
+    [one] { $n } try left.
+   *[other] { $n } tries left.
+} After the last one the card is blocked for good.
+err-pin-blocked = The { $pin } is blocked. Unblock it with your PUK.
+err-card-dead = The PUK is blocked and the card can no longer be used. Order a new card from your service centre.
+err-not-verified = The { $pin } must be entered first. Enter it and try again.
+err-new-pin-refused = The card did not accept the new code. Use 6–8 digits.
+err-puk-not-changeable = The PUK cannot be changed; only PIN1 and PIN2 can.
+err-card-layout = The card's content is not as expected ({ $detail }). Contact the service centre.
+err-card-damaged = The card's data is damaged ({ $detail }). Contact the service centre.
+err-card-refused = The card refused { $operation } (status { $sw }). Take the card out, put it back and try again.
+err-ca-unreachable = The CA at { $url } cannot be reached ({ $detail }). Check the address and the network and try again; nothing on the card was changed.
+err-ca-not-trusted = The CA's server certificate is not trusted ({ $detail }). Check the root certificate and the address in the settings; nothing on the card was changed.
+err-ca-refused-card = The CA did not accept the card's login certificate ({ $detail }). Contact the service centre; nothing on the card was changed.
+err-ca-tls = The secure connection to the CA failed ({ $detail }). Check the address and try again; nothing on the card was changed.
+err-ca-pin-not-verified = The card does not sign the login without PIN1. Enter PIN1 and try again.
+err-ca-malformed = The CA's answer could not be understood ({ $detail }). Check that the address is the CA's and try again; nothing on the card was changed.
+err-ca-config = The connection to the CA cannot be set up ({ $detail }). Check the settings.
+err-csr = The certificate request could not be built ({ $detail }); nothing on the card was changed. Try again.
+err-ca-not-set = The CA's address or root certificate is missing. Enter them in the settings.
+err-file = The file { $path } could not be used ({ $detail }). Choose another place and try again.
+err-refusal-not-allowed = The CA does not allow an upgrade of your card. Contact the service centre.
+err-refusal-deadline = The last day for upgrades has passed. Contact the service centre for a new card.
+err-refusal-profile = A coordination number cannot get the personal identity number pair at trust level 3. Contact the service centre.
+err-refusal-unknown-person = The CA does not know you. Contact the service centre.
+err-refusal-other = The CA said no: { $message } ({ $code }).
+err-cert-check = The certificate for { $cert } was refused and nothing was written to the card ({ $detail }).
+err-profile-missing = The CA offers no { $cert } certificate for you, so both pairs cannot be made. Contact the service centre.
+err-no-login-cert = The card has no identification certificate to log in to the CA with. Contact the service centre.
+err-slot-in-use = Key slot { $slot } holds a certificate that is not part of the upgrade. Contact the service centre.
+err-not-writable = The certificate { $detail }
+err-proof-failed = A new key on the card did not give a valid signature ({ $cert }). Take the card out, put it back and resume the upgrade.

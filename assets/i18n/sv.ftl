@@ -1,0 +1,262 @@
+# SITHS-kortuppgradering: fönstrets texter på svenska (standardspråket).
+# Samma meddelanden finns i en.ftl; testet i src/gui/i18n.rs kontrollerar det.
+
+app-title = SITHS-kortuppgradering
+nav-overview = Översikt
+nav-certificates = Certifikat
+nav-settings = Inställningar
+continue = Fortsätt
+cancel = Avbryt
+save = Spara
+show = Visa
+hide = Dölj
+blocked = Spärrad
+try-again = Försök igen
+to-overview = Till översikten
+open-settings = Öppna inställningarna
+contact-service-centre = Kontakta ditt servicecenter (SITHS-administratör) för hjälp.
+insert-card-again = Sätt i kortet igen.
+
+## Demoläge
+demo-preparing = Förbereder demokortet och test-CA:n …
+demo-failed = Demoläget kunde inte startas: { $detail }
+demo-banner = DEMOLÄGE: ett virtuellt SITHS-kort och en test-CA på den här datorn. Inget här är ett riktigt kort.
+demo-codes = Demokortets koder: PIN1 { $pin1 }, PIN2 { $pin2 }, PUK { $puk }
+demo-pull-card = Ta ut kortet
+demo-insert-card = Sätt i kortet
+
+## Statusraden
+status-card-in = Kort i { $reader }
+status-no-service = Smartkortstjänsten körs inte
+status-no-reader = Ingen kortläsare
+status-no-card = Inget kort i läsaren
+status-reading = Läser kortet …
+status-not-siths = Inte ett SITHS-kort
+status-in-use = Kortet används av ett annat program
+status-unreadable = Kortet kunde inte läsas
+task-verify-pin = Kontrollerar PIN-koden …
+task-change-pin = Byter PIN-kod …
+task-unblock-pin = Låser upp PIN-koden …
+task-upgrade = Uppgraderar kortet …
+task-test-login = Provar inloggningen …
+task-export = Sparar certifikatet …
+task-fetch-list = Hämtar listan från CA:n …
+task-fetch-write = Skriver certifikat till kortet …
+
+## Startskärmen
+start-no-service-title = Smartkortstjänsten körs inte
+start-no-service-body = Datorns smartkortstjänst (pcscd) behövs för att läsa kortet. Starta den med kommandot nedan, eller be din IT-avdelning om hjälp. Fönstret märker själv när den är igång.
+start-no-reader-title = Ingen kortläsare hittades
+start-no-reader-body = Anslut din kortläsare. Fönstret märker själv när den är ansluten.
+start-no-card-title = Sätt i ditt SITHS-kort
+start-no-card-body = Sätt i ditt SITHS-kort i kortläsaren med chipet först.
+start-reading-title = Läser kortet
+start-reading-body = Ta inte ut kortet medan det läses.
+start-not-siths-title = Det här är inte ett SITHS-kort
+start-not-siths-body = Kortet i läsaren har ingen SITHS-e-legitimation. Ta ut det och sätt i ditt SITHS-kort.
+start-in-use-title = Ett annat program använder kortet
+start-in-use-body = Stäng programmet som använder kortet (till exempel en webbläsare eller Net iD) och ta ut och sätt i kortet igen.
+start-unreadable-title = Kortet kunde inte läsas
+start-unreadable-body = Ta ut kortet, sätt i det igen och vänta en stund.
+
+## Översikten
+holder-hsa-id = HSA-id
+holder-personnummer = Personnummer
+card-serial = Kortnummer
+pairs-title = Certifikat på kortet
+codes-title = Koder
+tries-left = { $n } försök kvar
+trust-level = tillitsnivå { $level }
+trust-level-unknown = tillitsnivå okänd
+issued-by = utfärdat av { $issuer }
+expires-in-days = { $n ->
+    [one] går ut om { $n } dag
+   *[other] går ut om { $n } dagar
+}
+expires-today = går ut i dag
+expired-days-ago = { $n ->
+    [one] gick ut för { $n } dag sedan
+   *[other] gick ut för { $n } dagar sedan
+}
+expiry-banner = Ett certifikat på kortet { $when }. Uppgradera kortet, eller vänta på ditt nya kort om du har beställt ett.
+certs-unreadable = { $n ->
+    [one] Ett certifikat på kortet kunde inte läsas.
+   *[other] { $n } certifikat på kortet kunde inte läsas.
+}
+verdict-dead = PUK-koden är spärrad och kortet kan inte längre användas. Beställ ett nytt kort via ditt servicecenter.
+verdict-blocked = { $pin } är spärrad. Lås upp den med din PUK-kod innan du gör något annat.
+verdict-upgrade = Kortet har det gamla certifikatparet. Uppgradera det för att få HSA-id- och personnummerparen på tillitsnivå 3.
+verdict-up-to-date = Kortet är uppgraderat: HSA-id-paret och personnummerparet på tillitsnivå 3.
+action-upgrade = Uppgradera kortet
+action-unblock = Lås upp { $pin }
+action-unblock-any = Glömt PIN-koden? Lås upp med PUK
+action-change-pin = Byt PIN-kod
+action-fetch = Hämta befintliga certifikat
+action-certificates = Visa certifikaten
+
+## Namn
+pin1-name = PIN1 (legitimering)
+pin2-name = PIN2 (underskrift)
+puk-name = PUK
+purpose-auth = Legitimering
+purpose-sign = Underskrift
+purpose-ca = CA-certifikat
+purpose-other = Annan användning
+identity-hsa = HSA-id
+identity-pnr = Personnummer
+identity-samordning = Samordningsnummer
+identity-other = Annan identitet
+identity-none = Ingen identitet
+profile-hsa-auth = HSA-id, legitimering
+profile-hsa-sign = HSA-id, underskrift
+profile-pnr-auth = Personnummer, legitimering
+profile-pnr-sign = Personnummer, underskrift
+
+## Uppgraderingen
+upgrade-title = Uppgradera kortet
+upgrade-intro = Uppgraderingen ger kortet två identiteter från de nya CA:erna, på tillitsnivå 3:
+upgrade-intro-1 = Kortet skapar fyra nya nycklar. De privata nycklarna lämnar aldrig kortet.
+upgrade-intro-2 = CA:n utfärdar ett HSA-id-par och ett personnummerpar (legitimering och underskrift).
+upgrade-intro-3 = Varje nytt certifikat kontrolleras, skrivs till kortet och provas.
+upgrade-intro-4 = Först därefter tas det gamla certifikatparet bort.
+upgrade-keep-card = Låt kortet sitta kvar i läsaren tills uppgraderingen är klar. Tas det ut kan du fortsätta där det stannade.
+pin-rules = En PIN-kod har 6–8 siffror. PUK-koden har 8 siffror och står i ditt kodbrev.
+enter-pin = { $pin }
+enter-puk = PUK-kod
+enter-current-pin = Nuvarande { $pin }
+enter-new-pin = Ny { $pin }
+enter-new-pin-again = Ny PIN-kod igen
+upgrade-start = Starta uppgraderingen
+upgrade-progress = Steg { $done } av { $total }
+upgrade-working = Arbetar … låt kortet sitta kvar.
+upgrade-done = Uppgraderingen är klar.
+upgrade-now-on-card = Det här finns nu på kortet:
+upgrade-legacy-removed = Det gamla certifikatparet är borttaget.
+upgrade-resume = Fortsätt uppgraderingen
+upgrade-resume-explain = Inget har gått förlorat: det som redan är gjort ligger kvar på kortet och hos CA:n. Sätt i kortet igen och fortsätt, så tar uppgraderingen vid där den stannade.
+step-read-card = Kortet är läst
+step-verify-pin = { $pin } godkänd
+step-log-in = Inloggad hos CA:n
+step-generate-key = Ny nyckel skapad: { $cert }
+step-enrol = Certifikat utfärdat: { $cert }
+step-write = Certifikat skrivet till kortet: { $cert }
+step-prove = Nyckeln provad: { $cert }
+step-remove-legacy = Det gamla certifikatparet är borttaget
+step-done = Klart
+
+## PIN-koder
+unblock-title = Lås upp en PIN-kod med PUK
+change-title = Byt PIN-kod
+which-pin = Vilken kod:
+rule-length = 6–8 siffror
+rule-digits = bara siffror
+rule-not-trivial = ingen enkel följd som 123456 eller 111111
+rule-not-old = inte samma som den nuvarande PIN-koden
+rule-not-puk = inte samma som PUK-koden
+rule-match = de två nya koderna är lika
+puk-last-try = PUK-koden har bara ett försök kvar. Är den fel spärras kortet för alltid och du måste beställa ett nytt.
+puk-last-try-confirm = Jag har kontrollerat PUK-koden mot mitt kodbrev och förstår att kortet spärras om den är fel
+unblock-submit = Lås upp
+change-submit = Byt kod
+unblock-done = { $pin } är upplåst och har din nya kod.
+change-done = { $pin } är bytt.
+
+## Certifikaten
+certs-title = Certifikaten på kortet
+certs-intro = Här är alla certifikat på kortet. Välj vilket du vill logga in med och prova det mot CA:n.
+cert-unreadable = Certifikatet { $label } kunde inte läsas.
+cert-holder = Innehavare
+cert-trust = Tillitsnivå
+trust-level-services = nivå { $level }, godtas av { $services }
+trust-level-no-services = nivå { $level }, godtas inte av NPÖ, Pascal eller NLL
+cert-validity = Giltigt
+cert-issuer = Utfärdare
+cert-fingerprint = Fingeravtryck (SHA-256)
+use-for-login = Använd för inloggning
+export-cert = Spara { $label } som fil
+export-dir = Spara certifikat i mappen
+exported-to = Sparat i { $path }
+test-login-title = Prova inloggningen
+test-login-explain = Logga in hos CA:n med det valda certifikatet för att se att det fungerar och vem du loggas in som.
+test-login = Prova inloggning
+test-login-ok = Inloggningen fungerar: du loggas in som { $name } ({ $hsa }).
+chooser-help-title = Hjälp: när ett program ber dig välja certifikat
+chooser-help-1 = Efter uppgraderingen har kortet två certifikat för legitimering: ett med ditt HSA-id och ett med ditt personnummer.
+chooser-help-2 = Logga in i vårdens system (journal, NPÖ, Pascal) med HSA-id-certifikatet, om inte systemet säger något annat.
+chooser-help-3 = Personnummercertifikatet används där du loggar in som privatperson eller där tjänsten ber om det.
+chooser-help-4 = Underskriftscertifikaten (PIN2) väljer du bara när du ska skriva under något.
+
+## Hämta befintliga certifikat
+fetch-title = Hämta befintliga certifikat
+fetch-intro = CA:n sparar de certifikat den har utfärdat till dig. Certifikat vars nyckel finns på det här kortet kan skrivas tillbaka hit.
+fetch-list = Hämta listan
+fetch-none = CA:n har inga certifikat för dig.
+fetch-write = Skriv valda till kortet
+fetch-written = { $n ->
+    [one] Ett certifikat skrevs till kortet.
+   *[other] { $n } certifikat skrevs till kortet.
+}
+fit-writable = kan skrivas till kortet (nyckelplats { $slot })
+fit-already = finns redan på kortet
+fit-other-card = kan inte skrivas hit: nyckeln finns på ett annat kort
+fit-expired = har gått ut
+
+## Inställningar
+settings-title = Inställningar
+settings-language = Språk
+settings-ca-url = CA:ns adress
+settings-ca-root = CA:ns rotcertifikat (PEM-fil)
+settings-reader = Kortläsare
+settings-reader-auto = Första läsaren med ett kort
+settings-demo-ca = I demoläget används test-CA:n på { $url }.
+settings-saved = Inställningarna är sparade.
+
+## Fel
+err-no-service = Smartkortstjänsten (pcscd) körs inte. Starta den (sudo systemctl start pcscd.socket) och försök igen.
+err-no-reader = Ingen kortläsare hittades. Anslut en läsare och försök igen.
+err-reader-not-found = Kortläsaren "{ $reader }" finns inte. Välj en annan läsare i inställningarna.
+err-no-card = Inget kort i läsaren. Sätt i ditt SITHS-kort.
+err-card-in-use = Ett annat program använder kortet. Stäng det (till exempel en webbläsare eller Net iD) och försök igen.
+err-card-removed = Kortet togs ut mitt i arbetet. Sätt i det igen; inget har gått förlorat.
+err-card-reset = Kortet återställdes av ett annat program. Försök igen.
+err-unresponsive = Kortet svarar inte. Ta ut det, sätt i det igen och försök igen.
+err-cancelled = Väntan på kortet avbröts.
+err-malformed-answer = Kortet gav ett felaktigt svar ({ $detail }). Ta ut det, sätt i det igen och försök igen. Kontakta servicecenter om det händer igen.
+err-pcsc-other = Fel i smartkortssystemet ({ $detail }). Starta om smartkortstjänsten och försök igen.
+err-pin-not-digits = En kod består bara av siffror. Skriv den igen; inget försök användes.
+err-pin-length = En PIN-kod har 6–8 siffror, den här har { $len }. Skriv den igen; inget försök användes.
+err-puk-length = PUK-koden har 8 siffror, den här har { $len }. Kontrollera ditt kodbrev; inget försök användes.
+err-pin-mismatch = De två nya koderna är olika. Skriv den nya koden igen.
+err-not-siths = Kortet är inte ett SITHS-kort. Sätt i ditt SITHS-kort.
+err-wrong-pin = Fel { $pin }, { $n } försök kvar.
+err-wrong-pin-last = Fel { $pin }, 1 försök kvar. Blir nästa fel spärras koden och du behöver din PUK-kod.
+err-wrong-puk = Fel PUK-kod, { $n } försök kvar. Efter det sista spärras kortet för alltid.
+err-pin-blocked = { $pin } är spärrad. Lås upp den med din PUK-kod.
+err-card-dead = PUK-koden är spärrad och kortet kan inte användas längre. Beställ ett nytt kort via ditt servicecenter.
+err-not-verified = { $pin } måste anges först. Ange den och försök igen.
+err-new-pin-refused = Kortet godtog inte den nya koden. Använd 6–8 siffror.
+err-puk-not-changeable = PUK-koden kan inte bytas, bara PIN1 och PIN2.
+err-card-layout = Kortets innehåll stämmer inte ({ $detail }). Kontakta servicecenter.
+err-card-damaged = Kortets data är skadade ({ $detail }). Kontakta servicecenter.
+err-card-refused = Kortet vägrade { $operation } (status { $sw }). Ta ut kortet, sätt i det igen och försök igen.
+err-ca-unreachable = CA:n på { $url } går inte att nå ({ $detail }). Kontrollera adressen och nätverket och försök igen; inget på kortet har ändrats.
+err-ca-not-trusted = CA:ns servercertifikat godtas inte ({ $detail }). Kontrollera rotcertifikatet och adressen i inställningarna; inget på kortet har ändrats.
+err-ca-refused-card = CA:n godtog inte kortets inloggningscertifikat ({ $detail }). Kontakta servicecenter; inget på kortet har ändrats.
+err-ca-tls = Den säkra förbindelsen till CA:n misslyckades ({ $detail }). Kontrollera adressen och försök igen; inget på kortet har ändrats.
+err-ca-pin-not-verified = Kortet skriver inte under inloggningen utan PIN1. Ange PIN1 och försök igen.
+err-ca-malformed = CA:ns svar gick inte att förstå ({ $detail }). Kontrollera att adressen är CA:ns och försök igen; inget på kortet har ändrats.
+err-ca-config = Förbindelsen till CA:n kan inte ställas in ({ $detail }). Kontrollera inställningarna.
+err-csr = Certifikatbegäran kunde inte byggas ({ $detail }); inget på kortet har ändrats. Försök igen.
+err-ca-not-set = CA:ns adress eller rotcertifikat saknas. Ange dem i inställningarna.
+err-file = Filen { $path } gick inte att använda ({ $detail }). Välj en annan plats och försök igen.
+err-refusal-not-allowed = CA:n tillåter inte uppgradering av ditt kort. Kontakta servicecenter.
+err-refusal-deadline = Sista dagen för uppgradering har passerat. Kontakta servicecenter för ett nytt kort.
+err-refusal-profile = Ett samordningsnummer kan inte få personnummerparet på tillitsnivå 3. Kontakta servicecenter.
+err-refusal-unknown-person = CA:n känner inte igen dig. Kontakta servicecenter.
+err-refusal-other = CA:n sa nej: { $message } ({ $code }).
+err-cert-check = Certifikatet för { $cert } godtogs inte och inget skrevs till kortet ({ $detail }).
+err-profile-missing = CA:n erbjuder inget { $cert }-certifikat åt dig, så båda paren kan inte skapas. Kontakta servicecenter.
+err-no-login-cert = Kortet har inget legitimeringscertifikat att logga in hos CA:n med. Kontakta servicecenter.
+err-slot-in-use = Nyckelplats { $slot } har ett certifikat som inte hör till uppgraderingen. Kontakta servicecenter.
+err-not-writable = Certifikatet { $detail }
+err-proof-failed = En ny nyckel på kortet gav ingen giltig underskrift ({ $cert }). Ta ut kortet, sätt i det igen och fortsätt uppgraderingen.

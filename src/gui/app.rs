@@ -1,0 +1,195 @@
+//! The window's state machine: it drains the worker's events into what to show, and turns
+//! clicks into commands. Nothing here waits on a card or the network.
+
+use std::path::PathBuf;
+
+use crate::card::{CardOverview, PinKind};
+use crate::gui::i18n::{Lang, Tr};
+use crate::gui::protocol::{CardStatus, Command, Environment, Event, Outcome, Task};
+use crate::gui::screens;
+use crate::gui::settings::Settings;
+use crate::gui::worker::{Notifier, Worker};
+use crate::transport::pcsc::ReaderInfo;
+
+/// The screens of the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    /// The start screen, or the card overview once a card is ready.
+    Home,
+    Upgrade,
+    Unblock,
+    ChangePin,
+    Certificates,
+    Fetch,
+    Settings,
+}
+
+/// Everything the window shows, and the worker it sends commands to.
+pub struct SithsApp {
+    pub(crate) worker: Worker,
+    notifier: Notifier,
+    pub(crate) tr: Tr,
+    pub(crate) settings: Settings,
+    /// Where settings are saved; `None` keeps them in memory only (tests).
+    settings_path: Option<PathBuf>,
+    pub(crate) env: Environment,
+    pub(crate) readers: Vec<ReaderInfo>,
+    pub(crate) card: CardStatus,
+    pub(crate) screen: Screen,
+    pub(crate) busy: Option<Task>,
+    pub(crate) show_personnummer: bool,
+    pub(crate) upgrade: screens::upgrade::Wizard,
+    pub(crate) unblock: screens::pins::PinForm,
+    pub(crate) change: screens::pins::PinForm,
+    pub(crate) certs: screens::certificates::CertsScreen,
+    pub(crate) fetch: screens::fetch::FetchScreen,
+    pub(crate) settings_form: screens::settings::SettingsForm,
+    /// Today, as unix seconds; fixed in tests and snapshots so "expires in N days" is stable.
+    pub(crate) now: Option<i64>,
+    first_frame_logged: bool,
+}
+
+impl SithsApp {
+    /// A window on `worker`. `settings_path` is where settings live between runs (`None`: not
+    /// saved).
+    pub fn new(worker: Worker, notifier: Notifier, settings: Settings, settings_path: Option<PathBuf>) -> SithsApp {
+        let tr = Tr::new(settings.lang);
+        let settings_form = screens::settings::SettingsForm::from(&settings);
+        SithsApp {
+            worker,
+            notifier,
+            tr,
+            settings,
+            settings_path,
+            env: Environment::Pcsc,
+            readers: Vec::new(),
+            card: CardStatus::Reading,
+            screen: Screen::Home,
+            busy: None,
+            show_personnummer: false,
+            upgrade: Default::default(),
+            unblock: screens::pins::PinForm::unblock(),
+            change: screens::pins::PinForm::change(),
+            certs: Default::default(),
+            fetch: Default::default(),
+            settings_form,
+            now: None,
+            first_frame_logged: false,
+        }
+    }
+
+    /// Pin "today" (unix seconds) so expiry texts do not change from day to day in snapshots.
+    pub fn with_fixed_now(mut self, now_unix: i64) -> SithsApp {
+        self.now = Some(now_unix);
+        self
+    }
+
+    pub fn now_unix(&self) -> i64 {
+        self.now.unwrap_or_else(crate::pki::date::now_unix)
+    }
+
+    pub fn screen(&self) -> Screen {
+        self.screen
+    }
+
+    pub fn lang(&self) -> Lang {
+        self.tr.lang()
+    }
+
+    pub(crate) fn send(&self, command: Command) {
+        self.worker.send(command);
+    }
+
+    pub(crate) fn overview(&self) -> Option<&CardOverview> {
+        match &self.card {
+            CardStatus::Ready(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn is_demo(&self) -> bool {
+        matches!(
+            self.env,
+            Environment::Demo { .. } | Environment::DemoPreparing | Environment::DemoFailed(_)
+        )
+    }
+
+    pub(crate) fn go(&mut self, screen: Screen) {
+        if screen == Screen::Upgrade && self.screen != Screen::Upgrade {
+            self.upgrade.restart_if_finished();
+        }
+        self.screen = screen;
+    }
+
+    /// Open the unblock screen for `kind`.
+    pub(crate) fn go_unblock(&mut self, kind: PinKind) {
+        self.unblock.kind = kind;
+        self.unblock.result = None;
+        self.screen = Screen::Unblock;
+    }
+
+    pub(crate) fn set_lang(&mut self, lang: Lang) {
+        if lang != self.tr.lang() {
+            self.tr = Tr::new(lang);
+            self.settings.lang = lang;
+            self.save_settings();
+        }
+    }
+
+    pub(crate) fn save_settings(&self) {
+        if let Some(path) = &self.settings_path
+            && let Err(e) = self.settings.save(path)
+        {
+            log::warn!("cannot save settings to {}: {e}", path.display());
+        }
+    }
+
+    fn drain_events(&mut self) {
+        while let Some(event) = self.worker.try_recv() {
+            self.apply(event);
+        }
+    }
+
+    fn apply(&mut self, event: Event) {
+        match event {
+            Event::Environment(env) => self.env = env,
+            Event::Readers(readers) => self.readers = readers,
+            Event::Card(status) => {
+                self.card = status;
+                self.upgrade.card_changed(&self.card);
+            }
+            Event::Busy(task) => {
+                self.busy = Some(task);
+                if task == Task::Upgrade {
+                    self.upgrade.started();
+                }
+            }
+            Event::Progress(p) => self.upgrade.progress(p),
+            Event::Finished(task, outcome) => {
+                self.busy = None;
+                self.finished(task, outcome);
+            }
+        }
+    }
+
+    fn finished(&mut self, task: Task, outcome: Outcome) {
+        match task {
+            Task::Upgrade => self.upgrade.finished(outcome),
+            Task::UnblockPin => self.unblock.finished(outcome),
+            Task::ChangePin => self.change.finished(outcome),
+            Task::VerifyPin | Task::TestLogin | Task::Export => self.certs.finished(outcome),
+            Task::FetchList | Task::FetchWrite => self.fetch.finished(outcome),
+        }
+    }
+
+    /// One frame: take in what the worker said, then draw.
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        self.notifier.attach(ui.ctx());
+        self.drain_events();
+        crate::gui::layout::frame(self, ui);
+        if !self.first_frame_logged {
+            self.first_frame_logged = true;
+            log::info!(target: "siths_upgrade::startup", "first frame drawn");
+        }
+    }
+}

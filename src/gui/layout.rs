@@ -1,0 +1,141 @@
+//! The frame around every screen: title and navigation, the demo banner, the status line.
+
+use egui::RichText;
+
+use crate::gui::app::{Screen, SithsApp};
+use crate::gui::i18n::Lang;
+use crate::gui::protocol::{CardStatus, DemoAction, Environment, Task, Command};
+use crate::gui::screens;
+use crate::gui::widgets;
+
+pub fn frame(app: &mut SithsApp, ui: &mut egui::Ui) {
+    egui::Panel::top("top").show(ui, |ui| top_bar(app, ui));
+    if app.is_demo() {
+        egui::Panel::top("demo").show(ui, |ui| demo_banner(app, ui));
+    }
+    egui::Panel::bottom("status").show(ui, |ui| status_line(app, ui));
+    egui::CentralPanel::default().show(ui, |ui| {
+        egui::ScrollArea::vertical()
+            .auto_shrink([false, false])
+            .show(ui, |ui| match app.screen {
+                Screen::Home => screens::home::show(app, ui),
+                Screen::Upgrade => screens::upgrade::show(app, ui),
+                Screen::Unblock => screens::pins::show_unblock(app, ui),
+                Screen::ChangePin => screens::pins::show_change(app, ui),
+                Screen::Certificates => screens::certificates::show(app, ui),
+                Screen::Fetch => screens::fetch::show(app, ui),
+                Screen::Settings => screens::settings::show(app, ui),
+            });
+    });
+}
+
+fn top_bar(app: &mut SithsApp, ui: &mut egui::Ui) {
+    ui.add_space(4.0);
+    ui.horizontal(|ui| {
+        ui.heading(app.tr.t("app-title"));
+        ui.add_space(16.0);
+        let card_ready = app.overview().is_some();
+        for (screen, id, enabled) in [
+            (Screen::Home, "nav-overview", true),
+            (Screen::Certificates, "nav-certificates", card_ready),
+            (Screen::Settings, "nav-settings", true),
+        ] {
+            let selected = app.screen == screen;
+            if ui
+                .add_enabled(enabled, egui::Button::selectable(selected, app.tr.t(id)))
+                .clicked()
+            {
+                app.go(screen);
+            }
+        }
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            // The other language, named in that language, so anyone can switch.
+            let other = match app.lang() {
+                Lang::Sv => Lang::En,
+                Lang::En => Lang::Sv,
+            };
+            if ui.button(other.native_name()).clicked() {
+                app.set_lang(other);
+            }
+        });
+    });
+    ui.add_space(4.0);
+}
+
+fn demo_banner(app: &mut SithsApp, ui: &mut egui::Ui) {
+    ui.add_space(4.0);
+    match app.env.clone() {
+        Environment::DemoPreparing => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(RichText::new(app.tr.t("demo-preparing")).strong());
+            });
+        }
+        Environment::DemoFailed(reason) => {
+            ui.label(
+                RichText::new(app.tr.a("demo-failed", &[("detail", reason.as_str().into())]))
+                    .color(widgets::ERROR_COLOUR),
+            );
+        }
+        Environment::Demo { codes, .. } => {
+            ui.label(
+                RichText::new(app.tr.t("demo-banner"))
+                    .strong()
+                    .color(widgets::WARN_COLOUR),
+            );
+            ui.label(app.tr.a(
+                "demo-codes",
+                &[
+                    ("pin1", codes.pin1.as_str().into()),
+                    ("pin2", codes.pin2.as_str().into()),
+                    ("puk", codes.puk.as_str().into()),
+                ],
+            ));
+            ui.horizontal(|ui| {
+                let present = !matches!(app.card, CardStatus::NoCard);
+                if widgets::secondary(ui, &app.tr.t("demo-pull-card"), present) {
+                    app.send(Command::DemoCard(DemoAction::Pull));
+                }
+                if widgets::secondary(ui, &app.tr.t("demo-insert-card"), !present) {
+                    app.send(Command::DemoCard(DemoAction::Insert));
+                }
+            });
+        }
+        Environment::Pcsc => {}
+    }
+    ui.add_space(4.0);
+}
+
+fn status_line(app: &mut SithsApp, ui: &mut egui::Ui) {
+    ui.horizontal(|ui| {
+        let card = match &app.card {
+            CardStatus::Ready(o) => app.tr.a("status-card-in", &[("reader", o.reader.as_str().into())]),
+            CardStatus::NoService => app.tr.t("status-no-service"),
+            CardStatus::NoReader => app.tr.t("status-no-reader"),
+            CardStatus::NoCard => app.tr.t("status-no-card"),
+            CardStatus::Reading => app.tr.t("status-reading"),
+            CardStatus::NotSiths => app.tr.t("status-not-siths"),
+            CardStatus::InUse(_) => app.tr.t("status-in-use"),
+            CardStatus::Unreadable(_) => app.tr.t("status-unreadable"),
+        };
+        ui.label(card);
+        if let Some(task) = app.busy {
+            ui.separator();
+            ui.spinner();
+            ui.label(app.tr.t(task_id(task)));
+        }
+    });
+}
+
+pub fn task_id(task: Task) -> &'static str {
+    match task {
+        Task::VerifyPin => "task-verify-pin",
+        Task::ChangePin => "task-change-pin",
+        Task::UnblockPin => "task-unblock-pin",
+        Task::Upgrade => "task-upgrade",
+        Task::TestLogin => "task-test-login",
+        Task::Export => "task-export",
+        Task::FetchList => "task-fetch-list",
+        Task::FetchWrite => "task-fetch-write",
+    }
+}

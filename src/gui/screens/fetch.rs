@@ -1,0 +1,118 @@
+//! "Hämta befintliga certifikat": what the CA holds for the holder, which of it fits this card,
+//! and writing the chosen ones back.
+
+use egui::RichText;
+use zeroize::Zeroizing;
+
+use crate::ca::Profile;
+use crate::card::{PinKind, SecretCode};
+use crate::gui::app::{Screen, SithsApp};
+use crate::gui::protocol::{Command, Failure, Outcome};
+use crate::gui::widgets;
+use crate::gui::words;
+use crate::layout::PIN_MAX_LEN;
+use crate::workflow::fetch_existing::{Existing, Fit};
+
+#[derive(Default)]
+pub struct FetchScreen {
+    pub pin1: Zeroizing<String>,
+    pub list: Option<Vec<Existing>>,
+    pub chosen: Vec<Profile>,
+    pub written: Option<Vec<Profile>>,
+    pub failure: Option<Failure>,
+}
+
+impl FetchScreen {
+    pub fn finished(&mut self, outcome: Outcome) {
+        self.failure = None;
+        match outcome {
+            Outcome::Existing(list) => {
+                self.chosen = list
+                    .iter()
+                    .filter(|e| matches!(e.fit, Fit::Writable(_)))
+                    .map(|e| e.profile)
+                    .collect();
+                self.list = Some(list);
+                self.written = None;
+            }
+            Outcome::Written(profiles) => {
+                self.written = Some(profiles);
+                self.list = None;
+            }
+            Outcome::Failed(f) => self.failure = Some(f),
+            _ => {}
+        }
+    }
+}
+
+fn fit_text(app: &SithsApp, fit: &Fit) -> String {
+    match fit {
+        Fit::Writable(slot) => app.tr.a("fit-writable", &[("slot", (*slot).into())]),
+        Fit::AlreadyOnCard => app.tr.t("fit-already"),
+        Fit::KeyNotOnCard => app.tr.t("fit-other-card"),
+        Fit::Expired => app.tr.t("fit-expired"),
+    }
+}
+
+pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
+    ui.heading(app.tr.t("fetch-title"));
+    ui.label(app.tr.t("fetch-intro"));
+    ui.add_space(8.0);
+    let idle = app.busy.is_none() && app.overview().is_some();
+
+    let pin_label = app.tr.a("enter-pin", &[("pin", words::pin_name(&app.tr, PinKind::Pin1).as_str().into())]);
+    let enter = widgets::code_field(ui, &pin_label, &mut app.fetch.pin1, PIN_MAX_LEN);
+    let ready = idle && !app.fetch.pin1.is_empty();
+    if (widgets::primary(ui, &app.tr.t("fetch-list"), ready) || enter) && ready {
+        let pin = SecretCode::pin(std::mem::take(&mut *app.fetch.pin1));
+        widgets::forget_field(ui.ctx(), &pin_label);
+        match pin {
+            Ok(pin1) => {
+                app.fetch.list = None;
+                app.send(Command::FetchList { pin1 });
+            }
+            Err(e) => app.fetch.failure = Some(Failure::Card(e.into())),
+        }
+    }
+
+    if let Some(list) = app.fetch.list.clone() {
+        ui.add_space(8.0);
+        if list.is_empty() {
+            ui.label(app.tr.t("fetch-none"));
+        }
+        for e in &list {
+            let writable = matches!(e.fit, Fit::Writable(_));
+            let text = format!(
+                "{} ({}) – {}",
+                words::profile(&app.tr, e.profile),
+                e.info.not_after_date(),
+                fit_text(app, &e.fit)
+            );
+            if writable {
+                let mut on = app.fetch.chosen.contains(&e.profile);
+                if ui.checkbox(&mut on, text).changed() {
+                    app.fetch.chosen.retain(|p| *p != e.profile);
+                    if on {
+                        app.fetch.chosen.push(e.profile);
+                    }
+                }
+            } else {
+                ui.label(RichText::new(format!("• {text}")).weak());
+            }
+        }
+        let any = !app.fetch.chosen.is_empty();
+        if widgets::primary(ui, &app.tr.t("fetch-write"), any && idle) {
+            app.send(Command::FetchWrite { profiles: app.fetch.chosen.clone() });
+        }
+    }
+    if let Some(written) = &app.fetch.written {
+        widgets::success(ui, &app.tr.a("fetch-written", &[("n", written.len().into())]));
+    }
+    if let Some(f) = &app.fetch.failure {
+        widgets::error_box(ui, &words::failure(&app.tr, f));
+    }
+    ui.add_space(8.0);
+    if widgets::secondary(ui, &app.tr.t("to-overview"), true) {
+        app.go(Screen::Home);
+    }
+}

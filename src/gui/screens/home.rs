@@ -1,0 +1,302 @@
+//! The start screen (what is wrong and how to fix it) and, with a card, its overview.
+
+use egui::RichText;
+
+use crate::card::{CardCertificate, CardOverview, PinKind};
+use crate::gui::app::{Screen, SithsApp};
+use crate::gui::protocol::{CardStatus, Environment};
+use crate::gui::widgets;
+use crate::gui::words;
+use crate::pki::{CertInfo, Identity, Purpose};
+
+pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
+    let card = app.card.clone();
+    match &card {
+        CardStatus::Ready(overview) => overview_screen(app, ui, overview),
+        other => start_screen(app, ui, other),
+    }
+}
+
+fn start_screen(app: &mut SithsApp, ui: &mut egui::Ui, status: &CardStatus) {
+    ui.add_space(24.0);
+    if matches!(app.env, Environment::DemoPreparing) {
+        ui.heading(app.tr.t("demo-preparing"));
+        return;
+    }
+    let (title, body) = match status {
+        CardStatus::NoService => ("start-no-service-title", "start-no-service-body"),
+        CardStatus::NoReader => ("start-no-reader-title", "start-no-reader-body"),
+        CardStatus::NoCard => ("start-no-card-title", "start-no-card-body"),
+        CardStatus::Reading => ("start-reading-title", "start-reading-body"),
+        CardStatus::NotSiths => ("start-not-siths-title", "start-not-siths-body"),
+        CardStatus::InUse(_) => ("start-in-use-title", "start-in-use-body"),
+        CardStatus::Unreadable(_) => ("start-unreadable-title", "start-unreadable-body"),
+        CardStatus::Ready(_) => return,
+    };
+    ui.heading(app.tr.t(title));
+    ui.add_space(8.0);
+    if matches!(status, CardStatus::Reading) {
+        ui.spinner();
+    }
+    ui.label(app.tr.t(body));
+    if let CardStatus::NoService = status {
+        ui.add_space(4.0);
+        ui.code("sudo systemctl start pcscd.socket");
+    }
+    if let CardStatus::Unreadable(e) = status {
+        widgets::error_box(ui, &words::card_error(&app.tr, e));
+    }
+}
+
+/// The first certificate naming a personnummer (or samordningsnummer), for the holder line.
+fn personnummer(overview: &CardOverview) -> Option<&crate::pki::identity::Personnummer> {
+    overview.certificates.iter().find_map(|c| match c.info.as_ref().ok()?.identity {
+        Identity::Personnummer(ref p) | Identity::Samordningsnummer(ref p) => Some(p),
+        _ => None,
+    })
+}
+
+fn hsa_id(overview: &CardOverview) -> Option<&str> {
+    overview.certificates.iter().find_map(|c| match &c.info.as_ref().ok()?.identity {
+        Identity::HsaId(h) => Some(h.as_str()),
+        _ => None,
+    })
+}
+
+/// What the card needs, from its certificates and counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardNeed {
+    /// The PUK is blocked: only a new card helps.
+    Dead,
+    /// A PIN is blocked: unblock it first.
+    Blocked(PinKind),
+    /// The card holds a pair below trust level 3 (the legacy pair) and no complete upgrade.
+    Upgrade,
+    /// The HSA-id and personnummer pairs are there at level 3.
+    UpToDate,
+}
+
+pub fn card_need(overview: &CardOverview) -> CardNeed {
+    if overview.dead() {
+        return CardNeed::Dead;
+    }
+    for kind in [PinKind::Pin1, PinKind::Pin2] {
+        if overview.pin(kind).is_some_and(|p| p.blocked()) {
+            return CardNeed::Blocked(kind);
+        }
+    }
+    let level3 = |c: &&CardCertificate| c.info.as_ref().is_ok_and(|i| i.trust_level == Some(3));
+    let has = |pnr: bool, purpose: Purpose| {
+        overview.certificates.iter().filter(level3).any(|c| {
+            c.info.as_ref().is_ok_and(|i| {
+                i.purpose == purpose
+                    && match &i.identity {
+                        Identity::HsaId(_) => !pnr,
+                        Identity::Personnummer(_) | Identity::Samordningsnummer(_) => pnr,
+                        _ => false,
+                    }
+            })
+        })
+    };
+    let legacy = overview
+        .certificates
+        .iter()
+        .any(|c| c.info.as_ref().is_ok_and(|i| i.trust_level.is_none_or(|l| l < 3)));
+    let complete = has(false, Purpose::Authentication)
+        && has(false, Purpose::Signature)
+        && has(true, Purpose::Authentication)
+        && has(true, Purpose::Signature);
+    if complete && !legacy {
+        CardNeed::UpToDate
+    } else {
+        CardNeed::Upgrade
+    }
+}
+
+fn overview_screen(app: &mut SithsApp, ui: &mut egui::Ui, overview: &CardOverview) {
+    let tr = &app.tr;
+    let name = overview.holder_name().unwrap_or("?").to_string();
+    ui.heading(&name);
+    egui::Grid::new("holder").num_columns(2).spacing([16.0, 4.0]).show(ui, |ui| {
+        ui.label(tr.t("holder-hsa-id"));
+        ui.label(RichText::new(hsa_id(overview).unwrap_or("–")).monospace());
+        ui.end_row();
+        if let Some(p) = personnummer(overview) {
+            ui.label(tr.t("holder-personnummer"));
+            ui.horizontal(|ui| {
+                let shown = if app.show_personnummer { p.formatted() } else { p.masked() };
+                ui.label(RichText::new(shown).monospace());
+                let button = if app.show_personnummer { tr.t("hide") } else { tr.t("show") };
+                if ui.small_button(button).clicked() {
+                    app.show_personnummer = !app.show_personnummer;
+                }
+            });
+            ui.end_row();
+        }
+        ui.label(tr.t("card-serial"));
+        ui.label(RichText::new(&overview.serial).monospace());
+        ui.end_row();
+    });
+    ui.add_space(8.0);
+
+    let now = app.now_unix();
+    expiry_banner(app, ui, overview, now);
+    let need = card_need(overview);
+    verdict(app, ui, need);
+    ui.add_space(8.0);
+
+    ui.label(RichText::new(app.tr.t("pairs-title")).strong());
+    pairs(app, ui, overview, now);
+    ui.add_space(8.0);
+    pins(app, ui, overview);
+    ui.add_space(12.0);
+    actions(app, ui, need);
+}
+
+/// The most urgent expiry warning (30, 15, 7, 5, 3, 1, 0 days), the same steps as
+/// `check-expiry`.
+fn expiry_banner(app: &SithsApp, ui: &mut egui::Ui, overview: &CardOverview, now: i64) {
+    let soonest = overview
+        .certificates
+        .iter()
+        .filter_map(|c| c.info.as_ref().ok())
+        .filter(|i| !i.is_ca)
+        .map(|i| i.days_left(now))
+        .filter(|d| crate::pki::expiry::warning_threshold(*d).is_some())
+        .min();
+    if let Some(days) = soonest {
+        let (text, _) = words::expiry(&app.tr, days);
+        widgets::warning(ui, &app.tr.a("expiry-banner", &[("when", text.as_str().into())]));
+    }
+}
+
+fn verdict(app: &SithsApp, ui: &mut egui::Ui, need: CardNeed) {
+    let tr = &app.tr;
+    match need {
+        CardNeed::Dead => widgets::warning(ui, &tr.t("verdict-dead")),
+        CardNeed::Blocked(kind) => widgets::warning(
+            ui,
+            &tr.a("verdict-blocked", &[("pin", words::pin_name(tr, kind).as_str().into())]),
+        ),
+        CardNeed::Upgrade => widgets::warning(ui, &tr.t("verdict-upgrade")),
+        CardNeed::UpToDate => widgets::success(ui, &tr.t("verdict-up-to-date")),
+    }
+}
+
+/// Certificates grouped by identity, each identity's pair together.
+fn pairs(app: &SithsApp, ui: &mut egui::Ui, overview: &CardOverview, now: i64) {
+    let tr = &app.tr;
+    let mut identities: Vec<&Identity> = Vec::new();
+    for c in &overview.certificates {
+        if let Ok(i) = &c.info
+            && !identities.contains(&&i.identity)
+        {
+            identities.push(&i.identity);
+        }
+    }
+    for identity in identities {
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.label(
+                RichText::new(format!(
+                    "{} {}",
+                    words::identity_kind(tr, identity),
+                    identity.display_masked()
+                ))
+                .strong(),
+            );
+            egui::Grid::new(("pair", identity.display_masked()))
+                .num_columns(4)
+                .spacing([16.0, 2.0])
+                .show(ui, |ui| {
+                    for c in overview.certificates_of(identity) {
+                        if let Ok(info) = &c.info {
+                            cert_row(app, ui, info, now);
+                        }
+                    }
+                });
+        });
+    }
+    let unreadable = overview.certificates.iter().filter(|c| c.info.is_err()).count();
+    if unreadable > 0 {
+        widgets::warning(ui, &tr.a("certs-unreadable", &[("n", unreadable.into())]));
+    }
+}
+
+fn cert_row(app: &SithsApp, ui: &mut egui::Ui, info: &CertInfo, now: i64) {
+    let tr = &app.tr;
+    ui.label(words::purpose(tr, info.purpose));
+    ui.label(match info.trust_level {
+        Some(l) => tr.a("trust-level", &[("level", l.into())]),
+        None => tr.t("trust-level-unknown"),
+    });
+    ui.label(tr.a("issued-by", &[("issuer", info.issuer_cn.as_deref().unwrap_or(&info.issuer_dn).into())]));
+    let (text, warn) = words::expiry(tr, info.days_left(now));
+    if warn {
+        ui.label(RichText::new(format!("⚠ {text}")).color(widgets::WARN_COLOUR));
+    } else {
+        ui.label(text);
+    }
+    ui.end_row();
+}
+
+fn pins(app: &SithsApp, ui: &mut egui::Ui, overview: &CardOverview) {
+    let tr = &app.tr;
+    ui.label(RichText::new(tr.t("codes-title")).strong());
+    egui::Grid::new("pins").num_columns(2).spacing([16.0, 2.0]).show(ui, |ui| {
+        for kind in [PinKind::Pin1, PinKind::Pin2, PinKind::Puk] {
+            let Some(status) = overview.pin(kind) else {
+                continue;
+            };
+            ui.label(words::pin_name(tr, kind));
+            let text = if status.blocked() {
+                tr.t("blocked")
+            } else {
+                tr.a("tries-left", &[("n", status.tries_left.into())])
+            };
+            if status.tries_left <= 1 {
+                ui.label(RichText::new(text).color(widgets::ERROR_COLOUR).strong());
+            } else {
+                ui.label(text);
+            }
+            ui.end_row();
+        }
+    });
+}
+
+/// Only what makes sense for this card: no upgrade of a blocked or dead card, no PIN change of a
+/// blocked PIN.
+fn actions(app: &mut SithsApp, ui: &mut egui::Ui, need: CardNeed) {
+    let idle = app.busy.is_none();
+    ui.horizontal_wrapped(|ui| {
+        match need {
+            CardNeed::Dead => {}
+            CardNeed::Blocked(kind) => {
+                if widgets::primary(ui, &app.tr.a("action-unblock", &[("pin", words::pin_name(&app.tr, kind).as_str().into())]), idle) {
+                    app.go_unblock(kind);
+                }
+            }
+            CardNeed::Upgrade => {
+                if widgets::primary(ui, &app.tr.t("action-upgrade"), idle) {
+                    app.go(Screen::Upgrade);
+                }
+            }
+            CardNeed::UpToDate => {}
+        }
+        if need != CardNeed::Dead {
+            if !matches!(need, CardNeed::Blocked(_)) && widgets::secondary(ui, &app.tr.t("action-change-pin"), idle) {
+                app.change.result = None;
+                app.go(Screen::ChangePin);
+            }
+            if !matches!(need, CardNeed::Blocked(_)) && widgets::secondary(ui, &app.tr.t("action-unblock-any"), idle) {
+                app.go_unblock(PinKind::Pin1);
+            }
+            if widgets::secondary(ui, &app.tr.t("action-fetch"), idle) {
+                app.go(Screen::Fetch);
+            }
+        }
+        if widgets::secondary(ui, &app.tr.t("action-certificates"), true) {
+            app.go(Screen::Certificates);
+        }
+    });
+}

@@ -1,0 +1,246 @@
+//! Unblock a PIN with the PUK, and change a PIN: the same form, with each new-PIN rule shown as
+//! it is met, and a guard before the PUK's last try.
+
+use egui::RichText;
+use zeroize::Zeroizing;
+
+use crate::card::new_pin::NewPinCheck;
+use crate::card::{CardError, PinKind, SecretCode};
+use crate::gui::app::{Screen, SithsApp};
+use crate::gui::protocol::{Command, Failure, Outcome, Task};
+use crate::gui::widgets;
+use crate::gui::words::{self, NextAction};
+use crate::layout::{PIN_MAX_LEN, PUK_LEN};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormPurpose {
+    Unblock,
+    Change,
+}
+
+pub struct PinForm {
+    pub purpose: FormPurpose,
+    pub kind: PinKind,
+    /// The PUK (unblock) or the current PIN (change).
+    pub code: Zeroizing<String>,
+    pub new1: Zeroizing<String>,
+    pub new2: Zeroizing<String>,
+    /// Ticked: the holder knows a wrong PUK now blocks the card for good.
+    pub last_try_understood: bool,
+    /// The last attempt: the PIN that is now set, or why not (worded when drawn, so a language
+    /// switch rewords it).
+    pub result: Option<Result<PinKind, Failure>>,
+}
+
+impl PinForm {
+    pub fn unblock() -> PinForm {
+        PinForm::new(FormPurpose::Unblock)
+    }
+
+    pub fn change() -> PinForm {
+        PinForm::new(FormPurpose::Change)
+    }
+
+    fn new(purpose: FormPurpose) -> PinForm {
+        PinForm {
+            purpose,
+            kind: PinKind::Pin1,
+            code: Zeroizing::default(),
+            new1: Zeroizing::default(),
+            new2: Zeroizing::default(),
+            last_try_understood: false,
+            result: None,
+        }
+    }
+
+    pub fn finished(&mut self, outcome: Outcome) {
+        self.result = match outcome {
+            Outcome::PinUnblocked(kind) | Outcome::PinChanged(kind) => Some(Ok(kind)),
+            Outcome::Failed(f) => Some(Err(f)),
+            _ => return,
+        };
+        self.last_try_understood = false;
+    }
+
+    fn task(&self) -> Task {
+        match self.purpose {
+            FormPurpose::Unblock => Task::UnblockPin,
+            FormPurpose::Change => Task::ChangePin,
+        }
+    }
+}
+
+pub fn show_unblock(app: &mut SithsApp, ui: &mut egui::Ui) {
+    show(app, ui, FormPurpose::Unblock);
+}
+
+pub fn show_change(app: &mut SithsApp, ui: &mut egui::Ui) {
+    show(app, ui, FormPurpose::Change);
+}
+
+fn form(app: &mut SithsApp, purpose: FormPurpose) -> &mut PinForm {
+    match purpose {
+        FormPurpose::Unblock => &mut app.unblock,
+        FormPurpose::Change => &mut app.change,
+    }
+}
+
+fn show(app: &mut SithsApp, ui: &mut egui::Ui, purpose: FormPurpose) {
+    let title = match purpose {
+        FormPurpose::Unblock => "unblock-title",
+        FormPurpose::Change => "change-title",
+    };
+    ui.heading(app.tr.t(title));
+    ui.add_space(8.0);
+    let Some(overview) = app.overview().cloned() else {
+        ui.label(app.tr.t("start-no-card-body"));
+        return;
+    };
+    if overview.dead() {
+        widgets::warning(ui, &app.tr.t("err-card-dead"));
+        return;
+    }
+
+    // Which PIN.
+    let tr = &app.tr;
+    let current_kind = form(app, purpose).kind;
+    let mut kind = current_kind;
+    ui.horizontal(|ui| {
+        ui.label(app.tr.t("which-pin"));
+        for k in [PinKind::Pin1, PinKind::Pin2] {
+            ui.radio_value(&mut kind, k, words::pin_name(&app.tr, k));
+        }
+    });
+    let _ = tr;
+    form(app, purpose).kind = kind;
+
+    if let Some(result) = &form(app, purpose).result {
+        match result {
+            Ok(done) => {
+                let id = match purpose {
+                    FormPurpose::Unblock => "unblock-done",
+                    FormPurpose::Change => "change-done",
+                };
+                widgets::success(ui, &app.tr.a(id, &[("pin", words::pin_name(&app.tr, *done).as_str().into())]));
+                if widgets::primary(ui, &app.tr.t("to-overview"), true) {
+                    form(app, purpose).result = None;
+                    app.go(Screen::Home);
+                }
+                return;
+            }
+            Err(f) => {
+                let explained = words::failure(&app.tr, f);
+                widgets::error_box(ui, &explained);
+                if explained.next.contains(&NextAction::ServiceCentre) {
+                    ui.label(RichText::new(app.tr.t("contact-service-centre")).strong());
+                }
+            }
+        }
+    }
+
+    let status_of = |k: PinKind| overview.pin(k).cloned();
+    let (code_kind, code_max) = match purpose {
+        FormPurpose::Unblock => (PinKind::Puk, PUK_LEN),
+        FormPurpose::Change => (kind, PIN_MAX_LEN),
+    };
+    let code_status = status_of(code_kind);
+    if purpose == FormPurpose::Change && code_status.as_ref().is_some_and(|s| s.blocked()) {
+        widgets::warning(ui, &app.tr.a("err-pin-blocked", &[("pin", words::pin_name(&app.tr, kind).as_str().into())]));
+        if widgets::primary(ui, &app.tr.a("action-unblock", &[("pin", words::pin_name(&app.tr, kind).as_str().into())]), true) {
+            app.go_unblock(kind);
+        }
+        return;
+    }
+
+    ui.add_space(6.0);
+    ui.label(app.tr.t("pin-rules"));
+    let code_label = match purpose {
+        FormPurpose::Unblock => app.tr.t("enter-puk"),
+        FormPurpose::Change => app.tr.a("enter-current-pin", &[("pin", words::pin_name(&app.tr, kind).as_str().into())]),
+    };
+    let new1_label = app.tr.a("enter-new-pin", &[("pin", words::pin_name(&app.tr, kind).as_str().into())]);
+    let new2_label = app.tr.t("enter-new-pin-again");
+    let tries_text = code_status
+        .as_ref()
+        .map(|s| app.tr.a("tries-left", &[("n", s.tries_left.into())]))
+        .unwrap_or_default();
+    let mut enter = false;
+    ui.horizontal(|ui| {
+        enter |= widgets::code_field(ui, &code_label, &mut form(app, purpose).code, code_max);
+        ui.label(RichText::new(&tries_text).weak());
+    });
+    enter |= widgets::code_field(ui, &new1_label, &mut form(app, purpose).new1, PIN_MAX_LEN);
+    enter |= widgets::code_field(ui, &new2_label, &mut form(app, purpose).new2, PIN_MAX_LEN);
+
+    let f = form(app, purpose);
+    let check = NewPinCheck::of(&f.new1, &f.new2, Some(&f.code));
+    let typed = !f.new1.is_empty();
+    let other_rule = match purpose {
+        FormPurpose::Unblock => "rule-not-puk",
+        FormPurpose::Change => "rule-not-old",
+    };
+    ui.add_space(4.0);
+    for (ok, id) in [
+        (check.length_ok, "rule-length"),
+        (check.digits_only, "rule-digits"),
+        (check.not_trivial, "rule-not-trivial"),
+        (check.differs_from_other, other_rule),
+        (check.entries_match, "rule-match"),
+    ] {
+        widgets::rule(ui, ok && typed, &app.tr.t(id));
+    }
+
+    // The PUK's last try: a wrong one makes the card useless, so ask for an explicit yes.
+    let last_puk_try = purpose == FormPurpose::Unblock && code_status.as_ref().is_some_and(|s| s.tries_left == 1);
+    if last_puk_try {
+        ui.add_space(6.0);
+        widgets::warning(ui, &app.tr.t("puk-last-try"));
+        let label = app.tr.t("puk-last-try-confirm");
+        ui.checkbox(&mut form(app, purpose).last_try_understood, label);
+    }
+
+    let f = form(app, purpose);
+    let code_len_ok = match purpose {
+        FormPurpose::Unblock => f.code.len() == PUK_LEN,
+        FormPurpose::Change => (crate::layout::PIN_MIN_LEN..=PIN_MAX_LEN).contains(&f.code.len()),
+    };
+    let allowed = check.all_ok()
+        && code_len_ok
+        && (!last_puk_try || f.last_try_understood)
+        && app.busy.is_none();
+    ui.add_space(8.0);
+    let mut submit = false;
+    ui.horizontal(|ui| {
+        let button = match purpose {
+            FormPurpose::Unblock => app.tr.t("unblock-submit"),
+            FormPurpose::Change => app.tr.t("change-submit"),
+        };
+        submit = widgets::primary(ui, &button, allowed);
+        if widgets::secondary(ui, &app.tr.t("cancel"), true) {
+            app.go(Screen::Home);
+        }
+    });
+    if (submit || enter) && allowed {
+        let f = form(app, purpose);
+        let code = SecretCode::for_kind(code_kind, std::mem::take(&mut *f.code));
+        let new = SecretCode::pin(std::mem::take(&mut *f.new1));
+        f.new2 = Zeroizing::default();
+        for label in [&code_label, &new1_label, &new2_label] {
+            widgets::forget_field(ui.ctx(), label);
+        }
+        let command = match (code, new) {
+            (Ok(code), Ok(new)) => match purpose {
+                FormPurpose::Unblock => Command::UnblockPin { kind, puk: code, new },
+                FormPurpose::Change => Command::ChangePin { kind, old: code, new },
+            },
+            (Err(e), _) | (_, Err(e)) => {
+                f.result = Some(Err(Failure::Card(CardError::PinRule(e))));
+                return;
+            }
+        };
+        f.result = None;
+        let task = f.task();
+        app.send(command);
+        app.busy = Some(task);
+    }
+}

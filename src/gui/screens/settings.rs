@@ -1,0 +1,90 @@
+//! Language, the CA and the reader.
+
+use std::path::PathBuf;
+
+use crate::gui::app::SithsApp;
+use crate::gui::i18n::Lang;
+use crate::gui::protocol::{CaSettings, Command, Environment};
+use crate::gui::settings::Settings;
+use crate::gui::widgets;
+
+/// What the holder is typing, applied on "Save".
+#[derive(Default)]
+pub struct SettingsForm {
+    pub ca_url: String,
+    pub ca_root: String,
+    pub reader: Option<String>,
+    pub saved: bool,
+}
+
+impl From<&Settings> for SettingsForm {
+    fn from(s: &Settings) -> SettingsForm {
+        SettingsForm {
+            ca_url: s.ca_url.clone(),
+            ca_root: s
+                .ca_root
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            reader: s.reader.clone(),
+            saved: false,
+        }
+    }
+}
+
+pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
+    ui.heading(app.tr.t("settings-title"));
+    ui.add_space(8.0);
+
+    ui.label(app.tr.t("settings-language"));
+    let mut lang = app.lang();
+    ui.horizontal(|ui| {
+        for l in Lang::ALL {
+            ui.radio_value(&mut lang, l, l.native_name());
+        }
+    });
+    app.set_lang(lang);
+    ui.add_space(8.0);
+
+    if let Environment::Demo { ca, .. } = &app.env {
+        ui.label(app.tr.a("settings-demo-ca", &[("url", ca.url.as_str().into())]));
+        return;
+    }
+    widgets::text_field(ui, &app.tr.t("settings-ca-url"), &mut app.settings_form.ca_url, 320.0);
+    widgets::text_field(ui, &app.tr.t("settings-ca-root"), &mut app.settings_form.ca_root, 320.0);
+    ui.add_space(4.0);
+    ui.horizontal(|ui| {
+        let label = ui.label(app.tr.t("settings-reader"));
+        let auto = app.tr.t("settings-reader-auto");
+        let selected = app.settings_form.reader.clone().unwrap_or_else(|| auto.clone());
+        egui::ComboBox::from_id_salt("reader")
+            .selected_text(selected)
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut app.settings_form.reader, None, auto);
+                for r in &app.readers {
+                    ui.selectable_value(&mut app.settings_form.reader, Some(r.name.clone()), &r.name);
+                }
+            })
+            .response
+            .labelled_by(label.id);
+    });
+    ui.add_space(8.0);
+    if widgets::primary(ui, &app.tr.t("save"), true) {
+        let form = &app.settings_form;
+        app.settings.ca_url = form.ca_url.trim().to_string();
+        app.settings.ca_root = Some(form.ca_root.trim())
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from);
+        app.settings.reader = form.reader.clone();
+        app.save_settings();
+        app.send(Command::SetCa(CaSettings {
+            url: app.settings.ca_url.clone(),
+            root_pem: app.settings.ca_root.clone(),
+        }));
+        app.send(Command::UseReader(app.settings.reader.clone()));
+        app.settings_form.saved = true;
+    }
+    if app.settings_form.saved {
+        widgets::success(ui, &app.tr.t("settings-saved"));
+    }
+}

@@ -1,0 +1,263 @@
+//! The upgrade wizard: what will happen, the two PINs, the steps as the workflow reports them,
+//! and the result or the way on from a failure.
+
+use egui::RichText;
+use zeroize::Zeroizing;
+
+use crate::card::{PinKind, SecretCode};
+use crate::gui::app::{Screen, SithsApp};
+use crate::gui::protocol::{CardStatus, Command, Failure, Outcome};
+use crate::gui::widgets;
+use crate::gui::words::{self, NextAction};
+use crate::layout::PIN_MAX_LEN;
+use crate::workflow::upgrade::{Progress, UpgradeSummary};
+
+#[derive(Default)]
+pub enum Stage {
+    #[default]
+    Intro,
+    Pins,
+    Running,
+    Done(Box<UpgradeSummary>),
+    Failed(Failure),
+}
+
+#[derive(Default)]
+pub struct Wizard {
+    pub stage: Stage,
+    pub pin1: Zeroizing<String>,
+    pub pin2: Zeroizing<String>,
+    /// A typed code broke the rules; nothing was sent.
+    pub typo: Option<String>,
+    pub steps: Vec<Progress>,
+    /// The card was taken out during this upgrade; resuming is offered once it is back.
+    pub card_was_pulled: bool,
+}
+
+impl Wizard {
+    pub fn restart_if_finished(&mut self) {
+        if matches!(self.stage, Stage::Done(_)) {
+            *self = Wizard::default();
+        }
+    }
+
+    pub fn started(&mut self) {
+        self.stage = Stage::Running;
+        self.steps.clear();
+    }
+
+    pub fn progress(&mut self, p: Progress) {
+        self.steps.push(p);
+    }
+
+    pub fn card_changed(&mut self, status: &CardStatus) {
+        if matches!(self.stage, Stage::Running | Stage::Failed(_))
+            && !matches!(status, CardStatus::Ready(_) | CardStatus::Reading)
+        {
+            self.card_was_pulled = true;
+        }
+    }
+
+    pub fn finished(&mut self, outcome: Outcome) {
+        self.stage = match outcome {
+            Outcome::Upgraded(summary) => {
+                self.card_was_pulled = false;
+                Stage::Done(summary)
+            }
+            Outcome::Failed(f) => Stage::Failed(f),
+            _ => return,
+        };
+    }
+}
+
+pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
+    ui.heading(app.tr.t("upgrade-title"));
+    ui.add_space(8.0);
+    match &app.upgrade.stage {
+        Stage::Intro => intro(app, ui),
+        Stage::Pins => pins(app, ui),
+        Stage::Running => running(app, ui),
+        Stage::Done(_) => done(app, ui),
+        Stage::Failed(_) => failed(app, ui),
+    }
+}
+
+fn intro(app: &mut SithsApp, ui: &mut egui::Ui) {
+    let tr = &app.tr;
+    ui.label(tr.t("upgrade-intro"));
+    ui.add_space(4.0);
+    for id in ["upgrade-intro-1", "upgrade-intro-2", "upgrade-intro-3", "upgrade-intro-4"] {
+        ui.label(format!("• {}", tr.t(id)));
+    }
+    ui.add_space(8.0);
+    widgets::warning(ui, &tr.t("upgrade-keep-card"));
+    ui.add_space(8.0);
+    ui.horizontal(|ui| {
+        if widgets::primary(ui, &app.tr.t("continue"), app.overview().is_some()) {
+            app.upgrade.stage = Stage::Pins;
+        }
+        if widgets::secondary(ui, &app.tr.t("cancel"), true) {
+            app.go(Screen::Home);
+        }
+    });
+}
+
+fn pins(app: &mut SithsApp, ui: &mut egui::Ui) {
+    let tr = &app.tr;
+    ui.label(tr.t("pin-rules"));
+    ui.add_space(6.0);
+    let tries = |kind| {
+        app.overview()
+            .and_then(|o| o.pin(kind))
+            .map(|p| tr.a("tries-left", &[("n", p.tries_left.into())]))
+            .unwrap_or_default()
+    };
+    let pin1_label = tr.a("enter-pin", &[("pin", words::pin_name(tr, PinKind::Pin1).as_str().into())]);
+    let pin2_label = tr.a("enter-pin", &[("pin", words::pin_name(tr, PinKind::Pin2).as_str().into())]);
+    let (t1, t2) = (tries(PinKind::Pin1), tries(PinKind::Pin2));
+    let mut enter = false;
+    ui.horizontal(|ui| {
+        enter |= widgets::code_field(ui, &pin1_label, &mut app.upgrade.pin1, PIN_MAX_LEN);
+        ui.label(RichText::new(t1).weak());
+    });
+    ui.horizontal(|ui| {
+        enter |= widgets::code_field(ui, &pin2_label, &mut app.upgrade.pin2, PIN_MAX_LEN);
+        ui.label(RichText::new(t2).weak());
+    });
+    if let Some(typo) = &app.upgrade.typo {
+        ui.label(RichText::new(typo).color(widgets::ERROR_COLOUR));
+    }
+    ui.add_space(8.0);
+    let ready = app.overview().is_some() && app.busy.is_none();
+    let mut start = false;
+    ui.horizontal(|ui| {
+        start = widgets::primary(ui, &app.tr.t("upgrade-start"), ready);
+        if widgets::secondary(ui, &app.tr.t("cancel"), true) {
+            app.go(Screen::Home);
+        }
+    });
+    if (start || enter) && ready {
+        let pin1 = SecretCode::pin(std::mem::take(&mut *app.upgrade.pin1));
+        let pin2 = SecretCode::pin(std::mem::take(&mut *app.upgrade.pin2));
+        widgets::forget_field(ui.ctx(), &pin1_label);
+        widgets::forget_field(ui.ctx(), &pin2_label);
+        match (pin1, pin2) {
+            (Ok(pin1), Ok(pin2)) => {
+                app.upgrade.typo = None;
+                app.send(Command::Upgrade { pin1, pin2 });
+                app.upgrade.started();
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                app.upgrade.typo = Some(words::pin_rule_error(&app.tr, &e));
+            }
+        }
+    }
+}
+
+fn step_list(app: &SithsApp, ui: &mut egui::Ui) {
+    for p in &app.upgrade.steps {
+        widgets::success(ui, &words::step(&app.tr, &p.step));
+    }
+}
+
+fn running(app: &mut SithsApp, ui: &mut egui::Ui) {
+    widgets::warning(ui, &app.tr.t("upgrade-keep-card"));
+    let (done, total) = app
+        .upgrade
+        .steps
+        .last()
+        .map(|p| (p.done, p.total.max(1)))
+        .unwrap_or((0, 1));
+    ui.add(
+        egui::ProgressBar::new(done as f32 / total as f32)
+            .text(app.tr.a("upgrade-progress", &[("done", done.into()), ("total", total.into())])),
+    );
+    ui.add_space(6.0);
+    step_list(app, ui);
+    ui.horizontal(|ui| {
+        ui.spinner();
+        ui.label(app.tr.t("upgrade-working"));
+    });
+}
+
+fn done(app: &mut SithsApp, ui: &mut egui::Ui) {
+    let Stage::Done(summary) = &app.upgrade.stage else {
+        return;
+    };
+    widgets::success(ui, &app.tr.t("upgrade-done"));
+    ui.add_space(6.0);
+    ui.label(RichText::new(app.tr.t("upgrade-now-on-card")).strong());
+    for c in &summary.overview.certificates {
+        if let Ok(info) = &c.info {
+            ui.label(format!(
+                "• {} – {} ({})",
+                words::identity_kind(&app.tr, &info.identity),
+                words::purpose(&app.tr, info.purpose),
+                match info.trust_level {
+                    Some(l) => app.tr.a("trust-level", &[("level", l.into())]),
+                    None => app.tr.t("trust-level-unknown"),
+                }
+            ));
+        }
+    }
+    if !summary.removed_slots.is_empty() {
+        ui.label(app.tr.t("upgrade-legacy-removed"));
+    }
+    ui.add_space(8.0);
+    if widgets::primary(ui, &app.tr.t("to-overview"), true) {
+        app.upgrade = Wizard::default();
+        app.go(Screen::Home);
+    }
+}
+
+fn failed(app: &mut SithsApp, ui: &mut egui::Ui) {
+    let Stage::Failed(failure) = &app.upgrade.stage else {
+        return;
+    };
+    let explained = words::failure(&app.tr, failure);
+    widgets::error_box(ui, &explained);
+    ui.add_space(6.0);
+    step_list(app, ui);
+    ui.add_space(8.0);
+    let card_ready = app.overview().is_some() && app.busy.is_none();
+    let pulled = app.upgrade.card_was_pulled || explained.next.contains(&NextAction::InsertAndResume);
+    if pulled {
+        ui.label(app.tr.t("upgrade-resume-explain"));
+        if !card_ready {
+            widgets::warning(ui, &app.tr.t("insert-card-again"));
+        }
+    }
+    ui.horizontal_wrapped(|ui| {
+        for next in &explained.next {
+            match next {
+                NextAction::TryAgain => {
+                    if widgets::primary(ui, &app.tr.t("try-again"), card_ready) {
+                        app.upgrade.stage = Stage::Pins;
+                    }
+                }
+                NextAction::InsertAndResume => {
+                    if widgets::primary(ui, &app.tr.t("upgrade-resume"), card_ready) {
+                        app.upgrade.stage = Stage::Pins;
+                    }
+                }
+                NextAction::Unblock(kind) => {
+                    let kind = *kind;
+                    if widgets::primary(ui, &app.tr.a("action-unblock", &[("pin", words::pin_name(&app.tr, kind).as_str().into())]), true) {
+                        app.go_unblock(kind);
+                    }
+                }
+                NextAction::ServiceCentre => {
+                    ui.label(RichText::new(app.tr.t("contact-service-centre")).strong());
+                }
+                NextAction::OpenSettings => {
+                    if widgets::secondary(ui, &app.tr.t("open-settings"), true) {
+                        app.go(Screen::Settings);
+                    }
+                }
+            }
+        }
+        if widgets::secondary(ui, &app.tr.t("to-overview"), true) {
+            app.go(Screen::Home);
+        }
+    });
+}

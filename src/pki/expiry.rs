@@ -1,0 +1,37 @@
+//! When to remind a holder that a certificate runs out: the GUI's banner and `check-expiry` use
+//! the same steps, so a scheduled reminder and the window never disagree.
+
+/// Days before expiry at which a reminder is due, widest first.
+pub const THRESHOLDS: [i64; 7] = [30, 15, 7, 5, 3, 1, 0];
+
+/// The narrowest reminder step a certificate with `days_left` has reached (`Some(0)` once it
+/// expires today or has expired), or `None` while it has more than 30 days.
+pub fn warning_threshold(days_left: i64) -> Option<i64> {
+    if days_left < 0 {
+        return Some(0);
+    }
+    THRESHOLDS.iter().rev().copied().find(|t| days_left <= *t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_step_is_reached_on_its_day() {
+        assert_eq!(warning_threshold(31), None);
+        assert_eq!(warning_threshold(30), Some(30));
+        assert_eq!(warning_threshold(16), Some(30));
+        assert_eq!(warning_threshold(15), Some(15));
+        assert_eq!(warning_threshold(8), Some(15));
+        assert_eq!(warning_threshold(7), Some(7));
+        assert_eq!(warning_threshold(6), Some(7));
+        assert_eq!(warning_threshold(5), Some(5));
+        assert_eq!(warning_threshold(4), Some(5));
+        assert_eq!(warning_threshold(3), Some(3));
+        assert_eq!(warning_threshold(2), Some(3));
+        assert_eq!(warning_threshold(1), Some(1));
+        assert_eq!(warning_threshold(0), Some(0));
+        assert_eq!(warning_threshold(-4), Some(0));
+    }
+}
