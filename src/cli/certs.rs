@@ -2,8 +2,6 @@
 
 use std::path::Path;
 
-use base64::Engine;
-
 use crate::card::SithsCard;
 use crate::cli::exit::CliError;
 use crate::cli::json;
@@ -84,18 +82,7 @@ pub fn export(card: &mut SithsCard, id: &str, out: &Path, pem: bool) -> Result<(
             ids.join(", ")
         )));
     };
-    let bytes = if pem {
-        let b64 = base64::engine::general_purpose::STANDARD.encode(&cert.der);
-        let mut text = String::from("-----BEGIN CERTIFICATE-----\n");
-        for line in b64.as_bytes().chunks(64) {
-            text.push_str(&String::from_utf8_lossy(line));
-            text.push('\n');
-        }
-        text.push_str("-----END CERTIFICATE-----\n");
-        text.into_bytes()
-    } else {
-        cert.der.clone()
-    };
+    let bytes = crate::pki::pem::certificate_file(&cert.der, pem);
     std::fs::write(out, bytes)
         .map_err(|e| CliError::system(format!("cannot write {}: {e}", out.display())))?;
     println!(

@@ -1,1 +1,218 @@
-//! (helper W fills this in; see /work/wt/ISSUE4.md)
+//! The demo: a pre-upgrade virtual card and the CA mock, both in this process, so a newcomer
+//! sees the whole upgrade with no pcscd, no reader and no setup.
+//!
+//! Making a CA world costs seconds (an RSA-4096 root and a card per test person), so it is made
+//! once per crate version into the user's cache, atomically, and every demo run works on a
+//! private copy: each run starts with the same fresh pre-upgrade card and an empty CA store.
+
+use std::path::{Path, PathBuf};
+
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::ca::mock::{self, MockDir, MockError, MockHandle};
+use crate::gui::protocol::CaSettings;
+use crate::virtual_card::pre_upgrade::DEMO_HSA_ID;
+use crate::virtual_card::{self, SharedCard, StateError, VirtualCard};
+
+/// The demo's card and CA: what a newcomer needs to see the whole upgrade with no hardware.
+pub struct DemoWorld {
+    /// The demo holder's pre-upgrade card; tests keep a clone to pull it.
+    pub card: SharedCard,
+    /// The mock's address and the root its server and certificates chain to.
+    pub ca: CaSettings,
+    /// Shown on screen in demo mode: it is not a real card, and the newcomer needs the codes.
+    pub codes: DemoCodes,
+    /// The demo holder's HSA-id.
+    pub holder: String,
+    // Declared before `dir` so the server stops before its files are removed.
+    mock: MockHandle,
+    dir: tempfile::TempDir,
+}
+
+impl std::fmt::Debug for DemoWorld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DemoWorld")
+            .field("ca", &self.ca)
+            .field("holder", &self.holder)
+            .field("dir", &self.dir.path())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The demo card's codes, from its code letter. Wiped when dropped like real codes, so a demo
+/// never teaches code paths that leave PINs in memory.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+pub struct DemoCodes {
+    pub pin1: String,
+    pub pin2: String,
+    pub puk: String,
+}
+
+impl std::fmt::Debug for DemoCodes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DemoCodes(***)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error(
+        "the demo files cannot be made in {0} ({1}); check that the disk has room and the directory is writable"
+    )]
+    Files(PathBuf, std::io::Error),
+    #[error("the demo CA could not be set up: {0}")]
+    Ca(#[from] MockError),
+    #[error(
+        "the demo card {0} cannot be opened ({1}); remove the demo cache {2} and start the demo again"
+    )]
+    Card(PathBuf, StateError, PathBuf),
+    #[error(
+        "the demo card's code letter {0} is unreadable; remove the demo cache {1} and start the demo again"
+    )]
+    Codes(PathBuf, PathBuf),
+}
+
+impl DemoWorld {
+    /// Blocking (seconds on first use, then a copy of the cached world). The cache is
+    /// `$XDG_CACHE_HOME/siths-upgrade`, else `~/.cache/siths-upgrade`, else the temp directory.
+    pub fn prepare() -> Result<DemoWorld, DemoError> {
+        DemoWorld::prepare_in(&cache_root())
+    }
+
+    /// Like [`DemoWorld::prepare`] with the cache under `cache` (tests use their own).
+    pub fn prepare_in(cache: &Path) -> Result<DemoWorld, DemoError> {
+        let world = cached_world(cache)?;
+        let dir = tempfile::Builder::new()
+            .prefix("siths-upgrade-demo-")
+            .tempdir()
+            .map_err(|e| DemoError::Files(std::env::temp_dir(), e))?;
+        let ca_dir = dir.path().join("ca");
+        copy_dir(&world, &ca_dir)?;
+        let md = MockDir::new(&ca_dir);
+        let mock = mock::start(md.path(), "127.0.0.1:0")?;
+        let state = md.card_state(DEMO_HSA_ID);
+        let card = VirtualCard::open(&state)
+            .map_err(|e| DemoError::Card(state.clone(), e, world.clone()))?;
+        let codes = read_codes(&md.card_pins(DEMO_HSA_ID))
+            .ok_or_else(|| DemoError::Codes(md.card_pins(DEMO_HSA_ID), world.clone()))?;
+        Ok(DemoWorld {
+            card: virtual_card::share(card),
+            ca: CaSettings {
+                url: mock.url(),
+                root_pem: Some(md.root_pem()),
+            },
+            codes,
+            holder: DEMO_HSA_ID.to_string(),
+            mock,
+            dir,
+        })
+    }
+
+    /// The running CA mock, for tests that look at what it issued.
+    pub fn mock(&self) -> &MockHandle {
+        &self.mock
+    }
+}
+
+/// Where the demo CA world is cached between runs.
+pub fn cache_root() -> PathBuf {
+    let from_env = |name: &str| {
+        std::env::var_os(name)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    from_env("XDG_CACHE_HOME")
+        .or_else(|| from_env("HOME").map(|h| h.join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("siths-upgrade")
+}
+
+/// The cached CA world of this version under `cache`, made if missing. Made in a temporary
+/// sibling and renamed into place, so a run that is killed half-way leaves no half world.
+fn cached_world(cache: &Path) -> Result<PathBuf, DemoError> {
+    let target = cache.join(format!("demo-ca-{}", env!("CARGO_PKG_VERSION")));
+    if is_complete(&target) {
+        return Ok(target);
+    }
+    let files = |e| DemoError::Files(cache.to_path_buf(), e);
+    std::fs::create_dir_all(cache).map_err(files)?;
+    let building = tempfile::Builder::new()
+        .prefix(".demo-ca-building-")
+        .tempdir_in(cache)
+        .map_err(files)?;
+    mock::init(building.path())?;
+    if target.exists() && !is_complete(&target) {
+        // A world from an older layout or damaged by hand: replace it.
+        std::fs::remove_dir_all(&target).map_err(files)?;
+    }
+    match std::fs::rename(building.path(), &target) {
+        Ok(()) => Ok(target),
+        // Another demo finished first; its world is as good as ours.
+        Err(_) if is_complete(&target) => Ok(target),
+        Err(e) => Err(files(e)),
+    }
+}
+
+/// A world holds what the demo opens.
+fn is_complete(world: &Path) -> bool {
+    let md = MockDir::new(world);
+    md.root_pem().is_file()
+        && md.config_json().is_file()
+        && md.card_state(DEMO_HSA_ID).is_file()
+        && md.card_pins(DEMO_HSA_ID).is_file()
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<(), DemoError> {
+    let files = |p: &Path| {
+        let p = p.to_path_buf();
+        move |e| DemoError::Files(p, e)
+    };
+    std::fs::create_dir_all(to).map_err(files(to))?;
+    for entry in std::fs::read_dir(from).map_err(files(from))? {
+        let entry = entry.map_err(files(from))?;
+        let target = to.join(entry.file_name());
+        if entry.file_type().map_err(files(from))?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target).map_err(files(&target))?;
+        }
+    }
+    Ok(())
+}
+
+/// `PIN1=…`, `PIN2=…`, `PUK=…` lines.
+fn read_codes(path: &Path) -> Option<DemoCodes> {
+    let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).ok()?);
+    let code = |key: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(key)?.strip_prefix('='))
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let codes = DemoCodes {
+        pin1: code("PIN1")?,
+        pin2: code("PIN2")?,
+        puk: code("PUK")?,
+    };
+    Some(codes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_letter_is_read_and_never_printed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.pins");
+        std::fs::write(&path, "PIN1=135790\nPIN2=246802\nPUK=13572468\n").unwrap();
+        let codes = read_codes(&path).unwrap();
+        assert_eq!(
+            (codes.pin1.as_str(), codes.pin2.as_str(), codes.puk.as_str()),
+            ("135790", "246802", "13572468")
+        );
+        assert!(!format!("{codes:?}").contains("135790"));
+        std::fs::write(&path, "PIN1=135790\n").unwrap();
+        assert!(read_codes(&path).is_none());
+    }
+}

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use crate::ca::Profile;
 use crate::ca::client::{CaError, Me};
 use crate::card::{CardError, CardOverview, PinKind, SecretCode};
+use crate::gui::demo::DemoCodes;
 use crate::transport::pcsc::ReaderInfo;
 use crate::workflow::fetch_existing::Existing;
 use crate::workflow::upgrade::{Progress, UpgradeError, UpgradeSummary};
@@ -101,8 +102,13 @@ pub enum Environment {
     Pcsc,
     /// The demo is being set up (the CA mock's keys are made on first use).
     DemoPreparing,
-    /// The demo card and the CA mock are ready; `ca` is the mock's address.
-    Demo { ca: CaSettings },
+    /// The demo card and the CA mock are ready; `ca` is the mock's address. The window shows
+    /// the demo card's `codes` and `holder` (HSA-id) in its demo banner: it is not a real card.
+    Demo {
+        ca: CaSettings,
+        codes: DemoCodes,
+        holder: String,
+    },
     /// The demo could not be set up; the text says why.
     DemoFailed(String),
 }
@@ -146,7 +152,10 @@ pub enum Outcome {
     PinUnblocked(PinKind),
     Upgraded(Box<UpgradeSummary>),
     /// Who the CA took the certificate in `slot` to be.
-    LoggedIn { slot: u8, me: Box<Me> },
+    LoggedIn {
+        slot: u8,
+        me: Box<Me>,
+    },
     Exported(PathBuf),
     Existing(Vec<Existing>),
     Written(Vec<Profile>),
@@ -160,7 +169,10 @@ pub enum Failure {
     Upgrade(UpgradeError),
     Ca(CaError),
     /// A file could not be read or written (CA root, export target).
-    File { path: PathBuf, detail: String },
+    File {
+        path: PathBuf,
+        detail: String,
+    },
     /// The CA address or root is not set.
     CaNotSet,
     /// The card changed or is gone since the window asked.

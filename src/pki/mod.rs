@@ -6,6 +6,7 @@
 //! - [`trust`]: trust levels and the (fake, [ours]) policy OIDs that carry them.
 //! - [`issue`]: [`TestCa`], RSA test CAs that certify keys they never saw the private half of.
 //! - [`keys`]: RSA key generation and SPKI helpers shared by the CA, the virtual card and tests.
+//! - [`pem`]: PEM armour for certificate files (CLI and window export).
 
 pub mod cert;
 pub mod date;
@@ -13,6 +14,7 @@ pub mod expiry;
 pub mod identity;
 pub mod issue;
 pub mod keys;
+pub mod pem;
 pub mod trust;
 
 pub use cert::{CertInfo, KeyUsageBit, Purpose, SubjectName};

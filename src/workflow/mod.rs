@@ -2,4 +2,5 @@
 //! the GUI shows [`upgrade::Progress`] events as a step list, the CLI prints them.
 
 pub mod fetch_existing;
+pub mod test_login;
 pub mod upgrade;

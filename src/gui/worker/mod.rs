@@ -1,1 +1,148 @@
-//! (helper W fills this in; see /work/wt/ISSUE4.md)
+//! The worker thread: it alone touches PC/SC, the card, the CA and files, so the window never
+//! waits on a card that takes seconds to generate a key.
+//!
+//! The window sends [`Command`]s with [`Worker::send`] and drains [`Event`]s with
+//! [`Worker::try_recv`]; every event wakes the window through the [`Notifier`], so an idle window
+//! repaints never and costs no CPU.
+//!
+//! - [`runner`]: the thread's loop, one input channel for commands and reader events.
+//! - [`card_source`]: finding and reading the card (pcscd readers or the demo's virtual card).
+//! - [`tasks`]: one function per card task, returning the [`Outcome`] the window shows.
+
+mod card_source;
+mod runner;
+mod tasks;
+
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::card::CardError;
+use crate::gui::demo::DemoWorld;
+use crate::gui::protocol::{CaSettings, CardStatus, Command, Event};
+use crate::transport::TransportError;
+use crate::transport::monitor::ReaderEvent;
+
+/// Wakes the window when an event is sent (egui repaints on events only: zero CPU when idle).
+#[derive(Clone, Default)]
+pub struct Notifier(Arc<Mutex<Option<egui::Context>>>);
+
+impl Notifier {
+    /// The window calls this every frame; it is cheap and makes the worker able to wake it.
+    pub fn attach(&self, ctx: &egui::Context) {
+        let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.is_none() {
+            *slot = Some(ctx.clone());
+        }
+    }
+
+    /// Ask the window to repaint, if one is attached (tests run without one).
+    pub fn notify(&self) {
+        if let Some(ctx) = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+        {
+            ctx.request_repaint();
+        }
+    }
+}
+
+/// Where the card and the CA come from.
+// Made once per window; boxing the demo would only make the callers' code noisier.
+#[allow(clippy::large_enum_variant)]
+pub enum Mode {
+    /// Real readers through pcscd; `reader` None = first reader with a card.
+    Pcsc {
+        reader: Option<String>,
+        ca: CaSettings,
+    },
+    /// In-process virtual card + CA mock on loopback. None: the worker prepares a [`DemoWorld`]
+    /// itself in its thread (`Environment(DemoPreparing)` first, then `Demo{..}` or
+    /// `DemoFailed`). Some: tests prepare it up front and keep a clone of its card to pull it.
+    Demo(Option<DemoWorld>),
+}
+
+/// What reaches the worker thread: the window's commands and the reader monitor's events, in
+/// one channel so the thread blocks in one place and never polls.
+pub(crate) enum Input {
+    Command(Command),
+    Reader(ReaderEvent),
+}
+
+/// Sends events in order and wakes the window after each.
+#[derive(Clone)]
+pub(crate) struct Events {
+    tx: Sender<Event>,
+    notifier: Notifier,
+}
+
+impl Events {
+    pub(crate) fn send(&self, event: Event) {
+        // The window is gone: nobody to tell, and the thread ends on its Quit.
+        let _ = self.tx.send(event);
+        self.notifier.notify();
+    }
+}
+
+/// The window's handle on the worker thread. Dropping it stops the thread.
+pub struct Worker {
+    tx: Sender<Input>,
+    rx: Receiver<Event>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Start the thread; its first events say where the app runs and what card it sees.
+    pub fn spawn(mode: Mode, notifier: Notifier) -> Worker {
+        let (tx, input) = mpsc::channel();
+        let (event_tx, rx) = mpsc::channel();
+        let events = Events {
+            tx: event_tx,
+            notifier,
+        };
+        let thread_events = events.clone();
+        let thread_tx = tx.clone();
+        let thread = std::thread::Builder::new()
+            .name("siths-worker".into())
+            .spawn(move || runner::run(mode, input, thread_tx, thread_events));
+        let thread = match thread {
+            Ok(t) => Some(t),
+            Err(e) => {
+                // The window must still say something rather than wait for ever.
+                events.send(Event::Card(CardStatus::Unreadable(CardError::Transport(
+                    TransportError::Other(format!("cannot start the card worker: {e}")),
+                ))));
+                None
+            }
+        };
+        Worker { tx, rx, thread }
+    }
+
+    /// Never blocks and never panics; a command to a stopped worker is dropped.
+    pub fn send(&self, command: Command) {
+        let _ = self.tx.send(Input::Command(command));
+    }
+
+    /// The next event, if any; the window drains these every frame.
+    pub fn try_recv(&self) -> Option<Event> {
+        self.rx.try_recv().ok()
+    }
+
+    /// Wait up to `timeout` for the next event (tests and tools driving the worker without a
+    /// window). None when the time passed or the worker stopped.
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<Event> {
+        self.rx.recv_timeout(timeout).ok()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Input::Command(Command::Quit));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! The worker thread's loop. It blocks on one channel that carries both the window's commands
+//! and the reader monitor's events, so it uses no CPU between them; every task ends by reading
+//! the card again, so the window always shows the card as it is after the task.
+
+use std::collections::VecDeque;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread::JoinHandle;
+
+use crate::ca::client::SharedCard;
+use crate::gui::demo::DemoWorld;
+use crate::gui::protocol::{
+    CaSettings, CardStatus, Command, DemoAction, Environment, Event, Failure, Outcome, Task,
+};
+use crate::transport::monitor::ReaderMonitor;
+use crate::virtual_card;
+use crate::workflow::fetch_existing::Existing;
+
+use super::card_source::{self, Found};
+use super::{Events, Input, Mode, tasks};
+
+enum Source {
+    Pcsc {
+        reader: Option<String>,
+        /// Live reader events; None if the monitor could not start (Refresh still works).
+        monitor: Option<(ReaderMonitor, JoinHandle<()>)>,
+    },
+    /// None while the demo is being prepared, or when it could not be.
+    Demo(Option<Box<DemoWorld>>),
+}
+
+struct Runner {
+    events: Events,
+    input: Receiver<Input>,
+    /// Commands read ahead while collapsing a burst of reader events.
+    pending: VecDeque<Input>,
+    source: Source,
+    ca: CaSettings,
+    /// The card as last read, open for tasks; None when there is no usable card.
+    card: Option<SharedCard>,
+    /// The window last saw a ready card: a re-read then needs no "Reading" in between.
+    shown_ready: bool,
+    /// The last list from the CA, for FetchWrite.
+    existing: Vec<Existing>,
+}
+
+pub(super) fn run(mode: Mode, input: Receiver<Input>, tx: Sender<Input>, events: Events) {
+    let (source, ca) = match mode {
+        Mode::Pcsc { reader, ca } => {
+            events.send(Event::Environment(Environment::Pcsc));
+            (
+                Source::Pcsc {
+                    reader,
+                    monitor: start_monitor(tx),
+                },
+                ca,
+            )
+        }
+        Mode::Demo(Some(world)) => demo_source(&events, world),
+        Mode::Demo(None) => {
+            events.send(Event::Environment(Environment::DemoPreparing));
+            match DemoWorld::prepare() {
+                Ok(world) => demo_source(&events, world),
+                Err(e) => {
+                    events.send(Event::Environment(Environment::DemoFailed(e.to_string())));
+                    (Source::Demo(None), CaSettings::default())
+                }
+            }
+        }
+    };
+    let mut runner = Runner {
+        events,
+        input,
+        pending: VecDeque::new(),
+        source,
+        ca,
+        card: None,
+        shown_ready: false,
+        existing: Vec::new(),
+    };
+    runner.refresh(true);
+    runner.serve();
+    runner.shutdown();
+}
+
+fn demo_source(events: &Events, world: DemoWorld) -> (Source, CaSettings) {
+    events.send(Event::Environment(Environment::Demo {
+        ca: world.ca.clone(),
+        codes: world.codes.clone(),
+        holder: world.holder.clone(),
+    }));
+    events.send(Event::Readers(Vec::new()));
+    let ca = world.ca.clone();
+    (Source::Demo(Some(Box::new(world))), ca)
+}
+
+/// The reader monitor, with a thread that forwards its events into the worker's one channel.
+fn start_monitor(tx: Sender<Input>) -> Option<(ReaderMonitor, JoinHandle<()>)> {
+    let (sender, receiver) = mpsc::channel();
+    let monitor = match ReaderMonitor::start_with(sender) {
+        Ok(m) => m,
+        Err(e) => {
+            log::warn!("no live reader events: {e}");
+            return None;
+        }
+    };
+    let forward = std::thread::Builder::new()
+        .name("reader-events".into())
+        .spawn(move || {
+            for event in receiver {
+                if tx.send(Input::Reader(event)).is_err() {
+                    break;
+                }
+            }
+        });
+    match forward {
+        Ok(thread) => Some((monitor, thread)),
+        Err(e) => {
+            log::warn!("no live reader events: {e}");
+            None
+        }
+    }
+}
+
+impl Runner {
+    fn emit(&self, event: Event) {
+        self.events.send(event);
+    }
+
+    fn next(&mut self) -> Option<Input> {
+        self.pending.pop_front().or_else(|| self.input.recv().ok())
+    }
+
+    fn serve(&mut self) {
+        while let Some(input) = self.next() {
+            match input {
+                Input::Reader(event) => {
+                    log::debug!("reader event: {event:?}");
+                    self.collapse_reader_events();
+                    self.refresh(true);
+                }
+                Input::Command(Command::Quit) => return,
+                Input::Command(command) => self.command(command),
+            }
+        }
+    }
+
+    /// A card insertion comes with a burst of events; one read after all of them is enough.
+    fn collapse_reader_events(&mut self) {
+        while let Ok(input) = self.input.try_recv() {
+            if let Input::Command(_) = input {
+                self.pending.push_back(input);
+                return;
+            }
+        }
+    }
+
+    fn shutdown(&mut self) {
+        self.card = None;
+        if let Source::Pcsc { monitor, .. } = &mut self.source
+            && let Some((monitor, forward)) = monitor.take()
+        {
+            // Stopping the monitor drops its sender, which ends the forwarding thread.
+            monitor.stop();
+            let _ = forward.join();
+        }
+    }
+
+    /// Read the card again and tell the window; `announce` shows "Reading" first when the card
+    /// may be a new one.
+    fn refresh(&mut self, announce: bool) {
+        self.card = None;
+        let announce = announce || !self.shown_ready;
+        let found = match &self.source {
+            Source::Pcsc { reader, .. } => {
+                let reader = reader.clone();
+                self.read_pcsc(reader.as_deref(), announce)
+            }
+            Source::Demo(Some(world)) => {
+                let card = world.card.clone();
+                self.read_demo(&card, announce)
+            }
+            Source::Demo(None) => return,
+        };
+        self.shown_ready = matches!(found.status, CardStatus::Ready(_));
+        self.card = found.card;
+        self.emit(Event::Card(found.status));
+    }
+
+    fn read_pcsc(&self, wanted: Option<&str>, announce: bool) -> Found {
+        let readers = match card_source::pcsc_readers() {
+            Ok(r) => r,
+            Err(status) => {
+                self.emit(Event::Readers(Vec::new()));
+                return Found { status, card: None };
+            }
+        };
+        self.emit(Event::Readers(readers.clone()));
+        let reader = match card_source::choose_reader(&readers, wanted) {
+            Ok(r) => r,
+            Err(status) => return Found { status, card: None },
+        };
+        if announce {
+            self.emit(Event::Card(CardStatus::Reading));
+        }
+        card_source::read_pcsc(&reader.name)
+    }
+
+    fn read_demo(&self, card: &virtual_card::SharedCard, announce: bool) -> Found {
+        match card_source::connect_demo(card) {
+            Ok(transport) => {
+                if announce {
+                    self.emit(Event::Card(CardStatus::Reading));
+                }
+                card_source::open(Box::new(transport))
+            }
+            Err(status) => Found { status, card: None },
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::Refresh => self.refresh(false),
+            Command::UseReader(name) => {
+                if let Source::Pcsc { reader, .. } = &mut self.source {
+                    *reader = name;
+                }
+                self.refresh(true);
+            }
+            Command::SetCa(ca) => self.ca = ca,
+            Command::DemoCard(action) => self.demo_card(action),
+            Command::VerifyPin { kind, pin } => self.task(Task::VerifyPin, |_, card| {
+                tasks::verify_pin(card, kind, pin)
+            }),
+            Command::ChangePin { kind, old, new } => self.task(Task::ChangePin, |_, card| {
+                tasks::change_pin(card, kind, old, new)
+            }),
+            Command::UnblockPin { kind, puk, new } => self.task(Task::UnblockPin, |_, card| {
+                tasks::unblock_pin(card, kind, puk, new)
+            }),
+            Command::Upgrade { pin1, pin2 } => self.task(Task::Upgrade, |runner, card| {
+                let events = runner.events.clone();
+                tasks::upgrade(card, &runner.ca, pin1, pin2, &mut |p| {
+                    events.send(Event::Progress(p))
+                })
+            }),
+            Command::TestLogin { slot, pin1 } => self.task(Task::TestLogin, |runner, card| {
+                tasks::log_in(card, &runner.ca, slot, pin1)
+            }),
+            Command::ExportCertificate { id, path } => {
+                self.task(Task::Export, |_, card| tasks::export(card, &id, path))
+            }
+            Command::FetchList { pin1 } => self.task(Task::FetchList, |runner, card| {
+                let list = tasks::fetch_list(card, &runner.ca, pin1)?;
+                runner.existing = list.clone();
+                Ok(Outcome::Existing(list))
+            }),
+            Command::FetchWrite { profiles } => self.task(Task::FetchWrite, |runner, card| {
+                tasks::fetch_write(card, &mut runner.existing, &profiles)
+            }),
+            Command::Quit => {}
+        }
+    }
+
+    /// Busy, the task, Finished, and the card as it is afterwards.
+    fn task(
+        &mut self,
+        task: Task,
+        body: impl FnOnce(&mut Runner, &SharedCard) -> Result<Outcome, Failure>,
+    ) {
+        self.emit(Event::Busy(task));
+        let outcome = match self.card.clone() {
+            Some(card) => body(self, &card).unwrap_or_else(Outcome::Failed),
+            None => Outcome::Failed(Failure::NoCard),
+        };
+        self.emit(Event::Finished(task, outcome));
+        self.refresh(false);
+    }
+
+    fn demo_card(&mut self, action: DemoAction) {
+        let Source::Demo(Some(world)) = &self.source else {
+            return;
+        };
+        {
+            let mut card = virtual_card::lock(&world.card);
+            match action {
+                DemoAction::Pull => card.pull(),
+                DemoAction::Insert if !card.is_present() => card.insert(),
+                // Already in: pushing it in again changes nothing.
+                DemoAction::Insert => {}
+            }
+        }
+        self.refresh(action == DemoAction::Insert);
+    }
+}
