@@ -41,7 +41,7 @@ pub fn forget_field(ctx: &egui::Context, label: &str) {
 }
 
 fn code_field_id(label: &str) -> egui::Id {
-    egui::Id::new(("code-field", label))
+    egui::Id::unique(("code-field", label))
 }
 
 /// A plain, labelled text field (addresses, paths).

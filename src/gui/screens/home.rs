@@ -2,12 +2,13 @@
 
 use egui::RichText;
 
-use crate::card::{CardCertificate, CardOverview, PinKind};
+use crate::ca::Profile;
+use crate::card::{CardOverview, PinKind};
 use crate::gui::app::{Screen, SithsApp};
 use crate::gui::protocol::{CardStatus, Environment};
 use crate::gui::widgets;
 use crate::gui::words;
-use crate::pki::{CertInfo, Identity, Purpose};
+use crate::pki::{CertInfo, Identity};
 
 pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
     let card = app.card.clone();
@@ -85,27 +86,19 @@ pub fn card_need(overview: &CardOverview) -> CardNeed {
             return CardNeed::Blocked(kind);
         }
     }
-    let level3 = |c: &&CardCertificate| c.info.as_ref().is_ok_and(|i| i.trust_level == Some(3));
-    let has = |pnr: bool, purpose: Purpose| {
-        overview.certificates.iter().filter(level3).any(|c| {
-            c.info.as_ref().is_ok_and(|i| {
-                i.purpose == purpose
-                    && match &i.identity {
-                        Identity::HsaId(_) => !pnr,
-                        Identity::Personnummer(_) | Identity::Samordningsnummer(_) => pnr,
-                        _ => false,
-                    }
-            })
-        })
-    };
+    // The upgrade's four profiles each have a fixed key slot; anything in another slot is the
+    // legacy pair (which is also at level 3, but from the old CA).
+    let profile_slots: Vec<u8> = Profile::ALL.iter().map(|p| p.slot()).collect();
+    let complete = Profile::ALL.iter().all(|p| {
+        overview
+            .certificates
+            .iter()
+            .any(|c| c.slot == Some(p.slot()) && c.info.is_ok())
+    });
     let legacy = overview
         .certificates
         .iter()
-        .any(|c| c.info.as_ref().is_ok_and(|i| i.trust_level.is_none_or(|l| l < 3)));
-    let complete = has(false, Purpose::Authentication)
-        && has(false, Purpose::Signature)
-        && has(true, Purpose::Authentication)
-        && has(true, Purpose::Signature);
+        .any(|c| c.slot.is_some_and(|s| !profile_slots.contains(&s)));
     if complete && !legacy {
         CardNeed::UpToDate
     } else {

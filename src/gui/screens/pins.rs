@@ -102,19 +102,20 @@ fn show(app: &mut SithsApp, ui: &mut egui::Ui, purpose: FormPurpose) {
     }
 
     // Which PIN.
-    let tr = &app.tr;
-    let current_kind = form(app, purpose).kind;
-    let mut kind = current_kind;
+    let mut kind = form(app, purpose).kind;
     ui.horizontal(|ui| {
         ui.label(app.tr.t("which-pin"));
         for k in [PinKind::Pin1, PinKind::Pin2] {
             ui.radio_value(&mut kind, k, words::pin_name(&app.tr, k));
         }
     });
-    let _ = tr;
     form(app, purpose).kind = kind;
 
-    if let Some(result) = &form(app, purpose).result {
+    let form_ref = match purpose {
+        FormPurpose::Unblock => &app.unblock,
+        FormPurpose::Change => &app.change,
+    };
+    if let Some(result) = &form_ref.result {
         match result {
             Ok(done) => {
                 let id = match purpose {

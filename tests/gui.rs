@@ -1,0 +1,368 @@
+//! The desktop app driven like a holder drives it: clicks and typing through AccessKit (egui_kittest)
+//! on the real app state machine, its real worker thread, the in-process demo card and the CA
+//! mock over mutual TLS. Snapshot images of the main screens are checked in under
+//! tests/snapshots (UPDATE_SNAPSHOTS=1 rewrites them).
+
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+
+use siths_upgrade::card::{CardError, PinKind, SecretCode, SithsCard};
+use siths_upgrade::gui::app::{Screen, SithsApp};
+use siths_upgrade::gui::demo::{DemoCodes, DemoWorld};
+use siths_upgrade::gui::settings::Settings;
+use siths_upgrade::gui::worker::{Mode, Notifier, Worker};
+use siths_upgrade::pki::CertInfo;
+use siths_upgrade::transport::memory::MemoryTransport;
+use siths_upgrade::virtual_card::{self, SharedCard};
+
+/// One demo CA world per test binary, made fresh, so certificate dates are today's.
+fn cache() -> &'static Path {
+    static CACHE: OnceLock<tempfile::TempDir> = OnceLock::new();
+    CACHE.get_or_init(|| tempfile::tempdir().unwrap()).path()
+}
+
+struct Rig {
+    harness: Harness<'static, SithsApp>,
+    card: SharedCard,
+    codes: DemoCodes,
+}
+
+/// "Today" for the window: an hour after the demo card's certificate was issued, so "expires in
+/// N days" is the same on every run and every day.
+fn fixed_now(card: &SharedCard) -> i64 {
+    let der = {
+        let mut c = open(card);
+        c.overview().unwrap().certificates[0].der.clone()
+    };
+    CertInfo::from_der(&der).unwrap().not_before + 3600
+}
+
+fn open(card: &SharedCard) -> SithsCard {
+    SithsCard::open(Box::new(MemoryTransport::connect(card.clone()).unwrap())).unwrap()
+}
+
+impl Rig {
+    fn new() -> Rig {
+        Rig::with_scale(1.0)
+    }
+
+    fn with_scale(pixels_per_point: f32) -> Rig {
+        let world = DemoWorld::prepare_in(cache()).unwrap();
+        let card = world.card.clone();
+        let codes = world.codes.clone();
+        let now = fixed_now(&card);
+        let notifier = Notifier::default();
+        let worker = Worker::spawn(Mode::Demo(Some(world)), notifier.clone());
+        let app = SithsApp::new(worker, notifier, Settings::default(), None).with_fixed_now(now);
+        let harness = Harness::builder()
+            .with_size([900.0, 820.0])
+            .with_pixels_per_point(pixels_per_point)
+            .with_max_steps(50)
+            .build_ui_state(|ui, app: &mut SithsApp| app.show(ui), app);
+        let mut rig = Rig {
+            harness,
+            card,
+            codes,
+        };
+        rig.wait_for_text("Karin");
+        rig
+    }
+
+    /// Step the window until `check` holds; the worker runs on its own thread, so this waits
+    /// (up to three minutes on a loaded machine: a wait, not a timed assertion).
+    fn wait_until(&mut self, what: &str, check: impl Fn(&Harness<'static, SithsApp>) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            self.harness.step();
+            if check(&self.harness) {
+                self.harness.run_ok();
+                return;
+            }
+            assert!(Instant::now() < deadline, "the window never showed {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn wait_for_text(&mut self, text: &str) {
+        let owned = text.to_string();
+        self.wait_until(text, move |h| {
+            h.query_all_by_label_contains(&owned).next().is_some()
+        });
+    }
+
+    fn has_text(&self, text: &str) -> bool {
+        self.harness
+            .query_all_by_label_contains(text)
+            .next()
+            .is_some()
+    }
+
+    fn click_button(&mut self, label: &str) {
+        self.harness
+            .get_by_role_and_label(Role::Button, label)
+            .click();
+        self.harness.run_ok();
+    }
+
+    fn button_enabled(&self, label: &str) -> bool {
+        !self
+            .harness
+            .get_by_role_and_label(Role::Button, label)
+            .accesskit_node()
+            .is_disabled()
+    }
+
+    fn type_into(&mut self, field: &str, text: &str) {
+        let node = self.harness.get_by_label(field);
+        node.focus();
+        node.type_text(text);
+        self.harness.run_ok();
+    }
+
+    fn start_upgrade(&mut self, pin1: &str, pin2: &str) {
+        self.click_button("Uppgradera kortet");
+        self.click_button("Fortsätt");
+        self.type_into("PIN1 (legitimering)", pin1);
+        self.type_into("PIN2 (underskrift)", pin2);
+        self.click_button("Starta uppgraderingen");
+    }
+
+    fn snapshot(&mut self, name: &str) {
+        self.harness.run_ok();
+        self.harness.snapshot(name);
+    }
+}
+
+#[test]
+fn the_whole_upgrade_by_clicking_and_typing() {
+    let mut rig = Rig::new();
+    // The overview: holder, masked personnummer, the legacy pair, tries left, what to do.
+    assert!(rig.has_text("DEMOLÄGE"));
+    assert!(rig.has_text("TST5565594230-1001"));
+    assert!(rig.has_text("Kortet har det gamla certifikatparet"));
+    assert!(rig.has_text("3 försök kvar"));
+    assert!(rig.has_text("10 försök kvar"));
+    rig.snapshot("overview_before_upgrade");
+
+    rig.click_button("Uppgradera kortet");
+    assert!(rig.has_text("Låt kortet sitta kvar i läsaren"));
+    rig.click_button("Fortsätt");
+    assert!(rig.has_text("6–8 siffror"), "the PIN rules are shown before typing");
+    let (pin1, pin2) = (rig.codes.pin1.clone(), rig.codes.pin2.clone());
+    rig.type_into("PIN1 (legitimering)", &pin1);
+    rig.type_into("PIN2 (underskrift)", &pin2);
+    rig.snapshot("upgrade_pins");
+    rig.click_button("Starta uppgraderingen");
+
+    rig.wait_for_text("Uppgraderingen är klar.");
+    assert!(rig.has_text("Nyckeln provad: Personnummer, underskrift"));
+    assert!(rig.has_text("Det gamla certifikatparet är borttaget"));
+    rig.snapshot("upgrade_done");
+
+    rig.click_button("Till översikten");
+    rig.wait_for_text("Kortet är uppgraderat");
+    assert_eq!(
+        rig.harness
+            .query_all_by_label_contains("tillitsnivå 3")
+            .count(),
+        4,
+        "four certificates at trust level 3 in the overview"
+    );
+    assert!(!rig.has_text("Uppgradera kortet"), "no upgrade offered for an upgraded card");
+    // The personnummer pair names the holder's personnummer, masked until asked for.
+    assert!(rig.has_text("19810217-****"));
+    rig.click_button("Visa");
+    assert!(rig.has_text("19810217-9804"), "Visa shows the whole personnummer");
+    rig.click_button("Dölj");
+    assert!(!rig.has_text("19810217-9804"));
+    // The card itself agrees.
+    let overview = open(&rig.card).overview().unwrap();
+    assert_eq!(overview.certificates.len(), 4);
+    rig.snapshot("overview_after_upgrade");
+}
+
+#[test]
+fn a_wrong_pin_shows_the_tries_left_and_changes_nothing() {
+    let mut rig = Rig::new();
+    let pin2 = rig.codes.pin2.clone();
+    rig.start_upgrade("111222", &pin2);
+    rig.wait_for_text("Fel PIN1 (legitimering), 2 försök kvar.");
+    assert!(rig.button_enabled("Försök igen"));
+    rig.snapshot("upgrade_wrong_pin");
+    rig.click_button("Försök igen");
+    assert!(rig.has_text("2 försök kvar"), "the PIN entry shows the tries left");
+    // Nothing on the card changed: still the legacy pair only.
+    let overview = open(&rig.card).overview().unwrap();
+    assert_eq!(overview.certificates.len(), 2);
+    assert_eq!(overview.pin(PinKind::Pin1).unwrap().tries_left, 2);
+}
+
+/// Spend tries on the card directly, as a holder who mistyped earlier would have.
+fn spend(card: &SharedCard, kind: PinKind, wrong: &str, times: usize) {
+    let mut c = open(card);
+    for _ in 0..times {
+        let code = SecretCode::for_kind(kind, wrong.to_string()).unwrap();
+        let r = match kind {
+            PinKind::Puk => c.unblock_pin(
+                PinKind::Pin1,
+                &code,
+                &SecretCode::pin("975310".into()).unwrap(),
+            ),
+            _ => c.verify_pin(kind, &code),
+        };
+        assert!(
+            matches!(
+                r,
+                Err(CardError::WrongCode { .. } | CardError::Blocked(_) | CardError::CardDead)
+            ),
+            "{r:?}"
+        );
+    }
+}
+
+#[test]
+fn unblock_with_the_puk_asks_before_the_last_try() {
+    let mut rig = Rig::new();
+    spend(&rig.card, PinKind::Pin1, "000111", 3);
+    spend(&rig.card, PinKind::Puk, "00001111", 9);
+    rig.click_button("Ta ut kortet");
+    rig.wait_for_text("Sätt i ditt SITHS-kort");
+    rig.snapshot("start_no_card");
+    rig.click_button("Sätt i kortet");
+    rig.wait_for_text("PIN1 (legitimering) är spärrad");
+    assert!(!rig.has_text("Uppgradera kortet"), "no upgrade offered with a blocked PIN");
+
+    rig.click_button("Lås upp PIN1 (legitimering)");
+    assert_eq!(rig.harness.state().screen(), Screen::Unblock);
+    let puk = rig.codes.puk.clone();
+    rig.type_into("PUK-kod", &puk);
+    rig.type_into("Ny PIN1 (legitimering)", "123456");
+    assert!(!rig.button_enabled("Lås upp"), "a trivial PIN is refused before sending");
+    // Replace the text: select all and type.
+    rig.harness.get_by_label("Ny PIN1 (legitimering)").focus();
+    rig.harness.key_combination_modifiers(egui::Modifiers::COMMAND, &[egui::Key::A]);
+    rig.harness.run_ok();
+    rig.type_into("Ny PIN1 (legitimering)", "482915");
+    rig.type_into("Ny PIN-kod igen", "482915");
+    assert!(rig.has_text("PUK-koden har bara ett försök kvar"));
+    assert!(
+        !rig.button_enabled("Lås upp"),
+        "the last PUK try needs an explicit confirmation"
+    );
+    rig.snapshot("unblock_last_try");
+    rig.harness
+        .get_by_label_contains("Jag har kontrollerat PUK-koden")
+        .click();
+    rig.harness.run_ok();
+    assert!(rig.button_enabled("Lås upp"));
+    rig.click_button("Lås upp");
+    rig.wait_for_text("är upplåst och har din nya kod");
+    // The new PIN works on the card.
+    open(&rig.card)
+        .verify_pin(PinKind::Pin1, &SecretCode::pin("482915".into()).unwrap())
+        .unwrap();
+}
+
+#[test]
+fn a_card_with_a_blocked_puk_says_to_order_a_new_card() {
+    let mut rig = Rig::new();
+    spend(&rig.card, PinKind::Puk, "00001111", 10);
+    rig.click_button("Ta ut kortet");
+    rig.wait_for_text("Sätt i ditt SITHS-kort");
+    rig.click_button("Sätt i kortet");
+    rig.wait_for_text("Beställ ett nytt kort");
+    assert!(!rig.has_text("Uppgradera kortet"));
+    assert!(rig.harness.query_by_role_and_label(Role::Button, "Byt PIN-kod").is_none());
+}
+
+#[test]
+fn the_certificate_chooser_and_test_login() {
+    let mut rig = Rig::new();
+    rig.click_button("Certifikat");
+    rig.wait_for_text("Certifikaten på kortet");
+    assert!(rig.has_text("Fingeravtryck (SHA-256)"));
+    assert!(rig.has_text("nivå 3, godtas av NPÖ"), "level 3 names the national services");
+    let choices = rig.harness.query_all_by_label("Använd för inloggning").count();
+    assert_eq!(choices, 1, "one login certificate before the upgrade");
+    rig.harness.get_by_label("Använd för inloggning").click();
+    rig.harness.run_ok();
+    let pin1 = rig.codes.pin1.clone();
+    rig.type_into("PIN1 (legitimering)", &pin1);
+    rig.click_button("Prova inloggning");
+    rig.wait_for_text("Inloggningen fungerar");
+    assert!(rig.has_text("(TST5565594230-1001)"));
+}
+
+#[test]
+fn the_language_switch_rewords_the_whole_window() {
+    let mut rig = Rig::new();
+    assert!(rig.has_text("SITHS-kortuppgradering"));
+    rig.click_button("English");
+    assert!(rig.has_text("SITHS card upgrade"));
+    assert!(rig.has_text("The card has the old certificate pair"));
+    assert!(rig.has_text("3 tries left"));
+    assert!(rig.harness.query_by_role_and_label(Role::Button, "Upgrade the card").is_some());
+    rig.snapshot("overview_english");
+    rig.click_button("Svenska");
+    assert!(rig.has_text("SITHS-kortuppgradering"));
+    assert!(rig.has_text("3 försök kvar"));
+}
+
+#[test]
+fn a_card_pulled_mid_upgrade_offers_to_resume_and_the_resume_finishes() {
+    let mut rig = Rig::new();
+    // Pull the card part-way through: after the legacy pair is read and the first keys made.
+    virtual_card::lock(&rig.card).pull_after(60);
+    let (pin1, pin2) = (rig.codes.pin1.clone(), rig.codes.pin2.clone());
+    rig.start_upgrade(&pin1, &pin2);
+    rig.wait_for_text("Kortet togs ut mitt i arbetet");
+    assert!(rig.has_text("Inget har gått förlorat"));
+    assert!(!rig.button_enabled("Fortsätt uppgraderingen"), "resume waits for the card");
+    rig.snapshot("upgrade_card_pulled");
+    rig.click_button("Sätt i kortet");
+    rig.wait_until("the resume button enabled", |h| {
+        !h.get_by_role_and_label(Role::Button, "Fortsätt uppgraderingen")
+            .accesskit_node()
+            .is_disabled()
+    });
+    rig.click_button("Fortsätt uppgraderingen");
+    rig.type_into("PIN1 (legitimering)", &pin1);
+    rig.type_into("PIN2 (underskrift)", &pin2);
+    rig.click_button("Starta uppgraderingen");
+    rig.wait_for_text("Uppgraderingen är klar.");
+    let overview = open(&rig.card).overview().unwrap();
+    assert_eq!(overview.certificates.len(), 4);
+}
+
+#[test]
+fn the_overview_is_readable_at_125_percent() {
+    let mut rig = Rig::with_scale(1.25);
+    assert!(rig.has_text("Uppgradera kortet"));
+    rig.snapshot("overview_125_percent");
+}
+
+#[test]
+fn keyboard_only_tab_and_enter_reach_the_upgrade() {
+    let mut rig = Rig::new();
+    rig.click_button("Uppgradera kortet");
+    rig.click_button("Fortsätt");
+    let (pin1, pin2) = (rig.codes.pin1.clone(), rig.codes.pin2.clone());
+    // Focus the first field, then only keys: type, Tab, type, Enter.
+    rig.harness.get_by_label("PIN1 (legitimering)").focus();
+    rig.harness.run_ok();
+    rig.harness.get_by_label("PIN1 (legitimering)").type_text(&pin1);
+    rig.harness.run_ok();
+    rig.harness.key_press(egui::Key::Tab);
+    rig.harness.run_ok();
+    assert!(rig.harness.get_by_label("PIN2 (underskrift)").is_focused(), "Tab moves to PIN2");
+    rig.harness.get_by_label("PIN2 (underskrift)").type_text(&pin2);
+    rig.harness.run_ok();
+    rig.harness.key_press(egui::Key::Enter);
+    rig.harness.run_ok();
+    rig.wait_for_text("Uppgraderingen är klar.");
+}
