@@ -133,6 +133,7 @@ impl Rig {
     }
 
     fn snapshot(&mut self, name: &str) {
+        self.harness.remove_cursor();
         self.harness.run_ok();
         self.harness.snapshot(name);
     }
@@ -160,7 +161,8 @@ fn the_whole_upgrade_by_clicking_and_typing() {
     rig.click_button("Starta uppgraderingen");
 
     rig.wait_for_text("Uppgraderingen är klar.");
-    assert!(rig.has_text("Nyckeln provad: Personnummer, underskrift"));
+    assert!(rig.has_text("Personnummer – Underskrift (tillitsnivå 3)"));
+    assert!(rig.has_text("HSA-id – Legitimering (tillitsnivå 3)"));
     assert!(rig.has_text("Det gamla certifikatparet är borttaget"));
     rig.snapshot("upgrade_done");
 
@@ -168,7 +170,7 @@ fn the_whole_upgrade_by_clicking_and_typing() {
     rig.wait_for_text("Kortet är uppgraderat");
     assert_eq!(
         rig.harness
-            .query_all_by_label_contains("tillitsnivå 3")
+            .query_all_by_label("tillitsnivå 3")
             .count(),
         4,
         "four certificates at trust level 3 in the overview"
