@@ -153,7 +153,10 @@ fn the_whole_upgrade_by_clicking_and_typing() {
     rig.click_button("Uppgradera kortet");
     assert!(rig.has_text("Låt kortet sitta kvar i läsaren"));
     rig.click_button("Fortsätt");
-    assert!(rig.has_text("6–8 siffror"), "the PIN rules are shown before typing");
+    assert!(
+        rig.has_text("6–8 siffror"),
+        "the PIN rules are shown before typing"
+    );
     let (pin1, pin2) = (rig.codes.pin1.clone(), rig.codes.pin2.clone());
     rig.type_into("PIN1 (legitimering)", &pin1);
     rig.type_into("PIN2 (underskrift)", &pin2);
@@ -169,17 +172,21 @@ fn the_whole_upgrade_by_clicking_and_typing() {
     rig.click_button("Till översikten");
     rig.wait_for_text("Kortet är uppgraderat");
     assert_eq!(
-        rig.harness
-            .query_all_by_label("tillitsnivå 3")
-            .count(),
+        rig.harness.query_all_by_label("tillitsnivå 3").count(),
         4,
         "four certificates at trust level 3 in the overview"
     );
-    assert!(!rig.has_text("Uppgradera kortet"), "no upgrade offered for an upgraded card");
+    assert!(
+        !rig.has_text("Uppgradera kortet"),
+        "no upgrade offered for an upgraded card"
+    );
     // The personnummer pair names the holder's personnummer, masked until asked for.
     assert!(rig.has_text("19810217-****"));
     rig.click_button("Visa");
-    assert!(rig.has_text("19810217-9804"), "Visa shows the whole personnummer");
+    assert!(
+        rig.has_text("19810217-9804"),
+        "Visa shows the whole personnummer"
+    );
     rig.click_button("Dölj");
     assert!(!rig.has_text("19810217-9804"));
     // The card itself agrees.
@@ -197,7 +204,10 @@ fn a_wrong_pin_shows_the_tries_left_and_changes_nothing() {
     assert!(rig.button_enabled("Försök igen"));
     rig.snapshot("upgrade_wrong_pin");
     rig.click_button("Försök igen");
-    assert!(rig.has_text("2 försök kvar"), "the PIN entry shows the tries left");
+    assert!(
+        rig.has_text("2 försök kvar"),
+        "the PIN entry shows the tries left"
+    );
     // Nothing on the card changed: still the legacy pair only.
     let overview = open(&rig.card).overview().unwrap();
     assert_eq!(overview.certificates.len(), 2);
@@ -237,17 +247,24 @@ fn unblock_with_the_puk_asks_before_the_last_try() {
     rig.snapshot("start_no_card");
     rig.click_button("Sätt i kortet");
     rig.wait_for_text("PIN1 (legitimering) är spärrad");
-    assert!(!rig.has_text("Uppgradera kortet"), "no upgrade offered with a blocked PIN");
+    assert!(
+        !rig.has_text("Uppgradera kortet"),
+        "no upgrade offered with a blocked PIN"
+    );
 
     rig.click_button("Lås upp PIN1 (legitimering)");
     assert_eq!(rig.harness.state().screen(), Screen::Unblock);
     let puk = rig.codes.puk.clone();
     rig.type_into("PUK-kod", &puk);
     rig.type_into("Ny PIN1 (legitimering)", "123456");
-    assert!(!rig.button_enabled("Lås upp"), "a trivial PIN is refused before sending");
+    assert!(
+        !rig.button_enabled("Lås upp"),
+        "a trivial PIN is refused before sending"
+    );
     // Replace the text: select all and type.
     rig.harness.get_by_label("Ny PIN1 (legitimering)").focus();
-    rig.harness.key_combination_modifiers(egui::Modifiers::COMMAND, &[egui::Key::A]);
+    rig.harness
+        .key_combination_modifiers(egui::Modifiers::COMMAND, &[egui::Key::A]);
     rig.harness.run_ok();
     rig.type_into("Ny PIN1 (legitimering)", "482915");
     rig.type_into("Ny PIN-kod igen", "482915");
@@ -279,7 +296,11 @@ fn a_card_with_a_blocked_puk_says_to_order_a_new_card() {
     rig.click_button("Sätt i kortet");
     rig.wait_for_text("Beställ ett nytt kort");
     assert!(!rig.has_text("Uppgradera kortet"));
-    assert!(rig.harness.query_by_role_and_label(Role::Button, "Byt PIN-kod").is_none());
+    assert!(
+        rig.harness
+            .query_by_role_and_label(Role::Button, "Byt PIN-kod")
+            .is_none()
+    );
 }
 
 #[test]
@@ -288,8 +309,14 @@ fn the_certificate_chooser_and_test_login() {
     rig.click_button("Certifikat");
     rig.wait_for_text("Certifikaten på kortet");
     assert!(rig.has_text("Fingeravtryck (SHA-256)"));
-    assert!(rig.has_text("nivå 3, godtas av NPÖ"), "level 3 names the national services");
-    let choices = rig.harness.query_all_by_label("Använd för inloggning").count();
+    assert!(
+        rig.has_text("nivå 3, godtas av NPÖ"),
+        "level 3 names the national services"
+    );
+    let choices = rig
+        .harness
+        .query_all_by_label("Använd för inloggning")
+        .count();
     assert_eq!(choices, 1, "one login certificate before the upgrade");
     rig.harness.get_by_label("Använd för inloggning").click();
     rig.harness.run_ok();
@@ -308,7 +335,11 @@ fn the_language_switch_rewords_the_whole_window() {
     assert!(rig.has_text("SITHS card upgrade"));
     assert!(rig.has_text("The card has the old certificate pair"));
     assert!(rig.has_text("3 tries left"));
-    assert!(rig.harness.query_by_role_and_label(Role::Button, "Upgrade the card").is_some());
+    assert!(
+        rig.harness
+            .query_by_role_and_label(Role::Button, "Upgrade the card")
+            .is_some()
+    );
     rig.snapshot("overview_english");
     rig.click_button("Svenska");
     assert!(rig.has_text("SITHS-kortuppgradering"));
@@ -324,7 +355,10 @@ fn a_card_pulled_mid_upgrade_offers_to_resume_and_the_resume_finishes() {
     rig.start_upgrade(&pin1, &pin2);
     rig.wait_for_text("Kortet togs ut mitt i arbetet");
     assert!(rig.has_text("Inget har gått förlorat"));
-    assert!(!rig.button_enabled("Fortsätt uppgraderingen"), "resume waits for the card");
+    assert!(
+        !rig.button_enabled("Fortsätt uppgraderingen"),
+        "resume waits for the card"
+    );
     rig.snapshot("upgrade_card_pulled");
     rig.click_button("Sätt i kortet");
     rig.wait_until("the resume button enabled", |h| {
@@ -357,12 +391,19 @@ fn keyboard_only_tab_and_enter_reach_the_upgrade() {
     // Focus the first field, then only keys: type, Tab, type, Enter.
     rig.harness.get_by_label("PIN1 (legitimering)").focus();
     rig.harness.run_ok();
-    rig.harness.get_by_label("PIN1 (legitimering)").type_text(&pin1);
+    rig.harness
+        .get_by_label("PIN1 (legitimering)")
+        .type_text(&pin1);
     rig.harness.run_ok();
     rig.harness.key_press(egui::Key::Tab);
     rig.harness.run_ok();
-    assert!(rig.harness.get_by_label("PIN2 (underskrift)").is_focused(), "Tab moves to PIN2");
-    rig.harness.get_by_label("PIN2 (underskrift)").type_text(&pin2);
+    assert!(
+        rig.harness.get_by_label("PIN2 (underskrift)").is_focused(),
+        "Tab moves to PIN2"
+    );
+    rig.harness
+        .get_by_label("PIN2 (underskrift)")
+        .type_text(&pin2);
     rig.harness.run_ok();
     rig.harness.key_press(egui::Key::Enter);
     rig.harness.run_ok();

@@ -5,8 +5,8 @@
 //! meets a reset is redone once from the start.
 
 pub mod error;
-pub mod new_pin;
 pub(crate) mod files;
+pub mod new_pin;
 pub mod overview;
 pub mod pin;
 

@@ -44,7 +44,10 @@ impl NewPinCheck {
 
 /// One digit repeated, or every step +1 or every step -1.
 pub fn is_trivial(digits: &str) -> bool {
-    let d: Vec<i16> = digits.bytes().map(|b| i16::from(b) - i16::from(b'0')).collect();
+    let d: Vec<i16> = digits
+        .bytes()
+        .map(|b| i16::from(b) - i16::from(b'0'))
+        .collect();
     if d.len() < 2 {
         return false;
     }
@@ -58,7 +61,9 @@ mod tests {
 
     #[test]
     fn trivial_sequences_are_refused() {
-        for t in ["111111", "123456", "12345678", "987654", "00000000", "456789"] {
+        for t in [
+            "111111", "123456", "12345678", "987654", "00000000", "456789",
+        ] {
             assert!(is_trivial(t), "{t}");
             assert!(!NewPinCheck::of(t, t, None).all_ok(), "{t}");
         }

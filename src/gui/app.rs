@@ -52,7 +52,12 @@ pub struct SithsApp {
 impl SithsApp {
     /// A window on `worker`. `settings_path` is where settings live between runs (`None`: not
     /// saved).
-    pub fn new(worker: Worker, notifier: Notifier, settings: Settings, settings_path: Option<PathBuf>) -> SithsApp {
+    pub fn new(
+        worker: Worker,
+        notifier: Notifier,
+        settings: Settings,
+        settings_path: Option<PathBuf>,
+    ) -> SithsApp {
         let tr = Tr::new(settings.lang);
         let settings_form = screens::settings::SettingsForm::from(&settings);
         SithsApp {

@@ -179,7 +179,11 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/gui");
         let mut used = Vec::new();
         collect_ids(&dir, &mut used);
-        assert!(used.len() > 50, "found too few message ids in src/gui: {}", used.len());
+        assert!(
+            used.len() > 50,
+            "found too few message ids in src/gui: {}",
+            used.len()
+        );
         for lang in Lang::ALL {
             let tr = Tr::new(lang);
             let missing: Vec<_> = used.iter().filter(|id| !tr.has(id)).collect();
@@ -209,7 +213,8 @@ mod tests {
                     let is_id = piece.contains('-')
                         && piece.split('-').all(|w| {
                             !w.is_empty()
-                                && w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                                && w.bytes()
+                                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
                         });
                     if is_id && !NOT_MESSAGE_IDS.contains(&piece) {
                         out.push(piece.to_string());

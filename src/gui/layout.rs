@@ -4,7 +4,7 @@ use egui::RichText;
 
 use crate::gui::app::{Screen, SithsApp};
 use crate::gui::i18n::Lang;
-use crate::gui::protocol::{CardStatus, DemoAction, Environment, Task, Command};
+use crate::gui::protocol::{CardStatus, Command, DemoAction, Environment, Task};
 use crate::gui::screens;
 use crate::gui::widgets;
 
@@ -73,8 +73,11 @@ fn demo_banner(app: &mut SithsApp, ui: &mut egui::Ui) {
         }
         Environment::DemoFailed(reason) => {
             ui.label(
-                RichText::new(app.tr.a("demo-failed", &[("detail", reason.as_str().into())]))
-                    .color(widgets::ERROR_COLOUR),
+                RichText::new(
+                    app.tr
+                        .a("demo-failed", &[("detail", reason.as_str().into())]),
+                )
+                .color(widgets::ERROR_COLOUR),
             );
         }
         Environment::Demo { codes, .. } => {
@@ -109,7 +112,9 @@ fn demo_banner(app: &mut SithsApp, ui: &mut egui::Ui) {
 fn status_line(app: &mut SithsApp, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         let card = match &app.card {
-            CardStatus::Ready(o) => app.tr.a("status-card-in", &[("reader", o.reader.as_str().into())]),
+            CardStatus::Ready(o) => app
+                .tr
+                .a("status-card-in", &[("reader", o.reader.as_str().into())]),
             CardStatus::NoService => app.tr.t("status-no-service"),
             CardStatus::NoReader => app.tr.t("status-no-reader"),
             CardStatus::NoCard => app.tr.t("status-no-card"),

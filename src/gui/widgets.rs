@@ -45,11 +45,20 @@ fn code_field_id(label: &str) -> egui::Id {
 }
 
 /// A plain, labelled text field (addresses, paths).
-pub fn text_field(ui: &mut egui::Ui, label: &str, value: &mut String, width: f32) -> egui::Response {
+pub fn text_field(
+    ui: &mut egui::Ui,
+    label: &str,
+    value: &mut String,
+    width: f32,
+) -> egui::Response {
     ui.horizontal(|ui| {
         let l = ui.label(label);
-        ui.add(TextEdit::singleline(value).desired_width(width).id_salt(label))
-            .labelled_by(l.id)
+        ui.add(
+            TextEdit::singleline(value)
+                .desired_width(width)
+                .id_salt(label),
+        )
+        .labelled_by(l.id)
     })
     .inner
 }
@@ -71,7 +80,11 @@ pub fn success(ui: &mut egui::Ui, text: &str) {
 
 /// A warning line.
 pub fn warning(ui: &mut egui::Ui, text: &str) {
-    ui.label(RichText::new(format!("⚠ {text}")).color(WARN_COLOUR).strong());
+    ui.label(
+        RichText::new(format!("⚠ {text}"))
+            .color(WARN_COLOUR)
+            .strong(),
+    );
 }
 
 /// An error in a framed box.
@@ -94,6 +107,9 @@ pub fn primary(ui: &mut egui::Ui, text: &str, enabled: bool) -> bool {
 
 /// A secondary action button.
 pub fn secondary(ui: &mut egui::Ui, text: &str, enabled: bool) -> bool {
-    ui.add_enabled(enabled, egui::Button::new(text).min_size(egui::vec2(120.0, 26.0)))
-        .clicked()
+    ui.add_enabled(
+        enabled,
+        egui::Button::new(text).min_size(egui::vec2(120.0, 26.0)),
+    )
+    .clicked()
 }

@@ -58,8 +58,12 @@ pub fn run(source: Source) -> Result<(), String> {
         viewport,
         ..Default::default()
     };
-    eframe::run_native(&title, options, Box::new(|_cc| Ok(Box::new(Window { app }))))
-        .map_err(|e| e.to_string())
+    eframe::run_native(
+        &title,
+        options,
+        Box::new(|_cc| Ok(Box::new(Window { app }))),
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// A desktop session to open the window in (X11 or Wayland on Linux; always elsewhere).

@@ -72,9 +72,15 @@ pub fn profile(tr: &Tr, profile: Profile) -> String {
 pub fn step(tr: &Tr, step: &Step) -> String {
     match step {
         Step::ReadCard => tr.t("step-read-card"),
-        Step::VerifyPin(kind) => tr.a("step-verify-pin", &[("pin", pin_name(tr, *kind).as_str().into())]),
+        Step::VerifyPin(kind) => tr.a(
+            "step-verify-pin",
+            &[("pin", pin_name(tr, *kind).as_str().into())],
+        ),
         Step::LogIn => tr.t("step-log-in"),
-        Step::GenerateKey(p) => tr.a("step-generate-key", &[("cert", profile(tr, *p).as_str().into())]),
+        Step::GenerateKey(p) => tr.a(
+            "step-generate-key",
+            &[("cert", profile(tr, *p).as_str().into())],
+        ),
         Step::Enrol(p) => tr.a("step-enrol", &[("cert", profile(tr, *p).as_str().into())]),
         Step::WriteCertificate(p) => {
             tr.a("step-write", &[("cert", profile(tr, *p).as_str().into())])
@@ -94,7 +100,10 @@ pub fn expiry(tr: &Tr, days_left: i64) -> (String, bool) {
     } else {
         tr.a("expires-in-days", &[("n", days_left.into())])
     };
-    (text, crate::pki::expiry::warning_threshold(days_left).is_some())
+    (
+        text,
+        crate::pki::expiry::warning_threshold(days_left).is_some(),
+    )
 }
 
 pub fn transport_error(tr: &Tr, e: &TransportError) -> String {
@@ -138,7 +147,10 @@ pub fn card_error(tr: &Tr, e: &CardError) -> Explained {
             };
             let text = tr.a(
                 id,
-                &[("pin", pin_name(tr, *kind).as_str().into()), ("n", (*tries_left).into())],
+                &[
+                    ("pin", pin_name(tr, *kind).as_str().into()),
+                    ("n", (*tries_left).into()),
+                ],
             );
             (text, vec![NextAction::TryAgain])
         }
@@ -146,17 +158,26 @@ pub fn card_error(tr: &Tr, e: &CardError) -> Explained {
             (tr.t("err-card-dead"), vec![NextAction::ServiceCentre])
         }
         CardError::Blocked(kind) => (
-            tr.a("err-pin-blocked", &[("pin", pin_name(tr, *kind).as_str().into())]),
+            tr.a(
+                "err-pin-blocked",
+                &[("pin", pin_name(tr, *kind).as_str().into())],
+            ),
             vec![NextAction::Unblock(*kind)],
         ),
         CardError::NotVerified(kind) => (
-            tr.a("err-not-verified", &[("pin", pin_name(tr, *kind).as_str().into())]),
+            tr.a(
+                "err-not-verified",
+                &[("pin", pin_name(tr, *kind).as_str().into())],
+            ),
             vec![NextAction::TryAgain],
         ),
         CardError::NewPinRefused => (tr.t("err-new-pin-refused"), vec![NextAction::TryAgain]),
         CardError::PukNotChangeable => (tr.t("err-puk-not-changeable"), vec![]),
         CardError::SlotOccupied(_) | CardError::SlotEmpty(_) | CardError::CardFull => (
-            tr.a("err-card-layout", &[("detail", e.to_string().as_str().into())]),
+            tr.a(
+                "err-card-layout",
+                &[("detail", e.to_string().as_str().into())],
+            ),
             vec![NextAction::ServiceCentre],
         ),
         CardError::Malformed(d) => (
@@ -181,7 +202,10 @@ pub fn ca_error(tr: &Tr, e: &CaError) -> Explained {
     use NextAction::*;
     let (text, next) = match e {
         CaError::Unreachable { url, detail } => (
-            tr.a("err-ca-unreachable", &[("url", url.into()), ("detail", detail.into())]),
+            tr.a(
+                "err-ca-unreachable",
+                &[("url", url.into()), ("detail", detail.into())],
+            ),
             vec![TryAgain, OpenSettings],
         ),
         CaError::ServerNotTrusted(d) => (
@@ -192,7 +216,10 @@ pub fn ca_error(tr: &Tr, e: &CaError) -> Explained {
             tr.a("err-ca-refused-card", &[("detail", d.into())]),
             vec![ServiceCentre],
         ),
-        CaError::Tls(d) => (tr.a("err-ca-tls", &[("detail", d.into())]), vec![TryAgain, OpenSettings]),
+        CaError::Tls(d) => (
+            tr.a("err-ca-tls", &[("detail", d.into())]),
+            vec![TryAgain, OpenSettings],
+        ),
         CaError::PinNotVerified => (tr.t("err-ca-pin-not-verified"), vec![TryAgain]),
         CaError::CardSigning(c) => return card_error(tr, c),
         CaError::Refused { code, message, .. } => (refusal(tr, code, message), vec![ServiceCentre]),
@@ -200,7 +227,10 @@ pub fn ca_error(tr: &Tr, e: &CaError) -> Explained {
             tr.a("err-ca-malformed", &[("detail", d.into())]),
             vec![TryAgain, OpenSettings],
         ),
-        CaError::Config(d) => (tr.a("err-ca-config", &[("detail", d.into())]), vec![OpenSettings]),
+        CaError::Config(d) => (
+            tr.a("err-ca-config", &[("detail", d.into())]),
+            vec![OpenSettings],
+        ),
         CaError::Csr(d) => (tr.a("err-csr", &[("detail", d.into())]), vec![TryAgain]),
     };
     Explained { text, next }
@@ -213,7 +243,10 @@ fn refusal(tr: &Tr, code: &str, message: &str) -> String {
         "deadline_passed" => tr.t("err-refusal-deadline"),
         "profile_not_allowed" => tr.t("err-refusal-profile"),
         "unknown_person" => tr.t("err-refusal-unknown-person"),
-        _ => tr.a("err-refusal-other", &[("message", message.into()), ("code", code.into())]),
+        _ => tr.a(
+            "err-refusal-other",
+            &[("message", message.into()), ("code", code.into())],
+        ),
     }
 }
 
@@ -223,21 +256,32 @@ pub fn upgrade_error(tr: &Tr, e: &UpgradeError) -> Explained {
         UpgradeError::Card(c) => return card_error(tr, c),
         UpgradeError::Ca(c) => return ca_error(tr, c),
         UpgradeError::Check { profile, error } => (
-            tr.a("err-cert-check", &[("cert", (*profile).into()), ("detail", error.to_string().as_str().into())]),
+            tr.a(
+                "err-cert-check",
+                &[
+                    ("cert", (*profile).into()),
+                    ("detail", error.to_string().as_str().into()),
+                ],
+            ),
             vec![TryAgain, ServiceCentre],
         ),
-        UpgradeError::NotAllowed { code, message } => (refusal(tr, code, message), vec![ServiceCentre]),
-        UpgradeError::ProfileMissing(p) => {
-            (tr.a("err-profile-missing", &[("cert", (*p).into())]), vec![ServiceCentre])
+        UpgradeError::NotAllowed { code, message } => {
+            (refusal(tr, code, message), vec![ServiceCentre])
         }
+        UpgradeError::ProfileMissing(p) => (
+            tr.a("err-profile-missing", &[("cert", (*p).into())]),
+            vec![ServiceCentre],
+        ),
         UpgradeError::NoLoginCertificate => (tr.t("err-no-login-cert"), vec![ServiceCentre]),
-        UpgradeError::SlotInUse(slot) => {
-            (tr.a("err-slot-in-use", &[("slot", (*slot).into())]), vec![ServiceCentre])
-        }
+        UpgradeError::SlotInUse(slot) => (
+            tr.a("err-slot-in-use", &[("slot", (*slot).into())]),
+            vec![ServiceCentre],
+        ),
         UpgradeError::NotWritable(d) => (tr.a("err-not-writable", &[("detail", d.into())]), vec![]),
-        UpgradeError::ProofFailed(p) => {
-            (tr.a("err-proof-failed", &[("cert", (*p).into())]), vec![InsertAndResume])
-        }
+        UpgradeError::ProofFailed(p) => (
+            tr.a("err-proof-failed", &[("cert", (*p).into())]),
+            vec![InsertAndResume],
+        ),
     };
     Explained { text, next }
 }
@@ -250,7 +294,10 @@ pub fn failure(tr: &Tr, f: &Failure) -> Explained {
         Failure::File { path, detail } => Explained {
             text: tr.a(
                 "err-file",
-                &[("path", path.display().to_string().as_str().into()), ("detail", detail.into())],
+                &[
+                    ("path", path.display().to_string().as_str().into()),
+                    ("detail", detail.into()),
+                ],
             ),
             next: vec![NextAction::TryAgain],
         },

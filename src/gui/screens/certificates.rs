@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use egui::RichText;
 use zeroize::Zeroizing;
 
-use crate::card::{CardCertificate, PinKind, SecretCode};
 use crate::ca::client::Me;
+use crate::card::{CardCertificate, PinKind, SecretCode};
 use crate::gui::app::SithsApp;
 use crate::gui::protocol::{Command, Failure, Outcome};
 use crate::gui::widgets;
@@ -41,12 +41,18 @@ impl CertsScreen {
 fn can_log_in(c: &CardCertificate) -> bool {
     c.slot.is_some()
         && c.pin == Some(PinKind::Pin1)
-        && c.info.as_ref().is_ok_and(|i| i.purpose == Purpose::Authentication)
+        && c.info
+            .as_ref()
+            .is_ok_and(|i| i.purpose == Purpose::Authentication)
 }
 
 /// The holder's choice, or else the best login certificate: level 3 HSA-id first.
-pub fn chosen_login<'a>(app: &SithsApp, certs: &'a [CardCertificate]) -> Option<&'a CardCertificate> {
-    let fingerprint = |c: &CardCertificate| c.info.as_ref().ok().map(|i| i.fingerprint_sha256.clone());
+pub fn chosen_login<'a>(
+    app: &SithsApp,
+    certs: &'a [CardCertificate],
+) -> Option<&'a CardCertificate> {
+    let fingerprint =
+        |c: &CardCertificate| c.info.as_ref().ok().map(|i| i.fingerprint_sha256.clone());
     if let Some(chosen) = &app.settings.login_certificate
         && let Some(c) = certs
             .iter()
@@ -78,7 +84,11 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
         .map(|i| i.fingerprint_sha256.clone());
     for c in &overview.certificates {
         let Ok(info) = &c.info else {
-            widgets::warning(ui, &app.tr.a("cert-unreadable", &[("label", c.label.as_str().into())]));
+            widgets::warning(
+                ui,
+                &app.tr
+                    .a("cert-unreadable", &[("label", c.label.as_str().into())]),
+            );
             continue;
         };
         egui::Frame::group(ui.style()).show(ui, |ui| {
@@ -103,12 +113,21 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
                         app.save_settings();
                     }
                 }
-                let label = app.tr.a("export-cert", &[("label", c.label.as_str().into())]);
+                let label = app
+                    .tr
+                    .a("export-cert", &[("label", c.label.as_str().into())]);
                 if widgets::secondary(ui, &label, app.busy.is_none()) {
                     let dir = export_dir(&app.certs.export_dir);
-                    let path = dir.join(format!("{}-{}.pem", c.label, &info.serial_hex.chars().take(8).collect::<String>()));
+                    let path = dir.join(format!(
+                        "{}-{}.pem",
+                        c.label,
+                        &info.serial_hex.chars().take(8).collect::<String>()
+                    ));
                     app.certs.exported = None;
-                    app.send(Command::ExportCertificate { id: c.id.clone(), path });
+                    app.send(Command::ExportCertificate {
+                        id: c.id.clone(),
+                        path,
+                    });
                 }
             });
         });
@@ -118,12 +137,21 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
     ui.add_space(8.0);
     ui.label(RichText::new(app.tr.t("test-login-title")).strong());
     ui.label(app.tr.t("test-login-explain"));
-    let pin_label = app.tr.a("enter-pin", &[("pin", words::pin_name(&app.tr, PinKind::Pin1).as_str().into())]);
+    let pin_label = app.tr.a(
+        "enter-pin",
+        &[(
+            "pin",
+            words::pin_name(&app.tr, PinKind::Pin1).as_str().into(),
+        )],
+    );
     let enter = widgets::code_field(ui, &pin_label, &mut app.certs.pin1, PIN_MAX_LEN);
     let slot = chosen_login(app, &overview.certificates).and_then(|c| c.slot);
     let ready = slot.is_some() && app.busy.is_none() && !app.certs.pin1.is_empty();
     let clicked = widgets::primary(ui, &app.tr.t("test-login"), ready);
-    if (clicked || enter) && ready && let Some(slot) = slot {
+    if (clicked || enter)
+        && ready
+        && let Some(slot) = slot
+    {
         let pin = SecretCode::pin(std::mem::take(&mut *app.certs.pin1));
         widgets::forget_field(ui.ctx(), &pin_label);
         match pin {
@@ -137,23 +165,45 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
     if let Some((_, me)) = &app.certs.login {
         widgets::success(
             ui,
-            &app.tr.a("test-login-ok", &[("name", me.name.as_str().into()), ("hsa", me.hsa_id.as_str().into())]),
+            &app.tr.a(
+                "test-login-ok",
+                &[
+                    ("name", me.name.as_str().into()),
+                    ("hsa", me.hsa_id.as_str().into()),
+                ],
+            ),
         );
     }
     if let Some(path) = &app.certs.exported {
-        widgets::success(ui, &app.tr.a("exported-to", &[("path", path.display().to_string().as_str().into())]));
+        widgets::success(
+            ui,
+            &app.tr.a(
+                "exported-to",
+                &[("path", path.display().to_string().as_str().into())],
+            ),
+        );
     }
     if let Some(f) = &app.certs.failure {
         widgets::error_box(ui, &words::failure(&app.tr, f));
     }
     ui.add_space(6.0);
-    widgets::text_field(ui, &app.tr.t("export-dir"), &mut app.certs.export_dir, 320.0);
+    widgets::text_field(
+        ui,
+        &app.tr.t("export-dir"),
+        &mut app.certs.export_dir,
+        320.0,
+    );
 
     ui.add_space(8.0);
     egui::CollapsingHeader::new(app.tr.t("chooser-help-title"))
         .id_salt("chooser-help")
         .show(ui, |ui| {
-            for id in ["chooser-help-1", "chooser-help-2", "chooser-help-3", "chooser-help-4"] {
+            for id in [
+                "chooser-help-1",
+                "chooser-help-2",
+                "chooser-help-3",
+                "chooser-help-4",
+            ] {
                 ui.label(format!("• {}", app.tr.t(id)));
             }
         });
@@ -163,7 +213,9 @@ fn export_dir(typed: &str) -> PathBuf {
     if !typed.trim().is_empty() {
         return PathBuf::from(typed.trim());
     }
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir)
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
 }
 
 fn details(app: &SithsApp, ui: &mut egui::Ui, info: &CertInfo, now: i64) {
@@ -182,7 +234,13 @@ fn details(app: &SithsApp, ui: &mut egui::Ui, info: &CertInfo, now: i64) {
                     if services.is_empty() {
                         tr.a("trust-level-no-services", &[("level", l.into())])
                     } else {
-                        tr.a("trust-level-services", &[("level", l.into()), ("services", services.join(", ").as_str().into())])
+                        tr.a(
+                            "trust-level-services",
+                            &[
+                                ("level", l.into()),
+                                ("services", services.join(", ").as_str().into()),
+                            ],
+                        )
                     }
                 }
                 None => tr.t("trust-level-unknown"),
@@ -190,7 +248,11 @@ fn details(app: &SithsApp, ui: &mut egui::Ui, info: &CertInfo, now: i64) {
             ui.end_row();
             ui.label(tr.t("cert-validity"));
             let (left, _) = words::expiry(tr, info.days_left(now));
-            ui.label(format!("{} – {} ({left})", info.not_before_date(), info.not_after_date()));
+            ui.label(format!(
+                "{} – {} ({left})",
+                info.not_before_date(),
+                info.not_after_date()
+            ));
             ui.end_row();
             ui.label(tr.t("cert-issuer"));
             ui.label(info.issuer_cn.as_deref().unwrap_or(&info.issuer_dn));

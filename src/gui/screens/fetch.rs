@@ -60,7 +60,13 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
     ui.add_space(8.0);
     let idle = app.busy.is_none() && app.overview().is_some();
 
-    let pin_label = app.tr.a("enter-pin", &[("pin", words::pin_name(&app.tr, PinKind::Pin1).as_str().into())]);
+    let pin_label = app.tr.a(
+        "enter-pin",
+        &[(
+            "pin",
+            words::pin_name(&app.tr, PinKind::Pin1).as_str().into(),
+        )],
+    );
     let enter = widgets::code_field(ui, &pin_label, &mut app.fetch.pin1, PIN_MAX_LEN);
     let ready = idle && !app.fetch.pin1.is_empty();
     if (widgets::primary(ui, &app.tr.t("fetch-list"), ready) || enter) && ready {
@@ -102,11 +108,16 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
         }
         let any = !app.fetch.chosen.is_empty();
         if widgets::primary(ui, &app.tr.t("fetch-write"), any && idle) {
-            app.send(Command::FetchWrite { profiles: app.fetch.chosen.clone() });
+            app.send(Command::FetchWrite {
+                profiles: app.fetch.chosen.clone(),
+            });
         }
     }
     if let Some(written) = &app.fetch.written {
-        widgets::success(ui, &app.tr.a("fetch-written", &[("n", written.len().into())]));
+        widgets::success(
+            ui,
+            &app.tr.a("fetch-written", &[("n", written.len().into())]),
+        );
     }
     if let Some(f) = &app.fetch.failure {
         widgets::error_box(ui, &words::failure(&app.tr, f));

@@ -51,17 +51,23 @@ fn start_screen(app: &mut SithsApp, ui: &mut egui::Ui, status: &CardStatus) {
 
 /// The first certificate naming a personnummer (or samordningsnummer), for the holder line.
 fn personnummer(overview: &CardOverview) -> Option<&crate::pki::identity::Personnummer> {
-    overview.certificates.iter().find_map(|c| match c.info.as_ref().ok()?.identity {
-        Identity::Personnummer(ref p) | Identity::Samordningsnummer(ref p) => Some(p),
-        _ => None,
-    })
+    overview
+        .certificates
+        .iter()
+        .find_map(|c| match c.info.as_ref().ok()?.identity {
+            Identity::Personnummer(ref p) | Identity::Samordningsnummer(ref p) => Some(p),
+            _ => None,
+        })
 }
 
 fn hsa_id(overview: &CardOverview) -> Option<&str> {
-    overview.certificates.iter().find_map(|c| match &c.info.as_ref().ok()?.identity {
-        Identity::HsaId(h) => Some(h.as_str()),
-        _ => None,
-    })
+    overview
+        .certificates
+        .iter()
+        .find_map(|c| match &c.info.as_ref().ok()?.identity {
+            Identity::HsaId(h) => Some(h.as_str()),
+            _ => None,
+        })
 }
 
 /// What the card needs, from its certificates and counters.
@@ -110,26 +116,37 @@ fn overview_screen(app: &mut SithsApp, ui: &mut egui::Ui, overview: &CardOvervie
     let tr = &app.tr;
     let name = overview.holder_name().unwrap_or("?").to_string();
     ui.heading(&name);
-    egui::Grid::new("holder").num_columns(2).spacing([16.0, 4.0]).show(ui, |ui| {
-        ui.label(tr.t("holder-hsa-id"));
-        ui.label(RichText::new(hsa_id(overview).unwrap_or("–")).monospace());
-        ui.end_row();
-        if let Some(p) = personnummer(overview) {
-            ui.label(tr.t("holder-personnummer"));
-            ui.horizontal(|ui| {
-                let shown = if app.show_personnummer { p.formatted() } else { p.masked() };
-                ui.label(RichText::new(shown).monospace());
-                let button = if app.show_personnummer { tr.t("hide") } else { tr.t("show") };
-                if ui.small_button(button).clicked() {
-                    app.show_personnummer = !app.show_personnummer;
-                }
-            });
+    egui::Grid::new("holder")
+        .num_columns(2)
+        .spacing([16.0, 4.0])
+        .show(ui, |ui| {
+            ui.label(tr.t("holder-hsa-id"));
+            ui.label(RichText::new(hsa_id(overview).unwrap_or("–")).monospace());
             ui.end_row();
-        }
-        ui.label(tr.t("card-serial"));
-        ui.label(RichText::new(&overview.serial).monospace());
-        ui.end_row();
-    });
+            if let Some(p) = personnummer(overview) {
+                ui.label(tr.t("holder-personnummer"));
+                ui.horizontal(|ui| {
+                    let shown = if app.show_personnummer {
+                        p.formatted()
+                    } else {
+                        p.masked()
+                    };
+                    ui.label(RichText::new(shown).monospace());
+                    let button = if app.show_personnummer {
+                        tr.t("hide")
+                    } else {
+                        tr.t("show")
+                    };
+                    if ui.small_button(button).clicked() {
+                        app.show_personnummer = !app.show_personnummer;
+                    }
+                });
+                ui.end_row();
+            }
+            ui.label(tr.t("card-serial"));
+            ui.label(RichText::new(&overview.serial).monospace());
+            ui.end_row();
+        });
     ui.add_space(8.0);
 
     let now = app.now_unix();
@@ -159,7 +176,10 @@ fn expiry_banner(app: &SithsApp, ui: &mut egui::Ui, overview: &CardOverview, now
         .min();
     if let Some(days) = soonest {
         let (text, _) = words::expiry(&app.tr, days);
-        widgets::warning(ui, &app.tr.a("expiry-banner", &[("when", text.as_str().into())]));
+        widgets::warning(
+            ui,
+            &app.tr.a("expiry-banner", &[("when", text.as_str().into())]),
+        );
     }
 }
 
@@ -169,7 +189,10 @@ fn verdict(app: &SithsApp, ui: &mut egui::Ui, need: CardNeed) {
         CardNeed::Dead => widgets::warning(ui, &tr.t("verdict-dead")),
         CardNeed::Blocked(kind) => widgets::warning(
             ui,
-            &tr.a("verdict-blocked", &[("pin", words::pin_name(tr, kind).as_str().into())]),
+            &tr.a(
+                "verdict-blocked",
+                &[("pin", words::pin_name(tr, kind).as_str().into())],
+            ),
         ),
         CardNeed::Upgrade => widgets::warning(ui, &tr.t("verdict-upgrade")),
         CardNeed::UpToDate => widgets::success(ui, &tr.t("verdict-up-to-date")),
@@ -210,7 +233,11 @@ fn pairs(app: &SithsApp, ui: &mut egui::Ui, overview: &CardOverview, now: i64) {
                 });
         });
     }
-    let unreadable = overview.certificates.iter().filter(|c| c.info.is_err()).count();
+    let unreadable = overview
+        .certificates
+        .iter()
+        .filter(|c| c.info.is_err())
+        .count();
     if unreadable > 0 {
         widgets::warning(ui, &tr.a("certs-unreadable", &[("n", unreadable.into())]));
     }
@@ -223,7 +250,13 @@ fn cert_row(app: &SithsApp, ui: &mut egui::Ui, info: &CertInfo, now: i64) {
         Some(l) => tr.a("trust-level", &[("level", l.into())]),
         None => tr.t("trust-level-unknown"),
     });
-    ui.label(tr.a("issued-by", &[("issuer", info.issuer_cn.as_deref().unwrap_or(&info.issuer_dn).into())]));
+    ui.label(tr.a(
+        "issued-by",
+        &[(
+            "issuer",
+            info.issuer_cn.as_deref().unwrap_or(&info.issuer_dn).into(),
+        )],
+    ));
     let (text, warn) = words::expiry(tr, info.days_left(now));
     if warn {
         ui.label(RichText::new(format!("⚠ {text}")).color(widgets::WARN_COLOUR));
@@ -236,25 +269,28 @@ fn cert_row(app: &SithsApp, ui: &mut egui::Ui, info: &CertInfo, now: i64) {
 fn pins(app: &SithsApp, ui: &mut egui::Ui, overview: &CardOverview) {
     let tr = &app.tr;
     ui.label(RichText::new(tr.t("codes-title")).strong());
-    egui::Grid::new("pins").num_columns(2).spacing([16.0, 2.0]).show(ui, |ui| {
-        for kind in [PinKind::Pin1, PinKind::Pin2, PinKind::Puk] {
-            let Some(status) = overview.pin(kind) else {
-                continue;
-            };
-            ui.label(words::pin_name(tr, kind));
-            let text = if status.blocked() {
-                tr.t("blocked")
-            } else {
-                tr.a("tries-left", &[("n", status.tries_left.into())])
-            };
-            if status.tries_left <= 1 {
-                ui.label(RichText::new(text).color(widgets::ERROR_COLOUR).strong());
-            } else {
-                ui.label(text);
+    egui::Grid::new("pins")
+        .num_columns(2)
+        .spacing([16.0, 2.0])
+        .show(ui, |ui| {
+            for kind in [PinKind::Pin1, PinKind::Pin2, PinKind::Puk] {
+                let Some(status) = overview.pin(kind) else {
+                    continue;
+                };
+                ui.label(words::pin_name(tr, kind));
+                let text = if status.blocked() {
+                    tr.t("blocked")
+                } else {
+                    tr.a("tries-left", &[("n", status.tries_left.into())])
+                };
+                if status.tries_left <= 1 {
+                    ui.label(RichText::new(text).color(widgets::ERROR_COLOUR).strong());
+                } else {
+                    ui.label(text);
+                }
+                ui.end_row();
             }
-            ui.end_row();
-        }
-    });
+        });
 }
 
 /// Only what makes sense for this card: no upgrade of a blocked or dead card, no PIN change of a
@@ -265,7 +301,14 @@ fn actions(app: &mut SithsApp, ui: &mut egui::Ui, need: CardNeed) {
         match need {
             CardNeed::Dead => {}
             CardNeed::Blocked(kind) => {
-                if widgets::primary(ui, &app.tr.a("action-unblock", &[("pin", words::pin_name(&app.tr, kind).as_str().into())]), idle) {
+                if widgets::primary(
+                    ui,
+                    &app.tr.a(
+                        "action-unblock",
+                        &[("pin", words::pin_name(&app.tr, kind).as_str().into())],
+                    ),
+                    idle,
+                ) {
                     app.go_unblock(kind);
                 }
             }
@@ -277,11 +320,15 @@ fn actions(app: &mut SithsApp, ui: &mut egui::Ui, need: CardNeed) {
             CardNeed::UpToDate => {}
         }
         if need != CardNeed::Dead {
-            if !matches!(need, CardNeed::Blocked(_)) && widgets::secondary(ui, &app.tr.t("action-change-pin"), idle) {
+            if !matches!(need, CardNeed::Blocked(_))
+                && widgets::secondary(ui, &app.tr.t("action-change-pin"), idle)
+            {
                 app.change.result = None;
                 app.go(Screen::ChangePin);
             }
-            if !matches!(need, CardNeed::Blocked(_)) && widgets::secondary(ui, &app.tr.t("action-unblock-any"), idle) {
+            if !matches!(need, CardNeed::Blocked(_))
+                && widgets::secondary(ui, &app.tr.t("action-unblock-any"), idle)
+            {
                 app.go_unblock(PinKind::Pin1);
             }
             if widgets::secondary(ui, &app.tr.t("action-fetch"), idle) {

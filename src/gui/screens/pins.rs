@@ -122,7 +122,13 @@ fn show(app: &mut SithsApp, ui: &mut egui::Ui, purpose: FormPurpose) {
                     FormPurpose::Unblock => "unblock-done",
                     FormPurpose::Change => "change-done",
                 };
-                widgets::success(ui, &app.tr.a(id, &[("pin", words::pin_name(&app.tr, *done).as_str().into())]));
+                widgets::success(
+                    ui,
+                    &app.tr.a(
+                        id,
+                        &[("pin", words::pin_name(&app.tr, *done).as_str().into())],
+                    ),
+                );
                 if widgets::primary(ui, &app.tr.t("to-overview"), true) {
                     form(app, purpose).result = None;
                     app.go(Screen::Home);
@@ -146,8 +152,21 @@ fn show(app: &mut SithsApp, ui: &mut egui::Ui, purpose: FormPurpose) {
     };
     let code_status = status_of(code_kind);
     if purpose == FormPurpose::Change && code_status.as_ref().is_some_and(|s| s.blocked()) {
-        widgets::warning(ui, &app.tr.a("err-pin-blocked", &[("pin", words::pin_name(&app.tr, kind).as_str().into())]));
-        if widgets::primary(ui, &app.tr.a("action-unblock", &[("pin", words::pin_name(&app.tr, kind).as_str().into())]), true) {
+        widgets::warning(
+            ui,
+            &app.tr.a(
+                "err-pin-blocked",
+                &[("pin", words::pin_name(&app.tr, kind).as_str().into())],
+            ),
+        );
+        if widgets::primary(
+            ui,
+            &app.tr.a(
+                "action-unblock",
+                &[("pin", words::pin_name(&app.tr, kind).as_str().into())],
+            ),
+            true,
+        ) {
             app.go_unblock(kind);
         }
         return;
@@ -157,9 +176,15 @@ fn show(app: &mut SithsApp, ui: &mut egui::Ui, purpose: FormPurpose) {
     ui.label(app.tr.t("pin-rules"));
     let code_label = match purpose {
         FormPurpose::Unblock => app.tr.t("enter-puk"),
-        FormPurpose::Change => app.tr.a("enter-current-pin", &[("pin", words::pin_name(&app.tr, kind).as_str().into())]),
+        FormPurpose::Change => app.tr.a(
+            "enter-current-pin",
+            &[("pin", words::pin_name(&app.tr, kind).as_str().into())],
+        ),
     };
-    let new1_label = app.tr.a("enter-new-pin", &[("pin", words::pin_name(&app.tr, kind).as_str().into())]);
+    let new1_label = app.tr.a(
+        "enter-new-pin",
+        &[("pin", words::pin_name(&app.tr, kind).as_str().into())],
+    );
     let new2_label = app.tr.t("enter-new-pin-again");
     let tries_text = code_status
         .as_ref()
@@ -192,7 +217,8 @@ fn show(app: &mut SithsApp, ui: &mut egui::Ui, purpose: FormPurpose) {
     }
 
     // The PUK's last try: a wrong one makes the card useless, so ask for an explicit yes.
-    let last_puk_try = purpose == FormPurpose::Unblock && code_status.as_ref().is_some_and(|s| s.tries_left == 1);
+    let last_puk_try =
+        purpose == FormPurpose::Unblock && code_status.as_ref().is_some_and(|s| s.tries_left == 1);
     if last_puk_try {
         ui.add_space(6.0);
         widgets::warning(ui, &app.tr.t("puk-last-try"));
@@ -231,8 +257,16 @@ fn show(app: &mut SithsApp, ui: &mut egui::Ui, purpose: FormPurpose) {
         }
         let command = match (code, new) {
             (Ok(code), Ok(new)) => match purpose {
-                FormPurpose::Unblock => Command::UnblockPin { kind, puk: code, new },
-                FormPurpose::Change => Command::ChangePin { kind, old: code, new },
+                FormPurpose::Unblock => Command::UnblockPin {
+                    kind,
+                    puk: code,
+                    new,
+                },
+                FormPurpose::Change => Command::ChangePin {
+                    kind,
+                    old: code,
+                    new,
+                },
             },
             (Err(e), _) | (_, Err(e)) => {
                 f.result = Some(Err(Failure::Card(CardError::PinRule(e))));

@@ -47,22 +47,43 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
     ui.add_space(8.0);
 
     if let Environment::Demo { ca, .. } = &app.env {
-        ui.label(app.tr.a("settings-demo-ca", &[("url", ca.url.as_str().into())]));
+        ui.label(
+            app.tr
+                .a("settings-demo-ca", &[("url", ca.url.as_str().into())]),
+        );
         return;
     }
-    widgets::text_field(ui, &app.tr.t("settings-ca-url"), &mut app.settings_form.ca_url, 320.0);
-    widgets::text_field(ui, &app.tr.t("settings-ca-root"), &mut app.settings_form.ca_root, 320.0);
+    widgets::text_field(
+        ui,
+        &app.tr.t("settings-ca-url"),
+        &mut app.settings_form.ca_url,
+        320.0,
+    );
+    widgets::text_field(
+        ui,
+        &app.tr.t("settings-ca-root"),
+        &mut app.settings_form.ca_root,
+        320.0,
+    );
     ui.add_space(4.0);
     ui.horizontal(|ui| {
         let label = ui.label(app.tr.t("settings-reader"));
         let auto = app.tr.t("settings-reader-auto");
-        let selected = app.settings_form.reader.clone().unwrap_or_else(|| auto.clone());
+        let selected = app
+            .settings_form
+            .reader
+            .clone()
+            .unwrap_or_else(|| auto.clone());
         egui::ComboBox::from_id_salt("reader")
             .selected_text(selected)
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut app.settings_form.reader, None, auto);
                 for r in &app.readers {
-                    ui.selectable_value(&mut app.settings_form.reader, Some(r.name.clone()), &r.name);
+                    ui.selectable_value(
+                        &mut app.settings_form.reader,
+                        Some(r.name.clone()),
+                        &r.name,
+                    );
                 }
             })
             .response

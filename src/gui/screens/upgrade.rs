@@ -86,7 +86,12 @@ fn intro(app: &mut SithsApp, ui: &mut egui::Ui) {
     let tr = &app.tr;
     ui.label(tr.t("upgrade-intro"));
     ui.add_space(4.0);
-    for id in ["upgrade-intro-1", "upgrade-intro-2", "upgrade-intro-3", "upgrade-intro-4"] {
+    for id in [
+        "upgrade-intro-1",
+        "upgrade-intro-2",
+        "upgrade-intro-3",
+        "upgrade-intro-4",
+    ] {
         ui.label(format!("• {}", tr.t(id)));
     }
     ui.add_space(8.0);
@@ -112,8 +117,14 @@ fn pins(app: &mut SithsApp, ui: &mut egui::Ui) {
             .map(|p| tr.a("tries-left", &[("n", p.tries_left.into())]))
             .unwrap_or_default()
     };
-    let pin1_label = tr.a("enter-pin", &[("pin", words::pin_name(tr, PinKind::Pin1).as_str().into())]);
-    let pin2_label = tr.a("enter-pin", &[("pin", words::pin_name(tr, PinKind::Pin2).as_str().into())]);
+    let pin1_label = tr.a(
+        "enter-pin",
+        &[("pin", words::pin_name(tr, PinKind::Pin1).as_str().into())],
+    );
+    let pin2_label = tr.a(
+        "enter-pin",
+        &[("pin", words::pin_name(tr, PinKind::Pin2).as_str().into())],
+    );
     let (t1, t2) = (tries(PinKind::Pin1), tries(PinKind::Pin2));
     let mut enter = false;
     ui.horizontal(|ui| {
@@ -169,8 +180,10 @@ fn running(app: &mut SithsApp, ui: &mut egui::Ui) {
         .map(|p| (p.done, p.total.max(1)))
         .unwrap_or((0, 1));
     ui.add(
-        egui::ProgressBar::new(done as f32 / total as f32)
-            .text(app.tr.a("upgrade-progress", &[("done", done.into()), ("total", total.into())])),
+        egui::ProgressBar::new(done as f32 / total as f32).text(app.tr.a(
+            "upgrade-progress",
+            &[("done", done.into()), ("total", total.into())],
+        )),
     );
     ui.add_space(6.0);
     step_list(app, ui);
@@ -220,7 +233,8 @@ fn failed(app: &mut SithsApp, ui: &mut egui::Ui) {
     step_list(app, ui);
     ui.add_space(8.0);
     let card_ready = app.overview().is_some() && app.busy.is_none();
-    let pulled = app.upgrade.card_was_pulled || explained.next.contains(&NextAction::InsertAndResume);
+    let pulled =
+        app.upgrade.card_was_pulled || explained.next.contains(&NextAction::InsertAndResume);
     if pulled {
         ui.label(app.tr.t("upgrade-resume-explain"));
         if !card_ready {
@@ -242,7 +256,14 @@ fn failed(app: &mut SithsApp, ui: &mut egui::Ui) {
                 }
                 NextAction::Unblock(kind) => {
                     let kind = *kind;
-                    if widgets::primary(ui, &app.tr.a("action-unblock", &[("pin", words::pin_name(&app.tr, kind).as_str().into())]), true) {
+                    if widgets::primary(
+                        ui,
+                        &app.tr.a(
+                            "action-unblock",
+                            &[("pin", words::pin_name(&app.tr, kind).as_str().into())],
+                        ),
+                        true,
+                    ) {
                         app.go_unblock(kind);
                     }
                 }
