@@ -21,7 +21,7 @@ use siths_upgrade::transport::TransportError;
 use siths_upgrade::virtual_card::pre_upgrade::DEMO_HSA_ID;
 use siths_upgrade::virtual_card::{self, vpcd};
 use siths_upgrade::workflow::fetch_existing::Fit;
-use siths_upgrade::workflow::upgrade::Step;
+use siths_upgrade::workflow::upgrade::{Step, UpgradeError};
 
 /// Hang guard for one awaited event (an upgrade makes four RSA keys on the card); not a timing
 /// expectation.
@@ -172,6 +172,15 @@ fn demo_upgrade_then_fetch_list_test_login_and_export() {
         other => panic!("fetch list failed: {other:?}"),
     }
     ready(&worker);
+    // Already on the card: writing it again is refused and changes nothing.
+    worker.send(Command::FetchWrite {
+        profiles: vec![Profile::HsaAuth],
+    });
+    assert!(matches!(
+        finished(&worker, Task::FetchWrite).0,
+        Outcome::Failed(Failure::Upgrade(UpgradeError::NotWritable(_)))
+    ));
+    assert_upgraded(&ready(&worker));
 
     let auth = Profile::HsaAuth.slot();
     worker.send(Command::TestLogin {
