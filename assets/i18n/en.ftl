@@ -24,6 +24,9 @@ demo-banner = DEMO MODE: a virtual SITHS card and a test CA on this computer. No
 demo-codes = The demo card's codes: PIN1 { $pin1 }, PIN2 { $pin2 }, PUK { $puk }
 demo-pull-card = Take the card out
 demo-insert-card = Put the card in
+demo-leave = Use the card reader instead
+demo-offer = No card at hand? Try the whole upgrade with a demo card on this computer.
+demo-try = Try with a demo card
 
 ## Status line
 status-card-in = Card in { $reader }

@@ -24,6 +24,9 @@ demo-banner = DEMOLÄGE: ett virtuellt SITHS-kort och en test-CA på den här da
 demo-codes = Demokortets koder: PIN1 { $pin1 }, PIN2 { $pin2 }, PUK { $puk }
 demo-pull-card = Ta ut kortet
 demo-insert-card = Sätt i kortet
+demo-leave = Använd kortläsaren i stället
+demo-offer = Inget kort till hands? Prova hela uppgraderingen med ett demokort på den här datorn.
+demo-try = Prova med ett demokort
 
 ## Statusraden
 status-card-in = Kort i { $reader }

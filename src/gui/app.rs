@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use crate::card::{CardOverview, PinKind};
 use crate::gui::i18n::{Lang, Tr};
-use crate::gui::protocol::{CardStatus, Command, Environment, Event, Outcome, Task};
+use crate::gui::protocol::{CaSettings, CardStatus, Command, Environment, Event, Outcome, Task};
 use crate::gui::screens;
 use crate::gui::settings::Settings;
-use crate::gui::worker::{Notifier, Worker};
+use crate::gui::worker::{Mode, Notifier, Worker};
 use crate::transport::pcsc::ReaderInfo;
 
 /// The screens of the window.
@@ -131,6 +131,37 @@ impl SithsApp {
         self.unblock.kind = kind;
         self.unblock.result = None;
         self.screen = Screen::Unblock;
+    }
+
+    /// Leave the demo for the real readers, or try the demo from the start screen: a new worker
+    /// for the new source (the old one stops), and everything shown starts over.
+    pub(crate) fn switch_source(&mut self, demo: bool) {
+        let mode = if demo {
+            Mode::Demo(None)
+        } else {
+            Mode::Pcsc {
+                reader: self.settings.reader.clone(),
+                ca: CaSettings {
+                    url: self.settings.ca_url.clone(),
+                    root_pem: self.settings.ca_root.clone(),
+                },
+            }
+        };
+        self.worker = Worker::spawn(mode, self.notifier.clone());
+        self.env = if demo {
+            Environment::DemoPreparing
+        } else {
+            Environment::Pcsc
+        };
+        self.readers.clear();
+        self.card = CardStatus::Reading;
+        self.busy = None;
+        self.screen = Screen::Home;
+        self.upgrade = Default::default();
+        self.certs = Default::default();
+        self.fetch = Default::default();
+        self.unblock = screens::pins::PinForm::unblock();
+        self.change = screens::pins::PinForm::change();
     }
 
     pub(crate) fn set_lang(&mut self, lang: Lang) {

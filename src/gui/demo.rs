@@ -89,6 +89,11 @@ impl DemoWorld {
         let ca_dir = dir.path().join("ca");
         copy_dir(&world, &ca_dir)?;
         let md = MockDir::new(&ca_dir);
+        // A cached world keeps the upgrade deadline it was made with; a demo started months
+        // later must still be able to upgrade, so each run's copy gets one half a year ahead.
+        let deadline =
+            crate::pki::date::Date::from_unix(crate::pki::date::now_unix() + 183 * 86_400);
+        md.set_deadline(&deadline.to_string())?;
         let mock = mock::start(md.path(), "127.0.0.1:0")?;
         let state = md.card_state(DEMO_HSA_ID);
         let card = VirtualCard::open(&state)

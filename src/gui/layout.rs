@@ -102,6 +102,9 @@ fn demo_banner(app: &mut SithsApp, ui: &mut egui::Ui) {
                 if widgets::secondary(ui, &app.tr.t("demo-insert-card"), !present) {
                     app.send(Command::DemoCard(DemoAction::Insert));
                 }
+                if widgets::secondary(ui, &app.tr.t("demo-leave"), app.busy.is_none()) {
+                    app.switch_source(false);
+                }
             });
         }
         Environment::Pcsc => {}

@@ -47,6 +47,18 @@ fn start_screen(app: &mut SithsApp, ui: &mut egui::Ui, status: &CardStatus) {
     if let CardStatus::Unreadable(e) = status {
         widgets::error_box(ui, &words::card_error(&app.tr, e));
     }
+    if matches!(app.env, Environment::Pcsc)
+        && matches!(
+            status,
+            CardStatus::NoService | CardStatus::NoReader | CardStatus::NoCard
+        )
+    {
+        ui.add_space(16.0);
+        ui.label(app.tr.t("demo-offer"));
+        if widgets::secondary(ui, &app.tr.t("demo-try"), true) {
+            app.switch_source(true);
+        }
+    }
 }
 
 /// The first certificate naming a personnummer (or samordningsnummer), for the holder line.
