@@ -97,6 +97,11 @@ impl SithsApp {
         self.screen
     }
 
+    /// The CA address in the saved settings.
+    pub fn settings_url(&self) -> &str {
+        &self.settings.ca_url
+    }
+
     pub fn lang(&self) -> Lang {
         self.tr.lang()
     }
