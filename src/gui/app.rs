@@ -22,6 +22,8 @@ pub enum Screen {
     Certificates,
     Fetch,
     Settings,
+    /// The service-centre desk (desk mode only).
+    Desk,
 }
 
 /// Everything the window shows, and the worker it sends commands to.
@@ -44,6 +46,8 @@ pub struct SithsApp {
     pub(crate) certs: screens::certificates::CertsScreen,
     pub(crate) fetch: screens::fetch::FetchScreen,
     pub(crate) settings_form: screens::settings::SettingsForm,
+    /// Desk mode: the operator's card and the desk's checks and log.
+    pub(crate) desk: Option<screens::desk::Desk>,
     /// Today, as unix seconds; fixed in tests and snapshots so "expires in N days" is stable.
     pub(crate) now: Option<i64>,
     first_frame_logged: bool,
@@ -78,6 +82,7 @@ impl SithsApp {
             certs: Default::default(),
             fetch: Default::default(),
             settings_form,
+            desk: None,
             now: None,
             first_frame_logged: false,
         }
@@ -86,6 +91,13 @@ impl SithsApp {
     /// Pin "today" (unix seconds) so expiry texts do not change from day to day in snapshots.
     pub fn with_fixed_now(mut self, now_unix: i64) -> SithsApp {
         self.now = Some(now_unix);
+        self
+    }
+
+    /// Desk mode: the window opens on the desk, with the operator's card in `desk`.
+    pub fn with_desk(mut self, desk: screens::desk::Desk) -> SithsApp {
+        self.desk = Some(desk);
+        self.screen = Screen::Desk;
         self
     }
 
@@ -196,6 +208,9 @@ impl SithsApp {
             Event::Environment(env) => self.env = env,
             Event::Readers(readers) => self.readers = readers,
             Event::Card(status) => {
+                if let (Some(desk), CardStatus::Ready(o)) = (self.desk.as_mut(), &status) {
+                    desk.customer_changed(Some(&o.serial));
+                }
                 self.card = status;
                 self.upgrade.card_changed(&self.card);
             }
@@ -214,19 +229,86 @@ impl SithsApp {
     }
 
     fn finished(&mut self, task: Task, outcome: Outcome) {
+        if self.desk.is_some() {
+            self.audit_customer_task(task, &outcome);
+        }
         match task {
             Task::Upgrade => self.upgrade.finished(outcome),
             Task::UnblockPin => self.unblock.finished(outcome),
             Task::ChangePin => self.change.finished(outcome),
             Task::VerifyPin | Task::TestLogin | Task::Export => self.certs.finished(outcome),
             Task::FetchList | Task::FetchWrite => self.fetch.finished(outcome),
+            Task::PukLookup => {}
         }
+    }
+
+    /// Desk mode: what happened to the customer's card goes into the audit log.
+    fn audit_customer_task(&mut self, task: Task, outcome: &Outcome) {
+        use crate::audit::Action;
+        let action = match task {
+            Task::UnblockPin => Action::Unblock,
+            Task::ChangePin => Action::ChangePin,
+            Task::Upgrade => Action::Upgrade,
+            Task::FetchList | Task::FetchWrite => Action::FetchExisting,
+            Task::TestLogin => Action::TestLogin,
+            Task::VerifyPin | Task::Export | Task::PukLookup => return,
+        };
+        let (result, detail) = match outcome {
+            Outcome::Failed(f) => (Err(()), self.audit_words(f)),
+            Outcome::PinUnblocked(k) | Outcome::PinChanged(k) => (Ok(()), format!("{k}")),
+            Outcome::Upgraded(s) => (
+                Ok(()),
+                format!(
+                    "{} certificate(s) written, {} legacy slot(s) cleared",
+                    s.written.len(),
+                    s.removed_slots.len()
+                ),
+            ),
+            Outcome::Existing(list) => (Ok(()), format!("listed {} certificate(s)", list.len())),
+            Outcome::Written(p) => (Ok(()), format!("wrote {} certificate(s)", p.len())),
+            _ => (Ok(()), String::new()),
+        };
+        self.audit(action, result, detail);
+    }
+
+    /// A failure in the audit log's words (Swedish, as the service centre reads it).
+    pub(crate) fn audit_words(&self, f: &crate::gui::protocol::Failure) -> String {
+        crate::gui::words::failure(&Tr::new(Lang::Sv), f).text
+    }
+
+    /// Append one desk action to the audit log: who (the operator's HSA-id), which card and
+    /// customer, what, and how it went. There is no field for a code.
+    pub(crate) fn audit(&mut self, action: crate::audit::Action, result: Result<(), ()>, detail: String) {
+        let customer = self.overview();
+        let card_serial = customer.map(|o| o.serial.clone()).unwrap_or_default();
+        let customer_id = customer
+            .and_then(screens::desk::hsa_id_of)
+            .unwrap_or_default();
+        let Some(desk) = self.desk.as_mut() else {
+            return;
+        };
+        let operator = match &desk.operator_card {
+            CardStatus::Ready(o) => screens::desk::hsa_id_of(o).unwrap_or_default(),
+            _ => String::new(),
+        };
+        desk.audit.record(crate::audit::Record {
+            operator,
+            card_serial,
+            customer: customer_id,
+            action,
+            outcome: match result {
+                Ok(()) => crate::audit::Outcome::Done,
+                Err(()) => crate::audit::Outcome::Failed,
+            },
+            detail,
+        });
     }
 
     /// One frame: take in what the worker said, then draw.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         self.notifier.attach(ui.ctx());
         self.drain_events();
+        screens::desk::drain(self);
         crate::gui::layout::frame(self, ui);
         if !self.first_frame_logged {
             self.first_frame_logged = true;

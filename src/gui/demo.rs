@@ -39,6 +39,17 @@ impl std::fmt::Debug for DemoWorld {
     }
 }
 
+/// One more demo card in a [`DemoWorld`] (the desk's operator card).
+#[derive(Debug, Clone)]
+pub struct DemoSeat {
+    pub card: SharedCard,
+    pub codes: DemoCodes,
+    pub holder: String,
+}
+
+/// The HSA-id of the test persons' service-centre operator (assets/test-persons.json).
+pub const DEMO_OPERATOR_HSA_ID: &str = "TST5565594230-1007";
+
 /// The demo card's codes, from its code letter. Wiped when dropped like real codes, so a demo
 /// never teaches code paths that leave PINs in memory.
 #[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
@@ -110,6 +121,22 @@ impl DemoWorld {
             holder: DEMO_HSA_ID.to_string(),
             mock,
             dir,
+        })
+    }
+
+    /// Another person's card from the same CA world, e.g. the service-centre operator's for
+    /// the desk demo: both cards then log in to the one CA mock.
+    pub fn seat(&self, hsa_id: &str) -> Result<DemoSeat, DemoError> {
+        let md = MockDir::new(self.dir.path().join("ca"));
+        let state = md.card_state(hsa_id);
+        let card = VirtualCard::open(&state)
+            .map_err(|e| DemoError::Card(state.clone(), e, md.path().to_path_buf()))?;
+        let codes = read_codes(&md.card_pins(hsa_id))
+            .ok_or_else(|| DemoError::Codes(md.card_pins(hsa_id), md.path().to_path_buf()))?;
+        Ok(DemoSeat {
+            card: virtual_card::share(card),
+            codes,
+            holder: hsa_id.to_string(),
         })
     }
 

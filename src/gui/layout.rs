@@ -25,6 +25,7 @@ pub fn frame(app: &mut SithsApp, ui: &mut egui::Ui) {
                 Screen::Certificates => screens::certificates::show(app, ui),
                 Screen::Fetch => screens::fetch::show(app, ui),
                 Screen::Settings => screens::settings::show(app, ui),
+                Screen::Desk => screens::desk::show(app, ui),
             });
     });
 }
@@ -35,6 +36,15 @@ fn top_bar(app: &mut SithsApp, ui: &mut egui::Ui) {
         ui.heading(app.tr.t("app-title"));
         ui.add_space(16.0);
         let card_ready = app.overview().is_some();
+        if app.desk.is_some() {
+            let selected = app.screen == Screen::Desk;
+            if ui
+                .add(egui::Button::selectable(selected, app.tr.t("nav-desk")))
+                .clicked()
+            {
+                app.go(Screen::Desk);
+            }
+        }
         for (screen, id, enabled) in [
             (Screen::Home, "nav-overview", true),
             (Screen::Certificates, "nav-certificates", card_ready),
@@ -145,5 +155,6 @@ pub fn task_id(task: Task) -> &'static str {
         Task::Export => "task-export",
         Task::FetchList => "task-fetch-list",
         Task::FetchWrite => "task-fetch-write",
+        Task::PukLookup => "task-puk-lookup",
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod demo;
+pub mod desk_audit;
 pub mod i18n;
 pub mod layout;
 pub mod protocol;

@@ -62,6 +62,13 @@ pub enum Command {
     FetchList {
         pin1: SecretCode,
     },
+    /// Service centre: fetch the PUK of the customer `customer` (HSA-id) with this worker's card
+    /// (the operator's), giving the CA the operator's written reason.
+    PukLookup {
+        pin1: SecretCode,
+        customer: String,
+        reason: String,
+    },
     /// Write these of the last listed certificates to the card.
     FetchWrite {
         profiles: Vec<Profile>,
@@ -143,6 +150,7 @@ pub enum Task {
     Export,
     FetchList,
     FetchWrite,
+    PukLookup,
 }
 
 #[derive(Debug)]
@@ -159,6 +167,8 @@ pub enum Outcome {
     Exported(PathBuf),
     Existing(Vec<Existing>),
     Written(Vec<Profile>),
+    /// The customer's PUK: shown once, masked until revealed, never stored; wiped when dropped.
+    Puk(zeroize::Zeroizing<String>),
     Failed(Failure),
 }
 

@@ -63,6 +63,12 @@ pub enum Mode {
     /// itself in its thread (`Environment(DemoPreparing)` first, then `Demo{..}` or
     /// `DemoFailed`). Some: tests prepare it up front and keep a clone of its card to pull it.
     Demo(Option<DemoWorld>),
+    /// Another card of a running demo (the desk's operator card), served in-process; the CA is
+    /// the demo's.
+    Seat {
+        seat: crate::gui::demo::DemoSeat,
+        ca: CaSettings,
+    },
 }
 
 /// What reaches the worker thread: the window's commands and the reader monitor's events, in

@@ -26,6 +26,8 @@ enum Source {
     },
     /// None while the demo is being prepared, or when it could not be.
     Demo(Option<Box<DemoWorld>>),
+    /// One more card of a demo that another worker runs.
+    Seat(virtual_card::SharedCard),
 }
 
 struct Runner {
@@ -56,6 +58,15 @@ pub(super) fn run(mode: Mode, input: Receiver<Input>, tx: Sender<Input>, events:
             )
         }
         Mode::Demo(Some(world)) => demo_source(&events, world),
+        Mode::Seat { seat, ca } => {
+            events.send(Event::Environment(Environment::Demo {
+                ca: ca.clone(),
+                codes: seat.codes.clone(),
+                holder: seat.holder.clone(),
+            }));
+            events.send(Event::Readers(Vec::new()));
+            (Source::Seat(seat.card), ca)
+        }
         Mode::Demo(None) => {
             events.send(Event::Environment(Environment::DemoPreparing));
             match DemoWorld::prepare() {
@@ -179,6 +190,10 @@ impl Runner {
                 let card = world.card.clone();
                 self.read_demo(&card, announce)
             }
+            Source::Seat(card) => {
+                let card = card.clone();
+                self.read_demo(&card, announce)
+            }
             Source::Demo(None) => return,
         };
         self.shown_ready = matches!(found.status, CardStatus::Ready(_));
@@ -254,6 +269,13 @@ impl Runner {
                 runner.existing = list.clone();
                 Ok(Outcome::Existing(list))
             }),
+            Command::PukLookup {
+                pin1,
+                customer,
+                reason,
+            } => self.task(Task::PukLookup, |runner, card| {
+                tasks::puk_lookup(card, &runner.ca, pin1, &customer, &reason)
+            }),
             Command::FetchWrite { profiles } => self.task(Task::FetchWrite, |runner, card| {
                 tasks::fetch_write(card, &mut runner.existing, &profiles)
             }),
@@ -277,11 +299,13 @@ impl Runner {
     }
 
     fn demo_card(&mut self, action: DemoAction) {
-        let Source::Demo(Some(world)) = &self.source else {
-            return;
+        let shared = match &self.source {
+            Source::Demo(Some(world)) => world.card.clone(),
+            Source::Seat(card) => card.clone(),
+            _ => return,
         };
         {
-            let mut card = virtual_card::lock(&world.card);
+            let mut card = virtual_card::lock(&shared);
             match action {
                 DemoAction::Pull => card.pull(),
                 DemoAction::Insert if !card.is_present() => card.insert(),

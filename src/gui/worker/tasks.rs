@@ -204,3 +204,17 @@ mod tests {
         ));
     }
 }
+
+/// Service centre: the customer's PUK, fetched with the operator's card (this worker's card).
+pub(super) fn puk_lookup(
+    card: &SharedCard,
+    ca: &CaSettings,
+    pin1: SecretCode,
+    customer: &str,
+    reason: &str,
+) -> Result<Outcome, Failure> {
+    let (url, root) = ca_material(ca)?;
+    let puk = crate::workflow::test_login::puk_lookup(card, &url, &root, &pin1, customer, reason)
+        .map_err(upgrade_failure)?;
+    Ok(Outcome::Puk(puk))
+}

@@ -1,0 +1,51 @@
+//! The desk's hold on its audit log: opened once, every action appended, and a log that cannot
+//! be opened or written shown on the desk (and help that changes a card refused) rather than
+//! silently lost.
+
+use std::path::{Path, PathBuf};
+
+use crate::audit::{AuditLog, Record};
+
+pub struct DeskAudit {
+    path: PathBuf,
+    log: Result<AuditLog, String>,
+    entries: usize,
+}
+
+impl DeskAudit {
+    pub fn open(path: &Path) -> DeskAudit {
+        let entries = crate::audit::verify(path).map(|r| r.entries).unwrap_or(0);
+        DeskAudit {
+            path: path.to_path_buf(),
+            log: AuditLog::open(path).map_err(|e| e.to_string()),
+            entries,
+        }
+    }
+
+    /// Append; a failure is kept and shown, and blocks further help at the desk.
+    pub fn record(&mut self, record: Record) {
+        let result = match &mut self.log {
+            Ok(log) => log.append(record).map_err(|e| e.to_string()),
+            Err(e) => Err(e.clone()),
+        };
+        match result {
+            Ok(_) => self.entries += 1,
+            Err(e) => {
+                log::error!("audit log {}: {e}", self.path.display());
+                self.log = Err(e);
+            }
+        }
+    }
+
+    /// The log's path and how many entries it holds, or why it cannot be used.
+    pub fn status(&self) -> Result<(String, usize), String> {
+        match &self.log {
+            Ok(_) => Ok((self.path.display().to_string(), self.entries)),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
