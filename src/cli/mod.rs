@@ -99,6 +99,12 @@ pub enum Cmd {
     Demo,
     /// Open the window on the real card readers (also what no command does when a card is in).
     Gui,
+    /// The service-centre desk: the operator's card and the customer's card in two readers.
+    Desk {
+        /// Two demo cards and a test CA on this computer instead of real readers.
+        #[arg(long)]
+        demo: bool,
+    },
     /// The virtual SITHS card for tests, demos and training.
     #[command(subcommand)]
     VirtualCard(virtual_card::VirtualCardCmd),
@@ -251,6 +257,11 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Cmd::Demo => open_window(crate::gui::window::Source::Demo),
         Cmd::Gui => open_window(crate::gui::window::Source::Readers),
+        Cmd::Desk { demo } => open_window(if demo {
+            crate::gui::window::Source::DeskDemo
+        } else {
+            crate::gui::window::Source::Desk
+        }),
         Cmd::VirtualCard(cmd) => virtual_card::run(cmd),
         Cmd::CaMock(cmd) => ca_mock::run(cmd),
     }

@@ -19,6 +19,9 @@ pub struct Settings {
     pub reader: Option<String>,
     /// SHA-256 fingerprint of the certificate the holder chose for logging in.
     pub login_certificate: Option<String>,
+    /// Desk mode: the reader of the operator's own card, and of the customer's.
+    pub desk_operator_reader: Option<String>,
+    pub desk_customer_reader: Option<String>,
 }
 
 /// `$XDG_CONFIG_HOME/siths-upgrade/settings.json` (or `~/.config/…`).
@@ -74,6 +77,8 @@ mod tests {
             ca_root: Some("/tmp/root.pem".into()),
             reader: Some("Reader 0".into()),
             login_certificate: Some("AB:CD".into()),
+            desk_operator_reader: Some("Reader 1".into()),
+            desk_customer_reader: None,
         };
         s.save(&path).unwrap();
         assert_eq!(Settings::load(&path), s);

@@ -1,6 +1,9 @@
 //! Opens the native window (eframe, wgpu) around the app and its worker.
 
 use crate::gui::app::SithsApp;
+use crate::gui::demo::{DEMO_OPERATOR_HSA_ID, DemoWorld};
+use crate::gui::desk_audit::DeskAudit;
+use crate::gui::screens::desk::Desk;
 use crate::gui::protocol::CaSettings;
 use crate::gui::settings::{Settings, default_path};
 use crate::gui::worker::{Mode, Notifier, Worker};
@@ -13,6 +16,10 @@ const ICON_PNG: &[u8] = include_bytes!("../../assets/icons/siths-upgrade-256.png
 pub enum Source {
     Readers,
     Demo,
+    /// The service-centre desk on two real readers: the operator's card and the customer's.
+    Desk,
+    /// The desk with two demo cards (the test persons' operator and the demo holder).
+    DeskDemo,
 }
 
 struct Window {
@@ -30,19 +37,48 @@ impl eframe::App for Window {
 pub fn run(source: Source) -> Result<(), String> {
     let path = default_path();
     let settings = path.as_deref().map(Settings::load).unwrap_or_default();
-    let mode = match source {
-        Source::Demo => Mode::Demo(None),
-        Source::Readers => Mode::Pcsc {
-            reader: settings.reader.clone(),
-            ca: CaSettings {
-                url: settings.ca_url.clone(),
-                root_pem: settings.ca_root.clone(),
-            },
-        },
+    let ca = CaSettings {
+        url: settings.ca_url.clone(),
+        root_pem: settings.ca_root.clone(),
     };
     let notifier = Notifier::default();
+    let (mode, operator) = match source {
+        Source::Demo => (Mode::Demo(None), None),
+        Source::Readers => (
+            Mode::Pcsc {
+                reader: settings.reader.clone(),
+                ca,
+            },
+            None,
+        ),
+        Source::Desk => {
+            let (operator_reader, customer_reader) = desk_readers(&settings);
+            (
+                Mode::Pcsc {
+                    reader: customer_reader,
+                    ca: ca.clone(),
+                },
+                Some(Mode::Pcsc {
+                    reader: operator_reader,
+                    ca,
+                }),
+            )
+        }
+        Source::DeskDemo => {
+            let world = DemoWorld::prepare().map_err(|e| e.to_string())?;
+            let seat = world
+                .seat(DEMO_OPERATOR_HSA_ID)
+                .map_err(|e| e.to_string())?;
+            let ca = world.ca.clone();
+            (Mode::Demo(Some(world)), Some(Mode::Seat { seat, ca }))
+        }
+    };
     let worker = Worker::spawn(mode, notifier.clone());
-    let app = SithsApp::new(worker, notifier, settings, path);
+    let mut app = SithsApp::new(worker, notifier.clone(), settings, path);
+    if let Some(operator) = operator {
+        let audit = DeskAudit::open(&crate::audit::default_path());
+        app = app.with_desk(Desk::new(Worker::spawn(operator, notifier), audit));
+    }
     let title = app.tr.t("app-title");
 
     let mut viewport = egui::ViewportBuilder::default()
@@ -75,4 +111,23 @@ pub fn display_available() -> bool {
     } else {
         true
     }
+}
+
+/// The desk's two readers: the saved ones, else the first reader for the operator's card and the
+/// second for the customer's (as most desks are set up: the operator's reader is built in).
+fn desk_readers(settings: &Settings) -> (Option<String>, Option<String>) {
+    let names: Vec<String> = crate::transport::pcsc::list_readers()
+        .map(|r| r.into_iter().map(|r| r.name).collect())
+        .unwrap_or_default();
+    let operator = settings
+        .desk_operator_reader
+        .clone()
+        .or_else(|| names.first().cloned());
+    let customer = settings.desk_customer_reader.clone().or_else(|| {
+        names
+            .iter()
+            .find(|n| Some(*n) != operator.as_ref())
+            .cloned()
+    });
+    (operator, customer)
 }

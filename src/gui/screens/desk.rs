@@ -384,7 +384,8 @@ fn help_section(
     let Some(desk) = app.desk.as_ref() else {
         return;
     };
-    let checked = desk.identity_confirmed_for(&customer.serial);
+    // Help waits for the identity check, and for a log that can record it.
+    let checked = desk.identity_confirmed_for(&customer.serial) && desk.audit.status().is_ok();
     ui.label(RichText::new(app.tr.t("desk-help-title")).strong());
     if !checked {
         widgets::warning(ui, &app.tr.t("desk-check-first"));
@@ -502,4 +503,52 @@ fn audit_line(app: &SithsApp, ui: &mut egui::Ui) {
                 .color(widgets::ERROR_COLOUR),
         ),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desk() -> Desk {
+        let worker = Worker::spawn(
+            crate::gui::worker::Mode::Pcsc {
+                reader: Some("no such reader".into()),
+                ca: Default::default(),
+            },
+            Default::default(),
+        );
+        let dir = std::env::temp_dir().join(format!("desk-test-{}", std::process::id()));
+        Desk::new(worker, crate::gui::desk_audit::DeskAudit::open(&dir.join("audit.log")))
+    }
+
+    #[test]
+    fn a_new_customer_card_needs_a_new_identity_check_and_drops_the_puk() {
+        let mut d = desk();
+        d.identity = IdentityCheck {
+            document: Some(IdDocument::Passport),
+            last_four: "4821".into(),
+            photo_matches: true,
+            confirmed_for: Some("1001".into()),
+        };
+        d.puk = Some(Zeroizing::new("13572468".into()));
+        d.customer_changed(Some("1001"));
+        assert!(d.identity_confirmed_for("1001") && d.puk.is_some(), "same card: kept");
+        d.customer_changed(Some("2002"));
+        assert!(!d.identity_confirmed_for("2002") && !d.identity_confirmed_for("1001"));
+        assert!(d.puk.is_none(), "another card: the PUK is gone");
+    }
+
+    #[test]
+    fn the_check_needs_a_document_four_characters_and_the_photo() {
+        let mut c = IdentityCheck::default();
+        assert!(!c.complete());
+        c.document = Some(IdDocument::DrivingLicence);
+        c.last_four = "48".into();
+        c.photo_matches = true;
+        assert!(!c.complete());
+        c.last_four = "48A1".into();
+        assert!(c.complete());
+        c.photo_matches = false;
+        assert!(!c.complete());
+    }
 }

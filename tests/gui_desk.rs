@@ -1,0 +1,254 @@
+//! The service-centre desk, driven like an operator drives it: two demo cards (the operator's and
+//! the customer's) from one CA mock, the identity check that gates every help, the PUK lookup
+//! with the operator's card, the customer typing their new PIN, and the audit log that records it
+//! all and never a code.
+
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+
+use siths_upgrade::card::{CardError, PinKind, SecretCode, SithsCard};
+use siths_upgrade::gui::app::SithsApp;
+use siths_upgrade::gui::demo::{DEMO_OPERATOR_HSA_ID, DemoCodes, DemoWorld};
+use siths_upgrade::gui::desk_audit::DeskAudit;
+use siths_upgrade::gui::screens::desk::Desk;
+use siths_upgrade::gui::settings::Settings;
+use siths_upgrade::gui::worker::{Mode, Notifier, Worker};
+use siths_upgrade::transport::memory::MemoryTransport;
+use siths_upgrade::virtual_card::SharedCard;
+
+/// Everything the application logs during the test, to look for codes in it.
+struct Capture(Mutex<String>);
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record) {
+        if let Ok(mut s) = self.0.lock() {
+            s.push_str(&format!("{} {}\n", record.target(), record.args()));
+        }
+    }
+    fn flush(&self) {}
+}
+
+fn captured() -> &'static Capture {
+    static LOG: OnceLock<&'static Capture> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let capture: &'static Capture = Box::leak(Box::new(Capture(Mutex::new(String::new()))));
+        let _ = log::set_logger(capture);
+        log::set_max_level(log::LevelFilter::Trace);
+        capture
+    })
+}
+
+fn cache() -> &'static Path {
+    static CACHE: OnceLock<tempfile::TempDir> = OnceLock::new();
+    CACHE.get_or_init(|| tempfile::tempdir().unwrap()).path()
+}
+
+fn open(card: &SharedCard) -> SithsCard {
+    SithsCard::open(Box::new(MemoryTransport::connect(card.clone()).unwrap())).unwrap()
+}
+
+struct Desk2 {
+    harness: Harness<'static, SithsApp>,
+    customer: SharedCard,
+    customer_codes: DemoCodes,
+    operator_codes: DemoCodes,
+    audit_path: std::path::PathBuf,
+    puk_log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Desk2 {
+    fn new(block_pin1: bool) -> Desk2 {
+        captured();
+        let world = DemoWorld::prepare_in(cache()).unwrap();
+        let seat = world.seat(DEMO_OPERATOR_HSA_ID).unwrap();
+        let customer = world.card.clone();
+        if block_pin1 {
+            let mut c = open(&customer);
+            for _ in 0..3 {
+                let r = c.verify_pin(PinKind::Pin1, &SecretCode::pin("000111".into()).unwrap());
+                assert!(matches!(r, Err(CardError::WrongCode { .. } | CardError::Blocked(_))));
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let audit_path = dir.path().join("audit.log");
+        let puk_log = world.mock().dir().puk_log();
+        let customer_codes = world.codes.clone();
+        let operator_codes = seat.codes.clone();
+        let ca = world.ca.clone();
+        let notifier = Notifier::default();
+        let worker = Worker::spawn(Mode::Demo(Some(world)), notifier.clone());
+        let operator = Worker::spawn(Mode::Seat { seat, ca }, notifier.clone());
+        let app = SithsApp::new(worker, notifier, Settings::default(), None)
+            .with_desk(Desk::new(operator, DeskAudit::open(&audit_path)));
+        let harness = Harness::builder()
+            .with_size([1000.0, 980.0])
+            .with_max_steps(50)
+            .build_ui_state(|ui, app: &mut SithsApp| app.show(ui), app);
+        let mut desk = Desk2 {
+            harness,
+            customer,
+            customer_codes,
+            operator_codes,
+            audit_path,
+            puk_log,
+            _dir: dir,
+        };
+        desk.wait_for("Märta Ek");
+        desk.wait_for("Karin Åström");
+        desk
+    }
+
+    fn wait_for(&mut self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            self.harness.step();
+            if self.has(text) {
+                self.harness.run_ok();
+                return;
+            }
+            assert!(Instant::now() < deadline, "the desk never showed {text}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn has(&self, text: &str) -> bool {
+        self.harness
+            .query_all_by_label_contains(text)
+            .next()
+            .is_some()
+    }
+
+    fn enabled(&self, button: &str) -> bool {
+        !self
+            .harness
+            .get_by_role_and_label(Role::Button, button)
+            .accesskit_node()
+            .is_disabled()
+    }
+
+    fn click(&mut self, button: &str) {
+        self.harness
+            .get_by_role_and_label(Role::Button, button)
+            .click();
+        self.harness.run_ok();
+    }
+
+    fn type_into(&mut self, field: &str, text: &str) {
+        let node = self.harness.get_by_label(field);
+        node.focus();
+        node.type_text(text);
+        self.harness.run_ok();
+    }
+
+    fn check_identity(&mut self) {
+        self.harness.get_by_label("Id-handling").click();
+        self.harness.run_ok();
+        self.harness.get_by_label("Pass").click();
+        self.harness.run_ok();
+        self.type_into("Fyra sista tecknen", "4821");
+        self.harness.get_by_label("Fotot stämmer med personen").click();
+        self.harness.run_ok();
+        self.click("Bekräfta identiteten");
+        assert!(self.has("Identiteten är kontrollerad (Pass, …4821)"));
+    }
+
+    fn audit_text(&self) -> String {
+        std::fs::read_to_string(&self.audit_path).unwrap_or_default()
+    }
+
+    /// No code of either card anywhere the desk writes or logs.
+    fn assert_no_codes_anywhere(&self) {
+        let log = captured().0.lock().unwrap().clone();
+        let puk_log = std::fs::read_to_string(&self.puk_log).unwrap_or_default();
+        for codes in [&self.customer_codes, &self.operator_codes] {
+            for code in [&codes.pin1, &codes.pin2, &codes.puk] {
+                assert!(!self.audit_text().contains(code.as_str()), "a code in the audit log");
+                assert!(!log.contains(code.as_str()), "a code in the application log");
+                assert!(!puk_log.contains(code.as_str()), "a code in the CA's PUK log");
+            }
+        }
+        assert!(!self.audit_text().contains("482915"), "the new PIN in the audit log");
+        assert!(!log.contains("482915"), "the new PIN in the application log");
+    }
+}
+
+#[test]
+fn the_identity_check_gates_the_puk_lookup_and_the_unblock() {
+    let mut desk = Desk2::new(true);
+    // At a glance: holder, tries left, the verdict with the next step.
+    assert!(desk.has("TST5565594230-1001"));
+    assert!(desk.has("Försök kvar: PIN1 Spärrad, PIN2 3, PUK 10"));
+    assert!(desk.has("PIN1 (legitimering) spärrad: lås upp med PUK."));
+    assert!(desk.has("Kontrollera identiteten först"));
+    desk.type_into("Anledning", "Kunden har glömt PIN1, kodbrevet borttappat");
+    let op_pin = desk.operator_codes.pin1.clone();
+    desk.type_into("Din PIN1 (handläggarens)", &op_pin);
+    assert!(!desk.enabled("Hämta kundens PUK"), "no lookup before the identity check");
+    assert!(
+        !desk.enabled("Lås upp PIN1 (legitimering)"),
+        "no unblock before the identity check"
+    );
+    assert!(desk.audit_text().is_empty(), "nothing happened, nothing logged");
+
+    // The identity check, then the lookup with the operator's card.
+    desk.check_identity();
+    desk.harness.remove_cursor();
+    desk.harness.snapshot("desk_identity_checked");
+    assert!(desk.enabled("Hämta kundens PUK"));
+    desk.click("Hämta kundens PUK");
+    desk.wait_for("PUK: ••••••••");
+    assert!(!desk.has(&desk.customer_codes.puk.clone()), "masked until revealed");
+    desk.click("Visa PUK");
+    let puk = desk.customer_codes.puk.clone();
+    assert!(desk.has(&format!("PUK: {puk}")), "the PUK from the customer's code letter");
+    // Reading the CA's own log of lookups: who asked, for whom, why; never the PUK.
+    let puk_log = std::fs::read_to_string(&desk.puk_log).unwrap();
+    assert!(puk_log.contains("TST5565594230-1007") && puk_log.contains("TST5565594230-1001"));
+
+    // The customer types the new PIN; the PUK is already in the form.
+    desk.click("Lås upp PIN1 (legitimering)");
+    desk.wait_for("Lås upp en PIN-kod med PUK");
+    desk.type_into("Ny PIN1 (legitimering)", "482915");
+    desk.type_into("Ny PIN-kod igen", "482915");
+    desk.click("Lås upp");
+    desk.wait_for("är upplåst och har din nya kod");
+    open(&desk.customer)
+        .verify_pin(PinKind::Pin1, &SecretCode::pin("482915".into()).unwrap())
+        .unwrap();
+
+    // The log: three entries in order, the chain intact, no codes anywhere.
+    let report = siths_upgrade::audit::verify(&desk.audit_path).unwrap();
+    assert_eq!(report.entries, 3);
+    let text = desk.audit_text();
+    let actions: Vec<&str> = ["identity-check", "puk-lookup", "unblock"]
+        .into_iter()
+        .filter(|a| text.contains(&format!("\"{a}\"")))
+        .collect();
+    assert_eq!(actions, ["identity-check", "puk-lookup", "unblock"]);
+    assert!(text.contains("TST5565594230-1007"), "the operator is named");
+    assert!(text.contains("9752269000001001"), "the card serial is named");
+    desk.assert_no_codes_anywhere();
+}
+
+#[test]
+fn a_failed_lookup_is_logged_and_shown() {
+    let mut desk = Desk2::new(false);
+    assert!(desk.has("Kortet har det gamla paret: uppgradera det."));
+    desk.check_identity();
+    desk.type_into("Anledning", "Test av fel PIN");
+    desk.type_into("Din PIN1 (handläggarens)", "111222");
+    desk.click("Hämta kundens PUK");
+    desk.wait_for("Fel PIN1 (legitimering), 2 försök kvar.");
+    let text = desk.audit_text();
+    assert!(text.contains("\"puk-lookup\"") && text.contains("\"failed\""), "{text}");
+    desk.assert_no_codes_anywhere();
+}
