@@ -44,6 +44,22 @@ pub fn finding(line: usize, seq: Option<u64>, reason: BrokenReason) -> String {
     }
 }
 
+fn missing(path: &std::path::Path) -> String {
+    let desk = super::default_path();
+    if path == desk {
+        format!(
+            "there is no audit log at {}: the desk has recorded nothing on this computer yet",
+            path.display()
+        )
+    } else {
+        format!(
+            "there is no audit log at {}: check the path (the desk writes to {})",
+            path.display(),
+            desk.display()
+        )
+    }
+}
+
 fn next_step(reason: &BrokenReason) -> &'static str {
     match reason {
         BrokenReason::TruncatedLastLine => {
@@ -73,7 +89,7 @@ pub enum AuditError {
         seq: Option<u64>,
         reason: BrokenReason,
     },
-    #[error("there is no audit log at {}: check the path (the desk writes to {})", .0.display(), super::default_path().display())]
+    #[error("{}", missing(.0))]
     Missing(PathBuf),
     #[error(
         "cannot {doing} the audit log {}: {source}. Check the path, its permissions and the free \
