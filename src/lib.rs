@@ -5,6 +5,7 @@
 //! [`virtual_card`] is the other end of both transports. See ARCHITECTURE.md.
 
 pub mod apdu;
+pub mod audit;
 pub mod ca;
 pub mod card;
 pub mod channel;

@@ -1,5 +1,6 @@
 //! The `siths-upgrade` command line: a thin face on the card operations and workflows.
 
+mod audit;
 mod ca_mock;
 mod certs;
 pub mod exit;
@@ -111,6 +112,9 @@ pub enum Cmd {
     /// The test CA: make its directory of PKI, persons and cards, and serve it over HTTPS.
     #[command(subcommand)]
     CaMock(ca_mock::CaMockCmd),
+    /// The service-centre desk's audit log: verify its chain, export it as CSV.
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
 }
 
 /// What every PIN command needs: which PIN, which card, where the codes come from.
@@ -264,6 +268,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }),
         Cmd::VirtualCard(cmd) => virtual_card::run(cmd),
         Cmd::CaMock(cmd) => ca_mock::run(cmd),
+        Cmd::Audit(cmd) => audit::run(cmd),
     }
 }
 

@@ -1,0 +1,242 @@
+//! The open log the desk appends to.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::chain::{self, MAX_LINE};
+use super::entry::{Entry, GENESIS, Record};
+use super::error::AuditError;
+
+/// The desk's audit log, open for appending.
+///
+/// One JSON line per entry, each chained to the one before by hash. A torn last line (the
+/// program died while writing it) is never repaired or skipped here: `open` and `append` refuse
+/// to write after it, because appending would either hide the damage inside the chain or
+/// silently drop evidence. The error says how to go on (delete that incomplete line, or rename
+/// the file to start a new log) and the entry it held was never shown as recorded, since
+/// `append` returns only after the line is on disk.
+#[derive(Debug)]
+pub struct AuditLog {
+    path: PathBuf,
+    file: File,
+    /// What the last append or scan left: the next entry's number, its `prev`, and the file
+    /// length, to notice another desk window appending to the same file.
+    next_seq: u64,
+    last_hash: String,
+    len: u64,
+}
+
+impl AuditLog {
+    /// Open the log at `path`, or create it (and its directories). An existing log is verified
+    /// first so that new entries never extend a broken chain: the error names the first broken
+    /// entry and nothing is written.
+    pub fn open(path: &Path) -> Result<AuditLog, AuditError> {
+        let created_dirs = create_parents(path)?;
+        let mut options = OpenOptions::new();
+        options.read(true).append(true);
+        #[cfg(unix)]
+        {
+            // Operator and customer HSA-ids: personal data, not for other local users.
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let (file, created) = match options.clone().create_new(true).open(path) {
+            Ok(file) => (file, true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => (
+                options
+                    .open(path)
+                    .map_err(|e| AuditError::io(path, "open", e))?,
+                false,
+            ),
+            Err(e) => return Err(AuditError::io(path, "create", e)),
+        };
+        let mut log = AuditLog {
+            path: path.to_path_buf(),
+            file,
+            next_seq: 1,
+            last_hash: GENESIS.to_string(),
+            len: 0,
+        };
+        if created {
+            // The new name must survive a crash too, or the first entries vanish with it.
+            log.file
+                .sync_all()
+                .map_err(|e| AuditError::io(path, "create", e))?;
+            sync_dirs(path, &created_dirs)?;
+        } else {
+            log.rescan()?;
+        }
+        Ok(log)
+    }
+
+    /// Append one entry and return it once it is on disk (file data synced), so an entry the
+    /// desk showed as recorded survives a crash. On an error the desk must not say it was
+    /// recorded; a line that did reach the file will still verify, a torn one is named by
+    /// `verify` and stops the next append.
+    pub fn append(&mut self, record: Record) -> Result<Entry, AuditError> {
+        let len = self
+            .file
+            .metadata()
+            .map_err(|e| AuditError::io(&self.path, "read", e))?
+            .len();
+        if len != self.len {
+            // Another window (or program) wrote since: continue after its entries, if intact.
+            self.rescan()?;
+        }
+        let entry = Entry::new(self.next_seq, now(), record, self.last_hash.clone());
+        let mut line = serde_json::to_vec(&entry).map_err(|e| {
+            AuditError::io(&self.path, "write", std::io::Error::other(e.to_string()))
+        })?;
+        line.push(b'\n');
+        if line.len() > MAX_LINE {
+            return Err(AuditError::TooLong {
+                bytes: line.len(),
+                max: MAX_LINE,
+            });
+        }
+        // One write of the whole line: a crash leaves at worst one torn last line.
+        self.file
+            .write_all(&line)
+            .and_then(|()| self.file.sync_data())
+            .map_err(|e| AuditError::io(&self.path, "write", e))?;
+        self.next_seq = entry.seq.saturating_add(1);
+        self.last_hash = entry.hash.clone();
+        self.len = self.len.saturating_add(line.len() as u64);
+        Ok(entry)
+    }
+
+    /// Where the log is, to show the operator and for `verify`/`export_csv`.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Read the whole chain again and continue after its last entry.
+    fn rescan(&mut self) -> Result<(), AuditError> {
+        (&self.file)
+            .seek(SeekFrom::Start(0))
+            .map_err(|e| AuditError::io(&self.path, "read", e))?;
+        let scanned = chain::scan(&self.path, BufReader::new(&self.file), |_| {})?;
+        self.next_seq = scanned.report.entries.saturating_add(1);
+        self.last_hash = scanned.report.last_hash;
+        self.len = scanned.bytes;
+        Ok(())
+    }
+}
+
+/// The time an entry is written: RFC 3339 UTC, whole seconds (enough for a desk, and easier
+/// to read in the export).
+fn now() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let now = now.replace_nanosecond(0).unwrap_or(now);
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| now.unix_timestamp().to_string())
+}
+
+/// Make the missing directories above `path`; returns those made, outermost first.
+fn create_parents(path: &Path) -> Result<Vec<PathBuf>, AuditError> {
+    let mut missing = Vec::new();
+    let mut dir = path.parent();
+    while let Some(d) = dir {
+        if d.as_os_str().is_empty() || d.exists() {
+            break;
+        }
+        missing.push(d.to_path_buf());
+        dir = d.parent();
+    }
+    missing.reverse();
+    if let Some(innermost) = missing.last() {
+        std::fs::create_dir_all(innermost).map_err(|e| AuditError::io(path, "create", e))?;
+    }
+    Ok(missing)
+}
+
+/// Sync the directory holding the new file and the parent of every directory made for it, so
+/// each new name is on disk.
+#[cfg(unix)]
+fn sync_dirs(path: &Path, created: &[PathBuf]) -> Result<(), AuditError> {
+    let mut dirs: Vec<&Path> = created.iter().filter_map(|d| d.parent()).collect();
+    dirs.extend(path.parent());
+    for dir in dirs {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| AuditError::io(path, "create", e))?;
+    }
+    Ok(())
+}
+
+/// Other systems make the name durable with the file, or offer no way to sync a directory.
+#[cfg(not(unix))]
+fn sync_dirs(_path: &Path, _created: &[PathBuf]) -> Result<(), AuditError> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{Action, Outcome, verify};
+
+    fn record(detail: &str) -> Record {
+        Record {
+            operator: "TST5565594230-9001".into(),
+            card_serial: "9752269000001001".into(),
+            customer: "TST5565594230-1001".into(),
+            action: Action::PukLookup,
+            outcome: Outcome::Done,
+            detail: detail.into(),
+        }
+    }
+
+    #[test]
+    fn two_windows_on_one_file_keep_one_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let mut a = AuditLog::open(&path).unwrap();
+        let mut b = AuditLog::open(&path).unwrap();
+        assert_eq!(a.append(record("a1")).unwrap().seq, 1);
+        let b1 = b.append(record("b1")).unwrap();
+        assert_eq!(b1.seq, 2);
+        let a2 = a.append(record("a2")).unwrap();
+        assert_eq!((a2.seq, a2.prev.as_str()), (3, b1.hash.as_str()));
+        assert_eq!(verify(&path).unwrap().entries, 3);
+    }
+
+    #[test]
+    fn creates_missing_directories_private_to_the_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a").join("b").join("audit.log");
+        let mut log = AuditLog::open(&path).unwrap();
+        log.append(record("x")).unwrap();
+        assert_eq!(verify(&path).unwrap().entries, 1);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "{mode:o}");
+        }
+    }
+
+    #[test]
+    fn a_detail_too_long_for_an_entry_is_refused_and_nothing_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let mut log = AuditLog::open(&path).unwrap();
+        let err = log.append(record(&"x".repeat(MAX_LINE))).unwrap_err();
+        assert!(matches!(err, AuditError::TooLong { .. }), "{err}");
+        assert!(err.to_string().contains("shorten the detail"), "{err}");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+        assert_eq!(log.append(record("ok")).unwrap().seq, 1);
+    }
+
+    #[test]
+    fn time_is_rfc3339_utc_in_whole_seconds() {
+        let t = now();
+        assert_eq!(t.len(), "2026-01-02T03:04:05Z".len(), "{t}");
+        assert!(t.ends_with('Z') && t.as_bytes()[10] == b'T', "{t}");
+    }
+}
