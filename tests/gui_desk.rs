@@ -75,7 +75,10 @@ impl Desk2 {
             let mut c = open(&customer);
             for _ in 0..3 {
                 let r = c.verify_pin(PinKind::Pin1, &SecretCode::pin("000111".into()).unwrap());
-                assert!(matches!(r, Err(CardError::WrongCode { .. } | CardError::Blocked(_))));
+                assert!(matches!(
+                    r,
+                    Err(CardError::WrongCode { .. } | CardError::Blocked(_))
+                ));
             }
         }
         let dir = tempfile::tempdir().unwrap();
@@ -155,7 +158,9 @@ impl Desk2 {
         self.harness.get_by_label("Pass").click();
         self.harness.run_ok();
         self.type_into("Fyra sista tecknen", "4821");
-        self.harness.get_by_label("Fotot stämmer med personen").click();
+        self.harness
+            .get_by_label("Fotot stämmer med personen")
+            .click();
         self.harness.run_ok();
         self.click("Bekräfta identiteten");
         assert!(self.has("Identiteten är kontrollerad (Pass, …4821)"));
@@ -171,13 +176,28 @@ impl Desk2 {
         let puk_log = std::fs::read_to_string(&self.puk_log).unwrap_or_default();
         for codes in [&self.customer_codes, &self.operator_codes] {
             for code in [&codes.pin1, &codes.pin2, &codes.puk] {
-                assert!(!self.audit_text().contains(code.as_str()), "a code in the audit log");
-                assert!(!log.contains(code.as_str()), "a code in the application log");
-                assert!(!puk_log.contains(code.as_str()), "a code in the CA's PUK log");
+                assert!(
+                    !self.audit_text().contains(code.as_str()),
+                    "a code in the audit log"
+                );
+                assert!(
+                    !log.contains(code.as_str()),
+                    "a code in the application log"
+                );
+                assert!(
+                    !puk_log.contains(code.as_str()),
+                    "a code in the CA's PUK log"
+                );
             }
         }
-        assert!(!self.audit_text().contains("482915"), "the new PIN in the audit log");
-        assert!(!log.contains("482915"), "the new PIN in the application log");
+        assert!(
+            !self.audit_text().contains("482915"),
+            "the new PIN in the audit log"
+        );
+        assert!(
+            !log.contains("482915"),
+            "the new PIN in the application log"
+        );
     }
 }
 
@@ -188,28 +208,50 @@ fn the_identity_check_gates_the_puk_lookup_and_the_unblock() {
     assert!(desk.has("TST5565594230-1001"));
     assert!(desk.has("Försök kvar: PIN1 Spärrad, PIN2 3, PUK 10"));
     assert!(desk.has("PIN1 (legitimering) spärrad: lås upp med PUK."));
+    assert!(
+        desk.has("Uppgradering: möjlig"),
+        "the legacy pair can still be upgraded"
+    );
     assert!(desk.has("Kontrollera identiteten först"));
     desk.type_into("Anledning", "Kunden har glömt PIN1, kodbrevet borttappat");
     let op_pin = desk.operator_codes.pin1.clone();
     desk.type_into("Din PIN1 (handläggarens)", &op_pin);
-    assert!(!desk.enabled("Hämta kundens PUK"), "no lookup before the identity check");
+    assert!(
+        !desk.enabled("Hämta kundens PUK"),
+        "no lookup before the identity check"
+    );
     assert!(
         !desk.enabled("Lås upp PIN1 (legitimering)"),
         "no unblock before the identity check"
     );
-    assert!(desk.audit_text().is_empty(), "nothing happened, nothing logged");
+    assert!(
+        desk.audit_text().is_empty(),
+        "nothing happened, nothing logged"
+    );
 
     // The identity check, then the lookup with the operator's card.
     desk.check_identity();
     desk.harness.remove_cursor();
+    desk.harness.run_ok();
+    // The log's path is a fresh temp dir on every run.
+    // Mask the whole row: the text's width depends on the letters of the temp dir's name.
+    let line = desk.harness.get_by_label_contains("Loggen:").rect();
+    desk.harness
+        .mask(egui::Rect::from_x_y_ranges(0.0..=1000.0, line.y_range()));
     desk.harness.snapshot("desk_identity_checked");
     assert!(desk.enabled("Hämta kundens PUK"));
     desk.click("Hämta kundens PUK");
     desk.wait_for("PUK: ••••••••");
-    assert!(!desk.has(&desk.customer_codes.puk.clone()), "masked until revealed");
+    assert!(
+        !desk.has(&desk.customer_codes.puk.clone()),
+        "masked until revealed"
+    );
     desk.click("Visa PUK");
     let puk = desk.customer_codes.puk.clone();
-    assert!(desk.has(&format!("PUK: {puk}")), "the PUK from the customer's code letter");
+    assert!(
+        desk.has(&format!("PUK: {puk}")),
+        "the PUK from the customer's code letter"
+    );
     // Reading the CA's own log of lookups: who asked, for whom, why; never the PUK.
     let puk_log = std::fs::read_to_string(&desk.puk_log).unwrap();
     assert!(puk_log.contains("TST5565594230-1007") && puk_log.contains("TST5565594230-1001"));
@@ -235,7 +277,10 @@ fn the_identity_check_gates_the_puk_lookup_and_the_unblock() {
         .collect();
     assert_eq!(actions, ["identity-check", "puk-lookup", "unblock"]);
     assert!(text.contains("TST5565594230-1007"), "the operator is named");
-    assert!(text.contains("9752269000001001"), "the card serial is named");
+    assert!(
+        text.contains("9752269000001001"),
+        "the card serial is named"
+    );
     desk.assert_no_codes_anywhere();
 }
 
@@ -249,6 +294,9 @@ fn a_failed_lookup_is_logged_and_shown() {
     desk.click("Hämta kundens PUK");
     desk.wait_for("Fel PIN1 (legitimering), 2 försök kvar.");
     let text = desk.audit_text();
-    assert!(text.contains("\"puk-lookup\"") && text.contains("\"failed\""), "{text}");
+    assert!(
+        text.contains("\"puk-lookup\"") && text.contains("\"failed\""),
+        "{text}"
+    );
     desk.assert_no_codes_anywhere();
 }

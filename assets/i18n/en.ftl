@@ -22,6 +22,7 @@ demo-preparing = Preparing the demo card and the test CA …
 demo-failed = The demo could not start: { $detail }
 demo-banner = DEMO MODE: a virtual SITHS card and a test CA on this computer. Nothing here is a real card.
 demo-codes = The demo card's codes: PIN1 { $pin1 }, PIN2 { $pin2 }, PUK { $puk }
+demo-codes-operator = The operator card's codes: PIN1 { $pin1 }, PIN2 { $pin2 }, PUK { $puk }
 demo-pull-card = Take the card out
 demo-insert-card = Put the card in
 demo-leave = Use the card reader instead

@@ -22,6 +22,7 @@ demo-preparing = Förbereder demokortet och test-CA:n …
 demo-failed = Demoläget kunde inte startas: { $detail }
 demo-banner = DEMOLÄGE: ett virtuellt SITHS-kort och en test-CA på den här datorn. Inget här är ett riktigt kort.
 demo-codes = Demokortets koder: PIN1 { $pin1 }, PIN2 { $pin2 }, PUK { $puk }
+demo-codes-operator = Handläggarkortets koder: PIN1 { $pin1 }, PIN2 { $pin2 }, PUK { $puk }
 demo-pull-card = Ta ut kortet
 demo-insert-card = Sätt i kortet
 demo-leave = Använd kortläsaren i stället

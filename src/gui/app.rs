@@ -278,7 +278,12 @@ impl SithsApp {
 
     /// Append one desk action to the audit log: who (the operator's HSA-id), which card and
     /// customer, what, and how it went. There is no field for a code.
-    pub(crate) fn audit(&mut self, action: crate::audit::Action, result: Result<(), ()>, detail: String) {
+    pub(crate) fn audit(
+        &mut self,
+        action: crate::audit::Action,
+        result: Result<(), ()>,
+        detail: String,
+    ) {
         let customer = self.overview();
         let card_serial = customer.map(|o| o.serial.clone()).unwrap_or_default();
         let customer_id = customer

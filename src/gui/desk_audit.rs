@@ -9,7 +9,7 @@ use crate::audit::{AuditLog, Record};
 pub struct DeskAudit {
     path: PathBuf,
     log: Result<AuditLog, String>,
-    entries: usize,
+    entries: u64,
 }
 
 impl DeskAudit {
@@ -38,7 +38,7 @@ impl DeskAudit {
     }
 
     /// The log's path and how many entries it holds, or why it cannot be used.
-    pub fn status(&self) -> Result<(String, usize), String> {
+    pub fn status(&self) -> Result<(String, u64), String> {
         match &self.log {
             Ok(_) => Ok((self.path.display().to_string(), self.entries)),
             Err(e) => Err(e.clone()),

@@ -96,8 +96,14 @@ fn demo_banner(app: &mut SithsApp, ui: &mut egui::Ui) {
                     .strong()
                     .color(widgets::WARN_COLOUR),
             );
+            // At the desk the codes shown are the operator's own: the customer's PUK is what the
+            // desk fetches, so showing it here would defeat the exercise.
+            let (codes, id) = match app.desk.as_ref().map(|d| &d.operator_env) {
+                Some(Environment::Demo { codes, .. }) => (codes.clone(), "demo-codes-operator"),
+                _ => (codes, "demo-codes"),
+            };
             ui.label(app.tr.a(
-                "demo-codes",
+                id,
                 &[
                     ("pin1", codes.pin1.as_str().into()),
                     ("pin2", codes.pin2.as_str().into()),
@@ -112,7 +118,9 @@ fn demo_banner(app: &mut SithsApp, ui: &mut egui::Ui) {
                 if widgets::secondary(ui, &app.tr.t("demo-insert-card"), !present) {
                     app.send(Command::DemoCard(DemoAction::Insert));
                 }
-                if widgets::secondary(ui, &app.tr.t("demo-leave"), app.busy.is_none()) {
+                if app.desk.is_none()
+                    && widgets::secondary(ui, &app.tr.t("demo-leave"), app.busy.is_none())
+                {
                     app.switch_source(false);
                 }
             });

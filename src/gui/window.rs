@@ -3,8 +3,8 @@
 use crate::gui::app::SithsApp;
 use crate::gui::demo::{DEMO_OPERATOR_HSA_ID, DemoWorld};
 use crate::gui::desk_audit::DeskAudit;
-use crate::gui::screens::desk::Desk;
 use crate::gui::protocol::CaSettings;
+use crate::gui::screens::desk::Desk;
 use crate::gui::settings::{Settings, default_path};
 use crate::gui::worker::{Mode, Notifier, Worker};
 

@@ -165,11 +165,18 @@ fn operator_finished(app: &mut SithsApp, task: Task, outcome: Outcome) {
         Outcome::Failed(f) => (Err(()), app.audit_words(f)),
         _ => return,
     };
-    let reason = app.desk.as_ref().map(|d| d.reason.clone()).unwrap_or_default();
+    let reason = app
+        .desk
+        .as_ref()
+        .map(|d| d.reason.clone())
+        .unwrap_or_default();
     app.audit(
         crate::audit::Action::PukLookup,
         result,
-        format!("reason: {reason}{}{detail}", if detail.is_empty() { "" } else { "; " }),
+        format!(
+            "reason: {reason}{}{detail}",
+            if detail.is_empty() { "" } else { "; " }
+        ),
     );
     let Some(desk) = app.desk.as_mut() else {
         return;
@@ -245,7 +252,10 @@ fn customer_panel(app: &SithsApp, ui: &mut egui::Ui, customer: Option<&CardOverv
     };
     ui.label(RichText::new(c.holder_name().unwrap_or("?")).strong());
     ui.label(RichText::new(hsa_id_of(c).unwrap_or_default()).monospace());
-    ui.label(app.tr.a("desk-card-serial", &[("serial", c.serial.as_str().into())]));
+    ui.label(
+        app.tr
+            .a("desk-card-serial", &[("serial", c.serial.as_str().into())]),
+    );
     let now = app.now_unix();
     for cert in &c.certificates {
         if let Ok(i) = &cert.info {
@@ -283,7 +293,7 @@ fn customer_panel(app: &SithsApp, ui: &mut egui::Ui, customer: Option<&CardOverv
         ],
     ));
     let need = home::card_need(c);
-    ui.label(app.tr.t(if need == CardNeed::Upgrade {
+    ui.label(app.tr.t(if !c.dead() && home::needs_upgrade(c) {
         "desk-upgrade-possible"
     } else {
         "desk-upgrade-not-needed"
@@ -338,7 +348,10 @@ fn identity_section(app: &mut SithsApp, ui: &mut egui::Ui, customer: &CardOvervi
             ui,
             &app.tr.a(
                 "desk-identity-done",
-                &[("doc", doc.as_str().into()), ("last", desk.identity.last_four.as_str().into())],
+                &[
+                    ("doc", doc.as_str().into()),
+                    ("last", desk.identity.last_four.as_str().into()),
+                ],
             ),
         );
         return;
@@ -355,20 +368,32 @@ fn identity_section(app: &mut SithsApp, ui: &mut egui::Ui, customer: &CardOvervi
             .selected_text(chosen)
             .show_ui(ui, |ui| {
                 for d in IdDocument::ALL {
-                    ui.selectable_value(&mut desk.identity.document, Some(d), app.tr.t(d.message_id()));
+                    ui.selectable_value(
+                        &mut desk.identity.document,
+                        Some(d),
+                        app.tr.t(d.message_id()),
+                    );
                 }
             })
             .response
             .labelled_by(label.id);
     });
-    widgets::text_field(ui, &app.tr.t("desk-id-last-four"), &mut desk.identity.last_four, 80.0);
+    widgets::text_field(
+        ui,
+        &app.tr.t("desk-id-last-four"),
+        &mut desk.identity.last_four,
+        80.0,
+    );
     ui.checkbox(&mut desk.identity.photo_matches, app.tr.t("desk-id-photo"));
     let complete = desk.identity.complete();
     if widgets::primary(ui, &app.tr.t("desk-identity-confirm"), complete) && complete {
         desk.identity.confirmed_for = Some(customer.serial.clone());
         let detail = format!(
             "document: {}, last four: {}, photo matches",
-            desk.identity.document.map(IdDocument::audit_name).unwrap_or("?"),
+            desk.identity
+                .document
+                .map(IdDocument::audit_name)
+                .unwrap_or("?"),
             desk.identity.last_four
         );
         app.audit(crate::audit::Action::IdentityCheck, Ok(()), detail);
@@ -434,7 +459,13 @@ fn help_section(
             } else {
                 "••••••••".to_string()
             };
-            ui.label(RichText::new(app.tr.a("desk-puk-fetched", &[("puk", shown.as_str().into())])).strong());
+            ui.label(
+                RichText::new(
+                    app.tr
+                        .a("desk-puk-fetched", &[("puk", shown.as_str().into())]),
+                )
+                .strong(),
+            );
             if !desk.puk_revealed && ui.button(app.tr.t("desk-puk-reveal")).clicked() {
                 reveal = true;
             }
@@ -464,10 +495,16 @@ fn help_section(
                 app.unblock.kind = kind;
             }
         }
-        if need == CardNeed::Upgrade && widgets::secondary(ui, &app.tr.t("action-upgrade"), checked && idle) {
+        if need == CardNeed::Upgrade
+            && widgets::secondary(ui, &app.tr.t("action-upgrade"), checked && idle)
+        {
             go = Some(Screen::Upgrade);
         }
-        if widgets::secondary(ui, &app.tr.t("action-fetch"), checked && idle && !customer.dead()) {
+        if widgets::secondary(
+            ui,
+            &app.tr.t("action-fetch"),
+            checked && idle && !customer.dead(),
+        ) {
             go = Some(Screen::Fetch);
         }
     });
@@ -499,8 +536,11 @@ fn audit_line(app: &SithsApp, ui: &mut egui::Ui) {
             .weak(),
         ),
         Err(e) => ui.label(
-            RichText::new(app.tr.a("desk-audit-broken", &[("detail", e.as_str().into())]))
-                .color(widgets::ERROR_COLOUR),
+            RichText::new(
+                app.tr
+                    .a("desk-audit-broken", &[("detail", e.as_str().into())]),
+            )
+            .color(widgets::ERROR_COLOUR),
         ),
     };
 }
@@ -518,7 +558,10 @@ mod tests {
             Default::default(),
         );
         let dir = std::env::temp_dir().join(format!("desk-test-{}", std::process::id()));
-        Desk::new(worker, crate::gui::desk_audit::DeskAudit::open(&dir.join("audit.log")))
+        Desk::new(
+            worker,
+            crate::gui::desk_audit::DeskAudit::open(&dir.join("audit.log")),
+        )
     }
 
     #[test]
@@ -532,7 +575,10 @@ mod tests {
         };
         d.puk = Some(Zeroizing::new("13572468".into()));
         d.customer_changed(Some("1001"));
-        assert!(d.identity_confirmed_for("1001") && d.puk.is_some(), "same card: kept");
+        assert!(
+            d.identity_confirmed_for("1001") && d.puk.is_some(),
+            "same card: kept"
+        );
         d.customer_changed(Some("2002"));
         assert!(!d.identity_confirmed_for("2002") && !d.identity_confirmed_for("1001"));
         assert!(d.puk.is_none(), "another card: the PUK is gone");

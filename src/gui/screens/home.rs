@@ -104,8 +104,16 @@ pub fn card_need(overview: &CardOverview) -> CardNeed {
             return CardNeed::Blocked(kind);
         }
     }
-    // The upgrade's four profiles each have a fixed key slot; anything in another slot is the
-    // legacy pair (which is also at level 3, but from the old CA).
+    if needs_upgrade(overview) {
+        CardNeed::Upgrade
+    } else {
+        CardNeed::UpToDate
+    }
+}
+
+/// The card holds a pair outside the upgrade's four profile slots (the legacy pair, which is
+/// also level 3 but from the old CA), or a profile slot has no certificate yet.
+pub fn needs_upgrade(overview: &CardOverview) -> bool {
     let profile_slots: Vec<u8> = Profile::ALL.iter().map(|p| p.slot()).collect();
     let complete = Profile::ALL.iter().all(|p| {
         overview
@@ -117,11 +125,7 @@ pub fn card_need(overview: &CardOverview) -> CardNeed {
         .certificates
         .iter()
         .any(|c| c.slot.is_some_and(|s| !profile_slots.contains(&s)));
-    if complete && !legacy {
-        CardNeed::UpToDate
-    } else {
-        CardNeed::Upgrade
-    }
+    legacy || !complete
 }
 
 fn overview_screen(app: &mut SithsApp, ui: &mut egui::Ui, overview: &CardOverview) {

@@ -163,6 +163,20 @@ fn upgrade_failure(e: UpgradeError) -> Failure {
     }
 }
 
+/// Service centre: the customer's PUK, fetched with the operator's card (this worker's card).
+pub(super) fn puk_lookup(
+    card: &SharedCard,
+    ca: &CaSettings,
+    pin1: SecretCode,
+    customer: &str,
+    reason: &str,
+) -> Result<Outcome, Failure> {
+    let (url, root) = ca_material(ca)?;
+    let puk = crate::workflow::test_login::puk_lookup(card, &url, &root, &pin1, customer, reason)
+        .map_err(upgrade_failure)?;
+    Ok(Outcome::Puk(puk))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,18 +217,4 @@ mod tests {
             Failure::Upgrade(UpgradeError::ProfileMissing("x"))
         ));
     }
-}
-
-/// Service centre: the customer's PUK, fetched with the operator's card (this worker's card).
-pub(super) fn puk_lookup(
-    card: &SharedCard,
-    ca: &CaSettings,
-    pin1: SecretCode,
-    customer: &str,
-    reason: &str,
-) -> Result<Outcome, Failure> {
-    let (url, root) = ca_material(ca)?;
-    let puk = crate::workflow::test_login::puk_lookup(card, &url, &root, &pin1, customer, reason)
-        .map_err(upgrade_failure)?;
-    Ok(Outcome::Puk(puk))
 }
