@@ -4,6 +4,7 @@ mod audit;
 mod ca_mock;
 mod certs;
 pub mod exit;
+pub mod expiry;
 mod fetch;
 pub mod json;
 pub mod prompt;
@@ -59,6 +60,14 @@ pub enum Cmd {
     ChangePin(PinArgs),
     /// Unblock PIN1 or PIN2 with the PUK and set a new PIN (codes: PUK, new PIN, new PIN again).
     UnblockPin(PinArgs),
+    /// Certificates expiring within 30 days; exit 0 none, 10 within 30 days, 11 within 7, 12 expired.
+    CheckExpiry {
+        /// Reader to use (default: the first reader with a card).
+        #[arg(long)]
+        reader: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Every certificate on the card in plain words.
     Certs {
         #[arg(long)]
@@ -242,6 +251,14 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             card.unblock_pin(kind, &puk, &new)?;
             println!("The {kind} is unblocked and set to the new PIN.");
             Ok(())
+        }
+        Cmd::CheckExpiry { reader, json } => {
+            let overview = open_card(vcard, reader.as_deref())?.overview()?;
+            let now = crate::pki::date::now_unix();
+            match expiry::exit_code(expiry::report(&overview, now, json)?) {
+                0 => Ok(()),
+                code => std::process::exit(code),
+            }
         }
         Cmd::Certs { reader, json } => certs::list(&mut open_card(vcard, reader.as_deref())?, json),
         Cmd::ExportCert {

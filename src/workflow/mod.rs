@@ -1,6 +1,7 @@
 //! What the holder does with the card, as one implementation that the CLI and the GUI both drive:
 //! the GUI shows [`upgrade::Progress`] events as a step list, the CLI prints them.
 
+pub mod expiry;
 pub mod fetch_existing;
 pub mod test_login;
 pub mod upgrade;
