@@ -409,3 +409,39 @@ fn keyboard_only_tab_and_enter_reach_the_upgrade() {
     rig.harness.run_ok();
     rig.wait_for_text("Uppgraderingen är klar.");
 }
+
+#[test]
+fn a_card_that_expires_soon_shows_the_reminder_banner() {
+    // Björn's legacy pair expires in 20 days (assets/test-persons.json): the 30-day reminder.
+    let world = DemoWorld::prepare_in(cache()).unwrap();
+    let seat = world.seat("TST5565594230-1004").unwrap();
+    let ca = world.ca.clone();
+    let notifier = Notifier::default();
+    let worker = Worker::spawn(Mode::Seat { seat, ca }, notifier.clone());
+    let app = SithsApp::new(worker, notifier, Settings::default(), None);
+    let mut harness = Harness::builder()
+        .with_size([900.0, 820.0])
+        .build_ui_state(|ui, app: &mut SithsApp| app.show(ui), app);
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while harness
+        .query_all_by_label_contains("Björn Öberg")
+        .next()
+        .is_none()
+    {
+        assert!(Instant::now() < deadline, "the card was never shown");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    harness.run_ok();
+    // 20 days, or 19 if the test runs just after the card was made at a day boundary.
+    let banner = harness
+        .query_all_by_label_contains("Ett certifikat på kortet går ut om")
+        .next()
+        .map(|n| n.value().unwrap_or_default());
+    let banner = banner.expect("the expiry banner");
+    assert!(
+        banner.contains("om 20 dagar") || banner.contains("om 19 dagar"),
+        "{banner}"
+    );
+    drop(world);
+}

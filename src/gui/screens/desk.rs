@@ -304,14 +304,7 @@ fn customer_panel(app: &SithsApp, ui: &mut egui::Ui, customer: Option<&CardOverv
 /// One plain verdict with the next step, most urgent first.
 fn verdict(app: &SithsApp, ui: &mut egui::Ui, c: &CardOverview, need: CardNeed, now: i64) {
     let tr = &app.tr;
-    let soonest = c
-        .certificates
-        .iter()
-        .filter_map(|x| x.info.as_ref().ok())
-        .filter(|i| !i.is_ca)
-        .map(|i| i.days_left(now))
-        .filter(|d| crate::pki::expiry::warning_threshold(*d).is_some())
-        .min();
+    let soonest = home::soonest_reminder(c, now);
     let text = match need {
         CardNeed::Dead => tr.t("desk-verdict-dead"),
         CardNeed::Blocked(kind) => tr.a(

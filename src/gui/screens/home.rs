@@ -179,24 +179,23 @@ fn overview_screen(app: &mut SithsApp, ui: &mut egui::Ui, overview: &CardOvervie
     actions(app, ui, need);
 }
 
-/// The most urgent expiry warning (30, 15, 7, 5, 3, 1, 0 days), the same steps as
-/// `check-expiry`.
+/// The most urgent expiry reminder (30, 15, 7, 5, 3, 1, 0 days): the same reminders as
+/// `check-expiry`, from one implementation.
 fn expiry_banner(app: &SithsApp, ui: &mut egui::Ui, overview: &CardOverview, now: i64) {
-    let soonest = overview
-        .certificates
-        .iter()
-        .filter_map(|c| c.info.as_ref().ok())
-        .filter(|i| !i.is_ca)
-        .map(|i| i.days_left(now))
-        .filter(|d| crate::pki::expiry::warning_threshold(*d).is_some())
-        .min();
-    if let Some(days) = soonest {
+    if let Some(days) = soonest_reminder(overview, now) {
         let (text, _) = words::expiry(&app.tr, days);
         widgets::warning(
             ui,
             &app.tr.a("expiry-banner", &[("when", text.as_str().into())]),
         );
     }
+}
+
+/// Days left of the certificate that expires first among those with a reminder due.
+pub fn soonest_reminder(overview: &CardOverview, now: i64) -> Option<i64> {
+    crate::workflow::expiry::reminders(overview, now)
+        .first()
+        .map(|r| r.days_left)
 }
 
 fn verdict(app: &SithsApp, ui: &mut egui::Ui, need: CardNeed) {
