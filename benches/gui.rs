@@ -572,8 +572,8 @@ fn clock_ticks_per_second() -> f64 {
 fn print_summary(f: &Figures) {
     let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
     let row = |what: &str, figure: String, target: String, ok: Option<bool>| {
-        let ok = ok.map_or("-", verdict);
-        println!("{what:<58} {figure:>14} {target:>9} {ok:>8}");
+        let ok = ok.map_or("verdict", verdict);
+        println!("{what:<62} {figure:>14} {target:>9} {ok:>8}");
     };
     println!("\n== summary ==");
     row("", "figure".into(), "target".into(), None);
