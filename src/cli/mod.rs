@@ -24,10 +24,18 @@ use crate::virtual_card::VirtualCard;
 use exit::{CliError, ExitCode};
 use prompt::PinSource;
 
+/// The version and the commit it was built from (build.rs), as `--version` prints it.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SITHS_UPGRADE_COMMIT"),
+    ")"
+);
+
 #[derive(Parser, Debug)]
 #[command(
     name = "siths-upgrade",
-    version,
+    version = VERSION,
     about = "Read, unblock and upgrade SITHS smart cards"
 )]
 pub struct Cli {

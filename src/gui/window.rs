@@ -8,6 +8,10 @@ use crate::gui::screens::desk::Desk;
 use crate::gui::settings::{Settings, default_path};
 use crate::gui::worker::{Mode, Notifier, Worker};
 
+/// The desktop entry's and AppStream id (packaging/linux): the window's app id must match it for
+/// desktops to show the installed icon and name for the running window.
+pub const APP_ID: &str = "se.sithsupgrade.SithsUpgrade";
+
 /// The window's icon, also installed by the packages at the usual sizes.
 const ICON_PNG: &[u8] = include_bytes!("../../assets/icons/siths-upgrade-256.png");
 
@@ -83,7 +87,7 @@ pub fn run(source: Source) -> Result<(), String> {
 
     let mut viewport = egui::ViewportBuilder::default()
         .with_title(title.clone())
-        .with_app_id("siths-upgrade")
+        .with_app_id(APP_ID)
         .with_inner_size([900.0, 720.0])
         .with_min_inner_size([560.0, 420.0]);
     match eframe::icon_data::from_png_bytes(ICON_PNG) {
