@@ -205,6 +205,7 @@ mod tests {
         "demo-ca",
         "siths-worker",
         "reader-events",
+        "id-document",
     ];
 
     fn collect_ids(dir: &std::path::Path, out: &mut Vec<String>) {

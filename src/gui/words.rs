@@ -39,6 +39,11 @@ pub fn pin_name(tr: &Tr, kind: PinKind) -> String {
     })
 }
 
+/// A message whose one argument is a PIN's name ("Lås upp { $pin }").
+pub fn with_pin(tr: &Tr, id: &str, kind: PinKind) -> String {
+    tr.a(id, &[("pin", pin_name(tr, kind).as_str().into())])
+}
+
 pub fn purpose(tr: &Tr, purpose: Purpose) -> String {
     tr.t(match purpose {
         Purpose::Authentication => "purpose-auth",
@@ -72,10 +77,7 @@ pub fn profile(tr: &Tr, profile: Profile) -> String {
 pub fn step(tr: &Tr, step: &Step) -> String {
     match step {
         Step::ReadCard => tr.t("step-read-card"),
-        Step::VerifyPin(kind) => tr.a(
-            "step-verify-pin",
-            &[("pin", pin_name(tr, *kind).as_str().into())],
-        ),
+        Step::VerifyPin(kind) => with_pin(tr, "step-verify-pin", *kind),
         Step::LogIn => tr.t("step-log-in"),
         Step::GenerateKey(p) => tr.a(
             "step-generate-key",
@@ -158,17 +160,11 @@ pub fn card_error(tr: &Tr, e: &CardError) -> Explained {
             (tr.t("err-card-dead"), vec![NextAction::ServiceCentre])
         }
         CardError::Blocked(kind) => (
-            tr.a(
-                "err-pin-blocked",
-                &[("pin", pin_name(tr, *kind).as_str().into())],
-            ),
+            with_pin(tr, "err-pin-blocked", *kind),
             vec![NextAction::Unblock(*kind)],
         ),
         CardError::NotVerified(kind) => (
-            tr.a(
-                "err-not-verified",
-                &[("pin", pin_name(tr, *kind).as_str().into())],
-            ),
+            with_pin(tr, "err-not-verified", *kind),
             vec![NextAction::TryAgain],
         ),
         CardError::NewPinRefused => (tr.t("err-new-pin-refused"), vec![NextAction::TryAgain]),

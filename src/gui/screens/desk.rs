@@ -307,10 +307,7 @@ fn verdict(app: &SithsApp, ui: &mut egui::Ui, c: &CardOverview, need: CardNeed, 
     let soonest = home::soonest_reminder(c, now);
     let text = match need {
         CardNeed::Dead => tr.t("desk-verdict-dead"),
-        CardNeed::Blocked(kind) => tr.a(
-            "desk-verdict-blocked",
-            &[("pin", words::pin_name(tr, kind).as_str().into())],
-        ),
+        CardNeed::Blocked(kind) => words::with_pin(tr, "desk-verdict-blocked", kind),
         _ if soonest.is_some() => {
             let (when, _) = words::expiry(tr, soonest.unwrap_or(0));
             tr.a("desk-verdict-expiring", &[("when", when.as_str().into())])
@@ -476,10 +473,7 @@ fn help_section(
     let mut go = None;
     ui.horizontal_wrapped(|ui| {
         for kind in [PinKind::Pin1, PinKind::Pin2] {
-            let label = app.tr.a(
-                "action-unblock",
-                &[("pin", words::pin_name(&app.tr, kind).as_str().into())],
-            );
+            let label = words::with_pin(&app.tr, "action-unblock", kind);
             let blocked = customer.pin(kind).is_some_and(|p| p.blocked());
             if (blocked || has_puk)
                 && widgets::primary(ui, &label, checked && idle && has_puk && !customer.dead())

@@ -202,13 +202,9 @@ fn verdict(app: &SithsApp, ui: &mut egui::Ui, need: CardNeed) {
     let tr = &app.tr;
     match need {
         CardNeed::Dead => widgets::warning(ui, &tr.t("verdict-dead")),
-        CardNeed::Blocked(kind) => widgets::warning(
-            ui,
-            &tr.a(
-                "verdict-blocked",
-                &[("pin", words::pin_name(tr, kind).as_str().into())],
-            ),
-        ),
+        CardNeed::Blocked(kind) => {
+            widgets::warning(ui, &words::with_pin(tr, "verdict-blocked", kind))
+        }
         CardNeed::Upgrade => widgets::warning(ui, &tr.t("verdict-upgrade")),
         CardNeed::UpToDate => widgets::success(ui, &tr.t("verdict-up-to-date")),
     }
@@ -316,14 +312,7 @@ fn actions(app: &mut SithsApp, ui: &mut egui::Ui, need: CardNeed) {
         match need {
             CardNeed::Dead => {}
             CardNeed::Blocked(kind) => {
-                if widgets::primary(
-                    ui,
-                    &app.tr.a(
-                        "action-unblock",
-                        &[("pin", words::pin_name(&app.tr, kind).as_str().into())],
-                    ),
-                    idle,
-                ) {
+                if widgets::primary(ui, &words::with_pin(&app.tr, "action-unblock", kind), idle) {
                     app.go_unblock(kind);
                 }
             }

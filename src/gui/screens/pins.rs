@@ -122,13 +122,7 @@ fn show(app: &mut SithsApp, ui: &mut egui::Ui, purpose: FormPurpose) {
                     FormPurpose::Unblock => "unblock-done",
                     FormPurpose::Change => "change-done",
                 };
-                widgets::success(
-                    ui,
-                    &app.tr.a(
-                        id,
-                        &[("pin", words::pin_name(&app.tr, *done).as_str().into())],
-                    ),
-                );
+                widgets::success(ui, &words::with_pin(&app.tr, id, *done));
                 if widgets::primary(ui, &app.tr.t("to-overview"), true) {
                     form(app, purpose).result = None;
                     app.go(Screen::Home);
@@ -152,21 +146,8 @@ fn show(app: &mut SithsApp, ui: &mut egui::Ui, purpose: FormPurpose) {
     };
     let code_status = status_of(code_kind);
     if purpose == FormPurpose::Change && code_status.as_ref().is_some_and(|s| s.blocked()) {
-        widgets::warning(
-            ui,
-            &app.tr.a(
-                "err-pin-blocked",
-                &[("pin", words::pin_name(&app.tr, kind).as_str().into())],
-            ),
-        );
-        if widgets::primary(
-            ui,
-            &app.tr.a(
-                "action-unblock",
-                &[("pin", words::pin_name(&app.tr, kind).as_str().into())],
-            ),
-            true,
-        ) {
+        widgets::warning(ui, &words::with_pin(&app.tr, "err-pin-blocked", kind));
+        if widgets::primary(ui, &words::with_pin(&app.tr, "action-unblock", kind), true) {
             app.go_unblock(kind);
         }
         return;
@@ -176,15 +157,9 @@ fn show(app: &mut SithsApp, ui: &mut egui::Ui, purpose: FormPurpose) {
     ui.label(app.tr.t("pin-rules"));
     let code_label = match purpose {
         FormPurpose::Unblock => app.tr.t("enter-puk"),
-        FormPurpose::Change => app.tr.a(
-            "enter-current-pin",
-            &[("pin", words::pin_name(&app.tr, kind).as_str().into())],
-        ),
+        FormPurpose::Change => words::with_pin(&app.tr, "enter-current-pin", kind),
     };
-    let new1_label = app.tr.a(
-        "enter-new-pin",
-        &[("pin", words::pin_name(&app.tr, kind).as_str().into())],
-    );
+    let new1_label = words::with_pin(&app.tr, "enter-new-pin", kind);
     let new2_label = app.tr.t("enter-new-pin-again");
     let tries_text = code_status
         .as_ref()

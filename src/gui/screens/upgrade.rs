@@ -117,14 +117,8 @@ fn pins(app: &mut SithsApp, ui: &mut egui::Ui) {
             .map(|p| tr.a("tries-left", &[("n", p.tries_left.into())]))
             .unwrap_or_default()
     };
-    let pin1_label = tr.a(
-        "enter-pin",
-        &[("pin", words::pin_name(tr, PinKind::Pin1).as_str().into())],
-    );
-    let pin2_label = tr.a(
-        "enter-pin",
-        &[("pin", words::pin_name(tr, PinKind::Pin2).as_str().into())],
-    );
+    let pin1_label = words::with_pin(tr, "enter-pin", PinKind::Pin1);
+    let pin2_label = words::with_pin(tr, "enter-pin", PinKind::Pin2);
     let (t1, t2) = (tries(PinKind::Pin1), tries(PinKind::Pin2));
     let mut enter = false;
     ui.horizontal(|ui| {
@@ -256,14 +250,8 @@ fn failed(app: &mut SithsApp, ui: &mut egui::Ui) {
                 }
                 NextAction::Unblock(kind) => {
                     let kind = *kind;
-                    if widgets::primary(
-                        ui,
-                        &app.tr.a(
-                            "action-unblock",
-                            &[("pin", words::pin_name(&app.tr, kind).as_str().into())],
-                        ),
-                        true,
-                    ) {
+                    if widgets::primary(ui, &words::with_pin(&app.tr, "action-unblock", kind), true)
+                    {
                         app.go_unblock(kind);
                     }
                 }
