@@ -11,7 +11,6 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use siths_upgrade::pki::date::{Date, now_unix};
@@ -343,7 +342,7 @@ impl Server {
             .spawn()
             .unwrap();
         let server = Server(Some(child));
-        wait_for_card(pcscd, true);
+        pcscd.wait_for_card(true);
         server
     }
 
@@ -352,7 +351,7 @@ impl Server {
             let _ = c.kill();
             let _ = c.wait();
         }
-        wait_for_card(pcscd, false);
+        pcscd.wait_for_card(false);
     }
 }
 
@@ -362,26 +361,5 @@ impl Drop for Server {
             let _ = c.kill();
             let _ = c.wait();
         }
-    }
-}
-
-/// Wait until pcscd reports the card present (or gone). The limit only guards against a hang.
-fn wait_for_card(pcscd: &Pcscd, present: bool) {
-    let limit = Instant::now() + Duration::from_secs(20);
-    loop {
-        let out = support::cli::run(&["readers", "--json"], "", &pcscd.env());
-        if out.status.success() {
-            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-            if v["readers"][0]["card_present"] == Value::Bool(present) {
-                return;
-            }
-        }
-        assert!(
-            Instant::now() < limit,
-            "the card never became {}: {}",
-            if present { "present" } else { "absent" },
-            pcscd.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -5,7 +5,6 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::pcscd::Pcscd;
@@ -57,7 +56,7 @@ impl Rig {
             .spawn()
             .unwrap();
         self.server = Some(child);
-        self.wait_for_card(true);
+        self.pcscd.wait_for_card(true);
     }
 
     fn stop_serving(&mut self) {
@@ -65,28 +64,7 @@ impl Rig {
             let _ = c.kill();
             let _ = c.wait();
         }
-        self.wait_for_card(false);
-    }
-
-    /// Wait until pcscd reports the card present (or gone). The limit only guards against a hang.
-    fn wait_for_card(&self, present: bool) {
-        let limit = Instant::now() + Duration::from_secs(20);
-        loop {
-            let out = self.run(&["readers", "--json"], "");
-            if out.status.success() {
-                let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-                if v["readers"][0]["card_present"] == Value::Bool(present) {
-                    return;
-                }
-            }
-            assert!(
-                Instant::now() < limit,
-                "the card never became {}: {}",
-                if present { "present" } else { "absent" },
-                self.pcscd.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.pcscd.wait_for_card(false);
     }
 
     fn run(&self, args: &[&str], stdin: &str) -> Output {

@@ -131,6 +131,28 @@ impl Pcscd {
     }
 
     /// pcscd's own log, to explain a failure.
+    /// Wait until this pcscd reports the card in its first reader present (or gone), asking
+    /// through the CLI as a user would. The limit only guards against a hang.
+    pub fn wait_for_card(&self, present: bool) {
+        let limit = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let out = super::cli::run(&["readers", "--json"], "", &self.env());
+            if out.status.success()
+                && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.stdout)
+                && v["readers"][0]["card_present"] == serde_json::Value::Bool(present)
+            {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < limit,
+                "the card never became {}: {}",
+                if present { "present" } else { "absent" },
+                self.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.base.join("pcscd.log")).unwrap_or_default()
     }
