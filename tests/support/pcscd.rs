@@ -136,7 +136,12 @@ impl Pcscd {
     pub fn wait_for_card(&self, present: bool) {
         let limit = std::time::Instant::now() + std::time::Duration::from_secs(20);
         loop {
-            let out = super::cli::run(&["readers", "--json"], "", &self.env());
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_siths-upgrade"))
+                .args(["readers", "--json"])
+                .envs(self.env())
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap();
             if out.status.success()
                 && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.stdout)
                 && v["readers"][0]["card_present"] == serde_json::Value::Bool(present)
