@@ -3,8 +3,8 @@
 //! show who the CA takes them to be.
 
 use crate::ca::client::{CaClient, Me, SharedCard};
-use crate::card::{PinKind, SecretCode};
-use crate::pki::Purpose;
+use crate::card::{CardOverview, PinKind, SecretCode};
+use crate::pki::{Identity, Purpose};
 use crate::workflow::upgrade::UpgradeError;
 
 /// Verify PIN1 and log in to the CA at `ca_url` with the authentication certificate in `slot`.
@@ -16,25 +16,7 @@ pub fn test_login(
     slot: u8,
     pin1: &SecretCode,
 ) -> Result<Me, UpgradeError> {
-    let cert_der = {
-        let mut card = shared.lock().unwrap_or_else(|p| p.into_inner());
-        let overview = card.overview()?;
-        // Only a PIN1 authentication key can sign a TLS login.
-        let der = overview
-            .certificates
-            .iter()
-            .filter(|c| c.slot == Some(slot) && c.pin == Some(PinKind::Pin1))
-            .find(|c| {
-                c.info
-                    .as_ref()
-                    .is_ok_and(|i| i.purpose == Purpose::Authentication)
-            })
-            .map(|c| c.der.clone())
-            .ok_or(UpgradeError::NoLoginCertificate)?;
-        card.verify_pin(PinKind::Pin1, pin1)?;
-        der
-    };
-    let client = CaClient::new(ca_url, ca_root_pem, shared.clone(), slot, cert_der)?;
+    let client = log_in_with(shared, ca_url, ca_root_pem, |_| Some(slot), pin1)?;
     Ok(client.me()?)
 }
 
@@ -49,25 +31,48 @@ pub fn puk_lookup(
     customer: &str,
     reason: &str,
 ) -> Result<zeroize::Zeroizing<String>, UpgradeError> {
-    let slot = {
-        let mut card = shared.lock().unwrap_or_else(|p| p.into_inner());
-        let overview = card.overview()?;
+    let hsa_id_slot = |overview: &CardOverview| {
         overview
             .certificates
             .iter()
-            .filter(|c| c.pin == Some(PinKind::Pin1))
             .filter(|c| {
-                c.info.as_ref().is_ok_and(|i| {
-                    i.purpose == Purpose::Authentication
-                        && matches!(i.identity, crate::pki::Identity::HsaId(_))
-                })
+                c.info
+                    .as_ref()
+                    .is_ok_and(|i| matches!(i.identity, Identity::HsaId(_)))
             })
-            .find_map(|c| c.slot)
-            .ok_or(UpgradeError::NoLoginCertificate)?
+            .filter_map(|c| c.slot)
+            .find(|slot| is_login_slot(overview, *slot))
     };
-    let cert_der = {
+    let client = log_in_with(shared, ca_url, ca_root_pem, hsa_id_slot, pin1)?;
+    Ok(client.puk_lookup(customer, reason)?)
+}
+
+/// Only a PIN1 authentication key can sign a TLS login.
+fn is_login_slot(overview: &CardOverview, slot: u8) -> bool {
+    overview.certificates.iter().any(|c| {
+        c.slot == Some(slot)
+            && c.pin == Some(PinKind::Pin1)
+            && c.info
+                .as_ref()
+                .is_ok_and(|i| i.purpose == Purpose::Authentication)
+    })
+}
+
+/// Read the card, pick the login slot, verify PIN1, and make a client that logs in with that
+/// slot's certificate. The card lock is released before any CA call.
+fn log_in_with(
+    shared: &SharedCard,
+    ca_url: &str,
+    ca_root_pem: &[u8],
+    choose_slot: impl FnOnce(&CardOverview) -> Option<u8>,
+    pin1: &SecretCode,
+) -> Result<CaClient, UpgradeError> {
+    let (slot, cert_der) = {
         let mut card = shared.lock().unwrap_or_else(|p| p.into_inner());
         let overview = card.overview()?;
+        let slot = choose_slot(&overview)
+            .filter(|slot| is_login_slot(&overview, *slot))
+            .ok_or(UpgradeError::NoLoginCertificate)?;
         let der = overview
             .certificates
             .iter()
@@ -75,8 +80,13 @@ pub fn puk_lookup(
             .map(|c| c.der.clone())
             .ok_or(UpgradeError::NoLoginCertificate)?;
         card.verify_pin(PinKind::Pin1, pin1)?;
-        der
+        (slot, der)
     };
-    let client = CaClient::new(ca_url, ca_root_pem, shared.clone(), slot, cert_der)?;
-    Ok(client.puk_lookup(customer, reason)?)
+    Ok(CaClient::new(
+        ca_url,
+        ca_root_pem,
+        shared.clone(),
+        slot,
+        cert_der,
+    )?)
 }
