@@ -164,7 +164,12 @@ impl SithsApp {
                 },
             }
         };
-        self.worker = Worker::spawn(mode, self.notifier.clone());
+        let old = std::mem::replace(&mut self.worker, Worker::spawn(mode, self.notifier.clone()));
+        // Stopping the old worker waits for its thread (which may be preparing the demo's CA):
+        // never on the UI thread.
+        let _ = std::thread::Builder::new()
+            .name("worker-stop".into())
+            .spawn(move || drop(old));
         self.env = if demo {
             Environment::DemoPreparing
         } else {
@@ -208,8 +213,13 @@ impl SithsApp {
             Event::Environment(env) => self.env = env,
             Event::Readers(readers) => self.readers = readers,
             Event::Card(status) => {
-                if let (Some(desk), CardStatus::Ready(o)) = (self.desk.as_mut(), &status) {
-                    desk.customer_changed(Some(&o.serial));
+                if let (Some(desk), CardStatus::Ready(o)) = (self.desk.as_mut(), &status)
+                    && desk.customer_changed(Some(&o.serial))
+                {
+                    // Another customer: nothing typed or fetched for the last one stays.
+                    self.unblock = screens::pins::PinForm::unblock();
+                    self.change = screens::pins::PinForm::change();
+                    self.upgrade = Default::default();
                 }
                 self.card = status;
                 self.upgrade.card_changed(&self.card);

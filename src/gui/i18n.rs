@@ -206,6 +206,7 @@ mod tests {
         "siths-worker",
         "reader-events",
         "id-document",
+        "worker-stop",
     ];
 
     fn collect_ids(dir: &std::path::Path, out: &mut Vec<String>) {

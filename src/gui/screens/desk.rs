@@ -106,15 +106,23 @@ impl Desk {
         }
     }
 
-    /// The customer's card is not the one the identity check and the PUK were for any more.
-    pub fn customer_changed(&mut self, serial: Option<&str>) {
-        if self.identity.confirmed_for.as_deref() != serial {
+    /// The customer's card is not the one the identity check and the PUK were for any more:
+    /// forget both (and say so, so the app forgets what was typed for that customer too).
+    pub fn customer_changed(&mut self, serial: Option<&str>) -> bool {
+        let checked_other = self
+            .identity
+            .confirmed_for
+            .as_deref()
+            .is_some_and(|s| Some(s) != serial);
+        if checked_other || (self.identity.confirmed_for.is_none() && self.puk.is_some()) {
             self.identity = IdentityCheck::default();
             self.puk = None;
             self.puk_revealed = false;
             self.reason.clear();
             self.failure = None;
+            return true;
         }
+        false
     }
 
     pub fn identity_confirmed_for(&self, serial: &str) -> bool {
