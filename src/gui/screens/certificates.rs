@@ -118,11 +118,7 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
                     .a("export-cert", &[("label", c.label.as_str().into())]);
                 if widgets::secondary(ui, &label, app.busy.is_none()) {
                     let dir = export_dir(&app.certs.export_dir);
-                    let path = dir.join(format!(
-                        "{}-{}.pem",
-                        c.label,
-                        &info.serial_hex.chars().take(8).collect::<String>()
-                    ));
+                    let path = dir.join(export_file_name(&c.label, &info.serial_hex));
                     app.certs.exported = None;
                     app.send(Command::ExportCertificate {
                         id: c.id.clone(),
@@ -209,6 +205,27 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
         });
 }
 
+/// `<label>-<serial start>.pem`, with anything but letters, digits, `-` and `_` replaced: the
+/// label comes from the card, and must not be able to name another directory.
+fn export_file_name(label: &str, serial_hex: &str) -> String {
+    let safe: String = label
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let serial: String = serial_hex
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .take(8)
+        .collect();
+    format!("{safe}-{serial}.pem")
+}
+
 fn export_dir(typed: &str) -> PathBuf {
     if !typed.trim().is_empty() {
         return PathBuf::from(typed.trim());
@@ -261,4 +278,20 @@ fn details(app: &SithsApp, ui: &mut egui::Ui, info: &CertInfo, now: i64) {
             ui.label(RichText::new(&info.fingerprint_sha256).monospace().small());
             ui.end_row();
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::export_file_name;
+
+    #[test]
+    fn a_label_from_the_card_cannot_leave_the_export_folder() {
+        assert_eq!(
+            export_file_name("HSA-id legitimering", "0a1b2c3d4e5f"),
+            "HSA-id_legitimering-0a1b2c3d.pem"
+        );
+        let name = export_file_name("../../etc/passwd", "zz/..");
+        assert!(!name.contains('/') && !name.contains(".."), "{name}");
+        assert_eq!(name, "______etc_passwd-.pem");
+    }
 }
