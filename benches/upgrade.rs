@@ -22,7 +22,7 @@ use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Barrier};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -31,6 +31,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use siths_upgrade::ca::Profile;
 use siths_upgrade::ca::mock::{self, CaName, MockDir, MockHandle};
 use siths_upgrade::ca::{pkcs7, tls};
+use siths_upgrade::card::Card as _;
 use siths_upgrade::card::{SecretCode, SithsCard};
 use siths_upgrade::pki::keys::{RsaSpki, generate_rsa_key, private_key_pkcs8_der};
 use siths_upgrade::pki::{CertInfo, PersonCertRequest, Purpose};
@@ -260,7 +261,7 @@ fn bench_upgrade(pcscd: &pcscd::Pcscd, world: &Path, tmp: &Path) -> BenchResult<
         // Count from here: the upgrade's own APDUs, not opening the connection.
         opened.reset_stats();
         let before = rig.counters();
-        let card = Arc::new(Mutex::new(opened));
+        let card = siths_upgrade::card::share(opened);
         let summary = upgrade(
             &card,
             &UpgradeRequest {
@@ -276,7 +277,11 @@ fn bench_upgrade(pcscd: &pcscd::Pcscd, world: &Path, tmp: &Path) -> BenchResult<
         let after = rig.counters();
         let certificates = summary.overview.certificates.len();
         if summary.written.len() != Profile::ALL.len()
-            || summary.removed_slots != LEGACY_SLOTS
+            || summary
+                .removed_slots
+                .iter()
+                .map(|s| s.number())
+                .ne(LEGACY_SLOTS)
             || certificates != Profile::ALL.len()
         {
             return Err(format!(

@@ -19,20 +19,22 @@ use sha2::{Digest, Sha256};
 use x509_parser::prelude::FromDer;
 
 use siths_upgrade::ca::check::{CertCheckError, Expected, check_issued};
-use siths_upgrade::ca::client::{CaClient, CaError, SharedCard};
+use siths_upgrade::ca::client::{CaClient, CaError};
 use siths_upgrade::ca::csr::card_csr;
 use siths_upgrade::ca::{Profile, pkcs7};
+use siths_upgrade::card::Card as _;
+use siths_upgrade::card::SharedCard;
 use siths_upgrade::card::{CardError, PinKind, PublicKey, SecretCode, SithsCard};
 use siths_upgrade::pki::date::now_unix;
 use siths_upgrade::pki::keys::{RsaSpki, generate_rsa_key, private_key_pkcs8_der};
 use siths_upgrade::pki::{PersonCertRequest, PersonName, Purpose, TestCa};
-use siths_upgrade::transport::memory::MemoryTransport;
-use siths_upgrade::virtual_card::VirtualCard;
-use siths_upgrade::virtual_card::pre_upgrade::{
+use siths_upgrade::provision::{
     Codes, DEMO_HSA_ID, DEMO_SERIAL, demo_holder, make_pre_upgrade_card,
 };
+use siths_upgrade::virtual_card::VirtualCard;
+use siths_upgrade::virtual_card::memory::MemoryTransport;
 
-const AUTH_SLOT: u8 = 1;
+const AUTH_SLOT: siths_upgrade::card::KeySlot = siths_upgrade::card::KeySlot::ALL[0];
 
 // ---------------------------------------------------------------- test PKI and card
 
@@ -112,7 +114,7 @@ impl TestCard {
         let public = card.read_public_key(AUTH_SLOT).unwrap().unwrap();
         TestCard {
             _dir: dir,
-            shared: Arc::new(Mutex::new(card)),
+            shared: siths_upgrade::card::share(card),
             auth_cert,
             ca_pem,
             public,
@@ -212,13 +214,17 @@ impl TestServer {
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let seen2 = seen.clone();
+        // Recorded before the answer goes out, so a client that has its answer always finds
+        // its request in `seen`.
+        let handler: Handler = Box::new(move |s: &Seen| {
+            seen2.lock().unwrap().push(s.clone());
+            handler(s)
+        });
         std::thread::spawn(move || {
             for tcp in listener.incoming() {
                 let Ok(tcp) = tcp else { continue };
                 // A failed handshake (e.g. the card did not sign) ends only that connection.
-                if let Ok(s) = serve_one(&config, tcp, &handler) {
-                    seen2.lock().unwrap().push(s);
-                }
+                let _ = serve_one(&config, tcp, &handler);
             }
         });
         TestServer { port, seen }
@@ -567,10 +573,10 @@ fn card_csr_parses_and_verifies_with_the_card_key() {
         .shared
         .lock()
         .unwrap()
-        .read_public_key(5)
+        .read_public_key(key_slot(5))
         .unwrap()
         .unwrap();
-    let err = card_csr(&card.shared, 5, &sign_public).unwrap_err();
+    let err = card_csr(&card.shared, key_slot(5), &sign_public).unwrap_err();
     assert_eq!(
         err,
         CaError::CardSigning(CardError::NotVerified(PinKind::Pin2))
@@ -955,4 +961,9 @@ fn certificates_and_puk_lookup() {
     let err = client.puk_lookup("TST5565594230-1002", "").unwrap_err();
     assert_eq!(err.refusal_code(), Some("reason_missing"));
     assert!(!format!("{err:?}").contains("13572468"));
+}
+
+/// Key slot `n` (1-8) of the card.
+fn key_slot(n: u8) -> siths_upgrade::card::KeySlot {
+    siths_upgrade::card::KeySlot::new(n).expect("a slot 1-8")
 }

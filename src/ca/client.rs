@@ -20,8 +20,6 @@ use super::pkcs7;
 use super::profile::Profile;
 use super::tls::{HandshakeLog, HandshakeRecord, card_client_config};
 
-pub use super::tls::SharedCard;
-
 /// Time to reach the CA, including the TLS handshake (where the card signs).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time for a whole request; an enrolment is one signature on the CA's side.
@@ -201,8 +199,8 @@ impl CaClient {
     pub fn new(
         base_url: &str,
         server_roots_pem: &[u8],
-        card: SharedCard,
-        auth_slot: u8,
+        card: crate::card::SharedCard,
+        auth_slot: crate::card::KeySlot,
         auth_cert_der: Vec<u8>,
     ) -> Result<CaClient, CaError> {
         let url = reqwest::Url::parse(base_url.trim()).map_err(|e| {

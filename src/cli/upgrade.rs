@@ -1,15 +1,14 @@
 //! `upgrade`: the whole upgrade with a line per step on the terminal.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
-use crate::card::{PinKind, SithsCard};
+use crate::card::{Card, PinKind};
 use crate::cli::exit::{CliError, ExitCode};
 use crate::cli::prompt::PinSource;
 use crate::workflow::upgrade::{UpgradeError, UpgradeRequest, upgrade};
 
 pub fn run(
-    card: SithsCard,
+    card: Box<dyn Card>,
     ca_url: &str,
     ca_root: &Path,
     mut source: PinSource,
@@ -23,7 +22,7 @@ pub fn run(
     eprintln!("Keep the card in the reader until the upgrade has finished.");
     let pin1 = source.code(PinKind::Pin1)?;
     let pin2 = source.code(PinKind::Pin2)?;
-    let shared = Arc::new(Mutex::new(card));
+    let shared: crate::card::SharedCard = std::sync::Arc::new(std::sync::Mutex::new(card));
     let request = UpgradeRequest {
         ca_url,
         ca_root_pem: &root,

@@ -6,6 +6,7 @@ use crate::ca::client::CaError;
 use crate::card::{CardError, PinKind, PinRuleError};
 use crate::gui::i18n::Tr;
 use crate::gui::protocol::Failure;
+use crate::pkcs11::Pkcs11Error;
 use crate::pki::{Identity, Purpose};
 use crate::transport::TransportError;
 use crate::workflow::upgrade::{Step, UpgradeError};
@@ -156,6 +157,17 @@ pub fn card_error(tr: &Tr, e: &CardError) -> Explained {
             );
             (text, vec![NextAction::TryAgain])
         }
+        CardError::WrongCodeFewer { kind, max } => (
+            tr.a(
+                "err-wrong-pin-fewer",
+                &[
+                    ("pin", pin_name(tr, *kind).as_str().into()),
+                    ("max", (*max).into()),
+                ],
+            ),
+            vec![NextAction::TryAgain],
+        ),
+        CardError::Pkcs11(p) => pkcs11_error(tr, p),
         CardError::Blocked(PinKind::Puk) | CardError::CardDead => {
             (tr.t("err-card-dead"), vec![NextAction::ServiceCentre])
         }
@@ -192,6 +204,60 @@ pub fn card_error(tr: &Tr, e: &CardError) -> Explained {
         ),
     };
     Explained { text, next }
+}
+
+fn pkcs11_error(tr: &Tr, e: &Pkcs11Error) -> (String, Vec<NextAction>) {
+    match e {
+        Pkcs11Error::ModuleNotFound(detail) => (
+            tr.a(
+                "err-p11-module-missing",
+                &[("detail", detail.as_str().into())],
+            ),
+            vec![],
+        ),
+        Pkcs11Error::ModuleUnloadable { module, detail } => (
+            tr.a(
+                "err-p11-module-broken",
+                &[
+                    ("module", module.as_str().into()),
+                    ("detail", detail.as_str().into()),
+                ],
+            ),
+            vec![],
+        ),
+        Pkcs11Error::NoToken(module) => (
+            tr.a("err-p11-no-token", &[("module", module.as_str().into())]),
+            vec![NextAction::TryAgain],
+        ),
+        Pkcs11Error::TokenNotFound { wanted, seen } => (
+            tr.a(
+                "err-p11-token-not-found",
+                &[
+                    ("wanted", wanted.as_str().into()),
+                    ("seen", seen.as_str().into()),
+                ],
+            ),
+            vec![NextAction::TryAgain],
+        ),
+        Pkcs11Error::NotSupported { action, function } => (
+            tr.a(
+                "err-p11-not-supported",
+                &[
+                    ("action", (*action).into()),
+                    ("function", function.as_str().into()),
+                ],
+            ),
+            vec![NextAction::ServiceCentre],
+        ),
+        Pkcs11Error::Pin2InMiddleware => (tr.t("err-p11-pin2-in-middleware"), vec![]),
+        Pkcs11Error::Failed { action, rv } => (
+            tr.a(
+                "err-p11-failed",
+                &[("detail", format!("{action}: {rv}").as_str().into())],
+            ),
+            vec![NextAction::TryAgain],
+        ),
+    }
 }
 
 pub fn ca_error(tr: &Tr, e: &CaError) -> Explained {
@@ -270,7 +336,7 @@ pub fn upgrade_error(tr: &Tr, e: &UpgradeError) -> Explained {
         ),
         UpgradeError::NoLoginCertificate => (tr.t("err-no-login-cert"), vec![ServiceCentre]),
         UpgradeError::SlotInUse(slot) => (
-            tr.a("err-slot-in-use", &[("slot", (*slot).into())]),
+            tr.a("err-slot-in-use", &[("slot", slot.number().into())]),
             vec![ServiceCentre],
         ),
         UpgradeError::NotWritable(d) => (tr.a("err-not-writable", &[("detail", d.into())]), vec![]),
