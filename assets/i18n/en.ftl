@@ -73,6 +73,9 @@ tries-left = { $n ->
     [one] { $n } try left
    *[other] { $n } tries left
 }
+tries-all = all tries left
+tries-fewer = fewer than { $max } tries left
+tries-unknown = tries left not shown by the card's middleware
 trust-level = trust level { $level }
 trust-level-unknown = trust level unknown
 issued-by = issued by { $issuer }

@@ -3,7 +3,7 @@
 
 use crate::ca::Profile;
 use crate::ca::client::CaError;
-use crate::card::{CardError, PinKind, PinRuleError};
+use crate::card::{CardError, PinKind, PinRuleError, PinStatus, TriesKnown};
 use crate::gui::i18n::Tr;
 use crate::gui::protocol::Failure;
 use crate::pkcs11::Pkcs11Error;
@@ -131,6 +131,18 @@ pub fn pin_rule_error(tr: &Tr, e: &PinRuleError) -> String {
         PinRuleError::PinLength { len, .. } => tr.a("err-pin-length", &[("len", (*len).into())]),
         PinRuleError::PukLength { len, .. } => tr.a("err-puk-length", &[("len", (*len).into())]),
         PinRuleError::Mismatch => tr.t("err-pin-mismatch"),
+    }
+}
+
+/// Tries left as the card told them: a count from our card, or what PKCS#11 flags allow
+/// ("fewer than 3", "all", unknown) without inventing a number.
+pub fn tries_left(tr: &Tr, status: &PinStatus) -> String {
+    match status.known {
+        _ if status.blocked() => tr.t("blocked"),
+        TriesKnown::Exact => tr.a("tries-left", &[("n", status.tries_left.into())]),
+        TriesKnown::AtMost if status.tries_left >= status.max_tries => tr.t("tries-all"),
+        TriesKnown::AtMost => tr.a("tries-fewer", &[("max", status.max_tries.into())]),
+        TriesKnown::Unknown => tr.t("tries-unknown"),
     }
 }
 

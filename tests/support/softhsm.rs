@@ -118,18 +118,23 @@ impl SoftHsm {
 
     /// Put the legacy pair of the virtual card in `state` on new token(s) of `model`.
     pub fn load_card(&self, state: &Path, codes: &Codes, model: Model) {
+        self.load_card_as(state, codes, model, CARD_LABEL);
+    }
+
+    /// [`SoftHsm::load_card`] under another card label, for several cards in one SoftHSM2.
+    pub fn load_card_as(&self, state: &Path, codes: &Codes, model: Model, card_label: &str) {
         let (keys, certs) = legacy_pair(state);
         let work = tempfile::tempdir().unwrap();
         let tokens: Vec<(String, &str, Vec<u8>)> = match model {
-            Model::SingleToken => vec![(CARD_LABEL.to_string(), codes.pin1.as_str(), vec![1, 5])],
+            Model::SingleToken => vec![(card_label.to_string(), codes.pin1.as_str(), vec![1, 5])],
             Model::TokenPerPin => vec![
                 (
-                    format!("{CARD_LABEL} (Legitimering)"),
+                    format!("{card_label} (Legitimering)"),
                     codes.pin1.as_str(),
                     vec![1],
                 ),
                 (
-                    format!("{CARD_LABEL} (Underskrift)"),
+                    format!("{card_label} (Underskrift)"),
                     codes.pin2.as_str(),
                     vec![5],
                 ),

@@ -294,11 +294,7 @@ fn pins(app: &SithsApp, ui: &mut egui::Ui, overview: &CardOverview) {
                     continue;
                 };
                 ui.label(words::pin_name(tr, kind));
-                let text = if status.blocked() {
-                    tr.t("blocked")
-                } else {
-                    tr.a("tries-left", &[("n", status.tries_left.into())])
-                };
+                let text = words::tries_left(tr, status);
                 if status.tries_left <= 1 {
                     ui.label(RichText::new(text).color(widgets::ERROR_COLOUR).strong());
                 } else {
