@@ -142,7 +142,7 @@ pub fn personalised_card(
     let pin1 = check_codes(codes)?;
     let blank = blank_card(
         serial,
-        "SITHS e-id kort (Legitimering)",
+        "SITHS e-id kort",
         &InitialCodes {
             pin1: &codes.pin1,
             pin2: &codes.pin2,

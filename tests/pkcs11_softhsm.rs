@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -267,37 +266,26 @@ fn upgrade_through_pkcs11_with_one_token_and_always_authenticate_signing_keys() 
     upgrade_on(Model::SingleToken);
 }
 
-/// Kill the upgrade after its `step`-th progress line; true if it finished first.
+/// Run the upgrade and have it end abruptly (no clean-up, as a kill) right after it reports
+/// `step`; true if it finished before that.
 fn upgrade_killed_after(rig: &Rig, step: usize) -> bool {
     let args = rig.upgrade_args();
-    let mut child = Command::new(BIN)
-        .args(&args)
-        .envs(rig.hsm.env())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{}\n{}\n", rig.codes.pin1, rig.codes.pin2).as_bytes())
-        .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = 0;
-    for line in stderr.lines() {
-        let line = line.unwrap();
-        if line.starts_with('[') {
-            seen += 1;
-            if seen == step {
-                let _ = child.kill();
-                break;
-            }
-        }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut env = rig.hsm.env();
+    env.push(("SITHS_UPGRADE_ABORT_AFTER_STEP".into(), step.to_string()));
+    let out = run(
+        &args,
+        &format!("{}\n{}\n", rig.codes.pin1, rig.codes.pin2),
+        &env,
+    );
+    if !out.status.success() {
+        assert!(
+            text(&out).contains("Stopping abruptly here"),
+            "step {step} failed on its own: {}",
+            text(&out)
+        );
     }
-    let status = child.wait().unwrap();
-    status.success()
+    out.status.success()
 }
 
 #[test]

@@ -29,8 +29,13 @@ pub fn run(
         pin1: &pin1,
         pin2: &pin2,
     };
+    let stop_after = abort_after_step();
     let summary = upgrade(&shared, &request, &mut |p| {
         eprintln!("[{:>2}/{}] {}", p.done, p.total, p.message);
+        if stop_after.is_some_and(|n| p.done >= n && p.done < p.total) {
+            eprintln!("Stopping abruptly here, as {ABORT_AFTER_STEP} asks.");
+            std::process::abort();
+        }
     })
     .map_err(upgrade_error)?;
     println!(
@@ -40,6 +45,15 @@ pub fn run(
     );
     print!("{}", crate::report::overview_text(&summary.overview));
     Ok(())
+}
+
+/// For tests and training: end the process abruptly (no clean-up, as a kill or a power cut
+/// would) right after the upgrade reports this step, so a resume can be tried from every step
+/// boundary. Steps are numbered as the progress lines show them.
+pub const ABORT_AFTER_STEP: &str = "SITHS_UPGRADE_ABORT_AFTER_STEP";
+
+fn abort_after_step() -> Option<usize> {
+    std::env::var(ABORT_AFTER_STEP).ok()?.trim().parse().ok()
 }
 
 fn upgrade_error(e: UpgradeError) -> CliError {

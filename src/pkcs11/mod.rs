@@ -386,29 +386,36 @@ impl Pkcs11Card {
 }
 
 /// Indexes of the "(Legitimering)" and "(Underskrift)" tokens of one card, if the middleware
-/// shows one token per PIN.
+/// shows one token per PIN: the pair with one serial, else the one pair with one card label
+/// (middleware truncates long labels to PKCS#11's 32 characters, so labels alone may differ).
 fn pair(found: &[Found]) -> Option<(usize, usize)> {
     let base = |f: &Found, suffix: &str| {
         f.label
             .strip_suffix(suffix)
             .map(|b| b.trim_end().to_string())
     };
-    let auths: Vec<usize> = (0..found.len())
-        .filter(|&i| base(&found[i], AUTH_SUFFIX).is_some())
-        .collect();
-    for a in auths {
+    let with = |suffix: &str| -> Vec<usize> {
+        (0..found.len())
+            .filter(|&i| base(&found[i], suffix).is_some())
+            .collect()
+    };
+    let (auths, signs) = (with(AUTH_SUFFIX), with(SIGN_SUFFIX));
+    for &a in &auths {
+        let serial = &found[a].serial;
+        if let Some(&s) = signs
+            .iter()
+            .find(|&&s| !serial.is_empty() && &found[s].serial == serial)
+        {
+            return Some((a, s));
+        }
         let name = base(&found[a], AUTH_SUFFIX);
-        let signs: Vec<usize> = (0..found.len())
-            .filter(|&i| base(&found[i], SIGN_SUFFIX) == name)
-            .collect();
-        let same_serial = signs
+        let named: Vec<usize> = signs
             .iter()
             .copied()
-            .find(|&s| found[s].serial == found[a].serial);
-        match (same_serial, signs.as_slice()) {
-            (Some(s), _) => return Some((a, s)),
-            (None, [only]) => return Some((a, *only)),
-            _ => {}
+            .filter(|&s| base(&found[s], SIGN_SUFFIX) == name)
+            .collect();
+        if let [only] = named.as_slice() {
+            return Some((a, *only));
         }
     }
     None
@@ -600,9 +607,15 @@ impl Card for Pkcs11Card {
                 Error::Pkcs11(RvError::PinIncorrect, _) => self.wrong_puk(kind),
                 e => card_error(e, "check the PUK", PinKind::Puk),
             })?;
+        // OpenSC checks the PUK only here, when the card unblocks (its SO login just keeps it).
         let result = session
             .init_pin(&AuthPin::from(new.expose_digits()))
-            .map_err(|e| card_error(e, "set the new PIN", kind));
+            .map_err(|e| match e {
+                Error::Pkcs11(RvError::PinIncorrect | RvError::PinLocked, _) => {
+                    self.wrong_puk(kind)
+                }
+                e => card_error(e, "set the new PIN", kind),
+            });
         let _ = session.logout();
         result
     }
