@@ -18,6 +18,7 @@ use rustls::{ProtocolVersion, RootCertStore, ServerConfig, ServerConnection, Str
 use sha2::{Digest, Sha256};
 use x509_parser::prelude::FromDer;
 
+use siths_upgrade::ca::RefusalCode;
 use siths_upgrade::ca::check::{CertCheckError, Expected, check_issued};
 use siths_upgrade::ca::client::{CaClient, CaError};
 use siths_upgrade::ca::csr::card_csr;
@@ -859,7 +860,7 @@ fn enroll_sends_the_csr_and_returns_the_issued_certificate() {
 
     // A profile the server does not serve: the refusal's code comes through.
     let err = client.enroll(Profile::PnrSign, &csr).unwrap_err();
-    assert_eq!(err.refusal_code(), Some("unknown_profile"));
+    assert_eq!(err.refusal_code(), Some(RefusalCode::UnknownProfile));
 }
 
 #[test]
@@ -891,7 +892,7 @@ fn refusals_and_malformed_answers_are_typed() {
             message,
         } => {
             assert_eq!(*status, 403);
-            assert_eq!(code, "deadline_passed");
+            assert_eq!(*code, RefusalCode::DeadlinePassed);
             assert!(message.contains("deadline 2027-06-30 has passed"));
         }
         other => panic!("{other:?}"),
@@ -902,7 +903,7 @@ fn refusals_and_malformed_answers_are_typed() {
     ));
     assert!(matches!(client.me().unwrap_err(), CaError::Malformed(_)));
     let err = client.certificates().unwrap_err();
-    assert_eq!(err.refusal_code(), Some("http_500"));
+    assert_eq!(err.refusal_code(), Some(RefusalCode::Unknown));
 }
 
 #[test]
@@ -959,7 +960,7 @@ fn certificates_and_puk_lookup() {
     assert_eq!(seen[1].content_type.as_deref(), Some("application/json"));
 
     let err = client.puk_lookup("TST5565594230-1002", "").unwrap_err();
-    assert_eq!(err.refusal_code(), Some("reason_missing"));
+    assert_eq!(err.refusal_code(), Some(RefusalCode::ReasonMissing));
     assert!(!format!("{err:?}").contains("13572468"));
 }
 

@@ -379,7 +379,16 @@ fn a_samordningsnummer_holder_gets_no_level_3_personnummer_pair() {
 fn refused_persons_and_a_passed_deadline_change_nothing() {
     let rig = Rig::new(NOT_ALLOWED);
     let e = rig.upgrade().unwrap_err();
-    assert!(matches!(e, UpgradeError::NotAllowed { .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            UpgradeError::NotAllowed {
+                code: siths_upgrade::ca::RefusalCode::UpgradeNotAllowed,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 
     let mut rig = Rig::new(KARIN);
     rig.mock.take().unwrap().stop();
@@ -387,7 +396,13 @@ fn refused_persons_and_a_passed_deadline_change_nothing() {
     rig.mock = Some(start(rig.dir.path(), "127.0.0.1:0").unwrap());
     let e = rig.upgrade().unwrap_err();
     assert!(
-        matches!(&e, UpgradeError::NotAllowed { code, .. } if code.contains("deadline")),
+        matches!(
+            &e,
+            UpgradeError::NotAllowed {
+                code: siths_upgrade::ca::RefusalCode::DeadlinePassed,
+                ..
+            }
+        ),
         "{e:?}"
     );
     let o = rig.card().lock().unwrap().overview().unwrap();

@@ -2,6 +2,7 @@
 //! with the next step the window offers for it.
 
 use crate::ca::Profile;
+use crate::ca::RefusalCode;
 use crate::ca::client::CaError;
 use crate::card::{CardError, PinKind, PinRuleError, PinStatus, TriesKnown};
 use crate::gui::i18n::Tr;
@@ -311,15 +312,15 @@ pub fn ca_error(tr: &Tr, e: &CaError) -> Explained {
 }
 
 /// A refusal by the CA: the known codes in our words, others in the CA's.
-fn refusal(tr: &Tr, code: &str, message: &str) -> String {
+fn refusal(tr: &Tr, code: &RefusalCode, message: &str) -> String {
     match code {
-        "upgrade_not_allowed" => tr.t("err-refusal-not-allowed"),
-        "deadline_passed" => tr.t("err-refusal-deadline"),
-        "profile_not_allowed" => tr.t("err-refusal-profile"),
-        "unknown_person" => tr.t("err-refusal-unknown-person"),
-        _ => tr.a(
+        RefusalCode::UpgradeNotAllowed => tr.t("err-refusal-not-allowed"),
+        RefusalCode::DeadlinePassed => tr.t("err-refusal-deadline"),
+        RefusalCode::ProfileNotAllowed => tr.t("err-refusal-profile"),
+        RefusalCode::UnknownPerson => tr.t("err-refusal-unknown-person"),
+        code => tr.a(
             "err-refusal-other",
-            &[("message", message.into()), ("code", code.into())],
+            &[("message", message.into()), ("code", code.as_str().into())],
         ),
     }
 }

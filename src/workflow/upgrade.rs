@@ -93,7 +93,10 @@ pub enum UpgradeError {
         error: CertCheckError,
     },
     #[error("the CA will not upgrade this card: {message}")]
-    NotAllowed { code: String, message: String },
+    NotAllowed {
+        code: crate::ca::RefusalCode,
+        message: String,
+    },
     #[error(
         "the CA offers no {0} certificate for you, so the upgrade cannot make both pairs: contact the service centre"
     )]
@@ -219,7 +222,7 @@ pub fn upgrade(
     );
     if let Some(refusal) = &me.refusal {
         return Err(UpgradeError::NotAllowed {
-            code: refusal.error.clone(),
+            code: refusal.error,
             message: refusal.message.clone(),
         });
     }
