@@ -383,6 +383,11 @@ fn expected(card: &TestCard, identity: &str, purpose: Purpose) -> Expected {
         purpose,
         modulus: card.public.modulus.clone(),
         exponent: card.public.exponent.clone(),
+        trust_level: 3,
+        profile: match purpose {
+            Purpose::Signature => Profile::HsaSign,
+            _ => Profile::HsaAuth,
+        },
     }
 }
 
@@ -654,16 +659,18 @@ fn check_accepts_a_correct_certificate() {
     )
     .unwrap();
 
-    // The card's real legacy certificate checks out against the card's own CA.
+    // The card's legacy certificate chains to the card's own CA, but that is not the issuing
+    // CA of a new HSA-id certificate: it is never taken for one.
     let card_cas = card.ca_ders();
-    check_issued(
+    let err = check_issued(
         &card.auth_cert,
         &card_cas[..1],
         &card_cas[1],
         &expected(&card, DEMO_HSA_ID, Purpose::Authentication),
         now,
     )
-    .unwrap();
+    .unwrap_err();
+    assert!(matches!(err, CertCheckError::WrongIssuer { .. }), "{err:?}");
 }
 
 fn assert_refused(result: Result<siths_upgrade::pki::CertInfo, CertCheckError>) -> CertCheckError {
@@ -779,6 +786,45 @@ fn check_refuses_each_wrong_certificate() {
     assert!(
         matches!(err, CertCheckError::UnknownIssuer { .. }),
         "{err:?}"
+    );
+
+    // A personnummer certificate from the HSA-id CA: the wrong CA for the profile.
+    let pnr_cert = issue(
+        &pki().hsa3,
+        "191212121212",
+        Purpose::Authentication,
+        &card_spki(&card),
+        None,
+    );
+    let want_pnr = Expected {
+        profile: Profile::PnrAuth,
+        ..expected(&card, "191212121212", Purpose::Authentication)
+    };
+    let err = check(&pnr_cert, &issuers(), root, &want_pnr, now);
+    assert!(matches!(err, CertCheckError::WrongIssuer { .. }), "{err:?}");
+
+    // Trust level 2 where 3 was asked for.
+    let level2 = pki()
+        .hsa3
+        .issue_person_cert(
+            &PersonCertRequest {
+                subject: person(DEMO_HSA_ID),
+                purpose: Purpose::Authentication,
+                trust_level: Some(2),
+                upn: None,
+                not_before: None,
+                not_after: None,
+            },
+            &card_spki(&card),
+        )
+        .unwrap();
+    let err = check(&level2, &issuers(), root, &want, now);
+    assert_eq!(
+        err,
+        CertCheckError::WrongTrustLevel {
+            expected: 3,
+            found: "trust level 2".into()
+        }
     );
 
     // Not a certificate.
@@ -967,4 +1013,148 @@ fn certificates_and_puk_lookup() {
 /// Key slot `n` (1-8) of the card.
 fn key_slot(n: u8) -> siths_upgrade::card::KeySlot {
     siths_upgrade::card::KeySlot::new(n).expect("a slot 1-8")
+}
+
+// ---------------------------------------------------------------- the CA must agree with the card
+
+#[test]
+fn an_upgrade_stops_when_the_ca_takes_the_card_for_someone_else() {
+    let card = TestCard::new();
+    // A CA that says the caller is another person, and offers all four profiles.
+    let other_me = ME_JSON
+        .replace("TST5565594230-1001", "TST5565594230-1002")
+        .replace(
+            r#"{"label":"hsa-sign","identity":"hsa_id","purpose":"signature","trust_level":3}]"#,
+            r#"{"label":"hsa-sign","identity":"hsa_id","purpose":"signature","trust_level":3},
+   {"label":"pnr-auth","identity":"personnummer","purpose":"authentication","trust_level":3},
+   {"label":"pnr-sign","identity":"personnummer","purpose":"signature","trust_level":3}]"#,
+        );
+    let server = TestServer::start(
+        &card.ca_pem,
+        &[&rustls::version::TLS13],
+        Box::new(move |seen| match seen.path.as_str() {
+            "/api/v1/me" => answer(200, "application/json", other_me.as_bytes()),
+            _ => answer(
+                500,
+                "application/json",
+                r#"{"error":"internal","message":"no"}"#,
+            ),
+        }),
+    );
+    let before = siths_upgrade::card::lock(&card.shared).overview().unwrap();
+    let pin = SecretCode::pin("135790".into()).unwrap();
+    let pin2 = SecretCode::pin("246802".into()).unwrap();
+    let root = pki().root.cert_pem();
+    let err = siths_upgrade::workflow::upgrade::upgrade(
+        &card.shared,
+        &siths_upgrade::workflow::upgrade::UpgradeRequest {
+            ca_url: &server.url(),
+            ca_root_pem: root.as_bytes(),
+            pin1: &pin,
+            pin2: &pin2,
+        },
+        &mut |_| {},
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(
+            err,
+            siths_upgrade::workflow::upgrade::UpgradeError::CaTookAnother { .. }
+        ),
+        "{text}"
+    );
+    assert!(text.contains("nothing was changed"), "{text}");
+    // Only /me was asked: no key made, no certificate asked for.
+    let paths: Vec<String> = server.seen().iter().map(|s| s.path.clone()).collect();
+    assert_eq!(paths, ["/api/v1/me"]);
+    let after = siths_upgrade::card::lock(&card.shared).overview().unwrap();
+    assert_eq!(after.keys, before.keys);
+    assert_eq!(after.certificates.len(), before.certificates.len());
+}
+
+#[test]
+fn fetch_existing_writes_only_what_passes_every_check_into_its_own_slot() {
+    use siths_upgrade::workflow::fetch_existing::{FetchRequest, Fit, list};
+    let card = TestCard::new();
+    let pin = SecretCode::pin("135790".into()).unwrap();
+    // A key in the HSA-id authentication profile's slot, as an interrupted upgrade leaves it.
+    let new_key = {
+        let mut c = siths_upgrade::card::lock(&card.shared);
+        c.verify_pin(PinKind::Pin1, &pin).unwrap();
+        c.generate_key(Profile::HsaAuth.slot()).unwrap()
+    };
+    let new_spki = new_key.to_spki_der().unwrap();
+    // What a CA might list for the holder: a level 2 certificate for the new key, and a
+    // certificate for the legacy key (slot 1) under the hsa-auth profile.
+    let level2 = pki()
+        .hsa3
+        .issue_person_cert(
+            &PersonCertRequest {
+                subject: person(DEMO_HSA_ID),
+                purpose: Purpose::Authentication,
+                trust_level: Some(2),
+                upn: None,
+                not_before: None,
+                not_after: None,
+            },
+            &new_spki,
+        )
+        .unwrap();
+    let legacy_key = issue(
+        &pki().hsa3,
+        DEMO_HSA_ID,
+        Purpose::Authentication,
+        &card_spki(&card),
+        None,
+    );
+    let b64 = |der: &[u8]| base64::engine::general_purpose::STANDARD.encode(der);
+    let listing = format!(
+        r#"{{"certificates":[{{"label":"hsa-auth","der_base64":"{}"}},{{"label":"hsa-auth","der_base64":"{}"}}]}}"#,
+        b64(&level2),
+        b64(&legacy_key)
+    );
+    let cacerts = pkcs7::certs_only_base64(&[pki().hsa3.cert_der()]).unwrap();
+    let server = TestServer::start(
+        &card.ca_pem,
+        &[&rustls::version::TLS13],
+        Box::new(move |seen| match seen.path.as_str() {
+            "/api/v1/me" => answer(200, "application/json", ME_JSON),
+            "/api/v1/certificates" => answer(200, "application/json", listing.as_bytes()),
+            "/.well-known/est/hsa-auth/cacerts" => {
+                answer(200, "application/pkcs7-mime", cacerts.as_bytes())
+            }
+            _ => answer(
+                404,
+                "application/json",
+                r#"{"error":"not_found","message":"no"}"#,
+            ),
+        }),
+    );
+    let root = pki().root.cert_pem();
+    let found = list(
+        &card.shared,
+        &FetchRequest {
+            ca_url: &server.url(),
+            ca_root_pem: root.as_bytes(),
+            pin1: &pin,
+        },
+    )
+    .unwrap();
+    let fits: Vec<&Fit> = found.iter().map(|e| &e.fit).collect();
+    assert!(
+        matches!(
+            fits.as_slice(),
+            [
+                Fit::FailsChecks(CertCheckError::WrongTrustLevel { .. }),
+                Fit::WrongSlot(slot)
+            ] if slot.number() == 1
+        ),
+        "{fits:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .all(|e| e.fit.explain().contains("cannot go onto this card"))
+    );
 }

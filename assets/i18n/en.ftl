@@ -210,6 +210,8 @@ fit-writable = can be written to the card (key slot { $slot })
 fit-already = already on the card
 fit-other-card = cannot go here: its key is on another card
 fit-expired = has expired
+fit-wrong-slot = cannot go onto this card: its key is in key slot { $slot }, which is for another kind of certificate. Contact the service centre.
+fit-fails-checks = cannot go onto this card: it fails the checks ({ $detail })
 
 ## Settings
 settings-title = Settings
@@ -265,6 +267,7 @@ err-p11-token-not-found = The middleware sees no card named { $wanted } (it sees
 err-p11-not-supported = This middleware cannot { $action } on the card ({ $function } is not supported). Use the card's own middleware (SafeNet Authentication Client in Inera's SITHS eID app) or contact the service centre.
 err-p11-pin2-in-middleware = This middleware checks the signing PIN (PIN2) only when you sign, and changes or unblocks it only in its own program. Use the middleware's tool for PIN2.
 err-p11-failed = The card's middleware refused ({ $detail }). Take the card out, put it back and try again; contact the service centre if it happens again.
+err-ca-took-another = The CA took this card for { $ca }, but the card's login certificate names { $card }. Nothing was changed. Contact the service centre.
 err-card-refused = The card refused { $operation } (status { $sw }). Take the card out, put it back and try again.
 err-ca-unreachable = The CA at { $url } cannot be reached ({ $detail }). Check the address and the network and try again; nothing on the card was changed.
 err-ca-not-trusted = The CA's server certificate is not trusted ({ $detail }). Check the root certificate and the address in the settings; nothing on the card was changed.

@@ -207,6 +207,8 @@ fit-writable = kan skrivas till kortet (nyckelplats { $slot })
 fit-already = finns redan på kortet
 fit-other-card = kan inte skrivas hit: nyckeln finns på ett annat kort
 fit-expired = har gått ut
+fit-wrong-slot = kan inte skrivas hit: nyckeln ligger på nyckelplats { $slot }, som är till för en annan sorts certifikat. Kontakta servicecenter.
+fit-fails-checks = kan inte skrivas hit: det klarar inte kontrollerna ({ $detail })
 
 ## Inställningar
 settings-title = Inställningar
@@ -256,6 +258,7 @@ err-p11-token-not-found = Mellanprogrammet ser inget kort som heter { $wanted } 
 err-p11-not-supported = Det här mellanprogrammet kan inte { $action } på kortet ({ $function } stöds inte). Använd kortets eget mellanprogram (SafeNet Authentication Client i Ineras SITHS eID-app) eller kontakta servicecenter.
 err-p11-pin2-in-middleware = Det här mellanprogrammet kontrollerar underskriftskoden (PIN2) först när du skriver under och byter eller låser upp den bara i sitt eget program. Använd mellanprogrammets verktyg för PIN2.
 err-p11-failed = Kortets mellanprogram vägrade ({ $detail }). Ta ut kortet, sätt i det igen och försök igen; kontakta servicecenter om det händer igen.
+err-ca-took-another = CA:n tog kortet för { $ca }, men kortets inloggningscertifikat gäller { $card }. Inget har ändrats. Kontakta servicecenter.
 err-card-refused = Kortet vägrade { $operation } (status { $sw }). Ta ut kortet, sätt i det igen och försök igen.
 err-ca-unreachable = CA:n på { $url } går inte att nå ({ $detail }). Kontrollera adressen och nätverket och försök igen; inget på kortet har ändrats.
 err-ca-not-trusted = CA:ns servercertifikat godtas inte ({ $detail }). Kontrollera rotcertifikatet och adressen i inställningarna; inget på kortet har ändrats.

@@ -16,6 +16,10 @@ pub struct Expected {
     /// The card key (big-endian, leading zeros ignored).
     pub modulus: Vec<u8>,
     pub exponent: Vec<u8>,
+    /// The trust level the certificate's policy must carry.
+    pub trust_level: u8,
+    /// The profile, whose own issuing CA must have issued the certificate.
+    pub profile: crate::ca::Profile,
 }
 
 const NEXT: &str = "nothing was written to the card; contact the service centre";
@@ -43,6 +47,13 @@ pub enum CertCheckError {
     WrongIdentity { expected: String, found: String },
     #[error("the certificate is for {found} instead of {expected}; {NEXT}")]
     WrongPurpose { expected: String, found: String },
+    #[error(
+        "the certificate was issued by `{found}`, not by {expected}, the CA for this kind of \
+         certificate; {NEXT}"
+    )]
+    WrongIssuer { expected: String, found: String },
+    #[error("the certificate is at {found} instead of trust level {expected}; {NEXT}")]
+    WrongTrustLevel { expected: u8, found: String },
     #[error("the certificate is not valid until {0} (check the computer's clock); {NEXT}")]
     NotYetValid(Date),
     #[error("the certificate expired on {0}; {NEXT}")]
@@ -96,6 +107,14 @@ pub fn check_issued(
         });
     }
 
+    let issuer_cn = issuer.subject.common_name.as_deref().unwrap_or("");
+    if !expected.profile.is_issuing_ca(issuer_cn) {
+        return Err(CertCheckError::WrongIssuer {
+            expected: expected.profile.issuing_ca().into(),
+            found: issuer.subject_dn.clone(),
+        });
+    }
+
     if !cert.matches_rsa_key(&expected.modulus, &expected.exponent) {
         return Err(CertCheckError::WrongKey);
     }
@@ -127,6 +146,15 @@ pub fn check_issued(
         return Err(CertCheckError::WrongPurpose {
             expected: expected.purpose.label().into(),
             found: cert.purpose.label().into(),
+        });
+    }
+
+    if cert.trust_level != Some(expected.trust_level) {
+        return Err(CertCheckError::WrongTrustLevel {
+            expected: expected.trust_level,
+            found: cert
+                .trust_level
+                .map_or("no trust level".into(), |l| format!("trust level {l}")),
         });
     }
 

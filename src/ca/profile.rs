@@ -87,6 +87,21 @@ impl Profile {
     pub fn trust_level(self) -> u8 {
         3
     }
+
+    /// The issuing CA of this profile's certificates [public names]; a TEST environment puts
+    /// "TEST " before them.
+    pub fn issuing_ca(self) -> &'static str {
+        match self.identity() {
+            IdentityKind::HsaId => "SITHS e-id Person HSA-id 3 CA v1",
+            IdentityKind::Personnummer => "SITHS e-id Person ID 3 CA v1",
+        }
+    }
+
+    /// Whether `common_name` names this profile's issuing CA, in production or TEST.
+    pub fn is_issuing_ca(self, common_name: &str) -> bool {
+        let name = common_name.trim();
+        name == self.issuing_ca() || name.strip_prefix("TEST ") == Some(self.issuing_ca())
+    }
 }
 
 #[cfg(test)]

@@ -348,6 +348,13 @@ pub fn upgrade_error(tr: &Tr, e: &UpgradeError) -> Explained {
             vec![ServiceCentre],
         ),
         UpgradeError::NoLoginCertificate => (tr.t("err-no-login-cert"), vec![ServiceCentre]),
+        UpgradeError::CaTookAnother { card, ca } => (
+            tr.a(
+                "err-ca-took-another",
+                &[("card", card.as_str().into()), ("ca", ca.as_str().into())],
+            ),
+            vec![ServiceCentre],
+        ),
         UpgradeError::SlotInUse(slot) => (
             tr.a("err-slot-in-use", &[("slot", slot.number().into())]),
             vec![ServiceCentre],

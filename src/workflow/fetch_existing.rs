@@ -4,10 +4,12 @@
 //! A certificate is only useful on a card that holds its private key, and keys never leave a
 //! card, so each certificate goes to the slot whose key matches it, or is reported as not fitting.
 
-use crate::ca::Profile;
+use crate::ca::check::{CertCheckError, Expected, check_issued};
+use crate::ca::client::CaError;
+use crate::ca::{IdentityKind, Profile};
 use crate::card::{CardError, KeySlot, SecretCode, SharedCard};
 use crate::pki::CertInfo;
-use crate::workflow::upgrade::{Timing, UpgradeError, log_in};
+use crate::workflow::upgrade::{Timing, UpgradeError, log_in, login_hsa_id};
 
 /// One certificate the CA has for the holder, and whether it can go onto this card.
 #[derive(Debug, Clone)]
@@ -27,6 +29,10 @@ pub enum Fit {
     KeyNotOnCard,
     /// The certificate is no longer valid.
     Expired,
+    /// The card holds its key, but in another slot than the one for its kind of certificate.
+    WrongSlot(KeySlot),
+    /// It fails the checks every certificate passes before it touches the card.
+    FailsChecks(CertCheckError),
 }
 
 impl Fit {
@@ -40,6 +46,11 @@ impl Fit {
                     .into()
             }
             Fit::Expired => "has expired; it is of no use on a card".into(),
+            Fit::WrongSlot(slot) => format!(
+                "cannot go onto this card: its key is in {slot}, which holds another kind of \
+                 certificate; contact the service centre"
+            ),
+            Fit::FailsChecks(e) => format!("cannot go onto this card: {e}"),
         }
     }
 }
@@ -57,7 +68,7 @@ pub fn list(
 ) -> Result<Vec<Existing>, UpgradeError> {
     let mut timing = Timing::default();
     let overview = crate::card::lock(shared).overview()?;
-    let (client, _me) = log_in(
+    let (client, me) = log_in(
         shared,
         &overview,
         request.ca_url,
@@ -65,6 +76,14 @@ pub fn list(
         request.pin1,
         &mut timing,
     )?;
+    // Certificates are checked against whom the card's login certificate names.
+    let card_hsa_id = login_hsa_id(&overview).ok_or(UpgradeError::NoLoginCertificate)?;
+    if card_hsa_id != me.hsa_id {
+        return Err(UpgradeError::CaTookAnother {
+            card: card_hsa_id,
+            ca: me.hsa_id,
+        });
+    }
     let issued = client.certificates()?;
     let mut keys = Vec::new();
     {
@@ -76,19 +95,57 @@ pub fn list(
         }
     }
     let now = crate::pki::date::now_unix();
+    let root_der = CertInfo::from_pem_or_der(request.ca_root_pem)
+        .map(|i| i.der)
+        .map_err(|e| {
+            CaError::Config(format!(
+                "the CA root certificate cannot be read ({e}); give the root PEM file the site uses"
+            ))
+        })?;
+    let mut issuers: Vec<(Profile, Vec<Vec<u8>>)> = Vec::new();
     let mut out = Vec::new();
     for cert in issued {
         let Ok(info) = CertInfo::from_der(&cert.der) else {
             continue;
         };
+        let key = keys
+            .iter()
+            .find(|(_, k)| info.matches_rsa_key(&k.modulus, &k.exponent));
         let fit = if overview.certificates.iter().any(|c| c.der == info.der) {
             Fit::AlreadyOnCard
         } else if !info.is_valid_at(now) {
             Fit::Expired
         } else {
-            keys.iter()
-                .find(|(_, k)| info.matches_rsa_key(&k.modulus, &k.exponent))
-                .map_or(Fit::KeyNotOnCard, |(slot, _)| Fit::Writable(*slot))
+            match key {
+                None => Fit::KeyNotOnCard,
+                Some((slot, _)) if *slot != cert.profile.slot() => Fit::WrongSlot(*slot),
+                Some((slot, key)) => {
+                    let cas = match issuers.iter().find(|(p, _)| *p == cert.profile) {
+                        Some((_, cas)) => cas.clone(),
+                        None => {
+                            let cas = client.cacerts(cert.profile)?;
+                            issuers.push((cert.profile, cas.clone()));
+                            cas
+                        }
+                    };
+                    let identity = match cert.profile.identity() {
+                        IdentityKind::HsaId => me.hsa_id.clone(),
+                        IdentityKind::Personnummer => me.personnummer.clone(),
+                    };
+                    let expected = Expected {
+                        identity,
+                        purpose: cert.profile.purpose(),
+                        modulus: key.modulus.clone(),
+                        exponent: key.exponent.clone(),
+                        trust_level: cert.profile.trust_level(),
+                        profile: cert.profile,
+                    };
+                    match check_issued(&info.der, &cas, &root_der, &expected, now) {
+                        Ok(_) => Fit::Writable(*slot),
+                        Err(e) => Fit::FailsChecks(e),
+                    }
+                }
+            }
         };
         out.push(Existing {
             profile: cert.profile,

@@ -105,6 +105,11 @@ pub enum UpgradeError {
         "the card has no authentication certificate to log in to the CA with: contact the service centre"
     )]
     NoLoginCertificate,
+    #[error(
+        "the CA took this card for {ca}, but its login certificate names {card}: nothing was \
+         changed; contact the service centre"
+    )]
+    CaTookAnother { card: String, ca: String },
     #[error("{0} holds a certificate that is not part of the upgrade: contact the service centre")]
     SlotInUse(KeySlot),
     #[error("this certificate {0}")]
@@ -231,6 +236,15 @@ pub fn upgrade(
             return Err(UpgradeError::ProfileMissing(profile.label()));
         }
     }
+    // The HSA-id certificates must name whom the card's own login certificate names; a CA that
+    // takes the card for someone else gets nothing written.
+    let card_hsa_id = login_hsa_id(&overview).ok_or(UpgradeError::NoLoginCertificate)?;
+    if card_hsa_id != me.hsa_id {
+        return Err(UpgradeError::CaTookAnother {
+            card: card_hsa_id,
+            ca: me.hsa_id.clone(),
+        });
+    }
     let root_der = CertInfo::from_pem_or_der(request.ca_root_pem)
         .map(|i| i.der)
         .map_err(|e| {
@@ -250,7 +264,7 @@ pub fn upgrade(
         let slot = profile.slot();
         let Some(identity) = expected_identity(
             profile,
-            &me.hsa_id,
+            &card_hsa_id,
             (!me.personnummer.is_empty()).then_some(me.personnummer.as_str()),
         ) else {
             return Err(UpgradeError::ProfileMissing(profile.label()));
@@ -324,6 +338,8 @@ pub fn upgrade(
                 purpose: profile.purpose(),
                 modulus: key.modulus.clone(),
                 exponent: key.exponent.clone(),
+                trust_level: profile.trust_level(),
+                profile,
             },
             crate::pki::date::now_unix(),
         )
@@ -442,6 +458,21 @@ pub(crate) fn log_in(
     let me = client.me()?;
     timing.ca += started.elapsed();
     Ok((client, me))
+}
+
+/// The HSA-id of the certificate the card logs in with: who the holder is, as the card (not the
+/// CA) says.
+pub(crate) fn login_hsa_id(overview: &CardOverview) -> Option<String> {
+    overview
+        .certificates
+        .iter()
+        .filter(|c| c.pin == Some(PinKind::Pin1) && c.slot.is_some())
+        .filter_map(|c| Some((c.slot?, c.info.as_ref().ok()?)))
+        .filter(|(_, i)| {
+            i.purpose == Purpose::Authentication && matches!(i.identity, Identity::HsaId(_))
+        })
+        .min_by_key(|(slot, _)| *slot == Profile::HsaAuth.slot())
+        .and_then(|(_, i)| i.identity.value().map(str::to_string))
 }
 
 /// Verify the PIN the slot needs right before its signature (PIN2 for signing keys).

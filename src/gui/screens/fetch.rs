@@ -51,6 +51,13 @@ fn fit_text(app: &SithsApp, fit: &Fit) -> String {
         Fit::AlreadyOnCard => app.tr.t("fit-already"),
         Fit::KeyNotOnCard => app.tr.t("fit-other-card"),
         Fit::Expired => app.tr.t("fit-expired"),
+        Fit::WrongSlot(slot) => app
+            .tr
+            .a("fit-wrong-slot", &[("slot", slot.number().into())]),
+        Fit::FailsChecks(e) => app.tr.a(
+            "fit-fails-checks",
+            &[("detail", e.to_string().as_str().into())],
+        ),
     }
 }
 
