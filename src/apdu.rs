@@ -158,6 +158,11 @@ impl Command {
         }
     }
 
+    /// VERIFY with P1 'FF': forget that `reference` was verified (ISO/IEC 7816-4 11.5.6).
+    pub fn reset_verification(reference: u8) -> Self {
+        Command::new(0x00, ins::VERIFY, 0xFF, reference)
+    }
+
     /// CHANGE REFERENCE DATA: old PIN followed by new PIN, both padded to the stored length.
     pub fn change_reference_data(reference: u8, old_and_new: &[u8]) -> Self {
         Command::new(0x00, ins::CHANGE_REFERENCE_DATA, 0x00, reference).with_data(old_and_new)

@@ -324,6 +324,29 @@ fn signing_needs_the_right_pin_and_verifies_against_the_certificate() {
 }
 
 #[test]
+fn ending_the_session_logs_the_card_out() {
+    let t = TestCard::new();
+    let mut card = t.open();
+    card.verify_pin(PinKind::Pin1, &pin("135790")).unwrap();
+    card.verify_pin(PinKind::Pin2, &pin("246802")).unwrap();
+    assert!(card.pin_status(PinKind::Pin1).unwrap().verified);
+    card.end_session().unwrap();
+    // Another connection to the same card (another program) finds it logged out: no signature
+    // without the PIN again, and no try was spent.
+    let mut other = t.open();
+    for kind in [PinKind::Pin1, PinKind::Pin2] {
+        let status = other.pin_status(kind).unwrap();
+        assert!(!status.verified, "{kind}");
+        assert_eq!(status.tries_left, 3, "{kind}");
+    }
+    let hash = [7u8; 32];
+    assert_eq!(
+        other.sign(key_slot(1), &hash, SignatureScheme::Pkcs1Sha256),
+        Err(CardError::NotVerified(PinKind::Pin1))
+    );
+}
+
+#[test]
 fn generate_write_and_delete_a_pair() {
     let t = TestCard::new();
     let mut card = t.open();

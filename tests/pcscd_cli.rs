@@ -146,6 +146,9 @@ fn pins_through_pcscd_with_exit_codes() {
     rig.serve();
     let ok = rig.run(&["verify-pin", "--which", "id", "--pin-stdin"], "135790\n");
     assert!(ok.status.success(), "{}", text(&ok.stderr));
+    // The command logged out when it ended: the card, still in the reader and served to
+    // other programs through pcscd, is not left verified.
+    assert_eq!(status_json(&rig)["pins"]["pin1"]["verified"], false);
 
     let wrong = rig.run(
         &["verify-pin", "--which", "sign", "--pin-stdin"],

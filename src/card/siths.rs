@@ -78,6 +78,23 @@ impl Card for SithsCard {
         self.stats
     }
 
+    /// Both PINs back to "not verified", so the card is not left logged in after a task.
+    fn end_session(&mut self) -> Result<(), CardError> {
+        self.run(|ch| {
+            select_application(ch)?;
+            for kind in [PinKind::Pin1, PinKind::Pin2] {
+                let r = ch.exchange(&Command::reset_verification(kind.reference()))?;
+                if !r.sw.is_ok() {
+                    return Err(CardError::Refused {
+                        operation: "VERIFY (reset)",
+                        sw: r.sw,
+                    });
+                }
+            }
+            Ok(())
+        })
+    }
+
     fn reset_stats(&mut self) {
         self.stats = TransferStats::default();
     }

@@ -40,7 +40,18 @@ pub fn run(
         ca_root_pem: &root,
         pin1: &pin1,
     };
-    let existing = list(&shared, &request).map_err(error)?;
+    let result = list_and_write(&shared, &request, &wanted, all);
+    crate::cli::log_out(crate::card::lock(&shared).as_mut());
+    result
+}
+
+fn list_and_write(
+    shared: &crate::card::SharedCard,
+    request: &FetchRequest<'_>,
+    wanted: &[Profile],
+    all: bool,
+) -> Result<(), CliError> {
+    let existing = list(shared, request).map_err(error)?;
     if existing.is_empty() {
         println!("The CA holds no certificates for you.");
         return Ok(());
@@ -57,12 +68,12 @@ pub fn run(
             e.fit.explain()
         );
         if (all || wanted.contains(&e.profile)) && matches!(e.fit, Fit::Writable(_)) {
-            write(&shared, e).map_err(error)?;
+            write(shared, e).map_err(error)?;
             println!("          → written to the card");
             written += 1;
         }
     }
-    for profile in &wanted {
+    for profile in wanted {
         if !existing.iter().any(|e| {
             e.profile == *profile && matches!(e.fit, Fit::Writable(_) | Fit::AlreadyOnCard)
         }) {

@@ -97,6 +97,8 @@ pub struct Pin {
     /// "exact", or "at_most" / "unknown" where PKCS#11 middleware gives only flags.
     pub tries_known: crate::card::TriesKnown,
     pub blocked: bool,
+    /// Verified in the card's current session (another program left it logged in).
+    pub verified: bool,
 }
 
 #[derive(Serialize, Debug)]
@@ -162,6 +164,7 @@ impl Status {
                 max_tries: p.max_tries,
                 tries_known: p.known,
                 blocked: p.blocked(),
+                verified: p.verified,
             })
         };
         let infos = || o.certificates.iter().filter_map(|c| c.info.as_ref().ok());

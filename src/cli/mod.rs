@@ -239,7 +239,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let (kind, mut source, mut card) = args.prepare(access)?;
             refuse_if_blocked(card.as_mut(), kind)?;
             let pin = source.code(kind)?;
-            card.verify_pin(kind, &pin)?;
+            let verified = card.verify_pin(kind, &pin);
+            log_out(card.as_mut());
+            verified?;
             println!("The {kind} is correct.");
             Ok(())
         }
@@ -248,7 +250,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             refuse_if_blocked(card.as_mut(), kind)?;
             let old = source.code(kind)?;
             let new = source.new_pin(kind)?;
-            card.change_pin(kind, &old, &new)?;
+            let changed = card.change_pin(kind, &old, &new);
+            log_out(card.as_mut());
+            changed?;
             println!("The {kind} is changed.");
             Ok(())
         }
@@ -265,7 +269,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             }
             let puk = source.code(PinKind::Puk)?;
             let new = source.new_pin(kind)?;
-            card.unblock_pin(kind, &puk, &new)?;
+            let unblocked = card.unblock_pin(kind, &puk, &new);
+            log_out(card.as_mut());
+            unblocked?;
             println!("The {kind} is unblocked and set to the new PIN.");
             Ok(())
         }
@@ -380,6 +386,13 @@ fn tempfile_dir() -> Result<PathBuf, CliError> {
     std::fs::create_dir_all(&dir)
         .map_err(|e| CliError::system(format!("cannot make {}: {e}", dir.display())))?;
     Ok(dir)
+}
+
+/// No card stays logged in after a command: a failure here (a card already pulled) only logs.
+pub(crate) fn log_out(card: &mut dyn Card) {
+    if let Err(e) = card.end_session() {
+        log::debug!("could not log out of the card: {e}");
+    }
 }
 
 /// Say so before asking for a code that cannot be used.

@@ -36,8 +36,9 @@ pub fn run(
             eprintln!("Stopping abruptly here, as {ABORT_AFTER_STEP} asks.");
             std::process::abort();
         }
-    })
-    .map_err(upgrade_error)?;
+    });
+    crate::cli::log_out(crate::card::lock(&shared).as_mut());
+    let summary = summary.map_err(upgrade_error)?;
     println!(
         "Upgrade finished: {} new certificate(s) written this time, {} legacy key slot(s) cleared.",
         summary.written.len(),

@@ -504,6 +504,12 @@ impl VirtualCard {
     }
 
     fn pin_command(&mut self, cmd: &Command) -> Reply {
+        // VERIFY with P1 'FF' and no data resets the reference's verification status
+        // (ISO/IEC 7816-4 11.5.6): how a host logs out at the end of a task.
+        if cmd.ins == ins::VERIFY && cmd.p1 == 0xFF && cmd.data.is_empty() {
+            self.session.verified.remove(&cmd.p2);
+            return Reply::sw(SW_OK);
+        }
         if cmd.p1 != 0x00 {
             return Reply::sw(SW_BAD_P1P2);
         }
