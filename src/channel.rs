@@ -26,9 +26,12 @@ impl<'a> Channel<'a> {
     }
 
     fn send_one(&mut self, command: &Command) -> Result<Response, TransportError> {
-        let bytes = command
-            .to_bytes()
-            .map_err(|e| TransportError::Malformed(e.to_string()))?;
+        // The encoded command may carry a PIN: wiped when sent.
+        let bytes = zeroize::Zeroizing::new(
+            command
+                .to_bytes()
+                .map_err(|e| TransportError::Malformed(e.to_string()))?,
+        );
         let answer = self.raw.transmit(&bytes);
         self.stats.apdus += 1;
         self.stats.bytes_sent += bytes.len() as u64;

@@ -136,8 +136,7 @@ impl Card for SithsCard {
         if kind == PinKind::Puk {
             return Err(CardError::PukNotChangeable);
         }
-        let mut data = old.padded();
-        data.extend_from_slice(&new.padded());
+        let data = two_codes(old, new);
         self.run(|ch| {
             select_application(ch)?;
             let r = ch.exchange(&Command::change_reference_data(kind.reference(), &data))?;
@@ -165,8 +164,7 @@ impl Card for SithsCard {
         if kind == PinKind::Puk {
             return Err(CardError::PukNotChangeable);
         }
-        let mut data = puk.padded();
-        data.extend_from_slice(&new.padded());
+        let data = two_codes(puk, new);
         self.run(|ch| {
             select_application(ch)?;
             let r = ch.exchange(&Command::reset_retry_counter(kind.reference(), &data))?;
@@ -245,6 +243,16 @@ impl Card for SithsCard {
     fn delete_pair(&mut self, slot: KeySlot) -> Result<(), CardError> {
         self.run(|ch| files::delete_pair(ch, slot))
     }
+}
+
+/// Two padded codes in one buffer made at its final size, so no copy of either is left in a
+/// buffer given back by a reallocation.
+fn two_codes(first: &SecretCode, second: &SecretCode) -> zeroize::Zeroizing<Vec<u8>> {
+    let (a, b) = (first.padded(), second.padded());
+    let mut data = zeroize::Zeroizing::new(Vec::with_capacity(a.len() + b.len()));
+    data.extend_from_slice(&a);
+    data.extend_from_slice(&b);
+    data
 }
 
 pub(crate) fn key_status(sw: StatusWord, slot: KeySlot, operation: &'static str) -> CardError {

@@ -110,7 +110,8 @@ fn session(card: &SharedCard, mut stream: TcpStream, stop: &AtomicBool) -> End {
     {
         return End::Lost(e);
     }
-    let mut payload = Vec::new();
+    // Command data may be a PIN: wiped after each APDU and on every way out of the session.
+    let mut payload = zeroize::Zeroizing::new(Vec::new());
     loop {
         let mut header = [0u8; 2];
         match read_full(&mut stream, &mut header, stop) {
@@ -155,8 +156,7 @@ fn session(card: &SharedCard, mut stream: TcpStream, stop: &AtomicBool) -> End {
                 },
             }
         };
-        // The command data may have been a PIN.
-        zeroize::Zeroize::zeroize(&mut payload);
+        zeroize::Zeroize::zeroize(&mut *payload);
         if let Some(reply) = reply {
             if let Err(e) = send(&mut stream, &reply) {
                 return End::Lost(e);
