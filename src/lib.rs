@@ -14,6 +14,7 @@ pub mod gui;
 pub mod layout;
 pub mod pkcs15;
 pub mod pki;
+pub mod private_file;
 pub mod report;
 pub mod transport;
 pub mod virtual_card;
