@@ -91,12 +91,22 @@ impl Env {
 
     /// Copy DIR, let `prepare` change the copy, then serve it.
     fn with(prepare: impl FnOnce(&MockDir)) -> Env {
+        Env::serve(prepare, mock::Limits::default())
+    }
+
+    /// A copy of DIR served with other limits.
+    fn with_limits(limits: mock::Limits) -> Env {
+        Env::serve(|_| {}, limits)
+    }
+
+    fn serve(prepare: impl FnOnce(&MockDir), limits: mock::Limits) -> Env {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("ca");
         support::files::copy_dir(&base().dir, &dir);
         let md = MockDir::new(&dir);
         prepare(&md);
-        let server = mock::start(&dir, "127.0.0.1:0").unwrap_or_else(|e| panic!("start: {e}"));
+        let server =
+            mock::start_with(&dir, "127.0.0.1:0", limits).unwrap_or_else(|e| panic!("start: {e}"));
         Env {
             tmp,
             dir: md,
@@ -833,4 +843,192 @@ fn stopping_the_server_closes_its_port() {
     env.restart();
     let (status, _) = env.curl("/.well-known/est/hsa-auth/cacerts", None, None);
     assert_eq!(status, 200);
+}
+
+/// The permission bits of a file or directory.
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn the_ca_keeps_codes_and_keys_from_other_local_users() {
+    // DIR as `init` made it (with no umask help: init sets the modes itself).
+    let md = MockDir::new(&base().dir);
+    assert_eq!(mode(md.path()), 0o700, "DIR");
+    assert_eq!(mode(&md.cards_dir()), 0o700, "DIR/cards");
+    assert_eq!(mode(&md.path().join("ca")), 0o700, "DIR/ca");
+    assert_eq!(
+        mode(&md.persons_json()),
+        0o600,
+        "persons.json holds every PUK"
+    );
+    assert_eq!(mode(&md.server_key()), 0o600);
+    for ca in CaName::ALL {
+        assert_eq!(mode(&md.ca_key(ca)), 0o600, "{ca:?}");
+    }
+    for p in md.persons().unwrap().persons() {
+        assert_eq!(mode(&md.card_pins(&p.hsa_id)), 0o600, "{}", p.hsa_id);
+        assert_eq!(mode(&md.card_state(&p.hsa_id)), 0o600, "{}", p.hsa_id);
+    }
+
+    // An empty DIR the operator made with the usual 0755 is closed before anything goes in.
+    let tmp = tempfile::tempdir().unwrap();
+    let open = tmp.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_siths-upgrade"))
+        .args(["ca-mock", "init", "--dir", s(&open)])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(mode(&open), 0o700);
+
+    // The lookup log is created owner-only by the first lookup.
+    let env = Env::new();
+    let operator = env.legacy_client(MARTA_OPERATOR);
+    let ask = env.file("ask.json");
+    std::fs::write(
+        &ask,
+        r#"{"hsa_id": "TST5565594230-1002", "reason": "ärende 1"}"#,
+    )
+    .unwrap();
+    let (status, _) = env.curl(
+        "/api/v1/puk-lookup",
+        Some(&operator),
+        Some((&ask, "application/json")),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(mode(&env.dir.puk_log()), 0o600, "puk-lookups.log");
+}
+
+/// A TLS client of our own (rustls), trusting DIR's root, that can send half a request.
+fn tls_client(env: &Env) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    use rustls::pki_types::pem::PemObject;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from_pem_file(env.dir.root_pem()).unwrap())
+        .unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let tcp = std::net::TcpStream::connect(env.server().addr()).unwrap();
+    // Only so that a broken server cannot hang the test; the assertions use their own bound.
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    rustls::StreamOwned::new(conn, tcp)
+}
+
+/// Whether the server closed the connection (EOF or reset) within `bound`.
+fn closed_within(stream: &mut impl std::io::Read, bound: std::time::Duration) -> bool {
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 512];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return started.elapsed() < bound,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return false,
+            Err(_) => return started.elapsed() < bound,
+        }
+    }
+}
+
+/// `curl` for cacerts that gives up after `seconds`: (HTTP status or 0, curl's exit code).
+fn cacerts_within(env: &Env, seconds: u32) -> (u16, Option<i32>) {
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            &seconds.to_string(),
+            "--cacert",
+            s(&env.dir.root_pem()),
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("{}/.well-known/est/hsa-auth/cacerts", env.server().url()),
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("curl could not run ({e}); install curl"));
+    let code = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    (code, out.status.code())
+}
+
+#[test]
+fn slow_and_idle_clients_do_not_take_the_ca_down() {
+    use std::io::Write;
+    use std::time::Duration;
+    // A long handshake deadline, so the idle connections are all still held while curl asks;
+    // a short header deadline, so the test need not wait the default 10 s.
+    let env = Env::with_limits(mock::Limits {
+        handshake: Duration::from_secs(60),
+        header_read: Duration::from_secs(1),
+        ..mock::Limits::default()
+    });
+    let idle: Vec<std::net::TcpStream> = (0..500)
+        .map(|_| std::net::TcpStream::connect(env.server().addr()).unwrap())
+        .collect();
+    // A client that sends half a request head and then nothing.
+    let mut half = tls_client(&env);
+    half.write_all(b"GET /api/v1/me HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+        .unwrap();
+    half.flush().unwrap();
+    // The CA still answers at once (curl gives up after 5 s).
+    assert_eq!(cacerts_within(&env, 5), (200, Some(0)));
+    // The half-sent request is closed once its deadline passes.
+    assert!(
+        closed_within(&mut half, Duration::from_secs(9)),
+        "the half-sent request was not closed"
+    );
+    assert_eq!(cacerts_within(&env, 5), (200, Some(0)));
+    drop(idle);
+
+    // Never starting TLS is cut off too.
+    let env = Env::with_limits(mock::Limits {
+        handshake: Duration::from_secs(1),
+        ..mock::Limits::default()
+    });
+    let mut silent = std::net::TcpStream::connect(env.server().addr()).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    assert!(
+        closed_within(&mut silent, Duration::from_secs(9)),
+        "a connection without a handshake was kept"
+    );
+}
+
+#[test]
+fn connections_beyond_the_limit_wait_for_a_free_one() {
+    use std::time::Duration;
+    let env = Env::with_limits(mock::Limits {
+        max_connections: 3,
+        ..mock::Limits::default()
+    });
+    let mut held: Vec<std::net::TcpStream> = (0..3)
+        .map(|_| std::net::TcpStream::connect(env.server().addr()).unwrap())
+        .collect();
+    // Give the server the moment it needs to accept the three.
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, exit) = cacerts_within(&env, 2);
+    assert_eq!(status, 0, "a fourth connection was served");
+    assert_eq!(exit, Some(28), "curl did not time out waiting");
+    held.pop();
+    assert_eq!(cacerts_within(&env, 5), (200, Some(0)));
 }

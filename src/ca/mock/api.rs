@@ -343,12 +343,11 @@ impl Ca {
             reason,
         })
         .map_err(|e| MockError::Config(path.clone(), e.to_string()))?;
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&*path)
-            .map_err(|e| MockError::Io(path.clone(), e))?;
-        writeln!(file, "{line}").map_err(|e| MockError::Io(path.clone(), e))
+        let mut file =
+            crate::private_file::open_append(&path).map_err(|e| MockError::Io(path.clone(), e))?;
+        writeln!(file, "{line}").map_err(|e| MockError::Io(path.clone(), e))?;
+        // On disk before the PUK leaves: a crash after the answer cannot lose the record.
+        file.sync_data().map_err(|e| MockError::Io(path.clone(), e))
     }
 
     /// How many certificates the store holds for a person.

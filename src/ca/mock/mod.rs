@@ -25,6 +25,7 @@ use std::sync::Arc;
 pub use dir::{CaName, Config, MockDir};
 pub use init::{InitSummary, init};
 pub use persons::{Directory, Person};
+pub use server::Limits;
 pub use store::StoredCert;
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +71,11 @@ impl std::fmt::Debug for MockHandle {
 /// Serve DIR on `listen` (`127.0.0.1:0` picks a free port) from a runtime of its own, so callers
 /// need not be async. Returns once the port is bound.
 pub fn start(dir: &Path, listen: &str) -> Result<MockHandle, MockError> {
+    start_with(dir, listen, Limits::default())
+}
+
+/// Like [`start`] with other [`Limits`] (tests shorten the timeouts so they need not wait).
+pub fn start_with(dir: &Path, listen: &str, limits: Limits) -> Result<MockHandle, MockError> {
     let md = MockDir::new(dir);
     let ca = Arc::new(api::Ca::load(&md)?);
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server::tls_config(&md)?));
@@ -85,6 +91,7 @@ pub fn start(dir: &Path, listen: &str) -> Result<MockHandle, MockError> {
         .worker_threads(2)
         .thread_name("ca-mock")
         .enable_io()
+        .enable_time()
         .build()
         .map_err(|e| MockError::Listen(listen.into(), e))?;
     let listener = {
@@ -92,7 +99,7 @@ pub fn start(dir: &Path, listen: &str) -> Result<MockHandle, MockError> {
         tokio::net::TcpListener::from_std(std_listener)
             .map_err(|e| MockError::Listen(listen.into(), e))?
     };
-    let task = runtime.spawn(server::accept_loop(listener, acceptor, ca.clone()));
+    let task = runtime.spawn(server::accept_loop(listener, acceptor, ca.clone(), limits));
     log::info!("CA mock for {} listening on https://{addr}", dir.display());
     Ok(MockHandle {
         addr,
