@@ -1032,3 +1032,108 @@ fn connections_beyond_the_limit_wait_for_a_free_one() {
     held.pop();
     assert_eq!(cacerts_within(&env, 5), (200, Some(0)));
 }
+
+#[test]
+fn a_signature_certificate_cannot_log_in() {
+    let env = Env::new();
+    let karin = env.person(KARIN);
+    // The legacy pair's signature certificate (nonRepudiation), as on a pre-upgrade card.
+    let ca = env.dir.load_ca(CaName::Legacy).unwrap();
+    let der = ca
+        .issue_person_cert(
+            &PersonCertRequest {
+                subject: karin.name_with(KARIN),
+                purpose: Purpose::Signature,
+                trust_level: None,
+                upn: None,
+                not_before: None,
+                not_after: None,
+            },
+            &base().client_spki,
+        )
+        .unwrap();
+    let signing = env.file("signing.pem");
+    std::fs::write(&signing, pem("CERTIFICATE", &der)).unwrap();
+    for path in ["/api/v1/me", "/api/v1/certificates"] {
+        let (status, body) = env.curl(path, Some(&signing), None);
+        let message = json(&body)["message"].as_str().unwrap_or("").to_string();
+        assert_eq!(
+            refusal((status, body)),
+            (403, "not_authentication_certificate".into()),
+            "{path}"
+        );
+        assert!(
+            message.contains("signature certificate") && message.contains("identification"),
+            "{message}"
+        );
+    }
+    let csr = env.csr("signing-login", 2048, "/CN=Karin");
+    assert_eq!(
+        refusal(env.enroll("hsa-auth", &signing, &csr)),
+        (403, "not_authentication_certificate".into())
+    );
+    assert_eq!(env.server().enrolments_for(KARIN), 0);
+    // The same holder's authentication certificate still logs in.
+    let (status, _) = env.curl("/api/v1/me", Some(&env.legacy_client(KARIN)), None);
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn puk_lookups_are_rate_limited_per_operator() {
+    let env = Env::with_limits(mock::Limits {
+        puk_lookups: mock::RateLimit {
+            max: 2,
+            window: std::time::Duration::from_secs(3600),
+        },
+        ..mock::Limits::default()
+    });
+    let operator = env.legacy_client(MARTA_OPERATOR);
+    let tolvan = env.person(TOLVAN);
+    let ask = env.file("ask.json");
+    std::fs::write(
+        &ask,
+        r#"{"hsa_id": "TST5565594230-1002", "reason": "ärende 4711"}"#,
+    )
+    .unwrap();
+    let lookup = || {
+        env.curl(
+            "/api/v1/puk-lookup",
+            Some(&operator),
+            Some((&ask, "application/json")),
+        )
+    };
+    assert_eq!(lookup().0, 200);
+    assert_eq!(lookup().0, 200);
+    let (status, body) = lookup();
+    assert!(!String::from_utf8_lossy(&body).contains(tolvan.pins.puk.as_str()));
+    let message = json(&body)["message"].as_str().unwrap().to_string();
+    assert_eq!(refusal((status, body)), (429, "too_many_lookups".into()));
+    assert!(
+        message.contains("try again in") && message.contains('Z'),
+        "the refusal does not say when to retry: {message}"
+    );
+    // Refused lookups release nothing and are not in the lookup log.
+    let log = std::fs::read_to_string(env.dir.puk_log()).unwrap();
+    assert_eq!(log.lines().count(), 2);
+}
+
+#[test]
+fn no_puk_leaves_the_ca_unless_its_lookup_is_logged() {
+    // The log cannot be written (a directory stands where the file should be).
+    let env = Env::with(|dir| std::fs::create_dir(dir.puk_log()).unwrap());
+    let operator = env.legacy_client(MARTA_OPERATOR);
+    let tolvan = env.person(TOLVAN);
+    let ask = env.file("ask.json");
+    std::fs::write(
+        &ask,
+        r#"{"hsa_id": "TST5565594230-1002", "reason": "ärende 4711"}"#,
+    )
+    .unwrap();
+    let (status, body) = env.curl(
+        "/api/v1/puk-lookup",
+        Some(&operator),
+        Some((&ask, "application/json")),
+    );
+    assert!(!String::from_utf8_lossy(&body).contains(tolvan.pins.puk.as_str()));
+    assert_eq!(refusal((status, body)), (500, "internal".into()));
+}

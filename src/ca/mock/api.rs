@@ -2,9 +2,11 @@
 //! profile label, and the JSON API (`me`, `certificates`, `puk-lookup`). The server hands each
 //! request here with the client certificate TLS already verified against DIR's CAs.
 
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -16,7 +18,26 @@ use super::persons::{Directory, Person};
 use super::refusal::Refusal;
 use super::store::Store;
 use crate::ca::{IdentityKind, Profile, pkcs7};
+use crate::pki::cert::{KeyUsageBit, OID_EKU_CLIENT_AUTH};
 use crate::pki::{CertInfo, Date, TestCa};
+
+/// How many PUK lookups one operator may make in a window of time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub max: u32,
+    pub window: Duration,
+}
+
+impl Default for RateLimit {
+    /// Ten an hour: a desk helps a holder every few minutes at most; a stolen operator card
+    /// used to harvest PUKs is slowed to a trickle and shows in the lookup log.
+    fn default() -> RateLimit {
+        RateLimit {
+            max: 10,
+            window: Duration::from_secs(3600),
+        }
+    }
+}
 
 /// A request as the CA sees it.
 pub struct Request<'a> {
@@ -71,6 +92,12 @@ pub struct Ca {
     pnr3: TestCa,
     pub(crate) store: Store,
     puk_log: Mutex<PathBuf>,
+    /// The CAs whose certificates may log in: DIR's person CAs (the root issues only CAs and
+    /// the server's certificate).
+    login_cas: Vec<CertInfo>,
+    puk_rate: RateLimit,
+    /// When each operator's recent lookups were made, oldest first.
+    lookups: Mutex<HashMap<String, VecDeque<Instant>>>,
     /// Fault injection for tests: answer enrolments with a certificate for another key, as a
     /// broken or hostile CA might, without storing it.
     pub(crate) misissue: std::sync::atomic::AtomicBool,
@@ -79,7 +106,17 @@ pub struct Ca {
 impl Ca {
     pub fn load(dir: &MockDir) -> Result<Ca, MockError> {
         let config = dir.config()?;
+        let login_cas = CaName::ISSUING
+            .into_iter()
+            .map(|ca| {
+                CertInfo::from_der(&dir.ca_cert_der(ca)?)
+                    .map_err(|e| MockError::Pki(dir.ca_pem(ca), e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Ca {
+            login_cas,
+            puk_rate: RateLimit::default(),
+            lookups: Mutex::new(HashMap::new()),
             persons: dir.persons()?,
             deadline: config.deadline.clone(),
             root_der: dir.ca_cert_der(CaName::Root)?,
@@ -90,6 +127,11 @@ impl Ca {
             misissue: std::sync::atomic::AtomicBool::new(false),
             dir: dir.clone(),
         })
+    }
+
+    /// Replace the PUK lookup limit (before serving).
+    pub fn set_puk_rate(&mut self, rate: RateLimit) {
+        self.puk_rate = rate;
     }
 
     fn issuer(&self, profile: Profile) -> &TestCa {
@@ -150,6 +192,7 @@ impl Ca {
     fn caller(&self, req: &Request<'_>) -> Result<&Person, Refusal> {
         let der = req.client_cert.ok_or_else(Refusal::no_client_certificate)?;
         let info = CertInfo::from_der(der).map_err(|_| Refusal::unknown_person())?;
+        check_login_certificate(&info, &self.login_cas)?;
         let serial = info
             .subject
             .serial_number
@@ -158,6 +201,34 @@ impl Ca {
         self.persons
             .by_serial_number(serial)
             .ok_or_else(Refusal::unknown_person)
+    }
+
+    /// Count a lookup by `operator`, or refuse it when the window is full.
+    fn take_lookup(&self, operator: &str) -> Result<(), Refusal> {
+        let now = Instant::now();
+        let rate = self.puk_rate;
+        let mut lookups = self.lookups.lock().unwrap_or_else(|p| p.into_inner());
+        let recent = lookups.entry(operator.to_string()).or_default();
+        while recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= rate.window)
+        {
+            recent.pop_front();
+        }
+        if recent.len() >= rate.max as usize {
+            let oldest = recent.front().copied().unwrap_or(now);
+            let wait = rate.window.saturating_sub(now.duration_since(oldest));
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let at = rfc3339(crate::pki::date::now_unix() + secs as i64);
+            return Err(Refusal::too_many_lookups(
+                rate.max,
+                rate.window.as_secs().div_ceil(60),
+                secs,
+                &at,
+            ));
+        }
+        recent.push_back(now);
+        Ok(())
     }
 
     /// Why this person may not upgrade now, if they may not.
@@ -295,6 +366,9 @@ impl Ca {
         if !operator.operator {
             return Err(Refusal::not_operator());
         }
+        // Every lookup an operator makes counts, found or not: probing for HSA-ids is a
+        // lookup too.
+        self.take_lookup(&operator.hsa_id)?;
         let ask: PukLookup = serde_json::from_slice(req.body).map_err(|_| {
             Refusal::new(
                 400,
@@ -354,6 +428,42 @@ impl Ca {
     pub fn enrolments_for(&self, hsa_id: &str) -> Result<usize, MockError> {
         Ok(self.store.for_person(hsa_id)?.len())
     }
+}
+
+/// Only an authentication certificate logs in: digitalSignature key usage, clientAuth
+/// among its extended key usages if it lists any, issued by one of DIR's person CAs.
+/// A signature (nonRepudiation) certificate proves a signature, not a login.
+pub fn check_login_certificate(info: &CertInfo, login_cas: &[CertInfo]) -> Result<(), Refusal> {
+    if info.is_ca {
+        return Err(Refusal::not_authentication_certificate(
+            "a CA certificate cannot log in",
+        ));
+    }
+    if !info.key_usage.contains(&KeyUsageBit::DigitalSignature) {
+        return Err(Refusal::not_authentication_certificate(
+            if info.key_usage.contains(&KeyUsageBit::NonRepudiation) {
+                "this is a signature certificate (key usage nonRepudiation)"
+            } else {
+                "the certificate's key usage does not allow logging in (no digitalSignature)"
+            },
+        ));
+    }
+    if !info.extended_key_usage.is_empty()
+        && !info
+            .extended_key_usage
+            .iter()
+            .any(|oid| oid == OID_EKU_CLIENT_AUTH)
+    {
+        return Err(Refusal::not_authentication_certificate(
+            "the certificate's extended key usage does not include client authentication",
+        ));
+    }
+    if !login_cas.iter().any(|ca| info.verify_issued_by(ca).is_ok()) {
+        return Err(Refusal::not_authentication_certificate(
+            "the certificate was not issued by one of the SITHS person CAs",
+        ));
+    }
+    Ok(())
 }
 
 fn method_not_allowed() -> Refusal {
@@ -476,6 +586,73 @@ mod tests {
         assert!(!deadline_passed("2027-06-30", day(2027, 6, 30)));
         assert!(deadline_passed("2027-06-30", day(2027, 7, 1)));
         assert!(deadline_passed("junk", day(2000, 1, 1)));
+    }
+
+    #[test]
+    fn only_authentication_certificates_log_in() {
+        use crate::pki::Purpose;
+        use crate::pki::issue::{PersonCertRequest, PersonName};
+        let root = TestCa::new_root("TEST Root", 2048).unwrap();
+        let person_ca = TestCa::new_issuing(&root, "TEST Person CA", 2048, Some(3)).unwrap();
+        let cas = [person_ca.info().clone()];
+        let spki = person_ca.info().spki_der.clone();
+        let person = |ca: &TestCa, purpose| {
+            let der = ca
+                .issue_person_cert(
+                    &PersonCertRequest {
+                        subject: PersonName {
+                            serial_number: "TST5565594230-1001".into(),
+                            given_name: "Karin".into(),
+                            surname: "Åström".into(),
+                            common_name: "Karin Åström".into(),
+                            organisation: "Region Test".into(),
+                            locality: None,
+                        },
+                        purpose,
+                        trust_level: None,
+                        upn: None,
+                        not_before: None,
+                        not_after: None,
+                    },
+                    &spki,
+                )
+                .unwrap();
+            CertInfo::from_der(&der).unwrap()
+        };
+        let code = |info: &CertInfo| check_login_certificate(info, &cas).map_err(|r| r.code);
+        assert_eq!(code(&person(&person_ca, Purpose::Authentication)), Ok(()));
+        let signing =
+            check_login_certificate(&person(&person_ca, Purpose::Signature), &cas).unwrap_err();
+        assert_eq!(
+            (signing.status, signing.code),
+            (403, "not_authentication_certificate")
+        );
+        assert!(
+            signing.message.contains("signature certificate"),
+            "{}",
+            signing.message
+        );
+        // Issued by the root, not a person CA.
+        assert_eq!(
+            code(&person(&root, Purpose::Authentication)),
+            Err("not_authentication_certificate")
+        );
+        // digitalSignature, but for a server (EKU serverAuth only).
+        let server = person_ca
+            .issue_server_cert("TEST server", &["localhost"], &spki, 30)
+            .unwrap();
+        let server = CertInfo::from_der(&server).unwrap();
+        let refusal = check_login_certificate(&server, &cas).unwrap_err();
+        assert!(
+            refusal.message.contains("client authentication"),
+            "{}",
+            refusal.message
+        );
+        // A CA certificate.
+        assert_eq!(
+            code(person_ca.info()),
+            Err("not_authentication_certificate")
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use api::RateLimit;
 pub use dir::{CaName, Config, MockDir};
 pub use init::{InitSummary, init};
 pub use persons::{Directory, Person};
@@ -77,7 +78,9 @@ pub fn start(dir: &Path, listen: &str) -> Result<MockHandle, MockError> {
 /// Like [`start`] with other [`Limits`] (tests shorten the timeouts so they need not wait).
 pub fn start_with(dir: &Path, listen: &str, limits: Limits) -> Result<MockHandle, MockError> {
     let md = MockDir::new(dir);
-    let ca = Arc::new(api::Ca::load(&md)?);
+    let mut ca = api::Ca::load(&md)?;
+    ca.set_puk_rate(limits.puk_lookups);
+    let ca = Arc::new(ca);
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server::tls_config(&md)?));
     let std_listener =
         std::net::TcpListener::bind(listen).map_err(|e| MockError::Listen(listen.into(), e))?;

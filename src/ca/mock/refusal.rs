@@ -104,6 +104,36 @@ impl Refusal {
         )
     }
 
+    /// A certificate that is not for logging in (a signature certificate, a server
+    /// certificate, one issued outside the person CAs).
+    pub fn not_authentication_certificate(why: &str) -> Refusal {
+        Refusal::new(
+            403,
+            "not_authentication_certificate",
+            format!(
+                "{why}; log in with the identification (authentication) certificate on your \
+                 SITHS card, not the signature certificate"
+            ),
+        )
+    }
+
+    /// Too many PUK lookups by one operator in a short time.
+    pub fn too_many_lookups(
+        max: u32,
+        window_minutes: u64,
+        retry_in_seconds: u64,
+        at: &str,
+    ) -> Refusal {
+        Refusal::new(
+            429,
+            "too_many_lookups",
+            format!(
+                "you have looked up {max} PUKs in the last {window_minutes} minutes, the most \
+                 the CA allows; try again in {retry_in_seconds} seconds (at {at})"
+            ),
+        )
+    }
+
     /// JSON body `{"error": …, "message": …}`.
     pub fn body(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_else(|_| b"{\"error\":\"internal\"}".to_vec())

@@ -45,6 +45,8 @@ pub struct Limits {
     pub body_read: Duration,
     /// Connections served at once; further ones wait until one ends.
     pub max_connections: usize,
+    /// PUK lookups per operator.
+    pub puk_lookups: super::api::RateLimit,
 }
 
 impl Default for Limits {
@@ -56,6 +58,7 @@ impl Default for Limits {
             // Above the 500 idle connections the load test holds, below the usual 1024 file
             // descriptors of a process.
             max_connections: 768,
+            puk_lookups: super::api::RateLimit::default(),
         }
     }
 }
