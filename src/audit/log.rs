@@ -65,6 +65,8 @@ impl AuditLog {
                 .map_err(|e| AuditError::io(path, "create", e))?;
             sync_dirs(path, &created_dirs)?;
         } else {
+            // Shared: no appender is half-way through a line while the chain is read.
+            let _lock = FileLock::shared(&log.file, path)?;
             log.rescan()?;
         }
         Ok(log)
@@ -75,6 +77,9 @@ impl AuditLog {
     /// recorded; a line that did reach the file will still verify, a torn one is named by
     /// `verify` and stops the next append.
     pub fn append(&mut self, record: Record) -> Result<Entry, AuditError> {
+        // Another desk window or process may append to the same file: the exclusive lock
+        // makes rescan-and-append one step, so two appenders never both take the same number.
+        let _lock = FileLock::exclusive(&self.file, &self.path)?;
         let len = self
             .file
             .metadata()
@@ -121,6 +126,38 @@ impl AuditLog {
         self.last_hash = scanned.report.last_hash;
         self.len = scanned.bytes;
         Ok(())
+    }
+}
+
+/// An advisory lock on the log (`flock`: per open file, so two `AuditLog`s in one process
+/// exclude each other as two processes do), released when dropped.
+/// It holds a second handle to the same open file, so the log stays free to write.
+struct FileLock(File);
+
+impl FileLock {
+    fn exclusive(file: &File, path: &Path) -> Result<FileLock, AuditError> {
+        let handle = file
+            .try_clone()
+            .map_err(|e| AuditError::io(path, "lock", e))?;
+        handle.lock().map_err(|e| AuditError::io(path, "lock", e))?;
+        Ok(FileLock(handle))
+    }
+
+    fn shared(file: &File, path: &Path) -> Result<FileLock, AuditError> {
+        let handle = file
+            .try_clone()
+            .map_err(|e| AuditError::io(path, "lock", e))?;
+        handle
+            .lock_shared()
+            .map_err(|e| AuditError::io(path, "lock", e))?;
+        Ok(FileLock(handle))
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        // Closing the file releases it too; an unlock error leaves nothing to do.
+        let _ = self.0.unlock();
     }
 }
 
@@ -204,6 +241,60 @@ mod tests {
         let a2 = a.append(record("a2")).unwrap();
         assert_eq!((a2.seq, a2.prev.as_str()), (3, b1.hash.as_str()));
         assert_eq!(verify(&path).unwrap().entries, 3);
+    }
+
+    #[test]
+    fn parallel_appenders_keep_one_unbroken_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        // Threads, each with its own open log, as several desk windows would have...
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let path = &path;
+                s.spawn(move || {
+                    let mut log = AuditLog::open(path).unwrap();
+                    for i in 0..25 {
+                        log.append(record(&format!("thread {t} entry {i}")))
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        // ...and processes: this test binary again, running the appender below.
+        let children: Vec<_> = (0..3)
+            .map(|_| {
+                std::process::Command::new(std::env::current_exe().unwrap())
+                    .args([
+                        "--exact",
+                        "audit::log::tests::appender_process",
+                        "--test-threads=1",
+                    ])
+                    .env(CHILD_LOG, &path)
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for mut child in children {
+            assert!(child.wait().unwrap().success());
+        }
+        let report = verify(&path).unwrap();
+        assert_eq!(report.entries, 4 * 25 + 3 * 25);
+    }
+
+    const CHILD_LOG: &str = "SITHS_UPGRADE_TEST_APPENDER_LOG";
+
+    /// Appends 25 entries to the log named in the environment; does nothing when run alone.
+    #[test]
+    fn appender_process() {
+        let Some(path) = std::env::var_os(CHILD_LOG) else {
+            return;
+        };
+        let mut log = AuditLog::open(Path::new(&path)).unwrap();
+        for i in 0..25 {
+            log.append(record(&format!("process {} entry {i}", std::process::id())))
+                .unwrap();
+        }
     }
 
     #[test]
