@@ -25,6 +25,8 @@ pub struct AuditLog {
     next_seq: u64,
     last_hash: String,
     len: u64,
+    /// The first entry's hash: the log's id for anchors ([`super::anchor`]).
+    first_hash: Option<String>,
 }
 
 impl AuditLog {
@@ -57,6 +59,7 @@ impl AuditLog {
             next_seq: 1,
             last_hash: GENESIS.to_string(),
             len: 0,
+            first_hash: None,
         };
         if created {
             // The new name must survive a crash too, or the first entries vanish with it.
@@ -107,8 +110,17 @@ impl AuditLog {
             .map_err(|e| AuditError::io(&self.path, "write", e))?;
         self.next_seq = entry.seq.saturating_add(1);
         self.last_hash = entry.hash.clone();
+        if entry.seq == 1 {
+            self.first_hash = Some(entry.hash.clone());
+        }
         self.len = self.len.saturating_add(line.len() as u64);
         Ok(entry)
+    }
+
+    /// The log's id for anchors: its first entry's hash (`None` while it is empty). The desk
+    /// sends [`super::anchor::Anchor::for_entry`] with it after each append.
+    pub fn log_id(&self) -> Option<&str> {
+        self.first_hash.as_deref()
     }
 
     /// Where the log is, to show the operator and for `verify`/`export_csv`.
@@ -121,7 +133,13 @@ impl AuditLog {
         (&self.file)
             .seek(SeekFrom::Start(0))
             .map_err(|e| AuditError::io(&self.path, "read", e))?;
-        let scanned = chain::scan(&self.path, BufReader::new(&self.file), |_| {})?;
+        let mut first = None;
+        let scanned = chain::scan(&self.path, BufReader::new(&self.file), |e| {
+            if e.seq == 1 {
+                first = Some(e.hash.clone());
+            }
+        })?;
+        self.first_hash = first;
         self.next_seq = scanned.report.entries.saturating_add(1);
         self.last_hash = scanned.report.last_hash;
         self.len = scanned.bytes;
@@ -130,7 +148,8 @@ impl AuditLog {
 }
 
 /// An advisory lock on the log (`flock`: per open file, so two `AuditLog`s in one process
-/// exclude each other as two processes do), released when dropped.
+/// exclude each other as two processes do), released when dropped. (std's `File::lock` is the
+/// same call, from Rust 1.89 on.)
 /// It holds a second handle to the same open file, so the log stays free to write.
 struct FileLock(File);
 
@@ -139,7 +158,8 @@ impl FileLock {
         let handle = file
             .try_clone()
             .map_err(|e| AuditError::io(path, "lock", e))?;
-        handle.lock().map_err(|e| AuditError::io(path, "lock", e))?;
+        rustix::fs::flock(&handle, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| AuditError::io(path, "lock", e.into()))?;
         Ok(FileLock(handle))
     }
 
@@ -147,9 +167,8 @@ impl FileLock {
         let handle = file
             .try_clone()
             .map_err(|e| AuditError::io(path, "lock", e))?;
-        handle
-            .lock_shared()
-            .map_err(|e| AuditError::io(path, "lock", e))?;
+        rustix::fs::flock(&handle, rustix::fs::FlockOperation::LockShared)
+            .map_err(|e| AuditError::io(path, "lock", e.into()))?;
         Ok(FileLock(handle))
     }
 }
@@ -157,7 +176,7 @@ impl FileLock {
 impl Drop for FileLock {
     fn drop(&mut self) {
         // Closing the file releases it too; an unlock error leaves nothing to do.
-        let _ = self.0.unlock();
+        let _ = rustix::fs::flock(&self.0, rustix::fs::FlockOperation::Unlock);
     }
 }
 
