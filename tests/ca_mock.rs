@@ -1137,3 +1137,127 @@ fn no_puk_leaves_the_ca_unless_its_lookup_is_logged() {
     assert!(!String::from_utf8_lossy(&body).contains(tolvan.pins.puk.as_str()));
     assert_eq!(refusal((status, body)), (500, "internal".into()));
 }
+
+#[test]
+fn audit_anchors_at_the_ca_show_a_rewritten_or_shortened_log() {
+    use siths_upgrade::audit::anchor::Anchor;
+    use siths_upgrade::audit::{Action, AuditLog, Outcome, Record};
+    let env = Env::new();
+    let operator = env.legacy_client(MARTA_OPERATOR);
+    let record = |detail: &str| Record {
+        operator: MARTA_OPERATOR.into(),
+        card_serial: "9752269000001002".into(),
+        customer: TOLVAN.into(),
+        action: Action::PukLookup,
+        outcome: Outcome::Done,
+        detail: detail.into(),
+    };
+    // The desk writes four entries and sends each one's anchor, as curl with the operator's
+    // certificate.
+    let path = env.file("audit.log");
+    let mut log = AuditLog::open(&path).unwrap();
+    let send = |anchor: &Anchor, cert: &Path| {
+        let body = env.file("anchor.json");
+        std::fs::write(&body, serde_json::to_vec(anchor).unwrap()).unwrap();
+        env.curl(
+            "/api/v1/audit-anchor",
+            Some(cert),
+            Some((&body, "application/json")),
+        )
+    };
+    let mut anchors = Vec::new();
+    for i in 1..=4 {
+        let entry = log.append(record(&format!("ärende {i}"))).unwrap();
+        let anchor = Anchor::for_entry(log.log_id().unwrap(), &entry);
+        assert_eq!(send(&anchor, &operator).0, 200);
+        anchors.push(anchor);
+    }
+    drop(log);
+    // Resending is fine; another hash for a held entry, or a holder who is no operator, is not.
+    assert_eq!(send(&anchors[1], &operator).0, 200);
+    let other = Anchor {
+        hash: "f".repeat(64),
+        ..anchors[1].clone()
+    };
+    assert_eq!(
+        refusal(send(&other, &operator)),
+        (409, "anchor_conflict".into())
+    );
+    let holder = env.legacy_client(KARIN);
+    assert_eq!(
+        refusal(send(&anchors[2], &holder)),
+        (403, "not_operator".into())
+    );
+    let bad = Anchor {
+        seq: 0,
+        ..anchors[1].clone()
+    };
+    assert_eq!(refusal(send(&bad, &operator)), (400, "bad_anchor".into()));
+
+    let verify = |file: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_siths-upgrade"))
+            .args([
+                "audit",
+                "verify",
+                s(file),
+                "--ca",
+                &env.server().url(),
+                "--ca-root",
+                s(&env.dir.root_pem()),
+            ])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (code, text) = verify(&path);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("4 of them match"), "{text}");
+
+    let original = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = original.lines().collect();
+    // Rebuilt from entry 3 on with fresh hashes: the chain alone still verifies.
+    let rebuilt = env.file("rebuilt.log");
+    std::fs::write(&rebuilt, format!("{}\n{}\n", lines[0], lines[1])).unwrap();
+    let mut forged = AuditLog::open(&rebuilt).unwrap();
+    forged.append(record("inget hände")).unwrap();
+    forged.append(record("inget hände")).unwrap();
+    drop(forged);
+    let plain = Command::new(env!("CARGO_BIN_EXE_siths-upgrade"))
+        .args(["audit", "verify", s(&rebuilt)])
+        .output()
+        .unwrap();
+    assert!(plain.status.success(), "the forged chain should pass alone");
+    let (code, text) = verify(&rebuilt);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("rewritten") && text.contains("entry 3"),
+        "{text}"
+    );
+
+    // Cut short by one entry.
+    let short = env.file("short.log");
+    std::fs::write(
+        &short,
+        format!("{}\n{}\n{}\n", lines[0], lines[1], lines[2]),
+    )
+    .unwrap();
+    let (code, text) = verify(&short);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("shortened") && text.contains("entry 4"),
+        "{text}"
+    );
+
+    // A log the CA never heard of (a rewritten first entry).
+    let unknown = env.file("unknown.log");
+    let mut other_log = AuditLog::open(&unknown).unwrap();
+    other_log.append(record("ny logg")).unwrap();
+    drop(other_log);
+    let (code, text) = verify(&unknown);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("no anchor"), "{text}");
+}

@@ -17,6 +17,7 @@ use super::dir::{CaName, MockDir, parse_date};
 use super::persons::{Directory, Person};
 use super::refusal::Refusal;
 use super::store::Store;
+use crate::audit::anchor;
 use crate::ca::{IdentityKind, Profile, pkcs7};
 use crate::pki::cert::{KeyUsageBit, OID_EKU_CLIENT_AUTH};
 use crate::pki::{CertInfo, Date, TestCa};
@@ -151,9 +152,16 @@ impl Ca {
                 ("GET", "/api/v1/me") => self.me(req),
                 ("GET", "/api/v1/certificates") => self.certificates(req),
                 ("POST", "/api/v1/puk-lookup") => self.puk_lookup(req),
-                (_, "/api/v1/me" | "/api/v1/certificates" | "/api/v1/puk-lookup") => {
-                    Err(method_not_allowed())
-                }
+                ("POST", anchor::POST_PATH) => self.add_anchor(req),
+                ("GET", anchor::GET_PATH) => self.anchors(req),
+                (
+                    _,
+                    "/api/v1/me"
+                    | "/api/v1/certificates"
+                    | "/api/v1/puk-lookup"
+                    | anchor::POST_PATH
+                    | anchor::GET_PATH,
+                ) => Err(method_not_allowed()),
                 _ => Err(Refusal::new(
                     404,
                     "not_found",
@@ -402,6 +410,74 @@ impl Ca {
         }))
     }
 
+    /// Keep the anchor of one desk audit entry, sent with an operator's card.
+    fn add_anchor(&self, req: &Request<'_>) -> Result<Reply, Refusal> {
+        let operator = self.caller(req)?;
+        if !operator.operator {
+            return Err(Refusal::not_operator());
+        }
+        let anchor: anchor::Anchor =
+            serde_json::from_slice(req.body).map_err(|_| Refusal::bad_anchor())?;
+        if !anchor.is_well_formed() {
+            return Err(Refusal::bad_anchor());
+        }
+        let kept = self
+            .store
+            .add_anchor(&anchor, &operator.hsa_id)
+            .map_err(|e| {
+                log::error!("store: {e}");
+                Refusal::new(
+                    500,
+                    "internal",
+                    "the CA's store failed; send the anchor again later",
+                )
+            })?;
+        if !kept {
+            log::warn!(
+                "audit anchor conflict from {} for entry {} of log {}",
+                operator.hsa_id,
+                anchor.seq,
+                anchor.log
+            );
+            return Err(Refusal::anchor_conflict(anchor.seq));
+        }
+        Ok(Reply::json(&serde_json::json!({ "stored": true })))
+    }
+
+    /// The anchors of the log named by `?log=<id>`: hashes, actions and times only, so anyone
+    /// checking a log may read them without a card.
+    fn anchors(&self, req: &Request<'_>) -> Result<Reply, Refusal> {
+        let query = req.path.split_once('?').map(|(_, q)| q).unwrap_or("");
+        let log = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("log="))
+            .filter(|id| id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(|| {
+                Refusal::new(
+                    400,
+                    "bad_request",
+                    "name the log: ?log=<its first entry's hash, 64 hex digits>",
+                )
+            })?
+            .to_ascii_lowercase();
+        let stored = self.store.anchors(&log).map_err(|e| {
+            log::error!("store: {e}");
+            Refusal::new(500, "internal", "the CA's store failed; try again later")
+        })?;
+        Ok(Reply::json(&anchor::AnchorList {
+            anchors: stored
+                .into_iter()
+                .map(|(seq, hash, action, received)| anchor::StoredAnchor {
+                    seq,
+                    hash,
+                    action,
+                    received: rfc3339(received),
+                })
+                .collect(),
+            log,
+        }))
+    }
+
     /// One JSON line per lookup, written before the PUK is shown: no lookup without a record.
     fn log_puk_lookup(
         &self,
@@ -470,7 +546,8 @@ fn method_not_allowed() -> Refusal {
     Refusal::new(
         405,
         "method_not_allowed",
-        "use GET for cacerts, me and certificates, POST for simpleenroll and puk-lookup",
+        "use GET for cacerts, me, certificates and audit-anchors, POST for simpleenroll, \
+         puk-lookup and audit-anchor",
     )
 }
 

@@ -134,6 +134,28 @@ impl Refusal {
         )
     }
 
+    /// An audit anchor that is not shaped as the desk sends it.
+    pub fn bad_anchor() -> Refusal {
+        Refusal::new(
+            400,
+            "bad_anchor",
+            "send JSON {\"log\", \"seq\", \"hash\", \"action\"}: the log's id and the entry's \
+             hash as 64 lower-case hex digits, its number from 1, its action in kebab-case",
+        )
+    }
+
+    /// An anchor for an entry the CA already holds with another hash.
+    pub fn anchor_conflict(seq: u64) -> Refusal {
+        Refusal::new(
+            409,
+            "anchor_conflict",
+            format!(
+                "the CA already holds another hash for entry {seq} of this audit log: the log was \
+                 rewritten or two desks share it; keep the log unchanged and report it"
+            ),
+        )
+    }
+
     /// JSON body `{"error": …, "message": …}`.
     pub fn body(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_else(|_| b"{\"error\":\"internal\"}".to_vec())

@@ -188,7 +188,11 @@ async fn answer(
     body_read: Duration,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let method = req.method().as_str().to_string();
-    let path = req.uri().path().to_string();
+    // With the query: the audit anchors are listed per log (`?log=`).
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.uri().path().to_string(), |p| p.as_str().to_string());
     let collected =
         tokio::time::timeout(body_read, Limited::new(req.into_body(), MAX_BODY).collect()).await;
     let body = match collected {
