@@ -1261,3 +1261,122 @@ fn audit_anchors_at_the_ca_show_a_rewritten_or_shortened_log() {
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("no anchor"), "{text}");
 }
+
+mod routing_properties {
+    //! The CA's request routing (issue 12, item 14): any method, path and body, with or
+    //! without a client certificate, gets an answer with a known status and, when refused, a
+    //! JSON body with a code and a message. Straight to the handler, no TLS.
+
+    use super::*;
+    use proptest::prelude::*;
+    use siths_upgrade::ca::mock::api::{Ca, Request};
+
+    fn ca() -> &'static Ca {
+        static CA: OnceLock<(tempfile::TempDir, Ca)> = OnceLock::new();
+        let (_, ca) = CA.get_or_init(|| {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("ca");
+            support::files::copy_dir(&base().dir, &dir);
+            let ca = Ca::load(&MockDir::new(&dir)).unwrap();
+            (tmp, ca)
+        });
+        ca
+    }
+
+    fn operator_cert() -> &'static Vec<u8> {
+        static CERT: OnceLock<Vec<u8>> = OnceLock::new();
+        CERT.get_or_init(|| {
+            let md = MockDir::new(&base().dir);
+            let person = md
+                .persons()
+                .unwrap()
+                .by_hsa_id(MARTA_OPERATOR)
+                .unwrap()
+                .clone();
+            issue_client(
+                &md.load_ca(CaName::Legacy).unwrap(),
+                &person,
+                MARTA_OPERATOR,
+            )
+        })
+    }
+
+    fn method() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("GET".to_string()),
+            Just("POST".to_string()),
+            Just("PUT".to_string()),
+            Just("DELETE".to_string()),
+            "[A-Z]{0,8}",
+        ]
+    }
+
+    fn path() -> impl Strategy<Value = String> {
+        let segment = prop_oneof![
+            Just(".well-known".to_string()),
+            Just("est".to_string()),
+            Just("api".to_string()),
+            Just("v1".to_string()),
+            Just("hsa-auth".to_string()),
+            Just("pnr-sign".to_string()),
+            Just("cacerts".to_string()),
+            Just("simpleenroll".to_string()),
+            Just("me".to_string()),
+            Just("certificates".to_string()),
+            Just("puk-lookup".to_string()),
+            Just("audit-anchor".to_string()),
+            Just("audit-anchors".to_string()),
+            ".{0,12}",
+        ];
+        (
+            proptest::collection::vec(segment, 0..6),
+            proptest::option::of(".{0,80}"),
+        )
+            .prop_map(|(segments, query)| {
+                let mut p = format!("/{}", segments.join("/"));
+                if let Some(q) = query {
+                    p.push('?');
+                    p.push_str(&q);
+                }
+                p
+            })
+    }
+
+    fn body() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..200),
+            Just(br#"{"hsa_id": "TST5565594230-1002", "reason": "test"}"#.to_vec()),
+            Just(br#"{"log": "x", "seq": 1, "hash": "y", "action": "z"}"#.to_vec()),
+            "[A-Za-z0-9+/=\r\n]{0,200}".prop_map(String::into_bytes),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_request_gets_a_known_answer(
+            method in method(),
+            path in path(),
+            body in body(),
+            cert in proptest::option::of(prop_oneof![
+                Just(true),
+                Just(false),
+            ]),
+        ) {
+            let garbage = b"\x30\x03\x02\x01\x00".to_vec();
+            let client_cert = cert.map(|operator| if operator { operator_cert().as_slice() } else { garbage.as_slice() });
+            let reply = ca().handle(&Request { method: &method, path: &path, client_cert, body: &body });
+            prop_assert!(
+                [200, 400, 401, 403, 404, 405, 409, 429].contains(&reply.status),
+                "{method} {path} -> {}", reply.status
+            );
+            if reply.status != 200 {
+                let v: serde_json::Value = serde_json::from_slice(&reply.body)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert!(v["error"].as_str().is_some_and(|c| !c.is_empty()));
+                prop_assert!(v["message"].as_str().is_some_and(|m| m.len() > 10));
+            }
+        }
+    }
+}
