@@ -15,6 +15,7 @@ pub mod layout;
 pub mod pkcs11;
 pub mod pkcs15;
 pub mod pki;
+pub mod private_file;
 pub mod provision;
 pub mod report;
 pub mod transport;

@@ -92,10 +92,9 @@ pub fn make_pre_upgrade_card(
     let root = TestCa::new_root("TEST SITHS Root CA v1 (virtual-card init)", 2048)?;
     let legacy = TestCa::new_issuing(&root, "TEST SITHS Type 1 CA v1", 2048, Some(3))?;
     make_pre_upgrade_card_with(state, serial, codes, person, &legacy, None)?;
-    write_file(
-        state.with_extension("ca.pem"),
-        format!("{}{}", legacy.cert_pem(), root.cert_pem()),
-    )
+    let ca_pem = state.with_extension("ca.pem");
+    std::fs::write(&ca_pem, format!("{}{}", legacy.cert_pem(), root.cert_pem()))
+        .map_err(|e| InitError::Io(ca_pem.clone(), e))
 }
 
 /// Like [`make_pre_upgrade_card`], with the legacy pair issued by `legacy_ca` (the CA mock's,
@@ -192,6 +191,8 @@ fn write_codes(state: &Path, codes: &Codes) -> Result<(), InitError> {
     )
 }
 
+/// The codes letter: owner only, created so.
 fn write_file(path: PathBuf, text: String) -> Result<(), InitError> {
-    std::fs::write(&path, text).map_err(|e| InitError::Io(path.clone(), e))
+    let text = zeroize::Zeroizing::new(text);
+    crate::private_file::write(&path, text.as_bytes()).map_err(|e| InitError::Io(path.clone(), e))
 }

@@ -92,12 +92,22 @@ impl Env {
 
     /// Copy DIR, let `prepare` change the copy, then serve it.
     fn with(prepare: impl FnOnce(&MockDir)) -> Env {
+        Env::serve(prepare, mock::Limits::default())
+    }
+
+    /// A copy of DIR served with other limits.
+    fn with_limits(limits: mock::Limits) -> Env {
+        Env::serve(|_| {}, limits)
+    }
+
+    fn serve(prepare: impl FnOnce(&MockDir), limits: mock::Limits) -> Env {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("ca");
         support::files::copy_dir(&base().dir, &dir);
         let md = MockDir::new(&dir);
         prepare(&md);
-        let server = mock::start(&dir, "127.0.0.1:0").unwrap_or_else(|e| panic!("start: {e}"));
+        let server =
+            mock::start_with(&dir, "127.0.0.1:0", limits).unwrap_or_else(|e| panic!("start: {e}"));
         Env {
             tmp,
             dir: md,
@@ -834,4 +844,540 @@ fn stopping_the_server_closes_its_port() {
     env.restart();
     let (status, _) = env.curl("/.well-known/est/hsa-auth/cacerts", None, None);
     assert_eq!(status, 200);
+}
+
+/// The permission bits of a file or directory.
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn the_ca_keeps_codes_and_keys_from_other_local_users() {
+    // DIR as `init` made it (with no umask help: init sets the modes itself).
+    let md = MockDir::new(&base().dir);
+    assert_eq!(mode(md.path()), 0o700, "DIR");
+    assert_eq!(mode(&md.cards_dir()), 0o700, "DIR/cards");
+    assert_eq!(mode(&md.path().join("ca")), 0o700, "DIR/ca");
+    assert_eq!(
+        mode(&md.persons_json()),
+        0o600,
+        "persons.json holds every PUK"
+    );
+    assert_eq!(mode(&md.server_key()), 0o600);
+    for ca in CaName::ALL {
+        assert_eq!(mode(&md.ca_key(ca)), 0o600, "{ca:?}");
+    }
+    for p in md.persons().unwrap().persons() {
+        assert_eq!(mode(&md.card_pins(&p.hsa_id)), 0o600, "{}", p.hsa_id);
+        assert_eq!(mode(&md.card_state(&p.hsa_id)), 0o600, "{}", p.hsa_id);
+    }
+
+    // An empty DIR the operator made with the usual 0755 is closed before anything goes in.
+    let tmp = tempfile::tempdir().unwrap();
+    let open = tmp.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_siths-upgrade"))
+        .args(["ca-mock", "init", "--dir", s(&open)])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(mode(&open), 0o700);
+
+    // The lookup log is created owner-only by the first lookup.
+    let env = Env::new();
+    let operator = env.legacy_client(MARTA_OPERATOR);
+    let ask = env.file("ask.json");
+    std::fs::write(
+        &ask,
+        r#"{"hsa_id": "TST5565594230-1002", "reason": "ärende 1"}"#,
+    )
+    .unwrap();
+    let (status, _) = env.curl(
+        "/api/v1/puk-lookup",
+        Some(&operator),
+        Some((&ask, "application/json")),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(mode(&env.dir.puk_log()), 0o600, "puk-lookups.log");
+}
+
+/// A TLS client of our own (rustls), trusting DIR's root, that can send half a request.
+fn tls_client(env: &Env) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    use rustls::pki_types::pem::PemObject;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from_pem_file(env.dir.root_pem()).unwrap())
+        .unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let tcp = std::net::TcpStream::connect(env.server().addr()).unwrap();
+    // Only so that a broken server cannot hang the test; the assertions use their own bound.
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    rustls::StreamOwned::new(conn, tcp)
+}
+
+/// Whether the server closed the connection (EOF or reset) within `bound`.
+fn closed_within(stream: &mut impl std::io::Read, bound: std::time::Duration) -> bool {
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 512];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return started.elapsed() < bound,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return false,
+            Err(_) => return started.elapsed() < bound,
+        }
+    }
+}
+
+/// `curl` for cacerts that gives up after `seconds`: (HTTP status or 0, curl's exit code).
+fn cacerts_within(env: &Env, seconds: u32) -> (u16, Option<i32>) {
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            &seconds.to_string(),
+            "--cacert",
+            s(&env.dir.root_pem()),
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("{}/.well-known/est/hsa-auth/cacerts", env.server().url()),
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("curl could not run ({e}); install curl"));
+    let code = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    (code, out.status.code())
+}
+
+#[test]
+fn slow_and_idle_clients_do_not_take_the_ca_down() {
+    use std::io::Write;
+    use std::time::Duration;
+    // A long handshake deadline, so the idle connections are all still held while curl asks;
+    // a short header deadline, so the test need not wait the default 10 s.
+    let env = Env::with_limits(mock::Limits {
+        handshake: Duration::from_secs(60),
+        header_read: Duration::from_secs(1),
+        ..mock::Limits::default()
+    });
+    let idle: Vec<std::net::TcpStream> = (0..500)
+        .map(|_| std::net::TcpStream::connect(env.server().addr()).unwrap())
+        .collect();
+    // A client that sends half a request head and then nothing.
+    let mut half = tls_client(&env);
+    half.write_all(b"GET /api/v1/me HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+        .unwrap();
+    half.flush().unwrap();
+    // The CA still answers at once (curl gives up after 5 s).
+    assert_eq!(cacerts_within(&env, 5), (200, Some(0)));
+    // The half-sent request is closed once its deadline passes.
+    assert!(
+        closed_within(&mut half, Duration::from_secs(9)),
+        "the half-sent request was not closed"
+    );
+    assert_eq!(cacerts_within(&env, 5), (200, Some(0)));
+    drop(idle);
+
+    // Never starting TLS is cut off too.
+    let env = Env::with_limits(mock::Limits {
+        handshake: Duration::from_secs(1),
+        ..mock::Limits::default()
+    });
+    let mut silent = std::net::TcpStream::connect(env.server().addr()).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    assert!(
+        closed_within(&mut silent, Duration::from_secs(9)),
+        "a connection without a handshake was kept"
+    );
+}
+
+#[test]
+fn connections_beyond_the_limit_wait_for_a_free_one() {
+    use std::time::Duration;
+    let env = Env::with_limits(mock::Limits {
+        max_connections: 3,
+        ..mock::Limits::default()
+    });
+    let mut held: Vec<std::net::TcpStream> = (0..3)
+        .map(|_| std::net::TcpStream::connect(env.server().addr()).unwrap())
+        .collect();
+    // Give the server the moment it needs to accept the three.
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, exit) = cacerts_within(&env, 2);
+    assert_eq!(status, 0, "a fourth connection was served");
+    assert_eq!(exit, Some(28), "curl did not time out waiting");
+    held.pop();
+    assert_eq!(cacerts_within(&env, 5), (200, Some(0)));
+}
+
+#[test]
+fn a_signature_certificate_cannot_log_in() {
+    let env = Env::new();
+    let karin = env.person(KARIN);
+    // The legacy pair's signature certificate (nonRepudiation), as on a pre-upgrade card.
+    let ca = env.dir.load_ca(CaName::Legacy).unwrap();
+    let der = ca
+        .issue_person_cert(
+            &PersonCertRequest {
+                subject: karin.name_with(KARIN),
+                purpose: Purpose::Signature,
+                trust_level: None,
+                upn: None,
+                not_before: None,
+                not_after: None,
+            },
+            &base().client_spki,
+        )
+        .unwrap();
+    let signing = env.file("signing.pem");
+    std::fs::write(&signing, pem("CERTIFICATE", &der)).unwrap();
+    for path in ["/api/v1/me", "/api/v1/certificates"] {
+        let (status, body) = env.curl(path, Some(&signing), None);
+        let message = json(&body)["message"].as_str().unwrap_or("").to_string();
+        assert_eq!(
+            refusal((status, body)),
+            (403, "not_authentication_certificate".into()),
+            "{path}"
+        );
+        assert!(
+            message.contains("signature certificate") && message.contains("identification"),
+            "{message}"
+        );
+    }
+    let csr = env.csr("signing-login", 2048, "/CN=Karin");
+    assert_eq!(
+        refusal(env.enroll("hsa-auth", &signing, &csr)),
+        (403, "not_authentication_certificate".into())
+    );
+    assert_eq!(env.server().enrolments_for(KARIN), 0);
+    // The same holder's authentication certificate still logs in.
+    let (status, _) = env.curl("/api/v1/me", Some(&env.legacy_client(KARIN)), None);
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn puk_lookups_are_rate_limited_per_operator() {
+    let env = Env::with_limits(mock::Limits {
+        puk_lookups: mock::RateLimit {
+            max: 2,
+            window: std::time::Duration::from_secs(3600),
+        },
+        ..mock::Limits::default()
+    });
+    let operator = env.legacy_client(MARTA_OPERATOR);
+    let tolvan = env.person(TOLVAN);
+    let ask = env.file("ask.json");
+    std::fs::write(
+        &ask,
+        r#"{"hsa_id": "TST5565594230-1002", "reason": "ärende 4711"}"#,
+    )
+    .unwrap();
+    let lookup = || {
+        env.curl(
+            "/api/v1/puk-lookup",
+            Some(&operator),
+            Some((&ask, "application/json")),
+        )
+    };
+    assert_eq!(lookup().0, 200);
+    assert_eq!(lookup().0, 200);
+    let (status, body) = lookup();
+    assert!(!String::from_utf8_lossy(&body).contains(tolvan.pins.puk.as_str()));
+    let message = json(&body)["message"].as_str().unwrap().to_string();
+    assert_eq!(refusal((status, body)), (429, "too_many_lookups".into()));
+    assert!(
+        message.contains("try again in") && message.contains('Z'),
+        "the refusal does not say when to retry: {message}"
+    );
+    // Refused lookups release nothing and are not in the lookup log.
+    let log = std::fs::read_to_string(env.dir.puk_log()).unwrap();
+    assert_eq!(log.lines().count(), 2);
+}
+
+#[test]
+fn no_puk_leaves_the_ca_unless_its_lookup_is_logged() {
+    // The log cannot be written (a directory stands where the file should be).
+    let env = Env::with(|dir| std::fs::create_dir(dir.puk_log()).unwrap());
+    let operator = env.legacy_client(MARTA_OPERATOR);
+    let tolvan = env.person(TOLVAN);
+    let ask = env.file("ask.json");
+    std::fs::write(
+        &ask,
+        r#"{"hsa_id": "TST5565594230-1002", "reason": "ärende 4711"}"#,
+    )
+    .unwrap();
+    let (status, body) = env.curl(
+        "/api/v1/puk-lookup",
+        Some(&operator),
+        Some((&ask, "application/json")),
+    );
+    assert!(!String::from_utf8_lossy(&body).contains(tolvan.pins.puk.as_str()));
+    assert_eq!(refusal((status, body)), (500, "internal".into()));
+}
+
+#[test]
+fn audit_anchors_at_the_ca_show_a_rewritten_or_shortened_log() {
+    use siths_upgrade::audit::anchor::Anchor;
+    use siths_upgrade::audit::{Action, AuditLog, Outcome, Record};
+    let env = Env::new();
+    let operator = env.legacy_client(MARTA_OPERATOR);
+    let record = |detail: &str| Record {
+        operator: MARTA_OPERATOR.into(),
+        card_serial: "9752269000001002".into(),
+        customer: TOLVAN.into(),
+        action: Action::PukLookup,
+        outcome: Outcome::Done,
+        detail: detail.into(),
+    };
+    // The desk writes four entries and sends each one's anchor, as curl with the operator's
+    // certificate.
+    let path = env.file("audit.log");
+    let mut log = AuditLog::open(&path).unwrap();
+    let send = |anchor: &Anchor, cert: &Path| {
+        let body = env.file("anchor.json");
+        std::fs::write(&body, serde_json::to_vec(anchor).unwrap()).unwrap();
+        env.curl(
+            "/api/v1/audit-anchor",
+            Some(cert),
+            Some((&body, "application/json")),
+        )
+    };
+    let mut anchors = Vec::new();
+    for i in 1..=4 {
+        let entry = log.append(record(&format!("ärende {i}"))).unwrap();
+        let anchor = Anchor::for_entry(log.log_id().unwrap(), &entry);
+        assert_eq!(send(&anchor, &operator).0, 200);
+        anchors.push(anchor);
+    }
+    drop(log);
+    // Resending is fine; another hash for a held entry, or a holder who is no operator, is not.
+    assert_eq!(send(&anchors[1], &operator).0, 200);
+    let other = Anchor {
+        hash: "f".repeat(64),
+        ..anchors[1].clone()
+    };
+    assert_eq!(
+        refusal(send(&other, &operator)),
+        (409, "anchor_conflict".into())
+    );
+    let holder = env.legacy_client(KARIN);
+    assert_eq!(
+        refusal(send(&anchors[2], &holder)),
+        (403, "not_operator".into())
+    );
+    let bad = Anchor {
+        seq: 0,
+        ..anchors[1].clone()
+    };
+    assert_eq!(refusal(send(&bad, &operator)), (400, "bad_anchor".into()));
+
+    let verify = |file: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_siths-upgrade"))
+            .args([
+                "audit",
+                "verify",
+                s(file),
+                "--ca",
+                &env.server().url(),
+                "--ca-root",
+                s(&env.dir.root_pem()),
+            ])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (code, text) = verify(&path);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("4 of them match"), "{text}");
+
+    let original = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = original.lines().collect();
+    // Rebuilt from entry 3 on with fresh hashes: the chain alone still verifies.
+    let rebuilt = env.file("rebuilt.log");
+    std::fs::write(&rebuilt, format!("{}\n{}\n", lines[0], lines[1])).unwrap();
+    let mut forged = AuditLog::open(&rebuilt).unwrap();
+    forged.append(record("inget hände")).unwrap();
+    forged.append(record("inget hände")).unwrap();
+    drop(forged);
+    let plain = Command::new(env!("CARGO_BIN_EXE_siths-upgrade"))
+        .args(["audit", "verify", s(&rebuilt)])
+        .output()
+        .unwrap();
+    assert!(plain.status.success(), "the forged chain should pass alone");
+    let (code, text) = verify(&rebuilt);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("rewritten") && text.contains("entry 3"),
+        "{text}"
+    );
+
+    // Cut short by one entry.
+    let short = env.file("short.log");
+    std::fs::write(
+        &short,
+        format!("{}\n{}\n{}\n", lines[0], lines[1], lines[2]),
+    )
+    .unwrap();
+    let (code, text) = verify(&short);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("shortened") && text.contains("entry 4"),
+        "{text}"
+    );
+
+    // A log the CA never heard of (a rewritten first entry).
+    let unknown = env.file("unknown.log");
+    let mut other_log = AuditLog::open(&unknown).unwrap();
+    other_log.append(record("ny logg")).unwrap();
+    drop(other_log);
+    let (code, text) = verify(&unknown);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("no anchor"), "{text}");
+}
+
+mod routing_properties {
+    //! The CA's request routing (issue 12, item 14): any method, path and body, with or
+    //! without a client certificate, gets an answer with a known status and, when refused, a
+    //! JSON body with a code and a message. Straight to the handler, no TLS.
+
+    use super::*;
+    use proptest::prelude::*;
+    use siths_upgrade::ca::mock::api::{Ca, Request};
+
+    fn ca() -> &'static Ca {
+        static CA: OnceLock<(tempfile::TempDir, Ca)> = OnceLock::new();
+        let (_, ca) = CA.get_or_init(|| {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("ca");
+            support::files::copy_dir(&base().dir, &dir);
+            let ca = Ca::load(&MockDir::new(&dir)).unwrap();
+            (tmp, ca)
+        });
+        ca
+    }
+
+    fn operator_cert() -> &'static Vec<u8> {
+        static CERT: OnceLock<Vec<u8>> = OnceLock::new();
+        CERT.get_or_init(|| {
+            let md = MockDir::new(&base().dir);
+            let person = md
+                .persons()
+                .unwrap()
+                .by_hsa_id(MARTA_OPERATOR)
+                .unwrap()
+                .clone();
+            issue_client(
+                &md.load_ca(CaName::Legacy).unwrap(),
+                &person,
+                MARTA_OPERATOR,
+            )
+        })
+    }
+
+    fn method() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("GET".to_string()),
+            Just("POST".to_string()),
+            Just("PUT".to_string()),
+            Just("DELETE".to_string()),
+            "[A-Z]{0,8}",
+        ]
+    }
+
+    fn path() -> impl Strategy<Value = String> {
+        let segment = prop_oneof![
+            Just(".well-known".to_string()),
+            Just("est".to_string()),
+            Just("api".to_string()),
+            Just("v1".to_string()),
+            Just("hsa-auth".to_string()),
+            Just("pnr-sign".to_string()),
+            Just("cacerts".to_string()),
+            Just("simpleenroll".to_string()),
+            Just("me".to_string()),
+            Just("certificates".to_string()),
+            Just("puk-lookup".to_string()),
+            Just("audit-anchor".to_string()),
+            Just("audit-anchors".to_string()),
+            ".{0,12}",
+        ];
+        (
+            proptest::collection::vec(segment, 0..6),
+            proptest::option::of(".{0,80}"),
+        )
+            .prop_map(|(segments, query)| {
+                let mut p = format!("/{}", segments.join("/"));
+                if let Some(q) = query {
+                    p.push('?');
+                    p.push_str(&q);
+                }
+                p
+            })
+    }
+
+    fn body() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..200),
+            Just(br#"{"hsa_id": "TST5565594230-1002", "reason": "test"}"#.to_vec()),
+            Just(br#"{"log": "x", "seq": 1, "hash": "y", "action": "z"}"#.to_vec()),
+            "[A-Za-z0-9+/=\r\n]{0,200}".prop_map(String::into_bytes),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_request_gets_a_known_answer(
+            method in method(),
+            path in path(),
+            body in body(),
+            cert in proptest::option::of(prop_oneof![
+                Just(true),
+                Just(false),
+            ]),
+        ) {
+            let garbage = b"\x30\x03\x02\x01\x00".to_vec();
+            let client_cert = cert.map(|operator| if operator { operator_cert().as_slice() } else { garbage.as_slice() });
+            let reply = ca().handle(&Request { method: &method, path: &path, client_cert, body: &body });
+            prop_assert!(
+                [200, 400, 401, 403, 404, 405, 409, 429].contains(&reply.status),
+                "{method} {path} -> {}", reply.status
+            );
+            if reply.status != 200 {
+                let v: serde_json::Value = serde_json::from_slice(&reply.body)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert!(v["error"].as_str().is_some_and(|c| !c.is_empty()));
+                prop_assert!(v["message"].as_str().is_some_and(|m| m.len() > 10));
+            }
+        }
+    }
 }

@@ -108,6 +108,31 @@ pub enum AuditError {
     )]
     TooLong { bytes: usize, max: usize },
     #[error(
+        "the audit log {} was rewritten: entry {seq} is not the entry the CA received when it \
+         was written. Keep the file unchanged as evidence and report it",
+        path.display()
+    )]
+    Rewritten { path: PathBuf, seq: u64 },
+    #[error(
+        "the audit log {} was shortened: it ends at entry {entries}, but the CA holds entry \
+         {anchored}. Keep the file unchanged as evidence and report it",
+        path.display()
+    )]
+    Shortened {
+        path: PathBuf,
+        entries: u64,
+        anchored: u64,
+    },
+    #[error(
+        "the CA holds no anchor for the audit log {} ({entries} entries): its first entry was \
+         rewritten, it was emptied, or the desk never reached the CA. Check the CA address; if \
+         it is right, keep the file unchanged as evidence and report it",
+        path.display()
+    )]
+    NotAnchored { path: PathBuf, entries: u64 },
+    #[error("{0}")]
+    Anchors(String),
+    #[error(
         "cannot write the CSV export: {0}. Check the output path and the free disk space, then \
          export again"
     )]

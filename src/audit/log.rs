@@ -25,6 +25,8 @@ pub struct AuditLog {
     next_seq: u64,
     last_hash: String,
     len: u64,
+    /// The first entry's hash: the log's id for anchors ([`super::anchor`]).
+    first_hash: Option<String>,
 }
 
 impl AuditLog {
@@ -57,6 +59,7 @@ impl AuditLog {
             next_seq: 1,
             last_hash: GENESIS.to_string(),
             len: 0,
+            first_hash: None,
         };
         if created {
             // The new name must survive a crash too, or the first entries vanish with it.
@@ -65,6 +68,8 @@ impl AuditLog {
                 .map_err(|e| AuditError::io(path, "create", e))?;
             sync_dirs(path, &created_dirs)?;
         } else {
+            // Shared: no appender is half-way through a line while the chain is read.
+            let _lock = FileLock::shared(&log.file, path)?;
             log.rescan()?;
         }
         Ok(log)
@@ -75,6 +80,9 @@ impl AuditLog {
     /// recorded; a line that did reach the file will still verify, a torn one is named by
     /// `verify` and stops the next append.
     pub fn append(&mut self, record: Record) -> Result<Entry, AuditError> {
+        // Another desk window or process may append to the same file: the exclusive lock
+        // makes rescan-and-append one step, so two appenders never both take the same number.
+        let _lock = FileLock::exclusive(&self.file, &self.path)?;
         let len = self
             .file
             .metadata()
@@ -102,8 +110,17 @@ impl AuditLog {
             .map_err(|e| AuditError::io(&self.path, "write", e))?;
         self.next_seq = entry.seq.saturating_add(1);
         self.last_hash = entry.hash.clone();
+        if entry.seq == 1 {
+            self.first_hash = Some(entry.hash.clone());
+        }
         self.len = self.len.saturating_add(line.len() as u64);
         Ok(entry)
+    }
+
+    /// The log's id for anchors: its first entry's hash (`None` while it is empty). The desk
+    /// sends [`super::anchor::Anchor::for_entry`] with it after each append.
+    pub fn log_id(&self) -> Option<&str> {
+        self.first_hash.as_deref()
     }
 
     /// Where the log is, to show the operator and for `verify`/`export_csv`.
@@ -116,11 +133,50 @@ impl AuditLog {
         (&self.file)
             .seek(SeekFrom::Start(0))
             .map_err(|e| AuditError::io(&self.path, "read", e))?;
-        let scanned = chain::scan(&self.path, BufReader::new(&self.file), |_| {})?;
+        let mut first = None;
+        let scanned = chain::scan(&self.path, BufReader::new(&self.file), |e| {
+            if e.seq == 1 {
+                first = Some(e.hash.clone());
+            }
+        })?;
+        self.first_hash = first;
         self.next_seq = scanned.report.entries.saturating_add(1);
         self.last_hash = scanned.report.last_hash;
         self.len = scanned.bytes;
         Ok(())
+    }
+}
+
+/// An advisory lock on the log (`flock`: per open file, so two `AuditLog`s in one process
+/// exclude each other as two processes do), released when dropped. (std's `File::lock` is the
+/// same call, from Rust 1.89 on.)
+/// It holds a second handle to the same open file, so the log stays free to write.
+struct FileLock(File);
+
+impl FileLock {
+    fn exclusive(file: &File, path: &Path) -> Result<FileLock, AuditError> {
+        let handle = file
+            .try_clone()
+            .map_err(|e| AuditError::io(path, "lock", e))?;
+        rustix::fs::flock(&handle, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| AuditError::io(path, "lock", e.into()))?;
+        Ok(FileLock(handle))
+    }
+
+    fn shared(file: &File, path: &Path) -> Result<FileLock, AuditError> {
+        let handle = file
+            .try_clone()
+            .map_err(|e| AuditError::io(path, "lock", e))?;
+        rustix::fs::flock(&handle, rustix::fs::FlockOperation::LockShared)
+            .map_err(|e| AuditError::io(path, "lock", e.into()))?;
+        Ok(FileLock(handle))
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        // Closing the file releases it too; an unlock error leaves nothing to do.
+        let _ = rustix::fs::flock(&self.0, rustix::fs::FlockOperation::Unlock);
     }
 }
 
@@ -204,6 +260,60 @@ mod tests {
         let a2 = a.append(record("a2")).unwrap();
         assert_eq!((a2.seq, a2.prev.as_str()), (3, b1.hash.as_str()));
         assert_eq!(verify(&path).unwrap().entries, 3);
+    }
+
+    #[test]
+    fn parallel_appenders_keep_one_unbroken_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        // Threads, each with its own open log, as several desk windows would have...
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let path = &path;
+                s.spawn(move || {
+                    let mut log = AuditLog::open(path).unwrap();
+                    for i in 0..25 {
+                        log.append(record(&format!("thread {t} entry {i}")))
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        // ...and processes: this test binary again, running the appender below.
+        let children: Vec<_> = (0..3)
+            .map(|_| {
+                std::process::Command::new(std::env::current_exe().unwrap())
+                    .args([
+                        "--exact",
+                        "audit::log::tests::appender_process",
+                        "--test-threads=1",
+                    ])
+                    .env(CHILD_LOG, &path)
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for mut child in children {
+            assert!(child.wait().unwrap().success());
+        }
+        let report = verify(&path).unwrap();
+        assert_eq!(report.entries, 4 * 25 + 3 * 25);
+    }
+
+    const CHILD_LOG: &str = "SITHS_UPGRADE_TEST_APPENDER_LOG";
+
+    /// Appends 25 entries to the log named in the environment; does nothing when run alone.
+    #[test]
+    fn appender_process() {
+        let Some(path) = std::env::var_os(CHILD_LOG) else {
+            return;
+        };
+        let mut log = AuditLog::open(Path::new(&path)).unwrap();
+        for i in 0..25 {
+            log.append(record(&format!("process {} entry {i}", std::process::id())))
+                .unwrap();
+        }
     }
 
     #[test]

@@ -5,8 +5,10 @@
 //! carries the hash of the one before, so [`verify`] names the first entry that was edited,
 //! deleted, moved or damaged. The chain has no secret key: it shows changes made without
 //! rebuilding every later hash, and entries cut off the end show only against a `last_hash`
-//! kept elsewhere ([`VerifyReport`]).
+//! kept elsewhere ([`VerifyReport`]): the desk sends each entry's hash to the CA
+//! ([`anchor`]), and `audit verify --ca` compares the log with what the CA holds.
 
+pub mod anchor;
 mod chain;
 mod csv;
 mod entry;

@@ -19,6 +19,12 @@ pub enum RefusalCode {
     UnknownProfile,
     NotOperator,
     ReasonMissing,
+    /// A signing (or other) certificate tried to log in: only authentication certificates may.
+    NotAuthenticationCertificate,
+    /// Too many PUK lookups by one operator in a short time (HTTP 429).
+    TooManyLookups,
+    BadAnchor,
+    AnchorConflict,
     NotFound,
     MethodNotAllowed,
     BadRequest,
@@ -30,7 +36,7 @@ pub enum RefusalCode {
 }
 
 impl RefusalCode {
-    const NAMED: [(RefusalCode, &'static str); 16] = [
+    const NAMED: [(RefusalCode, &'static str); 20] = [
         (RefusalCode::NoClientCertificate, "no_client_certificate"),
         (RefusalCode::UnknownPerson, "unknown_person"),
         (RefusalCode::BadCsr, "bad_csr"),
@@ -42,6 +48,13 @@ impl RefusalCode {
         (RefusalCode::UnknownProfile, "unknown_profile"),
         (RefusalCode::NotOperator, "not_operator"),
         (RefusalCode::ReasonMissing, "reason_missing"),
+        (
+            RefusalCode::NotAuthenticationCertificate,
+            "not_authentication_certificate",
+        ),
+        (RefusalCode::TooManyLookups, "too_many_lookups"),
+        (RefusalCode::BadAnchor, "bad_anchor"),
+        (RefusalCode::AnchorConflict, "anchor_conflict"),
         (RefusalCode::NotFound, "not_found"),
         (RefusalCode::MethodNotAllowed, "method_not_allowed"),
         (RefusalCode::BadRequest, "bad_request"),

@@ -382,10 +382,19 @@ impl Drop for DemoDir {
 }
 
 fn tempfile_dir() -> Result<PathBuf, CliError> {
-    let dir = std::env::temp_dir().join(format!("siths-upgrade-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| CliError::system(format!("cannot make {}: {e}", dir.display())))?;
-    Ok(dir)
+    // A fresh 0700 directory with a random name: no other local user can guess it, pre-create
+    // it or read the card's codes from it. `DemoDir` removes it.
+    let dir = tempfile::Builder::new()
+        .prefix("siths-upgrade-demo-")
+        .permissions(crate::private_file::dir_permissions())
+        .tempdir()
+        .map_err(|e| {
+            CliError::system(format!(
+                "cannot make a temporary directory in {}: {e}; check TMPDIR and its free space",
+                std::env::temp_dir().display()
+            ))
+        })?;
+    Ok(dir.keep())
 }
 
 /// No card stays logged in after a command: a failure here (a card already pulled) only logs.
@@ -488,5 +497,26 @@ impl From<CardError> for CliError {
 impl From<crate::pkcs11::Pkcs11Error> for CliError {
     fn from(e: crate::pkcs11::Pkcs11Error) -> Self {
         CardError::from(e).into()
+    }
+}
+
+#[cfg(test)]
+mod demo_dir_tests {
+    #[test]
+    fn the_demo_card_directory_cannot_be_guessed_or_read_by_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let (a, b) = (
+            super::tempfile_dir().unwrap(),
+            super::tempfile_dir().unwrap(),
+        );
+        let (a, b) = (super::DemoDir(a), super::DemoDir(b));
+        assert_ne!(a.0, b.0, "two runs share one directory");
+        let name = a.0.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(!name.contains(&std::process::id().to_string()), "{name}");
+        let mode = std::fs::metadata(&a.0).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        let path = a.0.clone();
+        drop(a);
+        assert!(!path.exists());
     }
 }

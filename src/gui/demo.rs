@@ -95,6 +95,7 @@ impl DemoWorld {
         let world = cached_world(cache)?;
         let dir = tempfile::Builder::new()
             .prefix("siths-upgrade-demo-")
+            .permissions(crate::private_file::dir_permissions())
             .tempdir()
             .map_err(|e| DemoError::Files(std::env::temp_dir(), e))?;
         let ca_dir = dir.path().join("ca");
@@ -168,8 +169,10 @@ fn cached_world(cache: &Path) -> Result<PathBuf, DemoError> {
     }
     let files = |e| DemoError::Files(cache.to_path_buf(), e);
     std::fs::create_dir_all(cache).map_err(files)?;
+    remove_stale_builds(cache);
     let building = tempfile::Builder::new()
-        .prefix(".demo-ca-building-")
+        .prefix(&format!("{BUILDING_PREFIX}{}-", std::process::id()))
+        .permissions(crate::private_file::dir_permissions())
         .tempdir_in(cache)
         .map_err(files)?;
     mock::init(building.path())?;
@@ -182,6 +185,43 @@ fn cached_world(cache: &Path) -> Result<PathBuf, DemoError> {
         // Another demo finished first; its world is as good as ours.
         Err(_) if is_complete(&target) => Ok(target),
         Err(e) => Err(files(e)),
+    }
+}
+
+/// A world being built: `.demo-ca-building-<pid>-<random>`.
+const BUILDING_PREFIX: &str = ".demo-ca-building-";
+
+/// A build older than this is abandoned even if its process id is in use again (a build takes
+/// seconds).
+const STALE_BUILD_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Remove the half-built worlds that killed runs left in the cache: those whose process is gone,
+/// and any older than [`STALE_BUILD_AGE`]. A build another running demo is making is left alone.
+/// Failing to remove one only costs disk space, so errors are logged, not returned.
+fn remove_stale_builds(cache: &Path) {
+    let Ok(entries) = std::fs::read_dir(cache) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(BUILDING_PREFIX)) else {
+            continue;
+        };
+        let owner: Option<u32> = rest.split('-').next().and_then(|pid| pid.parse().ok());
+        let alive = owner.is_some_and(|pid| {
+            pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists()
+        });
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_BUILD_AGE);
+        if !alive || old {
+            if let Err(e) = std::fs::remove_dir_all(entry.path()) {
+                log::warn!("cannot remove the stale {}: {e}", entry.path().display());
+            }
+        }
     }
 }
 
@@ -246,5 +286,37 @@ mod tests {
         assert!(!format!("{codes:?}").contains("135790"));
         std::fs::write(&path, "PIN1=135790\n").unwrap();
         assert!(read_codes(&path).is_none());
+    }
+
+    #[test]
+    fn builds_left_by_killed_runs_are_removed() {
+        let cache = tempfile::tempdir().unwrap();
+        let make = |name: &str| {
+            let dir = cache.path().join(name);
+            std::fs::create_dir_all(dir.join("ca")).unwrap();
+            dir
+        };
+        // A process that has ended: its id names no running process.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let killed = make(&format!(".demo-ca-building-{dead}-abc"));
+        let unrelated = make(".demo-ca-buildingXYZ");
+        let ours = make(&format!(".demo-ca-building-{}-def", std::process::id()));
+        let old_ours = make(&format!(".demo-ca-building-{}-ghi", std::process::id()));
+        let long_ago = std::time::SystemTime::now() - 2 * STALE_BUILD_AGE;
+        std::fs::File::open(&old_ours)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        let world = make("demo-ca-0.1.0");
+        remove_stale_builds(cache.path());
+        assert!(!killed.exists(), "a killed run's build is left");
+        assert!(!old_ours.exists(), "an hour-old build is left");
+        assert!(ours.exists(), "a running build was removed");
+        assert!(
+            world.exists() && unrelated.exists(),
+            "other folders were touched"
+        );
     }
 }

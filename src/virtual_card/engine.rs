@@ -98,6 +98,11 @@ pub struct VirtualCard {
     present: bool,
     pull_countdown: Option<u32>,
     delay: Duration,
+    /// Fault injection: every save fails, as on a full disk or a read-only file system.
+    fail_saves: bool,
+    /// A wrong code was counted in memory but could not be saved: PIN commands are refused
+    /// until the count is on disk, so a failing disk never buys unlimited tries.
+    unsaved_tries: bool,
     commands: u64,
     command_bytes: u64,
     response_bytes: u64,
@@ -125,6 +130,8 @@ impl VirtualCard {
             present: true,
             pull_countdown: None,
             delay: Duration::ZERO,
+            fail_saves: false,
+            unsaved_tries: false,
             commands: 0,
             command_bytes: 0,
             response_bytes: 0,
@@ -191,6 +198,12 @@ impl VirtualCard {
 
     pub fn is_present(&self) -> bool {
         self.present
+    }
+
+    /// Fault injection: while on, every save of the card's state fails (a full disk, a read-only
+    /// file system). The card then keeps its old state, except that a wrong code still counts.
+    pub fn fail_saves(&mut self, on: bool) {
+        self.fail_saves = on;
     }
 
     /// Answer every command after waiting this long ("answer slowly").
@@ -325,13 +338,25 @@ impl VirtualCard {
     /// Make `next` the card's state, saving it first; on a failed save the card keeps its old
     /// state and answers "memory failure".
     fn commit(&mut self, next: CardState) -> Result<(), u16> {
+        self.save(&next)?;
+        self.state = next;
+        Ok(())
+    }
+
+    fn save(&self, state: &CardState) -> Result<(), u16> {
         if let Some(path) = &self.path {
-            if let Err(e) = next.save_atomic(path) {
+            if self.fail_saves {
+                log::error!(
+                    "virtual card: saving {} failed (fault injection)",
+                    path.display()
+                );
+                return Err(SW_MEMORY_FAILURE);
+            }
+            if let Err(e) = state.save_atomic(path) {
                 log::error!("virtual card: {e}");
                 return Err(SW_MEMORY_FAILURE);
             }
         }
-        self.state = next;
         Ok(())
     }
 
@@ -514,6 +539,16 @@ impl VirtualCard {
             return Reply::sw(SW_BAD_P1P2);
         }
         let reference = cmd.p2;
+        // Fail closed: a try counted only in memory must reach the disk before any code is
+        // compared again (a status query without data still answers, from memory).
+        let compares = !(cmd.ins == ins::VERIFY && cmd.data.is_empty());
+        if self.unsaved_tries && compares {
+            if let Err(sw) = self.save(&self.state) {
+                self.session.verified.clear();
+                return Reply::sw(sw);
+            }
+            self.unsaved_tries = false;
+        }
         let mut next = self.state.clone();
         let outcome: PinOutcome = match cmd.ins {
             ins::VERIFY => pins::verify(&mut next, reference, &cmd.data, self.verified(reference)),
@@ -521,9 +556,18 @@ impl VirtualCard {
             _ => pins::unblock(&mut next, reference, &cmd.data),
         };
         if outcome.changed {
-            if let Err(sw) = self.commit(next) {
+            let spent_a_try = outcome.sw != SW_OK;
+            if let Err(sw) = self.save(&next) {
+                if spent_a_try {
+                    // The wrong code counts even though the disk failed; a code whose check
+                    // succeeded only loses its effect (the old state stays).
+                    self.state = next;
+                    self.unsaved_tries = true;
+                    self.session.verified.remove(&reference);
+                }
                 return Reply::sw(sw);
             }
+            self.state = next;
         }
         match outcome.verified {
             Some(true) => {

@@ -705,6 +705,39 @@ fn state_survives_reopening_the_file() {
 }
 
 #[test]
+fn a_wrong_pin_counts_even_when_the_card_cannot_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("card.json");
+    let mut c = VirtualCard::create(&path, state()).unwrap();
+    c.fail_saves(true);
+    // The wrong code is refused with "memory failure", but the try is spent.
+    assert_eq!(verify(&mut c, 1, b"000000"), 0x6581);
+    assert_eq!(c.state().pin_tries_left(1), Some(2));
+    // No code is compared again while that try is not on disk: not even the right one, so
+    // a failing disk cannot be used to guess without limit.
+    assert_eq!(verify(&mut c, 1, PIN1), 0x6581);
+    assert_eq!(verify(&mut c, 1, b"111111"), 0x6581);
+    assert_eq!(
+        sw(
+            &mut c,
+            &Command::reset_retry_counter(1, &[padded(PUK), padded(b"555555")].concat())
+        ),
+        0x6581
+    );
+    assert_eq!(c.state().pin_tries_left(1), Some(2));
+    assert_eq!(c.state().pin_tries_left(layout::PUK_REF), Some(10));
+    // The status query still answers, from the count in memory.
+    assert_eq!(sw(&mut c, &Command::verify(1, None)), 0x63C2);
+    // Once the disk works again the spent try is saved first, then the card goes on.
+    c.fail_saves(false);
+    assert_eq!(verify(&mut c, 1, b"000000"), 0x63C1);
+    drop(c);
+    let mut c = VirtualCard::open(&path).unwrap();
+    assert_eq!(c.state().pin_tries_left(1), Some(1));
+    assert_eq!(verify(&mut c, 1, PIN1), 0x9000);
+}
+
+#[test]
 fn keys_survive_reopening_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("card.json");

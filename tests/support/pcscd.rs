@@ -1,19 +1,25 @@
-//! An isolated pcscd for tests, with a vpcd reader on free TCP ports.
+//! An isolated pcscd for tests, with a vpcd reader reachable on 127.0.0.1 only.
 //!
 //! pcsc-lite 1.9's daemon ignores `PCSCLITE_CSOCK_NAME` (only the client library reads it, once
 //! per process) and always serves `/run/pcscd/pcscd.comm`, refusing to start if another pcscd owns
-//! it. So each instance runs in its own mount namespace (`unshare`, we run as root) with a private
-//! temp dir bind-mounted over `/run/pcscd`; clients reach it through `PCSCLITE_CSOCK_NAME`
-//! pointing at that temp dir.
+//! it. So each instance runs in namespaces of its own, made without root: a user namespace
+//! (`unshare --user --map-root-user`, where we are root), a mount namespace with a private temp dir
+//! bind-mounted over `/run/pcscd`, and a network namespace. Clients reach the daemon through
+//! `PCSCLITE_CSOCK_NAME` pointing at that temp dir (a Unix socket works across namespaces).
 //!
-//! A small shell supervisor inside the namespace starts and stops pcscd on request (lines on its
+//! vpcd listens on every address of its network namespace, which holds only loopback. Inside it,
+//! `socat` forwards a Unix socket in the temp dir to each vpcd port; in this process a forwarder
+//! listening on 127.0.0.1 only forwards each card's TCP connection to that Unix socket. So a
+//! card still connects over TCP to `127.0.0.1:vpcd_port()`, and nothing off the machine can.
+//!
+//! A small shell supervisor inside the namespaces starts and stops pcscd on request (lines on its
 //! stdin) and, when its stdin closes — our Drop, or this process dying without running
-//! destructors, as with a `static` — stops pcscd and removes the temp dir.
+//! destructors, as with a `static` — stops pcscd and the forwarders and removes the temp dir.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
@@ -26,13 +32,20 @@ pub const SOCKET_ENV: &str = "PCSCLITE_CSOCK_NAME";
 pub const READER_0: &str = "Virtual PCD 00 00";
 pub const READER_1: &str = "Virtual PCD 00 01";
 
+/// vpcd's ports inside the private network namespace (free there by construction).
+const INNER_PORT: u16 = 35963;
+
 /// Hang guard for pcscd start-up and shutdown; not a timing expectation.
 const READY_LIMIT: Duration = Duration::from_secs(20);
 
 const SUPERVISOR: &str = r#"
-base="$1"; conf="$base/conf"; run="$base/run"; log="$base/pcscd.log"
-mkdir -p /run/pcscd || exit 1
+base="$1"; conf="$base/conf"; run="$base/run"; log="$base/pcscd.log"; inner="$3"
+ip link set lo up || exit 1
 mount --bind "$run" /run/pcscd || exit 1
+socat "UNIX-LISTEN:$base/vpcd0.sock,fork" "TCP:127.0.0.1:$inner" 2>>"$log" </dev/null &
+fwd0=$!
+socat "UNIX-LISTEN:$base/vpcd1.sock,fork" "TCP:127.0.0.1:$((inner + 1))" 2>>"$log" </dev/null &
+fwd1=$!
 pid=
 start() {
     rm -f "$run/pcscd.comm" "$run/pcscd.pid"
@@ -51,6 +64,7 @@ while read -r cmd; do
     esac
 done
 stop
+kill -TERM "$fwd0" "$fwd1" 2>/dev/null; wait "$fwd0" "$fwd1" 2>/dev/null
 umount /run/pcscd
 rm -rf "$base"
 "#;
@@ -74,25 +88,40 @@ impl Pcscd {
             .keep();
         std::fs::create_dir_all(base.join("conf")).expect("conf dir");
         std::fs::create_dir_all(base.join("run")).expect("run dir");
-        let port = free_port_pair();
+        let inner = INNER_PORT;
         std::fs::write(
             base.join("conf").join("vpcd"),
             format!(
-                "FRIENDLYNAME \"Virtual PCD\"\nDEVICENAME /dev/null:{port}\nLIBPATH {VPCD_DRIVER}\nCHANNELID {port}\n"
+                "FRIENDLYNAME \"Virtual PCD\"\nDEVICENAME /dev/null:{inner}\nLIBPATH {VPCD_DRIVER}\nCHANNELID {inner}\n"
             ),
         )
         .expect("reader.conf for vpcd");
+        let (port, listeners) = loopback_port_pair();
+        for (slot, listener) in listeners.into_iter().enumerate() {
+            forward(listener, base.join(format!("vpcd{slot}.sock")));
+        }
         let mut supervisor = Command::new("unshare")
-            .args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c"])
+            .args([
+                "--user",
+                "--map-root-user",
+                "--mount",
+                "--net",
+                "--propagation",
+                "private",
+                "--",
+                "/bin/sh",
+                "-c",
+            ])
             .arg(SUPERVISOR)
             .arg("pcscd-supervisor")
             .arg(&base)
             .arg(PCSCD)
+            .arg(inner.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("start unshare + pcscd (tests run as root)");
+            .expect("start unshare + pcscd (needs util-linux, user namespaces, pcscd, socat)");
         let commands = supervisor.stdin.take();
         let replies = BufReader::new(supervisor.stdout.take().expect("supervisor stdout"));
         let mut pcscd = Pcscd {
@@ -113,7 +142,8 @@ impl Pcscd {
         self.base.join("run").join("pcscd.comm")
     }
 
-    /// TCP port of vpcd's first slot ("Virtual PCD 00 00"); the second slot is the next port.
+    /// TCP port (on 127.0.0.1) of vpcd's first slot ("Virtual PCD 00 00"); the second slot is
+    /// the next port.
     pub fn vpcd_port(&self) -> u16 {
         self.port
     }
@@ -206,7 +236,11 @@ impl Pcscd {
         let deadline = Instant::now() + READY_LIMIT;
         loop {
             let socket_ok = UnixStream::connect(self.socket_path()).is_ok();
-            if socket_ok && listening(self.port) && listening(self.port + 1) {
+            let tables = format!("/proc/{}/net", self.supervisor.id());
+            let vpcd_ok = listening(&tables, INNER_PORT) && listening(&tables, INNER_PORT + 1);
+            let forwarders_ok =
+                (0..2).all(|slot| self.base.join(format!("vpcd{slot}.sock")).exists());
+            if socket_ok && vpcd_ok && forwarders_ok {
                 self.running = true;
                 return;
             }
@@ -215,9 +249,10 @@ impl Pcscd {
             }
             assert!(
                 Instant::now() < deadline,
-                "pcscd did not become ready (socket {}, vpcd port {}); log:\n{}",
+                "pcscd did not become ready (socket {}, vpcd {}, forwarders {}); log:\n{}",
                 socket_ok,
-                self.port,
+                vpcd_ok,
+                forwarders_ok,
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(10));
@@ -233,28 +268,62 @@ impl Drop for Pcscd {
     }
 }
 
-/// Two consecutive free TCP ports, since vpcd listens on PORT and PORT+1. Chosen by binding port
-/// 0 so parallel test binaries do not collide.
-fn free_port_pair() -> u16 {
+/// Two consecutive free TCP ports on 127.0.0.1, bound (vpcd's slots are PORT and PORT+1).
+/// Chosen by binding port 0 so parallel test binaries do not collide.
+fn loopback_port_pair() -> (u16, [TcpListener; 2]) {
     for _ in 0..100 {
-        let first = TcpListener::bind("0.0.0.0:0").expect("bind a free port");
+        let first = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
         let port = first.local_addr().expect("local addr").port();
         if port == u16::MAX {
             continue;
         }
-        if TcpListener::bind(("0.0.0.0", port + 1)).is_ok() {
-            return port;
+        if let Ok(second) = TcpListener::bind(("127.0.0.1", port + 1)) {
+            return (port, [first, second]);
         }
     }
-    panic!("no two consecutive free TCP ports found");
+    panic!("no two consecutive free TCP ports found on 127.0.0.1");
 }
 
-/// Whether something listens on TCP `port` (IPv4 or IPv6), read from /proc so that checking
-/// does not look like a card connecting to vpcd.
-fn listening(port: u16) -> bool {
+/// Forward every connection to `listener` to the Unix socket `to`, both ways, until either
+/// side closes. A card that connects while vpcd is down is closed at once, as vpcd's own
+/// listener would refuse it. The threads end with this process.
+fn forward(listener: TcpListener, to: PathBuf) {
+    std::thread::spawn(move || {
+        for tcp in listener.incoming() {
+            let Ok(tcp) = tcp else { continue };
+            let _ = tcp.set_nodelay(true);
+            let Ok(unix) = UnixStream::connect(&to) else {
+                continue;
+            };
+            pump(tcp, unix);
+        }
+    });
+}
+
+fn pump(tcp: TcpStream, unix: UnixStream) {
+    let (Ok(mut tcp_in), Ok(mut unix_in)) = (tcp.try_clone(), unix.try_clone()) else {
+        return;
+    };
+    let (mut tcp_out, mut unix_out) = (tcp, unix);
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut tcp_in, &mut unix_out);
+        let _ = unix_out.shutdown(Shutdown::Both);
+        let _ = tcp_in.shutdown(Shutdown::Both);
+    });
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut unix_in, &mut tcp_out);
+        let _ = tcp_out.shutdown(Shutdown::Both);
+        let _ = unix_in.shutdown(Shutdown::Both);
+    });
+}
+
+/// Whether something listens on TCP `port` (IPv4 or IPv6) in the network namespace whose
+/// tables are under `net` (`/proc/PID/net`), read from there so that checking does not look
+/// like a card connecting to vpcd.
+fn listening(net: &str, port: u16) -> bool {
     let want = format!(":{port:04X}");
-    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
-        std::fs::read_to_string(table).is_ok_and(|text| {
+    ["tcp", "tcp6"].iter().any(|table| {
+        std::fs::read_to_string(Path::new(net).join(table)).is_ok_and(|text| {
             text.lines().skip(1).any(|line| {
                 let fields: Vec<&str> = line.split_whitespace().collect();
                 // local_address is field 1, st is field 3 (0A = LISTEN).

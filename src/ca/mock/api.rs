@@ -2,9 +2,11 @@
 //! profile label, and the JSON API (`me`, `certificates`, `puk-lookup`). The server hands each
 //! request here with the client certificate TLS already verified against DIR's CAs.
 
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -15,9 +17,29 @@ use super::dir::{CaName, MockDir, parse_date};
 use super::persons::{Directory, Person};
 use super::refusal::Refusal;
 use super::store::Store;
+use crate::audit::anchor;
 use crate::ca::RefusalCode;
 use crate::ca::{IdentityKind, Profile, pkcs7};
+use crate::pki::cert::{KeyUsageBit, OID_EKU_CLIENT_AUTH};
 use crate::pki::{CertInfo, Date, TestCa};
+
+/// How many PUK lookups one operator may make in a window of time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub max: u32,
+    pub window: Duration,
+}
+
+impl Default for RateLimit {
+    /// Ten an hour: a desk helps a holder every few minutes at most; a stolen operator card
+    /// used to harvest PUKs is slowed to a trickle and shows in the lookup log.
+    fn default() -> RateLimit {
+        RateLimit {
+            max: 10,
+            window: Duration::from_secs(3600),
+        }
+    }
+}
 
 /// A request as the CA sees it.
 pub struct Request<'a> {
@@ -72,6 +94,12 @@ pub struct Ca {
     pnr3: TestCa,
     pub(crate) store: Store,
     puk_log: Mutex<PathBuf>,
+    /// The CAs whose certificates may log in: DIR's person CAs (the root issues only CAs and
+    /// the server's certificate).
+    login_cas: Vec<CertInfo>,
+    puk_rate: RateLimit,
+    /// When each operator's recent lookups were made, oldest first.
+    lookups: Mutex<HashMap<String, VecDeque<Instant>>>,
     /// Fault injection for tests: answer enrolments with a certificate for another key, as a
     /// broken or hostile CA might, without storing it.
     pub(crate) misissue: std::sync::atomic::AtomicBool,
@@ -80,7 +108,17 @@ pub struct Ca {
 impl Ca {
     pub fn load(dir: &MockDir) -> Result<Ca, MockError> {
         let config = dir.config()?;
+        let login_cas = CaName::ISSUING
+            .into_iter()
+            .map(|ca| {
+                CertInfo::from_der(&dir.ca_cert_der(ca)?)
+                    .map_err(|e| MockError::Pki(dir.ca_pem(ca), e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Ca {
+            login_cas,
+            puk_rate: RateLimit::default(),
+            lookups: Mutex::new(HashMap::new()),
             persons: dir.persons()?,
             deadline: config.deadline.clone(),
             root_der: dir.ca_cert_der(CaName::Root)?,
@@ -91,6 +129,11 @@ impl Ca {
             misissue: std::sync::atomic::AtomicBool::new(false),
             dir: dir.clone(),
         })
+    }
+
+    /// Replace the PUK lookup limit (before serving).
+    pub fn set_puk_rate(&mut self, rate: RateLimit) {
+        self.puk_rate = rate;
     }
 
     fn issuer(&self, profile: Profile) -> &TestCa {
@@ -110,9 +153,16 @@ impl Ca {
                 ("GET", "/api/v1/me") => self.me(req),
                 ("GET", "/api/v1/certificates") => self.certificates(req),
                 ("POST", "/api/v1/puk-lookup") => self.puk_lookup(req),
-                (_, "/api/v1/me" | "/api/v1/certificates" | "/api/v1/puk-lookup") => {
-                    Err(method_not_allowed())
-                }
+                ("POST", anchor::POST_PATH) => self.add_anchor(req),
+                ("GET", anchor::GET_PATH) => self.anchors(req),
+                (
+                    _,
+                    "/api/v1/me"
+                    | "/api/v1/certificates"
+                    | "/api/v1/puk-lookup"
+                    | anchor::POST_PATH
+                    | anchor::GET_PATH,
+                ) => Err(method_not_allowed()),
                 _ => Err(Refusal::new(
                     404,
                     RefusalCode::NotFound,
@@ -151,6 +201,7 @@ impl Ca {
     fn caller(&self, req: &Request<'_>) -> Result<&Person, Refusal> {
         let der = req.client_cert.ok_or_else(Refusal::no_client_certificate)?;
         let info = CertInfo::from_der(der).map_err(|_| Refusal::unknown_person())?;
+        check_login_certificate(&info, &self.login_cas)?;
         let serial = info
             .subject
             .serial_number
@@ -159,6 +210,34 @@ impl Ca {
         self.persons
             .by_serial_number(serial)
             .ok_or_else(Refusal::unknown_person)
+    }
+
+    /// Count a lookup by `operator`, or refuse it when the window is full.
+    fn take_lookup(&self, operator: &str) -> Result<(), Refusal> {
+        let now = Instant::now();
+        let rate = self.puk_rate;
+        let mut lookups = self.lookups.lock().unwrap_or_else(|p| p.into_inner());
+        let recent = lookups.entry(operator.to_string()).or_default();
+        while recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= rate.window)
+        {
+            recent.pop_front();
+        }
+        if recent.len() >= rate.max as usize {
+            let oldest = recent.front().copied().unwrap_or(now);
+            let wait = rate.window.saturating_sub(now.duration_since(oldest));
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let at = rfc3339(crate::pki::date::now_unix() + secs as i64);
+            return Err(Refusal::too_many_lookups(
+                rate.max,
+                rate.window.as_secs().div_ceil(60),
+                secs,
+                &at,
+            ));
+        }
+        recent.push_back(now);
+        Ok(())
     }
 
     /// Why this person may not upgrade now, if they may not.
@@ -308,6 +387,9 @@ impl Ca {
         if !operator.operator {
             return Err(Refusal::not_operator());
         }
+        // Every lookup an operator makes counts, found or not: probing for HSA-ids is a
+        // lookup too.
+        self.take_lookup(&operator.hsa_id)?;
         let ask: PukLookup = serde_json::from_slice(req.body).map_err(|_| {
             Refusal::new(
                 400,
@@ -341,6 +423,78 @@ impl Ca {
         }))
     }
 
+    /// Keep the anchor of one desk audit entry, sent with an operator's card.
+    fn add_anchor(&self, req: &Request<'_>) -> Result<Reply, Refusal> {
+        let operator = self.caller(req)?;
+        if !operator.operator {
+            return Err(Refusal::not_operator());
+        }
+        let anchor: anchor::Anchor =
+            serde_json::from_slice(req.body).map_err(|_| Refusal::bad_anchor())?;
+        if !anchor.is_well_formed() {
+            return Err(Refusal::bad_anchor());
+        }
+        let kept = self
+            .store
+            .add_anchor(&anchor, &operator.hsa_id)
+            .map_err(|e| {
+                log::error!("store: {e}");
+                Refusal::new(
+                    500,
+                    RefusalCode::Internal,
+                    "the CA's store failed; send the anchor again later",
+                )
+            })?;
+        if !kept {
+            log::warn!(
+                "audit anchor conflict from {} for entry {} of log {}",
+                operator.hsa_id,
+                anchor.seq,
+                anchor.log
+            );
+            return Err(Refusal::anchor_conflict(anchor.seq));
+        }
+        Ok(Reply::json(&serde_json::json!({ "stored": true })))
+    }
+
+    /// The anchors of the log named by `?log=<id>`: hashes, actions and times only, so anyone
+    /// checking a log may read them without a card.
+    fn anchors(&self, req: &Request<'_>) -> Result<Reply, Refusal> {
+        let query = req.path.split_once('?').map(|(_, q)| q).unwrap_or("");
+        let log = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("log="))
+            .filter(|id| id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(|| {
+                Refusal::new(
+                    400,
+                    RefusalCode::BadRequest,
+                    "name the log: ?log=<its first entry's hash, 64 hex digits>",
+                )
+            })?
+            .to_ascii_lowercase();
+        let stored = self.store.anchors(&log).map_err(|e| {
+            log::error!("store: {e}");
+            Refusal::new(
+                500,
+                RefusalCode::Internal,
+                "the CA's store failed; try again later",
+            )
+        })?;
+        Ok(Reply::json(&anchor::AnchorList {
+            anchors: stored
+                .into_iter()
+                .map(|(seq, hash, action, received)| anchor::StoredAnchor {
+                    seq,
+                    hash,
+                    action,
+                    received: rfc3339(received),
+                })
+                .collect(),
+            log,
+        }))
+    }
+
     /// One JSON line per lookup, written before the PUK is shown: no lookup without a record.
     fn log_puk_lookup(
         &self,
@@ -356,12 +510,11 @@ impl Ca {
             reason,
         })
         .map_err(|e| MockError::Config(path.clone(), e.to_string()))?;
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&*path)
-            .map_err(|e| MockError::Io(path.clone(), e))?;
-        writeln!(file, "{line}").map_err(|e| MockError::Io(path.clone(), e))
+        let mut file =
+            crate::private_file::open_append(&path).map_err(|e| MockError::Io(path.clone(), e))?;
+        writeln!(file, "{line}").map_err(|e| MockError::Io(path.clone(), e))?;
+        // On disk before the PUK leaves: a crash after the answer cannot lose the record.
+        file.sync_data().map_err(|e| MockError::Io(path.clone(), e))
     }
 
     /// How many certificates the store holds for a person.
@@ -370,11 +523,48 @@ impl Ca {
     }
 }
 
+/// Only an authentication certificate logs in: digitalSignature key usage, clientAuth
+/// among its extended key usages if it lists any, issued by one of DIR's person CAs.
+/// A signature (nonRepudiation) certificate proves a signature, not a login.
+pub fn check_login_certificate(info: &CertInfo, login_cas: &[CertInfo]) -> Result<(), Refusal> {
+    if info.is_ca {
+        return Err(Refusal::not_authentication_certificate(
+            "a CA certificate cannot log in",
+        ));
+    }
+    if !info.key_usage.contains(&KeyUsageBit::DigitalSignature) {
+        return Err(Refusal::not_authentication_certificate(
+            if info.key_usage.contains(&KeyUsageBit::NonRepudiation) {
+                "this is a signature certificate (key usage nonRepudiation)"
+            } else {
+                "the certificate's key usage does not allow logging in (no digitalSignature)"
+            },
+        ));
+    }
+    if !info.extended_key_usage.is_empty()
+        && !info
+            .extended_key_usage
+            .iter()
+            .any(|oid| oid == OID_EKU_CLIENT_AUTH)
+    {
+        return Err(Refusal::not_authentication_certificate(
+            "the certificate's extended key usage does not include client authentication",
+        ));
+    }
+    if !login_cas.iter().any(|ca| info.verify_issued_by(ca).is_ok()) {
+        return Err(Refusal::not_authentication_certificate(
+            "the certificate was not issued by one of the SITHS person CAs",
+        ));
+    }
+    Ok(())
+}
+
 fn method_not_allowed() -> Refusal {
     Refusal::new(
         405,
         RefusalCode::MethodNotAllowed,
-        "use GET for cacerts, me and certificates, POST for simpleenroll and puk-lookup",
+        "use GET for cacerts, me, certificates and audit-anchors, POST for simpleenroll, \
+         puk-lookup and audit-anchor",
     )
 }
 
@@ -490,6 +680,73 @@ mod tests {
         assert!(!deadline_passed("2027-06-30", day(2027, 6, 30)));
         assert!(deadline_passed("2027-06-30", day(2027, 7, 1)));
         assert!(deadline_passed("junk", day(2000, 1, 1)));
+    }
+
+    #[test]
+    fn only_authentication_certificates_log_in() {
+        use crate::pki::Purpose;
+        use crate::pki::issue::{PersonCertRequest, PersonName};
+        let root = TestCa::new_root("TEST Root", 2048).unwrap();
+        let person_ca = TestCa::new_issuing(&root, "TEST Person CA", 2048, Some(3)).unwrap();
+        let cas = [person_ca.info().clone()];
+        let spki = person_ca.info().spki_der.clone();
+        let person = |ca: &TestCa, purpose| {
+            let der = ca
+                .issue_person_cert(
+                    &PersonCertRequest {
+                        subject: PersonName {
+                            serial_number: "TST5565594230-1001".into(),
+                            given_name: "Karin".into(),
+                            surname: "Åström".into(),
+                            common_name: "Karin Åström".into(),
+                            organisation: "Region Test".into(),
+                            locality: None,
+                        },
+                        purpose,
+                        trust_level: None,
+                        upn: None,
+                        not_before: None,
+                        not_after: None,
+                    },
+                    &spki,
+                )
+                .unwrap();
+            CertInfo::from_der(&der).unwrap()
+        };
+        let code = |info: &CertInfo| check_login_certificate(info, &cas).map_err(|r| r.code);
+        assert_eq!(code(&person(&person_ca, Purpose::Authentication)), Ok(()));
+        let signing =
+            check_login_certificate(&person(&person_ca, Purpose::Signature), &cas).unwrap_err();
+        assert_eq!(
+            (signing.status, signing.code),
+            (403, RefusalCode::NotAuthenticationCertificate)
+        );
+        assert!(
+            signing.message.contains("signature certificate"),
+            "{}",
+            signing.message
+        );
+        // Issued by the root, not a person CA.
+        assert_eq!(
+            code(&person(&root, Purpose::Authentication)),
+            Err(RefusalCode::NotAuthenticationCertificate)
+        );
+        // digitalSignature, but for a server (EKU serverAuth only).
+        let server = person_ca
+            .issue_server_cert("TEST server", &["localhost"], &spki, 30)
+            .unwrap();
+        let server = CertInfo::from_der(&server).unwrap();
+        let refusal = check_login_certificate(&server, &cas).unwrap_err();
+        assert!(
+            refusal.message.contains("client authentication"),
+            "{}",
+            refusal.message
+        );
+        // A CA certificate.
+        assert_eq!(
+            code(person_ca.info()),
+            Err(RefusalCode::NotAuthenticationCertificate)
+        );
     }
 
     #[test]

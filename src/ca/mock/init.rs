@@ -17,6 +17,7 @@ use crate::ca::Profile;
 use crate::pki::date::now_unix;
 use crate::pki::keys::{RsaSpki, generate_rsa_key, private_key_pkcs8_der};
 use crate::pki::{Date, TestCa};
+use crate::private_file;
 use crate::provision::{generate_and_certify, make_pre_upgrade_card_with, personalised_card};
 
 /// A certificate issued at init for an already-upgraded card, to go into the store.
@@ -48,8 +49,8 @@ pub fn init_with_persons(dir: &Path, persons_json: &str) -> Result<InitSummary, 
         let p = p.to_path_buf();
         move |e| MockError::Io(p, e)
     };
-    std::fs::create_dir_all(dir.join("ca")).map_err(io(&dir.join("ca")))?;
-    std::fs::create_dir_all(md.cards_dir()).map_err(io(&md.cards_dir()))?;
+    private_file::create_dir_all(&dir.join("ca")).map_err(io(&dir.join("ca")))?;
+    private_file::create_dir_all(&md.cards_dir()).map_err(io(&md.cards_dir()))?;
 
     // Root key (4096, slow) on one thread, the six 2048-bit keys on the other.
     let (root_key, keys) = std::thread::scope(|s| {
@@ -115,7 +116,8 @@ pub fn init_with_persons(dir: &Path, persons_json: &str) -> Result<InitSummary, 
             deadline: default_deadline(),
         },
     )?;
-    write(&md.persons_json(), persons_json.to_string())?;
+    // The directory of persons holds every card's PIN and PUK.
+    write_secret(&md.persons_json(), persons_json.to_string())?;
 
     let ca = |name: CaName| {
         issuing
@@ -229,18 +231,30 @@ fn default_deadline() -> String {
     }
 }
 
+/// DIR holds PUKs and CA keys: it is made 0700, and an empty DIR the caller made is set to 0700
+/// before anything is written into it.
 fn prepare_empty_dir(dir: &Path) -> Result<(), MockError> {
+    let io = |e| MockError::Io(dir.to_path_buf(), e);
     match std::fs::read_dir(dir) {
         Ok(mut entries) => {
             if entries.next().is_some() {
                 return Err(MockError::NotEmpty(dir.to_path_buf()));
             }
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(
+                    dir,
+                    std::fs::Permissions::from_mode(private_file::DIR_MODE),
+                )
+                .map_err(io)?;
+            }
             Ok(())
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(dir).map_err(|e| MockError::Io(dir.to_path_buf(), e))
+            private_file::create_dir_all(dir).map_err(io)
         }
-        Err(e) => Err(MockError::Io(dir.to_path_buf(), e)),
+        Err(e) => Err(io(e)),
     }
 }
 
@@ -258,18 +272,10 @@ fn write(path: &Path, text: String) -> Result<(), MockError> {
     std::fs::write(path, text).map_err(|e| MockError::Io(path.to_path_buf(), e))
 }
 
-/// Private keys are readable by their owner only, even test ones.
+/// Private keys and codes are readable by their owner only, even test ones.
 fn write_secret(path: &Path, text: String) -> Result<(), MockError> {
     let text = zeroize::Zeroizing::new(text);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .map_err(|e| MockError::Io(path.to_path_buf(), e))?;
-    std::io::Write::write_all(&mut file, text.as_bytes())
-        .map_err(|e| MockError::Io(path.to_path_buf(), e))
+    private_file::write(path, text.as_bytes()).map_err(|e| MockError::Io(path.to_path_buf(), e))
 }
 
 /// PEM armour for DER.

@@ -22,9 +22,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use api::RateLimit;
 pub use dir::{CaName, Config, MockDir};
 pub use init::{InitSummary, init};
 pub use persons::{Directory, Person};
+pub use server::Limits;
 pub use store::StoredCert;
 
 #[derive(Debug, thiserror::Error)]
@@ -70,8 +72,15 @@ impl std::fmt::Debug for MockHandle {
 /// Serve DIR on `listen` (`127.0.0.1:0` picks a free port) from a runtime of its own, so callers
 /// need not be async. Returns once the port is bound.
 pub fn start(dir: &Path, listen: &str) -> Result<MockHandle, MockError> {
+    start_with(dir, listen, Limits::default())
+}
+
+/// Like [`start`] with other [`Limits`] (tests shorten the timeouts so they need not wait).
+pub fn start_with(dir: &Path, listen: &str, limits: Limits) -> Result<MockHandle, MockError> {
     let md = MockDir::new(dir);
-    let ca = Arc::new(api::Ca::load(&md)?);
+    let mut ca = api::Ca::load(&md)?;
+    ca.set_puk_rate(limits.puk_lookups);
+    let ca = Arc::new(ca);
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server::tls_config(&md)?));
     let std_listener =
         std::net::TcpListener::bind(listen).map_err(|e| MockError::Listen(listen.into(), e))?;
@@ -85,6 +94,7 @@ pub fn start(dir: &Path, listen: &str) -> Result<MockHandle, MockError> {
         .worker_threads(2)
         .thread_name("ca-mock")
         .enable_io()
+        .enable_time()
         .build()
         .map_err(|e| MockError::Listen(listen.into(), e))?;
     let listener = {
@@ -92,7 +102,7 @@ pub fn start(dir: &Path, listen: &str) -> Result<MockHandle, MockError> {
         tokio::net::TcpListener::from_std(std_listener)
             .map_err(|e| MockError::Listen(listen.into(), e))?
     };
-    let task = runtime.spawn(server::accept_loop(listener, acceptor, ca.clone()));
+    let task = runtime.spawn(server::accept_loop(listener, acceptor, ca.clone(), limits));
     log::info!("CA mock for {} listening on https://{addr}", dir.display());
     Ok(MockHandle {
         addr,

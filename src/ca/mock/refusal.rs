@@ -106,6 +106,58 @@ impl Refusal {
         )
     }
 
+    /// A certificate that is not for logging in (a signature certificate, a server
+    /// certificate, one issued outside the person CAs).
+    pub fn not_authentication_certificate(why: &str) -> Refusal {
+        Refusal::new(
+            403,
+            RefusalCode::NotAuthenticationCertificate,
+            format!(
+                "{why}; log in with the identification (authentication) certificate on your \
+                 SITHS card, not the signature certificate"
+            ),
+        )
+    }
+
+    /// Too many PUK lookups by one operator in a short time.
+    pub fn too_many_lookups(
+        max: u32,
+        window_minutes: u64,
+        retry_in_seconds: u64,
+        at: &str,
+    ) -> Refusal {
+        Refusal::new(
+            429,
+            RefusalCode::TooManyLookups,
+            format!(
+                "you have looked up {max} PUKs in the last {window_minutes} minutes, the most \
+                 the CA allows; try again in {retry_in_seconds} seconds (at {at})"
+            ),
+        )
+    }
+
+    /// An audit anchor that is not shaped as the desk sends it.
+    pub fn bad_anchor() -> Refusal {
+        Refusal::new(
+            400,
+            RefusalCode::BadAnchor,
+            "send JSON {\"log\", \"seq\", \"hash\", \"action\"}: the log's id and the entry's \
+             hash as 64 lower-case hex digits, its number from 1, its action in kebab-case",
+        )
+    }
+
+    /// An anchor for an entry the CA already holds with another hash.
+    pub fn anchor_conflict(seq: u64) -> Refusal {
+        Refusal::new(
+            409,
+            RefusalCode::AnchorConflict,
+            format!(
+                "the CA already holds another hash for entry {seq} of this audit log: the log was \
+                 rewritten or two desks share it; keep the log unchanged and report it"
+            ),
+        )
+    }
+
     /// JSON body `{"error": …, "message": …}`.
     pub fn body(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_else(|_| b"{\"error\":\"internal\"}".to_vec())

@@ -1,6 +1,11 @@
 //! HTTPS for the CA mock: rustls (ring) with the client certificate requested and verified
 //! against every CA of DIR, HTTP/1.1 with hyper on tokio, and the answers from [`super::api`].
 //!
+//! Slow and idle clients cannot take it down: the TLS handshake, the request head and the
+//! request body each have a deadline ([`Limits`], 10 s by default), at most
+//! [`Limits::max_connections`] connections are served at once (more wait in the kernel's
+//! backlog), and a failing `accept` (out of file descriptors) backs off instead of spinning.
+//!
 //! The TLS layer lets a client without a certificate in, so that it gets the contract's
 //! `401 no_client_certificate` in JSON rather than a bare handshake failure; a certificate that
 //! does not chain to DIR's CAs still fails the handshake.
@@ -8,15 +13,17 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 use rustls::server::WebPkiClientVerifier;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 use super::MockError;
@@ -25,6 +32,47 @@ use super::dir::{CaName, MockDir, read_key};
 
 /// Bodies are CSRs and small JSON; anything larger is not for this CA.
 const MAX_BODY: usize = 64 * 1024;
+
+/// How long the CA waits for slow clients and how many it serves at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// From the TCP connection to a finished TLS handshake.
+    pub handshake: Duration,
+    /// For a request's head (request line and headers), and for the next one on a kept-alive
+    /// connection.
+    pub header_read: Duration,
+    /// For a request's body, once its head is read.
+    pub body_read: Duration,
+    /// Connections served at once; further ones wait until one ends.
+    pub max_connections: usize,
+    /// PUK lookups per operator.
+    pub puk_lookups: super::api::RateLimit,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            handshake: Duration::from_secs(10),
+            header_read: Duration::from_secs(10),
+            body_read: Duration::from_secs(10),
+            // Above the 500 idle connections the load test holds, below the usual 1024 file
+            // descriptors of a process.
+            max_connections: 768,
+            puk_lookups: super::api::RateLimit::default(),
+        }
+    }
+}
+
+/// The longest pause after failed `accept`s in a row.
+const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+
+/// The pause after a failed `accept`, given the previous one: 10 ms, doubling, at most 1 s.
+pub fn accept_backoff(previous: Option<Duration>) -> Duration {
+    match previous {
+        None => Duration::from_millis(10),
+        Some(d) => (d * 2).min(MAX_ACCEPT_BACKOFF),
+    }
+}
 
 /// The server's TLS configuration: DIR's server certificate, and every CA of DIR as a trust
 /// anchor for client certificates so a client sends only its leaf.
@@ -64,24 +112,50 @@ pub fn tls_config(dir: &MockDir) -> Result<rustls::ServerConfig, MockError> {
 }
 
 /// Accept connections until the runtime is shut down.
-pub async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, ca: Arc<Ca>) {
+pub async fn accept_loop(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    ca: Arc<Ca>,
+    limits: Limits,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let mut backoff = None;
     loop {
+        // Wait for a free slot before accepting: the connections beyond the limit stay in the
+        // kernel's backlog instead of costing a task and a file descriptor here.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
         let (tcp, peer) = match listener.accept().await {
-            Ok(conn) => conn,
+            Ok(conn) => {
+                backoff = None;
+                conn
+            }
             Err(e) => {
-                // Out of file descriptors and the like: keep serving the others.
-                log::warn!("accept: {e}");
-                tokio::task::yield_now().await;
+                // Out of file descriptors and the like: pause, then keep serving the others.
+                let pause = accept_backoff(backoff);
+                backoff = Some(pause);
+                log::warn!("accept: {e}; trying again in {} ms", pause.as_millis());
+                drop(slot);
+                tokio::time::sleep(pause).await;
                 continue;
             }
         };
         let acceptor = acceptor.clone();
         let ca = ca.clone();
         tokio::spawn(async move {
-            let tls = match acceptor.accept(tcp).await {
-                Ok(tls) => tls,
-                Err(e) => {
+            let _slot = slot;
+            let tls = match tokio::time::timeout(limits.handshake, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
                     log::info!("{peer}: TLS handshake refused: {e}");
+                    return;
+                }
+                Err(_) => {
+                    log::info!(
+                        "{peer}: no TLS handshake within {} s; connection closed",
+                        limits.handshake.as_secs_f32()
+                    );
                     return;
                 }
             };
@@ -91,8 +165,12 @@ pub async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, ca: Arc<C
                 .peer_certificates()
                 .and_then(|certs| certs.first())
                 .map(|c| Arc::new(c.as_ref().to_vec()));
-            let service = service_fn(move |req| answer(req, ca.clone(), client_cert.clone(), peer));
+            let service = service_fn(move |req| {
+                answer(req, ca.clone(), client_cert.clone(), peer, limits.body_read)
+            });
             if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read)
                 .serve_connection(TokioIo::new(tls), service)
                 .await
             {
@@ -107,12 +185,27 @@ async fn answer(
     ca: Arc<Ca>,
     client_cert: Option<Arc<Vec<u8>>>,
     peer: SocketAddr,
+    body_read: Duration,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let method = req.method().as_str().to_string();
-    let path = req.uri().path().to_string();
-    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
+    // With the query: the audit anchors are listed per log (`?log=`).
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.uri().path().to_string(), |p| p.as_str().to_string());
+    let collected =
+        tokio::time::timeout(body_read, Limited::new(req.into_body(), MAX_BODY).collect()).await;
+    let body = match collected {
+        Ok(Ok(collected)) => collected.to_bytes(),
         Err(_) => {
+            log::info!("{peer} {method} {path} -> 408");
+            return Ok(response(
+                408,
+                "application/json",
+                br#"{"error":"timeout","message":"the request body did not arrive in time; send it again"}"#.to_vec(),
+            ));
+        }
+        Ok(Err(_)) => {
             log::info!("{peer} {method} {path} -> 413");
             return Ok(response(
                 413,
@@ -160,4 +253,34 @@ fn response(
         hyper::header::HeaderValue::from_static(content_type),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_accepts_back_off_up_to_a_second() {
+        let mut pause = None;
+        let mut pauses = Vec::new();
+        for _ in 0..10 {
+            let next = accept_backoff(pause);
+            pauses.push(next);
+            pause = Some(next);
+        }
+        assert_eq!(pauses[0], Duration::from_millis(10));
+        assert!(pauses.windows(2).all(|w| w[1] >= w[0]));
+        assert_eq!(*pauses.last().unwrap(), MAX_ACCEPT_BACKOFF);
+        // A success resets it.
+        assert_eq!(accept_backoff(None), Duration::from_millis(10));
+    }
+
+    #[test]
+    fn default_limits_stay_within_ten_seconds() {
+        let l = Limits::default();
+        for d in [l.handshake, l.header_read, l.body_read] {
+            assert!(d <= Duration::from_secs(10) && d > Duration::ZERO);
+        }
+        assert!(l.max_connections > 500);
+    }
 }

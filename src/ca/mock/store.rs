@@ -11,6 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use super::MockError;
+use crate::audit::anchor::Anchor;
 use crate::ca::Profile;
 use crate::pki::CertInfo;
 
@@ -62,6 +63,15 @@ impl Store {
                 der BLOB NOT NULL,
                 issued_at INTEGER NOT NULL,
                 PRIMARY KEY (person, label, spki_sha256)
+            );
+            CREATE TABLE IF NOT EXISTS audit_anchors (
+                log TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                hash TEXT NOT NULL,
+                action TEXT NOT NULL,
+                operator TEXT NOT NULL,
+                received_at INTEGER NOT NULL,
+                PRIMARY KEY (log, seq)
             );",
         )
         .map_err(err)?;
@@ -124,6 +134,59 @@ impl Store {
             |row| row.get(0),
         )
         .map_err(|e| self.err(e))
+    }
+
+    /// Keep the anchor of one desk audit entry. The first anchor for (log, seq) stays: a second
+    /// one with the same hash is a resend (`Ok(true)`), one with another hash is refused
+    /// (`Ok(false)`) — a desk that rewrote its log cannot replace what the CA received.
+    pub fn add_anchor(&self, anchor: &Anchor, operator: &str) -> Result<bool, MockError> {
+        let conn = self.conn();
+        let seq = i64::try_from(anchor.seq)
+            .map_err(|_| MockError::Store(self.path.clone(), "entry number too large".into()))?;
+        conn.execute(
+            "INSERT OR IGNORE INTO audit_anchors (log, seq, hash, action, operator, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                anchor.log,
+                seq,
+                anchor.hash,
+                anchor.action,
+                operator,
+                crate::pki::date::now_unix()
+            ],
+        )
+        .map_err(|e| self.err(e))?;
+        let kept: String = conn
+            .query_row(
+                "SELECT hash FROM audit_anchors WHERE log = ?1 AND seq = ?2",
+                params![anchor.log, seq],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(kept == anchor.hash)
+    }
+
+    /// The anchors of one log, by entry number: (seq, hash, action, received at unix seconds).
+    pub fn anchors(&self, log: &str) -> Result<Vec<(u64, String, String, i64)>, MockError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT seq, hash, action, received_at FROM audit_anchors
+                 WHERE log = ?1 ORDER BY seq",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![log], |row| {
+                let seq: i64 = row.get(0)?;
+                Ok((
+                    u64::try_from(seq).unwrap_or(0),
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
 
     /// Every certificate of a person, oldest first.
