@@ -495,3 +495,80 @@ fn fetch_existing_puts_back_what_the_ca_issued_when_the_card_holds_the_key() {
     assert!(there[0].fit.explain().contains("another card"));
     assert!(write(&other_card, &there[0]).is_err());
 }
+
+#[test]
+fn a_puk_is_fetched_only_for_a_card_certificate_this_ca_stands_behind() {
+    use siths_upgrade::workflow::test_login::{Customer, puk_lookup};
+    const OPERATOR: &str = "TST5565594230-1007";
+    let rig = Rig::new(OPERATOR);
+    let pin1 = SecretCode::pin(rig.pin1.clone()).unwrap();
+    // The customer's genuine authentication certificate, as their card shows it.
+    let karin = {
+        let card = virtual_card::share(VirtualCard::open(rig.dir.card_state(KARIN)).unwrap());
+        let mut c = SithsCard::open(Box::new(MemoryTransport::connect(card).unwrap())).unwrap();
+        let o = siths_upgrade::card::Card::overview(&mut c).unwrap();
+        o.certificates
+            .iter()
+            .find(|c| c.slot == siths_upgrade::card::KeySlot::new(1))
+            .unwrap()
+            .der
+            .clone()
+    };
+    let lookups = || {
+        std::fs::read_to_string(rig.dir.puk_log())
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let lookup = |hsa_id: &str, certificate: &[u8]| {
+        puk_lookup(
+            &rig.card(),
+            &rig.url(),
+            &rig.root_pem,
+            &pin1,
+            &Customer {
+                hsa_id,
+                certificate,
+            },
+            "forgot PIN1; passport checked",
+        )
+    };
+
+    let puk = lookup(KARIN, &karin).unwrap();
+    assert_eq!(puk.len(), 8);
+    assert_eq!(lookups(), 1);
+
+    // The same person's name and HSA-id on a certificate from a CA this CA does not stand
+    // behind (a card made elsewhere to look like Karin's): no PUK, and the CA is not asked.
+    let impostor_ca =
+        siths_upgrade::pki::TestCa::new_root("TEST SITHS Type 1 CA v1", 2048).unwrap();
+    let real = CertInfo::from_der(&karin).unwrap();
+    let forged = impostor_ca
+        .issue_person_cert(
+            &siths_upgrade::pki::PersonCertRequest {
+                subject: siths_upgrade::pki::PersonName {
+                    serial_number: KARIN.into(),
+                    given_name: real.subject.given_name.clone().unwrap_or_default(),
+                    surname: real.subject.surname.clone().unwrap_or_default(),
+                    common_name: real.subject.common_name.clone().unwrap_or_default(),
+                    organisation: "Testregionen Västra Götaland".into(),
+                    locality: None,
+                },
+                purpose: siths_upgrade::pki::Purpose::Authentication,
+                trust_level: Some(3),
+                upn: None,
+                not_before: None,
+                not_after: None,
+            },
+            &impostor_ca.info().spki_der,
+        )
+        .unwrap();
+    let err = lookup(KARIN, &forged).unwrap_err();
+    assert!(matches!(err, UpgradeError::CustomerNotTrusted(_)), "{err}");
+    assert!(err.to_string().contains("no PUK was fetched"), "{err}");
+
+    // Karin's genuine certificate offered for someone else's PUK: refused too.
+    let err = lookup("TST5565594230-1002", &karin).unwrap_err();
+    assert!(matches!(err, UpgradeError::CustomerNotTrusted(_)), "{err}");
+    assert_eq!(lookups(), 1, "the CA logged no lookup for the refused ones");
+}

@@ -73,39 +73,7 @@ pub fn check_issued(
 ) -> Result<CertInfo, CertCheckError> {
     let cert =
         CertInfo::from_der(cert_der).map_err(|e| CertCheckError::Unreadable(e.to_string()))?;
-    let root = CertInfo::from_der(root_der).map_err(|e| CertCheckError::BadRoot(e.to_string()))?;
-    if !root.is_ca {
-        return Err(CertCheckError::BadRoot(format!(
-            "`{}` is not a CA certificate",
-            root.subject_dn
-        )));
-    }
-
-    let issuer = issuers
-        .iter()
-        .filter_map(|der| CertInfo::from_der(der).ok())
-        .find(|i| cert.verify_issued_by(i).is_ok())
-        .ok_or_else(|| CertCheckError::UnknownIssuer {
-            issuer: cert.issuer_dn.clone(),
-        })?;
-    let may_sign_certs =
-        issuer.key_usage.is_empty() || issuer.key_usage.contains(&KeyUsageBit::KeyCertSign);
-    if !issuer.is_ca || !may_sign_certs {
-        return Err(CertCheckError::IssuerNotCa {
-            issuer: issuer.subject_dn.clone(),
-        });
-    }
-    issuer
-        .verify_issued_by(&root)
-        .map_err(|e| CertCheckError::NotUnderRoot {
-            issuer: issuer.subject_dn.clone(),
-            reason: e.to_string(),
-        })?;
-    if !issuer.is_valid_at(now_unix) {
-        return Err(CertCheckError::IssuerNotValid {
-            issuer: issuer.subject_dn.clone(),
-        });
-    }
+    let issuer = chain_to_root(&cert, issuers, root_der, now_unix)?;
 
     let issuer_cn = issuer.subject.common_name.as_deref().unwrap_or("");
     if !expected.profile.is_issuing_ca(issuer_cn) {
@@ -165,6 +133,51 @@ pub fn check_issued(
         return Err(CertCheckError::Expired(cert.not_after_date()));
     }
     Ok(cert)
+}
+
+/// The CA among `issuers` that issued `cert`, once it is checked to be a CA valid today whose
+/// own certificate the root `root_der` signed: `cert` → issuing CA → root.
+pub fn chain_to_root(
+    cert: &CertInfo,
+    issuers: &[Vec<u8>],
+    root_der: &[u8],
+    now_unix: i64,
+) -> Result<CertInfo, CertCheckError> {
+    let root = CertInfo::from_der(root_der).map_err(|e| CertCheckError::BadRoot(e.to_string()))?;
+    if !root.is_ca {
+        return Err(CertCheckError::BadRoot(format!(
+            "`{}` is not a CA certificate",
+            root.subject_dn
+        )));
+    }
+
+    let issuer = issuers
+        .iter()
+        .filter_map(|der| CertInfo::from_der(der).ok())
+        .find(|i| cert.verify_issued_by(i).is_ok())
+        .ok_or_else(|| CertCheckError::UnknownIssuer {
+            issuer: cert.issuer_dn.clone(),
+        })?;
+    let may_sign_certs =
+        issuer.key_usage.is_empty() || issuer.key_usage.contains(&KeyUsageBit::KeyCertSign);
+    if !issuer.is_ca || !may_sign_certs {
+        return Err(CertCheckError::IssuerNotCa {
+            issuer: issuer.subject_dn.clone(),
+        });
+    }
+    issuer
+        .verify_issued_by(&root)
+        .map_err(|e| CertCheckError::NotUnderRoot {
+            issuer: issuer.subject_dn.clone(),
+            reason: e.to_string(),
+        })?;
+    if !issuer.is_valid_at(now_unix) {
+        return Err(CertCheckError::IssuerNotValid {
+            issuer: issuer.subject_dn.clone(),
+        });
+    }
+
+    Ok(issuer)
 }
 
 /// An identity as it may appear in messages and logs: kind and masked personnummer.

@@ -300,6 +300,13 @@ impl CaClient {
         Ok(certs)
     }
 
+    /// Every CA certificate of the CA (EST `cacerts` without a label: the default CA's set),
+    /// e.g. to check that a customer's certificate chains to the configured root.
+    pub fn all_cacerts(&self) -> Result<Vec<Vec<u8>>, CaError> {
+        let body = self.send(self.http.get(self.url("/.well-known/est/cacerts")))?;
+        pkcs7::parse_certs_only_base64(&body).map_err(|e| CaError::Malformed(e.to_string()))
+    }
+
     /// Enrol `csr_der` (PKCS#10, signed by the card) for `profile`; returns the issued
     /// certificate, not yet checked (see [`super::check::check_issued`]).
     pub fn enroll(&self, profile: Profile, csr_der: &[u8]) -> Result<Vec<u8>, CaError> {

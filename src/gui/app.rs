@@ -208,7 +208,7 @@ impl SithsApp {
             Event::Readers(readers) => self.readers = readers,
             Event::Card(status) => {
                 if let (Some(desk), CardStatus::Ready(o)) = (self.desk.as_mut(), &status)
-                    && desk.customer_changed(Some(&o.serial))
+                    && desk.customer_changed(Some(o))
                 {
                     // Another customer: nothing typed or fetched for the last one stays.
                     self.unblock = screens::pins::PinForm::unblock();

@@ -10,6 +10,7 @@
 pub mod app;
 pub mod demo;
 pub mod desk_audit;
+pub mod desk_model;
 pub mod i18n;
 pub mod layout;
 pub mod protocol;

@@ -67,6 +67,9 @@ pub enum Command {
     PukLookup {
         pin1: SecretCode,
         customer: String,
+        /// The customer card's authentication certificate (DER): it must chain to the CA's
+        /// root before that person's PUK is asked for.
+        customer_cert: Vec<u8>,
         reason: String,
     },
     /// Write these of the last listed certificates to the card.

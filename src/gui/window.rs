@@ -56,8 +56,9 @@ pub fn run(source: Source, pkcs11: Option<String>) -> Result<(), String> {
         Source::Desk => {
             let (operator_reader, customer_reader) = desk_readers(&settings);
             (
-                Mode::Pcsc {
+                Mode::DeskCustomer {
                     reader: customer_reader,
+                    operator_reader: operator_reader.clone(),
                     ca: ca.clone(),
                 },
                 Some(Mode::Pcsc {
@@ -144,11 +145,16 @@ fn desk_readers(settings: &Settings) -> (Option<String>, Option<String>) {
         .desk_operator_reader
         .clone()
         .or_else(|| names.first().cloned());
-    let customer = settings.desk_customer_reader.clone().or_else(|| {
-        names
-            .iter()
-            .find(|n| Some(*n) != operator.as_ref())
-            .cloned()
-    });
+    // Never the operator's reader, even when the settings name it twice.
+    let customer = settings
+        .desk_customer_reader
+        .clone()
+        .filter(|c| Some(c) != operator.as_ref())
+        .or_else(|| {
+            names
+                .iter()
+                .find(|n| Some(*n) != operator.as_ref())
+                .cloned()
+        });
     (operator, customer)
 }

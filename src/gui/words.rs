@@ -348,6 +348,13 @@ pub fn upgrade_error(tr: &Tr, e: &UpgradeError) -> Explained {
             vec![ServiceCentre],
         ),
         UpgradeError::NoLoginCertificate => (tr.t("err-no-login-cert"), vec![ServiceCentre]),
+        UpgradeError::CustomerNotTrusted(detail) => (
+            tr.a(
+                "err-customer-not-trusted",
+                &[("detail", detail.as_str().into())],
+            ),
+            vec![ServiceCentre],
+        ),
         UpgradeError::CaTookAnother { card, ca } => (
             tr.a(
                 "err-ca-took-another",

@@ -2,9 +2,10 @@
 //! the certificate and its key work together before a national service depends on them, and to
 //! show who the CA takes them to be.
 
-use crate::ca::client::{CaClient, Me};
+use crate::ca::check::chain_to_root;
+use crate::ca::client::{CaClient, CaError, Me};
 use crate::card::{CardOverview, KeySlot, PinKind, SecretCode, SharedCard};
-use crate::pki::{Identity, Purpose};
+use crate::pki::{CertInfo, Identity, Purpose};
 use crate::workflow::upgrade::UpgradeError;
 
 /// Verify PIN1 and log in to the CA at `ca_url` with the authentication certificate in `slot`.
@@ -20,15 +21,25 @@ pub fn test_login(
     Ok(client.me()?)
 }
 
+/// The customer at the desk, as their card shows them.
+#[derive(Debug, Clone, Copy)]
+pub struct Customer<'a> {
+    pub hsa_id: &'a str,
+    /// The card's HSA-id authentication certificate (DER).
+    pub certificate: &'a [u8],
+}
+
 /// Service centre: log in with the operator's card (its HSA-id authentication certificate, after
-/// PIN1) and ask the CA for the PUK of `customer`. The CA checks that the caller is an operator
-/// and logs who asked, for whom and why.
+/// PIN1) and ask the CA for the PUK of `customer`. First the customer's certificate must chain,
+/// through one of the CA's own CAs, to the configured root, and name that HSA-id: a card that
+/// merely reports someone's serial, or carries a certificate from elsewhere, gets no PUK. The CA
+/// checks that the caller is an operator and logs who asked, for whom and why.
 pub fn puk_lookup(
     shared: &SharedCard,
     ca_url: &str,
     ca_root_pem: &[u8],
     pin1: &SecretCode,
-    customer: &str,
+    customer: &Customer<'_>,
     reason: &str,
 ) -> Result<zeroize::Zeroizing<String>, UpgradeError> {
     let hsa_id_slot = |overview: &CardOverview| {
@@ -44,7 +55,33 @@ pub fn puk_lookup(
             .find(|slot| is_login_slot(overview, *slot))
     };
     let client = log_in_with(shared, ca_url, ca_root_pem, hsa_id_slot, pin1)?;
-    Ok(client.puk_lookup(customer, reason)?)
+    check_customer(&client, ca_root_pem, customer)?;
+    Ok(client.puk_lookup(customer.hsa_id, reason)?)
+}
+
+fn check_customer(
+    client: &CaClient,
+    ca_root_pem: &[u8],
+    customer: &Customer<'_>,
+) -> Result<(), UpgradeError> {
+    let not_trusted = |why: String| UpgradeError::CustomerNotTrusted(why);
+    let cert = CertInfo::from_der(customer.certificate).map_err(|e| not_trusted(e.to_string()))?;
+    if cert.identity.value() != Some(customer.hsa_id) {
+        return Err(not_trusted(format!(
+            "it names {}, not {}",
+            cert.identity.value().unwrap_or("no one"),
+            customer.hsa_id
+        )));
+    }
+    let root = CertInfo::from_pem_or_der(ca_root_pem)
+        .map_err(|e| UpgradeError::Ca(CaError::Config(format!("the CA root file: {e}"))))?;
+    let cas = client.all_cacerts()?;
+    chain_to_root(&cert, &cas, &root.der, crate::pki::date::now_unix())
+        .map_err(|e| not_trusted(e.to_string()))?;
+    if !cert.is_valid_at(crate::pki::date::now_unix()) {
+        return Err(not_trusted("it is not valid today".into()));
+    }
+    Ok(())
 }
 
 /// Only a PIN1 authentication key can sign a TLS login.

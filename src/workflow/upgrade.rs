@@ -110,6 +110,11 @@ pub enum UpgradeError {
          changed; contact the service centre"
     )]
     CaTookAnother { card: String, ca: String },
+    #[error(
+        "the customer's card does not carry a certificate this CA stands behind ({0}): no PUK \
+         was fetched; check that this is the customer's own card, and contact the service centre"
+    )]
+    CustomerNotTrusted(String),
     #[error("{0} holds a certificate that is not part of the upgrade: contact the service centre")]
     SlotInUse(KeySlot),
     #[error("this certificate {0}")]

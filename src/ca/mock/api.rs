@@ -174,6 +174,13 @@ impl Ca {
     }
 
     fn est(&self, req: &Request<'_>, rest: &str) -> Result<Reply, Refusal> {
+        // No label: the default CA (RFC 7030 3.2.2), whose cacerts are all of this CA's.
+        if rest == "cacerts" {
+            return match req.method {
+                "GET" => self.all_cacerts(),
+                _ => Err(method_not_allowed()),
+            };
+        }
         let (label, op) = rest.split_once('/').unwrap_or((rest, ""));
         let profile = Profile::from_label(label).ok_or_else(|| Refusal::unknown_profile(label))?;
         match (req.method, op) {
@@ -195,6 +202,20 @@ impl Ca {
                 "this CA offers cacerts and simpleenroll for each profile",
             )),
         }
+    }
+
+    /// The root and every issuing CA, the legacy one included: what a client needs to check
+    /// any certificate this CA stands behind.
+    fn all_cacerts(&self) -> Result<Reply, Refusal> {
+        let mut certs: Vec<&[u8]> = self.login_cas.iter().map(|c| c.der.as_slice()).collect();
+        certs.push(&self.root_der);
+        let body = pkcs7::certs_only_base64(&certs)
+            .map_err(|e| Refusal::new(500, RefusalCode::Internal, e.to_string()))?;
+        Ok(Reply {
+            status: 200,
+            content_type: "application/pkcs7-mime",
+            body: body.into_bytes(),
+        })
     }
 
     /// The person the client certificate names.

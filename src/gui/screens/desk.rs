@@ -4,88 +4,26 @@
 //! until revealed, never stored), and every action in the audit log.
 
 use egui::RichText;
-use zeroize::Zeroizing;
 
-use crate::card::{CardOverview, PinKind, SecretCode};
+use crate::card::{CardOverview, PinKind};
 use crate::gui::app::{Screen, SithsApp};
-use crate::gui::protocol::{CardStatus, Command, Environment, Event, Failure, Outcome, Task};
+use crate::gui::protocol::{CardStatus, Environment, Event, Outcome, Task};
 use crate::gui::screens::home::{self, CardNeed};
 use crate::gui::widgets;
 use crate::gui::words;
 use crate::gui::worker::Worker;
 use crate::layout::PIN_MAX_LEN;
-use crate::pki::Identity;
 
-/// The kinds of ID document an operator checks at the desk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IdDocument {
-    Passport,
-    NationalIdCard,
-    DrivingLicence,
-    EmployeeCard,
-}
+pub use crate::gui::desk_model::{DeskModel, Gate, Holder, IdDocument, IdentityCheck, hsa_id_of};
 
-impl IdDocument {
-    pub const ALL: [IdDocument; 4] = [
-        IdDocument::Passport,
-        IdDocument::NationalIdCard,
-        IdDocument::DrivingLicence,
-        IdDocument::EmployeeCard,
-    ];
-
-    fn message_id(self) -> &'static str {
-        match self {
-            IdDocument::Passport => "id-doc-passport",
-            IdDocument::NationalIdCard => "id-doc-national",
-            IdDocument::DrivingLicence => "id-doc-driving",
-            IdDocument::EmployeeCard => "id-doc-employee",
-        }
-    }
-
-    /// Stable words for the audit log, whatever the window's language.
-    pub fn audit_name(self) -> &'static str {
-        match self {
-            IdDocument::Passport => "passport",
-            IdDocument::NationalIdCard => "national id card",
-            IdDocument::DrivingLicence => "driving licence",
-            IdDocument::EmployeeCard => "employee card",
-        }
-    }
-}
-
-/// What the operator checked, bound to the customer card it was checked for: a new card needs a
-/// new check.
-#[derive(Default)]
-pub struct IdentityCheck {
-    pub document: Option<IdDocument>,
-    pub last_four: String,
-    pub photo_matches: bool,
-    /// The serial of the card whose holder was checked.
-    pub confirmed_for: Option<String>,
-}
-
-impl IdentityCheck {
-    fn complete(&self) -> bool {
-        self.document.is_some()
-            && self.last_four.chars().count() == 4
-            && self.last_four.chars().all(|c| c.is_ascii_alphanumeric())
-            && self.photo_matches
-    }
-}
-
-/// The desk's state beside the customer-card app.
+/// The desk: the operator's card (its own worker), the desk's rules and form
+/// ([`DeskModel`]) and the audit log.
 pub struct Desk {
     pub operator: Worker,
     pub operator_env: Environment,
     pub operator_card: CardStatus,
     pub operator_busy: Option<Task>,
-    pub identity: IdentityCheck,
-    pub reason: String,
-    pub operator_pin: Zeroizing<String>,
-    /// The customer's PUK for this visit only; wiped when dropped.
-    pub puk: Option<Zeroizing<String>>,
-    pub puk_revealed: bool,
-    pub failure: Option<Failure>,
+    pub model: DeskModel,
     pub audit: crate::gui::desk_audit::DeskAudit,
 }
 
@@ -96,49 +34,22 @@ impl Desk {
             operator_env: Environment::Pcsc,
             operator_card: CardStatus::Reading,
             operator_busy: None,
-            identity: IdentityCheck::default(),
-            reason: String::new(),
-            operator_pin: Zeroizing::default(),
-            puk: None,
-            puk_revealed: false,
-            failure: None,
+            model: DeskModel::default(),
             audit,
         }
     }
 
-    /// The customer's card is not the one the identity check and the PUK were for any more:
-    /// forget both (and say so, so the app forgets what was typed for that customer too).
-    pub fn customer_changed(&mut self, serial: Option<&str>) -> bool {
-        let checked_other = self
-            .identity
-            .confirmed_for
-            .as_deref()
-            .is_some_and(|s| Some(s) != serial);
-        if checked_other || (self.identity.confirmed_for.is_none() && self.puk.is_some()) {
-            self.identity = IdentityCheck::default();
-            self.puk = None;
-            self.puk_revealed = false;
-            self.reason.clear();
-            self.failure = None;
-            return true;
-        }
-        false
+    /// See [`DeskModel::customer_changed`].
+    pub fn customer_changed(&mut self, customer: Option<&CardOverview>) -> bool {
+        self.model.customer_changed(customer)
     }
 
-    pub fn identity_confirmed_for(&self, serial: &str) -> bool {
-        self.identity.confirmed_for.as_deref() == Some(serial)
-    }
-}
-
-/// The HSA-id a card's certificates name.
-pub fn hsa_id_of(overview: &CardOverview) -> Option<String> {
-    overview
-        .certificates
-        .iter()
-        .find_map(|c| match &c.info.as_ref().ok()?.identity {
-            Identity::HsaId(h) => Some(h.as_str().to_string()),
+    fn operator_overview(&self) -> Option<&CardOverview> {
+        match &self.operator_card {
+            CardStatus::Ready(o) => Some(o),
             _ => None,
-        })
+        }
+    }
 }
 
 /// Take in the operator worker's events (the customer's come through the app).
@@ -176,7 +87,7 @@ fn operator_finished(app: &mut SithsApp, task: Task, outcome: Outcome) {
     let reason = app
         .desk
         .as_ref()
-        .map(|d| d.reason.clone())
+        .map(|d| d.model.reason.clone())
         .unwrap_or_default();
     app.audit(
         crate::audit::Action::PukLookup,
@@ -186,16 +97,13 @@ fn operator_finished(app: &mut SithsApp, task: Task, outcome: Outcome) {
             if detail.is_empty() { "" } else { "; " }
         ),
     );
+    let customer = app.overview().cloned();
     let Some(desk) = app.desk.as_mut() else {
         return;
     };
     match outcome {
-        Outcome::Puk(puk) => {
-            desk.puk = Some(puk);
-            desk.puk_revealed = false;
-            desk.failure = None;
-        }
-        Outcome::Failed(f) => desk.failure = Some(f),
+        Outcome::Puk(puk) => desk.model.puk_arrived(customer.as_ref(), puk),
+        Outcome::Failed(f) => desk.model.failure = Some(f),
         _ => {}
     }
 }
@@ -206,10 +114,7 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
     let Some(desk) = app.desk.as_ref() else {
         return;
     };
-    let operator = match &desk.operator_card {
-        CardStatus::Ready(o) => Some((**o).clone()),
-        _ => None,
-    };
+    let operator = desk.operator_overview().cloned();
     let operator_status = desk.operator_card.clone();
     let customer = app.overview().cloned();
 
@@ -255,7 +160,12 @@ fn operator_panel(
 fn customer_panel(app: &SithsApp, ui: &mut egui::Ui, customer: Option<&CardOverview>) {
     ui.label(RichText::new(app.tr.t("desk-customer-card")).strong());
     let Some(c) = customer else {
-        ui.label(app.tr.t("desk-insert-customer-card"));
+        // The operator's reader is never the customer's: with one reader there is none.
+        let text = match (&app.card, app.is_demo()) {
+            (CardStatus::NoReader, false) => app.tr.t("desk-need-second-reader"),
+            _ => app.tr.t("desk-insert-customer-card"),
+        };
+        ui.label(text);
         return;
     };
     ui.label(RichText::new(c.holder_name().unwrap_or("?")).strong());
@@ -333,8 +243,9 @@ fn identity_section(app: &mut SithsApp, ui: &mut egui::Ui, customer: &CardOvervi
         return;
     };
     ui.label(RichText::new(app.tr.t("desk-identity-title")).strong());
-    if desk.identity_confirmed_for(&customer.serial) {
-        let doc = desk
+    let model = &mut desk.model;
+    if model.identity_holds(customer) {
+        let doc = model
             .identity
             .document
             .map(|d| app.tr.t(d.message_id()))
@@ -345,7 +256,7 @@ fn identity_section(app: &mut SithsApp, ui: &mut egui::Ui, customer: &CardOvervi
                 "desk-identity-done",
                 &[
                     ("doc", doc.as_str().into()),
-                    ("last", desk.identity.last_four.as_str().into()),
+                    ("last", model.identity.last_four.as_str().into()),
                 ],
             ),
         );
@@ -354,7 +265,7 @@ fn identity_section(app: &mut SithsApp, ui: &mut egui::Ui, customer: &CardOvervi
     ui.label(app.tr.t("desk-identity-explain"));
     ui.horizontal(|ui| {
         let label = ui.label(app.tr.t("desk-id-document"));
-        let chosen = desk
+        let chosen = model
             .identity
             .document
             .map(|d| app.tr.t(d.message_id()))
@@ -364,7 +275,7 @@ fn identity_section(app: &mut SithsApp, ui: &mut egui::Ui, customer: &CardOvervi
             .show_ui(ui, |ui| {
                 for d in IdDocument::ALL {
                     ui.selectable_value(
-                        &mut desk.identity.document,
+                        &mut model.identity.document,
                         Some(d),
                         app.tr.t(d.message_id()),
                     );
@@ -376,21 +287,14 @@ fn identity_section(app: &mut SithsApp, ui: &mut egui::Ui, customer: &CardOvervi
     widgets::text_field(
         ui,
         &app.tr.t("desk-id-last-four"),
-        &mut desk.identity.last_four,
+        &mut model.identity.last_four,
         80.0,
     );
-    ui.checkbox(&mut desk.identity.photo_matches, app.tr.t("desk-id-photo"));
-    let complete = desk.identity.complete();
-    if widgets::primary(ui, &app.tr.t("desk-identity-confirm"), complete) && complete {
-        desk.identity.confirmed_for = Some(customer.serial.clone());
-        let detail = format!(
-            "document: {}, last four: {}, photo matches",
-            desk.identity
-                .document
-                .map(IdDocument::audit_name)
-                .unwrap_or("?"),
-            desk.identity.last_four
-        );
+    ui.checkbox(&mut model.identity.photo_matches, app.tr.t("desk-id-photo"));
+    let complete = model.identity.complete();
+    if widgets::primary(ui, &app.tr.t("desk-identity-confirm"), complete)
+        && let Some(detail) = model.confirm_identity(customer)
+    {
         app.audit(crate::audit::Action::IdentityCheck, Ok(()), detail);
     }
 }
@@ -401,16 +305,18 @@ fn help_section(
     customer: &CardOverview,
     operator: Option<&CardOverview>,
 ) {
+    let idle = app.busy.is_none();
     let Some(desk) = app.desk.as_ref() else {
         return;
     };
-    // Help waits for the identity check, and for a log that can record it.
-    let checked = desk.identity_confirmed_for(&customer.serial) && desk.audit.status().is_ok();
+    let audit_ok = desk.audit.status().is_ok();
+    let idle = idle && desk.operator_busy.is_none();
+    let help = desk.model.help_gate(customer, audit_ok, idle);
     ui.label(RichText::new(app.tr.t("desk-help-title")).strong());
-    if !checked {
+    if matches!(help, Err(Gate::CheckIdentity)) {
         widgets::warning(ui, &app.tr.t("desk-check-first"));
     }
-    let idle = app.busy.is_none() && desk.operator_busy.is_none();
+    let checked = help.is_ok() || matches!(help, Err(Gate::Busy));
 
     // The PUK, from the CA with the operator's card.
     ui.add_space(4.0);
@@ -418,38 +324,28 @@ fn help_section(
     let Some(desk) = app.desk.as_mut() else {
         return;
     };
-    widgets::text_field(ui, &app.tr.t("desk-reason"), &mut desk.reason, 360.0);
+    widgets::text_field(ui, &app.tr.t("desk-reason"), &mut desk.model.reason, 360.0);
     let pin_label = app.tr.t("desk-operator-pin");
-    let enter = widgets::code_field(ui, &pin_label, &mut desk.operator_pin, PIN_MAX_LEN);
-    let ready = checked
-        && idle
-        && operator.is_some()
-        && !desk.reason.trim().is_empty()
-        && !desk.operator_pin.is_empty();
+    let enter = widgets::code_field(ui, &pin_label, &mut desk.model.operator_pin, PIN_MAX_LEN);
+    let ready = desk
+        .model
+        .lookup_gate(customer, operator, audit_ok, idle)
+        .is_ok();
     let clicked = widgets::primary(ui, &app.tr.t("desk-fetch-puk"), ready);
     if (clicked || enter) && ready {
-        let pin = SecretCode::pin(std::mem::take(&mut *desk.operator_pin));
         widgets::forget_field(ui.ctx(), &pin_label);
-        match (pin, hsa_id_of(customer)) {
-            (Ok(pin1), Some(customer_id)) => {
-                desk.puk = None;
-                desk.operator.send(Command::PukLookup {
-                    pin1,
-                    customer: customer_id,
-                    reason: desk.reason.trim().to_string(),
-                });
-            }
-            (Err(e), _) => desk.failure = Some(Failure::Card(e.into())),
-            (_, None) => desk.failure = Some(Failure::NoCard),
+        if let Ok(command) = desk.model.start_lookup(customer, operator, audit_ok, idle) {
+            desk.operator.send(command);
         }
     }
-    if let Some(f) = &desk.failure {
+    let model = &mut desk.model;
+    if let Some(f) = &model.failure {
         widgets::error_box(ui, &words::failure(&app.tr, f));
     }
     let mut reveal = false;
-    if let Some(puk) = &desk.puk {
+    if let Some(puk) = &model.puk {
         ui.horizontal(|ui| {
-            let shown = if desk.puk_revealed {
+            let shown = if model.puk_revealed {
                 puk.as_str().to_string()
             } else {
                 "••••••••".to_string()
@@ -461,51 +357,45 @@ fn help_section(
                 )
                 .strong(),
             );
-            if !desk.puk_revealed && ui.button(app.tr.t("desk-puk-reveal")).clicked() {
+            if !model.puk_revealed && ui.button(app.tr.t("desk-puk-reveal")).clicked() {
                 reveal = true;
             }
         });
         ui.label(app.tr.t("desk-puk-customer-types"));
     }
     if reveal {
-        desk.puk_revealed = true;
+        model.puk_revealed = true;
     }
 
     // Help that changes the customer's card.
     ui.add_space(6.0);
     let need = home::card_need(customer);
-    let has_puk = desk.puk.is_some();
+    let has_puk = model.puk.is_some();
+    let ok = help.is_ok();
     let mut go = None;
     ui.horizontal_wrapped(|ui| {
         for kind in [PinKind::Pin1, PinKind::Pin2] {
             let label = words::with_pin(&app.tr, "action-unblock", kind);
             let blocked = customer.pin(kind).is_some_and(|p| p.blocked());
             if (blocked || has_puk)
-                && widgets::primary(ui, &label, checked && idle && has_puk && !customer.dead())
+                && widgets::primary(ui, &label, ok && has_puk && !customer.dead())
             {
                 go = Some(Screen::Unblock);
                 app.unblock.kind = kind;
             }
         }
-        if need == CardNeed::Upgrade
-            && widgets::secondary(ui, &app.tr.t("action-upgrade"), checked && idle)
-        {
+        if need == CardNeed::Upgrade && widgets::secondary(ui, &app.tr.t("action-upgrade"), ok) {
             go = Some(Screen::Upgrade);
         }
-        if widgets::secondary(
-            ui,
-            &app.tr.t("action-fetch"),
-            checked && idle && !customer.dead(),
-        ) {
+        if widgets::secondary(ui, &app.tr.t("action-fetch"), ok && !customer.dead()) {
             go = Some(Screen::Fetch);
         }
     });
+    let _ = checked;
     if let Some(screen) = go {
         if screen == Screen::Unblock {
-            // The customer types the new PIN; the PUK goes into the form from the lookup and is
-            // gone from the desk.
             if let Some(desk) = app.desk.as_mut()
-                && let Some(puk) = desk.puk.take()
+                && let Some(puk) = desk.model.take_puk_for_unblock(customer)
             {
                 app.unblock.code = puk;
             }
@@ -535,58 +425,4 @@ fn audit_line(app: &SithsApp, ui: &mut egui::Ui) {
             .color(widgets::ERROR_COLOUR),
         ),
     };
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn desk() -> Desk {
-        let worker = Worker::spawn(
-            crate::gui::worker::Mode::Pcsc {
-                reader: Some("no such reader".into()),
-                ca: Default::default(),
-            },
-            Default::default(),
-        );
-        let dir = std::env::temp_dir().join(format!("desk-test-{}", std::process::id()));
-        Desk::new(
-            worker,
-            crate::gui::desk_audit::DeskAudit::open(&dir.join("audit.log")),
-        )
-    }
-
-    #[test]
-    fn a_new_customer_card_needs_a_new_identity_check_and_drops_the_puk() {
-        let mut d = desk();
-        d.identity = IdentityCheck {
-            document: Some(IdDocument::Passport),
-            last_four: "4821".into(),
-            photo_matches: true,
-            confirmed_for: Some("1001".into()),
-        };
-        d.puk = Some(Zeroizing::new("13572468".into()));
-        d.customer_changed(Some("1001"));
-        assert!(
-            d.identity_confirmed_for("1001") && d.puk.is_some(),
-            "same card: kept"
-        );
-        d.customer_changed(Some("2002"));
-        assert!(!d.identity_confirmed_for("2002") && !d.identity_confirmed_for("1001"));
-        assert!(d.puk.is_none(), "another card: the PUK is gone");
-    }
-
-    #[test]
-    fn the_check_needs_a_document_four_characters_and_the_photo() {
-        let mut c = IdentityCheck::default();
-        assert!(!c.complete());
-        c.document = Some(IdDocument::DrivingLicence);
-        c.last_four = "48".into();
-        c.photo_matches = true;
-        assert!(!c.complete());
-        c.last_four = "48A1".into();
-        assert!(c.complete());
-        c.photo_matches = false;
-        assert!(!c.complete());
-    }
 }

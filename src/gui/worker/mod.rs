@@ -59,6 +59,13 @@ pub enum Mode {
         reader: Option<String>,
         ca: CaSettings,
     },
+    /// The desk's customer card: like `Pcsc`, but never from the operator's reader, so the
+    /// operator's own card is never taken for the customer's.
+    DeskCustomer {
+        reader: Option<String>,
+        operator_reader: Option<String>,
+        ca: CaSettings,
+    },
     /// A card through a PKCS#11 module (the card's middleware): a path or a known name
     /// (`crate::pkcs11::discovery`); `token` None = the first token the module shows.
     Pkcs11 {

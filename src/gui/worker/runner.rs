@@ -27,6 +27,8 @@ enum Source {
         /// Reach the card through this PKCS#11 module instead of APDUs (the reader monitor still
         /// says when to read again).
         module: Option<String>,
+        /// A reader never to read a card from (the desk's operator reader).
+        exclude: Option<String>,
     },
     /// None while the demo is being prepared, or when it could not be.
     Demo(Option<Box<DemoWorld>>),
@@ -58,6 +60,23 @@ pub(super) fn run(mode: Mode, input: Receiver<Input>, tx: Sender<Input>, events:
                     reader,
                     monitor: start_monitor(tx),
                     module: None,
+                    exclude: None,
+                },
+                ca,
+            )
+        }
+        Mode::DeskCustomer {
+            reader,
+            operator_reader,
+            ca,
+        } => {
+            events.send(Event::Environment(Environment::Pcsc));
+            (
+                Source::Pcsc {
+                    reader,
+                    monitor: start_monitor(tx),
+                    module: None,
+                    exclude: operator_reader,
                 },
                 ca,
             )
@@ -69,6 +88,7 @@ pub(super) fn run(mode: Mode, input: Receiver<Input>, tx: Sender<Input>, events:
                     reader: token,
                     monitor: start_monitor(tx),
                     module: Some(module),
+                    exclude: None,
                 },
                 ca,
             )
@@ -206,9 +226,11 @@ impl Runner {
                 let (module, token) = (module.clone(), reader.clone());
                 self.read_pkcs11(&module, token.as_deref(), announce)
             }
-            Source::Pcsc { reader, .. } => {
-                let reader = reader.clone();
-                self.read_pcsc(reader.as_deref(), announce)
+            Source::Pcsc {
+                reader, exclude, ..
+            } => {
+                let (reader, exclude) = (reader.clone(), exclude.clone());
+                self.read_pcsc(reader.as_deref(), exclude.as_deref(), announce)
             }
             Source::Demo(Some(world)) => {
                 let card = world.card.clone();
@@ -225,9 +247,12 @@ impl Runner {
         self.emit(Event::Card(found.status));
     }
 
-    fn read_pcsc(&self, wanted: Option<&str>, announce: bool) -> Found {
+    fn read_pcsc(&self, wanted: Option<&str>, exclude: Option<&str>, announce: bool) -> Found {
         let readers = match card_source::pcsc_readers() {
-            Ok(r) => r,
+            Ok(r) => r
+                .into_iter()
+                .filter(|r| Some(r.name.as_str()) != exclude)
+                .collect::<Vec<_>>(),
             Err(status) => {
                 self.emit(Event::Readers(Vec::new()));
                 return Found { status, card: None };
@@ -312,9 +337,10 @@ impl Runner {
             Command::PukLookup {
                 pin1,
                 customer,
+                customer_cert,
                 reason,
             } => self.task(Task::PukLookup, |runner, card| {
-                tasks::puk_lookup(card, &runner.ca, pin1, &customer, &reason)
+                tasks::puk_lookup(card, &runner.ca, pin1, &customer, &customer_cert, &reason)
             }),
             Command::FetchWrite { profiles } => self.task(Task::FetchWrite, |runner, card| {
                 tasks::fetch_write(card, &mut runner.existing, &profiles)

@@ -169,11 +169,22 @@ pub(super) fn puk_lookup(
     ca: &CaSettings,
     pin1: SecretCode,
     customer: &str,
+    customer_cert: &[u8],
     reason: &str,
 ) -> Result<Outcome, Failure> {
     let (url, root) = ca_material(ca)?;
-    let puk = crate::workflow::test_login::puk_lookup(card, &url, &root, &pin1, customer, reason)
-        .map_err(upgrade_failure)?;
+    let puk = crate::workflow::test_login::puk_lookup(
+        card,
+        &url,
+        &root,
+        &pin1,
+        &crate::workflow::test_login::Customer {
+            hsa_id: customer,
+            certificate: customer_cert,
+        },
+        reason,
+    )
+    .map_err(upgrade_failure)?;
     Ok(Outcome::Puk(puk))
 }
 
