@@ -63,6 +63,7 @@ struct Desk2 {
     operator_codes: DemoCodes,
     audit_path: std::path::PathBuf,
     puk_log: std::path::PathBuf,
+    ca: siths_upgrade::gui::protocol::CaSettings,
     _dir: tempfile::TempDir,
 }
 
@@ -88,6 +89,7 @@ impl Desk2 {
         let customer_codes = world.codes.clone();
         let operator_codes = seat.codes.clone();
         let ca = world.ca.clone();
+        let ca_settings = ca.clone();
         let notifier = Notifier::default();
         let worker = Worker::spawn(Mode::Demo(Some(world)), notifier.clone());
         let operator = Worker::spawn(Mode::Seat { seat, ca }, notifier.clone());
@@ -104,6 +106,7 @@ impl Desk2 {
             operator_codes,
             audit_path,
             puk_log,
+            ca: ca_settings,
             _dir: dir,
         };
         desk.wait_for("Märta Ek");
@@ -256,6 +259,23 @@ fn the_identity_check_gates_the_puk_lookup_and_the_unblock() {
     // Reading the CA's own log of lookups: who asked, for whom, why; never the PUK.
     let puk_log = std::fs::read_to_string(&desk.puk_log).unwrap();
     assert!(puk_log.contains("TST5565594230-1007") && puk_log.contains("TST5565594230-1001"));
+    // The lookup's login also anchored the desk's log at the CA: the identity check's entry
+    // is there, under the log's id, and the log checks out against it.
+    let log_id = siths_upgrade::audit::anchor::log_id(&desk.audit_path)
+        .unwrap()
+        .unwrap();
+    let root = std::fs::read(desk.ca.root_pem.as_ref().unwrap()).unwrap();
+    let anchors = siths_upgrade::audit::anchor::fetch(&desk.ca.url, &root, &log_id).unwrap();
+    assert_eq!(
+        anchors
+            .anchors
+            .iter()
+            .map(|a| a.action.as_str())
+            .collect::<Vec<_>>(),
+        ["identity-check"]
+    );
+    let report = siths_upgrade::audit::anchor::check(&desk.audit_path, &anchors.anchors).unwrap();
+    assert_eq!(report.anchored, 1);
 
     // The customer types the new PIN; the PUK is already in the form.
     desk.click("Lås upp PIN1 (legitimering)");

@@ -343,6 +343,18 @@ impl CaClient {
         Ok(Zeroizing::new(answer.puk))
     }
 
+    /// Anchor one desk audit entry at the CA (the caller's card must be an operator's).
+    pub fn send_anchor(&self, anchor: &crate::audit::anchor::Anchor) -> Result<(), CaError> {
+        let body = serde_json::to_vec(anchor).map_err(|e| CaError::Config(e.to_string()))?;
+        self.send(
+            self.http
+                .post(self.url(crate::audit::anchor::POST_PATH))
+                .header(CONTENT_TYPE, "application/json")
+                .body(body),
+        )?;
+        Ok(())
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }

@@ -4,12 +4,16 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::audit::anchor::Anchor;
 use crate::audit::{AuditLog, Record};
 
 pub struct DeskAudit {
     path: PathBuf,
     log: Result<AuditLog, String>,
     entries: u64,
+    /// Entries appended here and not yet anchored at the CA: sent with the operator's next
+    /// login (each PUK lookup), so a rewritten or shortened log shows against the CA's copy.
+    unanchored: Vec<Anchor>,
 }
 
 impl DeskAudit {
@@ -19,17 +23,24 @@ impl DeskAudit {
             path: path.to_path_buf(),
             log: AuditLog::open(path).map_err(|e| e.to_string()),
             entries,
+            unanchored: Vec::new(),
         }
     }
 
     /// Append; a failure is kept and shown, and blocks further help at the desk.
     pub fn record(&mut self, record: Record) {
         let result = match &mut self.log {
-            Ok(log) => log.append(record).map_err(|e| e.to_string()),
+            Ok(log) => log
+                .append(record)
+                .map(|entry| log.log_id().map(|id| Anchor::for_entry(id, &entry)))
+                .map_err(|e| e.to_string()),
             Err(e) => Err(e.clone()),
         };
         match result {
-            Ok(_) => self.entries += 1,
+            Ok(anchor) => {
+                self.entries += 1;
+                self.unanchored.extend(anchor);
+            }
             Err(e) => {
                 log::error!("audit log {}: {e}", self.path.display());
                 self.log = Err(e);
@@ -43,6 +54,16 @@ impl DeskAudit {
             Ok(_) => Ok((self.path.display().to_string(), self.entries)),
             Err(e) => Err(e.clone()),
         }
+    }
+
+    /// The anchors to send with the operator's next login.
+    pub fn pending_anchors(&self) -> Vec<Anchor> {
+        self.unanchored.clone()
+    }
+
+    /// The CA took these entries' anchors.
+    pub fn anchored(&mut self, seqs: &[u64]) {
+        self.unanchored.retain(|a| !seqs.contains(&a.seq));
     }
 
     pub fn path(&self) -> &Path {

@@ -230,6 +230,7 @@ impl DeskModel {
                     customer: customer_id,
                     customer_cert,
                     reason: self.reason.trim().to_string(),
+                    anchors: Vec::new(),
                 })
             }
             Err(e) => {

@@ -71,6 +71,8 @@ pub enum Command {
         /// root before that person's PUK is asked for.
         customer_cert: Vec<u8>,
         reason: String,
+        /// Desk audit entries not yet anchored at the CA, sent with the same login.
+        anchors: Vec<crate::audit::anchor::Anchor>,
     },
     /// Write these of the last listed certificates to the card.
     FetchWrite {
@@ -171,7 +173,11 @@ pub enum Outcome {
     Existing(Vec<Existing>),
     Written(Vec<Profile>),
     /// The customer's PUK: shown once, masked until revealed, never stored; wiped when dropped.
-    Puk(zeroize::Zeroizing<String>),
+    /// The customer's PUK, and which desk audit entries the CA anchored with the same login.
+    Puk {
+        puk: zeroize::Zeroizing<String>,
+        anchored: Vec<u64>,
+    },
     Failed(Failure),
 }
 

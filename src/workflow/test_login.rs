@@ -59,6 +59,37 @@ pub fn puk_lookup(
     Ok(client.puk_lookup(customer.hsa_id, reason)?)
 }
 
+/// Anchor desk audit entries at the CA while the operator's card is logged in: the entries
+/// the CA took (or already had), in order; it stops at the first refusal.
+pub fn send_anchors(
+    shared: &SharedCard,
+    ca_url: &str,
+    ca_root_pem: &[u8],
+    pin1: &SecretCode,
+    anchors: &[crate::audit::anchor::Anchor],
+) -> Result<Vec<u64>, UpgradeError> {
+    if anchors.is_empty() {
+        return Ok(Vec::new());
+    }
+    let hsa_id_slot = |overview: &CardOverview| {
+        overview
+            .certificates
+            .iter()
+            .filter_map(|c| c.slot)
+            .find(|slot| is_login_slot(overview, *slot))
+    };
+    let client = log_in_with(shared, ca_url, ca_root_pem, hsa_id_slot, pin1)?;
+    let mut sent = Vec::new();
+    for anchor in anchors {
+        if let Err(e) = client.send_anchor(anchor) {
+            log::warn!("audit entry {} not anchored: {e}", anchor.seq);
+            break;
+        }
+        sent.push(anchor.seq);
+    }
+    Ok(sent)
+}
+
 fn check_customer(
     client: &CaClient,
     ca_root_pem: &[u8],

@@ -80,7 +80,7 @@ fn operator_finished(app: &mut SithsApp, task: Task, outcome: Outcome) {
         return;
     }
     let (result, detail) = match &outcome {
-        Outcome::Puk(_) => (Ok(()), String::new()),
+        Outcome::Puk { .. } => (Ok(()), String::new()),
         Outcome::Failed(f) => (Err(()), app.audit_words(f)),
         _ => return,
     };
@@ -102,7 +102,10 @@ fn operator_finished(app: &mut SithsApp, task: Task, outcome: Outcome) {
         return;
     };
     match outcome {
-        Outcome::Puk(puk) => desk.model.puk_arrived(customer.as_ref(), puk),
+        Outcome::Puk { puk, anchored } => {
+            desk.audit.anchored(&anchored);
+            desk.model.puk_arrived(customer.as_ref(), puk);
+        }
         Outcome::Failed(f) => desk.model.failure = Some(f),
         _ => {}
     }
@@ -334,7 +337,10 @@ fn help_section(
     let clicked = widgets::primary(ui, &app.tr.t("desk-fetch-puk"), ready);
     if (clicked || enter) && ready {
         widgets::forget_field(ui.ctx(), &pin_label);
-        if let Ok(command) = desk.model.start_lookup(customer, operator, audit_ok, idle) {
+        if let Ok(mut command) = desk.model.start_lookup(customer, operator, audit_ok, idle) {
+            if let crate::gui::protocol::Command::PukLookup { anchors, .. } = &mut command {
+                *anchors = desk.audit.pending_anchors();
+            }
             desk.operator.send(command);
         }
     }

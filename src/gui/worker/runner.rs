@@ -339,8 +339,17 @@ impl Runner {
                 customer,
                 customer_cert,
                 reason,
+                anchors,
             } => self.task(Task::PukLookup, |runner, card| {
-                tasks::puk_lookup(card, &runner.ca, pin1, &customer, &customer_cert, &reason)
+                tasks::puk_lookup(
+                    card,
+                    &runner.ca,
+                    pin1,
+                    &customer,
+                    &customer_cert,
+                    &reason,
+                    &anchors,
+                )
             }),
             Command::FetchWrite { profiles } => self.task(Task::FetchWrite, |runner, card| {
                 tasks::fetch_write(card, &mut runner.existing, &profiles)

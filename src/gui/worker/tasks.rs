@@ -171,6 +171,7 @@ pub(super) fn puk_lookup(
     customer: &str,
     customer_cert: &[u8],
     reason: &str,
+    anchors: &[crate::audit::anchor::Anchor],
 ) -> Result<Outcome, Failure> {
     let (url, root) = ca_material(ca)?;
     let puk = crate::workflow::test_login::puk_lookup(
@@ -185,7 +186,13 @@ pub(super) fn puk_lookup(
         reason,
     )
     .map_err(upgrade_failure)?;
-    Ok(Outcome::Puk(puk))
+    // The lookup counts even when the CA takes no anchors: they wait for the next login.
+    let anchored = crate::workflow::test_login::send_anchors(card, &url, &root, &pin1, anchors)
+        .unwrap_or_else(|e| {
+            log::warn!("desk audit entries not anchored: {e}");
+            Vec::new()
+        });
+    Ok(Outcome::Puk { puk, anchored })
 }
 
 #[cfg(test)]
