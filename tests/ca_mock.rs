@@ -1367,7 +1367,7 @@ mod routing_properties {
         ) {
             let garbage = b"\x30\x03\x02\x01\x00".to_vec();
             let client_cert = cert.map(|operator| if operator { operator_cert().as_slice() } else { garbage.as_slice() });
-            let reply = ca().handle(&Request { method: &method, path: &path, client_cert, body: &body });
+            let reply = ca().handle(&Request { method: &method, path: &path, client_cert, content_type: None, body: &body });
             prop_assert!(
                 [200, 400, 401, 403, 404, 405, 409, 429].contains(&reply.status),
                 "{method} {path} -> {}", reply.status
@@ -1380,4 +1380,126 @@ mod routing_properties {
             }
         }
     }
+}
+
+#[test]
+fn a_standard_est_client_gets_what_rfc_7030_promises() {
+    let env = Env::new();
+    let client = env.legacy_client(KARIN);
+
+    // cacerts without a label: the default CA's set, every CA this CA stands behind, which
+    // openssl reads as a certs-only PKCS#7 and which chains a legacy certificate to the root.
+    let (status, body) = env.curl("/.well-known/est/cacerts", None, None);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let all = env.file("all-cas.pem");
+    {
+        let b64 = env.file("all.p7.b64");
+        std::fs::write(&b64, &body).unwrap();
+        let p7 = env.file("all.p7");
+        std::fs::write(&p7, run("base64", &["-d", s(&b64)]).stdout).unwrap();
+        let out = openssl(&[
+            "pkcs7",
+            "-inform",
+            "DER",
+            "-in",
+            s(&p7),
+            "-print_certs",
+            "-out",
+            s(&all),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let listed = std::fs::read_to_string(&all).unwrap();
+    for cn in [
+        "TEST SITHS e-id Root CA v2",
+        "TEST SITHS e-id Person HSA-id 3 CA v1",
+        "TEST SITHS e-id Person ID 3 CA v1",
+        "TEST SITHS Type 1 CA v1",
+    ] {
+        assert!(listed.contains(cn), "{cn} missing from cacerts: {listed}");
+    }
+    let verify = openssl(&[
+        "verify",
+        "-CAfile",
+        s(&env.dir.root_pem()),
+        "-untrusted",
+        s(&all),
+        s(&client),
+    ]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+
+    // csrattrs: what a request should hold, as DER that openssl parses: RSA 2048 with
+    // SHA-256, and the subject attributes this CA fills in itself.
+    let (status, body) = env.curl("/.well-known/est/hsa-auth/csrattrs", None, None);
+    assert_eq!(status, 200);
+    let attrs = env.file("csrattrs.der");
+    let b64 = env.file("csrattrs.b64");
+    std::fs::write(&b64, &body).unwrap();
+    std::fs::write(&attrs, run("base64", &["-d", s(&b64)]).stdout).unwrap();
+    let parsed = openssl(&["asn1parse", "-inform", "DER", "-in", s(&attrs)]);
+    let text = String::from_utf8_lossy(&parsed.stdout);
+    assert!(parsed.status.success(), "{text}");
+    assert!(text.contains("sha256WithRSAEncryption"), "{text}");
+    assert!(text.contains("rsaEncryption"), "{text}");
+    assert!(text.contains(":0800"), "the key size 2048: {text}");
+    assert!(
+        text.contains("serialNumber") && text.contains("commonName"),
+        "{text}"
+    );
+
+    // simpleenroll with the wrong media type: 415, and nothing issued.
+    let csr = env.csr("std", 2048, "/CN=whatever");
+    let (status, body) = env.curl(
+        "/.well-known/est/hsa-auth/simpleenroll",
+        Some(&client),
+        Some((&csr, "text/plain")),
+    );
+    assert_eq!(
+        refusal((status, body)),
+        (415, "unsupported_media_type".into())
+    );
+    assert_eq!(env.server().enrolments_for(KARIN), 0);
+
+    // simplereenroll: nothing to renew before a first enrolment ...
+    let (status, body) = env.curl(
+        "/.well-known/est/hsa-auth/simplereenroll",
+        Some(&client),
+        Some((&csr, "application/pkcs10")),
+    );
+    assert_eq!(refusal((status, body)), (403, "nothing_to_renew".into()));
+    // ... and after one, a fresh key renews it into a new certificate.
+    let (status, first) = env.enroll("hsa-auth", &client, &csr);
+    assert_eq!(status, 200);
+    let first = env.read_back("first", &first);
+    let fresh = env.csr("renewed", 2048, "/CN=whatever");
+    let (status, renewed) = env.curl(
+        "/.well-known/est/hsa-auth/simplereenroll",
+        Some(&client),
+        Some((&fresh, "application/pkcs10")),
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&renewed));
+    let renewed = env.read_back("renewed", &renewed);
+    let (a, b) = (
+        CertInfo::from_pem(&std::fs::read_to_string(first).unwrap()).unwrap(),
+        CertInfo::from_pem(&std::fs::read_to_string(renewed).unwrap()).unwrap(),
+    );
+    assert_ne!(a.serial_hex, b.serial_hex);
+    assert_eq!(b.subject.serial_number.as_deref(), Some(KARIN));
+    let (status, body) = env.curl(
+        "/.well-known/est/hsa-auth/simplereenroll",
+        Some(&client),
+        Some((&fresh, "application/json")),
+    );
+    assert_eq!(
+        refusal((status, body)),
+        (415, "unsupported_media_type".into())
+    );
 }

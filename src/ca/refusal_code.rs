@@ -25,6 +25,10 @@ pub enum RefusalCode {
     TooManyLookups,
     BadAnchor,
     AnchorConflict,
+    /// simplereenroll for a certificate the caller does not hold.
+    NothingToRenew,
+    /// A request body of the wrong media type (HTTP 415).
+    UnsupportedMediaType,
     NotFound,
     MethodNotAllowed,
     BadRequest,
@@ -36,7 +40,7 @@ pub enum RefusalCode {
 }
 
 impl RefusalCode {
-    const NAMED: [(RefusalCode, &'static str); 20] = [
+    const NAMED: [(RefusalCode, &'static str); 22] = [
         (RefusalCode::NoClientCertificate, "no_client_certificate"),
         (RefusalCode::UnknownPerson, "unknown_person"),
         (RefusalCode::BadCsr, "bad_csr"),
@@ -55,6 +59,8 @@ impl RefusalCode {
         (RefusalCode::TooManyLookups, "too_many_lookups"),
         (RefusalCode::BadAnchor, "bad_anchor"),
         (RefusalCode::AnchorConflict, "anchor_conflict"),
+        (RefusalCode::NothingToRenew, "nothing_to_renew"),
+        (RefusalCode::UnsupportedMediaType, "unsupported_media_type"),
         (RefusalCode::NotFound, "not_found"),
         (RefusalCode::MethodNotAllowed, "method_not_allowed"),
         (RefusalCode::BadRequest, "bad_request"),

@@ -47,6 +47,8 @@ pub struct Request<'a> {
     pub path: &'a str,
     /// DER of the client's leaf certificate, already verified by TLS.
     pub client_cert: Option<&'a [u8]>,
+    /// The request's Content-Type, if it had one.
+    pub content_type: Option<&'a str>,
     pub body: &'a [u8],
 }
 
@@ -194,12 +196,27 @@ impl Ca {
                     body: body.into_bytes(),
                 })
             }
-            ("POST", "simpleenroll") => self.enroll(req, profile),
-            (_, "cacerts" | "simpleenroll") => Err(method_not_allowed()),
+            ("POST", "simpleenroll") => {
+                Self::pkcs10_body(req)?;
+                self.enroll(req, profile)
+            }
+            ("POST", "simplereenroll") => {
+                Self::pkcs10_body(req)?;
+                self.reenroll(req, profile)
+            }
+            ("GET", "csrattrs") => Ok(Reply {
+                status: 200,
+                content_type: "application/csrattrs",
+                body: Self::csr_attributes_base64().into_bytes(),
+            }),
+            (_, "cacerts" | "simpleenroll" | "simplereenroll" | "csrattrs") => {
+                Err(method_not_allowed())
+            }
             _ => Err(Refusal::new(
                 404,
                 RefusalCode::NotFound,
-                "this CA offers cacerts and simpleenroll for each profile",
+                "this CA offers cacerts, csrattrs, simpleenroll and simplereenroll for each \
+                 profile, and cacerts without a profile",
             )),
         }
     }
@@ -216,6 +233,54 @@ impl Ca {
             content_type: "application/pkcs7-mime",
             body: body.into_bytes(),
         })
+    }
+
+    /// RFC 7030 4.2.1: a CSR is sent as `application/pkcs10` (base64 DER); anything else is 415.
+    fn pkcs10_body(req: &Request<'_>) -> Result<(), Refusal> {
+        let media = req
+            .content_type
+            .and_then(|t| t.split(';').next())
+            .map(|t| t.trim().to_ascii_lowercase());
+        if media.as_deref() == Some("application/pkcs10") {
+            return Ok(());
+        }
+        Err(Refusal::new(
+            415,
+            RefusalCode::UnsupportedMediaType,
+            "send the certificate request as application/pkcs10 (base64 of the DER)",
+        ))
+    }
+
+    /// RFC 7030 4.5.2: what this CA wants in a request. An RSA key of 2048 bits (RFC 9908's
+    /// `rsaEncryption` attribute with the size), signed with SHA-256, and the subject attributes it
+    /// fills in itself from its directory: serialNumber, givenName, surname, commonName,
+    /// organisation, locality and country.
+    pub fn csr_attributes_base64() -> String {
+        use base64::Engine as _;
+        let der = yasna::construct_der(|w| {
+            w.write_sequence(|w| {
+                // sha256WithRSAEncryption
+                w.next()
+                    .write_oid(&yasna::models::ObjectIdentifier::from_slice(&[
+                        1, 2, 840, 113549, 1, 1, 11,
+                    ]));
+                // Attribute { rsaEncryption, { 2048 } }
+                w.next().write_sequence(|w| {
+                    w.next()
+                        .write_oid(&yasna::models::ObjectIdentifier::from_slice(&[
+                            1, 2, 840, 113549, 1, 1, 1,
+                        ]));
+                    w.next().write_set(|w| w.next().write_u32(2048));
+                });
+                for attribute in [5u64, 42, 4, 3, 10, 7, 6] {
+                    w.next()
+                        .write_oid(&yasna::models::ObjectIdentifier::from_slice(&[
+                            2, 5, 4, attribute,
+                        ]));
+                }
+            })
+        });
+        base64::engine::general_purpose::STANDARD.encode(der)
     }
 
     /// The person the client certificate names.
@@ -270,6 +335,36 @@ impl Ca {
             return Some(Refusal::deadline_passed(&self.deadline));
         }
         None
+    }
+
+    /// RFC 7030 4.2.2: renew a certificate the caller holds. The caller logs in with a
+    /// current authentication certificate; a fresh key in the CSR gets a new certificate.
+    fn reenroll(&self, req: &Request<'_>, profile: Profile) -> Result<Reply, Refusal> {
+        let person = self.caller(req)?;
+        let held = self
+            .store
+            .for_person(&person.hsa_id)
+            .map_err(|e| {
+                log::error!("store: {e}");
+                Refusal::new(
+                    500,
+                    RefusalCode::Internal,
+                    "the CA's store failed; try again later",
+                )
+            })?
+            .iter()
+            .any(|c| c.label == profile.label());
+        if !held {
+            return Err(Refusal::new(
+                403,
+                RefusalCode::NothingToRenew,
+                format!(
+                    "you hold no {} certificate from this CA to renew; use simpleenroll",
+                    profile.label()
+                ),
+            ));
+        }
+        self.enroll(req, profile)
     }
 
     fn enroll(&self, req: &Request<'_>, profile: Profile) -> Result<Reply, Refusal> {

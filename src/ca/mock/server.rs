@@ -188,6 +188,11 @@ async fn answer(
     body_read: Duration,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let method = req.method().as_str().to_string();
+    let content_type = req
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     // With the query: the audit anchors are listed per log (`?log=`).
     let path = req
         .uri()
@@ -220,6 +225,7 @@ async fn answer(
             method: &m,
             path: &p,
             client_cert: client_cert.as_deref().map(Vec::as_slice),
+            content_type: content_type.as_deref(),
             body: &body,
         })
     })
