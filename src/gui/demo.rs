@@ -85,7 +85,8 @@ pub enum DemoError {
 
 impl DemoWorld {
     /// Blocking (seconds on first use, then a copy of the cached world). The cache is
-    /// `$XDG_CACHE_HOME/siths-upgrade`, else `~/.cache/siths-upgrade`, else the temp directory.
+    /// `$XDG_CACHE_HOME/siths-upgrade`, else `~/.cache/siths-upgrade`, else the temp directory;
+    /// on Windows `%LOCALAPPDATA%\siths-upgrade\cache` ([`crate::paths`]).
     pub fn prepare() -> Result<DemoWorld, DemoError> {
         DemoWorld::prepare_in(&cache_root())
     }
@@ -148,15 +149,7 @@ impl DemoWorld {
 
 /// Where the demo CA world is cached between runs.
 pub fn cache_root() -> PathBuf {
-    let from_env = |name: &str| {
-        std::env::var_os(name)
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-    };
-    from_env("XDG_CACHE_HOME")
-        .or_else(|| from_env("HOME").map(|h| h.join(".cache")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("siths-upgrade")
+    crate::paths::cache_dir()
 }
 
 /// The cached CA world of this version under `cache`, made if missing. Made in a temporary
