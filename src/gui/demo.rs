@@ -76,7 +76,8 @@ pub enum DemoError {
     #[error(
         "the demo card {0} cannot be opened ({1}); remove the demo cache {2} and start the demo again"
     )]
-    Card(PathBuf, StateError, PathBuf),
+    // Boxed: on Windows a PathBuf is larger, and the error must stay small to pass around.
+    Card(PathBuf, Box<StateError>, PathBuf),
     #[error(
         "the demo card's code letter {0} is unreadable; remove the demo cache {1} and start the demo again"
     )]
@@ -109,7 +110,7 @@ impl DemoWorld {
         let mock = mock::start(md.path(), "127.0.0.1:0")?;
         let state = md.card_state(DEMO_HSA_ID);
         let card = VirtualCard::open(&state)
-            .map_err(|e| DemoError::Card(state.clone(), e, world.clone()))?;
+            .map_err(|e| DemoError::Card(state.clone(), Box::new(e), world.clone()))?;
         let codes = read_codes(&md.card_pins(DEMO_HSA_ID))
             .ok_or_else(|| DemoError::Codes(md.card_pins(DEMO_HSA_ID), world.clone()))?;
         Ok(DemoWorld {
@@ -131,7 +132,7 @@ impl DemoWorld {
         let md = MockDir::new(self.dir.path().join("ca"));
         let state = md.card_state(hsa_id);
         let card = VirtualCard::open(&state)
-            .map_err(|e| DemoError::Card(state.clone(), e, md.path().to_path_buf()))?;
+            .map_err(|e| DemoError::Card(state.clone(), Box::new(e), md.path().to_path_buf()))?;
         let codes = read_codes(&md.card_pins(hsa_id))
             .ok_or_else(|| DemoError::Codes(md.card_pins(hsa_id), md.path().to_path_buf()))?;
         Ok(DemoSeat {
