@@ -12,7 +12,8 @@ pub enum AuditCmd {
     /// Check that no entry was edited, deleted or moved; names the first broken entry.
     /// Exit code 0: intact, 1: broken.
     Verify {
-        /// The log (default: the desk's own, in $XDG_DATA_HOME/siths-upgrade/audit.log).
+        /// The log (default: the desk's own, in $XDG_DATA_HOME/siths-upgrade/audit.log; on
+        /// Windows %LOCALAPPDATA%\siths-upgrade\audit.log).
         file: Option<PathBuf>,
     },
     /// Write the log as CSV (verified first; a broken log is not exported).
