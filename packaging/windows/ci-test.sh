@@ -83,7 +83,7 @@ check_msi() {
   x86_64-w64-mingw32-objcopy -O binary --only-section=.rsrc "$exe_built" "$work/rsrc"
   grep -q PerMonitorV2 "$work/rsrc" || fail "no DPI awareness in the exe's manifest"
   grep -q '>UTF-8<' "$work/rsrc" || fail "no UTF-8 code page in the exe's manifest"
-  strings -a -el "$work/rsrc" >"$work/rsrc.txt"
+  x86_64-w64-mingw32-strings -a -el "$work/rsrc" >"$work/rsrc.txt"
   grep -qx SITHS-kortuppgradering "$work/rsrc.txt" || fail "no product name in the exe"
   grep -qx "$version" "$work/rsrc.txt" || fail "no version information in the exe"
 }
@@ -94,9 +94,10 @@ check_install() {
   [ -f "$exe" ] || fail "not installed in Program Files"
   # Wine puts a per-machine install's shortcut in the user's Start menu (Windows uses the all
   # users' one): accept either.
-  lnk="$(find "$WINEPREFIX/drive_c" -path '*/Start Menu/Programs/SITHS-kortuppgradering.lnk' | head -1)"
+  lnk="$(find "$WINEPREFIX/drive_c" -path '*/Start Menu/Programs/SITHS-kortuppgradering.lnk' -print -quit)"
   [ -n "$lnk" ] || fail "no Start-menu shortcut"
-  strings -a "$lnk" | grep -F 'C:\Program Files\siths-upgrade\siths-upgrade.exe' >/dev/null || fail "the shortcut does not start the program"
+  x86_64-w64-mingw32-strings -a "$lnk" | grep -F 'C:\Program Files\siths-upgrade\siths-upgrade.exe' >/dev/null ||
+    fail "the shortcut does not start the program"
   uninstall_entries | grep -x "SITHS-kortuppgradering ${version%%[-+]*}" >/dev/null || fail "no uninstall entry"
   # Test only: Wine 8 lacks bcryptprimitives.dll (Rust's std needs its ProcessPrng); a stand-in
   # goes beside the installed exe for this run and is removed before the uninstall.
@@ -201,7 +202,8 @@ check_window() {
   demo_pid="$(cat "$work/demo.pid")"
   "$wine" taskkill /im siths-upgrade.exe
   for _ in $(seq 100); do kill -0 "$demo_pid" 2>/dev/null || break; sleep 0.2; done
-  wait "$demo_pid" || fail "the demo did not end cleanly when its window was closed"
+  if kill -0 "$demo_pid" 2>/dev/null; then fail "the demo still runs 20 s after its window was closed"; fi
+  wait "$demo_pid" || fail "the demo ended with status $? when its window was closed"
   rm -f "$work/demo.pid"
   [ -z "$(find "$WINEPREFIX/drive_c/users" -maxdepth 4 -name 'siths-upgrade-demo-*')" ] ||
     fail "the demo left its temp copy"
