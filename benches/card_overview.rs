@@ -21,11 +21,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use siths_upgrade::apdu::Command;
+use siths_upgrade::card::Card as _;
 use siths_upgrade::card::SithsCard;
 use siths_upgrade::layout;
+use siths_upgrade::provision::{Codes, make_pre_upgrade_card};
 use siths_upgrade::transport::pcsc::PcscTransport;
 use siths_upgrade::transport::{Transmit, Transport, TransportError};
-use siths_upgrade::virtual_card::pre_upgrade::{Codes, make_pre_upgrade_card};
 use siths_upgrade::virtual_card::{self, SharedCard, VirtualCard, vpcd};
 
 type BenchResult<T> = Result<T, Box<dyn Error>>;
@@ -71,11 +72,11 @@ impl Rig {
 
         let dir = tempfile::Builder::new().prefix("siths-bench-").tempdir()?;
         let state = dir.path().join("card.json");
-        let person = siths_upgrade::virtual_card::pre_upgrade::demo_holder();
+        let person = siths_upgrade::provision::demo_holder();
         let made = Instant::now();
         make_pre_upgrade_card(
             &state,
-            siths_upgrade::virtual_card::pre_upgrade::DEMO_SERIAL,
+            siths_upgrade::provision::DEMO_SERIAL,
             &Codes::test_defaults(),
             &person,
         )?;

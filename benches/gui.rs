@@ -37,7 +37,7 @@ use siths_upgrade::gui::app::SithsApp;
 use siths_upgrade::gui::demo::DemoWorld;
 use siths_upgrade::gui::settings::Settings;
 use siths_upgrade::gui::worker::{Mode, Notifier, Worker};
-use siths_upgrade::virtual_card::pre_upgrade::DEMO_HSA_ID;
+use siths_upgrade::provision::DEMO_HSA_ID;
 use siths_upgrade::virtual_card::{self, SharedCard, VirtualCard, vpcd};
 
 type BenchResult<T> = Result<T, Box<dyn Error>>;

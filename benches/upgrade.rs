@@ -4,7 +4,9 @@
 //!    CA mock in-process over real mutual TLS: five runs, each on a fresh copy of the same
 //!    person's pre-upgrade card and a fresh CA store, split into card, CA and client time as
 //!    [`Timing`] measures them, plus the APDUs and bytes the card answered.
-//! 2. CA mock issuance throughput: two concurrent clients, each a different person with a TLS
+//! 2. The same upgrade through PKCS#11 (the pkcs11 backend) on SoftHSM2 tokens made from the same
+//!    card (one token per PIN, as OpenSC and Net iD show a SITHS card), with the same split.
+//! 3. CA mock issuance throughput: two concurrent clients, each a different person with a TLS
 //!    client certificate and key in memory, enrolling distinct pre-made RSA-2048 keys for the
 //!    four profiles in turn over one kept-alive connection each.
 //!
@@ -17,12 +19,15 @@
 #[allow(dead_code)]
 #[path = "../tests/support/pcscd.rs"]
 mod pcscd;
+#[allow(dead_code)]
+#[path = "../tests/support/softhsm.rs"]
+mod softhsm;
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Barrier};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -31,7 +36,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use siths_upgrade::ca::Profile;
 use siths_upgrade::ca::mock::{self, CaName, MockDir, MockHandle};
 use siths_upgrade::ca::{pkcs7, tls};
+use siths_upgrade::card::Card as _;
 use siths_upgrade::card::{SecretCode, SithsCard};
+use siths_upgrade::pkcs11::Pkcs11Card;
 use siths_upgrade::pki::keys::{RsaSpki, generate_rsa_key, private_key_pkcs8_der};
 use siths_upgrade::pki::{CertInfo, PersonCertRequest, Purpose};
 use siths_upgrade::transport::TransportError;
@@ -86,8 +93,9 @@ fn run() -> BenchResult<()> {
     );
 
     let upgrades = bench_upgrade(&pcscd, &world, tmp.path())?;
+    let pkcs11 = bench_pkcs11_upgrade(&world, tmp.path())?;
     let issuance = bench_issuance(&world, tmp.path())?;
-    print_summary(&upgrades, &issuance);
+    print_summary(&upgrades, &pkcs11, &issuance);
     // tmp (both CA copies, card states) and pcscd (its own temp dir) go on drop.
     Ok(())
 }
@@ -260,7 +268,7 @@ fn bench_upgrade(pcscd: &pcscd::Pcscd, world: &Path, tmp: &Path) -> BenchResult<
         // Count from here: the upgrade's own APDUs, not opening the connection.
         opened.reset_stats();
         let before = rig.counters();
-        let card = Arc::new(Mutex::new(opened));
+        let card = siths_upgrade::card::share(opened);
         let summary = upgrade(
             &card,
             &UpgradeRequest {
@@ -276,7 +284,11 @@ fn bench_upgrade(pcscd: &pcscd::Pcscd, world: &Path, tmp: &Path) -> BenchResult<
         let after = rig.counters();
         let certificates = summary.overview.certificates.len();
         if summary.written.len() != Profile::ALL.len()
-            || summary.removed_slots != LEGACY_SLOTS
+            || summary
+                .removed_slots
+                .iter()
+                .map(|s| s.number())
+                .ne(LEGACY_SLOTS)
             || certificates != Profile::ALL.len()
         {
             return Err(format!(
@@ -355,6 +367,101 @@ fn bench_upgrade(pcscd: &pcscd::Pcscd, world: &Path, tmp: &Path) -> BenchResult<
          certificate checks, parsing, building requests."
     );
     Ok(UpgradeFigures { runs, keygen_ms })
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. The same upgrade through PKCS#11 on SoftHSM2
+
+/// The pkcs11 backend's upgrade runs: the workflow's own timing per run.
+struct Pkcs11Figures {
+    runs: Vec<Timing>,
+}
+
+fn bench_pkcs11_upgrade(world: &Path, tmp: &Path) -> BenchResult<Pkcs11Figures> {
+    if !Path::new(softhsm::MODULE).is_file() {
+        return Err(format!("{} is missing: apt-get install softhsm2", softhsm::MODULE).into());
+    }
+    let path = tmp.join("ca-pkcs11");
+    copy_dir(world, &path)?;
+    let dir = MockDir::new(&path);
+    let state = dir.card_state(KARIN);
+    let codes = softhsm::codes_of(&state);
+    // A module reads its configuration once per process: every run's token is made first.
+    let hsm = softhsm::SoftHsm::new();
+    let label = |n: usize| format!("Bench card {n}");
+    for n in 1..=UPGRADE_RUNS {
+        hsm.load_card_as(&state, &codes, softhsm::Model::TokenPerPin, &label(n));
+    }
+    hsm.use_here();
+    let root_pem = std::fs::read(dir.root_pem())?;
+    let pin1 = SecretCode::pin(codes.pin1.clone())?;
+    let pin2 = SecretCode::pin(codes.pin2.clone())?;
+    println!(
+        "\n== the same upgrade through PKCS#11 on SoftHSM2 (one token per PIN), {UPGRADE_RUNS} runs (fresh token and CA store each) =="
+    );
+    println!(
+        "{:>3} {:>9} {:>9} {:>9} {:>9}",
+        "run", "total ms", "card ms", "CA ms", "client ms"
+    );
+    let mut runs = Vec::with_capacity(UPGRADE_RUNS);
+    for n in 1..=UPGRADE_RUNS {
+        for suffix in ["", "-wal", "-shm"] {
+            let name = format!("store.sqlite{suffix}");
+            let target = path.join(&name);
+            if target.exists() {
+                std::fs::remove_file(&target)?;
+            }
+            let pristine = world.join(&name);
+            if pristine.exists() {
+                std::fs::copy(pristine, &target)?;
+            }
+        }
+        let ca = mock::start(&path, "127.0.0.1:0")?;
+        let card = Pkcs11Card::open(Path::new(softhsm::MODULE), Some(&label(n)))?;
+        let card = siths_upgrade::card::share(card);
+        let summary = upgrade(
+            &card,
+            &UpgradeRequest {
+                ca_url: &ca.url(),
+                ca_root_pem: &root_pem,
+                pin1: &pin1,
+                pin2: &pin2,
+            },
+            &mut |_| {},
+        )?;
+        ca.stop();
+        if summary.written.len() != Profile::ALL.len()
+            || summary.overview.certificates.len() != Profile::ALL.len()
+        {
+            return Err(format!(
+                "PKCS#11 run {n} did not upgrade the token: wrote {:?}",
+                summary.written
+            )
+            .into());
+        }
+        let t = summary.timing;
+        println!(
+            "{n:>3} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+            ms(t.total),
+            ms(t.card),
+            ms(t.ca),
+            ms(t.client())
+        );
+        runs.push(t);
+    }
+    let col = |f: &dyn Fn(&Timing) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
+    println!(
+        "med {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+        col(&|t| ms(t.total)),
+        col(&|t| ms(t.card)),
+        col(&|t| ms(t.ca)),
+        col(&|t| ms(t.client()))
+    );
+    println!(
+        "card time = every call into the PKCS#11 module (SoftHSM2 keeps each object in a file \
+         and makes its RSA-2048 keys with its own crypto library); CA and client time as above."
+    );
+    Ok(Pkcs11Figures { runs })
 }
 
 /// Mean milliseconds of one RSA-2048 key generation over `count` keys.
@@ -611,7 +718,7 @@ fn enrol_all(e: Enroller, url: &str, start: &Barrier) -> BenchResult<EnrolResult
 // ---------------------------------------------------------------------------------------------
 // Summary and helpers
 
-fn print_summary(upgrades: &UpgradeFigures, issuance: &IssuanceFigures) {
+fn print_summary(upgrades: &UpgradeFigures, pkcs11: &Pkcs11Figures, issuance: &IssuanceFigures) {
     let runs = &upgrades.runs;
     let med = |f: &dyn Fn(&UpgradeRun) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
     let worst = |f: &dyn Fn(&UpgradeRun) -> f64| runs.iter().map(f).fold(f64::NAN, f64::max);
@@ -641,6 +748,26 @@ fn print_summary(upgrades: &UpgradeFigures, issuance: &IssuanceFigures) {
         format!("< {TARGET_TOTAL_MS:.0}"),
         verdict(total_worst < TARGET_TOTAL_MS)
     );
+    let p11 = |f: &dyn Fn(&Timing) -> f64| median(&pkcs11.runs.iter().map(f).collect::<Vec<_>>());
+    let p11_worst = |f: &dyn Fn(&Timing) -> f64| pkcs11.runs.iter().map(f).fold(f64::NAN, f64::max);
+    let p11_client = p11(&|t| ms(t.client()));
+    let p11_client_worst = p11_worst(&|t| ms(t.client()));
+    println!(
+        "{:<44} {:>14} {:>12} {:>8}",
+        "upgrade via PKCS#11: client time (ms)",
+        format!("{p11_client:.1} ({p11_client_worst:.1})"),
+        format!("< {TARGET_CLIENT_MS:.0}"),
+        verdict(p11_client_worst < TARGET_CLIENT_MS)
+    );
+    println!(
+        "{:<44} {:>14}",
+        "upgrade via PKCS#11: whole upgrade (ms)",
+        format!(
+            "{:.0} ({:.0})",
+            p11(&|t| ms(t.total)),
+            p11_worst(&|t| ms(t.total))
+        )
+    );
     println!(
         "{:<44} {:>14} {:>12} {:>8}",
         "CA mock: enrolments/s, 2 clients",
@@ -655,6 +782,11 @@ fn print_summary(upgrades: &UpgradeFigures, issuance: &IssuanceFigures) {
         med(&|r| ms(r.timing.ca)),
         med(&|r| r.apdus as f64),
         4.0 * upgrades.keygen_ms
+    );
+    println!(
+        "upgrade via PKCS#11 split (median ms): card {:.0}, CA {:.0}, client {p11_client:.1}",
+        p11(&|t| ms(t.card)),
+        p11(&|t| ms(t.ca))
     );
     println!("(verdicts use the worst of the {UPGRADE_RUNS} upgrade runs, not the median)");
 }

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use crate::card::TriesKnown;
 use crate::card::{CardOverview, PinKind};
 use crate::pki::{Identity, Purpose};
 
@@ -26,7 +27,14 @@ pub fn overview_text(o: &CardOverview) -> String {
                     _ => "BLOCKED: unblock it with your PUK".to_string(),
                 }
             } else {
-                format!("{} of {} tries left", p.tries_left, p.max_tries)
+                match p.known {
+                    TriesKnown::Exact => format!("{} of {} tries left", p.tries_left, p.max_tries),
+                    TriesKnown::AtMost if p.tries_left >= p.max_tries => {
+                        "no wrong tries since the last right one".to_string()
+                    }
+                    TriesKnown::AtMost => format!("fewer than {} tries left", p.max_tries),
+                    TriesKnown::Unknown => "tries left not shown by the middleware".to_string(),
+                }
             };
             let _ = writeln!(s, "{:<14} {state}", format!("{}:", p.label));
         }

@@ -12,12 +12,13 @@ use rand::{Rng, SeedableRng};
 use siths_upgrade::audit::{
     self, Action, AuditError, AuditLog, BrokenReason, Entry, GENESIS, Outcome, Record,
 };
+use siths_upgrade::card::Card as _;
 use siths_upgrade::card::{PinKind, SecretCode, SithsCard};
-use siths_upgrade::transport::memory::MemoryTransport;
-use siths_upgrade::virtual_card::VirtualCard;
-use siths_upgrade::virtual_card::pre_upgrade::{
+use siths_upgrade::provision::{
     Codes, DEMO_HSA_ID, DEMO_SERIAL, demo_holder, make_pre_upgrade_card,
 };
+use siths_upgrade::virtual_card::VirtualCard;
+use siths_upgrade::virtual_card::memory::MemoryTransport;
 
 const OPERATOR: &str = "TST5565594230-9001";
 

@@ -18,21 +18,24 @@ use rustls::{ProtocolVersion, RootCertStore, ServerConfig, ServerConnection, Str
 use sha2::{Digest, Sha256};
 use x509_parser::prelude::FromDer;
 
+use siths_upgrade::ca::RefusalCode;
 use siths_upgrade::ca::check::{CertCheckError, Expected, check_issued};
-use siths_upgrade::ca::client::{CaClient, CaError, SharedCard};
+use siths_upgrade::ca::client::{CaClient, CaError};
 use siths_upgrade::ca::csr::card_csr;
 use siths_upgrade::ca::{Profile, pkcs7};
+use siths_upgrade::card::Card as _;
+use siths_upgrade::card::SharedCard;
 use siths_upgrade::card::{CardError, PinKind, PublicKey, SecretCode, SithsCard};
 use siths_upgrade::pki::date::now_unix;
 use siths_upgrade::pki::keys::{RsaSpki, generate_rsa_key, private_key_pkcs8_der};
 use siths_upgrade::pki::{PersonCertRequest, PersonName, Purpose, TestCa};
-use siths_upgrade::transport::memory::MemoryTransport;
-use siths_upgrade::virtual_card::VirtualCard;
-use siths_upgrade::virtual_card::pre_upgrade::{
+use siths_upgrade::provision::{
     Codes, DEMO_HSA_ID, DEMO_SERIAL, demo_holder, make_pre_upgrade_card,
 };
+use siths_upgrade::virtual_card::VirtualCard;
+use siths_upgrade::virtual_card::memory::MemoryTransport;
 
-const AUTH_SLOT: u8 = 1;
+const AUTH_SLOT: siths_upgrade::card::KeySlot = siths_upgrade::card::KeySlot::ALL[0];
 
 // ---------------------------------------------------------------- test PKI and card
 
@@ -112,7 +115,7 @@ impl TestCard {
         let public = card.read_public_key(AUTH_SLOT).unwrap().unwrap();
         TestCard {
             _dir: dir,
-            shared: Arc::new(Mutex::new(card)),
+            shared: siths_upgrade::card::share(card),
             auth_cert,
             ca_pem,
             public,
@@ -212,13 +215,17 @@ impl TestServer {
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let seen2 = seen.clone();
+        // Recorded before the answer goes out, so a client that has its answer always finds
+        // its request in `seen`.
+        let handler: Handler = Box::new(move |s: &Seen| {
+            seen2.lock().unwrap().push(s.clone());
+            handler(s)
+        });
         std::thread::spawn(move || {
             for tcp in listener.incoming() {
                 let Ok(tcp) = tcp else { continue };
                 // A failed handshake (e.g. the card did not sign) ends only that connection.
-                if let Ok(s) = serve_one(&config, tcp, &handler) {
-                    seen2.lock().unwrap().push(s);
-                }
+                let _ = serve_one(&config, tcp, &handler);
             }
         });
         TestServer { port, seen }
@@ -567,10 +574,10 @@ fn card_csr_parses_and_verifies_with_the_card_key() {
         .shared
         .lock()
         .unwrap()
-        .read_public_key(5)
+        .read_public_key(key_slot(5))
         .unwrap()
         .unwrap();
-    let err = card_csr(&card.shared, 5, &sign_public).unwrap_err();
+    let err = card_csr(&card.shared, key_slot(5), &sign_public).unwrap_err();
     assert_eq!(
         err,
         CaError::CardSigning(CardError::NotVerified(PinKind::Pin2))
@@ -853,7 +860,7 @@ fn enroll_sends_the_csr_and_returns_the_issued_certificate() {
 
     // A profile the server does not serve: the refusal's code comes through.
     let err = client.enroll(Profile::PnrSign, &csr).unwrap_err();
-    assert_eq!(err.refusal_code(), Some("unknown_profile"));
+    assert_eq!(err.refusal_code(), Some(RefusalCode::UnknownProfile));
 }
 
 #[test]
@@ -885,7 +892,7 @@ fn refusals_and_malformed_answers_are_typed() {
             message,
         } => {
             assert_eq!(*status, 403);
-            assert_eq!(code, "deadline_passed");
+            assert_eq!(*code, RefusalCode::DeadlinePassed);
             assert!(message.contains("deadline 2027-06-30 has passed"));
         }
         other => panic!("{other:?}"),
@@ -896,7 +903,7 @@ fn refusals_and_malformed_answers_are_typed() {
     ));
     assert!(matches!(client.me().unwrap_err(), CaError::Malformed(_)));
     let err = client.certificates().unwrap_err();
-    assert_eq!(err.refusal_code(), Some("http_500"));
+    assert_eq!(err.refusal_code(), Some(RefusalCode::Unknown));
 }
 
 #[test]
@@ -953,6 +960,11 @@ fn certificates_and_puk_lookup() {
     assert_eq!(seen[1].content_type.as_deref(), Some("application/json"));
 
     let err = client.puk_lookup("TST5565594230-1002", "").unwrap_err();
-    assert_eq!(err.refusal_code(), Some("reason_missing"));
+    assert_eq!(err.refusal_code(), Some(RefusalCode::ReasonMissing));
     assert!(!format!("{err:?}").contains("13572468"));
+}
+
+/// Key slot `n` (1-8) of the card.
+fn key_slot(n: u8) -> siths_upgrade::card::KeySlot {
+    siths_upgrade::card::KeySlot::new(n).expect("a slot 1-8")
 }

@@ -10,10 +10,11 @@ use std::sync::OnceLock;
 use siths_upgrade::ca::Profile;
 use siths_upgrade::ca::mock::init::pem;
 use siths_upgrade::ca::mock::{self, CaName, MockDir, MockHandle, Person};
+use siths_upgrade::card::Card as _;
 use siths_upgrade::card::SithsCard;
 use siths_upgrade::pki::issue::PersonCertRequest;
 use siths_upgrade::pki::{CertInfo, Purpose, TestCa};
-use siths_upgrade::transport::memory::MemoryTransport;
+use siths_upgrade::virtual_card::memory::MemoryTransport;
 use siths_upgrade::virtual_card::{VirtualCard, share};
 
 const KARIN: &str = "TST5565594230-1001";
@@ -363,7 +364,7 @@ fn init_makes_the_documented_directory() {
         let mut slots: Vec<u8> = overview
             .certificates
             .iter()
-            .filter_map(|c| c.slot)
+            .filter_map(|c| c.slot.map(|s| s.number()))
             .collect();
         slots.sort();
         if p.already_upgraded {

@@ -8,14 +8,15 @@ use rsa::traits::PublicKeyParts;
 use rsa::{BigUint, Pss, RsaPublicKey};
 use sha2::{Digest, Sha256};
 use siths_upgrade::apdu::StatusWord;
+use siths_upgrade::card::Card as _;
 use siths_upgrade::card::{
     CardError, PinKind, PinRuleError, SecretCode, SignatureScheme, SithsCard,
 };
 use siths_upgrade::pki::{Identity, Purpose};
-use siths_upgrade::transport::memory::MemoryTransport;
+use siths_upgrade::provision::{Codes, make_pre_upgrade_card};
 use siths_upgrade::transport::{Transmit, Transport, TransportError};
 use siths_upgrade::virtual_card::VirtualCard;
-use siths_upgrade::virtual_card::pre_upgrade::{Codes, make_pre_upgrade_card};
+use siths_upgrade::virtual_card::memory::MemoryTransport;
 
 const HSA_ID: &str = "TST5565594230-1001";
 
@@ -26,10 +27,10 @@ fn template() -> &'static Path {
     let (_, path) = TEMPLATE.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("card.json");
-        let person = siths_upgrade::virtual_card::pre_upgrade::demo_holder();
+        let person = siths_upgrade::provision::demo_holder();
         make_pre_upgrade_card(
             &path,
-            siths_upgrade::virtual_card::pre_upgrade::DEMO_SERIAL,
+            siths_upgrade::provision::DEMO_SERIAL,
             &Codes::test_defaults(),
             &person,
         )
@@ -260,7 +261,7 @@ fn change_pin_needs_the_old_pin() {
     );
 }
 
-fn rsa_key(card: &mut SithsCard, slot: u8) -> RsaPublicKey {
+fn rsa_key(card: &mut SithsCard, slot: siths_upgrade::card::KeySlot) -> RsaPublicKey {
     let k = card
         .read_public_key(slot)
         .unwrap()
@@ -278,36 +279,46 @@ fn signing_needs_the_right_pin_and_verifies_against_the_certificate() {
     let mut card = t.open();
     let hash: [u8; 32] = Sha256::digest(b"login challenge").into();
     assert_eq!(
-        card.sign(1, &hash, SignatureScheme::Pkcs1Sha256),
+        card.sign(key_slot(1), &hash, SignatureScheme::Pkcs1Sha256),
         Err(CardError::NotVerified(PinKind::Pin1))
     );
     card.verify_pin(PinKind::Pin1, &pin("135790")).unwrap();
-    let key = rsa_key(&mut card, 1);
+    let key = rsa_key(&mut card, key_slot(1));
     // The key on the card is the one in the certificate.
     let o = card.overview().unwrap();
-    let cert = o.certificates.iter().find(|c| c.slot == Some(1)).unwrap();
+    let cert = o
+        .certificates
+        .iter()
+        .find(|c| c.slot == siths_upgrade::card::KeySlot::new(1))
+        .unwrap();
     assert_eq!(
         cert.info.as_ref().unwrap().rsa_modulus,
         Some(key.n().to_bytes_be())
     );
-    let sig = card.sign(1, &hash, SignatureScheme::Pkcs1Sha256).unwrap();
+    let sig = card
+        .sign(key_slot(1), &hash, SignatureScheme::Pkcs1Sha256)
+        .unwrap();
     key.verify(Pkcs1v15Sign::new::<Sha256>(), &hash, &sig)
         .unwrap();
-    let sig = card.sign(1, &hash, SignatureScheme::PssSha256).unwrap();
+    let sig = card
+        .sign(key_slot(1), &hash, SignatureScheme::PssSha256)
+        .unwrap();
     key.verify(Pss::new::<Sha256>(), &hash, &sig).unwrap();
 
     // The signing key wants PIN2 right before every signature.
     assert_eq!(
-        card.sign(5, &hash, SignatureScheme::Pkcs1Sha256),
+        card.sign(key_slot(5), &hash, SignatureScheme::Pkcs1Sha256),
         Err(CardError::NotVerified(PinKind::Pin2))
     );
     card.verify_pin(PinKind::Pin2, &pin("246802")).unwrap();
-    let key5 = rsa_key(&mut card, 5);
-    let sig = card.sign(5, &hash, SignatureScheme::Pkcs1Sha256).unwrap();
+    let key5 = rsa_key(&mut card, key_slot(5));
+    let sig = card
+        .sign(key_slot(5), &hash, SignatureScheme::Pkcs1Sha256)
+        .unwrap();
     key5.verify(Pkcs1v15Sign::new::<Sha256>(), &hash, &sig)
         .unwrap();
     assert_eq!(
-        card.sign(5, &hash, SignatureScheme::Pkcs1Sha256),
+        card.sign(key_slot(5), &hash, SignatureScheme::Pkcs1Sha256),
         Err(CardError::NotVerified(PinKind::Pin2))
     );
 }
@@ -316,32 +327,39 @@ fn signing_needs_the_right_pin_and_verifies_against_the_certificate() {
 fn generate_write_and_delete_a_pair() {
     let t = TestCard::new();
     let mut card = t.open();
-    assert_eq!(card.read_public_key(2).unwrap(), None);
+    assert_eq!(card.read_public_key(key_slot(2)).unwrap(), None);
     assert_eq!(
-        card.generate_key(2),
+        card.generate_key(key_slot(2)),
         Err(CardError::NotVerified(PinKind::Pin1))
     );
     card.verify_pin(PinKind::Pin1, &pin("135790")).unwrap();
-    let public = card.generate_key(2).unwrap();
+    let public = card.generate_key(key_slot(2)).unwrap();
     assert_eq!(public.modulus.len(), 256, "RSA-2048");
-    assert_eq!(card.generate_key(2), Err(CardError::SlotOccupied(2)));
+    assert_eq!(
+        card.generate_key(key_slot(2)),
+        Err(CardError::SlotOccupied(key_slot(2)))
+    );
     // Reuse the legacy certificate bytes as content: the card stores what it is given.
     let o = card.overview().unwrap();
     let der = o.certificates[0].der.clone();
-    card.write_certificate(2, "Test", &der).unwrap();
+    card.write_certificate(key_slot(2), "Test", &der).unwrap();
     let o = t.reopened().overview().unwrap();
     assert_eq!(o.certificates.len(), 3);
-    let written = o.certificates.iter().find(|c| c.slot == Some(2)).unwrap();
+    let written = o
+        .certificates
+        .iter()
+        .find(|c| c.slot == siths_upgrade::card::KeySlot::new(2))
+        .unwrap();
     assert_eq!(written.der, der);
     assert_eq!(written.label, "Test");
 
-    card.delete_pair(1).unwrap();
+    card.delete_pair(key_slot(1)).unwrap();
     let o = t.reopened().overview().unwrap();
     assert_eq!(o.certificates.len(), 2);
-    assert!(o.certificates.iter().all(|c| c.slot != Some(1)));
-    assert!(o.keys.iter().all(|k| k.slot != Some(1)));
+    assert!(o.certificates.iter().all(|c| c.slot != Some(key_slot(1))));
+    assert!(o.keys.iter().all(|k| k.slot != Some(key_slot(1))));
     assert_eq!(
-        card.read_public_key(1).unwrap(),
+        card.read_public_key(key_slot(1)).unwrap(),
         None,
         "the key is gone too"
     );
@@ -354,11 +372,12 @@ fn card_pulled_during_a_write_keeps_its_previous_content() {
     let t = TestCard::new();
     let mut card = t.open();
     card.verify_pin(PinKind::Pin1, &pin("135790")).unwrap();
-    card.generate_key(2).unwrap();
+    card.generate_key(key_slot(2)).unwrap();
     let before = card.overview().unwrap();
     let new_der = before.certificates[1].der.clone();
     card.reset_stats();
-    card.write_certificate(2, "New", &new_der).unwrap();
+    card.write_certificate(key_slot(2), "New", &new_der)
+        .unwrap();
     let apdus = card.stats().apdus as u32;
     assert!(apdus > 5);
 
@@ -367,9 +386,11 @@ fn card_pulled_during_a_write_keeps_its_previous_content() {
         let t = TestCard::new();
         let mut card = t.open();
         card.verify_pin(PinKind::Pin1, &pin("135790")).unwrap();
-        card.generate_key(2).unwrap();
+        card.generate_key(key_slot(2)).unwrap();
         t.shared.lock().unwrap().pull_after(n);
-        let e = card.write_certificate(2, "New", &new_der).unwrap_err();
+        let e = card
+            .write_certificate(key_slot(2), "New", &new_der)
+            .unwrap_err();
         assert_eq!(
             e,
             CardError::Transport(TransportError::CardRemoved),
@@ -386,10 +407,14 @@ fn card_pulled_during_a_write_keeps_its_previous_content() {
             let legacy: Vec<_> = o
                 .certificates
                 .iter()
-                .filter(|c| c.slot != Some(2))
+                .filter(|c| c.slot != Some(key_slot(2)))
                 .collect();
             assert_eq!(legacy.len(), 2, "the legacy pair is untouched at {n}");
-            match o.certificates.iter().find(|c| c.slot == Some(2)) {
+            match o
+                .certificates
+                .iter()
+                .find(|c| c.slot == siths_upgrade::card::KeySlot::new(2))
+            {
                 None => saw_old = true,
                 Some(c) => {
                     assert_eq!((c.label.as_str(), &c.der), ("New", &new_der), "at {n}");
@@ -445,4 +470,9 @@ fn a_card_taken_out_is_reported_as_removed() {
         card.overview().unwrap_err(),
         CardError::Transport(TransportError::CardRemoved)
     );
+}
+
+/// Key slot `n` (1-8) of the card.
+fn key_slot(n: u8) -> siths_upgrade::card::KeySlot {
+    siths_upgrade::card::KeySlot::new(n).expect("a slot 1-8")
 }

@@ -16,7 +16,7 @@ use serde_json::Value;
 use siths_upgrade::pki::date::{Date, now_unix};
 use siths_upgrade::pki::issue::{PersonCertRequest, TestCa};
 use siths_upgrade::pki::{PersonName, Purpose};
-use siths_upgrade::virtual_card::pre_upgrade::{
+use siths_upgrade::provision::{
     Codes, demo_holder, generate_and_certify, make_pre_upgrade_card_with, personalised_card,
 };
 use support::cli::BIN;
@@ -235,7 +235,14 @@ fn mixed_card_lists_due_certificates_soonest_first() {
             not_before: Some(now - 400 * DAY),
             not_after: Some(now + days * DAY + MARGIN),
         };
-        generate_and_certify(&mut card, slot, label, legacy_ca(), &req).unwrap();
+        generate_and_certify(
+            &mut card,
+            siths_upgrade::card::KeySlot::new(slot).unwrap(),
+            label,
+            legacy_ca(),
+            &req,
+        )
+        .unwrap();
     }
     drop(card);
 

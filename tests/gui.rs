@@ -11,13 +11,14 @@ use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 
+use siths_upgrade::card::Card as _;
 use siths_upgrade::card::{CardError, PinKind, SecretCode, SithsCard};
 use siths_upgrade::gui::app::{Screen, SithsApp};
 use siths_upgrade::gui::demo::{DemoCodes, DemoWorld};
 use siths_upgrade::gui::settings::Settings;
 use siths_upgrade::gui::worker::{Mode, Notifier, Worker};
 use siths_upgrade::pki::CertInfo;
-use siths_upgrade::transport::memory::MemoryTransport;
+use siths_upgrade::virtual_card::memory::MemoryTransport;
 use siths_upgrade::virtual_card::{self, SharedCard};
 
 /// One demo CA world per test binary, made fresh, so certificate dates are today's.

@@ -11,6 +11,7 @@ use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 
+use siths_upgrade::card::Card as _;
 use siths_upgrade::card::{CardError, PinKind, SecretCode, SithsCard};
 use siths_upgrade::gui::app::SithsApp;
 use siths_upgrade::gui::demo::{DEMO_OPERATOR_HSA_ID, DemoCodes, DemoWorld};
@@ -18,8 +19,8 @@ use siths_upgrade::gui::desk_audit::DeskAudit;
 use siths_upgrade::gui::screens::desk::Desk;
 use siths_upgrade::gui::settings::Settings;
 use siths_upgrade::gui::worker::{Mode, Notifier, Worker};
-use siths_upgrade::transport::memory::MemoryTransport;
 use siths_upgrade::virtual_card::SharedCard;
+use siths_upgrade::virtual_card::memory::MemoryTransport;
 
 /// Everything the application logs during the test, to look for codes in it.
 struct Capture(Mutex<String>);

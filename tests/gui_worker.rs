@@ -17,8 +17,8 @@ use siths_upgrade::gui::protocol::{
 };
 use siths_upgrade::gui::worker::{Mode, Notifier, Worker};
 use siths_upgrade::pki::CertInfo;
+use siths_upgrade::provision::DEMO_HSA_ID;
 use siths_upgrade::transport::TransportError;
-use siths_upgrade::virtual_card::pre_upgrade::DEMO_HSA_ID;
 use siths_upgrade::virtual_card::{self, vpcd};
 use siths_upgrade::workflow::fetch_existing::Fit;
 use siths_upgrade::workflow::upgrade::{Step, UpgradeError};
@@ -139,7 +139,8 @@ fn demo_upgrade_then_fetch_list_test_login_and_export() {
         before
             .certificates
             .iter()
-            .all(|c| c.slot == Some(1) || c.slot == Some(5))
+            .all(|c| c.slot == siths_upgrade::card::KeySlot::new(1)
+                || c.slot == siths_upgrade::card::KeySlot::new(5))
     );
 
     upgrade(&worker, &codes);

@@ -5,13 +5,13 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use siths_upgrade::ca::Profile;
 use siths_upgrade::ca::mock::{MockDir, MockHandle, start};
 use siths_upgrade::card::{CardError, PinKind, SecretCode, SithsCard};
 use siths_upgrade::pki::CertInfo;
-use siths_upgrade::transport::memory::MemoryTransport;
+use siths_upgrade::virtual_card::memory::MemoryTransport;
 use siths_upgrade::virtual_card::{self, VirtualCard};
 use siths_upgrade::workflow::upgrade::{Progress, Step, UpgradeError, UpgradeRequest, upgrade};
 
@@ -95,13 +95,15 @@ impl Rig {
     }
 
     /// A new connection to the card, as after putting it back in.
-    fn card(&self) -> Arc<Mutex<SithsCard>> {
+    fn card(&self) -> siths_upgrade::card::SharedCard {
         self.try_card().unwrap()
     }
 
-    fn try_card(&self) -> Result<Arc<Mutex<SithsCard>>, CardError> {
+    fn try_card(&self) -> Result<siths_upgrade::card::SharedCard, CardError> {
         let transport = MemoryTransport::connect(self.vcard.clone())?;
-        Ok(Arc::new(Mutex::new(SithsCard::open(Box::new(transport))?)))
+        Ok(siths_upgrade::card::share(SithsCard::open(Box::new(
+            transport,
+        ))?))
     }
 
     fn upgrade_with(
@@ -146,7 +148,11 @@ impl Rig {
         let card = self.card();
         let mut card = card.lock().unwrap();
         let o = card.overview().unwrap();
-        let mut slots: Vec<u8> = o.certificates.iter().filter_map(|c| c.slot).collect();
+        let mut slots: Vec<u8> = o
+            .certificates
+            .iter()
+            .filter_map(|c| c.slot.map(|s| s.number()))
+            .collect();
         slots.sort();
         assert_eq!(slots, [2, 3, 6, 7], "{:?}", o.certificates);
         assert_eq!(o.certificates.len(), 4);
@@ -165,7 +171,7 @@ impl Rig {
                 "{profile:?}"
             );
         }
-        for slot in [1u8, 4, 5, 8] {
+        for slot in [1u8, 4, 5, 8].map(|n| siths_upgrade::card::KeySlot::new(n).unwrap()) {
             assert_eq!(
                 card.read_public_key(slot).unwrap(),
                 None,
@@ -202,7 +208,10 @@ fn full_upgrade_leaves_both_pairs_and_no_legacy() {
     let mut steps = Vec::new();
     let summary = rig.upgrade_with("135790", &mut |p| steps.push(p)).unwrap();
     assert_eq!(summary.written.len(), 4);
-    assert_eq!(summary.removed_slots, [1, 5]);
+    assert_eq!(
+        summary.removed_slots,
+        [1, 5].map(|n| siths_upgrade::card::KeySlot::new(n).unwrap())
+    );
     rig.assert_upgraded(KARIN);
     assert_eq!(rig.stored(KARIN).len(), 4);
     // Progress counts up to its total and ends with Done.
@@ -319,7 +328,11 @@ fn ca_gone_mid_upgrade_is_a_clear_error_and_resumable() {
     );
     // The legacy pair is still there: the card is usable as before.
     let o = rig.card().lock().unwrap().overview().unwrap();
-    assert!(o.certificates.iter().any(|c| c.slot == Some(1)));
+    assert!(
+        o.certificates
+            .iter()
+            .any(|c| c.slot == siths_upgrade::card::KeySlot::new(1))
+    );
     // The CA comes back: the upgrade resumes and finishes.
     rig.mock = Some(start(rig.dir.path(), "127.0.0.1:0").unwrap());
     rig.upgrade().unwrap();
@@ -366,7 +379,16 @@ fn a_samordningsnummer_holder_gets_no_level_3_personnummer_pair() {
 fn refused_persons_and_a_passed_deadline_change_nothing() {
     let rig = Rig::new(NOT_ALLOWED);
     let e = rig.upgrade().unwrap_err();
-    assert!(matches!(e, UpgradeError::NotAllowed { .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            UpgradeError::NotAllowed {
+                code: siths_upgrade::ca::RefusalCode::UpgradeNotAllowed,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 
     let mut rig = Rig::new(KARIN);
     rig.mock.take().unwrap().stop();
@@ -374,7 +396,13 @@ fn refused_persons_and_a_passed_deadline_change_nothing() {
     rig.mock = Some(start(rig.dir.path(), "127.0.0.1:0").unwrap());
     let e = rig.upgrade().unwrap_err();
     assert!(
-        matches!(&e, UpgradeError::NotAllowed { code, .. } if code.contains("deadline")),
+        matches!(
+            &e,
+            UpgradeError::NotAllowed {
+                code: siths_upgrade::ca::RefusalCode::DeadlinePassed,
+                ..
+            }
+        ),
         "{e:?}"
     );
     let o = rig.card().lock().unwrap().overview().unwrap();
@@ -403,7 +431,8 @@ fn a_certificate_for_another_key_is_refused_and_nothing_is_written() {
     assert!(
         o.certificates
             .iter()
-            .all(|c| c.slot == Some(1) || c.slot == Some(5))
+            .all(|c| c.slot == siths_upgrade::card::KeySlot::new(1)
+                || c.slot == siths_upgrade::card::KeySlot::new(5))
     );
     // A working CA later: the upgrade goes through with the key already made.
     rig.mock.as_ref().unwrap().misissue_for_other_key(false);
@@ -442,7 +471,11 @@ fn fetch_existing_puts_back_what_the_ca_issued_when_the_card_holds_the_key() {
     assert_eq!(existing[0].fit, Fit::Writable(Profile::HsaAuth.slot()));
     write(&card, &existing[0]).unwrap();
     let o = card.lock().unwrap().overview().unwrap();
-    assert!(o.certificates.iter().any(|c| c.slot == Some(2)));
+    assert!(
+        o.certificates
+            .iter()
+            .any(|c| c.slot == siths_upgrade::card::KeySlot::new(2))
+    );
     let again = list(&card, &request).unwrap();
     assert_eq!(again[0].fit, Fit::AlreadyOnCard);
 
@@ -454,9 +487,9 @@ fn fetch_existing_puts_back_what_the_ca_issued_when_the_card_holds_the_key() {
     )
     .unwrap();
     let other = virtual_card::share(VirtualCard::open(&other_state).unwrap());
-    let other_card = Arc::new(Mutex::new(
+    let other_card = siths_upgrade::card::share(
         SithsCard::open(Box::new(MemoryTransport::connect(other).unwrap())).unwrap(),
-    ));
+    );
     let there = list(&other_card, &request).unwrap();
     assert_eq!(there[0].fit, Fit::KeyNotOnCard);
     assert!(there[0].fit.explain().contains("another card"));

@@ -73,6 +73,9 @@ tries-left = { $n ->
     [one] { $n } try left
    *[other] { $n } tries left
 }
+tries-all = all tries left
+tries-fewer = fewer than { $max } tries left
+tries-unknown = tries left not shown by the card's middleware
 trust-level = trust level { $level }
 trust-level-unknown = trust level unknown
 issued-by = issued by { $issuer }
@@ -213,6 +216,9 @@ settings-title = Settings
 settings-language = Language
 settings-ca-url = The CA's address
 settings-ca-root = The CA's root certificate (PEM file)
+settings-pkcs11 = The card's middleware (PKCS#11 module)
+settings-pkcs11-help = Leave empty to read the card directly. Give a path, or safenet, netid, opensc.
+card-read-via = Card reached through
 settings-reader = Card reader
 settings-reader-auto = First reader with a card
 settings-demo-ca = In demo mode the test CA at { $url } is used.
@@ -251,6 +257,14 @@ err-new-pin-refused = The card did not accept the new code. Use 6–8 digits.
 err-puk-not-changeable = The PUK cannot be changed; only PIN1 and PIN2 can.
 err-card-layout = The card's content is not as expected ({ $detail }). Contact the service centre.
 err-card-damaged = The card's data is damaged ({ $detail }). Contact the service centre.
+err-wrong-pin-fewer = Wrong { $pin }, fewer than { $max } tries left (the card's middleware does not say exactly how many).
+err-p11-module-missing = The card's middleware was not found ({ $detail }). Install the card's middleware (SafeNet Authentication Client, Net iD or OpenSC) or give the module's path in the settings.
+err-p11-module-broken = The card's middleware { $module } cannot be loaded ({ $detail }). Reinstall the middleware or choose another module in the settings.
+err-p11-no-token = The middleware { $module } sees no card. Insert your SITHS card and check that the card reader is connected.
+err-p11-token-not-found = The middleware sees no card named { $wanted } (it sees: { $seen }). Insert that card or choose one of those.
+err-p11-not-supported = This middleware cannot { $action } on the card ({ $function } is not supported). Use the card's own middleware (SafeNet Authentication Client in Inera's SITHS eID app) or contact the service centre.
+err-p11-pin2-in-middleware = This middleware checks the signing PIN (PIN2) only when you sign, and changes or unblocks it only in its own program. Use the middleware's tool for PIN2.
+err-p11-failed = The card's middleware refused ({ $detail }). Take the card out, put it back and try again; contact the service centre if it happens again.
 err-card-refused = The card refused { $operation } (status { $sw }). Take the card out, put it back and try again.
 err-ca-unreachable = The CA at { $url } cannot be reached ({ $detail }). Check the address and the network and try again; nothing on the card was changed.
 err-ca-not-trusted = The CA's server certificate is not trusted ({ $detail }). Check the root certificate and the address in the settings; nothing on the card was changed.

@@ -18,9 +18,8 @@ use crate::pki::CertInfo;
 
 use super::pkcs7;
 use super::profile::Profile;
+use super::refusal_code::RefusalCode;
 use super::tls::{HandshakeLog, HandshakeRecord, card_client_config};
-
-pub use super::tls::SharedCard;
 
 /// Time to reach the CA, including the TLS handshake (where the card signs).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -64,7 +63,7 @@ pub enum CaError {
     #[error("the CA refused: {message} ({code}, HTTP {status})")]
     Refused {
         status: u16,
-        code: String,
+        code: RefusalCode,
         message: String,
     },
     #[error(
@@ -79,10 +78,10 @@ pub enum CaError {
 }
 
 impl CaError {
-    /// The machine-readable code of a CA refusal (`"deadline_passed"`, …).
-    pub fn refusal_code(&self) -> Option<&str> {
+    /// The machine-readable code of a CA refusal.
+    pub fn refusal_code(&self) -> Option<RefusalCode> {
         match self {
-            CaError::Refused { code, .. } => Some(code),
+            CaError::Refused { code, .. } => Some(*code),
             _ => None,
         }
     }
@@ -120,7 +119,7 @@ pub struct Me {
 /// A refusal as the CA words it: a stable code and a message with the next step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refusal {
-    pub error: String,
+    pub error: RefusalCode,
     #[serde(default)]
     pub message: String,
 }
@@ -201,8 +200,8 @@ impl CaClient {
     pub fn new(
         base_url: &str,
         server_roots_pem: &[u8],
-        card: SharedCard,
-        auth_slot: u8,
+        card: crate::card::SharedCard,
+        auth_slot: crate::card::KeySlot,
         auth_cert_der: Vec<u8>,
     ) -> Result<CaClient, CaError> {
         let url = reqwest::Url::parse(base_url.trim()).map_err(|e| {
@@ -418,7 +417,7 @@ fn refusal(status: u16, body: &[u8]) -> CaError {
                 .collect();
             CaError::Refused {
                 status,
-                code: format!("http_{status}"),
+                code: RefusalCode::Unknown,
                 message: if text.trim().is_empty() {
                     "the CA gave no reason; check the CA address, then contact the service centre"
                         .into()
@@ -523,10 +522,10 @@ mod tests {
             403,
             br#"{"error":"deadline_passed","message":"the upgrade deadline has passed; contact the service centre"}"#,
         );
-        assert_eq!(e.refusal_code(), Some("deadline_passed"));
+        assert_eq!(e.refusal_code(), Some(RefusalCode::DeadlinePassed));
         assert!(e.to_string().contains("deadline has passed"), "{e}");
         let e = refusal(502, b"<html>Bad gateway</html>");
-        assert_eq!(e.refusal_code(), Some("http_502"));
+        assert_eq!(e.refusal_code(), Some(RefusalCode::Unknown));
         let e = refusal(500, b"");
         assert!(e.to_string().contains("gave no reason"), "{e}");
     }

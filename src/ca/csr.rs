@@ -9,17 +9,16 @@ use std::cell::RefCell;
 use rcgen::{CertificateParams, DistinguishedName};
 use sha2::{Digest, Sha256};
 
-use crate::card::{CardError, PublicKey, SignatureScheme};
+use crate::card::{CardError, KeySlot, PublicKey, SharedCard, SignatureScheme};
 use crate::pki::keys::RsaSpki;
 
 use super::client::CaError;
-use super::tls::SharedCard;
 
 /// The card key in one slot as rcgen sees it: the public half from the card, signatures by the
 /// card (sha256WithRSAEncryption, PKCS#1 v1.5).
 struct CardCsrKey<'a> {
     card: &'a SharedCard,
-    slot: u8,
+    slot: KeySlot,
     public: RsaSpki,
     /// rcgen only carries "remote key error"; the card's own error is kept here.
     failure: RefCell<Option<CardError>>,
@@ -38,12 +37,8 @@ impl rcgen::PublicKeyData for CardCsrKey<'_> {
 impl rcgen::SigningKey for CardCsrKey<'_> {
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
         let hash: [u8; 32] = Sha256::digest(msg).into();
-        let result = match self.card.lock() {
-            Ok(mut card) => card.sign(self.slot, &hash, SignatureScheme::Pkcs1Sha256),
-            Err(_) => Err(CardError::Malformed(
-                "the card is unavailable after an earlier failure".into(),
-            )),
-        };
+        let result =
+            crate::card::lock(self.card).sign(self.slot, &hash, SignatureScheme::Pkcs1Sha256);
         result.map_err(|e| {
             *self.failure.borrow_mut() = Some(e);
             rcgen::Error::RemoteKeyError
@@ -53,9 +48,9 @@ impl rcgen::SigningKey for CardCsrKey<'_> {
 
 /// A PKCS#10 request (DER) for the key in `slot`, whose public half is `public`, signed by the
 /// card. The slot's PIN must be verified first (PIN2 right before this call for signing slots).
-pub fn card_csr(card: &SharedCard, slot: u8, public: &PublicKey) -> Result<Vec<u8>, CaError> {
+pub fn card_csr(card: &SharedCard, slot: KeySlot, public: &PublicKey) -> Result<Vec<u8>, CaError> {
     let spki = RsaSpki::from_parts(&public.modulus, &public.exponent)
-        .map_err(|e| CaError::Csr(format!("the card's public key in slot {slot}: {e}")))?;
+        .map_err(|e| CaError::Csr(format!("the card's public key in {slot}: {e}")))?;
     let key = CardCsrKey {
         card,
         slot,

@@ -7,6 +7,8 @@ pub mod csr;
 pub mod mock;
 pub mod pkcs7;
 pub mod profile;
+pub mod refusal_code;
 pub mod tls;
 
 pub use profile::{IdentityKind, Profile};
+pub use refusal_code::RefusalCode;

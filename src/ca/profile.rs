@@ -4,6 +4,7 @@
 //! Fixed slots make an interrupted upgrade resumable from the card alone: a key in a profile's
 //! slot was made for that profile, so it is reused instead of a new one being minted.
 
+use crate::card::KeySlot;
 use crate::pki::Purpose;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -63,13 +64,14 @@ impl Profile {
 
     /// The card slot of this profile's key (slots 2-3 under PIN1, 6-7 under PIN2; the legacy
     /// pair keeps 1 and 5 until it is removed).
-    pub fn slot(self) -> u8 {
-        match self {
+    pub fn slot(self) -> KeySlot {
+        let number = match self {
             Profile::HsaAuth => 2,
             Profile::PnrAuth => 3,
             Profile::HsaSign => 6,
             Profile::PnrSign => 7,
-        }
+        };
+        KeySlot::ALL[number - 1]
     }
 
     /// The label written into the card's directory files.
@@ -90,22 +92,25 @@ impl Profile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layout;
+    use crate::card::PinKind;
 
     #[test]
     fn slots_are_distinct_and_guarded_by_the_right_pin() {
-        let mut slots: Vec<u8> = Profile::ALL.iter().map(|p| p.slot()).collect();
+        let mut slots: Vec<KeySlot> = Profile::ALL.iter().map(|p| p.slot()).collect();
         slots.sort();
         slots.dedup();
         assert_eq!(slots.len(), 4);
         for p in Profile::ALL {
-            let pin = layout::slot_pin(p.slot());
+            let pin = p.slot().pin();
             match p.purpose() {
-                Purpose::Authentication => assert_eq!(pin, layout::PIN1_REF),
-                _ => assert_eq!(pin, layout::PIN2_REF),
+                Purpose::Authentication => assert_eq!(pin, PinKind::Pin1),
+                _ => assert_eq!(pin, PinKind::Pin2),
             }
             assert_eq!(Profile::from_label(p.label()), Some(p));
-            assert!(![1, 5].contains(&p.slot()), "never the legacy slots");
+            assert!(
+                ![1, 5].contains(&p.slot().number()),
+                "never the legacy slots"
+            );
         }
     }
 }

@@ -17,14 +17,9 @@ use rustls::sign::{CertifiedKey, Signer, SigningKey};
 use rustls::{ClientConfig, RootCertStore, SignatureAlgorithm};
 use sha2::{Digest, Sha256};
 
-use crate::card::{CardError, SignatureScheme, SithsCard};
+use crate::card::{CardError, KeySlot, SharedCard, SignatureScheme};
 
 use super::client::CaError;
-
-/// One card shared by the TLS signer (called on reqwest's worker thread), the CSR signer and the
-/// workflow; the mutex keeps their APDU transactions apart. Never hold the lock across a
-/// [`super::client::CaClient`] call: a handshake needs the card and would wait for ever.
-pub type SharedCard = Arc<Mutex<SithsCard>>;
 
 /// What the card did during TLS handshakes: signatures made and the last card error.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -71,12 +66,12 @@ impl HandshakeLog {
 /// The card's authentication key as rustls sees it.
 pub struct CardSigningKey {
     card: SharedCard,
-    slot: u8,
+    slot: KeySlot,
     log: HandshakeLog,
 }
 
 impl CardSigningKey {
-    pub fn new(card: SharedCard, slot: u8, log: HandshakeLog) -> CardSigningKey {
+    pub fn new(card: SharedCard, slot: KeySlot, log: HandshakeLog) -> CardSigningKey {
         CardSigningKey { card, slot, log }
     }
 }
@@ -121,7 +116,7 @@ impl SigningKey for CardSigningKey {
 
 struct CardSigner {
     card: SharedCard,
-    slot: u8,
+    slot: KeySlot,
     tls: rustls::SignatureScheme,
     scheme: SignatureScheme,
     log: HandshakeLog,
@@ -139,16 +134,7 @@ impl std::fmt::Debug for CardSigner {
 impl Signer for CardSigner {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, rustls::Error> {
         let hash: [u8; 32] = Sha256::digest(message).into();
-        let result = match self.card.lock() {
-            Ok(mut card) => card.sign(self.slot, &hash, self.scheme),
-            Err(_) => {
-                return Err(rustls::Error::General(
-                    "the card is unavailable after an earlier failure; take the card out, put \
-                     it back and start again"
-                        .into(),
-                ));
-            }
-        };
+        let result = crate::card::lock(&self.card).sign(self.slot, &hash, self.scheme);
         self.log.record(self.scheme, &result);
         result.map_err(|e| rustls::Error::General(format!("the card did not sign: {e}")))
     }
@@ -210,7 +196,7 @@ pub fn root_store(server_roots_pem: &[u8]) -> Result<RootCertStore, CaError> {
 pub fn card_client_config(
     server_roots_pem: &[u8],
     card: SharedCard,
-    auth_slot: u8,
+    auth_slot: KeySlot,
     auth_cert_der: Vec<u8>,
     log: HandshakeLog,
 ) -> Result<ClientConfig, CaError> {

@@ -1,6 +1,7 @@
 //! What a card operation can end in, each with the next step for the holder.
 
 use crate::apdu::StatusWord;
+use crate::card::KeySlot;
 use crate::card::pin::{PinKind, PinRuleError};
 use crate::transport::TransportError;
 
@@ -10,12 +11,18 @@ pub enum CardError {
     Transport(#[from] TransportError),
     #[error(transparent)]
     PinRule(#[from] PinRuleError),
+    #[error(transparent)]
+    Pkcs11(#[from] crate::pkcs11::Pkcs11Error),
     #[error(
         "this card is not a SITHS card (it has no SITHS e-id application): insert your SITHS card"
     )]
     NotSiths,
     #[error("{}", wrong_code_message(*.kind, *.tries_left))]
     WrongCode { kind: PinKind, tries_left: u8 },
+    #[error(
+        "wrong {kind}, fewer than {max} tries left; the card's middleware does not say how many"
+    )]
+    WrongCodeFewer { kind: PinKind, max: u8 },
     #[error("{}", blocked_message(*.0))]
     Blocked(PinKind),
     #[error(
@@ -28,10 +35,10 @@ pub enum CardError {
     NewPinRefused,
     #[error("the PUK cannot be changed; only PIN1 and PIN2 can")]
     PukNotChangeable,
-    #[error("key slot {0} already holds a key")]
-    SlotOccupied(u8),
-    #[error("key slot {0} holds no key")]
-    SlotEmpty(u8),
+    #[error("{0} already holds a key")]
+    SlotOccupied(KeySlot),
+    #[error("{0} holds no key")]
+    SlotEmpty(KeySlot),
     #[error("the card has no room left for this: remove a certificate pair first")]
     CardFull,
     #[error("the card's data is damaged ({0}): contact the service centre")]
@@ -79,6 +86,7 @@ impl CardError {
             self,
             CardError::PinRule(_)
                 | CardError::WrongCode { .. }
+                | CardError::WrongCodeFewer { .. }
                 | CardError::Blocked(_)
                 | CardError::NotVerified(_)
                 | CardError::NewPinRefused

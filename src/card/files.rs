@@ -6,7 +6,7 @@
 //! either the old or the new directory, never a mix.
 
 use crate::apdu::{Command, MAX_SHORT_LE, StatusWord};
-use crate::card::{CardError, PinKind, select_application};
+use crate::card::{CardError, KeySlot, PinKind, select_application};
 use crate::channel::Channel;
 use crate::layout;
 use crate::pkcs15::{self, CertificateObject, OdfEntry, OdfKind, PrivateKeyObject};
@@ -217,16 +217,15 @@ impl Directories {
     }
 }
 
-/// See [`crate::card::SithsCard::write_certificate`].
+/// See [`crate::card::Card::write_certificate`]: the certificate file first, the CDF (the commit
+/// point) last.
 pub(crate) fn write_certificate(
     ch: &mut Channel<'_>,
-    slot: u8,
+    key_slot: KeySlot,
     label: &str,
     cert_der: &[u8],
 ) -> Result<(), CardError> {
-    if !layout::KEY_SLOTS.contains(&slot) {
-        return Err(CardError::SlotEmpty(slot));
-    }
+    let slot = key_slot.number();
     let mut dirs = Directories::read(ch)?;
 
     // 1. The certificate file: invisible until the CDF names it.
@@ -255,8 +254,10 @@ pub(crate) fn write_certificate(
     dirs.write_certs(ch)
 }
 
-/// See [`crate::card::SithsCard::delete_pair`].
-pub(crate) fn delete_pair(ch: &mut Channel<'_>, slot: u8) -> Result<(), CardError> {
+/// See [`crate::card::Card::delete_pair`]: the CDF entry first, so the pair disappears in one
+/// write, then the key entry, the certificate file and the key itself.
+pub(crate) fn delete_pair(ch: &mut Channel<'_>, key_slot: KeySlot) -> Result<(), CardError> {
+    let slot = key_slot.number();
     let mut dirs = Directories::read(ch)?;
     let cert_paths: Vec<Vec<u8>> = dirs
         .certs

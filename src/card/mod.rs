@@ -1,25 +1,174 @@
-//! The SITHS card's PKCS#15 application as typed operations.
+//! One card interface, two backends.
 //!
-//! Every operation runs inside one transport transaction and begins by selecting the application,
-//! so it stands alone: another program may have used the card in between, and an operation that
-//! meets a reset is redone once from the start.
+//! The workflows, the CLI, the window and the desk talk to a [`Card`]: read the overview, the
+//! PINs and the PUK, keys, signatures, certificates. Behind it sit two backends:
+//!
+//! - **apdu** ([`SithsCard`]): our PKCS#15 layout through ISO 7816-4 APDUs, over PC/SC or the
+//!   in-process virtual card;
+//! - **pkcs11** ([`crate::pkcs11::Pkcs11Card`]): any card through its middleware's PKCS#11
+//!   module, which is how real SITHS cards are reached.
+//!
+//! Types shared by both (the overview, PIN kinds and rules, key slots, errors) live here, so a
+//! caller never knows which backend it has.
 
 pub mod error;
 pub(crate) mod files;
 pub mod new_pin;
 pub mod overview;
 pub mod pin;
+pub mod siths;
+pub mod slot;
 
-use crate::apdu::{Command, StatusWord};
-use crate::channel::{Channel, TransferStats};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::channel::TransferStats;
 use crate::layout;
-use crate::pkcs15::iso7816::RsaPublicKeyTemplate;
-use crate::transport::{Transport, TransportError};
 
 pub use error::CardError;
 pub(crate) use files::app_path;
-pub use overview::{CardCertificate, CardOverview, KeyEntry, PinStatus};
+pub use overview::{CardCertificate, CardOverview, KeyEntry, PinStatus, TriesKnown};
 pub use pin::{PinKind, PinRuleError, SecretCode};
+pub use siths::SithsCard;
+pub(crate) use siths::select_application;
+pub use slot::KeySlot;
+
+/// How the app reaches the card, as the window and `status` name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardSource {
+    /// A PC/SC reader (or the in-process virtual card), with the card's ATR.
+    Reader { name: String, atr: Vec<u8> },
+    /// A token of a PKCS#11 module (the card's middleware).
+    Pkcs11 {
+        module: String,
+        token: String,
+        serial: String,
+    },
+}
+
+impl CardSource {
+    /// One line for people: "reader X" or "PKCS#11 module M, token T".
+    pub fn describe(&self) -> String {
+        match self {
+            CardSource::Reader { name, .. } => format!("reader {name}"),
+            CardSource::Pkcs11 { module, token, .. } => {
+                format!("PKCS#11 module {module}, token {token}")
+            }
+        }
+    }
+
+    /// The card's ATR when a reader gives it (PKCS#11 hides it).
+    pub fn atr(&self) -> &[u8] {
+        match self {
+            CardSource::Reader { atr, .. } => atr,
+            CardSource::Pkcs11 { .. } => &[],
+        }
+    }
+}
+
+/// What every workflow needs from a card, whichever backend serves it.
+///
+/// Signing keys need PIN2 verified right before each signature ([`Card::verify_pin`] then
+/// [`Card::sign`]); authentication keys need PIN1 once per session. A task ends with
+/// [`Card::end_session`], so no card stays logged in after it.
+pub trait Card: Send {
+    /// How this card is reached.
+    fn source(&self) -> CardSource;
+
+    /// Everything the holder and the service desk want to see, without spending a PIN try.
+    fn overview(&mut self) -> Result<CardOverview, CardError>;
+
+    /// Tries left for several codes at once, e.g. before asking for a PIN.
+    fn pin_statuses(&mut self, kinds: &[PinKind]) -> Result<Vec<PinStatus>, CardError>;
+
+    /// Tries left for one PIN or the PUK, without spending one.
+    fn pin_status(&mut self, kind: PinKind) -> Result<PinStatus, CardError> {
+        self.pin_statuses(&[kind])?
+            .into_iter()
+            .next()
+            .ok_or_else(|| CardError::Malformed(format!("the card does not list the {kind}")))
+    }
+
+    /// Verify a PIN (or test the PUK, which spends a PUK try when wrong).
+    fn verify_pin(&mut self, kind: PinKind, code: &SecretCode) -> Result<(), CardError>;
+
+    /// Give the PIN that the next use of `slot`'s key needs (PIN2 right before each signature
+    /// with a signing key). The apdu card verifies it now; a PKCS#11 token logs in to the
+    /// slot's token and keeps PIN2 for the context-specific login of a
+    /// `CKA_ALWAYS_AUTHENTICATE` key, which is the only time such middleware checks it.
+    fn authorize(&mut self, slot: KeySlot, code: &SecretCode) -> Result<(), CardError> {
+        self.verify_pin(slot.pin(), code)
+    }
+
+    /// Change PIN1 or PIN2; a wrong old PIN spends a try.
+    fn change_pin(
+        &mut self,
+        kind: PinKind,
+        old: &SecretCode,
+        new: &SecretCode,
+    ) -> Result<(), CardError>;
+
+    /// Unblock PIN1 or PIN2 with the PUK and set `new`; a wrong PUK spends a PUK try.
+    fn unblock_pin(
+        &mut self,
+        kind: PinKind,
+        puk: &SecretCode,
+        new: &SecretCode,
+    ) -> Result<(), CardError>;
+
+    /// The public key in `slot`, or None when the slot holds no key.
+    fn read_public_key(&mut self, slot: KeySlot) -> Result<Option<PublicKey>, CardError>;
+
+    /// Generate an RSA-2048 key pair in `slot`; the private key never leaves the card.
+    fn generate_key(&mut self, slot: KeySlot) -> Result<PublicKey, CardError>;
+
+    /// Sign a SHA-256 hash with the key in `slot`.
+    fn sign(
+        &mut self,
+        slot: KeySlot,
+        sha256: &[u8; 32],
+        scheme: SignatureScheme,
+    ) -> Result<Vec<u8>, CardError>;
+
+    /// Write `cert_der` for the key in `slot` under `label`, in an order that leaves the card
+    /// showing either the old or the new state if it is pulled midway.
+    fn write_certificate(
+        &mut self,
+        slot: KeySlot,
+        label: &str,
+        cert_der: &[u8],
+    ) -> Result<(), CardError>;
+
+    /// Remove the certificate and key in `slot`, the certificate's listing first.
+    fn delete_pair(&mut self, slot: KeySlot) -> Result<(), CardError>;
+
+    /// Forget every verified PIN, so the card is not left logged in after a task.
+    fn end_session(&mut self) -> Result<(), CardError> {
+        Ok(())
+    }
+
+    /// APDUs and bytes exchanged (the apdu backend's benchmark figures; zero elsewhere).
+    fn stats(&self) -> TransferStats {
+        TransferStats::default()
+    }
+
+    fn reset_stats(&mut self) {}
+}
+
+/// One card shared by the workflow, the TLS signer (called on reqwest's worker thread) and the
+/// CSR signer; the mutex keeps their operations apart. Never hold the lock across a CA call: a
+/// TLS handshake needs the card and would wait for ever.
+pub type SharedCard = Arc<Mutex<Box<dyn Card>>>;
+
+/// Wrap a card for sharing.
+pub fn share(card: impl Card + 'static) -> SharedCard {
+    Arc::new(Mutex::new(Box::new(card)))
+}
+
+/// Lock a shared card even if a thread panicked while holding it: each card operation stands
+/// alone, so the card is still usable.
+pub fn lock(card: &SharedCard) -> MutexGuard<'_, Box<dyn Card>> {
+    card.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// RSA public key as the card gives it (big-endian, no leading zeros).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,276 +185,12 @@ pub enum SignatureScheme {
 }
 
 impl SignatureScheme {
-    fn algorithm_reference(self) -> u8 {
+    pub(crate) fn algorithm_reference(self) -> u8 {
         match self {
             SignatureScheme::Pkcs1Sha256 => layout::ALG_RSA_PKCS1_SHA256,
             SignatureScheme::PssSha256 => layout::ALG_RSA_PSS_SHA256,
         }
     }
-}
-
-pub struct SithsCard {
-    transport: Box<dyn Transport>,
-    stats: TransferStats,
-}
-
-impl SithsCard {
-    /// Wrap a connected transport and check that the card holds the SITHS application.
-    pub fn open(transport: Box<dyn Transport>) -> Result<SithsCard, CardError> {
-        let mut card = SithsCard {
-            transport,
-            stats: TransferStats::default(),
-        };
-        card.run(select_application)?;
-        Ok(card)
-    }
-
-    pub fn reader_name(&self) -> &str {
-        self.transport.reader_name()
-    }
-
-    pub fn atr(&self) -> &[u8] {
-        self.transport.atr()
-    }
-
-    /// APDUs and bytes exchanged since the card was opened (or the counters reset).
-    pub fn stats(&self) -> TransferStats {
-        self.stats
-    }
-
-    pub fn reset_stats(&mut self) {
-        self.stats = TransferStats::default();
-    }
-
-    /// Run `op` in one transaction; redo it once if another program reset the card meanwhile.
-    fn run<R>(
-        &mut self,
-        mut op: impl FnMut(&mut Channel<'_>) -> Result<R, CardError>,
-    ) -> Result<R, CardError> {
-        for attempt in 0..2 {
-            let mut result: Option<Result<R, CardError>> = None;
-            let stats = &mut self.stats;
-            let outcome = self.transport.transaction(&mut |raw| {
-                let mut ch = Channel::new(raw, stats);
-                result = Some(op(&mut ch));
-            });
-            let result = match outcome {
-                Err(e) => Err(CardError::Transport(e)),
-                Ok(()) => result.unwrap_or(Err(CardError::Transport(TransportError::Other(
-                    "the transaction ended before the operation ran".into(),
-                )))),
-            };
-            match result {
-                Err(CardError::Transport(TransportError::CardReset)) if attempt == 0 => continue,
-                other => return other,
-            }
-        }
-        Err(CardError::Transport(TransportError::CardReset))
-    }
-
-    /// Everything the holder and the service desk want to see, without spending a PIN try.
-    pub fn overview(&mut self) -> Result<CardOverview, CardError> {
-        let reader = self.transport.reader_name().to_string();
-        self.run(|ch| overview::read(ch, &reader))
-    }
-
-    /// Tries left for one PIN or the PUK, without spending one.
-    pub fn pin_status(&mut self, kind: PinKind) -> Result<PinStatus, CardError> {
-        self.run(|ch| {
-            select_application(ch)?;
-            overview::pin_status(ch, kind)
-        })
-    }
-
-    /// Tries left for several codes in one transaction, e.g. before asking for a PIN.
-    pub fn pin_statuses(&mut self, kinds: &[PinKind]) -> Result<Vec<PinStatus>, CardError> {
-        self.run(|ch| {
-            select_application(ch)?;
-            kinds.iter().map(|&k| overview::pin_status(ch, k)).collect()
-        })
-    }
-
-    /// Verify a PIN (or test the PUK, which spends a PUK try when wrong).
-    pub fn verify_pin(&mut self, kind: PinKind, code: &SecretCode) -> Result<(), CardError> {
-        let padded = code.padded();
-        self.run(|ch| {
-            select_application(ch)?;
-            let r = ch.exchange(&Command::verify(kind.reference(), Some(&padded)))?;
-            match r.sw {
-                StatusWord::Ok => Ok(()),
-                sw => Err(CardError::from_pin_status(kind, sw, "VERIFY")),
-            }
-        })
-    }
-
-    /// Change PIN1 or PIN2; the old PIN is checked by the card (a wrong one spends a try).
-    pub fn change_pin(
-        &mut self,
-        kind: PinKind,
-        old: &SecretCode,
-        new: &SecretCode,
-    ) -> Result<(), CardError> {
-        if kind == PinKind::Puk {
-            return Err(CardError::PukNotChangeable);
-        }
-        let mut data = old.padded();
-        data.extend_from_slice(&new.padded());
-        self.run(|ch| {
-            select_application(ch)?;
-            let r = ch.exchange(&Command::change_reference_data(kind.reference(), &data))?;
-            match r.sw {
-                StatusWord::Ok => Ok(()),
-                StatusWord::ConditionsNotSatisfied | StatusWord::CommandNotAllowed => {
-                    Err(CardError::PukNotChangeable)
-                }
-                sw => Err(CardError::from_pin_status(
-                    kind,
-                    sw,
-                    "CHANGE REFERENCE DATA",
-                )),
-            }
-        })
-    }
-
-    /// Unblock PIN1 or PIN2 with the PUK, setting `new` as the PIN. A wrong PUK spends a PUK try.
-    pub fn unblock_pin(
-        &mut self,
-        kind: PinKind,
-        puk: &SecretCode,
-        new: &SecretCode,
-    ) -> Result<(), CardError> {
-        if kind == PinKind::Puk {
-            return Err(CardError::PukNotChangeable);
-        }
-        let mut data = puk.padded();
-        data.extend_from_slice(&new.padded());
-        self.run(|ch| {
-            select_application(ch)?;
-            let r = ch.exchange(&Command::reset_retry_counter(kind.reference(), &data))?;
-            match r.sw {
-                StatusWord::Ok => Ok(()),
-                // The counters in these answers are the PUK's.
-                sw => Err(CardError::from_pin_status(
-                    PinKind::Puk,
-                    sw,
-                    "RESET RETRY COUNTER",
-                )),
-            }
-        })
-    }
-
-    /// Generate an RSA-2048 key pair in `slot`; the private key never leaves the card.
-    pub fn generate_key(&mut self, slot: u8) -> Result<PublicKey, CardError> {
-        self.run(|ch| {
-            select_application(ch)?;
-            let r = ch.exchange(&Command::generate_key(slot))?;
-            match r.sw {
-                StatusWord::Ok => parse_public_key(&r.data),
-                StatusWord::ConditionsNotSatisfied => Err(CardError::SlotOccupied(slot)),
-                sw => Err(key_status(sw, slot, "GENERATE ASYMMETRIC KEY PAIR")),
-            }
-        })
-    }
-
-    /// The public key in `slot`, or None when the slot is empty.
-    pub fn read_public_key(&mut self, slot: u8) -> Result<Option<PublicKey>, CardError> {
-        self.run(|ch| {
-            select_application(ch)?;
-            read_public_key(ch, slot)
-        })
-    }
-
-    /// Sign a SHA-256 hash with the key in `slot`. The key's PIN must be verified: PIN1 once per
-    /// session for authentication keys, PIN2 right before each signature for signing keys.
-    pub fn sign(
-        &mut self,
-        slot: u8,
-        sha256: &[u8; 32],
-        scheme: SignatureScheme,
-    ) -> Result<Vec<u8>, CardError> {
-        self.run(|ch| {
-            select_application(ch)?;
-            let r = ch.exchange(&Command::mse_set_signature(
-                scheme.algorithm_reference(),
-                slot,
-            ))?;
-            if !r.sw.is_ok() {
-                return Err(key_status(r.sw, slot, "MANAGE SECURITY ENVIRONMENT"));
-            }
-            let r = ch.exchange(&Command::compute_signature(sha256))?;
-            match r.sw {
-                StatusWord::Ok => Ok(r.data),
-                sw => Err(key_status(sw, slot, "COMPUTE DIGITAL SIGNATURE")),
-            }
-        })
-    }
-
-    /// Write `cert_der` for the key in `slot` and list both in the directory files. The
-    /// certificate file is written first and the CDF last, so a card pulled before the CDF
-    /// update still shows exactly what it showed before. Needs PIN1 verified.
-    pub fn write_certificate(
-        &mut self,
-        slot: u8,
-        label: &str,
-        cert_der: &[u8],
-    ) -> Result<(), CardError> {
-        self.run(|ch| files::write_certificate(ch, slot, label, cert_der))
-    }
-
-    /// Remove the certificate and key in `slot`: the CDF entry first (the pair disappears in one
-    /// write), then the key entry, the certificate file and the key itself. Needs PIN1 verified.
-    pub fn delete_pair(&mut self, slot: u8) -> Result<(), CardError> {
-        self.run(|ch| files::delete_pair(ch, slot))
-    }
-}
-
-fn key_status(sw: StatusWord, slot: u8, operation: &'static str) -> CardError {
-    match sw {
-        StatusWord::ReferenceNotFound => CardError::SlotEmpty(slot),
-        StatusWord::SecurityStatusNotSatisfied => CardError::NotVerified(
-            PinKind::from_reference(layout::slot_pin(slot)).unwrap_or(PinKind::Pin1),
-        ),
-        StatusWord::ReferenceDataNotUsable => CardError::CardDead,
-        StatusWord::NotEnoughMemory => CardError::CardFull,
-        sw => CardError::Refused { operation, sw },
-    }
-}
-
-pub(crate) fn select_application(ch: &mut Channel<'_>) -> Result<(), CardError> {
-    let r = ch.exchange(&Command::select_aid(&layout::PKCS15_AID))?;
-    match r.sw {
-        StatusWord::Ok => Ok(()),
-        StatusWord::FileNotFound
-        | StatusWord::IncorrectP1P2
-        | StatusWord::InsNotSupported
-        | StatusWord::ClaNotSupported
-        | StatusWord::WrongP1P2 => Err(CardError::NotSiths),
-        sw => Err(CardError::Refused {
-            operation: "SELECT",
-            sw,
-        }),
-    }
-}
-
-pub(crate) fn read_public_key(
-    ch: &mut Channel<'_>,
-    slot: u8,
-) -> Result<Option<PublicKey>, CardError> {
-    let r = ch.exchange(&Command::read_public_key(slot))?;
-    match r.sw {
-        StatusWord::Ok => parse_public_key(&r.data).map(Some),
-        StatusWord::ReferenceNotFound => Ok(None),
-        sw => Err(key_status(sw, slot, "READ PUBLIC KEY")),
-    }
-}
-
-fn parse_public_key(data: &[u8]) -> Result<PublicKey, CardError> {
-    let t = RsaPublicKeyTemplate::decode(data)
-        .map_err(|e| CardError::Malformed(format!("public key: {e}")))?;
-    Ok(PublicKey {
-        modulus: t.modulus,
-        exponent: t.exponent,
-    })
 }
 
 impl PublicKey {

@@ -4,7 +4,7 @@
 
 use crate::apdu::{Command, StatusWord};
 use crate::card::files::{self, hex};
-use crate::card::{CardError, PinKind, select_application};
+use crate::card::{CardError, KeySlot, PinKind, select_application};
 use crate::channel::Channel;
 use crate::layout;
 use crate::pkcs15::{self, OdfKind};
@@ -19,6 +19,21 @@ pub struct PinStatus {
     pub max_tries: u8,
     /// Verified in this card session (the card answered VERIFY without data with 9000).
     pub verified: bool,
+    /// How exactly `tries_left` is known: PKCS#11 middleware gives only flags.
+    pub known: TriesKnown,
+}
+
+/// How exactly a card told its tries left. PKCS#11 has no counter, only the flags "count low",
+/// "final try" and "locked", so the app says "fewer than 3 tries" rather than invent a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriesKnown {
+    /// `tries_left` is the card's own count (or a flag that pins it: final try, locked).
+    Exact,
+    /// `tries_left` is an upper bound: a wrong code was typed since the last right one.
+    AtMost,
+    /// The middleware says nothing about this code; `tries_left` is the card's maximum.
+    Unknown,
 }
 
 impl PinStatus {
@@ -32,7 +47,7 @@ impl PinStatus {
 pub struct KeyEntry {
     pub id: Vec<u8>,
     pub label: String,
-    pub slot: Option<u8>,
+    pub slot: Option<KeySlot>,
     pub pin: Option<PinKind>,
     pub modulus_bits: u32,
 }
@@ -44,7 +59,7 @@ pub struct CardCertificate {
     pub label: String,
     pub path: Vec<u8>,
     /// Key slot of the matching private key, if the card lists one.
-    pub slot: Option<u8>,
+    pub slot: Option<KeySlot>,
     /// The PIN that guards the matching key.
     pub pin: Option<PinKind>,
     pub der: Vec<u8>,
@@ -59,7 +74,10 @@ impl CardCertificate {
 
 #[derive(Debug, Clone)]
 pub struct CardOverview {
+    /// The reader's name, or for PKCS#11 the module and token, for people.
     pub reader: String,
+    /// How the card was reached.
+    pub source: crate::card::CardSource,
     pub serial: String,
     pub label: Option<String>,
     pub manufacturer: Option<String>,
@@ -102,7 +120,10 @@ impl CardOverview {
     }
 }
 
-pub(crate) fn read(ch: &mut Channel<'_>, reader: &str) -> Result<CardOverview, CardError> {
+pub(crate) fn read(
+    ch: &mut Channel<'_>,
+    source: &crate::card::CardSource,
+) -> Result<CardOverview, CardError> {
     select_application(ch)?;
     let odf = files::read_odf(ch)?;
     let token_bytes = files::read_ef(ch, &files::app_path(layout::FID_TOKEN_INFO))?;
@@ -135,7 +156,7 @@ pub(crate) fn read(ch: &mut Channel<'_>, reader: &str) -> Result<CardOverview, C
             slot: k
                 .key_reference
                 .and_then(|r| u8::try_from(r).ok())
-                .filter(|s| layout::KEY_SLOTS.contains(s)),
+                .and_then(KeySlot::new),
             pin: pin_of_auth_id(&k.auth_id),
             modulus_bits: k.modulus_length,
         })
@@ -172,7 +193,11 @@ pub(crate) fn read(ch: &mut Channel<'_>, reader: &str) -> Result<CardOverview, C
     }
 
     Ok(CardOverview {
-        reader: reader.to_string(),
+        reader: match source {
+            crate::card::CardSource::Reader { name, .. } => name.clone(),
+            other => other.describe(),
+        },
+        source: source.clone(),
         serial: hex(&token.serial_number),
         label: token.label.clone(),
         manufacturer: token.manufacturer_id.clone(),
@@ -212,5 +237,6 @@ pub(crate) fn pin_status(ch: &mut Channel<'_>, kind: PinKind) -> Result<PinStatu
         tries_left,
         max_tries,
         verified,
+        known: TriesKnown::Exact,
     })
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::card::SithsCard;
+use crate::card::Card;
 use crate::cli::exit::CliError;
 use crate::cli::json;
 use crate::pki::services_for_level;
@@ -14,9 +14,9 @@ struct CertsJson {
     certificates: Vec<json::Certificate>,
 }
 
-pub fn list(card: &mut SithsCard, as_json: bool) -> Result<(), CliError> {
+pub fn list(card: &mut dyn Card, as_json: bool) -> Result<(), CliError> {
     let overview = card.overview()?;
-    let status = json::Status::from_overview(&overview, card.atr());
+    let status = json::Status::from_overview(&overview, &card.source());
     if as_json {
         return json::print(&CertsJson {
             format_version: json::FORMAT_VERSION,
@@ -69,7 +69,7 @@ pub fn list(card: &mut SithsCard, as_json: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-pub fn export(card: &mut SithsCard, id: &str, out: &Path, pem: bool) -> Result<(), CliError> {
+pub fn export(card: &mut dyn Card, id: &str, out: &Path, pem: bool) -> Result<(), CliError> {
     let overview = card.overview()?;
     let Some(cert) = overview
         .certificates

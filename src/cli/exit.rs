@@ -57,6 +57,17 @@ pub fn transport_code(e: &TransportError) -> ExitCode {
     }
 }
 
+/// A missing or broken module is the system's; no card, or a middleware that cannot do the
+/// task, is the card's.
+pub fn pkcs11_code(e: &crate::pkcs11::Pkcs11Error) -> ExitCode {
+    use crate::pkcs11::Pkcs11Error as P;
+    match e {
+        P::ModuleNotFound(_) | P::ModuleUnloadable { .. } | P::Failed { .. } => ExitCode::System,
+        P::Pin2InMiddleware => ExitCode::User,
+        P::NoToken(_) | P::TokenNotFound { .. } | P::NotSupported { .. } => ExitCode::CardUnusable,
+    }
+}
+
 impl From<TransportError> for CliError {
     fn from(e: TransportError) -> Self {
         CliError::new(transport_code(&e), e.to_string())

@@ -1,17 +1,16 @@
 //! `fetch-existing`: list the certificates the CA holds for the holder and put chosen ones back.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use crate::ca::Profile;
-use crate::card::{PinKind, SithsCard};
+use crate::card::{Card, PinKind};
 use crate::cli::exit::{CliError, ExitCode};
 use crate::cli::prompt::PinSource;
 use crate::workflow::fetch_existing::{FetchRequest, Fit, list, write};
 use crate::workflow::upgrade::UpgradeError;
 
 pub fn run(
-    card: SithsCard,
+    card: Box<dyn Card>,
     ca_url: &str,
     ca_root: &Path,
     mut source: PinSource,
@@ -35,7 +34,7 @@ pub fn run(
         ))
     })?;
     let pin1 = source.code(PinKind::Pin1)?;
-    let shared = Arc::new(Mutex::new(card));
+    let shared: crate::card::SharedCard = std::sync::Arc::new(std::sync::Mutex::new(card));
     let request = FetchRequest {
         ca_url,
         ca_root_pem: &root,

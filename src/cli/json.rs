@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::card::CardOverview;
+use crate::card::{CardOverview, CardSource};
 use crate::cli::exit::CliError;
 use crate::pki::{Identity, Purpose};
 
@@ -27,11 +27,45 @@ pub struct Reader {
 pub struct Status {
     pub format_version: u32,
     pub reader: String,
+    /// How the card was reached: PC/SC or a PKCS#11 module and token.
+    pub source: Source,
     pub card: Card,
     pub holder: Holder,
     pub pins: Pins,
     pub card_dead: bool,
     pub certificates: Vec<Certificate>,
+}
+
+#[derive(Serialize, Debug)]
+#[serde(tag = "backend", rename_all = "lowercase")]
+pub enum Source {
+    Pcsc {
+        reader: String,
+    },
+    Pkcs11 {
+        module: String,
+        token: String,
+        serial: String,
+    },
+}
+
+impl From<&CardSource> for Source {
+    fn from(s: &CardSource) -> Source {
+        match s {
+            CardSource::Reader { name, .. } => Source::Pcsc {
+                reader: name.clone(),
+            },
+            CardSource::Pkcs11 {
+                module,
+                token,
+                serial,
+            } => Source::Pkcs11 {
+                module: module.clone(),
+                token: token.clone(),
+                serial: serial.clone(),
+            },
+        }
+    }
 }
 
 #[derive(Serialize, Debug)]
@@ -60,6 +94,8 @@ pub struct Pin {
     pub label: String,
     pub tries_left: u8,
     pub max_tries: u8,
+    /// "exact", or "at_most" / "unknown" where PKCS#11 middleware gives only flags.
+    pub tries_known: crate::card::TriesKnown,
     pub blocked: bool,
 }
 
@@ -67,7 +103,7 @@ pub struct Pin {
 pub struct Certificate {
     /// PKCS#15 id of the certificate and its key, hex.
     pub id: String,
-    pub slot: Option<u8>,
+    pub slot: Option<crate::card::KeySlot>,
     pub label: String,
     /// "pin1" or "pin2": the PIN that guards the key.
     pub pin: Option<&'static str>,
@@ -117,13 +153,14 @@ pub fn purpose(purpose: Purpose) -> &'static str {
 }
 
 impl Status {
-    pub fn from_overview(o: &CardOverview, atr: &[u8]) -> Status {
+    pub fn from_overview(o: &CardOverview, source: &CardSource) -> Status {
         use crate::card::PinKind;
         let pin = |kind: PinKind| {
             o.pin(kind).map(|p| Pin {
                 label: p.label.clone(),
                 tries_left: p.tries_left,
                 max_tries: p.max_tries,
+                tries_known: p.known,
                 blocked: p.blocked(),
             })
         };
@@ -131,10 +168,11 @@ impl Status {
         Status {
             format_version: FORMAT_VERSION,
             reader: o.reader.clone(),
+            source: source.into(),
             card: Card {
                 serial: o.serial.clone(),
                 label: o.label.clone(),
-                atr: hex(atr),
+                atr: hex(source.atr()),
             },
             holder: Holder {
                 name: o.holder_name().map(str::to_string),

@@ -11,16 +11,16 @@ pub mod prompt;
 mod upgrade;
 mod virtual_card;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::card::{CardError, PinKind, SithsCard};
-use crate::transport::memory::MemoryTransport;
+use crate::card::{Card, CardError, PinKind, SithsCard};
 use crate::transport::pcsc::{PcscTransport, list_readers};
 use crate::transport::{Transport, TransportError};
 use crate::virtual_card::VirtualCard;
+use crate::virtual_card::memory::MemoryTransport;
 use exit::{CliError, ExitCode};
 use prompt::PinSource;
 
@@ -40,8 +40,13 @@ pub const VERSION: &str = concat!(
 )]
 pub struct Cli {
     /// Use the virtual card in this state file in-process instead of a PC/SC reader.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE", conflicts_with = "pkcs11")]
     pub virtual_card: Option<PathBuf>,
+
+    /// Reach the card through this PKCS#11 module (the card's middleware): a path, or one of
+    /// safenet, netid, opensc, softhsm to look in the usual places (docs/cli.md).
+    #[arg(long, global = true, value_name = "MODULE")]
+    pub pkcs11: Option<String>,
 
     #[command(subcommand)]
     pub command: Option<Cmd>,
@@ -150,10 +155,10 @@ pub struct PinArgs {
 impl PinArgs {
     fn prepare(
         self,
-        vcard: Option<&std::path::Path>,
-    ) -> Result<(PinKind, PinSource, SithsCard), CliError> {
+        access: CardAccess<'_>,
+    ) -> Result<(PinKind, PinSource, Box<dyn Card>), CliError> {
         let source = PinSource::new(self.pin_stdin);
-        let card = open_card(vcard, self.reader.as_deref())?;
+        let card = open_card(access, self.reader.as_deref())?;
         Ok((PinKind::from(self.which), source, card))
     }
 }
@@ -176,9 +181,9 @@ pub struct CaArgs {
 }
 
 impl CaArgs {
-    fn prepare(&self, vcard: Option<&std::path::Path>) -> Result<(PinSource, SithsCard), CliError> {
+    fn prepare(&self, access: CardAccess<'_>) -> Result<(PinSource, Box<dyn Card>), CliError> {
         let source = PinSource::new(self.pin_stdin);
-        Ok((source, open_card(vcard, self.reader.as_deref())?))
+        Ok((source, open_card(access, self.reader.as_deref())?))
     }
 }
 
@@ -203,40 +208,44 @@ impl From<Which> for PinKind {
 /// Run one command; the caller prints the error and exits with its code.
 pub fn run(cli: Cli) -> Result<(), CliError> {
     let vcard = cli.virtual_card.as_deref();
+    let access = CardAccess {
+        virtual_card: vcard,
+        pkcs11: cli.pkcs11.as_deref(),
+    };
     let Some(command) = cli.command else {
-        if vcard.is_none() && crate::gui::window::display_available() {
+        if vcard.is_none() && access.pkcs11.is_none() && crate::gui::window::display_available() {
             let source = if card_present() {
                 crate::gui::window::Source::Readers
             } else {
                 crate::gui::window::Source::Demo
             };
-            return open_window(source);
+            return open_window(source, None);
         }
-        return show_card_or_demo(vcard);
+        return show_card_or_demo(access);
     };
     match command {
         Cmd::Readers { json } => readers(vcard, json),
         Cmd::Status { reader, json } => {
-            let mut card = open_card(vcard, reader.as_deref())?;
+            let mut card = open_card(access, reader.as_deref())?;
             let overview = card.overview()?;
             if json {
-                json::print(&json::Status::from_overview(&overview, card.atr()))
+                json::print(&json::Status::from_overview(&overview, &card.source()))
             } else {
                 print!("{}", crate::report::overview_text(&overview));
                 Ok(())
             }
         }
         Cmd::VerifyPin(args) => {
-            let (kind, mut source, mut card) = args.prepare(vcard)?;
-            refuse_if_blocked(&mut card, kind)?;
+            let (kind, mut source, mut card) = args.prepare(access)?;
+            refuse_if_blocked(card.as_mut(), kind)?;
             let pin = source.code(kind)?;
             card.verify_pin(kind, &pin)?;
             println!("The {kind} is correct.");
             Ok(())
         }
         Cmd::ChangePin(args) => {
-            let (kind, mut source, mut card) = args.prepare(vcard)?;
-            refuse_if_blocked(&mut card, kind)?;
+            let (kind, mut source, mut card) = args.prepare(access)?;
+            refuse_if_blocked(card.as_mut(), kind)?;
             let old = source.code(kind)?;
             let new = source.new_pin(kind)?;
             card.change_pin(kind, &old, &new)?;
@@ -244,7 +253,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Cmd::UnblockPin(args) => {
-            let (kind, mut source, mut card) = args.prepare(vcard)?;
+            let (kind, mut source, mut card) = args.prepare(access)?;
             let puk_status = card.pin_status(PinKind::Puk)?;
             if puk_status.blocked() {
                 return Err(CardError::CardDead.into());
@@ -261,36 +270,46 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Cmd::CheckExpiry { reader, json } => {
-            let overview = open_card(vcard, reader.as_deref())?.overview()?;
+            let overview = open_card(access, reader.as_deref())?.overview()?;
             let now = crate::pki::date::now_unix();
             match expiry::exit_code(expiry::report(&overview, now, json)?) {
                 0 => Ok(()),
                 code => std::process::exit(code),
             }
         }
-        Cmd::Certs { reader, json } => certs::list(&mut open_card(vcard, reader.as_deref())?, json),
+        Cmd::Certs { reader, json } => {
+            certs::list(open_card(access, reader.as_deref())?.as_mut(), json)
+        }
         Cmd::ExportCert {
             id,
             out,
             pem,
             der: _,
             reader,
-        } => certs::export(&mut open_card(vcard, reader.as_deref())?, &id, &out, pem),
+        } => certs::export(
+            open_card(access, reader.as_deref())?.as_mut(),
+            &id,
+            &out,
+            pem,
+        ),
         Cmd::Upgrade(ca) => {
-            let (source, card) = ca.prepare(vcard)?;
+            let (source, card) = ca.prepare(access)?;
             upgrade::run(card, &ca.ca, &ca.ca_root, source)
         }
         Cmd::FetchExisting { ca, write, all } => {
-            let (source, card) = ca.prepare(vcard)?;
+            let (source, card) = ca.prepare(access)?;
             fetch::run(card, &ca.ca, &ca.ca_root, source, &write, all)
         }
-        Cmd::Demo => open_window(crate::gui::window::Source::Demo),
-        Cmd::Gui => open_window(crate::gui::window::Source::Readers),
-        Cmd::Desk { demo } => open_window(if demo {
-            crate::gui::window::Source::DeskDemo
-        } else {
-            crate::gui::window::Source::Desk
-        }),
+        Cmd::Demo => open_window(crate::gui::window::Source::Demo, None),
+        Cmd::Gui => open_window(crate::gui::window::Source::Readers, access.pkcs11),
+        Cmd::Desk { demo } => open_window(
+            if demo {
+                crate::gui::window::Source::DeskDemo
+            } else {
+                crate::gui::window::Source::Desk
+            },
+            None,
+        ),
         Cmd::VirtualCard(cmd) => virtual_card::run(cmd),
         Cmd::CaMock(cmd) => ca_mock::run(cmd),
         Cmd::Audit(cmd) => audit::run(cmd),
@@ -302,8 +321,8 @@ fn card_present() -> bool {
     list_readers().is_ok_and(|readers| readers.iter().any(|r| r.card_present))
 }
 
-fn open_window(source: crate::gui::window::Source) -> Result<(), CliError> {
-    crate::gui::window::run(source).map_err(|e| {
+fn open_window(source: crate::gui::window::Source, pkcs11: Option<&str>) -> Result<(), CliError> {
+    crate::gui::window::run(source, pkcs11.map(str::to_string)).map_err(|e| {
         CliError::system(format!(
             "cannot open the window ({e}): run it in a desktop session, or use the commands \
              (`siths-upgrade --help`)"
@@ -313,24 +332,32 @@ fn open_window(source: crate::gui::window::Source) -> Result<(), CliError> {
 
 /// With no command and no display: show the card in the reader, or a demo virtual card when there is none,
 /// so a newcomer sees what the product does without any hardware.
-fn show_card_or_demo(vcard: Option<&std::path::Path>) -> Result<(), CliError> {
-    let opened = open_card(vcard, None);
+fn show_card_or_demo(access: CardAccess<'_>) -> Result<(), CliError> {
+    let opened = open_card(access, None);
     let (mut card, _demo_dir) = match opened {
         Ok(card) => (card, None),
-        Err(e) if vcard.is_none() && e.code != ExitCode::User => {
+        Err(e)
+            if access.virtual_card.is_none()
+                && access.pkcs11.is_none()
+                && e.code != ExitCode::User =>
+        {
             eprintln!("No SITHS card to read ({e}).");
             eprintln!("Showing a DEMO virtual card instead; nothing here is a real card.\n");
             let dir = tempfile_dir()?;
             let state = dir.join("demo-card.json");
-            let person = crate::virtual_card::pre_upgrade::demo_holder();
-            crate::virtual_card::pre_upgrade::make_pre_upgrade_card(
+            let person = crate::provision::demo_holder();
+            crate::provision::make_pre_upgrade_card(
                 &state,
-                crate::virtual_card::pre_upgrade::DEMO_SERIAL,
-                &crate::virtual_card::pre_upgrade::Codes::test_defaults(),
+                crate::provision::DEMO_SERIAL,
+                &crate::provision::Codes::test_defaults(),
                 &person,
             )
             .map_err(|e| CliError::system(e.to_string()))?;
-            (open_card(Some(&state), None)?, Some(DemoDir(dir)))
+            let demo = CardAccess {
+                virtual_card: Some(&state),
+                pkcs11: None,
+            };
+            (open_card(demo, None)?, Some(DemoDir(dir)))
         }
         Err(e) => return Err(e),
     };
@@ -356,7 +383,7 @@ fn tempfile_dir() -> Result<PathBuf, CliError> {
 }
 
 /// Say so before asking for a code that cannot be used.
-fn refuse_if_blocked(card: &mut SithsCard, kind: PinKind) -> Result<(), CliError> {
+fn refuse_if_blocked(card: &mut dyn Card, kind: PinKind) -> Result<(), CliError> {
     let statuses = card.pin_statuses(&[PinKind::Puk, kind])?;
     if statuses[0].blocked() {
         return Err(CardError::CardDead.into());
@@ -372,7 +399,7 @@ fn readers(vcard: Option<&std::path::Path>, json: bool) -> Result<(), CliError> 
         Some(path) => {
             let card = VirtualCard::open(path)?;
             vec![json::Reader {
-                name: crate::transport::memory::READER_NAME.to_string(),
+                name: crate::virtual_card::memory::READER_NAME.to_string(),
                 card_present: card.is_present(),
                 atr: Some(json::hex(card.atr())),
                 in_use: false,
@@ -408,19 +435,28 @@ fn readers(vcard: Option<&std::path::Path>, json: bool) -> Result<(), CliError> 
     Ok(())
 }
 
-/// Connect to the card the user pointed at and check it is a SITHS card.
-pub fn open_card(
-    vcard: Option<&std::path::Path>,
-    reader: Option<&str>,
-) -> Result<SithsCard, CliError> {
-    let transport: Box<dyn Transport> = match vcard {
+/// Where the card is: a virtual card's state file, a PKCS#11 module, or else PC/SC.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CardAccess<'a> {
+    pub virtual_card: Option<&'a Path>,
+    pub pkcs11: Option<&'a str>,
+}
+
+/// Connect to the card the user pointed at and check it is a SITHS card. `reader` names the
+/// PC/SC reader, or for PKCS#11 the token (its label or its slot's description).
+pub fn open_card(access: CardAccess<'_>, reader: Option<&str>) -> Result<Box<dyn Card>, CliError> {
+    if let Some(module) = access.pkcs11 {
+        let module = crate::pkcs11::discovery::resolve(module)?;
+        return Ok(Box::new(crate::pkcs11::Pkcs11Card::open(&module, reader)?));
+    }
+    let transport: Box<dyn Transport> = match access.virtual_card {
         Some(path) => {
             let card = VirtualCard::open(path)?;
             Box::new(MemoryTransport::connect(Arc::new(Mutex::new(card)))?)
         }
         None => Box::new(PcscTransport::connect(reader)?),
     };
-    Ok(SithsCard::open(transport)?)
+    Ok(Box::new(SithsCard::open(transport)?))
 }
 
 impl From<CardError> for CliError {
@@ -429,8 +465,15 @@ impl From<CardError> for CliError {
             e if e.is_user_error() => ExitCode::User,
             CardError::CardDead => ExitCode::CardUnusable,
             CardError::Transport(t) => exit::transport_code(t),
+            CardError::Pkcs11(p) => exit::pkcs11_code(p),
             _ => ExitCode::CardUnusable,
         };
         CliError::new(code, e.to_string())
+    }
+}
+
+impl From<crate::pkcs11::Pkcs11Error> for CliError {
+    fn from(e: crate::pkcs11::Pkcs11Error) -> Self {
+        CardError::from(e).into()
     }
 }

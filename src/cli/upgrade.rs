@@ -1,15 +1,14 @@
 //! `upgrade`: the whole upgrade with a line per step on the terminal.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
-use crate::card::{PinKind, SithsCard};
+use crate::card::{Card, PinKind};
 use crate::cli::exit::{CliError, ExitCode};
 use crate::cli::prompt::PinSource;
 use crate::workflow::upgrade::{UpgradeError, UpgradeRequest, upgrade};
 
 pub fn run(
-    card: SithsCard,
+    card: Box<dyn Card>,
     ca_url: &str,
     ca_root: &Path,
     mut source: PinSource,
@@ -23,15 +22,20 @@ pub fn run(
     eprintln!("Keep the card in the reader until the upgrade has finished.");
     let pin1 = source.code(PinKind::Pin1)?;
     let pin2 = source.code(PinKind::Pin2)?;
-    let shared = Arc::new(Mutex::new(card));
+    let shared: crate::card::SharedCard = std::sync::Arc::new(std::sync::Mutex::new(card));
     let request = UpgradeRequest {
         ca_url,
         ca_root_pem: &root,
         pin1: &pin1,
         pin2: &pin2,
     };
+    let stop_after = abort_after_step();
     let summary = upgrade(&shared, &request, &mut |p| {
         eprintln!("[{:>2}/{}] {}", p.done, p.total, p.message);
+        if stop_after.is_some_and(|n| p.done >= n && p.done < p.total) {
+            eprintln!("Stopping abruptly here, as {ABORT_AFTER_STEP} asks.");
+            std::process::abort();
+        }
     })
     .map_err(upgrade_error)?;
     println!(
@@ -41,6 +45,15 @@ pub fn run(
     );
     print!("{}", crate::report::overview_text(&summary.overview));
     Ok(())
+}
+
+/// For tests and training: end the process abruptly (no clean-up, as a kill or a power cut
+/// would) right after the upgrade reports this step, so a resume can be tried from every step
+/// boundary. Steps are numbered as the progress lines show them.
+pub const ABORT_AFTER_STEP: &str = "SITHS_UPGRADE_ABORT_AFTER_STEP";
+
+fn abort_after_step() -> Option<usize> {
+    std::env::var(ABORT_AFTER_STEP).ok()?.trim().parse().ok()
 }
 
 fn upgrade_error(e: UpgradeError) -> CliError {

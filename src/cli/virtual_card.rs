@@ -8,7 +8,7 @@ use clap::Subcommand;
 
 use crate::cli::exit::CliError;
 use crate::pki::issue::PersonName;
-use crate::virtual_card::pre_upgrade::{Codes, make_pre_upgrade_card, pins_path};
+use crate::provision::{Codes, make_pre_upgrade_card, pins_path};
 use crate::virtual_card::{VirtualCard, vpcd};
 
 #[derive(Subcommand, Debug)]

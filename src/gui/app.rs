@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::card::{CardOverview, PinKind};
 use crate::gui::i18n::{Lang, Tr};
-use crate::gui::protocol::{CaSettings, CardStatus, Command, Environment, Event, Outcome, Task};
+use crate::gui::protocol::{CardStatus, Command, Environment, Event, Outcome, Task};
 use crate::gui::screens;
 use crate::gui::settings::Settings;
 use crate::gui::worker::{Mode, Notifier, Worker};
@@ -156,13 +156,7 @@ impl SithsApp {
         let mode = if demo {
             Mode::Demo(None)
         } else {
-            Mode::Pcsc {
-                reader: self.settings.reader.clone(),
-                ca: CaSettings {
-                    url: self.settings.ca_url.clone(),
-                    root_pem: self.settings.ca_root.clone(),
-                },
-            }
+            crate::gui::window::readers_mode(&self.settings)
         };
         let old = std::mem::replace(&mut self.worker, Worker::spawn(mode, self.notifier.clone()));
         // Stopping the old worker waits for its thread (which may be preparing the demo's CA):

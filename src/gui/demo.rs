@@ -11,7 +11,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::ca::mock::{self, MockDir, MockError, MockHandle};
 use crate::gui::protocol::CaSettings;
-use crate::virtual_card::pre_upgrade::DEMO_HSA_ID;
+use crate::provision::DEMO_HSA_ID;
 use crate::virtual_card::{self, SharedCard, StateError, VirtualCard};
 
 /// The demo's card and CA: what a newcomer needs to see the whole upgrade with no hardware.

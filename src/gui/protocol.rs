@@ -49,7 +49,7 @@ pub enum Command {
     },
     /// Log in to the CA with the certificate in this key slot, to prove it works.
     TestLogin {
-        slot: u8,
+        slot: crate::card::KeySlot,
         pin1: SecretCode,
     },
     /// Save the certificate with this card id (`CardCertificate::id`) to a file, PEM or DER by
@@ -161,7 +161,7 @@ pub enum Outcome {
     Upgraded(Box<UpgradeSummary>),
     /// Who the CA took the certificate in `slot` to be.
     LoggedIn {
-        slot: u8,
+        slot: crate::card::KeySlot,
         me: Box<Me>,
     },
     Exported(PathBuf),

@@ -17,6 +17,9 @@ pub struct Settings {
     pub ca_root: Option<PathBuf>,
     /// The reader to use; `None`: the first reader with a card.
     pub reader: Option<String>,
+    /// Reach the card through this PKCS#11 module (path, or safenet/netid/opensc/softhsm);
+    /// `None`: PC/SC with our own card commands.
+    pub pkcs11_module: Option<String>,
     /// SHA-256 fingerprint of the certificate the holder chose for logging in.
     pub login_certificate: Option<String>,
     /// Desk mode: the reader of the operator's own card, and of the customer's.
@@ -73,6 +76,7 @@ mod tests {
             ca_url: "https://127.0.0.1:8443".into(),
             ca_root: Some("/tmp/root.pem".into()),
             reader: Some("Reader 0".into()),
+            pkcs11_module: Some("opensc".into()),
             login_certificate: Some("AB:CD".into()),
             desk_operator_reader: Some("Reader 1".into()),
             desk_customer_reader: None,

@@ -38,9 +38,13 @@ impl eframe::App for Window {
 
 /// Open the window and run until it is closed. The error is for the terminal: the display could
 /// not be opened.
-pub fn run(source: Source) -> Result<(), String> {
+/// `pkcs11` (from `--pkcs11`) overrides the module in the settings for this run.
+pub fn run(source: Source, pkcs11: Option<String>) -> Result<(), String> {
     let path = default_path();
-    let settings = path.as_deref().map(Settings::load).unwrap_or_default();
+    let mut settings = path.as_deref().map(Settings::load).unwrap_or_default();
+    if pkcs11.is_some() {
+        settings.pkcs11_module = pkcs11;
+    }
     let ca = CaSettings {
         url: settings.ca_url.clone(),
         root_pem: settings.ca_root.clone(),
@@ -48,13 +52,7 @@ pub fn run(source: Source) -> Result<(), String> {
     let notifier = Notifier::default();
     let (mode, operator) = match source {
         Source::Demo => (Mode::Demo(None), None),
-        Source::Readers => (
-            Mode::Pcsc {
-                reader: settings.reader.clone(),
-                ca,
-            },
-            None,
-        ),
+        Source::Readers => (readers_mode(&settings), None),
         Source::Desk => {
             let (operator_reader, customer_reader) = desk_readers(&settings);
             (
@@ -104,6 +102,25 @@ pub fn run(source: Source) -> Result<(), String> {
         Box::new(|_cc| Ok(Box::new(Window { app }))),
     )
     .map_err(|e| e.to_string())
+}
+
+/// The holder's own card: through the PKCS#11 module the settings name, else PC/SC.
+pub fn readers_mode(settings: &Settings) -> Mode {
+    let ca = CaSettings {
+        url: settings.ca_url.clone(),
+        root_pem: settings.ca_root.clone(),
+    };
+    match &settings.pkcs11_module {
+        Some(module) => Mode::Pkcs11 {
+            module: module.clone(),
+            token: settings.reader.clone(),
+            ca,
+        },
+        None => Mode::Pcsc {
+            reader: settings.reader.clone(),
+            ca,
+        },
+    }
 }
 
 /// A desktop session to open the window in (X11 or Wayland on Linux; always elsewhere).

@@ -2,10 +2,12 @@
 //! with the next step the window offers for it.
 
 use crate::ca::Profile;
+use crate::ca::RefusalCode;
 use crate::ca::client::CaError;
-use crate::card::{CardError, PinKind, PinRuleError};
+use crate::card::{CardError, PinKind, PinRuleError, PinStatus, TriesKnown};
 use crate::gui::i18n::Tr;
 use crate::gui::protocol::Failure;
+use crate::pkcs11::Pkcs11Error;
 use crate::pki::{Identity, Purpose};
 use crate::transport::TransportError;
 use crate::workflow::upgrade::{Step, UpgradeError};
@@ -133,6 +135,18 @@ pub fn pin_rule_error(tr: &Tr, e: &PinRuleError) -> String {
     }
 }
 
+/// Tries left as the card told them: a count from our card, or what PKCS#11 flags allow
+/// ("fewer than 3", "all", unknown) without inventing a number.
+pub fn tries_left(tr: &Tr, status: &PinStatus) -> String {
+    match status.known {
+        _ if status.blocked() => tr.t("blocked"),
+        TriesKnown::Exact => tr.a("tries-left", &[("n", status.tries_left.into())]),
+        TriesKnown::AtMost if status.tries_left >= status.max_tries => tr.t("tries-all"),
+        TriesKnown::AtMost => tr.a("tries-fewer", &[("max", status.max_tries.into())]),
+        TriesKnown::Unknown => tr.t("tries-unknown"),
+    }
+}
+
 pub fn card_error(tr: &Tr, e: &CardError) -> Explained {
     let (text, next) = match e {
         CardError::Transport(t @ TransportError::CardRemoved) => {
@@ -156,6 +170,17 @@ pub fn card_error(tr: &Tr, e: &CardError) -> Explained {
             );
             (text, vec![NextAction::TryAgain])
         }
+        CardError::WrongCodeFewer { kind, max } => (
+            tr.a(
+                "err-wrong-pin-fewer",
+                &[
+                    ("pin", pin_name(tr, *kind).as_str().into()),
+                    ("max", (*max).into()),
+                ],
+            ),
+            vec![NextAction::TryAgain],
+        ),
+        CardError::Pkcs11(p) => pkcs11_error(tr, p),
         CardError::Blocked(PinKind::Puk) | CardError::CardDead => {
             (tr.t("err-card-dead"), vec![NextAction::ServiceCentre])
         }
@@ -192,6 +217,60 @@ pub fn card_error(tr: &Tr, e: &CardError) -> Explained {
         ),
     };
     Explained { text, next }
+}
+
+fn pkcs11_error(tr: &Tr, e: &Pkcs11Error) -> (String, Vec<NextAction>) {
+    match e {
+        Pkcs11Error::ModuleNotFound(detail) => (
+            tr.a(
+                "err-p11-module-missing",
+                &[("detail", detail.as_str().into())],
+            ),
+            vec![],
+        ),
+        Pkcs11Error::ModuleUnloadable { module, detail } => (
+            tr.a(
+                "err-p11-module-broken",
+                &[
+                    ("module", module.as_str().into()),
+                    ("detail", detail.as_str().into()),
+                ],
+            ),
+            vec![],
+        ),
+        Pkcs11Error::NoToken(module) => (
+            tr.a("err-p11-no-token", &[("module", module.as_str().into())]),
+            vec![NextAction::TryAgain],
+        ),
+        Pkcs11Error::TokenNotFound { wanted, seen } => (
+            tr.a(
+                "err-p11-token-not-found",
+                &[
+                    ("wanted", wanted.as_str().into()),
+                    ("seen", seen.as_str().into()),
+                ],
+            ),
+            vec![NextAction::TryAgain],
+        ),
+        Pkcs11Error::NotSupported { action, function } => (
+            tr.a(
+                "err-p11-not-supported",
+                &[
+                    ("action", (*action).into()),
+                    ("function", function.as_str().into()),
+                ],
+            ),
+            vec![NextAction::ServiceCentre],
+        ),
+        Pkcs11Error::Pin2InMiddleware => (tr.t("err-p11-pin2-in-middleware"), vec![]),
+        Pkcs11Error::Failed { action, rv } => (
+            tr.a(
+                "err-p11-failed",
+                &[("detail", format!("{action}: {rv}").as_str().into())],
+            ),
+            vec![NextAction::TryAgain],
+        ),
+    }
 }
 
 pub fn ca_error(tr: &Tr, e: &CaError) -> Explained {
@@ -233,15 +312,15 @@ pub fn ca_error(tr: &Tr, e: &CaError) -> Explained {
 }
 
 /// A refusal by the CA: the known codes in our words, others in the CA's.
-fn refusal(tr: &Tr, code: &str, message: &str) -> String {
+fn refusal(tr: &Tr, code: &RefusalCode, message: &str) -> String {
     match code {
-        "upgrade_not_allowed" => tr.t("err-refusal-not-allowed"),
-        "deadline_passed" => tr.t("err-refusal-deadline"),
-        "profile_not_allowed" => tr.t("err-refusal-profile"),
-        "unknown_person" => tr.t("err-refusal-unknown-person"),
-        _ => tr.a(
+        RefusalCode::UpgradeNotAllowed => tr.t("err-refusal-not-allowed"),
+        RefusalCode::DeadlinePassed => tr.t("err-refusal-deadline"),
+        RefusalCode::ProfileNotAllowed => tr.t("err-refusal-profile"),
+        RefusalCode::UnknownPerson => tr.t("err-refusal-unknown-person"),
+        code => tr.a(
             "err-refusal-other",
-            &[("message", message.into()), ("code", code.into())],
+            &[("message", message.into()), ("code", code.as_str().into())],
         ),
     }
 }
@@ -270,7 +349,7 @@ pub fn upgrade_error(tr: &Tr, e: &UpgradeError) -> Explained {
         ),
         UpgradeError::NoLoginCertificate => (tr.t("err-no-login-cert"), vec![ServiceCentre]),
         UpgradeError::SlotInUse(slot) => (
-            tr.a("err-slot-in-use", &[("slot", (*slot).into())]),
+            tr.a("err-slot-in-use", &[("slot", slot.number().into())]),
             vec![ServiceCentre],
         ),
         UpgradeError::NotWritable(d) => (tr.a("err-not-writable", &[("detail", d.into())]), vec![]),

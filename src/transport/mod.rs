@@ -4,7 +4,6 @@
 //! GET RESPONSE and status words live one level up in [`crate::channel`] so both transports
 //! behave the same.
 
-pub mod memory;
 pub mod monitor;
 pub mod pcsc;
 

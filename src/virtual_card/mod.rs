@@ -2,7 +2,7 @@
 //! is one state file.
 //!
 //! One engine ([`VirtualCard::respond`]) and two doors: in-process through
-//! [`crate::transport::memory::MemoryTransport`], and a TCP link to pcscd's vpcd driver
+//! [`crate::virtual_card::memory::MemoryTransport`], and a TCP link to pcscd's vpcd driver
 //! ([`vpcd::serve`]) so the real pcscd, OpenSC and our PC/SC client see it as a reader. The
 //! engine treats file contents as opaque bytes; personalisation (the PKCS#15 files) is built on
 //! top with the [`CardState`] builder. See design.md "The virtual SITHS card".
@@ -10,9 +10,9 @@
 mod engine;
 mod fs;
 mod keys;
+pub mod memory;
 pub mod personalise;
 mod pins;
-pub mod pre_upgrade;
 mod state;
 pub mod vpcd;
 

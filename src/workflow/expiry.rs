@@ -173,7 +173,7 @@ mod tests {
             id: vec![id],
             label: label.into(),
             path: vec![0x44, 0x10 + id],
-            slot: Some(id),
+            slot: crate::card::KeySlot::new(id),
             pin: None,
             der: info.as_ref().map(|i| i.der.clone()).unwrap_or_default(),
             info: info.map_err(|e| e.to_string()),
@@ -182,6 +182,10 @@ mod tests {
 
     fn overview(certificates: Vec<CardCertificate>) -> CardOverview {
         CardOverview {
+            source: crate::card::CardSource::Reader {
+                name: "test".into(),
+                atr: Vec::new(),
+            },
             reader: "test".into(),
             serial: "9752269000001001".into(),
             label: None,

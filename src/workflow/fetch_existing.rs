@@ -5,8 +5,7 @@
 //! card, so each certificate goes to the slot whose key matches it, or is reported as not fitting.
 
 use crate::ca::Profile;
-use crate::ca::client::SharedCard;
-use crate::card::{CardError, SecretCode};
+use crate::card::{CardError, KeySlot, SecretCode, SharedCard};
 use crate::pki::CertInfo;
 use crate::workflow::upgrade::{Timing, UpgradeError, log_in};
 
@@ -21,7 +20,7 @@ pub struct Existing {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fit {
     /// The card holds the matching key in this slot; the certificate can be written there.
-    Writable(u8),
+    Writable(KeySlot),
     /// The card already lists this certificate.
     AlreadyOnCard,
     /// No key on this card matches: it was made on another card.
@@ -34,7 +33,7 @@ impl Fit {
     /// Plain words for why a certificate can or cannot go onto this card.
     pub fn explain(&self) -> String {
         match self {
-            Fit::Writable(slot) => format!("can be written to this card (key slot {slot})"),
+            Fit::Writable(slot) => format!("can be written to this card ({slot})"),
             Fit::AlreadyOnCard => "already on this card".into(),
             Fit::KeyNotOnCard => {
                 "cannot go onto this card: its private key is on another card, and keys never leave a card"
@@ -57,8 +56,7 @@ pub fn list(
     request: &FetchRequest<'_>,
 ) -> Result<Vec<Existing>, UpgradeError> {
     let mut timing = Timing::default();
-    let lock = |s: &SharedCard| s.lock().unwrap_or_else(|p| p.into_inner()).overview();
-    let overview = lock(shared)?;
+    let overview = crate::card::lock(shared).overview()?;
     let (client, _me) = log_in(
         shared,
         &overview,
@@ -70,8 +68,8 @@ pub fn list(
     let issued = client.certificates()?;
     let mut keys = Vec::new();
     {
-        let mut card = shared.lock().unwrap_or_else(|p| p.into_inner());
-        for slot in crate::layout::KEY_SLOTS {
+        let mut card = crate::card::lock(shared);
+        for slot in KeySlot::ALL {
             if let Some(k) = card.read_public_key(slot)? {
                 keys.push((slot, k));
             }
@@ -107,9 +105,7 @@ pub fn write(shared: &SharedCard, existing: &Existing) -> Result<(), UpgradeErro
         return Err(UpgradeError::NotWritable(existing.fit.explain()));
     };
     let label = existing.profile.card_label();
-    shared
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
+    crate::card::lock(shared)
         .write_certificate(slot, label, &existing.info.der)
         .map_err(|e: CardError| e.into())
 }

@@ -2,8 +2,8 @@
 //! the certificate and its key work together before a national service depends on them, and to
 //! show who the CA takes them to be.
 
-use crate::ca::client::{CaClient, Me, SharedCard};
-use crate::card::{CardOverview, PinKind, SecretCode};
+use crate::ca::client::{CaClient, Me};
+use crate::card::{CardOverview, KeySlot, PinKind, SecretCode, SharedCard};
 use crate::pki::{Identity, Purpose};
 use crate::workflow::upgrade::UpgradeError;
 
@@ -13,7 +13,7 @@ pub fn test_login(
     shared: &SharedCard,
     ca_url: &str,
     ca_root_pem: &[u8],
-    slot: u8,
+    slot: KeySlot,
     pin1: &SecretCode,
 ) -> Result<Me, UpgradeError> {
     let client = log_in_with(shared, ca_url, ca_root_pem, |_| Some(slot), pin1)?;
@@ -48,7 +48,7 @@ pub fn puk_lookup(
 }
 
 /// Only a PIN1 authentication key can sign a TLS login.
-fn is_login_slot(overview: &CardOverview, slot: u8) -> bool {
+fn is_login_slot(overview: &CardOverview, slot: KeySlot) -> bool {
     overview.certificates.iter().any(|c| {
         c.slot == Some(slot)
             && c.pin == Some(PinKind::Pin1)
@@ -64,11 +64,11 @@ fn log_in_with(
     shared: &SharedCard,
     ca_url: &str,
     ca_root_pem: &[u8],
-    choose_slot: impl FnOnce(&CardOverview) -> Option<u8>,
+    choose_slot: impl FnOnce(&CardOverview) -> Option<KeySlot>,
     pin1: &SecretCode,
 ) -> Result<CaClient, UpgradeError> {
     let (slot, cert_der) = {
-        let mut card = shared.lock().unwrap_or_else(|p| p.into_inner());
+        let mut card = crate::card::lock(shared);
         let overview = card.overview()?;
         let slot = choose_slot(&overview)
             .filter(|slot| is_login_slot(&overview, *slot))

@@ -13,11 +13,13 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::ca::check::{CertCheckError, Expected, check_issued};
-use crate::ca::client::{CaClient, CaError, SharedCard};
+use crate::ca::client::{CaClient, CaError};
 use crate::ca::csr::card_csr;
 use crate::ca::{IdentityKind, Profile};
-use crate::card::{CardError, CardOverview, PinKind, PublicKey, SecretCode, SignatureScheme};
-use crate::layout;
+use crate::card::{
+    Card, CardError, CardOverview, KeySlot, PinKind, PublicKey, SecretCode, SharedCard,
+    SignatureScheme,
+};
 use crate::pki::{CertInfo, Identity, Purpose};
 
 /// Where the upgrade is; the GUI shows these as a step list, the CLI as lines.
@@ -72,7 +74,7 @@ pub struct UpgradeSummary {
     /// The profiles whose certificate this run wrote (empty when the card was already done).
     pub written: Vec<Profile>,
     /// Slots of legacy pairs this run removed.
-    pub removed_slots: Vec<u8>,
+    pub removed_slots: Vec<KeySlot>,
     pub overview: CardOverview,
     pub timing: Timing,
 }
@@ -91,7 +93,10 @@ pub enum UpgradeError {
         error: CertCheckError,
     },
     #[error("the CA will not upgrade this card: {message}")]
-    NotAllowed { code: String, message: String },
+    NotAllowed {
+        code: crate::ca::RefusalCode,
+        message: String,
+    },
     #[error(
         "the CA offers no {0} certificate for you, so the upgrade cannot make both pairs: contact the service centre"
     )]
@@ -100,10 +105,8 @@ pub enum UpgradeError {
         "the card has no authentication certificate to log in to the CA with: contact the service centre"
     )]
     NoLoginCertificate,
-    #[error(
-        "key slot {0} holds a certificate that is not part of the upgrade: contact the service centre"
-    )]
-    SlotInUse(u8),
+    #[error("{0} holds a certificate that is not part of the upgrade: contact the service centre")]
+    SlotInUse(KeySlot),
     #[error("this certificate {0}")]
     NotWritable(String),
     #[error(
@@ -120,19 +123,19 @@ impl UpgradeError {
 }
 
 /// Card operations, timed.
-struct Card<'a> {
+struct Timed<'a> {
     shared: &'a SharedCard,
     timing: &'a mut Timing,
 }
 
-impl Card<'_> {
+impl Timed<'_> {
     fn with<R>(
         &mut self,
-        op: impl FnOnce(&mut crate::card::SithsCard) -> Result<R, CardError>,
+        op: impl FnOnce(&mut dyn Card) -> Result<R, CardError>,
     ) -> Result<R, CardError> {
         let started = Instant::now();
-        let mut guard = self.shared.lock().unwrap_or_else(|p| p.into_inner());
-        let r = op(&mut guard);
+        let mut guard = crate::card::lock(self.shared);
+        let r = op(guard.as_mut());
         self.timing.card += started.elapsed();
         r
     }
@@ -182,7 +185,7 @@ pub fn upgrade(
         });
     };
 
-    let overview = Card {
+    let overview = Timed {
         shared,
         timing: &mut timing,
     }
@@ -219,7 +222,7 @@ pub fn upgrade(
     );
     if let Some(refusal) = &me.refusal {
         return Err(UpgradeError::NotAllowed {
-            code: refusal.error.clone(),
+            code: refusal.error,
             message: refusal.message.clone(),
         });
     }
@@ -267,14 +270,18 @@ pub fn upgrade(
             }
         }
 
-        let mut card = Card {
+        let mut card = Timed {
             shared,
             timing: &mut timing,
         };
-        let key = match card.with(|c| c.read_public_key(slot))? {
-            Some(key) => key,
-            None => card.with(|c| c.generate_key(slot))?,
-        };
+        let key = card.with(|c| {
+            // A PKCS#11 token per PIN shows, and makes, PIN2 keys only once PIN2 is given.
+            authorize_for_slot(c, slot, request.pin2)?;
+            match c.read_public_key(slot)? {
+                Some(key) => Ok(key),
+                None => c.generate_key(slot),
+            }
+        })?;
         report(
             Step::GenerateKey(profile),
             format!("Key for {} ready on the card", profile.card_label()),
@@ -330,7 +337,7 @@ pub fn upgrade(
             &mut done,
         );
 
-        Card {
+        Timed {
             shared,
             timing: &mut timing,
         }
@@ -344,7 +351,7 @@ pub fn upgrade(
     }
 
     // Read back and prove each new key signs and verifies against its certificate.
-    let after = Card {
+    let after = Timed {
         shared,
         timing: &mut timing,
     }
@@ -362,18 +369,24 @@ pub fn upgrade(
     }
 
     // Only now: remove the legacy pair, and any key no certificate names.
-    let profile_slots: Vec<u8> = Profile::ALL.iter().map(|p| p.slot()).collect();
+    let profile_slots: Vec<KeySlot> = Profile::ALL.iter().map(|p| p.slot()).collect();
     let mut removed_slots = Vec::new();
-    let mut card = Card {
+    let mut card = Timed {
         shared,
         timing: &mut timing,
     };
-    for slot in layout::KEY_SLOTS.filter(|s| !profile_slots.contains(s)) {
+    for slot in KeySlot::ALL
+        .into_iter()
+        .filter(|s| !profile_slots.contains(s))
+    {
         let listed = after.certificates.iter().any(|c| c.slot == Some(slot))
             || after.keys.iter().any(|k| k.slot == Some(slot));
         let has_key = card.with(|c| c.read_public_key(slot))?.is_some();
         if listed || has_key {
-            card.with(|c| c.delete_pair(slot))?;
+            card.with(|c| {
+                authorize_for_slot(c, slot, request.pin2)?;
+                c.delete_pair(slot)
+            })?;
             removed_slots.push(slot);
         }
     }
@@ -423,7 +436,7 @@ pub(crate) fn log_in(
         .min_by_key(|(slot, _, _)| *slot == Profile::HsaAuth.slot())
         .map(|(slot, c, _)| (slot, c.der.clone()))
         .ok_or(UpgradeError::NoLoginCertificate)?;
-    Card { shared, timing }.with(|c| c.verify_pin(PinKind::Pin1, pin1))?;
+    Timed { shared, timing }.with(|c| c.verify_pin(PinKind::Pin1, pin1))?;
     let started = Instant::now();
     let client = CaClient::new(ca_url, ca_root_pem, shared.clone(), slot, cert)?;
     let me = client.me()?;
@@ -432,13 +445,13 @@ pub(crate) fn log_in(
 }
 
 /// Verify the PIN the slot needs right before its signature (PIN2 for signing keys).
-fn verify_for_slot(
-    card: &mut crate::card::SithsCard,
-    slot: u8,
+fn authorize_for_slot(
+    card: &mut dyn Card,
+    slot: KeySlot,
     pin2: &SecretCode,
 ) -> Result<(), CardError> {
-    if layout::slot_pin(slot) == layout::PIN2_REF {
-        card.verify_pin(PinKind::Pin2, pin2)?;
+    if slot.pin() == PinKind::Pin2 {
+        card.authorize(slot, pin2)?;
     }
     Ok(())
 }
@@ -450,7 +463,7 @@ fn csr_for(
     key: &PublicKey,
     pin2: &SecretCode,
 ) -> Result<Vec<u8>, UpgradeError> {
-    Card { shared, timing }.with(|c| verify_for_slot(c, profile.slot(), pin2))?;
+    Timed { shared, timing }.with(|c| authorize_for_slot(c, profile.slot(), pin2))?;
     let started = Instant::now();
     let csr = card_csr(shared, profile.slot(), key)?;
     timing.card += started.elapsed();
@@ -469,8 +482,8 @@ fn prove(
     let mut challenge = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut challenge);
     let hash: [u8; 32] = Sha256::digest(challenge).into();
-    let signature = Card { shared, timing }.with(|c| {
-        verify_for_slot(c, profile.slot(), pin2)?;
+    let signature = Timed { shared, timing }.with(|c| {
+        authorize_for_slot(c, profile.slot(), pin2)?;
         c.sign(profile.slot(), &hash, SignatureScheme::Pkcs1Sha256)
     })?;
     let (Some(n), Some(e)) = (&cert.rsa_modulus, &cert.rsa_exponent) else {

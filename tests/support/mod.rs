@@ -5,3 +5,4 @@ pub mod cli;
 pub mod fake_vpcd_card;
 pub mod files;
 pub mod pcscd;
+pub mod softhsm;

@@ -15,6 +15,7 @@ use super::dir::{CaName, MockDir, parse_date};
 use super::persons::{Directory, Person};
 use super::refusal::Refusal;
 use super::store::Store;
+use crate::ca::RefusalCode;
 use crate::ca::{IdentityKind, Profile, pkcs7};
 use crate::pki::{CertInfo, Date, TestCa};
 
@@ -43,7 +44,7 @@ impl Reply {
                 content_type: "application/json",
                 body,
             },
-            Err(e) => Reply::from(Refusal::new(500, "internal", e.to_string())),
+            Err(e) => Reply::from(Refusal::new(500, RefusalCode::Internal, e.to_string())),
         }
     }
 }
@@ -114,7 +115,7 @@ impl Ca {
                 }
                 _ => Err(Refusal::new(
                     404,
-                    "not_found",
+                    RefusalCode::NotFound,
                     "no such address; the CA serves /.well-known/est/<profile>/ and /api/v1/",
                 )),
             }
@@ -129,7 +130,7 @@ impl Ca {
             ("GET", "cacerts") => {
                 let issuing = self.issuer(profile).cert_der();
                 let body = pkcs7::certs_only_base64(&[issuing, &self.root_der])
-                    .map_err(|e| Refusal::new(500, "internal", e.to_string()))?;
+                    .map_err(|e| Refusal::new(500, RefusalCode::Internal, e.to_string()))?;
                 Ok(Reply {
                     status: 200,
                     content_type: "application/pkcs7-mime",
@@ -140,7 +141,7 @@ impl Ca {
             (_, "cacerts" | "simpleenroll") => Err(method_not_allowed()),
             _ => Err(Refusal::new(
                 404,
-                "not_found",
+                RefusalCode::NotFound,
                 "this CA offers cacerts and simpleenroll for each profile",
             )),
         }
@@ -183,16 +184,20 @@ impl Ca {
         let spki = csr::check(&der, person.identity_for(profile))?;
         let internal = |e: MockError| {
             log::error!("store: {e}");
-            Refusal::new(500, "internal", "the CA's store failed; try again later")
+            Refusal::new(
+                500,
+                RefusalCode::Internal,
+                "the CA's store failed; try again later",
+            )
         };
         if self.misissue.load(std::sync::atomic::Ordering::Relaxed) {
             let other_key = self.issuer(profile).info().spki_der.clone();
             let wrong = self
                 .issuer(profile)
                 .issue_person_cert(&person.cert_request(profile), &other_key)
-                .map_err(|e| Refusal::new(500, "internal", e.to_string()))?;
+                .map_err(|e| Refusal::new(500, RefusalCode::Internal, e.to_string()))?;
             let body = pkcs7::certs_only_base64(&[&wrong])
-                .map_err(|e| Refusal::new(500, "internal", e.to_string()))?;
+                .map_err(|e| Refusal::new(500, RefusalCode::Internal, e.to_string()))?;
             return Ok(Reply {
                 status: 200,
                 content_type: EST_CERTS_CONTENT_TYPE,
@@ -218,7 +223,11 @@ impl Ca {
                     .issue_person_cert(&person.cert_request(profile), &spki)
                     .map_err(|e| {
                         log::error!("issuing for {}: {e}", person.hsa_id);
-                        Refusal::new(500, "internal", "the CA could not issue; try again later")
+                        Refusal::new(
+                            500,
+                            RefusalCode::Internal,
+                            "the CA could not issue; try again later",
+                        )
                     })?;
                 log::info!(
                     "{} {}: issued a certificate",
@@ -231,7 +240,7 @@ impl Ca {
             }
         };
         let body = pkcs7::certs_only_base64(&[&cert])
-            .map_err(|e| Refusal::new(500, "internal", e.to_string()))?;
+            .map_err(|e| Refusal::new(500, RefusalCode::Internal, e.to_string()))?;
         Ok(Reply {
             status: 200,
             content_type: EST_CERTS_CONTENT_TYPE,
@@ -276,7 +285,11 @@ impl Ca {
         let person = self.caller(req)?;
         let stored = self.store.for_person(&person.hsa_id).map_err(|e| {
             log::error!("store: {e}");
-            Refusal::new(500, "internal", "the CA's store failed; try again later")
+            Refusal::new(
+                500,
+                RefusalCode::Internal,
+                "the CA's store failed; try again later",
+            )
         })?;
         let certificates = stored
             .into_iter()
@@ -298,7 +311,7 @@ impl Ca {
         let ask: PukLookup = serde_json::from_slice(req.body).map_err(|_| {
             Refusal::new(
                 400,
-                "bad_request",
+                RefusalCode::BadRequest,
                 "send JSON {\"hsa_id\": \"…\", \"reason\": \"…\"}",
             )
         })?;
@@ -309,7 +322,7 @@ impl Ca {
         let customer = self.persons.by_hsa_id(ask.hsa_id.trim()).ok_or_else(|| {
             Refusal::new(
                 404,
-                "unknown_person",
+                RefusalCode::UnknownPerson,
                 "no card holder has that HSA-id; check it against the holder's card",
             )
         })?;
@@ -318,7 +331,7 @@ impl Ca {
                 log::error!("PUK lookup log: {e}");
                 Refusal::new(
                     500,
-                    "internal",
+                    RefusalCode::Internal,
                     "the lookup could not be logged, so the PUK is not shown; try again later",
                 )
             })?;
@@ -360,7 +373,7 @@ impl Ca {
 fn method_not_allowed() -> Refusal {
     Refusal::new(
         405,
-        "method_not_allowed",
+        RefusalCode::MethodNotAllowed,
         "use GET for cacerts, me and certificates, POST for simpleenroll and puk-lookup",
     )
 }
@@ -406,7 +419,7 @@ pub fn deadline_passed(deadline: &str, today: Date) -> bool {
 
 #[derive(Serialize)]
 struct ErrorBody {
-    error: &'static str,
+    error: RefusalCode,
     message: String,
 }
 
@@ -485,7 +498,7 @@ mod tests {
             decode_body(b"MAMC\r\nAQA=\n").unwrap(),
             vec![0x30, 3, 2, 1, 0]
         );
-        assert_eq!(decode_body(b"").unwrap_err().code, "bad_csr");
-        assert_eq!(decode_body(b"!!").unwrap_err().code, "bad_csr");
+        assert_eq!(decode_body(b"").unwrap_err().code, RefusalCode::BadCsr);
+        assert_eq!(decode_body(b"!!").unwrap_err().code, RefusalCode::BadCsr);
     }
 }

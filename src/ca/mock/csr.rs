@@ -66,7 +66,7 @@ mod tests {
     fn garbage_is_a_bad_csr_not_a_panic() {
         for bytes in [&b""[..], b"\x30\x03\x02\x01\x00", b"hello"] {
             let r = check(bytes, "TST5565594230-1001").unwrap_err();
-            assert_eq!(r.code, "bad_csr");
+            assert_eq!(r.code, crate::ca::RefusalCode::BadCsr);
         }
     }
 }

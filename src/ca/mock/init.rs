@@ -17,9 +17,7 @@ use crate::ca::Profile;
 use crate::pki::date::now_unix;
 use crate::pki::keys::{RsaSpki, generate_rsa_key, private_key_pkcs8_der};
 use crate::pki::{Date, TestCa};
-use crate::virtual_card::pre_upgrade::{
-    generate_and_certify, make_pre_upgrade_card_with, personalised_card,
-};
+use crate::provision::{generate_and_certify, make_pre_upgrade_card_with, personalised_card};
 
 /// A certificate issued at init for an already-upgraded card, to go into the store.
 type Issued = (Person, Profile, Vec<u8>);
@@ -180,9 +178,7 @@ fn make_card(
     pnr3: &TestCa,
 ) -> Result<Vec<Issued>, MockError> {
     let state = md.card_state(&person.hsa_id);
-    let card_err = |e: crate::virtual_card::pre_upgrade::InitError| {
-        MockError::Card(state.clone(), e.to_string())
-    };
+    let card_err = |e: crate::provision::InitError| MockError::Card(state.clone(), e.to_string());
     let codes = person.codes();
     if !person.already_upgraded {
         let validity = person.legacy_expires_in_days.map(|days| {

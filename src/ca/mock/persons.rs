@@ -13,7 +13,7 @@ use super::MockError;
 use crate::ca::{IdentityKind, Profile};
 use crate::pki::issue::{PersonCertRequest, PersonName};
 use crate::pki::{HsaId, Identity};
-use crate::virtual_card::pre_upgrade::Codes;
+use crate::provision::Codes;
 
 /// The directory shipped with the program, so `ca-mock init` works from an installed binary.
 pub const BUILTIN_PERSONS_JSON: &str = include_str!("../../../assets/test-persons.json");

@@ -3,17 +3,19 @@
 
 use serde::Serialize;
 
+use crate::ca::RefusalCode;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Refusal {
     #[serde(skip)]
     pub status: u16,
     #[serde(rename = "error")]
-    pub code: &'static str,
+    pub code: RefusalCode,
     pub message: String,
 }
 
 impl Refusal {
-    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Refusal {
+    pub fn new(status: u16, code: RefusalCode, message: impl Into<String>) -> Refusal {
         Refusal {
             status,
             code,
@@ -24,7 +26,7 @@ impl Refusal {
     pub fn no_client_certificate() -> Refusal {
         Refusal::new(
             401,
-            "no_client_certificate",
+            RefusalCode::NoClientCertificate,
             "no client certificate was presented; insert your SITHS card and log in with its \
              identification certificate",
         )
@@ -33,27 +35,27 @@ impl Refusal {
     pub fn unknown_person() -> Refusal {
         Refusal::new(
             403,
-            "unknown_person",
+            RefusalCode::UnknownPerson,
             "the certificate's holder is not in the directory; contact your SITHS service centre",
         )
     }
 
     pub fn bad_csr(message: String) -> Refusal {
-        Refusal::new(400, "bad_csr", message)
+        Refusal::new(400, RefusalCode::BadCsr, message)
     }
 
     pub fn bad_key(message: String) -> Refusal {
-        Refusal::new(400, "bad_key", message)
+        Refusal::new(400, RefusalCode::BadKey, message)
     }
 
     pub fn wrong_identity(message: String) -> Refusal {
-        Refusal::new(403, "wrong_identity", message)
+        Refusal::new(403, RefusalCode::WrongIdentity, message)
     }
 
     pub fn profile_not_allowed(label: &str) -> Refusal {
         Refusal::new(
             403,
-            "profile_not_allowed",
+            RefusalCode::ProfileNotAllowed,
             format!(
                 "{label} needs trust level 3, which a samordningsnummer cannot give; use the \
                  HSA-id certificates, or contact your service centre once you have a personnummer"
@@ -64,7 +66,7 @@ impl Refusal {
     pub fn upgrade_not_allowed() -> Refusal {
         Refusal::new(
             403,
-            "upgrade_not_allowed",
+            RefusalCode::UpgradeNotAllowed,
             "your card may not be upgraded; contact your SITHS service centre for a new card",
         )
     }
@@ -72,7 +74,7 @@ impl Refusal {
     pub fn deadline_passed(deadline: &str) -> Refusal {
         Refusal::new(
             403,
-            "deadline_passed",
+            RefusalCode::DeadlinePassed,
             format!(
                 "upgrades ended on {deadline}; contact your SITHS service centre for a new card"
             ),
@@ -83,7 +85,7 @@ impl Refusal {
         let label: String = label.chars().filter(|c| !c.is_control()).take(40).collect();
         Refusal::new(
             404,
-            "unknown_profile",
+            RefusalCode::UnknownProfile,
             format!("there is no profile {label:?}; use hsa-auth, hsa-sign, pnr-auth or pnr-sign"),
         )
     }
@@ -91,7 +93,7 @@ impl Refusal {
     pub fn not_operator() -> Refusal {
         Refusal::new(
             403,
-            "not_operator",
+            RefusalCode::NotOperator,
             "only service-centre operators may look up a PUK; ask your service centre",
         )
     }
@@ -99,7 +101,7 @@ impl Refusal {
     pub fn reason_missing() -> Refusal {
         Refusal::new(
             400,
-            "reason_missing",
+            RefusalCode::ReasonMissing,
             "write why the PUK is needed (e.g. the holder's identity check) in \"reason\"",
         )
     }

@@ -20,7 +20,7 @@ pub struct CertsScreen {
     pub pin1: Zeroizing<String>,
     /// Where exported certificates go; empty: the home directory.
     pub export_dir: String,
-    pub login: Option<(u8, Box<Me>)>,
+    pub login: Option<(crate::card::KeySlot, Box<Me>)>,
     pub exported: Option<PathBuf>,
     pub failure: Option<Failure>,
 }

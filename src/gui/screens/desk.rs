@@ -283,12 +283,9 @@ fn customer_panel(app: &SithsApp, ui: &mut egui::Ui, customer: Option<&CardOverv
     }
     let tries = |kind: PinKind| {
         c.pin(kind)
-            .map(|p| {
-                if p.blocked() {
-                    app.tr.t("blocked")
-                } else {
-                    p.tries_left.to_string()
-                }
+            .map(|p| match p.known {
+                crate::card::TriesKnown::Exact if !p.blocked() => p.tries_left.to_string(),
+                _ => words::tries_left(&app.tr, p),
             })
             .unwrap_or_else(|| "–".into())
     };

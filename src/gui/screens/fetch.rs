@@ -47,7 +47,7 @@ impl FetchScreen {
 
 fn fit_text(app: &SithsApp, fit: &Fit) -> String {
     match fit {
-        Fit::Writable(slot) => app.tr.a("fit-writable", &[("slot", (*slot).into())]),
+        Fit::Writable(slot) => app.tr.a("fit-writable", &[("slot", slot.number().into())]),
         Fit::AlreadyOnCard => app.tr.t("fit-already"),
         Fit::KeyNotOnCard => app.tr.t("fit-other-card"),
         Fit::Expired => app.tr.t("fit-expired"),

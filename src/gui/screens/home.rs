@@ -114,7 +114,7 @@ pub fn card_need(overview: &CardOverview) -> CardNeed {
 /// The card holds a pair outside the upgrade's four profile slots (the legacy pair, which is
 /// also level 3 but from the old CA), or a profile slot has no certificate yet.
 pub fn needs_upgrade(overview: &CardOverview) -> bool {
-    let profile_slots: Vec<u8> = Profile::ALL.iter().map(|p| p.slot()).collect();
+    let profile_slots: Vec<crate::card::KeySlot> = Profile::ALL.iter().map(|p| p.slot()).collect();
     let complete = Profile::ALL.iter().all(|p| {
         overview
             .certificates
@@ -162,6 +162,11 @@ fn overview_screen(app: &mut SithsApp, ui: &mut egui::Ui, overview: &CardOvervie
             ui.label(tr.t("card-serial"));
             ui.label(RichText::new(&overview.serial).monospace());
             ui.end_row();
+            if let crate::card::CardSource::Pkcs11 { .. } = overview.source {
+                ui.label(tr.t("card-read-via"));
+                ui.label(&overview.reader);
+                ui.end_row();
+            }
         });
     ui.add_space(8.0);
 
@@ -289,11 +294,7 @@ fn pins(app: &SithsApp, ui: &mut egui::Ui, overview: &CardOverview) {
                     continue;
                 };
                 ui.label(words::pin_name(tr, kind));
-                let text = if status.blocked() {
-                    tr.t("blocked")
-                } else {
-                    tr.a("tries-left", &[("n", status.tries_left.into())])
-                };
+                let text = words::tries_left(tr, status);
                 if status.tries_left <= 1 {
                     ui.label(RichText::new(text).color(widgets::ERROR_COLOUR).strong());
                 } else {

@@ -163,7 +163,7 @@ fn show(app: &mut SithsApp, ui: &mut egui::Ui, purpose: FormPurpose) {
     let new2_label = app.tr.t("enter-new-pin-again");
     let tries_text = code_status
         .as_ref()
-        .map(|s| app.tr.a("tries-left", &[("n", s.tries_left.into())]))
+        .map(|s| words::tries_left(&app.tr, s))
         .unwrap_or_default();
     let mut enter = false;
     ui.horizontal(|ui| {

@@ -14,6 +14,8 @@ pub struct SettingsForm {
     pub ca_url: String,
     pub ca_root: String,
     pub reader: Option<String>,
+    /// PKCS#11 module: empty for PC/SC.
+    pub pkcs11_module: String,
     pub saved: bool,
 }
 
@@ -27,6 +29,7 @@ impl From<&Settings> for SettingsForm {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             reader: s.reader.clone(),
+            pkcs11_module: s.pkcs11_module.clone().unwrap_or_default(),
             saved: false,
         }
     }
@@ -89,6 +92,13 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
             .response
             .labelled_by(label.id);
     });
+    widgets::text_field(
+        ui,
+        &app.tr.t("settings-pkcs11"),
+        &mut app.settings_form.pkcs11_module,
+        320.0,
+    );
+    ui.label(egui::RichText::new(app.tr.t("settings-pkcs11-help")).weak());
     ui.add_space(8.0);
     if widgets::primary(ui, &app.tr.t("save"), true) {
         let form = &app.settings_form;
@@ -97,7 +107,16 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
             .filter(|s| !s.is_empty())
             .map(PathBuf::from);
         app.settings.reader = form.reader.clone();
+        let module = Some(form.pkcs11_module.trim().to_string()).filter(|m| !m.is_empty());
+        let module_changed = module != app.settings.pkcs11_module;
+        app.settings.pkcs11_module = module;
         app.save_settings();
+        if module_changed {
+            // Another way to the card: a new worker reads it from the start.
+            app.switch_source(false);
+            app.settings_form.saved = true;
+            return;
+        }
         app.send(Command::SetCa(CaSettings {
             url: app.settings.ca_url.clone(),
             root_pem: app.settings.ca_root.clone(),

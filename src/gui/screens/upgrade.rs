@@ -114,7 +114,7 @@ fn pins(app: &mut SithsApp, ui: &mut egui::Ui) {
     let tries = |kind| {
         app.overview()
             .and_then(|o| o.pin(kind))
-            .map(|p| tr.a("tries-left", &[("n", p.tries_left.into())]))
+            .map(|p| words::tries_left(tr, p))
             .unwrap_or_default()
     };
     let pin1_label = words::with_pin(tr, "enter-pin", PinKind::Pin1);

@@ -2,15 +2,14 @@
 //! Each read opens a fresh connection, so a card swapped or re-inserted meanwhile is never
 //! mistaken for the one read before.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::MutexGuard;
 
-use crate::ca::client::SharedCard;
-use crate::card::{CardError, SithsCard};
+use crate::card::{Card, CardError, SharedCard, SithsCard};
 use crate::gui::protocol::CardStatus;
-use crate::transport::memory::MemoryTransport;
 use crate::transport::pcsc::{PcscTransport, ReaderInfo, list_readers};
 use crate::transport::{Transport, TransportError};
 use crate::virtual_card;
+use crate::virtual_card::memory::MemoryTransport;
 
 /// What one read found: the card's status, and the open card when it is ready for tasks.
 pub(super) struct Found {
@@ -72,27 +71,32 @@ pub(super) fn connect_demo(card: &virtual_card::SharedCard) -> Result<MemoryTran
 
 /// Check the card is a SITHS card and read its overview.
 pub(super) fn open(transport: Box<dyn Transport>) -> Found {
-    let mut card = match SithsCard::open(transport) {
-        Ok(c) => c,
-        Err(e) => return Found::status(status_of_card(e)),
-    };
+    match SithsCard::open(transport) {
+        Ok(c) => open_card(Box::new(c)),
+        Err(e) => Found::status(status_of_card(e)),
+    }
+}
+
+/// Read the overview of a card already open, whichever backend serves it.
+pub(super) fn open_card(mut card: Box<dyn Card>) -> Found {
     match card.overview() {
         Ok(overview) => Found {
             status: CardStatus::Ready(Box::new(overview)),
-            card: Some(Arc::new(Mutex::new(card))),
+            card: Some(std::sync::Arc::new(std::sync::Mutex::new(card))),
         },
         Err(e) => Found::status(status_of_card(e)),
     }
 }
 
 /// Lock the open card; a panic elsewhere does not make the card unusable.
-pub(super) fn lock(card: &SharedCard) -> MutexGuard<'_, SithsCard> {
-    card.lock().unwrap_or_else(PoisonError::into_inner)
+pub(super) fn lock(card: &SharedCard) -> MutexGuard<'_, Box<dyn Card>> {
+    crate::card::lock(card)
 }
 
 pub(super) fn status_of_card(e: CardError) -> CardStatus {
     match e {
         CardError::NotSiths => CardStatus::NotSiths,
+        CardError::Pkcs11(crate::pkcs11::Pkcs11Error::NoToken(_)) => CardStatus::NoCard,
         CardError::Transport(t) => status_of_transport(t),
         e => CardStatus::Unreadable(e),
     }

@@ -59,6 +59,13 @@ pub enum Mode {
         reader: Option<String>,
         ca: CaSettings,
     },
+    /// A card through a PKCS#11 module (the card's middleware): a path or a known name
+    /// (`crate::pkcs11::discovery`); `token` None = the first token the module shows.
+    Pkcs11 {
+        module: String,
+        token: Option<String>,
+        ca: CaSettings,
+    },
     /// In-process virtual card + CA mock on loopback. None: the worker prepares a [`DemoWorld`]
     /// itself in its thread (`Environment(DemoPreparing)` first, then `Demo{..}` or
     /// `DemoFailed`). Some: tests prepare it up front and keep a clone of its card to pull it.

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 
-use crate::ca::client::SharedCard;
+use crate::card::SharedCard;
 use crate::gui::demo::DemoWorld;
 use crate::gui::protocol::{
     CaSettings, CardStatus, Command, DemoAction, Environment, Event, Failure, Outcome, Task,
@@ -20,9 +20,13 @@ use super::{Events, Input, Mode, tasks};
 
 enum Source {
     Pcsc {
+        /// The reader, or with a PKCS#11 module the token, to use; None: the first with a card.
         reader: Option<String>,
         /// Live reader events; None if the monitor could not start (Refresh still works).
         monitor: Option<(ReaderMonitor, JoinHandle<()>)>,
+        /// Reach the card through this PKCS#11 module instead of APDUs (the reader monitor still
+        /// says when to read again).
+        module: Option<String>,
     },
     /// None while the demo is being prepared, or when it could not be.
     Demo(Option<Box<DemoWorld>>),
@@ -53,6 +57,18 @@ pub(super) fn run(mode: Mode, input: Receiver<Input>, tx: Sender<Input>, events:
                 Source::Pcsc {
                     reader,
                     monitor: start_monitor(tx),
+                    module: None,
+                },
+                ca,
+            )
+        }
+        Mode::Pkcs11 { module, token, ca } => {
+            events.send(Event::Environment(Environment::Pcsc));
+            (
+                Source::Pcsc {
+                    reader: token,
+                    monitor: start_monitor(tx),
+                    module: Some(module),
                 },
                 ca,
             )
@@ -182,6 +198,14 @@ impl Runner {
         self.card = None;
         let announce = announce || !self.shown_ready;
         let found = match &self.source {
+            Source::Pcsc {
+                reader,
+                module: Some(module),
+                ..
+            } => {
+                let (module, token) = (module.clone(), reader.clone());
+                self.read_pkcs11(&module, token.as_deref(), announce)
+            }
             Source::Pcsc { reader, .. } => {
                 let reader = reader.clone();
                 self.read_pcsc(reader.as_deref(), announce)
@@ -218,6 +242,22 @@ impl Runner {
             self.emit(Event::Card(CardStatus::Reading));
         }
         card_source::read_pcsc(&reader.name)
+    }
+
+    fn read_pkcs11(&self, module: &str, token: Option<&str>, announce: bool) -> Found {
+        if announce {
+            self.emit(Event::Card(CardStatus::Reading));
+        }
+        let opened = crate::pkcs11::discovery::resolve(module)
+            .map_err(crate::card::CardError::from)
+            .and_then(|path| crate::pkcs11::Pkcs11Card::open(&path, token));
+        match opened {
+            Ok(card) => card_source::open_card(Box::new(card)),
+            Err(e) => Found {
+                status: card_source::status_of_card(e),
+                card: None,
+            },
+        }
     }
 
     fn read_demo(&self, card: &virtual_card::SharedCard, announce: bool) -> Found {
@@ -291,7 +331,14 @@ impl Runner {
     ) {
         self.emit(Event::Busy(task));
         let outcome = match self.card.clone() {
-            Some(card) => body(self, &card).unwrap_or_else(Outcome::Failed),
+            Some(card) => {
+                let outcome = body(self, &card).unwrap_or_else(Outcome::Failed);
+                // No card stays logged in after a task.
+                if let Err(e) = crate::card::lock(&card).end_session() {
+                    log::warn!("could not log out of the card: {e}");
+                }
+                outcome
+            }
             None => Outcome::Failed(Failure::NoCard),
         };
         self.emit(Event::Finished(task, outcome));

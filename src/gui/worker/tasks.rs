@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::ca::Profile;
-use crate::ca::client::{CaError, SharedCard};
-use crate::card::{CardError, PinKind, SecretCode};
+use crate::ca::client::CaError;
+use crate::card::{CardError, KeySlot, PinKind, SecretCode, SharedCard};
 use crate::gui::protocol::{CaSettings, Failure, Outcome};
 use crate::pki::pem;
 use crate::workflow::fetch_existing::{self, Existing, FetchRequest, Fit};
@@ -69,7 +69,7 @@ pub(super) fn upgrade(
 pub(super) fn log_in(
     card: &SharedCard,
     ca: &CaSettings,
-    slot: u8,
+    slot: KeySlot,
     pin1: SecretCode,
 ) -> Result<Outcome, Failure> {
     let (url, root) = ca_material(ca)?;

@@ -1,16 +1,19 @@
 //! A pre-upgrade card as holders have them today: one legacy HSA-id pair and known test codes.
 //!
+//! This sits above both the card client and the virtual card (it personalises a virtual card,
+//! then drives it through the client), so neither of those depends on the other.
+//!
 //! The card is personalised, then keys and certificates go on it through its own commands, as a
 //! real issuing system would; the certificates come from a throwaway test CA saved beside it.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crate::card::{CardError, PinKind, PinRuleError, SecretCode, SithsCard};
+use crate::card::{Card, CardError, KeySlot, PinKind, PinRuleError, SecretCode, SithsCard};
 use crate::pki::issue::{PersonCertRequest, PersonName, TestCa};
 use crate::pki::{PkiError, Purpose};
 use crate::transport::TransportError;
-use crate::transport::memory::MemoryTransport;
+use crate::virtual_card::memory::MemoryTransport;
 use crate::virtual_card::personalise::{InitialCodes, blank_card};
 use crate::virtual_card::{BuildError, StateError, VirtualCard};
 
@@ -109,8 +112,12 @@ pub fn make_pre_upgrade_card_with(
 ) -> Result<(), InitError> {
     let mut card = personalised_card(state, serial, codes)?;
     for (slot, purpose, label) in [
-        (1u8, Purpose::Authentication, "HSA-id legitimering"),
-        (5u8, Purpose::Signature, "HSA-id underskrift"),
+        (
+            KeySlot::ALL[0],
+            Purpose::Authentication,
+            "HSA-id legitimering",
+        ),
+        (KeySlot::ALL[4], Purpose::Signature, "HSA-id underskrift"),
     ] {
         let req = PersonCertRequest {
             subject: person.clone(),
@@ -135,7 +142,7 @@ pub fn personalised_card(
     let pin1 = check_codes(codes)?;
     let blank = blank_card(
         serial,
-        "SITHS e-id kort (Legitimering)",
+        "SITHS e-id kort",
         &InitialCodes {
             pin1: &codes.pin1,
             pin2: &codes.pin2,
@@ -153,8 +160,8 @@ pub fn personalised_card(
 /// Generate a key in `slot`, have `ca` certify it for `req` and write the certificate under
 /// `label`; returns the certificate. PIN1 must be verified.
 pub fn generate_and_certify(
-    card: &mut SithsCard,
-    slot: u8,
+    card: &mut dyn Card,
+    slot: KeySlot,
     label: &str,
     ca: &TestCa,
     req: &PersonCertRequest,

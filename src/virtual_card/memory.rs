@@ -7,7 +7,7 @@
 
 use crate::virtual_card::{self, VirtualCard};
 
-use super::{Transmit, Transport, TransportError};
+use crate::transport::{Transmit, Transport, TransportError};
 
 pub use crate::virtual_card::SharedCard;
 

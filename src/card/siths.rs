@@ -1,0 +1,278 @@
+//! The apdu backend: the SITHS card's PKCS#15 application through ISO 7816-4 APDUs, over PC/SC or
+//! in-process.
+//!
+//! Every operation runs inside one transport transaction and begins by selecting the application,
+//! so it stands alone: another program may have used the card in between, and an operation that
+//! meets a reset is redone once from the start.
+
+use crate::apdu::{Command, StatusWord};
+use crate::card::{
+    Card, CardError, CardOverview, CardSource, KeySlot, PinKind, PinStatus, PublicKey, SecretCode,
+    SignatureScheme, files, overview,
+};
+use crate::channel::{Channel, TransferStats};
+use crate::layout;
+use crate::pkcs15::iso7816::RsaPublicKeyTemplate;
+use crate::transport::{Transport, TransportError};
+
+pub struct SithsCard {
+    transport: Box<dyn Transport>,
+    stats: TransferStats,
+}
+
+impl SithsCard {
+    /// Wrap a connected transport and check that the card holds the SITHS application.
+    pub fn open(transport: Box<dyn Transport>) -> Result<SithsCard, CardError> {
+        let mut card = SithsCard {
+            transport,
+            stats: TransferStats::default(),
+        };
+        card.run(select_application)?;
+        Ok(card)
+    }
+
+    pub fn reader_name(&self) -> &str {
+        self.transport.reader_name()
+    }
+
+    pub fn atr(&self) -> &[u8] {
+        self.transport.atr()
+    }
+
+    /// Run `op` in one transaction; redo it once if another program reset the card meanwhile.
+    fn run<R>(
+        &mut self,
+        mut op: impl FnMut(&mut Channel<'_>) -> Result<R, CardError>,
+    ) -> Result<R, CardError> {
+        for attempt in 0..2 {
+            let mut result: Option<Result<R, CardError>> = None;
+            let stats = &mut self.stats;
+            let outcome = self.transport.transaction(&mut |raw| {
+                let mut ch = Channel::new(raw, stats);
+                result = Some(op(&mut ch));
+            });
+            let result = match outcome {
+                Err(e) => Err(CardError::Transport(e)),
+                Ok(()) => result.unwrap_or(Err(CardError::Transport(TransportError::Other(
+                    "the transaction ended before the operation ran".into(),
+                )))),
+            };
+            match result {
+                Err(CardError::Transport(TransportError::CardReset)) if attempt == 0 => continue,
+                other => return other,
+            }
+        }
+        Err(CardError::Transport(TransportError::CardReset))
+    }
+}
+
+impl Card for SithsCard {
+    fn source(&self) -> CardSource {
+        CardSource::Reader {
+            name: self.transport.reader_name().to_string(),
+            atr: self.transport.atr().to_vec(),
+        }
+    }
+
+    fn stats(&self) -> TransferStats {
+        self.stats
+    }
+
+    fn reset_stats(&mut self) {
+        self.stats = TransferStats::default();
+    }
+
+    /// Everything the holder and the service desk want to see, without spending a PIN try.
+    fn overview(&mut self) -> Result<CardOverview, CardError> {
+        let source = self.source();
+        self.run(|ch| overview::read(ch, &source))
+    }
+
+    /// Tries left for several codes in one transaction, e.g. before asking for a PIN.
+    fn pin_statuses(&mut self, kinds: &[PinKind]) -> Result<Vec<PinStatus>, CardError> {
+        self.run(|ch| {
+            select_application(ch)?;
+            kinds.iter().map(|&k| overview::pin_status(ch, k)).collect()
+        })
+    }
+
+    /// Verify a PIN (or test the PUK, which spends a PUK try when wrong).
+    fn verify_pin(&mut self, kind: PinKind, code: &SecretCode) -> Result<(), CardError> {
+        let padded = code.padded();
+        self.run(|ch| {
+            select_application(ch)?;
+            let r = ch.exchange(&Command::verify(kind.reference(), Some(&padded)))?;
+            match r.sw {
+                StatusWord::Ok => Ok(()),
+                sw => Err(CardError::from_pin_status(kind, sw, "VERIFY")),
+            }
+        })
+    }
+
+    /// Change PIN1 or PIN2; the old PIN is checked by the card (a wrong one spends a try).
+    fn change_pin(
+        &mut self,
+        kind: PinKind,
+        old: &SecretCode,
+        new: &SecretCode,
+    ) -> Result<(), CardError> {
+        if kind == PinKind::Puk {
+            return Err(CardError::PukNotChangeable);
+        }
+        let mut data = old.padded();
+        data.extend_from_slice(&new.padded());
+        self.run(|ch| {
+            select_application(ch)?;
+            let r = ch.exchange(&Command::change_reference_data(kind.reference(), &data))?;
+            match r.sw {
+                StatusWord::Ok => Ok(()),
+                StatusWord::ConditionsNotSatisfied | StatusWord::CommandNotAllowed => {
+                    Err(CardError::PukNotChangeable)
+                }
+                sw => Err(CardError::from_pin_status(
+                    kind,
+                    sw,
+                    "CHANGE REFERENCE DATA",
+                )),
+            }
+        })
+    }
+
+    /// Unblock PIN1 or PIN2 with the PUK, setting `new` as the PIN. A wrong PUK spends a PUK try.
+    fn unblock_pin(
+        &mut self,
+        kind: PinKind,
+        puk: &SecretCode,
+        new: &SecretCode,
+    ) -> Result<(), CardError> {
+        if kind == PinKind::Puk {
+            return Err(CardError::PukNotChangeable);
+        }
+        let mut data = puk.padded();
+        data.extend_from_slice(&new.padded());
+        self.run(|ch| {
+            select_application(ch)?;
+            let r = ch.exchange(&Command::reset_retry_counter(kind.reference(), &data))?;
+            match r.sw {
+                StatusWord::Ok => Ok(()),
+                // The counters in these answers are the PUK's.
+                sw => Err(CardError::from_pin_status(
+                    PinKind::Puk,
+                    sw,
+                    "RESET RETRY COUNTER",
+                )),
+            }
+        })
+    }
+
+    /// Generate an RSA-2048 key pair in `slot`; the private key never leaves the card.
+    fn generate_key(&mut self, slot: KeySlot) -> Result<PublicKey, CardError> {
+        self.run(|ch| {
+            select_application(ch)?;
+            let r = ch.exchange(&Command::generate_key(slot.number()))?;
+            match r.sw {
+                StatusWord::Ok => parse_public_key(&r.data),
+                StatusWord::ConditionsNotSatisfied => Err(CardError::SlotOccupied(slot)),
+                sw => Err(key_status(sw, slot, "GENERATE ASYMMETRIC KEY PAIR")),
+            }
+        })
+    }
+
+    /// The public key in `slot`, or None when the slot is empty.
+    fn read_public_key(&mut self, slot: KeySlot) -> Result<Option<PublicKey>, CardError> {
+        self.run(|ch| {
+            select_application(ch)?;
+            read_public_key(ch, slot)
+        })
+    }
+
+    /// Sign a SHA-256 hash with the key in `slot`. The key's PIN must be verified: PIN1 once per
+    /// session for authentication keys, PIN2 right before each signature for signing keys.
+    fn sign(
+        &mut self,
+        slot: KeySlot,
+        sha256: &[u8; 32],
+        scheme: SignatureScheme,
+    ) -> Result<Vec<u8>, CardError> {
+        self.run(|ch| {
+            select_application(ch)?;
+            let r = ch.exchange(&Command::mse_set_signature(
+                scheme.algorithm_reference(),
+                slot.number(),
+            ))?;
+            if !r.sw.is_ok() {
+                return Err(key_status(r.sw, slot, "MANAGE SECURITY ENVIRONMENT"));
+            }
+            let r = ch.exchange(&Command::compute_signature(sha256))?;
+            match r.sw {
+                StatusWord::Ok => Ok(r.data),
+                sw => Err(key_status(sw, slot, "COMPUTE DIGITAL SIGNATURE")),
+            }
+        })
+    }
+
+    /// Write `cert_der` for the key in `slot` and list both in the directory files. The
+    /// certificate file is written first and the CDF last, so a card pulled before the CDF
+    /// update still shows exactly what it showed before. Needs PIN1 verified.
+    fn write_certificate(
+        &mut self,
+        slot: KeySlot,
+        label: &str,
+        cert_der: &[u8],
+    ) -> Result<(), CardError> {
+        self.run(|ch| files::write_certificate(ch, slot, label, cert_der))
+    }
+
+    /// Remove the certificate and key in `slot`: the CDF entry first (the pair disappears in one
+    /// write), then the key entry, the certificate file and the key itself. Needs PIN1 verified.
+    fn delete_pair(&mut self, slot: KeySlot) -> Result<(), CardError> {
+        self.run(|ch| files::delete_pair(ch, slot))
+    }
+}
+
+pub(crate) fn key_status(sw: StatusWord, slot: KeySlot, operation: &'static str) -> CardError {
+    match sw {
+        StatusWord::ReferenceNotFound => CardError::SlotEmpty(slot),
+        StatusWord::SecurityStatusNotSatisfied => CardError::NotVerified(slot.pin()),
+        StatusWord::ReferenceDataNotUsable => CardError::CardDead,
+        StatusWord::NotEnoughMemory => CardError::CardFull,
+        sw => CardError::Refused { operation, sw },
+    }
+}
+
+pub(crate) fn select_application(ch: &mut Channel<'_>) -> Result<(), CardError> {
+    let r = ch.exchange(&Command::select_aid(&layout::PKCS15_AID))?;
+    match r.sw {
+        StatusWord::Ok => Ok(()),
+        StatusWord::FileNotFound
+        | StatusWord::IncorrectP1P2
+        | StatusWord::InsNotSupported
+        | StatusWord::ClaNotSupported
+        | StatusWord::WrongP1P2 => Err(CardError::NotSiths),
+        sw => Err(CardError::Refused {
+            operation: "SELECT",
+            sw,
+        }),
+    }
+}
+
+pub(crate) fn read_public_key(
+    ch: &mut Channel<'_>,
+    slot: KeySlot,
+) -> Result<Option<PublicKey>, CardError> {
+    let r = ch.exchange(&Command::read_public_key(slot.number()))?;
+    match r.sw {
+        StatusWord::Ok => parse_public_key(&r.data).map(Some),
+        StatusWord::ReferenceNotFound => Ok(None),
+        sw => Err(key_status(sw, slot, "READ PUBLIC KEY")),
+    }
+}
+
+pub(crate) fn parse_public_key(data: &[u8]) -> Result<PublicKey, CardError> {
+    let t = RsaPublicKeyTemplate::decode(data)
+        .map_err(|e| CardError::Malformed(format!("public key: {e}")))?;
+    Ok(PublicKey {
+        modulus: t.modulus,
+        exponent: t.exponent,
+    })
+}
