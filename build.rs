@@ -1,5 +1,8 @@
 //! Stamps the git commit into `siths-upgrade --version`, so a support call can tell exactly which
 //! build a holder or a service centre runs. Builds without git (a source tarball) say "unknown".
+//!
+//! For Windows it also embeds the program's resource (assets/windows/siths-upgrade.rc: icon,
+//! version information, application manifest), compiled with mingw's windres.
 
 use std::process::Command;
 
@@ -33,4 +36,41 @@ fn main() {
     for path in [".git/HEAD", ".git/index", ".git/refs/heads"] {
         println!("cargo:rerun-if-changed={path}");
     }
+
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("windows") {
+        windows_resource();
+    }
+}
+
+/// Compiles and links the Windows resource. A Windows build without it (no windres) fails: an
+/// exe without its manifest runs blurred on scaled monitors and without the UTF-8 code page.
+fn windows_resource() {
+    let root = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
+    let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
+    let version = |part: &str| std::env::var(format!("CARGO_PKG_VERSION_{part}")).unwrap();
+    // embed-resource puts OUT_DIR on the resource compiler's include path.
+    let header = format!(
+        "#define SITHS_VERSION_MAJOR {}\n#define SITHS_VERSION_MINOR {}\n\
+         #define SITHS_VERSION_PATCH {}\n#define SITHS_VERSION_STRING \"{}\"\n",
+        version("MAJOR"),
+        version("MINOR"),
+        version("PATCH"),
+        std::env::var("CARGO_PKG_VERSION").unwrap()
+    );
+    std::fs::write(out.join("version.h"), header).expect("cannot write version.h");
+    let dir = root.join("assets").join("windows");
+    let icons = root.join("assets").join("icons");
+    for file in [
+        dir.join("siths-upgrade.rc"),
+        dir.join("siths-upgrade.exe.manifest"),
+        icons.join("siths-upgrade.ico"),
+    ] {
+        println!("cargo:rerun-if-changed={}", file.display());
+    }
+    embed_resource::compile(
+        dir.join("siths-upgrade.rc"),
+        embed_resource::ParamsIncludeDirs([&dir, &icons]),
+    )
+    .manifest_required()
+    .unwrap_or_else(|e| panic!("{e} (install binutils-mingw-w64-x86-64 for windres)"));
 }

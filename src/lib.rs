@@ -12,6 +12,7 @@ pub mod channel;
 pub mod cli;
 pub mod gui;
 pub mod layout;
+pub mod paths;
 pub mod pkcs11;
 pub mod pkcs15;
 pub mod pki;

@@ -23,18 +23,10 @@ pub use entry::{Action, Entry, GENESIS, Outcome, Record};
 pub use error::{AuditError, BrokenReason};
 pub use log::AuditLog;
 
-/// `$XDG_DATA_HOME/siths-upgrade/audit.log`, else `~/.local/share/siths-upgrade/audit.log`:
-/// data the service centre must keep, not a cache. Without either variable it is relative to
-/// the working directory, never a temporary directory that is emptied at reboot.
+/// `$XDG_DATA_HOME/siths-upgrade/audit.log`, else `~/.local/share/siths-upgrade/audit.log`;
+/// on Windows `%LOCALAPPDATA%\siths-upgrade\audit.log` ([`crate::paths`]): data the service
+/// centre must keep, not a cache. Without either variable it is relative to the working
+/// directory, never a temporary directory that is emptied at reboot.
 pub fn default_path() -> PathBuf {
-    let from_env = |name: &str| {
-        std::env::var_os(name)
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-    };
-    from_env("XDG_DATA_HOME")
-        .or_else(|| from_env("HOME").map(|h| h.join(".local").join("share")))
-        .unwrap_or_default()
-        .join("siths-upgrade")
-        .join("audit.log")
+    crate::paths::audit_log()
 }

@@ -14,7 +14,8 @@ pub enum AuditCmd {
     /// which shows a log rebuilt with fresh hashes or cut short.
     /// Exit code 0: intact, 1: broken.
     Verify {
-        /// The log (default: the desk's own, in $XDG_DATA_HOME/siths-upgrade/audit.log).
+        /// The log (default: the desk's own, in $XDG_DATA_HOME/siths-upgrade/audit.log; on
+        /// Windows %LOCALAPPDATA%\siths-upgrade\audit.log).
         file: Option<PathBuf>,
         /// The CA that holds the log's anchors, as https://host:port.
         #[arg(long, value_name = "URL", requires = "ca_root")]

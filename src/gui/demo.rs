@@ -76,7 +76,8 @@ pub enum DemoError {
     #[error(
         "the demo card {0} cannot be opened ({1}); remove the demo cache {2} and start the demo again"
     )]
-    Card(PathBuf, StateError, PathBuf),
+    // Boxed: on Windows a PathBuf is larger, and the error must stay small to pass around.
+    Card(PathBuf, Box<StateError>, PathBuf),
     #[error(
         "the demo card's code letter {0} is unreadable; remove the demo cache {1} and start the demo again"
     )]
@@ -85,7 +86,8 @@ pub enum DemoError {
 
 impl DemoWorld {
     /// Blocking (seconds on first use, then a copy of the cached world). The cache is
-    /// `$XDG_CACHE_HOME/siths-upgrade`, else `~/.cache/siths-upgrade`, else the temp directory.
+    /// `$XDG_CACHE_HOME/siths-upgrade`, else `~/.cache/siths-upgrade`, else the temp directory;
+    /// on Windows `%LOCALAPPDATA%\siths-upgrade\cache` ([`crate::paths`]).
     pub fn prepare() -> Result<DemoWorld, DemoError> {
         DemoWorld::prepare_in(&cache_root())
     }
@@ -109,7 +111,7 @@ impl DemoWorld {
         let mock = mock::start(md.path(), "127.0.0.1:0")?;
         let state = md.card_state(DEMO_HSA_ID);
         let card = VirtualCard::open(&state)
-            .map_err(|e| DemoError::Card(state.clone(), e, world.clone()))?;
+            .map_err(|e| DemoError::Card(state.clone(), Box::new(e), world.clone()))?;
         let codes = read_codes(&md.card_pins(DEMO_HSA_ID))
             .ok_or_else(|| DemoError::Codes(md.card_pins(DEMO_HSA_ID), world.clone()))?;
         Ok(DemoWorld {
@@ -131,7 +133,7 @@ impl DemoWorld {
         let md = MockDir::new(self.dir.path().join("ca"));
         let state = md.card_state(hsa_id);
         let card = VirtualCard::open(&state)
-            .map_err(|e| DemoError::Card(state.clone(), e, md.path().to_path_buf()))?;
+            .map_err(|e| DemoError::Card(state.clone(), Box::new(e), md.path().to_path_buf()))?;
         let codes = read_codes(&md.card_pins(hsa_id))
             .ok_or_else(|| DemoError::Codes(md.card_pins(hsa_id), md.path().to_path_buf()))?;
         Ok(DemoSeat {
@@ -149,15 +151,7 @@ impl DemoWorld {
 
 /// Where the demo CA world is cached between runs.
 pub fn cache_root() -> PathBuf {
-    let from_env = |name: &str| {
-        std::env::var_os(name)
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-    };
-    from_env("XDG_CACHE_HOME")
-        .or_else(|| from_env("HOME").map(|h| h.join(".cache")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("siths-upgrade")
+    crate::paths::cache_dir()
 }
 
 /// The cached CA world of this version under `cache`, made if missing. Made in a temporary

@@ -27,13 +27,10 @@ pub struct Settings {
     pub desk_customer_reader: Option<String>,
 }
 
-/// `$XDG_CONFIG_HOME/siths-upgrade/settings.json` (or `~/.config/…`).
+/// `$XDG_CONFIG_HOME/siths-upgrade/settings.json` (or `~/.config/…`); on Windows
+/// `%APPDATA%\siths-upgrade\settings.json` ([`crate::paths`]).
 pub fn default_path() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
-    Some(base.join("siths-upgrade").join("settings.json"))
+    crate::paths::settings_file()
 }
 
 impl Settings {

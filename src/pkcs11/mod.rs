@@ -709,7 +709,7 @@ impl Card for Pkcs11Card {
                 Mechanism::RsaPkcsPss(PkcsPssParams {
                     hash_alg: MechanismType::SHA256,
                     mgf: PkcsMgfType::MGF1_SHA256,
-                    s_len: 32u64.into(),
+                    s_len: cryptoki_sys::CK_ULONG::from(32u8).into(),
                 }),
                 sha256.to_vec(),
             ),

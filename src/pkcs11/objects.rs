@@ -99,7 +99,7 @@ pub(crate) fn key_pair_templates(
         Attribute::Verify(true),
         Attribute::Encrypt(false),
         Attribute::Wrap(false),
-        Attribute::ModulusBits((crate::layout::RSA_BITS as u64).into()),
+        Attribute::ModulusBits((crate::layout::RSA_BITS as cryptoki_sys::CK_ULONG).into()),
         Attribute::PublicExponent(vec![0x01, 0x00, 0x01]),
         Attribute::Id(id.to_vec()),
         Attribute::Label(label.as_bytes().to_vec()),

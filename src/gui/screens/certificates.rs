@@ -230,9 +230,7 @@ fn export_dir(typed: &str) -> PathBuf {
     if !typed.trim().is_empty() {
         return PathBuf::from(typed.trim());
     }
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir)
+    crate::paths::home_dir().unwrap_or_else(std::env::temp_dir)
 }
 
 fn details(app: &SithsApp, ui: &mut egui::Ui, info: &CertInfo, now: i64) {

@@ -1,0 +1,193 @@
+//! Where the program keeps its files in the user's profile: the XDG base directories on Linux
+//! (and any other Unix), the folders Windows names in `%APPDATA%` (roaming: follows the user to
+//! another computer) and `%LOCALAPPDATA%` (this computer only).
+//!
+//! | what | Linux | Windows |
+//! |---|---|---|
+//! | the window's settings | `$XDG_CONFIG_HOME/siths-upgrade/settings.json`, else `~/.config/…` | `%APPDATA%\siths-upgrade\settings.json` |
+//! | the demo's CA world | `$XDG_CACHE_HOME/siths-upgrade/`, else `~/.cache/…`, else the temp dir | `%LOCALAPPDATA%\siths-upgrade\cache\`, else the temp dir |
+//! | the desk's audit log | `$XDG_DATA_HOME/siths-upgrade/audit.log`, else `~/.local/share/…` | `%LOCALAPPDATA%\siths-upgrade\audit.log` |
+//! | where certificates are saved | `$HOME` | `%USERPROFILE%` |
+//!
+//! The audit log is local, not roaming, on Windows: it is the desk computer's record, and a
+//! roaming copy synchronised between two desks would break its hash chain.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+const APP: &str = "siths-upgrade";
+
+/// The platform rules, chosen at build time; the functions below take the platform and the
+/// environment as arguments so that both rule sets are tested on any host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Os {
+    Unix,
+    Windows,
+}
+
+const THIS_OS: Os = if cfg!(windows) { Os::Windows } else { Os::Unix };
+
+fn env(name: &str) -> Option<OsString> {
+    std::env::var_os(name)
+}
+
+/// The window's settings file; `None` when the environment names no profile folder (the window
+/// then runs on defaults and does not save).
+pub fn settings_file() -> Option<PathBuf> {
+    settings_file_in(THIS_OS, env)
+}
+
+/// The folder the demo's CA world is cached in between runs.
+pub fn cache_dir() -> PathBuf {
+    cache_dir_in(THIS_OS, env).unwrap_or_else(|| std::env::temp_dir().join(APP))
+}
+
+/// The service-centre desk's audit log: data the service centre must keep, not a cache. Without
+/// a profile folder it is relative to the working directory, never a temporary directory that
+/// is emptied at reboot.
+pub fn audit_log() -> PathBuf {
+    data_dir_in(THIS_OS, env)
+        .unwrap_or_else(|| PathBuf::from(APP))
+        .join("audit.log")
+}
+
+/// The user's own folder (where the window offers to save certificates).
+pub fn home_dir() -> Option<PathBuf> {
+    home_dir_in(THIS_OS, env)
+}
+
+/// An absolute path from the variable `name`; a relative or missing one does not count.
+fn absolute(env: &impl Fn(&str) -> Option<OsString>, name: &str) -> Option<PathBuf> {
+    env(name).map(PathBuf::from).filter(|p| p.is_absolute())
+}
+
+fn settings_file_in(os: Os, env: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+    let base = match os {
+        // The settings' rule since 0.1.0 (unlike the cache and the log, any non-empty
+        // XDG_CONFIG_HOME and any HOME count).
+        Os::Unix => env("XDG_CONFIG_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".config")))?,
+        Os::Windows => absolute(&env, "APPDATA")?,
+    };
+    Some(base.join(APP).join("settings.json"))
+}
+
+fn cache_dir_in(os: Os, env: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+    match os {
+        Os::Unix => absolute(&env, "XDG_CACHE_HOME")
+            .or_else(|| absolute(&env, "HOME").map(|h| h.join(".cache")))
+            .map(|base| base.join(APP)),
+        Os::Windows => absolute(&env, "LOCALAPPDATA").map(|base| base.join(APP).join("cache")),
+    }
+}
+
+fn data_dir_in(os: Os, env: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+    let base = match os {
+        Os::Unix => absolute(&env, "XDG_DATA_HOME")
+            .or_else(|| absolute(&env, "HOME").map(|h| h.join(".local").join("share")))?,
+        Os::Windows => absolute(&env, "LOCALAPPDATA")?,
+    };
+    Some(base.join(APP))
+}
+
+fn home_dir_in(os: Os, env: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+    match os {
+        Os::Unix => env("HOME").map(PathBuf::from),
+        Os::Windows => absolute(&env, "USERPROFILE"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An environment with exactly these variables. Windows' values are written with `/` so
+    /// that they are absolute paths on the Linux host the tests run on too.
+    fn with(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {
+        move |name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| OsString::from(v))
+        }
+    }
+
+    const WINDOWS: &[(&str, &str)] = &[
+        ("APPDATA", "/Users/karin/AppData/Roaming"),
+        ("LOCALAPPDATA", "/Users/karin/AppData/Local"),
+        ("USERPROFILE", "/Users/karin"),
+        // Set by some shells on Windows too; must not be used there.
+        ("HOME", "/home/karin"),
+        ("XDG_CONFIG_HOME", "/xdg/config"),
+        ("XDG_CACHE_HOME", "/xdg/cache"),
+        ("XDG_DATA_HOME", "/xdg/data"),
+    ];
+
+    #[test]
+    fn windows_uses_roaming_for_settings_and_local_for_cache_and_log() {
+        let p = |s: &str| Some(PathBuf::from(s));
+        assert_eq!(
+            settings_file_in(Os::Windows, with(WINDOWS)),
+            p("/Users/karin/AppData/Roaming/siths-upgrade/settings.json")
+        );
+        assert_eq!(
+            cache_dir_in(Os::Windows, with(WINDOWS)),
+            p("/Users/karin/AppData/Local/siths-upgrade/cache")
+        );
+        assert_eq!(
+            data_dir_in(Os::Windows, with(WINDOWS)),
+            p("/Users/karin/AppData/Local/siths-upgrade")
+        );
+        assert_eq!(home_dir_in(Os::Windows, with(WINDOWS)), p("/Users/karin"));
+    }
+
+    #[test]
+    fn windows_without_profile_folders_has_none() {
+        let env = with(&[("HOME", "/home/karin"), ("APPDATA", "relative")]);
+        assert_eq!(settings_file_in(Os::Windows, &env), None);
+        assert_eq!(cache_dir_in(Os::Windows, &env), None);
+        assert_eq!(data_dir_in(Os::Windows, &env), None);
+        assert_eq!(home_dir_in(Os::Windows, &env), None);
+    }
+
+    #[test]
+    fn unix_prefers_xdg_then_home() {
+        let p = |s: &str| Some(PathBuf::from(s));
+        assert_eq!(
+            settings_file_in(Os::Unix, with(WINDOWS)),
+            p("/xdg/config/siths-upgrade/settings.json")
+        );
+        assert_eq!(
+            cache_dir_in(Os::Unix, with(WINDOWS)),
+            p("/xdg/cache/siths-upgrade")
+        );
+        assert_eq!(
+            data_dir_in(Os::Unix, with(WINDOWS)),
+            p("/xdg/data/siths-upgrade")
+        );
+        assert_eq!(home_dir_in(Os::Unix, with(WINDOWS)), p("/home/karin"));
+
+        let home = with(&[("HOME", "/home/karin"), ("XDG_CACHE_HOME", "relative")]);
+        assert_eq!(
+            settings_file_in(Os::Unix, &home),
+            p("/home/karin/.config/siths-upgrade/settings.json")
+        );
+        assert_eq!(
+            cache_dir_in(Os::Unix, &home),
+            p("/home/karin/.cache/siths-upgrade")
+        );
+        assert_eq!(
+            data_dir_in(Os::Unix, &home),
+            p("/home/karin/.local/share/siths-upgrade")
+        );
+    }
+
+    #[test]
+    fn unix_without_home_has_none() {
+        let env = with(&[]);
+        assert_eq!(settings_file_in(Os::Unix, &env), None);
+        assert_eq!(cache_dir_in(Os::Unix, &env), None);
+        assert_eq!(data_dir_in(Os::Unix, &env), None);
+    }
+}
