@@ -23,12 +23,25 @@ pub fn create_dir_all(path: &Path) -> io::Result<()> {
 }
 
 /// Permissions for `tempfile::Builder::permissions`: tempfile makes directories with the
-/// process's umask (0755 usually) unless told otherwise. The app runs on Linux only (pcscd).
+/// process's umask (0755 usually) unless told otherwise.
+#[cfg(unix)]
 pub fn dir_permissions() -> fs::Permissions {
     std::os::unix::fs::PermissionsExt::from_mode(DIR_MODE)
 }
 
+/// A `tempfile::Builder` for a directory of secrets: owner-only (0700) on Unix. On Windows a
+/// new directory inherits the ACL of its parent, and the user's temp and profile folders are
+/// the user's own; tempfile cannot set permissions there, so none are set.
+pub fn private_dir_builder(prefix: &str) -> tempfile::Builder<'_, 'static> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix);
+    #[cfg(unix)]
+    builder.permissions(dir_permissions());
+    builder
+}
+
 fn private_options() -> OpenOptions {
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut options = OpenOptions::new();
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, FILE_MODE);

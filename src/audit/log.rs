@@ -158,8 +158,7 @@ impl FileLock {
         let handle = file
             .try_clone()
             .map_err(|e| AuditError::io(path, "lock", e))?;
-        rustix::fs::flock(&handle, rustix::fs::FlockOperation::LockExclusive)
-            .map_err(|e| AuditError::io(path, "lock", e.into()))?;
+        lock(&handle, true).map_err(|e| AuditError::io(path, "lock", e))?;
         Ok(FileLock(handle))
     }
 
@@ -167,8 +166,7 @@ impl FileLock {
         let handle = file
             .try_clone()
             .map_err(|e| AuditError::io(path, "lock", e))?;
-        rustix::fs::flock(&handle, rustix::fs::FlockOperation::LockShared)
-            .map_err(|e| AuditError::io(path, "lock", e.into()))?;
+        lock(&handle, false).map_err(|e| AuditError::io(path, "lock", e))?;
         Ok(FileLock(handle))
     }
 }
@@ -176,8 +174,38 @@ impl FileLock {
 impl Drop for FileLock {
     fn drop(&mut self) {
         // Closing the file releases it too; an unlock error leaves nothing to do.
-        let _ = rustix::fs::flock(&self.0, rustix::fs::FlockOperation::Unlock);
+        let _ = unlock(&self.0);
     }
+}
+
+#[cfg(unix)]
+fn lock(file: &File, exclusive: bool) -> std::io::Result<()> {
+    use rustix::fs::FlockOperation::{LockExclusive, LockShared};
+    let operation = if exclusive { LockExclusive } else { LockShared };
+    Ok(rustix::fs::flock(file, operation)?)
+}
+
+#[cfg(unix)]
+fn unlock(file: &File) -> std::io::Result<()> {
+    Ok(rustix::fs::flock(file, rustix::fs::FlockOperation::Unlock)?)
+}
+
+/// Windows: std's `File::lock` (`LockFileEx` on the whole file). The Windows build needs Rust
+/// 1.89; the Linux build keeps the crate's rust-version.
+#[cfg(windows)]
+#[allow(clippy::incompatible_msrv)]
+fn lock(file: &File, exclusive: bool) -> std::io::Result<()> {
+    if exclusive {
+        file.lock()
+    } else {
+        file.lock_shared()
+    }
+}
+
+#[cfg(windows)]
+#[allow(clippy::incompatible_msrv)]
+fn unlock(file: &File) -> std::io::Result<()> {
+    file.unlock()
 }
 
 /// The time an entry is written: RFC 3339 UTC, whole seconds (enough for a desk, and easier

@@ -384,9 +384,7 @@ impl Drop for DemoDir {
 fn tempfile_dir() -> Result<PathBuf, CliError> {
     // A fresh 0700 directory with a random name: no other local user can guess it, pre-create
     // it or read the card's codes from it. `DemoDir` removes it.
-    let dir = tempfile::Builder::new()
-        .prefix("siths-upgrade-demo-")
-        .permissions(crate::private_file::dir_permissions())
+    let dir = crate::private_file::private_dir_builder("siths-upgrade-demo-")
         .tempdir()
         .map_err(|e| {
             CliError::system(format!(
@@ -500,7 +498,8 @@ impl From<crate::pkcs11::Pkcs11Error> for CliError {
     }
 }
 
-#[cfg(test)]
+// Unix modes; on Windows the directory's ACL comes from the user's temp folder.
+#[cfg(all(test, unix))]
 mod demo_dir_tests {
     #[test]
     fn the_demo_card_directory_cannot_be_guessed_or_read_by_others() {

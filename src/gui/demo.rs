@@ -95,9 +95,7 @@ impl DemoWorld {
     /// Like [`DemoWorld::prepare`] with the cache under `cache` (tests use their own).
     pub fn prepare_in(cache: &Path) -> Result<DemoWorld, DemoError> {
         let world = cached_world(cache)?;
-        let dir = tempfile::Builder::new()
-            .prefix("siths-upgrade-demo-")
-            .permissions(crate::private_file::dir_permissions())
+        let dir = crate::private_file::private_dir_builder("siths-upgrade-demo-")
             .tempdir()
             .map_err(|e| DemoError::Files(std::env::temp_dir(), e))?;
         let ca_dir = dir.path().join("ca");
@@ -164,9 +162,8 @@ fn cached_world(cache: &Path) -> Result<PathBuf, DemoError> {
     let files = |e| DemoError::Files(cache.to_path_buf(), e);
     std::fs::create_dir_all(cache).map_err(files)?;
     remove_stale_builds(cache);
-    let building = tempfile::Builder::new()
-        .prefix(&format!("{BUILDING_PREFIX}{}-", std::process::id()))
-        .permissions(crate::private_file::dir_permissions())
+    let prefix = format!("{BUILDING_PREFIX}{}-", std::process::id());
+    let building = crate::private_file::private_dir_builder(&prefix)
         .tempdir_in(cache)
         .map_err(files)?;
     mock::init(building.path())?;
@@ -202,8 +199,12 @@ fn remove_stale_builds(cache: &Path) {
             continue;
         };
         let owner: Option<u32> = rest.split('-').next().and_then(|pid| pid.parse().ok());
+        // Without /proc (Windows, macOS) another process's build counts as running: only its
+        // age removes it.
         let alive = owner.is_some_and(|pid| {
-            pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists()
+            pid == std::process::id()
+                || !cfg!(target_os = "linux")
+                || Path::new(&format!("/proc/{pid}")).exists()
         });
         let old = entry
             .metadata()
@@ -283,6 +284,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_os = "linux")] // a dead process is told by /proc
     fn builds_left_by_killed_runs_are_removed() {
         let cache = tempfile::tempdir().unwrap();
         let make = |name: &str| {
