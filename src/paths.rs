@@ -103,48 +103,62 @@ fn home_dir_in(os: Os, env: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf
 mod tests {
     use super::*;
 
-    /// An environment with exactly these variables. Windows' values are written with `/` so
-    /// that they are absolute paths on the Linux host the tests run on too.
-    fn with(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {
-        move |name| {
-            vars.iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| OsString::from(v))
-        }
+    /// `rel` as an absolute path on the host the tests run on (`/…` or `C:\…`): both rule sets
+    /// are tested on Linux and on Windows.
+    fn abs(rel: &str) -> PathBuf {
+        let root = if cfg!(windows) { "C:\\" } else { "/" };
+        rel.split('/')
+            .fold(PathBuf::from(root), |p, part| p.join(part))
+    }
+
+    /// An environment with exactly these variables; values are host-absolute paths, except
+    /// those starting with `./`.
+    fn with(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
+        let vars: Vec<(String, OsString)> = vars
+            .iter()
+            .map(|(n, v)| {
+                let value = match v.strip_prefix("./") {
+                    Some(relative) => OsString::from(relative),
+                    None => abs(v).into_os_string(),
+                };
+                (n.to_string(), value)
+            })
+            .collect();
+        move |name| vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
     }
 
     const WINDOWS: &[(&str, &str)] = &[
-        ("APPDATA", "/Users/karin/AppData/Roaming"),
-        ("LOCALAPPDATA", "/Users/karin/AppData/Local"),
-        ("USERPROFILE", "/Users/karin"),
+        ("APPDATA", "Users/karin/AppData/Roaming"),
+        ("LOCALAPPDATA", "Users/karin/AppData/Local"),
+        ("USERPROFILE", "Users/karin"),
         // Set by some shells on Windows too; must not be used there.
-        ("HOME", "/home/karin"),
-        ("XDG_CONFIG_HOME", "/xdg/config"),
-        ("XDG_CACHE_HOME", "/xdg/cache"),
-        ("XDG_DATA_HOME", "/xdg/data"),
+        ("HOME", "home/karin"),
+        ("XDG_CONFIG_HOME", "xdg/config"),
+        ("XDG_CACHE_HOME", "xdg/cache"),
+        ("XDG_DATA_HOME", "xdg/data"),
     ];
 
     #[test]
     fn windows_uses_roaming_for_settings_and_local_for_cache_and_log() {
-        let p = |s: &str| Some(PathBuf::from(s));
+        let p = |s: &str| Some(abs(s));
         assert_eq!(
             settings_file_in(Os::Windows, with(WINDOWS)),
-            p("/Users/karin/AppData/Roaming/siths-upgrade/settings.json")
+            p("Users/karin/AppData/Roaming/siths-upgrade/settings.json")
         );
         assert_eq!(
             cache_dir_in(Os::Windows, with(WINDOWS)),
-            p("/Users/karin/AppData/Local/siths-upgrade/cache")
+            p("Users/karin/AppData/Local/siths-upgrade/cache")
         );
         assert_eq!(
             data_dir_in(Os::Windows, with(WINDOWS)),
-            p("/Users/karin/AppData/Local/siths-upgrade")
+            p("Users/karin/AppData/Local/siths-upgrade")
         );
-        assert_eq!(home_dir_in(Os::Windows, with(WINDOWS)), p("/Users/karin"));
+        assert_eq!(home_dir_in(Os::Windows, with(WINDOWS)), p("Users/karin"));
     }
 
     #[test]
     fn windows_without_profile_folders_has_none() {
-        let env = with(&[("HOME", "/home/karin"), ("APPDATA", "relative")]);
+        let env = with(&[("HOME", "home/karin"), ("APPDATA", "./relative")]);
         assert_eq!(settings_file_in(Os::Windows, &env), None);
         assert_eq!(cache_dir_in(Os::Windows, &env), None);
         assert_eq!(data_dir_in(Os::Windows, &env), None);
@@ -153,33 +167,33 @@ mod tests {
 
     #[test]
     fn unix_prefers_xdg_then_home() {
-        let p = |s: &str| Some(PathBuf::from(s));
+        let p = |s: &str| Some(abs(s));
         assert_eq!(
             settings_file_in(Os::Unix, with(WINDOWS)),
-            p("/xdg/config/siths-upgrade/settings.json")
+            p("xdg/config/siths-upgrade/settings.json")
         );
         assert_eq!(
             cache_dir_in(Os::Unix, with(WINDOWS)),
-            p("/xdg/cache/siths-upgrade")
+            p("xdg/cache/siths-upgrade")
         );
         assert_eq!(
             data_dir_in(Os::Unix, with(WINDOWS)),
-            p("/xdg/data/siths-upgrade")
+            p("xdg/data/siths-upgrade")
         );
-        assert_eq!(home_dir_in(Os::Unix, with(WINDOWS)), p("/home/karin"));
+        assert_eq!(home_dir_in(Os::Unix, with(WINDOWS)), p("home/karin"));
 
-        let home = with(&[("HOME", "/home/karin"), ("XDG_CACHE_HOME", "relative")]);
+        let home = with(&[("HOME", "home/karin"), ("XDG_CACHE_HOME", "./relative")]);
         assert_eq!(
             settings_file_in(Os::Unix, &home),
-            p("/home/karin/.config/siths-upgrade/settings.json")
+            p("home/karin/.config/siths-upgrade/settings.json")
         );
         assert_eq!(
             cache_dir_in(Os::Unix, &home),
-            p("/home/karin/.cache/siths-upgrade")
+            p("home/karin/.cache/siths-upgrade")
         );
         assert_eq!(
             data_dir_in(Os::Unix, &home),
-            p("/home/karin/.local/share/siths-upgrade")
+            p("home/karin/.local/share/siths-upgrade")
         );
     }
 
