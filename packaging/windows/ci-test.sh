@@ -54,6 +54,12 @@ uninstall_key='HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall'
 person=TST5565594230-1001
 
 win() { (cd "$run" && "$wine" "$exe" "$@"); }
+# Test only: Wine 8 lacks bcryptprimitives.dll (Rust's std needs its ProcessPrng); a stand-in
+# goes beside a Windows program for the run under Wine, never into the MSI.
+shim() {
+  x86_64-w64-mingw32-gcc -O2 -shared -o "$1/bcryptprimitives.dll" \
+    packaging/windows/wine/bcryptprimitives.c packaging/windows/wine/bcryptprimitives.def -ladvapi32
+}
 fail() { echo "$*" >&2; return 1; }
 # The installed products' uninstall entries, "name version" per line.
 uninstall_entries() {
@@ -99,10 +105,8 @@ check_install() {
   x86_64-w64-mingw32-strings -a "$lnk" | grep -F 'C:\Program Files\siths-upgrade\siths-upgrade.exe' >/dev/null ||
     fail "the shortcut does not start the program"
   uninstall_entries | grep -x "SITHS-kortuppgradering ${version%%[-+]*}" >/dev/null || fail "no uninstall entry"
-  # Test only: Wine 8 lacks bcryptprimitives.dll (Rust's std needs its ProcessPrng); a stand-in
-  # goes beside the installed exe for this run and is removed before the uninstall.
-  x86_64-w64-mingw32-gcc -O2 -shared -o "$pf/bcryptprimitives.dll" \
-    packaging/windows/wine/bcryptprimitives.c packaging/windows/wine/bcryptprimitives.def -ladvapi32
+  # The stand-in for the run; removed before the uninstall.
+  shim "$pf"
 }
 
 check_version() {
@@ -242,10 +246,31 @@ check_uninstall() {
   if "$wine" reg query 'HKLM\Software\siths-upgrade' >/dev/null 2>&1; then fail "registry key left"; fi
 }
 
+check_unit_tests() {
+  # The library's unit tests built for Windows with the same profile as the exe (so they reuse
+  # its dependencies) and run under Wine: the Windows side of the file paths, the owner-only
+  # files and the audit log's locks among them.
+  cargo test --profile dist --target x86_64-pc-windows-gnu --lib --no-run --message-format=json \
+    >"$work/unit-build.json" 2>"$work/unit-build.log" || fail "$(tail -30 "$work/unit-build.log")"
+  tests_exe="$(jq -rs 'map(select(.reason == "compiler-artifact" and .profile.test
+                                 and (.target.kind | index("lib")))) | .[0].executable' \
+    "$work/unit-build.json")"
+  [ -f "$tests_exe" ] || fail "no unit-test program built"
+  mkdir -p "$work/unit"
+  cp "$tests_exe" "$work/unit/unit-tests.exe"
+  shim "$work/unit"
+  if ! (cd "$work/unit" && "$wine" ./unit-tests.exe) >"$work/unit.log" 2>&1; then
+    grep -E '^test .* FAILED$|^test result' "$work/unit.log" >&2 || true
+    fail "unit tests failed under Wine"
+  fi
+  grep -E '^test result: ok\. [0-9]+ passed; 0 failed' "$work/unit.log"
+}
+
 passed=0
 failed=0
 skipped=0
-for check in msi install version paths virtual_card ca_mock upgrade window major_upgrade uninstall; do
+for check in msi install version paths virtual_card ca_mock upgrade window major_upgrade uninstall \
+  unit_tests; do
   if [ "$failed" -gt 0 ]; then
     # Each check builds on the ones before it.
     echo "windows: SKIP $check"
