@@ -359,11 +359,22 @@ fn issue(
     spki: &[u8],
     not_before: Option<i64>,
 ) -> Vec<u8> {
+    issue_at_level(ca, serial, purpose, spki, not_before, 3)
+}
+
+fn issue_at_level(
+    ca: &TestCa,
+    serial: &str,
+    purpose: Purpose,
+    spki: &[u8],
+    not_before: Option<i64>,
+    level: u8,
+) -> Vec<u8> {
     ca.issue_person_cert(
         &PersonCertRequest {
             subject: person(serial),
             purpose,
-            trust_level: Some(3),
+            trust_level: Some(level),
             upn: None,
             not_before,
             not_after: None,
@@ -804,20 +815,14 @@ fn check_refuses_each_wrong_certificate() {
     assert!(matches!(err, CertCheckError::WrongIssuer { .. }), "{err:?}");
 
     // Trust level 2 where 3 was asked for.
-    let level2 = pki()
-        .hsa3
-        .issue_person_cert(
-            &PersonCertRequest {
-                subject: person(DEMO_HSA_ID),
-                purpose: Purpose::Authentication,
-                trust_level: Some(2),
-                upn: None,
-                not_before: None,
-                not_after: None,
-            },
-            &card_spki(&card),
-        )
-        .unwrap();
+    let level2 = issue_at_level(
+        &pki().hsa3,
+        DEMO_HSA_ID,
+        Purpose::Authentication,
+        &card_spki(&card),
+        None,
+        2,
+    );
     let err = check(&level2, &issuers(), root, &want, now);
     assert_eq!(
         err,
@@ -1087,20 +1092,14 @@ fn fetch_existing_writes_only_what_passes_every_check_into_its_own_slot() {
     let new_spki = new_key.to_spki_der().unwrap();
     // What a CA might list for the holder: a level 2 certificate for the new key, and a
     // certificate for the legacy key (slot 1) under the hsa-auth profile.
-    let level2 = pki()
-        .hsa3
-        .issue_person_cert(
-            &PersonCertRequest {
-                subject: person(DEMO_HSA_ID),
-                purpose: Purpose::Authentication,
-                trust_level: Some(2),
-                upn: None,
-                not_before: None,
-                not_after: None,
-            },
-            &new_spki,
-        )
-        .unwrap();
+    let level2 = issue_at_level(
+        &pki().hsa3,
+        DEMO_HSA_ID,
+        Purpose::Authentication,
+        &new_spki,
+        None,
+        2,
+    );
     let legacy_key = issue(
         &pki().hsa3,
         DEMO_HSA_ID,

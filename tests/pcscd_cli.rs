@@ -4,12 +4,10 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 
 use serde_json::Value;
 use support::pcscd::Pcscd;
-
-use support::cli::BIN;
 
 /// A pcscd of its own, and a virtual card served to it by `siths-upgrade virtual-card serve`.
 struct Rig {
@@ -45,17 +43,7 @@ impl Rig {
     }
 
     fn serve(&mut self) {
-        let child = Command::new(BIN)
-            .args(["virtual-card", "serve", "--state"])
-            .arg(self.state())
-            .args(["--vpcd", &format!("127.0.0.1:{}", self.pcscd.vpcd_port())])
-            .envs(self.pcscd.env())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.server = Some(child);
+        self.server = Some(support::cli::serve_virtual_card(&self.state(), &self.pcscd));
         self.pcscd.wait_for_card(true);
     }
 

@@ -5,10 +5,9 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output};
 
 use serde_json::Value;
-use support::cli::BIN;
 use support::pcscd::Pcscd;
 
 struct Rig {
@@ -41,17 +40,7 @@ impl Rig {
             "",
         );
         assert!(out.status.success(), "{}", text(&out));
-        let child = Command::new(BIN)
-            .args(["virtual-card", "serve", "--state"])
-            .arg(rig.state())
-            .args(["--vpcd", &format!("127.0.0.1:{}", rig.pcscd.vpcd_port())])
-            .envs(rig.pcscd.env())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        rig.server = Some(child);
+        rig.server = Some(support::cli::serve_virtual_card(&rig.state(), &rig.pcscd));
         rig.pcscd.wait_for_card(true);
         rig
     }

@@ -135,6 +135,17 @@ pub fn check_issued(
     Ok(cert)
 }
 
+/// The configured root as DER, from the PEM (or DER) file a site gives.
+pub fn root_der(ca_root_pem: &[u8]) -> Result<Vec<u8>, crate::ca::client::CaError> {
+    CertInfo::from_pem_or_der(ca_root_pem)
+        .map(|i| i.der)
+        .map_err(|e| {
+            crate::ca::client::CaError::Config(format!(
+                "the CA root certificate cannot be read ({e}); give the root PEM file the site uses"
+            ))
+        })
+}
+
 /// The CA among `issuers` that issued `cert`, once it is checked to be a CA valid today whose
 /// own certificate the root `root_der` signed: `cert` → issuing CA → root.
 pub fn chain_to_root(

@@ -120,9 +120,14 @@ impl CardOverview {
     }
 }
 
+/// Certificate files already read in this card session, by path: a certificate is read from
+/// the card once, and the session's own writes keep this true (see `SithsCard`).
+pub(crate) type CertFiles = std::collections::HashMap<Vec<u8>, Vec<u8>>;
+
 pub(crate) fn read(
     ch: &mut Channel<'_>,
     source: &crate::card::CardSource,
+    known: &mut CertFiles,
 ) -> Result<CardOverview, CardError> {
     select_application(ch)?;
     let odf = files::read_odf(ch)?;
@@ -163,8 +168,17 @@ pub(crate) fn read(
         .collect();
 
     let mut certificates = Vec::with_capacity(cert_objects.len());
+    // Only what the directory lists now stays known.
+    known.retain(|path, _| cert_objects.iter().any(|c| &c.path == path));
     for c in cert_objects.iter().filter(|c| !c.authority) {
-        let file = files::read_ef(ch, &c.path)?;
+        let file = match known.get(&c.path) {
+            Some(file) => file.clone(),
+            None => {
+                let file = files::read_ef(ch, &c.path)?;
+                known.insert(c.path.clone(), file.clone());
+                file
+            }
+        };
         let key = keys.iter().find(|k| k.id == c.id);
         let info = CertInfo::from_der(&file).map_err(|e| e.to_string());
         certificates.push(CardCertificate {

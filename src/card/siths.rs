@@ -18,6 +18,9 @@ use crate::transport::{Transport, TransportError};
 pub struct SithsCard {
     transport: Box<dyn Transport>,
     stats: TransferStats,
+    /// Certificate files read or written in this session, so an overview reads each once. A
+    /// reset by another program forgets them (it may have changed the card).
+    cert_files: overview::CertFiles,
 }
 
 impl SithsCard {
@@ -26,6 +29,7 @@ impl SithsCard {
         let mut card = SithsCard {
             transport,
             stats: TransferStats::default(),
+            cert_files: Default::default(),
         };
         card.run(select_application)?;
         Ok(card)
@@ -102,7 +106,18 @@ impl Card for SithsCard {
     /// Everything the holder and the service desk want to see, without spending a PIN try.
     fn overview(&mut self) -> Result<CardOverview, CardError> {
         let source = self.source();
-        self.run(|ch| overview::read(ch, &source))
+        let mut known = std::mem::take(&mut self.cert_files);
+        let mut first = true;
+        let read = self.run(|ch| {
+            if !first {
+                // Redone after a reset: read everything again.
+                known.clear();
+            }
+            first = false;
+            overview::read(ch, &source, &mut known)
+        });
+        self.cert_files = known;
+        read
     }
 
     /// Tries left for several codes in one transaction, e.g. before asking for a PIN.
@@ -235,12 +250,19 @@ impl Card for SithsCard {
         label: &str,
         cert_der: &[u8],
     ) -> Result<(), CardError> {
-        self.run(|ch| files::write_certificate(ch, slot, label, cert_der))
+        // Until it is written whole, the file's content is not known.
+        let path = crate::card::app_path(slot.cert_fid());
+        self.cert_files.remove(&path);
+        self.run(|ch| files::write_certificate(ch, slot, label, cert_der))?;
+        self.cert_files.insert(path, cert_der.to_vec());
+        Ok(())
     }
 
     /// Remove the certificate and key in `slot`: the CDF entry first (the pair disappears in one
     /// write), then the key entry, the certificate file and the key itself. Needs PIN1 verified.
     fn delete_pair(&mut self, slot: KeySlot) -> Result<(), CardError> {
+        self.cert_files
+            .remove(&crate::card::app_path(slot.cert_fid()));
         self.run(|ch| files::delete_pair(ch, slot))
     }
 }

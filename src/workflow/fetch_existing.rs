@@ -5,7 +5,6 @@
 //! card, so each certificate goes to the slot whose key matches it, or is reported as not fitting.
 
 use crate::ca::check::{CertCheckError, Expected, check_issued};
-use crate::ca::client::CaError;
 use crate::ca::{IdentityKind, Profile};
 use crate::card::{CardError, KeySlot, SecretCode, SharedCard};
 use crate::pki::CertInfo;
@@ -95,13 +94,7 @@ pub fn list(
         }
     }
     let now = crate::pki::date::now_unix();
-    let root_der = CertInfo::from_pem_or_der(request.ca_root_pem)
-        .map(|i| i.der)
-        .map_err(|e| {
-            CaError::Config(format!(
-                "the CA root certificate cannot be read ({e}); give the root PEM file the site uses"
-            ))
-        })?;
+    let root_der = crate::ca::check::root_der(request.ca_root_pem)?;
     let mut issuers: Vec<(Profile, Vec<Vec<u8>>)> = Vec::new();
     let mut out = Vec::new();
     for cert in issued {

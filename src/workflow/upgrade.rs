@@ -250,13 +250,7 @@ pub fn upgrade(
             ca: me.hsa_id.clone(),
         });
     }
-    let root_der = CertInfo::from_pem_or_der(request.ca_root_pem)
-        .map(|i| i.der)
-        .map_err(|e| {
-            CaError::Config(format!(
-                "the CA root certificate cannot be read ({e}); give the root PEM file the site uses"
-            ))
-        })?;
+    let root_der = crate::ca::check::root_der(request.ca_root_pem)?;
     report(
         Step::LogIn,
         format!("Logged in to the CA as {}", me.hsa_id),

@@ -23,3 +23,21 @@ pub fn run(args: &[&str], stdin: &str, env: &[(String, String)]) -> Output {
         .unwrap();
     child.wait_with_output().unwrap()
 }
+
+/// `siths-upgrade virtual-card serve` for the card in `state`, linked to the vpcd of `pcscd`; the
+/// caller waits for pcscd to see the card, and kills the child to pull it.
+pub fn serve_virtual_card(
+    state: &std::path::Path,
+    pcscd: &super::pcscd::Pcscd,
+) -> std::process::Child {
+    Command::new(BIN)
+        .args(["virtual-card", "serve", "--state"])
+        .arg(state)
+        .args(["--vpcd", &format!("127.0.0.1:{}", pcscd.vpcd_port())])
+        .envs(pcscd.env())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}

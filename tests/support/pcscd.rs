@@ -41,6 +41,10 @@ const READY_LIMIT: Duration = Duration::from_secs(20);
 const SUPERVISOR: &str = r#"
 base="$1"; conf="$base/conf"; run="$base/run"; log="$base/pcscd.log"; inner="$3"
 ip link set lo up || exit 1
+# vpcd sends an answer's length and its bytes in two writes without TCP_NODELAY, so a reader
+# that delays its ACKs (socat does) waits ~40 ms per APDU: no delayed ACKs on loopback here.
+ip route replace local 127.0.0.1 dev lo table local proto kernel scope host src 127.0.0.1 quickack 1
+ip route replace local 127.0.0.0/8 dev lo table local proto kernel scope host src 127.0.0.1 quickack 1
 mount --bind "$run" /run/pcscd || exit 1
 socat "UNIX-LISTEN:$base/vpcd0.sock,fork" "TCP:127.0.0.1:$inner" 2>>"$log" </dev/null &
 fwd0=$!
