@@ -971,10 +971,27 @@ fn cacerts_within(env: &Env, seconds: u32) -> (u16, Option<i32>) {
     (code, out.status.code())
 }
 
+/// Raise this process's soft limit of open files to `wanted` (or the hard limit, if lower):
+/// unprivileged sessions often start at 1024, and the slow-client tests hold more sockets than
+/// that (both ends live in this process), besides what tests running beside them hold.
+fn room_for_open_files(wanted: u64) {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let hard = limit.maximum.unwrap_or(u64::MAX);
+    if limit.current.is_some_and(|soft| soft < wanted.min(hard)) {
+        let raised = rustix::process::Rlimit {
+            current: Some(wanted.min(hard)),
+            maximum: limit.maximum,
+        };
+        setrlimit(Resource::Nofile, raised).expect("raise the open-file limit");
+    }
+}
+
 #[test]
 fn slow_and_idle_clients_do_not_take_the_ca_down() {
     use std::io::Write;
     use std::time::Duration;
+    room_for_open_files(4096);
     // A long handshake deadline, so the idle connections are all still held while curl asks;
     // a short header deadline, so the test need not wait the default 10 s.
     let env = Env::with_limits(mock::Limits {
