@@ -49,7 +49,8 @@ fn private_options() -> OpenOptions {
 }
 
 /// Replace `path` with `bytes`: a new 0600 file in the same directory, fsynced, renamed over the
-/// old one. A file that was readable by others before is replaced, not reused.
+/// old one, the directory fsynced, so a crash at any instant leaves either the old or the new
+/// file. A file that was readable by others before is replaced, not reused.
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = match path.parent() {
@@ -70,7 +71,10 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
-        fs::rename(&tmp, path)
+        fs::rename(&tmp, path)?;
+        #[cfg(unix)]
+        File::open(&dir)?.sync_all()?;
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);

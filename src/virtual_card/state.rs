@@ -6,9 +6,7 @@
 
 use std::fmt;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use rsa::RsaPrivateKey;
 use rsa::RsaPublicKey;
@@ -473,53 +471,14 @@ impl CardState {
     /// Write the state so that a crash at any instant leaves either the old or the new file:
     /// temp file in the same directory, fsync, rename, fsync the directory.
     pub fn save_atomic(&self, path: &Path) -> Result<(), StateError> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let write_err = |e: std::io::Error| StateError::Write {
+        let write_err = |reason: String| StateError::Write {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            reason,
         };
+        // The file holds PINs and private keys: owner only, like every secret file.
         let json =
-            Zeroizing::new(
-                serde_json::to_vec_pretty(self).map_err(|e| StateError::Write {
-                    path: path.to_path_buf(),
-                    reason: e.to_string(),
-                })?,
-            );
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "card".into());
-        let tmp = dir.join(format!(
-            ".{name}.tmp-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let result = (|| {
-            let mut options = fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                // The file holds PINs and private keys: owner only.
-                options.mode(0o600);
-            }
-            let mut file = options.open(&tmp)?;
-            file.write_all(&json)?;
-            file.sync_all()?;
-            drop(file);
-            fs::rename(&tmp, path)?;
-            #[cfg(unix)]
-            fs::File::open(&dir)?.sync_all()?;
-            Ok(())
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result.map_err(write_err)
+            Zeroizing::new(serde_json::to_vec_pretty(self).map_err(|e| write_err(e.to_string()))?);
+        crate::private_file::write(path, &json).map_err(|e| write_err(e.to_string()))
     }
 }
 
