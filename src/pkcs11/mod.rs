@@ -572,13 +572,7 @@ impl Card for Pkcs11Card {
         old: &SecretCode,
         new: &SecretCode,
     ) -> Result<(), CardError> {
-        if kind == PinKind::Puk {
-            return Err(CardError::PukNotChangeable);
-        }
-        if self.pin2_in_middleware(kind) {
-            return Err(Pkcs11Error::Pin2InMiddleware.into());
-        }
-        let session = &self.token(kind).session;
+        let session = &self.settable(kind)?.session;
         session
             .set_pin(
                 &AuthPin::from(old.expose_digits()),
@@ -593,18 +587,12 @@ impl Card for Pkcs11Card {
         puk: &SecretCode,
         new: &SecretCode,
     ) -> Result<(), CardError> {
-        if kind == PinKind::Puk {
-            return Err(CardError::PukNotChangeable);
-        }
-        if self.pin2_in_middleware(kind) {
-            return Err(Pkcs11Error::Pin2InMiddleware.into());
-        }
-        let session = &self.token(kind).session;
+        let session = &self.settable(kind)?.session;
         let _ = session.logout();
         session
             .login(UserType::So, Some(&AuthPin::from(puk.expose_digits())))
             .map_err(|e| match e {
-                Error::Pkcs11(RvError::PinIncorrect, _) => self.wrong_puk(kind),
+                Error::Pkcs11(RvError::PinIncorrect, _) => self.wrong_code(PinKind::Puk),
                 e => card_error(e, "check the PUK", PinKind::Puk),
             })?;
         // OpenSC checks the PUK only here, when the card unblocks (its SO login just keeps it).
@@ -612,7 +600,7 @@ impl Card for Pkcs11Card {
             .init_pin(&AuthPin::from(new.expose_digits()))
             .map_err(|e| match e {
                 Error::Pkcs11(RvError::PinIncorrect | RvError::PinLocked, _) => {
-                    self.wrong_puk(kind)
+                    self.wrong_code(PinKind::Puk)
                 }
                 e => card_error(e, "set the new PIN", kind),
             });
@@ -810,8 +798,16 @@ impl Card for Pkcs11Card {
 }
 
 impl Pkcs11Card {
-    fn wrong_puk(&self, _kind: PinKind) -> CardError {
-        self.wrong_code(PinKind::Puk)
+    /// The token whose PIN `kind` this program may set (change or unblock): not the PUK, and
+    /// not a PIN2 that single-token middleware keeps to itself.
+    fn settable(&self, kind: PinKind) -> Result<&Token, CardError> {
+        if kind == PinKind::Puk {
+            return Err(CardError::PukNotChangeable);
+        }
+        if self.pin2_in_middleware(kind) {
+            return Err(Pkcs11Error::Pin2InMiddleware.into());
+        }
+        Ok(self.token(kind))
     }
 
     /// Replace the session on the token of `kind` (login state is the token's, so it stays).
