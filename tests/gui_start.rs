@@ -3,7 +3,7 @@
 //! A test binary of its own, because it points PC/SC and the caches at private places through the
 //! environment before any thread starts.
 
-use std::time::{Duration, Instant};
+mod support;
 
 use egui::accesskit::Role;
 use egui_kittest::Harness;
@@ -13,19 +13,6 @@ use siths_upgrade::gui::app::SithsApp;
 use siths_upgrade::gui::protocol::CaSettings;
 use siths_upgrade::gui::settings::Settings;
 use siths_upgrade::gui::worker::{Mode, Notifier, Worker};
-
-fn wait_for(harness: &mut Harness<'static, SithsApp>, text: &str) {
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        harness.step();
-        if harness.query_all_by_label_contains(text).next().is_some() {
-            harness.run_ok();
-            return;
-        }
-        assert!(Instant::now() < deadline, "the window never showed {text}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 #[test]
 fn without_pcscd_the_start_screen_says_what_to_do_and_offers_the_demo() {
@@ -49,7 +36,7 @@ fn without_pcscd_the_start_screen_says_what_to_do_and_offers_the_demo() {
         .with_max_steps(50)
         .build_ui_state(|ui, app: &mut SithsApp| app.show(ui), app);
 
-    wait_for(&mut harness, "Smartkortstjänsten körs inte");
+    support::window::wait_for_text(&mut harness, "Smartkortstjänsten körs inte");
     assert!(
         harness
             .query_all_by_label_contains("sudo systemctl start pcscd.socket")
@@ -87,7 +74,7 @@ fn without_pcscd_the_start_screen_says_what_to_do_and_offers_the_demo() {
     harness
         .get_by_role_and_label(Role::Button, "Prova med ett demokort")
         .click();
-    wait_for(&mut harness, "Karin Åström");
+    support::window::wait_for_text(&mut harness, "Karin Åström");
     assert!(
         harness
             .query_all_by_label_contains("DEMOLÄGE")

@@ -9,7 +9,6 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
 
 use egui::accesskit::Role;
 use egui_kittest::Harness;
@@ -232,20 +231,6 @@ fn the_upgrade_pulled_at_every_step_boundary_resumes_to_the_same_card() {
     assert_eq!(w.hsm.count_objects(&logins), (4, 4));
 }
 
-/// Step the window until `text` shows (a bounded wait for the worker thread, not a timing).
-fn wait_for_text(harness: &mut Harness<'static, SithsApp>, text: &str) {
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        harness.step();
-        if harness.query_all_by_label_contains(text).next().is_some() {
-            harness.run_ok();
-            return;
-        }
-        assert!(Instant::now() < deadline, "the window never showed {text}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn click(harness: &mut Harness<'static, SithsApp>, label: &str) {
     harness.get_by_role_and_label(Role::Button, label).click();
     harness.run_ok();
@@ -281,7 +266,7 @@ fn the_window_reads_and_upgrades_a_pkcs11_token() {
         .build_ui_state(|ui, app: &mut SithsApp| app.show(ui), app);
 
     // The overview: the holder, the legacy pair, how the card is reached, honest tries.
-    wait_for_text(&mut harness, "Karin");
+    support::window::wait_for_text(&mut harness, "Karin");
     let has =
         |h: &Harness<'static, SithsApp>, t: &str| h.query_all_by_label_contains(t).next().is_some();
     assert!(has(&harness, "TST5565594230-1001"));
@@ -300,10 +285,10 @@ fn the_window_reads_and_upgrades_a_pkcs11_token() {
     type_into(&mut harness, "PIN1 (legitimering)", &w.codes.pin1);
     type_into(&mut harness, "PIN2 (underskrift)", &w.codes.pin1);
     click(&mut harness, "Starta uppgraderingen");
-    wait_for_text(&mut harness, "Uppgraderingen är klar.");
+    support::window::wait_for_text(&mut harness, "Uppgraderingen är klar.");
     assert!(has(&harness, "Det gamla certifikatparet är borttaget"));
     click(&mut harness, "Till översikten");
-    wait_for_text(&mut harness, "Kortet är uppgraderat");
+    support::window::wait_for_text(&mut harness, "Kortet är uppgraderat");
 
     // The token agrees, read afresh through the module.
     let overview = Pkcs11Card::open(module(), Some(WINDOW))

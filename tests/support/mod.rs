@@ -6,3 +6,4 @@ pub mod fake_vpcd_card;
 pub mod files;
 pub mod pcscd;
 pub mod softhsm;
+pub mod window;

@@ -1,0 +1,22 @@
+//! Driving the window in tests (egui_kittest).
+
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use siths_upgrade::gui::app::SithsApp;
+
+/// Step the window until `text` shows: the worker runs on its own thread, so this waits (up to
+/// three minutes on a loaded machine: a hang guard, not a timed assertion).
+pub fn wait_for_text(harness: &mut Harness<'static, SithsApp>, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        harness.step();
+        if harness.query_all_by_label_contains(text).next().is_some() {
+            harness.run_ok();
+            return;
+        }
+        assert!(Instant::now() < deadline, "the window never showed {text}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
