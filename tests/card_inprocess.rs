@@ -1,5 +1,7 @@
 //! Every card operation and every card error against the in-process virtual card.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -14,7 +16,7 @@ use siths_upgrade::card::{
 };
 use siths_upgrade::pki::{Identity, Purpose};
 use siths_upgrade::provision::{Codes, make_pre_upgrade_card};
-use siths_upgrade::transport::{Transmit, Transport, TransportError};
+use siths_upgrade::transport::TransportError;
 use siths_upgrade::virtual_card::VirtualCard;
 use siths_upgrade::virtual_card::memory::MemoryTransport;
 
@@ -452,34 +454,13 @@ fn card_pulled_during_a_write_keeps_its_previous_content() {
     );
 }
 
-/// A card that answers every command like a card without the SITHS application.
-struct ForeignCard;
-
-impl Transmit for ForeignCard {
-    fn transmit(&mut self, _: &[u8]) -> Result<Vec<u8>, TransportError> {
-        Ok(StatusWord::FileNotFound.to_u16().to_be_bytes().to_vec())
-    }
-}
-
-impl Transport for ForeignCard {
-    fn reader_name(&self) -> &str {
-        "Test reader"
-    }
-    fn atr(&self) -> &[u8] {
-        &[0x3B, 0x00]
-    }
-    fn transaction(
-        &mut self,
-        body: &mut dyn FnMut(&mut dyn Transmit),
-    ) -> Result<(), TransportError> {
-        body(self);
-        Ok(())
-    }
-}
-
 #[test]
 fn a_card_without_the_siths_application_is_named_as_such() {
-    let e = SithsCard::open(Box::new(ForeignCard)).err().unwrap();
+    let e = SithsCard::open(Box::new(support::fixed_card::FixedCard(
+        StatusWord::FileNotFound.to_u16(),
+    )))
+    .err()
+    .unwrap();
     assert_eq!(e, CardError::NotSiths);
     assert!(e.to_string().contains("not a SITHS card"));
 }

@@ -5,12 +5,13 @@
 //!
 //! Its own test binary: the scanning allocator is global to the process.
 
+mod support;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use siths_upgrade::card::{Card, PinKind, SecretCode, SithsCard};
-use siths_upgrade::transport::{Transmit, Transport, TransportError};
 
 /// The codes under watch, as the card sees them (ASCII digits padded with FF).
 const PIN: &[u8] = b"48151623";
@@ -46,31 +47,6 @@ unsafe impl GlobalAlloc for Scanning {
 #[global_allocator]
 static ALLOCATOR: Scanning = Scanning;
 
-/// A card that says yes to every PIN command and does not keep what it is sent.
-struct YesCard;
-
-impl Transmit for YesCard {
-    fn transmit(&mut self, _command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        Ok(vec![0x90, 0x00])
-    }
-}
-
-impl Transport for YesCard {
-    fn reader_name(&self) -> &str {
-        "yes"
-    }
-    fn atr(&self) -> &[u8] {
-        &[0x3B, 0x00]
-    }
-    fn transaction(
-        &mut self,
-        body: &mut dyn FnMut(&mut dyn Transmit),
-    ) -> Result<(), TransportError> {
-        body(&mut YesCard);
-        Ok(())
-    }
-}
-
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn code(digits: &[u8]) -> String {
@@ -89,7 +65,7 @@ fn leaks(work: impl FnOnce()) -> usize {
 
 #[test]
 fn pin_commands_leave_no_code_in_freed_memory() {
-    let mut card = SithsCard::open(Box::new(YesCard)).unwrap();
+    let mut card = SithsCard::open(Box::new(support::fixed_card::FixedCard(0x9000))).unwrap();
     let found = leaks(|| {
         let pin = SecretCode::pin(code(PIN)).unwrap();
         let new = SecretCode::pin(code(NEW_PIN)).unwrap();

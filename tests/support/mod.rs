@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod fake_vpcd_card;
 pub mod files;
+pub mod fixed_card;
 pub mod pcscd;
 pub mod softhsm;
 pub mod window;
