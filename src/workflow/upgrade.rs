@@ -440,15 +440,7 @@ pub(crate) fn log_in(
     pin1: &SecretCode,
     timing: &mut Timing,
 ) -> Result<(CaClient, crate::ca::client::Me), UpgradeError> {
-    let (slot, cert) = overview
-        .certificates
-        .iter()
-        .filter(|c| c.pin == Some(PinKind::Pin1))
-        .filter_map(|c| Some((c.slot?, c, c.info.as_ref().ok()?)))
-        .filter(|(_, _, i)| {
-            i.purpose == Purpose::Authentication && matches!(i.identity, Identity::HsaId(_))
-        })
-        .min_by_key(|(slot, _, _)| *slot == Profile::HsaAuth.slot())
+    let (slot, cert) = login_certificate(overview)
         .map(|(slot, c, _)| (slot, c.der.clone()))
         .ok_or(UpgradeError::NoLoginCertificate)?;
     Timed { shared, timing }.with(|c| c.verify_pin(PinKind::Pin1, pin1))?;
@@ -462,16 +454,23 @@ pub(crate) fn log_in(
 /// The HSA-id of the certificate the card logs in with: who the holder is, as the card (not the
 /// CA) says.
 pub(crate) fn login_hsa_id(overview: &CardOverview) -> Option<String> {
+    login_certificate(overview).and_then(|(_, _, i)| i.identity.value().map(str::to_string))
+}
+
+/// The certificate the card logs in to the CA with: an HSA-id authentication certificate under
+/// PIN1, the legacy one before the new one (it is the one the CA knows until the upgrade ends).
+fn login_certificate(
+    overview: &CardOverview,
+) -> Option<(KeySlot, &crate::card::CardCertificate, &CertInfo)> {
     overview
         .certificates
         .iter()
-        .filter(|c| c.pin == Some(PinKind::Pin1) && c.slot.is_some())
-        .filter_map(|c| Some((c.slot?, c.info.as_ref().ok()?)))
-        .filter(|(_, i)| {
+        .filter(|c| c.pin == Some(PinKind::Pin1))
+        .filter_map(|c| Some((c.slot?, c, c.info.as_ref().ok()?)))
+        .filter(|(_, _, i)| {
             i.purpose == Purpose::Authentication && matches!(i.identity, Identity::HsaId(_))
         })
-        .min_by_key(|(slot, _)| *slot == Profile::HsaAuth.slot())
-        .and_then(|(_, i)| i.identity.value().map(str::to_string))
+        .min_by_key(|(slot, _, _)| *slot == Profile::HsaAuth.slot())
 }
 
 /// Verify the PIN the slot needs right before its signature (PIN2 for signing keys).

@@ -319,7 +319,6 @@ fn help_section(
     if matches!(help, Err(Gate::CheckIdentity)) {
         widgets::warning(ui, &app.tr.t("desk-check-first"));
     }
-    let checked = help.is_ok() || matches!(help, Err(Gate::Busy));
 
     // The PUK, from the CA with the operator's card.
     ui.add_space(4.0);
@@ -397,7 +396,6 @@ fn help_section(
             go = Some(Screen::Fetch);
         }
     });
-    let _ = checked;
     if let Some(screen) = go {
         if screen == Screen::Unblock {
             if let Some(desk) = app.desk.as_mut()
