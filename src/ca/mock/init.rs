@@ -208,12 +208,16 @@ fn make_card(
             crate::ca::IdentityKind::HsaId => hsa3,
             crate::ca::IdentityKind::Personnummer => pnr3,
         };
+        let mut request = person.cert_request(profile);
+        if person.renewal_due {
+            request.not_after = Some(now_unix() + super::persons::RENEWAL_DUE_IN_DAYS * 86_400);
+        }
         let der = generate_and_certify(
             &mut card,
             profile.slot(),
             profile.card_label(),
             ca,
-            &person.cert_request(profile),
+            &request,
         )
         .map_err(card_err)?;
         issued.push((person.clone(), profile, der));

@@ -36,6 +36,10 @@ fn yes() -> bool {
     true
 }
 
+/// Days from `init` to the end of a `renewal_due` holder's certificates: inside the 30-day
+/// reminder, outside the 7-day urgent one, so `check-expiry` exits "due".
+pub const RENEWAL_DUE_IN_DAYS: i64 = 20;
+
 /// One holder in the directory.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Person {
@@ -59,6 +63,10 @@ pub struct Person {
     /// `init` makes this person's card already upgraded (four new pairs, no legacy pair).
     #[serde(default)]
     pub already_upgraded: bool,
+    /// With `already_upgraded`: the four certificates expire [`RENEWAL_DUE_IN_DAYS`] days after
+    /// `init`, so the card is due for renewal (a test and training case for `renew`).
+    #[serde(default)]
+    pub renewal_due: bool,
     /// Service-centre staff: may look up other holders' PUKs.
     #[serde(default)]
     pub operator: bool,
@@ -171,6 +179,12 @@ impl Directory {
                 }
                 seen.push(id);
             }
+            if p.renewal_due && !p.already_upgraded {
+                return Err(bad(format!(
+                    "{}: renewal_due needs already_upgraded: only an upgraded card is renewed",
+                    p.hsa_id
+                )));
+            }
             if p.already_upgraded && p.is_samordningsnummer() {
                 return Err(bad(format!(
                     "{}: a samordningsnummer holder cannot have been upgraded to level 3",
@@ -220,6 +234,7 @@ mod tests {
                 .any(|p| p.legacy_expires_in_days.is_some_and(|d| d < 30))
         );
         assert!(ps.iter().any(|p| p.already_upgraded));
+        assert!(ps.iter().any(|p| p.renewal_due && p.upn.is_some()));
         assert!(ps.iter().any(|p| !p.upgrade_allowed));
         assert!(ps.iter().any(|p| p.upn.is_some()));
         assert!(ps.iter().any(|p| p.operator));
