@@ -152,6 +152,7 @@ step-enrol = Certificate issued: { $cert }
 step-write = Certificate written to the card: { $cert }
 step-prove = Key tried: { $cert }
 step-remove-legacy = Old certificate pair removed
+step-remove-old = Old certificate removed: { $cert }
 step-done = Done
 
 ## PINs
@@ -288,6 +289,8 @@ err-refusal-other = The CA said no: { $message } ({ $code }).
 err-cert-check = The certificate for { $cert } was refused and nothing was written to the card ({ $detail }).
 err-profile-missing = The CA offers no { $cert } certificate for you, so both pairs cannot be made. Contact the service centre.
 err-no-login-cert = The card has no identification certificate to log in to the CA with. Contact the service centre.
+err-not-upgraded = The card has not been upgraded yet, so there is nothing to renew. Upgrade the card first.
+err-login-expired = The authentication certificate of this pair has expired, so it cannot be renewed. Order a new card from the service centre.
 err-slot-in-use = Key slot { $slot } holds a certificate that is not part of the upgrade. Contact the service centre.
 err-not-writable = The certificate { $detail }
 err-proof-failed = A new key on the card did not give a valid signature ({ $cert }). Take the card out, put it back and resume the upgrade.

@@ -149,6 +149,7 @@ step-enrol = Certifikat utfärdat: { $cert }
 step-write = Certifikat skrivet till kortet: { $cert }
 step-prove = Nyckeln provad: { $cert }
 step-remove-legacy = Det gamla certifikatparet är borttaget
+step-remove-old = Det gamla certifikatet är borttaget: { $cert }
 step-done = Klart
 
 ## PIN-koder
@@ -279,6 +280,8 @@ err-refusal-other = CA:n sa nej: { $message } ({ $code }).
 err-cert-check = Certifikatet för { $cert } godtogs inte och inget skrevs till kortet ({ $detail }).
 err-profile-missing = CA:n erbjuder inget { $cert }-certifikat åt dig, så båda paren kan inte skapas. Kontakta servicecenter.
 err-no-login-cert = Kortet har inget legitimeringscertifikat att logga in hos CA:n med. Kontakta servicecenter.
+err-not-upgraded = Kortet är inte uppgraderat än, så det finns inget att förnya. Uppgradera kortet först.
+err-login-expired = Legitimeringscertifikatet för det här paret har gått ut, så det kan inte förnyas. Beställ ett nytt kort från servicecenter.
 err-slot-in-use = Nyckelplats { $slot } har ett certifikat som inte hör till uppgraderingen. Kontakta servicecenter.
 err-not-writable = Certifikatet { $detail }
 err-proof-failed = En ny nyckel på kortet gav ingen giltig underskrift ({ $cert }). Ta ut kortet, sätt i det igen och fortsätt uppgraderingen.

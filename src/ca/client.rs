@@ -310,8 +310,23 @@ impl CaClient {
     /// Enrol `csr_der` (PKCS#10, signed by the card) for `profile`; returns the issued
     /// certificate, not yet checked (see [`super::check::check_issued`]).
     pub fn enroll(&self, profile: Profile, csr_der: &[u8]) -> Result<Vec<u8>, CaError> {
+        self.est_enroll(profile, "simpleenroll", csr_der)
+    }
+
+    /// Renew (EST `simplereenroll`, RFC 7030 4.2.2): `csr_der` carries the new key; the CA
+    /// knows which certificate is renewed from the one this client logged in with.
+    pub fn reenroll(&self, profile: Profile, csr_der: &[u8]) -> Result<Vec<u8>, CaError> {
+        self.est_enroll(profile, "simplereenroll", csr_der)
+    }
+
+    fn est_enroll(
+        &self,
+        profile: Profile,
+        operation: &str,
+        csr_der: &[u8],
+    ) -> Result<Vec<u8>, CaError> {
         let url = self.url(&format!(
-            "/.well-known/est/{}/simpleenroll",
+            "/.well-known/est/{}/{operation}",
             profile.label()
         ));
         let body = base64::engine::general_purpose::STANDARD.encode(csr_der);

@@ -74,6 +74,51 @@ impl Profile {
         KeySlot::ALL[number - 1]
     }
 
+    /// The slot a renewal moves this profile's key to, and the next renewal back: the slot
+    /// beside [`Profile::slot`] under the same PIN (HSA-id 1 and 5, which the legacy pair holds
+    /// until the upgrade removes it; personnummer 4 and 8). A renewal writes the new pair there
+    /// before it removes the old one, so a pull at any step loses nothing.
+    pub fn renewal_slot(self) -> KeySlot {
+        let number = match self {
+            Profile::HsaAuth => 1,
+            Profile::PnrAuth => 4,
+            Profile::HsaSign => 5,
+            Profile::PnrSign => 8,
+        };
+        KeySlot::ALL[number - 1]
+    }
+
+    /// Both slots this profile's key may be in: where the upgrade put it, and where the last
+    /// renewal moved it.
+    pub fn slots(self) -> [KeySlot; 2] {
+        [self.slot(), self.renewal_slot()]
+    }
+
+    /// The profile a certificate belongs to: issued by the profile's CA, for its purpose and
+    /// its kind of identity. The legacy pair (from the old CA) belongs to none, whatever its
+    /// slot and trust level.
+    pub fn of_certificate(info: &crate::pki::CertInfo) -> Option<Profile> {
+        let issuer = info.issuer_cn.as_deref()?;
+        let kind = match info.identity {
+            crate::pki::Identity::HsaId(_) => IdentityKind::HsaId,
+            crate::pki::Identity::Personnummer(_) => IdentityKind::Personnummer,
+            _ => return None,
+        };
+        Profile::ALL.into_iter().find(|p| {
+            p.identity() == kind && p.purpose() == info.purpose && p.is_issuing_ca(issuer)
+        })
+    }
+
+    /// The other profile of the same identity pair (authentication ↔ signature).
+    pub fn partner(self) -> Profile {
+        match self {
+            Profile::HsaAuth => Profile::HsaSign,
+            Profile::HsaSign => Profile::HsaAuth,
+            Profile::PnrAuth => Profile::PnrSign,
+            Profile::PnrSign => Profile::PnrAuth,
+        }
+    }
+
     /// The label written into the card's directory files.
     pub fn card_label(self) -> &'static str {
         match self {
@@ -126,6 +171,14 @@ mod tests {
                 ![1, 5].contains(&p.slot().number()),
                 "never the legacy slots"
             );
+            assert_eq!(p.renewal_slot().pin(), pin, "a renewal keeps the key's PIN");
+            assert_eq!(p.partner().partner(), p);
+            assert_eq!(p.partner().identity(), p.identity());
+            assert_ne!(p.partner().purpose(), p.purpose());
         }
+        let mut all: Vec<KeySlot> = Profile::ALL.iter().flat_map(|p| p.slots()).collect();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 8, "no two profiles share a slot");
     }
 }

@@ -8,6 +8,7 @@ pub mod expiry;
 mod fetch;
 pub mod json;
 pub mod prompt;
+mod renew;
 mod upgrade;
 mod virtual_card;
 
@@ -105,6 +106,17 @@ pub enum Cmd {
     ///
     /// With --pin-stdin: PIN1 on the first line, PIN2 on the second.
     Upgrade(CaArgs),
+    /// Renew the certificate pairs that expire within 30 days: new keys on the card, new
+    /// certificates from the CA (EST simplereenroll), then the old pairs removed.
+    ///
+    /// With --pin-stdin: PIN1 on the first line, PIN2 on the second.
+    Renew {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// Renew this pair even if it is not due: hsa-id or personnummer (repeatable).
+        #[arg(long, value_name = "PAIR")]
+        only: Vec<renew::PairArg>,
+    },
     /// List the certificate pairs the CA holds for you and write chosen ones back to this card.
     ///
     /// With --pin-stdin: PIN1 on the first line.
@@ -278,7 +290,14 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::CheckExpiry { reader, json } => {
             let overview = open_card(access, reader.as_deref())?.overview()?;
             let now = crate::pki::date::now_unix();
-            match expiry::exit_code(expiry::report(&overview, now, json)?) {
+            let settings = crate::gui::settings::default_path()
+                .map(|p| crate::gui::settings::Settings::load(&p))
+                .unwrap_or_default();
+            let hint = expiry::CaHint {
+                url: Some(settings.ca_url).filter(|u| !u.trim().is_empty()),
+                root: settings.ca_root,
+            };
+            match expiry::exit_code(expiry::report(&overview, now, json, &hint)?) {
                 0 => Ok(()),
                 code => std::process::exit(code),
             }
@@ -301,6 +320,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::Upgrade(ca) => {
             let (source, card) = ca.prepare(access)?;
             upgrade::run(card, &ca.ca, &ca.ca_root, source)
+        }
+        Cmd::Renew { ca, only } => {
+            let (source, card) = ca.prepare(access)?;
+            renew::run(card, &ca.ca, &ca.ca_root, source, &only)
         }
         Cmd::FetchExisting { ca, write, all } => {
             let (source, card) = ca.prepare(access)?;

@@ -13,12 +13,7 @@ pub fn run(
     ca_root: &Path,
     mut source: PinSource,
 ) -> Result<(), CliError> {
-    let root = std::fs::read(ca_root).map_err(|e| {
-        CliError::system(format!(
-            "cannot read the CA root {}: {e}; give the TEST root (root.pem) or the production root",
-            ca_root.display()
-        ))
-    })?;
+    let root = read_root(ca_root)?;
     eprintln!("Keep the card in the reader until the upgrade has finished.");
     let pin1 = source.code(PinKind::Pin1)?;
     let pin2 = source.code(PinKind::Pin2)?;
@@ -38,7 +33,7 @@ pub fn run(
         }
     });
     crate::cli::log_out(crate::card::lock(&shared).as_mut());
-    let summary = summary.map_err(upgrade_error)?;
+    let summary = summary.map_err(|e| upgrade_error(e, "upgrade"))?;
     println!(
         "Upgrade finished: {} new certificate(s) written this time, {} legacy key slot(s) cleared.",
         summary.written.len(),
@@ -48,16 +43,26 @@ pub fn run(
     Ok(())
 }
 
+/// The CA root file, or an error that says which file to give.
+pub(super) fn read_root(ca_root: &Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(ca_root).map_err(|e| {
+        CliError::system(format!(
+            "cannot read the CA root {}: {e}; give the TEST root (root.pem) or the production root",
+            ca_root.display()
+        ))
+    })
+}
+
 /// For tests and training: end the process abruptly (no clean-up, as a kill or a power cut
 /// would) right after the upgrade reports this step, so a resume can be tried from every step
 /// boundary. Steps are numbered as the progress lines show them.
 pub const ABORT_AFTER_STEP: &str = "SITHS_UPGRADE_ABORT_AFTER_STEP";
 
-fn abort_after_step() -> Option<usize> {
+pub(super) fn abort_after_step() -> Option<usize> {
     std::env::var(ABORT_AFTER_STEP).ok()?.trim().parse().ok()
 }
 
-fn upgrade_error(e: UpgradeError) -> CliError {
+pub(super) fn upgrade_error(e: UpgradeError, again: &str) -> CliError {
     let code = match &e {
         UpgradeError::Card(c) => return CliError::from(c.clone()),
         e if e.is_user_error() => ExitCode::User,
@@ -67,9 +72,14 @@ fn upgrade_error(e: UpgradeError) -> CliError {
     let mut message = e.to_string();
     if !matches!(
         e,
-        UpgradeError::NotAllowed { .. } | UpgradeError::ProfileMissing(_)
+        UpgradeError::NotAllowed { .. }
+            | UpgradeError::ProfileMissing(_)
+            | UpgradeError::NotUpgraded
+            | UpgradeError::LoginExpired
     ) {
-        message.push_str(" (run `siths-upgrade upgrade` again to resume where it stopped)");
+        message.push_str(&format!(
+            " (run `siths-upgrade {again}` again to resume where it stopped)"
+        ));
     }
     CliError::new(code, message)
 }

@@ -91,6 +91,10 @@ pub fn step(tr: &Tr, step: &Step) -> String {
         }
         Step::ProveKey(p) => tr.a("step-prove", &[("cert", profile(tr, *p).as_str().into())]),
         Step::RemoveLegacy => tr.t("step-remove-legacy"),
+        Step::RemoveOld(p) => tr.a(
+            "step-remove-old",
+            &[("cert", profile(tr, *p).as_str().into())],
+        ),
         Step::Done => tr.t("step-done"),
     }
 }
@@ -348,6 +352,8 @@ pub fn upgrade_error(tr: &Tr, e: &UpgradeError) -> Explained {
             vec![ServiceCentre],
         ),
         UpgradeError::NoLoginCertificate => (tr.t("err-no-login-cert"), vec![ServiceCentre]),
+        UpgradeError::NotUpgraded => (tr.t("err-not-upgraded"), vec![]),
+        UpgradeError::LoginExpired => (tr.t("err-login-expired"), vec![ServiceCentre]),
         UpgradeError::CustomerNotTrusted(detail) => (
             tr.a(
                 "err-customer-not-trusted",

@@ -4,7 +4,9 @@
 //! banner, so the two never disagree about a card. The steps themselves are
 //! [`crate::pki::expiry::THRESHOLDS`].
 
-use crate::card::CardOverview;
+use crate::ca::IdentityKind;
+use crate::card::{CardCertificate, CardOverview};
+use crate::workflow::pairs;
 use crate::pki::expiry::warning_threshold;
 use crate::pki::{Identity, Purpose};
 
@@ -22,6 +24,61 @@ pub struct Reminder {
     pub days_left: i64,
     /// The narrowest step reached: 30, 15, 7, 5, 3, 1 or 0 (0 also once expired).
     pub threshold: i64,
+    /// What the holder does about it.
+    pub fix: Fix,
+}
+
+/// What fixes an expiring certificate, so every reminder comes with its action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fix {
+    /// A pair of the upgrade: renew it (the pair's authentication certificate still logs in).
+    Renew(IdentityKind),
+    /// The legacy pair: the upgrade replaces it.
+    Upgrade,
+    /// Nothing on the card can log in to fix it any more: a new card from the service centre.
+    NewCard,
+}
+
+impl Fix {
+    /// The word in `check-expiry --json` (stable).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fix::Renew(_) => "renew",
+            Fix::Upgrade => "upgrade",
+            Fix::NewCard => "new_card",
+        }
+    }
+}
+
+/// What fixes `cert` on this card at `now`.
+fn fix_for(overview: &CardOverview, cert: &CardCertificate, now_unix: i64) -> Fix {
+    match pairs::profile_of(cert) {
+        Some(profile) => {
+            let [auth, _] = pairs::pair(profile.identity());
+            if pairs::held(overview, auth)
+                .iter()
+                .any(|h| h.info.is_valid_at(now_unix))
+            {
+                Fix::Renew(profile.identity())
+            } else {
+                Fix::NewCard
+            }
+        }
+        None if cert.info.as_ref().is_ok_and(|i| i.is_valid_at(now_unix)) => Fix::Upgrade,
+        None => Fix::NewCard,
+    }
+}
+
+/// The one fix for the whole card: renewal or upgrade when every reminder allows it, else a new
+/// card; `None` without reminders.
+pub fn card_fix(reminders: &[Reminder]) -> Option<Fix> {
+    if reminders.iter().any(|r| r.fix == Fix::NewCard) {
+        return Some(Fix::NewCard);
+    }
+    if reminders.iter().any(|r| r.fix == Fix::Upgrade) {
+        return Some(Fix::Upgrade);
+    }
+    reminders.first().map(|r| r.fix)
 }
 
 impl Reminder {
@@ -92,6 +149,7 @@ pub fn reminders(overview: &CardOverview, now_unix: i64) -> Vec<Reminder> {
                 not_after: info.not_after,
                 days_left,
                 threshold,
+                fix: fix_for(overview, c, now_unix),
             })
         })
         .collect();

@@ -111,7 +111,7 @@ pub fn list(
         } else {
             match key {
                 None => Fit::KeyNotOnCard,
-                Some((slot, _)) if *slot != cert.profile.slot() => Fit::WrongSlot(*slot),
+                Some((slot, _)) if !cert.profile.slots().contains(slot) => Fit::WrongSlot(*slot),
                 Some((slot, key)) => {
                     let cas = match issuers.iter().find(|(p, _)| *p == cert.profile) {
                         Some((_, cas)) => cas.clone(),

@@ -3,5 +3,7 @@
 
 pub mod expiry;
 pub mod fetch_existing;
+pub mod pairs;
+pub mod renew;
 pub mod test_login;
 pub mod upgrade;

@@ -21,6 +21,7 @@ use crate::card::{
     SignatureScheme,
 };
 use crate::pki::{CertInfo, Identity, Purpose};
+use crate::workflow::pairs;
 
 /// Where the upgrade is; the GUI shows these as a step list, the CLI as lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +34,8 @@ pub enum Step {
     WriteCertificate(Profile),
     ProveKey(Profile),
     RemoveLegacy,
+    /// Renewal: the old certificate of a profile and its key are removed.
+    RemoveOld(Profile),
     Done,
 }
 
@@ -115,6 +118,16 @@ pub enum UpgradeError {
          was fetched; check that this is the customer's own card, and contact the service centre"
     )]
     CustomerNotTrusted(String),
+    #[error(
+        "this card has not been upgraded yet, so there is nothing to renew: upgrade the card \
+         first (siths-upgrade upgrade)"
+    )]
+    NotUpgraded,
+    #[error(
+        "the card's authentication certificate for this pair has expired, so the CA cannot \
+         renew it: order a new card from the service centre"
+    )]
+    LoginExpired,
     #[error("{0} holds a certificate that is not part of the upgrade: contact the service centre")]
     SlotInUse(KeySlot),
     #[error("this certificate {0}")]
@@ -133,13 +146,13 @@ impl UpgradeError {
 }
 
 /// Card operations, timed.
-struct Timed<'a> {
-    shared: &'a SharedCard,
-    timing: &'a mut Timing,
+pub(crate) struct Timed<'a> {
+    pub(crate) shared: &'a SharedCard,
+    pub(crate) timing: &'a mut Timing,
 }
 
 impl Timed<'_> {
-    fn with<R>(
+    pub(crate) fn with<R>(
         &mut self,
         op: impl FnOnce(&mut dyn Card) -> Result<R, CardError>,
     ) -> Result<R, CardError> {
@@ -151,7 +164,7 @@ impl Timed<'_> {
     }
 }
 
-/// A certificate on the card that belongs to the upgrade's profile in its slot.
+/// The certificate in the profile's upgrade slot, whoever issued it.
 fn profile_cert(
     overview: &CardOverview,
     profile: Profile,
@@ -269,7 +282,11 @@ pub fn upgrade(
             return Err(UpgradeError::ProfileMissing(profile.label()));
         };
 
-        // Already on the card from an earlier run?
+        // Already on the card from an earlier run, or moved by a renewal?
+        if !pairs::held(&overview, profile).is_empty() {
+            done += 3;
+            continue;
+        }
         let on_card = profile_cert(&overview, profile);
         if let Some(c) = on_card {
             match c.info.as_ref() {
@@ -318,7 +335,7 @@ pub fn upgrade(
         let cert = match reissue {
             Some(der) => der,
             None => {
-                let csr = csr_for(shared, &mut timing, profile, &key, request.pin2)?;
+                let csr = csr_for(shared, &mut timing, slot, &key, request.pin2)?;
                 let ca_started = Instant::now();
                 let der = client.enroll(profile, &csr)?;
                 timing.ca += ca_started.elapsed();
@@ -371,11 +388,14 @@ pub fn upgrade(
         timing: &mut timing,
     }
     .with(|c| c.overview())?;
+    let mut keep = Vec::new();
     for profile in Profile::ALL {
-        let cert = profile_cert(&after, profile)
-            .and_then(|c| c.info.as_ref().ok())
+        let held = pairs::held(&after, profile);
+        let newest = held
+            .last()
             .ok_or(UpgradeError::ProofFailed(profile.label()))?;
-        prove(shared, &mut timing, profile, cert, request.pin2)?;
+        prove(shared, &mut timing, profile, newest.slot, newest.info, request.pin2)?;
+        keep.extend(held.iter().map(|h| h.slot));
         report(
             Step::ProveKey(profile),
             format!("{} signs correctly", profile.card_label()),
@@ -383,17 +403,13 @@ pub fn upgrade(
         );
     }
 
-    // Only now: remove the legacy pair, and any key no certificate names.
-    let profile_slots: Vec<KeySlot> = Profile::ALL.iter().map(|p| p.slot()).collect();
+    // Only now: remove the legacy pair, and any key no profile certificate names.
     let mut removed_slots = Vec::new();
     let mut card = Timed {
         shared,
         timing: &mut timing,
     };
-    for slot in KeySlot::ALL
-        .into_iter()
-        .filter(|s| !profile_slots.contains(s))
-    {
+    for slot in KeySlot::ALL.into_iter().filter(|s| !keep.contains(s)) {
         let listed = after.certificates.iter().any(|c| c.slot == Some(slot))
             || after.keys.iter().any(|k| k.slot == Some(slot));
         let has_key = card.with(|c| c.read_public_key(slot))?.is_some();
@@ -474,7 +490,7 @@ fn login_certificate(
 }
 
 /// Verify the PIN the slot needs right before its signature (PIN2 for signing keys).
-fn authorize_for_slot(
+pub(crate) fn authorize_for_slot(
     card: &mut dyn Card,
     slot: KeySlot,
     pin2: &SecretCode,
@@ -485,25 +501,27 @@ fn authorize_for_slot(
     Ok(())
 }
 
-fn csr_for(
+/// A CSR for the key in `slot`, signed by the card.
+pub(crate) fn csr_for(
     shared: &SharedCard,
     timing: &mut Timing,
-    profile: Profile,
+    slot: KeySlot,
     key: &PublicKey,
     pin2: &SecretCode,
 ) -> Result<Vec<u8>, UpgradeError> {
-    Timed { shared, timing }.with(|c| authorize_for_slot(c, profile.slot(), pin2))?;
+    Timed { shared, timing }.with(|c| authorize_for_slot(c, slot, pin2))?;
     let started = Instant::now();
-    let csr = card_csr(shared, profile.slot(), key)?;
+    let csr = card_csr(shared, slot, key)?;
     timing.card += started.elapsed();
     Ok(csr)
 }
 
-/// Sign a fresh challenge with the profile's key and verify it with the certificate's key.
-fn prove(
+/// Sign a fresh challenge with the key in `slot` and verify it with the certificate's key.
+pub(crate) fn prove(
     shared: &SharedCard,
     timing: &mut Timing,
     profile: Profile,
+    slot: KeySlot,
     cert: &CertInfo,
     pin2: &SecretCode,
 ) -> Result<(), UpgradeError> {
@@ -512,8 +530,8 @@ fn prove(
     rand::thread_rng().fill_bytes(&mut challenge);
     let hash: [u8; 32] = Sha256::digest(challenge).into();
     let signature = Timed { shared, timing }.with(|c| {
-        authorize_for_slot(c, profile.slot(), pin2)?;
-        c.sign(profile.slot(), &hash, SignatureScheme::Pkcs1Sha256)
+        authorize_for_slot(c, slot, pin2)?;
+        c.sign(slot, &hash, SignatureScheme::Pkcs1Sha256)
     })?;
     let (Some(n), Some(e)) = (&cert.rsa_modulus, &cert.rsa_exponent) else {
         return Err(UpgradeError::ProofFailed(profile.label()));

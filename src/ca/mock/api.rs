@@ -23,6 +23,15 @@ use crate::ca::{IdentityKind, Profile, pkcs7};
 use crate::pki::cert::{KeyUsageBit, OID_EKU_CLIENT_AUTH};
 use crate::pki::{CertInfo, Date, TestCa};
 
+/// Why a certificate is enrolled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EnrolFor {
+    /// `simpleenroll`: the upgrade's new pairs.
+    Upgrade,
+    /// `simplereenroll`: a pair the caller holds, renewed.
+    Renewal,
+}
+
 /// How many PUK lookups one operator may make in a window of time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
@@ -198,7 +207,7 @@ impl Ca {
             }
             ("POST", "simpleenroll") => {
                 Self::pkcs10_body(req)?;
-                self.enroll(req, profile)
+                self.enroll(req, profile, EnrolFor::Upgrade)
             }
             ("POST", "simplereenroll") => {
                 Self::pkcs10_body(req)?;
@@ -364,12 +373,16 @@ impl Ca {
                 ),
             ));
         }
-        self.enroll(req, profile)
+        self.enroll(req, profile, EnrolFor::Renewal)
     }
 
-    fn enroll(&self, req: &Request<'_>, profile: Profile) -> Result<Reply, Refusal> {
+    fn enroll(&self, req: &Request<'_>, profile: Profile, why: EnrolFor) -> Result<Reply, Refusal> {
         let person = self.caller(req)?;
-        if let Some(refusal) = self.upgrade_refusal(person) {
+        // The upgrade window and permission govern the upgrade only: a holder renews the
+        // certificates they already hold whenever they are due.
+        if why == EnrolFor::Upgrade
+            && let Some(refusal) = self.upgrade_refusal(person)
+        {
             return Err(refusal);
         }
         if !person.profile_allowed(profile) {

@@ -2,7 +2,6 @@
 
 use egui::RichText;
 
-use crate::ca::Profile;
 use crate::card::{CardOverview, PinKind};
 use crate::gui::app::{Screen, SithsApp};
 use crate::gui::protocol::{CardStatus, Environment};
@@ -111,21 +110,10 @@ pub fn card_need(overview: &CardOverview) -> CardNeed {
     }
 }
 
-/// The card holds a pair outside the upgrade's four profile slots (the legacy pair, which is
-/// also level 3 but from the old CA), or a profile slot has no certificate yet.
+/// The card still has the legacy pair, or lacks a profile's certificate
+/// ([`crate::workflow::pairs::needs_upgrade`]).
 pub fn needs_upgrade(overview: &CardOverview) -> bool {
-    let profile_slots: Vec<crate::card::KeySlot> = Profile::ALL.iter().map(|p| p.slot()).collect();
-    let complete = Profile::ALL.iter().all(|p| {
-        overview
-            .certificates
-            .iter()
-            .any(|c| c.slot == Some(p.slot()) && c.info.is_ok())
-    });
-    let legacy = overview
-        .certificates
-        .iter()
-        .any(|c| c.slot.is_some_and(|s| !profile_slots.contains(&s)));
-    legacy || !complete
+    crate::workflow::pairs::needs_upgrade(overview)
 }
 
 fn overview_screen(app: &mut SithsApp, ui: &mut egui::Ui, overview: &CardOverview) {

@@ -1,0 +1,395 @@
+//! Renewal: a new certificate pair before the old one expires, with fresh keys made by the card,
+//! enrolled with EST `simplereenroll` (RFC 7030 4.2.2) while logged in with the pair's current
+//! authentication certificate.
+//!
+//! The card is the journal, as in the upgrade. Each profile has two slots
+//! ([`Profile::slots`]); a renewal makes the new key in the one the profile is not in, writes
+//! and proves the new certificate there, and only then removes the old pair. A rerun reads
+//! where things stand:
+//!
+//! - one certificate of a profile, due: renew it into the other slot (a key already there, from
+//!   a run cut short, is reused; the CA returns the certificate it issued for that key);
+//! - two certificates of a profile: the new one is written, so prove it and remove the old;
+//! - in a pair whose renewal has begun, a profile whose only certificate was issued in that
+//!   renewal is done (its old one was removed before the card was pulled).
+//!
+//! The two slots are how the card "rotates within the profile's slots": nothing is generated
+//! over a key that still has a certificate, so a pull at any step loses nothing. A slot held by
+//! something that is not the profile's is never touched: the renewal stops and says so.
+
+use std::time::Instant;
+
+use crate::ca::check::{Expected, check_issued};
+use crate::ca::client::CaClient;
+use crate::ca::{IdentityKind, Profile};
+use crate::card::{CardError, CardOverview, KeySlot, PinKind, SecretCode, SharedCard};
+use crate::pki::date::now_unix;
+use crate::workflow::expiry::Urgency;
+use crate::workflow::pairs::{self, Held};
+use crate::workflow::upgrade::{
+    Progress, Step, Timed, Timing, UpgradeError, authorize_for_slot, csr_for, prove,
+};
+
+/// Certificates issued within this long of a pair's renewal belong to it: the renewal of one
+/// pair takes minutes, the pair it replaces was issued years before.
+const SAME_RENEWAL_SECS: i64 = 86_400;
+
+/// What the renewal needs from the holder and the site.
+pub struct RenewRequest<'a> {
+    pub ca_url: &'a str,
+    /// PEM of the root that the CA's TLS certificate and every issued certificate chain to.
+    pub ca_root_pem: &'a [u8],
+    pub pin1: &'a SecretCode,
+    pub pin2: &'a SecretCode,
+    /// Renew these pairs whether due or not; empty: every pair that is due.
+    pub only: &'a [IdentityKind],
+}
+
+#[derive(Debug, Clone)]
+pub struct RenewSummary {
+    /// The profiles whose new certificate this run wrote.
+    pub renewed: Vec<Profile>,
+    /// Slots of old pairs this run removed.
+    pub removed_slots: Vec<KeySlot>,
+    pub overview: CardOverview,
+    pub timing: Timing,
+}
+
+/// What a rerun finds for one profile of a pair being renewed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Renew the certificate in `old` into `new`.
+    Renew { old: KeySlot, new: KeySlot },
+    /// The new certificate is in `new`: prove it, then remove `old`.
+    Written { old: KeySlot, new: KeySlot },
+    /// Renewed already; nothing left to do.
+    Done,
+}
+
+/// One pair to renew, as the card shows it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairPlan {
+    pub kind: IdentityKind,
+    /// Authentication first, then signature.
+    pub stages: [(Profile, Stage); 2],
+}
+
+/// Whether a certificate has reached the 30-day reminder (or expired).
+fn due(h: &Held<'_>, now: i64) -> bool {
+    Urgency::of_days_left(h.info.days_left(now)) != Urgency::None
+}
+
+/// The pairs that are due (or named in `only`, or half renewed), and what each profile needs.
+/// A pair not on the card is skipped, or an error when `only` names it.
+pub fn plan(
+    overview: &CardOverview,
+    only: &[IdentityKind],
+    now: i64,
+) -> Result<Vec<PairPlan>, UpgradeError> {
+    let mut plans = Vec::new();
+    for kind in [IdentityKind::HsaId, IdentityKind::Personnummer] {
+        let [auth, sign] = pairs::pair(kind);
+        let (held_auth, held_sign) = (pairs::held(overview, auth), pairs::held(overview, sign));
+        if held_auth.is_empty() || held_sign.is_empty() {
+            if only.contains(&kind) {
+                return Err(UpgradeError::NotUpgraded);
+            }
+            continue;
+        }
+        let held = [(auth, &held_auth), (sign, &held_sign)];
+        // A renewal has begun when a profile holds two certificates: the newest of those dates
+        // it.
+        let begun = held
+            .iter()
+            .filter(|(_, h)| h.len() > 1)
+            .filter_map(|(_, h)| h.last().map(|n| n.info.not_before))
+            .max();
+        let any_due = held.iter().any(|(_, h)| h.iter().any(|c| due(c, now)));
+        if begun.is_none() && !any_due && !only.contains(&kind) {
+            continue;
+        }
+        let stage = |profile: Profile, h: &[Held<'_>]| -> Result<Stage, UpgradeError> {
+            match h {
+                [one] => {
+                    let from_this_renewal =
+                        begun.is_some_and(|b| one.info.not_before >= b - SAME_RENEWAL_SECS);
+                    if from_this_renewal {
+                        return Ok(Stage::Done);
+                    }
+                    let new = other_slot(profile, one.slot);
+                    Ok(Stage::Renew { old: one.slot, new })
+                }
+                [old, .., new] => Ok(Stage::Written {
+                    old: old.slot,
+                    new: new.slot,
+                }),
+                [] => Err(UpgradeError::NotUpgraded),
+            }
+        };
+        plans.push(PairPlan {
+            kind,
+            stages: [
+                (auth, stage(auth, &held_auth)?),
+                (sign, stage(sign, &held_sign)?),
+            ],
+        });
+    }
+    Ok(plans)
+}
+
+fn other_slot(profile: Profile, slot: KeySlot) -> KeySlot {
+    let [home, renewal] = profile.slots();
+    if slot == home { renewal } else { home }
+}
+
+/// Run (or resume) the renewal of the card in `shared`.
+pub fn renew(
+    shared: &SharedCard,
+    request: &RenewRequest<'_>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<RenewSummary, UpgradeError> {
+    let started = Instant::now();
+    let mut timing = Timing::default();
+    let overview = Timed {
+        shared,
+        timing: &mut timing,
+    }
+    .with(|c| c.overview())?;
+    if overview.dead() {
+        return Err(CardError::CardDead.into());
+    }
+    for kind in [PinKind::Pin1, PinKind::Pin2] {
+        if overview.pin(kind).is_some_and(|p| p.blocked()) {
+            return Err(CardError::Blocked(kind).into());
+        }
+    }
+    if pairs::legacy(&overview).next().is_some() {
+        return Err(UpgradeError::NotUpgraded);
+    }
+    let now = now_unix();
+    let plans = plan(&overview, request.only, now)?;
+
+    // Read card, PIN1, then per pair: log in, and per profile key, enrol, write, prove, remove.
+    let total = 2 + plans.len() * (1 + 2 * 5);
+    let mut done = 0;
+    let mut report = |step: Step, message: String, done: &mut usize| {
+        *done += 1;
+        progress(Progress {
+            step,
+            done: *done,
+            total,
+            message,
+        });
+    };
+    report(
+        Step::ReadCard,
+        format!(
+            "Read the card of {}",
+            overview.holder_name().unwrap_or("the holder")
+        ),
+        &mut done,
+    );
+    let root_der = crate::ca::check::root_der(request.ca_root_pem)?;
+    Timed {
+        shared,
+        timing: &mut timing,
+    }
+    .with(|c| c.verify_pin(PinKind::Pin1, request.pin1))?;
+    report(
+        Step::VerifyPin(PinKind::Pin1),
+        "Identification PIN accepted".into(),
+        &mut done,
+    );
+
+    let mut renewed = Vec::new();
+    let mut removed_slots = Vec::new();
+    for plan in &plans {
+        let [(auth, _), _] = plan.stages;
+        // Log in with the pair's current authentication certificate: the oldest one still
+        // valid, which is the one the CA knows as this pair's.
+        let login = pairs::held(&overview, auth)
+            .into_iter()
+            .find(|h| h.info.is_valid_at(now))
+            .ok_or(UpgradeError::LoginExpired)?;
+        let identity = login
+            .info
+            .identity
+            .value()
+            .ok_or(UpgradeError::NoLoginCertificate)?
+            .to_string();
+        let needs_ca = plan
+            .stages
+            .iter()
+            .any(|(_, s)| matches!(s, Stage::Renew { .. }));
+        let client = if needs_ca {
+            let ca_started = Instant::now();
+            let client = CaClient::new(
+                request.ca_url,
+                request.ca_root_pem,
+                shared.clone(),
+                login.slot,
+                login.cert.der.clone(),
+            )?;
+            timing.ca += ca_started.elapsed();
+            Some(client)
+        } else {
+            None
+        };
+        report(
+            Step::LogIn,
+            format!("Logged in to the CA with the {} authentication certificate", kind_name(plan.kind)),
+            &mut done,
+        );
+
+        let mut proofs = Vec::new();
+        let mut removals = Vec::new();
+        for (profile, stage) in plan.stages {
+            match stage {
+                Stage::Done => {
+                    done += 5;
+                    continue;
+                }
+                Stage::Written { old, new } => {
+                    done += 3;
+                    proofs.push((profile, new));
+                    removals.push((profile, old));
+                }
+                Stage::Renew { old, new } => {
+                    let Some(client) = client.as_ref() else {
+                        return Err(UpgradeError::NoLoginCertificate);
+                    };
+                    // The slot must be empty of certificates other than a run of ours.
+                    if overview.certificates.iter().any(|c| c.slot == Some(new)) {
+                        return Err(UpgradeError::SlotInUse(new));
+                    }
+                    let key = Timed {
+                        shared,
+                        timing: &mut timing,
+                    }
+                    .with(|c| {
+                        authorize_for_slot(c, new, request.pin2)?;
+                        match c.read_public_key(new)? {
+                            Some(key) => Ok(key),
+                            None => c.generate_key(new),
+                        }
+                    })?;
+                    report(
+                        Step::GenerateKey(profile),
+                        format!("New key for {} ready on the card", profile.card_label()),
+                        &mut done,
+                    );
+                    let csr = csr_for(shared, &mut timing, new, &key, request.pin2)?;
+                    let ca_started = Instant::now();
+                    let cert = client.reenroll(profile, &csr)?;
+                    let issuers = client.cacerts(profile)?;
+                    timing.ca += ca_started.elapsed();
+                    check_issued(
+                        &cert,
+                        &issuers,
+                        &root_der,
+                        &Expected {
+                            // The pair's login certificate names the pair's identity.
+                            identity: identity.clone(),
+                            purpose: profile.purpose(),
+                            modulus: key.modulus.clone(),
+                            exponent: key.exponent.clone(),
+                            trust_level: profile.trust_level(),
+                            profile,
+                        },
+                        now,
+                    )
+                    .map_err(|error| UpgradeError::Check {
+                        profile: profile.label(),
+                        error,
+                    })?;
+                    report(
+                        Step::Enrol(profile),
+                        format!("{} renewed and checked", profile.card_label()),
+                        &mut done,
+                    );
+                    Timed {
+                        shared,
+                        timing: &mut timing,
+                    }
+                    .with(|c| c.write_certificate(new, profile.card_label(), &cert))?;
+                    renewed.push(profile);
+                    report(
+                        Step::WriteCertificate(profile),
+                        format!("{} written to the card", profile.card_label()),
+                        &mut done,
+                    );
+                    proofs.push((profile, new));
+                    removals.push((profile, old));
+                }
+            }
+        }
+        drop(client);
+
+        // Prove every new key against its certificate as the card now lists it.
+        let after = Timed {
+            shared,
+            timing: &mut timing,
+        }
+        .with(|c| c.overview())?;
+        for (profile, slot) in &proofs {
+            let cert = pairs::held(&after, *profile)
+                .into_iter()
+                .find(|h| h.slot == *slot)
+                .ok_or(UpgradeError::ProofFailed(profile.label()))?;
+            prove(shared, &mut timing, *profile, *slot, cert.info, request.pin2)?;
+            report(
+                Step::ProveKey(*profile),
+                format!("{} signs correctly", profile.card_label()),
+                &mut done,
+            );
+        }
+        // Only now: the old pair goes.
+        for (profile, slot) in removals {
+            Timed {
+                shared,
+                timing: &mut timing,
+            }
+            .with(|c| {
+                authorize_for_slot(c, slot, request.pin2)?;
+                c.delete_pair(slot)
+            })?;
+            removed_slots.push(slot);
+            report(
+                Step::RemoveOld(profile),
+                format!("Old {} removed", profile.card_label()),
+                &mut done,
+            );
+        }
+    }
+
+    let overview = Timed {
+        shared,
+        timing: &mut timing,
+    }
+    .with(|c| c.overview())?;
+    timing.total = started.elapsed();
+    progress(Progress {
+        step: Step::Done,
+        done: total,
+        total,
+        message: if plans.is_empty() {
+            "No certificate pair is due for renewal".into()
+        } else {
+            "The renewed pairs are on the card".into()
+        },
+    });
+    Ok(RenewSummary {
+        renewed,
+        removed_slots,
+        overview,
+        timing,
+    })
+}
+
+/// The pair's name for progress lines (never the personnummer itself).
+fn kind_name(kind: IdentityKind) -> &'static str {
+    match kind {
+        IdentityKind::HsaId => "HSA-id",
+        IdentityKind::Personnummer => "personnummer",
+    }
+}
