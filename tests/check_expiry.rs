@@ -25,7 +25,9 @@ use support::pcscd::Pcscd;
 const DAY: i64 = 86_400;
 const MARGIN: i64 = DAY / 2;
 const SERIAL: &str = "9752269000002002";
-const NEXT_STEP: &str = "upgrade the card or wait for the new card";
+/// The test cards hold the legacy pair: the upgrade is what replaces it.
+const NEXT_STEP: &str = "upgrade the card (siths-upgrade upgrade)";
+const RUN_LINE: &str = "Run: siths-upgrade upgrade --ca URL --ca-root FILE";
 
 /// The legacy CA every test card's pair comes from (made once: RSA keys are slow).
 fn legacy_ca() -> &'static TestCa {
@@ -73,7 +75,7 @@ fn expected_lines(days: i64, not_after: i64) -> Vec<String> {
                 .map(|p| {
                     format!(
                         "HSA-id {p} certificate has expired ({date}): it no longer works, \
-                         order a new card"
+                         order a new card from the service centre"
                     )
                 })
                 .collect();
@@ -92,6 +94,7 @@ fn expected_lines(days: i64, not_after: i64) -> Vec<String> {
     ["authentication", "signature"]
         .iter()
         .map(|p| format!("HSA-id {p} certificate {when}: {NEXT_STEP}"))
+        .chain([RUN_LINE.to_string()])
         .collect()
 }
 
@@ -144,8 +147,16 @@ fn check_card(days: i64, threshold: Option<i64>, code: i32, urgency: &str) {
             ("05", "HSA-id underskrift", "signature"),
         ]
     );
+    let (fix, command) = if days < 0 {
+        ("new_card", Value::Null)
+    } else {
+        ("upgrade", Value::from(RUN_LINE.trim_start_matches("Run: ")))
+    };
+    assert_eq!(v["fix"]["action"], fix, "{v}");
+    assert_eq!(v["fix"]["command"], command, "{v}");
     let date = Date::from_unix(not_after).to_string();
     for c in certs {
+        assert_eq!(c["fix"], fix, "{c}");
         assert_eq!(c["identity_kind"], "hsa-id");
         assert_eq!(c["days_left"], days, "{c}");
         assert_eq!(c["threshold"], threshold, "{c}");
@@ -250,7 +261,8 @@ fn mixed_card_lists_due_certificates_soonest_first() {
     assert_eq!(out.status.code(), Some(11), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "{stdout}");
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert_eq!(lines[2], RUN_LINE);
     assert!(
         lines[0].starts_with("HSA-id signature certificate expires in 3 days (")
             && lines[1].starts_with("HSA-id authentication certificate expires in 12 days ("),

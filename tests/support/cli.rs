@@ -9,6 +9,12 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_siths-upgrade");
 pub fn run(args: &[&str], stdin: &str, env: &[(String, String)]) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
+        // The window's settings (the CA address `check-expiry` names) are the user's, not the
+        // tests': a settings folder that is never there, unless a test gives its own.
+        .env(
+            "XDG_CONFIG_HOME",
+            std::env::temp_dir().join("siths-upgrade-tests-no-settings"),
+        )
         .envs(env.iter().cloned())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
