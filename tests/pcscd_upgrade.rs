@@ -11,6 +11,7 @@ use support::pcscd::Pcscd;
 
 use support::cli::{BIN, run};
 const KARIN: &str = "TST5565594230-1001";
+const RENEWAL_DUE: &str = "TST5565594230-1013";
 
 struct Children(Vec<Child>);
 
@@ -44,67 +45,134 @@ fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
     }
 }
 
+/// `ca-mock init` and `ca-mock serve`, and one person's card served through a pcscd of its own.
+struct World {
+    pcscd: Pcscd,
+    env: Vec<(String, String)>,
+    tmp: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    url: String,
+    _children: Children,
+}
+
+impl World {
+    fn start(hsa_id: &str) -> World {
+        let pcscd = Pcscd::start();
+        let env = pcscd.env();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("ca");
+        let dir_s = dir.to_str().unwrap();
+
+        let init = run(&["ca-mock", "init", "--dir", dir_s], "", &env);
+        assert!(init.status.success(), "{}", text(&init));
+
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut children = Children(Vec::new());
+        children.0.push(
+            Command::new(BIN)
+                .args(["ca-mock", "serve", "--dir", dir_s, "--listen", &listen])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let state = dir.join("cards").join(format!("{hsa_id}.json"));
+        children.0.push(
+            Command::new(BIN)
+                .args(["virtual-card", "serve", "--state"])
+                .arg(&state)
+                .args(["--vpcd", &format!("127.0.0.1:{}", pcscd.vpcd_port())])
+                .envs(env.iter().cloned())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        wait_until("the CA listening", || {
+            std::net::TcpStream::connect(&listen).is_ok()
+        });
+        wait_until("the card in the reader", || {
+            run(&["status", "--json"], "", &env).status.success()
+        });
+        World {
+            pcscd,
+            env,
+            tmp,
+            dir,
+            url: format!("https://127.0.0.1:{port}"),
+            _children: children,
+        }
+    }
+
+    /// The person's PIN1 and PIN2 as `--pin-stdin` reads them, from their code letter.
+    fn pins(&self, hsa_id: &str) -> String {
+        let pins =
+            std::fs::read_to_string(self.dir.join("cards").join(format!("{hsa_id}.pins"))).unwrap();
+        let code = |key: &str| {
+            pins.lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+                .unwrap()
+                .to_string()
+        };
+        format!("{}\n{}\n", code("PIN1"), code("PIN2"))
+    }
+
+    fn root(&self) -> std::path::PathBuf {
+        self.dir.join("root.pem")
+    }
+
+    fn run(&self, args: &[&str], stdin: &str) -> Output {
+        let _ = &self.pcscd;
+        run(args, stdin, &self.env)
+    }
+
+    /// `certs --json`: the card's certificates.
+    fn certificates(&self) -> Vec<serde_json::Value> {
+        let certs = self.run(&["certs", "--json"], "");
+        assert!(certs.status.success(), "{}", text(&certs));
+        let v: serde_json::Value = serde_json::from_slice(&certs.stdout).unwrap();
+        v["certificates"].as_array().unwrap().clone()
+    }
+
+    /// Each certificate exported by the CLI verifies with OpenSSL against the TEST root.
+    fn assert_openssl_verifies(&self, list: &[serde_json::Value]) {
+        for c in list {
+            let id = c["id"].as_str().unwrap();
+            let file = self.tmp.path().join(format!("{id}.pem"));
+            let export = self.run(
+                &["export-cert", id, "--out", file.to_str().unwrap(), "--pem"],
+                "",
+            );
+            assert!(export.status.success(), "{}", text(&export));
+            let verify = Command::new("openssl")
+                .args(["verify", "-CAfile"])
+                .arg(self.root())
+                .arg("-untrusted")
+                .arg(self.dir.join("issuing.pem"))
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert!(verify.status.success(), "{}", text(&verify));
+        }
+    }
+}
+
 #[test]
 fn upgrade_from_the_command_line_through_pcscd() {
-    let pcscd = Pcscd::start();
-    let env = pcscd.env();
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("ca");
-    let dir_s = dir.to_str().unwrap();
-
-    let init = run(&["ca-mock", "init", "--dir", dir_s], "", &env);
-    assert!(init.status.success(), "{}", text(&init));
-
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut children = Children(Vec::new());
-    children.0.push(
-        Command::new(BIN)
-            .args(["ca-mock", "serve", "--dir", dir_s, "--listen", &listen])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let state = dir.join("cards").join(format!("{KARIN}.json"));
-    children.0.push(
-        Command::new(BIN)
-            .args(["virtual-card", "serve", "--state"])
-            .arg(&state)
-            .args(["--vpcd", &format!("127.0.0.1:{}", pcscd.vpcd_port())])
-            .envs(env.iter().cloned())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_until("the CA listening", || {
-        std::net::TcpStream::connect(&listen).is_ok()
-    });
-    wait_until("the card in the reader", || {
-        run(&["status", "--json"], "", &env).status.success()
-    });
-
-    let pins = std::fs::read_to_string(dir.join("cards").join(format!("{KARIN}.pins"))).unwrap();
-    let code = |key: &str| {
-        pins.lines()
-            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
-            .unwrap()
-            .to_string()
-    };
-    let url = format!("https://127.0.0.1:{port}");
-    let root = dir.join("root.pem");
-    let up = run(
+    let world = World::start(KARIN);
+    let (env, tmp) = (&world.env, &world.tmp);
+    let root = world.root();
+    let up = world.run(
         &[
             "upgrade",
             "--ca",
-            &url,
+            &world.url,
             "--ca-root",
             root.to_str().unwrap(),
             "--pin-stdin",
         ],
-        &format!("{}\n{}\n", code("PIN1"), code("PIN2")),
-        &env,
+        &world.pins(KARIN),
     );
     let out = text(&up);
     assert!(up.status.success(), "{out}");
@@ -112,10 +180,8 @@ fn upgrade_from_the_command_line_through_pcscd() {
     assert!(out.contains("Legacy pair removed"), "{out}");
 
     // `certs --json` and OpenSC both see the four new certificates and no legacy pair.
-    let certs = run(&["certs", "--json"], "", &env);
-    let v: serde_json::Value = serde_json::from_slice(&certs.stdout).unwrap();
-    let list = v["certificates"].as_array().unwrap();
-    assert_eq!(list.len(), 4, "{v}");
+    let list = world.certificates();
+    assert_eq!(list.len(), 4, "{list:?}");
     let mut kinds: Vec<(String, String)> = list
         .iter()
         .map(|c| {
@@ -170,24 +236,64 @@ fn upgrade_from_the_command_line_through_pcscd() {
         assert!(listed.contains(&format!("[{label}]")), "{listed}");
     }
 
-    // Each certificate exported by the CLI verifies with OpenSSL against the TEST root.
-    for c in list {
-        let id = c["id"].as_str().unwrap();
-        let file = tmp.path().join(format!("{id}.pem"));
-        let export = run(
-            &["export-cert", id, "--out", file.to_str().unwrap(), "--pem"],
-            "",
-            &env,
-        );
-        assert!(export.status.success(), "{}", text(&export));
-        let verify = Command::new("openssl")
-            .args(["verify", "-CAfile"])
-            .arg(&root)
-            .arg("-untrusted")
-            .arg(dir.join("issuing.pem"))
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(verify.status.success(), "{}", text(&verify));
-    }
+    world.assert_openssl_verifies(&list);
+}
+
+/// A card due for renewal (`"renewal_due": true`), renewed from the command line: `check-expiry`
+/// says "due" (10) and names the command before, nothing (0) after; all four serials change;
+/// each new certificate verifies with OpenSSL; a second run has nothing to do.
+#[test]
+fn renew_from_the_command_line_through_pcscd() {
+    let world = World::start(RENEWAL_DUE);
+    let before = world.run(&["check-expiry", "--json"], "");
+    assert_eq!(before.status.code(), Some(10), "{}", text(&before));
+    let v: serde_json::Value = serde_json::from_slice(&before.stdout).unwrap();
+    assert_eq!(v["certificates"].as_array().unwrap().len(), 4, "{v}");
+    assert_eq!(v["fix"]["action"], "renew", "{v}");
+    let serials = |list: &[serde_json::Value]| -> Vec<String> {
+        let mut v: Vec<String> = list
+            .iter()
+            .map(|c| c["serial_number"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let old = serials(&world.certificates());
+    assert_eq!(old.len(), 4);
+
+    let root = world.root();
+    let args = [
+        "renew",
+        "--ca",
+        &world.url,
+        "--ca-root",
+        root.to_str().unwrap(),
+        "--pin-stdin",
+    ];
+    let renew = world.run(&args, &world.pins(RENEWAL_DUE));
+    let out = text(&renew);
+    assert!(renew.status.success(), "{out}");
+    assert!(
+        out.contains("Renewal finished: 4 new certificate(s)"),
+        "{out}"
+    );
+
+    let after = world.run(&["check-expiry"], "");
+    assert_eq!(after.status.code(), Some(0), "{}", text(&after));
+    let list = world.certificates();
+    let new = serials(&list);
+    assert_eq!(new.len(), 4, "{list:?}");
+    assert!(
+        new.iter().all(|s| !old.contains(s)),
+        "every serial changes: {old:?} → {new:?}"
+    );
+    world.assert_openssl_verifies(&list);
+
+    let again = world.run(&args, &world.pins(RENEWAL_DUE));
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(
+        text(&again).contains("Nothing to renew"),
+        "{}",
+        text(&again)
+    );
 }

@@ -13,11 +13,14 @@ use siths_upgrade::card::{CardError, PinKind, SecretCode, SithsCard};
 use siths_upgrade::pki::CertInfo;
 use siths_upgrade::virtual_card::memory::MemoryTransport;
 use siths_upgrade::virtual_card::{self, VirtualCard};
+use siths_upgrade::workflow::renew::{RenewRequest, RenewSummary, renew};
 use siths_upgrade::workflow::upgrade::{Progress, Step, UpgradeError, UpgradeRequest, upgrade};
 
 const KARIN: &str = "TST5565594230-1001";
 const SAMORDNING: &str = "TST5565594230-1003";
 const NOT_ALLOWED: &str = "TST5565594230-1006";
+/// Upgraded, with four certificates that expire in 20 days.
+const RENEWAL_DUE: &str = "TST5565594230-1013";
 
 /// One CA world per test binary: `ca-mock init` takes seconds (RSA-4096 root, a card per person).
 fn world() -> &'static Path {
@@ -128,6 +131,78 @@ impl Rig {
 
     fn upgrade(&self) -> Result<siths_upgrade::workflow::upgrade::UpgradeSummary, UpgradeError> {
         self.upgrade_with(&self.pin1.clone(), &mut |_| {})
+    }
+
+    fn renew_with(
+        &self,
+        only: &[siths_upgrade::ca::IdentityKind],
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<RenewSummary, UpgradeError> {
+        let pin1 = SecretCode::pin(self.pin1.clone()).unwrap();
+        let pin2 = SecretCode::pin(self.pin2.clone()).unwrap();
+        let url = self.url();
+        renew(
+            &self.try_card()?,
+            &RenewRequest {
+                ca_url: &url,
+                ca_root_pem: &self.root_pem,
+                pin1: &pin1,
+                pin2: &pin2,
+                only,
+            },
+            progress,
+        )
+    }
+
+    fn renew(&self) -> Result<RenewSummary, UpgradeError> {
+        self.renew_with(&[], &mut |_| {})
+    }
+
+    /// Serial numbers of the card's certificates.
+    fn serials(&self) -> Vec<String> {
+        let card = self.card();
+        let o = card.lock().unwrap().overview().unwrap();
+        o.certificates
+            .iter()
+            .map(|c| c.info.as_ref().unwrap().serial_hex.clone())
+            .collect()
+    }
+
+    /// After a renewal of a card whose four certificates were `old`: four new ones, each in its
+    /// profile's renewal slot and matching the key there, none due; no key left in the old
+    /// slots; the CA issued exactly four new ones for this card.
+    fn assert_renewed(&self, hsa_id: &str, old: &[String]) {
+        let card = self.card();
+        let mut card = card.lock().unwrap();
+        let o = card.overview().unwrap();
+        assert_eq!(o.certificates.len(), 4, "{:?}", o.certificates);
+        let now = siths_upgrade::pki::date::now_unix();
+        for profile in Profile::ALL {
+            let c = o
+                .certificates
+                .iter()
+                .find(|c| c.slot == Some(profile.renewal_slot()))
+                .unwrap_or_else(|| panic!("{profile:?} not in its renewal slot"));
+            let info = c.info.as_ref().unwrap();
+            assert_eq!(Profile::of_certificate(info), Some(profile));
+            assert!(info.days_left(now) > 30, "{profile:?} is new");
+            assert!(!old.contains(&info.serial_hex), "{profile:?} is renewed");
+            let key = card
+                .read_public_key(profile.renewal_slot())
+                .unwrap()
+                .unwrap();
+            assert!(info.matches_rsa_key(&key.modulus, &key.exponent));
+            assert_eq!(
+                card.read_public_key(profile.slot()).unwrap(),
+                None,
+                "the old key of {profile:?} is gone"
+            );
+        }
+        assert_eq!(
+            self.stored(hsa_id).len(),
+            8,
+            "the CA issued exactly four new certificates for this card"
+        );
     }
 
     fn stored(&self, hsa_id: &str) -> Vec<CertInfo> {
@@ -571,4 +646,98 @@ fn a_puk_is_fetched_only_for_a_card_certificate_this_ca_stands_behind() {
     let err = lookup("TST5565594230-1002", &karin).unwrap_err();
     assert!(matches!(err, UpgradeError::CustomerNotTrusted(_)), "{err}");
     assert_eq!(lookups(), 1, "the CA logged no lookup for the refused ones");
+}
+
+#[test]
+fn renewal_replaces_every_due_pair_and_then_has_nothing_to_do() {
+    let rig = Rig::new(RENEWAL_DUE);
+    let old = rig.serials();
+    let mut steps = Vec::new();
+    let summary = rig.renew_with(&[], &mut |p| steps.push(p)).unwrap();
+    assert_eq!(summary.renewed.len(), 4);
+    assert_eq!(summary.removed_slots.len(), 4);
+    rig.assert_renewed(RENEWAL_DUE, &old);
+    let last = steps.last().unwrap();
+    assert_eq!((last.step.clone(), last.done), (Step::Done, last.total));
+    assert!(steps.windows(2).all(|w| w[0].done <= w[1].done));
+    assert!(
+        steps.iter().all(|p| !p.message.contains("197503142387")),
+        "progress never shows the personnummer"
+    );
+
+    // Nothing is due any more: a second run changes nothing and asks the CA for nothing.
+    let again = rig.renew().unwrap();
+    assert!(again.renewed.is_empty() && again.removed_slots.is_empty());
+    assert_eq!(rig.stored(RENEWAL_DUE).len(), 8);
+}
+
+#[test]
+fn renewal_on_request_moves_only_the_named_pair_and_back_again() {
+    use siths_upgrade::ca::IdentityKind;
+    let rig = Rig::new(KARIN);
+    rig.upgrade().unwrap();
+    // Nothing is due on a fresh upgrade: renew does nothing unless asked.
+    assert!(rig.renew().unwrap().renewed.is_empty());
+    let slots = |rig: &Rig| -> Vec<u8> {
+        let card = rig.card();
+        let o = card.lock().unwrap().overview().unwrap();
+        let mut v: Vec<u8> = o
+            .certificates
+            .iter()
+            .filter_map(|c| c.slot.map(|s| s.number()))
+            .collect();
+        v.sort();
+        v
+    };
+    let renewed = rig.renew_with(&[IdentityKind::HsaId], &mut |_| {}).unwrap();
+    assert_eq!(renewed.renewed, [Profile::HsaAuth, Profile::HsaSign]);
+    assert_eq!(slots(&rig), [1, 3, 5, 7]);
+    // The upgrade sees a renewed card as done, and removes nothing of it.
+    let up = rig.upgrade().unwrap();
+    assert!(up.written.is_empty() && up.removed_slots.is_empty());
+    assert_eq!(slots(&rig), [1, 3, 5, 7]);
+    // The next renewal rotates back.
+    rig.renew_with(&[IdentityKind::HsaId], &mut |_| {}).unwrap();
+    assert_eq!(slots(&rig), [2, 3, 6, 7]);
+}
+
+#[test]
+fn a_card_not_yet_upgraded_is_not_renewed() {
+    let rig = Rig::new(KARIN);
+    let err = rig.renew().unwrap_err();
+    assert!(matches!(err, UpgradeError::NotUpgraded), "{err}");
+    assert!(err.to_string().contains("upgrade the card first"), "{err}");
+    assert_eq!(rig.stored(KARIN).len(), 0, "the CA was asked for nothing");
+}
+
+#[test]
+fn pulled_before_any_apdu_the_renewal_resumes_to_the_same_end() {
+    let rig = Rig::new(RENEWAL_DUE);
+    let old = rig.serials();
+    let before = virtual_card::lock(&rig.vcard).command_count();
+    rig.renew().unwrap();
+    let apdus = (virtual_card::lock(&rig.vcard).command_count() - before) as u32;
+    assert!(apdus > 50, "{apdus}");
+    drop(rig);
+
+    std::thread::scope(|scope| {
+        for worker in 0..2u32 {
+            let old = old.clone();
+            scope.spawn(move || {
+                let mut rig = Rig::new(RENEWAL_DUE);
+                for n in (worker..apdus).step_by(2) {
+                    rig.fresh_card_and_store(RENEWAL_DUE);
+                    virtual_card::lock(&rig.vcard).pull_after(n);
+                    assert!(
+                        rig.renew().is_err(),
+                        "pulled after {n} APDUs, the renewal cannot finish"
+                    );
+                    virtual_card::lock(&rig.vcard).insert();
+                    rig.renew()
+                        .unwrap_or_else(|e| panic!("resume after a pull at APDU {n}: {e}"));
+                    rig.assert_renewed(RENEWAL_DUE, &old);
+                }
+            });
+        }
+    });
 }

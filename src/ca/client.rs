@@ -325,10 +325,7 @@ impl CaClient {
         operation: &str,
         csr_der: &[u8],
     ) -> Result<Vec<u8>, CaError> {
-        let url = self.url(&format!(
-            "/.well-known/est/{}/{operation}",
-            profile.label()
-        ));
+        let url = self.url(&format!("/.well-known/est/{}/{operation}", profile.label()));
         let body = base64::engine::general_purpose::STANDARD.encode(csr_der);
         let request = self
             .http

@@ -255,7 +255,9 @@ mod tests {
         };
         assert_eq!(
             command(Fix::Upgrade, &hint).as_deref(),
-            Some("siths-upgrade upgrade --ca https://ca.example:8443 --ca-root /etc/siths/root.pem")
+            Some(
+                "siths-upgrade upgrade --ca https://ca.example:8443 --ca-root /etc/siths/root.pem"
+            )
         );
         assert_eq!(command(Fix::NewCard, &hint), None);
     }

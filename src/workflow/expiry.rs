@@ -6,9 +6,9 @@
 
 use crate::ca::IdentityKind;
 use crate::card::{CardCertificate, CardOverview};
-use crate::workflow::pairs;
 use crate::pki::expiry::warning_threshold;
 use crate::pki::{Identity, Purpose};
+use crate::workflow::pairs;
 
 /// One certificate that has reached a reminder step.
 #[derive(Debug, Clone, PartialEq, Eq)]

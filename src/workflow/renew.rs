@@ -10,8 +10,9 @@
 //! - one certificate of a profile, due: renew it into the other slot (a key already there, from
 //!   a run cut short, is reused; the CA returns the certificate it issued for that key);
 //! - two certificates of a profile: the new one is written, so prove it and remove the old;
-//! - in a pair whose renewal has begun, a profile whose only certificate was issued in that
-//!   renewal is done (its old one was removed before the card was pulled).
+//! - one authentication certificate beside two signature ones: the authentication one is the
+//!   new one (a run renews and removes authentication first), so only its old key, if a pull
+//!   cut its removal short, is left to clear.
 //!
 //! The two slots are how the card "rotates within the profile's slots": nothing is generated
 //! over a key that still has a certificate, so a pull at any step loses nothing. A slot held by
@@ -29,10 +30,6 @@ use crate::workflow::pairs::{self, Held};
 use crate::workflow::upgrade::{
     Progress, Step, Timed, Timing, UpgradeError, authorize_for_slot, csr_for, prove,
 };
-
-/// Certificates issued within this long of a pair's renewal belong to it: the renewal of one
-/// pair takes minutes, the pair it replaces was issued years before.
-const SAME_RENEWAL_SECS: i64 = 86_400;
 
 /// What the renewal needs from the holder and the site.
 pub struct RenewRequest<'a> {
@@ -62,8 +59,9 @@ pub enum Stage {
     Renew { old: KeySlot, new: KeySlot },
     /// The new certificate is in `new`: prove it, then remove `old`.
     Written { old: KeySlot, new: KeySlot },
-    /// Renewed already; nothing left to do.
-    Done,
+    /// Renewed already, into `slot`; the old pair's key in `old` may have outlived its
+    /// certificate when the card was pulled while it was removed.
+    Done { slot: KeySlot, old: KeySlot },
 }
 
 /// One pair to renew, as the card shows it now.
@@ -96,45 +94,47 @@ pub fn plan(
             }
             continue;
         }
-        let held = [(auth, &held_auth), (sign, &held_sign)];
-        // A renewal has begun when a profile holds two certificates: the newest of those dates
-        // it.
-        let begun = held
+        let begun = held_auth.len() > 1 || held_sign.len() > 1;
+        let any_due = held_auth
             .iter()
-            .filter(|(_, h)| h.len() > 1)
-            .filter_map(|(_, h)| h.last().map(|n| n.info.not_before))
-            .max();
-        let any_due = held.iter().any(|(_, h)| h.iter().any(|c| due(c, now)));
-        if begun.is_none() && !any_due && !only.contains(&kind) {
+            .chain(held_sign.iter())
+            .any(|c| due(c, now));
+        if !begun && !any_due && !only.contains(&kind) {
             continue;
         }
-        let stage = |profile: Profile, h: &[Held<'_>]| -> Result<Stage, UpgradeError> {
-            match h {
-                [one] => {
-                    let from_this_renewal =
-                        begun.is_some_and(|b| one.info.not_before >= b - SAME_RENEWAL_SECS);
-                    if from_this_renewal {
-                        return Ok(Stage::Done);
-                    }
-                    let new = other_slot(profile, one.slot);
-                    Ok(Stage::Renew { old: one.slot, new })
-                }
-                [old, .., new] => Ok(Stage::Written {
-                    old: old.slot,
-                    new: new.slot,
-                }),
-                [] => Err(UpgradeError::NotUpgraded),
-            }
+        // A run renews the authentication certificate before the signature one and removes
+        // the old ones in the same order, so the counts alone say where it stopped: one
+        // authentication certificate beside two signature ones is the new one (its old one is
+        // already removed); one signature certificate beside two authentication ones is the old.
+        let auth_stage = match held_auth.as_slice() {
+            [one] if held_sign.len() > 1 => Stage::Done {
+                slot: one.slot,
+                old: other_slot(auth, one.slot),
+            },
+            held => stage(auth, held)?,
         };
+        let sign_stage = stage(sign, &held_sign)?;
         plans.push(PairPlan {
             kind,
-            stages: [
-                (auth, stage(auth, &held_auth)?),
-                (sign, stage(sign, &held_sign)?),
-            ],
+            stages: [(auth, auth_stage), (sign, sign_stage)],
         });
     }
     Ok(plans)
+}
+
+/// The stage of a profile from its certificates on the card, oldest first.
+fn stage(profile: Profile, held: &[Held<'_>]) -> Result<Stage, UpgradeError> {
+    match held {
+        [one] => Ok(Stage::Renew {
+            old: one.slot,
+            new: other_slot(profile, one.slot),
+        }),
+        [old, .., new] => Ok(Stage::Written {
+            old: old.slot,
+            new: new.slot,
+        }),
+        [] => Err(UpgradeError::NotUpgraded),
+    }
 }
 
 fn other_slot(profile: Profile, slot: KeySlot) -> KeySlot {
@@ -237,17 +237,21 @@ pub fn renew(
         };
         report(
             Step::LogIn,
-            format!("Logged in to the CA with the {} authentication certificate", kind_name(plan.kind)),
+            format!(
+                "Logged in to the CA with the {} authentication certificate",
+                kind_name(plan.kind)
+            ),
             &mut done,
         );
 
         let mut proofs = Vec::new();
         let mut removals = Vec::new();
+        let mut sweep = Vec::new();
         for (profile, stage) in plan.stages {
             match stage {
-                Stage::Done => {
-                    done += 5;
-                    continue;
+                Stage::Done { old, .. } => {
+                    done += 4;
+                    sweep.push(old);
                 }
                 Stage::Written { old, new } => {
                     done += 3;
@@ -336,7 +340,14 @@ pub fn renew(
                 .into_iter()
                 .find(|h| h.slot == *slot)
                 .ok_or(UpgradeError::ProofFailed(profile.label()))?;
-            prove(shared, &mut timing, *profile, *slot, cert.info, request.pin2)?;
+            prove(
+                shared,
+                &mut timing,
+                *profile,
+                *slot,
+                cert.info,
+                request.pin2,
+            )?;
             report(
                 Step::ProveKey(*profile),
                 format!("{} signs correctly", profile.card_label()),
@@ -359,6 +370,30 @@ pub fn renew(
                 format!("Old {} removed", profile.card_label()),
                 &mut done,
             );
+        }
+        // A key whose certificate a cut-short removal already took goes too.
+        for slot in sweep {
+            if clear_orphan_key(shared, &mut timing, slot, request.pin2)? {
+                removed_slots.push(slot);
+            }
+            done += 1;
+        }
+    }
+
+    // Pairs not renewed now: a pull while the last renewal removed an old pair can leave its key
+    // behind after the directory no longer lists it (the card deletes the key last). Clear it,
+    // so the next renewal never reuses a key that was meant to be gone.
+    for kind in [IdentityKind::HsaId, IdentityKind::Personnummer] {
+        if plans.iter().any(|p| p.kind == kind) {
+            continue;
+        }
+        for profile in pairs::pair(kind) {
+            if let [one] = pairs::held(&overview, profile).as_slice() {
+                let other = other_slot(profile, one.slot);
+                if clear_orphan_key(shared, &mut timing, other, request.pin2)? {
+                    removed_slots.push(other);
+                }
+            }
         }
     }
 
@@ -384,6 +419,24 @@ pub fn renew(
         overview,
         timing,
     })
+}
+
+/// Remove the key in `slot` if there is one (no certificate names it); whether there was.
+fn clear_orphan_key(
+    shared: &SharedCard,
+    timing: &mut Timing,
+    slot: KeySlot,
+    pin2: &SecretCode,
+) -> Result<bool, UpgradeError> {
+    let mut card = Timed { shared, timing };
+    if card.with(|c| c.read_public_key(slot))?.is_none() {
+        return Ok(false);
+    }
+    card.with(|c| {
+        authorize_for_slot(c, slot, pin2)?;
+        c.delete_pair(slot)
+    })?;
+    Ok(true)
 }
 
 /// The pair's name for progress lines (never the personnummer itself).

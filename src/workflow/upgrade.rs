@@ -394,7 +394,14 @@ pub fn upgrade(
         let newest = held
             .last()
             .ok_or(UpgradeError::ProofFailed(profile.label()))?;
-        prove(shared, &mut timing, profile, newest.slot, newest.info, request.pin2)?;
+        prove(
+            shared,
+            &mut timing,
+            profile,
+            newest.slot,
+            newest.info,
+            request.pin2,
+        )?;
         keep.extend(held.iter().map(|h| h.slot));
         report(
             Step::ProveKey(profile),
