@@ -446,3 +446,63 @@ fn a_card_that_expires_soon_shows_the_reminder_banner() {
     );
     drop(world);
 }
+
+/// Lena's upgraded card expires in 20 days (`"renewal_due": true`): the banner carries "Förnya
+/// nu", the wizard renews both pairs, and the overview then offers nothing.
+#[test]
+fn a_due_card_is_renewed_from_the_banner() {
+    let world = DemoWorld::prepare_in(cache()).unwrap();
+    let seat = world.seat("TST5565594230-1013").unwrap();
+    let (codes, card) = (seat.codes.clone(), seat.card.clone());
+    let now = fixed_now(&card);
+    let ca = world.ca.clone();
+    let notifier = Notifier::default();
+    let worker = Worker::spawn(Mode::Seat { seat, ca }, notifier.clone());
+    let app = SithsApp::new(worker, notifier, Settings::default(), None).with_fixed_now(now);
+    let harness = Harness::builder()
+        .with_size([900.0, 820.0])
+        .with_max_steps(50)
+        .build_ui_state(|ui, app: &mut SithsApp| app.show(ui), app);
+    let mut rig = Rig {
+        harness,
+        card,
+        codes,
+    };
+    rig.wait_for_text("Lena Öberg");
+    assert!(rig.has_text("Förnya det nu"), "the banner says what to do");
+    assert!(
+        !rig.has_text("Uppgradera kortet"),
+        "an upgraded card is renewed, not upgraded"
+    );
+    rig.snapshot("renew_banner");
+
+    rig.click_button("Förnya nu");
+    rig.wait_for_text("Förnya certifikaten");
+    assert!(rig.has_text("Låt kortet sitta kvar i läsaren tills förnyelsen är klar"));
+    rig.click_button("Fortsätt");
+    let (pin1, pin2) = (rig.codes.pin1.clone(), rig.codes.pin2.clone());
+    rig.type_into("PIN1 (legitimering)", &pin1);
+    rig.type_into("PIN2 (underskrift)", &pin2);
+    rig.click_button("Starta förnyelsen");
+    rig.wait_for_text("Förnyelsen är klar.");
+    assert!(rig.has_text("De gamla certifikaten är borttagna."));
+    assert!(rig.has_text("Personnummer – Underskrift (tillitsnivå 3)"));
+    rig.snapshot("renew_done");
+
+    rig.click_button("Till översikten");
+    rig.wait_for_text("Kortet är uppgraderat");
+    assert!(!rig.has_text("Förnya nu"), "nothing is due any more");
+    assert!(!rig.has_text("Ett certifikat på kortet"));
+    let overview = open(&rig.card).overview().unwrap();
+    assert_eq!(overview.certificates.len(), 4);
+    let slots: Vec<u8> = overview
+        .certificates
+        .iter()
+        .filter_map(|c| c.slot.map(|s| s.number()))
+        .collect();
+    assert!(
+        slots.iter().all(|s| [1, 4, 5, 8].contains(s)),
+        "the renewed pairs are in the renewal slots: {slots:?}"
+    );
+    drop(world);
+}

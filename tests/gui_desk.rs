@@ -65,14 +65,26 @@ struct Desk2 {
     puk_log: std::path::PathBuf,
     ca: siths_upgrade::gui::protocol::CaSettings,
     _dir: tempfile::TempDir,
+    /// The CA mock, when the customer's worker does not own the world.
+    _world: Option<DemoWorld>,
 }
 
 impl Desk2 {
     fn new(block_pin1: bool) -> Desk2 {
+        Desk2::with_customer(None, block_pin1)
+    }
+
+    /// The desk with the demo holder's card as the customer's, or the card of `customer` (an
+    /// HSA-id of the test world).
+    fn with_customer(customer_id: Option<&str>, block_pin1: bool) -> Desk2 {
         captured();
         let world = DemoWorld::prepare_in(cache()).unwrap();
         let seat = world.seat(DEMO_OPERATOR_HSA_ID).unwrap();
-        let customer = world.card.clone();
+        let customer_seat = customer_id.map(|id| world.seat(id).unwrap());
+        let customer = match &customer_seat {
+            Some(s) => s.card.clone(),
+            None => world.card.clone(),
+        };
         if block_pin1 {
             let mut c = open(&customer);
             for _ in 0..3 {
@@ -86,12 +98,30 @@ impl Desk2 {
         let dir = tempfile::tempdir().unwrap();
         let audit_path = dir.path().join("audit.log");
         let puk_log = world.mock().dir().puk_log();
-        let customer_codes = world.codes.clone();
+        let customer_codes = match &customer_seat {
+            Some(s) => s.codes.clone(),
+            None => world.codes.clone(),
+        };
         let operator_codes = seat.codes.clone();
         let ca = world.ca.clone();
         let ca_settings = ca.clone();
         let notifier = Notifier::default();
-        let worker = Worker::spawn(Mode::Demo(Some(world)), notifier.clone());
+        let (worker, kept) = match customer_seat {
+            Some(customer) => (
+                Worker::spawn(
+                    Mode::Seat {
+                        seat: customer,
+                        ca: ca.clone(),
+                    },
+                    notifier.clone(),
+                ),
+                Some(world),
+            ),
+            None => (
+                Worker::spawn(Mode::Demo(Some(world)), notifier.clone()),
+                None,
+            ),
+        };
         let operator = Worker::spawn(Mode::Seat { seat, ca }, notifier.clone());
         let app = SithsApp::new(worker, notifier, Settings::default(), None)
             .with_desk(Desk::new(operator, DeskAudit::open(&audit_path)));
@@ -108,9 +138,14 @@ impl Desk2 {
             puk_log,
             ca: ca_settings,
             _dir: dir,
+            _world: kept,
         };
         desk.wait_for("Märta Ek");
-        desk.wait_for("Karin Åström");
+        desk.wait_for(if customer_id.is_some() {
+            "TST5565594230-1013"
+        } else {
+            "Karin Åström"
+        });
         desk
     }
 
@@ -319,5 +354,49 @@ fn a_failed_lookup_is_logged_and_shown() {
         text.contains("\"puk-lookup\"") && text.contains("\"failed\""),
         "{text}"
     );
+    desk.assert_no_codes_anywhere();
+}
+
+/// Lena's card is due (`"renewal_due": true`): the desk's verdict offers renewal, after the
+/// identity check only; the renewal is done and the audit log says so.
+#[test]
+fn a_due_card_is_renewed_at_the_desk_and_logged() {
+    let mut desk = Desk2::with_customer(Some("TST5565594230-1013"), false);
+    assert!(
+        desk.has("Certifikaten går ut om"),
+        "the verdict names the expiry"
+    );
+    assert!(desk.has("förnya dem nu"));
+    assert!(
+        !desk.enabled("Förnya nu"),
+        "no renewal before the identity check"
+    );
+    desk.check_identity();
+    assert!(desk.enabled("Förnya nu"));
+    desk.click("Förnya nu");
+    desk.wait_for("Förnya certifikaten");
+    desk.click("Fortsätt");
+    let (pin1, pin2) = (
+        desk.customer_codes.pin1.clone(),
+        desk.customer_codes.pin2.clone(),
+    );
+    desk.type_into("PIN1 (legitimering)", &pin1);
+    desk.type_into("PIN2 (underskrift)", &pin2);
+    desk.click("Starta förnyelsen");
+    desk.wait_for("Förnyelsen är klar.");
+
+    let report = siths_upgrade::audit::verify(&desk.audit_path).unwrap();
+    assert_eq!(report.entries, 2, "{}", desk.audit_text());
+    let text = desk.audit_text();
+    let renew_line = text
+        .lines()
+        .find(|l| l.contains("\"renew\""))
+        .unwrap_or_else(|| panic!("no renewal entry: {text}"));
+    assert!(renew_line.contains("\"done\""), "{renew_line}");
+    assert!(
+        renew_line.contains("4 certificate(s) renewed"),
+        "{renew_line}"
+    );
+    assert!(renew_line.contains("9752269000001013"), "{renew_line}");
     desk.assert_no_codes_anywhere();
 }

@@ -139,8 +139,17 @@ impl SithsApp {
     pub(crate) fn go(&mut self, screen: Screen) {
         if screen == Screen::Upgrade && self.screen != Screen::Upgrade {
             self.upgrade.restart_if_finished();
+            self.upgrade.choose(screens::upgrade::Job::Upgrade);
         }
         self.screen = screen;
+    }
+
+    /// Open the wizard for a renewal of the card's due pairs (the same steps, resume and
+    /// progress as the upgrade).
+    pub(crate) fn go_renew(&mut self) {
+        self.upgrade.restart_if_finished();
+        self.upgrade.choose(screens::upgrade::Job::Renew);
+        self.screen = Screen::Upgrade;
     }
 
     /// Open the unblock screen for `kind`.
@@ -220,7 +229,7 @@ impl SithsApp {
             }
             Event::Busy(task) => {
                 self.busy = Some(task);
-                if task == Task::Upgrade {
+                if matches!(task, Task::Upgrade | Task::Renew) {
                     self.upgrade.started();
                 }
             }
@@ -237,7 +246,7 @@ impl SithsApp {
             self.audit_customer_task(task, &outcome);
         }
         match task {
-            Task::Upgrade => self.upgrade.finished(outcome),
+            Task::Upgrade | Task::Renew => self.upgrade.finished(outcome),
             Task::UnblockPin => self.unblock.finished(outcome),
             Task::ChangePin => self.change.finished(outcome),
             Task::VerifyPin | Task::TestLogin | Task::Export => self.certs.finished(outcome),
@@ -253,6 +262,7 @@ impl SithsApp {
             Task::UnblockPin => Action::Unblock,
             Task::ChangePin => Action::ChangePin,
             Task::Upgrade => Action::Upgrade,
+            Task::Renew => Action::Renew,
             Task::FetchList | Task::FetchWrite => Action::FetchExisting,
             Task::TestLogin => Action::TestLogin,
             Task::VerifyPin | Task::Export | Task::PukLookup => return,
@@ -265,6 +275,14 @@ impl SithsApp {
                 format!(
                     "{} certificate(s) written, {} legacy slot(s) cleared",
                     s.written.len(),
+                    s.removed_slots.len()
+                ),
+            ),
+            Outcome::Renewed(s) => (
+                Ok(()),
+                format!(
+                    "{} certificate(s) renewed, {} old slot(s) cleared",
+                    s.renewed.len(),
                     s.removed_slots.len()
                 ),
             ),

@@ -159,6 +159,7 @@ pub fn task_id(task: Task) -> &'static str {
         Task::ChangePin => "task-change-pin",
         Task::UnblockPin => "task-unblock-pin",
         Task::Upgrade => "task-upgrade",
+        Task::Renew => "task-renew",
         Task::TestLogin => "task-test-login",
         Task::Export => "task-export",
         Task::FetchList => "task-fetch-list",

@@ -10,6 +10,7 @@ use crate::card::{CardError, CardOverview, PinKind, SecretCode};
 use crate::gui::demo::DemoCodes;
 use crate::transport::pcsc::ReaderInfo;
 use crate::workflow::fetch_existing::Existing;
+use crate::workflow::renew::RenewSummary;
 use crate::workflow::upgrade::{Progress, UpgradeError, UpgradeSummary};
 
 /// Where the CA is and what it must chain to; the worker reads the root file when it needs it,
@@ -44,6 +45,11 @@ pub enum Command {
     },
     /// Run or resume the upgrade (the workflow finds where an earlier run stopped).
     Upgrade {
+        pin1: SecretCode,
+        pin2: SecretCode,
+    },
+    /// Run or resume the renewal of the card's due pairs.
+    Renew {
         pin1: SecretCode,
         pin2: SecretCode,
     },
@@ -151,6 +157,7 @@ pub enum Task {
     ChangePin,
     UnblockPin,
     Upgrade,
+    Renew,
     TestLogin,
     Export,
     FetchList,
@@ -164,6 +171,7 @@ pub enum Outcome {
     PinChanged(PinKind),
     PinUnblocked(PinKind),
     Upgraded(Box<UpgradeSummary>),
+    Renewed(Box<RenewSummary>),
     /// Who the CA took the certificate in `slot` to be.
     LoggedIn {
         slot: crate::card::KeySlot,

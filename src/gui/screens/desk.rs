@@ -210,7 +210,7 @@ fn customer_panel(app: &SithsApp, ui: &mut egui::Ui, customer: Option<&CardOverv
             ("puk", tries(PinKind::Puk).as_str().into()),
         ],
     ));
-    let need = home::card_need(c);
+    let need = home::card_need(c, now);
     ui.label(app.tr.t(if !c.dead() && home::needs_upgrade(c) {
         "desk-upgrade-possible"
     } else {
@@ -226,6 +226,10 @@ fn verdict(app: &SithsApp, ui: &mut egui::Ui, c: &CardOverview, need: CardNeed, 
     let text = match need {
         CardNeed::Dead => tr.t("desk-verdict-dead"),
         CardNeed::Blocked(kind) => words::with_pin(tr, "desk-verdict-blocked", kind),
+        CardNeed::Renew => {
+            let (when, _) = words::expiry(tr, soonest.unwrap_or(0));
+            tr.a("desk-verdict-renew", &[("when", when.as_str().into())])
+        }
         _ if soonest.is_some() => {
             let (when, _) = words::expiry(tr, soonest.unwrap_or(0));
             tr.a("desk-verdict-expiring", &[("when", when.as_str().into())])
@@ -323,6 +327,7 @@ fn help_section(
     // The PUK, from the CA with the operator's card.
     ui.add_space(4.0);
     ui.label(app.tr.t("desk-puk-explain"));
+    let now = app.now_unix();
     let Some(desk) = app.desk.as_mut() else {
         return;
     };
@@ -374,10 +379,11 @@ fn help_section(
 
     // Help that changes the customer's card.
     ui.add_space(6.0);
-    let need = home::card_need(customer);
+    let need = home::card_need(customer, now);
     let has_puk = model.puk.is_some();
     let ok = help.is_ok();
     let mut go = None;
+    let mut renew = false;
     ui.horizontal_wrapped(|ui| {
         for kind in [PinKind::Pin1, PinKind::Pin2] {
             let label = words::with_pin(&app.tr, "action-unblock", kind);
@@ -392,10 +398,16 @@ fn help_section(
         if need == CardNeed::Upgrade && widgets::secondary(ui, &app.tr.t("action-upgrade"), ok) {
             go = Some(Screen::Upgrade);
         }
+        if need == CardNeed::Renew && widgets::primary(ui, &app.tr.t("action-renew"), ok) {
+            renew = true;
+        }
         if widgets::secondary(ui, &app.tr.t("action-fetch"), ok && !customer.dead()) {
             go = Some(Screen::Fetch);
         }
     });
+    if renew {
+        app.go_renew();
+    }
     if let Some(screen) = go {
         if screen == Screen::Unblock {
             if let Some(desk) = app.desk.as_mut()

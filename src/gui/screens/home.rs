@@ -1,5 +1,6 @@
 //! The start screen (what is wrong and how to fix it) and, with a card, its overview.
 
+use crate::workflow::expiry::Fix;
 use egui::RichText;
 
 use crate::card::{CardOverview, PinKind};
@@ -90,11 +91,15 @@ pub enum CardNeed {
     Blocked(PinKind),
     /// The card holds a pair below trust level 3 (the legacy pair) and no complete upgrade.
     Upgrade,
+    /// Upgraded, and a pair expires within 30 days (or a renewal was cut short): renew it.
+    Renew,
     /// The HSA-id and personnummer pairs are there at level 3.
     UpToDate,
 }
 
-pub fn card_need(overview: &CardOverview) -> CardNeed {
+/// What the card needs at `now` (unix seconds): the first of a dead card, a blocked PIN, the
+/// upgrade, a renewal.
+pub fn card_need(overview: &CardOverview, now: i64) -> CardNeed {
     if overview.dead() {
         return CardNeed::Dead;
     }
@@ -105,6 +110,8 @@ pub fn card_need(overview: &CardOverview) -> CardNeed {
     }
     if needs_upgrade(overview) {
         CardNeed::Upgrade
+    } else if crate::workflow::renew::plan(overview, &[], now).is_ok_and(|p| !p.is_empty()) {
+        CardNeed::Renew
     } else {
         CardNeed::UpToDate
     }
@@ -159,8 +166,8 @@ fn overview_screen(app: &mut SithsApp, ui: &mut egui::Ui, overview: &CardOvervie
     ui.add_space(8.0);
 
     let now = app.now_unix();
-    expiry_banner(app, ui, overview, now);
-    let need = card_need(overview);
+    let need = card_need(overview, now);
+    expiry_banner(app, ui, overview, now, need);
     verdict(app, ui, need);
     ui.add_space(8.0);
 
@@ -174,13 +181,29 @@ fn overview_screen(app: &mut SithsApp, ui: &mut egui::Ui, overview: &CardOvervie
 
 /// The most urgent expiry reminder (30, 15, 7, 5, 3, 1, 0 days): the same reminders as
 /// `check-expiry`, from one implementation.
-fn expiry_banner(app: &SithsApp, ui: &mut egui::Ui, overview: &CardOverview, now: i64) {
-    if let Some(days) = soonest_reminder(overview, now) {
-        let (text, _) = words::expiry(&app.tr, days);
-        widgets::warning(
-            ui,
-            &app.tr.a("expiry-banner", &[("when", text.as_str().into())]),
-        );
+/// With a renewal possible the banner carries its button, "Förnya nu".
+fn expiry_banner(
+    app: &mut SithsApp,
+    ui: &mut egui::Ui,
+    overview: &CardOverview,
+    now: i64,
+    need: CardNeed,
+) {
+    let due = crate::workflow::expiry::reminders(overview, now);
+    let Some(first) = due.first() else {
+        return;
+    };
+    let (when, _) = words::expiry(&app.tr, first.days_left);
+    let id = match crate::workflow::expiry::card_fix(&due) {
+        Some(Fix::Renew(_)) => "expiry-banner-renew",
+        Some(Fix::NewCard) => "expiry-banner-new-card",
+        Some(Fix::Upgrade) | None => "expiry-banner",
+    };
+    widgets::warning(ui, &app.tr.a(id, &[("when", when.as_str().into())]));
+    if need == CardNeed::Renew
+        && widgets::primary(ui, &app.tr.t("action-renew"), app.busy.is_none())
+    {
+        app.go_renew();
     }
 }
 
@@ -199,6 +222,7 @@ fn verdict(app: &SithsApp, ui: &mut egui::Ui, need: CardNeed) {
             widgets::warning(ui, &words::with_pin(tr, "verdict-blocked", kind))
         }
         CardNeed::Upgrade => widgets::warning(ui, &tr.t("verdict-upgrade")),
+        CardNeed::Renew => widgets::warning(ui, &tr.t("verdict-renew")),
         CardNeed::UpToDate => widgets::success(ui, &tr.t("verdict-up-to-date")),
     }
 }
@@ -310,7 +334,8 @@ fn actions(app: &mut SithsApp, ui: &mut egui::Ui, need: CardNeed) {
                     app.go(Screen::Upgrade);
                 }
             }
-            CardNeed::UpToDate => {}
+            // The expiry banner above carries "Förnya nu".
+            CardNeed::Renew | CardNeed::UpToDate => {}
         }
         if need != CardNeed::Dead {
             if !matches!(need, CardNeed::Blocked(_))

@@ -1,16 +1,37 @@
-//! The upgrade wizard: what will happen, the two PINs, the steps as the workflow reports them,
-//! and the result or the way on from a failure.
+//! The upgrade wizard, which also renews: what will happen, the two PINs, the steps as the
+//! workflow reports them, and the result or the way on from a failure. Both jobs take the same
+//! codes, report the same steps and resume the same way, so one wizard serves both.
 
 use egui::RichText;
 use zeroize::Zeroizing;
 
+use crate::card::CardOverview;
 use crate::card::{PinKind, SecretCode};
 use crate::gui::app::{Screen, SithsApp};
 use crate::gui::protocol::{CardStatus, Command, Failure, Outcome};
 use crate::gui::widgets;
 use crate::gui::words::{self, NextAction};
 use crate::layout::PIN_MAX_LEN;
-use crate::workflow::upgrade::{Progress, UpgradeSummary};
+use crate::workflow::upgrade::Progress;
+
+/// What the wizard does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Job {
+    #[default]
+    Upgrade,
+    /// Renew the pairs that are due.
+    Renew,
+}
+
+impl Job {
+    /// The text for this job: the upgrade's or the renewal's.
+    fn pick(self, upgrade: &'static str, renew: &'static str) -> &'static str {
+        match self {
+            Job::Upgrade => upgrade,
+            Job::Renew => renew,
+        }
+    }
+}
 
 #[derive(Default)]
 pub enum Stage {
@@ -18,12 +39,17 @@ pub enum Stage {
     Intro,
     Pins,
     Running,
-    Done(Box<UpgradeSummary>),
+    /// The card as the job left it, and whether an old pair was removed.
+    Done {
+        overview: Box<CardOverview>,
+        removed_old: bool,
+    },
     Failed(Failure),
 }
 
 #[derive(Default)]
 pub struct Wizard {
+    pub job: Job,
     pub stage: Stage,
     pub pin1: Zeroizing<String>,
     pub pin2: Zeroizing<String>,
@@ -36,8 +62,15 @@ pub struct Wizard {
 
 impl Wizard {
     pub fn restart_if_finished(&mut self) {
-        if matches!(self.stage, Stage::Done(_)) {
+        if matches!(self.stage, Stage::Done { .. }) {
             *self = Wizard::default();
+        }
+    }
+
+    /// Set the job, unless one is under way (its failure and resume stay on screen).
+    pub fn choose(&mut self, job: Job) {
+        if matches!(self.stage, Stage::Intro) {
+            self.job = job;
         }
     }
 
@@ -62,7 +95,17 @@ impl Wizard {
         self.stage = match outcome {
             Outcome::Upgraded(summary) => {
                 self.card_was_pulled = false;
-                Stage::Done(summary)
+                Stage::Done {
+                    removed_old: !summary.removed_slots.is_empty(),
+                    overview: Box::new(summary.overview),
+                }
+            }
+            Outcome::Renewed(summary) => {
+                self.card_was_pulled = false;
+                Stage::Done {
+                    removed_old: !summary.removed_slots.is_empty(),
+                    overview: Box::new(summary.overview),
+                }
             }
             Outcome::Failed(f) => Stage::Failed(f),
             _ => return,
@@ -71,31 +114,35 @@ impl Wizard {
 }
 
 pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
-    ui.heading(app.tr.t("upgrade-title"));
+    ui.heading(
+        app.tr
+            .t(app.upgrade.job.pick("upgrade-title", "renew-title")),
+    );
     ui.add_space(8.0);
     match &app.upgrade.stage {
         Stage::Intro => intro(app, ui),
         Stage::Pins => pins(app, ui),
         Stage::Running => running(app, ui),
-        Stage::Done(_) => done(app, ui),
+        Stage::Done { .. } => done(app, ui),
         Stage::Failed(_) => failed(app, ui),
     }
 }
 
 fn intro(app: &mut SithsApp, ui: &mut egui::Ui) {
     let tr = &app.tr;
-    ui.label(tr.t("upgrade-intro"));
+    let job = app.upgrade.job;
+    ui.label(tr.t(job.pick("upgrade-intro", "renew-intro")));
     ui.add_space(4.0);
-    for id in [
-        "upgrade-intro-1",
-        "upgrade-intro-2",
-        "upgrade-intro-3",
-        "upgrade-intro-4",
+    for (upgrade, renew) in [
+        ("upgrade-intro-1", "renew-intro-1"),
+        ("upgrade-intro-2", "renew-intro-2"),
+        ("upgrade-intro-3", "renew-intro-3"),
+        ("upgrade-intro-4", "renew-intro-4"),
     ] {
-        ui.label(format!("• {}", tr.t(id)));
+        ui.label(format!("• {}", tr.t(job.pick(upgrade, renew))));
     }
     ui.add_space(8.0);
-    widgets::warning(ui, &tr.t("upgrade-keep-card"));
+    widgets::warning(ui, &tr.t(job.pick("upgrade-keep-card", "renew-keep-card")));
     ui.add_space(8.0);
     ui.horizontal(|ui| {
         if widgets::primary(ui, &app.tr.t("continue"), app.overview().is_some()) {
@@ -136,7 +183,12 @@ fn pins(app: &mut SithsApp, ui: &mut egui::Ui) {
     let ready = app.overview().is_some() && app.busy.is_none();
     let mut start = false;
     ui.horizontal(|ui| {
-        start = widgets::primary(ui, &app.tr.t("upgrade-start"), ready);
+        start = widgets::primary(
+            ui,
+            &app.tr
+                .t(app.upgrade.job.pick("upgrade-start", "renew-start")),
+            ready,
+        );
         if widgets::secondary(ui, &app.tr.t("cancel"), true) {
             app.go(Screen::Home);
         }
@@ -149,7 +201,10 @@ fn pins(app: &mut SithsApp, ui: &mut egui::Ui) {
         match (pin1, pin2) {
             (Ok(pin1), Ok(pin2)) => {
                 app.upgrade.typo = None;
-                app.send(Command::Upgrade { pin1, pin2 });
+                app.send(match app.upgrade.job {
+                    Job::Upgrade => Command::Upgrade { pin1, pin2 },
+                    Job::Renew => Command::Renew { pin1, pin2 },
+                });
                 app.upgrade.started();
             }
             (Err(e), _) | (_, Err(e)) => {
@@ -166,7 +221,8 @@ fn step_list(app: &SithsApp, ui: &mut egui::Ui) {
 }
 
 fn running(app: &mut SithsApp, ui: &mut egui::Ui) {
-    widgets::warning(ui, &app.tr.t("upgrade-keep-card"));
+    let keep = app.upgrade.job.pick("upgrade-keep-card", "renew-keep-card");
+    widgets::warning(ui, &app.tr.t(keep));
     let (done, total) = app
         .upgrade
         .steps
@@ -188,13 +244,18 @@ fn running(app: &mut SithsApp, ui: &mut egui::Ui) {
 }
 
 fn done(app: &mut SithsApp, ui: &mut egui::Ui) {
-    let Stage::Done(summary) = &app.upgrade.stage else {
+    let Stage::Done {
+        overview,
+        removed_old,
+    } = &app.upgrade.stage
+    else {
         return;
     };
-    widgets::success(ui, &app.tr.t("upgrade-done"));
+    let job = app.upgrade.job;
+    widgets::success(ui, &app.tr.t(job.pick("upgrade-done", "renew-done")));
     ui.add_space(6.0);
     ui.label(RichText::new(app.tr.t("upgrade-now-on-card")).strong());
-    for c in &summary.overview.certificates {
+    for c in &overview.certificates {
         if let Ok(info) = &c.info {
             ui.label(format!(
                 "• {} – {} ({})",
@@ -207,8 +268,11 @@ fn done(app: &mut SithsApp, ui: &mut egui::Ui) {
             ));
         }
     }
-    if !summary.removed_slots.is_empty() {
-        ui.label(app.tr.t("upgrade-legacy-removed"));
+    if *removed_old {
+        ui.label(
+            app.tr
+                .t(job.pick("upgrade-legacy-removed", "renew-old-removed")),
+        );
     }
     ui.add_space(8.0);
     if widgets::primary(ui, &app.tr.t("to-overview"), true) {
@@ -230,7 +294,11 @@ fn failed(app: &mut SithsApp, ui: &mut egui::Ui) {
     let pulled =
         app.upgrade.card_was_pulled || explained.next.contains(&NextAction::InsertAndResume);
     if pulled {
-        ui.label(app.tr.t("upgrade-resume-explain"));
+        let explain = app
+            .upgrade
+            .job
+            .pick("upgrade-resume-explain", "renew-resume-explain");
+        ui.label(app.tr.t(explain));
         if !card_ready {
             widgets::warning(ui, &app.tr.t("insert-card-again"));
         }
@@ -244,7 +312,10 @@ fn failed(app: &mut SithsApp, ui: &mut egui::Ui) {
                     }
                 }
                 NextAction::InsertAndResume => {
-                    if widgets::primary(ui, &app.tr.t("upgrade-resume"), card_ready) {
+                    let resume = app
+                        .tr
+                        .t(app.upgrade.job.pick("upgrade-resume", "renew-resume"));
+                    if widgets::primary(ui, &resume, card_ready) {
                         app.upgrade.stage = Stage::Pins;
                     }
                 }

@@ -323,6 +323,12 @@ impl Runner {
                     events.send(Event::Progress(p))
                 })
             }),
+            Command::Renew { pin1, pin2 } => self.task(Task::Renew, |runner, card| {
+                let events = runner.events.clone();
+                tasks::renew(card, &runner.ca, pin1, pin2, &mut |p| {
+                    events.send(Event::Progress(p))
+                })
+            }),
             Command::TestLogin { slot, pin1 } => self.task(Task::TestLogin, |runner, card| {
                 tasks::log_in(card, &runner.ca, slot, pin1)
             }),

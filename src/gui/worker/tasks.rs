@@ -10,6 +10,7 @@ use crate::card::{CardError, KeySlot, PinKind, SecretCode, SharedCard};
 use crate::gui::protocol::{CaSettings, Failure, Outcome};
 use crate::pki::pem;
 use crate::workflow::fetch_existing::{self, Existing, FetchRequest, Fit};
+use crate::workflow::renew::{self, RenewRequest};
 use crate::workflow::test_login::test_login;
 use crate::workflow::upgrade::{self, Progress, UpgradeError, UpgradeRequest};
 
@@ -64,6 +65,25 @@ pub(super) fn upgrade(
     };
     let summary = upgrade::upgrade(card, &request, progress).map_err(upgrade_failure)?;
     Ok(Outcome::Upgraded(Box::new(summary)))
+}
+
+pub(super) fn renew(
+    card: &SharedCard,
+    ca: &CaSettings,
+    pin1: SecretCode,
+    pin2: SecretCode,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Outcome, Failure> {
+    let (url, root) = ca_material(ca)?;
+    let request = RenewRequest {
+        ca_url: &url,
+        ca_root_pem: &root,
+        pin1: &pin1,
+        pin2: &pin2,
+        only: &[],
+    };
+    let summary = renew::renew(card, &request, progress).map_err(upgrade_failure)?;
+    Ok(Outcome::Renewed(Box::new(summary)))
 }
 
 pub(super) fn log_in(
