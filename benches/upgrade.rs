@@ -6,6 +6,9 @@
 //!    [`Timing`] measures them, plus the APDUs and bytes the card answered.
 //! 2. The same upgrade through PKCS#11 (the pkcs11 backend) on SoftHSM2 tokens made from the same
 //!    card (one token per PIN, as OpenSC and Net iD show a SITHS card), with the same split.
+//! 2b. A renewal of a due card (`"renewal_due": true`) through the same pcscd and vpcd: four
+//!    fresh keys, `simplereenroll`, checks, writes, proofs, and the old pairs removed; five runs
+//!    with the same split.
 //! 3. CA mock issuance throughput: two concurrent clients, each a different person with a TLS
 //!    client certificate and key in memory, enrolling distinct pre-made RSA-2048 keys for the
 //!    four profiles in turn over one kept-alive connection each.
@@ -44,12 +47,15 @@ use siths_upgrade::pki::{CertInfo, PersonCertRequest, Purpose};
 use siths_upgrade::transport::TransportError;
 use siths_upgrade::transport::pcsc::PcscTransport;
 use siths_upgrade::virtual_card::{self, VirtualCard, vpcd};
+use siths_upgrade::workflow::renew::{RenewRequest, renew};
 use siths_upgrade::workflow::upgrade::{Timing, UpgradeRequest, upgrade};
 
 type BenchResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
 
 /// The person whose pre-upgrade card every upgrade run starts from.
 const KARIN: &str = "TST5565594230-1001";
+/// The person whose upgraded card expires in 20 days: every renewal run starts from it.
+const RENEWAL_DUE: &str = "TST5565594230-1013";
 /// The two concurrent enrolling clients: ordinary holders allowed all four profiles.
 const CLIENTS: [&str; 2] = ["TST5565594230-1002", "TST5565594230-1008"];
 const UPGRADE_RUNS: usize = 5;
@@ -93,9 +99,11 @@ fn run() -> BenchResult<()> {
     );
 
     let upgrades = bench_upgrade(&pcscd, &world, tmp.path())?;
+    let renewals = bench_renewal(&pcscd, &world, tmp.path())?;
     let pkcs11 = bench_pkcs11_upgrade(&world, tmp.path())?;
     let issuance = bench_issuance(&world, tmp.path())?;
     print_summary(&upgrades, &pkcs11, &issuance);
+    print_renewal_summary(&renewals);
     // tmp (both CA copies, card states) and pcscd (its own temp dir) go on drop.
     Ok(())
 }
@@ -146,6 +154,8 @@ struct UpgradeRig {
     mock: Option<MockHandle>,
     dir: MockDir,
     world: PathBuf,
+    /// Whose card is served.
+    person: &'static str,
 }
 
 impl Drop for UpgradeRig {
@@ -161,11 +171,16 @@ impl Drop for UpgradeRig {
 }
 
 impl UpgradeRig {
-    fn start(pcscd: &pcscd::Pcscd, world: &Path, tmp: &Path) -> BenchResult<UpgradeRig> {
-        let path = tmp.join("ca-upgrade");
+    fn start(
+        pcscd: &pcscd::Pcscd,
+        world: &Path,
+        tmp: &Path,
+        person: &'static str,
+    ) -> BenchResult<UpgradeRig> {
+        let path = tmp.join(format!("ca-{person}"));
         copy_dir(world, &path)?;
         let dir = MockDir::new(&path);
-        let card = virtual_card::share(VirtualCard::open(dir.card_state(KARIN))?);
+        let card = virtual_card::share(VirtualCard::open(dir.card_state(person))?);
         let stop = Arc::new(AtomicBool::new(false));
         let addr = format!("127.0.0.1:{}", pcscd.vpcd_port());
         let server = {
@@ -179,6 +194,7 @@ impl UpgradeRig {
             mock: None,
             dir,
             world: world.to_path_buf(),
+            person,
         })
     }
 
@@ -200,8 +216,8 @@ impl UpgradeRig {
             }
         }
         self.mock = Some(mock::start(self.dir.path(), "127.0.0.1:0")?);
-        let state = self.dir.card_state(KARIN);
-        std::fs::copy(MockDir::new(&self.world).card_state(KARIN), &state)?;
+        let state = self.dir.card_state(self.person);
+        std::fs::copy(MockDir::new(&self.world).card_state(self.person), &state)?;
         *virtual_card::lock(&self.card) = VirtualCard::open(&state)?;
         Ok(())
     }
@@ -241,7 +257,7 @@ impl UpgradeRig {
 }
 
 fn bench_upgrade(pcscd: &pcscd::Pcscd, world: &Path, tmp: &Path) -> BenchResult<UpgradeFigures> {
-    let mut rig = UpgradeRig::start(pcscd, world, tmp)?;
+    let mut rig = UpgradeRig::start(pcscd, world, tmp, KARIN)?;
     let root_pem = std::fs::read(rig.dir.root_pem())?;
     let pins = std::fs::read_to_string(rig.dir.card_pins(KARIN))?;
     let code = |key: &str| -> BenchResult<SecretCode> {
@@ -367,6 +383,105 @@ fn bench_upgrade(pcscd: &pcscd::Pcscd, world: &Path, tmp: &Path) -> BenchResult<
          certificate checks, parsing, building requests."
     );
     Ok(UpgradeFigures { runs, keygen_ms })
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2b. A renewal of a due card through pcscd
+
+struct RenewalRun {
+    timing: Timing,
+    apdus: u64,
+    bytes: u64,
+}
+
+fn bench_renewal(
+    pcscd: &pcscd::Pcscd,
+    world: &Path,
+    tmp: &Path,
+) -> BenchResult<Vec<RenewalRun>> {
+    let mut rig = UpgradeRig::start(pcscd, world, tmp, RENEWAL_DUE)?;
+    let root_pem = std::fs::read(rig.dir.root_pem())?;
+    let pins = std::fs::read_to_string(rig.dir.card_pins(RENEWAL_DUE))?;
+    let code = |key: &str| -> BenchResult<SecretCode> {
+        let value = pins
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .ok_or_else(|| format!("{RENEWAL_DUE}.pins has no {key} line"))?;
+        Ok(SecretCode::pin(value.trim().to_string())?)
+    };
+    let (pin1, pin2) = (code("PIN1")?, code("PIN2")?);
+    // The pcscd still has the upgrade's card in its reader until that rig's link went down.
+    std::thread::sleep(Duration::from_millis(500));
+
+    println!(
+        "\n== renewal of {RENEWAL_DUE} (four certificates due in 20 days) through pcscd+vpcd, \
+         {UPGRADE_RUNS} runs (fresh card and CA store each) =="
+    );
+    println!(
+        "{:>3} {:>9} {:>9} {:>9} {:>9} {:>6} {:>9}",
+        "run", "total ms", "card ms", "CA ms", "client ms", "APDUs", "bytes"
+    );
+    let mut runs = Vec::with_capacity(UPGRADE_RUNS);
+    for n in 1..=UPGRADE_RUNS {
+        rig.fresh_card_and_store()?;
+        let url = rig.url()?;
+        let mut opened = SithsCard::open(Box::new(rig.connect(pcscd)?))?;
+        opened.reset_stats();
+        let before = rig.counters();
+        let card = siths_upgrade::card::share(opened);
+        let summary = renew(
+            &card,
+            &RenewRequest {
+                ca_url: &url,
+                ca_root_pem: &root_pem,
+                pin1: &pin1,
+                pin2: &pin2,
+                only: &[],
+            },
+            &mut |_| {},
+        )?;
+        drop(card);
+        let after = rig.counters();
+        if summary.renewed.len() != Profile::ALL.len() || summary.removed_slots.len() != 4 {
+            return Err(format!(
+                "run {n} did not renew the card: renewed {:?}, removed slots {:?}",
+                summary.renewed, summary.removed_slots
+            )
+            .into());
+        }
+        let run = RenewalRun {
+            timing: summary.timing,
+            apdus: after.apdus.saturating_sub(before.apdus),
+            bytes: (after.command_bytes + after.response_bytes)
+                .saturating_sub(before.command_bytes + before.response_bytes),
+        };
+        let t = &run.timing;
+        println!(
+            "{n:>3} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>6} {:>9}",
+            ms(t.total),
+            ms(t.card),
+            ms(t.ca),
+            ms(t.client()),
+            run.apdus,
+            run.bytes
+        );
+        runs.push(run);
+    }
+    Ok(runs)
+}
+
+fn print_renewal_summary(runs: &[RenewalRun]) {
+    let med = |f: &dyn Fn(&RenewalRun) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
+    println!(
+        "renewal split (median ms): total {:.0}, card {:.0}, CA {:.0}, client {:.1}; APDUs {:.0}, \
+         bytes {:.0}",
+        med(&|r| ms(r.timing.total)),
+        med(&|r| ms(r.timing.card)),
+        med(&|r| ms(r.timing.ca)),
+        med(&|r| ms(r.timing.client())),
+        med(&|r| r.apdus as f64),
+        med(&|r| r.bytes as f64),
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

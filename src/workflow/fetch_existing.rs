@@ -28,7 +28,8 @@ pub enum Fit {
     KeyNotOnCard,
     /// The certificate is no longer valid.
     Expired,
-    /// The card holds its key, but in another slot than the one for its kind of certificate.
+    /// The card holds its key, but in another slot than its kind of certificate's, or in a slot
+    /// that holds another certificate.
     WrongSlot(KeySlot),
     /// It fails the checks every certificate passes before it touches the card.
     FailsChecks(CertCheckError),
@@ -111,7 +112,14 @@ pub fn list(
         } else {
             match key {
                 None => Fit::KeyNotOnCard,
-                Some((slot, _)) if !cert.profile.slots().contains(slot) => Fit::WrongSlot(*slot),
+                // Its key must be in one of the profile's slots, and that slot must not hold
+                // another certificate (the legacy pair's, in slot 1 or 5).
+                Some((slot, _))
+                    if !cert.profile.slots().contains(slot)
+                        || overview.certificates.iter().any(|c| c.slot == Some(*slot)) =>
+                {
+                    Fit::WrongSlot(*slot)
+                }
                 Some((slot, key)) => {
                     let cas = match issuers.iter().find(|(p, _)| *p == cert.profile) {
                         Some((_, cas)) => cas.clone(),
