@@ -394,11 +394,7 @@ struct RenewalRun {
     bytes: u64,
 }
 
-fn bench_renewal(
-    pcscd: &pcscd::Pcscd,
-    world: &Path,
-    tmp: &Path,
-) -> BenchResult<Vec<RenewalRun>> {
+fn bench_renewal(pcscd: &pcscd::Pcscd, world: &Path, tmp: &Path) -> BenchResult<Vec<RenewalRun>> {
     let mut rig = UpgradeRig::start(pcscd, world, tmp, RENEWAL_DUE)?;
     let root_pem = std::fs::read(rig.dir.root_pem())?;
     let pins = std::fs::read_to_string(rig.dir.card_pins(RENEWAL_DUE))?;

@@ -506,3 +506,32 @@ fn a_due_card_is_renewed_from_the_banner() {
     );
     drop(world);
 }
+
+/// "Avbryt" while the card works stops the upgrade after the step it is in; the window says
+/// nothing is lost and offers to carry on, and carrying on finishes the upgrade.
+#[test]
+fn cancel_stops_between_steps_and_the_upgrade_carries_on() {
+    let mut rig = Rig::new();
+    // A slow card, so the upgrade is still running when Avbryt is clicked.
+    virtual_card::lock(&rig.card).set_delay(Duration::from_millis(30));
+    let (pin1, pin2) = (rig.codes.pin1.clone(), rig.codes.pin2.clone());
+    rig.start_upgrade(&pin1, &pin2);
+    rig.wait_for_text("Kortet skapar en nyckel");
+    rig.click_button("Avbryt");
+    assert!(rig.has_text("Avbryter efter det här steget"));
+    rig.wait_for_text("Avbrutet. Det som redan är gjort ligger kvar på kortet");
+    virtual_card::lock(&rig.card).set_delay(Duration::ZERO);
+    let legacy_left = open(&rig.card)
+        .overview()
+        .unwrap()
+        .certificates
+        .iter()
+        .any(|c| c.slot.is_some_and(|s| s.number() == 1));
+    assert!(legacy_left, "the legacy pair stays until the upgrade ends");
+    rig.click_button("Fortsätt uppgraderingen");
+    rig.type_into("PIN1 (legitimering)", &pin1);
+    rig.type_into("PIN2 (underskrift)", &pin2);
+    rig.click_button("Starta uppgraderingen");
+    rig.wait_for_text("Uppgraderingen är klar.");
+    assert_eq!(open(&rig.card).overview().unwrap().certificates.len(), 4);
+}

@@ -741,3 +741,53 @@ fn pulled_before_any_apdu_the_renewal_resumes_to_the_same_end() {
         }
     });
 }
+
+/// Cancel between two steps: the upgrade stops at the next boundary with "Cancelled", nothing
+/// is half-written, and a later run finishes it. The slow steps are announced first.
+#[test]
+fn a_cancelled_upgrade_stops_between_steps_and_resumes() {
+    use siths_upgrade::workflow::progress::Cancel;
+    use siths_upgrade::workflow::upgrade::{Activity, upgrade_until};
+    let rig = Rig::new(KARIN);
+    let cancel = Cancel::default();
+    let pin1 = SecretCode::pin(rig.pin1.clone()).unwrap();
+    let pin2 = SecretCode::pin(rig.pin2.clone()).unwrap();
+    let url = rig.url();
+    let request = UpgradeRequest {
+        ca_url: &url,
+        ca_root_pem: &rig.root_pem,
+        pin1: &pin1,
+        pin2: &pin2,
+    };
+    let mut seen = Vec::new();
+    let err = upgrade_until(&rig.card(), &request, &cancel, &mut |p| {
+        if p.step == Step::WriteCertificate(Profile::HsaAuth) {
+            cancel.cancel();
+        }
+        seen.push(p.step);
+    })
+    .unwrap_err();
+    assert!(matches!(err, UpgradeError::Cancelled), "{err}");
+    assert_eq!(
+        seen.last(),
+        Some(&Step::WriteCertificate(Profile::HsaAuth)),
+        "stopped right after the step it was in"
+    );
+    assert!(
+        seen.contains(&Step::Working(Activity::GeneratingKey(Profile::HsaAuth))),
+        "the key generation was announced: {seen:?}"
+    );
+    // One new certificate written, the legacy pair still there.
+    let card = rig.card();
+    let o = card.lock().unwrap().overview().unwrap();
+    let mut slots: Vec<u8> = o
+        .certificates
+        .iter()
+        .filter_map(|c| c.slot.map(|s| s.number()))
+        .collect();
+    slots.sort();
+    assert_eq!(slots, [1, 2, 5]);
+    drop(card);
+    rig.upgrade().unwrap();
+    rig.assert_upgraded(KARIN);
+}

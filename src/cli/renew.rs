@@ -10,6 +10,7 @@ use crate::cli::exit::CliError;
 use crate::cli::prompt::PinSource;
 use crate::cli::upgrade::{ABORT_AFTER_STEP, abort_after_step, read_root, upgrade_error};
 use crate::workflow::renew::{RenewRequest, renew};
+use crate::workflow::upgrade::Step;
 
 /// A pair as `--only` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -49,6 +50,11 @@ pub fn run(
     };
     let stop_after = abort_after_step();
     let summary = renew(&shared, &request, &mut |p| {
+        if matches!(p.step, Step::Working(_)) {
+            // What the card is busy with before a slow step: no step number of its own.
+            eprintln!("        {} …", p.message);
+            return;
+        }
         eprintln!("[{:>2}/{}] {}", p.done, p.total, p.message);
         if stop_after.is_some_and(|n| p.done >= n && p.done < p.total) {
             eprintln!("Stopping abruptly here, as {ABORT_AFTER_STEP} asks.");

@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::card::{Card, PinKind};
 use crate::cli::exit::{CliError, ExitCode};
 use crate::cli::prompt::PinSource;
-use crate::workflow::upgrade::{UpgradeError, UpgradeRequest, upgrade};
+use crate::workflow::upgrade::{Step, UpgradeError, UpgradeRequest, upgrade};
 
 pub fn run(
     card: Box<dyn Card>,
@@ -26,6 +26,11 @@ pub fn run(
     };
     let stop_after = abort_after_step();
     let summary = upgrade(&shared, &request, &mut |p| {
+        if matches!(p.step, Step::Working(_)) {
+            // What the card is busy with before a slow step: no step number of its own.
+            eprintln!("        {} …", p.message);
+            return;
+        }
         eprintln!("[{:>2}/{}] {}", p.done, p.total, p.message);
         if stop_after.is_some_and(|n| p.done >= n && p.done < p.total) {
             eprintln!("Stopping abruptly here, as {ABORT_AFTER_STEP} asks.");

@@ -179,6 +179,25 @@ mod tests {
         assert!(missing_sv.is_empty(), "missing in sv.ftl: {missing_sv:?}");
     }
 
+    /// An id defined twice would silently show the first text wherever the second is meant.
+    #[test]
+    fn no_message_id_is_defined_twice() {
+        for (name, text) in [
+            ("sv.ftl", include_str!("../../assets/i18n/sv.ftl")),
+            ("en.ftl", include_str!("../../assets/i18n/en.ftl")),
+        ] {
+            let mut seen = std::collections::HashSet::new();
+            for line in text.lines() {
+                if let Some((id, _)) = line.split_once(" =")
+                    && !id.starts_with(['#', ' ', '.', '*', '['])
+                    && !id.is_empty()
+                {
+                    assert!(seen.insert(id), "{name} defines {id} twice");
+                }
+            }
+        }
+    }
+
     /// Every message id the window's code asks for exists in both catalogs.
     #[test]
     fn every_id_used_in_the_code_is_in_the_catalogs() {

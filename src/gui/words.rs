@@ -10,7 +10,7 @@ use crate::gui::protocol::Failure;
 use crate::pkcs11::Pkcs11Error;
 use crate::pki::{Identity, Purpose};
 use crate::transport::TransportError;
-use crate::workflow::upgrade::{Step, UpgradeError};
+use crate::workflow::upgrade::{Activity, Step, UpgradeError};
 
 /// What the window offers after a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +25,8 @@ pub enum NextAction {
     ServiceCentre,
     /// The CA address or root is wrong or missing.
     OpenSettings,
+    /// The holder stopped the job: carry on where it stopped.
+    Resume,
 }
 
 /// A failure in words and what to do next.
@@ -91,6 +93,14 @@ pub fn step(tr: &Tr, step: &Step) -> String {
         }
         Step::ProveKey(p) => tr.a("step-prove", &[("cert", profile(tr, *p).as_str().into())]),
         Step::RemoveLegacy => tr.t("step-remove-legacy"),
+        Step::Working(Activity::GeneratingKey(p)) => tr.a(
+            "working-generate-key",
+            &[("cert", profile(tr, *p).as_str().into())],
+        ),
+        Step::Working(Activity::Enrolling(p)) => tr.a(
+            "working-enrol",
+            &[("cert", profile(tr, *p).as_str().into())],
+        ),
         Step::RemoveOld(p) => tr.a(
             "step-remove-old",
             &[("cert", profile(tr, *p).as_str().into())],
@@ -353,6 +363,7 @@ pub fn upgrade_error(tr: &Tr, e: &UpgradeError) -> Explained {
         ),
         UpgradeError::NoLoginCertificate => (tr.t("err-no-login-cert"), vec![ServiceCentre]),
         UpgradeError::NotUpgraded => (tr.t("err-not-upgraded"), vec![]),
+        UpgradeError::Cancelled => (tr.t("err-job-cancelled"), vec![Resume]),
         UpgradeError::LoginExpired => (tr.t("err-login-expired"), vec![ServiceCentre]),
         UpgradeError::CustomerNotTrusted(detail) => (
             tr.a(

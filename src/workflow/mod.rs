@@ -4,6 +4,7 @@
 pub mod expiry;
 pub mod fetch_existing;
 pub mod pairs;
+pub mod progress;
 pub mod renew;
 pub mod test_login;
 pub mod upgrade;

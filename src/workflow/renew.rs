@@ -27,8 +27,9 @@ use crate::card::{CardError, CardOverview, KeySlot, PinKind, SecretCode, SharedC
 use crate::pki::date::now_unix;
 use crate::workflow::expiry::Urgency;
 use crate::workflow::pairs::{self, Held};
+use crate::workflow::progress::{Cancel, Reporter};
 use crate::workflow::upgrade::{
-    Progress, Step, Timed, Timing, UpgradeError, authorize_for_slot, csr_for, prove,
+    Activity, Progress, Step, Timed, Timing, UpgradeError, authorize_for_slot, csr_for, prove,
 };
 
 /// What the renewal needs from the holder and the site.
@@ -148,6 +149,17 @@ pub fn renew(
     request: &RenewRequest<'_>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RenewSummary, UpgradeError> {
+    renew_until(shared, request, &Cancel::default(), progress)
+}
+
+/// [`renew`], stopping with [`UpgradeError::Cancelled`] at the first step boundary after
+/// `cancel` is set.
+pub fn renew_until(
+    shared: &SharedCard,
+    request: &RenewRequest<'_>,
+    cancel: &Cancel,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<RenewSummary, UpgradeError> {
     let started = Instant::now();
     let mut timing = Timing::default();
     let overview = Timed {
@@ -171,35 +183,24 @@ pub fn renew(
 
     // Read card, PIN1, then per pair: log in, and per profile key, enrol, write, prove, remove.
     let total = 2 + plans.len() * (1 + 2 * 5);
-    let mut done = 0;
-    let mut report = |step: Step, message: String, done: &mut usize| {
-        *done += 1;
-        progress(Progress {
-            step,
-            done: *done,
-            total,
-            message,
-        });
-    };
-    report(
+    let mut report = Reporter::new(progress, cancel, total);
+    report.step(
         Step::ReadCard,
         format!(
             "Read the card of {}",
             overview.holder_name().unwrap_or("the holder")
         ),
-        &mut done,
-    );
+    )?;
     let root_der = crate::ca::check::root_der(request.ca_root_pem)?;
     Timed {
         shared,
         timing: &mut timing,
     }
     .with(|c| c.verify_pin(PinKind::Pin1, request.pin1))?;
-    report(
+    report.step(
         Step::VerifyPin(PinKind::Pin1),
         "Identification PIN accepted".into(),
-        &mut done,
-    );
+    )?;
 
     let mut renewed = Vec::new();
     let mut removed_slots = Vec::new();
@@ -235,14 +236,13 @@ pub fn renew(
         } else {
             None
         };
-        report(
+        report.step(
             Step::LogIn,
             format!(
                 "Logged in to the CA with the {} authentication certificate",
                 kind_name(plan.kind)
             ),
-            &mut done,
-        );
+        )?;
 
         let mut proofs = Vec::new();
         let mut removals = Vec::new();
@@ -250,11 +250,11 @@ pub fn renew(
         for (profile, stage) in plan.stages {
             match stage {
                 Stage::Done { old, .. } => {
-                    done += 4;
+                    report.skip(4);
                     sweep.push(old);
                 }
                 Stage::Written { old, new } => {
-                    done += 3;
+                    report.skip(3);
                     proofs.push((profile, new));
                     removals.push((profile, old));
                 }
@@ -266,22 +266,34 @@ pub fn renew(
                     if overview.certificates.iter().any(|c| c.slot == Some(new)) {
                         return Err(UpgradeError::SlotInUse(new));
                     }
-                    let key = Timed {
+                    let mut card = Timed {
                         shared,
                         timing: &mut timing,
-                    }
-                    .with(|c| {
+                    };
+                    let key = match card.with(|c| {
                         authorize_for_slot(c, new, request.pin2)?;
-                        match c.read_public_key(new)? {
-                            Some(key) => Ok(key),
-                            None => c.generate_key(new),
+                        c.read_public_key(new)
+                    })? {
+                        Some(key) => key,
+                        None => {
+                            report.working(
+                                Activity::GeneratingKey(profile),
+                                format!(
+                                    "The card is making a new key for {} (usually a few seconds)",
+                                    profile.card_label()
+                                ),
+                            )?;
+                            card.with(|c| c.generate_key(new))?
                         }
-                    })?;
-                    report(
+                    };
+                    report.step(
                         Step::GenerateKey(profile),
                         format!("New key for {} ready on the card", profile.card_label()),
-                        &mut done,
-                    );
+                    )?;
+                    report.working(
+                        Activity::Enrolling(profile),
+                        format!("The CA renews {}", profile.card_label()),
+                    )?;
                     let csr = csr_for(shared, &mut timing, new, &key, request.pin2)?;
                     let ca_started = Instant::now();
                     let cert = client.reenroll(profile, &csr)?;
@@ -306,22 +318,20 @@ pub fn renew(
                         profile: profile.label(),
                         error,
                     })?;
-                    report(
+                    report.step(
                         Step::Enrol(profile),
                         format!("{} renewed and checked", profile.card_label()),
-                        &mut done,
-                    );
+                    )?;
                     Timed {
                         shared,
                         timing: &mut timing,
                     }
                     .with(|c| c.write_certificate(new, profile.card_label(), &cert))?;
                     renewed.push(profile);
-                    report(
+                    report.step(
                         Step::WriteCertificate(profile),
                         format!("{} written to the card", profile.card_label()),
-                        &mut done,
-                    );
+                    )?;
                     proofs.push((profile, new));
                     removals.push((profile, old));
                 }
@@ -348,11 +358,10 @@ pub fn renew(
                 cert.info,
                 request.pin2,
             )?;
-            report(
+            report.step(
                 Step::ProveKey(*profile),
                 format!("{} signs correctly", profile.card_label()),
-                &mut done,
-            );
+            )?;
         }
         // Only now: the old pair goes.
         for (profile, slot) in removals {
@@ -365,18 +374,17 @@ pub fn renew(
                 c.delete_pair(slot)
             })?;
             removed_slots.push(slot);
-            report(
+            report.step(
                 Step::RemoveOld(profile),
                 format!("Old {} removed", profile.card_label()),
-                &mut done,
-            );
+            )?;
         }
         // A key whose certificate a cut-short removal already took goes too.
         for slot in sweep {
             if clear_orphan_key(shared, &mut timing, slot, request.pin2)? {
                 removed_slots.push(slot);
             }
-            done += 1;
+            report.skip(1);
         }
     }
 
@@ -403,15 +411,10 @@ pub fn renew(
     }
     .with(|c| c.overview())?;
     timing.total = started.elapsed();
-    progress(Progress {
-        step: Step::Done,
-        done: total,
-        total,
-        message: if plans.is_empty() {
-            "No certificate pair is due for renewal".into()
-        } else {
-            "The renewed pairs are on the card".into()
-        },
+    report.finish(if plans.is_empty() {
+        "No certificate pair is due for renewal".into()
+    } else {
+        "The renewed pairs are on the card".into()
     });
     Ok(RenewSummary {
         renewed,

@@ -22,6 +22,7 @@ use crate::card::{
 };
 use crate::pki::{CertInfo, Identity, Purpose};
 use crate::workflow::pairs;
+use crate::workflow::progress::{Cancel, Reporter};
 
 /// Where the upgrade is; the GUI shows these as a step list, the CLI as lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +37,19 @@ pub enum Step {
     RemoveLegacy,
     /// Renewal: the old certificate of a profile and its key are removed.
     RemoveOld(Profile),
+    /// Not a step: what comes next and takes a while (the step count stays).
+    Working(Activity),
     Done,
+}
+
+/// What the card or the CA is busy with before a slow step, so the holder sees what is
+/// happening and roughly how long it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    /// The card makes an RSA-2048 key pair: seconds on a real card.
+    GeneratingKey(Profile),
+    /// The card signs the request and the CA issues the certificate.
+    Enrolling(Profile),
 }
 
 /// One progress report: the step, how far along the whole upgrade is, and words for people.
@@ -119,6 +132,11 @@ pub enum UpgradeError {
     )]
     CustomerNotTrusted(String),
     #[error(
+        "stopped as you asked: what is done stays on the card; run it again to carry on where it \
+         stopped"
+    )]
+    Cancelled,
+    #[error(
         "this card has not been upgraded yet, so there is nothing to renew: upgrade the card \
          first (siths-upgrade upgrade)"
     )]
@@ -193,20 +211,22 @@ pub fn upgrade(
     request: &UpgradeRequest<'_>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<UpgradeSummary, UpgradeError> {
+    upgrade_until(shared, request, &Cancel::default(), progress)
+}
+
+/// [`upgrade`], stopping with [`UpgradeError::Cancelled`] at the first step boundary after
+/// `cancel` is set.
+pub fn upgrade_until(
+    shared: &SharedCard,
+    request: &UpgradeRequest<'_>,
+    cancel: &Cancel,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<UpgradeSummary, UpgradeError> {
     let started = Instant::now();
     let mut timing = Timing::default();
     // Read card, PIN1, log in, 3 steps per profile, prove 4, remove legacy.
     let total = 3 + 3 * Profile::ALL.len() + Profile::ALL.len() + 1;
-    let mut done = 0;
-    let mut report = |step: Step, message: String, done: &mut usize| {
-        *done += 1;
-        progress(Progress {
-            step,
-            done: *done,
-            total,
-            message,
-        });
-    };
+    let mut report = Reporter::new(progress, cancel, total);
 
     let overview = Timed {
         shared,
@@ -221,14 +241,13 @@ pub fn upgrade(
             return Err(CardError::Blocked(kind).into());
         }
     }
-    report(
+    report.step(
         Step::ReadCard,
         format!(
             "Read the card of {}",
             overview.holder_name().unwrap_or("the holder")
         ),
-        &mut done,
-    );
+    )?;
 
     let (client, me) = log_in(
         shared,
@@ -238,11 +257,10 @@ pub fn upgrade(
         request.pin1,
         &mut timing,
     )?;
-    report(
+    report.step(
         Step::VerifyPin(PinKind::Pin1),
         "Identification PIN accepted".into(),
-        &mut done,
-    );
+    )?;
     if let Some(refusal) = &me.refusal {
         return Err(UpgradeError::NotAllowed {
             code: refusal.error,
@@ -264,11 +282,7 @@ pub fn upgrade(
         });
     }
     let root_der = crate::ca::check::root_der(request.ca_root_pem)?;
-    report(
-        Step::LogIn,
-        format!("Logged in to the CA as {}", me.hsa_id),
-        &mut done,
-    );
+    report.step(Step::LogIn, format!("Logged in to the CA as {}", me.hsa_id))?;
 
     let mut existing: Option<Vec<crate::ca::client::IssuedCert>> = None;
     let mut written = Vec::new();
@@ -284,7 +298,7 @@ pub fn upgrade(
 
         // Already on the card from an earlier run, or moved by a renewal?
         if !pairs::held(&overview, profile).is_empty() {
-            done += 3;
+            report.skip(3);
             continue;
         }
         let on_card = profile_cert(&overview, profile);
@@ -293,7 +307,7 @@ pub fn upgrade(
                 Ok(info)
                     if identity_matches(info, &identity) && info.purpose == profile.purpose() =>
                 {
-                    done += 3;
+                    report.skip(3);
                     continue;
                 }
                 _ => return Err(UpgradeError::SlotInUse(slot)),
@@ -304,19 +318,27 @@ pub fn upgrade(
             shared,
             timing: &mut timing,
         };
-        let key = card.with(|c| {
+        let key = match card.with(|c| {
             // A PKCS#11 token per PIN shows, and makes, PIN2 keys only once PIN2 is given.
             authorize_for_slot(c, slot, request.pin2)?;
-            match c.read_public_key(slot)? {
-                Some(key) => Ok(key),
-                None => c.generate_key(slot),
+            c.read_public_key(slot)
+        })? {
+            Some(key) => key,
+            None => {
+                report.working(
+                    Activity::GeneratingKey(profile),
+                    format!(
+                        "The card is making a key for {} (usually a few seconds)",
+                        profile.card_label()
+                    ),
+                )?;
+                card.with(|c| c.generate_key(slot))?
             }
-        })?;
-        report(
+        };
+        report.step(
             Step::GenerateKey(profile),
             format!("Key for {} ready on the card", profile.card_label()),
-            &mut done,
-        );
+        )?;
 
         let ca_started = Instant::now();
         let previously = match &existing {
@@ -335,6 +357,10 @@ pub fn upgrade(
         let cert = match reissue {
             Some(der) => der,
             None => {
+                report.working(
+                    Activity::Enrolling(profile),
+                    format!("The CA issues {}", profile.card_label()),
+                )?;
                 let csr = csr_for(shared, &mut timing, slot, &key, request.pin2)?;
                 let ca_started = Instant::now();
                 let der = client.enroll(profile, &csr)?;
@@ -363,11 +389,10 @@ pub fn upgrade(
             profile: profile.label(),
             error,
         })?;
-        report(
+        report.step(
             Step::Enrol(profile),
             format!("{} issued and checked", profile.card_label()),
-            &mut done,
-        );
+        )?;
 
         Timed {
             shared,
@@ -375,11 +400,10 @@ pub fn upgrade(
         }
         .with(|c| c.write_certificate(slot, profile.card_label(), &cert))?;
         written.push(profile);
-        report(
+        report.step(
             Step::WriteCertificate(profile),
             format!("{} written to the card", profile.card_label()),
-            &mut done,
-        );
+        )?;
     }
 
     // Read back and prove each new key signs and verifies against its certificate.
@@ -403,11 +427,10 @@ pub fn upgrade(
             request.pin2,
         )?;
         keep.extend(held.iter().map(|h| h.slot));
-        report(
+        report.step(
             Step::ProveKey(profile),
             format!("{} signs correctly", profile.card_label()),
-            &mut done,
-        );
+        )?;
     }
 
     // Only now: remove the legacy pair, and any key no profile certificate names.
@@ -429,22 +452,16 @@ pub fn upgrade(
         }
     }
     let overview = card.with(|c| c.overview())?;
-    report(
+    report.step(
         Step::RemoveLegacy,
         if removed_slots.is_empty() {
             "No legacy pair left to remove".to_string()
         } else {
             "Legacy pair removed".to_string()
         },
-        &mut done,
-    );
+    )?;
     timing.total = started.elapsed();
-    progress(Progress {
-        step: Step::Done,
-        done: total,
-        total,
-        message: "The card now holds the HSA-id pair and the personnummer pair".into(),
-    });
+    report.finish("The card now holds the HSA-id pair and the personnummer pair".into());
     Ok(UpgradeSummary {
         written,
         removed_slots,

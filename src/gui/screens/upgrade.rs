@@ -12,7 +12,7 @@ use crate::gui::protocol::{CardStatus, Command, Failure, Outcome};
 use crate::gui::widgets;
 use crate::gui::words::{self, NextAction};
 use crate::layout::PIN_MAX_LEN;
-use crate::workflow::upgrade::Progress;
+use crate::workflow::upgrade::{Progress, Step};
 
 /// What the wizard does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -58,6 +58,8 @@ pub struct Wizard {
     pub steps: Vec<Progress>,
     /// The card was taken out during this upgrade; resuming is offered once it is back.
     pub card_was_pulled: bool,
+    /// The holder pressed Cancel: the job stops after the step it is in.
+    pub cancelling: bool,
 }
 
 impl Wizard {
@@ -77,6 +79,7 @@ impl Wizard {
     pub fn started(&mut self) {
         self.stage = Stage::Running;
         self.steps.clear();
+        self.cancelling = false;
     }
 
     pub fn progress(&mut self, p: Progress) {
@@ -214,9 +217,12 @@ fn pins(app: &mut SithsApp, ui: &mut egui::Ui) {
     }
 }
 
+/// The steps done so far (not the notes of what the card was busy with).
 fn step_list(app: &SithsApp, ui: &mut egui::Ui) {
     for p in &app.upgrade.steps {
-        widgets::success(ui, &words::step(&app.tr, &p.step));
+        if !matches!(p.step, Step::Working(_)) {
+            widgets::success(ui, &words::step(&app.tr, &p.step));
+        }
     }
 }
 
@@ -237,10 +243,24 @@ fn running(app: &mut SithsApp, ui: &mut egui::Ui) {
     );
     ui.add_space(6.0);
     step_list(app, ui);
+    // What the card is doing now, when the job said so before a slow step.
+    let now_doing = match app.upgrade.steps.last() {
+        Some(p) if matches!(p.step, Step::Working(_)) => words::step(&app.tr, &p.step),
+        _ => app.tr.t("upgrade-working"),
+    };
     ui.horizontal(|ui| {
         ui.spinner();
-        ui.label(app.tr.t("upgrade-working"));
+        ui.label(now_doing);
     });
+    ui.add_space(8.0);
+    if app.upgrade.cancelling {
+        ui.label(RichText::new(app.tr.t("cancel-after-step")).weak());
+    } else if widgets::secondary(ui, &app.tr.t("cancel"), true)
+        || ui.input(|i| i.key_pressed(egui::Key::Escape))
+    {
+        app.upgrade.cancelling = true;
+        app.worker.cancel();
+    }
 }
 
 fn done(app: &mut SithsApp, ui: &mut egui::Ui) {
@@ -312,6 +332,14 @@ fn failed(app: &mut SithsApp, ui: &mut egui::Ui) {
                     }
                 }
                 NextAction::InsertAndResume => {
+                    let resume = app
+                        .tr
+                        .t(app.upgrade.job.pick("upgrade-resume", "renew-resume"));
+                    if widgets::primary(ui, &resume, card_ready) {
+                        app.upgrade.stage = Stage::Pins;
+                    }
+                }
+                NextAction::Resume => {
                     let resume = app
                         .tr
                         .t(app.upgrade.job.pick("upgrade-resume", "renew-resume"));

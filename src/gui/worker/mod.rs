@@ -112,6 +112,9 @@ pub struct Worker {
     tx: Sender<Input>,
     rx: Receiver<Event>,
     thread: Option<JoinHandle<()>>,
+    /// Shared with the worker thread: the window sets it while the worker is deep in a job and
+    /// reads no commands.
+    cancel: crate::workflow::progress::Cancel,
 }
 
 impl Worker {
@@ -125,9 +128,11 @@ impl Worker {
         };
         let thread_events = events.clone();
         let thread_tx = tx.clone();
+        let cancel = crate::workflow::progress::Cancel::default();
+        let thread_cancel = cancel.clone();
         let thread = std::thread::Builder::new()
             .name("siths-worker".into())
-            .spawn(move || runner::run(mode, input, thread_tx, thread_events));
+            .spawn(move || runner::run(mode, input, thread_tx, thread_events, thread_cancel));
         let thread = match thread {
             Ok(t) => Some(t),
             Err(e) => {
@@ -138,7 +143,18 @@ impl Worker {
                 None
             }
         };
-        Worker { tx, rx, thread }
+        Worker {
+            tx,
+            rx,
+            thread,
+            cancel,
+        }
+    }
+
+    /// Stop the running upgrade or renewal at its next step boundary (the card is then in a
+    /// state a later run resumes from); the job ends with `UpgradeError::Cancelled`.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
     }
 
     /// Never blocks and never panics; a command to a stopped worker is dropped.

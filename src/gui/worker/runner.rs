@@ -2,6 +2,7 @@
 //! and the reader monitor's events, so it uses no CPU between them; every task ends by reading
 //! the card again, so the window always shows the card as it is after the task.
 
+use crate::workflow::progress::Cancel;
 use std::collections::VecDeque;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
@@ -49,9 +50,17 @@ struct Runner {
     shown_ready: bool,
     /// The last list from the CA, for FetchWrite.
     existing: Vec<Existing>,
+    /// Set by the window to stop the running job between two steps.
+    cancel: Cancel,
 }
 
-pub(super) fn run(mode: Mode, input: Receiver<Input>, tx: Sender<Input>, events: Events) {
+pub(super) fn run(
+    mode: Mode,
+    input: Receiver<Input>,
+    tx: Sender<Input>,
+    events: Events,
+    cancel: Cancel,
+) {
     let (source, ca) = match mode {
         Mode::Pcsc { reader, ca } => {
             events.send(Event::Environment(Environment::Pcsc));
@@ -123,6 +132,7 @@ pub(super) fn run(mode: Mode, input: Receiver<Input>, tx: Sender<Input>, events:
         card: None,
         shown_ready: false,
         existing: Vec::new(),
+        cancel,
     };
     runner.refresh(true);
     runner.serve();
@@ -319,13 +329,13 @@ impl Runner {
             }),
             Command::Upgrade { pin1, pin2 } => self.task(Task::Upgrade, |runner, card| {
                 let events = runner.events.clone();
-                tasks::upgrade(card, &runner.ca, pin1, pin2, &mut |p| {
+                tasks::upgrade(card, &runner.ca, &runner.cancel, pin1, pin2, &mut |p| {
                     events.send(Event::Progress(p))
                 })
             }),
             Command::Renew { pin1, pin2 } => self.task(Task::Renew, |runner, card| {
                 let events = runner.events.clone();
-                tasks::renew(card, &runner.ca, pin1, pin2, &mut |p| {
+                tasks::renew(card, &runner.ca, &runner.cancel, pin1, pin2, &mut |p| {
                     events.send(Event::Progress(p))
                 })
             }),
@@ -371,6 +381,8 @@ impl Runner {
         body: impl FnOnce(&mut Runner, &SharedCard) -> Result<Outcome, Failure>,
     ) {
         self.emit(Event::Busy(task));
+        // A cancel pressed for an earlier job (or after it ended) must not stop this one.
+        self.cancel.reset();
         let outcome = match self.card.clone() {
             Some(card) => {
                 let outcome = body(self, &card).unwrap_or_else(Outcome::Failed);

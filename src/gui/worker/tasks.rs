@@ -10,6 +10,7 @@ use crate::card::{CardError, KeySlot, PinKind, SecretCode, SharedCard};
 use crate::gui::protocol::{CaSettings, Failure, Outcome};
 use crate::pki::pem;
 use crate::workflow::fetch_existing::{self, Existing, FetchRequest, Fit};
+use crate::workflow::progress::Cancel;
 use crate::workflow::renew::{self, RenewRequest};
 use crate::workflow::test_login::test_login;
 use crate::workflow::upgrade::{self, Progress, UpgradeError, UpgradeRequest};
@@ -52,6 +53,7 @@ pub(super) fn unblock_pin(
 pub(super) fn upgrade(
     card: &SharedCard,
     ca: &CaSettings,
+    cancel: &Cancel,
     pin1: SecretCode,
     pin2: SecretCode,
     progress: &mut dyn FnMut(Progress),
@@ -63,13 +65,15 @@ pub(super) fn upgrade(
         pin1: &pin1,
         pin2: &pin2,
     };
-    let summary = upgrade::upgrade(card, &request, progress).map_err(upgrade_failure)?;
+    let summary =
+        upgrade::upgrade_until(card, &request, cancel, progress).map_err(upgrade_failure)?;
     Ok(Outcome::Upgraded(Box::new(summary)))
 }
 
 pub(super) fn renew(
     card: &SharedCard,
     ca: &CaSettings,
+    cancel: &Cancel,
     pin1: SecretCode,
     pin2: SecretCode,
     progress: &mut dyn FnMut(Progress),
@@ -82,7 +86,7 @@ pub(super) fn renew(
         pin2: &pin2,
         only: &[],
     };
-    let summary = renew::renew(card, &request, progress).map_err(upgrade_failure)?;
+    let summary = renew::renew_until(card, &request, cancel, progress).map_err(upgrade_failure)?;
     Ok(Outcome::Renewed(Box::new(summary)))
 }
 

@@ -1,0 +1,98 @@
+//! Progress and cancellation shared by the long workflows (upgrade, renewal): numbered steps for
+//! the window and the terminal, a word about what the card is busy with before a slow step, and
+//! a way for the holder to stop between two steps.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::workflow::upgrade::{Activity, Progress, Step, UpgradeError};
+
+/// Stops a running job at its next step boundary, where the card is always in a state a later
+/// run resumes from. Cheap to clone: the window keeps one end, the worker the other.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    /// Ask the job to stop after the step it is in.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Before a new job: a cancel meant for the last one must not stop it.
+    pub fn reset(&self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Counts steps, reports them, and checks for a cancel at every boundary.
+pub(crate) struct Reporter<'a> {
+    progress: &'a mut dyn FnMut(Progress),
+    cancel: &'a Cancel,
+    pub(crate) done: usize,
+    pub(crate) total: usize,
+}
+
+impl<'a> Reporter<'a> {
+    pub(crate) fn new(
+        progress: &'a mut dyn FnMut(Progress),
+        cancel: &'a Cancel,
+        total: usize,
+    ) -> Reporter<'a> {
+        Reporter {
+            progress,
+            cancel,
+            done: 0,
+            total,
+        }
+    }
+
+    /// A step is done; stop here if the holder asked to.
+    pub(crate) fn step(&mut self, step: Step, message: String) -> Result<(), UpgradeError> {
+        self.done += 1;
+        self.emit(step, message);
+        self.check()
+    }
+
+    /// Steps an earlier run already did.
+    pub(crate) fn skip(&mut self, steps: usize) {
+        self.done += steps;
+    }
+
+    /// What comes next and takes a while; stop before it if the holder asked to.
+    pub(crate) fn working(
+        &mut self,
+        activity: Activity,
+        message: String,
+    ) -> Result<(), UpgradeError> {
+        self.check()?;
+        self.emit(Step::Working(activity), message);
+        Ok(())
+    }
+
+    /// The end: every step counted.
+    pub(crate) fn finish(&mut self, message: String) {
+        self.done = self.total;
+        self.emit(Step::Done, message);
+    }
+
+    fn check(&self) -> Result<(), UpgradeError> {
+        if self.cancel.is_cancelled() {
+            Err(UpgradeError::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn emit(&mut self, step: Step, message: String) {
+        (self.progress)(Progress {
+            step,
+            done: self.done,
+            total: self.total,
+            message,
+        });
+    }
+}
