@@ -6,10 +6,10 @@
 //!    [`Timing`] measures them, plus the APDUs and bytes the card answered.
 //! 2. The same upgrade through PKCS#11 (the pkcs11 backend) on SoftHSM2 tokens made from the same
 //!    card (one token per PIN, as OpenSC and Net iD show a SITHS card), with the same split.
-//! 2b. A renewal of a due card (`"renewal_due": true`) through the same pcscd and vpcd: four
+//! 3. A renewal of a due card (`"renewal_due": true`) through the same pcscd and vpcd: four
 //!    fresh keys, `simplereenroll`, checks, writes, proofs, and the old pairs removed; five runs
 //!    with the same split.
-//! 3. CA mock issuance throughput: two concurrent clients, each a different person with a TLS
+//! 4. CA mock issuance throughput: two concurrent clients, each a different person with a TLS
 //!    client certificate and key in memory, enrolling distinct pre-made RSA-2048 keys for the
 //!    four profiles in turn over one kept-alive connection each.
 //!
@@ -386,7 +386,7 @@ fn bench_upgrade(pcscd: &pcscd::Pcscd, world: &Path, tmp: &Path) -> BenchResult<
 }
 
 // ---------------------------------------------------------------------------------------------
-// 2b. A renewal of a due card through pcscd
+// 3. A renewal of a due card through pcscd
 
 struct RenewalRun {
     timing: Timing,
