@@ -304,3 +304,47 @@ fn opensc_sees_what_we_see_and_its_unblock_works_for_us() {
     assert!(ok.status.success(), "{}", text(&ok.stderr));
     assert_eq!(status_json(&rig)["pins"]["pin1"]["tries_left"], 3);
 }
+
+/// No command and no display: with a reader there but no card in it, the holder is asked for
+/// their card (exit 3), never shown somebody else's demo card; with the card in, it is shown.
+/// Without any smart card service, a clearly marked demo card is shown instead.
+#[test]
+fn the_bare_command_reads_the_holders_card_and_shows_a_demo_only_without_readers() {
+    let mut rig = Rig::new();
+    let mut env = rig.pcscd.env();
+    env.extend([
+        ("DISPLAY".to_string(), String::new()),
+        ("WAYLAND_DISPLAY".to_string(), String::new()),
+    ]);
+    let bare = |env: &[(String, String)]| support::cli::run(&[], "", env);
+
+    let empty = bare(&env);
+    assert_eq!(empty.status.code(), Some(3), "{}", text(&empty.stderr));
+    assert!(
+        !text(&empty.stdout).contains("DEMO") && !text(&empty.stderr).contains("DEMO"),
+        "no demo card on a workstation with a reader: {}",
+        text(&empty.stderr)
+    );
+
+    rig.serve();
+    let shown = bare(&env);
+    assert!(shown.status.success(), "{}", text(&shown.stderr));
+    assert!(text(&shown.stdout).contains(support::pcscd::READER_0));
+
+    let nowhere = rig.dir.path().join("no-pcscd.comm");
+    let no_service = [
+        (
+            "PCSCLITE_CSOCK_NAME".to_string(),
+            nowhere.display().to_string(),
+        ),
+        ("DISPLAY".to_string(), String::new()),
+        ("WAYLAND_DISPLAY".to_string(), String::new()),
+    ];
+    let demo = bare(&no_service);
+    assert!(demo.status.success(), "{}", text(&demo.stderr));
+    assert!(
+        text(&demo.stderr).contains("DEMO"),
+        "{}",
+        text(&demo.stderr)
+    );
+}

@@ -226,7 +226,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     };
     let Some(command) = cli.command else {
         if vcard.is_none() && access.pkcs11.is_none() && crate::gui::window::display_available() {
-            let source = if card_present() {
+            // A workstation with a reader opens on the holder's own card ("insert your card"
+            // until it is in); only a computer without readers starts the demo by itself.
+            let source = if reader_present() {
                 crate::gui::window::Source::Readers
             } else {
                 crate::gui::window::Source::Demo
@@ -346,8 +348,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 /// Whether a reader holds a card now, so a start without a command opens on it (else the demo).
-fn card_present() -> bool {
-    list_readers().is_ok_and(|readers| readers.iter().any(|r| r.card_present))
+/// The smart card service answers and knows at least one reader: a holder's workstation.
+fn reader_present() -> bool {
+    list_readers().is_ok_and(|readers| !readers.is_empty())
 }
 
 fn open_window(source: crate::gui::window::Source, pkcs11: Option<&str>) -> Result<(), CliError> {
@@ -365,10 +368,13 @@ fn show_card_or_demo(access: CardAccess<'_>) -> Result<(), CliError> {
     let opened = open_card(access, None);
     let (mut card, _demo_dir) = match opened {
         Ok(card) => (card, None),
+        // With a reader there, the holder's card is what to read: say "insert your card".
+        // Only without any reader (or PC/SC) is a demo card shown instead.
         Err(e)
             if access.virtual_card.is_none()
                 && access.pkcs11.is_none()
-                && e.code != ExitCode::User =>
+                && e.code != ExitCode::User
+                && !reader_present() =>
         {
             eprintln!("No SITHS card to read ({e}).");
             eprintln!("Showing a DEMO virtual card instead; nothing here is a real card.\n");

@@ -40,6 +40,8 @@ pub struct SithsApp {
     pub(crate) screen: Screen,
     pub(crate) busy: Option<Task>,
     pub(crate) show_personnummer: bool,
+    /// Demo mode: the real reader that now holds a card, offered in the demo banner.
+    pub(crate) real_card: Option<String>,
     pub(crate) upgrade: screens::upgrade::Wizard,
     pub(crate) unblock: screens::pins::PinForm,
     pub(crate) change: screens::pins::PinForm,
@@ -76,6 +78,7 @@ impl SithsApp {
             screen: Screen::Home,
             busy: None,
             show_personnummer: false,
+            real_card: None,
             upgrade: Default::default(),
             unblock: screens::pins::PinForm::unblock(),
             change: screens::pins::PinForm::change(),
@@ -179,6 +182,7 @@ impl SithsApp {
             Environment::Pcsc
         };
         self.readers.clear();
+        self.real_card = None;
         self.card = CardStatus::Reading;
         self.busy = None;
         self.screen = Screen::Home;
@@ -234,6 +238,7 @@ impl SithsApp {
                 }
             }
             Event::Progress(p) => self.upgrade.progress(p),
+            Event::RealCard(reader) => self.real_card = reader,
             Event::Finished(task, outcome) => {
                 self.busy = None;
                 self.finished(task, outcome);

@@ -124,6 +124,20 @@ fn demo_banner(app: &mut SithsApp, ui: &mut egui::Ui) {
                     app.switch_source(false);
                 }
             });
+            // A real card went into a reader: offer it, once the demo is not mid-task.
+            if let Some(reader) = app.real_card.clone()
+                && app.desk.is_none()
+            {
+                ui.add_space(4.0);
+                widgets::success(
+                    ui,
+                    &app.tr
+                        .a("demo-real-card", &[("reader", reader.as_str().into())]),
+                );
+                if widgets::primary(ui, &app.tr.t("demo-switch-to-card"), app.busy.is_none()) {
+                    app.switch_source(false);
+                }
+            }
         }
         Environment::Pcsc => {}
     }

@@ -111,6 +111,9 @@ pub enum Event {
     /// A step of the upgrade (or of another long task).
     Progress(Progress),
     Finished(Task, Outcome),
+    /// Demo mode: a card is in this real reader (`None`: no longer), so the window can offer
+    /// to leave the demo for it.
+    RealCard(Option<String>),
 }
 
 /// Where the app runs.

@@ -67,7 +67,7 @@ pub fn drain(app: &mut SithsApp) {
                 desk.operator_busy = None;
                 finished.push((task, outcome));
             }
-            Event::Readers(_) | Event::Progress(_) => {}
+            Event::Readers(_) | Event::Progress(_) | Event::RealCard(_) => {}
         }
     }
     for (task, outcome) in finished {

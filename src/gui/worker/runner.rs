@@ -12,7 +12,7 @@ use crate::gui::demo::DemoWorld;
 use crate::gui::protocol::{
     CaSettings, CardStatus, Command, DemoAction, Environment, Event, Failure, Outcome, Task,
 };
-use crate::transport::monitor::ReaderMonitor;
+use crate::transport::monitor::{ReaderEvent, ReaderMonitor};
 use crate::virtual_card;
 use crate::workflow::fetch_existing::Existing;
 
@@ -52,6 +52,8 @@ struct Runner {
     existing: Vec<Existing>,
     /// Set by the window to stop the running job between two steps.
     cancel: Cancel,
+    /// Demo mode: the real readers, watched only to offer a real card when one is inserted.
+    watch: Option<(ReaderMonitor, JoinHandle<()>)>,
 }
 
 pub(super) fn run(
@@ -61,6 +63,11 @@ pub(super) fn run(
     events: Events,
     cancel: Cancel,
 ) {
+    // The demo (not a desk seat) watches the real readers, so a holder who inserts a real card
+    // is offered it rather than left in the demo.
+    let watch = matches!(mode, Mode::Demo(_))
+        .then(|| start_monitor(tx.clone()))
+        .flatten();
     let (source, ca) = match mode {
         Mode::Pcsc { reader, ca } => {
             events.send(Event::Environment(Environment::Pcsc));
@@ -133,6 +140,7 @@ pub(super) fn run(
         shown_ready: false,
         existing: Vec::new(),
         cancel,
+        watch,
     };
     runner.refresh(true);
     runner.serve();
@@ -190,6 +198,9 @@ impl Runner {
     fn serve(&mut self) {
         while let Some(input) = self.next() {
             match input {
+                Input::Reader(event) if matches!(self.source, Source::Demo(_)) => {
+                    self.real_card_event(event)
+                }
                 Input::Reader(event) => {
                     log::debug!("reader event: {event:?}");
                     self.collapse_reader_events();
@@ -211,8 +222,25 @@ impl Runner {
         }
     }
 
+    /// Demo mode: a card in a real reader is offered to the window; its removal withdraws it.
+    fn real_card_event(&mut self, event: ReaderEvent) {
+        match event {
+            ReaderEvent::CardInserted { reader, .. } => {
+                self.emit(Event::RealCard(Some(reader)));
+            }
+            ReaderEvent::CardRemoved { .. }
+            | ReaderEvent::ReaderRemoved(_)
+            | ReaderEvent::ServiceDown => self.emit(Event::RealCard(None)),
+            ReaderEvent::ReaderAdded(_) | ReaderEvent::ServiceUp => {}
+        }
+    }
+
     fn shutdown(&mut self) {
         self.card = None;
+        if let Some((monitor, forward)) = self.watch.take() {
+            monitor.stop();
+            let _ = forward.join();
+        }
         if let Source::Pcsc { monitor, .. } = &mut self.source
             && let Some((monitor, forward)) = monitor.take()
         {
