@@ -339,6 +339,9 @@ impl SithsApp {
     /// One frame: take in what the worker said, then draw.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         self.notifier.attach(ui.ctx());
+        if !self.first_frame_logged {
+            crate::gui::theme::apply(ui.ctx());
+        }
         self.drain_events();
         screens::desk::drain(self);
         crate::gui::layout::frame(self, ui);

@@ -87,14 +87,14 @@ fn demo_banner(app: &mut SithsApp, ui: &mut egui::Ui) {
                     app.tr
                         .a("demo-failed", &[("detail", reason.as_str().into())]),
                 )
-                .color(widgets::ERROR_COLOUR),
+                .color(widgets::colour(ui, widgets::Status::Error)),
             );
         }
         Environment::Demo { codes, .. } => {
             ui.label(
                 RichText::new(app.tr.t("demo-banner"))
                     .strong()
-                    .color(widgets::WARN_COLOUR),
+                    .color(widgets::colour(ui, widgets::Status::Warn)),
             );
             // At the desk the codes shown are the operator's own: the customer's PUK is what the
             // desk fetches, so showing it here would defeat the exercise.

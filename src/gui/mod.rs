@@ -16,6 +16,7 @@ pub mod layout;
 pub mod protocol;
 pub mod screens;
 pub mod settings;
+pub mod theme;
 pub mod widgets;
 pub mod window;
 pub mod words;

@@ -5,9 +5,53 @@ use zeroize::Zeroizing;
 
 use crate::gui::words::Explained;
 
-pub const OK_COLOUR: Color32 = Color32::from_rgb(0x1b, 0x7f, 0x3b);
-pub const WARN_COLOUR: Color32 = Color32::from_rgb(0xa3, 0x5a, 0x00);
-pub const ERROR_COLOUR: Color32 = Color32::from_rgb(0xb0, 0x1e, 0x1e);
+/// The three status colours. They carry the most important texts (a blocked PIN, the last try),
+/// so each theme has its own shade, chosen for at least WCAG AA contrast (4.5:1) against that
+/// theme's background: a light-theme red on a dark panel reads at 2.5:1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    Warn,
+    Error,
+}
+
+impl Status {
+    pub const ALL: [Status; 3] = [Status::Ok, Status::Warn, Status::Error];
+
+    /// This status's colour in the dark (`true`) or light theme.
+    pub fn colour(self, dark: bool) -> Color32 {
+        match (self, dark) {
+            (Status::Ok, false) => Color32::from_rgb(0x1b, 0x7f, 0x3b),
+            (Status::Warn, false) => Color32::from_rgb(0xa3, 0x5a, 0x00),
+            (Status::Error, false) => Color32::from_rgb(0xb0, 0x1e, 0x1e),
+            (Status::Ok, true) => Color32::from_rgb(0x6f, 0xd3, 0x8c),
+            (Status::Warn, true) => Color32::from_rgb(0xf0, 0xb0, 0x4a),
+            (Status::Error, true) => Color32::from_rgb(0xff, 0x8a, 0x80),
+        }
+    }
+}
+
+/// The status colour for the theme `ui` is drawn in.
+pub fn colour(ui: &egui::Ui, status: Status) -> Color32 {
+    status.colour(ui.visuals().dark_mode)
+}
+
+/// WCAG 2 contrast ratio of two sRGB colours (1 to 21).
+pub fn contrast(a: Color32, b: Color32) -> f32 {
+    fn channel(c: u8) -> f32 {
+        let c = f32::from(c) / 255.0;
+        if c <= 0.039_28 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    }
+    fn luminance(c: Color32) -> f32 {
+        0.2126 * channel(c.r()) + 0.7152 * channel(c.g()) + 0.0722 * channel(c.b())
+    }
+    let (la, lb) = (luminance(a), luminance(b));
+    (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+}
 
 /// A masked code field with its label tied to it (screen readers and tests find it by name);
 /// `true` when the holder pressed Enter in it.
@@ -66,23 +110,27 @@ pub fn text_field(
 /// One rule with a mark: ✔ met, ✖ not (yet) met.
 pub fn rule(ui: &mut egui::Ui, ok: bool, text: &str) {
     let (mark, colour) = if ok {
-        ("✔", OK_COLOUR)
+        ("✔", colour(ui, Status::Ok))
     } else {
-        ("✖", ERROR_COLOUR)
+        ("✖", colour(ui, Status::Error))
     };
     ui.label(RichText::new(format!("{mark} {text}")).color(colour));
 }
 
 /// A success line.
 pub fn success(ui: &mut egui::Ui, text: &str) {
-    ui.label(RichText::new(format!("✔ {text}")).color(OK_COLOUR).strong());
+    ui.label(
+        RichText::new(format!("✔ {text}"))
+            .color(colour(ui, Status::Ok))
+            .strong(),
+    );
 }
 
 /// A warning line.
 pub fn warning(ui: &mut egui::Ui, text: &str) {
     ui.label(
         RichText::new(format!("⚠ {text}"))
-            .color(WARN_COLOUR)
+            .color(colour(ui, Status::Warn))
             .strong(),
     );
 }
@@ -90,9 +138,11 @@ pub fn warning(ui: &mut egui::Ui, text: &str) {
 /// An error in a framed box.
 pub fn error_box(ui: &mut egui::Ui, explained: &Explained) {
     egui::Frame::group(ui.style())
-        .stroke(egui::Stroke::new(1.5, ERROR_COLOUR))
+        .stroke(egui::Stroke::new(1.5, colour(ui, Status::Error)))
         .show(ui, |ui| {
-            ui.label(RichText::new(format!("✖ {}", explained.text)).color(ERROR_COLOUR));
+            ui.label(
+                RichText::new(format!("✖ {}", explained.text)).color(colour(ui, Status::Error)),
+            );
         });
 }
 
@@ -112,4 +162,43 @@ pub fn secondary(ui: &mut egui::Ui, text: &str, enabled: bool) -> bool {
         egui::Button::new(text).min_size(egui::vec2(120.0, 26.0)),
     )
     .clicked()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every status colour, and the body and weak text, reads at WCAG AA (4.5:1) against the
+    /// panel and window backgrounds of both themes.
+    #[test]
+    fn every_text_colour_meets_wcag_aa_in_both_themes() {
+        for theme in [egui::Theme::Light, egui::Theme::Dark] {
+            let visuals = crate::gui::theme::visuals(theme);
+            let theme = if visuals.dark_mode { "dark" } else { "light" };
+            let mut texts: Vec<(String, Color32)> = Status::ALL
+                .iter()
+                .map(|s| (format!("{s:?}"), s.colour(visuals.dark_mode)))
+                .collect();
+            texts.push(("body text".into(), visuals.text_color()));
+            texts.push(("weak text".into(), visuals.weak_text_color()));
+            for (name, text) in texts {
+                for (bg_name, bg) in [
+                    ("panel", visuals.panel_fill),
+                    ("window", visuals.window_fill),
+                ] {
+                    let ratio = contrast(text, bg);
+                    assert!(
+                        ratio >= 4.5,
+                        "{theme}: {name} on the {bg_name} background is {ratio:.2}:1"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn contrast_is_the_wcag_ratio() {
+        assert!((contrast(Color32::BLACK, Color32::WHITE) - 21.0).abs() < 0.01);
+        assert!((contrast(Color32::WHITE, Color32::WHITE) - 1.0).abs() < 0.001);
+    }
 }

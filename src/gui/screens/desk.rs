@@ -188,7 +188,10 @@ fn customer_panel(app: &SithsApp, ui: &mut egui::Ui, customer: Option<&CardOverv
                 left
             );
             if warn {
-                ui.label(RichText::new(format!("⚠ {line}")).color(widgets::WARN_COLOUR));
+                ui.label(
+                    RichText::new(format!("⚠ {line}"))
+                        .color(widgets::colour(ui, widgets::Status::Warn)),
+                );
             } else {
                 ui.label(line);
             }
@@ -438,7 +441,7 @@ fn audit_line(app: &SithsApp, ui: &mut egui::Ui) {
                 app.tr
                     .a("desk-audit-broken", &[("detail", e.as_str().into())]),
             )
-            .color(widgets::ERROR_COLOUR),
+            .color(widgets::colour(ui, widgets::Status::Error)),
         ),
     };
 }

@@ -287,7 +287,9 @@ fn cert_row(app: &SithsApp, ui: &mut egui::Ui, info: &CertInfo, now: i64) {
     ));
     let (text, warn) = words::expiry(tr, info.days_left(now));
     if warn {
-        ui.label(RichText::new(format!("⚠ {text}")).color(widgets::WARN_COLOUR));
+        ui.label(
+            RichText::new(format!("⚠ {text}")).color(widgets::colour(ui, widgets::Status::Warn)),
+        );
     } else {
         ui.label(text);
     }
@@ -308,7 +310,11 @@ fn pins(app: &SithsApp, ui: &mut egui::Ui, overview: &CardOverview) {
                 ui.label(words::pin_name(tr, kind));
                 let text = words::tries_left(tr, status);
                 if status.tries_left <= 1 {
-                    ui.label(RichText::new(text).color(widgets::ERROR_COLOUR).strong());
+                    ui.label(
+                        RichText::new(text)
+                            .color(widgets::colour(ui, widgets::Status::Error))
+                            .strong(),
+                    );
                 } else {
                     ui.label(text);
                 }

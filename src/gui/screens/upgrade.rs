@@ -180,7 +180,7 @@ fn pins(app: &mut SithsApp, ui: &mut egui::Ui) {
         ui.label(RichText::new(t2).weak());
     });
     if let Some(typo) = &app.upgrade.typo {
-        ui.label(RichText::new(typo).color(widgets::ERROR_COLOUR));
+        ui.label(RichText::new(typo).color(widgets::colour(ui, widgets::Status::Error)));
     }
     ui.add_space(8.0);
     let ready = app.overview().is_some() && app.busy.is_none();
