@@ -11,7 +11,6 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
 use siths_upgrade::gui::app::SithsApp;
-use siths_upgrade::gui::demo::DemoWorld;
 use siths_upgrade::gui::settings::Settings;
 use siths_upgrade::gui::worker::{Mode, Notifier, Worker};
 use support::pcscd::{Pcscd, READER_0, SOCKET_ENV};
@@ -25,9 +24,9 @@ fn a_real_card_inserted_during_the_demo_is_offered_and_taken() {
         std::env::set_var(SOCKET_ENV, pcscd.socket_path());
         std::env::set_var("XDG_CACHE_HOME", private.path().join("cache"));
     }
-    let world = DemoWorld::prepare_in(&private.path().join("cache")).unwrap();
+    // The window's own demo, which makes its world itself (in the private cache).
     let notifier = Notifier::default();
-    let worker = Worker::spawn(Mode::Demo(Some(world)), notifier.clone());
+    let worker = Worker::spawn(Mode::Demo(None), notifier.clone());
     let app = SithsApp::new(worker, notifier, Settings::default(), None);
     let mut harness = Harness::builder()
         .with_size([900.0, 820.0])

@@ -81,7 +81,8 @@ tries-fewer = fewer than { $max } tries left
 tries-unknown = tries left not shown by the card's middleware
 trust-level = trust level { $level }
 trust-level-unknown = trust level unknown
-issued-by = issued by { $issuer }
+legacy-certificate = old certificate, replaced by the upgrade
+valid-until = valid until { $date }
 expires-in-days = { $n ->
     [one] expires in { $n } day
    *[other] expires in { $n } days
@@ -100,7 +101,7 @@ certs-unreadable = { $n ->
 }
 verdict-dead = The PUK is blocked and the card can no longer be used. Order a new card from your service centre.
 verdict-blocked = The { $pin } is blocked. Unblock it with your PUK before anything else.
-verdict-upgrade = The card has the old certificate pair. Upgrade it to get the HSA-id and personal identity number pairs at trust level 3.
+verdict-upgrade = The card has the old certificate pair and needs upgrading. It takes a few minutes and you need PIN1 and PIN2.
 verdict-renew = The card is upgraded, but its certificates expire soon. Renew them with the button above.
 verdict-up-to-date = The card is upgraded: the HSA-id pair and the personal identity number pair at trust level 3.
 action-upgrade = Upgrade the card
@@ -109,7 +110,6 @@ action-unblock = Unblock { $pin }
 action-unblock-any = Forgot the PIN? Unblock with the PUK
 action-change-pin = Change a PIN
 action-fetch = Fetch existing certificates
-action-certificates = Show the certificates
 
 ## Names
 pin1-name = PIN1 (identification)

@@ -78,7 +78,8 @@ tries-fewer = färre än { $max } försök kvar
 tries-unknown = antal försök visas inte av kortets mellanprogram
 trust-level = tillitsnivå { $level }
 trust-level-unknown = tillitsnivå okänd
-issued-by = utfärdat av { $issuer }
+legacy-certificate = gammalt certifikat, ersätts vid uppgraderingen
+valid-until = giltigt t.o.m. { $date }
 expires-in-days = { $n ->
     [one] går ut om { $n } dag
    *[other] går ut om { $n } dagar
@@ -97,7 +98,7 @@ certs-unreadable = { $n ->
 }
 verdict-dead = PUK-koden är spärrad och kortet kan inte längre användas. Beställ ett nytt kort via ditt servicecenter.
 verdict-blocked = { $pin } är spärrad. Lås upp den med din PUK-kod innan du gör något annat.
-verdict-upgrade = Kortet har det gamla certifikatparet. Uppgradera det för att få HSA-id- och personnummerparen på tillitsnivå 3.
+verdict-upgrade = Kortet har det gamla certifikatparet och behöver uppgraderas. Det tar några minuter och du behöver PIN1 och PIN2.
 verdict-renew = Kortet är uppgraderat, men certifikaten går snart ut. Förnya dem med knappen ovan.
 verdict-up-to-date = Kortet är uppgraderat: HSA-id-paret och personnummerparet på tillitsnivå 3.
 action-upgrade = Uppgradera kortet
@@ -106,7 +107,6 @@ action-unblock = Lås upp { $pin }
 action-unblock-any = Glömt PIN-koden? Lås upp med PUK
 action-change-pin = Byt PIN-kod
 action-fetch = Hämta befintliga certifikat
-action-certificates = Visa certifikaten
 
 ## Namn
 pin1-name = PIN1 (legitimering)

@@ -126,6 +126,46 @@ pub fn success(ui: &mut egui::Ui, text: &str) {
     );
 }
 
+/// The screen's one verdict, in the style of a libadwaita banner or a Fluent InfoBar: a tinted
+/// band with the status mark, the text in body colour (readable in both themes), and the
+/// screen's primary action inside it. Returns whether that action was clicked.
+pub fn banner(
+    ui: &mut egui::Ui,
+    status: Status,
+    text: &str,
+    detail: Option<&str>,
+    action: Option<(&str, bool)>,
+) -> bool {
+    let accent = colour(ui, status);
+    let fill = accent.gamma_multiply(0.12);
+    let mark = match status {
+        Status::Ok => "✔",
+        Status::Warn => "⚠",
+        Status::Error => "✖",
+    };
+    let mut clicked = false;
+    egui::Frame::new()
+        .fill(fill)
+        .stroke(egui::Stroke::new(1.0, accent))
+        .corner_radius(6.0)
+        .inner_margin(egui::Margin::same(10))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.horizontal_wrapped(|ui| {
+                ui.label(RichText::new(mark).color(accent).strong());
+                ui.label(RichText::new(text).strong());
+            });
+            if let Some(detail) = detail {
+                ui.label(detail);
+            }
+            if let Some((label, enabled)) = action {
+                ui.add_space(4.0);
+                clicked = primary(ui, label, enabled);
+            }
+        });
+    clicked
+}
+
 /// A warning line.
 pub fn warning(ui: &mut egui::Ui, text: &str) {
     ui.label(
@@ -147,13 +187,21 @@ pub fn error_box(ui: &mut egui::Ui, explained: &Explained) {
 }
 
 /// A primary action button, big enough to hit at 125 % scaling.
+/// Filled in the accent colour with white text (6.4:1), so the one primary action of a screen
+/// stands out from the secondary ones in both themes.
 pub fn primary(ui: &mut egui::Ui, text: &str, enabled: bool) -> bool {
     ui.add_enabled(
         enabled,
-        egui::Button::new(RichText::new(text).strong()).min_size(egui::vec2(160.0, 30.0)),
+        egui::Button::new(RichText::new(text).strong().color(ACCENT_TEXT))
+            .fill(ACCENT)
+            .min_size(egui::vec2(160.0, 30.0)),
     )
     .clicked()
 }
+
+/// The primary buttons' fill (GNOME's blue 4) and text.
+pub const ACCENT: Color32 = Color32::from_rgb(0x1a, 0x5f, 0xb4);
+pub const ACCENT_TEXT: Color32 = Color32::WHITE;
 
 /// A secondary action button.
 pub fn secondary(ui: &mut egui::Ui, text: &str, enabled: bool) -> bool {
@@ -194,6 +242,11 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_primary_buttons_text_reads_on_its_fill() {
+        assert!(contrast(ACCENT_TEXT, ACCENT) >= 4.5);
     }
 
     #[test]

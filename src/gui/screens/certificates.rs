@@ -130,6 +130,11 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
         ui.add_space(4.0);
     }
 
+    // Certificates the CA already issued for this holder, written back to this card.
+    if !overview.dead() && widgets::secondary(ui, &app.tr.t("action-fetch"), app.busy.is_none()) {
+        app.go(crate::gui::app::Screen::Fetch);
+    }
+
     ui.add_space(8.0);
     ui.label(RichText::new(app.tr.t("test-login-title")).strong());
     ui.label(app.tr.t("test-login-explain"));

@@ -1,14 +1,14 @@
 //! The start screen (what is wrong and how to fix it) and, with a card, its overview.
 
-use crate::workflow::expiry::Fix;
 use egui::RichText;
 
-use crate::card::{CardOverview, PinKind};
+use crate::card::{CardCertificate, CardOverview, PinKind};
 use crate::gui::app::{Screen, SithsApp};
 use crate::gui::protocol::{CardStatus, Environment};
 use crate::gui::widgets;
 use crate::gui::words;
 use crate::pki::{CertInfo, Identity};
+use crate::workflow::expiry::Fix;
 
 pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
     let card = app.card.clone();
@@ -167,22 +167,18 @@ fn overview_screen(app: &mut SithsApp, ui: &mut egui::Ui, overview: &CardOvervie
 
     let now = app.now_unix();
     let need = card_need(overview, now);
-    expiry_banner(app, ui, overview, now, need);
-    verdict(app, ui, need);
+    status_banner(app, ui, overview, now, need);
     ui.add_space(8.0);
 
     ui.label(RichText::new(app.tr.t("pairs-title")).strong());
     pairs(app, ui, overview, now);
     ui.add_space(8.0);
-    pins(app, ui, overview);
-    ui.add_space(12.0);
-    actions(app, ui, need);
+    pins(app, ui, overview, need);
 }
 
-/// The most urgent expiry reminder (30, 15, 7, 5, 3, 1, 0 days): the same reminders as
-/// `check-expiry`, from one implementation.
-/// With a renewal possible the banner carries its button, "Förnya nu".
-fn expiry_banner(
+/// The overview's one verdict and its primary action: unblock, upgrade or renew; the expiry
+/// reminder (the same as `check-expiry`'s) as its detail line.
+fn status_banner(
     app: &mut SithsApp,
     ui: &mut egui::Ui,
     overview: &CardOverview,
@@ -190,20 +186,56 @@ fn expiry_banner(
     need: CardNeed,
 ) {
     let due = crate::workflow::expiry::reminders(overview, now);
-    let Some(first) = due.first() else {
-        return;
+    let expiry = due.first().map(|first| {
+        let (when, _) = words::expiry(&app.tr, first.days_left);
+        let id = match crate::workflow::expiry::card_fix(&due) {
+            Some(Fix::Renew(_)) => "expiry-banner-renew",
+            Some(Fix::NewCard) => "expiry-banner-new-card",
+            Some(Fix::Upgrade) | None => "expiry-banner",
+        };
+        app.tr.a(id, &[("when", when.as_str().into())])
+    });
+    let tr = &app.tr;
+    let idle = app.busy.is_none();
+    let (status, text, detail, action) = match need {
+        CardNeed::Dead => (widgets::Status::Error, tr.t("verdict-dead"), None, None),
+        CardNeed::Blocked(kind) => (
+            widgets::Status::Error,
+            words::with_pin(tr, "verdict-blocked", kind),
+            expiry,
+            Some(words::with_pin(tr, "action-unblock", kind)),
+        ),
+        CardNeed::Upgrade => (
+            widgets::Status::Warn,
+            tr.t("verdict-upgrade"),
+            expiry,
+            Some(tr.t("action-upgrade")),
+        ),
+        CardNeed::Renew => (
+            widgets::Status::Warn,
+            expiry.unwrap_or_else(|| tr.t("verdict-renew")),
+            None,
+            Some(tr.t("action-renew")),
+        ),
+        CardNeed::UpToDate => match expiry {
+            Some(e) => (widgets::Status::Warn, e, None, None),
+            None => (widgets::Status::Ok, tr.t("verdict-up-to-date"), None, None),
+        },
     };
-    let (when, _) = words::expiry(&app.tr, first.days_left);
-    let id = match crate::workflow::expiry::card_fix(&due) {
-        Some(Fix::Renew(_)) => "expiry-banner-renew",
-        Some(Fix::NewCard) => "expiry-banner-new-card",
-        Some(Fix::Upgrade) | None => "expiry-banner",
-    };
-    widgets::warning(ui, &app.tr.a(id, &[("when", when.as_str().into())]));
-    if need == CardNeed::Renew
-        && widgets::primary(ui, &app.tr.t("action-renew"), app.busy.is_none())
-    {
-        app.go_renew();
+    let clicked = widgets::banner(
+        ui,
+        status,
+        &text,
+        detail.as_deref(),
+        action.as_deref().map(|a| (a, idle)),
+    );
+    if clicked {
+        match need {
+            CardNeed::Blocked(kind) => app.go_unblock(kind),
+            CardNeed::Upgrade => app.go(Screen::Upgrade),
+            CardNeed::Renew => app.go_renew(),
+            CardNeed::Dead | CardNeed::UpToDate => {}
+        }
     }
 }
 
@@ -212,19 +244,6 @@ pub fn soonest_reminder(overview: &CardOverview, now: i64) -> Option<i64> {
     crate::workflow::expiry::reminders(overview, now)
         .first()
         .map(|r| r.days_left)
-}
-
-fn verdict(app: &SithsApp, ui: &mut egui::Ui, need: CardNeed) {
-    let tr = &app.tr;
-    match need {
-        CardNeed::Dead => widgets::warning(ui, &tr.t("verdict-dead")),
-        CardNeed::Blocked(kind) => {
-            widgets::warning(ui, &words::with_pin(tr, "verdict-blocked", kind))
-        }
-        CardNeed::Upgrade => widgets::warning(ui, &tr.t("verdict-upgrade")),
-        CardNeed::Renew => widgets::warning(ui, &tr.t("verdict-renew")),
-        CardNeed::UpToDate => widgets::success(ui, &tr.t("verdict-up-to-date")),
-    }
 }
 
 /// Certificates grouped by identity, each identity's pair together.
@@ -250,12 +269,12 @@ fn pairs(app: &SithsApp, ui: &mut egui::Ui, overview: &CardOverview, now: i64) {
                 .strong(),
             );
             egui::Grid::new(("pair", identity.display_masked()))
-                .num_columns(4)
+                .num_columns(3)
                 .spacing([16.0, 2.0])
                 .show(ui, |ui| {
                     for c in overview.certificates_of(identity) {
                         if let Ok(info) = &c.info {
-                            cert_row(app, ui, info, now);
+                            cert_row(app, ui, c, info, now);
                         }
                     }
                 });
@@ -271,32 +290,36 @@ fn pairs(app: &SithsApp, ui: &mut egui::Ui, overview: &CardOverview, now: i64) {
     }
 }
 
-fn cert_row(app: &SithsApp, ui: &mut egui::Ui, info: &CertInfo, now: i64) {
+/// One certificate: what it is for, its level (or that it is the old one the upgrade
+/// replaces), and the last day it is valid.
+fn cert_row(app: &SithsApp, ui: &mut egui::Ui, cert: &CardCertificate, info: &CertInfo, now: i64) {
     let tr = &app.tr;
     ui.label(words::purpose(tr, info.purpose));
-    ui.label(match info.trust_level {
-        Some(l) => tr.a("trust-level", &[("level", l.into())]),
-        None => tr.t("trust-level-unknown"),
+    let legacy = cert.slot.is_some() && crate::workflow::pairs::profile_of(cert).is_none();
+    ui.label(if legacy {
+        tr.t("legacy-certificate")
+    } else {
+        match info.trust_level {
+            Some(l) => tr.a("trust-level", &[("level", l.into())]),
+            None => tr.t("trust-level-unknown"),
+        }
     });
-    ui.label(tr.a(
-        "issued-by",
-        &[(
-            "issuer",
-            info.issuer_cn.as_deref().unwrap_or(&info.issuer_dn).into(),
-        )],
-    ));
-    let (text, warn) = words::expiry(tr, info.days_left(now));
+    let date = crate::pki::date::Date::from_unix(info.not_after).to_string();
+    let valid = tr.a("valid-until", &[("date", date.as_str().into())]);
+    let (when, warn) = words::expiry(tr, info.days_left(now));
     if warn {
         ui.label(
-            RichText::new(format!("⚠ {text}")).color(widgets::colour(ui, widgets::Status::Warn)),
+            RichText::new(format!("⚠ {valid} ({when})"))
+                .color(widgets::colour(ui, widgets::Status::Warn)),
         );
     } else {
-        ui.label(text);
+        ui.label(valid);
     }
     ui.end_row();
 }
 
-fn pins(app: &SithsApp, ui: &mut egui::Ui, overview: &CardOverview) {
+/// The codes and their tries left, with what can be done about them beside them.
+fn pins(app: &mut SithsApp, ui: &mut egui::Ui, overview: &CardOverview, need: CardNeed) {
     let tr = &app.tr;
     ui.label(RichText::new(tr.t("codes-title")).strong());
     egui::Grid::new("pins")
@@ -321,46 +344,20 @@ fn pins(app: &SithsApp, ui: &mut egui::Ui, overview: &CardOverview) {
                 ui.end_row();
             }
         });
-}
-
-/// Only what makes sense for this card: no upgrade of a blocked or dead card, no PIN change of a
-/// blocked PIN.
-fn actions(app: &mut SithsApp, ui: &mut egui::Ui, need: CardNeed) {
+    // Secondary actions, apart from the banner's primary one: none for a dead card, no change
+    // of a blocked PIN (the banner offers its unblock).
+    if matches!(need, CardNeed::Dead | CardNeed::Blocked(_)) {
+        return;
+    }
     let idle = app.busy.is_none();
+    ui.add_space(4.0);
     ui.horizontal_wrapped(|ui| {
-        match need {
-            CardNeed::Dead => {}
-            CardNeed::Blocked(kind) => {
-                if widgets::primary(ui, &words::with_pin(&app.tr, "action-unblock", kind), idle) {
-                    app.go_unblock(kind);
-                }
-            }
-            CardNeed::Upgrade => {
-                if widgets::primary(ui, &app.tr.t("action-upgrade"), idle) {
-                    app.go(Screen::Upgrade);
-                }
-            }
-            // The expiry banner above carries "Förnya nu".
-            CardNeed::Renew | CardNeed::UpToDate => {}
+        if widgets::secondary(ui, &app.tr.t("action-change-pin"), idle) {
+            app.change.result = None;
+            app.go(Screen::ChangePin);
         }
-        if need != CardNeed::Dead {
-            if !matches!(need, CardNeed::Blocked(_))
-                && widgets::secondary(ui, &app.tr.t("action-change-pin"), idle)
-            {
-                app.change.result = None;
-                app.go(Screen::ChangePin);
-            }
-            if !matches!(need, CardNeed::Blocked(_))
-                && widgets::secondary(ui, &app.tr.t("action-unblock-any"), idle)
-            {
-                app.go_unblock(PinKind::Pin1);
-            }
-            if widgets::secondary(ui, &app.tr.t("action-fetch"), idle) {
-                app.go(Screen::Fetch);
-            }
-        }
-        if widgets::secondary(ui, &app.tr.t("action-certificates"), true) {
-            app.go(Screen::Certificates);
+        if widgets::secondary(ui, &app.tr.t("action-unblock-any"), idle) {
+            app.go_unblock(PinKind::Pin1);
         }
     });
 }

@@ -75,7 +75,10 @@ pub enum Mode {
     },
     /// In-process virtual card + CA mock on loopback. None: the worker prepares a [`DemoWorld`]
     /// itself in its thread (`Environment(DemoPreparing)` first, then `Demo{..}` or
-    /// `DemoFailed`). Some: tests prepare it up front and keep a clone of its card to pull it.
+    /// `DemoFailed`). Some: tests and the desk demo prepare it up front (tests keep a clone of
+    /// its card to pull it). Only the window's own demo (None) watches the real readers to
+    /// offer a card inserted during it: a prepared world belongs to a test or the desk, and a
+    /// PC/SC context made by it would fix the PC/SC socket of the whole process.
     Demo(Option<DemoWorld>),
     /// Another card of a running demo (the desk's operator card), served in-process; the CA is
     /// the demo's.

@@ -63,9 +63,9 @@ pub(super) fn run(
     events: Events,
     cancel: Cancel,
 ) {
-    // The demo (not a desk seat) watches the real readers, so a holder who inserts a real card
-    // is offered it rather than left in the demo.
-    let watch = matches!(mode, Mode::Demo(_))
+    // The window's own demo watches the real readers, so a holder who inserts a real card is
+    // offered it rather than left in the demo (see `Mode::Demo`).
+    let watch = matches!(mode, Mode::Demo(None))
         .then(|| start_monitor(tx.clone()))
         .flatten();
     let (source, ca) = match mode {
