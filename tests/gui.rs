@@ -425,6 +425,60 @@ fn keyboard_only_tab_and_enter_reach_the_upgrade() {
     rig.wait_for_text("Uppgraderingen är klar.");
 }
 
+/// The form's keyboard flow: focus starts in PIN1, Enter there moves to PIN2 (it does not
+/// submit half a form), Enter in PIN2 starts; Esc leaves a form.
+#[test]
+fn enter_moves_through_the_form_and_submits_only_a_complete_one() {
+    let mut rig = Rig::new();
+    rig.click_button("Uppgradera kortet");
+    rig.click_button("Fortsätt");
+    rig.harness.run_ok();
+    assert!(
+        rig.harness.get_by_label("PIN1 (legitimering)").is_focused(),
+        "focus starts in the first code field"
+    );
+    let (pin1, pin2) = (rig.codes.pin1.clone(), rig.codes.pin2.clone());
+    rig.harness
+        .get_by_label("PIN1 (legitimering)")
+        .type_text(&pin1);
+    rig.harness.run_ok();
+    rig.harness.key_press(egui::Key::Enter);
+    rig.harness.run_ok();
+    assert!(
+        rig.harness.get_by_label("PIN2 (underskrift)").is_focused(),
+        "Enter in PIN1 moves to PIN2"
+    );
+    assert!(
+        rig.has_text("Starta uppgraderingen"),
+        "nothing was submitted with PIN2 empty"
+    );
+    assert!(!rig.button_enabled("Starta uppgraderingen"));
+    rig.harness
+        .get_by_label("PIN2 (underskrift)")
+        .type_text(&pin2);
+    rig.harness.run_ok();
+    rig.harness.key_press(egui::Key::Escape);
+    rig.harness.run_ok();
+    assert!(
+        rig.has_text("Kortet har det gamla certifikatparet"),
+        "Esc leaves the form for the overview"
+    );
+
+    // The PIN change form: focus in its first field, the rules neutral until typing.
+    rig.click_button("Byt PIN-kod");
+    rig.harness.run_ok();
+    assert!(
+        rig.harness
+            .get_by_label("Nuvarande PIN1 (legitimering)")
+            .is_focused()
+    );
+    assert!(
+        rig.has_text("• 6–8 siffror"),
+        "no ✖ before anything is typed"
+    );
+    assert!(!rig.has_text("✖"));
+}
+
 #[test]
 fn a_card_that_expires_soon_shows_the_reminder_banner() {
     // Björn's legacy pair expires in 20 days (assets/test-persons.json): the 30-day reminder.

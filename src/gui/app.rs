@@ -155,6 +155,16 @@ impl SithsApp {
         self.screen = Screen::Upgrade;
     }
 
+    /// Where "back" leads after a task or a cancel: the desk at the service centre, the
+    /// overview elsewhere.
+    pub(crate) fn home_screen(&self) -> Screen {
+        if self.desk.is_some() {
+            Screen::Desk
+        } else {
+            Screen::Home
+        }
+    }
+
     /// Open the unblock screen for `kind`.
     pub(crate) fn go_unblock(&mut self, kind: PinKind) {
         self.unblock.kind = kind;

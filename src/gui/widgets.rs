@@ -78,6 +78,79 @@ pub fn code_field(
     entered
 }
 
+/// One code in a form: its label, its text, its longest length, and a note beside it (tries
+/// left).
+pub struct CodeRow<'a> {
+    pub label: &'a str,
+    pub value: &'a mut Zeroizing<String>,
+    pub max_len: usize,
+    pub note: String,
+}
+
+/// What the holder did in a code form this frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CodeKeys {
+    /// Enter in the last field: submit, if the caller finds the form complete.
+    pub submit: bool,
+    /// Esc: leave the form.
+    pub cancel: bool,
+}
+
+/// The code fields of a form lined up in a grid, with the keyboard flow people expect: focus
+/// starts in the first field when the form appears, Enter in a field moves to the next one,
+/// Enter in the last asks to submit (the caller submits a complete form only), Esc cancels.
+pub fn code_grid(ui: &mut egui::Ui, form: &str, rows: Vec<CodeRow<'_>>) -> CodeKeys {
+    let mut keys = CodeKeys::default();
+    // A form that was not drawn in the previous pass has just appeared: focus its first field.
+    let seen = egui::Id::unique(("code-grid-seen", form));
+    let pass = ui.ctx().cumulative_pass_nr();
+    let last: Option<u64> = ui.ctx().data(|d| d.get_temp(seen));
+    ui.ctx().data_mut(|d| d.insert_temp(seen, pass));
+    let appeared = last.is_none_or(|l| pass > l + 1);
+    let ids: Vec<egui::Id> = rows.iter().map(|r| code_field_id(r.label)).collect();
+    let next_key = egui::Id::unique(("code-grid-next", form));
+    let count = rows.len();
+    egui::Grid::new(("code-grid", form))
+        .num_columns(3)
+        .spacing([12.0, 6.0])
+        .show(ui, |ui| {
+            for (i, row) in rows.into_iter().enumerate() {
+                let l = ui.label(row.label);
+                let r = ui
+                    .add(
+                        TextEdit::singleline(&mut **row.value)
+                            .password(true)
+                            .char_limit(row.max_len)
+                            .desired_width(120.0)
+                            .id(ids[i]),
+                    )
+                    .labelled_by(l.id);
+                let pending = ui.ctx().data(|d| d.get_temp::<egui::Id>(next_key));
+                if (i == 0 && appeared) || pending == Some(ids[i]) {
+                    r.request_focus();
+                    ui.ctx().data_mut(|d| d.remove::<egui::Id>(next_key));
+                }
+                if r.lost_focus() && ui.input(|inp| inp.key_pressed(egui::Key::Enter)) {
+                    match ids.get(i + 1) {
+                        // Focused when drawn in the next pass: the field that just gave up
+                        // focus on Enter would otherwise take it back in this one.
+                        Some(next) => {
+                            ui.ctx().data_mut(|d| d.insert_temp(next_key, *next));
+                            ui.ctx().request_repaint();
+                        }
+                        None => keys.submit = true,
+                    }
+                }
+                ui.label(RichText::new(row.note).weak());
+                ui.end_row();
+            }
+        });
+    if count > 0 && ui.input(|i| i.key_pressed(egui::Key::Escape)) {
+        keys.cancel = true;
+    }
+    keys
+}
+
 /// Forget what egui remembers of a code field (its undo history holds copies of the text).
 pub fn forget_field(ctx: &egui::Context, label: &str) {
     let id = code_field_id(label);
@@ -107,12 +180,13 @@ pub fn text_field(
     .inner
 }
 
-/// One rule with a mark: ✔ met, ✖ not (yet) met.
-pub fn rule(ui: &mut egui::Ui, ok: bool, text: &str) {
-    let (mark, colour) = if ok {
-        ("✔", colour(ui, Status::Ok))
-    } else {
-        ("✖", colour(ui, Status::Error))
+/// One rule with a mark: ✔ met, ✖ not met, and a neutral • before the holder has typed (a
+/// form is not wrong before it is filled in).
+pub fn rule(ui: &mut egui::Ui, met: Option<bool>, text: &str) {
+    let (mark, colour) = match met {
+        Some(true) => ("✔", colour(ui, Status::Ok)),
+        Some(false) => ("✖", colour(ui, Status::Error)),
+        None => ("•", ui.visuals().weak_text_color()),
     };
     ui.label(RichText::new(format!("{mark} {text}")).color(colour));
 }

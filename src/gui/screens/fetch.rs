@@ -6,7 +6,7 @@ use zeroize::Zeroizing;
 
 use crate::ca::Profile;
 use crate::card::{PinKind, SecretCode};
-use crate::gui::app::{Screen, SithsApp};
+use crate::gui::app::SithsApp;
 use crate::gui::protocol::{Command, Failure, Outcome};
 use crate::gui::widgets;
 use crate::gui::words;
@@ -131,6 +131,6 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
     }
     ui.add_space(8.0);
     if widgets::secondary(ui, &app.tr.t("to-overview"), true) {
-        app.go(Screen::Home);
+        app.go(app.home_screen());
     }
 }

@@ -6,7 +6,7 @@ use zeroize::Zeroizing;
 
 use crate::card::new_pin::NewPinCheck;
 use crate::card::{CardError, PinKind, SecretCode};
-use crate::gui::app::{Screen, SithsApp};
+use crate::gui::app::SithsApp;
 use crate::gui::protocol::{Command, Failure, Outcome, Task};
 use crate::gui::widgets;
 use crate::gui::words::{self, NextAction};
@@ -125,7 +125,7 @@ fn show(app: &mut SithsApp, ui: &mut egui::Ui, purpose: FormPurpose) {
                 widgets::success(ui, &words::with_pin(&app.tr, id, *done));
                 if widgets::primary(ui, &app.tr.t("to-overview"), true) {
                     form(app, purpose).result = None;
-                    app.go(Screen::Home);
+                    app.go(app.home_screen());
                 }
                 return;
             }
@@ -165,14 +165,35 @@ fn show(app: &mut SithsApp, ui: &mut egui::Ui, purpose: FormPurpose) {
         .as_ref()
         .map(|s| words::tries_left(&app.tr, s))
         .unwrap_or_default();
-    let mut enter = false;
-    ui.horizontal(|ui| {
-        enter |= widgets::code_field(ui, &code_label, &mut form(app, purpose).code, code_max);
-        ui.label(RichText::new(&tries_text).weak());
-    });
-    enter |= widgets::code_field(ui, &new1_label, &mut form(app, purpose).new1, PIN_MAX_LEN);
-    enter |= widgets::code_field(ui, &new2_label, &mut form(app, purpose).new2, PIN_MAX_LEN);
-
+    let f = form(app, purpose);
+    let keys = widgets::code_grid(
+        ui,
+        match purpose {
+            FormPurpose::Unblock => "unblock",
+            FormPurpose::Change => "change",
+        },
+        vec![
+            widgets::CodeRow {
+                label: &code_label,
+                value: &mut f.code,
+                max_len: code_max,
+                note: tries_text,
+            },
+            widgets::CodeRow {
+                label: &new1_label,
+                value: &mut f.new1,
+                max_len: PIN_MAX_LEN,
+                note: String::new(),
+            },
+            widgets::CodeRow {
+                label: &new2_label,
+                value: &mut f.new2,
+                max_len: PIN_MAX_LEN,
+                note: String::new(),
+            },
+        ],
+    );
+    let enter = keys.submit;
     let f = form(app, purpose);
     let check = NewPinCheck::of(&f.new1, &f.new2, Some(&f.code));
     let typed = !f.new1.is_empty();
@@ -188,7 +209,7 @@ fn show(app: &mut SithsApp, ui: &mut egui::Ui, purpose: FormPurpose) {
         (check.differs_from_other, other_rule),
         (check.entries_match, "rule-match"),
     ] {
-        widgets::rule(ui, ok && typed, &app.tr.t(id));
+        widgets::rule(ui, typed.then_some(ok), &app.tr.t(id));
     }
 
     // The PUK's last try: a wrong one makes the card useless, so ask for an explicit yes.
@@ -218,8 +239,8 @@ fn show(app: &mut SithsApp, ui: &mut egui::Ui, purpose: FormPurpose) {
             FormPurpose::Change => app.tr.t("change-submit"),
         };
         submit = widgets::primary(ui, &button, allowed);
-        if widgets::secondary(ui, &app.tr.t("cancel"), true) {
-            app.go(Screen::Home);
+        if widgets::secondary(ui, &app.tr.t("cancel"), true) || keys.cancel {
+            app.go(app.home_screen());
         }
     });
     if (submit || enter) && allowed {

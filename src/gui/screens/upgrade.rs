@@ -152,7 +152,7 @@ fn intro(app: &mut SithsApp, ui: &mut egui::Ui) {
             app.upgrade.stage = Stage::Pins;
         }
         if widgets::secondary(ui, &app.tr.t("cancel"), true) {
-            app.go(Screen::Home);
+            app.go(app.home_screen());
         }
     });
 }
@@ -170,33 +170,44 @@ fn pins(app: &mut SithsApp, ui: &mut egui::Ui) {
     let pin1_label = words::with_pin(tr, "enter-pin", PinKind::Pin1);
     let pin2_label = words::with_pin(tr, "enter-pin", PinKind::Pin2);
     let (t1, t2) = (tries(PinKind::Pin1), tries(PinKind::Pin2));
-    let mut enter = false;
-    ui.horizontal(|ui| {
-        enter |= widgets::code_field(ui, &pin1_label, &mut app.upgrade.pin1, PIN_MAX_LEN);
-        ui.label(RichText::new(t1).weak());
-    });
-    ui.horizontal(|ui| {
-        enter |= widgets::code_field(ui, &pin2_label, &mut app.upgrade.pin2, PIN_MAX_LEN);
-        ui.label(RichText::new(t2).weak());
-    });
+    let keys = widgets::code_grid(
+        ui,
+        "upgrade",
+        vec![
+            widgets::CodeRow {
+                label: &pin1_label,
+                value: &mut app.upgrade.pin1,
+                max_len: PIN_MAX_LEN,
+                note: t1,
+            },
+            widgets::CodeRow {
+                label: &pin2_label,
+                value: &mut app.upgrade.pin2,
+                max_len: PIN_MAX_LEN,
+                note: t2,
+            },
+        ],
+    );
     if let Some(typo) = &app.upgrade.typo {
         ui.label(RichText::new(typo).color(widgets::colour(ui, widgets::Status::Error)));
     }
     ui.add_space(8.0);
-    let ready = app.overview().is_some() && app.busy.is_none();
+    // Both codes typed: Enter in PIN1 alone moves on to PIN2 instead of failing.
+    let ready = app.overview().is_some()
+        && app.busy.is_none()
+        && !app.upgrade.pin1.is_empty()
+        && !app.upgrade.pin2.is_empty();
     let mut start = false;
     ui.horizontal(|ui| {
-        start = widgets::primary(
-            ui,
-            &app.tr
-                .t(app.upgrade.job.pick("upgrade-start", "renew-start")),
-            ready,
-        );
-        if widgets::secondary(ui, &app.tr.t("cancel"), true) {
-            app.go(Screen::Home);
+        let label = app
+            .tr
+            .t(app.upgrade.job.pick("upgrade-start", "renew-start"));
+        start = widgets::primary(ui, &label, ready);
+        if widgets::secondary(ui, &app.tr.t("cancel"), true) || keys.cancel {
+            app.go(app.home_screen());
         }
     });
-    if (start || enter) && ready {
+    if (start || keys.submit) && ready {
         let pin1 = SecretCode::pin(std::mem::take(&mut *app.upgrade.pin1));
         let pin2 = SecretCode::pin(std::mem::take(&mut *app.upgrade.pin2));
         widgets::forget_field(ui.ctx(), &pin1_label);
@@ -297,7 +308,7 @@ fn done(app: &mut SithsApp, ui: &mut egui::Ui) {
     ui.add_space(8.0);
     if widgets::primary(ui, &app.tr.t("to-overview"), true) {
         app.upgrade = Wizard::default();
-        app.go(Screen::Home);
+        app.go(app.home_screen());
     }
 }
 
@@ -365,7 +376,7 @@ fn failed(app: &mut SithsApp, ui: &mut egui::Ui) {
             }
         }
         if widgets::secondary(ui, &app.tr.t("to-overview"), true) {
-            app.go(Screen::Home);
+            app.go(app.home_screen());
         }
     });
 }
