@@ -1041,6 +1041,9 @@ impl siths_upgrade::card::Card for CountingCard {
     fn delete_pair(&mut self, slot: KeySlot) -> Result<(), CardError> {
         self.count("delete_pair", |c| c.delete_pair(slot))
     }
+    fn delete_pairs(&mut self, slots: &[KeySlot]) -> Result<(), CardError> {
+        self.count("delete_pairs", |c| c.delete_pairs(slots))
+    }
     fn end_session(&mut self) -> Result<(), CardError> {
         self.count("end_session", |c| c.end_session())
     }

@@ -470,6 +470,53 @@ fn pull_before_every_apdu_of_a_write(cached: bool) {
     );
 }
 
+/// Both legacy pairs go in one transaction with each directory file written once; pulled
+/// before any of its APDUs, the card shows both certificates or neither, and a new connection
+/// finishes the removal.
+#[test]
+fn pairs_deleted_together_go_together_even_when_pulled() {
+    let legacy = [key_slot(1), key_slot(5)];
+    let t = TestCard::new();
+    let mut card = t.open();
+    card.verify_pin(PinKind::Pin1, &pin("135790")).unwrap();
+    card.overview().unwrap();
+    card.reset_stats();
+    card.delete_pairs(&legacy).unwrap();
+    let apdus = card.stats().apdus as u32;
+    // SELECT, CDF and PrKDF (up to two links each), two ERASE BINARY, two DELETE KEY.
+    assert!(apdus <= 9, "{apdus} APDUs");
+
+    let mut saw = (false, false);
+    for n in 0..apdus {
+        let t = TestCard::new();
+        let mut card = t.open();
+        card.verify_pin(PinKind::Pin1, &pin("135790")).unwrap();
+        card.overview().unwrap();
+        t.shared.lock().unwrap().pull_after(n);
+        assert_eq!(
+            card.delete_pairs(&legacy).unwrap_err(),
+            CardError::Transport(TransportError::CardRemoved),
+            "pulled after {n}"
+        );
+        t.shared.lock().unwrap().insert();
+        let o = t.reopened().overview().unwrap();
+        match o.certificates.len() {
+            2 => saw.0 = true,
+            0 => saw.1 = true,
+            other => panic!("{other} certificates after a pull at {n}"),
+        }
+        let mut card = t.open();
+        card.verify_pin(PinKind::Pin1, &pin("135790")).unwrap();
+        card.delete_pairs(&legacy).unwrap();
+        let o = t.reopened().overview().unwrap();
+        assert!(o.certificates.is_empty() && o.keys.is_empty(), "at {n}");
+        for slot in legacy {
+            assert_eq!(card.read_public_key(slot).unwrap(), None, "at {n}");
+        }
+    }
+    assert_eq!(saw, (true, true));
+}
+
 /// What the session knows must be what the card holds: after every write and delete, the
 /// card's overview (from its session cache) equals a new connection's (read from the card).
 #[test]

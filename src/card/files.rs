@@ -374,27 +374,29 @@ pub(crate) fn write_certificate(
     dirs.write_certs(ch, cache)
 }
 
-/// See [`crate::card::Card::delete_pair`]: the CDF entry first, so the pair disappears in one
-/// write, then the key entry, the certificate file and the key itself.
-pub(crate) fn delete_pair(
+/// See [`crate::card::Card::delete_pairs`]: the CDF entries first, so the pairs disappear in
+/// one write, then the key entries, the certificate files and the keys themselves. A pair
+/// already (partly) gone is no error: a resumed delete finishes what a pulled one began.
+pub(crate) fn delete_pairs(
     ch: &mut Channel<'_>,
     cache: &mut FileCache,
-    key_slot: KeySlot,
+    key_slots: &[KeySlot],
 ) -> Result<(), CardError> {
-    let slot = key_slot.number();
+    let ids: Vec<[u8; 1]> = key_slots.iter().map(|s| s.id()).collect();
+    let named = |id: &[u8]| ids.iter().any(|i| i[..] == *id);
     let mut dirs = Directories::read(ch, cache)?;
     let cert_paths: Vec<Vec<u8>> = dirs
         .certs
         .iter()
-        .filter(|c| c.id == [slot])
+        .filter(|c| named(&c.id))
         .map(|c| c.path.clone())
         .collect();
     if !cert_paths.is_empty() {
-        dirs.certs.retain(|c| c.id != [slot]);
+        dirs.certs.retain(|c| !named(&c.id));
         dirs.write_certs(ch, cache)?;
     }
-    if dirs.keys.iter().any(|k| k.id == [slot]) {
-        dirs.keys.retain(|k| k.id != [slot]);
+    if dirs.keys.iter().any(|k| named(&k.id)) {
+        dirs.keys.retain(|k| !named(&k.id));
         dirs.write_keys(ch, cache)?;
     }
 
@@ -412,12 +414,15 @@ pub(crate) fn delete_pair(
         cache.learn(&path, Vec::new());
     }
 
-    let r = ch.exchange(&Command::delete_key(slot))?;
-    match r.sw {
-        // Already gone: a resumed delete.
-        StatusWord::ReferenceNotFound => Ok(()),
-        sw => write_status(sw, "DELETE KEY"),
+    for slot in key_slots {
+        let r = ch.exchange(&Command::delete_key(slot.number()))?;
+        match r.sw {
+            // Already gone: a resumed delete.
+            StatusWord::ReferenceNotFound => {}
+            sw => write_status(sw, "DELETE KEY")?,
+        }
     }
+    Ok(())
 }
 
 fn encoded(r: Result<Vec<u8>, pkcs15::Pkcs15Error>) -> Result<Vec<u8>, CardError> {

@@ -265,7 +265,14 @@ impl Card for SithsCard {
     /// Remove the certificate and key in `slot`: the CDF entry first (the pair disappears in one
     /// write), then the key entry, the certificate file and the key itself. Needs PIN1 verified.
     fn delete_pair(&mut self, slot: KeySlot) -> Result<(), CardError> {
-        self.run(|ch, files| files::delete_pair(ch, files, slot))
+        self.delete_pairs(&[slot])
+    }
+
+    /// Remove several pairs in one transaction, each directory file written once: the CDF
+    /// first (all the pairs disappear in that one write), then the PrKDF, the certificate
+    /// files and the keys. Needs PIN1 verified.
+    fn delete_pairs(&mut self, slots: &[KeySlot]) -> Result<(), CardError> {
+        self.run(|ch, files| files::delete_pairs(ch, files, slots))
     }
 }
 
