@@ -259,7 +259,6 @@ pub fn upgrade(
 
     let mut existing: Option<Vec<crate::ca::client::IssuedCert>> = None;
     let mut written = Vec::new();
-    let mut new_certs: Vec<(Profile, Vec<u8>)> = Vec::new();
     for profile in Profile::ALL {
         let slot = profile.slot();
         let Some(identity) = expected_identity(
@@ -291,13 +290,9 @@ pub fn upgrade(
         let key = card.with(|c| {
             // A PKCS#11 token per PIN shows, and makes, PIN2 keys only once PIN2 is given.
             authorize_for_slot(c, slot, request.pin2)?;
-            // Generation into an occupied slot is refused (both backends): then the key is an
-            // earlier run's, and reused.
-            match c.generate_key(slot) {
-                Err(CardError::SlotOccupied(_)) => {
-                    c.read_public_key(slot)?.ok_or(CardError::SlotEmpty(slot))
-                }
-                other => other,
+            match c.read_public_key(slot)? {
+                Some(key) => Ok(key),
+                None => c.generate_key(slot),
             }
         })?;
         report(
@@ -363,7 +358,6 @@ pub fn upgrade(
         }
         .with(|c| c.write_certificate(slot, profile.card_label(), &cert))?;
         written.push(profile);
-        new_certs.push((profile, cert));
         report(
             Step::WriteCertificate(profile),
             format!("{} written to the card", profile.card_label()),
@@ -371,18 +365,17 @@ pub fn upgrade(
         );
     }
 
-    // Prove each new key signs and verifies against its certificate: the one this run wrote, or
-    // the one the card already held (no second overview: the card session would answer it from
-    // what it wrote, and only the profile slots changed since the first).
+    // Read back and prove each new key signs and verifies against its certificate.
+    let after = Timed {
+        shared,
+        timing: &mut timing,
+    }
+    .with(|c| c.overview())?;
     for profile in Profile::ALL {
-        let der = match new_certs.iter().find(|(p, _)| *p == profile) {
-            Some((_, der)) => Some(der.clone()),
-            None => profile_cert(&overview, profile).map(|c| c.der.clone()),
-        };
-        let cert = der
-            .and_then(|d| CertInfo::from_der(&d).ok())
+        let cert = profile_cert(&after, profile)
+            .and_then(|c| c.info.as_ref().ok())
             .ok_or(UpgradeError::ProofFailed(profile.label()))?;
-        prove(shared, &mut timing, profile, &cert, request.pin2)?;
+        prove(shared, &mut timing, profile, cert, request.pin2)?;
         report(
             Step::ProveKey(profile),
             format!("{} signs correctly", profile.card_label()),
@@ -401,20 +394,16 @@ pub fn upgrade(
         .into_iter()
         .filter(|s| !profile_slots.contains(s))
     {
-        // Only profile slots were written since the first overview.
-        let listed = overview.certificates.iter().any(|c| c.slot == Some(slot))
-            || overview.keys.iter().any(|k| k.slot == Some(slot));
-        if listed || card.with(|c| c.read_public_key(slot))?.is_some() {
+        let listed = after.certificates.iter().any(|c| c.slot == Some(slot))
+            || after.keys.iter().any(|k| k.slot == Some(slot));
+        let has_key = card.with(|c| c.read_public_key(slot))?.is_some();
+        if listed || has_key {
+            card.with(|c| {
+                authorize_for_slot(c, slot, request.pin2)?;
+                c.delete_pair(slot)
+            })?;
             removed_slots.push(slot);
         }
-    }
-    if !removed_slots.is_empty() {
-        card.with(|c| {
-            if let Some(&slot) = removed_slots.iter().find(|s| s.pin() == PinKind::Pin2) {
-                authorize_for_slot(c, slot, request.pin2)?;
-            }
-            c.delete_pairs(&removed_slots)
-        })?;
     }
     let overview = card.with(|c| c.overview())?;
     report(
