@@ -12,6 +12,8 @@
 //! 4. CA mock issuance throughput: two concurrent clients, each a different person with a TLS
 //!    client certificate and key in memory, enrolling distinct pre-made RSA-2048 keys for the
 //!    four profiles in turn over one kept-alive connection each.
+//! 4. APDUs and bytes of one upgrade through pcscd with `SithsCard`'s session cache off
+//!    ("before") and on ("after"), and where the APDUs go, operation by operation (issue 14).
 //!
 //! Prints figures and a summary against the targets of issue 3; asserts nothing about speed.
 //! It does stop with an error if an upgrade or an enrolment does not do what it should, since
@@ -104,6 +106,7 @@ fn run() -> BenchResult<()> {
     let issuance = bench_issuance(&world, tmp.path())?;
     print_summary(&upgrades, &pkcs11, &issuance);
     print_renewal_summary(&renewals);
+    bench_session_cache(&pcscd, &world, tmp.path())?;
     // tmp (both CA copies, card states) and pcscd (its own temp dir) go on drop.
     Ok(())
 }
@@ -942,4 +945,223 @@ fn copy_dir(from: &Path, to: &Path) -> BenchResult<()> {
         }
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Fewer APDUs (issue 14): the session cache off and on, and where the APDUs go
+
+use siths_upgrade::card::{
+    CardError, CardOverview, CardSource, KeySlot, PinKind, PinStatus, PublicKey, SignatureScheme,
+};
+use siths_upgrade::channel::TransferStats;
+
+/// One upgrade with `SithsCard`'s session cache off ("before": every file is read from the
+/// card whenever an operation needs it) and one with it on ("after"), each on a fresh copy of
+/// the same card and CA store, counted by the card itself; then the "after" run's APDUs by
+/// card operation, so the next cut goes where it counts.
+fn bench_session_cache(pcscd: &pcscd::Pcscd, world: &Path, tmp: &Path) -> BenchResult<()> {
+    let tmp = tmp.join("session-cache");
+    std::fs::create_dir_all(&tmp)?;
+    let mut rig = UpgradeRig::start(pcscd, world, &tmp, KARIN)?;
+    let root_pem = std::fs::read(rig.dir.root_pem())?;
+    let pins = std::fs::read_to_string(rig.dir.card_pins(KARIN))?;
+    let code = |key: &str| -> BenchResult<SecretCode> {
+        let value = pins
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .ok_or_else(|| format!("{KARIN}.pins has no {key} line"))?;
+        Ok(SecretCode::pin(value.trim().to_string())?)
+    };
+    let (pin1, pin2) = (code("PIN1")?, code("PIN2")?);
+
+    println!(
+        "
+== APDUs and bytes of one upgrade of {KARIN} through pcscd+vpcd (issue 14) =="
+    );
+    println!(
+        "{:<40} {:>6} {:>9} {:>9} {:>9}",
+        "", "APDUs", "cmd B", "resp B", "total B"
+    );
+    let mut by_operation = Vec::new();
+    for cached in [false, true] {
+        rig.fresh_card_and_store()?;
+        let url = rig.url()?;
+        let mut card = SithsCard::open(Box::new(rig.connect(pcscd)?))?;
+        if !cached {
+            card = card.without_session_cache();
+        }
+        card.reset_stats();
+        let before = rig.counters();
+        let operations = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let shared = siths_upgrade::card::share(CountingCard {
+            inner: card,
+            operations: operations.clone(),
+        });
+        let summary = upgrade(
+            &shared,
+            &UpgradeRequest {
+                ca_url: &url,
+                ca_root_pem: &root_pem,
+                pin1: &pin1,
+                pin2: &pin2,
+            },
+            &mut |_| {},
+        )?;
+        let after = rig.counters();
+        if summary.written.len() != Profile::ALL.len()
+            || summary.overview.certificates.len() != Profile::ALL.len()
+        {
+            return Err(format!(
+                "the upgrade (session cache {}) did not upgrade the card: wrote {:?}",
+                if cached { "on" } else { "off" },
+                summary.written
+            )
+            .into());
+        }
+        let (cmd, resp) = (
+            after.command_bytes.saturating_sub(before.command_bytes),
+            after.response_bytes.saturating_sub(before.response_bytes),
+        );
+        println!(
+            "{:<40} {:>6} {:>9} {:>9} {:>9}",
+            if cached {
+                "after: session cache on"
+            } else {
+                "before: session cache off"
+            },
+            after.apdus.saturating_sub(before.apdus),
+            cmd,
+            resp,
+            cmd + resp
+        );
+        if cached {
+            by_operation = std::mem::take(&mut *operations.lock().map_err(|_| "poisoned")?);
+        }
+    }
+    println!(
+        "(\"before\" reads every file from the card whenever an operation needs it; the card \
+         counts; files are written by short EF identifier either way; main before issue 14's \
+         work took 207 APDUs)"
+    );
+
+    // The "after" run by card operation, in the order the upgrade first calls each.
+    let mut table: Vec<(&'static str, u64, u64, u64)> = Vec::new();
+    for (name, stats) in by_operation {
+        let bytes = stats.bytes_sent + stats.bytes_received;
+        match table.iter_mut().find(|row| row.0 == name) {
+            Some(row) => {
+                row.1 += 1;
+                row.2 += stats.apdus;
+                row.3 += bytes;
+            }
+            None => table.push((name, 1, stats.apdus, bytes)),
+        }
+    }
+    println!(
+        "\nthe \"after\" upgrade by card operation (one transaction each, SELECT of the application first):"
+    );
+    println!(
+        "{:<20} {:>6} {:>6} {:>9}",
+        "operation", "calls", "APDUs", "bytes"
+    );
+    for (name, calls, apdus, bytes) in &table {
+        println!("{name:<20} {calls:>6} {apdus:>6} {bytes:>9}");
+    }
+    Ok(())
+}
+
+/// A card that notes the APDUs and bytes of each operation (the host's own counters).
+struct CountingCard {
+    inner: SithsCard,
+    operations: Arc<std::sync::Mutex<Vec<(&'static str, TransferStats)>>>,
+}
+
+impl CountingCard {
+    fn count<R>(&mut self, name: &'static str, op: impl FnOnce(&mut SithsCard) -> R) -> R {
+        let before = self.inner.stats();
+        let result = op(&mut self.inner);
+        let after = self.inner.stats();
+        let spent = TransferStats {
+            apdus: after.apdus - before.apdus,
+            bytes_sent: after.bytes_sent - before.bytes_sent,
+            bytes_received: after.bytes_received - before.bytes_received,
+        };
+        if let Ok(mut operations) = self.operations.lock() {
+            operations.push((name, spent));
+        }
+        result
+    }
+}
+
+impl siths_upgrade::card::Card for CountingCard {
+    fn source(&self) -> CardSource {
+        self.inner.source()
+    }
+    fn overview(&mut self) -> Result<CardOverview, CardError> {
+        self.count("overview", |c| c.overview())
+    }
+    fn pin_statuses(&mut self, kinds: &[PinKind]) -> Result<Vec<PinStatus>, CardError> {
+        self.count("pin_statuses", |c| c.pin_statuses(kinds))
+    }
+    fn verify_pin(&mut self, kind: PinKind, code: &SecretCode) -> Result<(), CardError> {
+        self.count("verify_pin", |c| c.verify_pin(kind, code))
+    }
+    fn authorize(&mut self, slot: KeySlot, code: &SecretCode) -> Result<(), CardError> {
+        self.count("authorize", |c| c.authorize(slot, code))
+    }
+    fn change_pin(
+        &mut self,
+        kind: PinKind,
+        old: &SecretCode,
+        new: &SecretCode,
+    ) -> Result<(), CardError> {
+        self.count("change_pin", |c| c.change_pin(kind, old, new))
+    }
+    fn unblock_pin(
+        &mut self,
+        kind: PinKind,
+        puk: &SecretCode,
+        new: &SecretCode,
+    ) -> Result<(), CardError> {
+        self.count("unblock_pin", |c| c.unblock_pin(kind, puk, new))
+    }
+    fn read_public_key(&mut self, slot: KeySlot) -> Result<Option<PublicKey>, CardError> {
+        self.count("read_public_key", |c| c.read_public_key(slot))
+    }
+    fn generate_key(&mut self, slot: KeySlot) -> Result<PublicKey, CardError> {
+        self.count("generate_key", |c| c.generate_key(slot))
+    }
+    fn sign(
+        &mut self,
+        slot: KeySlot,
+        sha256: &[u8; 32],
+        scheme: SignatureScheme,
+    ) -> Result<Vec<u8>, CardError> {
+        self.count("sign", |c| c.sign(slot, sha256, scheme))
+    }
+    fn write_certificate(
+        &mut self,
+        slot: KeySlot,
+        label: &str,
+        cert_der: &[u8],
+    ) -> Result<(), CardError> {
+        self.count("write_certificate", |c| {
+            c.write_certificate(slot, label, cert_der)
+        })
+    }
+    fn delete_pair(&mut self, slot: KeySlot) -> Result<(), CardError> {
+        self.count("delete_pair", |c| c.delete_pair(slot))
+    }
+    fn delete_pairs(&mut self, slots: &[KeySlot]) -> Result<(), CardError> {
+        self.count("delete_pairs", |c| c.delete_pairs(slots))
+    }
+    fn end_session(&mut self) -> Result<(), CardError> {
+        self.count("end_session", |c| c.end_session())
+    }
+    fn stats(&self) -> TransferStats {
+        self.inner.stats()
+    }
+    fn reset_stats(&mut self) {
+        self.inner.reset_stats()
+    }
 }

@@ -143,6 +143,18 @@ impl Command {
         Command::new(0x00, ins::UPDATE_BINARY, p1, p2).with_data(data)
     }
 
+    /// UPDATE BINARY of the EF with short identifier `sfi` (which it also selects) at `offset`;
+    /// chained like [`Command::update_binary`], every link carrying the identifier.
+    pub fn update_binary_sfi(sfi: u8, offset: u8, data: &[u8]) -> Self {
+        Command::new(0x00, ins::UPDATE_BINARY, 0x80 | (sfi & 0x1F), offset).with_data(data)
+    }
+
+    /// ERASE BINARY from `offset` to the end of the EF with short identifier `sfi`, which it
+    /// also selects.
+    pub fn erase_binary_sfi(sfi: u8, offset: u8) -> Self {
+        Command::new(0x00, ins::ERASE_BINARY, 0x80 | (sfi & 0x1F), offset)
+    }
+
     /// ERASE BINARY from `offset` to the end of the current EF.
     pub fn erase_binary(offset: u16) -> Self {
         let [p1, p2] = (offset & 0x7FFF).to_be_bytes();
@@ -536,6 +548,22 @@ mod tests {
         let joined: Vec<u8> = links.iter().flat_map(|l| l.data.clone()).collect();
         assert_eq!(joined, data);
         assert!(links.iter().all(|l| l.to_bytes().is_ok()));
+    }
+
+    #[test]
+    fn writes_by_short_identifier_carry_it_in_every_link() {
+        let c = Command::update_binary_sfi(0x05, 0, &[0xAB; 300]);
+        let links = c.chain();
+        assert_eq!(links.len(), 2);
+        assert!(links.iter().all(|l| (l.p1, l.p2) == (0x85, 0x00)));
+        assert_eq!(
+            links[0].to_bytes().unwrap()[..5],
+            [0x10, 0xD6, 0x85, 0x00, 0xFF]
+        );
+        assert_eq!(
+            Command::erase_binary_sfi(0x11, 0).to_bytes().unwrap(),
+            [0x00, 0x0E, 0x91, 0x00]
+        );
     }
 
     #[test]

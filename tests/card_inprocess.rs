@@ -392,10 +392,25 @@ fn generate_write_and_delete_a_pair() {
 
 #[test]
 fn card_pulled_during_a_write_keeps_its_previous_content() {
-    // Count the APDUs that writing a new pair's certificate takes, then pull the card before
-    // each one of them in turn: the card must show the old content or the new pair, whole.
+    // With the session's files known (as in an upgrade, after its overview) and without.
+    for cached in [true, false] {
+        pull_before_every_apdu_of_a_write(cached);
+    }
+}
+
+/// Count the APDUs that writing a new pair's certificate takes, then pull the card before each
+/// one of them in turn: the card must show the old content or the new pair, whole.
+fn pull_before_every_apdu_of_a_write(cached: bool) {
+    let open = |t: &TestCard| {
+        let card = t.open();
+        if cached {
+            card
+        } else {
+            card.without_session_cache()
+        }
+    };
     let t = TestCard::new();
-    let mut card = t.open();
+    let mut card = open(&t);
     card.verify_pin(PinKind::Pin1, &pin("135790")).unwrap();
     card.generate_key(key_slot(2)).unwrap();
     let before = card.overview().unwrap();
@@ -409,9 +424,10 @@ fn card_pulled_during_a_write_keeps_its_previous_content() {
     let mut saw_old = false;
     for n in 0..apdus {
         let t = TestCard::new();
-        let mut card = t.open();
+        let mut card = open(&t);
         card.verify_pin(PinKind::Pin1, &pin("135790")).unwrap();
         card.generate_key(key_slot(2)).unwrap();
+        card.overview().unwrap();
         t.shared.lock().unwrap().pull_after(n);
         let e = card
             .write_certificate(key_slot(2), "New", &new_der)
@@ -450,8 +466,180 @@ fn card_pulled_during_a_write_keeps_its_previous_content() {
     }
     assert!(
         saw_old,
-        "pulls before the commit point leave the card as it was"
+        "pulls before the commit point leave the card as it was (cached: {cached})"
     );
+}
+
+/// Both legacy pairs go in one transaction with each directory file written once; pulled
+/// before any of its APDUs, the card shows both certificates or neither, and a new connection
+/// finishes the removal.
+#[test]
+fn pairs_deleted_together_go_together_even_when_pulled() {
+    let legacy = [key_slot(1), key_slot(5)];
+    let t = TestCard::new();
+    let mut card = t.open();
+    card.verify_pin(PinKind::Pin1, &pin("135790")).unwrap();
+    card.overview().unwrap();
+    card.reset_stats();
+    card.delete_pairs(&legacy).unwrap();
+    let apdus = card.stats().apdus as u32;
+    // SELECT, CDF and PrKDF (up to two links each), two ERASE BINARY, two DELETE KEY.
+    assert!(apdus <= 9, "{apdus} APDUs");
+
+    let mut saw = (false, false);
+    for n in 0..apdus {
+        let t = TestCard::new();
+        let mut card = t.open();
+        card.verify_pin(PinKind::Pin1, &pin("135790")).unwrap();
+        card.overview().unwrap();
+        t.shared.lock().unwrap().pull_after(n);
+        assert_eq!(
+            card.delete_pairs(&legacy).unwrap_err(),
+            CardError::Transport(TransportError::CardRemoved),
+            "pulled after {n}"
+        );
+        t.shared.lock().unwrap().insert();
+        let o = t.reopened().overview().unwrap();
+        match o.certificates.len() {
+            2 => saw.0 = true,
+            0 => saw.1 = true,
+            other => panic!("{other} certificates after a pull at {n}"),
+        }
+        let mut card = t.open();
+        card.verify_pin(PinKind::Pin1, &pin("135790")).unwrap();
+        card.delete_pairs(&legacy).unwrap();
+        let o = t.reopened().overview().unwrap();
+        assert!(o.certificates.is_empty() && o.keys.is_empty(), "at {n}");
+        for slot in legacy {
+            assert_eq!(card.read_public_key(slot).unwrap(), None, "at {n}");
+        }
+    }
+    assert_eq!(saw, (true, true));
+}
+
+/// What the session knows must be what the card holds: after every write and delete, the
+/// card's overview (from its session cache) equals a new connection's (read from the card).
+#[test]
+fn the_session_reads_each_file_once_and_stays_true_to_the_card() {
+    let t = TestCard::new();
+    let mut card = t.open();
+    card.reset_stats();
+    let first = card.overview().unwrap();
+    let cold = card.stats().apdus;
+    card.reset_stats();
+    let again = card.overview().unwrap();
+    assert_eq!(
+        card.stats().apdus,
+        4,
+        "a second overview selects the application and asks the three codes' tries, no more \
+         (the first took {cold})"
+    );
+    assert_same(&first, &again);
+
+    card.verify_pin(PinKind::Pin1, &pin("135790")).unwrap();
+    card.generate_key(key_slot(2)).unwrap();
+    let der = first.certificates[0].der.clone();
+    card.reset_stats();
+    card.write_certificate(key_slot(2), "New", &der).unwrap();
+    // SELECT, the certificate (UPDATE BINARY by short identifier, chained) and ERASE BINARY,
+    // then the PrKDF and the CDF (one chained UPDATE BINARY each): no READ BINARY, no SELECT
+    // by path.
+    let links = der.len().div_ceil(255) as u64;
+    assert!(
+        card.stats().apdus <= 1 + links + 1 + 2 + 2,
+        "{:?}",
+        card.stats()
+    );
+    assert_same(&card.overview().unwrap(), &t.open().overview().unwrap());
+    assert_same(&card.overview().unwrap(), &t.reopened().overview().unwrap());
+
+    card.delete_pair(key_slot(1)).unwrap();
+    assert_same(&card.overview().unwrap(), &t.reopened().overview().unwrap());
+    // Writing into a slot whose file held a longer certificate before: the rest is erased.
+    card.delete_pair(key_slot(2)).unwrap();
+    let short = first.certificates[1].der.clone();
+    card.write_certificate(key_slot(2), "Shorter", &short)
+        .unwrap();
+    let o = card.overview().unwrap();
+    assert_same(&o, &t.reopened().overview().unwrap());
+    assert!(o.certificates.iter().any(|c| c.der == short));
+}
+
+/// A reset by another program (here: another connection changes the card, then the card is
+/// reset under ours) makes the session forget what it read: the redone operation reads the
+/// card again and shows the other program's change.
+#[test]
+fn a_reset_by_another_program_forgets_the_session_files() {
+    let t = TestCard::new();
+    let reset = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut card = SithsCard::open(Box::new(ResettingTransport {
+        inner: MemoryTransport::connect(t.shared.clone()).unwrap(),
+        reset: reset.clone(),
+    }))
+    .unwrap();
+    assert_eq!(card.overview().unwrap().certificates.len(), 2);
+
+    let mut other = t.open();
+    other.verify_pin(PinKind::Pin1, &pin("135790")).unwrap();
+    other.delete_pair(key_slot(5)).unwrap();
+    reset.store(true, std::sync::atomic::Ordering::SeqCst);
+
+    let o = card.overview().unwrap();
+    assert_eq!(o.certificates.len(), 1, "the session read the card again");
+    assert_same(&o, &t.reopened().overview().unwrap());
+}
+
+/// Reports one reset by another program when asked to, as PC/SC does on the next transaction.
+struct ResettingTransport {
+    inner: MemoryTransport,
+    reset: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl siths_upgrade::transport::Transport for ResettingTransport {
+    fn reader_name(&self) -> &str {
+        self.inner.reader_name()
+    }
+    fn atr(&self) -> &[u8] {
+        self.inner.atr()
+    }
+    fn transaction(
+        &mut self,
+        body: &mut dyn FnMut(&mut dyn siths_upgrade::transport::Transmit),
+    ) -> Result<(), TransportError> {
+        if self.reset.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            self.inner.card().lock().unwrap().reset();
+            return Err(TransportError::CardReset);
+        }
+        self.inner.transaction(body)
+    }
+}
+
+/// Two overviews show the same card: certificates, keys and codes.
+fn assert_same(a: &siths_upgrade::card::CardOverview, b: &siths_upgrade::card::CardOverview) {
+    let certs = |o: &siths_upgrade::card::CardOverview| {
+        o.certificates
+            .iter()
+            .map(|c| {
+                (
+                    c.id.clone(),
+                    c.label.clone(),
+                    c.path.clone(),
+                    c.slot,
+                    c.der.clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(certs(a), certs(b));
+    assert_eq!(a.keys, b.keys);
+    assert_eq!((&a.serial, &a.label), (&b.serial, &b.label));
+    let tries = |o: &siths_upgrade::card::CardOverview| {
+        o.pins
+            .iter()
+            .map(|p| (p.kind, p.tries_left))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(tries(a), tries(b));
 }
 
 #[test]

@@ -4,6 +4,10 @@
 //! Directory files (PrKDF, CDF) are rewritten whole in one chained UPDATE BINARY, padded with
 //! zeros to at least their old length: the card applies a chain all at once, so a pull leaves
 //! either the old or the new directory, never a mix.
+//!
+//! Files of our layout are read and written by short EF identifier (P1 bit 8), which selects
+//! the file in the same APDU. What the session read or wrote is kept in a [`FileCache`], so a
+//! file is read from the card once per session rather than once per operation.
 
 use crate::apdu::{Command, MAX_SHORT_LE, StatusWord};
 use crate::card::{CardError, KeySlot, PinKind, select_application};
@@ -20,14 +24,88 @@ pub(crate) fn app_path(fid: u16) -> Vec<u8> {
     p
 }
 
-/// The short EF identifier of a file of our layout, so one APDU selects and reads it.
-fn known_sfi(path: &[u8]) -> Option<u8> {
-    let [.., a, b] = path else { return None };
-    let fid = u16::from_be_bytes([*a, *b]);
-    let in_app = path.len() == 2 || path.get(..path.len() - 2) == Some(&app_path(fid)[..4]);
-    if !in_app {
-        return None;
+/// The application's files as this session last read or wrote them, by path, so each is read
+/// from the card once per session (an upgrade reads the directory files in nearly every
+/// operation).
+///
+/// It assumes that no other program rewrites the card's files between two of our transactions
+/// without the card being reset (PIN counters, which other programs do change, are never
+/// kept). What it cannot be sure of it forgets: a file's entry goes before every write to it
+/// and comes back only once the whole write succeeded, and `SithsCard` clears everything after
+/// any transport error (a reset by another program, a pulled card, a pcscd restart, another
+/// card in the reader).
+#[derive(Debug)]
+pub(crate) struct FileCache {
+    enabled: bool,
+    files: std::collections::HashMap<FileKey, Vec<u8>>,
+}
+
+/// How [`FileCache`] names a file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum FileKey {
+    Sfi(u8),
+    Path(Vec<u8>),
+}
+
+impl FileCache {
+    /// A cache that keeps files; `enabled: false` keeps nothing (see
+    /// `SithsCard::without_session_cache`).
+    pub(crate) fn new(enabled: bool) -> FileCache {
+        FileCache {
+            enabled,
+            files: Default::default(),
+        }
     }
+
+    /// Forget everything: the card may have changed.
+    pub(crate) fn clear(&mut self) {
+        self.files.clear();
+    }
+
+    /// One key per file, however a path names it: a file of our layout by its short
+    /// identifier (the way it is read and written), any other by its path without the MF.
+    fn key(path: &[u8]) -> FileKey {
+        match known_sfi(path) {
+            Some(sfi) => FileKey::Sfi(sfi),
+            None => FileKey::Path(
+                path.strip_prefix(&layout::FID_MF.to_be_bytes()[..])
+                    .unwrap_or(path)
+                    .to_vec(),
+            ),
+        }
+    }
+
+    fn get(&self, path: &[u8]) -> Option<&Vec<u8>> {
+        self.files.get(&Self::key(path))
+    }
+
+    /// The file's whole content as it is on the card now.
+    fn learn(&mut self, path: &[u8], content: Vec<u8>) {
+        if self.enabled {
+            self.files.insert(Self::key(path), content);
+        }
+    }
+
+    /// The file is about to change (or may have): read it from the card next time.
+    fn forget(&mut self, path: &[u8]) {
+        self.files.remove(&Self::key(path));
+    }
+}
+
+/// The short EF identifier of a file of our layout, so one APDU selects and reads it.
+/// A file in DF.PKCS15 is named by its FID alone (relative to the application) or by its path
+/// with or without the MF.
+fn known_sfi(path: &[u8]) -> Option<u8> {
+    let rel = path
+        .strip_prefix(&layout::FID_MF.to_be_bytes()[..])
+        .unwrap_or(path);
+    let fid = match (path.len(), rel) {
+        (2, [a, b]) => u16::from_be_bytes([*a, *b]),
+        (_, [d1, d2, a, b]) if u16::from_be_bytes([*d1, *d2]) == layout::FID_DF_PKCS15 => {
+            u16::from_be_bytes([*a, *b])
+        }
+        _ => return None,
+    };
     match fid {
         layout::FID_ODF => Some(layout::SFI_ODF),
         layout::FID_TOKEN_INFO => Some(layout::SFI_TOKEN_INFO),
@@ -60,9 +138,23 @@ fn select_path(ch: &mut Channel<'_>, path: &[u8]) -> Result<(), CardError> {
     }
 }
 
+/// A whole transparent EF: from the session's cache, else read from the card and kept.
+pub(crate) fn read_ef(
+    ch: &mut Channel<'_>,
+    cache: &mut FileCache,
+    path: &[u8],
+) -> Result<Vec<u8>, CardError> {
+    if let Some(content) = cache.get(path) {
+        return Ok(content.clone());
+    }
+    let content = read_ef_from_card(ch, path)?;
+    cache.learn(path, content.clone());
+    Ok(content)
+}
+
 /// Read a whole transparent EF. With a known short identifier the first READ BINARY also
 /// selects the file, saving an APDU per file.
-pub(crate) fn read_ef(ch: &mut Channel<'_>, path: &[u8]) -> Result<Vec<u8>, CardError> {
+fn read_ef_from_card(ch: &mut Channel<'_>, path: &[u8]) -> Result<Vec<u8>, CardError> {
     let mut content = Vec::new();
     let first = match known_sfi(path) {
         Some(sfi) => Command::read_binary_sfi(sfi, 0, MAX_SHORT_LE),
@@ -104,10 +196,25 @@ pub(crate) fn read_ef(ch: &mut Channel<'_>, path: &[u8]) -> Result<Vec<u8>, Card
     Ok(content)
 }
 
-/// Overwrite an EF from offset 0 in one chained (all-or-nothing) write.
-fn update_ef(ch: &mut Channel<'_>, path: &[u8], data: &[u8]) -> Result<(), CardError> {
-    select_path(ch, path)?;
-    let r = ch.exchange(&Command::update_binary(0, data))?;
+/// Overwrite an EF from offset 0 in one chained (all-or-nothing) write; the EF is the current
+/// one afterwards. A file of our layout is addressed by its short identifier, which selects it
+/// in the same APDU (every link of the chain carries it). The cache forgets the file: the
+/// caller knows what the whole file holds now and tells the cache.
+fn update_ef(
+    ch: &mut Channel<'_>,
+    cache: &mut FileCache,
+    path: &[u8],
+    data: &[u8],
+) -> Result<(), CardError> {
+    cache.forget(path);
+    let command = match known_sfi(path) {
+        Some(sfi) => Command::update_binary_sfi(sfi, 0, data),
+        None => {
+            select_path(ch, path)?;
+            Command::update_binary(0, data)
+        }
+    };
+    let r = ch.exchange(&command)?;
     write_status(r.sw, "UPDATE BINARY")
 }
 
@@ -121,9 +228,12 @@ fn write_status(sw: StatusWord, operation: &'static str) -> Result<(), CardError
     }
 }
 
-/// The ODF, read once per operation.
-pub(crate) fn read_odf(ch: &mut Channel<'_>) -> Result<Vec<OdfEntry>, CardError> {
-    let bytes = read_ef(ch, &app_path(layout::FID_ODF))?;
+/// The ODF.
+pub(crate) fn read_odf(
+    ch: &mut Channel<'_>,
+    cache: &mut FileCache,
+) -> Result<Vec<OdfEntry>, CardError> {
+    let bytes = read_ef(ch, cache, &app_path(layout::FID_ODF))?;
     pkcs15::decode_odf(&bytes).map_err(|e| CardError::Malformed(format!("ODF: {e}")))
 }
 
@@ -135,9 +245,10 @@ pub(crate) fn odf_path(odf: &[OdfEntry], kind: OdfKind) -> Result<Vec<u8>, CardE
 }
 
 /// Rewrite a directory file padded to its old length, so it never shrinks in a way that
-/// needs a second write.
+/// needs a second write. Written whole, so the cache then knows it exactly.
 fn rewrite_directory(
     ch: &mut Channel<'_>,
+    cache: &mut FileCache,
     path: &[u8],
     old_len: usize,
     mut encoded: Vec<u8>,
@@ -145,7 +256,9 @@ fn rewrite_directory(
     if encoded.len() < old_len {
         encoded.resize(old_len, 0);
     }
-    update_ef(ch, path, &encoded)
+    update_ef(ch, cache, path, &encoded)?;
+    cache.learn(path, encoded);
+    Ok(())
 }
 
 fn key_object(slot: u8, label: &str, modulus_bits: u32) -> PrivateKeyObject {
@@ -173,8 +286,8 @@ fn key_object(slot: u8, label: &str, modulus_bits: u32) -> PrivateKeyObject {
     }
 }
 
-/// The two directory files a pair is listed in, read once per operation and written back
-/// whole (see the module doc).
+/// The two directory files a pair is listed in, read (or taken from the cache) once per
+/// operation and written back whole (see the module doc).
 struct Directories {
     prkdf_path: Vec<u8>,
     prkdf_len: usize,
@@ -185,13 +298,13 @@ struct Directories {
 }
 
 impl Directories {
-    fn read(ch: &mut Channel<'_>) -> Result<Directories, CardError> {
+    fn read(ch: &mut Channel<'_>, cache: &mut FileCache) -> Result<Directories, CardError> {
         select_application(ch)?;
-        let odf = read_odf(ch)?;
+        let odf = read_odf(ch, cache)?;
         let prkdf_path = odf_path(&odf, OdfKind::PrivateKeys)?;
         let cdf_path = odf_path(&odf, OdfKind::Certificates)?;
-        let prkdf = read_ef(ch, &prkdf_path)?;
-        let cdf = read_ef(ch, &cdf_path)?;
+        let prkdf = read_ef(ch, cache, &prkdf_path)?;
+        let cdf = read_ef(ch, cache, &cdf_path)?;
         Ok(Directories {
             keys: pkcs15::decode_prkdf(&prkdf)
                 .map_err(|e| CardError::Malformed(format!("PrKDF: {e}")))?,
@@ -204,16 +317,20 @@ impl Directories {
         })
     }
 
-    fn write_keys(&mut self, ch: &mut Channel<'_>) -> Result<(), CardError> {
+    fn write_keys(&mut self, ch: &mut Channel<'_>, cache: &mut FileCache) -> Result<(), CardError> {
         self.keys.sort_by(|a, b| a.id.cmp(&b.id));
         let encoded = encoded(pkcs15::encode_prkdf(&self.keys))?;
-        rewrite_directory(ch, &self.prkdf_path, self.prkdf_len, encoded)
+        rewrite_directory(ch, cache, &self.prkdf_path, self.prkdf_len, encoded)
     }
 
-    fn write_certs(&mut self, ch: &mut Channel<'_>) -> Result<(), CardError> {
+    fn write_certs(
+        &mut self,
+        ch: &mut Channel<'_>,
+        cache: &mut FileCache,
+    ) -> Result<(), CardError> {
         self.certs.sort_by(|a, b| a.id.cmp(&b.id));
         let encoded = encoded(pkcs15::encode_cdf(&self.certs))?;
-        rewrite_directory(ch, &self.cdf_path, self.cdf_len, encoded)
+        rewrite_directory(ch, cache, &self.cdf_path, self.cdf_len, encoded)
     }
 }
 
@@ -221,24 +338,27 @@ impl Directories {
 /// point) last.
 pub(crate) fn write_certificate(
     ch: &mut Channel<'_>,
+    cache: &mut FileCache,
     key_slot: KeySlot,
     label: &str,
     cert_der: &[u8],
 ) -> Result<(), CardError> {
     let slot = key_slot.number();
-    let mut dirs = Directories::read(ch)?;
+    let mut dirs = Directories::read(ch, cache)?;
 
-    // 1. The certificate file: invisible until the CDF names it.
+    // 1. The certificate file: invisible until the CDF names it. What an earlier certificate
+    // left after the new one's end is erased (the file is the current EF after the update).
     let cert_path = app_path(layout::cert_fid(slot));
-    update_ef(ch, &cert_path, cert_der)?;
+    update_ef(ch, cache, &cert_path, cert_der)?;
     let r = ch.exchange(&Command::erase_binary(cert_der.len() as u16))?;
     write_status(r.sw, "ERASE BINARY")?;
+    cache.learn(&cert_path, cert_der.to_vec());
 
     // 2. The key entry, then 3. the certificate entry: the commit point.
     dirs.keys.retain(|k| k.id != [slot]);
     dirs.keys
         .push(key_object(slot, label, layout::RSA_BITS as u32));
-    dirs.write_keys(ch)?;
+    dirs.write_keys(ch, cache)?;
 
     dirs.certs.retain(|c| c.id != [slot]);
     dirs.certs.push(CertificateObject {
@@ -251,41 +371,58 @@ pub(crate) fn write_certificate(
         authority: false,
         path: cert_path,
     });
-    dirs.write_certs(ch)
+    dirs.write_certs(ch, cache)
 }
 
-/// See [`crate::card::Card::delete_pair`]: the CDF entry first, so the pair disappears in one
-/// write, then the key entry, the certificate file and the key itself.
-pub(crate) fn delete_pair(ch: &mut Channel<'_>, key_slot: KeySlot) -> Result<(), CardError> {
-    let slot = key_slot.number();
-    let mut dirs = Directories::read(ch)?;
+/// See [`crate::card::Card::delete_pairs`]: the CDF entries first, so the pairs disappear in
+/// one write, then the key entries, the certificate files and the keys themselves. A pair
+/// already (partly) gone is no error: a resumed delete finishes what a pulled one began.
+pub(crate) fn delete_pairs(
+    ch: &mut Channel<'_>,
+    cache: &mut FileCache,
+    key_slots: &[KeySlot],
+) -> Result<(), CardError> {
+    let ids: Vec<[u8; 1]> = key_slots.iter().map(|s| s.id()).collect();
+    let named = |id: &[u8]| ids.iter().any(|i| i[..] == *id);
+    let mut dirs = Directories::read(ch, cache)?;
     let cert_paths: Vec<Vec<u8>> = dirs
         .certs
         .iter()
-        .filter(|c| c.id == [slot])
+        .filter(|c| named(&c.id))
         .map(|c| c.path.clone())
         .collect();
     if !cert_paths.is_empty() {
-        dirs.certs.retain(|c| c.id != [slot]);
-        dirs.write_certs(ch)?;
+        dirs.certs.retain(|c| !named(&c.id));
+        dirs.write_certs(ch, cache)?;
     }
-    if dirs.keys.iter().any(|k| k.id == [slot]) {
-        dirs.keys.retain(|k| k.id != [slot]);
-        dirs.write_keys(ch)?;
+    if dirs.keys.iter().any(|k| named(&k.id)) {
+        dirs.keys.retain(|k| !named(&k.id));
+        dirs.write_keys(ch, cache)?;
     }
 
     for path in cert_paths {
-        select_path(ch, &path)?;
-        let r = ch.exchange(&Command::erase_binary(0))?;
+        cache.forget(&path);
+        let erase = match known_sfi(&path) {
+            Some(sfi) => Command::erase_binary_sfi(sfi, 0),
+            None => {
+                select_path(ch, &path)?;
+                Command::erase_binary(0)
+            }
+        };
+        let r = ch.exchange(&erase)?;
         write_status(r.sw, "ERASE BINARY")?;
+        cache.learn(&path, Vec::new());
     }
 
-    let r = ch.exchange(&Command::delete_key(slot))?;
-    match r.sw {
-        // Already gone: a resumed delete.
-        StatusWord::ReferenceNotFound => Ok(()),
-        sw => write_status(sw, "DELETE KEY"),
+    for slot in key_slots {
+        let r = ch.exchange(&Command::delete_key(slot.number()))?;
+        match r.sw {
+            // Already gone: a resumed delete.
+            StatusWord::ReferenceNotFound => {}
+            sw => write_status(sw, "DELETE KEY")?,
+        }
     }
+    Ok(())
 }
 
 fn encoded(r: Result<Vec<u8>, pkcs15::Pkcs15Error>) -> Result<Vec<u8>, CardError> {
@@ -294,4 +431,52 @@ fn encoded(r: Result<Vec<u8>, pkcs15::Pkcs15Error>) -> Result<Vec<u8>, CardError
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_files_are_known_by_short_identifier_however_named() {
+        let cdf = app_path(layout::FID_CDF);
+        assert_eq!(known_sfi(&cdf), Some(layout::SFI_CDF));
+        assert_eq!(
+            known_sfi(&cdf[2..]),
+            Some(layout::SFI_CDF),
+            "without the MF"
+        );
+        assert_eq!(
+            known_sfi(&cdf[4..]),
+            Some(layout::SFI_CDF),
+            "relative to the application"
+        );
+        let cert = app_path(layout::cert_fid(3));
+        assert_eq!(known_sfi(&cert), Some(layout::cert_sfi(3)));
+        // Under the MF, or in another DF: not ours.
+        assert_eq!(known_sfi(&[0x3F, 0x00, 0x50, 0x34]), None);
+        assert_eq!(known_sfi(&[0x3F, 0x00, 0x50, 0x16, 0x50, 0x34]), None);
+        assert_eq!(known_sfi(&[0x3F, 0x00]), None);
+        assert_eq!(known_sfi(&[0x50]), None);
+        assert_eq!(known_sfi(&[]), None);
+    }
+
+    #[test]
+    fn the_cache_keeps_one_entry_per_file_and_nothing_when_off() {
+        let cdf = app_path(layout::FID_CDF);
+        let mut cache = FileCache::new(true);
+        cache.learn(&cdf, vec![1, 2]);
+        assert_eq!(cache.get(&cdf[4..]), Some(&vec![1, 2]));
+        cache.forget(&cdf[2..]);
+        assert_eq!(cache.get(&cdf), None);
+        let other = [0x3F, 0x00, 0x50, 0x16, 0x44, 0x01];
+        cache.learn(&other, vec![3]);
+        assert_eq!(cache.get(&other[2..]), Some(&vec![3]));
+        cache.clear();
+        assert_eq!(cache.get(&other), None);
+
+        let mut off = FileCache::new(false);
+        off.learn(&cdf, vec![1]);
+        assert_eq!(off.get(&cdf), None);
+    }
 }

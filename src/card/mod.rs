@@ -141,6 +141,14 @@ pub trait Card: Send {
     /// Remove the certificate and key in `slot`, the certificate's listing first.
     fn delete_pair(&mut self, slot: KeySlot) -> Result<(), CardError>;
 
+    /// Remove the pairs in `slots`, their listings first. The apdu card does it in one
+    /// transaction that writes each directory file once (each APDU costs milliseconds on a
+    /// real card); elsewhere it is one [`Card::delete_pair`] per slot. Each slot's PIN is
+    /// given first, as for `delete_pair`.
+    fn delete_pairs(&mut self, slots: &[KeySlot]) -> Result<(), CardError> {
+        slots.iter().try_for_each(|&slot| self.delete_pair(slot))
+    }
+
     /// Forget every verified PIN, so the card is not left logged in after a task.
     fn end_session(&mut self) -> Result<(), CardError> {
         Ok(())

@@ -3,7 +3,7 @@
 //! Tries left come from VERIFY without data, which the card answers without spending a try.
 
 use crate::apdu::{Command, StatusWord};
-use crate::card::files::{self, hex};
+use crate::card::files::{self, FileCache, hex};
 use crate::card::{CardError, KeySlot, PinKind, select_application};
 use crate::channel::Channel;
 use crate::layout;
@@ -120,28 +120,27 @@ impl CardOverview {
     }
 }
 
-/// Certificate files already read in this card session, by path: a certificate is read from
-/// the card once, and the session's own writes keep this true (see `SithsCard`).
-pub(crate) type CertFiles = std::collections::HashMap<Vec<u8>, Vec<u8>>;
-
+/// Read the overview. Files come from the session's cache where it has them (each is read
+/// from the card once per session); the PINs' tries left are always asked, since another
+/// program may spend a try between our operations without writing anything.
 pub(crate) fn read(
     ch: &mut Channel<'_>,
+    cache: &mut FileCache,
     source: &crate::card::CardSource,
-    known: &mut CertFiles,
 ) -> Result<CardOverview, CardError> {
     select_application(ch)?;
-    let odf = files::read_odf(ch)?;
-    let token_bytes = files::read_ef(ch, &files::app_path(layout::FID_TOKEN_INFO))?;
+    let odf = files::read_odf(ch, cache)?;
+    let token_bytes = files::read_ef(ch, cache, &files::app_path(layout::FID_TOKEN_INFO))?;
     let token = pkcs15::TokenInfo::decode(&token_bytes)
         .map_err(|e| CardError::Malformed(format!("TokenInfo: {e}")))?;
 
-    let aodf = files::read_ef(ch, &files::odf_path(&odf, OdfKind::AuthObjects)?)?;
+    let aodf = files::read_ef(ch, cache, &files::odf_path(&odf, OdfKind::AuthObjects)?)?;
     let pin_objects =
         pkcs15::decode_aodf(&aodf).map_err(|e| CardError::Malformed(format!("AODF: {e}")))?;
-    let prkdf = files::read_ef(ch, &files::odf_path(&odf, OdfKind::PrivateKeys)?)?;
+    let prkdf = files::read_ef(ch, cache, &files::odf_path(&odf, OdfKind::PrivateKeys)?)?;
     let key_objects =
         pkcs15::decode_prkdf(&prkdf).map_err(|e| CardError::Malformed(format!("PrKDF: {e}")))?;
-    let cdf = files::read_ef(ch, &files::odf_path(&odf, OdfKind::Certificates)?)?;
+    let cdf = files::read_ef(ch, cache, &files::odf_path(&odf, OdfKind::Certificates)?)?;
     let cert_objects =
         pkcs15::decode_cdf(&cdf).map_err(|e| CardError::Malformed(format!("CDF: {e}")))?;
 
@@ -168,17 +167,8 @@ pub(crate) fn read(
         .collect();
 
     let mut certificates = Vec::with_capacity(cert_objects.len());
-    // Only what the directory lists now stays known.
-    known.retain(|path, _| cert_objects.iter().any(|c| &c.path == path));
     for c in cert_objects.iter().filter(|c| !c.authority) {
-        let file = match known.get(&c.path) {
-            Some(file) => file.clone(),
-            None => {
-                let file = files::read_ef(ch, &c.path)?;
-                known.insert(c.path.clone(), file.clone());
-                file
-            }
-        };
+        let file = files::read_ef(ch, cache, &c.path)?;
         let key = keys.iter().find(|k| k.id == c.id);
         let info = CertInfo::from_der(&file).map_err(|e| e.to_string());
         certificates.push(CardCertificate {

@@ -4,8 +4,14 @@
 //! Every operation runs inside one transport transaction and begins by selecting the application,
 //! so it stands alone: another program may have used the card in between, and an operation that
 //! meets a reset is redone once from the start.
+//!
+//! What the session read from or wrote to the card's files is kept ([`files::FileCache`]), so
+//! an upgrade reads each directory and certificate file once rather than in every operation.
+//! Any transport error (a reset by another program, a pulled card, another card in the reader)
+//! forgets it all.
 
 use crate::apdu::{Command, StatusWord};
+use crate::card::files::FileCache;
 use crate::card::{
     Card, CardError, CardOverview, CardSource, KeySlot, PinKind, PinStatus, PublicKey, SecretCode,
     SignatureScheme, files, overview,
@@ -18,9 +24,9 @@ use crate::transport::{Transport, TransportError};
 pub struct SithsCard {
     transport: Box<dyn Transport>,
     stats: TransferStats,
-    /// Certificate files read or written in this session, so an overview reads each once. A
-    /// reset by another program forgets them (it may have changed the card).
-    cert_files: overview::CertFiles,
+    /// Files read or written in this session (directory files and certificates), so each is
+    /// read from the card once.
+    files: FileCache,
 }
 
 impl SithsCard {
@@ -29,10 +35,18 @@ impl SithsCard {
         let mut card = SithsCard {
             transport,
             stats: TransferStats::default(),
-            cert_files: Default::default(),
+            files: FileCache::new(true),
         };
-        card.run(select_application)?;
+        card.run(|ch, _| select_application(ch))?;
         Ok(card)
+    }
+
+    /// This card with no session cache: every file is read from the card each time an
+    /// operation needs it. It exists so the benchmark can measure what the cache saves
+    /// (`cargo bench --bench upgrade` runs the upgrade both ways); nothing else should use it.
+    pub fn without_session_cache(mut self) -> SithsCard {
+        self.files = FileCache::new(false);
+        self
     }
 
     pub fn reader_name(&self) -> &str {
@@ -44,16 +58,19 @@ impl SithsCard {
     }
 
     /// Run `op` in one transaction; redo it once if another program reset the card meanwhile.
+    /// After any transport error the session's files are forgotten: the card may have been
+    /// reset and changed by another program, or be another card.
     fn run<R>(
         &mut self,
-        mut op: impl FnMut(&mut Channel<'_>) -> Result<R, CardError>,
+        mut op: impl FnMut(&mut Channel<'_>, &mut FileCache) -> Result<R, CardError>,
     ) -> Result<R, CardError> {
         for attempt in 0..2 {
             let mut result: Option<Result<R, CardError>> = None;
             let stats = &mut self.stats;
+            let files = &mut self.files;
             let outcome = self.transport.transaction(&mut |raw| {
                 let mut ch = Channel::new(raw, stats);
-                result = Some(op(&mut ch));
+                result = Some(op(&mut ch, files));
             });
             let result = match outcome {
                 Err(e) => Err(CardError::Transport(e)),
@@ -61,6 +78,9 @@ impl SithsCard {
                     "the transaction ended before the operation ran".into(),
                 )))),
             };
+            if matches!(result, Err(CardError::Transport(_))) {
+                self.files.clear();
+            }
             match result {
                 Err(CardError::Transport(TransportError::CardReset)) if attempt == 0 => continue,
                 other => return other,
@@ -84,7 +104,7 @@ impl Card for SithsCard {
 
     /// Both PINs back to "not verified", so the card is not left logged in after a task.
     fn end_session(&mut self) -> Result<(), CardError> {
-        self.run(|ch| {
+        self.run(|ch, _| {
             select_application(ch)?;
             for kind in [PinKind::Pin1, PinKind::Pin2] {
                 let r = ch.exchange(&Command::reset_verification(kind.reference()))?;
@@ -106,23 +126,12 @@ impl Card for SithsCard {
     /// Everything the holder and the service desk want to see, without spending a PIN try.
     fn overview(&mut self) -> Result<CardOverview, CardError> {
         let source = self.source();
-        let mut known = std::mem::take(&mut self.cert_files);
-        let mut first = true;
-        let read = self.run(|ch| {
-            if !first {
-                // Redone after a reset: read everything again.
-                known.clear();
-            }
-            first = false;
-            overview::read(ch, &source, &mut known)
-        });
-        self.cert_files = known;
-        read
+        self.run(|ch, files| overview::read(ch, files, &source))
     }
 
     /// Tries left for several codes in one transaction, e.g. before asking for a PIN.
     fn pin_statuses(&mut self, kinds: &[PinKind]) -> Result<Vec<PinStatus>, CardError> {
-        self.run(|ch| {
+        self.run(|ch, _| {
             select_application(ch)?;
             kinds.iter().map(|&k| overview::pin_status(ch, k)).collect()
         })
@@ -131,7 +140,7 @@ impl Card for SithsCard {
     /// Verify a PIN (or test the PUK, which spends a PUK try when wrong).
     fn verify_pin(&mut self, kind: PinKind, code: &SecretCode) -> Result<(), CardError> {
         let padded = code.padded();
-        self.run(|ch| {
+        self.run(|ch, _| {
             select_application(ch)?;
             let r = ch.exchange(&Command::verify(kind.reference(), Some(&padded)))?;
             match r.sw {
@@ -152,7 +161,7 @@ impl Card for SithsCard {
             return Err(CardError::PukNotChangeable);
         }
         let data = two_codes(old, new);
-        self.run(|ch| {
+        self.run(|ch, _| {
             select_application(ch)?;
             let r = ch.exchange(&Command::change_reference_data(kind.reference(), &data))?;
             match r.sw {
@@ -180,7 +189,7 @@ impl Card for SithsCard {
             return Err(CardError::PukNotChangeable);
         }
         let data = two_codes(puk, new);
-        self.run(|ch| {
+        self.run(|ch, _| {
             select_application(ch)?;
             let r = ch.exchange(&Command::reset_retry_counter(kind.reference(), &data))?;
             match r.sw {
@@ -197,7 +206,7 @@ impl Card for SithsCard {
 
     /// Generate an RSA-2048 key pair in `slot`; the private key never leaves the card.
     fn generate_key(&mut self, slot: KeySlot) -> Result<PublicKey, CardError> {
-        self.run(|ch| {
+        self.run(|ch, _| {
             select_application(ch)?;
             let r = ch.exchange(&Command::generate_key(slot.number()))?;
             match r.sw {
@@ -210,7 +219,7 @@ impl Card for SithsCard {
 
     /// The public key in `slot`, or None when the slot is empty.
     fn read_public_key(&mut self, slot: KeySlot) -> Result<Option<PublicKey>, CardError> {
-        self.run(|ch| {
+        self.run(|ch, _| {
             select_application(ch)?;
             read_public_key(ch, slot)
         })
@@ -224,7 +233,7 @@ impl Card for SithsCard {
         sha256: &[u8; 32],
         scheme: SignatureScheme,
     ) -> Result<Vec<u8>, CardError> {
-        self.run(|ch| {
+        self.run(|ch, _| {
             select_application(ch)?;
             let r = ch.exchange(&Command::mse_set_signature(
                 scheme.algorithm_reference(),
@@ -250,20 +259,20 @@ impl Card for SithsCard {
         label: &str,
         cert_der: &[u8],
     ) -> Result<(), CardError> {
-        // Until it is written whole, the file's content is not known.
-        let path = crate::card::app_path(slot.cert_fid());
-        self.cert_files.remove(&path);
-        self.run(|ch| files::write_certificate(ch, slot, label, cert_der))?;
-        self.cert_files.insert(path, cert_der.to_vec());
-        Ok(())
+        self.run(|ch, files| files::write_certificate(ch, files, slot, label, cert_der))
     }
 
     /// Remove the certificate and key in `slot`: the CDF entry first (the pair disappears in one
     /// write), then the key entry, the certificate file and the key itself. Needs PIN1 verified.
     fn delete_pair(&mut self, slot: KeySlot) -> Result<(), CardError> {
-        self.cert_files
-            .remove(&crate::card::app_path(slot.cert_fid()));
-        self.run(|ch| files::delete_pair(ch, slot))
+        self.delete_pairs(&[slot])
+    }
+
+    /// Remove several pairs in one transaction, each directory file written once: the CDF
+    /// first (all the pairs disappear in that one write), then the PrKDF, the certificate
+    /// files and the keys. Needs PIN1 verified.
+    fn delete_pairs(&mut self, slots: &[KeySlot]) -> Result<(), CardError> {
+        self.run(|ch, files| files::delete_pairs(ch, files, slots))
     }
 }
 
