@@ -286,6 +286,7 @@ pub fn upgrade_until(
 
     let mut existing: Option<Vec<crate::ca::client::IssuedCert>> = None;
     let mut written = Vec::new();
+    let mut new_certs: Vec<(Profile, Vec<u8>)> = Vec::new();
     for profile in Profile::ALL {
         let slot = profile.slot();
         let Some(identity) = expected_identity(
@@ -318,23 +319,25 @@ pub fn upgrade_until(
             shared,
             timing: &mut timing,
         };
-        let key = match card.with(|c| {
+        report.working(
+            Activity::GeneratingKey(profile),
+            format!(
+                "The card is making a key for {} (usually a few seconds)",
+                profile.card_label()
+            ),
+        )?;
+        let key = card.with(|c| {
             // A PKCS#11 token per PIN shows, and makes, PIN2 keys only once PIN2 is given.
             authorize_for_slot(c, slot, request.pin2)?;
-            c.read_public_key(slot)
-        })? {
-            Some(key) => key,
-            None => {
-                report.working(
-                    Activity::GeneratingKey(profile),
-                    format!(
-                        "The card is making a key for {} (usually a few seconds)",
-                        profile.card_label()
-                    ),
-                )?;
-                card.with(|c| c.generate_key(slot))?
+            // Both backends refuse to generate into an occupied slot: then the key is an earlier
+            // run's, and reused (one APDU fewer per key than asking first).
+            match c.generate_key(slot) {
+                Err(CardError::SlotOccupied(_)) => {
+                    c.read_public_key(slot)?.ok_or(CardError::SlotEmpty(slot))
+                }
+                other => other,
             }
-        };
+        })?;
         report.step(
             Step::GenerateKey(profile),
             format!("Key for {} ready on the card", profile.card_label()),
@@ -400,32 +403,33 @@ pub fn upgrade_until(
         }
         .with(|c| c.write_certificate(slot, profile.card_label(), &cert))?;
         written.push(profile);
+        new_certs.push((profile, cert));
         report.step(
             Step::WriteCertificate(profile),
             format!("{} written to the card", profile.card_label()),
         )?;
     }
 
-    // Read back and prove each new key signs and verifies against its certificate.
-    let after = Timed {
-        shared,
-        timing: &mut timing,
-    }
-    .with(|c| c.overview())?;
+    // Prove each new key signs and verifies against its certificate: the one this run wrote,
+    // or the newest the card already held. No second overview: only the profile slots changed
+    // since the first, and this run knows what it wrote there.
     let mut keep = Vec::new();
     for profile in Profile::ALL {
-        let held = pairs::held(&after, profile);
-        let newest = held
-            .last()
-            .ok_or(UpgradeError::ProofFailed(profile.label()))?;
-        prove(
-            shared,
-            &mut timing,
-            profile,
-            newest.slot,
-            newest.info,
-            request.pin2,
-        )?;
+        let held = pairs::held(&overview, profile);
+        let (slot, info) = match new_certs.iter().find(|(p, _)| *p == profile) {
+            Some((_, der)) => (
+                profile.slot(),
+                CertInfo::from_der(der).map_err(|_| UpgradeError::ProofFailed(profile.label()))?,
+            ),
+            None => {
+                let newest = held
+                    .last()
+                    .ok_or(UpgradeError::ProofFailed(profile.label()))?;
+                (newest.slot, newest.info.clone())
+            }
+        };
+        prove(shared, &mut timing, profile, slot, &info, request.pin2)?;
+        keep.push(slot);
         keep.extend(held.iter().map(|h| h.slot));
         report.step(
             Step::ProveKey(profile),
@@ -433,23 +437,27 @@ pub fn upgrade_until(
         )?;
     }
 
-    // Only now: remove the legacy pair, and any key no profile certificate names.
+    // Only now: remove the legacy pair, and any key no profile certificate names, in one
+    // transaction (one CDF write drops them all).
     let mut removed_slots = Vec::new();
     let mut card = Timed {
         shared,
         timing: &mut timing,
     };
     for slot in KeySlot::ALL.into_iter().filter(|s| !keep.contains(s)) {
-        let listed = after.certificates.iter().any(|c| c.slot == Some(slot))
-            || after.keys.iter().any(|k| k.slot == Some(slot));
-        let has_key = card.with(|c| c.read_public_key(slot))?.is_some();
-        if listed || has_key {
-            card.with(|c| {
-                authorize_for_slot(c, slot, request.pin2)?;
-                c.delete_pair(slot)
-            })?;
+        let listed = overview.certificates.iter().any(|c| c.slot == Some(slot))
+            || overview.keys.iter().any(|k| k.slot == Some(slot));
+        if listed || card.with(|c| c.read_public_key(slot))?.is_some() {
             removed_slots.push(slot);
         }
+    }
+    if !removed_slots.is_empty() {
+        card.with(|c| {
+            if let Some(&slot) = removed_slots.iter().find(|s| s.pin() == PinKind::Pin2) {
+                authorize_for_slot(c, slot, request.pin2)?;
+            }
+            c.delete_pairs(&removed_slots)
+        })?;
     }
     let overview = card.with(|c| c.overview())?;
     report.step(
