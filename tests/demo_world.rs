@@ -260,4 +260,19 @@ fn another_persons_card_is_made_when_first_asked_for() {
     assert_eq!(std::fs::read(copy.card_state(due)).unwrap(), state_before);
     // A name no test person has is an error, not a panic.
     assert!(world.seat("TST5565594230-9999").is_err());
+
+    // Half a card (a state file without its code letter, here garbage) is made again.
+    let half = "TST5565594230-1002";
+    std::fs::write(copy.card_state(half), b"not a card").unwrap();
+    let seat = world.seat(half).unwrap();
+    assert_eq!(seat.holder, half);
+    assert!(copy.card_pins(half).is_file());
+    let worker = Worker::spawn(
+        Mode::Seat {
+            seat,
+            ca: world.ca.clone(),
+        },
+        Notifier::default(),
+    );
+    assert_eq!(ready(&worker).certificates.len(), 2, "a new legacy pair");
 }

@@ -177,8 +177,9 @@ pub fn init_demo(dir: &Path) -> Result<InitSummary, MockError> {
 
 /// The card of `hsa_id` in DIR, made now (fresh keys from the card, certificates from DIR's CAs,
 /// an upgraded card's certificates into the store) if DIR has none: the demo world holds only
-/// [`DEMO_CARDS`] until another is asked for. A card left half-made by a killed run (a state
-/// file without its code letter) is made again.
+/// [`DEMO_CARDS`] until another is asked for. A card whose making failed is removed, so the
+/// next call makes it again rather than open half a card (a killed run leaves its copy of DIR
+/// behind, never reused).
 pub fn ensure_card(md: &MockDir, hsa_id: &str) -> Result<(), MockError> {
     let state = md.card_state(hsa_id);
     if state.is_file() && md.card_pins(hsa_id).is_file() {
@@ -191,16 +192,32 @@ pub fn ensure_card(md: &MockDir, hsa_id: &str) -> Result<(), MockError> {
             format!("no test person has the HSA-id {hsa_id}"),
         )
     })?;
-    if state.exists() {
-        std::fs::remove_file(&state).map_err(|e| MockError::Io(state.clone(), e))?;
-    }
-    let cas = IssuingCas {
-        legacy: md.load_ca(CaName::Legacy)?,
-        hsa3: md.load_ca(CaName::Hsa3)?,
-        pnr3: md.load_ca(CaName::Pnr3)?,
+    let remove_card = || {
+        for file in [md.card_state(hsa_id), md.card_pins(hsa_id)] {
+            match std::fs::remove_file(&file) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(MockError::Io(file, e));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     };
-    let issued = make_card(md, person, &cas)?;
-    store_issued(&Store::open(&md.store())?, issued)
+    remove_card()?;
+    let made = (|| {
+        let cas = IssuingCas {
+            legacy: md.load_ca(CaName::Legacy)?,
+            hsa3: md.load_ca(CaName::Hsa3)?,
+            pnr3: md.load_ca(CaName::Pnr3)?,
+        };
+        let issued = make_card(md, person, &cas)?;
+        store_issued(&Store::open(&md.store())?, issued)
+    })();
+    if made.is_err() {
+        // The error that matters is the one above; a file left here is removed next time.
+        let _ = remove_card();
+    }
+    made
 }
 
 /// A TEST key shipped with the source (assets/demo-test-world/README.md): its file, for error
