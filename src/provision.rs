@@ -5,6 +5,8 @@
 //!
 //! The card is personalised, then keys and certificates go on it through its own commands, as a
 //! real issuing system would; the certificates come from a throwaway test CA saved beside it.
+//! The demo's cards are the exception: their legacy keys are the TEST keys of
+//! assets/demo-test-world, put in at personalisation, because generating them takes seconds.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
