@@ -6,7 +6,7 @@
 //! its private half; [`RsaSpki`] carries exactly that into a certificate.
 
 use rsa::pkcs1::EncodeRsaPublicKey;
-use rsa::pkcs8::{DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 use rsa::traits::PublicKeyParts;
 use rsa::{BigUint, RsaPrivateKey, RsaPublicKey};
 use zeroize::Zeroizing;
@@ -26,6 +26,18 @@ pub fn generate_rsa_key(bits: usize) -> Result<RsaPrivateKey, PkiError> {
     }
     RsaPrivateKey::new(&mut rand::rngs::OsRng, bits)
         .map_err(|e| PkiError::KeyGeneration(e.to_string()))
+}
+
+/// An RSA private key from PKCS#8 PEM (`BEGIN PRIVATE KEY`). Text before the PEM block is
+/// skipped, as RFC 7468 (5.2) allows: the demo's TEST keys carry a line there saying what they
+/// are, so nobody mistakes one for a secret.
+pub fn rsa_key_from_pem(text: &str) -> Result<RsaPrivateKey, PkiError> {
+    const BEGIN: &str = "-----BEGIN PRIVATE KEY-----";
+    let start = text.find(BEGIN).ok_or_else(|| {
+        PkiError::BadCaKey(format!("no `{BEGIN}` block (a PKCS#8 RSA key in PEM)"))
+    })?;
+    let pem = text.get(start..).unwrap_or_default();
+    RsaPrivateKey::from_pkcs8_pem(pem).map_err(|e| PkiError::BadCaKey(e.to_string()))
 }
 
 /// PKCS#8 DER of a private key, zeroized when dropped.
@@ -163,6 +175,17 @@ mod tests {
             rcgen::PublicKeyData::subject_public_key_info(&from_key),
             from_key.spki_der
         );
+    }
+
+    #[test]
+    fn pem_keys_are_read_after_a_note() {
+        let key = test_keys::rsa_2048(1);
+        let pem = crate::pki::pem::encode("PRIVATE KEY", &private_key_pkcs8_der(key).unwrap());
+        let read = rsa_key_from_pem(&format!("TEST KEY, not secret.\n{pem}")).unwrap();
+        assert_eq!(&read, key);
+        assert!(rsa_key_from_pem("TEST KEY, no PEM").is_err());
+        let cut = pem.replace("-----END PRIVATE KEY-----\n", "");
+        assert!(rsa_key_from_pem(&cut).is_err());
     }
 
     #[test]
