@@ -360,3 +360,14 @@ desk-puk-reveal = Show the PUK
 desk-puk-customer-types = The PUK is not saved. The customer types their new PIN themselves.
 desk-audit-status = The log: { $path } ({ $n } entries)
 desk-audit-broken = The log cannot be used ({ $detail }). No help that changes cards until it works; contact IT.
+
+## The desk's steps
+desk-step = { $n }. { $title }
+desk-puk-title = The customer's PUK
+desk-reason-forgot-pin1 = Forgot PIN1
+desk-reason-forgot-pin2 = Forgot PIN2
+desk-reason-blocked = Blocked code
+desk-audit-entries = The audit log: { $n ->
+    [one] { $n } entry
+   *[other] { $n } entries
+}

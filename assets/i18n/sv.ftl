@@ -351,3 +351,14 @@ desk-puk-reveal = Visa PUK
 desk-puk-customer-types = PUK-koden sparas inte. Kunden skriver själv in sin nya PIN-kod.
 desk-audit-status = Loggen: { $path } ({ $n } poster)
 desk-audit-broken = Loggen kan inte användas ({ $detail }). Ingen hjälp som ändrar kort förrän den fungerar; kontakta IT.
+
+## Servicediskens steg
+desk-step = { $n }. { $title }
+desk-puk-title = Kundens PUK-kod
+desk-reason-forgot-pin1 = Glömt PIN1
+desk-reason-forgot-pin2 = Glömt PIN2
+desk-reason-blocked = Spärrad kod
+desk-audit-entries = Granskningsloggen: { $n ->
+    [one] { $n } post
+   *[other] { $n } poster
+}

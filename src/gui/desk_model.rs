@@ -132,7 +132,10 @@ impl DeskModel {
             .as_ref()
             .is_some_and(|h| Some(h) != now.as_ref());
         if checked_other || (self.identity.confirmed_for.is_none() && self.puk.is_some()) {
+            // Most customers bring the same kind of document: keep the operator's last choice.
+            let document = self.identity.document;
             *self = DeskModel::default();
+            self.identity.document = document;
             return true;
         }
         false
@@ -390,8 +393,14 @@ mod tests {
         assert!(!m.identity_holds(&renamed));
 
         // When the reader shows it, everything for the last customer goes.
+        let document = m.identity.document;
         assert!(m.customer_changed(Some(&impostor)));
         assert!(m.puk.is_none() && m.identity.confirmed_for.is_none());
+        assert!(m.identity.last_four.is_empty() && !m.identity.photo_matches);
+        assert_eq!(
+            m.identity.document, document,
+            "the kind of document is remembered for the next customer"
+        );
         assert!(
             !m.customer_changed(Some(&impostor)),
             "nothing left to forget"

@@ -226,6 +226,9 @@ mod tests {
         "reader-events",
         "id-document",
         "worker-stop",
+        "code-grid",
+        "code-grid-seen",
+        "code-grid-next",
     ];
 
     fn collect_ids(dir: &std::path::Path, out: &mut Vec<String>) {

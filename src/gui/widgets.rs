@@ -97,7 +97,7 @@ pub struct CodeKeys {
 }
 
 /// The code fields of a form lined up in a grid, with the keyboard flow people expect: focus
-/// starts in the first field when the form appears, Enter in a field moves to the next one,
+/// starts in the first empty field when the form appears (the desk fills in the PUK), Enter in a field moves to the next one,
 /// Enter in the last asks to submit (the caller submits a complete form only), Esc cancels.
 pub fn code_grid(ui: &mut egui::Ui, form: &str, rows: Vec<CodeRow<'_>>) -> CodeKeys {
     let mut keys = CodeKeys::default();
@@ -110,6 +110,7 @@ pub fn code_grid(ui: &mut egui::Ui, form: &str, rows: Vec<CodeRow<'_>>) -> CodeK
     let ids: Vec<egui::Id> = rows.iter().map(|r| code_field_id(r.label)).collect();
     let next_key = egui::Id::unique(("code-grid-next", form));
     let count = rows.len();
+    let first_empty = rows.iter().position(|r| r.value.is_empty()).unwrap_or(0);
     egui::Grid::new(("code-grid", form))
         .num_columns(3)
         .spacing([12.0, 6.0])
@@ -126,7 +127,7 @@ pub fn code_grid(ui: &mut egui::Ui, form: &str, rows: Vec<CodeRow<'_>>) -> CodeK
                     )
                     .labelled_by(l.id);
                 let pending = ui.ctx().data(|d| d.get_temp::<egui::Id>(next_key));
-                if (i == 0 && appeared) || pending == Some(ids[i]) {
+                if (i == first_empty && appeared) || pending == Some(ids[i]) {
                     r.request_focus();
                     ui.ctx().data_mut(|d| d.remove::<egui::Id>(next_key));
                 }

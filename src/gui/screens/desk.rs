@@ -252,7 +252,7 @@ fn identity_section(app: &mut SithsApp, ui: &mut egui::Ui, customer: &CardOvervi
     let Some(desk) = app.desk.as_mut() else {
         return;
     };
-    ui.label(RichText::new(app.tr.t("desk-identity-title")).strong());
+    ui.label(RichText::new(step_title(&app.tr, 1, "desk-identity-title")).strong());
     let model = &mut desk.model;
     if model.identity_holds(customer) {
         let doc = model
@@ -294,15 +294,18 @@ fn identity_section(app: &mut SithsApp, ui: &mut egui::Ui, customer: &CardOvervi
             .response
             .labelled_by(label.id);
     });
-    widgets::text_field(
+    ui.checkbox(&mut model.identity.photo_matches, app.tr.t("desk-id-photo"));
+    // The last field typed: Enter there confirms a complete check.
+    let last_four = widgets::text_field(
         ui,
         &app.tr.t("desk-id-last-four"),
         &mut model.identity.last_four,
         80.0,
     );
-    ui.checkbox(&mut model.identity.photo_matches, app.tr.t("desk-id-photo"));
+    let entered = last_four.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
     let complete = model.identity.complete();
-    if widgets::primary(ui, &app.tr.t("desk-identity-confirm"), complete)
+    if (widgets::primary(ui, &app.tr.t("desk-identity-confirm"), complete) || entered)
+        && complete
         && let Some(detail) = model.confirm_identity(customer)
     {
         app.audit(crate::audit::Action::IdentityCheck, Ok(()), detail);
@@ -322,7 +325,7 @@ fn help_section(
     let audit_ok = desk.audit.status().is_ok();
     let idle = idle && desk.operator_busy.is_none();
     let help = desk.model.help_gate(customer, audit_ok, idle);
-    ui.label(RichText::new(app.tr.t("desk-help-title")).strong());
+    ui.label(RichText::new(step_title(&app.tr, 2, "desk-puk-title")).strong());
     if matches!(help, Err(Gate::CheckIdentity)) {
         widgets::warning(ui, &app.tr.t("desk-check-first"));
     }
@@ -334,6 +337,20 @@ fn help_section(
     let Some(desk) = app.desk.as_mut() else {
         return;
     };
+    // The usual reasons are one click; anything else is typed.
+    ui.horizontal_wrapped(|ui| {
+        for id in [
+            "desk-reason-forgot-pin1",
+            "desk-reason-forgot-pin2",
+            "desk-reason-blocked",
+        ] {
+            let text = app.tr.t(id);
+            let chosen = desk.model.reason == text;
+            if ui.selectable_label(chosen, &text).clicked() {
+                desk.model.reason = text;
+            }
+        }
+    });
     widgets::text_field(ui, &app.tr.t("desk-reason"), &mut desk.model.reason, 360.0);
     let pin_label = app.tr.t("desk-operator-pin");
     let enter = widgets::code_field(ui, &pin_label, &mut desk.model.operator_pin, PIN_MAX_LEN);
@@ -382,6 +399,7 @@ fn help_section(
 
     // Help that changes the customer's card.
     ui.add_space(6.0);
+    ui.label(RichText::new(step_title(&app.tr, 3, "desk-help-title")).strong());
     let need = home::card_need(customer, now);
     let has_puk = model.puk.is_some();
     let ok = help.is_ok();
@@ -424,18 +442,23 @@ fn help_section(
     }
 }
 
+/// "1. Identitet": the desk's steps are numbered in the order they are done.
+fn step_title(tr: &crate::gui::i18n::Tr, n: u8, id: &str) -> String {
+    tr.a(
+        "desk-step",
+        &[("n", n.into()), ("title", tr.t(id).as_str().into())],
+    )
+}
+
 fn audit_line(app: &SithsApp, ui: &mut egui::Ui) {
     let Some(desk) = app.desk.as_ref() else {
         return;
     };
     match desk.audit.status() {
-        Ok((path, entries)) => ui.label(
-            RichText::new(app.tr.a(
-                "desk-audit-status",
-                &[("path", path.as_str().into()), ("n", entries.into())],
-            ))
-            .weak(),
-        ),
+        // The file's path is for IT, in the tooltip; the count is what the operator checks.
+        Ok((path, entries)) => ui
+            .label(RichText::new(app.tr.a("desk-audit-entries", &[("n", entries.into())])).weak())
+            .on_hover_text(path),
         Err(e) => ui.label(
             RichText::new(
                 app.tr
