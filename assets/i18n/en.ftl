@@ -371,3 +371,11 @@ desk-audit-entries = The audit log: { $n ->
     [one] { $n } entry
    *[other] { $n } entries
 }
+
+## The upgrade's milestones and next step
+milestone-hsa = New HSA-id pair
+milestone-pnr = New personal identity number pair
+milestone-remove-legacy = Removing the old certificate pair
+show-details = Show details
+upgrade-next-login = Next: try logging in. When the login asks for a certificate, choose HSA-id, identification.
+action-try-login = Try logging in

@@ -362,3 +362,11 @@ desk-audit-entries = Granskningsloggen: { $n ->
     [one] { $n } post
    *[other] { $n } poster
 }
+
+## Uppgraderingens delmål och nästa steg
+milestone-hsa = Nytt HSA-id-par
+milestone-pnr = Nytt personnummerpar
+milestone-remove-legacy = Tar bort det gamla certifikatparet
+show-details = Visa detaljer
+upgrade-next-login = Nästa steg: prova att logga in. När inloggningen frågar efter certifikat väljer du HSA-id, legitimering.
+action-try-login = Prova inloggningen

@@ -6,7 +6,7 @@ use egui::RichText;
 use zeroize::Zeroizing;
 
 use crate::card::CardOverview;
-use crate::card::{PinKind, SecretCode};
+use crate::card::{CardError, PinKind, SecretCode};
 use crate::gui::app::{Screen, SithsApp};
 use crate::gui::protocol::{CardStatus, Command, Failure, Outcome};
 use crate::gui::widgets;
@@ -60,6 +60,8 @@ pub struct Wizard {
     pub card_was_pulled: bool,
     /// The holder pressed Cancel: the job stops after the step it is in.
     pub cancelling: bool,
+    /// A wrong or mistyped code: worded under the fields, the form shown again.
+    pub code_error: Option<Failure>,
 }
 
 impl Wizard {
@@ -109,6 +111,13 @@ impl Wizard {
                     removed_old: !summary.removed_slots.is_empty(),
                     overview: Box::new(summary.overview),
                 }
+            }
+            // A wrong code is the holder's to fix on the form, not a failure page.
+            Outcome::Failed(Failure::Card(
+                e @ (CardError::WrongCode { .. } | CardError::WrongCodeFewer { .. }),
+            )) => {
+                self.code_error = Some(Failure::Card(e));
+                Stage::Pins
             }
             Outcome::Failed(f) => Stage::Failed(f),
             _ => return,
@@ -191,6 +200,14 @@ fn pins(app: &mut SithsApp, ui: &mut egui::Ui) {
     if let Some(typo) = &app.upgrade.typo {
         ui.label(RichText::new(typo).color(widgets::colour(ui, widgets::Status::Error)));
     }
+    if let Some(f) = &app.upgrade.code_error {
+        let text = words::failure(&app.tr, f).text;
+        ui.label(
+            RichText::new(text)
+                .color(widgets::colour(ui, widgets::Status::Error))
+                .strong(),
+        );
+    }
     ui.add_space(8.0);
     // Both codes typed: Enter in PIN1 alone moves on to PIN2 instead of failing.
     let ready = app.overview().is_some()
@@ -215,6 +232,7 @@ fn pins(app: &mut SithsApp, ui: &mut egui::Ui) {
         match (pin1, pin2) {
             (Ok(pin1), Ok(pin2)) => {
                 app.upgrade.typo = None;
+                app.upgrade.code_error = None;
                 app.send(match app.upgrade.job {
                     Job::Upgrade => Command::Upgrade { pin1, pin2 },
                     Job::Renew => Command::Renew { pin1, pin2 },
@@ -225,6 +243,59 @@ fn pins(app: &mut SithsApp, ui: &mut egui::Ui) {
                 app.upgrade.typo = Some(words::pin_rule_error(&app.tr, &e));
             }
         }
+    }
+}
+
+/// A few milestones instead of twenty steps: one per new pair, then the old pair's removal
+/// (a renewal removes each old pair with its new one).
+fn milestones(app: &SithsApp, ui: &mut egui::Ui, running: bool) {
+    let renew = app.upgrade.job == Job::Renew;
+    let reached = app
+        .upgrade
+        .steps
+        .iter()
+        .map(|p| milestone_of(&p.step, renew))
+        .max()
+        .unwrap_or(0);
+    let mut list = vec![(1, "milestone-hsa"), (2, "milestone-pnr")];
+    if !renew {
+        list.push((3, "milestone-remove-legacy"));
+    }
+    for (n, id) in list {
+        let text = app.tr.t(id);
+        if reached > n {
+            widgets::success(ui, &text);
+        } else if reached == n && running {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(RichText::new(text).strong());
+            });
+        } else {
+            ui.label(RichText::new(format!("○ {text}")).weak());
+        }
+    }
+}
+
+/// Which milestone a step belongs to: 0 preparing, 1 the HSA-id pair, 2 the personnummer
+/// pair, 3 removing the legacy pair, 4 done.
+fn milestone_of(step: &Step, renew: bool) -> u8 {
+    use crate::ca::IdentityKind;
+    use crate::workflow::upgrade::Activity;
+    let pair = |p: &crate::ca::Profile| match p.identity() {
+        IdentityKind::HsaId => 1,
+        IdentityKind::Personnummer => 2,
+    };
+    match step {
+        Step::ReadCard | Step::VerifyPin(_) | Step::LogIn => 0,
+        Step::GenerateKey(p) | Step::Enrol(p) | Step::WriteCertificate(p) | Step::RemoveOld(p) => {
+            pair(p)
+        }
+        Step::Working(Activity::GeneratingKey(p) | Activity::Enrolling(p)) => pair(p),
+        // The upgrade proves all four keys after writing them, just before the removal.
+        Step::ProveKey(p) if renew => pair(p),
+        Step::ProveKey(_) => 2,
+        Step::RemoveLegacy => 3,
+        Step::Done => 4,
     }
 }
 
@@ -246,23 +317,25 @@ fn running(app: &mut SithsApp, ui: &mut egui::Ui) {
         .last()
         .map(|p| (p.done, p.total.max(1)))
         .unwrap_or((0, 1));
-    ui.add(
-        egui::ProgressBar::new(done as f32 / total as f32).text(app.tr.a(
-            "upgrade-progress",
-            &[("done", done.into()), ("total", total.into())],
-        )),
-    );
+    ui.add(egui::ProgressBar::new(done as f32 / total as f32));
     ui.add_space(6.0);
-    step_list(app, ui);
+    milestones(app, ui, true);
+    ui.add_space(6.0);
     // What the card is doing now, when the job said so before a slow step.
-    let now_doing = match app.upgrade.steps.last() {
-        Some(p) if matches!(p.step, Step::Working(_)) => words::step(&app.tr, &p.step),
-        _ => app.tr.t("upgrade-working"),
-    };
-    ui.horizontal(|ui| {
-        ui.spinner();
-        ui.label(now_doing);
-    });
+    if let Some(p) = app.upgrade.steps.last()
+        && matches!(p.step, Step::Working(_))
+    {
+        ui.label(words::step(&app.tr, &p.step));
+    }
+    egui::CollapsingHeader::new(app.tr.t("show-details"))
+        .id_salt("upgrade-details")
+        .show(ui, |ui| {
+            ui.label(app.tr.a(
+                "upgrade-progress",
+                &[("done", done.into()), ("total", total.into())],
+            ));
+            step_list(app, ui);
+        });
     ui.add_space(8.0);
     if app.upgrade.cancelling {
         ui.label(RichText::new(app.tr.t("cancel-after-step")).weak());
@@ -305,11 +378,20 @@ fn done(app: &mut SithsApp, ui: &mut egui::Ui) {
                 .t(job.pick("upgrade-legacy-removed", "renew-old-removed")),
         );
     }
+    // The next step: try the new login, and know which certificate to pick when asked.
     ui.add_space(8.0);
-    if widgets::primary(ui, &app.tr.t("to-overview"), true) {
-        app.upgrade = Wizard::default();
-        app.go(app.home_screen());
-    }
+    ui.label(app.tr.t("upgrade-next-login"));
+    ui.add_space(4.0);
+    ui.horizontal(|ui| {
+        if widgets::primary(ui, &app.tr.t("action-try-login"), true) {
+            app.upgrade = Wizard::default();
+            app.go(Screen::Certificates);
+        }
+        if widgets::secondary(ui, &app.tr.t("to-overview"), true) {
+            app.upgrade = Wizard::default();
+            app.go(app.home_screen());
+        }
+    });
 }
 
 fn failed(app: &mut SithsApp, ui: &mut egui::Ui) {
