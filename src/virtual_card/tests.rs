@@ -784,3 +784,63 @@ fn random_bytes_never_panic() {
     assert_eq!(c.state().pin_tries_left(3).map(|t| t > 0), Some(true));
     assert_eq!(verify(&mut c, 2, PIN2), 0x9000);
 }
+
+// ---- Pace ----------------------------------------------------------------------------------
+
+/// The time `respond_timed` says the card is busy with `cmd` (its answer is not looked at).
+fn busy(card: &mut VirtualCard, cmd: &Command) -> (u16, std::time::Duration) {
+    let (answer, busy) = card.respond_timed(&cmd.to_bytes().unwrap()).unwrap();
+    let sw = u16::from_be_bytes([answer[answer.len() - 2], answer[answer.len() - 1]]);
+    (sw, busy)
+}
+
+#[test]
+fn real_pace_makes_keys_and_signatures_take_a_cards_time() {
+    use super::pace::{APDU_OVERHEAD, KEY_GENERATION, SIGNATURE};
+    let hash: [u8; 32] = Sha256::digest(b"paced").into();
+    let mut c = card();
+    assert_eq!(c.pace(), Pace::Fast);
+    assert_eq!(
+        busy(&mut c, &Command::verify(1, None)).1,
+        std::time::Duration::ZERO
+    );
+
+    c.set_pace(Pace::Real { seed: 3 });
+    let (sw, plain) = busy(&mut c, &Command::verify(1, Some(PIN1)));
+    assert_eq!(sw, 0x9000);
+    assert!(
+        plain >= APDU_OVERHEAD && plain < KEY_GENERATION.0,
+        "{plain:?}"
+    );
+    // A refused generation (slot 9 does not exist) makes no key and takes no key's time.
+    let (sw, refused) = busy(&mut c, &Command::generate_key(9));
+    assert_eq!(sw, 0x6A86);
+    assert!(refused < SIGNATURE.0, "{refused:?}");
+    let (sw, keygen) = busy(&mut c, &Command::generate_key(1));
+    assert_eq!(sw >> 8, 0x61);
+    assert!(
+        keygen >= KEY_GENERATION.0 && keygen < KEY_GENERATION.1 + SIGNATURE.0,
+        "{keygen:?}"
+    );
+    assert_eq!(
+        busy(
+            &mut c,
+            &Command::mse_set_signature(layout::ALG_RSA_PSS_SHA256, 1)
+        )
+        .0,
+        0x9000
+    );
+    let (sw, signature) = busy(&mut c, &Command::compute_signature(&hash));
+    assert_eq!(sw, 0x9000);
+    assert!(
+        signature >= SIGNATURE.0 && signature < KEY_GENERATION.0,
+        "{signature:?}"
+    );
+
+    // The same seed draws the same key generation time again.
+    let mut again = card();
+    again.set_pace(Pace::Real { seed: 3 });
+    busy(&mut again, &Command::verify(1, Some(PIN1)));
+    busy(&mut again, &Command::generate_key(9));
+    assert_eq!(busy(&mut again, &Command::generate_key(1)).1, keygen);
+}
