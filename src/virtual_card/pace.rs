@@ -20,8 +20,9 @@ pub enum Pace {
     /// As fast as the host computes: what the tests use.
     #[default]
     Fast,
-    /// A physical card's pace. Key generation and signature times are drawn from `seed`, so a
-    /// run with the same seed (and the same commands) waits the same.
+    /// A physical card's pace. Key generation and signature times are drawn from `seed`: the
+    /// n-th key generation of a run takes the same time in every run with that seed, and so
+    /// does the n-th signature.
     Real { seed: u64 },
 }
 
@@ -89,16 +90,22 @@ pub(crate) enum Work {
 #[derive(Debug)]
 pub(crate) struct Clock {
     pace: Pace,
-    rng: Option<StdRng>,
+    /// Key generation and signature draws, each its own stream, so how many signatures came
+    /// first does not change how long a key takes.
+    rngs: Option<(StdRng, StdRng)>,
 }
 
 impl Clock {
     pub(crate) fn new(pace: Pace) -> Clock {
-        let rng = match pace {
+        let rngs = match pace {
             Pace::Fast => None,
-            Pace::Real { seed } => Some(StdRng::seed_from_u64(seed)),
+            Pace::Real { seed } => Some((
+                StdRng::seed_from_u64(seed),
+                // Any other fixed value: the signature stream must not repeat the key stream.
+                StdRng::seed_from_u64(seed ^ 0x5349_4748_5053),
+            )),
         };
-        Clock { pace, rng }
+        Clock { pace, rngs }
     }
 
     pub(crate) fn pace(&self) -> Pace {
@@ -108,15 +115,15 @@ impl Clock {
     /// How long the card takes for a command of `command` bytes that did `work` and gave an
     /// answer of `response` bytes (status word included). Zero at [`Pace::Fast`].
     pub(crate) fn cost(&mut self, command: usize, response: usize, work: Work) -> Duration {
-        let Some(rng) = self.rng.as_mut() else {
+        let Some((keys, signatures)) = self.rngs.as_mut() else {
             return Duration::ZERO;
         };
         let wire = t1_bytes(command) + t1_bytes(response);
         let bytes = Duration::from_micros(wire as u64 * ETU_PER_BYTE * 1_000_000 / BIT_RATE);
         let work = match work {
             Work::Plain => Duration::ZERO,
-            Work::KeyGeneration => draw(rng, KEY_GENERATION),
-            Work::Signature => draw(rng, SIGNATURE),
+            Work::KeyGeneration => draw(keys, KEY_GENERATION),
+            Work::Signature => draw(signatures, SIGNATURE),
         };
         APDU_OVERHEAD + bytes + work
     }
@@ -181,6 +188,21 @@ mod tests {
             );
             let sign = clock.cost(5, 2, Work::Signature) - base;
             assert!((SIGNATURE.0..=SIGNATURE.1).contains(&sign), "{sign:?}");
+        }
+    }
+
+    #[test]
+    fn key_generation_draws_do_not_depend_on_signatures_before_them() {
+        let mut plain = Clock::new(Pace::Real { seed: DEFAULT_SEED });
+        let mut signed = Clock::new(Pace::Real { seed: DEFAULT_SEED });
+        for _ in 0..3 {
+            signed.cost(5, 2, Work::Signature);
+        }
+        for _ in 0..4 {
+            assert_eq!(
+                plain.cost(5, 2, Work::KeyGeneration),
+                signed.cost(5, 2, Work::KeyGeneration)
+            );
         }
     }
 
