@@ -14,7 +14,7 @@ use crate::layout;
 
 use super::fs::{self, FileRef};
 use super::keys;
-use super::pace::{Clock, Pace, Work};
+use super::pace::{Clock, Pace, PaceSpent, Work};
 use super::pins::{self, PinOutcome};
 use super::state::{CardState, StateError};
 
@@ -227,6 +227,11 @@ impl VirtualCard {
 
     pub fn pace(&self) -> Pace {
         self.clock.pace()
+    }
+
+    /// Where the card's time went at its pace since [`Self::set_pace`] (all zero when fast).
+    pub fn pace_spent(&self) -> PaceSpent {
+        self.clock.spent()
     }
 
     /// Answer the next `n` commands, then pull the card: the (n+1)-th command is not applied.

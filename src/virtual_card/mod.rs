@@ -23,7 +23,7 @@ mod tests;
 use std::sync::{Arc, Mutex};
 
 pub use engine::{CardPulled, VirtualCard};
-pub use pace::Pace;
+pub use pace::{Pace, PaceSpent};
 pub use state::{BuildError, CardState, Df, Ef, MAX_EF_CAPACITY, Pin, StateError};
 
 /// One card shared by the doors that serve it (in-process transport, vpcd link) and by tests

@@ -86,10 +86,36 @@ pub(crate) enum Work {
     Signature,
 }
 
+/// Where a paced card's time went since its pace was set, so the bench can show what a whole
+/// upgrade costs at real pace and why.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PaceSpent {
+    /// APDUs answered at this pace.
+    pub apdus: u64,
+    /// [`APDU_OVERHEAD`] for each of them.
+    pub overhead: Duration,
+    /// Bytes on the wire, T=1 framing included ([`t1_bytes`]).
+    pub wire_bytes: u64,
+    /// Those bytes at [`BIT_RATE`].
+    pub bytes: Duration,
+    pub key_generations: u32,
+    pub key_generation: Duration,
+    pub signatures: u32,
+    pub signing: Duration,
+}
+
+impl PaceSpent {
+    /// All the time the card was busy.
+    pub fn total(&self) -> Duration {
+        self.overhead + self.bytes + self.key_generation + self.signing
+    }
+}
+
 /// Turns commands into the time a physical card would take for them.
 #[derive(Debug)]
 pub(crate) struct Clock {
     pace: Pace,
+    spent: PaceSpent,
     /// Key generation and signature draws, each its own stream, so how many signatures came
     /// first does not change how long a key takes.
     rngs: Option<(StdRng, StdRng)>,
@@ -105,7 +131,15 @@ impl Clock {
                 StdRng::seed_from_u64(seed ^ 0x5349_4748_5053),
             )),
         };
-        Clock { pace, rngs }
+        Clock {
+            pace,
+            spent: PaceSpent::default(),
+            rngs,
+        }
+    }
+
+    pub(crate) fn spent(&self) -> PaceSpent {
+        self.spent
     }
 
     pub(crate) fn pace(&self) -> Pace {
@@ -118,12 +152,27 @@ impl Clock {
         let Some((keys, signatures)) = self.rngs.as_mut() else {
             return Duration::ZERO;
         };
-        let wire = t1_bytes(command) + t1_bytes(response);
-        let bytes = Duration::from_micros(wire as u64 * ETU_PER_BYTE * 1_000_000 / BIT_RATE);
+        let wire = (t1_bytes(command) + t1_bytes(response)) as u64;
+        let bytes = Duration::from_micros(wire * ETU_PER_BYTE * 1_000_000 / BIT_RATE);
+        let spent = &mut self.spent;
+        spent.apdus += 1;
+        spent.overhead += APDU_OVERHEAD;
+        spent.wire_bytes += wire;
+        spent.bytes += bytes;
         let work = match work {
             Work::Plain => Duration::ZERO,
-            Work::KeyGeneration => draw(keys, KEY_GENERATION),
-            Work::Signature => draw(signatures, SIGNATURE),
+            Work::KeyGeneration => {
+                let t = draw(keys, KEY_GENERATION);
+                spent.key_generations += 1;
+                spent.key_generation += t;
+                t
+            }
+            Work::Signature => {
+                let t = draw(signatures, SIGNATURE);
+                spent.signatures += 1;
+                spent.signing += t;
+                t
+            }
         };
         APDU_OVERHEAD + bytes + work
     }
@@ -173,7 +222,16 @@ mod tests {
             + Duration::from_micros((11 + 6) as u64 * ETU_PER_BYTE * 1_000_000 / BIT_RATE);
         assert_eq!(select, expected);
         // A full READ BINARY answer costs more than a short one.
-        assert!(clock.cost(5, 258, Work::Plain) > select);
+        let read = clock.cost(5, 258, Work::Plain);
+        assert!(read > select);
+        let sign = clock.cost(5, 258, Work::Signature);
+        let spent = clock.spent();
+        assert_eq!(
+            (spent.apdus, spent.signatures, spent.key_generations),
+            (3, 1, 0)
+        );
+        assert_eq!(spent.wire_bytes as usize, 17 + 2 * (9 + t1_bytes(258)));
+        assert_eq!(spent.total(), select + read + sign);
     }
 
     #[test]
