@@ -462,8 +462,8 @@ fn bench_real_pace(
     println!(
         "card busy by cause (virtual_card::pace): {} APDUs x {} ms = {:.1} s; {} bytes on the \
          wire (T=1, IFSC {}) at {} bit/s = {:.1} s; {} key generations = {:.1} s; {} \
-         signatures = {:.1} s; in all {:.1} s (the rest of the card time is pcscd, vpcd and \
-         the host)",
+         signatures = {:.1} s; in all {:.1} s (the emulation's own work is counted in these; \
+         the rest of the card time is pcscd, vpcd and the host)",
         spent.apdus,
         pace::APDU_OVERHEAD.as_millis(),
         spent.overhead.as_secs_f64(),
@@ -485,7 +485,7 @@ fn bench_real_pace(
         t.total.as_secs_f64() - spent.bytes.as_secs_f64() + slow_bytes
     );
     println!(
-        "CA connections: {} full TLS handshakes (each signed by the card), {} resumed",
+        "CA connections: {} full TLS handshake(s), each signed by the card; {} resumed",
         handshakes.0, handshakes.1
     );
     Ok(RealPaceRun {
@@ -919,7 +919,7 @@ fn print_summary(upgrades: &UpgradeFigures, pkcs11: &Pkcs11Figures, issuance: &I
     println!(
         "upgrade at a real card's pace (seed {}, one run): predicted wall time {:.1} s (card \
          {:.1} s of which key generation {:.1} s and bytes {:.1} s; CA {:.1} s; client {:.1} \
-         ms); {} full TLS handshakes",
+         ms); {} full TLS handshake(s)",
         real.seed,
         real.run.timing.total.as_secs_f64(),
         real.run.timing.card.as_secs_f64(),

@@ -804,24 +804,27 @@ fn real_pace_makes_keys_and_signatures_take_a_cards_time() {
         busy(&mut c, &Command::verify(1, None)).1,
         std::time::Duration::ZERO
     );
+    assert_eq!(c.pace_spent(), PaceSpent::default());
 
     c.set_pace(Pace::Real { seed: 3 });
-    let (sw, plain) = busy(&mut c, &Command::verify(1, Some(PIN1)));
+    let (sw, _) = busy(&mut c, &Command::verify(1, Some(PIN1)));
     assert_eq!(sw, 0x9000);
-    assert!(
-        plain >= APDU_OVERHEAD && plain < KEY_GENERATION.0,
-        "{plain:?}"
-    );
+    let spent = c.pace_spent();
+    assert_eq!((spent.apdus, spent.overhead), (1, APDU_OVERHEAD));
     // A refused generation (slot 9 does not exist) makes no key and takes no key's time.
-    let (sw, refused) = busy(&mut c, &Command::generate_key(9));
-    assert_eq!(sw, 0x6A86);
-    assert!(refused < SIGNATURE.0, "{refused:?}");
+    assert_eq!(busy(&mut c, &Command::generate_key(9)).0, 0x6A86);
+    assert_eq!(c.pace_spent().key_generations, 0);
+    let before = c.pace_spent().total();
     let (sw, keygen) = busy(&mut c, &Command::generate_key(1));
     assert_eq!(sw >> 8, 0x61);
+    let spent = c.pace_spent();
+    assert_eq!(spent.key_generations, 1);
     assert!(
-        keygen >= KEY_GENERATION.0 && keygen < KEY_GENERATION.1 + SIGNATURE.0,
-        "{keygen:?}"
+        (KEY_GENERATION.0..=KEY_GENERATION.1).contains(&spent.key_generation),
+        "{spent:?}"
     );
+    // What making the key here took is part of the card's time, not added to it.
+    assert!(keygen <= spent.total() - before, "{keygen:?} {spent:?}");
     assert_eq!(
         busy(
             &mut c,
@@ -830,17 +833,21 @@ fn real_pace_makes_keys_and_signatures_take_a_cards_time() {
         .0,
         0x9000
     );
-    let (sw, signature) = busy(&mut c, &Command::compute_signature(&hash));
-    assert_eq!(sw, 0x9000);
+    assert_eq!(busy(&mut c, &Command::compute_signature(&hash)).0, 0x9000);
+    let spent = c.pace_spent();
+    assert_eq!(spent.signatures, 1);
     assert!(
-        signature >= SIGNATURE.0 && signature < KEY_GENERATION.0,
-        "{signature:?}"
+        (SIGNATURE.0..=SIGNATURE.1).contains(&spent.signing),
+        "{spent:?}"
     );
 
     // The same seed draws the same key generation time again.
     let mut again = card();
     again.set_pace(Pace::Real { seed: 3 });
     busy(&mut again, &Command::verify(1, Some(PIN1)));
-    busy(&mut again, &Command::generate_key(9));
-    assert_eq!(busy(&mut again, &Command::generate_key(1)).1, keygen);
+    busy(&mut again, &Command::generate_key(1));
+    assert_eq!(
+        again.pace_spent().key_generation,
+        c.pace_spent().key_generation
+    );
 }
