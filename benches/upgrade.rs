@@ -463,7 +463,7 @@ fn bench_real_pace(
         "card busy by cause (virtual_card::pace): {} APDUs x {} ms = {:.1} s; {} bytes on the \
          wire (T=1, IFSC {}) at {} bit/s = {:.1} s; {} key generations = {:.1} s; {} \
          signatures = {:.1} s; in all {:.1} s (the emulation's own work is counted in these; \
-         the rest of the card time is pcscd, vpcd and the host)",
+         a TLS handshake's signature counts as CA time, as above)",
         spent.apdus,
         pace::APDU_OVERHEAD.as_millis(),
         spent.overhead.as_secs_f64(),
