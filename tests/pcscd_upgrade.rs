@@ -291,7 +291,10 @@ fn upgrade_at_a_real_cards_pace_while_the_ca_closes_idle_connections() {
     // The CA did close idle connections under the upgrade, and the card signed a full
     // handshake on more than one connection.
     let log = std::fs::read_to_string(&ca_log).unwrap();
-    assert!(log.contains("connection closed"), "no idle close:\n{log}");
+    assert!(
+        log.contains("idle for 2 s; connection closed"),
+        "no idle close:\n{log}"
+    );
     assert!(
         log.matches("TLS handshake (full)").count() >= 2,
         "one handshake only:\n{log}"

@@ -32,8 +32,9 @@ pub const DEFAULT_SEED: u64 = 14;
 
 /// Host, reader and card-OS cost of one APDU, before any byte moves: a USB CCID exchange is a
 /// bulk-out and a bulk-in transfer, each waiting for a 1 ms full-speed USB frame, and the card
-/// OS needs a few milliseconds to dispatch a command (the JCAlgTest performance project measures
-/// a few ms for on-card calls that do almost nothing, communication included). 5 ms in all.
+/// OS needs a few milliseconds to dispatch a command and set up its answer (our estimate for a
+/// command that does almost nothing; card-side benchmarks such as JCAlgTest subtract such a
+/// fixed per-command cost before they report an operation's time). 5 ms in all.
 pub const APDU_OVERHEAD: Duration = Duration::from_millis(5);
 
 /// Bits per second on the card's I/O line: 38 400 bit/s, the bit rate of Fi = 372, Di = 4
@@ -63,15 +64,16 @@ pub const T1_BLOCK_OVERHEAD: usize = 4;
 
 /// On-card RSA-2048 key generation: 3 to 8 s, drawn uniformly per key (issue 14's range). The
 /// spread is real: the card searches for two random 1024-bit primes, so one key takes several
-/// times as long as another on the same chip; the JCAlgTest performance database shows
-/// seconds for `KeyPair.genKeyPair()` with RSA-2048 on the JavaCards it measured (NXP JCOP,
-/// Infineon and others), never the tenths of a second of a desktop CPU.
+/// times as long as another on the same chip. Published measurements of on-card RSA-2048
+/// generation (the JCAlgTest project's per-card performance results for JavaCards of NXP,
+/// Infineon and others) are in seconds, not the tenths of a second a desktop CPU needs.
 pub const KEY_GENERATION: (Duration, Duration) =
     (Duration::from_millis(3_000), Duration::from_millis(8_000));
 
 /// One RSA-2048 private-key operation (a signature): 100 to 300 ms, drawn uniformly (issue 14's
-/// range; smart-card crypto coprocessors take about a tenth to a few tenths of a second per
-/// RSA-2048 private-key operation with CRT, as JCAlgTest's `Signature.sign()` figures show).
+/// range: a smart card's crypto coprocessor needs about a tenth to a few tenths of a second for
+/// one RSA-2048 private-key operation with CRT, the order of magnitude card benchmarks such as
+/// JCAlgTest report for `Signature.sign()`).
 pub const SIGNATURE: (Duration, Duration) =
     (Duration::from_millis(100), Duration::from_millis(300));
 
