@@ -4,6 +4,10 @@
 //!    CA mock in-process over real mutual TLS: five runs, each on a fresh copy of the same
 //!    person's pre-upgrade card and a fresh CA store, split into card, CA and client time as
 //!    [`Timing`] measures them, plus the APDUs and bytes the card answered.
+//!    Then one more run with the virtual card at a real card's pace (`--pace real`, the fixed
+//!    default seed): the predicted wall time of a whole upgrade with a physical card, split
+//!    the same way, and the card's time by cause as the pace model (`virtual_card::pace`)
+//!    charged it.
 //! 2. The same upgrade through PKCS#11 (the pkcs11 backend) on SoftHSM2 tokens made from the same
 //!    card (one token per PIN, as OpenSC and Net iD show a SITHS card), with the same split.
 //! 3. A renewal of a due card (`"renewal_due": true`) through the same pcscd and vpcd: four
@@ -48,7 +52,7 @@ use siths_upgrade::pki::keys::{RsaSpki, generate_rsa_key, private_key_pkcs8_der}
 use siths_upgrade::pki::{CertInfo, PersonCertRequest, Purpose};
 use siths_upgrade::transport::TransportError;
 use siths_upgrade::transport::pcsc::PcscTransport;
-use siths_upgrade::virtual_card::{self, VirtualCard, vpcd};
+use siths_upgrade::virtual_card::{self, Pace, PaceSpent, VirtualCard, pace, vpcd};
 use siths_upgrade::workflow::renew::{RenewRequest, renew};
 use siths_upgrade::workflow::upgrade::{Timing, UpgradeRequest, upgrade};
 
@@ -147,6 +151,17 @@ struct UpgradeFigures {
     runs: Vec<UpgradeRun>,
     /// Mean time of one RSA-2048 key generation with the code the virtual card uses.
     keygen_ms: f64,
+    /// The run at a real card's pace.
+    real_pace: RealPaceRun,
+}
+
+/// The upgrade run with the virtual card at [`Pace::Real`].
+struct RealPaceRun {
+    seed: u64,
+    run: UpgradeRun,
+    spent: PaceSpent,
+    /// Full and resumed TLS handshakes the CA finished during the run.
+    handshakes: (u64, u64),
 }
 
 /// The served card and the CA of the upgrade runs; torn down in order on drop.
@@ -385,7 +400,119 @@ fn bench_upgrade(pcscd: &pcscd::Pcscd, world: &Path, tmp: &Path) -> BenchResult<
          handshake: those card signatures count as CA time). client time = the rest: \
          certificate checks, parsing, building requests."
     );
-    Ok(UpgradeFigures { runs, keygen_ms })
+    let real_pace = bench_real_pace(&mut rig, pcscd, &root_pem, &pin1, &pin2)?;
+    Ok(UpgradeFigures {
+        runs,
+        keygen_ms,
+        real_pace,
+    })
+}
+
+/// One more upgrade, the virtual card at a real card's pace with the fixed default seed: what a
+/// whole upgrade would take with a physical card (issue 14). The CA mock keeps its default
+/// limits, so it closes connections idle for 10 s as it would any client's.
+fn bench_real_pace(
+    rig: &mut UpgradeRig,
+    pcscd: &pcscd::Pcscd,
+    root_pem: &[u8],
+    pin1: &SecretCode,
+    pin2: &SecretCode,
+) -> BenchResult<RealPaceRun> {
+    let seed = pace::DEFAULT_SEED;
+    println!(
+        "\n== the same upgrade at a real card's pace (virtual card --pace real, seed {seed}; \
+         CA mock with its default limits), one run =="
+    );
+    rig.fresh_card_and_store()?;
+    let url = rig.url()?;
+    let mut opened = SithsCard::open(Box::new(rig.connect(pcscd)?))?;
+    opened.reset_stats();
+    // From here on: opening the connection above ran at full speed.
+    virtual_card::lock(&rig.card).set_pace(Pace::Real { seed });
+    let before = rig.counters();
+    let card = siths_upgrade::card::share(opened);
+    let summary = upgrade(
+        &card,
+        &UpgradeRequest {
+            ca_url: &url,
+            ca_root_pem: root_pem,
+            pin1,
+            pin2,
+        },
+        &mut |_| {},
+    )?;
+    let host = card.lock().map_err(|_| "card lock poisoned")?.stats();
+    drop(card);
+    let after = rig.counters();
+    let spent = virtual_card::lock(&rig.card).pace_spent();
+    virtual_card::lock(&rig.card).set_pace(Pace::Fast);
+    if summary.written.len() != Profile::ALL.len()
+        || summary.overview.certificates.len() != Profile::ALL.len()
+    {
+        return Err(format!(
+            "the real-pace run did not upgrade the card: wrote {:?}",
+            summary.written
+        )
+        .into());
+    }
+    let handshakes = rig.mock.as_ref().map_or((0, 0), |m| {
+        (m.handshakes().full(), m.handshakes().resumed())
+    });
+    let run = UpgradeRun {
+        timing: summary.timing,
+        apdus: after.apdus.saturating_sub(before.apdus),
+        command_bytes: after.command_bytes.saturating_sub(before.command_bytes),
+        response_bytes: after.response_bytes.saturating_sub(before.response_bytes),
+        counters: (before, after),
+        host_agrees: host.apdus == after.apdus.saturating_sub(before.apdus),
+    };
+    let t = &run.timing;
+    println!(
+        "predicted wall time of a whole upgrade: {:.1} s (card {:.1} s, CA {:.1} s, client \
+         {:.1} ms); {} APDUs, {} command bytes, {} response bytes",
+        t.total.as_secs_f64(),
+        t.card.as_secs_f64(),
+        t.ca.as_secs_f64(),
+        ms(t.client()),
+        run.apdus,
+        run.command_bytes,
+        run.response_bytes
+    );
+    println!(
+        "card busy by cause (virtual_card::pace): {} APDUs x {} ms = {:.1} s; {} bytes on the \
+         wire (T=1, IFSC {}) at {} bit/s = {:.1} s; {} key generations = {:.1} s; {} \
+         signatures = {:.1} s; in all {:.1} s (the emulation's own work is counted in these; \
+         a TLS handshake's signature counts as CA time, as above)",
+        spent.apdus,
+        pace::APDU_OVERHEAD.as_millis(),
+        spent.overhead.as_secs_f64(),
+        spent.wire_bytes,
+        pace::IFSC,
+        pace::BIT_RATE,
+        spent.bytes.as_secs_f64(),
+        spent.key_generations,
+        spent.key_generation.as_secs_f64(),
+        spent.signatures,
+        spent.signing.as_secs_f64(),
+        spent.total().as_secs_f64()
+    );
+    let default_rate = 9_600.0;
+    let slow_bytes = spent.bytes.as_secs_f64() * pace::BIT_RATE as f64 / default_rate;
+    println!(
+        "at ISO 7816-3's default 9600 bit/s (a card whose ATR proposes no faster rate) the \
+         bytes would take {slow_bytes:.1} s, the whole upgrade about {:.0} s",
+        t.total.as_secs_f64() - spent.bytes.as_secs_f64() + slow_bytes
+    );
+    println!(
+        "CA connections: {} full TLS handshake(s), each signed by the card; {} resumed",
+        handshakes.0, handshakes.1
+    );
+    Ok(RealPaceRun {
+        seed,
+        run,
+        spent,
+        handshakes,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -901,6 +1028,20 @@ fn print_summary(upgrades: &UpgradeFigures, pkcs11: &Pkcs11Figures, issuance: &I
         "upgrade via PKCS#11 split (median ms): card {:.0}, CA {:.0}, client {p11_client:.1}",
         p11(&|t| ms(t.card)),
         p11(&|t| ms(t.ca))
+    );
+    let real = &upgrades.real_pace;
+    println!(
+        "upgrade at a real card's pace (seed {}, one run): predicted wall time {:.1} s (card \
+         {:.1} s of which key generation {:.1} s and bytes {:.1} s; CA {:.1} s; client {:.1} \
+         ms); {} full TLS handshake(s)",
+        real.seed,
+        real.run.timing.total.as_secs_f64(),
+        real.run.timing.card.as_secs_f64(),
+        real.spent.key_generation.as_secs_f64(),
+        real.spent.bytes.as_secs_f64(),
+        real.run.timing.ca.as_secs_f64(),
+        ms(real.run.timing.client()),
+        real.handshakes.0
     );
     println!("(verdicts use the worst of the {UPGRADE_RUNS} upgrade runs, not the median)");
 }

@@ -1157,3 +1157,203 @@ fn fetch_existing_writes_only_what_passes_every_check_into_its_own_slot() {
             .all(|e| e.fit.explain().contains("cannot go onto this card"))
     );
 }
+
+// ---------------------------------------------------------------- kept-alive connections
+
+/// A kept-alive HTTPS server that answers the first request on each connection and keeps the
+/// connection open, then reads the next request and closes the connection without answering:
+/// what a client sees when the server closes an idle connection just as a request goes out.
+/// It keeps no TLS sessions, so every connection is a full handshake the card signs.
+struct ClosingServer {
+    port: u16,
+    connections: Arc<std::sync::atomic::AtomicUsize>,
+    seen: Arc<Mutex<Vec<(String, bool)>>>,
+}
+
+impl ClosingServer {
+    fn start(client_roots_pem: &[u8], handler: Handler) -> ClosingServer {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(client_roots_pem) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()
+                .unwrap();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki().server_key.clone()));
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(vec![CertificateDer::from(pki().server_cert.clone())], key)
+            .unwrap();
+        config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        config.send_tls13_tickets = 0;
+        let config = Arc::new(config);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (count, log) = (connections.clone(), seen.clone());
+        std::thread::spawn(move || {
+            for tcp in listener.incoming() {
+                let Ok(tcp) = tcp else { continue };
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = tcp.set_read_timeout(Some(Duration::from_secs(20)));
+                let Ok(conn) = ServerConnection::new(config.clone()) else {
+                    continue;
+                };
+                let mut tls = StreamOwned::new(conn, tcp);
+                let Ok(first) = read_request(&mut tls) else {
+                    continue;
+                };
+                log.lock().unwrap().push((first.path.clone(), true));
+                let a = handler(&first);
+                let mut out = format!(
+                    "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
+                    a.status,
+                    a.content_type,
+                    a.body.len()
+                )
+                .into_bytes();
+                out.extend_from_slice(&a.body);
+                if tls.write_all(&out).and_then(|()| tls.flush()).is_err() {
+                    continue;
+                }
+                if let Ok(next) = read_request(&mut tls) {
+                    log.lock().unwrap().push((next.path, false));
+                }
+                // Closed cleanly, with no answer to the second request.
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+                let _ = tls.sock.shutdown(std::net::Shutdown::Both);
+            }
+        });
+        ClosingServer {
+            port,
+            connections,
+            seen,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("https://localhost:{}", self.port)
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Each request's path, and whether it was answered.
+    fn seen(&self) -> Vec<(String, bool)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// Read one request (head and body) from a kept-alive connection.
+fn read_request(tls: &mut StreamOwned<ServerConnection, TcpStream>) -> Result<Seen, String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match tls.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            Ok(_) => return Err("closed before a request".into()),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let head = String::from_utf8_lossy(&head).to_string();
+    let mut request_line = head.lines().next().unwrap_or("").split(' ');
+    let method = request_line.next().unwrap_or("").to_string();
+    let path = request_line.next().unwrap_or("").to_string();
+    let length = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.trim()
+                .eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().unwrap_or(0))
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    tls.read_exact(&mut body).map_err(|e| e.to_string())?;
+    Ok(Seen {
+        method,
+        path,
+        content_type: None,
+        body,
+        client_cert: None,
+        version: tls.conn.protocol_version(),
+    })
+}
+
+#[test]
+fn a_request_the_server_closes_on_is_sent_again_if_safe_with_a_new_handshake() {
+    let card = TestCard::new();
+    let issued = issue(
+        &pki().hsa3,
+        DEMO_HSA_ID,
+        Purpose::Authentication,
+        &card_spki(&card),
+        None,
+    );
+    let hsa3 = pki().hsa3.cert_der().to_vec();
+    let server = ClosingServer::start(
+        &card.ca_pem,
+        Box::new(
+            move |seen| match (seen.method.as_str(), seen.path.as_str()) {
+                ("GET", "/api/v1/me") => answer(200, "application/json", ME_JSON),
+                ("POST", "/.well-known/est/hsa-auth/simpleenroll") => answer(
+                    200,
+                    "application/pkcs7-mime",
+                    pkcs7::certs_only_base64(&[&hsa3, &issued]).unwrap(),
+                ),
+                _ => answer(200, "application/json", r#"{"puk":"00000000"}"#),
+            },
+        ),
+    );
+    // PIN1 once, as the upgrade does; every handshake after that is signed without it.
+    card.verify_pin1();
+    let client = CaClient::new(
+        &server.url(),
+        pki().root.cert_pem().as_bytes(),
+        card.shared.clone(),
+        AUTH_SLOT,
+        card.auth_cert.clone(),
+    )
+    .unwrap();
+    assert_eq!(client.me().unwrap().hsa_id, DEMO_HSA_ID);
+    // The kept-alive connection is closed under the second request: sent again, answered.
+    assert_eq!(client.me().unwrap().hsa_id, DEMO_HSA_ID);
+    // An enrolment too (the same CSR for the same key).
+    let csr = card_csr(&card.shared, AUTH_SLOT, &card.public).unwrap();
+    assert!(client.enroll(Profile::HsaAuth, &csr).is_ok());
+    assert_eq!(
+        server.seen(),
+        [
+            ("/api/v1/me".to_string(), true),
+            ("/api/v1/me".to_string(), false),
+            ("/api/v1/me".to_string(), true),
+            ("/.well-known/est/hsa-auth/simpleenroll".to_string(), false),
+            ("/.well-known/est/hsa-auth/simpleenroll".to_string(), true),
+        ]
+    );
+    assert_eq!(server.connections(), 3);
+    assert_eq!(
+        client.handshakes().pss_signatures,
+        3,
+        "a card signature each"
+    );
+
+    // A PUK lookup is never sent twice: the operator decides.
+    let err = client
+        .puk_lookup("TST5565594230-1002", "ärende 4711")
+        .unwrap_err();
+    assert!(matches!(err, CaError::Unreachable { .. }), "{err:?}");
+    assert!(err.to_string().contains("try again"), "{err}");
+    assert_eq!(
+        server.seen().last(),
+        Some(&("/api/v1/puk-lookup".to_string(), false))
+    );
+    assert_eq!(server.connections(), 3);
+}

@@ -1032,6 +1032,98 @@ fn slow_and_idle_clients_do_not_take_the_ca_down() {
     );
 }
 
+/// A client config without a client certificate, to be shared by connections that should
+/// resume each other's TLS session.
+fn anonymous_config(env: &Env) -> std::sync::Arc<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from_pem_file(env.dir.root_pem()).unwrap())
+        .unwrap();
+    std::sync::Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+/// One kept-alive request for the default CA's certificates on a new connection made with
+/// `config`; the connection is returned open, its answer read.
+fn kept_alive_cacerts(
+    env: &Env,
+    config: &std::sync::Arc<rustls::ClientConfig>,
+) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    use std::io::{Read, Write};
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(config.clone(), name).unwrap();
+    let tcp = std::net::TcpStream::connect(env.server().addr()).unwrap();
+    // Only so that a broken server cannot hang the test.
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    tls.write_all(b"GET /.well-known/est/cacerts HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    tls.flush().unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        tls.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })
+        .expect("a Content-Length");
+    let mut body = vec![0; length];
+    tls.read_exact(&mut body).unwrap();
+    tls
+}
+
+#[test]
+fn idle_connections_are_closed_cleanly_and_sessions_can_be_forgotten() {
+    use std::io::Read;
+    use std::time::Duration;
+    // A kept-alive connection left idle is closed after `idle`, with close_notify (rustls then
+    // reads a clean end, Ok(0)); the request-head deadline, which would cut it without one, is
+    // far away.
+    let env = Env::with_limits(mock::Limits {
+        idle: Some(Duration::from_millis(500)),
+        header_read: Duration::from_secs(60),
+        tls_resumption: false,
+        ..mock::Limits::default()
+    });
+    let config = anonymous_config(&env);
+    let mut idle = kept_alive_cacerts(&env, &config);
+    let mut buf = [0u8; 64];
+    assert_eq!(
+        idle.read(&mut buf).map_err(|e| e.to_string()),
+        Ok(0),
+        "the idle connection did not end with close_notify"
+    );
+    // Without resumption the next connection is a full handshake again.
+    drop(kept_alive_cacerts(&env, &config));
+    let counts = env.server().handshakes();
+    assert_eq!((counts.full(), counts.resumed()), (2, 0));
+
+    // By default the same client resumes its session, and idle connections are left to the
+    // request-head deadline.
+    let env = Env::new();
+    let config = anonymous_config(&env);
+    drop(kept_alive_cacerts(&env, &config));
+    drop(kept_alive_cacerts(&env, &config));
+    let counts = env.server().handshakes();
+    assert_eq!((counts.full(), counts.resumed()), (1, 1));
+}
+
 #[test]
 fn connections_beyond_the_limit_wait_for_a_free_one() {
     use std::time::Duration;

@@ -1,10 +1,13 @@
 //! The upgrade as a user runs it from the README: `ca-mock init` and `ca-mock serve`, the card
 //! served through a real pcscd by `virtual-card serve`, `upgrade` from the CLI, and OpenSC
-//! reading the result.
+//! reading the result; and the same upgrade at a real card's pace against a CA that closes idle
+//! connections and forgets TLS sessions (issue 14).
 
 mod support;
 
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use support::pcscd::Pcscd;
@@ -36,6 +39,24 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// One CA world per test binary, made by `ca-mock init` from the command line (it takes
+/// seconds: an RSA-4096 root and a card per person); each test serves a copy of its own.
+fn world() -> &'static Path {
+    static WORLD: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, dir) = WORLD.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("ca");
+        let init = run(
+            &["ca-mock", "init", "--dir", dir.to_str().unwrap()],
+            "",
+            &[],
+        );
+        assert!(init.status.success(), "{}", text(&init));
+        (tmp, dir)
+    });
+    dir
+}
+
 /// Wait (bounded, a hang guard) until `ok` holds.
 fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
     let limit = Instant::now() + Duration::from_secs(30);
@@ -61,10 +82,8 @@ impl World {
         let env = pcscd.env();
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("ca");
+        support::files::copy_dir(world(), &dir);
         let dir_s = dir.to_str().unwrap();
-
-        let init = run(&["ca-mock", "init", "--dir", dir_s], "", &env);
-        assert!(init.status.success(), "{}", text(&init));
 
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
@@ -296,4 +315,95 @@ fn renew_from_the_command_line_through_pcscd() {
         "{}",
         text(&again)
     );
+}
+
+/// Issue 14: at a real card's pace (seeded, so every run waits the same) the CA connection idles
+/// for seconds while the card makes each key; the CA closes connections idle for 2 s and keeps
+/// no TLS sessions, so the upgrade must come back on new connections whose full handshakes the
+/// card signs. The codes go in once, on stdin: a second prompt would find nothing to read.
+#[test]
+fn upgrade_at_a_real_cards_pace_while_the_ca_closes_idle_connections() {
+    let pcscd = Pcscd::start();
+    let env = pcscd.env();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ca");
+    support::files::copy_dir(world(), &dir);
+    let dir_s = dir.to_str().unwrap();
+
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let ca_log = tmp.path().join("ca-mock.log");
+    let mut children = Children(Vec::new());
+    children.0.push(
+        Command::new(BIN)
+            .args(["ca-mock", "serve", "--dir", dir_s, "--listen", &listen])
+            .args(["--idle-close-after", "2", "--no-tls-resumption"])
+            .env("RUST_LOG", "siths_upgrade::ca::mock=info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(std::fs::File::create(&ca_log).unwrap()))
+            .spawn()
+            .unwrap(),
+    );
+    let state = dir.join("cards").join(format!("{KARIN}.json"));
+    children.0.push(
+        Command::new(BIN)
+            .args(["virtual-card", "serve", "--state"])
+            .arg(&state)
+            .args(["--vpcd", &format!("127.0.0.1:{}", pcscd.vpcd_port())])
+            // Seed 71 draws keys of 4.1, 4.2, 3.0 and 3.0 s: real, and at the short end so CI
+            // waits less; every draw (3-8 s) outlasts the CA's 2 s idle limit.
+            .args(["--pace", "real", "--pace-seed", "71"])
+            .envs(env.iter().cloned())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("the CA listening", || {
+        std::net::TcpStream::connect(&listen).is_ok()
+    });
+    wait_until("the card in the reader", || {
+        run(&["status", "--json"], "", &env).status.success()
+    });
+
+    let pins = std::fs::read_to_string(dir.join("cards").join(format!("{KARIN}.pins"))).unwrap();
+    let code = |key: &str| {
+        pins.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .unwrap()
+            .to_string()
+    };
+    let root = dir.join("root.pem");
+    let up = run(
+        &[
+            "upgrade",
+            "--ca",
+            &format!("https://127.0.0.1:{port}"),
+            "--ca-root",
+            root.to_str().unwrap(),
+            "--pin-stdin",
+        ],
+        &format!("{}\n{}\n", code("PIN1"), code("PIN2")),
+        &env,
+    );
+    let out = text(&up);
+    assert!(up.status.success(), "{out}");
+    assert!(out.contains("Legacy pair removed"), "{out}");
+
+    let certs = run(&["certs", "--json"], "", &env);
+    let v: serde_json::Value = serde_json::from_slice(&certs.stdout).unwrap();
+    assert_eq!(v["certificates"].as_array().unwrap().len(), 4, "{v}");
+
+    // The CA did close idle connections under the upgrade, and the card signed a full
+    // handshake on more than one connection.
+    let log = std::fs::read_to_string(&ca_log).unwrap();
+    assert!(
+        log.contains("idle for 2 s; connection closed"),
+        "no idle close:\n{log}"
+    );
+    assert!(
+        log.matches("TLS handshake (full)").count() >= 2,
+        "one handshake only:\n{log}"
+    );
+    assert!(!log.contains("TLS handshake (resumed)"), "{log}");
 }

@@ -27,6 +27,15 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest answer read from the CA: a few certificates, never more.
 const MAX_ANSWER_BYTES: u64 = 1 << 20;
+/// How long an idle connection stays in the pool for the next request. Shorter than the
+/// keep-alive timeouts servers commonly use (Apache httpd and Node.js close after 5 s, nginx
+/// after 75 s), so the client gives up a connection before the server does, rather than
+/// sending a request into one the server is closing at that moment. At a real card's pace the
+/// connection idles for seconds while the card makes a key (issue 14); the next request then
+/// opens a new connection, which a TLS session resumption makes cheap and which otherwise
+/// costs one card signature (PIN1 stays verified on the card, so the holder is not asked
+/// again).
+pub const POOL_IDLE: Duration = Duration::from_secs(4);
 
 const NOTHING_CHANGED: &str = "nothing on the card was changed";
 
@@ -234,6 +243,7 @@ impl CaClient {
             .https_only(true)
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
+            .pool_idle_timeout(POOL_IDLE)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| CaError::Config(format!("HTTP client: {e}")))?;
@@ -255,13 +265,16 @@ impl CaClient {
 
     /// Who the CA takes the card holder to be, and which profiles they will get.
     pub fn me(&self) -> Result<Me, CaError> {
-        let body = self.send(self.http.get(self.url("/api/v1/me")))?;
+        let body = self.send(self.http.get(self.url("/api/v1/me")), Repeat::Safe)?;
         json(&body)
     }
 
     /// The certificates the CA has issued to the card holder (any card).
     pub fn certificates(&self) -> Result<Vec<IssuedCert>, CaError> {
-        let body = self.send(self.http.get(self.url("/api/v1/certificates")))?;
+        let body = self.send(
+            self.http.get(self.url("/api/v1/certificates")),
+            Repeat::Safe,
+        )?;
         let answer: CertificatesAnswer = json(&body)?;
         let mut out = Vec::new();
         for entry in answer.certificates {
@@ -288,7 +301,7 @@ impl CaClient {
     /// The CA certificates of a profile (its issuing CA and the root), DER.
     pub fn cacerts(&self, profile: Profile) -> Result<Vec<Vec<u8>>, CaError> {
         let url = self.url(&format!("/.well-known/est/{}/cacerts", profile.label()));
-        let body = self.send(self.http.get(url))?;
+        let body = self.send(self.http.get(url), Repeat::Safe)?;
         let certs =
             pkcs7::parse_certs_only_base64(&body).map_err(|e| CaError::Malformed(e.to_string()))?;
         if certs.is_empty() {
@@ -303,7 +316,10 @@ impl CaClient {
     /// Every CA certificate of the CA (EST `cacerts` without a label: the default CA's set),
     /// e.g. to check that a customer's certificate chains to the configured root.
     pub fn all_cacerts(&self) -> Result<Vec<Vec<u8>>, CaError> {
-        let body = self.send(self.http.get(self.url("/.well-known/est/cacerts")))?;
+        let body = self.send(
+            self.http.get(self.url("/.well-known/est/cacerts")),
+            Repeat::Safe,
+        )?;
         pkcs7::parse_certs_only_base64(&body).map_err(|e| CaError::Malformed(e.to_string()))
     }
 
@@ -333,7 +349,8 @@ impl CaClient {
             .header(CONTENT_TYPE, "application/pkcs10")
             .header("Content-Transfer-Encoding", "base64")
             .body(body);
-        let answer = self.send(request)?;
+        // Safe to repeat: see [`Repeat::Safe`].
+        let answer = self.send(request, Repeat::Safe)?;
         let certs = pkcs7::parse_certs_only_base64(&answer)
             .map_err(|e| CaError::Malformed(e.to_string()))?;
         one_end_entity(certs)
@@ -349,6 +366,7 @@ impl CaClient {
                 .post(self.url("/api/v1/puk-lookup"))
                 .header(CONTENT_TYPE, "application/json")
                 .body(request),
+            Repeat::Never,
         )?;
         let answer: PukAnswer = serde_json::from_slice(&body)
             .map_err(|_| CaError::Malformed("the PUK answer is not the expected JSON".into()))?;
@@ -363,6 +381,7 @@ impl CaClient {
                 .post(self.url(crate::audit::anchor::POST_PATH))
                 .header(CONTENT_TYPE, "application/json")
                 .body(body),
+            Repeat::Safe,
         )?;
         Ok(())
     }
@@ -371,11 +390,31 @@ impl CaClient {
         format!("{}{path}", self.base_url)
     }
 
-    /// Send, map transport failures, and turn non-2xx answers into [`CaError::Refused`].
-    fn send(&self, request: RequestBuilder) -> Result<Zeroizing<Vec<u8>>, CaError> {
+    /// Send, map transport failures, and turn non-2xx answers into [`CaError::Refused`]. A
+    /// request that may be repeated is sent once more, on a new connection, when its
+    /// connection broke before any answer came (see [`connection_lost`]).
+    fn send(&self, request: RequestBuilder, repeat: Repeat) -> Result<Zeroizing<Vec<u8>>, CaError> {
         // A card error from an earlier handshake must not be blamed on this one.
         self.log.take_error();
-        let response = request.send().map_err(|e| self.transport_error(&e))?;
+        let again = match repeat {
+            Repeat::Safe => request.try_clone(),
+            Repeat::Never => None,
+        };
+        let response = match request.send() {
+            Ok(response) => response,
+            Err(e) => match again {
+                // A card that would not sign a new handshake is not a lost connection.
+                Some(again) if connection_lost(&e) && self.log.snapshot().last_error.is_none() => {
+                    log::info!(
+                        "the CA's connection closed before it answered ({}); sending the \
+                         request once more on a new connection",
+                        describe(&e)
+                    );
+                    again.send().map_err(|e| self.transport_error(&e))?
+                }
+                _ => return Err(self.transport_error(&e)),
+            },
+        };
         let status = response.status();
         // Reserved up front so that small answers (a PUK) are never copied by a reallocation
         // that would leave an unzeroized copy behind.
@@ -423,6 +462,62 @@ impl CaClient {
             detail,
         }
     }
+}
+
+/// Whether a request may be sent a second time after its connection broke without an answer.
+///
+/// Such a break is what a kept-alive connection gives when the server closes it just as the
+/// request goes out (hyper: "connection closed before message completed"), and hyper's own
+/// retry covers only requests not yet written. The server may also have crashed after acting,
+/// so only requests whose repetition does no harm are repeated, once:
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    /// GETs (`me`, `certificates`, `cacerts`: HTTP makes them idempotent); an EST enrolment
+    /// (the same CSR for the same card key: a CA that already acted answers with the
+    /// certificate it issued for that key, as ours does, or at worst issues a second one for
+    /// the same key and identity, which nothing writes to the card; one that refuses a
+    /// duplicate gives a typed refusal, and a resumed upgrade fetches what was issued for the
+    /// key); an audit anchor (the CA keeps the first hash per entry, so the same anchor again
+    /// changes nothing).
+    Safe,
+    /// A PUK lookup: each is logged and counted against the operator's hourly limit, so the
+    /// operator decides whether to ask again.
+    Never,
+}
+
+/// The connection ended before any answer: closed before the answer (hyper's incomplete
+/// message), a request cancelled with its connection, or reset or cut by the peer. Not a
+/// timeout (the CA may still be working on it), not a failed connect or TLS handshake (a new
+/// connection would fail the same way), and not an error in an answer that arrived.
+fn connection_lost(e: &reqwest::Error) -> bool {
+    if e.is_timeout() || e.is_connect() || e.is_status() || e.is_decode() {
+        return false;
+    }
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    for _ in 0..16 {
+        let Some(err) = current else { break };
+        if let Some(h) = err.downcast_ref::<hyper::Error>() {
+            if h.is_incomplete_message() || h.is_canceled() {
+                return true;
+            }
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as K;
+            if matches!(
+                io.kind(),
+                K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof
+            ) {
+                return true;
+            }
+            // io::Error::source skips the error it wraps.
+            if let Some(inner) = io.get_ref() {
+                current = Some(inner as &(dyn std::error::Error + 'static));
+                continue;
+            }
+        }
+        current = err.source();
+    }
+    false
 }
 
 fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, CaError> {

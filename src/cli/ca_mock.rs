@@ -1,6 +1,7 @@
 //! `siths-upgrade ca-mock …`: make the CA mock's directory and serve it.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Subcommand;
 
@@ -21,6 +22,15 @@ pub enum CaMockCmd {
         dir: PathBuf,
         #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8443")]
         listen: String,
+        /// Close a kept-alive connection after this many seconds without a request, cleanly
+        /// (TLS close_notify), as servers with a short keep-alive timeout do. Without it, an
+        /// idle connection ends when the 10 s wait for its next request head runs out.
+        #[arg(long, value_name = "SECS")]
+        idle_close_after: Option<f64>,
+        /// Keep no TLS sessions: every new connection is a full handshake that the client's
+        /// card signs.
+        #[arg(long)]
+        no_tls_resumption: bool,
     },
 }
 
@@ -40,8 +50,19 @@ pub fn run(cmd: CaMockCmd) -> Result<(), CliError> {
             );
             Ok(())
         }
-        CaMockCmd::Serve { dir, listen } => {
-            let handle = mock::start(&dir, &listen).map_err(cli_error)?;
+        CaMockCmd::Serve {
+            dir,
+            listen,
+            idle_close_after,
+            no_tls_resumption,
+        } => {
+            let idle = idle_close_after.map(seconds).transpose()?;
+            let limits = mock::Limits {
+                idle,
+                tls_resumption: !no_tls_resumption,
+                ..mock::Limits::default()
+            };
+            let handle = mock::start_with(&dir, &listen, limits).map_err(cli_error)?;
             println!("CA mock listening on {}", handle.url());
             eprintln!(
                 "Serving {}; stop with Ctrl-C. RUST_LOG=info logs every request.",
@@ -51,6 +72,19 @@ pub fn run(cmd: CaMockCmd) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+/// `--idle-close-after`: a positive number of seconds, below a day.
+fn seconds(secs: f64) -> Result<Duration, CliError> {
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| !d.is_zero() && *d < Duration::from_secs(86_400))
+        .ok_or_else(|| {
+            CliError::usage(format!(
+                "--idle-close-after {secs}: give a number of seconds above 0 and below a day, \
+                 for example 2 or 0.5"
+            ))
+        })
 }
 
 fn cli_error(e: MockError) -> CliError {

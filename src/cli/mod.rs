@@ -131,7 +131,15 @@ pub enum Cmd {
         all: bool,
     },
     /// Open the window with a demo card and a test CA on this computer: no reader, no setup.
-    Demo,
+    Demo {
+        /// How fast the demo card answers: `fast`, or `real` for a physical card's pace (key
+        /// generation 3-8 s, signatures 100-300 ms, bytes at 38 400 bit/s).
+        #[arg(long, value_enum, default_value_t = virtual_card::PaceArg::Fast)]
+        pace: virtual_card::PaceArg,
+        /// The seed that draws the card's times at `--pace real`.
+        #[arg(long, value_name = "N", default_value_t = crate::virtual_card::pace::DEFAULT_SEED)]
+        pace_seed: u64,
+    },
     /// Open the window on the real card readers (also what no command does when a card is in).
     Gui,
     /// The service-centre desk: the operator's card and the customer's card in two readers.
@@ -231,7 +239,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let source = if reader_present() {
                 crate::gui::window::Source::Readers
             } else {
-                crate::gui::window::Source::Demo
+                crate::gui::window::Source::Demo(crate::virtual_card::Pace::Fast)
             };
             return open_window(source, None);
         }
@@ -331,7 +339,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let (source, card) = ca.prepare(access)?;
             fetch::run(card, &ca.ca, &ca.ca_root, source, &write, all)
         }
-        Cmd::Demo => open_window(crate::gui::window::Source::Demo, None),
+        Cmd::Demo { pace, pace_seed } => open_window(
+            crate::gui::window::Source::Demo(pace.with_seed(pace_seed)),
+            None,
+        ),
         Cmd::Gui => open_window(crate::gui::window::Source::Readers, access.pkcs11),
         Cmd::Desk { demo } => open_window(
             if demo {

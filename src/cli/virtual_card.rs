@@ -9,7 +9,7 @@ use clap::Subcommand;
 use crate::cli::exit::CliError;
 use crate::pki::issue::PersonName;
 use crate::provision::{Codes, make_pre_upgrade_card, pins_path};
-use crate::virtual_card::{VirtualCard, vpcd};
+use crate::virtual_card::{Pace, VirtualCard, pace, vpcd};
 
 #[derive(Subcommand, Debug)]
 pub enum VirtualCardCmd {
@@ -44,7 +44,32 @@ pub enum VirtualCardCmd {
         state: PathBuf,
         #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:35963")]
         vpcd: String,
+        /// How fast the card answers: `fast` (as fast as this computer can) or `real` (a
+        /// physical card's pace: bytes at 38 400 bit/s, key generation 3-8 s, signatures
+        /// 100-300 ms).
+        #[arg(long, value_enum, default_value_t = PaceArg::Fast)]
+        pace: PaceArg,
+        /// The seed that draws key generation and signature times at `--pace real`: the same
+        /// seed waits the same.
+        #[arg(long, value_name = "N", default_value_t = pace::DEFAULT_SEED)]
+        pace_seed: u64,
     },
+}
+
+/// `--pace`: the virtual card's speed (see [`Pace`]).
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaceArg {
+    Fast,
+    Real,
+}
+
+impl PaceArg {
+    pub fn with_seed(self, seed: u64) -> Pace {
+        match self {
+            PaceArg::Fast => Pace::Fast,
+            PaceArg::Real => Pace::Real { seed },
+        }
+    }
 }
 
 pub fn run(cmd: VirtualCardCmd) -> Result<(), CliError> {
@@ -88,17 +113,31 @@ pub fn run(cmd: VirtualCardCmd) -> Result<(), CliError> {
             );
             Ok(())
         }
-        VirtualCardCmd::Serve { state, vpcd: addr } => {
-            let card = VirtualCard::open(&state)?;
+        VirtualCardCmd::Serve {
+            state,
+            vpcd: addr,
+            pace,
+            pace_seed,
+        } => {
+            let mut card = VirtualCard::open(&state)?;
+            card.set_pace(pace.with_seed(pace_seed));
             let shared = Arc::new(Mutex::new(card));
             let stop = Arc::new(AtomicBool::new(false));
             eprintln!(
-                "Serving the virtual card {} to vpcd at {addr}; stop with Ctrl-C.",
-                state.display()
+                "Serving the virtual card {} to vpcd at {addr}{}; stop with Ctrl-C.",
+                state.display(),
+                match card_pace(&shared) {
+                    Pace::Fast => String::new(),
+                    Pace::Real { seed } => format!(" at a real card's pace (seed {seed})"),
+                }
             );
             vpcd::serve(shared, &addr, stop).map_err(|e| CliError::system(e.to_string()))
         }
     }
+}
+
+fn card_pace(card: &crate::virtual_card::SharedCard) -> Pace {
+    crate::virtual_card::lock(card).pace()
 }
 
 fn read_pins_file(file: &Path) -> Result<Codes, CliError> {

@@ -19,7 +19,9 @@ const ICON_PNG: &[u8] = include_bytes!("../../assets/icons/siths-upgrade-256.png
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     Readers,
-    Demo,
+    /// The demo card and test CA, the card at this pace (`demo --pace real`: a physical
+    /// card's speed, for training and for seeing the progress at real speed).
+    Demo(crate::virtual_card::Pace),
     /// The service-centre desk on two real readers: the operator's card and the customer's.
     Desk,
     /// The desk with two demo cards (the test persons' operator and the demo holder).
@@ -51,7 +53,12 @@ pub fn run(source: Source, pkcs11: Option<String>) -> Result<(), String> {
     };
     let notifier = Notifier::default();
     let (mode, operator) = match source {
-        Source::Demo => (Mode::Demo(None), None),
+        Source::Demo(crate::virtual_card::Pace::Fast) => (Mode::Demo(None), None),
+        Source::Demo(pace) => {
+            let world = DemoWorld::prepare().map_err(|e| e.to_string())?;
+            crate::virtual_card::lock(&world.card).set_pace(pace);
+            (Mode::Demo(Some(world)), None)
+        }
         Source::Readers => (readers_mode(&settings), None),
         Source::Desk => {
             let (operator_reader, customer_reader) = desk_readers(&settings);

@@ -14,6 +14,7 @@ use crate::layout;
 
 use super::fs::{self, FileRef};
 use super::keys;
+use super::pace::{Clock, Pace, PaceSpent, Work};
 use super::pins::{self, PinOutcome};
 use super::state::{CardState, StateError};
 
@@ -98,6 +99,10 @@ pub struct VirtualCard {
     present: bool,
     pull_countdown: Option<u32>,
     delay: Duration,
+    /// How fast the card answers ([`Pace`]); the default answers at once.
+    clock: Clock,
+    /// What the command being answered made the card do, for the clock.
+    work: Work,
     /// Fault injection: every save fails, as on a full disk or a read-only file system.
     fail_saves: bool,
     /// A wrong code was counted in memory but could not be saved: PIN commands are refused
@@ -130,6 +135,8 @@ impl VirtualCard {
             present: true,
             pull_countdown: None,
             delay: Duration::ZERO,
+            clock: Clock::new(Pace::Fast),
+            work: Work::Plain,
             fail_saves: false,
             unsaved_tries: false,
             commands: 0,
@@ -211,6 +218,22 @@ impl VirtualCard {
         self.delay = delay;
     }
 
+    /// Answer at this [`Pace`] from now on: at a physical card's pace, every command also waits
+    /// for its bytes on the wire, and key generations and signatures for the card's own time,
+    /// drawn from the pace's seed (restarted by each call).
+    pub fn set_pace(&mut self, pace: Pace) {
+        self.clock = Clock::new(pace);
+    }
+
+    pub fn pace(&self) -> Pace {
+        self.clock.pace()
+    }
+
+    /// Where the card's time went at its pace since [`Self::set_pace`] (all zero when fast).
+    pub fn pace_spent(&self) -> PaceSpent {
+        self.clock.spent()
+    }
+
     /// Answer the next `n` commands, then pull the card: the (n+1)-th command is not applied.
     pub fn pull_after(&mut self, n: u32) {
         self.pull_countdown = Some(n);
@@ -236,8 +259,21 @@ impl VirtualCard {
         self.session = Session::new();
     }
 
-    /// Answer one command APDU. Any bytes get an answer; only a pulled card gives none.
+    /// Answer one command APDU. Any bytes get an answer; only a pulled card gives none. Waits
+    /// as long as the card takes (the delay and the pace) before returning.
     pub fn respond(&mut self, apdu: &[u8]) -> Result<Vec<u8>, CardPulled> {
+        let (answer, busy) = self.respond_timed(apdu)?;
+        if !busy.is_zero() {
+            std::thread::sleep(busy);
+        }
+        Ok(answer)
+    }
+
+    /// Answer one command APDU at once, and say how long the card is still busy with it (the
+    /// delay, plus the pace's time less what answering took here): a door that can wait without holding the card's lock
+    /// (vpcd) waits itself, so tests and other threads are not held up longer than the card
+    /// is busy.
+    pub fn respond_timed(&mut self, apdu: &[u8]) -> Result<(Vec<u8>, Duration), CardPulled> {
         if !self.present {
             return Err(CardPulled);
         }
@@ -249,14 +285,17 @@ impl VirtualCard {
             }
             self.pull_countdown = Some(n - 1);
         }
-        if !self.delay.is_zero() {
-            std::thread::sleep(self.delay);
-        }
         self.commands += 1;
+        self.work = Work::Plain;
+        let started = std::time::Instant::now();
         let response = self.process(apdu);
         self.command_bytes += apdu.len() as u64;
         self.response_bytes += response.len() as u64;
-        Ok(response)
+        // What the emulation itself took (an RSA key on this computer: tenths of a second)
+        // counts towards the paced time, so the pace does not depend on the host's speed.
+        let paced = self.clock.cost(apdu.len(), response.len(), self.work);
+        let busy = self.delay + paced.saturating_sub(started.elapsed());
+        Ok((response, busy))
     }
 
     fn process(&mut self, apdu: &[u8]) -> Vec<u8> {
@@ -611,6 +650,7 @@ impl VirtualCard {
             // Nothing is destroyed silently: delete the old key first.
             return Reply::sw(SW_CONDITIONS);
         }
+        self.work = Work::KeyGeneration;
         let made = keys::generate().and_then(|der| keys::load(&der).map(|key| (der, key)));
         let (der, key) = match made {
             Ok(pair) => pair,
@@ -668,6 +708,7 @@ impl VirtualCard {
         if !self.verified(pin) {
             return Reply::sw(SW_SECURITY);
         }
+        self.work = Work::Signature;
         let signature = keys::load(der).and_then(|key| keys::sign(&key, algorithm, &cmd.data));
         match signature {
             Ok(signature) => {

@@ -11,6 +11,7 @@ mod engine;
 mod fs;
 mod keys;
 pub mod memory;
+pub mod pace;
 pub mod personalise;
 mod pins;
 mod state;
@@ -22,6 +23,7 @@ mod tests;
 use std::sync::{Arc, Mutex};
 
 pub use engine::{CardPulled, VirtualCard};
+pub use pace::{Pace, PaceSpent};
 pub use state::{BuildError, CardState, Df, Ef, MAX_EF_CAPACITY, Pin, StateError};
 
 /// One card shared by the doors that serve it (in-process transport, vpcd link) and by tests

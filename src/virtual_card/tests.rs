@@ -784,3 +784,70 @@ fn random_bytes_never_panic() {
     assert_eq!(c.state().pin_tries_left(3).map(|t| t > 0), Some(true));
     assert_eq!(verify(&mut c, 2, PIN2), 0x9000);
 }
+
+// ---- Pace ----------------------------------------------------------------------------------
+
+/// The time `respond_timed` says the card is busy with `cmd` (its answer is not looked at).
+fn busy(card: &mut VirtualCard, cmd: &Command) -> (u16, std::time::Duration) {
+    let (answer, busy) = card.respond_timed(&cmd.to_bytes().unwrap()).unwrap();
+    let sw = u16::from_be_bytes([answer[answer.len() - 2], answer[answer.len() - 1]]);
+    (sw, busy)
+}
+
+#[test]
+fn real_pace_makes_keys_and_signatures_take_a_cards_time() {
+    use super::pace::{APDU_OVERHEAD, KEY_GENERATION, SIGNATURE};
+    let hash: [u8; 32] = Sha256::digest(b"paced").into();
+    let mut c = card();
+    assert_eq!(c.pace(), Pace::Fast);
+    assert_eq!(
+        busy(&mut c, &Command::verify(1, None)).1,
+        std::time::Duration::ZERO
+    );
+    assert_eq!(c.pace_spent(), PaceSpent::default());
+
+    c.set_pace(Pace::Real { seed: 3 });
+    let (sw, _) = busy(&mut c, &Command::verify(1, Some(PIN1)));
+    assert_eq!(sw, 0x9000);
+    let spent = c.pace_spent();
+    assert_eq!((spent.apdus, spent.overhead), (1, APDU_OVERHEAD));
+    // A refused generation (slot 9 does not exist) makes no key and takes no key's time.
+    assert_eq!(busy(&mut c, &Command::generate_key(9)).0, 0x6A86);
+    assert_eq!(c.pace_spent().key_generations, 0);
+    let before = c.pace_spent().total();
+    let (sw, keygen) = busy(&mut c, &Command::generate_key(1));
+    assert_eq!(sw >> 8, 0x61);
+    let spent = c.pace_spent();
+    assert_eq!(spent.key_generations, 1);
+    assert!(
+        (KEY_GENERATION.0..=KEY_GENERATION.1).contains(&spent.key_generation),
+        "{spent:?}"
+    );
+    // What making the key here took is part of the card's time, not added to it.
+    assert!(keygen <= spent.total() - before, "{keygen:?} {spent:?}");
+    assert_eq!(
+        busy(
+            &mut c,
+            &Command::mse_set_signature(layout::ALG_RSA_PSS_SHA256, 1)
+        )
+        .0,
+        0x9000
+    );
+    assert_eq!(busy(&mut c, &Command::compute_signature(&hash)).0, 0x9000);
+    let spent = c.pace_spent();
+    assert_eq!(spent.signatures, 1);
+    assert!(
+        (SIGNATURE.0..=SIGNATURE.1).contains(&spent.signing),
+        "{spent:?}"
+    );
+
+    // The same seed draws the same key generation time again.
+    let mut again = card();
+    again.set_pace(Pace::Real { seed: 3 });
+    busy(&mut again, &Command::verify(1, Some(PIN1)));
+    busy(&mut again, &Command::generate_key(1));
+    assert_eq!(
+        again.pace_spent().key_generation,
+        c.pace_spent().key_generation
+    );
+}

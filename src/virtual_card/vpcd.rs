@@ -97,8 +97,9 @@ fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
     let step = Duration::from_millis(50);
     let mut slept = Duration::ZERO;
     while slept < total && !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(step);
-        slept += step;
+        let nap = step.min(total - slept);
+        std::thread::sleep(nap);
+        slept += nap;
     }
 }
 
@@ -134,7 +135,7 @@ fn session(card: &SharedCard, mut stream: TcpStream, stop: &AtomicBool) -> End {
             Ok(false) => return End::Stopped,
             Err(e) => return End::Lost(e),
         }
-        let reply = {
+        let (reply, busy) = {
             let mut guard = lock(card);
             if !guard.is_present() {
                 return End::Pulled;
@@ -143,20 +144,32 @@ fn session(card: &SharedCard, mut stream: TcpStream, stop: &AtomicBool) -> End {
                 [CTRL_OFF] | [CTRL_ON] | [CTRL_RESET] => {
                     log::debug!("vpcd: control {:02X}", payload[0]);
                     guard.reset();
-                    None
+                    (None, Duration::ZERO)
                 }
-                [CTRL_ATR] => Some(guard.atr().to_vec()),
+                [CTRL_ATR] => (Some(guard.atr().to_vec()), Duration::ZERO),
                 [other] => {
                     log::debug!("vpcd: unknown control {other:02X} ignored");
-                    None
+                    (None, Duration::ZERO)
                 }
-                apdu => match guard.respond(apdu) {
-                    Ok(answer) => Some(answer),
+                apdu => match guard.respond_timed(apdu) {
+                    Ok((answer, busy)) => (Some(answer), busy),
                     Err(_) => return End::Pulled,
                 },
             }
         };
         zeroize::Zeroize::zeroize(&mut *payload);
+        // The card is busy (slow answers, real pace) without holding its lock, so a test can
+        // pull it meanwhile; then the answer is lost, as when a card is torn out after it
+        // wrote but before it answered.
+        if !busy.is_zero() {
+            sleep_unless_stopped(busy, stop);
+            if stop.load(Ordering::Relaxed) {
+                return End::Stopped;
+            }
+            if !lock(card).is_present() {
+                return End::Pulled;
+            }
+        }
         if let Some(reply) = reply {
             if let Err(e) = send(&mut stream, &reply) {
                 return End::Lost(e);

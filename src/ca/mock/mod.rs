@@ -26,7 +26,7 @@ pub use api::RateLimit;
 pub use dir::{CaName, Config, MockDir};
 pub use init::{InitSummary, init};
 pub use persons::{Directory, Person};
-pub use server::Limits;
+pub use server::{HandshakeCounts, Limits};
 pub use store::StoredCert;
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +57,7 @@ pub enum MockError {
 pub struct MockHandle {
     addr: SocketAddr,
     ca: Arc<api::Ca>,
+    handshakes: Arc<HandshakeCounts>,
     runtime: Option<tokio::runtime::Runtime>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -81,7 +82,12 @@ pub fn start_with(dir: &Path, listen: &str, limits: Limits) -> Result<MockHandle
     let mut ca = api::Ca::load(&md)?;
     ca.set_puk_rate(limits.puk_lookups);
     let ca = Arc::new(ca);
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server::tls_config(&md)?));
+    let mut tls = server::tls_config(&md)?;
+    if !limits.tls_resumption {
+        server::forget_sessions(&mut tls);
+    }
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let handshakes = Arc::new(HandshakeCounts::default());
     let std_listener =
         std::net::TcpListener::bind(listen).map_err(|e| MockError::Listen(listen.into(), e))?;
     std_listener
@@ -102,11 +108,18 @@ pub fn start_with(dir: &Path, listen: &str, limits: Limits) -> Result<MockHandle
         tokio::net::TcpListener::from_std(std_listener)
             .map_err(|e| MockError::Listen(listen.into(), e))?
     };
-    let task = runtime.spawn(server::accept_loop(listener, acceptor, ca.clone(), limits));
+    let task = runtime.spawn(server::accept_loop(
+        listener,
+        acceptor,
+        ca.clone(),
+        limits,
+        handshakes.clone(),
+    ));
     log::info!("CA mock for {} listening on https://{addr}", dir.display());
     Ok(MockHandle {
         addr,
         ca,
+        handshakes,
         runtime: Some(runtime),
         task: Some(task),
     })
@@ -125,6 +138,11 @@ impl MockHandle {
 
     pub fn dir(&self) -> &MockDir {
         &self.ca.dir
+    }
+
+    /// The TLS handshakes finished so far, full and resumed.
+    pub fn handshakes(&self) -> &HandshakeCounts {
+        &self.handshakes
     }
 
     /// How many certificates the store holds for a person (0 if the store cannot be read).

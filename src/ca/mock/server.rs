@@ -6,6 +6,14 @@
 //! [`Limits::max_connections`] connections are served at once (more wait in the kernel's
 //! backlog), and a failing `accept` (out of file descriptors) backs off instead of spinning.
 //!
+//! A kept-alive connection that waits for its next request is on the request-head deadline:
+//! hyper (1.12) starts [`Limits::header_read`] as soon as an answer is sent, so by default an
+//! idle connection is cut after 10 s, without a TLS close_notify. [`Limits::idle`] closes idle
+//! connections earlier and cleanly (close_notify, then FIN), as servers with a short keep-alive
+//! timeout do (Apache httpd's default is 5 s); [`Limits::tls_resumption`] off makes every new
+//! connection a full handshake that the client's card must sign. Both exist so the upgrade can
+//! be tested against what a real CA may do while the card makes a key (issue 14).
+//!
 //! The TLS layer lets a client without a certificate in, so that it gets the contract's
 //! `401 no_client_certificate` in JSON rather than a bare handshake failure; a certificate that
 //! does not chain to DIR's CAs still fails the handshake.
@@ -13,15 +21,16 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 use rustls::server::WebPkiClientVerifier;
+use rustls::{HandshakeKind, RootCertStore};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
@@ -47,6 +56,12 @@ pub struct Limits {
     pub max_connections: usize,
     /// PUK lookups per operator.
     pub puk_lookups: super::api::RateLimit,
+    /// Close a connection that has had no request in progress for this long (gracefully:
+    /// close_notify, then FIN). `None`: only [`Limits::header_read`] ends idle connections.
+    pub idle: Option<Duration>,
+    /// Whether clients may resume a TLS session (tickets, TLS 1.3; session ids, TLS 1.2). Off,
+    /// every new connection is a full handshake with the client's certificate and signature.
+    pub tls_resumption: bool,
 }
 
 impl Default for Limits {
@@ -59,7 +74,81 @@ impl Default for Limits {
             // descriptors of a process.
             max_connections: 768,
             puk_lookups: super::api::RateLimit::default(),
+            idle: None,
+            tls_resumption: true,
         }
+    }
+}
+
+/// How many TLS handshakes the server finished, full and resumed, so a test can see that a
+/// client came back on a new connection and whether its card had to sign again.
+#[derive(Debug, Default)]
+pub struct HandshakeCounts {
+    full: AtomicU64,
+    resumed: AtomicU64,
+}
+
+impl HandshakeCounts {
+    /// Full handshakes: the client sent its certificate and (if it has one) signed.
+    pub fn full(&self) -> u64 {
+        self.full.load(Ordering::Relaxed)
+    }
+
+    /// Handshakes that resumed an earlier session: no new client signature.
+    pub fn resumed(&self) -> u64 {
+        self.resumed.load(Ordering::Relaxed)
+    }
+
+    fn count(&self, kind: Option<HandshakeKind>) -> &'static str {
+        match kind {
+            Some(HandshakeKind::Resumed) => {
+                self.resumed.fetch_add(1, Ordering::Relaxed);
+                "resumed"
+            }
+            _ => {
+                self.full.fetch_add(1, Ordering::Relaxed);
+                "full"
+            }
+        }
+    }
+}
+
+/// Whether a connection has a request in progress, and since when it has had none.
+struct Activity {
+    in_flight: AtomicUsize,
+    last: std::sync::Mutex<Instant>,
+}
+
+/// Held while a request is answered.
+struct Busy(Arc<Activity>);
+
+impl Activity {
+    fn new() -> Arc<Activity> {
+        Arc::new(Activity {
+            in_flight: AtomicUsize::new(0),
+            last: std::sync::Mutex::new(Instant::now()),
+        })
+    }
+
+    fn begin(self: &Arc<Self>) -> Busy {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        Busy(self.clone())
+    }
+
+    /// How long until the connection has been idle for `idle`; zero when it has.
+    fn until_idle(&self, idle: Duration) -> Duration {
+        if self.in_flight.load(Ordering::SeqCst) > 0 {
+            return idle;
+        }
+        let last = *self.last.lock().unwrap_or_else(|p| p.into_inner());
+        idle.saturating_sub(last.elapsed())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        *self.0.last.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -111,12 +200,21 @@ pub fn tls_config(dir: &MockDir) -> Result<rustls::ServerConfig, MockError> {
     Ok(config)
 }
 
+/// Make a server configuration forget every TLS session: no session ids kept and no TLS 1.3
+/// tickets sent (its ticketer, as [`tls_config`] builds it, never makes stateless tickets), so
+/// each connection is a full handshake.
+pub fn forget_sessions(config: &mut rustls::ServerConfig) {
+    config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    config.send_tls13_tickets = 0;
+}
+
 /// Accept connections until the runtime is shut down.
 pub async fn accept_loop(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     ca: Arc<Ca>,
     limits: Limits,
+    handshakes: Arc<HandshakeCounts>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut backoff = None;
@@ -143,6 +241,7 @@ pub async fn accept_loop(
         };
         let acceptor = acceptor.clone();
         let ca = ca.clone();
+        let handshakes = handshakes.clone();
         tokio::spawn(async move {
             let _slot = slot;
             let tls = match tokio::time::timeout(limits.handshake, acceptor.accept(tcp)).await {
@@ -159,21 +258,54 @@ pub async fn accept_loop(
                     return;
                 }
             };
+            let kind = handshakes.count(tls.get_ref().1.handshake_kind());
+            log::info!("{peer}: TLS handshake ({kind})");
             let client_cert: Option<Arc<Vec<u8>>> = tls
                 .get_ref()
                 .1
                 .peer_certificates()
                 .and_then(|certs| certs.first())
                 .map(|c| Arc::new(c.as_ref().to_vec()));
-            let service = service_fn(move |req| {
-                answer(req, ca.clone(), client_cert.clone(), peer, limits.body_read)
-            });
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_read)
-                .serve_connection(TokioIo::new(tls), service)
-                .await
-            {
+            let activity = Activity::new();
+            let service = {
+                let activity = activity.clone();
+                service_fn(move |req| {
+                    let busy = activity.begin();
+                    let answered =
+                        answer(req, ca.clone(), client_cert.clone(), peer, limits.body_read);
+                    async move {
+                        let reply = answered.await;
+                        drop(busy);
+                        reply
+                    }
+                })
+            };
+            let builder = {
+                let mut b = hyper::server::conn::http1::Builder::new();
+                b.timer(TokioTimer::new())
+                    .header_read_timeout(limits.header_read);
+                b
+            };
+            let mut conn = std::pin::pin!(builder.serve_connection(TokioIo::new(tls), service));
+            let ended = match limits.idle {
+                None => conn.as_mut().await,
+                Some(idle) => loop {
+                    let wait = activity.until_idle(idle);
+                    match tokio::time::timeout(wait, conn.as_mut()).await {
+                        Ok(ended) => break ended,
+                        Err(_) if activity.until_idle(idle).is_zero() => {
+                            log::info!(
+                                "{peer}: idle for {} s; connection closed",
+                                idle.as_secs_f32()
+                            );
+                            conn.as_mut().graceful_shutdown();
+                            break conn.as_mut().await;
+                        }
+                        Err(_) => {}
+                    }
+                },
+            };
+            if let Err(e) = ended {
                 log::debug!("{peer}: connection ended: {e}");
             }
         });
