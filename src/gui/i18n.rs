@@ -229,6 +229,7 @@ mod tests {
         "code-grid",
         "code-grid-seen",
         "code-grid-next",
+        "upgrade-details",
     ];
 
     fn collect_ids(dir: &std::path::Path, out: &mut Vec<String>) {
