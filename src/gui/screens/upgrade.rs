@@ -359,18 +359,28 @@ fn done(app: &mut SithsApp, ui: &mut egui::Ui) {
     widgets::success(ui, &app.tr.t(job.pick("upgrade-done", "renew-done")));
     ui.add_space(6.0);
     ui.label(RichText::new(app.tr.t("upgrade-now-on-card")).strong());
-    for c in &overview.certificates {
-        if let Ok(info) = &c.info {
-            ui.label(format!(
-                "• {} – {} ({})",
-                words::identity_kind(&app.tr, &info.identity),
-                words::purpose(&app.tr, info.purpose),
-                match info.trust_level {
-                    Some(l) => app.tr.a("trust-level", &[("level", l.into())]),
-                    None => app.tr.t("trust-level-unknown"),
-                }
-            ));
-        }
+    // Grouped by identity: each pair's two certificates together, HSA-id first.
+    let mut certs: Vec<&crate::pki::CertInfo> = overview
+        .certificates
+        .iter()
+        .filter_map(|c| c.info.as_ref().ok())
+        .collect();
+    certs.sort_by_key(|i| {
+        (
+            !matches!(i.identity, crate::pki::Identity::HsaId(_)),
+            i.purpose != crate::pki::Purpose::Authentication,
+        )
+    });
+    for info in certs {
+        ui.label(format!(
+            "• {} – {} ({})",
+            words::identity_kind(&app.tr, &info.identity),
+            words::purpose(&app.tr, info.purpose),
+            match info.trust_level {
+                Some(l) => app.tr.a("trust-level", &[("level", l.into())]),
+                None => app.tr.t("trust-level-unknown"),
+            }
+        ));
     }
     if *removed_old {
         ui.label(
