@@ -245,7 +245,7 @@ fn the_identity_check_gates_the_puk_lookup_and_the_unblock() {
     let mut desk = Desk2::new(true);
     // At a glance: holder, tries left, the verdict with the next step.
     assert!(desk.has("TST5565594230-1001"));
-    assert!(desk.has("Försök kvar: PIN1 Spärrad, PIN2 3, PUK 10"));
+    assert!(desk.has("Försök kvar: PIN1 spärrad, PIN2 3, PUK-kod 10"));
     assert!(desk.has("PIN1 (legitimering) spärrad: lås upp med PUK."));
     assert!(
         desk.has("Uppgradering: möjlig"),
@@ -256,7 +256,7 @@ fn the_identity_check_gates_the_puk_lookup_and_the_unblock() {
     let op_pin = desk.operator_codes.pin1.clone();
     desk.type_into("Din PIN1 (handläggarens)", &op_pin);
     assert!(
-        !desk.enabled("Hämta kundens PUK"),
+        !desk.enabled("Hämta kundens PUK-kod"),
         "no lookup before the identity check"
     );
     assert!(
@@ -278,14 +278,14 @@ fn the_identity_check_gates_the_puk_lookup_and_the_unblock() {
     desk.harness
         .mask(egui::Rect::from_x_y_ranges(0.0..=1000.0, line.y_range()));
     desk.harness.snapshot("desk_identity_checked");
-    assert!(desk.enabled("Hämta kundens PUK"));
-    desk.click("Hämta kundens PUK");
+    assert!(desk.enabled("Hämta kundens PUK-kod"));
+    desk.click("Hämta kundens PUK-kod");
     desk.wait_for("PUK: ••••••••");
     assert!(
         !desk.has(&desk.customer_codes.puk.clone()),
         "masked until revealed"
     );
-    desk.click("Visa PUK");
+    desk.click("Visa PUK-koden");
     let puk = desk.customer_codes.puk.clone();
     assert!(
         desk.has(&format!("PUK: {puk}")),
@@ -314,9 +314,9 @@ fn the_identity_check_gates_the_puk_lookup_and_the_unblock() {
 
     // The customer types the new PIN; the PUK is already in the form.
     desk.click("Lås upp PIN1 (legitimering)");
-    desk.wait_for("Lås upp en PIN-kod med PUK");
+    desk.wait_for("Lås upp en PIN-kod med PUK-koden");
     desk.type_into("Ny PIN1 (legitimering)", "482915");
-    desk.type_into("Ny PIN-kod igen", "482915");
+    desk.type_into("Upprepa den nya PIN-koden", "482915");
     desk.click("Lås upp");
     desk.wait_for("är upplåst och har din nya kod");
     open(&desk.customer)
@@ -347,7 +347,7 @@ fn a_failed_lookup_is_logged_and_shown() {
     desk.check_identity();
     desk.type_into("Anledning", "Test av fel PIN");
     desk.type_into("Din PIN1 (handläggarens)", "111222");
-    desk.click("Hämta kundens PUK");
+    desk.click("Hämta kundens PUK-kod");
     desk.wait_for("Fel PIN1 (legitimering), 2 försök kvar.");
     let text = desk.audit_text();
     assert!(

@@ -52,7 +52,7 @@ fn without_pcscd_the_start_screen_says_what_to_do_and_offers_the_demo() {
         .get_by_role_and_label(Role::Button, "Inställningar")
         .click();
     harness.run_ok();
-    let url = harness.get_by_label("CA:ns adress");
+    let url = harness.get_by_label("Certifikatutfärdarens adress");
     url.focus();
     url.type_text("https://ca.example:8443");
     harness.run_ok();

@@ -249,7 +249,9 @@ pub fn warning(ui: &mut egui::Ui, text: &str) {
     );
 }
 
-/// An error in a framed box.
+/// An error in a framed box: the holder's words and next step, and below them, folded away,
+/// the technical detail support asks for (status words, the CA's own message), with a button
+/// that copies it so nobody has to type it off the screen.
 pub fn error_box(ui: &mut egui::Ui, explained: &Explained) {
     egui::Frame::group(ui.style())
         .stroke(egui::Stroke::new(1.5, colour(ui, Status::Error)))
@@ -257,6 +259,18 @@ pub fn error_box(ui: &mut egui::Ui, explained: &Explained) {
             ui.label(
                 RichText::new(format!("✖ {}", explained.text)).color(colour(ui, Status::Error)),
             );
+            if let Some(technical) = &explained.technical {
+                // Keyed by the detail, so another error's box opens folded.
+                egui::CollapsingHeader::new(&technical.heading)
+                    .id_salt(("technical", &technical.detail))
+                    .default_open(false)
+                    .show(ui, |ui| {
+                        ui.label(RichText::new(&technical.detail).monospace());
+                        if ui.small_button(&technical.copy).clicked() {
+                            ui.ctx().copy_text(technical.detail.clone());
+                        }
+                    });
+            }
         });
 }
 
