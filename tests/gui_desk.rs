@@ -246,7 +246,7 @@ fn the_identity_check_gates_the_puk_lookup_and_the_unblock() {
     // At a glance: holder, tries left, the verdict with the next step.
     assert!(desk.has("TST5565594230-1001"));
     assert!(desk.has("Försök kvar: PIN1 spärrad, PIN2 3, PUK-kod 10"));
-    assert!(desk.has("PIN1 (legitimering) spärrad: lås upp med PUK."));
+    assert!(desk.has("PIN1 (legitimering) är spärrad: lås upp med PUK-koden."));
     assert!(
         desk.has("Uppgradering: möjlig"),
         "the legacy pair can still be upgraded"
@@ -280,7 +280,7 @@ fn the_identity_check_gates_the_puk_lookup_and_the_unblock() {
     desk.harness.snapshot("desk_identity_checked");
     assert!(desk.enabled("Hämta kundens PUK-kod"));
     desk.click("Hämta kundens PUK-kod");
-    desk.wait_for("PUK: ••••••••");
+    desk.wait_for("PUK-kod: ••••••••");
     assert!(
         !desk.has(&desk.customer_codes.puk.clone()),
         "masked until revealed"
@@ -288,7 +288,7 @@ fn the_identity_check_gates_the_puk_lookup_and_the_unblock() {
     desk.click("Visa PUK-koden");
     let puk = desk.customer_codes.puk.clone();
     assert!(
-        desk.has(&format!("PUK: {puk}")),
+        desk.has(&format!("PUK-kod: {puk}")),
         "the PUK from the customer's code letter"
     );
     // Reading the CA's own log of lookups: who asked, for whom, why; never the PUK.

@@ -37,14 +37,31 @@ fn without_pcscd_the_start_screen_says_what_to_do_and_offers_the_demo() {
         .build_ui_state(|ui, app: &mut SithsApp| app.show(ui), app);
 
     support::window::wait_for_text(&mut harness, "Smartkortstjänsten körs inte");
+    // The command is for the IT department: folded away until asked for.
+    assert!(
+        harness
+            .query_all_by_label_contains("sudo systemctl start pcscd.socket")
+            .next()
+            .is_none(),
+        "the command is folded under För IT-avdelningen"
+    );
+    harness.get_by_label("För IT-avdelningen").click();
+    harness.run_ok();
     assert!(
         harness
             .query_all_by_label_contains("sudo systemctl start pcscd.socket")
             .next()
             .is_some(),
-        "the start screen says how to start pcscd"
+        "För IT-avdelningen says how to start pcscd"
+    );
+    assert!(
+        harness
+            .query_by_role_and_label(Role::Button, "Kopiera kommandot")
+            .is_some(),
+        "the command has a copy button"
     );
     harness.remove_cursor();
+    harness.run_ok();
     harness.snapshot("start_no_service");
 
     // Settings: every field reachable by its name (the accessibility check runs on each step).

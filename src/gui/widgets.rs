@@ -337,6 +337,32 @@ mod tests {
         assert!(contrast(ACCENT_TEXT, ACCENT) >= 4.5);
     }
 
+    /// The holder sees the words and the next step; the status word and the operation appear
+    /// only when "Visa teknisk information" is opened, with a button to copy them.
+    #[test]
+    fn the_error_box_folds_the_technical_detail_away() {
+        use egui_kittest::kittest::Queryable;
+        let tr = crate::gui::i18n::Tr::new(crate::gui::i18n::Lang::Sv);
+        let explained = crate::gui::words::card_error(
+            &tr,
+            &crate::card::CardError::Refused {
+                operation: "READ BINARY",
+                sw: crate::apdu::StatusWord::FileNotFound,
+            },
+        );
+        let mut harness = egui_kittest::Harness::new_ui(|ui| error_box(ui, &explained));
+        harness.run();
+        let shows = |h: &egui_kittest::Harness<'_>, text: &str| {
+            h.query_all_by_label_contains(text).next().is_some()
+        };
+        assert!(shows(&harness, "Kortet svarade inte som väntat"));
+        assert!(!shows(&harness, "READ BINARY"));
+        harness.get_by_label("Visa teknisk information").click();
+        harness.run();
+        assert!(shows(&harness, "READ BINARY: status"));
+        assert!(shows(&harness, "Kopiera den tekniska informationen"));
+    }
+
     #[test]
     fn contrast_is_the_wcag_ratio() {
         assert!((contrast(Color32::BLACK, Color32::WHITE) - 21.0).abs() < 0.01);
