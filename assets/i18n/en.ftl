@@ -135,7 +135,7 @@ profile-pnr-sign = Personal identity number, signing
 
 ## Upgrade
 upgrade-title = Upgrade the card
-upgrade-intro = The upgrade gives the card new certificates for two identities, your HSA-id and your personal identity number, at the highest trust level:
+upgrade-intro = The upgrade gives the card new certificates for two identities, your HSA-id and your personal identity number, at trust level 3:
 upgrade-intro-1 = The card makes four new keys. The private keys never leave the card.
 upgrade-intro-2 = The certificate authority issues two certificates for your HSA-id and two for your personal identity number, one for identification and one for signing.
 upgrade-intro-3 = Each new certificate is checked, written to the card and tried.
@@ -314,15 +314,15 @@ err-refusal-deadline = The last day for upgrades has passed. Contact the service
 err-refusal-profile = A coordination number cannot get certificates for a personal identity number. Contact the service centre.
 err-refusal-unknown-person = The certificate authority does not recognise you. Contact the service centre.
 err-refusal-other = The certificate authority refused. Try again later, and contact the service centre if it happens again.
-err-cert-check = The certificate for { $cert } was refused, and nothing was written to the card. Try again, and contact the service centre if it happens again.
-err-profile-missing = The certificate authority offers no certificate for { $cert } for you, so not all the new certificates can be made. Contact the service centre.
+err-cert-check = The certificate “{ $cert }” was refused, and nothing was written to the card. Try again, and contact the service centre if it happens again.
+err-profile-missing = The certificate authority does not offer you the certificate “{ $cert }”, so the card cannot get all the new certificates. Contact the service centre.
 err-no-login-cert = The card has no identification certificate to log in to the certificate authority with. Contact the service centre.
 err-not-upgraded = The card has not been upgraded yet, so there is nothing to renew. Upgrade the card first.
 err-job-cancelled = Stopped. What is done stays on the card, and you can carry on whenever you like.
 err-login-expired = The authentication certificate of this pair has expired, so it cannot be renewed. Order a new card from the service centre.
 err-slot-in-use = The card already holds a certificate in a place the upgrade needs, and it is not part of the upgrade. Contact the service centre.
 err-not-writable = The certificate { $detail }. Choose among those that can be written to the card, or contact the service centre.
-err-proof-failed = A new key on the card did not give a valid signature ({ $cert }). Take the card out, put it back and resume the upgrade.
+err-proof-failed = A new key on the card did not give a valid signature (“{ $cert }”). Take the card out, put it back and resume the upgrade.
 
 ## The service-centre desk
 nav-desk = Service desk

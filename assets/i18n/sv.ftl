@@ -132,7 +132,7 @@ profile-pnr-sign = Personnummer, underskrift
 
 ## Uppgraderingen
 upgrade-title = Uppgradera kortet
-upgrade-intro = Uppgraderingen ger kortet nya certifikat för två identiteter, ditt HSA-id och ditt personnummer, på den högsta tillitsnivån:
+upgrade-intro = Uppgraderingen ger kortet nya certifikat för två identiteter, ditt HSA-id och ditt personnummer, på tillitsnivå 3:
 upgrade-intro-1 = Kortet skapar fyra nya nycklar. De privata nycklarna lämnar aldrig kortet.
 upgrade-intro-2 = Certifikatutfärdaren utfärdar två certifikat för ditt HSA-id och två för ditt personnummer, ett för legitimering och ett för underskrift.
 upgrade-intro-3 = Varje nytt certifikat kontrolleras, skrivs till kortet och provas.
@@ -305,15 +305,15 @@ err-refusal-deadline = Sista dagen för uppgradering har passerat. Kontakta serv
 err-refusal-profile = Med ett samordningsnummer går det inte att få certifikat för personnummer. Kontakta servicecenter.
 err-refusal-unknown-person = Certifikatutfärdaren känner inte igen dig. Kontakta servicecenter.
 err-refusal-other = Certifikatutfärdaren nekade. Försök igen senare, och kontakta servicecenter om det händer igen.
-err-cert-check = Certifikatet för { $cert } godtogs inte, och inget skrevs till kortet. Försök igen, och kontakta servicecenter om det händer igen.
-err-profile-missing = Certifikatutfärdaren erbjuder inget certifikat för { $cert } åt dig, så alla nya certifikat kan inte skapas. Kontakta servicecenter.
+err-cert-check = Certifikatet ”{ $cert }” godtogs inte, och inget skrevs till kortet. Försök igen, och kontakta servicecenter om det händer igen.
+err-profile-missing = Certifikatutfärdaren erbjuder dig inte certifikatet ”{ $cert }”, så kortet kan inte få alla nya certifikat. Kontakta servicecenter.
 err-no-login-cert = Kortet har inget legitimeringscertifikat att logga in hos certifikatutfärdaren med. Kontakta servicecenter.
 err-not-upgraded = Kortet är inte uppgraderat än, så det finns inget att förnya. Uppgradera kortet först.
 err-job-cancelled = Avbrutet. Det som redan är gjort ligger kvar på kortet, och du kan fortsätta när du vill.
 err-login-expired = Legitimeringscertifikatet för det här paret har gått ut, så det kan inte förnyas. Beställ ett nytt kort från servicecenter.
 err-slot-in-use = Kortet har redan ett certifikat på en plats som uppgraderingen behöver, och det hör inte till uppgraderingen. Kontakta servicecenter.
 err-not-writable = Certifikatet { $detail }. Välj bland dem som kan skrivas till kortet, eller kontakta servicecenter.
-err-proof-failed = En ny nyckel på kortet gav ingen giltig underskrift ({ $cert }). Ta ut kortet, sätt i det igen och fortsätt uppgraderingen.
+err-proof-failed = En ny nyckel på kortet gav ingen giltig underskrift (”{ $cert }”). Ta ut kortet, sätt i det igen och fortsätt uppgraderingen.
 
 ## Servicedisken
 nav-desk = Servicedisk
