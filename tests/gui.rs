@@ -276,7 +276,7 @@ fn unblock_with_the_puk_asks_before_the_last_try() {
         .key_combination_modifiers(egui::Modifiers::COMMAND, &[egui::Key::A]);
     rig.harness.run_ok();
     rig.type_into("Ny PIN1 (legitimering)", "482915");
-    rig.type_into("Ny PIN-kod igen", "482915");
+    rig.type_into("Upprepa den nya PIN-koden", "482915");
     assert!(rig.has_text("PUK-koden har bara ett försök kvar"));
     assert!(
         !rig.button_enabled("Lås upp"),

@@ -275,8 +275,8 @@ fn the_identity_check_gates_the_puk_lookup_and_the_unblock() {
     let mut desk = Desk2::new(true);
     // At a glance: holder, tries left, the verdict with the next step.
     assert!(desk.has("TST5565594230-1001"));
-    assert!(desk.has("Försök kvar: PIN1 Spärrad, PIN2 3, PUK 10"));
-    assert!(desk.has("PIN1 (legitimering) spärrad: lås upp med PUK."));
+    assert!(desk.has("Försök kvar: PIN1 spärrad, PIN2 3, PUK-kod 10"));
+    assert!(desk.has("PIN1 (legitimering) är spärrad: lås upp med PUK-koden."));
     assert!(
         desk.has("Uppgradering: möjlig"),
         "the legacy pair can still be upgraded"
@@ -291,7 +291,7 @@ fn the_identity_check_gates_the_puk_lookup_and_the_unblock() {
     let op_pin = desk.operator_codes.pin1.clone();
     desk.type_into("Din PIN1 (handläggarens)", &op_pin);
     assert!(
-        !desk.enabled("Hämta kundens PUK"),
+        !desk.enabled("Hämta kundens PUK-kod"),
         "no lookup before the identity check"
     );
     assert!(
@@ -310,22 +310,22 @@ fn the_identity_check_gates_the_puk_lookup_and_the_unblock() {
     // The log's path (a fresh temp dir) is only in a tooltip: the picture needs no mask.
     assert!(desk.has("Granskningsloggen: 1 post"));
     desk.harness.snapshot("desk_identity_checked");
-    assert!(desk.enabled("Hämta kundens PUK"));
+    assert!(desk.enabled("Hämta kundens PUK-kod"));
     // Enter in the operator's PIN fetches the PUK.
     desk.harness
         .get_by_label("Din PIN1 (handläggarens)")
         .focus();
     desk.harness.run_ok();
     desk.press(egui::Key::Enter);
-    desk.wait_for("PUK: ••••••••");
+    desk.wait_for("PUK-kod: ••••••••");
     assert!(
         !desk.has(&desk.customer_codes.puk.clone()),
         "masked until revealed"
     );
-    desk.click("Visa PUK");
+    desk.click("Visa PUK-koden");
     let puk = desk.customer_codes.puk.clone();
     assert!(
-        desk.has(&format!("PUK: {puk}")),
+        desk.has(&format!("PUK-kod: {puk}")),
         "the PUK from the customer's code letter"
     );
     // Reading the CA's own log of lookups: who asked, for whom, why; never the PUK.
@@ -351,11 +351,11 @@ fn the_identity_check_gates_the_puk_lookup_and_the_unblock() {
 
     // The customer types the new PIN; the PUK is already in the form.
     desk.click("Lås upp PIN1 (legitimering)");
-    desk.wait_for("Lås upp en PIN-kod med PUK");
+    desk.wait_for("Lås upp en PIN-kod med PUK-koden");
     // The PUK is in the form; the focus waits in the new PIN; Enter moves on and submits.
     desk.type_here("Ny PIN1 (legitimering)", "482915");
     desk.press(egui::Key::Enter);
-    desk.type_here("Ny PIN-kod igen", "482915");
+    desk.type_here("Upprepa den nya PIN-koden", "482915");
     desk.press(egui::Key::Enter);
     desk.wait_for("är upplåst och har din nya kod");
     // What it takes at the desk (typing the codes included): printed, not asserted on.
@@ -392,7 +392,7 @@ fn a_failed_lookup_is_logged_and_shown() {
     desk.check_identity();
     desk.type_into("Anledning", "Test av fel PIN");
     desk.type_into("Din PIN1 (handläggarens)", "111222");
-    desk.click("Hämta kundens PUK");
+    desk.click("Hämta kundens PUK-kod");
     desk.wait_for("Fel PIN1 (legitimering), 2 försök kvar.");
     let text = desk.audit_text();
     assert!(

@@ -37,14 +37,32 @@ fn without_pcscd_the_start_screen_says_what_to_do_and_offers_the_demo() {
         .build_ui_state(|ui, app: &mut SithsApp| app.show(ui), app);
 
     support::window::wait_for_text(&mut harness, "Smartkortstjänsten körs inte");
+    // The command is for the IT department: folded away until asked for.
+    assert!(
+        harness
+            .query_all_by_label_contains("sudo systemctl start pcscd.socket")
+            .next()
+            .is_none(),
+        "the command is folded under För IT-avdelningen"
+    );
+    harness.get_by_label("För IT-avdelningen").click();
+    harness.run_ok();
     assert!(
         harness
             .query_all_by_label_contains("sudo systemctl start pcscd.socket")
             .next()
             .is_some(),
-        "the start screen says how to start pcscd"
+        "För IT-avdelningen says how to start pcscd"
     );
+    assert!(
+        harness
+            .query_by_role_and_label(Role::Button, "Kopiera kommandot")
+            .is_some(),
+        "the command has a copy button"
+    );
+    // The click left the pointer over the header: take it away so the image shows no cursor.
     harness.remove_cursor();
+    harness.step();
     harness.snapshot("start_no_service");
 
     // Settings: every field reachable by its name (the accessibility check runs on each step).
@@ -52,7 +70,7 @@ fn without_pcscd_the_start_screen_says_what_to_do_and_offers_the_demo() {
         .get_by_role_and_label(Role::Button, "Inställningar")
         .click();
     harness.run_ok();
-    let url = harness.get_by_label("CA:ns adress");
+    let url = harness.get_by_label("Certifikatutfärdarens adress");
     url.focus();
     url.type_text("https://ca.example:8443");
     harness.run_ok();

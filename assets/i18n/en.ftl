@@ -1,5 +1,5 @@
 # SITHS card upgrade: the window's text in English.
-# The same messages are in sv.ftl; the test in src/gui/i18n.rs checks it.
+# The same messages are in sv.ftl, and the test in src/gui/i18n.rs checks it.
 
 app-title = SITHS card upgrade
 nav-overview = Overview
@@ -10,7 +10,7 @@ cancel = Cancel
 save = Save
 show = Show
 hide = Hide
-blocked = Blocked
+blocked = blocked
 try-again = Try again
 to-overview = Back to the overview
 open-settings = Open the settings
@@ -18,9 +18,9 @@ contact-service-centre = Contact your service centre (SITHS administrator) for h
 insert-card-again = Put the card back in the reader.
 
 ## Demo mode
-demo-preparing = Preparing the demo card and the test CA …
+demo-preparing = Preparing the demo card and the test certificate authority …
 demo-failed = The demo could not start: { $detail }
-demo-banner = DEMO MODE: a virtual SITHS card and a test CA on this computer. Nothing here is a real card.
+demo-banner = DEMO MODE: a virtual SITHS card and a test certificate authority on this computer. Nothing you do here affects a real card.
 demo-codes = The demo card's codes: PIN1 { $pin1 }, PIN2 { $pin2 }, PUK { $puk }
 demo-codes-operator = The operator card's codes: PIN1 { $pin1 }, PIN2 { $pin2 }, PUK { $puk }
 demo-pull-card = Take the card out
@@ -33,6 +33,7 @@ demo-try = Try with a demo card
 
 ## Status line
 status-card-in = Card in { $reader }
+status-card-demo = The demo card (a virtual card on this computer)
 status-no-service = The smart card service is not running
 status-no-reader = No card reader
 status-no-card = No card in the reader
@@ -47,12 +48,15 @@ task-upgrade = Upgrading the card …
 task-renew = Renewing the certificates …
 task-test-login = Trying the login …
 task-export = Saving the certificate …
-task-fetch-list = Fetching the list from the CA …
+task-fetch-list = Fetching the list from the certificate authority …
 task-fetch-write = Writing certificates to the card …
 
 ## Start screen
 start-no-service-title = The smart card service is not running
-start-no-service-body = The computer's smart card service (pcscd) is needed to read the card. Start it with the command below, or ask your IT department. The window notices by itself when it runs.
+start-no-service-body = The computer's smart card service is needed to read the card, and it is not running. Ask your IT department to start it. The window notices by itself when it runs.
+for-it = For the IT department
+for-it-no-service = The smart card service (pcscd) is not running. Start it with the command below. The window notices by itself when the service runs.
+copy-command = Copy the command
 start-no-reader-title = No card reader found
 start-no-reader-body = Connect your card reader. The window notices by itself when it is connected.
 start-no-card-title = Insert your SITHS card
@@ -103,7 +107,7 @@ verdict-dead = The PUK is blocked and the card can no longer be used. Order a ne
 verdict-blocked = The { $pin } is blocked. Unblock it with your PUK before anything else.
 verdict-upgrade = The card has the old certificate pair and needs upgrading. It takes a few minutes and you need PIN1 and PIN2.
 verdict-renew = The card is upgraded, but its certificates expire soon. Renew them with the button above.
-verdict-up-to-date = The card is upgraded: the HSA-id pair and the personal identity number pair at trust level 3.
+verdict-up-to-date = The card is upgraded and has the new certificates for both your HSA-id and your personal identity number.
 action-upgrade = Upgrade the card
 action-renew = Renew now
 action-unblock = Unblock { $pin }
@@ -117,7 +121,7 @@ pin2-name = PIN2 (signing)
 puk-name = PUK
 purpose-auth = Identification
 purpose-sign = Signing
-purpose-ca = CA certificate
+purpose-ca = Issuer certificate
 purpose-other = Other use
 identity-hsa = HSA-id
 identity-pnr = Personal identity number
@@ -131,9 +135,9 @@ profile-pnr-sign = Personal identity number, signing
 
 ## Upgrade
 upgrade-title = Upgrade the card
-upgrade-intro = The upgrade gives the card two identities from the new CAs, at trust level 3:
+upgrade-intro = The upgrade gives the card new certificates for two identities, your HSA-id and your personal identity number, at trust level 3:
 upgrade-intro-1 = The card makes four new keys. The private keys never leave the card.
-upgrade-intro-2 = The CA issues an HSA-id pair and a personal identity number pair (identification and signing).
+upgrade-intro-2 = The certificate authority issues two certificates for your HSA-id and two for your personal identity number, one for identification and one for signing.
 upgrade-intro-3 = Each new certificate is checked, written to the card and tried.
 upgrade-intro-4 = Only then is the old certificate pair removed.
 upgrade-keep-card = Keep the card in the reader until the upgrade has finished. If it is taken out, you can resume where it stopped.
@@ -142,7 +146,7 @@ enter-pin = { $pin }
 enter-puk = PUK
 enter-current-pin = Current { $pin }
 enter-new-pin = New { $pin }
-enter-new-pin-again = New PIN again
+enter-new-pin-again = Repeat the new PIN
 upgrade-start = Start the upgrade
 upgrade-progress = Step { $done } of { $total }
 upgrade-working = Working … keep the card in the reader.
@@ -151,7 +155,7 @@ upgrade-done = The upgrade has finished.
 upgrade-now-on-card = This is now on the card:
 upgrade-legacy-removed = The old certificate pair is removed.
 upgrade-resume = Resume the upgrade
-upgrade-resume-explain = Nothing is lost: what is done stays on the card and at the CA. Put the card back and resume, and the upgrade continues where it stopped.
+upgrade-resume-explain = Nothing is lost: what is done stays on the card and with the certificate authority. Put the card back and resume, and the upgrade continues where it stopped.
 renew-title = Renew the certificates
 renew-intro = Renewal gives you new certificates before the old ones stop working:
 renew-intro-1 = The card makes new keys. The private keys never leave the card.
@@ -166,8 +170,8 @@ renew-resume = Resume the renewal
 renew-resume-explain = Nothing is lost: what is done stays on the card and with the certificate authority. Put the card back and resume, and the renewal carries on where it stopped.
 step-read-card = Card read
 step-verify-pin = { $pin } accepted
-step-log-in = Logged in to the CA
-step-generate-key = New key made: { $cert }
+step-log-in = Logged in to the certificate authority
+step-generate-key = New key created: { $cert }
 step-enrol = Certificate issued: { $cert }
 step-write = Certificate written to the card: { $cert }
 step-prove = Key tried: { $cert }
@@ -196,7 +200,7 @@ change-done = The { $pin } is changed.
 
 ## Certificates
 certs-title = The certificates on the card
-certs-intro = These are all the certificates on the card. Choose which one to log in with and try it against the CA.
+certs-intro = These are all the certificates on the card. Choose which one to log in with and try it against the certificate authority.
 cert-unreadable = The certificate { $label } could not be read.
 cert-holder = Holder
 cert-trust = Trust level
@@ -210,7 +214,7 @@ export-cert = Save { $label } to a file
 export-dir = Save certificates in the folder
 exported-to = Saved in { $path }
 test-login-title = Try the login
-test-login-explain = Log in to the CA with the chosen certificate to see that it works and who it logs you in as.
+test-login-explain = Log in to the certificate authority with the chosen certificate to see that it works and who it logs you in as.
 test-login = Try the login
 test-login-ok = The login works: you are logged in as { $name } ({ $hsa }).
 chooser-help-title = Help: when a program asks you to choose a certificate
@@ -221,49 +225,51 @@ chooser-help-4 = Choose a signing certificate (PIN2) only when you are about to 
 
 ## Fetch existing certificates
 fetch-title = Fetch existing certificates
-fetch-intro = The CA keeps the certificates it issued to you. Certificates whose key is on this card can be written back to it.
+fetch-intro = The certificate authority keeps the certificates it issued to you. Certificates whose key is on this card can be written back to it.
 fetch-list = Fetch the list
-fetch-none = The CA holds no certificates for you.
+fetch-none = The certificate authority holds no certificates for you.
 fetch-write = Write the chosen ones to the card
 fetch-written = { $n ->
     [one] One certificate was written to the card.
    *[other] { $n } certificates were written to the card.
 }
-fit-writable = can be written to the card (key slot { $slot })
+fit-writable = can be written to the card, which holds its key
 fit-already = already on the card
 fit-other-card = cannot go here: its key is on another card
 fit-expired = has expired
-fit-wrong-slot = cannot go onto this card: its key is in key slot { $slot }, which is for another kind of certificate. Contact the service centre.
-fit-fails-checks = cannot go onto this card: it fails the checks ({ $detail })
+fit-wrong-slot = cannot go onto this card: its key is on the card, but in a place meant for another kind of certificate
+fit-fails-checks = cannot go onto this card: it fails the checks
 
 ## Settings
 settings-title = Settings
 settings-language = Language
-settings-ca-url = The CA's address
-settings-ca-root = The CA's root certificate (PEM file)
+settings-ca-url = The certificate authority's address
+settings-ca-root = The certificate authority's root certificate (PEM file)
 settings-pkcs11 = The card's middleware (PKCS#11 module)
 settings-pkcs11-help = Leave empty to read the card directly. Give a path, or safenet, netid, opensc.
 card-read-via = Card reached through
 settings-reader = Card reader
 settings-reader-auto = First reader with a card
-settings-demo-ca = In demo mode the test CA at { $url } is used.
+settings-demo-ca = In demo mode the test certificate authority at { $url } is used.
 settings-saved = The settings are saved.
 
 ## Errors
-err-no-service = The smart card service (pcscd) is not running. Start it (sudo systemctl start pcscd.socket) and try again.
+show-technical = Show technical details
+copy-technical = Copy the technical details
+err-no-service = The smart card service is not running. Ask your IT department to start it, then try again.
 err-no-reader = No card reader found. Connect a reader and try again.
 err-reader-not-found = The card reader "{ $reader }" does not exist. Choose another reader in the settings.
 err-no-card = No card in the reader. Insert your SITHS card.
 err-card-in-use = Another program is using the card. Close it (for example a browser or Net iD) and try again.
-err-card-removed = The card was taken out during the work. Put it back; nothing is lost.
+err-card-removed = The card was taken out before the work was finished. Put it back. Nothing is lost.
 err-card-reset = Another program reset the card. Try again.
 err-unresponsive = The card does not answer. Take it out, put it back and try again.
 err-cancelled = The wait for the card was cancelled.
-err-malformed-answer = The card sent a malformed answer ({ $detail }). Take it out, put it back and try again. Contact the service centre if it happens again.
-err-pcsc-other = Smart card system error ({ $detail }). Restart the smart card service and try again.
-err-pin-not-digits = A code is digits only. Type it again; no try was used.
-err-pin-length = A PIN has 6–8 digits, this one has { $len }. Type it again; no try was used.
-err-puk-length = The PUK has 8 digits, this one has { $len }. Check your code letter; no try was used.
+err-malformed-answer = The card sent a malformed answer. Take it out, put it back and try again. Contact the service centre if it happens again.
+err-pcsc-other = Something went wrong in the computer's smart card service. Try again. If that does not help, ask your IT department to restart the smart card service.
+err-pin-not-digits = A code is digits only. Type it again – no try was used up.
+err-pin-length = A PIN has 6–8 digits, this one has { $len }. Type it again – no try was used up.
+err-puk-length = The PUK has 8 digits, this one has { $len }. Check your code letter – no try was used up.
 err-pin-mismatch = The two new codes differ. Type the new code again.
 err-not-siths = This is not a SITHS card. Insert your SITHS card.
 err-wrong-pin = Wrong { $pin }, { $n ->
@@ -274,53 +280,53 @@ err-wrong-pin-last = Wrong { $pin }, 1 try left. If the next one is wrong too, t
 err-wrong-puk = Wrong PUK, { $n ->
     [one] { $n } try left.
    *[other] { $n } tries left.
-} After the last one the card is blocked for good.
+} If every try is wrong, the card is blocked for good.
 err-pin-blocked = The { $pin } is blocked. Unblock it with your PUK.
 err-card-dead = The PUK is blocked and the card can no longer be used. Order a new card from your service centre.
 err-not-verified = The { $pin } must be entered first. Enter it and try again.
 err-new-pin-refused = The card did not accept the new code. Use 6–8 digits.
-err-puk-not-changeable = The PUK cannot be changed; only PIN1 and PIN2 can.
-err-card-layout = The card's content is not as expected ({ $detail }). Contact the service centre.
-err-card-damaged = The card's data is damaged ({ $detail }). Contact the service centre.
+err-puk-not-changeable = The PUK cannot be changed, only PIN1 and PIN2 can.
+err-card-layout = The card's content is not as expected. Contact the service centre.
+err-card-damaged = The card's data is damaged. Contact the service centre.
 err-wrong-pin-fewer = Wrong { $pin }, fewer than { $max } tries left (the card's middleware does not say exactly how many).
-err-p11-module-missing = The card's middleware was not found ({ $detail }). Install the card's middleware (SafeNet Authentication Client, Net iD or OpenSC) or give the module's path in the settings.
-err-p11-module-broken = The card's middleware { $module } cannot be loaded ({ $detail }). Reinstall the middleware or choose another module in the settings.
+err-p11-module-missing = The card's middleware was not found. Install the card's middleware (SafeNet Authentication Client, Net iD or OpenSC) or say where it is in the settings.
+err-p11-module-broken = The card's middleware { $module } cannot be loaded. Reinstall the middleware or choose another in the settings.
 err-p11-no-token = The middleware { $module } sees no card. Insert your SITHS card and check that the card reader is connected.
 err-p11-token-not-found = The middleware sees no card named { $wanted } (it sees: { $seen }). Insert that card or choose one of those.
-err-p11-not-supported = This middleware cannot { $action } on the card ({ $function } is not supported). Use the card's own middleware (SafeNet Authentication Client in Inera's SITHS eID app) or contact the service centre.
+err-p11-not-supported = This middleware cannot do all that is needed on the card. Use the card's own middleware (SafeNet Authentication Client in Inera's SITHS eID app) or contact the service centre.
 err-p11-pin2-in-middleware = This middleware checks the signing PIN (PIN2) only when you sign, and changes or unblocks it only in its own program. Use the middleware's tool for PIN2.
-err-p11-failed = The card's middleware refused ({ $detail }). Take the card out, put it back and try again; contact the service centre if it happens again.
-err-ca-took-another = The CA took this card for { $ca }, but the card's login certificate names { $card }. Nothing was changed. Contact the service centre.
-err-customer-not-trusted = The customer's card carries no certificate this CA stands behind ({ $detail }). No PUK was fetched. Check that this is the customer's own card, and contact the service centre.
-err-card-refused = The card refused { $operation } (status { $sw }). Take the card out, put it back and try again.
-err-ca-unreachable = The CA at { $url } cannot be reached ({ $detail }). Check the address and the network and try again; nothing on the card was changed.
-err-ca-not-trusted = The CA's server certificate is not trusted ({ $detail }). Check the root certificate and the address in the settings; nothing on the card was changed.
-err-ca-refused-card = The CA did not accept the card's login certificate ({ $detail }). Contact the service centre; nothing on the card was changed.
-err-ca-tls = The secure connection to the CA failed ({ $detail }). Check the address and try again; nothing on the card was changed.
+err-p11-failed = The card's middleware refused. Take the card out, put it back and try again. Contact the service centre if it happens again.
+err-ca-took-another = The certificate authority took this card for { $ca }, but the card's login certificate names { $card }. Nothing was changed. Contact the service centre.
+err-customer-not-trusted = The customer's card carries no certificate this certificate authority stands behind. No PUK was fetched. Check that this is the customer's own card, and contact the service centre.
+err-card-refused = The card did not answer as expected. Take the card out, put it back and try again. Contact the service centre if it happens again.
+err-ca-unreachable = The certificate authority at { $url } cannot be reached. Check the network and the address and try again. Nothing on the card was changed.
+err-ca-not-trusted = The certificate authority's server certificate is not trusted. Check the root certificate and the address in the settings. Nothing on the card was changed.
+err-ca-refused-card = The certificate authority did not accept the card's login certificate. Contact the service centre. Nothing on the card was changed.
+err-ca-tls = The secure connection to the certificate authority failed. Check the address and try again. Nothing on the card was changed.
 err-ca-pin-not-verified = The card does not sign the login without PIN1. Enter PIN1 and try again.
-err-ca-malformed = The CA's answer could not be understood ({ $detail }). Check that the address is the CA's and try again; nothing on the card was changed.
-err-ca-config = The connection to the CA cannot be set up ({ $detail }). Check the settings.
-err-csr = The certificate request could not be built ({ $detail }); nothing on the card was changed. Try again.
-err-ca-not-set = The CA's address or root certificate is missing. Enter them in the settings.
-err-file = The file { $path } could not be used ({ $detail }). Choose another place and try again.
-err-refusal-not-allowed = The CA does not allow an upgrade of your card. Contact the service centre.
+err-ca-malformed = The certificate authority's answer could not be understood. Check that the address in the settings is right and try again. Nothing on the card was changed.
+err-ca-config = The connection to the certificate authority cannot be set up. Check the settings.
+err-csr = The certificate request could not be built. Nothing on the card was changed. Try again.
+err-ca-not-set = The certificate authority's address or root certificate is missing. Enter them in the settings.
+err-file = The file { $path } could not be used. Choose another place and try again.
+err-refusal-not-allowed = The certificate authority does not allow an upgrade of your card. Contact the service centre.
 err-refusal-deadline = The last day for upgrades has passed. Contact the service centre for a new card.
-err-refusal-profile = A coordination number cannot get the personal identity number pair at trust level 3. Contact the service centre.
-err-refusal-unknown-person = The CA does not know you. Contact the service centre.
-err-refusal-other = The CA said no: { $message } ({ $code }).
-err-cert-check = The certificate for { $cert } was refused and nothing was written to the card ({ $detail }).
-err-profile-missing = The CA offers no { $cert } certificate for you, so both pairs cannot be made. Contact the service centre.
-err-no-login-cert = The card has no identification certificate to log in to the CA with. Contact the service centre.
+err-refusal-profile = A coordination number cannot get certificates for a personal identity number. Contact the service centre.
+err-refusal-unknown-person = The certificate authority does not recognise you. Contact the service centre.
+err-refusal-other = The certificate authority refused. Try again later, and contact the service centre if it happens again.
+err-cert-check = The certificate “{ $cert }” was refused, and nothing was written to the card. Try again, and contact the service centre if it happens again.
+err-profile-missing = The certificate authority does not offer you the certificate “{ $cert }”, so the card cannot get all the new certificates. Contact the service centre.
+err-no-login-cert = The card has no identification certificate to log in to the certificate authority with. Contact the service centre.
 err-not-upgraded = The card has not been upgraded yet, so there is nothing to renew. Upgrade the card first.
 err-job-cancelled = Stopped. What is done stays on the card, and you can carry on whenever you like.
 err-login-expired = The authentication certificate of this pair has expired, so it cannot be renewed. Order a new card from the service centre.
-err-slot-in-use = Key slot { $slot } holds a certificate that is not part of the upgrade. Contact the service centre.
-err-not-writable = The certificate { $detail }
-err-proof-failed = A new key on the card did not give a valid signature ({ $cert }). Take the card out, put it back and resume the upgrade.
+err-slot-in-use = The card already holds a certificate in a place the upgrade needs, and it is not part of the upgrade. Contact the service centre.
+err-not-writable = The certificate { $detail }. Choose among those that can be written to the card, or contact the service centre.
+err-proof-failed = A new key on the card did not give a valid signature (“{ $cert }”). Take the card out, put it back and resume the upgrade.
 
 ## The service-centre desk
 nav-desk = Service desk
-task-puk-lookup = Fetching the PUK from the CA …
+task-puk-lookup = Fetching the PUK from the certificate authority …
 desk-title = Service desk
 desk-operator-card = Your card (operator)
 desk-insert-operator-card = Put your own SITHS card in the other reader.
@@ -331,8 +337,8 @@ desk-card-serial = Card number { $serial }
 desk-tries = Tries left: PIN1 { $pin1 }, PIN2 { $pin2 }, PUK { $puk }
 desk-upgrade-possible = Upgrade: possible
 desk-upgrade-not-needed = Upgrade: not needed
-desk-verdict-dead = PUK blocked: order a new card.
-desk-verdict-blocked = { $pin } blocked: unblock with the PUK.
+desk-verdict-dead = The PUK is blocked: order a new card.
+desk-verdict-blocked = { $pin } is blocked: unblock it with the PUK.
 desk-verdict-expiring = The certificate { $when }: upgrade or wait for the new card.
 desk-verdict-upgrade = The card has the old pair: upgrade it.
 desk-verdict-renew = The certificates { $when }: renew them now.
@@ -350,8 +356,8 @@ id-doc-national = National ID card
 id-doc-driving = Driving licence
 id-doc-employee = Employee card
 desk-help-title = Help with the card
-desk-check-first = Check the identity first; nothing is unblocked or looked up before that.
-desk-puk-explain = The PUK is fetched from the CA with your card. Say why; the CA logs who asked, for whom and why.
+desk-check-first = Check the identity first. Nothing is unblocked or looked up before that.
+desk-puk-explain = The PUK is fetched from the certificate authority with your card. Say why – the certificate authority logs who asked, for whom and why.
 desk-reason = Reason
 desk-operator-pin = Your PIN1 (the operator's)
 desk-fetch-puk = Fetch the customer's PUK
@@ -359,7 +365,7 @@ desk-puk-fetched = PUK: { $puk }
 desk-puk-reveal = Show the PUK
 desk-puk-customer-types = The PUK is not saved. The customer types their new PIN themselves.
 desk-audit-status = The log: { $path } ({ $n } entries)
-desk-audit-broken = The log cannot be used ({ $detail }). No help that changes cards until it works; contact IT.
+desk-audit-broken = The log cannot be used ({ $detail }). No help that changes cards until it works – contact the IT department.
 
 ## The desk's steps
 desk-step = { $n }. { $title }

@@ -147,6 +147,10 @@ fn demo_banner(app: &mut SithsApp, ui: &mut egui::Ui) {
 fn status_line(app: &mut SithsApp, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         let card = match &app.card {
+            // The demo's in-process card has a reader name for logs, not for people.
+            CardStatus::Ready(o) if o.reader == crate::virtual_card::memory::READER_NAME => {
+                app.tr.t("status-card-demo")
+            }
             CardStatus::Ready(o) => app
                 .tr
                 .a("status-card-in", &[("reader", o.reader.as_str().into())]),

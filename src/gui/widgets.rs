@@ -250,7 +250,9 @@ pub fn warning(ui: &mut egui::Ui, text: &str) {
     );
 }
 
-/// An error in a framed box.
+/// An error in a framed box: the holder's words and next step, and below them, folded away,
+/// the technical detail support asks for (status words, the CA's own message), with a button
+/// that copies it so nobody has to type it off the screen.
 pub fn error_box(ui: &mut egui::Ui, explained: &Explained) {
     egui::Frame::group(ui.style())
         .stroke(egui::Stroke::new(1.5, colour(ui, Status::Error)))
@@ -258,6 +260,18 @@ pub fn error_box(ui: &mut egui::Ui, explained: &Explained) {
             ui.label(
                 RichText::new(format!("✖ {}", explained.text)).color(colour(ui, Status::Error)),
             );
+            if let Some(technical) = &explained.technical {
+                // Keyed by the detail, so another error's box opens folded.
+                egui::CollapsingHeader::new(&technical.heading)
+                    .id_salt(("technical", &technical.detail))
+                    .default_open(false)
+                    .show(ui, |ui| {
+                        ui.label(RichText::new(&technical.detail).monospace());
+                        if ui.small_button(&technical.copy).clicked() {
+                            ui.ctx().copy_text(technical.detail.clone());
+                        }
+                    });
+            }
         });
 }
 
@@ -322,6 +336,32 @@ mod tests {
     #[test]
     fn the_primary_buttons_text_reads_on_its_fill() {
         assert!(contrast(ACCENT_TEXT, ACCENT) >= 4.5);
+    }
+
+    /// The holder sees the words and the next step; the status word and the operation appear
+    /// only when "Visa teknisk information" is opened, with a button to copy them.
+    #[test]
+    fn the_error_box_folds_the_technical_detail_away() {
+        use egui_kittest::kittest::Queryable;
+        let tr = crate::gui::i18n::Tr::new(crate::gui::i18n::Lang::Sv);
+        let explained = crate::gui::words::card_error(
+            &tr,
+            &crate::card::CardError::Refused {
+                operation: "READ BINARY",
+                sw: crate::apdu::StatusWord::FileNotFound,
+            },
+        );
+        let mut harness = egui_kittest::Harness::new_ui(|ui| error_box(ui, &explained));
+        harness.run();
+        let shows = |h: &egui_kittest::Harness<'_>, text: &str| {
+            h.query_all_by_label_contains(text).next().is_some()
+        };
+        assert!(shows(&harness, "Kortet svarade inte som väntat"));
+        assert!(!shows(&harness, "READ BINARY"));
+        harness.get_by_label("Visa teknisk information").click();
+        harness.run();
+        assert!(shows(&harness, "READ BINARY: status"));
+        assert!(shows(&harness, "Kopiera den tekniska informationen"));
     }
 
     #[test]

@@ -10,7 +10,13 @@ use crate::gui::protocol::Failure;
 use crate::pkcs11::Pkcs11Error;
 use crate::pki::{Identity, Purpose};
 use crate::transport::TransportError;
+use crate::workflow::fetch_existing::Fit;
 use crate::workflow::upgrade::{Activity, Step, UpgradeError};
+
+/// The command that starts the smart card service on the Linux desktops we support, for the IT
+/// department (the start screen's "För IT-avdelningen" and the technical detail of the error):
+/// a command is not a word for the holder.
+pub const START_PCSCD: &str = "sudo systemctl start pcscd.socket";
 
 /// What the window offers after a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +37,44 @@ pub enum NextAction {
 
 /// A failure in words and what to do next.
 pub struct Explained {
+    /// The holder's words, with the next step; never a status word, an operation's name or the
+    /// CA's own message.
     pub text: String,
     pub next: Vec<NextAction>,
+    /// What support needs to find the cause (status words, operation names, the CA's message
+    /// and refusal code), shown only when asked for.
+    pub technical: Option<Technical>,
+}
+
+/// The technical detail of a failure and the heading it is folded under, in the window's
+/// language (the error box draws it without a catalog of its own).
+pub struct Technical {
+    pub heading: String,
+    pub copy: String,
+    pub detail: String,
+}
+
+impl Explained {
+    fn new(text: String, next: Vec<NextAction>) -> Explained {
+        Explained {
+            text,
+            next,
+            technical: None,
+        }
+    }
+
+    /// The same failure with technical detail under "Visa teknisk information".
+    fn with_technical(mut self, tr: &Tr, detail: impl Into<String>) -> Explained {
+        let detail = detail.into();
+        if !detail.is_empty() {
+            self.technical = Some(Technical {
+                heading: tr.t("show-technical"),
+                copy: tr.t("copy-technical"),
+                detail,
+            });
+        }
+        self
+    }
 }
 
 pub fn pin_name(tr: &Tr, kind: PinKind) -> String {
@@ -66,6 +108,34 @@ pub fn identity_kind(tr: &Tr, identity: &Identity) -> String {
         Identity::Other(_) => "identity-other",
         Identity::None => "identity-none",
     })
+}
+
+/// A profile named by its label (as errors carry it: hsa-auth, …) in the holder's words; a label
+/// this version does not know is shown as it is rather than hidden.
+pub fn profile_label(tr: &Tr, label: &str) -> String {
+    Profile::from_label(label).map_or_else(|| label.to_string(), |p| profile(tr, p))
+}
+
+/// Why a certificate the CA holds can or cannot go onto this card, in the holder's words; what
+/// failed a check is in [`fit_technical`].
+pub fn fit(tr: &Tr, fit: &Fit) -> String {
+    match fit {
+        Fit::Writable(_) => tr.t("fit-writable"),
+        Fit::AlreadyOnCard => tr.t("fit-already"),
+        Fit::KeyNotOnCard => tr.t("fit-other-card"),
+        Fit::Expired => tr.t("fit-expired"),
+        Fit::WrongSlot(_) => tr.t("fit-wrong-slot"),
+        Fit::FailsChecks(_) => tr.t("fit-fails-checks"),
+    }
+}
+
+/// The slot or the failed check behind a [`Fit`], for support.
+pub fn fit_technical(fit: &Fit) -> Option<String> {
+    match fit {
+        Fit::Writable(slot) | Fit::WrongSlot(slot) => Some(slot.to_string()),
+        Fit::FailsChecks(e) => Some(e.to_string()),
+        _ => None,
+    }
 }
 
 pub fn profile(tr: &Tr, profile: Profile) -> String {
@@ -125,7 +195,17 @@ pub fn expiry(tr: &Tr, days_left: i64) -> (String, bool) {
 }
 
 pub fn transport_error(tr: &Tr, e: &TransportError) -> String {
-    match e {
+    transport_explained(tr, e).0
+}
+
+/// A transport failure in words and, for support, what PC/SC said.
+fn transport_explained(tr: &Tr, e: &TransportError) -> (String, Option<String>) {
+    let technical = match e {
+        TransportError::NoService => Some(format!("pcscd: {START_PCSCD}")),
+        TransportError::Malformed(d) | TransportError::Other(d) => Some(d.clone()),
+        _ => None,
+    };
+    let text = match e {
         TransportError::NoService => tr.t("err-no-service"),
         TransportError::NoReader => tr.t("err-no-reader"),
         TransportError::ReaderNotFound(r) => tr.a("err-reader-not-found", &[("reader", r.into())]),
@@ -135,9 +215,10 @@ pub fn transport_error(tr: &Tr, e: &TransportError) -> String {
         TransportError::CardReset => tr.t("err-card-reset"),
         TransportError::Unresponsive => tr.t("err-unresponsive"),
         TransportError::Cancelled => tr.t("err-cancelled"),
-        TransportError::Malformed(d) => tr.a("err-malformed-answer", &[("detail", d.into())]),
-        TransportError::Other(d) => tr.a("err-pcsc-other", &[("detail", d.into())]),
-    }
+        TransportError::Malformed(_) => tr.t("err-malformed-answer"),
+        TransportError::Other(_) => tr.t("err-pcsc-other"),
+    };
+    (text, technical)
 }
 
 pub fn pin_rule_error(tr: &Tr, e: &PinRuleError) -> String {
@@ -162,11 +243,23 @@ pub fn tries_left(tr: &Tr, status: &PinStatus) -> String {
 }
 
 pub fn card_error(tr: &Tr, e: &CardError) -> Explained {
-    let (text, next) = match e {
-        CardError::Transport(t @ TransportError::CardRemoved) => {
-            (transport_error(tr, t), vec![NextAction::InsertAndResume])
+    let technical = match e {
+        CardError::SlotOccupied(_) | CardError::SlotEmpty(_) | CardError::CardFull => {
+            Some(e.to_string())
         }
-        CardError::Transport(t) => (transport_error(tr, t), vec![NextAction::TryAgain]),
+        CardError::Malformed(d) => Some(d.clone()),
+        CardError::Refused { operation, sw } => Some(format!("{operation}: status {sw}")),
+        _ => None,
+    };
+    let (text, next) = match e {
+        CardError::Transport(t) => {
+            let (text, technical) = transport_explained(tr, t);
+            let next = match t {
+                TransportError::CardRemoved => vec![NextAction::InsertAndResume],
+                _ => vec![NextAction::TryAgain],
+            };
+            return explained(tr, text, next, technical);
+        }
         CardError::PinRule(r) => (pin_rule_error(tr, r), vec![NextAction::TryAgain]),
         CardError::NotSiths => (tr.t("err-not-siths"), vec![]),
         CardError::WrongCode { kind, tries_left } => {
@@ -194,7 +287,7 @@ pub fn card_error(tr: &Tr, e: &CardError) -> Explained {
             ),
             vec![NextAction::TryAgain],
         ),
-        CardError::Pkcs11(p) => pkcs11_error(tr, p),
+        CardError::Pkcs11(p) => return pkcs11_error(tr, p),
         CardError::Blocked(PinKind::Puk) | CardError::CardDead => {
             (tr.t("err-card-dead"), vec![NextAction::ServiceCentre])
         }
@@ -208,53 +301,41 @@ pub fn card_error(tr: &Tr, e: &CardError) -> Explained {
         ),
         CardError::NewPinRefused => (tr.t("err-new-pin-refused"), vec![NextAction::TryAgain]),
         CardError::PukNotChangeable => (tr.t("err-puk-not-changeable"), vec![]),
-        CardError::SlotOccupied(_) | CardError::SlotEmpty(_) | CardError::CardFull => (
-            tr.a(
-                "err-card-layout",
-                &[("detail", e.to_string().as_str().into())],
-            ),
-            vec![NextAction::ServiceCentre],
-        ),
-        CardError::Malformed(d) => (
-            tr.a("err-card-damaged", &[("detail", d.into())]),
-            vec![NextAction::ServiceCentre],
-        ),
-        CardError::Refused { operation, sw } => (
-            tr.a(
-                "err-card-refused",
-                &[
-                    ("operation", (*operation).into()),
-                    ("sw", sw.to_string().as_str().into()),
-                ],
-            ),
-            vec![NextAction::TryAgain],
-        ),
+        CardError::SlotOccupied(_) | CardError::SlotEmpty(_) | CardError::CardFull => {
+            (tr.t("err-card-layout"), vec![NextAction::ServiceCentre])
+        }
+        CardError::Malformed(_) => (tr.t("err-card-damaged"), vec![NextAction::ServiceCentre]),
+        CardError::Refused { .. } => (tr.t("err-card-refused"), vec![NextAction::TryAgain]),
     };
-    Explained { text, next }
+    explained(tr, text, next, technical)
 }
 
-fn pkcs11_error(tr: &Tr, e: &Pkcs11Error) -> (String, Vec<NextAction>) {
-    match e {
-        Pkcs11Error::ModuleNotFound(detail) => (
-            tr.a(
-                "err-p11-module-missing",
-                &[("detail", detail.as_str().into())],
-            ),
-            vec![],
-        ),
+/// An [`Explained`] with its technical detail, when there is some.
+fn explained(tr: &Tr, text: String, next: Vec<NextAction>, technical: Option<String>) -> Explained {
+    let e = Explained::new(text, next);
+    match technical {
+        Some(t) => e.with_technical(tr, t),
+        None => e,
+    }
+}
+
+fn pkcs11_error(tr: &Tr, e: &Pkcs11Error) -> Explained {
+    let (text, next, technical) = match e {
+        Pkcs11Error::ModuleNotFound(detail) => {
+            (tr.t("err-p11-module-missing"), vec![], Some(detail.clone()))
+        }
         Pkcs11Error::ModuleUnloadable { module, detail } => (
             tr.a(
                 "err-p11-module-broken",
-                &[
-                    ("module", module.as_str().into()),
-                    ("detail", detail.as_str().into()),
-                ],
+                &[("module", module.as_str().into())],
             ),
             vec![],
+            Some(detail.clone()),
         ),
         Pkcs11Error::NoToken(module) => (
             tr.a("err-p11-no-token", &[("module", module.as_str().into())]),
             vec![NextAction::TryAgain],
+            None,
         ),
         Pkcs11Error::TokenNotFound { wanted, seen } => (
             tr.a(
@@ -265,112 +346,112 @@ fn pkcs11_error(tr: &Tr, e: &Pkcs11Error) -> (String, Vec<NextAction>) {
                 ],
             ),
             vec![NextAction::TryAgain],
+            None,
         ),
         Pkcs11Error::NotSupported { action, function } => (
-            tr.a(
-                "err-p11-not-supported",
-                &[
-                    ("action", (*action).into()),
-                    ("function", function.as_str().into()),
-                ],
-            ),
+            tr.t("err-p11-not-supported"),
             vec![NextAction::ServiceCentre],
+            Some(format!("{action}: {function}")),
         ),
-        Pkcs11Error::Pin2InMiddleware => (tr.t("err-p11-pin2-in-middleware"), vec![]),
+        Pkcs11Error::Pin2InMiddleware => (tr.t("err-p11-pin2-in-middleware"), vec![], None),
         Pkcs11Error::Failed { action, rv } => (
-            tr.a(
-                "err-p11-failed",
-                &[("detail", format!("{action}: {rv}").as_str().into())],
-            ),
+            tr.t("err-p11-failed"),
             vec![NextAction::TryAgain],
+            Some(format!("{action}: {rv}")),
         ),
-    }
+    };
+    explained(tr, text, next, technical)
 }
 
 pub fn ca_error(tr: &Tr, e: &CaError) -> Explained {
     use NextAction::*;
-    let (text, next) = match e {
+    let (text, next, technical) = match e {
         CaError::Unreachable { url, detail } => (
-            tr.a(
-                "err-ca-unreachable",
-                &[("url", url.into()), ("detail", detail.into())],
-            ),
+            tr.a("err-ca-unreachable", &[("url", url.into())]),
             vec![TryAgain, OpenSettings],
+            Some(detail.clone()),
         ),
         CaError::ServerNotTrusted(d) => (
-            tr.a("err-ca-not-trusted", &[("detail", d.into())]),
+            tr.t("err-ca-not-trusted"),
             vec![OpenSettings],
+            Some(d.clone()),
         ),
         CaError::ClientCertRefused(d) => (
-            tr.a("err-ca-refused-card", &[("detail", d.into())]),
+            tr.t("err-ca-refused-card"),
             vec![ServiceCentre],
+            Some(d.clone()),
         ),
         CaError::Tls(d) => (
-            tr.a("err-ca-tls", &[("detail", d.into())]),
+            tr.t("err-ca-tls"),
             vec![TryAgain, OpenSettings],
+            Some(d.clone()),
         ),
-        CaError::PinNotVerified => (tr.t("err-ca-pin-not-verified"), vec![TryAgain]),
+        CaError::PinNotVerified => (tr.t("err-ca-pin-not-verified"), vec![TryAgain], None),
         CaError::CardSigning(c) => return card_error(tr, c),
-        CaError::Refused { code, message, .. } => (refusal(tr, code, message), vec![ServiceCentre]),
+        CaError::Refused { code, message, .. } => {
+            return refusal(tr, code, message, vec![ServiceCentre]);
+        }
         CaError::Malformed(d) => (
-            tr.a("err-ca-malformed", &[("detail", d.into())]),
+            tr.t("err-ca-malformed"),
             vec![TryAgain, OpenSettings],
+            Some(d.clone()),
         ),
-        CaError::Config(d) => (
-            tr.a("err-ca-config", &[("detail", d.into())]),
-            vec![OpenSettings],
-        ),
-        CaError::Csr(d) => (tr.a("err-csr", &[("detail", d.into())]), vec![TryAgain]),
+        CaError::Config(d) => (tr.t("err-ca-config"), vec![OpenSettings], Some(d.clone())),
+        CaError::Csr(d) => (tr.t("err-csr"), vec![TryAgain], Some(d.clone())),
     };
-    Explained { text, next }
+    explained(tr, text, next, technical)
 }
 
-/// A refusal by the CA: the known codes in our words, others in the CA's.
-fn refusal(tr: &Tr, code: &RefusalCode, message: &str) -> String {
-    match code {
+/// A refusal by the CA: the known codes in our words, others as a plain refusal; the CA's own
+/// message and code are for support, under the technical detail.
+fn refusal(tr: &Tr, code: &RefusalCode, message: &str, next: Vec<NextAction>) -> Explained {
+    let text = match code {
         RefusalCode::UpgradeNotAllowed => tr.t("err-refusal-not-allowed"),
         RefusalCode::DeadlinePassed => tr.t("err-refusal-deadline"),
         RefusalCode::ProfileNotAllowed => tr.t("err-refusal-profile"),
         RefusalCode::UnknownPerson => tr.t("err-refusal-unknown-person"),
-        code => tr.a(
-            "err-refusal-other",
-            &[("message", message.into()), ("code", code.as_str().into())],
-        ),
-    }
+        _ => tr.t("err-refusal-other"),
+    };
+    let technical = if message.is_empty() {
+        code.as_str().to_string()
+    } else {
+        format!("{}: {message}", code.as_str())
+    };
+    Explained::new(text, next).with_technical(tr, technical)
 }
 
 pub fn upgrade_error(tr: &Tr, e: &UpgradeError) -> Explained {
     use NextAction::*;
-    let (text, next) = match e {
+    let (text, next, technical) = match e {
         UpgradeError::Card(c) => return card_error(tr, c),
         UpgradeError::Ca(c) => return ca_error(tr, c),
         UpgradeError::Check { profile, error } => (
             tr.a(
                 "err-cert-check",
-                &[
-                    ("cert", (*profile).into()),
-                    ("detail", error.to_string().as_str().into()),
-                ],
+                &[("cert", profile_label(tr, profile).as_str().into())],
             ),
             vec![TryAgain, ServiceCentre],
+            Some(format!("{profile}: {error}")),
         ),
         UpgradeError::NotAllowed { code, message } => {
-            (refusal(tr, code, message), vec![ServiceCentre])
+            return refusal(tr, code, message, vec![ServiceCentre]);
         }
         UpgradeError::ProfileMissing(p) => (
-            tr.a("err-profile-missing", &[("cert", (*p).into())]),
-            vec![ServiceCentre],
-        ),
-        UpgradeError::NoLoginCertificate => (tr.t("err-no-login-cert"), vec![ServiceCentre]),
-        UpgradeError::NotUpgraded => (tr.t("err-not-upgraded"), vec![]),
-        UpgradeError::Cancelled => (tr.t("err-job-cancelled"), vec![Resume]),
-        UpgradeError::LoginExpired => (tr.t("err-login-expired"), vec![ServiceCentre]),
-        UpgradeError::CustomerNotTrusted(detail) => (
             tr.a(
-                "err-customer-not-trusted",
-                &[("detail", detail.as_str().into())],
+                "err-profile-missing",
+                &[("cert", profile_label(tr, p).as_str().into())],
             ),
             vec![ServiceCentre],
+            Some((*p).to_string()),
+        ),
+        UpgradeError::NoLoginCertificate => (tr.t("err-no-login-cert"), vec![ServiceCentre], None),
+        UpgradeError::NotUpgraded => (tr.t("err-not-upgraded"), vec![], None),
+        UpgradeError::Cancelled => (tr.t("err-job-cancelled"), vec![Resume], None),
+        UpgradeError::LoginExpired => (tr.t("err-login-expired"), vec![ServiceCentre], None),
+        UpgradeError::CustomerNotTrusted(detail) => (
+            tr.t("err-customer-not-trusted"),
+            vec![ServiceCentre],
+            Some(detail.clone()),
         ),
         UpgradeError::CaTookAnother { card, ca } => (
             tr.a(
@@ -378,18 +459,31 @@ pub fn upgrade_error(tr: &Tr, e: &UpgradeError) -> Explained {
                 &[("card", card.as_str().into()), ("ca", ca.as_str().into())],
             ),
             vec![ServiceCentre],
+            None,
         ),
         UpgradeError::SlotInUse(slot) => (
-            tr.a("err-slot-in-use", &[("slot", slot.number().into())]),
+            tr.t("err-slot-in-use"),
             vec![ServiceCentre],
+            Some(slot.to_string()),
         ),
-        UpgradeError::NotWritable(d) => (tr.a("err-not-writable", &[("detail", d.into())]), vec![]),
+        UpgradeError::NotWritable(f) => (
+            tr.a(
+                "err-not-writable",
+                &[("detail", fit(tr, f).as_str().into())],
+            ),
+            vec![],
+            fit_technical(f),
+        ),
         UpgradeError::ProofFailed(p) => (
-            tr.a("err-proof-failed", &[("cert", (*p).into())]),
+            tr.a(
+                "err-proof-failed",
+                &[("cert", profile_label(tr, p).as_str().into())],
+            ),
             vec![InsertAndResume],
+            Some((*p).to_string()),
         ),
     };
-    Explained { text, next }
+    explained(tr, text, next, technical)
 }
 
 pub fn failure(tr: &Tr, f: &Failure) -> Explained {
@@ -397,23 +491,105 @@ pub fn failure(tr: &Tr, f: &Failure) -> Explained {
         Failure::Card(e) => card_error(tr, e),
         Failure::Upgrade(e) => upgrade_error(tr, e),
         Failure::Ca(e) => ca_error(tr, e),
-        Failure::File { path, detail } => Explained {
-            text: tr.a(
+        Failure::File { path, detail } => Explained::new(
+            tr.a(
                 "err-file",
-                &[
-                    ("path", path.display().to_string().as_str().into()),
-                    ("detail", detail.into()),
-                ],
+                &[("path", path.display().to_string().as_str().into())],
             ),
-            next: vec![NextAction::TryAgain],
-        },
-        Failure::CaNotSet => Explained {
-            text: tr.t("err-ca-not-set"),
-            next: vec![NextAction::OpenSettings],
-        },
-        Failure::NoCard => Explained {
-            text: tr.t("err-no-card"),
-            next: vec![NextAction::InsertAndResume],
-        },
+            vec![NextAction::TryAgain],
+        )
+        .with_technical(tr, detail.as_str()),
+        Failure::CaNotSet => Explained::new(tr.t("err-ca-not-set"), vec![NextAction::OpenSettings]),
+        Failure::NoCard => Explained::new(tr.t("err-no-card"), vec![NextAction::InsertAndResume]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apdu::StatusWord;
+    use crate::card::KeySlot;
+    use crate::gui::i18n::{Lang, NOT_FOR_HOLDERS, has_word};
+
+    fn assert_for_holders(e: &Explained, technical: &str) {
+        for word in NOT_FOR_HOLDERS {
+            assert!(!has_word(&e.text, word), "{word:?} in {:?}", e.text);
+        }
+        let t = e.technical.as_ref().expect("technical detail");
+        assert!(
+            t.detail.contains(technical),
+            "{technical:?} not in {t:?}",
+            t = t.detail
+        );
+        assert_eq!(t.heading, "Visa teknisk information");
+    }
+
+    /// Status words, operation names, profile labels, slots and the CA's own message reach the
+    /// Swedish window only under "Visa teknisk information"; profiles are named in words.
+    #[test]
+    fn technical_detail_is_kept_out_of_the_holders_words() {
+        let tr = Tr::new(Lang::Sv);
+        let refused = card_error(
+            &tr,
+            &CardError::Refused {
+                operation: "READ BINARY",
+                sw: StatusWord::FileNotFound,
+            },
+        );
+        assert_for_holders(&refused, "READ BINARY: status");
+        assert_eq!(refused.next, vec![NextAction::TryAgain]);
+
+        let label = Profile::PnrSign.label();
+        let missing = upgrade_error(&tr, &UpgradeError::ProfileMissing(label));
+        assert_for_holders(&missing, label);
+        assert!(
+            missing.text.contains("Personnummer, underskrift"),
+            "{}",
+            missing.text
+        );
+
+        let slot = KeySlot::new(7).unwrap();
+        let wrong_slot = upgrade_error(&tr, &UpgradeError::NotWritable(Fit::WrongSlot(slot)));
+        assert_for_holders(&wrong_slot, &slot.to_string());
+
+        let ca = ca_error(
+            &tr,
+            &CaError::Refused {
+                status: 403,
+                code: RefusalCode::Unknown,
+                message: "no upgrade for in-process cards".into(),
+            },
+        );
+        assert_for_holders(&ca, "no upgrade for in-process cards");
+        assert!(
+            ca.text.starts_with("Certifikatutfärdaren nekade"),
+            "{}",
+            ca.text
+        );
+
+        let no_service = card_error(&tr, &CardError::Transport(TransportError::NoService));
+        assert_for_holders(&no_service, START_PCSCD);
+        assert!(!no_service.text.contains("pcscd"), "{}", no_service.text);
+    }
+
+    /// A failure with nothing technical to add has no folded section.
+    #[test]
+    fn a_plain_failure_has_no_technical_section() {
+        let tr = Tr::new(Lang::Sv);
+        let wrong = card_error(
+            &tr,
+            &CardError::WrongCode {
+                kind: PinKind::Pin1,
+                tries_left: 1,
+            },
+        );
+        assert!(wrong.technical.is_none());
+        assert!(
+            wrong
+                .text
+                .contains("Om nästa försök också är fel spärras koden"),
+            "{}",
+            wrong.text
+        );
     }
 }

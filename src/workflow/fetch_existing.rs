@@ -160,7 +160,7 @@ pub fn list(
 /// Write one listed certificate to its slot. PIN1 is verified by [`list`] in the same session.
 pub fn write(shared: &SharedCard, existing: &Existing) -> Result<(), UpgradeError> {
     let Fit::Writable(slot) = existing.fit else {
-        return Err(UpgradeError::NotWritable(existing.fit.explain()));
+        return Err(UpgradeError::NotWritable(existing.fit.clone()));
     };
     let label = existing.profile.card_label();
     crate::card::lock(shared)

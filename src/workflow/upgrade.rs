@@ -148,8 +148,8 @@ pub enum UpgradeError {
     LoginExpired,
     #[error("{0} holds a certificate that is not part of the upgrade: contact the service centre")]
     SlotInUse(KeySlot),
-    #[error("this certificate {0}")]
-    NotWritable(String),
+    #[error("this certificate {}", .0.explain())]
+    NotWritable(crate::workflow::fetch_existing::Fit),
     #[error(
         "a new key on the card did not produce a valid signature ({0}): take the card out, put it back and resume the upgrade"
     )]

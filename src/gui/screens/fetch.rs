@@ -45,22 +45,6 @@ impl FetchScreen {
     }
 }
 
-fn fit_text(app: &SithsApp, fit: &Fit) -> String {
-    match fit {
-        Fit::Writable(slot) => app.tr.a("fit-writable", &[("slot", slot.number().into())]),
-        Fit::AlreadyOnCard => app.tr.t("fit-already"),
-        Fit::KeyNotOnCard => app.tr.t("fit-other-card"),
-        Fit::Expired => app.tr.t("fit-expired"),
-        Fit::WrongSlot(slot) => app
-            .tr
-            .a("fit-wrong-slot", &[("slot", slot.number().into())]),
-        Fit::FailsChecks(e) => app.tr.a(
-            "fit-fails-checks",
-            &[("detail", e.to_string().as_str().into())],
-        ),
-    }
-}
-
 pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
     ui.heading(app.tr.t("fetch-title"));
     ui.label(app.tr.t("fetch-intro"));
@@ -99,18 +83,24 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
                 "{} ({}) – {}",
                 words::profile(&app.tr, e.profile),
                 e.info.not_after_date(),
-                fit_text(app, &e.fit)
+                words::fit(&app.tr, &e.fit)
             );
-            if writable {
+            let response = if writable {
                 let mut on = app.fetch.chosen.contains(&e.profile);
-                if ui.checkbox(&mut on, text).changed() {
+                let r = ui.checkbox(&mut on, text);
+                if r.changed() {
                     app.fetch.chosen.retain(|p| *p != e.profile);
                     if on {
                         app.fetch.chosen.push(e.profile);
                     }
                 }
+                r
             } else {
-                ui.label(RichText::new(format!("• {text}")).weak());
+                ui.label(RichText::new(format!("• {text}")).weak())
+            };
+            // The slot or the failed check, for whoever helps the holder.
+            if let Some(technical) = words::fit_technical(&e.fit) {
+                response.on_hover_text(technical);
             }
         }
         let any = !app.fetch.chosen.is_empty();

@@ -41,8 +41,21 @@ fn start_screen(app: &mut SithsApp, ui: &mut egui::Ui, status: &CardStatus) {
     }
     ui.label(app.tr.t(body));
     if let CardStatus::NoService = status {
-        ui.add_space(4.0);
-        ui.code("sudo systemctl start pcscd.socket");
+        // How to start the service is for whoever administers the computer, not the holder: it
+        // is folded under "För IT-avdelningen", with a button that saves typing the command.
+        ui.add_space(8.0);
+        egui::CollapsingHeader::new(app.tr.t("for-it"))
+            .id_salt("for-it-no-service")
+            .default_open(false)
+            .show(ui, |ui| {
+                ui.label(app.tr.t("for-it-no-service"));
+                ui.horizontal(|ui| {
+                    ui.code(words::START_PCSCD);
+                    if ui.small_button(app.tr.t("copy-command")).clicked() {
+                        ui.ctx().copy_text(words::START_PCSCD.to_string());
+                    }
+                });
+            });
     }
     if let CardStatus::Unreadable(e) = status {
         widgets::error_box(ui, &words::card_error(&app.tr, e));

@@ -149,7 +149,7 @@ pub(super) fn fetch_write(
             )))?;
         if !matches!(entry.fit, Fit::Writable(_)) {
             return Err(Failure::Upgrade(UpgradeError::NotWritable(
-                entry.fit.explain(),
+                entry.fit.clone(),
             )));
         }
         fetch_existing::write(card, entry).map_err(upgrade_failure)?;
