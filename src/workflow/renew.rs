@@ -246,6 +246,7 @@ pub fn renew_until(
 
         let mut proofs = Vec::new();
         let mut removals = Vec::new();
+        let mut written: Vec<(KeySlot, Vec<u8>)> = Vec::new();
         let mut sweep = Vec::new();
         for (profile, stage) in plan.stages {
             match stage {
@@ -270,22 +271,24 @@ pub fn renew_until(
                         shared,
                         timing: &mut timing,
                     };
-                    let key = match card.with(|c| {
+                    report.working(
+                        Activity::GeneratingKey(profile),
+                        format!(
+                            "The card is making a new key for {} (usually a few seconds)",
+                            profile.card_label()
+                        ),
+                    )?;
+                    let key = card.with(|c| {
                         authorize_for_slot(c, new, request.pin2)?;
-                        c.read_public_key(new)
-                    })? {
-                        Some(key) => key,
-                        None => {
-                            report.working(
-                                Activity::GeneratingKey(profile),
-                                format!(
-                                    "The card is making a new key for {} (usually a few seconds)",
-                                    profile.card_label()
-                                ),
-                            )?;
-                            card.with(|c| c.generate_key(new))?
+                        // A key already there is an earlier run's: the card refuses to make
+                        // another over it, and it is reused.
+                        match c.generate_key(new) {
+                            Err(CardError::SlotOccupied(_)) => {
+                                c.read_public_key(new)?.ok_or(CardError::SlotEmpty(new))
+                            }
+                            other => other,
                         }
-                    };
+                    })?;
                     report.step(
                         Step::GenerateKey(profile),
                         format!("New key for {} ready on the card", profile.card_label()),
@@ -328,6 +331,7 @@ pub fn renew_until(
                     }
                     .with(|c| c.write_certificate(new, profile.card_label(), &cert))?;
                     renewed.push(profile);
+                    written.push((new, cert));
                     report.step(
                         Step::WriteCertificate(profile),
                         format!("{} written to the card", profile.card_label()),
@@ -339,25 +343,19 @@ pub fn renew_until(
         }
         drop(client);
 
-        // Prove every new key against its certificate as the card now lists it.
-        let after = Timed {
-            shared,
-            timing: &mut timing,
-        }
-        .with(|c| c.overview())?;
+        // Prove every new key against its certificate: the one this run wrote, or the one
+        // the card listed when it was read (only these slots were written since).
         for (profile, slot) in &proofs {
-            let cert = pairs::held(&after, *profile)
-                .into_iter()
-                .find(|h| h.slot == *slot)
-                .ok_or(UpgradeError::ProofFailed(profile.label()))?;
-            prove(
-                shared,
-                &mut timing,
-                *profile,
-                *slot,
-                cert.info,
-                request.pin2,
-            )?;
+            let info = match written.iter().find(|(s, _)| s == slot) {
+                Some((_, der)) => crate::pki::CertInfo::from_der(der)
+                    .map_err(|_| UpgradeError::ProofFailed(profile.label()))?,
+                None => pairs::held(&overview, *profile)
+                    .into_iter()
+                    .find(|h| h.slot == *slot)
+                    .map(|h| h.info.clone())
+                    .ok_or(UpgradeError::ProofFailed(profile.label()))?,
+            };
+            prove(shared, &mut timing, *profile, *slot, &info, request.pin2)?;
             report.step(
                 Step::ProveKey(*profile),
                 format!("{} signs correctly", profile.card_label()),
