@@ -3,6 +3,8 @@
 //! mock over mutual TLS. Snapshot images of the main screens are checked in under
 //! tests/snapshots (UPDATE_SNAPSHOTS=1 rewrites them).
 
+mod support;
+
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -139,9 +141,7 @@ impl Rig {
     }
 
     fn snapshot(&mut self, name: &str) {
-        self.harness.remove_cursor();
-        self.harness.run_ok();
-        self.harness.snapshot(name);
+        support::window::steady_snapshot(&mut self.harness, name);
     }
 }
 

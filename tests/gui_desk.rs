@@ -3,6 +3,8 @@
 //! with the operator's card, the customer typing their new PIN, and the audit log that records it
 //! all and never a code.
 
+mod support;
+
 use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -309,7 +311,7 @@ fn the_identity_check_gates_the_puk_lookup_and_the_unblock() {
     desk.harness.run_ok();
     // The log's path (a fresh temp dir) is only in a tooltip: the picture needs no mask.
     assert!(desk.has("Granskningsloggen: 1 post"));
-    desk.harness.snapshot("desk_identity_checked");
+    support::window::steady_snapshot(&mut desk.harness, "desk_identity_checked");
     assert!(desk.enabled("Hämta kundens PUK-kod"));
     // Enter in the operator's PIN fetches the PUK.
     desk.harness

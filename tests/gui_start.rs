@@ -60,10 +60,8 @@ fn without_pcscd_the_start_screen_says_what_to_do_and_offers_the_demo() {
             .is_some(),
         "the command has a copy button"
     );
-    // The click left the pointer over the header: take it away so the image shows no cursor.
-    harness.remove_cursor();
-    harness.step();
-    harness.snapshot("start_no_service");
+    // The click left the pointer over the header: the image shows no cursor.
+    support::window::steady_snapshot(&mut harness, "start_no_service");
 
     // Settings: every field reachable by its name (the accessibility check runs on each step).
     harness

@@ -20,3 +20,14 @@ pub fn wait_for_text(harness: &mut Harness<'static, SithsApp>, text: &str) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A snapshot that does not depend on when it is taken: no mouse pointer, and the text cursor
+/// of a focused field drawn steadily (it blinks with the clock otherwise).
+pub fn steady_snapshot(harness: &mut Harness<'static, SithsApp>, name: &str) {
+    harness
+        .ctx
+        .all_styles_mut(|style| style.visuals.text_cursor.blink = false);
+    harness.remove_cursor();
+    harness.run_ok();
+    harness.snapshot(name);
+}
