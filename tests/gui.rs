@@ -212,10 +212,10 @@ fn a_wrong_pin_shows_the_tries_left_and_changes_nothing() {
         rig.has_text("Starta uppgraderingen"),
         "the form is shown again"
     );
-    assert!(
-        rig.has_text("2 försök kvar"),
-        "the PIN entry shows the tries left"
-    );
+    // The field's note follows once the worker has read the card again.
+    rig.wait_until("the tries left beside PIN1", |h| {
+        h.query_all_by_label("2 försök kvar").next().is_some()
+    });
     rig.snapshot("upgrade_wrong_pin");
     // Nothing on the card changed: still the legacy pair only.
     let overview = open(&rig.card).overview().unwrap();
