@@ -76,8 +76,21 @@ struct World {
     _children: Children,
 }
 
+/// How the CA mock and the card are served: extra arguments for each, and where the mock logs.
+#[derive(Default)]
+struct Serve<'a> {
+    ca_args: &'a [&'a str],
+    card_args: &'a [&'a str],
+    /// The mock's log (`RUST_LOG=siths_upgrade::ca::mock=info`) goes to this file in the temp dir.
+    ca_log: Option<&'a str>,
+}
+
 impl World {
     fn start(hsa_id: &str) -> World {
+        World::start_with(hsa_id, Serve::default())
+    }
+
+    fn start_with(hsa_id: &str, serve: Serve<'_>) -> World {
         let pcscd = Pcscd::start();
         let env = pcscd.env();
         let tmp = tempfile::tempdir().unwrap();
@@ -88,11 +101,17 @@ impl World {
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
         let mut children = Children(Vec::new());
+        let ca_log = match serve.ca_log {
+            Some(name) => Stdio::from(std::fs::File::create(tmp.path().join(name)).unwrap()),
+            None => Stdio::null(),
+        };
         children.0.push(
             Command::new(BIN)
                 .args(["ca-mock", "serve", "--dir", dir_s, "--listen", &listen])
+                .args(serve.ca_args)
+                .env("RUST_LOG", "siths_upgrade::ca::mock=info")
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(ca_log)
                 .spawn()
                 .unwrap(),
         );
@@ -102,6 +121,7 @@ impl World {
                 .args(["virtual-card", "serve", "--state"])
                 .arg(&state)
                 .args(["--vpcd", &format!("127.0.0.1:{}", pcscd.vpcd_port())])
+                .args(serve.card_args)
                 .envs(env.iter().cloned())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -323,80 +343,37 @@ fn renew_from_the_command_line_through_pcscd() {
 /// card signs. The codes go in once, on stdin: a second prompt would find nothing to read.
 #[test]
 fn upgrade_at_a_real_cards_pace_while_the_ca_closes_idle_connections() {
-    let pcscd = Pcscd::start();
-    let env = pcscd.env();
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("ca");
-    support::files::copy_dir(world(), &dir);
-    let dir_s = dir.to_str().unwrap();
-
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let ca_log = tmp.path().join("ca-mock.log");
-    let mut children = Children(Vec::new());
-    children.0.push(
-        Command::new(BIN)
-            .args(["ca-mock", "serve", "--dir", dir_s, "--listen", &listen])
-            .args(["--idle-close-after", "2", "--no-tls-resumption"])
-            .env("RUST_LOG", "siths_upgrade::ca::mock=info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(std::fs::File::create(&ca_log).unwrap()))
-            .spawn()
-            .unwrap(),
-    );
-    let state = dir.join("cards").join(format!("{KARIN}.json"));
-    children.0.push(
-        Command::new(BIN)
-            .args(["virtual-card", "serve", "--state"])
-            .arg(&state)
-            .args(["--vpcd", &format!("127.0.0.1:{}", pcscd.vpcd_port())])
+    let world = World::start_with(
+        KARIN,
+        Serve {
+            ca_args: &["--idle-close-after", "2", "--no-tls-resumption"],
             // Seed 71 draws keys of 4.1, 4.2, 3.0 and 3.0 s: real, and at the short end so CI
             // waits less; every draw (3-8 s) outlasts the CA's 2 s idle limit.
-            .args(["--pace", "real", "--pace-seed", "71"])
-            .envs(env.iter().cloned())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            card_args: &["--pace", "real", "--pace-seed", "71"],
+            ca_log: Some("ca-mock.log"),
+        },
     );
-    wait_until("the CA listening", || {
-        std::net::TcpStream::connect(&listen).is_ok()
-    });
-    wait_until("the card in the reader", || {
-        run(&["status", "--json"], "", &env).status.success()
-    });
-
-    let pins = std::fs::read_to_string(dir.join("cards").join(format!("{KARIN}.pins"))).unwrap();
-    let code = |key: &str| {
-        pins.lines()
-            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
-            .unwrap()
-            .to_string()
-    };
-    let root = dir.join("root.pem");
-    let up = run(
+    let root = world.root();
+    let up = world.run(
         &[
             "upgrade",
             "--ca",
-            &format!("https://127.0.0.1:{port}"),
+            &world.url,
             "--ca-root",
             root.to_str().unwrap(),
             "--pin-stdin",
         ],
-        &format!("{}\n{}\n", code("PIN1"), code("PIN2")),
-        &env,
+        &world.pins(KARIN),
     );
     let out = text(&up);
     assert!(up.status.success(), "{out}");
     assert!(out.contains("Legacy pair removed"), "{out}");
 
-    let certs = run(&["certs", "--json"], "", &env);
-    let v: serde_json::Value = serde_json::from_slice(&certs.stdout).unwrap();
-    assert_eq!(v["certificates"].as_array().unwrap().len(), 4, "{v}");
+    assert_eq!(world.certificates().len(), 4);
 
     // The CA did close idle connections under the upgrade, and the card signed a full
     // handshake on more than one connection.
-    let log = std::fs::read_to_string(&ca_log).unwrap();
+    let log = std::fs::read_to_string(world.tmp.path().join("ca-mock.log")).unwrap();
     assert!(
         log.contains("idle for 2 s; connection closed"),
         "no idle close:\n{log}"

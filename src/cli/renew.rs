@@ -8,9 +8,8 @@ use crate::ca::IdentityKind;
 use crate::card::{Card, PinKind};
 use crate::cli::exit::CliError;
 use crate::cli::prompt::PinSource;
-use crate::cli::upgrade::{ABORT_AFTER_STEP, abort_after_step, read_root, upgrade_error};
+use crate::cli::upgrade::{progress_lines, read_root, upgrade_error};
 use crate::workflow::renew::{RenewRequest, renew};
-use crate::workflow::upgrade::Step;
 
 /// A pair as `--only` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -48,19 +47,7 @@ pub fn run(
         pin2: &pin2,
         only: &only,
     };
-    let stop_after = abort_after_step();
-    let summary = renew(&shared, &request, &mut |p| {
-        if matches!(p.step, Step::Working(_)) {
-            // What the card is busy with before a slow step: no step number of its own.
-            eprintln!("        {} …", p.message);
-            return;
-        }
-        eprintln!("[{:>2}/{}] {}", p.done, p.total, p.message);
-        if stop_after.is_some_and(|n| p.done >= n && p.done < p.total) {
-            eprintln!("Stopping abruptly here, as {ABORT_AFTER_STEP} asks.");
-            std::process::abort();
-        }
-    });
+    let summary = renew(&shared, &request, &mut progress_lines());
     crate::cli::log_out(crate::card::lock(&shared).as_mut());
     let summary = summary.map_err(|e| upgrade_error(e, "renew"))?;
     if summary.renewed.is_empty() && summary.removed_slots.is_empty() {

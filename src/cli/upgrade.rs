@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::card::{Card, PinKind};
 use crate::cli::exit::{CliError, ExitCode};
 use crate::cli::prompt::PinSource;
-use crate::workflow::upgrade::{Step, UpgradeError, UpgradeRequest, upgrade};
+use crate::workflow::upgrade::{Progress, Step, UpgradeError, UpgradeRequest, upgrade};
 
 pub fn run(
     card: Box<dyn Card>,
@@ -24,19 +24,7 @@ pub fn run(
         pin1: &pin1,
         pin2: &pin2,
     };
-    let stop_after = abort_after_step();
-    let summary = upgrade(&shared, &request, &mut |p| {
-        if matches!(p.step, Step::Working(_)) {
-            // What the card is busy with before a slow step: no step number of its own.
-            eprintln!("        {} …", p.message);
-            return;
-        }
-        eprintln!("[{:>2}/{}] {}", p.done, p.total, p.message);
-        if stop_after.is_some_and(|n| p.done >= n && p.done < p.total) {
-            eprintln!("Stopping abruptly here, as {ABORT_AFTER_STEP} asks.");
-            std::process::abort();
-        }
-    });
+    let summary = upgrade(&shared, &request, &mut progress_lines());
     crate::cli::log_out(crate::card::lock(&shared).as_mut());
     let summary = summary.map_err(|e| upgrade_error(e, "upgrade"))?;
     println!(
@@ -58,12 +46,30 @@ pub(super) fn read_root(ca_root: &Path) -> Result<Vec<u8>, CliError> {
     })
 }
 
+/// Progress on the terminal for the upgrade and the renewal: one numbered line per step, the
+/// slow steps announced without a number; and the abort hook below.
+pub(super) fn progress_lines() -> impl FnMut(Progress) {
+    let stop_after = abort_after_step();
+    move |p: Progress| {
+        if matches!(p.step, Step::Working(_)) {
+            // What the card is busy with before a slow step: no step number of its own.
+            eprintln!("        {} …", p.message);
+            return;
+        }
+        eprintln!("[{:>2}/{}] {}", p.done, p.total, p.message);
+        if stop_after.is_some_and(|n| p.done >= n && p.done < p.total) {
+            eprintln!("Stopping abruptly here, as {ABORT_AFTER_STEP} asks.");
+            std::process::abort();
+        }
+    }
+}
+
 /// For tests and training: end the process abruptly (no clean-up, as a kill or a power cut
 /// would) right after the upgrade reports this step, so a resume can be tried from every step
 /// boundary. Steps are numbered as the progress lines show them.
 pub const ABORT_AFTER_STEP: &str = "SITHS_UPGRADE_ABORT_AFTER_STEP";
 
-pub(super) fn abort_after_step() -> Option<usize> {
+fn abort_after_step() -> Option<usize> {
     std::env::var(ABORT_AFTER_STEP).ok()?.trim().parse().ok()
 }
 

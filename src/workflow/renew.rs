@@ -29,7 +29,8 @@ use crate::workflow::expiry::Urgency;
 use crate::workflow::pairs::{self, Held};
 use crate::workflow::progress::{Cancel, Reporter};
 use crate::workflow::upgrade::{
-    Activity, Progress, Step, Timed, Timing, UpgradeError, authorize_for_slot, csr_for, prove,
+    Activity, Progress, Step, Timed, Timing, UpgradeError, authorize_for_slot, csr_for,
+    key_in_slot, prove,
 };
 
 /// What the renewal needs from the holder and the site.
@@ -267,28 +268,8 @@ pub fn renew_until(
                     if overview.certificates.iter().any(|c| c.slot == Some(new)) {
                         return Err(UpgradeError::SlotInUse(new));
                     }
-                    let mut card = Timed {
-                        shared,
-                        timing: &mut timing,
-                    };
-                    report.working(
-                        Activity::GeneratingKey(profile),
-                        format!(
-                            "The card is making a new key for {} (usually a few seconds)",
-                            profile.card_label()
-                        ),
-                    )?;
-                    let key = card.with(|c| {
-                        authorize_for_slot(c, new, request.pin2)?;
-                        // A key already there is an earlier run's: the card refuses to make
-                        // another over it, and it is reused.
-                        match c.generate_key(new) {
-                            Err(CardError::SlotOccupied(_)) => {
-                                c.read_public_key(new)?.ok_or(CardError::SlotEmpty(new))
-                            }
-                            other => other,
-                        }
-                    })?;
+                    let key =
+                        key_in_slot(shared, &mut timing, &mut report, profile, new, request.pin2)?;
                     report.step(
                         Step::GenerateKey(profile),
                         format!("New key for {} ready on the card", profile.card_label()),

@@ -315,29 +315,14 @@ pub fn upgrade_until(
             }
         }
 
-        let mut card = Timed {
+        let key = key_in_slot(
             shared,
-            timing: &mut timing,
-        };
-        report.working(
-            Activity::GeneratingKey(profile),
-            format!(
-                "The card is making a key for {} (usually a few seconds)",
-                profile.card_label()
-            ),
+            &mut timing,
+            &mut report,
+            profile,
+            slot,
+            request.pin2,
         )?;
-        let key = card.with(|c| {
-            // A PKCS#11 token per PIN shows, and makes, PIN2 keys only once PIN2 is given.
-            authorize_for_slot(c, slot, request.pin2)?;
-            // Both backends refuse to generate into an occupied slot: then the key is an earlier
-            // run's, and reused (one APDU fewer per key than asking first).
-            match c.generate_key(slot) {
-                Err(CardError::SlotOccupied(_)) => {
-                    c.read_public_key(slot)?.ok_or(CardError::SlotEmpty(slot))
-                }
-                other => other,
-            }
-        })?;
         report.step(
             Step::GenerateKey(profile),
             format!("Key for {} ready on the card", profile.card_label()),
@@ -519,6 +504,36 @@ fn login_certificate(
             i.purpose == Purpose::Authentication && matches!(i.identity, Identity::HsaId(_))
         })
         .min_by_key(|(slot, _, _)| *slot == Profile::HsaAuth.slot())
+}
+
+/// The key for `profile` in `slot`: made by the card, or an earlier run's reused. Both backends
+/// refuse to generate into an occupied slot, so generating first costs one APDU less per key
+/// than asking first; the slow generation is announced before it starts.
+pub(crate) fn key_in_slot(
+    shared: &SharedCard,
+    timing: &mut Timing,
+    report: &mut Reporter<'_>,
+    profile: Profile,
+    slot: KeySlot,
+    pin2: &SecretCode,
+) -> Result<PublicKey, UpgradeError> {
+    report.working(
+        Activity::GeneratingKey(profile),
+        format!(
+            "The card is making a key for {} (usually a few seconds)",
+            profile.card_label()
+        ),
+    )?;
+    Ok(Timed { shared, timing }.with(|c| {
+        // A PKCS#11 token per PIN shows, and makes, PIN2 keys only once PIN2 is given.
+        authorize_for_slot(c, slot, pin2)?;
+        match c.generate_key(slot) {
+            Err(CardError::SlotOccupied(_)) => {
+                c.read_public_key(slot)?.ok_or(CardError::SlotEmpty(slot))
+            }
+            other => other,
+        }
+    })?)
 }
 
 /// Verify the PIN the slot needs right before its signature (PIN2 for signing keys).
