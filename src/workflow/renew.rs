@@ -207,23 +207,24 @@ pub fn renew_until(
     let mut removed_slots = Vec::new();
     for plan in &plans {
         let [(auth, _), _] = plan.stages;
-        // Log in with the pair's current authentication certificate: the oldest one still
-        // valid, which is the one the CA knows as this pair's.
-        let login = pairs::held(&overview, auth)
-            .into_iter()
-            .find(|h| h.info.is_valid_at(now))
-            .ok_or(UpgradeError::LoginExpired)?;
-        let identity = login
-            .info
-            .identity
-            .value()
-            .ok_or(UpgradeError::NoLoginCertificate)?
-            .to_string();
         let needs_ca = plan
             .stages
             .iter()
             .any(|(_, s)| matches!(s, Stage::Renew { .. }));
-        let client = if needs_ca {
+        // Log in with the pair's current authentication certificate: the oldest one still
+        // valid, which is the one the CA knows as this pair's. A pair whose new certificates are
+        // all written (a resumed run) needs no CA, nor a valid login certificate.
+        let (client, identity) = if needs_ca {
+            let login = pairs::held(&overview, auth)
+                .into_iter()
+                .find(|h| h.info.is_valid_at(now))
+                .ok_or(UpgradeError::LoginExpired)?;
+            let identity = login
+                .info
+                .identity
+                .value()
+                .ok_or(UpgradeError::NoLoginCertificate)?
+                .to_string();
             let ca_started = Instant::now();
             let client = CaClient::new(
                 request.ca_url,
@@ -233,16 +234,23 @@ pub fn renew_until(
                 login.cert.der.clone(),
             )?;
             timing.ca += ca_started.elapsed();
-            Some(client)
+            (Some(client), identity)
         } else {
-            None
+            (None, String::new())
         };
         report.step(
             Step::LogIn,
-            format!(
-                "Logged in to the CA with the {} authentication certificate",
-                kind_name(plan.kind)
-            ),
+            if needs_ca {
+                format!(
+                    "Logged in to the CA with the {} authentication certificate",
+                    kind_name(plan.kind)
+                )
+            } else {
+                format!(
+                    "The new {} pair is on the card already: the CA is not needed",
+                    kind_name(plan.kind)
+                )
+            },
         )?;
 
         let mut proofs = Vec::new();
