@@ -305,11 +305,12 @@ fn opensc_sees_what_we_see_and_its_unblock_works_for_us() {
     assert_eq!(status_json(&rig)["pins"]["pin1"]["tries_left"], 3);
 }
 
-/// No command and no display: with a reader there but no card in it, the holder is asked for
-/// their card (exit 3), never shown somebody else's demo card; with the card in, it is shown.
-/// Without any smart card service, a clearly marked demo card is shown instead.
+/// No command and no display: the card in a reader is shown; a computer with only vpcd's virtual
+/// readers, empty (a developer's), or without any smart card service shows a clearly marked demo
+/// card. (An empty physical reader asks for the holder's card instead: `holder_workstation`'s
+/// unit test, since CI has no physical reader.)
 #[test]
-fn the_bare_command_reads_the_holders_card_and_shows_a_demo_only_without_readers() {
+fn the_bare_command_reads_the_card_and_shows_a_demo_only_on_a_developers_computer() {
     let mut rig = Rig::new();
     let mut env = rig.pcscd.env();
     env.extend([
@@ -319,10 +320,10 @@ fn the_bare_command_reads_the_holders_card_and_shows_a_demo_only_without_readers
     let bare = |env: &[(String, String)]| support::cli::run(&[], "", env);
 
     let empty = bare(&env);
-    assert_eq!(empty.status.code(), Some(3), "{}", text(&empty.stderr));
+    assert!(empty.status.success(), "{}", text(&empty.stderr));
     assert!(
-        !text(&empty.stdout).contains("DEMO") && !text(&empty.stderr).contains("DEMO"),
-        "no demo card on a workstation with a reader: {}",
+        text(&empty.stderr).contains("DEMO"),
+        "empty virtual readers only: the demo, marked: {}",
         text(&empty.stderr)
     );
 

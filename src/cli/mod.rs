@@ -359,9 +359,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 /// Whether a reader holds a card now, so a start without a command opens on it (else the demo).
-/// The smart card service answers and knows at least one reader: a holder's workstation.
+/// The smart card service answers and its readers make this a holder's workstation
+/// ([`crate::transport::pcsc::holder_workstation`]).
 fn reader_present() -> bool {
-    list_readers().is_ok_and(|readers| !readers.is_empty())
+    list_readers().is_ok_and(|readers| crate::transport::pcsc::holder_workstation(&readers))
 }
 
 fn open_window(source: crate::gui::window::Source, pkcs11: Option<&str>) -> Result<(), CliError> {

@@ -25,6 +25,22 @@ pub struct ReaderInfo {
     pub exclusive: bool,
 }
 
+impl ReaderInfo {
+    /// A reader of vsmartcard's vpcd driver ("Virtual PCD 00 00"): the virtual card's, on a
+    /// developer's, tester's or trainer's computer, never a holder's workstation reader.
+    pub fn is_virtual(&self) -> bool {
+        self.name.starts_with("Virtual PCD")
+    }
+}
+
+/// Whether a computer with these readers is a holder's workstation, where the app opens on the
+/// holder's own card (asking for it while the reader is empty): a physical reader, or any
+/// reader with a card in it. Only virtual readers, all empty (a developer's machine with vpcd),
+/// or none at all: the demo starts by itself.
+pub fn holder_workstation(readers: &[ReaderInfo]) -> bool {
+    readers.iter().any(|r| !r.is_virtual() || r.card_present)
+}
+
 /// All readers pcscd knows, with their cards. No readers is not an error here: the caller decides
 /// whether that means [`TransportError::NoReader`] or "wait for one".
 pub fn list_readers() -> Result<Vec<ReaderInfo>, TransportError> {
@@ -388,6 +404,40 @@ pub(crate) fn map_card_error(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn reader(name: &str, card: bool) -> ReaderInfo {
+        ReaderInfo {
+            name: name.into(),
+            card_present: card,
+            atr: Vec::new(),
+            exclusive: false,
+        }
+    }
+
+    #[test]
+    fn a_physical_reader_or_a_card_makes_a_holders_workstation() {
+        let empty_vpcd = [
+            reader("Virtual PCD 00 00", false),
+            reader("Virtual PCD 00 01", false),
+        ];
+        assert!(!holder_workstation(&[]), "no reader: the demo");
+        assert!(
+            !holder_workstation(&empty_vpcd),
+            "vpcd only, no card: the demo"
+        );
+        assert!(holder_workstation(&[reader("Virtual PCD 00 00", true)]));
+        assert!(
+            holder_workstation(&[reader("Alcor Micro AU9540 00 00", false)]),
+            "an empty physical reader: ask for the holder's card"
+        );
+        assert!(holder_workstation(&[
+            reader("Virtual PCD 00 00", false),
+            reader(
+                "HID Global OMNIKEY 3x21 Smart Card Reader [OMNIKEY 3x21 Smart Card Reader] 00 00",
+                false
+            ),
+        ]));
+    }
 
     #[test]
     fn errors_that_need_the_user_map_to_their_own_variant() {
