@@ -274,18 +274,23 @@ impl UpgradeRig {
     }
 }
 
-fn bench_upgrade(pcscd: &pcscd::Pcscd, world: &Path, tmp: &Path) -> BenchResult<UpgradeFigures> {
-    let mut rig = UpgradeRig::start(pcscd, world, tmp, KARIN)?;
-    let root_pem = std::fs::read(rig.dir.root_pem())?;
-    let pins = std::fs::read_to_string(rig.dir.card_pins(KARIN))?;
+/// PIN1 and PIN2 from the person's code letter in the CA directory.
+fn codes(dir: &MockDir, person: &str) -> BenchResult<(SecretCode, SecretCode)> {
+    let pins = std::fs::read_to_string(dir.card_pins(person))?;
     let code = |key: &str| -> BenchResult<SecretCode> {
         let value = pins
             .lines()
             .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
-            .ok_or_else(|| format!("{KARIN}.pins has no {key} line"))?;
+            .ok_or_else(|| format!("{person}.pins has no {key} line"))?;
         Ok(SecretCode::pin(value.trim().to_string())?)
     };
-    let (pin1, pin2) = (code("PIN1")?, code("PIN2")?);
+    Ok((code("PIN1")?, code("PIN2")?))
+}
+
+fn bench_upgrade(pcscd: &pcscd::Pcscd, world: &Path, tmp: &Path) -> BenchResult<UpgradeFigures> {
+    let mut rig = UpgradeRig::start(pcscd, world, tmp, KARIN)?;
+    let root_pem = std::fs::read(rig.dir.root_pem())?;
+    let (pin1, pin2) = codes(&rig.dir, KARIN)?;
 
     println!(
         "\n== full upgrade of {KARIN} through pcscd+vpcd, {UPGRADE_RUNS} runs (fresh card and CA store each) =="
@@ -527,17 +532,7 @@ struct RenewalRun {
 fn bench_renewal(pcscd: &pcscd::Pcscd, world: &Path, tmp: &Path) -> BenchResult<Vec<RenewalRun>> {
     let mut rig = UpgradeRig::start(pcscd, world, tmp, RENEWAL_DUE)?;
     let root_pem = std::fs::read(rig.dir.root_pem())?;
-    let pins = std::fs::read_to_string(rig.dir.card_pins(RENEWAL_DUE))?;
-    let code = |key: &str| -> BenchResult<SecretCode> {
-        let value = pins
-            .lines()
-            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
-            .ok_or_else(|| format!("{RENEWAL_DUE}.pins has no {key} line"))?;
-        Ok(SecretCode::pin(value.trim().to_string())?)
-    };
-    let (pin1, pin2) = (code("PIN1")?, code("PIN2")?);
-    // The pcscd still has the upgrade's card in its reader until that rig's link went down.
-    std::thread::sleep(Duration::from_millis(500));
+    let (pin1, pin2) = codes(&rig.dir, RENEWAL_DUE)?;
 
     println!(
         "\n== renewal of {RENEWAL_DUE} (four certificates due in 20 days) through pcscd+vpcd, \
@@ -1105,15 +1100,7 @@ fn bench_session_cache(pcscd: &pcscd::Pcscd, world: &Path, tmp: &Path) -> BenchR
     std::fs::create_dir_all(&tmp)?;
     let mut rig = UpgradeRig::start(pcscd, world, &tmp, KARIN)?;
     let root_pem = std::fs::read(rig.dir.root_pem())?;
-    let pins = std::fs::read_to_string(rig.dir.card_pins(KARIN))?;
-    let code = |key: &str| -> BenchResult<SecretCode> {
-        let value = pins
-            .lines()
-            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
-            .ok_or_else(|| format!("{KARIN}.pins has no {key} line"))?;
-        Ok(SecretCode::pin(value.trim().to_string())?)
-    };
-    let (pin1, pin2) = (code("PIN1")?, code("PIN2")?);
+    let (pin1, pin2) = codes(&rig.dir, KARIN)?;
 
     println!(
         "

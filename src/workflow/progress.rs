@@ -32,8 +32,8 @@ impl Cancel {
 pub(crate) struct Reporter<'a> {
     progress: &'a mut dyn FnMut(Progress),
     cancel: &'a Cancel,
-    pub(crate) done: usize,
-    pub(crate) total: usize,
+    done: usize,
+    total: usize,
 }
 
 impl<'a> Reporter<'a> {

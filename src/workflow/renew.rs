@@ -20,7 +20,6 @@
 
 use std::time::Instant;
 
-use crate::ca::check::{Expected, check_issued};
 use crate::ca::client::CaClient;
 use crate::ca::{IdentityKind, Profile};
 use crate::card::{CardError, CardOverview, KeySlot, PinKind, SecretCode, SharedCard};
@@ -29,8 +28,8 @@ use crate::workflow::expiry::Urgency;
 use crate::workflow::pairs::{self, Held};
 use crate::workflow::progress::{Cancel, Reporter};
 use crate::workflow::upgrade::{
-    Activity, Progress, Step, Timed, Timing, UpgradeError, authorize_for_slot, csr_for,
-    key_in_slot, prove,
+    Activity, Progress, Step, Timed, Timing, UpgradeError, authorize_for_slot, check_for_card,
+    csr_for, key_in_slot, prove,
 };
 
 /// What the renewal needs from the holder and the site.
@@ -61,9 +60,9 @@ pub enum Stage {
     Renew { old: KeySlot, new: KeySlot },
     /// The new certificate is in `new`: prove it, then remove `old`.
     Written { old: KeySlot, new: KeySlot },
-    /// Renewed already, into `slot`; the old pair's key in `old` may have outlived its
-    /// certificate when the card was pulled while it was removed.
-    Done { slot: KeySlot, old: KeySlot },
+    /// Renewed already; the old pair's key in `old` may have outlived its certificate when the
+    /// card was pulled while it was removed.
+    Done { old: KeySlot },
 }
 
 /// One pair to renew, as the card shows it now.
@@ -110,7 +109,6 @@ pub fn plan(
         // already removed); one signature certificate beside two authentication ones is the old.
         let auth_stage = match held_auth.as_slice() {
             [one] if held_sign.len() > 1 => Stage::Done {
-                slot: one.slot,
                 old: other_slot(auth, one.slot),
             },
             held => stage(auth, held)?,
@@ -259,7 +257,7 @@ pub fn renew_until(
         let mut sweep = Vec::new();
         for (profile, stage) in plan.stages {
             match stage {
-                Stage::Done { old, .. } => {
+                Stage::Done { old } => {
                     report.skip(4);
                     sweep.push(old);
                 }
@@ -289,27 +287,17 @@ pub fn renew_until(
                     let csr = csr_for(shared, &mut timing, new, &key, request.pin2)?;
                     let ca_started = Instant::now();
                     let cert = client.reenroll(profile, &csr)?;
-                    let issuers = client.cacerts(profile)?;
                     timing.ca += ca_started.elapsed();
-                    check_issued(
-                        &cert,
-                        &issuers,
+                    // The pair's login certificate names the pair's identity.
+                    check_for_card(
+                        client,
+                        &mut timing,
                         &root_der,
-                        &Expected {
-                            // The pair's login certificate names the pair's identity.
-                            identity: identity.clone(),
-                            purpose: profile.purpose(),
-                            modulus: key.modulus.clone(),
-                            exponent: key.exponent.clone(),
-                            trust_level: profile.trust_level(),
-                            profile,
-                        },
-                        now,
-                    )
-                    .map_err(|error| UpgradeError::Check {
-                        profile: profile.label(),
-                        error,
-                    })?;
+                        &cert,
+                        profile,
+                        &key,
+                        identity.clone(),
+                    )?;
                     report.step(
                         Step::Enrol(profile),
                         format!("{} renewed and checked", profile.card_label()),

@@ -356,27 +356,15 @@ pub fn upgrade_until(
                 der
             }
         };
-        let ca_started = Instant::now();
-        let issuers = client.cacerts(profile)?;
-        timing.ca += ca_started.elapsed();
-        check_issued(
-            &cert,
-            &issuers,
+        check_for_card(
+            &client,
+            &mut timing,
             &root_der,
-            &Expected {
-                identity,
-                purpose: profile.purpose(),
-                modulus: key.modulus.clone(),
-                exponent: key.exponent.clone(),
-                trust_level: profile.trust_level(),
-                profile,
-            },
-            crate::pki::date::now_unix(),
-        )
-        .map_err(|error| UpgradeError::Check {
-            profile: profile.label(),
-            error,
-        })?;
+            &cert,
+            profile,
+            &key,
+            identity,
+        )?;
         report.step(
             Step::Enrol(profile),
             format!("{} issued and checked", profile.card_label()),
@@ -534,6 +522,42 @@ pub(crate) fn key_in_slot(
             other => other,
         }
     })?)
+}
+
+/// Every check an issued certificate passes before it touches the card (chain through the
+/// profile's CA to the root, the card's key, the identity, purpose and trust level), the
+/// profile's CAs fetched from the CA itself.
+pub(crate) fn check_for_card(
+    client: &CaClient,
+    timing: &mut Timing,
+    root_der: &[u8],
+    cert: &[u8],
+    profile: Profile,
+    key: &PublicKey,
+    identity: String,
+) -> Result<(), UpgradeError> {
+    let ca_started = Instant::now();
+    let issuers = client.cacerts(profile)?;
+    timing.ca += ca_started.elapsed();
+    check_issued(
+        cert,
+        &issuers,
+        root_der,
+        &Expected {
+            identity,
+            purpose: profile.purpose(),
+            modulus: key.modulus.clone(),
+            exponent: key.exponent.clone(),
+            trust_level: profile.trust_level(),
+            profile,
+        },
+        crate::pki::date::now_unix(),
+    )
+    .map_err(|error| UpgradeError::Check {
+        profile: profile.label(),
+        error,
+    })?;
+    Ok(())
 }
 
 /// Verify the PIN the slot needs right before its signature (PIN2 for signing keys).

@@ -214,11 +214,14 @@ fn customer_panel(app: &SithsApp, ui: &mut egui::Ui, customer: Option<&CardOverv
         ],
     ));
     let need = home::card_need(c, now);
-    ui.label(app.tr.t(if !c.dead() && home::needs_upgrade(c) {
-        "desk-upgrade-possible"
-    } else {
-        "desk-upgrade-not-needed"
-    }));
+    ui.label(
+        app.tr
+            .t(if !c.dead() && crate::workflow::pairs::needs_upgrade(c) {
+                "desk-upgrade-possible"
+            } else {
+                "desk-upgrade-not-needed"
+            }),
+    );
     verdict(app, ui, c, need, now);
 }
 

@@ -121,19 +121,13 @@ pub fn card_need(overview: &CardOverview, now: i64) -> CardNeed {
             return CardNeed::Blocked(kind);
         }
     }
-    if needs_upgrade(overview) {
+    if crate::workflow::pairs::needs_upgrade(overview) {
         CardNeed::Upgrade
     } else if crate::workflow::renew::plan(overview, &[], now).is_ok_and(|p| !p.is_empty()) {
         CardNeed::Renew
     } else {
         CardNeed::UpToDate
     }
-}
-
-/// The card still has the legacy pair, or lacks a profile's certificate
-/// ([`crate::workflow::pairs::needs_upgrade`]).
-pub fn needs_upgrade(overview: &CardOverview) -> bool {
-    crate::workflow::pairs::needs_upgrade(overview)
 }
 
 fn overview_screen(app: &mut SithsApp, ui: &mut egui::Ui, overview: &CardOverview) {
