@@ -62,6 +62,9 @@ pub struct Wizard {
     pub cancelling: bool,
     /// A wrong or mistyped code: worded under the fields, the form shown again.
     pub code_error: Option<Failure>,
+    /// Jobs started: the PIN form after each is a new form to the keyboard flow, so the focus
+    /// goes back to its first field even when the job ended before a frame showed it running.
+    attempts: u32,
 }
 
 impl Wizard {
@@ -79,6 +82,7 @@ impl Wizard {
     }
 
     pub fn started(&mut self) {
+        self.attempts += 1;
         self.stage = Stage::Running;
         self.steps.clear();
         self.cancelling = false;
@@ -181,7 +185,7 @@ fn pins(app: &mut SithsApp, ui: &mut egui::Ui) {
     let (t1, t2) = (tries(PinKind::Pin1), tries(PinKind::Pin2));
     let keys = widgets::code_grid(
         ui,
-        "upgrade",
+        &format!("upgrade-{}", app.upgrade.attempts),
         vec![
             widgets::CodeRow {
                 label: &pin1_label,
