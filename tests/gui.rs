@@ -23,10 +23,16 @@ use siths_upgrade::pki::CertInfo;
 use siths_upgrade::virtual_card::memory::MemoryTransport;
 use siths_upgrade::virtual_card::{self, SharedCard};
 
-/// One demo CA world per test binary, made fresh, so certificate dates are today's.
+/// One demo CA world per test binary, made fresh at the pictures' calendar
+/// ([`support::window::PICTURE_CALENDAR`]).
 fn cache() -> &'static Path {
     static CACHE: OnceLock<tempfile::TempDir> = OnceLock::new();
-    CACHE.get_or_init(|| tempfile::tempdir().unwrap()).path()
+    CACHE
+        .get_or_init(|| {
+            support::window::picture_calendar();
+            tempfile::tempdir().unwrap()
+        })
+        .path()
 }
 
 struct Rig {

@@ -51,7 +51,12 @@ fn captured() -> &'static Capture {
 
 fn cache() -> &'static Path {
     static CACHE: OnceLock<tempfile::TempDir> = OnceLock::new();
-    CACHE.get_or_init(|| tempfile::tempdir().unwrap()).path()
+    CACHE
+        .get_or_init(|| {
+            support::window::picture_calendar();
+            tempfile::tempdir().unwrap()
+        })
+        .path()
 }
 
 fn open(card: &SharedCard) -> SithsCard {

@@ -166,8 +166,7 @@ pub fn check(path: &Path, anchors: &[StoredAnchor]) -> Result<AnchorReport, Audi
 pub fn fetch(ca_url: &str, ca_root_pem: &[u8], log: &str) -> Result<AnchorList, AuditError> {
     let fail = |what: String| AuditError::Anchors(what);
     let roots = crate::ca::tls::root_store(ca_root_pem).map_err(|e| fail(e.to_string()))?;
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
+    let tls = crate::ca::tls::client_builder()
         .with_safe_default_protocol_versions()
         .map_err(|e| fail(e.to_string()))?
         .with_root_certificates(roots)

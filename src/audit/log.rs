@@ -211,10 +211,11 @@ fn unlock(file: &File) -> std::io::Result<()> {
 /// The time an entry is written: RFC 3339 UTC, whole seconds (enough for a desk, and easier
 /// to read in the export).
 fn now() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    let now = now.replace_nanosecond(0).unwrap_or(now);
+    let unix = crate::pki::date::now_unix();
+    let now =
+        time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     now.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| now.unix_timestamp().to_string())
+        .unwrap_or_else(|_| unix.to_string())
 }
 
 /// Make the missing directories above `path`; returns those made, outermost first.

@@ -168,6 +168,29 @@ impl ResolvesClientCert for CardCertResolver {
 
 /// Trust anchors from PEM (one or more `CERTIFICATE` blocks): the CA's TLS server certificate
 /// must chain to one of them.
+/// rustls's clock, read from the program's one calendar ([`crate::pki::date::now_unix`]), so a
+/// handshake judges certificate validity at the same "now" as the checks and screens do.
+#[derive(Debug)]
+pub struct CalendarTime;
+
+impl rustls::time_provider::TimeProvider for CalendarTime {
+    fn current_time(&self) -> Option<rustls::pki_types::UnixTime> {
+        let secs = u64::try_from(crate::pki::date::now_unix()).ok()?;
+        Some(rustls::pki_types::UnixTime::since_unix_epoch(
+            std::time::Duration::from_secs(secs),
+        ))
+    }
+}
+
+/// The TLS client setup every connection to the CA starts from: rustls on ring, the program's
+/// calendar.
+pub fn client_builder() -> rustls::ConfigBuilder<ClientConfig, rustls::WantsVersions> {
+    ClientConfig::builder_with_details(
+        Arc::new(rustls::crypto::ring::default_provider()),
+        Arc::new(CalendarTime),
+    )
+}
+
 pub fn root_store(server_roots_pem: &[u8]) -> Result<RootCertStore, CaError> {
     let mut store = RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(server_roots_pem) {
@@ -206,8 +229,7 @@ pub fn card_client_config(
         vec![CertificateDer::from(auth_cert_der)],
         key,
     ));
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ClientConfig::builder_with_provider(provider)
+    let mut config = client_builder()
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| CaError::Config(format!("TLS setup: {e}")))?
         .with_root_certificates(roots)

@@ -178,11 +178,11 @@ fn cached_world(cache: &Path) -> Result<(PathBuf, bool), DemoError> {
     }
     let files = |e| DemoError::Files(cache.to_path_buf(), e);
     std::fs::create_dir_all(cache).map_err(files)?;
-    remove_stale_builds(cache);
     let prefix = format!("{BUILDING_PREFIX}{}-", std::process::id());
     let building = crate::private_file::private_dir_builder(&prefix)
         .tempdir_in(cache)
         .map_err(files)?;
+    remove_stale_builds(cache, building.path());
     mock::init::init_demo(building.path())?;
     if target.exists() && !is_complete(&target) {
         // A world from an older layout or damaged by hand: replace it.
@@ -205,12 +205,20 @@ const STALE_BUILD_AGE: std::time::Duration = std::time::Duration::from_secs(3600
 
 /// Remove the half-built worlds that killed runs left in the cache: those whose process is gone,
 /// and any older than [`STALE_BUILD_AGE`]. A build another running demo is making is left alone.
-/// Failing to remove one only costs disk space, so errors are logged, not returned.
-fn remove_stale_builds(cache: &Path) {
+/// Age is told by the file system's own clock (against `fresh`, the build this run just made), not
+/// the system clock: after the clock is moved (or under `faketime`) every folder would look
+/// old, and another demo's build would be taken from under it. Failing to remove one only costs
+/// disk space, so errors are logged, not returned.
+fn remove_stale_builds(cache: &Path, fresh: &Path) {
     let Ok(entries) = std::fs::read_dir(cache) else {
         return;
     };
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let reference = modified(fresh);
     for entry in entries.flatten() {
+        if entry.path() == fresh {
+            continue;
+        }
         let name = entry.file_name();
         let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(BUILDING_PREFIX)) else {
             continue;
@@ -223,11 +231,9 @@ fn remove_stale_builds(cache: &Path) {
                 || !cfg!(target_os = "linux")
                 || Path::new(&format!("/proc/{pid}")).exists()
         });
-        let old = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
+        let old = modified(&entry.path())
+            .zip(reference)
+            .and_then(|(then, now)| now.duration_since(then).ok())
             .is_some_and(|age| age > STALE_BUILD_AGE);
         if !alive || old {
             if let Err(e) = std::fs::remove_dir_all(entry.path()) {
@@ -319,16 +325,18 @@ mod tests {
         let unrelated = make(".demo-ca-buildingXYZ");
         let ours = make(&format!(".demo-ca-building-{}-def", std::process::id()));
         let old_ours = make(&format!(".demo-ca-building-{}-ghi", std::process::id()));
-        let long_ago = std::time::SystemTime::now() - 2 * STALE_BUILD_AGE;
+        let fresh = make(&format!(".demo-ca-building-{}-jkl", std::process::id()));
+        let now = std::fs::metadata(&fresh).unwrap().modified().unwrap();
         std::fs::File::open(&old_ours)
             .unwrap()
-            .set_modified(long_ago)
+            .set_modified(now - 2 * STALE_BUILD_AGE)
             .unwrap();
         let world = make("demo-ca-0.1.0");
-        remove_stale_builds(cache.path());
+        remove_stale_builds(cache.path(), &fresh);
         assert!(!killed.exists(), "a killed run's build is left");
         assert!(!old_ours.exists(), "an hour-old build is left");
         assert!(ours.exists(), "a running build was removed");
+        assert!(fresh.exists(), "the build being made was removed");
         assert!(
             world.exists() && unrelated.exists(),
             "other folders were touched"

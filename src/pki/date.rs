@@ -42,12 +42,40 @@ impl std::fmt::Display for Date {
     }
 }
 
-/// Seconds since the unix epoch from the system clock; 0 if the clock is set before 1970.
+/// Seconds since the unix epoch: the one "now" of the whole program (certificates issued, checked
+/// and shown, TLS, the audit log, the CA mock). The system clock (0 if it is set before 1970),
+/// unless [`start_calendar_at`] moved this process's calendar.
 pub fn now_unix() -> i64 {
+    match CALENDAR.get() {
+        Some(&(start, since)) => {
+            start.saturating_add(i64::try_from(since.elapsed().as_secs()).unwrap_or(i64::MAX))
+        }
+        None => system_now_unix(),
+    }
+}
+
+fn system_now_unix() -> i64 {
     match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
         Err(_) => 0,
     }
+}
+
+/// Where this process's calendar started, and when (monotonic).
+static CALENDAR: std::sync::OnceLock<(i64, std::time::Instant)> = std::sync::OnceLock::new();
+
+/// Run this process's calendar from `unix` (it then advances with real time), so that pictures
+/// of the window show the same dates on any day the tests run: every certificate issued, checked
+/// or drawn, and every TLS handshake, then agree on this instant. The product never calls it.
+/// Once per process: `false` (and nothing changes) when the calendar was already started
+/// elsewhere.
+pub fn start_calendar_at(unix: i64) -> bool {
+    let mut started = false;
+    let &(start, _) = CALENDAR.get_or_init(|| {
+        started = true;
+        (unix, std::time::Instant::now())
+    });
+    started || start == unix
 }
 
 pub fn is_leap_year(year: i32) -> bool {

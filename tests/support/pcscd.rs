@@ -3,8 +3,9 @@
 //! pcsc-lite 1.9's daemon ignores `PCSCLITE_CSOCK_NAME` (only the client library reads it, once
 //! per process) and always serves `/run/pcscd/pcscd.comm`, refusing to start if another pcscd owns
 //! it. So each instance runs in namespaces of its own, made without root: a user namespace
-//! (`unshare --user --map-root-user`, where we are root), a mount namespace with a private temp dir
-//! bind-mounted over `/run/pcscd`, and a network namespace. Clients reach the daemon through
+//! (`unshare --user --map-root-user`, where we are root), a mount namespace with a fresh tmpfs on
+//! `/run` (so the host's `/run` need not hold a `/run/pcscd`, and nothing in it is touched) and a
+//! private temp dir bind-mounted over `/run/pcscd` in it, and a network namespace. Clients reach the daemon through
 //! `PCSCLITE_CSOCK_NAME` pointing at that temp dir (a Unix socket works across namespaces).
 //!
 //! vpcd listens on every address of its network namespace, which holds only loopback. Inside it,
@@ -45,6 +46,10 @@ ip link set lo up || exit 1
 # that delays its ACKs (socat does) waits ~40 ms per APDU: no delayed ACKs on loopback here.
 ip route replace local 127.0.0.1 dev lo table local proto kernel scope host src 127.0.0.1 quickack 1
 ip route replace local 127.0.0.0/8 dev lo table local proto kernel scope host src 127.0.0.1 quickack 1
+# A fresh /run of our own: the host's may lack /run/pcscd (a machine where no pcscd has run) or
+# hold another pcscd's socket; nothing of the host's /run is seen or touched.
+mount -t tmpfs -o mode=0755 siths-test-run /run || exit 1
+mkdir /run/pcscd || exit 1
 mount --bind "$run" /run/pcscd || exit 1
 socat "UNIX-LISTEN:$base/vpcd0.sock,fork" "TCP:127.0.0.1:$inner" 2>>"$log" </dev/null &
 fwd0=$!
@@ -70,6 +75,7 @@ done
 stop
 kill -TERM "$fwd0" "$fwd1" 2>/dev/null; wait "$fwd0" "$fwd1" 2>/dev/null
 umount /run/pcscd
+umount /run
 rm -rf "$base"
 "#;
 

@@ -6,6 +6,20 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use siths_upgrade::gui::app::SithsApp;
 
+/// The instant the window's pictures are taken at (2026-03-02 08:00 UTC): the demo's
+/// certificates are issued then and every date the window draws follows from it, so a picture
+/// is the same on any day the tests run.
+pub const PICTURE_CALENDAR: i64 = 1_772_438_400;
+
+/// Start this test process's calendar at [`PICTURE_CALENDAR`]; call it before the demo world
+/// is made.
+pub fn picture_calendar() {
+    assert!(
+        siths_upgrade::pki::date::start_calendar_at(PICTURE_CALENDAR),
+        "the calendar of this test process was started elsewhere"
+    );
+}
+
 /// Step the window until `text` shows: the worker runs on its own thread, so this waits (up to
 /// three minutes on a loaded machine: a hang guard, not a timed assertion).
 pub fn wait_for_text(harness: &mut Harness<'static, SithsApp>, text: &str) {

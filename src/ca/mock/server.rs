@@ -190,12 +190,15 @@ pub fn tls_config(dir: &MockDir) -> Result<rustls::ServerConfig, MockError> {
             })?,
     )];
     let key = read_key(&dir.server_key())?;
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| tls(e.to_string()))?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, key)
-        .map_err(|e| tls(e.to_string()))?;
+    let mut config = rustls::ServerConfig::builder_with_details(
+        provider,
+        Arc::new(crate::ca::tls::CalendarTime),
+    )
+    .with_safe_default_protocol_versions()
+    .map_err(|e| tls(e.to_string()))?
+    .with_client_cert_verifier(verifier)
+    .with_single_cert(chain, key)
+    .map_err(|e| tls(e.to_string()))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }
