@@ -5,16 +5,21 @@ use std::process::{Command, Output, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_siths-upgrade");
 
+/// A home of this test process's own for the programs it starts: nothing they do reads or
+/// writes the user's real home. The window's settings (the CA address `check-expiry` names) are
+/// the user's, not the tests': the settings folder is never there unless a test gives its own
+/// `XDG_CONFIG_HOME`.
+pub fn private_home() -> Vec<(String, String)> {
+    static HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let home = HOME.get_or_init(|| tempfile::tempdir().unwrap()).path();
+    super::pcscd::home_env(home)
+}
+
 /// Run `siths-upgrade ARGS` with `stdin` and extra environment, and wait for it.
 pub fn run(args: &[&str], stdin: &str, env: &[(String, String)]) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
-        // The window's settings (the CA address `check-expiry` names) are the user's, not the
-        // tests': a settings folder that is never there, unless a test gives its own.
-        .env(
-            "XDG_CONFIG_HOME",
-            std::env::temp_dir().join("siths-upgrade-tests-no-settings"),
-        )
+        .envs(private_home())
         .envs(env.iter().cloned())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

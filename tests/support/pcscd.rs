@@ -79,6 +79,18 @@ umount /run
 rm -rf "$base"
 "#;
 
+/// `HOME` and the XDG folders under `home` (made on first use by whoever needs them; the
+/// settings folder is never made by the tests, so there are none unless a test writes them).
+pub fn home_env(home: &Path) -> Vec<(String, String)> {
+    let at = |sub: &str| home.join(sub).to_string_lossy().into_owned();
+    vec![
+        ("HOME".to_owned(), home.to_string_lossy().into_owned()),
+        ("XDG_CONFIG_HOME".to_owned(), at("config")),
+        ("XDG_DATA_HOME".to_owned(), at("data")),
+        ("XDG_CACHE_HOME".to_owned(), at("cache")),
+    ]
+}
+
 pub struct Pcscd {
     base: PathBuf,
     port: u16,
@@ -98,6 +110,7 @@ impl Pcscd {
             .keep();
         std::fs::create_dir_all(base.join("conf")).expect("conf dir");
         std::fs::create_dir_all(base.join("run")).expect("run dir");
+        std::fs::create_dir_all(base.join("home")).expect("home dir");
         let inner = INNER_PORT;
         std::fs::write(
             base.join("conf").join("vpcd"),
@@ -159,11 +172,16 @@ impl Pcscd {
     }
 
     /// Environment a child process needs to talk to this pcscd.
+    /// The environment for a program that uses this pcscd: its socket, and a home in this
+    /// pcscd's temp dir (OpenSC makes `~/.cache` when it binds a card; our binary reads its
+    /// settings from the XDG folders), so no test touches the user's real home.
     pub fn env(&self) -> Vec<(String, String)> {
-        vec![(
+        let mut env = home_env(&self.base.join("home"));
+        env.push((
             SOCKET_ENV.to_owned(),
             self.socket_path().to_string_lossy().into_owned(),
-        )]
+        ));
+        env
     }
 
     pub fn is_running(&self) -> bool {
