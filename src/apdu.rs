@@ -27,7 +27,8 @@ pub mod ins {
     pub const PERFORM_SECURITY_OPERATION: u8 = 0x2A;
     pub const GET_RESPONSE: u8 = 0xC0;
     pub const GET_DATA: u8 = 0xCA;
-    /// Proprietary (CLA `80`): delete the key pair in a slot. Ours; see design.md.
+    /// Proprietary (CLA `80`): delete the key pair in a slot. Ours; see docs/domain.md
+    /// "The virtual SITHS card".
     pub const DELETE_KEY: u8 = 0xE4;
 }
 

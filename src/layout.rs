@@ -1,9 +1,10 @@
 //! Where things live on a SITHS card as this product lays it out [ours].
 //!
-//! Real SITHS applets and AIDs are not public (see domain.md); legacy SIS cards were ISO 7816-4
-//! cards with a PKCS#15 application, so the virtual card follows that. The client finds files
-//! through EF.DIR and the ODF like any PKCS#15 reader would; only the AID, the PIN references
-//! and the key-slot convention below are fixed.
+//! Real SITHS applets and AIDs are not public (see docs/domain.md); legacy SIS cards were ISO
+//! 7816-4 cards with a PKCS#15 application, so the virtual card follows that (docs/domain.md
+//! "The virtual SITHS card"). The client finds files through EF.DIR and the ODF like any
+//! PKCS#15 reader would; only the AID, the PIN references and the key-slot convention below are
+//! fixed.
 
 /// PKCS#15 application identifier (ISO/IEC 7816-15).
 pub const PKCS15_AID: [u8; 12] = [

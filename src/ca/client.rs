@@ -1,5 +1,5 @@
-//! The CA client: EST enrolment and the small JSON API (docs: /work/wt/ISSUE3.md "HTTP API"),
-//! over mutual TLS signed by the card.
+//! The CA client: EST enrolment and the small JSON API (docs/ca-api.md "Endpoints"), over
+//! mutual TLS signed by the card.
 //!
 //! Every failure is a [`CaError`] that says whether the card was touched and what to do next, so
 //! the upgrade workflow can stop cleanly at any request and be resumed later.

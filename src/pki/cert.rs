@@ -67,7 +67,7 @@ pub enum KeyUsageBit {
     DecipherOnly,
 }
 
-/// The subject attributes SITHS certificates use (domain.md, "Certificates").
+/// The subject attributes SITHS certificates use (docs/domain.md "Certificates").
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubjectName {
     /// 2.5.4.5: the HSA-id or personnummer.

@@ -1,5 +1,5 @@
 //! The identifiers a SITHS certificate can carry in its subject `serialNumber`: the HSA-id, the
-//! personnummer and the samordningsnummer (domain.md, "Identifier formats").
+//! personnummer and the samordningsnummer (docs/domain.md "Identifier formats").
 //!
 //! Parsing is strict because these values decide which certificate pair a user is shown and which
 //! identity the CA certifies; error messages never repeat the input, since a personnummer is
@@ -396,7 +396,7 @@ impl Identity {
     }
 
     /// The highest trust level this kind of identity can be certified at: a samordningsnummer
-    /// gives at most level 2 (domain.md), so a CA must not issue it at level 3.
+    /// gives at most level 2 (docs/domain.md "Trust levels"), so a CA must not issue it at level 3.
     pub fn max_trust_level(&self) -> u8 {
         match self {
             Identity::Samordningsnummer(_) => 2,

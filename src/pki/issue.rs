@@ -1,4 +1,4 @@
-//! A small RSA test PKI shaped after Inera's (domain.md, "Certificates"): a root, issuing CAs
+//! A small RSA test PKI shaped after Inera's (docs/domain.md "Certificates"): a root, issuing CAs
 //! with path length 0 and an optional trust-level policy, and person certificates for keys that
 //! were generated on a card.
 //!
@@ -371,7 +371,7 @@ fn ca_params(cn: &str, trust_level: Option<u8>) -> Result<CertificateParams, Pki
 }
 
 /// Subject in encoding order C, L, O, CN, surname, givenName, serialNumber; shown most specific
-/// first (as Windows does) this reads like the public example in domain.md.
+/// first (as Windows does) this reads like the public example in docs/domain.md.
 fn person_name(p: &PersonName) -> Result<DistinguishedName, PkiError> {
     let required = [
         ("serialNumber", &p.serial_number),

@@ -5,7 +5,7 @@
 //! [`crate::virtual_card::memory::MemoryTransport`], and a TCP link to pcscd's vpcd driver
 //! ([`vpcd::serve`]) so the real pcscd, OpenSC and our PC/SC client see it as a reader. The
 //! engine treats file contents as opaque bytes; personalisation (the PKCS#15 files) is built on
-//! top with the [`CardState`] builder. See design.md "The virtual SITHS card".
+//! top with the [`CardState`] builder. See docs/domain.md "The virtual SITHS card".
 
 mod engine;
 mod fs;

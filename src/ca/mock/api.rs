@@ -1,6 +1,8 @@
-//! What the CA mock answers, independent of HTTP and TLS: EST `cacerts` and `simpleenroll` per
-//! profile label, and the JSON API (`me`, `certificates`, `puk-lookup`). The server hands each
-//! request here with the client certificate TLS already verified against DIR's CAs.
+//! What the CA mock answers, independent of HTTP and TLS: EST `cacerts`, `csrattrs`,
+//! `simpleenroll` and `simplereenroll` per profile label, and the JSON API (`me`,
+//! `certificates`, `puk-lookup`, `audit-anchor`, `audit-anchors`); the contract is
+//! docs/ca-api.md. The server hands each request here with the client certificate TLS already
+//! verified against DIR's CAs.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;

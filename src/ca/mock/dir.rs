@@ -1,6 +1,6 @@
 //! The CA mock's directory (DIR): where `init` puts the test PKI, the persons and their cards,
-//! and where `serve` keeps its store and audit log. The layout is a contract (ISSUE3.md) that
-//! the README, the tests and the lead's workflow tests rely on.
+//! and where `serve` keeps its store and audit log. The layout is a contract (docs/ca-api.md "DIR
+//! layout") that the README, the tests and the demo rely on.
 
 use std::path::{Path, PathBuf};
 

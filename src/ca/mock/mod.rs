@@ -1,6 +1,7 @@
 //! The CA mock [ours]: a stand-in for Inera's SITHS CA, so the upgrade can be built and tested
-//! offline. `init` makes a test world in one directory (ISSUE3.md "DIR layout"); `start` serves
-//! it over HTTPS with EST and a small JSON API, in-process for tests or from the command line.
+//! offline. `init` makes a test world in one directory (docs/ca-api.md "DIR layout"); `start`
+//! serves it over HTTPS with EST and a small JSON API (docs/ca-api.md "Endpoints"), in-process
+//! for tests or from the command line.
 //!
 //! - [`dir`]: the DIR layout and loaders ([`MockDir`]).
 //! - [`persons`]: the directory of test persons.

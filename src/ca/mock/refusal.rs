@@ -1,5 +1,5 @@
-//! The CA's refusals as the contract names them (ISSUE3.md): an HTTP status, a stable code the
-//! client can act on, and a message that tells the person what to do next.
+//! The CA's refusals as the contract names them (docs/ca-api.md "Refusals"): an HTTP status, a
+//! stable code the client can act on, and a message that tells the person what to do next.
 
 use serde::Serialize;
 
