@@ -1,5 +1,5 @@
-//! `--json` output. The shapes here are a stable interface (docs/json.md): add fields, never
-//! rename or remove them without raising [`FORMAT_VERSION`].
+//! `--json` output. The shapes here are a stable interface (docs/cli.md, the `--json`
+//! sections): add fields, never rename or remove them without raising [`FORMAT_VERSION`].
 
 use serde::Serialize;
 
