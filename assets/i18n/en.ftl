@@ -176,6 +176,7 @@ step-enrol = Certificate issued: { $cert }
 step-write = Certificate written to the card: { $cert }
 step-prove = Key tried: { $cert }
 step-remove-legacy = Old certificate pair removed
+step-rejected = The certificate in place { $slot } on the card fails the checks and is left as it is. It does not count as one of your SITHS certificates.
 working-generate-key = The card is making a key for { $cert }. This usually takes a few seconds.
 working-enrol = The certificate authority is issuing { $cert } …
 step-remove-old = Old certificate removed: { $cert }
@@ -321,6 +322,7 @@ err-not-upgraded = The card has not been upgraded yet, so there is nothing to re
 err-job-cancelled = Stopped. What is done stays on the card, and you can carry on whenever you like.
 err-login-expired = The authentication certificate of this pair has expired, so it cannot be renewed. Order a new card from the service centre.
 err-slot-in-use = The card already holds a certificate in a place the upgrade needs, and it is not part of the upgrade. Contact the service centre.
+err-untrusted-cert = The certificate in place { $slot } on the card looks like a SITHS certificate but fails the checks. It was left as it is, and nothing else was removed because of it. Contact the service centre.
 err-not-writable = The certificate { $detail }. Choose among those that can be written to the card, or contact the service centre.
 err-proof-failed = A new key on the card did not give a valid signature (“{ $cert }”). Take the card out, put it back and resume the upgrade.
 

@@ -173,6 +173,7 @@ step-enrol = Certifikat utfärdat: { $cert }
 step-write = Certifikat skrivet till kortet: { $cert }
 step-prove = Nyckeln provad: { $cert }
 step-remove-legacy = Det gamla certifikatparet är borttaget
+step-rejected = Certifikatet på plats { $slot } på kortet klarar inte kontrollen och lämnas orört. Det räknas inte som ett av dina SITHS-certifikat.
 working-generate-key = Kortet skapar en nyckel för { $cert }. Det brukar ta några sekunder.
 working-enrol = Certifikatutfärdaren utfärdar { $cert } …
 step-remove-old = Det gamla certifikatet är borttaget: { $cert }
@@ -312,6 +313,7 @@ err-not-upgraded = Kortet är inte uppgraderat än, så det finns inget att för
 err-job-cancelled = Avbrutet. Det som redan är gjort ligger kvar på kortet, och du kan fortsätta när du vill.
 err-login-expired = Legitimeringscertifikatet för det här paret har gått ut, så det kan inte förnyas. Beställ ett nytt kort från servicecenter.
 err-slot-in-use = Kortet har redan ett certifikat på en plats som uppgraderingen behöver, och det hör inte till uppgraderingen. Kontakta servicecenter.
+err-untrusted-cert = Certifikatet på plats { $slot } på kortet ser ut som ett SITHS-certifikat men klarar inte kontrollen. Det lämnades orört, och inget annat togs bort på grund av det. Kontakta servicecenter.
 err-not-writable = Certifikatet { $detail }. Välj bland dem som kan skrivas till kortet, eller kontakta servicecenter.
 err-proof-failed = En ny nyckel på kortet gav ingen giltig underskrift (”{ $cert }”). Ta ut kortet, sätt i det igen och fortsätt uppgraderingen.
 

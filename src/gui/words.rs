@@ -176,6 +176,10 @@ pub fn step(tr: &Tr, step: &Step) -> String {
             &[("cert", profile(tr, *p).as_str().into())],
         ),
         Step::Done => tr.t("step-done"),
+        Step::Rejected(r) => tr.a(
+            "step-rejected",
+            &[("slot", i64::from(r.slot.number()).into())],
+        ),
     }
 }
 
@@ -460,6 +464,14 @@ pub fn upgrade_error(tr: &Tr, e: &UpgradeError) -> Explained {
             ),
             vec![ServiceCentre],
             None,
+        ),
+        UpgradeError::Untrusted { slot, error } => (
+            tr.a(
+                "err-untrusted-cert",
+                &[("slot", i64::from(slot.number()).into())],
+            ),
+            vec![ServiceCentre],
+            Some(format!("{slot}: {error}")),
         ),
         UpgradeError::SlotInUse(slot) => (
             tr.t("err-slot-in-use"),

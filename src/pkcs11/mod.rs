@@ -10,9 +10,13 @@
 //!   keys carry `CKA_ALWAYS_AUTHENTICATE`: PIN2 is given by a context-specific login at each
 //!   signature, which is the only time such middleware checks it.
 //!
-//! Keys and certificates are linked by `CKA_ID`. Ours are one byte, the [`KeySlot`] number;
-//! objects with other ids (a card personalised elsewhere) are mapped onto the free legacy slots
-//! of their PIN, so the upgrade can log in with them and remove them.
+//! Keys and certificates are linked by `CKA_ID`. Ours are one byte, the [`KeySlot`] number. A
+//! card personalised elsewhere gives its legacy pair other ids: an id whose certificate looks
+//! like the legacy pair (an HSA-id authentication or signature certificate of no profile's CA)
+//! is mapped onto a free legacy slot of its PIN, so the upgrade can log in with it and, once the
+//! certificate is proven the holder's legacy one, remove it. Every other id (a decryption key,
+//! another application's certificate) gets no slot: the overview lists it as the holder's
+//! other objects, and no operation by slot can reach it.
 
 pub mod discovery;
 mod error;
@@ -352,8 +356,9 @@ impl Pkcs11Card {
         }
     }
 
-    /// Give each id on the token a slot: our one-byte ids are their slot; others take the
-    /// free legacy slots (1 and 4 for PIN1, 5 and 8 for PIN2), never a profile's slot.
+    /// Give ids a slot: our one-byte ids are their slot; the ids in `seen` (certificates that
+    /// look like the legacy pair) take the free legacy slots of their PIN (1 and 4 for PIN1, 5
+    /// and 8 for PIN2). Any other id gets none.
     fn assign_slots(&mut self, seen: &[(Vec<u8>, PinKind)]) {
         self.ids.clear();
         let mut taken: Vec<KeySlot> = seen
@@ -383,6 +388,14 @@ impl Pkcs11Card {
                 .map(|(s, _)| *s)
         })
     }
+}
+
+/// A certificate that may be the legacy pair: an HSA-id authentication or signature certificate
+/// that no profile's CA issued (the workflows check it before they act on it).
+fn looks_legacy(info: &CertInfo) -> bool {
+    matches!(info.identity, crate::pki::Identity::HsaId(_))
+        && matches!(info.purpose, Purpose::Authentication | Purpose::Signature)
+        && crate::ca::Profile::of_certificate(info).is_none()
 }
 
 /// Indexes of the "(Legitimering)" and "(Underskrift)" tokens of one card, if the middleware
@@ -485,11 +498,19 @@ impl Card for Pkcs11Card {
                 }
             }
         }
-        let seen: Vec<(Vec<u8>, PinKind)> = certs
+        let mut seen: Vec<(Vec<u8>, PinKind)> = certs
             .iter()
+            .filter(|(_, info, _)| info.as_ref().is_ok_and(looks_legacy))
             .map(|(c, _, p)| (c.id.clone(), *p))
-            .chain(keys.iter().map(|(k, p)| (k.id.clone(), *p)))
             .collect();
+        // Our one-byte ids hold their own slots, so a legacy id never takes one of them.
+        seen.extend(
+            certs
+                .iter()
+                .map(|(c, _, p)| (c.id.clone(), *p))
+                .chain(keys.iter().map(|(k, p)| (k.id.clone(), *p)))
+                .filter(|(id, _)| KeySlot::from_id(id).is_some()),
+        );
         self.assign_slots(&seen);
 
         let mut key_entries: Vec<KeyEntry> = Vec::new();
@@ -634,6 +655,42 @@ impl Card for Pkcs11Card {
             .map(to_key))
     }
 
+    fn unfinished_key(
+        &mut self,
+        slot: KeySlot,
+        labels: &[String],
+    ) -> Result<Option<PublicKey>, CardError> {
+        let kind = slot.pin();
+        // Only our own one-byte id: a slot mapped onto someone else's id is never ours.
+        if self.ids.contains_key(&slot) {
+            return Ok(None);
+        }
+        let Some(key) = self.read_public_key(slot)? else {
+            return Ok(None);
+        };
+        let session = &self.token(kind).session;
+        let id = slot.id();
+        let read = |e| card_error(e, "read the key", kind);
+        if !objects::find(session, ObjectClass::CERTIFICATE, Some(&id))
+            .map_err(read)?
+            .is_empty()
+        {
+            return Ok(None);
+        }
+        let own =
+            |label: &str| label == slot.generation_label() || labels.iter().any(|l| l == label);
+        for class in [ObjectClass::PUBLIC_KEY, ObjectClass::PRIVATE_KEY] {
+            if !objects::find(session, class, Some(&id))
+                .map_err(read)?
+                .iter()
+                .all(|k| own(&k.label))
+            {
+                return Ok(None);
+            }
+        }
+        Ok(Some(key))
+    }
+
     fn generate_key(&mut self, slot: KeySlot) -> Result<PublicKey, CardError> {
         let kind = slot.pin();
         if !self.logged_in(kind) {
@@ -643,7 +700,8 @@ impl Card for Pkcs11Card {
             return Err(CardError::SlotOccupied(slot));
         }
         let id = self.id(slot);
-        // A public half left by a generation cut short goes before a new pair is made.
+        // A public half left by our generation cut short goes before a new pair is made;
+        // anyone else's public key under this id keeps the slot taken.
         for orphan in objects::find(
             &self.token(kind).session,
             ObjectClass::PUBLIC_KEY,
@@ -651,16 +709,16 @@ impl Card for Pkcs11Card {
         )
         .map_err(|e| card_error(e, "generate a key", kind))?
         {
+            if orphan.label != slot.generation_label() {
+                return Err(CardError::SlotOccupied(slot));
+            }
             self.token(kind)
                 .session
                 .destroy_object(orphan.handle)
                 .map_err(|e| card_error(e, "generate a key", kind))?;
         }
-        let (mechanism, public, private) = objects::key_pair_templates(
-            &id,
-            &format!("siths-upgrade key {}", slot.number()),
-            kind == PinKind::Pin2,
-        );
+        let (mechanism, public, private) =
+            objects::key_pair_templates(&id, &slot.generation_label(), kind == PinKind::Pin2);
         let session = &self.token(kind).session;
         let (public_handle, _) = session
             .generate_key_pair(&mechanism, &public, &private)
