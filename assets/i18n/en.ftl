@@ -99,6 +99,15 @@ expired-days-ago = { $n ->
 expiry-banner = A certificate on the card { $when }. Upgrade the card, or wait for your new card if you have ordered one.
 expiry-banner-renew = A certificate on the card { $when }. Renew it now to keep the card working. It takes a few minutes and you need PIN1 and PIN2.
 expiry-banner-new-card = A certificate on the card { $when }. Order a new card from the service centre.
+others-certs = { $n ->
+    [one] { $n } certificate
+   *[other] { $n } certificates
+}
+others-keys = { $n ->
+    [one] { $n } key
+   *[other] { $n } keys
+}
+others-on-card = Other objects on the card: { $what } — left as they are
 certs-unreadable = { $n ->
     [one] One certificate on the card could not be read.
    *[other] { $n } certificates on the card could not be read.

@@ -96,6 +96,15 @@ expired-days-ago = { $n ->
 expiry-banner = Ett certifikat på kortet { $when }. Uppgradera kortet, eller vänta på ditt nya kort om du har beställt ett.
 expiry-banner-renew = Ett certifikat på kortet { $when }. Förnya det nu, så fortsätter kortet att fungera. Det tar några minuter och du behöver PIN1 och PIN2.
 expiry-banner-new-card = Ett certifikat på kortet { $when }. Beställ ett nytt kort från servicecenter.
+others-certs = { $n ->
+    [one] { $n } certifikat
+   *[other] { $n } certifikat
+}
+others-keys = { $n ->
+    [one] { $n } nyckel
+   *[other] { $n } nycklar
+}
+others-on-card = Andra objekt på kortet: { $what } — lämnas orörda
 certs-unreadable = { $n ->
     [one] Ett certifikat på kortet kunde inte läsas.
    *[other] { $n } certifikat på kortet kunde inte läsas.

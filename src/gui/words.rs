@@ -147,6 +147,22 @@ pub fn profile(tr: &Tr, profile: Profile) -> String {
     })
 }
 
+/// "Andra objekt på kortet: 1 certifikat, 1 nyckel — lämnas orörda": the holder's objects no
+/// workflow touches.
+pub fn others(tr: &Tr, others: crate::workflow::pairs::Others) -> String {
+    let mut parts = Vec::new();
+    if others.certificates > 0 {
+        parts.push(tr.a("others-certs", &[("n", others.certificates.into())]));
+    }
+    if others.keys > 0 {
+        parts.push(tr.a("others-keys", &[("n", others.keys.into())]));
+    }
+    tr.a(
+        "others-on-card",
+        &[("what", parts.join(", ").as_str().into())],
+    )
+}
+
 /// One line of the upgrade's step list.
 pub fn step(tr: &Tr, step: &Step) -> String {
     match step {
@@ -602,6 +618,31 @@ mod tests {
                 .contains("Om nästa försök också är fel spärras koden"),
             "{}",
             wrong.text
+        );
+    }
+
+    #[test]
+    fn the_holders_other_objects_are_counted_in_both_languages() {
+        use crate::workflow::pairs::Others;
+        let one_each = Others {
+            certificates: 1,
+            keys: 1,
+        };
+        assert_eq!(
+            others(&Tr::new(Lang::Sv), one_each),
+            "Andra objekt på kortet: 1 certifikat, 1 nyckel — lämnas orörda"
+        );
+        assert_eq!(
+            others(&Tr::new(Lang::En), one_each),
+            "Other objects on the card: 1 certificate, 1 key — left as they are"
+        );
+        let keys = Others {
+            certificates: 0,
+            keys: 2,
+        };
+        assert_eq!(
+            others(&Tr::new(Lang::Sv), keys),
+            "Andra objekt på kortet: 2 nycklar — lämnas orörda"
         );
     }
 }

@@ -281,7 +281,7 @@ fn pairs(app: &SithsApp, ui: &mut egui::Ui, overview: &CardOverview, now: i64) {
                 .show(ui, |ui| {
                     for c in overview.certificates_of(identity) {
                         if let Ok(info) = &c.info {
-                            cert_row(app, ui, c, info, now);
+                            cert_row(app, ui, overview, c, info, now);
                         }
                     }
                 });
@@ -295,14 +295,25 @@ fn pairs(app: &SithsApp, ui: &mut egui::Ui, overview: &CardOverview, now: i64) {
     if unreadable > 0 {
         widgets::warning(ui, &tr.a("certs-unreadable", &[("n", unreadable.into())]));
     }
+    let others = crate::workflow::pairs::others(overview);
+    if !others.is_empty() {
+        ui.label(words::others(tr, others));
+    }
 }
 
 /// One certificate: what it is for, its level (or that it is the old one the upgrade
 /// replaces), and the last day it is valid.
-fn cert_row(app: &SithsApp, ui: &mut egui::Ui, cert: &CardCertificate, info: &CertInfo, now: i64) {
+fn cert_row(
+    app: &SithsApp,
+    ui: &mut egui::Ui,
+    overview: &CardOverview,
+    cert: &CardCertificate,
+    info: &CertInfo,
+    now: i64,
+) {
     let tr = &app.tr;
     ui.label(words::purpose(tr, info.purpose));
-    let legacy = cert.slot.is_some() && crate::workflow::pairs::profile_of(cert).is_none();
+    let legacy = crate::workflow::pairs::legacy(overview).any(|c| std::ptr::eq(c, cert));
     ui.label(if legacy {
         tr.t("legacy-certificate")
     } else {
