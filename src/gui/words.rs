@@ -368,6 +368,27 @@ fn pkcs11_error(tr: &Tr, e: &Pkcs11Error) -> Explained {
             vec![NextAction::TryAgain],
             None,
         ),
+        Pkcs11Error::SeveralCards { cards } => (
+            tr.t("err-p11-several-cards"),
+            vec![NextAction::OpenSettings],
+            Some(
+                cards
+                    .iter()
+                    .map(|c| c.describe())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        ),
+        Pkcs11Error::NotSiths { tokens } => (
+            tr.t("err-p11-not-siths"),
+            vec![NextAction::TryAgain],
+            Some(tokens.clone()),
+        ),
+        Pkcs11Error::EmptyName => (
+            tr.t("err-p11-empty-name"),
+            vec![NextAction::OpenSettings],
+            None,
+        ),
         Pkcs11Error::NotSupported { action, function } => (
             tr.t("err-p11-not-supported"),
             vec![NextAction::ServiceCentre],
