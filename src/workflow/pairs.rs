@@ -116,7 +116,7 @@ pub fn others(overview: &CardOverview) -> Others {
             None => true,
             Some(slot) => {
                 overview.certificates.iter().all(|c| c.slot != Some(slot))
-                    && !own_key_labels(slot).iter().any(|l| *l == k.label)
+                    && !own_key_labels(slot).contains(&k.label)
             }
         }
     };

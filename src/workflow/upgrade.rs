@@ -646,7 +646,7 @@ pub(crate) fn key_in_slot(
             profile.card_label()
         ),
     )?;
-    Ok(Timed { shared, timing }.with(|c| {
+    Timed { shared, timing }.with(|c| {
         // A PKCS#11 token per PIN shows, and makes, PIN2 keys only once PIN2 is given.
         authorize_for_slot(c, slot, pin2)?;
         match c.generate_key(slot) {
@@ -660,7 +660,7 @@ pub(crate) fn key_in_slot(
             }
             other => other.map(Ok),
         }
-    })??)
+    })?
 }
 
 /// Every check an issued certificate passes before it touches the card (chain through the
