@@ -1262,6 +1262,13 @@ impl siths_upgrade::card::Card for CountingCard {
     fn generate_key(&mut self, slot: KeySlot) -> Result<PublicKey, CardError> {
         self.count("generate_key", |c| c.generate_key(slot))
     }
+    fn unfinished_key(
+        &mut self,
+        slot: KeySlot,
+        labels: &[String],
+    ) -> Result<Option<PublicKey>, CardError> {
+        self.count("unfinished_key", |c| c.unfinished_key(slot, labels))
+    }
     fn sign(
         &mut self,
         slot: KeySlot,

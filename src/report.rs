@@ -42,6 +42,14 @@ pub fn overview_text(o: &CardOverview) -> String {
     if o.certificates.is_empty() {
         let _ = writeln!(s, "No certificates on the card.");
     }
+    let others = crate::workflow::pairs::others(o);
+    if !others.is_empty() {
+        let _ = writeln!(
+            s,
+            "Other objects: {} — left as they are",
+            others_text(others)
+        );
+    }
     for c in &o.certificates {
         let _ = writeln!(s);
         match &c.info {
@@ -88,4 +96,18 @@ pub fn overview_text(o: &CardOverview) -> String {
         }
     }
     s
+}
+
+/// "1 certificate, 1 key": the holder's other objects, which no workflow touches.
+pub fn others_text(others: crate::workflow::pairs::Others) -> String {
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let mut parts = Vec::new();
+    if others.certificates > 0 {
+        parts.push(plural(others.certificates, "certificate", "certificates"));
+    }
+    if others.keys > 0 {
+        parts.push(plural(others.keys, "key", "keys"));
+    }
+    parts.join(", ")
 }

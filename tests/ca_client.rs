@@ -646,7 +646,7 @@ fn check_accepts_a_correct_certificate() {
     let info = check_issued(
         &cert,
         &issuers(),
-        pki().root.cert_der(),
+        &[pki().root.cert_der().to_vec()],
         &expected(&card, DEMO_HSA_ID, Purpose::Authentication),
         now,
     )
@@ -664,7 +664,7 @@ fn check_accepts_a_correct_certificate() {
     check_issued(
         &sign,
         &issuers(),
-        pki().root.cert_der(),
+        &[pki().root.cert_der().to_vec()],
         &expected(&card, DEMO_HSA_ID, Purpose::Signature),
         now,
     )
@@ -676,7 +676,7 @@ fn check_accepts_a_correct_certificate() {
     let err = check_issued(
         &card.auth_cert,
         &card_cas[..1],
-        &card_cas[1],
+        &card_cas[1..2],
         &expected(&card, DEMO_HSA_ID, Purpose::Authentication),
         now,
     )
@@ -699,7 +699,7 @@ fn check_refuses_each_wrong_certificate() {
     let root = pki().root.cert_der();
     let want = expected(&card, DEMO_HSA_ID, Purpose::Authentication);
     let check = |cert: &[u8], issuers: &[Vec<u8>], root: &[u8], want: &Expected, now: i64| {
-        assert_refused(check_issued(cert, issuers, root, want, now))
+        assert_refused(check_issued(cert, issuers, &[root.to_vec()], want, now))
     };
 
     // Another key.
@@ -903,7 +903,7 @@ fn enroll_sends_the_csr_and_returns_the_issued_certificate() {
     check_issued(
         &cert,
         &cas,
-        root_der,
+        &[root_der.to_vec()],
         &expected(&card, DEMO_HSA_ID, Purpose::Authentication),
         now_unix(),
     )

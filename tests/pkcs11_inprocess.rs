@@ -133,6 +133,13 @@ impl Card for Pullable {
     fn generate_key(&mut self, slot: KeySlot) -> Result<PublicKey, CardError> {
         self.card()?.generate_key(slot)
     }
+    fn unfinished_key(
+        &mut self,
+        slot: KeySlot,
+        labels: &[String],
+    ) -> Result<Option<PublicKey>, CardError> {
+        self.card()?.unfinished_key(slot, labels)
+    }
     fn sign(
         &mut self,
         slot: KeySlot,

@@ -448,3 +448,154 @@ fn a_missing_module_or_an_empty_one_says_what_to_do() {
     assert_eq!(none.status.code(), Some(3), "{}", text(&none));
     assert!(text(&none).contains("sees no card"), "{}", text(&none));
 }
+
+/// The token that holds the PIN1 objects, and its PIN.
+fn auth_token(rig: &Rig) -> (String, String) {
+    rig.logins().into_iter().next().unwrap()
+}
+
+fn foreign_pair_survives(model: Model) {
+    let rig = Rig::new(model);
+    let (token, pin) = auth_token(&rig);
+    let foreign = rig.hsm.add_foreign_pair(&token, &pin, "4142");
+    let all = [
+        "Certificate Object".to_string(),
+        "Private Key Object".to_string(),
+        "Public Key Object".to_string(),
+    ];
+    assert_eq!(rig.hsm.objects_with_id(&token, &pin, "4142"), all);
+
+    // status lists the holder's pair as theirs, in JSON and in words.
+    let status = rig.status();
+    assert_eq!(
+        status["other_objects"],
+        serde_json::json!({"certificates": 1, "keys": 1}),
+        "{status}"
+    );
+    let words = rig.cli(&["status"], "");
+    assert!(
+        text(&words).contains("Other objects: 1 certificate, 1 key — left as they are"),
+        "{}",
+        text(&words)
+    );
+
+    let up = rig.upgrade();
+    assert!(up.status.success(), "{}", text(&up));
+    assert_eq!(
+        rig.hsm.objects_with_id(&token, &pin, "4142"),
+        all,
+        "the upgrade left the holder's pair"
+    );
+    let ids: Vec<String> = rig.serials().into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, ["02", "03", "06", "07", "4142"], "{ids:?}");
+
+    // A renewal of the HSA-id pair (into slots 1 and 5, where a foreign id was once mapped).
+    let mut args = rig.upgrade_args();
+    args[2] = "renew".into();
+    args.extend(["--only".to_string(), "hsa-id".to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let renew = run(
+        &args,
+        &format!("{}\n{}\n", rig.codes.pin1, rig.codes.pin2),
+        &rig.hsm.env(),
+    );
+    assert!(renew.status.success(), "{}", text(&renew));
+    assert_eq!(
+        rig.hsm.objects_with_id(&token, &pin, "4142"),
+        all,
+        "the renewal left the holder's pair"
+    );
+    let ids: Vec<String> = rig.serials().into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, ["01", "03", "05", "07", "4142"], "{ids:?}");
+    let exported = rig.cli(&["certs", "--json"], "");
+    let v: serde_json::Value = serde_json::from_slice(&exported.stdout).unwrap();
+    let sha = v["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "4142")
+        .map(|c| {
+            c["sha256"]
+                .as_str()
+                .unwrap_or("")
+                .replace(':', "")
+                .to_lowercase()
+        })
+        .unwrap();
+    use sha2::Digest;
+    let want: String = sha2::Sha256::digest(&foreign)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(sha, want, "the same certificate, byte for byte");
+}
+
+#[test]
+fn a_foreign_decryption_pair_survives_upgrade_and_renewal_with_one_token_per_pin() {
+    foreign_pair_survives(Model::TokenPerPin);
+}
+
+#[test]
+fn a_foreign_decryption_pair_survives_upgrade_and_renewal_on_one_token() {
+    foreign_pair_survives(Model::SingleToken);
+}
+
+#[test]
+fn two_siths_cards_give_a_question_not_a_silent_choice() {
+    let rig = Rig::new(Model::SingleToken);
+    let state = rig.ca.join("cards").join(format!("{KARIN}.json"));
+    rig.hsm
+        .load_card_as(&state, &rig.codes, Model::SingleToken, "Reservkort SITHS");
+    rig.hsm.add_empty_token("Kryptotoken", "123456", "12345678");
+
+    let status = rig.cli(&["status"], "");
+    assert_eq!(status.status.code(), Some(2), "{}", text(&status));
+    let said = text(&status);
+    assert!(said.contains("several SITHS cards"), "{said}");
+    assert!(
+        said.contains(CARD_LABEL) && said.contains("Reservkort SITHS"),
+        "{said}"
+    );
+    assert!(said.contains("--reader"), "{said}");
+    assert!(
+        !said.contains("Kryptotoken"),
+        "the other token is no SITHS card: {said}"
+    );
+
+    let empty = rig.cli(&["status", "--reader", ""], "");
+    assert_eq!(empty.status.code(), Some(2), "{}", text(&empty));
+    assert!(
+        text(&empty).contains("--reader is empty"),
+        "{}",
+        text(&empty)
+    );
+
+    // Named by label, or by the serial the first answer gave: that card, and it says which.
+    let named = rig.cli(&["status", "--json", "--reader", "Reservkort"], "");
+    assert!(named.status.success(), "{}", text(&named));
+    let v: serde_json::Value = serde_json::from_slice(&named.stdout).unwrap();
+    assert_eq!(v["source"]["token"], "Reservkort SITHS", "{v}");
+    let serial = v["source"]["serial"].as_str().unwrap().to_string();
+    assert!(
+        said.contains(&serial),
+        "the question names the serials: {said}"
+    );
+    let by_serial = rig.cli(&["status", "--json", "--reader", &serial], "");
+    let v: serde_json::Value = serde_json::from_slice(&by_serial.stdout).unwrap();
+    assert_eq!(v["source"]["token"], "Reservkort SITHS", "{v}");
+
+    // The token that is no SITHS card is never opened as one.
+    let other = rig.cli(&["status", "--reader", "Kryptotoken"], "");
+    assert_eq!(other.status.code(), Some(3), "{}", text(&other));
+    assert!(text(&other).contains("no SITHS card"), "{}", text(&other));
+}
+
+#[test]
+fn one_siths_card_beside_another_token_is_used_and_named() {
+    let rig = Rig::new(Model::SingleToken);
+    rig.hsm.add_empty_token("Kryptotoken", "123456", "12345678");
+    let status = rig.status();
+    assert_eq!(status["source"]["token"], CARD_LABEL, "{status}");
+    let words = rig.cli(&["status"], "");
+    assert!(text(&words).contains(CARD_LABEL), "{}", text(&words));
+}

@@ -791,3 +791,258 @@ fn a_cancelled_upgrade_stops_between_steps_and_resumes() {
     rig.upgrade().unwrap();
     rig.assert_upgraded(KARIN);
 }
+
+/// The card's key in `slot`, made now by the card, with the PIN its slot needs.
+fn new_key_in(
+    rig: &Rig,
+    slot: u8,
+) -> (siths_upgrade::card::KeySlot, siths_upgrade::card::PublicKey) {
+    let slot = siths_upgrade::card::KeySlot::new(slot).unwrap();
+    let card = rig.card();
+    let mut card = card.lock().unwrap();
+    card.verify_pin(PinKind::Pin1, &SecretCode::pin(rig.pin1.clone()).unwrap())
+        .unwrap();
+    if slot.pin() == PinKind::Pin2 {
+        card.verify_pin(PinKind::Pin2, &SecretCode::pin(rig.pin2.clone()).unwrap())
+            .unwrap();
+    }
+    let key = card.generate_key(slot).unwrap();
+    (slot, key)
+}
+
+fn write_cert(rig: &Rig, slot: siths_upgrade::card::KeySlot, label: &str, der: &[u8]) {
+    let card = rig.card();
+    let mut card = card.lock().unwrap();
+    card.verify_pin(PinKind::Pin1, &SecretCode::pin(rig.pin1.clone()).unwrap())
+        .unwrap();
+    card.write_certificate(slot, label, der).unwrap();
+    card.end_session().unwrap();
+}
+
+/// A pair of the holder's own in `slot`, as a card used for encryption carries: a key the card
+/// makes and a key-encipherment certificate for it that OpenSSL issues under another company's
+/// CA. Returns the certificate.
+fn put_foreign_pair(rig: &Rig, slot: u8) -> Vec<u8> {
+    let (slot, key) = new_key_in(rig, slot);
+    let dir = tempfile::tempdir().unwrap();
+    let public = dir.path().join("public.pem");
+    std::fs::write(
+        &public,
+        siths_upgrade::pki::pem::encode("PUBLIC KEY", &key.to_spki_der().unwrap()),
+    )
+    .unwrap();
+    let ca_key = dir.path().join("ca.pem");
+    let ext = dir.path().join("ext.cnf");
+    std::fs::write(&ext, "keyUsage=critical,keyEncipherment\n").unwrap();
+    let cert = dir.path().join("cert.der");
+    for args in [
+        vec!["genrsa", "-out", ca_key.to_str().unwrap(), "2048"],
+        vec![
+            "x509",
+            "-new",
+            "-subj",
+            "/O=Krypto AB/CN=Karin kryptering",
+            "-force_pubkey",
+            public.to_str().unwrap(),
+            "-key",
+            ca_key.to_str().unwrap(),
+            "-days",
+            "365",
+            "-extfile",
+            ext.to_str().unwrap(),
+            "-outform",
+            "DER",
+            "-out",
+            cert.to_str().unwrap(),
+        ],
+    ] {
+        let out = Command::new("openssl").args(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let der = std::fs::read(&cert).unwrap();
+    write_cert(rig, slot, "Kryptering", &der);
+    der
+}
+
+/// A forgery in `slot`: the card's own key there, certified for `identity` by a CA the forger
+/// made and named like the profile's issuing CA (so the issuer's name is right, the chain is not).
+fn put_forged(rig: &Rig, slot: u8, identity: &str) -> Vec<u8> {
+    use siths_upgrade::ca::mock::CaName;
+    use siths_upgrade::pki::Purpose;
+    use siths_upgrade::pki::issue::{PersonCertRequest, PersonName, TestCa};
+    let (slot, key) = new_key_in(rig, slot);
+    let profile = siths_upgrade::ca::Profile::of_slot(slot);
+    let name = match profile.identity() {
+        siths_upgrade::ca::IdentityKind::HsaId => CaName::Hsa3,
+        siths_upgrade::ca::IdentityKind::Personnummer => CaName::Pnr3,
+    };
+    let forger = TestCa::new_root(name.common_name(), 2048).unwrap();
+    let purpose = profile.purpose();
+    assert!(matches!(
+        purpose,
+        Purpose::Authentication | Purpose::Signature
+    ));
+    let der = forger
+        .issue_person_cert(
+            &PersonCertRequest {
+                subject: PersonName {
+                    serial_number: identity.into(),
+                    given_name: "Karin".into(),
+                    surname: "Falsk".into(),
+                    common_name: "Karin Falsk".into(),
+                    organisation: "Testregionen".into(),
+                    locality: None,
+                },
+                purpose,
+                trust_level: Some(3),
+                upn: None,
+                not_before: None,
+                not_after: None,
+            },
+            &key.to_spki_der().unwrap(),
+        )
+        .unwrap();
+    write_cert(rig, slot, profile.card_label(), &der);
+    der
+}
+
+/// (slot, certificate DER) of every certificate on the card, and the slots holding a key.
+fn contents(rig: &Rig) -> (Vec<(u8, Vec<u8>)>, Vec<u8>) {
+    let card = rig.card();
+    let mut card = card.lock().unwrap();
+    let o = card.overview().unwrap();
+    let mut certs: Vec<(u8, Vec<u8>)> = o
+        .certificates
+        .iter()
+        .map(|c| (c.slot.map_or(0, |s| s.number()), c.der.clone()))
+        .collect();
+    certs.sort();
+    let keys = siths_upgrade::card::KeySlot::ALL
+        .into_iter()
+        .filter(|s| card.read_public_key(*s).unwrap().is_some())
+        .map(|s| s.number())
+        .collect();
+    (certs, keys)
+}
+
+#[test]
+fn the_holders_own_pair_survives_the_upgrade_and_the_renewal() {
+    use siths_upgrade::ca::IdentityKind;
+    use siths_upgrade::workflow::pairs;
+    let rig = Rig::new(KARIN);
+    let foreign = put_foreign_pair(&rig, 4);
+    let before = rig.card().lock().unwrap().overview().unwrap();
+    assert_eq!(
+        pairs::others(&before),
+        pairs::Others {
+            certificates: 1,
+            keys: 1
+        },
+        "the overview counts the holder's other objects"
+    );
+
+    let summary = rig.upgrade().unwrap();
+    assert_eq!(
+        summary.removed_slots,
+        [1, 5].map(|n| siths_upgrade::card::KeySlot::new(n).unwrap()),
+        "only the legacy pair was removed"
+    );
+    let (certs, keys) = contents(&rig);
+    assert!(certs.contains(&(4, foreign.clone())), "{certs:?}");
+    assert_eq!(keys, [2, 3, 4, 6, 7], "the foreign key is still in slot 4");
+    assert_eq!(pairs::others(&summary.overview).certificates, 1);
+
+    // Renewing the HSA-id pair sweeps the personnummer pair's other slot (4) for keys of ours
+    // left by a removal cut short: the holder's key there is not one.
+    let renewed = rig.renew_with(&[IdentityKind::HsaId], &mut |_| {}).unwrap();
+    assert_eq!(renewed.renewed, [Profile::HsaAuth, Profile::HsaSign]);
+    let (certs, keys) = contents(&rig);
+    assert!(certs.contains(&(4, foreign.clone())), "{certs:?}");
+    assert_eq!(keys, [1, 3, 4, 5, 7]);
+
+    // The personnummer pair would rotate into slot 4, which is the holder's: the renewal stops
+    // and says so, and slot 4 is as it was.
+    let err = rig
+        .renew_with(&[IdentityKind::Personnummer], &mut |_| {})
+        .unwrap_err();
+    assert!(
+        matches!(err, UpgradeError::SlotInUse(s) if s.number() == 4),
+        "{err}"
+    );
+    assert!(err.to_string().contains("left as it is"), "{err}");
+    let (certs, keys) = contents(&rig);
+    assert!(certs.contains(&(4, foreign)), "{certs:?}");
+    assert_eq!(keys, [1, 3, 4, 5, 7]);
+}
+
+#[test]
+fn forged_certificates_in_the_new_slots_are_reported_and_the_legacy_pair_stays() {
+    let rig = Rig::new(KARIN);
+    let pnr = "198102179804";
+    for (slot, id) in [(2, KARIN), (3, pnr), (6, KARIN), (7, pnr)] {
+        put_forged(&rig, slot, id);
+    }
+    let (before, keys_before) = contents(&rig);
+    assert_eq!(before.len(), 6);
+
+    let mut notes = Vec::new();
+    let err = rig
+        .upgrade_with(&rig.pin1.clone(), &mut |p| {
+            if let Step::Rejected(r) = p.step {
+                notes.push(r.slot.number());
+            }
+        })
+        .unwrap_err();
+    assert!(
+        matches!(&err, UpgradeError::Untrusted { slot, .. } if slot.number() == 2),
+        "{err}"
+    );
+    assert!(err.to_string().contains("fails the checks"), "{err}");
+    assert_eq!(notes, [2, 3, 6, 7], "each forgery is reported");
+    assert_eq!(
+        contents(&rig),
+        (before, keys_before),
+        "the legacy pair and the forgeries are all still there"
+    );
+    assert!(rig.stored(KARIN).is_empty(), "nothing was enrolled");
+}
+
+#[test]
+fn forged_certificates_in_the_renewal_slots_never_remove_the_genuine_pair() {
+    let rig = Rig::new(RENEWAL_DUE);
+    let (genuine, _) = contents(&rig);
+    assert_eq!(genuine.len(), 4);
+    // Self-made certificates named like the new HSA-id pair, newer than the genuine one.
+    for slot in [1, 5] {
+        put_forged(&rig, slot, RENEWAL_DUE);
+    }
+    let (before, keys_before) = contents(&rig);
+
+    let mut notes = Vec::new();
+    let err = rig
+        .renew_with(&[], &mut |p| {
+            if let Step::Rejected(r) = p.step {
+                notes.push(r.slot.number());
+            }
+        })
+        .unwrap_err();
+    assert!(
+        matches!(&err, UpgradeError::Untrusted { slot, .. } if slot.number() == 1),
+        "{err}"
+    );
+    assert_eq!(notes, [1, 5]);
+    let (after, keys_after) = contents(&rig);
+    assert_eq!((&after, &keys_after), (&before, &keys_before));
+    for g in &genuine {
+        assert!(
+            after.contains(g),
+            "genuine certificate in slot {} kept",
+            g.0
+        );
+    }
+    assert_eq!(rig.stored(RENEWAL_DUE).len(), 4, "nothing was renewed");
+}

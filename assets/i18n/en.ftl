@@ -39,6 +39,7 @@ status-no-reader = No card reader
 status-no-card = No card in the reader
 status-reading = Reading the card …
 status-not-siths = Not a SITHS card
+status-choose-card = Several SITHS cards
 status-in-use = Another program is using the card
 status-unreadable = The card could not be read
 task-verify-pin = Checking the PIN …
@@ -65,6 +66,9 @@ start-reading-title = Reading the card
 start-reading-body = Do not take the card out while it is being read.
 start-not-siths-title = This is not a SITHS card
 start-not-siths-body = The card in the reader has no SITHS e-identity. Take it out and insert your SITHS card.
+start-choose-card-title = The computer sees several SITHS cards
+start-choose-card-body = Choose the card to use. The choice is saved, so you are not asked again.
+choose-card-button = { $label }, card number { $serial }
 start-in-use-title = Another program is using the card
 start-in-use-body = Close the program that uses the card (for example a browser or Net iD), then take the card out and put it back.
 start-unreadable-title = The card could not be read
@@ -99,6 +103,15 @@ expired-days-ago = { $n ->
 expiry-banner = A certificate on the card { $when }. Upgrade the card, or wait for your new card if you have ordered one.
 expiry-banner-renew = A certificate on the card { $when }. Renew it now to keep the card working. It takes a few minutes and you need PIN1 and PIN2.
 expiry-banner-new-card = A certificate on the card { $when }. Order a new card from the service centre.
+others-certs = { $n ->
+    [one] { $n } certificate
+   *[other] { $n } certificates
+}
+others-keys = { $n ->
+    [one] { $n } key
+   *[other] { $n } keys
+}
+others-on-card = Other objects on the card: { $what } — left as they are
 certs-unreadable = { $n ->
     [one] One certificate on the card could not be read.
    *[other] { $n } certificates on the card could not be read.
@@ -176,6 +189,7 @@ step-enrol = Certificate issued: { $cert }
 step-write = Certificate written to the card: { $cert }
 step-prove = Key tried: { $cert }
 step-remove-legacy = Old certificate pair removed
+step-rejected = The certificate in place { $slot } on the card fails the checks and is left as it is. It does not count as one of your SITHS certificates.
 working-generate-key = The card is making a key for { $cert }. This usually takes a few seconds.
 working-enrol = The certificate authority is issuing { $cert } …
 step-remove-old = Old certificate removed: { $cert }
@@ -293,6 +307,9 @@ err-p11-module-missing = The card's middleware was not found. Install the card's
 err-p11-module-broken = The card's middleware { $module } cannot be loaded. Reinstall the middleware or choose another in the settings.
 err-p11-no-token = The middleware { $module } sees no card. Insert your SITHS card and check that the card reader is connected.
 err-p11-token-not-found = The middleware sees no card named { $wanted } (it sees: { $seen }). Insert that card or choose one of those.
+err-p11-several-cards = The computer sees several SITHS cards. Choose the card to use.
+err-p11-not-siths = The computer sees no SITHS card, only other cards, which are left as they are. Insert your SITHS card.
+err-p11-empty-name = The card name is empty and would match every card. Give the card's name or card number in the settings.
 err-p11-not-supported = This middleware cannot do all that is needed on the card. Use the card's own middleware (SafeNet Authentication Client in Inera's SITHS eID app) or contact the service centre.
 err-p11-pin2-in-middleware = This middleware checks the signing PIN (PIN2) only when you sign, and changes or unblocks it only in its own program. Use the middleware's tool for PIN2.
 err-p11-failed = The card's middleware refused. Take the card out, put it back and try again. Contact the service centre if it happens again.
@@ -321,6 +338,7 @@ err-not-upgraded = The card has not been upgraded yet, so there is nothing to re
 err-job-cancelled = Stopped. What is done stays on the card, and you can carry on whenever you like.
 err-login-expired = The authentication certificate of this pair has expired, so it cannot be renewed. Order a new card from the service centre.
 err-slot-in-use = The card already holds a certificate in a place the upgrade needs, and it is not part of the upgrade. Contact the service centre.
+err-untrusted-cert = The certificate in place { $slot } on the card looks like a SITHS certificate but fails the checks. It was left as it is, and nothing else was removed because of it. Contact the service centre.
 err-not-writable = The certificate { $detail }. Choose among those that can be written to the card, or contact the service centre.
 err-proof-failed = A new key on the card did not give a valid signature (“{ $cert }”). Take the card out, put it back and resume the upgrade.
 

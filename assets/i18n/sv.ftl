@@ -39,6 +39,7 @@ status-no-reader = Ingen kortläsare
 status-no-card = Inget kort i läsaren
 status-reading = Läser kortet …
 status-not-siths = Inte ett SITHS-kort
+status-choose-card = Flera SITHS-kort
 status-in-use = Kortet används av ett annat program
 status-unreadable = Kortet kunde inte läsas
 task-verify-pin = Kontrollerar PIN-koden …
@@ -65,6 +66,9 @@ start-reading-title = Läser kortet
 start-reading-body = Ta inte ut kortet medan det läses.
 start-not-siths-title = Det här är inte ett SITHS-kort
 start-not-siths-body = Kortet i läsaren har ingen SITHS-e-legitimation. Ta ut det och sätt i ditt SITHS-kort.
+start-choose-card-title = Datorn ser flera SITHS-kort
+start-choose-card-body = Välj vilket kort du vill använda. Valet sparas, så att du inte behöver välja igen.
+choose-card-button = { $label }, kortnummer { $serial }
 start-in-use-title = Ett annat program använder kortet
 start-in-use-body = Stäng programmet som använder kortet (till exempel en webbläsare eller Net iD) och ta ut och sätt i kortet igen.
 start-unreadable-title = Kortet kunde inte läsas
@@ -96,6 +100,15 @@ expired-days-ago = { $n ->
 expiry-banner = Ett certifikat på kortet { $when }. Uppgradera kortet, eller vänta på ditt nya kort om du har beställt ett.
 expiry-banner-renew = Ett certifikat på kortet { $when }. Förnya det nu, så fortsätter kortet att fungera. Det tar några minuter och du behöver PIN1 och PIN2.
 expiry-banner-new-card = Ett certifikat på kortet { $when }. Beställ ett nytt kort från servicecenter.
+others-certs = { $n ->
+    [one] { $n } certifikat
+   *[other] { $n } certifikat
+}
+others-keys = { $n ->
+    [one] { $n } nyckel
+   *[other] { $n } nycklar
+}
+others-on-card = Andra objekt på kortet: { $what } — lämnas orörda
 certs-unreadable = { $n ->
     [one] Ett certifikat på kortet kunde inte läsas.
    *[other] { $n } certifikat på kortet kunde inte läsas.
@@ -173,6 +186,7 @@ step-enrol = Certifikat utfärdat: { $cert }
 step-write = Certifikat skrivet till kortet: { $cert }
 step-prove = Nyckeln provad: { $cert }
 step-remove-legacy = Det gamla certifikatparet är borttaget
+step-rejected = Certifikatet på plats { $slot } på kortet klarar inte kontrollen och lämnas orört. Det räknas inte som ett av dina SITHS-certifikat.
 working-generate-key = Kortet skapar en nyckel för { $cert }. Det brukar ta några sekunder.
 working-enrol = Certifikatutfärdaren utfärdar { $cert } …
 step-remove-old = Det gamla certifikatet är borttaget: { $cert }
@@ -284,6 +298,9 @@ err-p11-module-missing = Mellanprogrammet för kortet hittades inte. Installera 
 err-p11-module-broken = Kortets mellanprogram { $module } går inte att läsa in. Installera om mellanprogrammet eller välj ett annat i inställningarna.
 err-p11-no-token = Mellanprogrammet { $module } ser inget kort. Sätt i ditt SITHS-kort och kontrollera att kortläsaren är ansluten.
 err-p11-token-not-found = Mellanprogrammet ser inget kort som heter { $wanted } (det ser: { $seen }). Sätt i det kortet eller välj ett av dem.
+err-p11-several-cards = Datorn ser flera SITHS-kort. Välj vilket kort som ska användas.
+err-p11-not-siths = Datorn ser inget SITHS-kort, bara andra kort, som lämnas orörda. Sätt i ditt SITHS-kort.
+err-p11-empty-name = Kortets namn är tomt och skulle passa alla kort. Ange kortets namn eller kortnummer i inställningarna.
 err-p11-not-supported = Det här mellanprogrammet klarar inte allt som behövs på kortet. Använd kortets eget mellanprogram (SafeNet Authentication Client i Ineras SITHS eID-app) eller kontakta servicecenter.
 err-p11-pin2-in-middleware = Det här mellanprogrammet kontrollerar underskriftskoden (PIN2) först när du skriver under och byter eller låser upp den bara i sitt eget program. Använd mellanprogrammets verktyg för PIN2.
 err-p11-failed = Kortets mellanprogram vägrade. Ta ut kortet, sätt i det igen och försök igen. Kontakta servicecenter om det händer igen.
@@ -312,6 +329,7 @@ err-not-upgraded = Kortet är inte uppgraderat än, så det finns inget att för
 err-job-cancelled = Avbrutet. Det som redan är gjort ligger kvar på kortet, och du kan fortsätta när du vill.
 err-login-expired = Legitimeringscertifikatet för det här paret har gått ut, så det kan inte förnyas. Beställ ett nytt kort från servicecenter.
 err-slot-in-use = Kortet har redan ett certifikat på en plats som uppgraderingen behöver, och det hör inte till uppgraderingen. Kontakta servicecenter.
+err-untrusted-cert = Certifikatet på plats { $slot } på kortet ser ut som ett SITHS-certifikat men klarar inte kontrollen. Det lämnades orört, och inget annat togs bort på grund av det. Kontakta servicecenter.
 err-not-writable = Certifikatet { $detail }. Välj bland dem som kan skrivas till kortet, eller kontakta servicecenter.
 err-proof-failed = En ny nyckel på kortet gav ingen giltig underskrift (”{ $cert }”). Ta ut kortet, sätt i det igen och fortsätt uppgraderingen.
 

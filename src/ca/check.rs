@@ -60,20 +60,41 @@ pub enum CertCheckError {
     Expired(Date),
 }
 
-/// Checks `cert_der` against the root, the card key, the identity and the purpose; returns the
+/// Checks `cert_der` against the roots, the card key, the identity and the purpose; returns the
 /// parsed certificate when it may go onto the card.
 ///
-/// The chain is `cert` → one of `issuers` (a CA whose signature on `cert` verifies) → `root_der`.
+/// The chain is `cert` → one of `issuers` (a CA whose signature on `cert` verifies) → one of
+/// `roots` (every certificate of the configured root file, see [`roots_der`]).
 pub fn check_issued(
     cert_der: &[u8],
     issuers: &[Vec<u8>],
-    root_der: &[u8],
+    roots: &[Vec<u8>],
+    expected: &Expected,
+    now_unix: i64,
+) -> Result<CertInfo, CertCheckError> {
+    let cert = check_genuine(cert_der, issuers, roots, expected, now_unix)?;
+    if now_unix < cert.not_before {
+        return Err(CertCheckError::NotYetValid(cert.not_before_date()));
+    }
+    if now_unix > cert.not_after {
+        return Err(CertCheckError::Expired(cert.not_after_date()));
+    }
+    Ok(cert)
+}
+
+/// Every check of [`check_issued`] but the certificate's own validity dates: whether a
+/// certificate already on the card is the profile's genuine one for this holder and this key,
+/// however soon it expires (an expiring one is the renewal's business, not a forgery).
+pub fn check_genuine(
+    cert_der: &[u8],
+    issuers: &[Vec<u8>],
+    roots: &[Vec<u8>],
     expected: &Expected,
     now_unix: i64,
 ) -> Result<CertInfo, CertCheckError> {
     let cert =
         CertInfo::from_der(cert_der).map_err(|e| CertCheckError::Unreadable(e.to_string()))?;
-    let issuer = chain_to_root(&cert, issuers, root_der, now_unix)?;
+    let issuer = chain_to_root(&cert, issuers, roots, now_unix)?;
 
     let issuer_cn = issuer.subject.common_name.as_deref().unwrap_or("");
     if !expected.profile.is_issuing_ca(issuer_cn) {
@@ -125,41 +146,111 @@ pub fn check_issued(
                 .map_or("no trust level".into(), |l| format!("trust level {l}")),
         });
     }
-
-    if now_unix < cert.not_before {
-        return Err(CertCheckError::NotYetValid(cert.not_before_date()));
-    }
-    if now_unix > cert.not_after {
-        return Err(CertCheckError::Expired(cert.not_after_date()));
-    }
     Ok(cert)
 }
 
-/// The configured root as DER, from the PEM (or DER) file a site gives.
-pub fn root_der(ca_root_pem: &[u8]) -> Result<Vec<u8>, crate::ca::client::CaError> {
-    CertInfo::from_pem_or_der(ca_root_pem)
-        .map(|i| i.der)
-        .map_err(|e| {
-            crate::ca::client::CaError::Config(format!(
-                "the CA root certificate cannot be read ({e}); give the root PEM file the site uses"
+/// Whether `cert` is the holder's legacy certificate, the only kind the upgrade may remove: the
+/// legacy CA issued it ([`crate::ca::profile::LEGACY_ISSUING_CA`], chained to one of `roots`)
+/// and it names `hsa_id`. Its dates do not matter: an expired legacy pair is still the one the
+/// upgrade replaces.
+pub fn check_legacy(
+    cert: &CertInfo,
+    issuers: &[Vec<u8>],
+    roots: &[Vec<u8>],
+    hsa_id: &str,
+    now_unix: i64,
+) -> Result<(), CertCheckError> {
+    let issuer = chain_to_root(cert, issuers, roots, now_unix)?;
+    let issuer_cn = issuer.subject.common_name.as_deref().unwrap_or("");
+    if !crate::ca::profile::is_legacy_ca(issuer_cn) {
+        return Err(CertCheckError::WrongIssuer {
+            expected: crate::ca::profile::LEGACY_ISSUING_CA.into(),
+            found: issuer.subject_dn.clone(),
+        });
+    }
+    let found = cert.subject.serial_number.as_deref().unwrap_or("");
+    if found.trim() != hsa_id.trim() {
+        return Err(CertCheckError::WrongIdentity {
+            expected: masked(hsa_id),
+            found: if found.is_empty() {
+                "no one".into()
+            } else {
+                masked(found)
+            },
+        });
+    }
+    Ok(())
+}
+
+/// Every certificate of the configured root file, DER: a PEM file with one or more
+/// `CERTIFICATE` blocks (a site moving to a new root ships both), or one DER certificate.
+///
+/// The one reading of that file: the TLS trust store ([`crate::ca::tls::root_store`]) and the
+/// checks of issued and card certificates ([`chain_to_root`]) trust the same certificates, so a
+/// certificate the TLS connection trusts is never refused on the card, nor the other way round.
+pub fn roots_der(ca_root_pem: &[u8]) -> Result<Vec<Vec<u8>>, crate::ca::client::CaError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let config = crate::ca::client::CaError::Config;
+    let is_pem = std::str::from_utf8(ca_root_pem).is_ok_and(|t| t.contains("-----BEGIN"));
+    let roots: Vec<Vec<u8>> = if is_pem {
+        CertificateDer::pem_slice_iter(ca_root_pem)
+            .map(|c| c.map(|c| c.to_vec()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| {
+                config(format!(
+                    "the CA root file is not PEM certificates ({e}); give the CA's root.pem"
+                ))
+            })?
+    } else {
+        vec![ca_root_pem.to_vec()]
+    };
+    if roots.is_empty() {
+        return Err(config(
+            "the CA root file holds no certificate; give the CA's root.pem".into(),
+        ));
+    }
+    for der in &roots {
+        let root = CertInfo::from_der(der).map_err(|e| {
+            config(format!(
+                "a certificate in the CA root file cannot be read ({e}); give the root PEM file \
+                 the site uses"
             ))
-        })
+        })?;
+        if !root.is_ca {
+            return Err(config(format!(
+                "`{}` in the CA root file is not a CA certificate; give the root PEM file the \
+                 site uses",
+                root.subject_dn
+            )));
+        }
+    }
+    Ok(roots)
 }
 
 /// The CA among `issuers` that issued `cert`, once it is checked to be a CA valid today whose
-/// own certificate the root `root_der` signed: `cert` → issuing CA → root.
+/// own certificate one of `roots` signed: `cert` → issuing CA → root.
 pub fn chain_to_root(
     cert: &CertInfo,
     issuers: &[Vec<u8>],
-    root_der: &[u8],
+    roots: &[Vec<u8>],
     now_unix: i64,
 ) -> Result<CertInfo, CertCheckError> {
-    let root = CertInfo::from_der(root_der).map_err(|e| CertCheckError::BadRoot(e.to_string()))?;
-    if !root.is_ca {
-        return Err(CertCheckError::BadRoot(format!(
-            "`{}` is not a CA certificate",
-            root.subject_dn
-        )));
+    let mut parsed = Vec::with_capacity(roots.len());
+    for der in roots {
+        let root = CertInfo::from_der(der).map_err(|e| CertCheckError::BadRoot(e.to_string()))?;
+        if !root.is_ca {
+            return Err(CertCheckError::BadRoot(format!(
+                "`{}` is not a CA certificate",
+                root.subject_dn
+            )));
+        }
+        parsed.push(root);
+    }
+    if parsed.is_empty() {
+        return Err(CertCheckError::BadRoot(
+            "the root file holds no certificate".into(),
+        ));
     }
 
     let issuer = issuers
@@ -176,12 +267,22 @@ pub fn chain_to_root(
             issuer: issuer.subject_dn.clone(),
         });
     }
-    issuer
-        .verify_issued_by(&root)
-        .map_err(|e| CertCheckError::NotUnderRoot {
+    let mut reasons = Vec::new();
+    let under_root = parsed
+        .iter()
+        .any(|root| match issuer.verify_issued_by(root) {
+            Ok(()) => true,
+            Err(e) => {
+                reasons.push(e.to_string());
+                false
+            }
+        });
+    if !under_root {
+        return Err(CertCheckError::NotUnderRoot {
             issuer: issuer.subject_dn.clone(),
-            reason: e.to_string(),
-        })?;
+            reason: reasons.join("; "),
+        });
+    }
     if !issuer.is_valid_at(now_unix) {
         return Err(CertCheckError::IssuerNotValid {
             issuer: issuer.subject_dn.clone(),

@@ -144,9 +144,33 @@ impl Profile {
 
     /// Whether `common_name` names this profile's issuing CA, in production or TEST.
     pub fn is_issuing_ca(self, common_name: &str) -> bool {
-        let name = common_name.trim();
-        name == self.issuing_ca() || name.strip_prefix("TEST ") == Some(self.issuing_ca())
+        names(common_name, self.issuing_ca())
     }
+
+    /// The profile whose key may be in `slot`: each of the eight slots is one profile's (its
+    /// upgrade slot or its renewal slot), so a key this program made in a slot was made for
+    /// that profile.
+    pub fn of_slot(slot: KeySlot) -> Profile {
+        Profile::ALL
+            .into_iter()
+            .find(|p| p.slots().contains(&slot))
+            .unwrap_or(Profile::HsaAuth)
+    }
+}
+
+/// The CA that issued the pre-upgrade pair [public: `SITHS Type 1 CA v1`]. Only a certificate
+/// this CA issued (checked to the configured root) for the holder counts as the legacy pair,
+/// which the upgrade may remove.
+pub const LEGACY_ISSUING_CA: &str = "SITHS Type 1 CA v1";
+
+/// Whether `common_name` names the legacy CA, in production or TEST.
+pub fn is_legacy_ca(common_name: &str) -> bool {
+    names(common_name, LEGACY_ISSUING_CA)
+}
+
+fn names(common_name: &str, ca: &str) -> bool {
+    let name = common_name.trim();
+    name == ca || name.strip_prefix("TEST ") == Some(ca)
 }
 
 #[cfg(test)]
@@ -176,6 +200,11 @@ mod tests {
             assert_eq!(p.partner().identity(), p.identity());
             assert_ne!(p.partner().purpose(), p.purpose());
         }
+        for slot in KeySlot::ALL {
+            assert!(Profile::of_slot(slot).slots().contains(&slot));
+        }
+        assert!(is_legacy_ca("TEST SITHS Type 1 CA v1"));
+        assert!(!is_legacy_ca("TEST SITHS e-id Person HSA-id 3 CA v1"));
         let mut all: Vec<KeySlot> = Profile::ALL.iter().flat_map(|p| p.slots()).collect();
         all.sort();
         all.dedup();

@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rustls::client::ResolvesClientCert;
 use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use rustls::sign::{CertifiedKey, Signer, SigningKey};
 use rustls::{ClientConfig, RootCertStore, SignatureAlgorithm};
 use sha2::{Digest, Sha256};
@@ -191,25 +190,17 @@ pub fn client_builder() -> rustls::ConfigBuilder<ClientConfig, rustls::WantsVers
     )
 }
 
+/// The TLS trust store: every certificate of the root file, read once by
+/// [`crate::ca::check::roots_der`], so TLS and the certificate checks trust the same roots.
 pub fn root_store(server_roots_pem: &[u8]) -> Result<RootCertStore, CaError> {
     let mut store = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(server_roots_pem) {
-        let cert = cert.map_err(|e| {
-            CaError::Config(format!(
-                "the CA root file is not PEM certificates ({e}); give the CA's root.pem"
-            ))
-        })?;
-        store.add(cert).map_err(|e| {
+    for der in crate::ca::check::roots_der(server_roots_pem)? {
+        store.add(CertificateDer::from(der)).map_err(|e| {
             CaError::Config(format!(
                 "a certificate in the CA root file cannot be used as a root ({e}); give the \
                  CA's root.pem"
             ))
         })?;
-    }
-    if store.is_empty() {
-        return Err(CaError::Config(
-            "the CA root file holds no certificate; give the CA's root.pem".into(),
-        ));
     }
     Ok(store)
 }

@@ -425,6 +425,31 @@ pub(crate) fn delete_pairs(
     Ok(())
 }
 
+/// See [`crate::card::Card::unfinished_key`]: the key in `key_slot`, when no certificate entry
+/// names it and the PrKDF lists it under none but `labels` (or not at all: our GENERATE writes
+/// no directory entry, the certificate write does).
+pub(crate) fn unfinished_key(
+    ch: &mut Channel<'_>,
+    cache: &mut FileCache,
+    key_slot: KeySlot,
+    labels: &[String],
+) -> Result<Option<crate::card::PublicKey>, CardError> {
+    let dirs = Directories::read(ch, cache)?;
+    let listed: Vec<&PrivateKeyObject> = dirs
+        .keys
+        .iter()
+        .filter(|k| k.key_reference == Some(i32::from(key_slot.number())) || k.id == key_slot.id())
+        .collect();
+    let named = dirs
+        .certs
+        .iter()
+        .any(|c| c.id == key_slot.id() || listed.iter().any(|k| k.id == c.id));
+    if named || !listed.iter().all(|k| labels.contains(&k.label)) {
+        return Ok(None);
+    }
+    crate::card::siths::read_public_key(ch, key_slot)
+}
+
 fn encoded(r: Result<Vec<u8>, pkcs15::Pkcs15Error>) -> Result<Vec<u8>, CardError> {
     r.map_err(|e| CardError::Malformed(e.to_string()))
 }

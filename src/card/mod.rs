@@ -121,6 +121,20 @@ pub trait Card: Send {
     /// Generate an RSA-2048 key pair in `slot`; the private key never leaves the card.
     fn generate_key(&mut self, slot: KeySlot) -> Result<PublicKey, CardError>;
 
+    /// The key in `slot` when this program made it and no certificate names it yet (a key
+    /// generation, a certificate write or a removal cut short); None when the slot is empty or
+    /// its key may be someone else's. Only such a key may be reused or removed without a
+    /// certificate that proves whose it is. `labels` are the labels this program gives a key in
+    /// `slot` (`workflow::pairs::own_key_labels`). The apdu card: a key that the PrKDF does not
+    /// list (our GENERATE lists nothing; the certificate write lists the key) or lists only
+    /// under those labels; PKCS#11: a key under the slot's own one-byte `CKA_ID` whose every
+    /// object carries one of those labels.
+    fn unfinished_key(
+        &mut self,
+        slot: KeySlot,
+        labels: &[String],
+    ) -> Result<Option<PublicKey>, CardError>;
+
     /// Sign a SHA-256 hash with the key in `slot`.
     fn sign(
         &mut self,

@@ -225,6 +225,14 @@ impl Card for SithsCard {
         })
     }
 
+    fn unfinished_key(
+        &mut self,
+        slot: KeySlot,
+        labels: &[String],
+    ) -> Result<Option<PublicKey>, CardError> {
+        self.run(|ch, files| files::unfinished_key(ch, files, slot, labels))
+    }
+
     /// Sign a SHA-256 hash with the key in `slot`. The key's PIN must be verified: PIN1 once per
     /// session for authentication keys, PIN2 right before each signature for signing keys.
     fn sign(

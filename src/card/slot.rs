@@ -61,6 +61,12 @@ impl KeySlot {
         [self.0]
     }
 
+    /// The label a key gets when this program generates it in this slot, before a certificate
+    /// is written for it: part of how a half-made key is told from someone else's.
+    pub fn generation_label(self) -> String {
+        format!("siths-upgrade key {}", self.0)
+    }
+
     /// The slot an id of one byte names, as [`KeySlot::id`] writes it.
     pub fn from_id(id: &[u8]) -> Option<KeySlot> {
         match id {

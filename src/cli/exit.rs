@@ -64,7 +64,11 @@ pub fn pkcs11_code(e: &crate::pkcs11::Pkcs11Error) -> ExitCode {
     match e {
         P::ModuleNotFound(_) | P::ModuleUnloadable { .. } | P::Failed { .. } => ExitCode::System,
         P::Pin2InMiddleware => ExitCode::User,
-        P::NoToken(_) | P::TokenNotFound { .. } | P::NotSupported { .. } => ExitCode::CardUnusable,
+        // The command line must say which card.
+        P::SeveralCards { .. } | P::EmptyName => ExitCode::Usage,
+        P::NoToken(_) | P::TokenNotFound { .. } | P::NotSupported { .. } | P::NotSiths { .. } => {
+            ExitCode::CardUnusable
+        }
     }
 }
 

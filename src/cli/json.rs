@@ -34,6 +34,9 @@ pub struct Status {
     pub pins: Pins,
     pub card_dead: bool,
     pub certificates: Vec<Certificate>,
+    /// Certificates and keys that are neither a SITHS profile's nor the legacy pair: the
+    /// holder's, never touched by any command.
+    pub other_objects: crate::workflow::pairs::Others,
 }
 
 #[derive(Serialize, Debug)]
@@ -220,6 +223,7 @@ impl Status {
                     }
                 })
                 .collect(),
+            other_objects: crate::workflow::pairs::others(o),
         }
     }
 }

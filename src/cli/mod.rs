@@ -506,6 +506,12 @@ pub struct CardAccess<'a> {
 /// Connect to the card the user pointed at and check it is a SITHS card. `reader` names the
 /// PC/SC reader, or for PKCS#11 the token (its label or its slot's description).
 pub fn open_card(access: CardAccess<'_>, reader: Option<&str>) -> Result<Box<dyn Card>, CliError> {
+    if reader.is_some_and(|r| r.trim().is_empty()) {
+        return Err(CliError::usage(
+            "--reader is empty, and an empty name would match every reader and card: give the \
+             reader's name, or for --pkcs11 the card's label or serial",
+        ));
+    }
     if let Some(module) = access.pkcs11 {
         let module = crate::pkcs11::discovery::resolve(module)?;
         return Ok(Box::new(crate::pkcs11::Pkcs11Card::open(&module, reader)?));

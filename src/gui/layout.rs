@@ -160,6 +160,7 @@ fn status_line(app: &mut SithsApp, ui: &mut egui::Ui) {
             CardStatus::Reading => app.tr.t("status-reading"),
             CardStatus::NotSiths => app.tr.t("status-not-siths"),
             CardStatus::InUse(_) => app.tr.t("status-in-use"),
+            CardStatus::ChooseCard(_) => app.tr.t("status-choose-card"),
             CardStatus::Unreadable(_) => app.tr.t("status-unreadable"),
         };
         ui.label(card);

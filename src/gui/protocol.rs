@@ -149,6 +149,9 @@ pub enum CardStatus {
     NotSiths,
     /// Another program holds the card exclusively.
     InUse(String),
+    /// The PKCS#11 module shows several SITHS cards: the holder picks one (remembered by its
+    /// serial in the settings).
+    ChooseCard(Vec<crate::pkcs11::TokenCard>),
     /// The card could not be read; the error says what to do.
     Unreadable(CardError),
     Ready(Box<CardOverview>),

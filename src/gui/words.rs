@@ -147,6 +147,22 @@ pub fn profile(tr: &Tr, profile: Profile) -> String {
     })
 }
 
+/// "Andra objekt på kortet: 1 certifikat, 1 nyckel — lämnas orörda": the holder's objects no
+/// workflow touches.
+pub fn others(tr: &Tr, others: crate::workflow::pairs::Others) -> String {
+    let mut parts = Vec::new();
+    if others.certificates > 0 {
+        parts.push(tr.a("others-certs", &[("n", others.certificates.into())]));
+    }
+    if others.keys > 0 {
+        parts.push(tr.a("others-keys", &[("n", others.keys.into())]));
+    }
+    tr.a(
+        "others-on-card",
+        &[("what", parts.join(", ").as_str().into())],
+    )
+}
+
 /// One line of the upgrade's step list.
 pub fn step(tr: &Tr, step: &Step) -> String {
     match step {
@@ -176,6 +192,10 @@ pub fn step(tr: &Tr, step: &Step) -> String {
             &[("cert", profile(tr, *p).as_str().into())],
         ),
         Step::Done => tr.t("step-done"),
+        Step::Rejected(r) => tr.a(
+            "step-rejected",
+            &[("slot", i64::from(r.slot.number()).into())],
+        ),
     }
 }
 
@@ -348,6 +368,27 @@ fn pkcs11_error(tr: &Tr, e: &Pkcs11Error) -> Explained {
             vec![NextAction::TryAgain],
             None,
         ),
+        Pkcs11Error::SeveralCards { cards } => (
+            tr.t("err-p11-several-cards"),
+            vec![NextAction::OpenSettings],
+            Some(
+                cards
+                    .iter()
+                    .map(|c| c.describe())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        ),
+        Pkcs11Error::NotSiths { tokens } => (
+            tr.t("err-p11-not-siths"),
+            vec![NextAction::TryAgain],
+            Some(tokens.clone()),
+        ),
+        Pkcs11Error::EmptyName => (
+            tr.t("err-p11-empty-name"),
+            vec![NextAction::OpenSettings],
+            None,
+        ),
         Pkcs11Error::NotSupported { action, function } => (
             tr.t("err-p11-not-supported"),
             vec![NextAction::ServiceCentre],
@@ -460,6 +501,14 @@ pub fn upgrade_error(tr: &Tr, e: &UpgradeError) -> Explained {
             ),
             vec![ServiceCentre],
             None,
+        ),
+        UpgradeError::Untrusted { slot, error } => (
+            tr.a(
+                "err-untrusted-cert",
+                &[("slot", i64::from(slot.number()).into())],
+            ),
+            vec![ServiceCentre],
+            Some(format!("{slot}: {error}")),
         ),
         UpgradeError::SlotInUse(slot) => (
             tr.t("err-slot-in-use"),
@@ -590,6 +639,31 @@ mod tests {
                 .contains("Om nästa försök också är fel spärras koden"),
             "{}",
             wrong.text
+        );
+    }
+
+    #[test]
+    fn the_holders_other_objects_are_counted_in_both_languages() {
+        use crate::workflow::pairs::Others;
+        let one_each = Others {
+            certificates: 1,
+            keys: 1,
+        };
+        assert_eq!(
+            others(&Tr::new(Lang::Sv), one_each),
+            "Andra objekt på kortet: 1 certifikat, 1 nyckel — lämnas orörda"
+        );
+        assert_eq!(
+            others(&Tr::new(Lang::En), one_each),
+            "Other objects on the card: 1 certificate, 1 key — left as they are"
+        );
+        let keys = Others {
+            certificates: 0,
+            keys: 2,
+        };
+        assert_eq!(
+            others(&Tr::new(Lang::Sv), keys),
+            "Andra objekt på kortet: 2 nycklar — lämnas orörda"
         );
     }
 }

@@ -30,6 +30,19 @@ pub enum Pkcs11Error {
     )]
     TokenNotFound { wanted: String, seen: String },
     #[error(
+        "the PKCS#11 module shows several SITHS cards ({}): name the one to use with \
+         --reader (its label or serial)",
+        .cards.iter().map(|c| c.describe()).collect::<Vec<_>>().join("; ")
+    )]
+    SeveralCards { cards: Vec<super::TokenCard> },
+    #[error(
+        "the PKCS#11 module shows no SITHS card, only {tokens}: insert your SITHS card; these \
+         tokens are left as they are"
+    )]
+    NotSiths { tokens: String },
+    #[error("an empty card name matches every card: give the card's label or serial")]
+    EmptyName,
+    #[error(
         "this middleware cannot {action} on the card ({function} is not supported): use the \
          card's own middleware (SafeNet Authentication Client in Inera's SITHS eID app) or \
          contact the service centre"

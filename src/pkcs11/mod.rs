@@ -10,9 +10,13 @@
 //!   keys carry `CKA_ALWAYS_AUTHENTICATE`: PIN2 is given by a context-specific login at each
 //!   signature, which is the only time such middleware checks it.
 //!
-//! Keys and certificates are linked by `CKA_ID`. Ours are one byte, the [`KeySlot`] number;
-//! objects with other ids (a card personalised elsewhere) are mapped onto the free legacy slots
-//! of their PIN, so the upgrade can log in with them and remove them.
+//! Keys and certificates are linked by `CKA_ID`. Ours are one byte, the [`KeySlot`] number. A
+//! card personalised elsewhere gives its legacy pair other ids: an id whose certificate looks
+//! like the legacy pair (an HSA-id authentication or signature certificate of no profile's CA)
+//! is mapped onto a free legacy slot of its PIN, so the upgrade can log in with it and, once the
+//! certificate is proven the holder's legacy one, remove it. Every other id (a decryption key,
+//! another application's certificate) gets no slot: the overview lists it as the holder's
+//! other objects, and no operation by slot can reach it.
 
 pub mod discovery;
 mod error;
@@ -116,6 +120,7 @@ impl std::fmt::Debug for Pkcs11Card {
     }
 }
 
+#[derive(Clone)]
 struct Found {
     slot: Slot,
     label: String,
@@ -125,55 +130,63 @@ struct Found {
 }
 
 impl Pkcs11Card {
-    /// Load `module` and open the card it shows: the token (or pair of tokens) whose label or
-    /// reader contains `wanted`, else the first.
+    /// Load `module` and open the SITHS card it shows: the one card (a token, or the pair of
+    /// tokens of a one-token-per-PIN card) whose label or reader contains `wanted`, or whose
+    /// serial is `wanted`; without `wanted`, the one SITHS card there is. Several SITHS cards
+    /// are a question for the user, never a silent choice ([`Pkcs11Error::SeveralCards`]); a
+    /// token that is no SITHS card is never opened for writing ([`Pkcs11Error::NotSiths`]).
     pub fn open(module: &Path, wanted: Option<&str>) -> Result<Pkcs11Card, CardError> {
         let module = load(module)?;
-        let failed = |e| card_error(e, "list the cards", PinKind::Pin1);
-        let mut found = Vec::new();
-        for slot in module.context.get_slots_with_token().map_err(failed)? {
-            let info = module.context.get_token_info(slot).map_err(failed)?;
-            // An uninitialised token (SoftHSM2's free slot, a blank card) is no SITHS card.
-            if !info.token_initialized() {
-                continue;
-            }
-            let reader = module
-                .context
-                .get_slot_info(slot)
-                .map(|s| s.slot_description().trim().to_string())
-                .unwrap_or_default();
-            found.push(Found {
-                slot,
-                label: info.label().trim().to_string(),
-                reader,
-                serial: info.serial_number().trim().to_string(),
-                manufacturer: info.manufacturer_id().trim().to_string(),
-            });
+        if wanted.is_some_and(|w| w.trim().is_empty()) {
+            return Err(Pkcs11Error::EmptyName.into());
         }
-        if found.is_empty() {
-            return Err(Pkcs11Error::NoToken(module.path.display().to_string()).into());
-        }
-        if let Some(w) = wanted {
-            let seen = found
+        let found = tokens_of(&module)?;
+        let cards = group(&module, &found);
+        let listing = |cards: &[&TokenCard]| {
+            cards
                 .iter()
-                .map(|f| f.label.clone())
+                .map(|c| c.describe())
                 .collect::<Vec<_>>()
-                .join(", ");
-            found.retain(|f| f.label.contains(w) || f.reader.contains(w));
-            if found.is_empty() {
-                return Err(Pkcs11Error::TokenNotFound {
-                    wanted: w.to_string(),
-                    seen,
+                .join("; ")
+        };
+        let matching: Vec<&TokenCard> = match wanted {
+            Some(w) => {
+                let w = w.trim();
+                let matching: Vec<&TokenCard> = cards.iter().filter(|c| c.is_named(w)).collect();
+                if matching.is_empty() {
+                    return Err(Pkcs11Error::TokenNotFound {
+                        wanted: w.to_string(),
+                        seen: listing(&cards.iter().collect::<Vec<_>>()),
+                    }
+                    .into());
+                }
+                matching
+            }
+            None => cards.iter().collect(),
+        };
+        let siths: Vec<&TokenCard> = matching.iter().copied().filter(|c| c.siths).collect();
+        let card = match siths.as_slice() {
+            [one] => *one,
+            [] => {
+                return Err(Pkcs11Error::NotSiths {
+                    tokens: listing(&matching),
                 }
                 .into());
             }
-        }
-        let tokens = match pair(&found) {
-            Some((a, s)) => Tokens::PerPin {
-                auth: open_token(&module, &found[a])?,
-                sign: open_token(&module, &found[s])?,
+            several => {
+                return Err(Pkcs11Error::SeveralCards {
+                    cards: several.iter().map(|c| (*c).clone()).collect(),
+                }
+                .into());
+            }
+        };
+        let tokens = match card.tokens.as_slice() {
+            [a, s] => Tokens::PerPin {
+                auth: open_token(&module, &found[*a])?,
+                sign: open_token(&module, &found[*s])?,
             },
-            None => Tokens::Single(open_token(&module, &found[0])?),
+            [one, ..] => Tokens::Single(open_token(&module, &found[*one])?),
+            [] => return Err(Pkcs11Error::NoToken(module.path.display().to_string()).into()),
         };
         Ok(Pkcs11Card {
             module,
@@ -181,6 +194,13 @@ impl Pkcs11Card {
             ids: BTreeMap::new(),
             armed: None,
         })
+    }
+
+    /// Every card `module` shows, SITHS or not, for a list to choose from.
+    pub fn cards(module: &Path) -> Result<Vec<TokenCard>, CardError> {
+        let module = load(module)?;
+        let found = tokens_of(&module)?;
+        Ok(group(&module, &found))
     }
 
     /// Whether the middleware shows one token per PIN (OpenSC, Net iD).
@@ -352,8 +372,9 @@ impl Pkcs11Card {
         }
     }
 
-    /// Give each id on the token a slot: our one-byte ids are their slot; others take the
-    /// free legacy slots (1 and 4 for PIN1, 5 and 8 for PIN2), never a profile's slot.
+    /// Give ids a slot: our one-byte ids are their slot; the ids in `seen` (certificates that
+    /// look like the legacy pair) take the free legacy slots of their PIN (1 and 4 for PIN1, 5
+    /// and 8 for PIN2). Any other id gets none.
     fn assign_slots(&mut self, seen: &[(Vec<u8>, PinKind)]) {
         self.ids.clear();
         let mut taken: Vec<KeySlot> = seen
@@ -383,6 +404,141 @@ impl Pkcs11Card {
                 .map(|(s, _)| *s)
         })
     }
+}
+
+/// A certificate that may be the legacy pair: an HSA-id authentication or signature certificate
+/// that no profile's CA issued (the workflows check it before they act on it).
+fn looks_legacy(info: &CertInfo) -> bool {
+    matches!(info.identity, crate::pki::Identity::HsaId(_))
+        && matches!(info.purpose, Purpose::Authentication | Purpose::Signature)
+        && crate::ca::Profile::of_certificate(info).is_none()
+}
+
+/// One card as a PKCS#11 module shows it: a token, or the two tokens of a one-token-per-PIN card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenCard {
+    /// The card's label (without the "(Legitimering)" suffix of a token per PIN).
+    pub label: String,
+    pub serial: String,
+    /// The reader (slot description) the middleware names.
+    pub reader: String,
+    /// It holds a SITHS-shaped certificate, or none yet and its label says SITHS.
+    pub siths: bool,
+    tokens: Vec<usize>,
+    labels: Vec<String>,
+}
+
+impl TokenCard {
+    /// "SITHS e-id kort (serial 1234)": how lists and errors name a card.
+    pub fn describe(&self) -> String {
+        let kind = if self.siths { "" } else { ", not a SITHS card" };
+        if self.serial.is_empty() {
+            format!("{}{kind}", self.label)
+        } else {
+            format!("{} (serial {}{kind})", self.label, self.serial)
+        }
+    }
+
+    fn is_named(&self, wanted: &str) -> bool {
+        self.serial == wanted
+            || self.reader.contains(wanted)
+            || self.labels.iter().any(|l| l.contains(wanted))
+    }
+}
+
+/// Every initialised token of the module (an uninitialised one, SoftHSM2's free slot or a blank
+/// card, is no card).
+fn tokens_of(module: &Module) -> Result<Vec<Found>, CardError> {
+    let failed = |e| card_error(e, "list the cards", PinKind::Pin1);
+    let mut found = Vec::new();
+    for slot in module.context.get_slots_with_token().map_err(failed)? {
+        let info = module.context.get_token_info(slot).map_err(failed)?;
+        if !info.token_initialized() {
+            continue;
+        }
+        let reader = module
+            .context
+            .get_slot_info(slot)
+            .map(|s| s.slot_description().trim().to_string())
+            .unwrap_or_default();
+        found.push(Found {
+            slot,
+            label: info.label().trim().to_string(),
+            reader,
+            serial: info.serial_number().trim().to_string(),
+            manufacturer: info.manufacturer_id().trim().to_string(),
+        });
+    }
+    if found.is_empty() {
+        return Err(Pkcs11Error::NoToken(module.path.display().to_string()).into());
+    }
+    Ok(found)
+}
+
+/// The tokens grouped into cards (the pairs of a token per PIN first), each told SITHS or not
+/// from a read-only look at its public certificates.
+fn group(module: &Module, found: &[Found]) -> Vec<TokenCard> {
+    let mut left: Vec<usize> = (0..found.len()).collect();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    loop {
+        let rest: Vec<Found> = left.iter().map(|&i| found[i].clone()).collect();
+        let Some((a, s)) = pair(&rest) else { break };
+        let (a, s) = (left[a], left[s]);
+        groups.push(vec![a, s]);
+        left.retain(|&i| i != a && i != s);
+    }
+    groups.extend(left.into_iter().map(|i| vec![i]));
+    groups.sort();
+    groups
+        .into_iter()
+        .map(|tokens| {
+            let first = &found[tokens[0]];
+            let label = first
+                .label
+                .strip_suffix(AUTH_SUFFIX)
+                .map_or(first.label.clone(), |b| b.trim_end().to_string());
+            let certificates: Vec<CertInfo> = tokens
+                .iter()
+                .flat_map(|&t| public_certificates(module, found[t].slot))
+                .collect();
+            let siths = if certificates.is_empty() {
+                label.to_ascii_uppercase().contains("SITHS")
+            } else {
+                certificates.iter().any(siths_shaped)
+            };
+            TokenCard {
+                labels: tokens.iter().map(|&t| found[t].label.clone()).collect(),
+                label,
+                serial: first.serial.clone(),
+                reader: first.reader.clone(),
+                siths,
+                tokens,
+            }
+        })
+        .collect()
+}
+
+/// The certificates anyone may read on a token, through a read-only session (nothing is
+/// written to a token before it is known to be a SITHS card).
+fn public_certificates(module: &Module, slot: Slot) -> Vec<CertInfo> {
+    let Ok(session) = module.context.open_ro_session(slot) else {
+        return Vec::new();
+    };
+    objects::find(&session, ObjectClass::CERTIFICATE, None)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|c| CertInfo::from_der(&c.value).ok())
+        .collect()
+}
+
+/// A certificate a SITHS card carries: a person's (HSA-id, personnummer or samordningsnummer)
+/// for authentication or signature.
+fn siths_shaped(info: &CertInfo) -> bool {
+    use crate::pki::Identity;
+    matches!(
+        info.identity,
+        Identity::HsaId(_) | Identity::Personnummer(_) | Identity::Samordningsnummer(_)
+    ) && matches!(info.purpose, Purpose::Authentication | Purpose::Signature)
 }
 
 /// Indexes of the "(Legitimering)" and "(Underskrift)" tokens of one card, if the middleware
@@ -485,11 +641,19 @@ impl Card for Pkcs11Card {
                 }
             }
         }
-        let seen: Vec<(Vec<u8>, PinKind)> = certs
+        let mut seen: Vec<(Vec<u8>, PinKind)> = certs
             .iter()
+            .filter(|(_, info, _)| info.as_ref().is_ok_and(looks_legacy))
             .map(|(c, _, p)| (c.id.clone(), *p))
-            .chain(keys.iter().map(|(k, p)| (k.id.clone(), *p)))
             .collect();
+        // Our one-byte ids hold their own slots, so a legacy id never takes one of them.
+        seen.extend(
+            certs
+                .iter()
+                .map(|(c, _, p)| (c.id.clone(), *p))
+                .chain(keys.iter().map(|(k, p)| (k.id.clone(), *p)))
+                .filter(|(id, _)| KeySlot::from_id(id).is_some()),
+        );
         self.assign_slots(&seen);
 
         let mut key_entries: Vec<KeyEntry> = Vec::new();
@@ -634,6 +798,42 @@ impl Card for Pkcs11Card {
             .map(to_key))
     }
 
+    fn unfinished_key(
+        &mut self,
+        slot: KeySlot,
+        labels: &[String],
+    ) -> Result<Option<PublicKey>, CardError> {
+        let kind = slot.pin();
+        // Only our own one-byte id: a slot mapped onto someone else's id is never ours.
+        if self.ids.contains_key(&slot) {
+            return Ok(None);
+        }
+        let Some(key) = self.read_public_key(slot)? else {
+            return Ok(None);
+        };
+        let session = &self.token(kind).session;
+        let id = slot.id();
+        let read = |e| card_error(e, "read the key", kind);
+        if !objects::find(session, ObjectClass::CERTIFICATE, Some(&id))
+            .map_err(read)?
+            .is_empty()
+        {
+            return Ok(None);
+        }
+        let own =
+            |label: &str| label == slot.generation_label() || labels.iter().any(|l| l == label);
+        for class in [ObjectClass::PUBLIC_KEY, ObjectClass::PRIVATE_KEY] {
+            if !objects::find(session, class, Some(&id))
+                .map_err(read)?
+                .iter()
+                .all(|k| own(&k.label))
+            {
+                return Ok(None);
+            }
+        }
+        Ok(Some(key))
+    }
+
     fn generate_key(&mut self, slot: KeySlot) -> Result<PublicKey, CardError> {
         let kind = slot.pin();
         if !self.logged_in(kind) {
@@ -643,7 +843,8 @@ impl Card for Pkcs11Card {
             return Err(CardError::SlotOccupied(slot));
         }
         let id = self.id(slot);
-        // A public half left by a generation cut short goes before a new pair is made.
+        // A public half left by our generation cut short goes before a new pair is made;
+        // anyone else's public key under this id keeps the slot taken.
         for orphan in objects::find(
             &self.token(kind).session,
             ObjectClass::PUBLIC_KEY,
@@ -651,16 +852,16 @@ impl Card for Pkcs11Card {
         )
         .map_err(|e| card_error(e, "generate a key", kind))?
         {
+            if orphan.label != slot.generation_label() {
+                return Err(CardError::SlotOccupied(slot));
+            }
             self.token(kind)
                 .session
                 .destroy_object(orphan.handle)
                 .map_err(|e| card_error(e, "generate a key", kind))?;
         }
-        let (mechanism, public, private) = objects::key_pair_templates(
-            &id,
-            &format!("siths-upgrade key {}", slot.number()),
-            kind == PinKind::Pin2,
-        );
+        let (mechanism, public, private) =
+            objects::key_pair_templates(&id, &slot.generation_label(), kind == PinKind::Pin2);
         let session = &self.token(kind).session;
         let (public_handle, _) = session
             .generate_key_pair(&mechanism, &public, &private)

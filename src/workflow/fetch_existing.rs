@@ -8,7 +8,7 @@ use crate::ca::check::{CertCheckError, Expected, check_issued};
 use crate::ca::{IdentityKind, Profile};
 use crate::card::{CardError, KeySlot, SecretCode, SharedCard};
 use crate::pki::CertInfo;
-use crate::workflow::upgrade::{Timing, UpgradeError, log_in, login_hsa_id};
+use crate::workflow::upgrade::{Timing, UpgradeError, log_in};
 
 /// One certificate the CA has for the holder, and whether it can go onto this card.
 #[derive(Debug, Clone)]
@@ -68,7 +68,12 @@ pub fn list(
 ) -> Result<Vec<Existing>, UpgradeError> {
     let mut timing = Timing::default();
     let overview = crate::card::lock(shared).overview()?;
-    let (client, me) = log_in(
+    let crate::workflow::upgrade::Login {
+        client,
+        me,
+        hsa_id: card_hsa_id,
+        ..
+    } = log_in(
         shared,
         &overview,
         request.ca_url,
@@ -77,7 +82,6 @@ pub fn list(
         &mut timing,
     )?;
     // Certificates are checked against whom the card's login certificate names.
-    let card_hsa_id = login_hsa_id(&overview).ok_or(UpgradeError::NoLoginCertificate)?;
     if card_hsa_id != me.hsa_id {
         return Err(UpgradeError::CaTookAnother {
             card: card_hsa_id,
@@ -95,7 +99,7 @@ pub fn list(
         }
     }
     let now = crate::pki::date::now_unix();
-    let root_der = crate::ca::check::root_der(request.ca_root_pem)?;
+    let roots = crate::ca::check::roots_der(request.ca_root_pem)?;
     let mut issuers: Vec<(Profile, Vec<Vec<u8>>)> = Vec::new();
     let mut out = Vec::new();
     for cert in issued {
@@ -141,7 +145,7 @@ pub fn list(
                         trust_level: cert.profile.trust_level(),
                         profile: cert.profile,
                     };
-                    match check_issued(&info.der, &cas, &root_der, &expected, now) {
+                    match check_issued(&info.der, &cas, &roots, &expected, now) {
                         Ok(_) => Fit::Writable(*slot),
                         Err(e) => Fit::FailsChecks(e),
                     }

@@ -50,11 +50,22 @@ impl<'a> Reporter<'a> {
         }
     }
 
+    /// The number of steps, once the job knows it (the renewal, after it checked the card).
+    pub(crate) fn set_total(&mut self, total: usize) {
+        self.total = total;
+    }
+
     /// A step is done; stop here if the holder asked to.
     pub(crate) fn step(&mut self, step: Step, message: String) -> Result<(), UpgradeError> {
         self.done += 1;
         self.emit(step, message);
         self.check()
+    }
+
+    /// Something the holder should know that is no step of its own (a certificate left on the
+    /// card because it fails the checks).
+    pub(crate) fn note(&mut self, step: Step, message: String) {
+        self.emit(step, message);
     }
 
     /// Steps an earlier run already did.

@@ -17,6 +17,10 @@
 //! The two slots are how the card "rotates within the profile's slots": nothing is generated
 //! over a key that still has a certificate, so a pull at any step loses nothing. A slot held by
 //! something that is not the profile's is never touched: the renewal stops and says so.
+//!
+//! The counts are of checked certificates ([`pairs::check`]): one that looks like a profile's
+//! but fails the full issuance check is no "new one already written", so it never leads to the
+//! removal of the genuine pair; it is reported and left where it is.
 
 use std::time::Instant;
 
@@ -28,8 +32,9 @@ use crate::workflow::expiry::Urgency;
 use crate::workflow::pairs::{self, Held};
 use crate::workflow::progress::{Cancel, Reporter};
 use crate::workflow::upgrade::{
-    Activity, Progress, Step, Timed, Timing, UpgradeError, authorize_for_slot, check_for_card,
-    csr_for, key_in_slot, prove,
+    Activity, Login, Progress, Step, Timed, Timing, UpgradeError, authorize_for_slot, check_card,
+    check_for_card, csr_for, key_in_slot, log_in, prove, report_rejected,
+    slot_free_of_certificates,
 };
 
 /// What the renewal needs from the holder and the site.
@@ -49,6 +54,8 @@ pub struct RenewSummary {
     pub renewed: Vec<Profile>,
     /// Slots of old pairs this run removed.
     pub removed_slots: Vec<KeySlot>,
+    /// Certificates that failed the checks and were left on the card.
+    pub rejected: Vec<pairs::Rejected>,
     pub overview: CardOverview,
     pub timing: Timing,
 }
@@ -78,17 +85,27 @@ fn due(h: &Held<'_>, now: i64) -> bool {
     Urgency::of_days_left(h.info.days_left(now)) != Urgency::None
 }
 
-/// The pairs that are due (or named in `only`, or half renewed), and what each profile needs.
-/// A pair not on the card is skipped, or an error when `only` names it.
+/// The pairs that are due (or named in `only`, or half renewed), and what each profile needs,
+/// from the card's certificates as they look (the window's verdict; the renewal itself plans
+/// again from the checked ones). A pair not on the card is skipped, or an error when `only`
+/// names it.
 pub fn plan(
     overview: &CardOverview,
+    only: &[IdentityKind],
+    now: i64,
+) -> Result<Vec<PairPlan>, UpgradeError> {
+    plan_from(|p| pairs::held(overview, p), only, now)
+}
+
+fn plan_from<'a>(
+    held: impl Fn(Profile) -> Vec<Held<'a>>,
     only: &[IdentityKind],
     now: i64,
 ) -> Result<Vec<PairPlan>, UpgradeError> {
     let mut plans = Vec::new();
     for kind in [IdentityKind::HsaId, IdentityKind::Personnummer] {
         let [auth, sign] = pairs::pair(kind);
-        let (held_auth, held_sign) = (pairs::held(overview, auth), pairs::held(overview, sign));
+        let (held_auth, held_sign) = (held(auth), held(sign));
         if held_auth.is_empty() || held_sign.is_empty() {
             if only.contains(&kind) {
                 return Err(UpgradeError::NotUpgraded);
@@ -178,10 +195,11 @@ pub fn renew_until(
         return Err(UpgradeError::NotUpgraded);
     }
     let now = now_unix();
-    let plans = plan(&overview, request.only, now)?;
+    // By shape first: with nothing due the CA is not needed.
+    let looks_due = !plan(&overview, request.only, now)?.is_empty();
 
     // Read card, PIN1, then per pair: log in, and per profile key, enrol, write, prove, remove.
-    let total = 2 + plans.len() * (1 + 2 * 5);
+    let mut total = 2;
     let mut report = Reporter::new(progress, cancel, total);
     report.step(
         Step::ReadCard,
@@ -190,16 +208,58 @@ pub fn renew_until(
             overview.holder_name().unwrap_or("the holder")
         ),
     )?;
-    let root_der = crate::ca::check::root_der(request.ca_root_pem)?;
-    Timed {
-        shared,
-        timing: &mut timing,
-    }
-    .with(|c| c.verify_pin(PinKind::Pin1, request.pin1))?;
+    let roots = crate::ca::check::roots_der(request.ca_root_pem)?;
+    let (plans, checked, mut session) = if looks_due {
+        // The CA renews only with a login certificate valid today.
+        let now_valid = |c: &&crate::card::CardCertificate| {
+            c.info.as_ref().is_ok_and(|i| {
+                i.purpose == crate::pki::Purpose::Authentication
+                    && matches!(i.identity, crate::pki::Identity::HsaId(_))
+                    && i.is_valid_at(now)
+            })
+        };
+        if !overview.certificates.iter().any(|c| now_valid(&c)) {
+            return Err(UpgradeError::LoginExpired);
+        }
+        // Every certificate the renewal acts on is checked first; what fails stays as it is.
+        let login = log_in(
+            shared,
+            &overview,
+            request.ca_url,
+            request.ca_root_pem,
+            request.pin1,
+            &mut timing,
+        )?;
+        let personnummer =
+            (!login.me.personnummer.is_empty()).then_some(login.me.personnummer.as_str());
+        let checked = check_card(
+            shared,
+            &mut timing,
+            &login.client,
+            &overview,
+            &roots,
+            pairs::Holder {
+                hsa_id: &login.hsa_id,
+                personnummer,
+            },
+        )?;
+        let plans = plan_from(|p| checked.held(p), request.only, now)?;
+        (plans, checked, Some(login))
+    } else {
+        Timed {
+            shared,
+            timing: &mut timing,
+        }
+        .with(|c| c.verify_pin(PinKind::Pin1, request.pin1))?;
+        (Vec::new(), pairs::Checked::default(), None)
+    };
+    total += plans.len() * (1 + 2 * 5);
+    report.set_total(total);
     report.step(
         Step::VerifyPin(PinKind::Pin1),
         "Identification PIN accepted".into(),
     )?;
+    report_rejected(&mut report, &checked);
 
     let mut renewed = Vec::new();
     let mut removed_slots = Vec::new();
@@ -213,7 +273,8 @@ pub fn renew_until(
         // valid, which is the one the CA knows as this pair's. A pair whose new certificates are
         // all written (a resumed run) needs no CA, nor a valid login certificate.
         let (client, identity) = if needs_ca {
-            let login = pairs::held(&overview, auth)
+            let login = checked
+                .held(auth)
                 .into_iter()
                 .find(|h| h.info.is_valid_at(now))
                 .ok_or(UpgradeError::LoginExpired)?;
@@ -223,15 +284,22 @@ pub fn renew_until(
                 .value()
                 .ok_or(UpgradeError::NoLoginCertificate)?
                 .to_string();
-            let ca_started = Instant::now();
-            let client = CaClient::new(
-                request.ca_url,
-                request.ca_root_pem,
-                shared.clone(),
-                login.slot,
-                login.cert.der.clone(),
-            )?;
-            timing.ca += ca_started.elapsed();
+            // The session that checked the card logged in with this certificate already.
+            let client = match session.take() {
+                Some(Login { client, slot, .. }) if slot == login.slot => client,
+                _ => {
+                    let ca_started = Instant::now();
+                    let client = CaClient::new(
+                        request.ca_url,
+                        request.ca_root_pem,
+                        shared.clone(),
+                        login.slot,
+                        login.cert.der.clone(),
+                    )?;
+                    timing.ca += ca_started.elapsed();
+                    client
+                }
+            };
             (Some(client), identity)
         } else {
             (None, String::new())
@@ -270,10 +338,8 @@ pub fn renew_until(
                     let Some(client) = client.as_ref() else {
                         return Err(UpgradeError::NoLoginCertificate);
                     };
-                    // The slot must be empty of certificates other than a run of ours.
-                    if overview.certificates.iter().any(|c| c.slot == Some(new)) {
-                        return Err(UpgradeError::SlotInUse(new));
-                    }
+                    // The slot must hold no certificate; a key in it must be a run of ours.
+                    slot_free_of_certificates(&overview, &checked, new)?;
                     let key =
                         key_in_slot(shared, &mut timing, &mut report, profile, new, request.pin2)?;
                     report.step(
@@ -292,7 +358,7 @@ pub fn renew_until(
                     check_for_card(
                         client,
                         &mut timing,
-                        &root_der,
+                        &roots,
                         &cert,
                         profile,
                         &key,
@@ -326,7 +392,8 @@ pub fn renew_until(
             let info = match written.iter().find(|(s, _)| s == slot) {
                 Some((_, der)) => crate::pki::CertInfo::from_der(der)
                     .map_err(|_| UpgradeError::ProofFailed(profile.label()))?,
-                None => pairs::held(&overview, *profile)
+                None => checked
+                    .held(*profile)
                     .into_iter()
                     .find(|h| h.slot == *slot)
                     .map(|h| h.info.clone())
@@ -394,12 +461,14 @@ pub fn renew_until(
     Ok(RenewSummary {
         renewed,
         removed_slots,
+        rejected: checked.rejected.clone(),
         overview,
         timing,
     })
 }
 
-/// Remove the key in `slot` if there is one (no certificate names it); whether there was.
+/// Remove the key in `slot` if this program made it and no certificate names it (a removal cut
+/// short); whether there was one. Anyone else's key stays.
 fn clear_orphan_key(
     shared: &SharedCard,
     timing: &mut Timing,
@@ -407,7 +476,13 @@ fn clear_orphan_key(
     pin2: &SecretCode,
 ) -> Result<bool, UpgradeError> {
     let mut card = Timed { shared, timing };
-    if card.with(|c| c.read_public_key(slot))?.is_none() {
+    let labels = pairs::own_key_labels(slot);
+    let ours = card.with(|c| {
+        // A token per PIN shows PIN2 keys only once PIN2 is given.
+        authorize_for_slot(c, slot, pin2)?;
+        c.unfinished_key(slot, &labels)
+    })?;
+    if ours.is_none() {
         return Ok(false);
     }
     card.with(|c| {

@@ -3,7 +3,7 @@
 //! show who the CA takes them to be.
 
 use crate::ca::check::chain_to_root;
-use crate::ca::client::{CaClient, CaError, Me};
+use crate::ca::client::{CaClient, Me};
 use crate::card::{CardOverview, KeySlot, PinKind, SecretCode, SharedCard};
 use crate::pki::{CertInfo, Identity, Purpose};
 use crate::workflow::upgrade::UpgradeError;
@@ -104,10 +104,9 @@ fn check_customer(
             customer.hsa_id
         )));
     }
-    let root = CertInfo::from_pem_or_der(ca_root_pem)
-        .map_err(|e| UpgradeError::Ca(CaError::Config(format!("the CA root file: {e}"))))?;
+    let roots = crate::ca::check::roots_der(ca_root_pem)?;
     let cas = client.all_cacerts()?;
-    chain_to_root(&cert, &cas, &root.der, crate::pki::date::now_unix())
+    chain_to_root(&cert, &cas, &roots, crate::pki::date::now_unix())
         .map_err(|e| not_trusted(e.to_string()))?;
     if !cert.is_valid_at(crate::pki::date::now_unix()) {
         return Err(not_trusted("it is not valid today".into()));

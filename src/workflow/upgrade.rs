@@ -37,6 +37,9 @@ pub enum Step {
     RemoveLegacy,
     /// Renewal: the old certificate of a profile and its key are removed.
     RemoveOld(Profile),
+    /// Not a step: a certificate on the card looks like a profile's or the legacy pair's but
+    /// fails the checks; it is left as it is and counts as nothing.
+    Rejected(pairs::Rejected),
     /// Not a step: what comes next and takes a while (the step count stays).
     Working(Activity),
     Done,
@@ -91,6 +94,8 @@ pub struct UpgradeSummary {
     pub written: Vec<Profile>,
     /// Slots of legacy pairs this run removed.
     pub removed_slots: Vec<KeySlot>,
+    /// Certificates that failed the checks and were left on the card.
+    pub rejected: Vec<pairs::Rejected>,
     pub overview: CardOverview,
     pub timing: Timing,
 }
@@ -146,8 +151,19 @@ pub enum UpgradeError {
          renew it: order a new card from the service centre"
     )]
     LoginExpired,
-    #[error("{0} holds a certificate that is not part of the upgrade: contact the service centre")]
+    #[error(
+        "{0} holds a certificate or key that is not part of the upgrade; it was left as it is: \
+         contact the service centre"
+    )]
     SlotInUse(KeySlot),
+    #[error(
+        "the certificate in {slot} looks like one of the card's SITHS certificates but fails the \
+         checks ({error}); it was left on the card and nothing was removed because of it"
+    )]
+    Untrusted {
+        slot: KeySlot,
+        error: CertCheckError,
+    },
     #[error("this certificate {}", .0.explain())]
     NotWritable(crate::workflow::fetch_existing::Fit),
     #[error(
@@ -182,27 +198,12 @@ impl Timed<'_> {
     }
 }
 
-/// The certificate in the profile's upgrade slot, whoever issued it.
-fn profile_cert(
-    overview: &CardOverview,
-    profile: Profile,
-) -> Option<&crate::card::CardCertificate> {
-    overview
-        .certificates
-        .iter()
-        .find(|c| c.slot == Some(profile.slot()))
-}
-
 /// The identity a profile's certificate must name, from the CA's record of the holder.
 fn expected_identity(profile: Profile, hsa_id: &str, personnummer: Option<&str>) -> Option<String> {
     match profile.identity() {
         IdentityKind::HsaId => Some(hsa_id.to_string()),
         IdentityKind::Personnummer => personnummer.map(str::to_string),
     }
-}
-
-fn identity_matches(info: &CertInfo, expected: &str) -> bool {
-    info.identity.value() == Some(expected)
 }
 
 /// Run (or resume) the upgrade of the card in `shared`.
@@ -249,7 +250,12 @@ pub fn upgrade_until(
         ),
     )?;
 
-    let (client, me) = log_in(
+    let Login {
+        client,
+        me,
+        hsa_id: card_hsa_id,
+        ..
+    } = log_in(
         shared,
         &overview,
         request.ca_url,
@@ -274,46 +280,48 @@ pub fn upgrade_until(
     }
     // The HSA-id certificates must name whom the card's own login certificate names; a CA that
     // takes the card for someone else gets nothing written.
-    let card_hsa_id = login_hsa_id(&overview).ok_or(UpgradeError::NoLoginCertificate)?;
     if card_hsa_id != me.hsa_id {
         return Err(UpgradeError::CaTookAnother {
             card: card_hsa_id,
             ca: me.hsa_id.clone(),
         });
     }
-    let root_der = crate::ca::check::root_der(request.ca_root_pem)?;
+    let roots = crate::ca::check::roots_der(request.ca_root_pem)?;
     report.step(Step::LogIn, format!("Logged in to the CA as {}", me.hsa_id))?;
+
+    // What the card holds counts only once checked: a profile's certificate that passes the
+    // full issuance check is done, the legacy pair is what chains through the legacy CA to the
+    // roots and names the holder; anything that looks like either and fails is reported and
+    // left alone.
+    let personnummer = (!me.personnummer.is_empty()).then_some(me.personnummer.as_str());
+    let checked = check_card(
+        shared,
+        &mut timing,
+        &client,
+        &overview,
+        &roots,
+        pairs::Holder {
+            hsa_id: &card_hsa_id,
+            personnummer,
+        },
+    )?;
+    report_rejected(&mut report, &checked);
 
     let mut existing: Option<Vec<crate::ca::client::IssuedCert>> = None;
     let mut written = Vec::new();
     let mut new_certs: Vec<(Profile, Vec<u8>)> = Vec::new();
     for profile in Profile::ALL {
         let slot = profile.slot();
-        let Some(identity) = expected_identity(
-            profile,
-            &card_hsa_id,
-            (!me.personnummer.is_empty()).then_some(me.personnummer.as_str()),
-        ) else {
+        let Some(identity) = expected_identity(profile, &card_hsa_id, personnummer) else {
             return Err(UpgradeError::ProfileMissing(profile.label()));
         };
 
-        // Already on the card from an earlier run, or moved by a renewal?
-        if !pairs::held(&overview, profile).is_empty() {
+        // Already on the card from an earlier run, or moved by a renewal, and checked?
+        if !checked.held(profile).is_empty() {
             report.skip(3);
             continue;
         }
-        let on_card = profile_cert(&overview, profile);
-        if let Some(c) = on_card {
-            match c.info.as_ref() {
-                Ok(info)
-                    if identity_matches(info, &identity) && info.purpose == profile.purpose() =>
-                {
-                    report.skip(3);
-                    continue;
-                }
-                _ => return Err(UpgradeError::SlotInUse(slot)),
-            }
-        }
+        slot_free_of_certificates(&overview, &checked, slot)?;
 
         let key = key_in_slot(
             shared,
@@ -356,15 +364,7 @@ pub fn upgrade_until(
                 der
             }
         };
-        check_for_card(
-            &client,
-            &mut timing,
-            &root_der,
-            &cert,
-            profile,
-            &key,
-            identity,
-        )?;
+        check_for_card(&client, &mut timing, &roots, &cert, profile, &key, identity)?;
         report.step(
             Step::Enrol(profile),
             format!("{} issued and checked", profile.card_label()),
@@ -384,11 +384,11 @@ pub fn upgrade_until(
     }
 
     // Prove each new key signs and verifies against its certificate: the one this run wrote,
-    // or the newest the card already held. No second overview: only the profile slots changed
-    // since the first, and this run knows what it wrote there.
+    // or the newest checked one the card already held. No second overview: only the profile
+    // slots changed since the first, and this run knows what it wrote there.
     let mut keep = Vec::new();
     for profile in Profile::ALL {
-        let held = pairs::held(&overview, profile);
+        let held = checked.held(profile);
         let (slot, info) = match new_certs.iter().find(|(p, _)| *p == profile) {
             Some((_, der)) => (
                 profile.slot(),
@@ -410,17 +410,26 @@ pub fn upgrade_until(
         )?;
     }
 
-    // Only now: remove the legacy pair, and any key no profile certificate names, in one
-    // transaction (one CDF write drops them all).
-    let mut removed_slots = Vec::new();
+    // Only now, and only what is provably ours: the holder's legacy pair, and keys this
+    // program made that no certificate names (a run cut short), in one transaction (one CDF
+    // write drops them all). Every other certificate and key stays.
+    let mut removed_slots: Vec<KeySlot> = checked.legacy.clone();
+    removed_slots.retain(|s| !keep.contains(s));
+    removed_slots.sort();
+    removed_slots.dedup();
     let mut card = Timed {
         shared,
         timing: &mut timing,
     };
-    for slot in KeySlot::ALL.into_iter().filter(|s| !keep.contains(s)) {
-        let listed = overview.certificates.iter().any(|c| c.slot == Some(slot))
-            || overview.keys.iter().any(|k| k.slot == Some(slot));
-        if listed || card.with(|c| c.read_public_key(slot))?.is_some() {
+    for slot in KeySlot::ALL {
+        if keep.contains(&slot)
+            || removed_slots.contains(&slot)
+            || overview.certificates.iter().any(|c| c.slot == Some(slot))
+        {
+            continue;
+        }
+        let labels = pairs::own_key_labels(slot);
+        if card.with(|c| c.unfinished_key(slot, &labels))?.is_some() {
             removed_slots.push(slot);
         }
     }
@@ -432,6 +441,7 @@ pub fn upgrade_until(
             c.delete_pairs(&removed_slots)
         })?;
     }
+    let rejected = checked.rejected.clone();
     let overview = card.with(|c| c.overview())?;
     report.step(
         Step::RemoveLegacy,
@@ -446,13 +456,94 @@ pub fn upgrade_until(
     Ok(UpgradeSummary {
         written,
         removed_slots,
+        rejected,
         overview,
         timing,
     })
 }
 
-/// Verify PIN1 and log in to the CA with the card's HSA-id authentication certificate: the legacy
-/// one, or after an interrupted removal of the legacy pair, the new one.
+/// Check the card's certificates ([`pairs::check`]) against the CA's certificates and the
+/// configured roots, reading the card's key in each slot that holds a certificate looking like
+/// a profile's.
+pub(crate) fn check_card<'a>(
+    shared: &SharedCard,
+    timing: &mut Timing,
+    client: &CaClient,
+    overview: &'a CardOverview,
+    roots: &[Vec<u8>],
+    holder: pairs::Holder<'_>,
+) -> Result<pairs::Checked<'a>, UpgradeError> {
+    let slots = pairs::slots_to_check(overview);
+    let nothing_to_check = slots.is_empty() && pairs::legacy(overview).next().is_none();
+    if nothing_to_check {
+        return Ok(pairs::Checked::default());
+    }
+    let mut keys = Vec::new();
+    let mut card = Timed {
+        shared,
+        timing: &mut *timing,
+    };
+    for slot in slots {
+        if let Some(key) = card.with(|c| c.read_public_key(slot))? {
+            keys.push((slot, key));
+        }
+    }
+    let ca_started = Instant::now();
+    let issuers = client.all_cacerts()?;
+    timing.ca += ca_started.elapsed();
+    Ok(pairs::check(
+        overview,
+        &pairs::Evidence {
+            issuers: &issuers,
+            roots,
+            holder,
+            keys: &keys,
+            now: crate::pki::date::now_unix(),
+        },
+    ))
+}
+
+/// Each rejected certificate, as a line of its own in the progress (not a step).
+pub(crate) fn report_rejected(report: &mut Reporter<'_>, checked: &pairs::Checked<'_>) {
+    for r in &checked.rejected {
+        log::warn!(
+            "the certificate in {} fails the checks: {}",
+            r.slot,
+            r.error
+        );
+        report.note(
+            Step::Rejected(r.clone()),
+            format!(
+                "The certificate in {} fails the checks and is left as it is: {}",
+                r.slot, r.error
+            ),
+        );
+    }
+}
+
+/// The slot the workflow is about to use must hold no certificate: a rejected one is named
+/// with its reason, anything else is not part of the upgrade.
+pub(crate) fn slot_free_of_certificates(
+    overview: &CardOverview,
+    checked: &pairs::Checked<'_>,
+    slot: KeySlot,
+) -> Result<(), UpgradeError> {
+    if !overview.certificates.iter().any(|c| c.slot == Some(slot)) {
+        return Ok(());
+    }
+    Err(match checked.rejected_in(slot) {
+        Some(r) => UpgradeError::Untrusted {
+            slot,
+            error: r.error.clone(),
+        },
+        None => UpgradeError::SlotInUse(slot),
+    })
+}
+
+/// Verify PIN1 and log in to the CA with one of the card's HSA-id authentication certificates:
+/// the legacy one, or after an interrupted removal of the legacy pair, the new one. A card may
+/// also carry a certificate that only looks like one (a forgery, another CA's): when the CA
+/// refuses a login certificate, the next one is tried.
 pub(crate) fn log_in(
     shared: &SharedCard,
     overview: &CardOverview,
@@ -460,30 +551,71 @@ pub(crate) fn log_in(
     ca_root_pem: &[u8],
     pin1: &SecretCode,
     timing: &mut Timing,
-) -> Result<(CaClient, crate::ca::client::Me), UpgradeError> {
-    let (slot, cert) = login_certificate(overview)
-        .map(|(slot, c, _)| (slot, c.der.clone()))
-        .ok_or(UpgradeError::NoLoginCertificate)?;
-    Timed { shared, timing }.with(|c| c.verify_pin(PinKind::Pin1, pin1))?;
-    let started = Instant::now();
-    let client = CaClient::new(ca_url, ca_root_pem, shared.clone(), slot, cert)?;
-    let me = client.me()?;
-    timing.ca += started.elapsed();
-    Ok((client, me))
+) -> Result<Login, UpgradeError> {
+    let candidates = login_certificates(overview);
+    if candidates.is_empty() {
+        return Err(UpgradeError::NoLoginCertificate);
+    }
+    Timed {
+        shared,
+        timing: &mut *timing,
+    }
+    .with(|c| c.verify_pin(PinKind::Pin1, pin1))?;
+    let mut first_error = None;
+    for (slot, cert, info) in candidates {
+        let Some(hsa_id) = info.identity.value().map(str::to_string) else {
+            continue;
+        };
+        let started = Instant::now();
+        let attempt = CaClient::new(ca_url, ca_root_pem, shared.clone(), slot, cert.der.clone())
+            .and_then(|client| client.me().map(|me| (client, me)));
+        timing.ca += started.elapsed();
+        match attempt {
+            Ok((client, me)) => {
+                return Ok(Login {
+                    client,
+                    me,
+                    hsa_id,
+                    slot,
+                });
+            }
+            Err(e) if login_refused(&e) => {
+                log::warn!("the CA refused the login certificate in {slot}: {e}");
+                first_error.get_or_insert(e);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(first_error.map_or(UpgradeError::NoLoginCertificate, UpgradeError::Ca))
 }
 
-/// The HSA-id of the certificate the card logs in with: who the holder is, as the card (not the
-/// CA) says.
-pub(crate) fn login_hsa_id(overview: &CardOverview) -> Option<String> {
-    login_certificate(overview).and_then(|(_, _, i)| i.identity.value().map(str::to_string))
+/// A session with the CA: the client, who the CA takes the holder to be, and the HSA-id and slot
+/// of the certificate the CA accepted.
+pub(crate) struct Login {
+    pub(crate) client: CaClient,
+    pub(crate) me: crate::ca::client::Me,
+    pub(crate) hsa_id: String,
+    pub(crate) slot: KeySlot,
 }
 
-/// The certificate the card logs in to the CA with: an HSA-id authentication certificate under
-/// PIN1, the legacy one before the new one (it is the one the CA knows until the upgrade ends).
-fn login_certificate(
+/// The CA turned down the certificate the card logged in with (not the network, not the CA's
+/// own trouble): another login certificate may do.
+fn login_refused(e: &CaError) -> bool {
+    match e {
+        CaError::ClientCertRefused(_) | CaError::Tls(_) => true,
+        CaError::Refused { status, .. } => matches!(status, 401 | 403),
+        _ => false,
+    }
+}
+
+/// The certificates the card may log in to the CA with, best first: HSA-id authentication
+/// certificates under PIN1, the legacy one before the new one (it is the one the CA knows until
+/// the upgrade ends), those valid today before the others.
+fn login_certificates(
     overview: &CardOverview,
-) -> Option<(KeySlot, &crate::card::CardCertificate, &CertInfo)> {
-    overview
+) -> Vec<(KeySlot, &crate::card::CardCertificate, &CertInfo)> {
+    let now = crate::pki::date::now_unix();
+    let mut v: Vec<_> = overview
         .certificates
         .iter()
         .filter(|c| c.pin == Some(PinKind::Pin1))
@@ -491,12 +623,14 @@ fn login_certificate(
         .filter(|(_, _, i)| {
             i.purpose == Purpose::Authentication && matches!(i.identity, Identity::HsaId(_))
         })
-        .min_by_key(|(slot, _, _)| *slot == Profile::HsaAuth.slot())
+        .collect();
+    v.sort_by_key(|(slot, _, i)| (!i.is_valid_at(now), *slot == Profile::HsaAuth.slot(), *slot));
+    v
 }
 
-/// The key for `profile` in `slot`: made by the card, or an earlier run's reused. Both backends
-/// refuse to generate into an occupied slot, so generating first costs one APDU less per key
-/// than asking first; the slow generation is announced before it starts.
+/// The key for `profile` in `slot`: made by the card, or an earlier run's half-made key reused.
+/// Both backends refuse to generate into an occupied slot, so generating first costs one APDU
+/// less per key than asking first; the slow generation is announced before it starts.
 pub(crate) fn key_in_slot(
     shared: &SharedCard,
     timing: &mut Timing,
@@ -512,16 +646,21 @@ pub(crate) fn key_in_slot(
             profile.card_label()
         ),
     )?;
-    Ok(Timed { shared, timing }.with(|c| {
+    Timed { shared, timing }.with(|c| {
         // A PKCS#11 token per PIN shows, and makes, PIN2 keys only once PIN2 is given.
         authorize_for_slot(c, slot, pin2)?;
         match c.generate_key(slot) {
+            // Reused only when this program made it and nothing names it yet; anyone else's
+            // key stays, and so does the slot's claim on it.
             Err(CardError::SlotOccupied(_)) => {
-                c.read_public_key(slot)?.ok_or(CardError::SlotEmpty(slot))
+                match c.unfinished_key(slot, &pairs::own_key_labels(slot))? {
+                    Some(key) => Ok(Ok(key)),
+                    None => Ok(Err(UpgradeError::SlotInUse(slot))),
+                }
             }
-            other => other,
+            other => other.map(Ok),
         }
-    })?)
+    })?
 }
 
 /// Every check an issued certificate passes before it touches the card (chain through the
@@ -530,7 +669,7 @@ pub(crate) fn key_in_slot(
 pub(crate) fn check_for_card(
     client: &CaClient,
     timing: &mut Timing,
-    root_der: &[u8],
+    roots: &[Vec<u8>],
     cert: &[u8],
     profile: Profile,
     key: &PublicKey,
@@ -542,7 +681,7 @@ pub(crate) fn check_for_card(
     check_issued(
         cert,
         &issuers,
-        root_der,
+        roots,
         &Expected {
             identity,
             purpose: profile.purpose(),

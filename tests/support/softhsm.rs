@@ -197,6 +197,131 @@ impl SoftHsm {
         }
     }
 
+    /// A key-encipherment pair of the holder's own, as a card used for encryption carries:
+    /// an RSA key and a self-signed certificate made by OpenSSL, written with `pkcs11-tool`
+    /// (private key, public key and certificate) under `CKA_ID` `id_hex` on the token
+    /// `label`. Returns the certificate DER.
+    pub fn add_foreign_pair(&self, label: &str, pin: &str, id_hex: &str) -> Vec<u8> {
+        let work = tempfile::tempdir().unwrap();
+        let path = |name: &str| work.path().join(name).to_str().unwrap().to_string();
+        let ext = path("ext.cnf");
+        std::fs::write(&ext, "keyUsage=critical,keyEncipherment\n").unwrap();
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl").args(args).output().unwrap();
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        openssl(&["genrsa", "-out", &path("key.pem"), "2048"]);
+        openssl(&[
+            "pkcs8",
+            "-topk8",
+            "-nocrypt",
+            "-in",
+            &path("key.pem"),
+            "-outform",
+            "DER",
+            "-out",
+            &path("key.der"),
+        ]);
+        openssl(&[
+            "rsa",
+            "-in",
+            &path("key.pem"),
+            "-pubout",
+            "-outform",
+            "DER",
+            "-out",
+            &path("pub.der"),
+        ]);
+        openssl(&[
+            "x509",
+            "-new",
+            "-subj",
+            "/O=Krypto AB/CN=Karin kryptering",
+            "-key",
+            &path("key.pem"),
+            "-days",
+            "365",
+            "-extfile",
+            &ext,
+            "-outform",
+            "DER",
+            "-out",
+            &path("cert.der"),
+        ]);
+        for (file, kind, usage) in [
+            ("key.der", "privkey", "--usage-decrypt"),
+            ("pub.der", "pubkey", "--usage-decrypt"),
+            ("cert.der", "cert", ""),
+        ] {
+            let file = path(file);
+            let mut args = vec![
+                "--token-label",
+                label,
+                "--login",
+                "--pin",
+                pin,
+                "--write-object",
+                &file,
+                "--type",
+                kind,
+                "--id",
+                id_hex,
+                "--label",
+                "Kryptering",
+            ];
+            if !usage.is_empty() {
+                args.push(usage);
+            }
+            self.tool_ok(&args);
+        }
+        std::fs::read(path("cert.der")).unwrap()
+    }
+
+    /// An initialised token with no objects and a label that is no SITHS card's.
+    pub fn add_empty_token(&self, label: &str, pin: &str, so_pin: &str) {
+        self.util(&[
+            "--init-token",
+            "--free",
+            "--label",
+            label,
+            "--pin",
+            pin,
+            "--so-pin",
+            so_pin,
+        ]);
+    }
+
+    /// The kinds of object ("Private Key Object", "Public Key Object", "Certificate Object")
+    /// that `pkcs11-tool --list-objects` shows under `CKA_ID` `id_hex` on the token `label`,
+    /// logged in with `pin`.
+    pub fn objects_with_id(&self, label: &str, pin: &str, id_hex: &str) -> Vec<String> {
+        let out = self.tool_ok(&[
+            "--token-label",
+            label,
+            "--login",
+            "--pin",
+            pin,
+            "--list-objects",
+        ]);
+        let mut kinds = Vec::new();
+        let mut current = String::new();
+        for line in out.lines() {
+            if !line.starts_with(char::is_whitespace) {
+                current = line.split(';').next().unwrap_or("").trim().to_string();
+            } else if let Some(id) = line.trim().strip_prefix("ID:")
+                && id.trim() == id_hex
+            {
+                kinds.push(current.clone());
+            }
+        }
+        kinds.sort();
+        kinds
+    }
+
     /// What `pkcs11-tool --list-objects` shows on every token, logged in with `pin` where it
     /// is the token's PIN: (certificates, private keys).
     pub fn count_objects(&self, logins: &[(&str, &str)]) -> (usize, usize) {

@@ -4,7 +4,7 @@ use egui::RichText;
 
 use crate::card::{CardCertificate, CardOverview, PinKind};
 use crate::gui::app::{Screen, SithsApp};
-use crate::gui::protocol::{CardStatus, Environment};
+use crate::gui::protocol::{CardStatus, Command, Environment};
 use crate::gui::widgets;
 use crate::gui::words;
 use crate::pki::{CertInfo, Identity};
@@ -31,6 +31,7 @@ fn start_screen(app: &mut SithsApp, ui: &mut egui::Ui, status: &CardStatus) {
         CardStatus::Reading => ("start-reading-title", "start-reading-body"),
         CardStatus::NotSiths => ("start-not-siths-title", "start-not-siths-body"),
         CardStatus::InUse(_) => ("start-in-use-title", "start-in-use-body"),
+        CardStatus::ChooseCard(_) => ("start-choose-card-title", "start-choose-card-body"),
         CardStatus::Unreadable(_) => ("start-unreadable-title", "start-unreadable-body"),
         CardStatus::Ready(_) => return,
     };
@@ -59,6 +60,33 @@ fn start_screen(app: &mut SithsApp, ui: &mut egui::Ui, status: &CardStatus) {
     }
     if let CardStatus::Unreadable(e) = status {
         widgets::error_box(ui, &words::card_error(&app.tr, e));
+    }
+    if let CardStatus::ChooseCard(cards) = status {
+        ui.add_space(8.0);
+        for card in cards {
+            let name = if card.serial.is_empty() {
+                card.label.clone()
+            } else {
+                app.tr.a(
+                    "choose-card-button",
+                    &[
+                        ("label", card.label.as_str().into()),
+                        ("serial", card.serial.as_str().into()),
+                    ],
+                )
+            };
+            if widgets::secondary(ui, &name, true) {
+                // Remembered by serial (labels repeat: every card is "SITHS e-id kort").
+                let chosen = Some(if card.serial.is_empty() {
+                    card.label.clone()
+                } else {
+                    card.serial.clone()
+                });
+                app.settings.reader = chosen.clone();
+                app.save_settings();
+                app.send(Command::UseReader(chosen));
+            }
+        }
     }
     if matches!(app.env, Environment::Pcsc)
         && matches!(
@@ -281,7 +309,7 @@ fn pairs(app: &SithsApp, ui: &mut egui::Ui, overview: &CardOverview, now: i64) {
                 .show(ui, |ui| {
                     for c in overview.certificates_of(identity) {
                         if let Ok(info) = &c.info {
-                            cert_row(app, ui, c, info, now);
+                            cert_row(app, ui, overview, c, info, now);
                         }
                     }
                 });
@@ -295,14 +323,25 @@ fn pairs(app: &SithsApp, ui: &mut egui::Ui, overview: &CardOverview, now: i64) {
     if unreadable > 0 {
         widgets::warning(ui, &tr.a("certs-unreadable", &[("n", unreadable.into())]));
     }
+    let others = crate::workflow::pairs::others(overview);
+    if !others.is_empty() {
+        ui.label(words::others(tr, others));
+    }
 }
 
 /// One certificate: what it is for, its level (or that it is the old one the upgrade
 /// replaces), and the last day it is valid.
-fn cert_row(app: &SithsApp, ui: &mut egui::Ui, cert: &CardCertificate, info: &CertInfo, now: i64) {
+fn cert_row(
+    app: &SithsApp,
+    ui: &mut egui::Ui,
+    overview: &CardOverview,
+    cert: &CardCertificate,
+    info: &CertInfo,
+    now: i64,
+) {
     let tr = &app.tr;
     ui.label(words::purpose(tr, info.purpose));
-    let legacy = cert.slot.is_some() && crate::workflow::pairs::profile_of(cert).is_none();
+    let legacy = crate::workflow::pairs::legacy(overview).any(|c| std::ptr::eq(c, cert));
     ui.label(if legacy {
         tr.t("legacy-certificate")
     } else {

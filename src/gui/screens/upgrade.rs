@@ -300,14 +300,18 @@ fn milestone_of(step: &Step, renew: bool) -> u8 {
         Step::ProveKey(_) => 2,
         Step::RemoveLegacy => 3,
         Step::Done => 4,
+        // A note before any pair is made.
+        Step::Rejected(_) => 0,
     }
 }
 
 /// The steps done so far (not the notes of what the card was busy with).
 fn step_list(app: &SithsApp, ui: &mut egui::Ui) {
     for p in &app.upgrade.steps {
-        if !matches!(p.step, Step::Working(_)) {
-            widgets::success(ui, &words::step(&app.tr, &p.step));
+        match p.step {
+            Step::Working(_) => {}
+            Step::Rejected(_) => widgets::warning(ui, &words::step(&app.tr, &p.step)),
+            _ => widgets::success(ui, &words::step(&app.tr, &p.step)),
         }
     }
 }

@@ -97,6 +97,10 @@ pub(super) fn status_of_card(e: CardError) -> CardStatus {
     match e {
         CardError::NotSiths => CardStatus::NotSiths,
         CardError::Pkcs11(crate::pkcs11::Pkcs11Error::NoToken(_)) => CardStatus::NoCard,
+        CardError::Pkcs11(crate::pkcs11::Pkcs11Error::NotSiths { .. }) => CardStatus::NotSiths,
+        CardError::Pkcs11(crate::pkcs11::Pkcs11Error::SeveralCards { cards }) => {
+            CardStatus::ChooseCard(cards)
+        }
         CardError::Transport(t) => status_of_transport(t),
         e => CardStatus::Unreadable(e),
     }
