@@ -30,14 +30,14 @@ pub struct Middleware {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Os {
     Linux,
-    MacOs,
+    Mac,
     Windows,
 }
 
 const THIS_OS: Os = if cfg!(windows) {
     Os::Windows
 } else if cfg!(target_os = "macos") {
-    Os::MacOs
+    Os::Mac
 } else {
     Os::Linux
 };
@@ -50,7 +50,10 @@ enum WinDir {
     ProgramFiles,
 }
 
-const WINDOWS: &[(&str, &str, &[(WinDir, &str)])] = &[
+/// A middleware's short name, what people call it, and where its module is.
+type Known<Place> = (&'static str, &'static str, &'static [Place]);
+
+const WINDOWS: &[Known<(WinDir, &str)>] = &[
     (
         "safenet",
         "SafeNet Authentication Client (Inera's SITHS eID app)",
@@ -82,7 +85,7 @@ const WINDOWS: &[(&str, &str, &[(WinDir, &str)])] = &[
     ),
 ];
 
-const MACOS: &[(&str, &str, &[&str])] = &[
+const MACOS: &[Known<&str>] = &[
     (
         "safenet",
         "SafeNet Authentication Client",
@@ -115,7 +118,7 @@ const MACOS: &[(&str, &str, &[&str])] = &[
     ),
 ];
 
-const LINUX: &[(&str, &str, &[&str])] = &[
+const LINUX: &[Known<&str>] = &[
     (
         "safenet",
         "SafeNet Authentication Client",
@@ -161,7 +164,7 @@ pub fn known() -> Vec<Middleware> {
 }
 
 fn known_in(os: Os, env: impl Fn(&str) -> Option<OsString>) -> Vec<Middleware> {
-    let fixed = |list: &[(&'static str, &'static str, &[&str])]| {
+    let fixed = |list: &[Known<&str>]| {
         list.iter()
             .map(|(name, title, paths)| Middleware {
                 name,
@@ -172,7 +175,7 @@ fn known_in(os: Os, env: impl Fn(&str) -> Option<OsString>) -> Vec<Middleware> {
     };
     match os {
         Os::Linux => fixed(LINUX),
-        Os::MacOs => fixed(MACOS),
+        Os::Mac => fixed(MACOS),
         Os::Windows => {
             let system32: Vec<String> = ["SystemRoot", "windir"]
                 .iter()
@@ -387,7 +390,7 @@ mod tests {
 
     #[test]
     fn unix_lists_are_fixed_system_paths() {
-        for os in [Os::Linux, Os::MacOs] {
+        for os in [Os::Linux, Os::Mac] {
             let list = known_in(os, with(WINDOWS_ENV));
             let names: Vec<&str> = list.iter().map(|m| m.name).collect();
             assert_eq!(names, ["safenet", "netid", "opensc", "softhsm"]);
