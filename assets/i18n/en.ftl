@@ -252,6 +252,14 @@ settings-reader = Card reader
 settings-reader-auto = First reader with a card
 settings-demo-ca = In demo mode the test certificate authority at { $url } is used.
 settings-saved = The settings are saved.
+settings-notice-fields = Some settings could not be read and are back to their defaults: { $fields }. The other settings are kept. Check them under Settings.
+settings-notice-unreadable = The settings file could not be read, so all settings are back to their defaults. Check them under Settings.
+settings-notice-kept = The original file is kept as { $file }.
+settings-notice-not-saved = The original file could not be kept aside, so no change to the settings is saved until the program is started again.
+settings-notice-close = Close
+settings-field-login-certificate = Chosen certificate for logging in
+settings-field-desk-operator-reader = The desk's reader for your card
+settings-field-desk-customer-reader = The desk's reader for the customer's card
 
 ## Errors
 show-technical = Show technical details

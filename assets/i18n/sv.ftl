@@ -249,6 +249,14 @@ settings-reader = Kortläsare
 settings-reader-auto = Första läsaren med ett kort
 settings-demo-ca = I demoläget används testutfärdaren på { $url }.
 settings-saved = Inställningarna är sparade.
+settings-notice-fields = Några inställningar gick inte att läsa och har fått sina standardvärden: { $fields }. Övriga inställningar är kvar. Se över dem under Inställningar.
+settings-notice-unreadable = Inställningsfilen gick inte att läsa, så alla inställningar har fått sina standardvärden. Se över dem under Inställningar.
+settings-notice-kept = Originalfilen finns kvar som { $file }.
+settings-notice-not-saved = Originalfilen gick inte att spara undan, så inga ändringar av inställningarna sparas förrän programmet startas om.
+settings-notice-close = Stäng
+settings-field-login-certificate = Valt certifikat för inloggning
+settings-field-desk-operator-reader = Diskens läsare för ditt kort
+settings-field-desk-customer-reader = Diskens läsare för kundens kort
 
 ## Fel
 show-technical = Visa teknisk information

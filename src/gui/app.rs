@@ -7,7 +7,7 @@ use crate::card::{CardOverview, PinKind};
 use crate::gui::i18n::{Lang, Tr};
 use crate::gui::protocol::{CardStatus, Command, Environment, Event, Outcome, Task};
 use crate::gui::screens;
-use crate::gui::settings::Settings;
+use crate::gui::settings::{Settings, SettingsProblem};
 use crate::gui::worker::{Mode, Notifier, Worker};
 use crate::transport::pcsc::ReaderInfo;
 
@@ -50,6 +50,9 @@ pub struct SithsApp {
     pub(crate) settings_form: screens::settings::SettingsForm,
     /// Desk mode: the operator's card and the desk's checks and log.
     pub(crate) desk: Option<screens::desk::Desk>,
+    /// What was unreadable in the saved settings, and where the original was kept: shown
+    /// until the holder closes it.
+    pub(crate) settings_notice: Option<(SettingsProblem, Option<PathBuf>)>,
     /// Today, as unix seconds; fixed in tests and snapshots so "expires in N days" is stable.
     pub(crate) now: Option<i64>,
     first_frame_logged: bool,
@@ -86,6 +89,7 @@ impl SithsApp {
             fetch: Default::default(),
             settings_form,
             desk: None,
+            settings_notice: None,
             now: None,
             first_frame_logged: false,
         }
@@ -94,6 +98,17 @@ impl SithsApp {
     /// Pin "today" (unix seconds) so expiry texts do not change from day to day in snapshots.
     pub fn with_fixed_now(mut self, now_unix: i64) -> SithsApp {
         self.now = Some(now_unix);
+        self
+    }
+
+    /// The saved settings could not all be read ([`Settings::load_checked`]): the window says
+    /// which were reset and where the original file was kept.
+    pub fn with_settings_problem(
+        mut self,
+        problem: SettingsProblem,
+        kept_as: Option<PathBuf>,
+    ) -> SithsApp {
+        self.settings_notice = Some((problem, kept_as));
         self
     }
 

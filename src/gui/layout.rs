@@ -10,6 +10,9 @@ use crate::gui::widgets;
 
 pub fn frame(app: &mut SithsApp, ui: &mut egui::Ui) {
     egui::Panel::top("top").show(ui, |ui| top_bar(app, ui));
+    if app.settings_notice.is_some() {
+        egui::Panel::top("settings_notice").show(ui, |ui| screens::settings::notice(app, ui));
+    }
     if app.is_demo() {
         egui::Panel::top("demo").show(ui, |ui| demo_banner(app, ui));
     }

@@ -53,7 +53,13 @@ pub enum RunError {
 /// `pkcs11` (from `--pkcs11`) overrides the module in the settings for this run.
 pub fn run(source: Source, pkcs11: Option<String>) -> Result<(), RunError> {
     let path = default_path();
-    let mut settings = path.as_deref().map(Settings::load).unwrap_or_default();
+    let loaded = path.as_deref().map(Settings::load_checked);
+    // Saved only where nothing is lost by saving (the unreadable original kept beside).
+    let path = path.filter(|_| loaded.as_ref().is_none_or(|l| l.may_save));
+    let (mut settings, problem) = match loaded {
+        Some(l) => (l.settings, l.problem.map(|p| (p, l.kept_as))),
+        None => (Settings::default(), None),
+    };
     if pkcs11.is_some() {
         settings.pkcs11_module = pkcs11;
     }
@@ -93,6 +99,9 @@ pub fn run(source: Source, pkcs11: Option<String>) -> Result<(), RunError> {
     };
     let worker = Worker::spawn(mode, notifier.clone());
     let mut app = SithsApp::new(worker, notifier.clone(), settings, path);
+    if let Some((problem, kept_as)) = problem {
+        app = app.with_settings_problem(problem, kept_as);
+    }
     if let Some(operator) = operator {
         let audit = DeskAudit::open_default();
         app = app.with_desk(Desk::new(Worker::spawn(operator, notifier), audit));
