@@ -5,12 +5,18 @@
 //! | what | Linux | Windows |
 //! |---|---|---|
 //! | the window's settings | `$XDG_CONFIG_HOME/siths-upgrade/settings.json`, else `~/.config/…` | `%APPDATA%\siths-upgrade\settings.json` |
-//! | the demo's CA world | `$XDG_CACHE_HOME/siths-upgrade/`, else `~/.cache/…`, else the temp dir | `%LOCALAPPDATA%\siths-upgrade\cache\`, else the temp dir |
+//! | the demo's CA world | `$XDG_CACHE_HOME/siths-upgrade/`, else `~/.cache/…` | `%LOCALAPPDATA%\siths-upgrade\cache\` |
 //! | the desk's audit log | `$XDG_DATA_HOME/siths-upgrade/audit.log`, else `~/.local/share/…` | `%LOCALAPPDATA%\siths-upgrade\audit.log` |
 //! | where certificates are saved | `$HOME` | `%USERPROFILE%` |
 //!
 //! The audit log is local, not roaming, on Windows: it is the desk computer's record, and a
 //! roaming copy synchronised between two desks would break its hash chain.
+//!
+//! Without those variables there is no folder of the user's own, and the demo and the desk
+//! refuse with [`NoProfileFolder`] (naming what to set) rather than fall back to the temporary
+//! directory or the working directory, where another local user may have made the folder first.
+//! The folders themselves are made owner-only and checked when they exist
+//! ([`crate::private_file::ensure_private_dir`]).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -37,18 +43,44 @@ pub fn settings_file() -> Option<PathBuf> {
     settings_file_in(THIS_OS, env)
 }
 
-/// The folder the demo's CA world is cached in between runs.
-pub fn cache_dir() -> PathBuf {
-    cache_dir_in(THIS_OS, env).unwrap_or_else(|| std::env::temp_dir().join(APP))
+/// The environment names no folder of the user's own for `what`; set one of `set`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{what} needs a folder of your own, and the environment names none: set {set} (normally set \
+     when you log in) and start again"
+)]
+pub struct NoProfileFolder {
+    pub what: &'static str,
+    pub set: &'static str,
 }
 
-/// The service-centre desk's audit log: data the service centre must keep, not a cache. Without
-/// a profile folder it is relative to the working directory, never a temporary directory that
-/// is emptied at reboot.
-pub fn audit_log() -> PathBuf {
+/// The folder the demo's CA world is cached in between runs.
+pub fn cache_dir() -> Result<PathBuf, NoProfileFolder> {
+    cache_dir_in(THIS_OS, env).ok_or(NoProfileFolder {
+        what: "the demo",
+        set: needed(THIS_OS, "XDG_CACHE_HOME"),
+    })
+}
+
+/// The service-centre desk's audit log: data the service centre must keep, not a cache, and
+/// never in a temporary or the working directory.
+pub fn audit_log() -> Result<PathBuf, NoProfileFolder> {
     data_dir_in(THIS_OS, env)
-        .unwrap_or_else(|| PathBuf::from(APP))
-        .join("audit.log")
+        .map(|dir| dir.join("audit.log"))
+        .ok_or(NoProfileFolder {
+            what: "the desk's audit log",
+            set: needed(THIS_OS, "XDG_DATA_HOME"),
+        })
+}
+
+/// The variables that name the folder: `HOME` (or the XDG one) on Unix, `LOCALAPPDATA` on
+/// Windows.
+fn needed(os: Os, xdg: &'static str) -> &'static str {
+    match (os, xdg) {
+        (Os::Windows, _) => "LOCALAPPDATA",
+        (Os::Unix, "XDG_CACHE_HOME") => "HOME (or XDG_CACHE_HOME) to an absolute path",
+        (Os::Unix, _) => "HOME (or XDG_DATA_HOME) to an absolute path",
+    }
 }
 
 /// The user's own folder (where the window offers to save certificates).
@@ -203,5 +235,21 @@ mod tests {
         assert_eq!(settings_file_in(Os::Unix, &env), None);
         assert_eq!(cache_dir_in(Os::Unix, &env), None);
         assert_eq!(data_dir_in(Os::Unix, &env), None);
+    }
+
+    #[test]
+    fn without_a_folder_the_error_names_the_variable_to_set() {
+        assert_eq!(needed(Os::Windows, "XDG_DATA_HOME"), "LOCALAPPDATA");
+        assert!(needed(Os::Unix, "XDG_CACHE_HOME").contains("HOME (or XDG_CACHE_HOME)"));
+        let text = NoProfileFolder {
+            what: "the desk's audit log",
+            set: needed(Os::Unix, "XDG_DATA_HOME"),
+        }
+        .to_string();
+        assert!(
+            text.starts_with("the desk's audit log needs a folder of your own")
+                && text.contains("set HOME (or XDG_DATA_HOME)"),
+            "{text}"
+        );
     }
 }

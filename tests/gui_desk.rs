@@ -175,6 +175,20 @@ impl Desk2 {
         }
     }
 
+    /// Step until one of `texts` shows; which one.
+    fn wait_for_any(&mut self, texts: &[&str]) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            self.harness.step();
+            if let Some(i) = texts.iter().position(|t| self.has(t)) {
+                self.harness.run_ok();
+                return i;
+            }
+            assert!(Instant::now() < deadline, "the desk never showed {texts:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn has(&self, text: &str) -> bool {
         self.harness
             .query_all_by_label_contains(text)
@@ -450,5 +464,72 @@ fn a_due_card_is_renewed_at_the_desk_and_logged() {
         "{renew_line}"
     );
     assert!(renew_line.contains("9752269000001013"), "{renew_line}");
+    desk.assert_no_codes_anywhere();
+}
+
+/// Issue 24: on the Översikt tab the customer's PIN could be changed before the identity check
+/// (three wrong current PINs blocked it, and the log held three change-pin entries before the
+/// identity check). Now the desk's model refuses every command to the customer's card before
+/// the check, whichever tab sends it: the window says why and what to do, no try is spent,
+/// nothing is logged; after the check the same change goes through, logged after the check.
+#[test]
+fn the_pin_cannot_be_changed_from_the_overview_before_the_identity_check() {
+    let mut desk = Desk2::new(false);
+    let tries = |desk: &Desk2| {
+        open(&desk.customer)
+            .pin_status(PinKind::Pin1)
+            .unwrap()
+            .tries_left
+    };
+    desk.click("Översikt");
+    desk.click("Byt PIN-kod");
+    desk.wait_for("Nuvarande PIN1 (legitimering)");
+    let refused = "Kontrollera kundens identitet först. Inget på kundens kort ändras innan dess, \
+                   och inga försök har gått åt.";
+    for attempt in 1..=3 {
+        desk.type_into("Nuvarande PIN1 (legitimering)", "000111");
+        desk.type_into("Ny PIN1 (legitimering)", "482915");
+        desk.type_into("Upprepa den nya PIN-koden", "482915");
+        desk.click("Byt kod");
+        let shown = desk.wait_for_any(&[refused, "Fel PIN1", "spärrad"]);
+        assert_eq!(
+            (shown, tries(&desk)),
+            (0, 3),
+            "attempt {attempt} reached the card before the identity check"
+        );
+    }
+    // Said before anyone types, on every page but the desk's own.
+    assert!(desk.has("Kontrollera kundens identitet först, på fliken Servicedisk."));
+    assert!(
+        desk.audit_text().is_empty(),
+        "a refused command is not logged as done to the card: {}",
+        desk.audit_text()
+    );
+
+    // The check on the desk's tab, then the same change from the overview.
+    desk.click("Servicedisk");
+    desk.check_identity();
+    desk.click("Översikt");
+    assert!(!desk.has("Kontrollera kundens identitet först"));
+    desk.click("Byt PIN-kod");
+    let pin1 = desk.customer_codes.pin1.clone();
+    desk.type_into("Nuvarande PIN1 (legitimering)", &pin1);
+    desk.type_into("Ny PIN1 (legitimering)", "482915");
+    desk.type_into("Upprepa den nya PIN-koden", "482915");
+    desk.click("Byt kod");
+    desk.wait_for("PIN1 (legitimering) är bytt.");
+    assert_eq!(tries(&desk), 3);
+
+    let report = siths_upgrade::audit::verify(&desk.audit_path).unwrap();
+    assert_eq!(report.entries, 2, "{}", desk.audit_text());
+    let text = desk.audit_text();
+    let actions: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["action"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(actions, ["identity-check", "change-pin"]);
     desk.assert_no_codes_anywhere();
 }

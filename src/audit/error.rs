@@ -45,18 +45,20 @@ pub fn finding(line: usize, seq: Option<u64>, reason: BrokenReason) -> String {
 }
 
 fn missing(path: &std::path::Path) -> String {
-    let desk = super::default_path();
-    if path == desk {
-        format!(
+    match super::default_path() {
+        Ok(desk) if path == desk => format!(
             "there is no audit log at {}: the desk has recorded nothing on this computer yet",
             path.display()
-        )
-    } else {
-        format!(
+        ),
+        Ok(desk) => format!(
             "there is no audit log at {}: check the path (the desk writes to {})",
             path.display(),
             desk.display()
-        )
+        ),
+        Err(_) => format!(
+            "there is no audit log at {}: check the path",
+            path.display()
+        ),
     }
 }
 
@@ -132,6 +134,12 @@ pub enum AuditError {
     NotAnchored { path: PathBuf, entries: u64 },
     #[error("{0}")]
     Anchors(String),
+    /// No folder of the user's own to keep the desk's log in.
+    #[error("{0}")]
+    NoFolder(#[from] crate::paths::NoProfileFolder),
+    /// The log or its folder is a link, another user's, or others can change it.
+    #[error("the audit log cannot be used: {0}")]
+    NotPrivate(#[from] crate::private_file::PrivateError),
     #[error(
         "cannot write the CSV export: {0}. Check the output path and the free disk space, then \
          export again"

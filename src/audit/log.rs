@@ -30,9 +30,11 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Open the log at `path`, or create it (and its directories). An existing log is verified
-    /// first so that new entries never extend a broken chain: the error names the first broken
-    /// entry and nothing is written.
+    /// Open the log at `path`, or create it (and its directories, owner-only). An existing log
+    /// is verified first so that new entries never extend a broken chain: the error names the
+    /// first broken entry and nothing is written. A symbolic link at `path` is refused, never
+    /// followed, and so is a log that another user owns or that others can change (one others
+    /// may only read is made 0600): the log holds personal data and is evidence.
     pub fn open(path: &Path) -> Result<AuditLog, AuditError> {
         let created_dirs = create_parents(path)?;
         let mut options = OpenOptions::new();
@@ -41,18 +43,23 @@ impl AuditLog {
         {
             // Operator and customer HSA-ids: personal data, not for other local users.
             use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
+            options.mode(crate::private_file::FILE_MODE);
         }
-        let (file, created) = match options.clone().create_new(true).open(path) {
+        let mut create = options.clone();
+        create.create_new(true);
+        let (file, created) = match crate::private_file::open_no_follow(&create, path) {
             Ok(file) => (file, true),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => (
-                options
-                    .open(path)
-                    .map_err(|e| AuditError::io(path, "open", e))?,
-                false,
-            ),
-            Err(e) => return Err(AuditError::io(path, "create", e)),
+            Err(crate::private_file::PrivateError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::AlreadyExists =>
+            {
+                (crate::private_file::open_no_follow(&options, path)?, false)
+            }
+            Err(crate::private_file::PrivateError::Io { source, .. }) => {
+                return Err(AuditError::io(path, "create", source));
+            }
+            Err(e) => return Err(e.into()),
         };
+        crate::private_file::check_file(path, &file)?;
         let mut log = AuditLog {
             path: path.to_path_buf(),
             file,
@@ -121,6 +128,11 @@ impl AuditLog {
     /// sends [`super::anchor::Anchor::for_entry`] with it after each append.
     pub fn log_id(&self) -> Option<&str> {
         self.first_hash.as_deref()
+    }
+
+    /// How many entries the log holds.
+    pub fn entries(&self) -> u64 {
+        self.next_seq.saturating_sub(1)
     }
 
     /// Where the log is, to show the operator and for `verify`/`export_csv`.
@@ -231,7 +243,9 @@ fn create_parents(path: &Path) -> Result<Vec<PathBuf>, AuditError> {
     }
     missing.reverse();
     if let Some(innermost) = missing.last() {
-        std::fs::create_dir_all(innermost).map_err(|e| AuditError::io(path, "create", e))?;
+        // Owner-only (0700), as every folder made for the log.
+        crate::private_file::create_dir_all(innermost)
+            .map_err(|e| AuditError::io(path, "create", e))?;
     }
     Ok(missing)
 }
@@ -355,9 +369,46 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-            assert_eq!(mode & 0o077, 0, "{mode:o}");
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&path), 0o600);
+            assert_eq!(mode(&dir.path().join("a")), 0o700);
+            assert_eq!(mode(&dir.path().join("a").join("b")), 0o700);
         }
+    }
+
+    /// A link planted where the log should be, a log others can change, or one others can read:
+    /// the first two are refused with nothing written, the last is made the operator's own.
+    #[cfg(unix)]
+    #[test]
+    fn a_link_or_a_shared_log_is_refused_and_a_readable_one_made_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = dir.path().join("elsewhere.log");
+        let path = dir.path().join("audit.log");
+        std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
+        let err = AuditLog::open(&path).unwrap_err();
+        assert!(err.to_string().contains("is a symbolic link"), "{err}");
+        assert!(!elsewhere.exists(), "a dangling link was followed");
+        std::fs::write(&elsewhere, "").unwrap();
+        assert!(AuditLog::open(&path).is_err());
+        assert_eq!(std::fs::metadata(&elsewhere).unwrap().len(), 0);
+        std::fs::remove_file(&path).unwrap();
+
+        AuditLog::open(&path).unwrap().append(record("x")).unwrap();
+        let set = |m| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(m));
+        set(0o666).unwrap();
+        let err = AuditLog::open(&path).unwrap_err();
+        assert!(
+            err.to_string().contains("other users can change")
+                && err.to_string().contains("chmod 600"),
+            "{err}"
+        );
+        set(0o644).unwrap();
+        let mut log = AuditLog::open(&path).unwrap();
+        assert_eq!(log.entries(), 1);
+        assert_eq!(log.append(record("y")).unwrap().seq, 2);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
     }
 
     #[test]

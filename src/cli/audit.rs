@@ -40,9 +40,9 @@ pub fn run(cmd: AuditCmd) -> Result<(), CliError> {
             file,
             ca: Some(ca),
             ca_root: Some(ca_root),
-        } => verify_with_ca(&file.unwrap_or_else(audit::default_path), &ca, &ca_root),
+        } => verify_with_ca(&log_file(file)?, &ca, &ca_root),
         AuditCmd::Verify { file, .. } => {
-            let file = file.unwrap_or_else(audit::default_path);
+            let file = log_file(file)?;
             let report = audit::verify(&file).map_err(cli_error)?;
             println!(
                 "{} entries, chain intact (last hash {})",
@@ -51,7 +51,7 @@ pub fn run(cmd: AuditCmd) -> Result<(), CliError> {
             Ok(())
         }
         AuditCmd::Export { file, csv } => {
-            let file = file.unwrap_or_else(audit::default_path);
+            let file = log_file(file)?;
             match csv {
                 None => {
                     let stdout = std::io::stdout();
@@ -61,6 +61,15 @@ pub fn run(cmd: AuditCmd) -> Result<(), CliError> {
                 Some(out) => export_to_file(&file, &out),
             }
         }
+    }
+}
+
+/// The log given, or the desk's own, checked as the desk checks it (not a link, the user's own,
+/// writable by no one else) before anything is read from it.
+fn log_file(given: Option<PathBuf>) -> Result<PathBuf, CliError> {
+    match given {
+        Some(file) => Ok(file),
+        None => audit::desk_log_for_reading().map_err(cli_error),
     }
 }
 

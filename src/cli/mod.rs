@@ -366,11 +366,12 @@ fn reader_present() -> bool {
 }
 
 fn open_window(source: crate::gui::window::Source, pkcs11: Option<&str>) -> Result<(), CliError> {
-    crate::gui::window::run(source, pkcs11.map(str::to_string)).map_err(|e| {
-        CliError::system(format!(
+    crate::gui::window::run(source, pkcs11.map(str::to_string)).map_err(|e| match e {
+        crate::gui::window::RunError::Demo(e) => CliError::system(e.to_string()),
+        crate::gui::window::RunError::Window(e) => CliError::system(format!(
             "cannot open the window ({e}): run it in a desktop session, or use the commands \
              (`siths-upgrade --help`)"
-        ))
+        )),
     })
 }
 

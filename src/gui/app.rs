@@ -7,7 +7,7 @@ use crate::card::{CardOverview, PinKind};
 use crate::gui::i18n::{Lang, Tr};
 use crate::gui::protocol::{CardStatus, Command, Environment, Event, Outcome, Task};
 use crate::gui::screens;
-use crate::gui::settings::Settings;
+use crate::gui::settings::{Settings, SettingsProblem};
 use crate::gui::worker::{Mode, Notifier, Worker};
 use crate::transport::pcsc::ReaderInfo;
 
@@ -50,6 +50,12 @@ pub struct SithsApp {
     pub(crate) settings_form: screens::settings::SettingsForm,
     /// Desk mode: the operator's card and the desk's checks and log.
     pub(crate) desk: Option<screens::desk::Desk>,
+    /// What was unreadable in the saved settings, and where the original was kept: shown
+    /// until the holder closes it.
+    pub(crate) settings_notice: Option<(SettingsProblem, Option<PathBuf>)>,
+    /// Desk mode: tasks the desk refused to send to the customer's card, finished as refused
+    /// in the next frame, as the worker's own failures are.
+    refused: Vec<(Task, crate::gui::desk_model::Refusal)>,
     /// Today, as unix seconds; fixed in tests and snapshots so "expires in N days" is stable.
     pub(crate) now: Option<i64>,
     first_frame_logged: bool,
@@ -86,6 +92,8 @@ impl SithsApp {
             fetch: Default::default(),
             settings_form,
             desk: None,
+            settings_notice: None,
+            refused: Vec::new(),
             now: None,
             first_frame_logged: false,
         }
@@ -94,6 +102,17 @@ impl SithsApp {
     /// Pin "today" (unix seconds) so expiry texts do not change from day to day in snapshots.
     pub fn with_fixed_now(mut self, now_unix: i64) -> SithsApp {
         self.now = Some(now_unix);
+        self
+    }
+
+    /// The saved settings could not all be read ([`Settings::load_checked`]): the window says
+    /// which were reset and where the original file was kept.
+    pub fn with_settings_problem(
+        mut self,
+        problem: SettingsProblem,
+        kept_as: Option<PathBuf>,
+    ) -> SithsApp {
+        self.settings_notice = Some((problem, kept_as));
         self
     }
 
@@ -121,7 +140,22 @@ impl SithsApp {
         self.tr.lang()
     }
 
-    pub(crate) fn send(&self, command: Command) {
+    /// Send a command to the worker. At the desk the model decides first
+    /// ([`screens::desk::DeskModel::allow`]): a command to the customer's card before the
+    /// identity check is not sent, and its task finishes at once as refused (the screen that
+    /// sent it says why and what to do, its busy state ends, nothing is logged as done to the
+    /// card).
+    pub(crate) fn send(&mut self, command: Command) {
+        if let Some(desk) = &self.desk
+            && let Some(task) = crate::gui::desk_model::customer_card_task(&command)
+            && let Err(refusal) =
+                desk.model
+                    .allow(&command, self.overview(), desk.audit.status().is_ok())
+        {
+            log::warn!("desk: {task:?} not sent to the customer's card: {refusal:?}");
+            self.refused.push((task, refusal));
+            return;
+        }
         self.worker.send(command);
     }
 
@@ -223,6 +257,12 @@ impl SithsApp {
         while let Some(event) = self.worker.try_recv() {
             self.apply(event);
         }
+        for (task, refusal) in std::mem::take(&mut self.refused) {
+            self.apply(Event::Finished(
+                task,
+                Outcome::Failed(crate::gui::protocol::Failure::Desk(refusal)),
+            ));
+        }
     }
 
     fn apply(&mut self, event: Event) {
@@ -257,7 +297,12 @@ impl SithsApp {
     }
 
     fn finished(&mut self, task: Task, outcome: Outcome) {
-        if self.desk.is_some() {
+        // A refused command never reached the card: nothing to log as done to it.
+        let refused = matches!(
+            outcome,
+            Outcome::Failed(crate::gui::protocol::Failure::Desk(_))
+        );
+        if self.desk.is_some() && !refused {
             self.audit_customer_task(task, &outcome);
         }
         match task {

@@ -78,6 +78,10 @@ pub enum DemoError {
     Files(PathBuf, std::io::Error),
     #[error("the demo CA could not be set up: {0}")]
     Ca(#[from] MockError),
+    #[error("{0}")]
+    NoFolder(#[from] crate::paths::NoProfileFolder),
+    #[error("the demo's cache cannot be used: {0}")]
+    Cache(#[from] crate::private_file::PrivateError),
     #[error(
         "the demo card {0} cannot be opened ({1}); remove the demo cache {2} and start the demo again"
     )]
@@ -91,10 +95,12 @@ pub enum DemoError {
 
 impl DemoWorld {
     /// Blocking (well under a second on first use, then a copy of the cached world). The cache is
-    /// `$XDG_CACHE_HOME/siths-upgrade`, else `~/.cache/siths-upgrade`, else the temp directory;
-    /// on Windows `%LOCALAPPDATA%\siths-upgrade\cache` ([`crate::paths`]).
+    /// `$XDG_CACHE_HOME/siths-upgrade`, else `~/.cache/siths-upgrade`; on Windows
+    /// `%LOCALAPPDATA%\siths-upgrade\cache` ([`crate::paths`]). Without any of them the demo
+    /// refuses, naming what to set: a shared temporary folder could hold a world another user
+    /// made.
     pub fn prepare() -> Result<DemoWorld, DemoError> {
-        DemoWorld::prepare_in(&cache_root())
+        DemoWorld::prepare_in(&cache_root()?)
     }
 
     /// Like [`DemoWorld::prepare`] with the cache under `cache` (tests use their own).
@@ -164,20 +170,22 @@ impl DemoWorld {
 }
 
 /// Where the demo CA world is cached between runs.
-pub fn cache_root() -> PathBuf {
+pub fn cache_root() -> Result<PathBuf, crate::paths::NoProfileFolder> {
     crate::paths::cache_dir()
 }
 
 /// The cached CA world of this version under `cache`, and whether it was made now. Made in a
 /// temporary sibling and renamed into place, so a run that is killed half-way leaves no half
-/// world.
+/// world. The cache folder is made owner-only, and one that is there must be the user's and
+/// writable by no one else: the world in it holds the demo's keys and codes, and the demo
+/// trusts its root.
 fn cached_world(cache: &Path) -> Result<(PathBuf, bool), DemoError> {
+    crate::private_file::ensure_private_dir(cache)?;
     let target = cache.join(format!("demo-ca-{}", env!("CARGO_PKG_VERSION")));
     if is_complete(&target) {
         return Ok((target, false));
     }
     let files = |e| DemoError::Files(cache.to_path_buf(), e);
-    std::fs::create_dir_all(cache).map_err(files)?;
     let prefix = format!("{BUILDING_PREFIX}{}-", std::process::id());
     let building = crate::private_file::private_dir_builder(&prefix)
         .tempdir_in(cache)

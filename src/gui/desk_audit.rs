@@ -17,13 +17,29 @@ pub struct DeskAudit {
 }
 
 impl DeskAudit {
+    /// The log at `path`; one that cannot be opened (broken, a link, another user's, one others
+    /// can change) is shown on the desk and blocks help.
     pub fn open(path: &Path) -> DeskAudit {
-        let entries = crate::audit::verify(path).map(|r| r.entries).unwrap_or(0);
+        let log = AuditLog::open(path).map_err(|e| e.to_string());
         DeskAudit {
             path: path.to_path_buf(),
-            log: AuditLog::open(path).map_err(|e| e.to_string()),
-            entries,
+            entries: log.as_ref().map(AuditLog::entries).unwrap_or(0),
+            log,
             unanchored: Vec::new(),
+        }
+    }
+
+    /// The desk's own log in the user's data folder ([`crate::audit::desk_log`]), or, without
+    /// a folder of the user's own or with one others can change, a desk that shows why.
+    pub fn open_default() -> DeskAudit {
+        match crate::audit::desk_log() {
+            Ok(path) => DeskAudit::open(&path),
+            Err(e) => DeskAudit {
+                path: PathBuf::new(),
+                log: Err(e.to_string()),
+                entries: 0,
+                unanchored: Vec::new(),
+            },
         }
     }
 

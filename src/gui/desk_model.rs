@@ -9,7 +9,7 @@
 use zeroize::Zeroizing;
 
 use crate::card::{CardOverview, SecretCode};
-use crate::gui::protocol::{Command, Failure};
+use crate::gui::protocol::{Command, Failure, Task};
 use crate::pki::{Identity, Purpose};
 
 /// The kinds of ID document an operator checks at the desk.
@@ -108,6 +108,41 @@ pub enum Gate {
     NoCustomerCertificate,
 }
 
+/// Why the desk refused a command to the customer's card: the window says it where the
+/// command was given, with what to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The customer's identity is not checked for the card now in the reader.
+    CheckIdentityFirst,
+    /// The audit log cannot record what would be done.
+    AuditBroken,
+}
+
+/// The task a command runs on the customer's card when it can change the card or spend one of
+/// its tries (a wrong PIN counts: three block the card). These wait for the identity check at
+/// the desk, whichever tab or page sends them. `None` for commands that only read the card
+/// (refresh, saving a certificate to a file) or are not about it.
+pub fn customer_card_task(command: &Command) -> Option<Task> {
+    Some(match command {
+        Command::ChangePin { .. } => Task::ChangePin,
+        Command::UnblockPin { .. } => Task::UnblockPin,
+        Command::Upgrade { .. } => Task::Upgrade,
+        Command::Renew { .. } => Task::Renew,
+        Command::FetchList { .. } => Task::FetchList,
+        Command::FetchWrite { .. } => Task::FetchWrite,
+        Command::VerifyPin { .. } => Task::VerifyPin,
+        Command::TestLogin { .. } => Task::TestLogin,
+        // Goes to the operator's card; its own gate is [`DeskModel::lookup_gate`].
+        Command::PukLookup { .. } => Task::PukLookup,
+        Command::Refresh
+        | Command::UseReader(_)
+        | Command::SetCa(_)
+        | Command::ExportCertificate { .. }
+        | Command::DemoCard(_)
+        | Command::Quit => return None,
+    })
+}
+
 /// The desk's state beside the customer-card app: the check, the lookup form, the PUK.
 #[derive(Default)]
 pub struct DeskModel {
@@ -181,6 +216,30 @@ impl DeskModel {
         }
         if !idle {
             return Err(Gate::Busy);
+        }
+        Ok(())
+    }
+
+    /// Whether `command` may go to the customer's card (`customer`, as the reader shows it
+    /// now): anything that changes the card, spends one of its tries or looks up its PUK only
+    /// after the identity check of this card and holder, and only while the audit log can
+    /// record it. The window sends every command through here at the desk, so no tab, page or
+    /// key reaches the card before the check; what is refused never reaches the worker and is
+    /// not logged as done to the card.
+    pub fn allow(
+        &self,
+        command: &Command,
+        customer: Option<&CardOverview>,
+        audit_ok: bool,
+    ) -> Result<(), Refusal> {
+        if customer_card_task(command).is_none() {
+            return Ok(());
+        }
+        if !customer.is_some_and(|c| self.identity_holds(c)) {
+            return Err(Refusal::CheckIdentityFirst);
+        }
+        if !audit_ok {
+            return Err(Refusal::AuditBroken);
         }
         Ok(())
     }
@@ -426,6 +485,80 @@ mod tests {
         let other = card("2002", "SE2321000016-1002", "Anna Berg");
         m.puk_arrived(Some(&other), Zeroizing::new("97531086".into()));
         assert!(m.puk.is_none());
+    }
+
+    /// Every command that changes the customer's card or spends a try waits for the check of
+    /// that card and holder, and for a log that records it; reading does not.
+    #[test]
+    fn nothing_reaches_the_customers_card_before_the_identity_check() {
+        let karin = card("1001", "SE2321000016-1001", "Karin Åström");
+        let pin = || SecretCode::pin("135790".into()).unwrap();
+        let puk = || SecretCode::puk("13572468".into()).unwrap();
+        let changing = || {
+            vec![
+                Command::ChangePin {
+                    kind: crate::card::PinKind::Pin1,
+                    old: pin(),
+                    new: SecretCode::pin("482915".into()).unwrap(),
+                },
+                Command::UnblockPin {
+                    kind: crate::card::PinKind::Pin1,
+                    puk: puk(),
+                    new: pin(),
+                },
+                Command::Upgrade {
+                    pin1: pin(),
+                    pin2: pin(),
+                },
+                Command::Renew {
+                    pin1: pin(),
+                    pin2: pin(),
+                },
+                Command::FetchList { pin1: pin() },
+                Command::FetchWrite {
+                    profiles: Vec::new(),
+                },
+                Command::VerifyPin {
+                    kind: crate::card::PinKind::Pin2,
+                    pin: pin(),
+                },
+                Command::TestLogin {
+                    slot: crate::card::KeySlot::new(2).unwrap(),
+                    pin1: pin(),
+                },
+            ]
+        };
+        let reading = || {
+            vec![
+                Command::Refresh,
+                Command::ExportCertificate {
+                    id: vec![1],
+                    path: "/tmp/x.pem".into(),
+                },
+            ]
+        };
+        let mut m = DeskModel::default();
+        for c in changing() {
+            assert_eq!(
+                m.allow(&c, Some(&karin), true),
+                Err(Refusal::CheckIdentityFirst)
+            );
+            assert_eq!(m.allow(&c, None, true), Err(Refusal::CheckIdentityFirst));
+        }
+        for c in reading() {
+            assert_eq!(m.allow(&c, Some(&karin), true), Ok(()));
+        }
+        checked(&mut m, &karin);
+        for c in changing() {
+            assert_eq!(m.allow(&c, Some(&karin), true), Ok(()));
+            assert_eq!(m.allow(&c, Some(&karin), false), Err(Refusal::AuditBroken));
+            // Another card in the reader is another customer.
+            let other = card("2002", "SE2321000016-1002", "Anna Berg");
+            assert_eq!(
+                m.allow(&c, Some(&other), true),
+                Err(Refusal::CheckIdentityFirst)
+            );
+        }
     }
 
     #[test]

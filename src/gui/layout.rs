@@ -10,6 +10,16 @@ use crate::gui::widgets;
 
 pub fn frame(app: &mut SithsApp, ui: &mut egui::Ui) {
     egui::Panel::top("top").show(ui, |ui| top_bar(app, ui));
+    if app.settings_notice.is_some() {
+        egui::Panel::top("settings_notice").show(ui, |ui| screens::settings::notice(app, ui));
+    }
+    if let Some(text) = desk_order(app) {
+        egui::Panel::top("desk_order").show(ui, |ui| {
+            ui.add_space(4.0);
+            widgets::warning(ui, &text);
+            ui.add_space(4.0);
+        });
+    }
     if app.is_demo() {
         egui::Panel::top("demo").show(ui, |ui| demo_banner(app, ui));
     }
@@ -28,6 +38,16 @@ pub fn frame(app: &mut SithsApp, ui: &mut egui::Ui) {
                 Screen::Desk => screens::desk::show(app, ui),
             });
     });
+}
+
+/// At the desk, on every page but the desk's own and the settings: until the customer's
+/// identity is checked for the card in the reader, say so before anyone types a code (the
+/// model refuses the command anyway, [`crate::gui::desk_model::DeskModel::allow`]).
+fn desk_order(app: &SithsApp) -> Option<String> {
+    let desk = app.desk.as_ref()?;
+    let customer = app.overview()?;
+    let elsewhere = !matches!(app.screen, Screen::Desk | Screen::Settings);
+    (elsewhere && !desk.model.identity_holds(customer)).then(|| app.tr.t("desk-check-first-here"))
 }
 
 fn top_bar(app: &mut SithsApp, ui: &mut egui::Ui) {

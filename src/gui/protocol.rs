@@ -210,4 +210,7 @@ pub enum Failure {
     CaNotSet,
     /// The card changed or is gone since the window asked.
     NoCard,
+    /// At the desk: not sent to the customer's card (the identity is not checked, or the
+    /// audit log cannot record it). Nothing reached the card.
+    Desk(crate::gui::desk_model::Refusal),
 }

@@ -38,12 +38,28 @@ impl eframe::App for Window {
     }
 }
 
-/// Open the window and run until it is closed. The error is for the terminal: the display could
-/// not be opened.
+/// Why the window did not run; for the terminal.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The demo's card and CA could not be made (the message says what to do).
+    #[error("{0}")]
+    Demo(#[from] crate::gui::demo::DemoError),
+    /// The display could not be opened.
+    #[error("{0}")]
+    Window(String),
+}
+
+/// Open the window and run until it is closed.
 /// `pkcs11` (from `--pkcs11`) overrides the module in the settings for this run.
-pub fn run(source: Source, pkcs11: Option<String>) -> Result<(), String> {
+pub fn run(source: Source, pkcs11: Option<String>) -> Result<(), RunError> {
     let path = default_path();
-    let mut settings = path.as_deref().map(Settings::load).unwrap_or_default();
+    let loaded = path.as_deref().map(Settings::load_checked);
+    // Saved only where nothing is lost by saving (the unreadable original kept beside).
+    let path = path.filter(|_| loaded.as_ref().is_none_or(|l| l.may_save));
+    let (mut settings, problem) = match loaded {
+        Some(l) => (l.settings, l.problem.map(|p| (p, l.kept_as))),
+        None => (Settings::default(), None),
+    };
     if pkcs11.is_some() {
         settings.pkcs11_module = pkcs11;
     }
@@ -55,7 +71,7 @@ pub fn run(source: Source, pkcs11: Option<String>) -> Result<(), String> {
     let (mode, operator) = match source {
         Source::Demo(crate::virtual_card::Pace::Fast) => (Mode::Demo(None), None),
         Source::Demo(pace) => {
-            let world = DemoWorld::prepare().map_err(|e| e.to_string())?;
+            let world = DemoWorld::prepare()?;
             crate::virtual_card::lock(&world.card).set_pace(pace);
             (Mode::Demo(Some(world)), None)
         }
@@ -75,18 +91,19 @@ pub fn run(source: Source, pkcs11: Option<String>) -> Result<(), String> {
             )
         }
         Source::DeskDemo => {
-            let world = DemoWorld::prepare().map_err(|e| e.to_string())?;
-            let seat = world
-                .seat(DEMO_OPERATOR_HSA_ID)
-                .map_err(|e| e.to_string())?;
+            let world = DemoWorld::prepare()?;
+            let seat = world.seat(DEMO_OPERATOR_HSA_ID)?;
             let ca = world.ca.clone();
             (Mode::Demo(Some(world)), Some(Mode::Seat { seat, ca }))
         }
     };
     let worker = Worker::spawn(mode, notifier.clone());
     let mut app = SithsApp::new(worker, notifier.clone(), settings, path);
+    if let Some((problem, kept_as)) = problem {
+        app = app.with_settings_problem(problem, kept_as);
+    }
     if let Some(operator) = operator {
-        let audit = DeskAudit::open(&crate::audit::default_path());
+        let audit = DeskAudit::open_default();
         app = app.with_desk(Desk::new(Worker::spawn(operator, notifier), audit));
     }
     let title = app.tr.t("app-title");
@@ -109,7 +126,7 @@ pub fn run(source: Source, pkcs11: Option<String>) -> Result<(), String> {
         options,
         Box::new(|_cc| Ok(Box::new(Window { app }))),
     )
-    .map_err(|e| e.to_string())
+    .map_err(|e| RunError::Window(e.to_string()))
 }
 
 /// The holder's own card: through the PKCS#11 module the settings name, else PC/SC.

@@ -550,6 +550,13 @@ pub fn failure(tr: &Tr, f: &Failure) -> Explained {
         .with_technical(tr, detail.as_str()),
         Failure::CaNotSet => Explained::new(tr.t("err-ca-not-set"), vec![NextAction::OpenSettings]),
         Failure::NoCard => Explained::new(tr.t("err-no-card"), vec![NextAction::InsertAndResume]),
+        Failure::Desk(r) => Explained::new(
+            tr.t(match r {
+                crate::gui::desk_model::Refusal::CheckIdentityFirst => "err-desk-identity-first",
+                crate::gui::desk_model::Refusal::AuditBroken => "err-desk-audit-broken",
+            }),
+            Vec::new(),
+        ),
     }
 }
 

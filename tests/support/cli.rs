@@ -52,3 +52,20 @@ pub fn serve_virtual_card(
         .spawn()
         .unwrap()
 }
+
+/// Run `siths-upgrade ARGS` in `dir` with only the environment `env` (as a service or `env -i`
+/// starts it: no HOME, no XDG folders, no display), and wait for it.
+pub fn run_with_only(
+    args: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+    dir: &std::path::Path,
+) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (*k, *v)))
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}

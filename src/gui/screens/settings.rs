@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::gui::app::SithsApp;
 use crate::gui::i18n::Lang;
 use crate::gui::protocol::{CaSettings, Command, Environment};
-use crate::gui::settings::Settings;
+use crate::gui::settings::{Settings, SettingsProblem};
 use crate::gui::widgets;
 
 /// What the holder is typing, applied on "Save".
@@ -127,4 +127,55 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
     if app.settings_form.saved {
         widgets::success(ui, &app.tr.t("settings-saved"));
     }
+}
+
+/// The settings file could not all be read: which settings are back to their defaults (named
+/// as the settings screen names them), that the others are kept, and where the original is.
+pub fn notice(app: &mut SithsApp, ui: &mut egui::Ui) {
+    let Some((problem, kept_as)) = &app.settings_notice else {
+        return;
+    };
+    let tr = &app.tr;
+    let mut text = match problem {
+        SettingsProblem::Fields(fields) => {
+            let names: Vec<String> = fields.iter().map(|f| field_name(tr, f)).collect();
+            tr.a(
+                "settings-notice-fields",
+                &[("fields", names.join(", ").as_str().into())],
+            )
+        }
+        SettingsProblem::Unreadable => tr.t("settings-notice-unreadable"),
+    };
+    text.push(' ');
+    text.push_str(&match kept_as {
+        Some(bad) => tr.a(
+            "settings-notice-kept",
+            &[("file", bad.display().to_string().as_str().into())],
+        ),
+        None => tr.t("settings-notice-not-saved"),
+    });
+    ui.add_space(4.0);
+    ui.horizontal_wrapped(|ui| {
+        widgets::warning(ui, &text);
+        if widgets::secondary(ui, &app.tr.t("settings-notice-close"), true) {
+            app.settings_notice = None;
+        }
+    });
+    ui.add_space(4.0);
+}
+
+/// A settings field (its name in the file) as the window names it.
+fn field_name(tr: &crate::gui::i18n::Tr, field: &str) -> String {
+    let id = match field {
+        "lang" => "settings-language",
+        "ca_url" => "settings-ca-url",
+        "ca_root" => "settings-ca-root",
+        "reader" => "settings-reader",
+        "pkcs11_module" => "settings-pkcs11",
+        "login_certificate" => "settings-field-login-certificate",
+        "desk_operator_reader" => "settings-field-desk-operator-reader",
+        "desk_customer_reader" => "settings-field-desk-customer-reader",
+        other => return other.to_string(),
+    };
+    tr.t(id)
 }
