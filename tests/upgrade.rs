@@ -595,6 +595,14 @@ fn a_puk_is_fetched_only_for_a_card_certificate_this_ca_stands_behind() {
             .lines()
             .count()
     };
+    let serial = rig
+        .dir
+        .persons()
+        .unwrap()
+        .by_hsa_id(KARIN)
+        .unwrap()
+        .card_serial
+        .clone();
     let lookup = |hsa_id: &str, certificate: &[u8]| {
         puk_lookup(
             &rig.card(),
@@ -604,6 +612,7 @@ fn a_puk_is_fetched_only_for_a_card_certificate_this_ca_stands_behind() {
             &Customer {
                 hsa_id,
                 certificate,
+                serial: &serial,
             },
             "forgot PIN1; passport checked",
         )

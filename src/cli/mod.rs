@@ -354,7 +354,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         ),
         Cmd::VirtualCard(cmd) => virtual_card::run(cmd),
         Cmd::CaMock(cmd) => ca_mock::run(cmd),
-        Cmd::Audit(cmd) => audit::run(cmd),
+        Cmd::Audit(cmd) => audit::run(cmd, access),
     }
 }
 

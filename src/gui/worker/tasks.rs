@@ -192,8 +192,7 @@ pub(super) fn puk_lookup(
     card: &SharedCard,
     ca: &CaSettings,
     pin1: SecretCode,
-    customer: &str,
-    customer_cert: &[u8],
+    customer: &crate::workflow::test_login::Customer<'_>,
     reason: &str,
     anchors: &[crate::audit::anchor::Anchor],
 ) -> Result<Outcome, Failure> {
@@ -203,10 +202,7 @@ pub(super) fn puk_lookup(
         &url,
         &root,
         &pin1,
-        &crate::workflow::test_login::Customer {
-            hsa_id: customer,
-            certificate: customer_cert,
-        },
+        customer,
         reason,
     )
     .map_err(upgrade_failure)?;
