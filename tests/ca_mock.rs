@@ -971,17 +971,7 @@ fn the_ca_keeps_codes_and_keys_from_other_local_users() {
     // The lookup log is created owner-only by the first lookup.
     let env = Env::new();
     let operator = env.legacy_client(MARTA_OPERATOR);
-    let ask = env.file("ask.json");
-    std::fs::write(
-        &ask,
-        r#"{"hsa_id": "TST5565594230-1002", "reason": "ärende 1"}"#,
-    )
-    .unwrap();
-    let (status, _) = env.curl(
-        "/api/v1/puk-lookup",
-        Some(&operator),
-        Some((&ask, "application/json")),
-    );
+    let (status, _) = env.desk_lookup(&operator, TOLVAN, "ärende 1");
     assert_eq!(status, 200);
     assert_eq!(mode(&env.dir.puk_log()), 0o600, "puk-lookups.log");
 }
@@ -2036,7 +2026,9 @@ mod routing_properties {
 
 #[test]
 fn a_standard_est_client_gets_what_rfc_7030_promises() {
-    let env = Env::new();
+    // Karin's personnummer authentication certificate, due for renewal, for the base key.
+    let mut due = Vec::new();
+    let env = Env::with(|dir| due = store_for_base_key(dir, KARIN, Profile::PnrAuth, 20));
     let client = env.legacy_client(KARIN);
 
     // cacerts without a label: the default CA's set, every CA this CA stands behind, which
@@ -2118,36 +2110,38 @@ fn a_standard_est_client_gets_what_rfc_7030_promises() {
         refusal((status, body)),
         (415, "unsupported_media_type".into())
     );
-    assert_eq!(env.server().enrolments_for(KARIN), 0);
+    assert_eq!(env.server().enrolments_for(KARIN), 1);
 
-    // simplereenroll: nothing to renew before a first enrolment ...
+    // simplereenroll: the legacy card certificate renews nothing ...
     let (status, body) = env.curl(
         "/.well-known/est/hsa-auth/simplereenroll",
         Some(&client),
         Some((&csr, "application/pkcs10")),
     );
-    assert_eq!(refusal((status, body)), (403, "nothing_to_renew".into()));
-    // ... and after one, a fresh key renews it into a new certificate.
-    let (status, first) = env.enroll("hsa-auth", &client, &csr);
-    assert_eq!(status, 200);
-    let first = env.read_back("first", &first);
-    let fresh = env.csr("renewed", 2048, "/CN=whatever");
+    assert_eq!(
+        refusal((status, body)),
+        (403, "renew_with_pair_certificate".into())
+    );
+    // ... the pair's due authentication certificate renews itself into a new certificate.
+    let first = env.file("first.pem");
+    std::fs::write(&first, pem("CERTIFICATE", &due)).unwrap();
+    let fresh = env.csr("renewed", 2048, "/serialNumber=198102179804");
     let (status, renewed) = env.curl(
-        "/.well-known/est/hsa-auth/simplereenroll",
-        Some(&client),
+        "/.well-known/est/pnr-auth/simplereenroll",
+        Some(&first),
         Some((&fresh, "application/pkcs10")),
     );
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&renewed));
     let renewed = env.read_back("renewed", &renewed);
     let (a, b) = (
-        CertInfo::from_pem(&std::fs::read_to_string(first).unwrap()).unwrap(),
+        CertInfo::from_pem(&std::fs::read_to_string(&first).unwrap()).unwrap(),
         CertInfo::from_pem(&std::fs::read_to_string(renewed).unwrap()).unwrap(),
     );
     assert_ne!(a.serial_hex, b.serial_hex);
-    assert_eq!(b.subject.serial_number.as_deref(), Some(KARIN));
+    assert_eq!(b.subject.serial_number.as_deref(), Some("198102179804"));
     let (status, body) = env.curl(
-        "/.well-known/est/hsa-auth/simplereenroll",
-        Some(&client),
+        "/.well-known/est/pnr-auth/simplereenroll",
+        Some(&first),
         Some((&fresh, "application/json")),
     );
     assert_eq!(
