@@ -1440,7 +1440,9 @@ fn audit_anchors_at_the_ca_show_a_rewritten_shortened_rebuilt_or_hidden_log() {
     let full = env.file("full.log");
     let mut forged = AuditLog::open(&full).unwrap();
     for i in 1..=3 {
-        let entry = forged.append(record(&format!("ärende {i}, inget hände"))).unwrap();
+        let entry = forged
+            .append(record(&format!("ärende {i}, inget hände")))
+            .unwrap();
         let anchor = Anchor::for_entry(forged.log_id().unwrap(), &entry);
         assert_eq!(send(&anchor, &operator).0, 200);
     }
@@ -1512,8 +1514,8 @@ fn audit_verify_with_card(env: &Env, operator: &str, files: &[&Path]) -> (Option
 /// Issue 20, finding 6: entries the CA never received within a day fail `audit verify --ca`.
 #[test]
 fn entries_never_anchored_within_a_day_fail_audit_verify() {
-    use siths_upgrade::audit::anchor::Anchor;
     use siths_upgrade::audit::Entry;
+    use siths_upgrade::audit::anchor::Anchor;
     use siths_upgrade::audit::{Action, AuditLog, Outcome, Record};
     let env = Env::new();
     let operator = env.legacy_client(MARTA_OPERATOR);
@@ -1645,7 +1647,9 @@ fn renewal_is_bound_to_its_pair_and_window_and_replaces_the_old_certificate() {
     // The due HSA-id pair renews with its own authentication certificate.
     let (status, renewed) = env.reenroll("hsa-auth", &hsa_auth, &k1);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&renewed));
-    let new_auth = CertInfo::from_pem(&std::fs::read_to_string(env.read_back("new-auth", &renewed)).unwrap()).unwrap();
+    let new_auth =
+        CertInfo::from_pem(&std::fs::read_to_string(env.read_back("new-auth", &renewed)).unwrap())
+            .unwrap();
     assert!(new_auth.days_left(siths_upgrade::pki::date::now_unix()) > 1000);
     // The old one is replaced: the CA lists only the new one.
     let listed = |cert: &Path| {
@@ -1661,7 +1665,10 @@ fn renewal_is_bound_to_its_pair_and_window_and_replaces_the_old_certificate() {
     assert_eq!(listed(&legacy), vec![new_auth.serial_hex.clone()]);
     assert!(!listed(&legacy).contains(&old_serial));
     // The same key again (a resumed renewal): the same certificate, nothing new.
-    assert_eq!(env.reenroll("hsa-auth", &hsa_auth, &k1), (200, renewed.clone()));
+    assert_eq!(
+        env.reenroll("hsa-auth", &hsa_auth, &k1),
+        (200, renewed.clone())
+    );
     // The replaced login finishes its pair: the signature certificate, once.
     let k2 = hsa_csr("k2");
     assert_eq!(env.reenroll("hsa-sign", &hsa_auth, &k2).0, 200);
@@ -1812,7 +1819,11 @@ fn a_puk_needs_the_customers_card_and_a_fresh_challenge() {
     let file = env.file("c.json");
     std::fs::write(&file, format!(r#"{{"hsa_id": "{TOLVAN}"}}"#)).unwrap();
     assert_eq!(
-        refusal(env.curl("/api/v1/puk-challenge", None, Some((&file, "application/json")))),
+        refusal(env.curl(
+            "/api/v1/puk-challenge",
+            None,
+            Some((&file, "application/json"))
+        )),
         (401, "no_client_certificate".into())
     );
     // One PUK left the CA, and its lookup is the only one logged.
@@ -1858,7 +1869,10 @@ fn a_level_2_certificate_logs_in_but_gets_nothing_at_level_3() {
         (403, "trust_level_too_low".into())
     );
     // The same holders at level 3 (the legacy card certificate) are served.
-    assert_eq!(env.enroll("hsa-auth", &env.legacy_client(KARIN), &csr).0, 200);
+    assert_eq!(
+        env.enroll("hsa-auth", &env.legacy_client(KARIN), &csr).0,
+        200
+    );
 }
 
 /// Connect to `addr` from the local address `from` (another loopback address than the

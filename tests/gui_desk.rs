@@ -347,15 +347,20 @@ fn the_identity_check_gates_the_puk_lookup_and_the_unblock() {
         .anchors(&log_id)
         .unwrap()
         .into_iter()
-        .map(|(seq, hash, action, _)| siths_upgrade::audit::anchor::StoredAnchor {
-            seq,
-            hash,
-            action,
-            received: String::new(),
-        })
+        .map(
+            |(seq, hash, action, _)| siths_upgrade::audit::anchor::StoredAnchor {
+                seq,
+                hash,
+                action,
+                received: String::new(),
+            },
+        )
         .collect();
     assert_eq!(
-        anchors.iter().map(|a| a.action.as_str()).collect::<Vec<_>>(),
+        anchors
+            .iter()
+            .map(|a| a.action.as_str())
+            .collect::<Vec<_>>(),
         ["identity-check"]
     );
     let report = siths_upgrade::audit::anchor::check(

@@ -397,7 +397,12 @@ mod tests {
     fn times_of_entries_are_read_to_the_second() {
         assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_time("2023-11-14T22:13:20Z"), Some(1_700_000_000));
-        for bad in ["2023-11-14T22:13:20", "2023-11-14 22:13:20Z", "2023-11-14T25:00:00Z", ""] {
+        for bad in [
+            "2023-11-14T22:13:20",
+            "2023-11-14 22:13:20Z",
+            "2023-11-14T25:00:00Z",
+            "",
+        ] {
             assert_eq!(parse_time(bad), None, "{bad}");
         }
     }

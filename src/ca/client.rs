@@ -614,7 +614,9 @@ fn connection_lost(e: &reqwest::Error) -> bool {
 fn query_safe(value: &str) -> bool {
     !value.is_empty()
         && value.len() <= 64
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, CaError> {

@@ -62,13 +62,16 @@ pub fn run(cmd: AuditCmd, access: CardAccess<'_>) -> Result<(), CliError> {
             verify_with_ca(&files, &ca, &ca_root, card, PinSource::new(pin_stdin))
         }
         AuditCmd::Verify { files, .. } => {
-            for file in or_default(files) {
-                let report = audit::verify(&file).map_err(cli_error)?;
+            let files = or_default(files);
+            for file in &files {
+                let report = audit::verify(file).map_err(cli_error)?;
+                // One file (the usual case) is told as before; several name each.
+                if files.len() > 1 {
+                    print!("{}: ", file.display());
+                }
                 println!(
-                    "{}: {} entries, chain intact (last hash {})",
-                    file.display(),
-                    report.entries,
-                    report.last_hash
+                    "{} entries, chain intact (last hash {})",
+                    report.entries, report.last_hash
                 );
             }
             Ok(())
@@ -134,8 +137,8 @@ fn check_at_ca(
     let ca_failed = |e: crate::workflow::upgrade::UpgradeError| {
         CliError::new(ExitCode::System, format!("the CA: {e}"))
     };
-    let client = crate::workflow::test_login::operator_client(shared, ca, root, pin1)
-        .map_err(ca_failed)?;
+    let client =
+        crate::workflow::test_login::operator_client(shared, ca, root, pin1).map_err(ca_failed)?;
     let now = crate::pki::date::now_unix();
     let mut ids = Vec::new();
     let mut operators: Vec<String> = Vec::new();

@@ -113,7 +113,8 @@ pub enum Cmd {
     Renew {
         #[command(flatten)]
         ca: CaArgs,
-        /// Renew this pair even if it is not due: hsa-id or personnummer (repeatable).
+        /// Renew only this pair: hsa-id or personnummer (repeatable). The CA renews a pair only
+        /// in its last 30 days, and refuses (renewal_not_due) before.
         #[arg(long, value_name = "PAIR")]
         only: Vec<renew::PairArg>,
     },

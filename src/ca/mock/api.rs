@@ -235,7 +235,11 @@ impl Ca {
     /// The root and every issuing CA, the legacy one included: what a client needs to check
     /// any certificate this CA stands behind.
     fn all_cacerts(&self) -> Result<Reply, Refusal> {
-        let mut certs: Vec<&[u8]> = self.login_cas.iter().map(|(_, c)| c.der.as_slice()).collect();
+        let mut certs: Vec<&[u8]> = self
+            .login_cas
+            .iter()
+            .map(|(_, c)| c.der.as_slice())
+            .collect();
         certs.push(&self.root_der);
         let body = pkcs7::certs_only_base64(&certs)
             .map_err(|e| Refusal::new(500, RefusalCode::Internal, e.to_string()))?;
@@ -799,7 +803,10 @@ impl Ca {
                 );
                 Err(Refusal::anchor_conflict(anchor.seq))
             }
-            AnchorOutcome::OwnedBy { operator: owner, desk } => {
+            AnchorOutcome::OwnedBy {
+                operator: owner,
+                desk,
+            } => {
                 log::warn!(
                     "audit anchor from {} at desk {:?} for log {} of {owner} at desk {desk:?}",
                     operator.hsa_id,

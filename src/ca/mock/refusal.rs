@@ -162,7 +162,9 @@ impl Refusal {
         Refusal::new(
             403,
             RefusalCode::NothingToRenew,
-            format!("you hold no current {label} certificate from this CA to renew; use simpleenroll"),
+            format!(
+                "you hold no current {label} certificate from this CA to renew; use simpleenroll"
+            ),
         )
     }
 

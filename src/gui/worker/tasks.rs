@@ -197,15 +197,8 @@ pub(super) fn puk_lookup(
     anchors: &[crate::audit::anchor::Anchor],
 ) -> Result<Outcome, Failure> {
     let (url, root) = ca_material(ca)?;
-    let puk = crate::workflow::test_login::puk_lookup(
-        card,
-        &url,
-        &root,
-        &pin1,
-        customer,
-        reason,
-    )
-    .map_err(upgrade_failure)?;
+    let puk = crate::workflow::test_login::puk_lookup(card, &url, &root, &pin1, customer, reason)
+        .map_err(upgrade_failure)?;
     // The lookup counts even when the CA takes no anchors: they wait for the next login.
     let anchored = crate::workflow::test_login::send_anchors(card, &url, &root, &pin1, anchors)
         .unwrap_or_else(|e| {
