@@ -979,6 +979,11 @@ fn certificates_and_puk_lookup() {
         &[&rustls::version::TLS13],
         Box::new(move |seen| match seen.path.as_str() {
             "/api/v1/certificates" => answer(200, "application/json", list.clone()),
+            "/api/v1/puk-challenge" => answer(
+                200,
+                "application/json",
+                r#"{"challenge":"c0ffee","expires":"2031-01-01T00:00:00Z"}"#,
+            ),
             "/api/v1/puk-lookup" => {
                 let v: serde_json::Value = serde_json::from_slice(&seen.body).unwrap();
                 if v["reason"].as_str().unwrap_or("").is_empty() {
@@ -1001,16 +1006,33 @@ fn certificates_and_puk_lookup() {
     assert_eq!(certs[0].serial, "0a1b");
     assert_eq!(certs[0].der, auth);
 
+    let customer_cert = b"the customer's certificate".to_vec();
+    let customer = siths_upgrade::ca::client::CustomerCard {
+        hsa_id: "TST5565594230-1002",
+        certificate: &customer_cert,
+        serial: "9752269000001002",
+    };
     let puk = client
-        .puk_lookup("TST5565594230-1002", "card holder called, PIN2 blocked")
+        .puk_lookup(&customer, "card holder called, PIN2 blocked")
         .unwrap();
     assert_eq!(puk.as_str(), "13572468");
     let seen = server.seen();
-    let sent: serde_json::Value = serde_json::from_slice(&seen[1].body).unwrap();
+    // A challenge for that customer first, then the lookup that spends it with what the desk
+    // read from the customer's card.
+    let asked: serde_json::Value = serde_json::from_slice(&seen[1].body).unwrap();
+    assert_eq!(seen[1].path, "/api/v1/puk-challenge");
+    assert_eq!(asked["hsa_id"], "TST5565594230-1002");
+    let sent: serde_json::Value = serde_json::from_slice(&seen[2].body).unwrap();
     assert_eq!(sent["hsa_id"], "TST5565594230-1002");
-    assert_eq!(seen[1].content_type.as_deref(), Some("application/json"));
+    assert_eq!(sent["challenge"], "c0ffee");
+    assert_eq!(sent["card_serial"], "9752269000001002");
+    assert_eq!(
+        sent["customer_certificate"],
+        base64::engine::general_purpose::STANDARD.encode(&customer_cert)
+    );
+    assert_eq!(seen[2].content_type.as_deref(), Some("application/json"));
 
-    let err = client.puk_lookup("TST5565594230-1002", "").unwrap_err();
+    let err = client.puk_lookup(&customer, "").unwrap_err();
     assert_eq!(err.refusal_code(), Some(RefusalCode::ReasonMissing));
     assert!(!format!("{err:?}").contains("13572468"));
 }
@@ -1308,6 +1330,9 @@ fn a_request_the_server_closes_on_is_sent_again_if_safe_with_a_new_handshake() {
                     "application/pkcs7-mime",
                     pkcs7::certs_only_base64(&[&hsa3, &issued]).unwrap(),
                 ),
+                ("POST", "/api/v1/puk-challenge") => {
+                    answer(200, "application/json", r#"{"challenge":"c0ffee"}"#)
+                }
                 _ => answer(200, "application/json", r#"{"puk":"00000000"}"#),
             },
         ),
@@ -1345,15 +1370,21 @@ fn a_request_the_server_closes_on_is_sent_again_if_safe_with_a_new_handshake() {
         "a card signature each"
     );
 
-    // A PUK lookup is never sent twice: the operator decides.
-    let err = client
-        .puk_lookup("TST5565594230-1002", "ärende 4711")
-        .unwrap_err();
+    // A PUK lookup is never sent twice: the operator decides. (Its challenge may be asked for
+    // again: an unspent challenge expires.)
+    let customer = siths_upgrade::ca::client::CustomerCard {
+        hsa_id: "TST5565594230-1002",
+        certificate: b"the customer's certificate",
+        serial: "9752269000001002",
+    };
+    let err = client.puk_lookup(&customer, "ärende 4711").unwrap_err();
     assert!(matches!(err, CaError::Unreachable { .. }), "{err:?}");
     assert!(err.to_string().contains("try again"), "{err}");
     assert_eq!(
         server.seen().last(),
         Some(&("/api/v1/puk-lookup".to_string(), false))
     );
-    assert_eq!(server.connections(), 3);
+    // One new connection: the challenge's, sent again after its connection closed under it;
+    // none for the lookup.
+    assert_eq!(server.connections(), 4);
 }

@@ -120,10 +120,95 @@ impl Env {
     }
 
     fn restart(&mut self) {
+        self.restart_with(mock::Limits::default());
+    }
+
+    fn restart_with(&mut self, limits: mock::Limits) {
         if let Some(old) = self.server.take() {
             old.stop();
         }
-        self.server = Some(mock::start(self.dir.path(), "127.0.0.1:0").unwrap());
+        self.server = Some(mock::start_with(self.dir.path(), "127.0.0.1:0", limits).unwrap());
+    }
+
+    /// The certificate of an EST answer as a PEM file (no checks).
+    fn answer_pem(&self, name: &str, answer: &[u8]) -> PathBuf {
+        let compact: String = String::from_utf8_lossy(answer)
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        let certs = siths_upgrade::ca::pkcs7::parse_certs_only_base64(compact.as_bytes()).unwrap();
+        let path = self.file(&format!("{name}.pem"));
+        std::fs::write(&path, pem("CERTIFICATE", &certs[0])).unwrap();
+        path
+    }
+
+    fn reenroll(&self, label: &str, cert: &Path, csr_b64: &Path) -> (u16, Vec<u8>) {
+        self.curl(
+            &format!("/.well-known/est/{label}/simplereenroll"),
+            Some(cert),
+            Some((csr_b64, "application/pkcs10")),
+        )
+    }
+
+    /// A PUK lookup as the desk makes it, with curl: a challenge, then the lookup carrying
+    /// what was read from `customer`'s card in DIR (its HSA-id authentication certificate and
+    /// its serial).
+    fn desk_lookup(&self, operator: &Path, customer: &str, reason: &str) -> (u16, Vec<u8>) {
+        let (status, body) = self.challenge(operator, customer);
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let challenge = json(&body)["challenge"].as_str().unwrap().to_string();
+        let (cert, serial) = self.card_evidence(customer);
+        self.lookup_with(
+            operator,
+            &serde_json::json!({
+                "hsa_id": customer,
+                "reason": reason,
+                "challenge": challenge,
+                "customer_certificate": cert,
+                "card_serial": serial,
+            }),
+        )
+    }
+
+    fn challenge(&self, operator: &Path, customer: &str) -> (u16, Vec<u8>) {
+        let file = self.file("challenge.json");
+        std::fs::write(&file, format!(r#"{{"hsa_id": "{customer}"}}"#)).unwrap();
+        self.curl(
+            "/api/v1/puk-challenge",
+            Some(operator),
+            Some((&file, "application/json")),
+        )
+    }
+
+    fn lookup_with(&self, operator: &Path, body: &serde_json::Value) -> (u16, Vec<u8>) {
+        let file = self.file("lookup.json");
+        std::fs::write(&file, serde_json::to_vec(body).unwrap()).unwrap();
+        self.curl(
+            "/api/v1/puk-lookup",
+            Some(operator),
+            Some((&file, "application/json")),
+        )
+    }
+
+    /// What a desk reads from a holder's card without a PIN: the HSA-id authentication
+    /// certificate (base64 DER) and the card's serial.
+    fn card_evidence(&self, hsa_id: &str) -> (String, String) {
+        use base64::Engine;
+        let overview = card_overview(&self.dir.card_state(hsa_id));
+        let cert = overview
+            .certificates
+            .iter()
+            .find(|c| {
+                c.info.as_ref().is_ok_and(|i| {
+                    i.purpose == Purpose::Authentication
+                        && i.subject.serial_number.as_deref() == Some(hsa_id)
+                })
+            })
+            .unwrap();
+        (
+            base64::engine::general_purpose::STANDARD.encode(&cert.der),
+            overview.serial.clone(),
+        )
     }
 
     fn file(&self, name: &str) -> PathBuf {
@@ -775,12 +860,8 @@ fn puk_lookup_needs_an_operator_and_a_reason_and_is_logged_without_the_puk() {
     };
     let good =
         ask(r#"{"hsa_id": "TST5565594230-1002", "reason": "ID-kort visat i disken, ärende 4711"}"#);
-    let (status, body) = env.curl(
-        "/api/v1/puk-lookup",
-        Some(&operator),
-        Some((&good, "application/json")),
-    );
-    assert_eq!(status, 200);
+    let (status, body) = env.desk_lookup(&operator, TOLVAN, "ID-kort visat i disken, ärende 4711");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert_eq!(json(&body)["puk"], tolvan.pins.puk.as_str());
 
     let log = std::fs::read_to_string(env.dir.puk_log()).unwrap();
@@ -797,12 +878,7 @@ fn puk_lookup_needs_an_operator_and_a_reason_and_is_logged_without_the_puk() {
     );
 
     // Without a reason; as a holder who is not an operator; for nobody.
-    let no_reason = ask(r#"{"hsa_id": "TST5565594230-1002", "reason": "  "}"#);
-    let r = env.curl(
-        "/api/v1/puk-lookup",
-        Some(&operator),
-        Some((&no_reason, "application/json")),
-    );
+    let r = env.desk_lookup(&operator, TOLVAN, "  ");
     assert_eq!(refusal(r), (400, "reason_missing".into()));
     let holder = env.legacy_client(KARIN);
     let r = env.curl(
@@ -895,17 +971,7 @@ fn the_ca_keeps_codes_and_keys_from_other_local_users() {
     // The lookup log is created owner-only by the first lookup.
     let env = Env::new();
     let operator = env.legacy_client(MARTA_OPERATOR);
-    let ask = env.file("ask.json");
-    std::fs::write(
-        &ask,
-        r#"{"hsa_id": "TST5565594230-1002", "reason": "ärende 1"}"#,
-    )
-    .unwrap();
-    let (status, _) = env.curl(
-        "/api/v1/puk-lookup",
-        Some(&operator),
-        Some((&ask, "application/json")),
-    );
+    let (status, _) = env.desk_lookup(&operator, TOLVAN, "ärende 1");
     assert_eq!(status, 200);
     assert_eq!(mode(&env.dir.puk_log()), 0o600, "puk-lookups.log");
 }
@@ -999,8 +1065,9 @@ fn slow_and_idle_clients_do_not_take_the_ca_down() {
         header_read: Duration::from_secs(1),
         ..mock::Limits::default()
     });
+    // From one address other than curl's, so the per-client cap leaves curl its places.
     let idle: Vec<std::net::TcpStream> = (0..500)
-        .map(|_| std::net::TcpStream::connect(env.server().addr()).unwrap())
+        .map(|_| connect_from("127.0.0.2", env.server().addr()))
         .collect();
     // A client that sends half a request head and then nothing.
     let mut half = tls_client(&env);
@@ -1189,32 +1256,22 @@ fn a_signature_certificate_cannot_log_in() {
 }
 
 #[test]
-fn puk_lookups_are_rate_limited_per_operator() {
-    let env = Env::with_limits(mock::Limits {
+fn puk_lookups_are_rate_limited_per_operator_across_a_restart() {
+    let limits = mock::Limits {
         puk_lookups: mock::RateLimit {
             max: 2,
             window: std::time::Duration::from_secs(3600),
         },
         ..mock::Limits::default()
-    });
+    };
+    let mut env = Env::with_limits(limits);
     let operator = env.legacy_client(MARTA_OPERATOR);
     let tolvan = env.person(TOLVAN);
-    let ask = env.file("ask.json");
-    std::fs::write(
-        &ask,
-        r#"{"hsa_id": "TST5565594230-1002", "reason": "ärende 4711"}"#,
-    )
-    .unwrap();
-    let lookup = || {
-        env.curl(
-            "/api/v1/puk-lookup",
-            Some(&operator),
-            Some((&ask, "application/json")),
-        )
-    };
-    assert_eq!(lookup().0, 200);
-    assert_eq!(lookup().0, 200);
-    let (status, body) = lookup();
+    assert_eq!(env.desk_lookup(&operator, TOLVAN, "ärende 4711").0, 200);
+    assert_eq!(env.desk_lookup(&operator, TOLVAN, "ärende 4712").0, 200);
+    // A restart of the CA does not give the operator a fresh allowance.
+    env.restart_with(limits);
+    let (status, body) = env.desk_lookup(&operator, TOLVAN, "ärende 4713");
     assert!(!String::from_utf8_lossy(&body).contains(tolvan.pins.puk.as_str()));
     let message = json(&body)["message"].as_str().unwrap().to_string();
     assert_eq!(refusal((status, body)), (429, "too_many_lookups".into()));
@@ -1233,26 +1290,17 @@ fn no_puk_leaves_the_ca_unless_its_lookup_is_logged() {
     let env = Env::with(|dir| std::fs::create_dir(dir.puk_log()).unwrap());
     let operator = env.legacy_client(MARTA_OPERATOR);
     let tolvan = env.person(TOLVAN);
-    let ask = env.file("ask.json");
-    std::fs::write(
-        &ask,
-        r#"{"hsa_id": "TST5565594230-1002", "reason": "ärende 4711"}"#,
-    )
-    .unwrap();
-    let (status, body) = env.curl(
-        "/api/v1/puk-lookup",
-        Some(&operator),
-        Some((&ask, "application/json")),
-    );
+    let (status, body) = env.desk_lookup(&operator, TOLVAN, "ärende 4711");
     assert!(!String::from_utf8_lossy(&body).contains(tolvan.pins.puk.as_str()));
     assert_eq!(refusal((status, body)), (500, "internal".into()));
 }
 
 #[test]
-fn audit_anchors_at_the_ca_show_a_rewritten_or_shortened_log() {
+fn audit_anchors_at_the_ca_show_a_rewritten_shortened_rebuilt_or_hidden_log() {
     use siths_upgrade::audit::anchor::Anchor;
     use siths_upgrade::audit::{Action, AuditLog, Outcome, Record};
-    let env = Env::new();
+    // A second operator, to post into Märta's log.
+    let env = Env::with(|dir| make_operator(dir, "TST5565594230-1003"));
     let operator = env.legacy_client(MARTA_OPERATOR);
     let record = |detail: &str| Record {
         operator: MARTA_OPERATOR.into(),
@@ -1303,27 +1351,43 @@ fn audit_anchors_at_the_ca_show_a_rewritten_or_shortened_log() {
         ..anchors[1].clone()
     };
     assert_eq!(refusal(send(&bad, &operator)), (400, "bad_anchor".into()));
-
-    let verify = |file: &Path| {
-        let out = Command::new(env!("CARGO_BIN_EXE_siths-upgrade"))
-            .args([
-                "audit",
-                "verify",
-                s(file),
-                "--ca",
-                &env.server().url(),
-                "--ca-root",
-                s(&env.dir.root_pem()),
-            ])
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
+    // The log is Märta's, at her desk: another operator, or she at another desk, cannot add to
+    // it (a fifth entry that does not exist yet, so nothing else could refuse it).
+    let fifth = Anchor {
+        seq: 5,
+        hash: "e".repeat(64),
+        ..anchors[1].clone()
     };
-    let (code, text) = verify(&path);
+    let intruder = env.legacy_client("TST5565594230-1003");
+    assert_eq!(
+        refusal(send(&fifth, &intruder)),
+        (403, "log_of_another_operator".into())
+    );
+    let elsewhere = Anchor {
+        desk: "another-desk".into(),
+        ..fifth.clone()
+    };
+    assert_eq!(
+        refusal(send(&elsewhere, &operator)),
+        (403, "log_of_another_desk".into())
+    );
+    // Reading anchors takes an operator's login too.
+    let list = format!("/api/v1/audit-anchors?log={}", anchors[0].log);
+    assert_eq!(
+        refusal(env.curl(&list, None, None)),
+        (401, "no_client_certificate".into())
+    );
+    assert_eq!(
+        refusal(env.curl(&list, Some(&env.legacy_client(KARIN)), None)),
+        (403, "not_operator".into())
+    );
+    assert_eq!(
+        refusal(env.curl("/api/v1/audit-logs", None, None)),
+        (401, "no_client_certificate".into())
+    );
+
+    let verify = |files: &[&Path]| audit_verify_with_card(&env, MARTA_OPERATOR, files);
+    let (code, text) = verify(&[&path]);
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("4 of them match"), "{text}");
 
@@ -1341,7 +1405,7 @@ fn audit_anchors_at_the_ca_show_a_rewritten_or_shortened_log() {
         .output()
         .unwrap();
     assert!(plain.status.success(), "the forged chain should pass alone");
-    let (code, text) = verify(&rebuilt);
+    let (code, text) = verify(&[&rebuilt]);
     assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains("rewritten") && text.contains("entry 3"),
@@ -1355,7 +1419,7 @@ fn audit_anchors_at_the_ca_show_a_rewritten_or_shortened_log() {
         format!("{}\n{}\n{}\n", lines[0], lines[1], lines[2]),
     )
     .unwrap();
-    let (code, text) = verify(&short);
+    let (code, text) = verify(&[&short]);
     assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains("shortened") && text.contains("entry 4"),
@@ -1367,9 +1431,492 @@ fn audit_anchors_at_the_ca_show_a_rewritten_or_shortened_log() {
     let mut other_log = AuditLog::open(&unknown).unwrap();
     other_log.append(record("ny logg")).unwrap();
     drop(other_log);
-    let (code, text) = verify(&unknown);
+    let (code, text) = verify(&[&unknown]);
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("no anchor"), "{text}");
+
+    // The whole log rebuilt from its first entry (a new id) and re-anchored by the same
+    // operator: on its own it matches every anchor, but the CA still holds the old log.
+    let full = env.file("full.log");
+    let mut forged = AuditLog::open(&full).unwrap();
+    for i in 1..=3 {
+        let entry = forged
+            .append(record(&format!("ärende {i}, inget hände")))
+            .unwrap();
+        let anchor = Anchor::for_entry(forged.log_id().unwrap(), &entry);
+        assert_eq!(send(&anchor, &operator).0, 200);
+    }
+    drop(forged);
+    let (code, text) = verify(&[&full]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("1 more audit log") && text.contains(&anchors[0].log),
+        "{text}"
+    );
+    // Given together, both are accounted for.
+    let (code, text) = verify(&[&path, &full]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("2 log(s), every one of them given"), "{text}");
+}
+
+/// Make `hsa_id` a service-centre operator in DIR's directory.
+fn make_operator(dir: &MockDir, hsa_id: &str) {
+    let text = std::fs::read_to_string(dir.persons_json()).unwrap();
+    let mut persons: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let list = persons.as_array_mut().unwrap();
+    for p in list {
+        if p["hsa_id"] == hsa_id {
+            p["operator"] = true.into();
+        }
+    }
+    std::fs::write(dir.persons_json(), serde_json::to_vec(&persons).unwrap()).unwrap();
+}
+
+/// `audit verify --ca` as a process, logged in with `operator`'s virtual card from DIR (its
+/// PIN1 on stdin): (exit code, stdout and stderr).
+fn audit_verify_with_card(env: &Env, operator: &str, files: &[&Path]) -> (Option<i32>, String) {
+    use std::io::Write;
+    let mut args = vec![
+        "--virtual-card".to_string(),
+        s(&env.dir.card_state(operator)).to_string(),
+        "audit".into(),
+        "verify".into(),
+    ];
+    args.extend(files.iter().map(|f| s(f).to_string()));
+    args.extend([
+        "--ca".into(),
+        env.server().url(),
+        "--ca-root".into(),
+        s(&env.dir.root_pem()).into(),
+        "--pin-stdin".into(),
+    ]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_siths-upgrade"))
+        .args(&args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pin = env.person(operator).pins.pin1.clone();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{pin}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// Issue 20, finding 6: entries the CA never received within a day fail `audit verify --ca`.
+#[test]
+fn entries_never_anchored_within_a_day_fail_audit_verify() {
+    use siths_upgrade::audit::Entry;
+    use siths_upgrade::audit::anchor::Anchor;
+    use siths_upgrade::audit::{Action, AuditLog, Outcome, Record};
+    let env = Env::new();
+    let operator = env.legacy_client(MARTA_OPERATOR);
+    let path = env.file("audit.log");
+    let mut log = AuditLog::open(&path).unwrap();
+    for i in 1..=3 {
+        log.append(Record {
+            operator: MARTA_OPERATOR.into(),
+            card_serial: "9752269000001002".into(),
+            customer: TOLVAN.into(),
+            action: Action::PukLookup,
+            outcome: Outcome::Done,
+            detail: format!("ärende {i}"),
+        })
+        .unwrap();
+    }
+    drop(log);
+    // Entries 1 and 2 were written two days ago (the file as a desk offline since then would
+    // hold it: a valid chain).
+    let two_days_ago = siths_upgrade::pki::date::now_unix() - 2 * 86_400;
+    let old = {
+        let d = siths_upgrade::pki::Date::from_unix(two_days_ago);
+        let t = two_days_ago.rem_euclid(86_400);
+        format!("{d}T{:02}:{:02}:{:02}Z", t / 3600, t / 60 % 60, t % 60)
+    };
+    let mut entries: Vec<Entry> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut prev = siths_upgrade::audit::GENESIS.to_string();
+    for (i, e) in entries.iter_mut().enumerate() {
+        if i < 2 {
+            e.time = old.clone();
+        }
+        e.prev = prev.clone();
+        e.hash = e.compute_hash();
+        prev = e.hash.clone();
+    }
+    let text: String = entries
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap() + "\n")
+        .collect();
+    std::fs::write(&path, text).unwrap();
+    let send = |entry: &Entry| {
+        let anchor = Anchor::for_entry(&entries[0].hash, entry);
+        let body = env.file("anchor.json");
+        std::fs::write(&body, serde_json::to_vec(&anchor).unwrap()).unwrap();
+        env.curl(
+            "/api/v1/audit-anchor",
+            Some(&operator),
+            Some((&body, "application/json")),
+        )
+        .0
+    };
+    assert_eq!(send(&entries[0]), 200);
+    assert_eq!(send(&entries[2]), 200);
+    let (code, text) = audit_verify_with_card(&env, MARTA_OPERATOR, &[&path]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("entries 2 of the audit log") && text.contains("24 hours"),
+        "{text}"
+    );
+    // Anchored late, it passes.
+    assert_eq!(send(&entries[1]), 200);
+    let (code, text) = audit_verify_with_card(&env, MARTA_OPERATOR, &[&path]);
+    assert_eq!(code, Some(0), "{text}");
+}
+
+/// A certificate of `profile` for the base client key from DIR's issuing CA, ending in `days`,
+/// put into the store before the CA serves (as a card upgraded long ago would have it).
+fn store_for_base_key(dir: &MockDir, hsa_id: &str, profile: Profile, days: i64) -> Vec<u8> {
+    let person = dir.persons().unwrap().by_hsa_id(hsa_id).unwrap().clone();
+    let ca = dir
+        .load_ca(match profile.identity() {
+            siths_upgrade::ca::IdentityKind::HsaId => CaName::Hsa3,
+            siths_upgrade::ca::IdentityKind::Personnummer => CaName::Pnr3,
+        })
+        .unwrap();
+    let mut request = person.cert_request(profile);
+    request.not_after = Some(siths_upgrade::pki::date::now_unix() + days * 86_400);
+    let der = ca.issue_person_cert(&request, &base().client_spki).unwrap();
+    mock::store::Store::open(&dir.store())
+        .unwrap()
+        .insert(hsa_id, profile, &der)
+        .unwrap();
+    der
+}
+
+/// Issue 20, finding 4: a renewal only with the pair's current authentication certificate,
+/// inside the renewal window, and it replaces the renewed certificate.
+#[test]
+fn renewal_is_bound_to_its_pair_and_window_and_replaces_the_old_certificate() {
+    let mut der = Vec::new();
+    let env = Env::with(|dir| {
+        der.push(store_for_base_key(dir, KARIN, Profile::HsaAuth, 20));
+        der.push(store_for_base_key(dir, KARIN, Profile::HsaSign, 20));
+        der.push(store_for_base_key(dir, KARIN, Profile::PnrAuth, 400));
+        der.push(store_for_base_key(dir, KARIN, Profile::PnrSign, 400));
+    });
+    let write = |name: &str, der: &[u8]| {
+        let path = env.file(name);
+        std::fs::write(&path, pem("CERTIFICATE", der)).unwrap();
+        path
+    };
+    let hsa_auth = write("hsa-auth-old.pem", &der[0]);
+    let pnr_auth = write("pnr-auth-old.pem", &der[2]);
+    let old_serial = CertInfo::from_der(&der[0]).unwrap().serial_hex;
+    let legacy = env.legacy_client(KARIN);
+    let hsa_csr = |name: &str| env.csr(name, 2048, "/CN=Karin");
+
+    // The legacy card certificate renews nothing, nor does another pair's certificate.
+    let k1 = hsa_csr("k1");
+    assert_eq!(
+        refusal(env.reenroll("hsa-auth", &legacy, &k1)),
+        (403, "renew_with_pair_certificate".into())
+    );
+    assert_eq!(
+        refusal(env.reenroll("pnr-sign", &hsa_auth, &k1)),
+        (403, "renew_with_pair_certificate".into())
+    );
+    // The personnummer pair is not due: its own login certificate may not renew it yet.
+    let (status, body) = env.reenroll("pnr-sign", &pnr_auth, &k1);
+    let message = json(&body)["message"].as_str().unwrap_or("").to_string();
+    assert_eq!(refusal((status, body)), (403, "renewal_not_due".into()));
+    assert!(message.contains("30 days"), "{message}");
+    assert_eq!(env.server().enrolments_for(KARIN), 4);
+
+    // The due HSA-id pair renews with its own authentication certificate.
+    let (status, renewed) = env.reenroll("hsa-auth", &hsa_auth, &k1);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&renewed));
+    let new_auth =
+        CertInfo::from_pem(&std::fs::read_to_string(env.read_back("new-auth", &renewed)).unwrap())
+            .unwrap();
+    assert!(new_auth.days_left(siths_upgrade::pki::date::now_unix()) > 1000);
+    // The old one is replaced: the CA lists only the new one.
+    let listed = |cert: &Path| {
+        let list = json(&env.curl("/api/v1/certificates", Some(cert), None).1);
+        list["certificates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["label"] == "hsa-auth")
+            .map(|c| c["serial"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(listed(&legacy), vec![new_auth.serial_hex.clone()]);
+    assert!(!listed(&legacy).contains(&old_serial));
+    // The same key again (a resumed renewal): the same certificate, nothing new.
+    assert_eq!(
+        env.reenroll("hsa-auth", &hsa_auth, &k1),
+        (200, renewed.clone())
+    );
+    // The replaced login finishes its pair: the signature certificate, once.
+    let k2 = hsa_csr("k2");
+    assert_eq!(env.reenroll("hsa-sign", &hsa_auth, &k2).0, 200);
+    assert_eq!(
+        refusal(env.reenroll("hsa-sign", &hsa_auth, &hsa_csr("k3"))),
+        (403, "login_replaced".into())
+    );
+    assert_eq!(
+        refusal(env.reenroll("hsa-auth", &hsa_auth, &hsa_csr("k4"))),
+        (403, "login_replaced".into())
+    );
+    // The new authentication certificate logs in, and is not due.
+    let new_login = env.answer_pem("new-login", &renewed);
+    let new_login_key_cert = {
+        // The renewal certified k1's key: log in with it.
+        let (cert, key) = (new_login, env.file("k1.key"));
+        let out = env.curl_raw("/api/v1/me", Some(&cert), Some(&key), None);
+        assert!(out.status.success());
+        (cert, key)
+    };
+    let out = env.curl_raw(
+        "/.well-known/est/hsa-auth/simplereenroll",
+        Some(&new_login_key_cert.0),
+        Some(&new_login_key_cert.1),
+        Some((&hsa_csr("k5"), "application/pkcs10")),
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "403");
+    assert_eq!(
+        json(&std::fs::read(env.file("body")).unwrap())["error"],
+        "renewal_not_due"
+    );
+    // Two renewals stored, one current certificate per profile.
+    assert_eq!(env.server().enrolments_for(KARIN), 6);
+}
+
+/// Issue 20, finding 4: one current certificate per holder and profile.
+#[test]
+fn a_second_key_gets_no_second_certificate_for_one_profile() {
+    let env = Env::new();
+    let legacy = env.legacy_client(KARIN);
+    let first = env.csr("first", 2048, "/CN=Karin");
+    let (status, answer) = env.enroll("hsa-auth", &legacy, &first);
+    assert_eq!(status, 200);
+    for name in ["second", "third"] {
+        let other = env.csr(name, 2048, "/CN=Karin");
+        let (status, body) = env.enroll("hsa-auth", &legacy, &other);
+        let message = json(&body)["message"].as_str().unwrap_or("").to_string();
+        assert_eq!(refusal((status, body)), (409, "already_enrolled".into()));
+        assert!(message.contains("simplereenroll"), "{message}");
+    }
+    // The first key again: its certificate, as a resumed upgrade needs.
+    assert_eq!(env.enroll("hsa-auth", &legacy, &first), (200, answer));
+    assert_eq!(env.server().enrolments_for(KARIN), 1);
+    let list = json(&env.curl("/api/v1/certificates", Some(&legacy), None).1);
+    assert_eq!(list["certificates"].as_array().unwrap().len(), 1);
+}
+
+/// Issue 20, finding 5: an operator's certificate alone gets no PUK; the lookup needs a fresh
+/// challenge of the CA and what the desk read from the customer's own card.
+#[test]
+fn a_puk_needs_the_customers_card_and_a_fresh_challenge() {
+    let env = Env::with_limits(mock::Limits {
+        puk_lookups: mock::RateLimit {
+            max: 100,
+            window: std::time::Duration::from_secs(3600),
+        },
+        ..mock::Limits::default()
+    });
+    let operator = env.legacy_client(MARTA_OPERATOR);
+    let persons = env.dir.persons().unwrap();
+    let puks: Vec<String> = persons
+        .persons()
+        .iter()
+        .map(|p| p.pins.puk.clone())
+        .collect();
+    let leaks = |body: &[u8]| {
+        let text = String::from_utf8_lossy(body);
+        puks.iter().any(|puk| text.contains(puk.as_str()))
+    };
+    // Ten holders harvested with curl and the operator's certificate only: without a
+    // challenge, then with one but nothing from the customer's card.
+    let others: Vec<&Person> = persons
+        .persons()
+        .iter()
+        .filter(|p| p.hsa_id != MARTA_OPERATOR)
+        .take(10)
+        .collect();
+    assert_eq!(others.len(), 10);
+    for person in &others {
+        let bare = env.lookup_with(
+            &operator,
+            &serde_json::json!({"hsa_id": person.hsa_id, "reason": "ärende 1"}),
+        );
+        assert!(!leaks(&bare.1));
+        assert_eq!(refusal(bare), (403, "bad_challenge".into()));
+        let (status, body) = env.challenge(&operator, &person.hsa_id);
+        assert_eq!(status, 200);
+        let challenge = json(&body)["challenge"].as_str().unwrap().to_string();
+        let r = env.lookup_with(
+            &operator,
+            &serde_json::json!({"hsa_id": person.hsa_id, "reason": "ärende 1", "challenge": challenge}),
+        );
+        assert!(!leaks(&r.1));
+        assert_eq!(refusal(r), (403, "customer_card_not_shown".into()));
+    }
+    let fresh = |customer: &str| {
+        let (_, body) = env.challenge(&operator, customer);
+        json(&body)["challenge"].as_str().unwrap().to_string()
+    };
+    let (tolvan_cert, tolvan_serial) = env.card_evidence(TOLVAN);
+    let (karin_cert, karin_serial) = env.card_evidence(KARIN);
+    let ask = |challenge: &str, cert: &str, serial: &str| {
+        env.lookup_with(
+            &operator,
+            &serde_json::json!({
+                "hsa_id": TOLVAN, "reason": "ärende 2", "challenge": challenge,
+                "customer_certificate": cert, "card_serial": serial,
+            }),
+        )
+    };
+    // Karin's card for Tolvan's PUK; Tolvan's certificate with another card's serial.
+    assert_eq!(
+        refusal(ask(&fresh(TOLVAN), &karin_cert, &karin_serial)),
+        (403, "customer_card_not_shown".into())
+    );
+    assert_eq!(
+        refusal(ask(&fresh(TOLVAN), &tolvan_cert, &karin_serial)),
+        (403, "customer_card_not_shown".into())
+    );
+    // A challenge issued for another customer, or spent already.
+    assert_eq!(
+        refusal(ask(&fresh(KARIN), &tolvan_cert, &tolvan_serial)),
+        (403, "bad_challenge".into())
+    );
+    let challenge = fresh(TOLVAN);
+    let (status, body) = ask(&challenge, &tolvan_cert, &tolvan_serial);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(json(&body)["puk"], env.person(TOLVAN).pins.puk.as_str());
+    assert_eq!(
+        refusal(ask(&challenge, &tolvan_cert, &tolvan_serial)),
+        (403, "bad_challenge".into())
+    );
+    // A challenge is for operators only, and needs a login.
+    assert_eq!(
+        refusal(env.challenge(&env.legacy_client(KARIN), TOLVAN)),
+        (403, "not_operator".into())
+    );
+    let file = env.file("c.json");
+    std::fs::write(&file, format!(r#"{{"hsa_id": "{TOLVAN}"}}"#)).unwrap();
+    assert_eq!(
+        refusal(env.curl(
+            "/api/v1/puk-challenge",
+            None,
+            Some((&file, "application/json"))
+        )),
+        (401, "no_client_certificate".into())
+    );
+    // One PUK left the CA, and its lookup is the only one logged.
+    let log = std::fs::read_to_string(env.dir.puk_log()).unwrap();
+    assert_eq!(log.lines().count(), 1, "{log}");
+}
+
+/// Issue 20, finding 8: a level-2 certificate logs in for what concerns its holder, and gets
+/// no level-3 certificate nor does service-centre work.
+#[test]
+fn a_level_2_certificate_logs_in_but_gets_nothing_at_level_3() {
+    let env = Env::new();
+    let karin = env.person(KARIN);
+    let level2 = env.client_cert(CaName::Hsa2, &karin, KARIN);
+    assert_eq!(env.curl("/api/v1/me", Some(&level2), None).0, 200);
+    assert_eq!(env.curl("/api/v1/certificates", Some(&level2), None).0, 200);
+    let csr = env.csr("l2", 2048, "/CN=Karin");
+    for label in ["hsa-auth", "hsa-sign", "pnr-auth", "pnr-sign"] {
+        assert_eq!(
+            refusal(env.enroll(label, &level2, &csr)),
+            (403, "trust_level_too_low".into()),
+            "{label}"
+        );
+        assert_eq!(
+            refusal(env.reenroll(label, &level2, &csr)),
+            (403, "trust_level_too_low".into()),
+            "{label}"
+        );
+    }
+    assert_eq!(env.server().enrolments_for(KARIN), 0);
+    let marta = env.person(MARTA_OPERATOR);
+    let operator2 = env.client_cert(CaName::Hsa2, &marta, MARTA_OPERATOR);
+    assert_eq!(
+        refusal(env.challenge(&operator2, TOLVAN)),
+        (403, "trust_level_too_low".into())
+    );
+    assert_eq!(
+        refusal(env.curl(
+            &format!("/api/v1/audit-anchors?log={}", "a".repeat(64)),
+            Some(&operator2),
+            None
+        )),
+        (403, "trust_level_too_low".into())
+    );
+    // The same holders at level 3 (the legacy card certificate) are served.
+    assert_eq!(
+        env.enroll("hsa-auth", &env.legacy_client(KARIN), &csr).0,
+        200
+    );
+}
+
+/// Connect to `addr` from the local address `from` (another loopback address than the
+/// server's other clients, so the CA sees another client).
+fn connect_from(from: &str, addr: std::net::SocketAddr) -> std::net::TcpStream {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let local: std::net::SocketAddr = format!("{from}:0").parse().unwrap();
+    socket.bind(&local.into()).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    socket.into()
+}
+
+/// Issue 20, finding 7: one client holding 800 idle connections must not keep another waiting.
+#[test]
+fn one_client_holding_many_idle_connections_does_not_keep_another_waiting() {
+    use std::time::Duration;
+    room_for_open_files(4096);
+    // A long handshake deadline: the idle connections would all be held for a minute.
+    let env = Env::with_limits(mock::Limits {
+        handshake: Duration::from_secs(60),
+        ..mock::Limits::default()
+    });
+    let idle: Vec<std::net::TcpStream> = (0..800)
+        .map(|_| connect_from("127.0.0.2", env.server().addr()))
+        .collect();
+    // Served, from 127.0.0.1 (curl's --max-time only guards against a hang).
+    assert_eq!(cacerts_within(&env, 30), (200, Some(0)));
+    // The hog keeps at most its share; the rest of its connections were closed.
+    let per_client = mock::Limits::default().per_client;
+    let mut open = idle;
+    for stream in &open {
+        stream
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        open.retain_mut(|s| !closed_within(s, Duration::from_secs(60)));
+        if open.len() <= per_client || std::time::Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(open.len(), per_client, "connections the one client kept");
 }
 
 mod routing_properties {
@@ -1493,7 +2040,9 @@ mod routing_properties {
 
 #[test]
 fn a_standard_est_client_gets_what_rfc_7030_promises() {
-    let env = Env::new();
+    // Karin's personnummer authentication certificate, due for renewal, for the base key.
+    let mut due = Vec::new();
+    let env = Env::with(|dir| due = store_for_base_key(dir, KARIN, Profile::PnrAuth, 20));
     let client = env.legacy_client(KARIN);
 
     // cacerts without a label: the default CA's set, every CA this CA stands behind, which
@@ -1575,36 +2124,38 @@ fn a_standard_est_client_gets_what_rfc_7030_promises() {
         refusal((status, body)),
         (415, "unsupported_media_type".into())
     );
-    assert_eq!(env.server().enrolments_for(KARIN), 0);
+    assert_eq!(env.server().enrolments_for(KARIN), 1);
 
-    // simplereenroll: nothing to renew before a first enrolment ...
+    // simplereenroll: the legacy card certificate renews nothing ...
     let (status, body) = env.curl(
         "/.well-known/est/hsa-auth/simplereenroll",
         Some(&client),
         Some((&csr, "application/pkcs10")),
     );
-    assert_eq!(refusal((status, body)), (403, "nothing_to_renew".into()));
-    // ... and after one, a fresh key renews it into a new certificate.
-    let (status, first) = env.enroll("hsa-auth", &client, &csr);
-    assert_eq!(status, 200);
-    let first = env.read_back("first", &first);
-    let fresh = env.csr("renewed", 2048, "/CN=whatever");
+    assert_eq!(
+        refusal((status, body)),
+        (403, "renew_with_pair_certificate".into())
+    );
+    // ... the pair's due authentication certificate renews itself into a new certificate.
+    let first = env.file("first.pem");
+    std::fs::write(&first, pem("CERTIFICATE", &due)).unwrap();
+    let fresh = env.csr("renewed", 2048, "/serialNumber=198102179804");
     let (status, renewed) = env.curl(
-        "/.well-known/est/hsa-auth/simplereenroll",
-        Some(&client),
+        "/.well-known/est/pnr-auth/simplereenroll",
+        Some(&first),
         Some((&fresh, "application/pkcs10")),
     );
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&renewed));
     let renewed = env.read_back("renewed", &renewed);
     let (a, b) = (
-        CertInfo::from_pem(&std::fs::read_to_string(first).unwrap()).unwrap(),
+        CertInfo::from_pem(&std::fs::read_to_string(&first).unwrap()).unwrap(),
         CertInfo::from_pem(&std::fs::read_to_string(renewed).unwrap()).unwrap(),
     );
     assert_ne!(a.serial_hex, b.serial_hex);
-    assert_eq!(b.subject.serial_number.as_deref(), Some(KARIN));
+    assert_eq!(b.subject.serial_number.as_deref(), Some("198102179804"));
     let (status, body) = env.curl(
-        "/.well-known/est/hsa-auth/simplereenroll",
-        Some(&client),
+        "/.well-known/est/pnr-auth/simplereenroll",
+        Some(&first),
         Some((&fresh, "application/json")),
     );
     assert_eq!(

@@ -70,7 +70,6 @@ struct Desk2 {
     operator_codes: DemoCodes,
     audit_path: std::path::PathBuf,
     puk_log: std::path::PathBuf,
-    ca: siths_upgrade::gui::protocol::CaSettings,
     _dir: tempfile::TempDir,
     /// The CA mock, when the customer's worker does not own the world.
     _world: Option<DemoWorld>,
@@ -115,7 +114,6 @@ impl Desk2 {
         };
         let operator_codes = seat.codes.clone();
         let ca = world.ca.clone();
-        let ca_settings = ca.clone();
         let notifier = Notifier::default();
         let (worker, kept) = match customer_seat {
             Some(customer) => (
@@ -147,7 +145,6 @@ impl Desk2 {
             operator_codes,
             audit_path,
             puk_log,
-            ca: ca_settings,
             _dir: dir,
             _world: kept,
             clicks: 0,
@@ -357,18 +354,40 @@ fn the_identity_check_gates_the_puk_lookup_and_the_unblock() {
     let log_id = siths_upgrade::audit::anchor::log_id(&desk.audit_path)
         .unwrap()
         .unwrap();
-    let root = std::fs::read(desk.ca.root_pem.as_ref().unwrap()).unwrap();
-    let anchors = siths_upgrade::audit::anchor::fetch(&desk.ca.url, &root, &log_id).unwrap();
+    // Read from the CA's store (the CA lists anchors to operators only).
+    let dir = siths_upgrade::ca::mock::MockDir::new(desk.puk_log.parent().unwrap());
+    let store = siths_upgrade::ca::mock::store::Store::open(&dir.store()).unwrap();
+    let anchors: Vec<siths_upgrade::audit::anchor::StoredAnchor> = store
+        .anchors(&log_id)
+        .unwrap()
+        .into_iter()
+        .map(
+            |(seq, hash, action, _)| siths_upgrade::audit::anchor::StoredAnchor {
+                seq,
+                hash,
+                action,
+                received: String::new(),
+            },
+        )
+        .collect();
     assert_eq!(
         anchors
-            .anchors
             .iter()
             .map(|a| a.action.as_str())
             .collect::<Vec<_>>(),
         ["identity-check"]
     );
-    let report = siths_upgrade::audit::anchor::check(&desk.audit_path, &anchors.anchors).unwrap();
+    let report = siths_upgrade::audit::anchor::check(
+        &desk.audit_path,
+        &anchors,
+        siths_upgrade::pki::date::now_unix(),
+    )
+    .unwrap();
     assert_eq!(report.anchored, 1);
+    // The log is the operator's, and the only one the CA holds of hers.
+    let logs = store.logs_of("TST5565594230-1007").unwrap();
+    assert_eq!(logs.len(), 1);
+    assert_eq!(logs[0].log, log_id);
 
     // The customer types the new PIN; the PUK is already in the form.
     desk.click("Lås upp PIN1 (legitimering)");

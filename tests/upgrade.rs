@@ -595,6 +595,14 @@ fn a_puk_is_fetched_only_for_a_card_certificate_this_ca_stands_behind() {
             .lines()
             .count()
     };
+    let serial = rig
+        .dir
+        .persons()
+        .unwrap()
+        .by_hsa_id(KARIN)
+        .unwrap()
+        .card_serial
+        .clone();
     let lookup = |hsa_id: &str, certificate: &[u8]| {
         puk_lookup(
             &rig.card(),
@@ -604,6 +612,7 @@ fn a_puk_is_fetched_only_for_a_card_certificate_this_ca_stands_behind() {
             &Customer {
                 hsa_id,
                 certificate,
+                serial: &serial,
             },
             "forgot PIN1; passport checked",
         )
@@ -672,7 +681,7 @@ fn renewal_replaces_every_due_pair_and_then_has_nothing_to_do() {
 }
 
 #[test]
-fn renewal_on_request_moves_only_the_named_pair_and_back_again() {
+fn renewal_on_request_of_a_pair_not_due_is_refused_by_the_ca_and_changes_no_certificate() {
     use siths_upgrade::ca::IdentityKind;
     let rig = Rig::new(KARIN);
     rig.upgrade().unwrap();
@@ -689,16 +698,24 @@ fn renewal_on_request_moves_only_the_named_pair_and_back_again() {
         v.sort();
         v
     };
-    let renewed = rig.renew_with(&[IdentityKind::HsaId], &mut |_| {}).unwrap();
-    assert_eq!(renewed.renewed, [Profile::HsaAuth, Profile::HsaSign]);
-    assert_eq!(slots(&rig), [1, 3, 5, 7]);
-    // The upgrade sees a renewed card as done, and removes nothing of it.
-    let up = rig.upgrade().unwrap();
-    assert!(up.written.is_empty() && up.removed_slots.is_empty());
-    assert_eq!(slots(&rig), [1, 3, 5, 7]);
-    // The next renewal rotates back.
-    rig.renew_with(&[IdentityKind::HsaId], &mut |_| {}).unwrap();
+    let stored = rig.stored(KARIN).len();
+    // Asked for anyway: the CA renews only inside the renewal window (issue 20, finding 4).
+    let err = rig
+        .renew_with(&[IdentityKind::HsaId], &mut |_| {})
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            UpgradeError::Ca(siths_upgrade::ca::client::CaError::Refused {
+                code: siths_upgrade::ca::RefusalCode::RenewalNotDue,
+                ..
+            })
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("can be renewed from"), "{err}");
     assert_eq!(slots(&rig), [2, 3, 6, 7]);
+    assert_eq!(rig.stored(KARIN).len(), stored, "nothing issued");
 }
 
 #[test]

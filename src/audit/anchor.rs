@@ -7,7 +7,11 @@
 //! entry shows a shortened log.
 //!
 //! A log is named by its first entry's hash ([`log_id`]): every entry is chained to it, and it
-//! needs no state beside the file.
+//! needs no state beside the file. Such a name alone would let the owner rebuild the whole log
+//! under a new name and anchor that instead, so the CA also keeps who owns each log (the
+//! operator and desk of its first anchor; anyone else's anchors are refused) and lists every
+//! log of an operator ([`LogList`]): [`check_logs`] fails while a log of the operator that the
+//! CA holds is not among the files checked.
 
 use std::path::Path;
 
@@ -17,10 +21,15 @@ use super::chain;
 use super::entry::Entry;
 use super::error::AuditError;
 
-/// Where the desk sends an anchor (POST) and where anyone reads a log's anchors
-/// (GET `?log=<id>`).
+/// Where the desk sends an anchor (POST), where an operator reads a log's anchors
+/// (GET `?log=<id>`) and the logs of an operator (GET `?operator=<HSA-id>`).
 pub const POST_PATH: &str = "/api/v1/audit-anchor";
 pub const GET_PATH: &str = "/api/v1/audit-anchors";
+pub const LOGS_PATH: &str = "/api/v1/audit-logs";
+
+/// How long an entry may wait for its anchor before `audit verify --ca` fails: the desk sends
+/// pending anchors with the operator's next login, so a working desk anchors within a day.
+pub const UNANCHORED_GRACE_SECONDS: i64 = 24 * 3600;
 
 /// What the desk sends the CA for one entry: no name or HSA-id, only the hash and the action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,16 +40,20 @@ pub struct Anchor {
     pub hash: String,
     /// The entry's action, as in the file (`puk-lookup`, …).
     pub action: String,
+    /// The desk (computer) that keeps the log, as it names itself: a log belongs to one desk.
+    #[serde(default)]
+    pub desk: String,
 }
 
 impl Anchor {
-    /// The anchor of `entry` in the log named `log`.
+    /// The anchor of `entry` in the log named `log`, kept at this computer ([`desk_name`]).
     pub fn for_entry(log: &str, entry: &Entry) -> Anchor {
         Anchor {
             log: log.to_string(),
             seq: entry.seq,
             hash: entry.hash.clone(),
             action: entry.action.as_str().to_string(),
+            desk: desk_name(),
         }
     }
 
@@ -57,6 +70,29 @@ impl Anchor {
                 .action
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b == b'-')
+            && self.desk.len() <= 64
+            && !self.desk.chars().any(char::is_control)
+    }
+}
+
+/// This computer's name, which the desk's anchors carry so an auditor knows where a log the
+/// CA lists is kept. Self-declared: it locates a log, it proves nothing.
+pub fn desk_name() -> String {
+    let name = std::env::var("COMPUTERNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .unwrap_or_default();
+    let name: String = name
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(64)
+        .collect();
+    if name.is_empty() {
+        "unnamed".into()
+    } else {
+        name
     }
 }
 
@@ -80,7 +116,29 @@ pub struct StoredAnchor {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnchorList {
     pub log: String,
+    /// The operator who owns the log (`None`: the CA never heard of it).
+    #[serde(default)]
+    pub operator: Option<String>,
     pub anchors: Vec<StoredAnchor>,
+}
+
+/// One log of an operator as the CA lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogInfo {
+    pub log: String,
+    pub desk: String,
+    /// RFC 3339 UTC.
+    pub first_received: String,
+    pub last_received: String,
+    pub anchors: u64,
+    pub last_seq: u64,
+}
+
+/// The CA's answer to `GET /api/v1/audit-logs?operator=<HSA-id>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogList {
+    pub operator: String,
+    pub logs: Vec<LogInfo>,
 }
 
 /// The id of the log at `path`: its first entry's hash, `None` for an empty log. The chain is
@@ -111,16 +169,40 @@ pub struct AnchorReport {
     pub anchored: u64,
     /// Entries without an anchor (the CA could not be reached when they were written).
     pub unanchored: Vec<u64>,
+    /// Those of them written more than [`UNANCHORED_GRACE_SECONDS`] before the check.
+    pub overdue: Vec<u64>,
+    /// The operator of the log's first entry: whose logs the CA is asked for.
+    pub operator: String,
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` as unix seconds; `None` for anything else.
+fn parse_time(text: &str) -> Option<i64> {
+    let (date, time) = text.strip_suffix('Z')?.split_once('T')?;
+    let mut ymd = date.splitn(3, '-');
+    let date = crate::pki::Date::new(
+        ymd.next()?.parse().ok()?,
+        ymd.next()?.parse().ok()?,
+        ymd.next()?.parse().ok()?,
+    )?;
+    let mut hms = time.splitn(3, ':').map(|p| p.parse::<i64>().ok());
+    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
+    ((0..24).contains(&h) && (0..60).contains(&m) && (0..61).contains(&s))
+        .then(|| date.to_unix() + h * 3600 + m * 60 + s)
 }
 
 /// Check the chain of the log at `path`, then every anchor the CA holds for it: each must
 /// name an entry of the log with the same hash. An empty log, or one the CA knows nothing
-/// of, fails too: the CA cannot vouch for it.
-pub fn check(path: &Path, anchors: &[StoredAnchor]) -> Result<AnchorReport, AuditError> {
+/// of, fails too: the CA cannot vouch for it. Entries without an anchor are listed, and those
+/// older than the grace period at `now` are `overdue` (the caller fails on them).
+pub fn check(path: &Path, anchors: &[StoredAnchor], now: i64) -> Result<AnchorReport, AuditError> {
     let file = std::fs::File::open(path).map_err(|e| AuditError::io(path, "read", e))?;
     let mut hashes: Vec<String> = Vec::new();
+    let mut times: Vec<Option<i64>> = Vec::new();
+    let mut operator = None;
     let scanned = chain::scan(path, std::io::BufReader::new(file), |e| {
-        hashes.push(e.hash.clone())
+        hashes.push(e.hash.clone());
+        times.push(parse_time(&e.time));
+        operator.get_or_insert_with(|| e.operator.clone());
     })?;
     let entries = scanned.report.entries;
     if anchors.is_empty() {
@@ -150,70 +232,53 @@ pub fn check(path: &Path, anchors: &[StoredAnchor]) -> Result<AnchorReport, Audi
         }
         anchored_seqs.insert(anchor.seq);
     }
+    let unanchored: Vec<u64> = (1..=entries)
+        .filter(|s| !anchored_seqs.contains(s))
+        .collect();
+    // An entry whose time cannot be read counts as old: it cannot show it is recent.
+    let overdue = unanchored
+        .iter()
+        .copied()
+        .filter(|s| {
+            let time = usize::try_from(s - 1)
+                .ok()
+                .and_then(|i| times.get(i).copied().flatten());
+            time.is_none_or(|t| now.saturating_sub(t) > UNANCHORED_GRACE_SECONDS)
+        })
+        .collect();
     Ok(AnchorReport {
         entries,
         last_hash: scanned.report.last_hash,
         anchored: anchored_seqs.len() as u64,
-        unanchored: (1..=entries)
-            .filter(|s| !anchored_seqs.contains(s))
-            .collect(),
+        unanchored,
+        overdue,
+        operator: operator.unwrap_or_default(),
     })
 }
 
-/// Read the CA's anchors for the log `log` from `ca_url`, trusting only `ca_root_pem` for the
-/// CA's server certificate. No client certificate: anchors are hashes, readable by anyone who
-/// checks a log.
-pub fn fetch(ca_url: &str, ca_root_pem: &[u8], log: &str) -> Result<AnchorList, AuditError> {
-    let fail = |what: String| AuditError::Anchors(what);
-    let roots = crate::ca::tls::root_store(ca_root_pem).map_err(|e| fail(e.to_string()))?;
-    let tls = crate::ca::tls::client_builder()
-        .with_safe_default_protocol_versions()
-        .map_err(|e| fail(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let http = reqwest::blocking::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .https_only(true)
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .timeout(std::time::Duration::from_secs(30))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| fail(format!("HTTP client: {e}")))?;
-    let url = format!(
-        "{}{GET_PATH}?log={log}",
-        ca_url.trim().trim_end_matches('/')
-    );
-    let answer = http.get(&url).send().map_err(|e| {
-        fail(format!(
-            "cannot reach the CA at {ca_url} ({e}); check the address, the network and that \
-             --ca-root is the CA's root.pem"
-        ))
-    })?;
-    let status = answer.status();
-    let body = answer
-        .bytes()
-        .map_err(|e| fail(format!("the CA's answer broke off ({e}); try again")))?;
-    if !status.is_success() {
-        let message = serde_json::from_slice::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v["message"].as_str().map(str::to_string))
-            .unwrap_or_else(|| format!("HTTP {status}"));
-        return Err(fail(format!(
-            "the CA refused to list the anchors: {message}"
-        )));
+/// Every log the CA holds for an operator must be among `given` (the ids of the files
+/// checked): a log rebuilt under a new id and anchored anew leaves the old one at the CA, and
+/// a log kept at a desk nobody checks shows the same way.
+pub fn check_logs(list: &LogList, given: &[String]) -> Result<(), AuditError> {
+    let missing: Vec<String> = list
+        .logs
+        .iter()
+        .filter(|l| !given.contains(&l.log))
+        .map(|l| {
+            format!(
+                "log {} at desk {:?}, {} anchored entries up to entry {}, first anchored {}, \
+                 last {}",
+                l.log, l.desk, l.anchors, l.last_seq, l.first_received, l.last_received
+            )
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
     }
-    let list: AnchorList = serde_json::from_slice(&body).map_err(|e| {
-        fail(format!(
-            "the CA's list of anchors cannot be read ({e}); is {ca_url} a SITHS CA?"
-        ))
-    })?;
-    if list.log != log {
-        return Err(fail(format!(
-            "the CA answered for another log ({}); is {ca_url} the right CA?",
-            list.log
-        )));
-    }
-    Ok(list)
+    Err(AuditError::LogsMissing {
+        operator: list.operator.clone(),
+        missing,
+    })
 }
 
 #[cfg(test)]
@@ -230,6 +295,10 @@ mod tests {
             outcome: Outcome::Done,
             detail: detail.into(),
         }
+    }
+
+    fn now() -> i64 {
+        crate::pki::date::now_unix()
     }
 
     fn stored(a: &Anchor) -> StoredAnchor {
@@ -260,12 +329,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.log");
         let anchors = log(&path, 4, "a");
-        let report = check(&path, &anchors).unwrap();
+        let report = check(&path, &anchors, now()).unwrap();
         assert_eq!((report.entries, report.anchored), (4, 4));
         assert!(report.unanchored.is_empty());
-        // The CA missed entry 3 (it was down): reported, not an error.
+        // The CA missed entry 3 (it was down): reported, and overdue only after the grace.
         let some: Vec<_> = anchors.iter().filter(|a| a.seq != 3).cloned().collect();
-        assert_eq!(check(&path, &some).unwrap().unanchored, vec![3]);
+        let report = check(&path, &some, now()).unwrap();
+        assert_eq!((report.unanchored, report.overdue), (vec![3], vec![]));
+        let later = now() + UNANCHORED_GRACE_SECONDS + 60;
+        assert_eq!(check(&path, &some, later).unwrap().overdue, vec![3]);
+        assert_eq!(report.operator, "TST5565594230-1007");
         assert_eq!(
             log_id(&path).unwrap().as_deref(),
             Some(anchors[0].hash.as_str())
@@ -286,7 +359,7 @@ mod tests {
         forged.append(record("forged 2")).unwrap();
         forged.append(record("forged 3")).unwrap();
         assert_eq!(crate::audit::verify(&path).unwrap().entries, 4);
-        let err = check(&path, &anchors).unwrap_err();
+        let err = check(&path, &anchors, now()).unwrap_err();
         assert!(matches!(err, AuditError::Rewritten { seq: 3, .. }), "{err}");
         assert!(err.to_string().contains("entry 3"), "{err}");
     }
@@ -300,7 +373,7 @@ mod tests {
         let head: String = text.lines().take(3).map(|l| format!("{l}\n")).collect();
         std::fs::write(&path, head).unwrap();
         assert_eq!(crate::audit::verify(&path).unwrap().entries, 3);
-        let err = check(&path, &anchors).unwrap_err();
+        let err = check(&path, &anchors, now()).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -315,9 +388,43 @@ mod tests {
         // Emptied, or never anchored: the CA cannot vouch for it.
         std::fs::write(&path, "").unwrap();
         assert!(matches!(
-            check(&path, &[]).unwrap_err(),
+            check(&path, &[], now()).unwrap_err(),
             AuditError::NotAnchored { entries: 0, .. }
         ));
+    }
+
+    #[test]
+    fn times_of_entries_are_read_to_the_second() {
+        assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_time("2023-11-14T22:13:20Z"), Some(1_700_000_000));
+        for bad in [
+            "2023-11-14T22:13:20",
+            "2023-11-14 22:13:20Z",
+            "2023-11-14T25:00:00Z",
+            "",
+        ] {
+            assert_eq!(parse_time(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_log_the_ca_holds_must_be_given() {
+        let info = |log: &str| LogInfo {
+            log: log.into(),
+            desk: "desk-1".into(),
+            first_received: "2026-01-01T00:00:00Z".into(),
+            last_received: "2026-01-02T00:00:00Z".into(),
+            anchors: 4,
+            last_seq: 4,
+        };
+        let list = LogList {
+            operator: "TST5565594230-1007".into(),
+            logs: vec![info(&"a".repeat(64)), info(&"b".repeat(64))],
+        };
+        assert!(check_logs(&list, &["a".repeat(64), "b".repeat(64)]).is_ok());
+        let err = check_logs(&list, &["a".repeat(64)]).unwrap_err();
+        assert!(err.to_string().contains(&"b".repeat(64)), "{err}");
+        assert!(err.to_string().contains("1 more audit log"), "{err}");
     }
 
     #[test]
@@ -327,6 +434,7 @@ mod tests {
             seq: 2,
             hash: "b".repeat(64),
             action: "puk-lookup".into(),
+            desk: "desk-1".into(),
         };
         assert!(good.is_well_formed());
         for bad in [
@@ -352,6 +460,10 @@ mod tests {
             },
             Anchor {
                 action: "x".repeat(41),
+                ..good.clone()
+            },
+            Anchor {
+                desk: "a\nb".into(),
                 ..good.clone()
             },
         ] {

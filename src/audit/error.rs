@@ -132,6 +132,41 @@ pub enum AuditError {
         path.display()
     )]
     NotAnchored { path: PathBuf, entries: u64 },
+    #[error(
+        "entries {} of the audit log {} were written more than {hours} hours ago and the CA \
+         never received their anchors, so they may have been rewritten unseen. Look them up at \
+         the desk with the operator's card (a PUK lookup sends what is pending); if they stay \
+         unanchored, keep the file unchanged as evidence and report it",
+        list(entries),
+        path.display()
+    )]
+    NotAnchoredInTime {
+        path: PathBuf,
+        entries: Vec<u64>,
+        hours: i64,
+    },
+    #[error(
+        "the CA holds {} more audit log(s) of operator {operator} than were given: {}. A log was \
+         rebuilt beside the old one, or is kept out of sight: give every log of this operator to \
+         `audit verify --ca`, or keep the files unchanged as evidence and report it",
+        missing.len(),
+        missing.join("; ")
+    )]
+    LogsMissing {
+        operator: String,
+        /// One description per log the CA holds that was not given (id, desk, entries, when).
+        missing: Vec<String>,
+    },
+    #[error(
+        "the audit log {} names operator {claimed} in its entries, but the CA holds it as \
+         operator {owner}'s log. Keep the file unchanged as evidence and report it",
+        path.display()
+    )]
+    OwnedByAnother {
+        path: PathBuf,
+        claimed: String,
+        owner: String,
+    },
     #[error("{0}")]
     Anchors(String),
     /// No folder of the user's own to keep the desk's log in.
@@ -145,6 +180,16 @@ pub enum AuditError {
          export again"
     )]
     Export(#[source] std::io::Error),
+}
+
+fn list(entries: &[u64]) -> String {
+    let shown: Vec<String> = entries.iter().take(20).map(u64::to_string).collect();
+    let more = entries.len().saturating_sub(shown.len());
+    if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
 }
 
 impl AuditError {

@@ -180,6 +180,29 @@ struct CertificateEntry {
 struct PukLookupRequest<'a> {
     hsa_id: &'a str,
     reason: &'a str,
+    challenge: &'a str,
+    customer_certificate: String,
+    card_serial: &'a str,
+}
+
+#[derive(Serialize)]
+struct ChallengeRequest<'a> {
+    hsa_id: &'a str,
+}
+
+#[derive(Deserialize)]
+struct ChallengeAnswer {
+    challenge: String,
+}
+
+/// What the desk read from the customer's card in its reader: the CA gives a PUK only with it.
+#[derive(Debug, Clone, Copy)]
+pub struct CustomerCard<'a> {
+    pub hsa_id: &'a str,
+    /// The card's HSA-id authentication certificate (DER).
+    pub certificate: &'a [u8],
+    /// The serial the card reports.
+    pub serial: &'a str,
 }
 
 #[derive(Deserialize)]
@@ -356,11 +379,37 @@ impl CaClient {
         one_end_entity(certs)
     }
 
-    /// Service centre: the PUK of another holder's card. The CA logs who asked, for whom and
-    /// why; the caller's card must be an operator's.
-    pub fn puk_lookup(&self, hsa_id: &str, reason: &str) -> Result<Zeroizing<String>, CaError> {
-        let request = serde_json::to_vec(&PukLookupRequest { hsa_id, reason })
-            .map_err(|e| CaError::Config(e.to_string()))?;
+    /// Service centre: the PUK of the customer's card in the desk's reader. A fresh challenge
+    /// of the CA is asked for first and spent by the lookup, which carries what the desk read
+    /// from the customer's card; the CA logs who asked, for whom and why. The caller's card
+    /// must be an operator's.
+    pub fn puk_lookup(
+        &self,
+        customer: &CustomerCard<'_>,
+        reason: &str,
+    ) -> Result<Zeroizing<String>, CaError> {
+        let ask = serde_json::to_vec(&ChallengeRequest {
+            hsa_id: customer.hsa_id,
+        })
+        .map_err(|e| CaError::Config(e.to_string()))?;
+        let body = self.send(
+            self.http
+                .post(self.url("/api/v1/puk-challenge"))
+                .header(CONTENT_TYPE, "application/json")
+                .body(ask),
+            // A challenge nobody spends expires: asking again is harmless.
+            Repeat::Safe,
+        )?;
+        let challenge: ChallengeAnswer = json(&body)?;
+        let request = serde_json::to_vec(&PukLookupRequest {
+            hsa_id: customer.hsa_id,
+            reason,
+            challenge: &challenge.challenge,
+            customer_certificate: base64::engine::general_purpose::STANDARD
+                .encode(customer.certificate),
+            card_serial: customer.serial,
+        })
+        .map_err(|e| CaError::Config(e.to_string()))?;
         let body = self.send(
             self.http
                 .post(self.url("/api/v1/puk-lookup"))
@@ -384,6 +433,47 @@ impl CaClient {
             Repeat::Safe,
         )?;
         Ok(())
+    }
+
+    /// The anchors the CA holds for the audit log `log` (the caller must be an operator).
+    pub fn audit_anchors(&self, log: &str) -> Result<crate::audit::anchor::AnchorList, CaError> {
+        if !query_safe(log) {
+            return Err(CaError::Config(format!(
+                "{log:?} is not an audit log's id (its first entry's hash)"
+            )));
+        }
+        let url = self.url(&format!("{}?log={log}", crate::audit::anchor::GET_PATH));
+        let body = self.send(self.http.get(url), Repeat::Safe)?;
+        let list: crate::audit::anchor::AnchorList = json(&body)?;
+        if list.log != log {
+            return Err(CaError::Malformed(format!(
+                "the CA answered for another log ({})",
+                list.log
+            )));
+        }
+        Ok(list)
+    }
+
+    /// Every audit log the CA holds for `operator` (HSA-id).
+    pub fn audit_logs(&self, operator: &str) -> Result<crate::audit::anchor::LogList, CaError> {
+        if !query_safe(operator) {
+            return Err(CaError::Config(format!(
+                "{operator:?} is not an HSA-id; the log names its operator wrongly"
+            )));
+        }
+        let url = self.url(&format!(
+            "{}?operator={operator}",
+            crate::audit::anchor::LOGS_PATH
+        ));
+        let body = self.send(self.http.get(url), Repeat::Safe)?;
+        let list: crate::audit::anchor::LogList = json(&body)?;
+        if list.operator != operator {
+            return Err(CaError::Malformed(format!(
+                "the CA answered for another operator ({})",
+                list.operator
+            )));
+        }
+        Ok(list)
     }
 
     fn url(&self, path: &str) -> String {
@@ -518,6 +608,15 @@ fn connection_lost(e: &reqwest::Error) -> bool {
         current = err.source();
     }
     false
+}
+
+/// Letters, digits and `-`, as HSA-ids and hashes are: safe in a query without escaping.
+fn query_safe(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, CaError> {

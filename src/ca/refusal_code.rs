@@ -27,6 +27,27 @@ pub enum RefusalCode {
     AnchorConflict,
     /// simplereenroll for a certificate the caller does not hold.
     NothingToRenew,
+    /// simplereenroll logged in with a certificate that is not the current authentication
+    /// certificate of the pair being renewed (the legacy one, another pair's, a level-2 one).
+    RenewWithPairCertificate,
+    /// simplereenroll before the certificate's renewal window opens.
+    RenewalNotDue,
+    /// simplereenroll logged in with an authentication certificate a renewal already replaced.
+    LoginReplaced,
+    /// An enrolment for a key whose certificate a renewal replaced.
+    KeyReplaced,
+    /// simpleenroll for a profile that already has a current certificate with another key.
+    AlreadyEnrolled,
+    /// A level-2 login asked for level-3 issuance or service-centre work.
+    TrustLevelTooLow,
+    /// A PUK lookup without a fresh, unused challenge of this CA for this operator and customer.
+    BadChallenge,
+    /// A PUK lookup without the certificate and serial read from the customer's own card.
+    CustomerCardNotShown,
+    /// An audit anchor for a log another operator owns.
+    LogOfAnotherOperator,
+    /// An audit anchor for a log the same operator keeps at another desk.
+    LogOfAnotherDesk,
     /// A request body of the wrong media type (HTTP 415).
     UnsupportedMediaType,
     NotFound,
@@ -40,7 +61,7 @@ pub enum RefusalCode {
 }
 
 impl RefusalCode {
-    const NAMED: [(RefusalCode, &'static str); 22] = [
+    const NAMED: [(RefusalCode, &'static str); 32] = [
         (RefusalCode::NoClientCertificate, "no_client_certificate"),
         (RefusalCode::UnknownPerson, "unknown_person"),
         (RefusalCode::BadCsr, "bad_csr"),
@@ -60,6 +81,19 @@ impl RefusalCode {
         (RefusalCode::BadAnchor, "bad_anchor"),
         (RefusalCode::AnchorConflict, "anchor_conflict"),
         (RefusalCode::NothingToRenew, "nothing_to_renew"),
+        (
+            RefusalCode::RenewWithPairCertificate,
+            "renew_with_pair_certificate",
+        ),
+        (RefusalCode::RenewalNotDue, "renewal_not_due"),
+        (RefusalCode::LoginReplaced, "login_replaced"),
+        (RefusalCode::KeyReplaced, "key_replaced"),
+        (RefusalCode::AlreadyEnrolled, "already_enrolled"),
+        (RefusalCode::TrustLevelTooLow, "trust_level_too_low"),
+        (RefusalCode::BadChallenge, "bad_challenge"),
+        (RefusalCode::CustomerCardNotShown, "customer_card_not_shown"),
+        (RefusalCode::LogOfAnotherOperator, "log_of_another_operator"),
+        (RefusalCode::LogOfAnotherDesk, "log_of_another_desk"),
         (RefusalCode::UnsupportedMediaType, "unsupported_media_type"),
         (RefusalCode::NotFound, "not_found"),
         (RefusalCode::MethodNotAllowed, "method_not_allowed"),

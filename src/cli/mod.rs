@@ -113,7 +113,8 @@ pub enum Cmd {
     Renew {
         #[command(flatten)]
         ca: CaArgs,
-        /// Renew this pair even if it is not due: hsa-id or personnummer (repeatable).
+        /// Renew only this pair: hsa-id or personnummer (repeatable). The CA renews a pair only
+        /// in its last 30 days, and refuses (renewal_not_due) before.
         #[arg(long, value_name = "PAIR")]
         only: Vec<renew::PairArg>,
     },
@@ -354,7 +355,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         ),
         Cmd::VirtualCard(cmd) => virtual_card::run(cmd),
         Cmd::CaMock(cmd) => ca_mock::run(cmd),
-        Cmd::Audit(cmd) => audit::run(cmd),
+        Cmd::Audit(cmd) => audit::run(cmd, access),
     }
 }
 

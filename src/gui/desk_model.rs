@@ -291,6 +291,7 @@ impl DeskModel {
                     pin1,
                     customer: customer_id,
                     customer_cert,
+                    customer_serial: customer.serial.clone(),
                     reason: self.reason.trim().to_string(),
                     anchors: Vec::new(),
                 })

@@ -76,6 +76,9 @@ pub enum Command {
         /// The customer card's authentication certificate (DER): it must chain to the CA's
         /// root before that person's PUK is asked for.
         customer_cert: Vec<u8>,
+        /// The serial the customer's card reports: with the certificate, what the CA checks
+        /// against the card it issued to that holder.
+        customer_serial: String,
         reason: String,
         /// Desk audit entries not yet anchored at the CA, sent with the same login.
         anchors: Vec<crate::audit::anchor::Anchor>,

@@ -451,6 +451,12 @@ fn refusal(tr: &Tr, code: &RefusalCode, message: &str, next: Vec<NextAction>) ->
         RefusalCode::DeadlinePassed => tr.t("err-refusal-deadline"),
         RefusalCode::ProfileNotAllowed => tr.t("err-refusal-profile"),
         RefusalCode::UnknownPerson => tr.t("err-refusal-unknown-person"),
+        RefusalCode::RenewalNotDue => tr.t("err-refusal-renewal-not-due"),
+        RefusalCode::AlreadyEnrolled => tr.t("err-refusal-already-enrolled"),
+        RefusalCode::TrustLevelTooLow => tr.t("err-refusal-level-too-low"),
+        RefusalCode::LoginReplaced => tr.t("err-refusal-login-replaced"),
+        RefusalCode::CustomerCardNotShown => tr.t("err-refusal-customer-card"),
+        RefusalCode::BadChallenge => tr.t("err-refusal-challenge"),
         _ => tr.t("err-refusal-other"),
     };
     let technical = if message.is_empty() {

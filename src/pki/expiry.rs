@@ -1,8 +1,18 @@
 //! When to remind a holder that a certificate runs out: the GUI's banner and `check-expiry` use
 //! the same steps, so a scheduled reminder and the window never disagree.
 
+/// How many days before its end a certificate may be renewed, and the first reminder: the
+/// client's "renewal due" and the CA's renewal window are this one number, so the CA never
+/// refuses a renewal the client offered, nor renews what the client would call not due.
+pub const RENEWAL_WINDOW_DAYS: i64 = 30;
+
 /// Days before expiry at which a reminder is due, widest first.
-pub const THRESHOLDS: [i64; 7] = [30, 15, 7, 5, 3, 1, 0];
+pub const THRESHOLDS: [i64; 7] = [RENEWAL_WINDOW_DAYS, 15, 7, 5, 3, 1, 0];
+
+/// Whether a certificate with `days_left` (negative once expired) is inside its renewal window.
+pub fn renewal_due(days_left: i64) -> bool {
+    days_left <= RENEWAL_WINDOW_DAYS
+}
 
 /// The narrowest reminder step a certificate with `days_left` has reached (`Some(0)` once it
 /// expires today or has expired), or `None` while it has more than 30 days.

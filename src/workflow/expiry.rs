@@ -112,7 +112,7 @@ impl Urgency {
         match days_left {
             d if d < 0 => Urgency::Expired,
             0..=7 => Urgency::Urgent,
-            8..=30 => Urgency::Due,
+            8..=crate::pki::expiry::RENEWAL_WINDOW_DAYS => Urgency::Due,
             _ => Urgency::None,
         }
     }

@@ -21,19 +21,16 @@ pub fn test_login(
     Ok(client.me()?)
 }
 
-/// The customer at the desk, as their card shows them.
-#[derive(Debug, Clone, Copy)]
-pub struct Customer<'a> {
-    pub hsa_id: &'a str,
-    /// The card's HSA-id authentication certificate (DER).
-    pub certificate: &'a [u8],
-}
+/// The customer at the desk, as their card in the desk's reader shows them.
+pub use crate::ca::client::CustomerCard as Customer;
 
 /// Service centre: log in with the operator's card (its HSA-id authentication certificate, after
 /// PIN1) and ask the CA for the PUK of `customer`. First the customer's certificate must chain,
 /// through one of the CA's own CAs, to the configured root, and name that HSA-id: a card that
-/// merely reports someone's serial, or carries a certificate from elsewhere, gets no PUK. The CA
-/// checks that the caller is an operator and logs who asked, for whom and why.
+/// merely reports someone's serial, or carries a certificate from elsewhere, gets no PUK. The
+/// lookup then carries that certificate and the card's serial against a fresh challenge of the
+/// CA, which checks them against what it issued; it also checks that the caller is an operator
+/// and logs who asked, for whom and why.
 pub fn puk_lookup(
     shared: &SharedCard,
     ca_url: &str,
@@ -42,21 +39,34 @@ pub fn puk_lookup(
     customer: &Customer<'_>,
     reason: &str,
 ) -> Result<zeroize::Zeroizing<String>, UpgradeError> {
-    let hsa_id_slot = |overview: &CardOverview| {
-        overview
-            .certificates
-            .iter()
-            .filter(|c| {
-                c.info
-                    .as_ref()
-                    .is_ok_and(|i| matches!(i.identity, Identity::HsaId(_)))
-            })
-            .filter_map(|c| c.slot)
-            .find(|slot| is_login_slot(overview, *slot))
-    };
-    let client = log_in_with(shared, ca_url, ca_root_pem, hsa_id_slot, pin1)?;
+    let client = log_in_with(shared, ca_url, ca_root_pem, hsa_id_login_slot, pin1)?;
     check_customer(&client, ca_root_pem, customer)?;
-    Ok(client.puk_lookup(customer.hsa_id, reason)?)
+    Ok(client.puk_lookup(customer, reason)?)
+}
+
+/// Log in with the operator's card (PIN1) for what only operators may ask the CA: the audit
+/// logs and their anchors (`audit verify --ca`).
+pub fn operator_client(
+    shared: &SharedCard,
+    ca_url: &str,
+    ca_root_pem: &[u8],
+    pin1: &SecretCode,
+) -> Result<CaClient, UpgradeError> {
+    log_in_with(shared, ca_url, ca_root_pem, hsa_id_login_slot, pin1)
+}
+
+/// The slot of the card's HSA-id authentication certificate that logs in.
+fn hsa_id_login_slot(overview: &CardOverview) -> Option<KeySlot> {
+    overview
+        .certificates
+        .iter()
+        .filter(|c| {
+            c.info
+                .as_ref()
+                .is_ok_and(|i| matches!(i.identity, Identity::HsaId(_)))
+        })
+        .filter_map(|c| c.slot)
+        .find(|slot| is_login_slot(overview, *slot))
 }
 
 /// Anchor desk audit entries at the CA while the operator's card is logged in: the entries

@@ -1,14 +1,18 @@
-//! What the CA mock answers, independent of HTTP and TLS: EST `cacerts`, `csrattrs`,
-//! `simpleenroll` and `simplereenroll` per profile label, and the JSON API (`me`,
-//! `certificates`, `puk-lookup`, `audit-anchor`, `audit-anchors`); the contract is
-//! docs/ca-api.md. The server hands each request here with the client certificate TLS already
-//! verified against DIR's CAs.
+//! What the CA mock answers, independent of HTTP and TLS: EST `cacerts`, `simpleenroll` and
+//! `simplereenroll` per profile label, and the JSON API (`me`, `certificates`, `puk-challenge`,
+//! `puk-lookup`, `audit-anchor`, `audit-anchors`, `audit-logs`). The server hands each request
+//! here with the client certificate TLS already verified against DIR's CAs.
+//!
+//! The contract (docs/ca-api.md, and ARCHITECTURE.md "CA contract"): one current certificate per holder and
+//! profile; a renewal only with the pair's current authentication certificate, inside the renewal
+//! window, replacing the old certificate; level-3 issuance only for a level-3 login; a PUK only
+//! with what the desk read from the customer's card, against a fresh single-use challenge, within
+//! a limit kept on disk; an audit log owned by whoever anchored it first.
 
-use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -18,21 +22,13 @@ use super::csr;
 use super::dir::{CaName, MockDir, parse_date};
 use super::persons::{Directory, Person};
 use super::refusal::Refusal;
-use super::store::Store;
+use super::store::{AnchorOutcome, Store, StoredCert};
 use crate::audit::anchor;
 use crate::ca::RefusalCode;
 use crate::ca::{IdentityKind, Profile, pkcs7};
 use crate::pki::cert::{KeyUsageBit, OID_EKU_CLIENT_AUTH};
+use crate::pki::expiry::{RENEWAL_WINDOW_DAYS, renewal_due};
 use crate::pki::{CertInfo, Date, TestCa};
-
-/// Why a certificate is enrolled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EnrolFor {
-    /// `simpleenroll`: the upgrade's new pairs.
-    Upgrade,
-    /// `simplereenroll`: a pair the caller holds, renewed.
-    Renewal,
-}
 
 /// How many PUK lookups one operator may make in a window of time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,11 +104,9 @@ pub struct Ca {
     pub(crate) store: Store,
     puk_log: Mutex<PathBuf>,
     /// The CAs whose certificates may log in: DIR's person CAs (the root issues only CAs and
-    /// the server's certificate).
-    login_cas: Vec<CertInfo>,
+    /// the server's certificate), read from the same files as the TLS trust anchors.
+    login_cas: Vec<(CaName, CertInfo)>,
     puk_rate: RateLimit,
-    /// When each operator's recent lookups were made, oldest first.
-    lookups: Mutex<HashMap<String, VecDeque<Instant>>>,
     /// Fault injection for tests: answer enrolments with a certificate for another key, as a
     /// broken or hostile CA might, without storing it.
     pub(crate) misissue: std::sync::atomic::AtomicBool,
@@ -121,17 +115,19 @@ pub struct Ca {
 impl Ca {
     pub fn load(dir: &MockDir) -> Result<Ca, MockError> {
         let config = dir.config()?;
-        let login_cas = CaName::ISSUING
+        let login_cas = dir
+            .trust_anchors()?
             .into_iter()
-            .map(|ca| {
-                CertInfo::from_der(&dir.ca_cert_der(ca)?)
+            .filter(|(ca, _)| *ca != CaName::Root)
+            .map(|(ca, der)| {
+                CertInfo::from_der(&der)
+                    .map(|info| (ca, info))
                     .map_err(|e| MockError::Pki(dir.ca_pem(ca), e))
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Ca {
             login_cas,
             puk_rate: RateLimit::default(),
-            lookups: Mutex::new(HashMap::new()),
             persons: dir.persons()?,
             deadline: config.deadline.clone(),
             root_der: dir.ca_cert_der(CaName::Root)?,
@@ -165,16 +161,20 @@ impl Ca {
             match (req.method, path) {
                 ("GET", "/api/v1/me") => self.me(req),
                 ("GET", "/api/v1/certificates") => self.certificates(req),
+                ("POST", PUK_CHALLENGE_PATH) => self.puk_challenge(req),
                 ("POST", "/api/v1/puk-lookup") => self.puk_lookup(req),
                 ("POST", anchor::POST_PATH) => self.add_anchor(req),
                 ("GET", anchor::GET_PATH) => self.anchors(req),
+                ("GET", anchor::LOGS_PATH) => self.audit_logs(req),
                 (
                     _,
                     "/api/v1/me"
                     | "/api/v1/certificates"
+                    | PUK_CHALLENGE_PATH
                     | "/api/v1/puk-lookup"
                     | anchor::POST_PATH
-                    | anchor::GET_PATH,
+                    | anchor::GET_PATH
+                    | anchor::LOGS_PATH,
                 ) => Err(method_not_allowed()),
                 _ => Err(Refusal::new(
                     404,
@@ -209,7 +209,7 @@ impl Ca {
             }
             ("POST", "simpleenroll") => {
                 Self::pkcs10_body(req)?;
-                self.enroll(req, profile, EnrolFor::Upgrade)
+                self.enroll(req, profile)
             }
             ("POST", "simplereenroll") => {
                 Self::pkcs10_body(req)?;
@@ -235,7 +235,11 @@ impl Ca {
     /// The root and every issuing CA, the legacy one included: what a client needs to check
     /// any certificate this CA stands behind.
     fn all_cacerts(&self) -> Result<Reply, Refusal> {
-        let mut certs: Vec<&[u8]> = self.login_cas.iter().map(|c| c.der.as_slice()).collect();
+        let mut certs: Vec<&[u8]> = self
+            .login_cas
+            .iter()
+            .map(|(_, c)| c.der.as_slice())
+            .collect();
         certs.push(&self.root_der);
         let body = pkcs7::certs_only_base64(&certs)
             .map_err(|e| Refusal::new(500, RefusalCode::Internal, e.to_string()))?;
@@ -295,45 +299,69 @@ impl Ca {
     }
 
     /// The person the client certificate names.
-    fn caller(&self, req: &Request<'_>) -> Result<&Person, Refusal> {
+    fn caller<'a>(&'a self, req: &'a Request<'_>) -> Result<&'a Person, Refusal> {
+        Ok(self.login(req)?.person)
+    }
+
+    /// Who logged in, with which certificate, issued by which of DIR's CAs.
+    fn login<'a>(&'a self, req: &'a Request<'_>) -> Result<Login<'a>, Refusal> {
         let der = req.client_cert.ok_or_else(Refusal::no_client_certificate)?;
         let info = CertInfo::from_der(der).map_err(|_| Refusal::unknown_person())?;
-        check_login_certificate(&info, &self.login_cas)?;
+        let infos: Vec<CertInfo> = self.login_cas.iter().map(|(_, c)| c.clone()).collect();
+        check_login_certificate(&info, &infos)?;
+        let ca = self
+            .login_cas
+            .iter()
+            .find(|(_, c)| info.verify_issued_by(c).is_ok())
+            .map(|(name, _)| *name)
+            .ok_or_else(Refusal::unknown_person)?;
         let serial = info
             .subject
             .serial_number
             .as_deref()
             .ok_or_else(Refusal::unknown_person)?;
-        self.persons
+        let person = self
+            .persons
             .by_serial_number(serial)
-            .ok_or_else(Refusal::unknown_person)
+            .ok_or_else(Refusal::unknown_person)?;
+        Ok(Login {
+            person,
+            der,
+            ca,
+            info,
+        })
     }
 
-    /// Count a lookup by `operator`, or refuse it when the window is full.
-    fn take_lookup(&self, operator: &str) -> Result<(), Refusal> {
-        let now = Instant::now();
-        let rate = self.puk_rate;
-        let mut lookups = self.lookups.lock().unwrap_or_else(|p| p.into_inner());
-        let recent = lookups.entry(operator.to_string()).or_default();
-        while recent
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= rate.window)
-        {
-            recent.pop_front();
+    /// An operator logged in at level 3: PUK lookups and audit anchors need both.
+    fn operator<'a>(&'a self, req: &'a Request<'_>) -> Result<Login<'a>, Refusal> {
+        let login = self.login(req)?;
+        if !login.person.operator {
+            return Err(Refusal::not_operator());
         }
-        if recent.len() >= rate.max as usize {
-            let oldest = recent.front().copied().unwrap_or(now);
-            let wait = rate.window.saturating_sub(now.duration_since(oldest));
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            let at = rfc3339(crate::pki::date::now_unix() + secs as i64);
+        login.level_3("service-centre work")?;
+        Ok(login)
+    }
+
+    /// Count a lookup by `operator`, or refuse it when the window is full. The count is in the
+    /// store, so a restart of the CA keeps it.
+    fn take_lookup(&self, operator: &str) -> Result<(), Refusal> {
+        let now = crate::pki::date::now_unix();
+        let rate = self.puk_rate;
+        let window = i64::try_from(rate.window.as_secs()).unwrap_or(i64::MAX);
+        let taken = self
+            .store
+            .take_lookup(operator, now, now.saturating_sub(window), rate.max)
+            .map_err(store_failed)?;
+        if let Err(oldest) = taken {
+            let secs = (oldest.saturating_add(window) - now).max(1);
+            let at = rfc3339(now + secs);
             return Err(Refusal::too_many_lookups(
                 rate.max,
                 rate.window.as_secs().div_ceil(60),
-                secs,
+                secs.unsigned_abs(),
                 &at,
             ));
         }
-        recent.push_back(now);
         Ok(())
     }
 
@@ -348,45 +376,84 @@ impl Ca {
         None
     }
 
-    /// RFC 7030 4.2.2: renew a certificate the caller holds. The caller logs in with a
-    /// current authentication certificate; a fresh key in the CSR gets a new certificate.
+    /// RFC 7030 4.2.2: renew the certificate of `profile` the caller holds. Logged in with the
+    /// pair's current authentication certificate (for the signature profile too: a signature
+    /// certificate never logs in), inside the renewal window of the certificate renewed or of
+    /// that login certificate, and the new certificate replaces the old one. The same key again
+    /// gets the certificate already issued for it (a resumed renewal). An authentication
+    /// certificate a renewal of this run replaced may still renew its pair's signature
+    /// certificate, until that one is renewed too.
     fn reenroll(&self, req: &Request<'_>, profile: Profile) -> Result<Reply, Refusal> {
-        let person = self.caller(req)?;
+        let login = self.login(req)?;
+        let person = login.person;
+        login.level_3("renewing a level-3 certificate")?;
+        if !person.profile_allowed(profile) {
+            return Err(Refusal::profile_not_allowed(profile.label()));
+        }
+        let auth = pair_auth(profile);
         let held = self
             .store
-            .for_person(&person.hsa_id)
-            .map_err(|e| {
-                log::error!("store: {e}");
-                Refusal::new(
-                    500,
-                    RefusalCode::Internal,
-                    "the CA's store failed; try again later",
-                )
-            })?
-            .iter()
-            .any(|c| c.label == profile.label());
-        if !held {
-            return Err(Refusal::new(
-                403,
-                RefusalCode::NothingToRenew,
-                format!(
-                    "you hold no {} certificate from this CA to renew; use simpleenroll",
-                    profile.label()
-                ),
+            .issued(&person.hsa_id, login.der)
+            .map_err(store_failed)?
+            .filter(|h| h.label == auth.label())
+            .ok_or_else(|| Refusal::renew_with_pair_certificate(profile.label(), auth.label()))?;
+        let der = decode_body(req.body)?;
+        let spki = csr::check(&der, person.identity_for(profile))?;
+        if let Some(existing) = self
+            .store
+            .find(&person.hsa_id, profile, &spki)
+            .map_err(store_failed)?
+        {
+            if existing.replaced_at.is_some() {
+                return Err(Refusal::key_replaced(profile.label()));
+            }
+            log::info!(
+                "{} {}: returned the renewal already issued",
+                person.hsa_id,
+                profile.label()
+            );
+            return certs_reply(&existing.der);
+        }
+        let now = crate::pki::date::now_unix();
+        let current = self
+            .store
+            .current(&person.hsa_id, profile, now)
+            .map_err(store_failed)?
+            .ok_or_else(|| Refusal::nothing_to_renew(profile.label()))?;
+        // A replaced login certificate finishes its own renewal: the signature certificate not
+        // yet renewed with it.
+        if let Some(replaced_at) = held.replaced_at
+            && (profile == auth || current.renewed_with.as_deref() == Some(&held.serial_hex))
+        {
+            return Err(Refusal::login_replaced(&rfc3339(replaced_at)));
+        }
+        let days = |c: &StoredCert| (c.not_after - now).div_euclid(86_400);
+        if !renewal_due(days(&current)) && !renewal_due(days(&held)) {
+            let opens = current.not_after - RENEWAL_WINDOW_DAYS * 86_400;
+            return Err(Refusal::renewal_not_due(
+                profile.label(),
+                &rfc3339(current.not_after),
+                &rfc3339(opens),
             ));
         }
-        self.enroll(req, profile, EnrolFor::Renewal)
+        self.issue(
+            person,
+            profile,
+            &spki,
+            Some((&current.serial_hex, &held.serial_hex)),
+        )
     }
 
-    fn enroll(&self, req: &Request<'_>, profile: Profile, why: EnrolFor) -> Result<Reply, Refusal> {
-        let person = self.caller(req)?;
-        // The upgrade window and permission govern the upgrade only: a holder renews the
-        // certificates they already hold whenever they are due.
-        if why == EnrolFor::Upgrade
-            && let Some(refusal) = self.upgrade_refusal(person)
-        {
+    /// `simpleenroll`: the upgrade's new certificates. One current certificate per holder and
+    /// profile: the key already certified gets its certificate back (a resumed upgrade), any
+    /// other key is refused while that certificate stands (a renewal replaces it).
+    fn enroll(&self, req: &Request<'_>, profile: Profile) -> Result<Reply, Refusal> {
+        let login = self.login(req)?;
+        let person = login.person;
+        if let Some(refusal) = self.upgrade_refusal(person) {
             return Err(refusal);
         }
+        login.level_3("a level-3 certificate")?;
         if !person.profile_allowed(profile) {
             return Err(Refusal::profile_not_allowed(profile.label()));
         }
@@ -414,48 +481,70 @@ impl Ca {
                 body: body.into_bytes(),
             });
         }
-        let cert = match self
+        if let Some(existing) = self
             .store
             .find(&person.hsa_id, profile, &spki)
             .map_err(internal)?
         {
-            Some(existing) => {
-                log::info!(
-                    "{} {}: returned the certificate already issued",
-                    person.hsa_id,
-                    profile.label()
-                );
-                existing
+            if existing.replaced_at.is_some() {
+                return Err(Refusal::key_replaced(profile.label()));
             }
-            None => {
-                let issued = self
-                    .issuer(profile)
-                    .issue_person_cert(&person.cert_request(profile), &spki)
-                    .map_err(|e| {
-                        log::error!("issuing for {}: {e}", person.hsa_id);
-                        Refusal::new(
-                            500,
-                            RefusalCode::Internal,
-                            "the CA could not issue; try again later",
-                        )
-                    })?;
-                log::info!(
-                    "{} {}: issued a certificate",
-                    person.hsa_id,
-                    profile.label()
-                );
-                self.store
-                    .insert(&person.hsa_id, profile, &issued)
-                    .map_err(internal)?
+            log::info!(
+                "{} {}: returned the certificate already issued",
+                person.hsa_id,
+                profile.label()
+            );
+            return certs_reply(&existing.der);
+        }
+        let now = crate::pki::date::now_unix();
+        if let Some(current) = self
+            .store
+            .current(&person.hsa_id, profile, now)
+            .map_err(internal)?
+        {
+            return Err(Refusal::already_enrolled(
+                profile.label(),
+                &current.serial_hex,
+                &rfc3339(current.not_after),
+            ));
+        }
+        self.issue(person, profile, &spki, None)
+    }
+
+    /// Issue for `spki` and store it; a renewal names (the serial renewed, the login's serial).
+    fn issue(
+        &self,
+        person: &Person,
+        profile: Profile,
+        spki: &[u8],
+        renewal: Option<(&str, &str)>,
+    ) -> Result<Reply, Refusal> {
+        let issued = self
+            .issuer(profile)
+            .issue_person_cert(&person.cert_request(profile), spki)
+            .map_err(|e| {
+                log::error!("issuing for {}: {e}", person.hsa_id);
+                Refusal::new(
+                    500,
+                    RefusalCode::Internal,
+                    "the CA could not issue; try again later",
+                )
+            })?;
+        log::info!(
+            "{} {}: issued a certificate{}",
+            person.hsa_id,
+            profile.label(),
+            if renewal.is_some() {
+                " (renewal; the old one is replaced)"
+            } else {
+                ""
             }
-        };
-        let body = pkcs7::certs_only_base64(&[&cert])
-            .map_err(|e| Refusal::new(500, RefusalCode::Internal, e.to_string()))?;
-        Ok(Reply {
-            status: 200,
-            content_type: EST_CERTS_CONTENT_TYPE,
-            body: body.into_bytes(),
-        })
+        );
+        let cert = self
+            .store
+            .insert_renewal(&person.hsa_id, profile, &issued, renewal)
+            .map_err(store_failed)?;
+        certs_reply(&cert)
     }
 
     fn me(&self, req: &Request<'_>) -> Result<Reply, Refusal> {
@@ -501,8 +590,11 @@ impl Ca {
                 "the CA's store failed; try again later",
             )
         })?;
+        // What the CA stands behind now: a certificate a renewal replaced is no longer listed.
+        let now = crate::pki::date::now_unix();
         let certificates = stored
             .into_iter()
+            .filter(|c| c.is_current(now))
             .map(|c| CertEntry {
                 label: c.label,
                 serial: c.serial_hex,
@@ -513,11 +605,48 @@ impl Ca {
         Ok(Reply::json(&Certificates { certificates }))
     }
 
+    /// A challenge for one PUK lookup: issued to this operator for this customer, spent by the
+    /// first lookup that names it, void after [`PUK_CHALLENGE_SECONDS`].
+    fn puk_challenge(&self, req: &Request<'_>) -> Result<Reply, Refusal> {
+        let operator = self.operator(req)?.person;
+        let ask: ChallengeRequest = serde_json::from_slice(req.body).map_err(|_| {
+            Refusal::new(
+                400,
+                RefusalCode::BadRequest,
+                "send JSON {\"hsa_id\": \"…\"}: the customer the lookup is for",
+            )
+        })?;
+        let customer = self.customer(&ask.hsa_id)?;
+        let mut random = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut random);
+        let challenge = hex(&random);
+        let expires = crate::pki::date::now_unix() + PUK_CHALLENGE_SECONDS;
+        self.store
+            .add_challenge(&challenge, &operator.hsa_id, &customer.hsa_id, expires)
+            .map_err(store_failed)?;
+        Ok(Reply::json(&ChallengeAnswer {
+            challenge,
+            expires: rfc3339(expires),
+        }))
+    }
+
+    fn customer(&self, hsa_id: &str) -> Result<&Person, Refusal> {
+        self.persons.by_hsa_id(hsa_id.trim()).ok_or_else(|| {
+            Refusal::new(
+                404,
+                RefusalCode::UnknownPerson,
+                "no card holder has that HSA-id; check it against the holder's card",
+            )
+        })
+    }
+
+    /// The PUK of a customer at the desk. Besides the operator's login and reason, the desk
+    /// shows what it read from the customer's card in its reader: the authentication
+    /// certificate (issued by this CA to that holder, still current) and the card's serial
+    /// (the card this CA issued to them), against a fresh challenge of this CA. A PIN of the
+    /// customer is not needed: a holder who needs the PUK has usually blocked theirs.
     fn puk_lookup(&self, req: &Request<'_>) -> Result<Reply, Refusal> {
-        let operator = self.caller(req)?;
-        if !operator.operator {
-            return Err(Refusal::not_operator());
-        }
+        let operator = self.operator(req)?.person;
         // Every lookup an operator makes counts, found or not: probing for HSA-ids is a
         // lookup too.
         self.take_lookup(&operator.hsa_id)?;
@@ -525,20 +654,21 @@ impl Ca {
             Refusal::new(
                 400,
                 RefusalCode::BadRequest,
-                "send JSON {\"hsa_id\": \"…\", \"reason\": \"…\"}",
+                "send JSON {\"hsa_id\", \"reason\", \"challenge\", \"customer_certificate\", \
+                 \"card_serial\"}",
             )
         })?;
         let reason = ask.reason.unwrap_or_default();
         if reason.trim().is_empty() {
             return Err(Refusal::reason_missing());
         }
-        let customer = self.persons.by_hsa_id(ask.hsa_id.trim()).ok_or_else(|| {
-            Refusal::new(
-                404,
-                RefusalCode::UnknownPerson,
-                "no card holder has that HSA-id; check it against the holder's card",
-            )
-        })?;
+        let customer = self.customer(&ask.hsa_id)?;
+        self.check_challenge(ask.challenge.as_deref(), &operator.hsa_id, &customer.hsa_id)?;
+        self.check_customer_card(
+            customer,
+            ask.customer_certificate.as_deref(),
+            ask.card_serial.as_deref(),
+        )?;
         self.log_puk_lookup(&operator.hsa_id, &customer.hsa_id, reason.trim())
             .map_err(|e| {
                 log::error!("PUK lookup log: {e}");
@@ -554,20 +684,106 @@ impl Ca {
         }))
     }
 
-    /// Keep the anchor of one desk audit entry, sent with an operator's card.
-    fn add_anchor(&self, req: &Request<'_>) -> Result<Reply, Refusal> {
-        let operator = self.caller(req)?;
-        if !operator.operator {
-            return Err(Refusal::not_operator());
+    /// The challenge must be one this CA issued to `operator` for `customer`, unused and
+    /// unexpired; it is spent either way.
+    fn check_challenge(
+        &self,
+        challenge: Option<&str>,
+        operator: &str,
+        customer: &str,
+    ) -> Result<(), Refusal> {
+        let challenge = challenge
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| Refusal::bad_challenge("the lookup names no challenge"))?;
+        let now = crate::pki::date::now_unix();
+        let issued = self
+            .store
+            .spend_challenge(challenge, now)
+            .map_err(store_failed)?
+            .ok_or_else(|| Refusal::bad_challenge("this CA never issued that challenge"))?;
+        if issued.used_at.is_some() {
+            return Err(Refusal::bad_challenge("that challenge was used already"));
         }
+        if issued.expires_at < now {
+            return Err(Refusal::bad_challenge("that challenge has expired"));
+        }
+        if issued.operator != operator || issued.customer != customer {
+            return Err(Refusal::bad_challenge(
+                "that challenge was issued for another operator or customer",
+            ));
+        }
+        Ok(())
+    }
+
+    /// What the desk read from the customer's card must be that holder's card as this CA
+    /// issued it.
+    fn check_customer_card(
+        &self,
+        customer: &Person,
+        certificate: Option<&str>,
+        card_serial: Option<&str>,
+    ) -> Result<(), Refusal> {
+        let der = certificate
+            .map(|c| {
+                let compact: String = c.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+                base64::engine::general_purpose::STANDARD.decode(compact)
+            })
+            .transpose()
+            .map_err(|_| Refusal::customer_card("the customer's certificate is not base64"))?
+            .ok_or_else(|| {
+                Refusal::customer_card("the lookup carries no certificate from the customer's card")
+            })?;
+        let info = CertInfo::from_der(&der)
+            .map_err(|_| Refusal::customer_card("the customer's certificate cannot be read"))?;
+        let infos: Vec<CertInfo> = self.login_cas.iter().map(|(_, c)| c.clone()).collect();
+        check_login_certificate(&info, &infos).map_err(|_| {
+            Refusal::customer_card(
+                "the customer's certificate is not an authentication certificate of this CA",
+            )
+        })?;
+        if info.subject.serial_number.as_deref() != Some(customer.hsa_id.as_str()) {
+            return Err(Refusal::customer_card(
+                "the certificate from the card names another holder",
+            ));
+        }
+        if !info.is_valid_at(crate::pki::date::now_unix()) {
+            return Err(Refusal::customer_card(
+                "the certificate from the card is not valid today",
+            ));
+        }
+        let stored = self
+            .store
+            .issued(&customer.hsa_id, &der)
+            .map_err(store_failed)?;
+        if stored.is_some_and(|c| c.replaced_at.is_some()) {
+            return Err(Refusal::customer_card(
+                "the certificate from the card was replaced by a renewal",
+            ));
+        }
+        match card_serial.map(str::trim) {
+            Some(serial) if serial == customer.card_serial.trim() => Ok(()),
+            Some(_) => Err(Refusal::customer_card(
+                "the card's serial is not that of the card this CA issued to the holder",
+            )),
+            None => Err(Refusal::customer_card(
+                "the lookup carries no serial read from the customer's card",
+            )),
+        }
+    }
+
+    /// Keep the anchor of one desk audit entry, sent with an operator's card. The log is the
+    /// first sender's (operator and desk).
+    fn add_anchor(&self, req: &Request<'_>) -> Result<Reply, Refusal> {
+        let operator = self.operator(req)?.person;
         let anchor: anchor::Anchor =
             serde_json::from_slice(req.body).map_err(|_| Refusal::bad_anchor())?;
         if !anchor.is_well_formed() {
             return Err(Refusal::bad_anchor());
         }
-        let kept = self
+        let outcome = self
             .store
-            .add_anchor(&anchor, &operator.hsa_id)
+            .add_anchor(&anchor, &operator.hsa_id, &anchor.desk)
             .map_err(|e| {
                 log::error!("store: {e}");
                 Refusal::new(
@@ -576,25 +792,37 @@ impl Ca {
                     "the CA's store failed; send the anchor again later",
                 )
             })?;
-        if !kept {
-            log::warn!(
-                "audit anchor conflict from {} for entry {} of log {}",
-                operator.hsa_id,
-                anchor.seq,
-                anchor.log
-            );
-            return Err(Refusal::anchor_conflict(anchor.seq));
+        match outcome {
+            AnchorOutcome::Stored => Ok(Reply::json(&serde_json::json!({ "stored": true }))),
+            AnchorOutcome::Conflict => {
+                log::warn!(
+                    "audit anchor conflict from {} for entry {} of log {}",
+                    operator.hsa_id,
+                    anchor.seq,
+                    anchor.log
+                );
+                Err(Refusal::anchor_conflict(anchor.seq))
+            }
+            AnchorOutcome::OwnedBy {
+                operator: owner,
+                desk,
+            } => {
+                log::warn!(
+                    "audit anchor from {} at desk {:?} for log {} of {owner} at desk {desk:?}",
+                    operator.hsa_id,
+                    anchor.desk,
+                    anchor.log
+                );
+                Err(Refusal::log_of_another(owner == operator.hsa_id))
+            }
         }
-        Ok(Reply::json(&serde_json::json!({ "stored": true })))
     }
 
-    /// The anchors of the log named by `?log=<id>`: hashes, actions and times only, so anyone
-    /// checking a log may read them without a card.
+    /// The anchors of the log named by `?log=<id>`: hashes, actions and times. Operators only
+    /// (an auditor is service-centre staff with a card).
     fn anchors(&self, req: &Request<'_>) -> Result<Reply, Refusal> {
-        let query = req.path.split_once('?').map(|(_, q)| q).unwrap_or("");
-        let log = query
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("log="))
+        self.operator(req)?;
+        let log = query_value(req.path, "log")
             .filter(|id| id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()))
             .ok_or_else(|| {
                 Refusal::new(
@@ -604,14 +832,8 @@ impl Ca {
                 )
             })?
             .to_ascii_lowercase();
-        let stored = self.store.anchors(&log).map_err(|e| {
-            log::error!("store: {e}");
-            Refusal::new(
-                500,
-                RefusalCode::Internal,
-                "the CA's store failed; try again later",
-            )
-        })?;
+        let stored = self.store.anchors(&log).map_err(store_failed)?;
+        let operator = self.store.log_owner(&log).map_err(store_failed)?;
         Ok(Reply::json(&anchor::AnchorList {
             anchors: stored
                 .into_iter()
@@ -623,6 +845,31 @@ impl Ca {
                 })
                 .collect(),
             log,
+            operator,
+        }))
+    }
+
+    /// Every log of `?operator=<HSA-id>` (default: the caller), so that a check of one log
+    /// also sees a log rebuilt beside it or kept out of sight.
+    fn audit_logs(&self, req: &Request<'_>) -> Result<Reply, Refusal> {
+        let caller = self.operator(req)?.person;
+        let operator = query_value(req.path, "operator")
+            .map(str::to_string)
+            .unwrap_or_else(|| caller.hsa_id.clone());
+        let logs = self.store.logs_of(&operator).map_err(store_failed)?;
+        Ok(Reply::json(&anchor::LogList {
+            logs: logs
+                .into_iter()
+                .map(|l| anchor::LogInfo {
+                    log: l.log,
+                    desk: l.desk,
+                    first_received: rfc3339(l.first_received),
+                    last_received: rfc3339(l.last_received),
+                    anchors: l.anchors,
+                    last_seq: l.last_seq,
+                })
+                .collect(),
+            operator,
         }))
     }
 
@@ -690,12 +937,81 @@ pub fn check_login_certificate(info: &CertInfo, login_cas: &[CertInfo]) -> Resul
     Ok(())
 }
 
+/// Where the desk asks for a PUK challenge.
+pub const PUK_CHALLENGE_PATH: &str = "/api/v1/puk-challenge";
+
+/// How long a PUK challenge may wait for its lookup: the desk asks for it right before.
+pub const PUK_CHALLENGE_SECONDS: i64 = 120;
+
+/// Who logged in: the person, the certificate, and which of DIR's CAs issued it.
+struct Login<'a> {
+    person: &'a Person,
+    der: &'a [u8],
+    ca: CaName,
+    #[allow(dead_code)]
+    info: CertInfo,
+}
+
+impl Login<'_> {
+    /// Level 2 logs in for what concerns the holder (`me`, `certificates`) but never gets a
+    /// level-3 certificate or does service-centre work: that takes an identity check at level 3.
+    fn level_3(&self, what: &str) -> Result<(), Refusal> {
+        match self.ca.trust_level() {
+            Some(3) => Ok(()),
+            _ => Err(Refusal::trust_level_too_low(what)),
+        }
+    }
+}
+
+/// The authentication profile of the pair `profile` belongs to: the certificate that logs in
+/// to renew it.
+fn pair_auth(profile: Profile) -> Profile {
+    match profile.purpose() {
+        crate::pki::Purpose::Authentication => profile,
+        _ => profile.partner(),
+    }
+}
+
+fn store_failed(e: MockError) -> Refusal {
+    log::error!("store: {e}");
+    Refusal::new(
+        500,
+        RefusalCode::Internal,
+        "the CA's store failed; try again later",
+    )
+}
+
+/// An EST answer holding one certificate.
+fn certs_reply(der: &[u8]) -> Result<Reply, Refusal> {
+    let body = pkcs7::certs_only_base64(&[der])
+        .map_err(|e| Refusal::new(500, RefusalCode::Internal, e.to_string()))?;
+    Ok(Reply {
+        status: 200,
+        content_type: EST_CERTS_CONTENT_TYPE,
+        body: body.into_bytes(),
+    })
+}
+
+/// The value of `name` in the request's query, if given.
+fn query_value<'a>(path: &'a str, name: &str) -> Option<&'a str> {
+    let query = path.split_once('?').map(|(_, q)| q)?;
+    query.split('&').find_map(|kv| {
+        kv.split_once('=')
+            .filter(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn method_not_allowed() -> Refusal {
     Refusal::new(
         405,
         RefusalCode::MethodNotAllowed,
-        "use GET for cacerts, me, certificates and audit-anchors, POST for simpleenroll, \
-         puk-lookup and audit-anchor",
+        "use GET for cacerts, csrattrs, me, certificates, audit-anchors and audit-logs, POST for \
+         simpleenroll, simplereenroll, puk-challenge, puk-lookup and audit-anchor",
     )
 }
 
@@ -784,6 +1100,25 @@ struct PukLookup {
     hsa_id: String,
     #[serde(default)]
     reason: Option<String>,
+    #[serde(default)]
+    challenge: Option<String>,
+    /// Base64 DER of the authentication certificate read from the customer's card.
+    #[serde(default)]
+    customer_certificate: Option<String>,
+    /// The serial the customer's card reports.
+    #[serde(default)]
+    card_serial: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ChallengeRequest {
+    hsa_id: String,
+}
+
+#[derive(Serialize)]
+struct ChallengeAnswer {
+    challenge: String,
+    expires: String,
 }
 
 #[derive(Serialize)]

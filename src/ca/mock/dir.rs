@@ -216,6 +216,30 @@ impl MockDir {
         TestCa::from_parts(&cert, key.secret_der()).map_err(|e| MockError::Pki(key_path, e))
     }
 
+    /// Every CA of DIR, the root first: the one set the server's TLS trusts for client
+    /// certificates and the CA checks logins and customers' certificates against, read once from
+    /// the same files. A CA file is one certificate: one with several is refused rather than
+    /// read in part.
+    pub fn trust_anchors(&self) -> Result<Vec<(CaName, Vec<u8>)>, MockError> {
+        CaName::ALL
+            .into_iter()
+            .map(|ca| {
+                let path = self.ca_pem(ca);
+                let certs: Vec<_> = CertificateDer::pem_file_iter(&path)
+                    .map_err(|e| MockError::Pem(path.clone(), e.to_string()))?
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| MockError::Pem(path.clone(), e.to_string()))?;
+                match certs.as_slice() {
+                    [one] => Ok((ca, one.as_ref().to_vec())),
+                    _ => Err(MockError::Pem(
+                        path.clone(),
+                        format!("{} certificates where one CA's is expected", certs.len()),
+                    )),
+                }
+            })
+            .collect()
+    }
+
     /// The DER of a CA certificate.
     pub fn ca_cert_der(&self, ca: CaName) -> Result<Vec<u8>, MockError> {
         self.read_cert(&self.ca_pem(ca))

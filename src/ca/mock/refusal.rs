@@ -158,6 +158,129 @@ impl Refusal {
         )
     }
 
+    pub fn nothing_to_renew(label: &str) -> Refusal {
+        Refusal::new(
+            403,
+            RefusalCode::NothingToRenew,
+            format!(
+                "you hold no current {label} certificate from this CA to renew; use simpleenroll"
+            ),
+        )
+    }
+
+    /// A renewal logged in with anything but the pair's current authentication certificate.
+    pub fn renew_with_pair_certificate(label: &str, auth: &str) -> Refusal {
+        Refusal::new(
+            403,
+            RefusalCode::RenewWithPairCertificate,
+            format!(
+                "{label} is renewed only while logged in with your current {auth} certificate \
+                 from this CA (not the old card certificate, nor another pair's); log in with it \
+                 and renew again"
+            ),
+        )
+    }
+
+    pub fn renewal_not_due(label: &str, not_after: &str, opens: &str) -> Refusal {
+        Refusal::new(
+            403,
+            RefusalCode::RenewalNotDue,
+            format!(
+                "your {label} certificate is valid until {not_after}; it can be renewed from \
+                 {opens}, in its last {days} days",
+                days = crate::pki::expiry::RENEWAL_WINDOW_DAYS
+            ),
+        )
+    }
+
+    pub fn login_replaced(at: &str) -> Refusal {
+        Refusal::new(
+            403,
+            RefusalCode::LoginReplaced,
+            format!(
+                "the certificate you logged in with was replaced by a renewal at {at}; log in \
+                 with the new one"
+            ),
+        )
+    }
+
+    pub fn key_replaced(label: &str) -> Refusal {
+        Refusal::new(
+            409,
+            RefusalCode::KeyReplaced,
+            format!(
+                "this key's {label} certificate was replaced by a renewal; make a new key and \
+                 renew with it"
+            ),
+        )
+    }
+
+    pub fn already_enrolled(label: &str, serial: &str, not_after: &str) -> Refusal {
+        Refusal::new(
+            409,
+            RefusalCode::AlreadyEnrolled,
+            format!(
+                "you already hold a current {label} certificate (serial {serial}, valid until \
+                 {not_after}) for another key; fetch it with the key it names, or renew it with \
+                 simplereenroll when it is due"
+            ),
+        )
+    }
+
+    /// Level 2 logs in, but gets no level-3 certificate and does no service-centre work.
+    pub fn trust_level_too_low(what: &str) -> Refusal {
+        Refusal::new(
+            403,
+            RefusalCode::TrustLevelTooLow,
+            format!(
+                "{what} needs a login at trust level 3, and this certificate is level 2; \
+                 contact your SITHS service centre for an identity check"
+            ),
+        )
+    }
+
+    pub fn bad_challenge(why: &str) -> Refusal {
+        Refusal::new(
+            403,
+            RefusalCode::BadChallenge,
+            format!(
+                "{why}; ask for a new one (POST /api/v1/puk-challenge) right before the lookup: \
+                 each is for one lookup by you for that customer, within {} seconds",
+                super::api::PUK_CHALLENGE_SECONDS
+            ),
+        )
+    }
+
+    pub fn customer_card(why: &str) -> Refusal {
+        Refusal::new(
+            403,
+            RefusalCode::CustomerCardNotShown,
+            format!(
+                "{why}; a PUK is given only for the customer's own card in the desk's reader: \
+                 send the authentication certificate and the serial read from it"
+            ),
+        )
+    }
+
+    /// An anchor for a log that is someone else's (or the same operator's at another desk).
+    pub fn log_of_another(same_operator: bool) -> Refusal {
+        if same_operator {
+            Refusal::new(
+                403,
+                RefusalCode::LogOfAnotherDesk,
+                "this audit log was started at another desk; each desk keeps its own log, so \
+                 anchor this desk's entries in this desk's log",
+            )
+        } else {
+            Refusal::new(
+                403,
+                RefusalCode::LogOfAnotherOperator,
+                "this audit log belongs to another operator; log in with your own card at your \
+                 own desk, and report a log that names you wrongly",
+            )
+        }
+    }
+
     /// JSON body `{"error": …, "message": …}`.
     pub fn body(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_else(|_| b"{\"error\":\"internal\"}".to_vec())

@@ -4,7 +4,9 @@
 //! Slow and idle clients cannot take it down: the TLS handshake, the request head and the
 //! request body each have a deadline ([`Limits`], 10 s by default), at most
 //! [`Limits::max_connections`] connections are served at once (more wait in the kernel's
-//! backlog), and a failing `accept` (out of file descriptors) backs off instead of spinning.
+//! backlog), at most [`Limits::per_client`] of them from one client address (more are closed
+//! at once, so one client holding idle connections cannot fill the others' places), and a
+//! failing `accept` (out of file descriptors) backs off instead of spinning.
 //!
 //! A kept-alive connection that waits for its next request is on the request-head deadline:
 //! hyper (1.12) starts [`Limits::header_read`] as soon as an answer is sent, so by default an
@@ -37,7 +39,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::MockError;
 use super::api::{Ca, Request};
-use super::dir::{CaName, MockDir, read_key};
+use super::dir::{MockDir, read_key};
 
 /// Bodies are CSRs and small JSON; anything larger is not for this CA.
 const MAX_BODY: usize = 64 * 1024;
@@ -54,6 +56,9 @@ pub struct Limits {
     pub body_read: Duration,
     /// Connections served at once; further ones wait until one ends.
     pub max_connections: usize,
+    /// Connections served at once from one client IP address; further ones are closed as soon
+    /// as they are accepted.
+    pub per_client: usize,
     /// PUK lookups per operator.
     pub puk_lookups: super::api::RateLimit,
     /// Close a connection that has had no request in progress for this long (gracefully:
@@ -73,6 +78,9 @@ impl Default for Limits {
             // Above the 500 idle connections the load test holds, below the usual 1024 file
             // descriptors of a process.
             max_connections: 768,
+            // A desk or a workstation needs a handful; a service centre behind one NAT address
+            // a few dozen. Far below `max_connections`, so one address never holds them all.
+            per_client: 64,
             puk_lookups: super::api::RateLimit::default(),
             idle: None,
             tls_resumption: true,
@@ -152,6 +160,38 @@ impl Drop for Busy {
     }
 }
 
+/// Connections open per client address.
+#[derive(Default)]
+struct PerClient(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
+
+/// One of a client's places; given back when the connection ends.
+struct ClientPlace(Arc<PerClient>, std::net::IpAddr);
+
+impl PerClient {
+    /// A place for a connection from `ip`, unless it holds `max` already.
+    fn take(self: &Arc<Self>, ip: std::net::IpAddr, max: usize) -> Option<ClientPlace> {
+        let mut open = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let count = open.entry(ip).or_insert(0);
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(ClientPlace(self.clone(), ip))
+    }
+}
+
+impl Drop for ClientPlace {
+    fn drop(&mut self) {
+        let mut open = self.0.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = open.get_mut(&self.1) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.1);
+            }
+        }
+    }
+}
+
 /// The longest pause after failed `accept`s in a row.
 const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -169,9 +209,10 @@ pub fn tls_config(dir: &MockDir) -> Result<rustls::ServerConfig, MockError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = |e: String| MockError::Tls(dir.path().to_path_buf(), e);
     let mut roots = RootCertStore::empty();
-    for ca in CaName::ALL {
+    // The same set `api::Ca` checks logins against (`MockDir::trust_anchors`).
+    for (ca, der) in dir.trust_anchors()? {
         roots
-            .add(CertificateDer::from(dir.ca_cert_der(ca)?))
+            .add(CertificateDer::from(der))
             .map_err(|e| tls(format!("CA {}: {e}", ca.file_stem())))?;
     }
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
@@ -220,6 +261,8 @@ pub async fn accept_loop(
     handshakes: Arc<HandshakeCounts>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let clients = Arc::new(PerClient::default());
+    let mut refused_since_log = 0u64;
     let mut backoff = None;
     loop {
         // Wait for a free slot before accepting: the connections beyond the limit stay in the
@@ -242,11 +285,27 @@ pub async fn accept_loop(
                 continue;
             }
         };
+        let Some(place) = clients.take(peer.ip(), limits.per_client.max(1)) else {
+            // Closed at once: the slot goes back to everyone else.
+            if refused_since_log % 100 == 0 {
+                log::warn!(
+                    "{}: more than {} connections at once from this address; closing the \
+                     extra ones",
+                    peer.ip(),
+                    limits.per_client
+                );
+            }
+            refused_since_log += 1;
+            drop(tcp);
+            drop(slot);
+            continue;
+        };
         let acceptor = acceptor.clone();
         let ca = ca.clone();
         let handshakes = handshakes.clone();
         tokio::spawn(async move {
             let _slot = slot;
+            let _place = place;
             let tls = match tokio::time::timeout(limits.handshake, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {

@@ -382,6 +382,7 @@ impl Runner {
                 pin1,
                 customer,
                 customer_cert,
+                customer_serial,
                 reason,
                 anchors,
             } => self.task(Task::PukLookup, |runner, card| {
@@ -389,8 +390,11 @@ impl Runner {
                     card,
                     &runner.ca,
                     pin1,
-                    &customer,
-                    &customer_cert,
+                    &crate::workflow::test_login::Customer {
+                        hsa_id: &customer,
+                        certificate: &customer_cert,
+                        serial: &customer_serial,
+                    },
                     &reason,
                     &anchors,
                 )

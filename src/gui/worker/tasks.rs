@@ -192,24 +192,13 @@ pub(super) fn puk_lookup(
     card: &SharedCard,
     ca: &CaSettings,
     pin1: SecretCode,
-    customer: &str,
-    customer_cert: &[u8],
+    customer: &crate::workflow::test_login::Customer<'_>,
     reason: &str,
     anchors: &[crate::audit::anchor::Anchor],
 ) -> Result<Outcome, Failure> {
     let (url, root) = ca_material(ca)?;
-    let puk = crate::workflow::test_login::puk_lookup(
-        card,
-        &url,
-        &root,
-        &pin1,
-        &crate::workflow::test_login::Customer {
-            hsa_id: customer,
-            certificate: customer_cert,
-        },
-        reason,
-    )
-    .map_err(upgrade_failure)?;
+    let puk = crate::workflow::test_login::puk_lookup(card, &url, &root, &pin1, customer, reason)
+        .map_err(upgrade_failure)?;
     // The lookup counts even when the CA takes no anchors: they wait for the next login.
     let anchored = crate::workflow::test_login::send_anchors(card, &url, &root, &pin1, anchors)
         .unwrap_or_else(|e| {
