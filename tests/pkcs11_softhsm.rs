@@ -13,6 +13,8 @@ use support::cli::{BIN, run};
 use support::softhsm::{CARD_LABEL, Codes, MODULE, Model, SoftHsm, codes_of};
 
 const KARIN: &str = "TST5565594230-1001";
+/// Upgraded, its four certificates in their last 30 days: the CA renews them.
+const RENEWAL_DUE: &str = "TST5565594230-1013";
 
 /// One CA world per test binary: `ca-mock init` takes seconds.
 fn world() -> &'static Path {
@@ -56,6 +58,11 @@ impl Drop for Rig {
 
 impl Rig {
     fn new(model: Model) -> Rig {
+        Rig::with_card_of(model, KARIN)
+    }
+
+    /// A token made from `person`'s card of the CA world.
+    fn with_card_of(model: Model, person: &str) -> Rig {
         let tmp = tempfile::tempdir().unwrap();
         let ca = tmp.path().join("ca");
         support::files::copy_dir(world(), &ca);
@@ -83,7 +90,7 @@ impl Rig {
             assert!(Instant::now() < limit, "ca-mock serve never listened");
             std::thread::sleep(Duration::from_millis(50));
         }
-        let state = ca.join("cards").join(format!("{KARIN}.json"));
+        let state = ca.join("cards").join(format!("{person}.json"));
         let mut codes = codes_of(&state);
         if model == Model::SingleToken {
             // SoftHSM2 checks a context-specific login against the user PIN.
@@ -488,8 +495,23 @@ fn foreign_pair_survives(model: Model) {
     );
     let ids: Vec<String> = rig.serials().into_iter().map(|(id, _)| id).collect();
     assert_eq!(ids, ["02", "03", "06", "07", "4142"], "{ids:?}");
+    assert_same_certificate(&rig, &foreign);
+}
 
-    // A renewal of the HSA-id pair (into slots 1 and 5, where a foreign id was once mapped).
+fn foreign_pair_survives_the_renewal(model: Model) {
+    let rig = Rig::with_card_of(model, RENEWAL_DUE);
+    let (token, pin) = auth_token(&rig);
+    let foreign = rig.hsm.add_foreign_pair(&token, &pin, "4142");
+    let all = [
+        "Certificate Object".to_string(),
+        "Private Key Object".to_string(),
+        "Public Key Object".to_string(),
+    ];
+    let ids: Vec<String> = rig.serials().into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, ["02", "03", "06", "07", "4142"], "{ids:?}");
+
+    // A renewal of the HSA-id pair alone (into slots 1 and 5, where a foreign id was once
+    // mapped); the personnummer pair, due too, stays as it is.
     let mut args = rig.upgrade_args();
     args[2] = "renew".into();
     args.extend(["--only".to_string(), "hsa-id".to_string()]);
@@ -507,6 +529,11 @@ fn foreign_pair_survives(model: Model) {
     );
     let ids: Vec<String> = rig.serials().into_iter().map(|(id, _)| id).collect();
     assert_eq!(ids, ["01", "03", "05", "07", "4142"], "{ids:?}");
+    assert_same_certificate(&rig, &foreign);
+}
+
+/// The holder's certificate under `4142` is the one put there, byte for byte.
+fn assert_same_certificate(rig: &Rig, foreign: &[u8]) {
     let exported = rig.cli(&["certs", "--json"], "");
     let v: serde_json::Value = serde_json::from_slice(&exported.stdout).unwrap();
     let sha = v["certificates"]
@@ -523,7 +550,7 @@ fn foreign_pair_survives(model: Model) {
         })
         .unwrap();
     use sha2::Digest;
-    let want: String = sha2::Sha256::digest(&foreign)
+    let want: String = sha2::Sha256::digest(foreign)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
@@ -533,11 +560,13 @@ fn foreign_pair_survives(model: Model) {
 #[test]
 fn a_foreign_decryption_pair_survives_upgrade_and_renewal_with_one_token_per_pin() {
     foreign_pair_survives(Model::TokenPerPin);
+    foreign_pair_survives_the_renewal(Model::TokenPerPin);
 }
 
 #[test]
 fn a_foreign_decryption_pair_survives_upgrade_and_renewal_on_one_token() {
     foreign_pair_survives(Model::SingleToken);
+    foreign_pair_survives_the_renewal(Model::SingleToken);
 }
 
 #[test]

@@ -85,7 +85,7 @@ fn due(h: &Held<'_>, now: i64) -> bool {
     Urgency::of_days_left(h.info.days_left(now)) != Urgency::None
 }
 
-/// The pairs that are due (or named in `only`, or half renewed), and what each profile needs,
+/// The pairs that are due (or those named in `only`), and those half renewed, and what each profile needs,
 /// from the card's certificates as they look (the window's verdict; the renewal itself plans
 /// again from the checked ones). A pair not on the card is skipped, or an error when `only`
 /// names it.
@@ -117,7 +117,14 @@ fn plan_from<'a>(
             .iter()
             .chain(held_sign.iter())
             .any(|c| due(c, now));
-        if !begun && !any_due && !only.contains(&kind) {
+        // `only` names the pairs to renew (due or not: the CA then says when it can be); without
+        // it every due pair. A pair a cut-short run began is always finished.
+        let wanted = if only.is_empty() {
+            any_due
+        } else {
+            only.contains(&kind)
+        };
+        if !begun && !wanted {
             continue;
         }
         // A run renews the authentication certificate before the signature one and removes

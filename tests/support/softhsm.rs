@@ -125,18 +125,27 @@ impl SoftHsm {
     pub fn load_card_as(&self, state: &Path, codes: &Codes, model: Model, card_label: &str) {
         let (keys, certs) = legacy_pair(state);
         let work = tempfile::tempdir().unwrap();
+        // Every slot with a certificate (the legacy pair's 1 and 5 on a pre-upgrade card);
+        // PIN1's slots are 1-4, PIN2's 5-8.
+        let mut slots: Vec<u8> = certs
+            .keys()
+            .copied()
+            .filter(|s| keys.contains_key(s))
+            .collect();
+        slots.sort_unstable();
+        let (auth, sign): (Vec<u8>, Vec<u8>) = slots.iter().partition(|&&s| s <= 4);
         let tokens: Vec<(String, &str, Vec<u8>)> = match model {
-            Model::SingleToken => vec![(card_label.to_string(), codes.pin1.as_str(), vec![1, 5])],
+            Model::SingleToken => vec![(card_label.to_string(), codes.pin1.as_str(), slots)],
             Model::TokenPerPin => vec![
                 (
                     format!("{card_label} (Legitimering)"),
                     codes.pin1.as_str(),
-                    vec![1],
+                    auth,
                 ),
                 (
                     format!("{card_label} (Underskrift)"),
                     codes.pin2.as_str(),
-                    vec![5],
+                    sign,
                 ),
             ],
         };
@@ -174,10 +183,40 @@ impl SoftHsm {
                     &certs[&slot].0,
                     "--usage-sign",
                 ];
-                if slot == 5 {
+                if slot >= 5 {
                     args.push("--always-auth");
                 }
                 self.tool_ok(&args);
+                // A card's public key is an object of its own, readable without a PIN, as the
+                // card's own key generation leaves it.
+                let public_file = work.path().join(format!("pub{slot}.der"));
+                let out = Command::new("openssl")
+                    .args(["pkey", "-inform", "DER", "-in", key_path, "-pubout"])
+                    .args(["-outform", "DER", "-out"])
+                    .arg(&public_file)
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                self.tool_ok(&[
+                    "--token-label",
+                    &label,
+                    "--login",
+                    "--pin",
+                    pin,
+                    "--write-object",
+                    public_file.to_str().unwrap(),
+                    "--type",
+                    "pubkey",
+                    "--id",
+                    &id,
+                    "--label",
+                    &certs[&slot].0,
+                    "--usage-sign",
+                ]);
                 self.tool_ok(&[
                     "--token-label",
                     &label,
@@ -343,7 +382,8 @@ impl SoftHsm {
     }
 }
 
-/// The legacy pair of a virtual card: PKCS#8 keys and (label, certificate DER) by slot.
+/// The key pairs of a virtual card (the legacy pair on a pre-upgrade card): PKCS#8 keys and
+/// (label, certificate DER) by slot.
 #[allow(clippy::type_complexity)]
 pub fn legacy_pair(
     state: &Path,
