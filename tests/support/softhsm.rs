@@ -166,33 +166,13 @@ impl SoftHsm {
                 std::fs::write(&key_file, &keys[&slot]).unwrap();
                 let cert_file = work.path().join(format!("cert{slot}.der"));
                 std::fs::write(&cert_file, &certs[&slot].1).unwrap();
-                let key_path = key_file.to_str().unwrap();
-                let mut args = vec![
-                    "--token-label",
-                    &label,
-                    "--login",
-                    "--pin",
-                    pin,
-                    "--write-object",
-                    key_path,
-                    "--type",
-                    "privkey",
-                    "--id",
-                    &id,
-                    "--label",
-                    &certs[&slot].0,
-                    "--usage-sign",
-                ];
-                if slot >= 5 {
-                    args.push("--always-auth");
-                }
-                self.tool_ok(&args);
                 // A card's public key is an object of its own, readable without a PIN, as the
                 // card's own key generation leaves it.
                 let public_file = work.path().join(format!("pub{slot}.der"));
                 let out = Command::new("openssl")
-                    .args(["pkey", "-inform", "DER", "-in", key_path, "-pubout"])
-                    .args(["-outform", "DER", "-out"])
+                    .args(["pkey", "-inform", "DER", "-in"])
+                    .arg(&key_file)
+                    .args(["-pubout", "-outform", "DER", "-out"])
                     .arg(&public_file)
                     .output()
                     .unwrap();
@@ -201,37 +181,30 @@ impl SoftHsm {
                     "{}",
                     String::from_utf8_lossy(&out.stderr)
                 );
-                self.tool_ok(&[
-                    "--token-label",
-                    &label,
-                    "--login",
-                    "--pin",
-                    pin,
-                    "--write-object",
-                    public_file.to_str().unwrap(),
-                    "--type",
-                    "pubkey",
-                    "--id",
-                    &id,
-                    "--label",
-                    &certs[&slot].0,
-                    "--usage-sign",
-                ]);
-                self.tool_ok(&[
-                    "--token-label",
-                    &label,
-                    "--login",
-                    "--pin",
-                    pin,
-                    "--write-object",
-                    cert_file.to_str().unwrap(),
-                    "--type",
-                    "cert",
-                    "--id",
-                    &id,
-                    "--label",
-                    &certs[&slot].0,
-                ]);
+                let always_auth: &[&str] = if slot >= 5 { &["--always-auth"] } else { &[] };
+                for (file, kind, extra) in [
+                    (&key_file, "privkey", [&["--usage-sign"][..], always_auth].concat()),
+                    (&public_file, "pubkey", vec!["--usage-sign"]),
+                    (&cert_file, "cert", vec![]),
+                ] {
+                    let mut args = vec![
+                        "--token-label",
+                        &label,
+                        "--login",
+                        "--pin",
+                        pin,
+                        "--write-object",
+                        file.to_str().unwrap(),
+                        "--type",
+                        kind,
+                        "--id",
+                        &id,
+                        "--label",
+                        &certs[&slot].0,
+                    ];
+                    args.extend(extra);
+                    self.tool_ok(&args);
+                }
             }
         }
     }
