@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 
 use egui::accesskit::Role;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 
 use siths_upgrade::ca::mock::{MockHandle, start};
 use siths_upgrade::card::{
@@ -32,6 +32,7 @@ const KARIN: &str = "TST5565594230-1001";
 /// The card label of each test's token(s).
 const PULLED: &str = "Pulled card";
 const WINDOW: &str = "Window card";
+const CHOSEN: &str = "Chosen card";
 
 struct World {
     _tmp: tempfile::TempDir,
@@ -56,6 +57,7 @@ fn world() -> &'static World {
             ..codes.clone()
         };
         hsm.load_card_as(&state, &single, Model::SingleToken, WINDOW);
+        hsm.load_card_as(&state, &single, Model::SingleToken, CHOSEN);
         hsm.use_here();
         World {
             _tmp: tmp,
@@ -303,4 +305,75 @@ fn the_window_reads_and_upgrades_a_pkcs11_token() {
         .overview()
         .unwrap();
     assert_eq!(ids(&overview), ["02", "03", "06", "07"]);
+}
+
+#[test]
+fn several_cards_are_a_question_and_the_choice_is_remembered_by_card_number() {
+    let _w = world();
+    let dir = tempfile::tempdir().unwrap();
+    let settings_path = dir.path().join("settings.json");
+    let settings = Settings {
+        pkcs11_module: Some("softhsm".into()),
+        ..Settings::default()
+    };
+    let window = |settings: Settings| {
+        let notifier = Notifier::default();
+        let worker = Worker::spawn(
+            siths_upgrade::gui::window::readers_mode(&settings),
+            notifier.clone(),
+        );
+        let app = SithsApp::new(worker, notifier, settings, Some(settings_path.clone()));
+        Harness::builder()
+            .with_size([900.0, 820.0])
+            .with_max_steps(50)
+            .build_ui_state(|ui, app: &mut SithsApp| app.show(ui), app)
+    };
+    let has =
+        |h: &Harness<'static, SithsApp>, t: &str| h.query_all_by_label_contains(t).next().is_some();
+
+    // Three SITHS cards in the module: a question, one button per card, none taken silently.
+    let mut harness = window(settings);
+    support::window::wait_for_text(&mut harness, "Datorn ser flera SITHS-kort");
+    assert!(has(&harness, "Valet sparas"));
+    assert!(
+        !has(&harness, "Karin"),
+        "no card was opened before the choice"
+    );
+    for label in [PULLED, WINDOW, CHOSEN] {
+        assert!(
+            has(&harness, &format!("{label}, kortnummer ")),
+            "no button for {label}"
+        );
+    }
+    let button = harness
+        .query_all_by_role(Role::Button)
+        .find(|n| {
+            n.accesskit_node()
+                .label()
+                .is_some_and(|l| l.starts_with(&format!("{CHOSEN}, kortnummer ")))
+        })
+        .expect("the chosen card's button");
+    button.click();
+    harness.run_ok();
+
+    // The chosen card opens, named on the status line.
+    support::window::wait_for_text(&mut harness, "Karin");
+    assert!(has(&harness, CHOSEN));
+    assert!(!has(&harness, "Datorn ser flera SITHS-kort"));
+
+    // Saved by card number (every card is "SITHS e-id kort" to its holder, numbers differ).
+    let serial = match Pkcs11Card::open(module(), Some(CHOSEN)).unwrap().source() {
+        siths_upgrade::card::CardSource::Pkcs11 { serial, .. } => serial,
+        other => panic!("not a PKCS#11 card: {other:?}"),
+    };
+    assert!(!serial.is_empty());
+    let saved = Settings::load(&settings_path);
+    assert_eq!(saved.reader.as_deref(), Some(serial.as_str()));
+
+    // The next start opens that card without asking again.
+    drop(harness);
+    let mut again = window(saved);
+    support::window::wait_for_text(&mut again, "Karin");
+    assert!(has(&again, CHOSEN));
+    assert!(!has(&again, "Datorn ser flera SITHS-kort"));
 }
