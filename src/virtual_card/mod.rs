@@ -13,6 +13,7 @@ mod keys;
 pub mod memory;
 pub mod pace;
 pub mod personalise;
+mod pin_code;
 mod pins;
 mod state;
 pub mod vpcd;

@@ -306,11 +306,12 @@ impl CardState {
         if !(1..=15).contains(&max_tries) {
             return Err(BuildError::BadTries);
         }
-        let padded =
-            super::pins::normalise(value, min_len, max_len).ok_or(BuildError::BadPinFormat {
+        let padded = super::pin_code::normalise(value, min_len, max_len).ok_or(
+            BuildError::BadPinFormat {
                 min: min_len,
                 max: max_len,
-            })?;
+            },
+        )?;
         let pin = Pin {
             reference,
             value: *padded,
