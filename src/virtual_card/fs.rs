@@ -9,10 +9,6 @@ use crate::layout;
 use super::state::CardState;
 use crate::pkcs15::iso7816::{DESCRIPTOR_DF, DESCRIPTOR_TRANSPARENT_EF, Fcp, LIFE_CYCLE_ACTIVATED};
 
-pub(crate) const SW_FILE_NOT_FOUND: u16 = StatusWord::FileNotFound.to_u16();
-pub(crate) const SW_WRONG_LENGTH: u16 = StatusWord::WrongLength.to_u16();
-pub(crate) const SW_BAD_P1P2: u16 = StatusWord::IncorrectP1P2.to_u16();
-
 /// A file the session can have selected: a DF, or an EF inside a DF.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FileRef {
@@ -51,7 +47,12 @@ fn child(state: &CardState, df: u16, fid: u16) -> Option<FileRef> {
 }
 
 /// Resolve a SELECT: `p1` says how `data` names the file, `current` is the current DF.
-pub(crate) fn select(state: &CardState, current: u16, p1: u8, data: &[u8]) -> Result<FileRef, u16> {
+pub(crate) fn select(
+    state: &CardState,
+    current: u16,
+    p1: u8,
+    data: &[u8],
+) -> Result<FileRef, StatusWord> {
     match p1 {
         // By file identifier: the MF from anywhere, a child of the current DF, the current DF
         // itself, or a child of its parent (a sibling), as ISO 7816-4 searches.
@@ -66,36 +67,36 @@ pub(crate) fn select(state: &CardState, current: u16, p1: u8, data: &[u8]) -> Re
             child(state, current, fid)
                 .or_else(|| (fid == current).then_some(FileRef::Df(current)))
                 .or_else(|| parent(state, current).and_then(|p| child(state, p, fid)))
-                .ok_or(SW_FILE_NOT_FOUND)
+                .ok_or(StatusWord::FileNotFound)
         }
         // A child DF, or an EF, of the current DF.
         0x01 => match child(state, current, fid_of(data)?) {
             Some(f @ FileRef::Df(_)) => Ok(f),
-            _ => Err(SW_FILE_NOT_FOUND),
+            _ => Err(StatusWord::FileNotFound),
         },
         0x02 => match child(state, current, fid_of(data)?) {
             Some(f @ FileRef::Ef { .. }) => Ok(f),
-            _ => Err(SW_FILE_NOT_FOUND),
+            _ => Err(StatusWord::FileNotFound),
         },
         // The parent of the current DF.
         0x03 => {
             if !data.is_empty() {
-                return Err(SW_WRONG_LENGTH);
+                return Err(StatusWord::WrongLength);
             }
             parent(state, current)
                 .map(FileRef::Df)
-                .ok_or(SW_FILE_NOT_FOUND)
+                .ok_or(StatusWord::FileNotFound)
         }
         // By DF name (AID).
         0x04 => {
             if data.is_empty() {
-                return Err(SW_FILE_NOT_FOUND);
+                return Err(StatusWord::FileNotFound);
             }
             std::iter::once(&state.mf)
                 .chain(state.apps.iter())
                 .find(|df| df.name.as_deref() == Some(data))
                 .map(|df| FileRef::Df(df.fid))
-                .ok_or(SW_FILE_NOT_FOUND)
+                .ok_or(StatusWord::FileNotFound)
         }
         // Path from the MF (with or without the leading 3F00), or from the current DF.
         0x08 => {
@@ -104,40 +105,40 @@ pub(crate) fn select(state: &CardState, current: u16, p1: u8, data: &[u8]) -> Re
                 _ => data,
             };
             if data.is_empty() {
-                return Err(SW_WRONG_LENGTH);
+                return Err(StatusWord::WrongLength);
             }
             walk(state, layout::FID_MF, path)
         }
         0x09 => {
             if data.is_empty() {
-                return Err(SW_WRONG_LENGTH);
+                return Err(StatusWord::WrongLength);
             }
             walk(state, current, data)
         }
-        _ => Err(SW_BAD_P1P2),
+        _ => Err(StatusWord::IncorrectP1P2),
     }
 }
 
-fn fid_of(data: &[u8]) -> Result<u16, u16> {
+fn fid_of(data: &[u8]) -> Result<u16, StatusWord> {
     match data {
         [a, b] => Ok(u16::from_be_bytes([*a, *b])),
-        _ => Err(SW_WRONG_LENGTH),
+        _ => Err(StatusWord::WrongLength),
     }
 }
 
 /// Follow a path of FIDs down from `start`; only the last element may be an EF.
-fn walk(state: &CardState, start: u16, path: &[u8]) -> Result<FileRef, u16> {
+fn walk(state: &CardState, start: u16, path: &[u8]) -> Result<FileRef, StatusWord> {
     if path.len() % 2 != 0 {
-        return Err(SW_WRONG_LENGTH);
+        return Err(StatusWord::WrongLength);
     }
     let mut at = FileRef::Df(start);
     for pair in path.chunks_exact(2) {
         let FileRef::Df(df) = at else {
             // An EF has no children.
-            return Err(SW_FILE_NOT_FOUND);
+            return Err(StatusWord::FileNotFound);
         };
         let fid = u16::from_be_bytes([pair[0], pair[1]]);
-        at = child(state, df, fid).ok_or(SW_FILE_NOT_FOUND)?;
+        at = child(state, df, fid).ok_or(StatusWord::FileNotFound)?;
     }
     Ok(at)
 }
@@ -218,10 +219,13 @@ mod tests {
             select(&s, 0x5015, 0, &[0x50, 0x15]),
             Ok(FileRef::Df(0x5015))
         );
-        assert_eq!(select(&s, mf, 0, &[0x50, 0x31]), Err(SW_FILE_NOT_FOUND));
-        assert_eq!(select(&s, mf, 0, &[0x50]), Err(SW_WRONG_LENGTH));
+        assert_eq!(
+            select(&s, mf, 0, &[0x50, 0x31]),
+            Err(StatusWord::FileNotFound)
+        );
+        assert_eq!(select(&s, mf, 0, &[0x50]), Err(StatusWord::WrongLength));
         assert_eq!(select(&s, 0x5015, 3, &[]), Ok(FileRef::Df(mf)));
-        assert_eq!(select(&s, mf, 3, &[]), Err(SW_FILE_NOT_FOUND));
+        assert_eq!(select(&s, mf, 3, &[]), Err(StatusWord::FileNotFound));
     }
 
     #[test]
@@ -242,18 +246,24 @@ mod tests {
         assert_eq!(select(&s, mf, 8, &[0x3F, 0x00]), Ok(FileRef::Df(mf)));
         assert_eq!(
             select(&s, mf, 8, &[0x2F, 0x00, 0x50, 0x31]),
-            Err(SW_FILE_NOT_FOUND)
+            Err(StatusWord::FileNotFound)
         );
-        assert_eq!(select(&s, mf, 8, &[0x50, 0x15, 0x50]), Err(SW_WRONG_LENGTH));
+        assert_eq!(
+            select(&s, mf, 8, &[0x50, 0x15, 0x50]),
+            Err(StatusWord::WrongLength)
+        );
         assert_eq!(
             select(&s, mf, 4, &layout::PKCS15_AID),
             Ok(FileRef::Df(0x5015))
         );
         assert_eq!(
             select(&s, mf, 4, &[0xA0, 0, 0, 3, 8]),
-            Err(SW_FILE_NOT_FOUND)
+            Err(StatusWord::FileNotFound)
         );
-        assert_eq!(select(&s, mf, 0x07, &[0x50, 0x15]), Err(SW_BAD_P1P2));
+        assert_eq!(
+            select(&s, mf, 0x07, &[0x50, 0x15]),
+            Err(StatusWord::IncorrectP1P2)
+        );
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! engine treats file contents as opaque bytes; personalisation (the PKCS#15 files) is built on
 //! top with the [`CardState`] builder. See docs/domain.md "The virtual SITHS card".
 
+mod card_os;
+mod command;
 mod engine;
 mod fs;
 mod keys;

@@ -10,25 +10,17 @@ use crate::layout::{PIN_STORED_LEN, PUK_REF};
 use super::pin_code::normalise;
 use super::state::{CardState, Pin};
 
-pub(crate) const SW_OK: u16 = StatusWord::Ok.to_u16();
-pub(crate) const SW_WRONG_LENGTH: u16 = StatusWord::WrongLength.to_u16();
-pub(crate) const SW_BLOCKED: u16 = StatusWord::AuthBlocked.to_u16();
-pub(crate) const SW_DEAD: u16 = StatusWord::ReferenceDataNotUsable.to_u16();
-pub(crate) const SW_CONDITIONS: u16 = StatusWord::ConditionsNotSatisfied.to_u16();
-pub(crate) const SW_WRONG_DATA: u16 = StatusWord::WrongData.to_u16();
-pub(crate) const SW_REF_NOT_FOUND: u16 = StatusWord::ReferenceNotFound.to_u16();
-
 /// What a PIN command did: its status word, whether persistent state changed (so it must be
 /// saved), and the new session status of the referenced PIN, applied only once saved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct PinOutcome {
-    pub sw: u16,
+    pub sw: StatusWord,
     pub changed: bool,
     pub verified: Option<bool>,
 }
 
 impl PinOutcome {
-    fn sw(sw: u16) -> Self {
+    fn sw(sw: StatusWord) -> Self {
         PinOutcome {
             sw,
             changed: false,
@@ -45,17 +37,12 @@ fn same(a: &[u8; PIN_STORED_LEN], b: &[u8; PIN_STORED_LEN]) -> bool {
         == 0
 }
 
-/// Tries-left status word (`63Cx`).
-pub(crate) fn tries_sw(tries: u8) -> u16 {
-    0x63C0 | u16::from(tries & 0x0F)
-}
-
 /// The dead card's answer for a reference: the PUK is blocked, PINs are unusable.
-fn dead_sw(reference: u8) -> u16 {
+fn dead_sw(reference: u8) -> StatusWord {
     if reference == PUK_REF {
-        SW_BLOCKED
+        StatusWord::AuthBlocked
     } else {
-        SW_DEAD
+        StatusWord::ReferenceDataNotUsable
     }
 }
 
@@ -63,16 +50,16 @@ fn dead_sw(reference: u8) -> u16 {
 /// The caller has checked that the reference exists and the card is alive.
 fn check(state: &mut CardState, reference: u8, candidate: &[u8; PIN_STORED_LEN]) -> PinOutcome {
     let Some(pin) = state.pin_mut(reference) else {
-        return PinOutcome::sw(SW_REF_NOT_FOUND);
+        return PinOutcome::sw(StatusWord::ReferenceNotFound);
     };
     if pin.tries_left == 0 {
-        return PinOutcome::sw(SW_BLOCKED);
+        return PinOutcome::sw(StatusWord::AuthBlocked);
     }
     if same(&pin.value, candidate) {
         let changed = pin.tries_left != pin.max_tries;
         pin.tries_left = pin.max_tries;
         return PinOutcome {
-            sw: SW_OK,
+            sw: StatusWord::Ok,
             changed,
             verified: Some(true),
         };
@@ -85,9 +72,9 @@ fn check(state: &mut CardState, reference: u8, candidate: &[u8; PIN_STORED_LEN])
     }
     PinOutcome {
         sw: if left == 0 {
-            SW_BLOCKED
+            StatusWord::AuthBlocked
         } else {
-            tries_sw(left)
+            StatusWord::TriesLeft(left)
         },
         changed: true,
         verified: Some(false),
@@ -102,25 +89,25 @@ pub(crate) fn verify(
     verified_now: bool,
 ) -> PinOutcome {
     let Some(pin) = state.pin(reference) else {
-        return PinOutcome::sw(SW_REF_NOT_FOUND);
+        return PinOutcome::sw(StatusWord::ReferenceNotFound);
     };
     if state.dead {
         return PinOutcome::sw(dead_sw(reference));
     }
     if data.is_empty() {
         return PinOutcome::sw(if verified_now {
-            SW_OK
+            StatusWord::Ok
         } else if pin.tries_left == 0 {
-            SW_BLOCKED
+            StatusWord::AuthBlocked
         } else {
-            tries_sw(pin.tries_left)
+            StatusWord::TriesLeft(pin.tries_left)
         });
     }
     if data.len() > PIN_STORED_LEN {
-        return PinOutcome::sw(SW_WRONG_LENGTH);
+        return PinOutcome::sw(StatusWord::WrongLength);
     }
     let Some(candidate) = normalise(data, pin.min_len, pin.max_len) else {
-        return PinOutcome::sw(SW_WRONG_DATA);
+        return PinOutcome::sw(StatusWord::WrongData);
     };
     check(state, reference, &candidate)
 }
@@ -129,13 +116,13 @@ pub(crate) fn verify(
 /// card (the PUK cannot be set).
 fn settable_pin(state: &CardState, reference: u8) -> Result<&Pin, PinOutcome> {
     let Some(pin) = state.pin(reference) else {
-        return Err(PinOutcome::sw(SW_REF_NOT_FOUND));
+        return Err(PinOutcome::sw(StatusWord::ReferenceNotFound));
     };
     if state.dead {
         return Err(PinOutcome::sw(dead_sw(reference)));
     }
     if reference == PUK_REF {
-        return Err(PinOutcome::sw(SW_CONDITIONS));
+        return Err(PinOutcome::sw(StatusWord::ConditionsNotSatisfied));
     }
     Ok(pin)
 }
@@ -147,24 +134,24 @@ pub(crate) fn change(state: &mut CardState, reference: u8, data: &[u8]) -> PinOu
         Err(refused) => return refused,
     };
     if data.len() != 2 * PIN_STORED_LEN {
-        return PinOutcome::sw(SW_WRONG_LENGTH);
+        return PinOutcome::sw(StatusWord::WrongLength);
     }
     let (old, new) = data.split_at(PIN_STORED_LEN);
     let (Some(old), Some(new)) = (
         normalise(old, pin.min_len, pin.max_len),
         normalise(new, pin.min_len, pin.max_len),
     ) else {
-        return PinOutcome::sw(SW_WRONG_DATA);
+        return PinOutcome::sw(StatusWord::WrongData);
     };
     let outcome = check(state, reference, &old);
-    if outcome.sw != SW_OK {
+    if outcome.sw != StatusWord::Ok {
         return outcome;
     }
     if let Some(pin) = state.pin_mut(reference) {
         pin.value = *new;
     }
     PinOutcome {
-        sw: SW_OK,
+        sw: StatusWord::Ok,
         changed: true,
         verified: Some(true),
     }
@@ -178,22 +165,22 @@ pub(crate) fn unblock(state: &mut CardState, reference: u8, data: &[u8]) -> PinO
         Err(refused) => return refused,
     };
     let Some(puk) = state.pin(PUK_REF) else {
-        return PinOutcome::sw(SW_REF_NOT_FOUND);
+        return PinOutcome::sw(StatusWord::ReferenceNotFound);
     };
     // The PUK always fills its 8 bytes, so the new PIN may come padded or not (OpenSC sends
     // it unpadded when the PIN object lacks the needs-padding flag).
     if data.len() < PIN_STORED_LEN + pin.min_len || data.len() > 2 * PIN_STORED_LEN {
-        return PinOutcome::sw(SW_WRONG_LENGTH);
+        return PinOutcome::sw(StatusWord::WrongLength);
     }
     let (puk_part, new_part) = data.split_at(PIN_STORED_LEN);
     let (Some(new), Some(puk_code)) = (
         normalise(new_part, pin.min_len, pin.max_len),
         normalise(puk_part, puk.min_len, puk.max_len),
     ) else {
-        return PinOutcome::sw(SW_WRONG_DATA);
+        return PinOutcome::sw(StatusWord::WrongData);
     };
     let outcome = check(state, PUK_REF, &puk_code);
-    if outcome.sw != SW_OK {
+    if outcome.sw != StatusWord::Ok {
         return PinOutcome {
             verified: None,
             ..outcome
@@ -204,7 +191,7 @@ pub(crate) fn unblock(state: &mut CardState, reference: u8, data: &[u8]) -> PinO
         pin.tries_left = pin.max_tries;
     }
     PinOutcome {
-        sw: SW_OK,
+        sw: StatusWord::Ok,
         changed: true,
         verified: Some(false),
     }
