@@ -118,7 +118,7 @@ impl CardOs {
             }
         }
         let reply = match CardCommand::try_from(&cmd) {
-            Ok(command) => self.dispatch(command, &cmd),
+            Ok(command) => self.dispatch(command),
             Err(sw) => {
                 // A refused link of a chain ends the chain.
                 self.session.chain = None;
@@ -151,7 +151,7 @@ impl CardOs {
         Response::new(data, more_data(self.session.pending.len())).to_bytes()
     }
 
-    fn dispatch(&mut self, command: CardCommand<'_>, cmd: &Command) -> Answer {
+    fn dispatch(&mut self, command: CardCommand<'_>) -> Answer {
         match command {
             CardCommand::Select {
                 p1,
@@ -165,7 +165,7 @@ impl CardOs {
                 p2,
                 data,
                 chained,
-            } => self.update_binary(cmd.ins, p1, p2, data, chained),
+            } => self.update_binary(p1, p2, data, chained),
             CardCommand::EraseBinary { p1, p2 } => self.erase_binary(p1, p2),
             CardCommand::ResetVerification { reference } => {
                 self.session.verified.remove(&reference);
@@ -292,7 +292,7 @@ impl CardOs {
         }
     }
 
-    fn update_binary(&mut self, ins: u8, p1: u8, p2: u8, link: &[u8], chained: bool) -> Answer {
+    fn update_binary(&mut self, p1: u8, p2: u8, link: &[u8], chained: bool) -> Answer {
         // The chain so far (already checked to match this link) is taken out; it goes back
         // only if this link is accepted and more are to come.
         let so_far = self.session.chain.take();
@@ -312,7 +312,12 @@ impl CardOs {
             return Err(StatusWord::NotEnoughMemory);
         }
         if chained {
-            self.session.chain = Some(Chain { ins, p1, p2, data });
+            self.session.chain = Some(Chain {
+                ins: ins::UPDATE_BINARY,
+                p1,
+                p2,
+                data,
+            });
             return done();
         }
         let mut next = self.state.clone();
