@@ -183,7 +183,11 @@ impl SoftHsm {
                 );
                 let always_auth: &[&str] = if slot >= 5 { &["--always-auth"] } else { &[] };
                 for (file, kind, extra) in [
-                    (&key_file, "privkey", [&["--usage-sign"][..], always_auth].concat()),
+                    (
+                        &key_file,
+                        "privkey",
+                        [&["--usage-sign"][..], always_auth].concat(),
+                    ),
                     (&public_file, "pubkey", vec!["--usage-sign"]),
                     (&cert_file, "cert", vec![]),
                 ] {
