@@ -29,7 +29,7 @@ use crate::audit::anchor;
 use crate::ca::RefusalCode;
 use crate::ca::{IdentityKind, Profile, pkcs7};
 use crate::pki::cert::{KeyUsageBit, OID_EKU_CLIENT_AUTH};
-use crate::pki::expiry::renewal_window_opens;
+use crate::pki::expiry::{RENEWAL_WINDOW_DAYS, renewal_window_opens};
 use crate::pki::{CertInfo, Date, TestCa};
 
 /// How many PUK challenges one operator may ask for in a window of time: each lookup spends
@@ -416,34 +416,21 @@ impl Ca {
     }
 
     /// Whether `existing`, the certificate the CA holds for a renewal's key, is a renewal still
-    /// under way: made with the login certificate, or with the certificate the login itself
-    /// was renewed from (the client logged in again with the new authentication certificate
-    /// to finish the signature one), while that certificate is still valid. Any other
-    /// certificate of that key is the one being renewed (or older): no renewal.
-    fn renewal_under_way(
-        &self,
-        person: &str,
-        existing: &StoredCert,
-        login: &StoredCert,
-        now: i64,
-    ) -> Result<bool, Refusal> {
+    /// under way: issued by a renewal with the `login` certificate, or, within the days a
+    /// renewal window lasts, with the certificate `login` was itself renewed from (the client
+    /// logged in again with the new authentication certificate to finish the signature one).
+    /// Any other certificate of that key is the one being renewed, the login certificate
+    /// itself, or older: no renewal.
+    fn renewal_under_way(existing: &StoredCert, login: &StoredCert, now: i64) -> bool {
         let Some(with) = existing.renewed_with.as_deref() else {
-            return Ok(false);
+            return false;
         };
         if existing.serial_hex == login.serial_hex {
-            return Ok(false);
+            return false;
         }
-        if with == login.serial_hex {
-            return Ok(true);
-        }
-        if login.renewed_with.as_deref() != Some(with) {
-            return Ok(false);
-        }
-        Ok(self
-            .store
-            .by_serial(person, with)
-            .map_err(store_failed)?
-            .is_some_and(|renewed| renewed.not_after > now))
+        with == login.serial_hex
+            || (login.renewed_with.as_deref() == Some(with)
+                && existing.issued_at > now - (RENEWAL_WINDOW_DAYS + 1) * 86_400)
     }
 
     /// RFC 7030 4.2.2: renew the certificate of `profile` the caller holds. Logged in with the
@@ -479,7 +466,7 @@ impl Ca {
             if existing.replaced_at.is_some() {
                 return Err(Refusal::key_replaced(profile.label()));
             }
-            if !self.renewal_under_way(&person.hsa_id, &existing, &held, now)? {
+            if !Self::renewal_under_way(&existing, &held, now) {
                 return Err(Refusal::renewal_needs_new_key(
                     profile.label(),
                     &existing.serial_hex,

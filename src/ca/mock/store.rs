@@ -244,20 +244,6 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// The certificate with `serial` (lower-case hex) the CA issued to `person`, if any.
-    pub fn by_serial(&self, person: &str, serial: &str) -> Result<Option<StoredCert>, MockError> {
-        self.conn()
-            .query_row(
-                &format!(
-                    "SELECT {CERT_COLUMNS} FROM certificates WHERE person = ?1 AND serial = ?2"
-                ),
-                params![person, serial],
-                stored_cert,
-            )
-            .optional()
-            .map_err(|e| self.err(e))
-    }
-
     /// The person's current certificate of `profile` at `now`, if any (the newest).
     pub fn current(
         &self,
