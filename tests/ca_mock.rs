@@ -394,6 +394,16 @@ fn refusal((status, body): (u16, Vec<u8>)) -> (u16, String) {
     (status, v["error"].as_str().unwrap_or("").to_string())
 }
 
+/// The lines of DIR/puk-lookups.log that record `request` ("challenge" or "lookup").
+fn puk_log_lines(env: &Env, request: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(env.dir.puk_log())
+        .unwrap_or_default()
+        .lines()
+        .map(|l| json(l.as_bytes()))
+        .filter(|l| l["request"] == request)
+        .collect()
+}
+
 fn card_overview(state: &Path) -> siths_upgrade::card::CardOverview {
     let card = share(VirtualCard::open(state).unwrap());
     let mut card = SithsCard::open(Box::new(MemoryTransport::connect(card).unwrap())).unwrap();
@@ -865,9 +875,9 @@ fn puk_lookup_needs_an_operator_and_a_reason_and_is_logged_without_the_puk() {
     assert_eq!(json(&body)["puk"], tolvan.pins.puk.as_str());
 
     let log = std::fs::read_to_string(env.dir.puk_log()).unwrap();
-    let lines: Vec<&str> = log.lines().collect();
-    assert_eq!(lines.len(), 1);
-    let entry = json(lines[0].as_bytes());
+    let lines = puk_log_lines(&env, "lookup");
+    assert_eq!(lines.len(), 1, "{log}");
+    let entry = &lines[0];
     assert_eq!(entry["operator"], MARTA_OPERATOR);
     assert_eq!(entry["customer"], TOLVAN);
     assert_eq!(entry["reason"], "ID-kort visat i disken, ärende 4711");
@@ -895,20 +905,20 @@ fn puk_lookup_needs_an_operator_and_a_reason_and_is_logged_without_the_puk() {
         Some((&good, "application/json")),
     );
     assert_eq!(refusal(r), (401, "no_client_certificate".into()));
+    // For nobody: a lookup tells nothing before its challenge matches; the challenge says
+    // there is no such holder.
     let nobody = ask(r#"{"hsa_id": "TST5565594230-9999", "reason": "test"}"#);
     let r = env.curl(
         "/api/v1/puk-lookup",
         Some(&operator),
         Some((&nobody, "application/json")),
     );
-    assert_eq!(refusal(r), (404, "unknown_person".into()));
+    assert_eq!(refusal(r), (403, "bad_challenge".into()));
     assert_eq!(
-        std::fs::read_to_string(env.dir.puk_log())
-            .unwrap()
-            .lines()
-            .count(),
-        1
+        refusal(env.challenge(&operator, "TST5565594230-9999")),
+        (404, "unknown_person".into())
     );
+    assert_eq!(puk_log_lines(&env, "lookup").len(), 1);
 }
 
 #[test]
@@ -1269,9 +1279,10 @@ fn puk_lookups_are_rate_limited_per_operator_across_a_restart() {
     let tolvan = env.person(TOLVAN);
     assert_eq!(env.desk_lookup(&operator, TOLVAN, "ärende 4711").0, 200);
     assert_eq!(env.desk_lookup(&operator, TOLVAN, "ärende 4712").0, 200);
-    // A restart of the CA does not give the operator a fresh allowance.
+    // A restart of the CA does not give the operator a fresh allowance: the third lookup
+    // gets no challenge.
     env.restart_with(limits);
-    let (status, body) = env.desk_lookup(&operator, TOLVAN, "ärende 4713");
+    let (status, body) = env.challenge(&operator, TOLVAN);
     assert!(!String::from_utf8_lossy(&body).contains(tolvan.pins.puk.as_str()));
     let message = json(&body)["message"].as_str().unwrap().to_string();
     assert_eq!(refusal((status, body)), (429, "too_many_lookups".into()));
@@ -1279,9 +1290,9 @@ fn puk_lookups_are_rate_limited_per_operator_across_a_restart() {
         message.contains("try again in") && message.contains('Z'),
         "the refusal does not say when to retry: {message}"
     );
-    // Refused lookups release nothing and are not in the lookup log.
-    let log = std::fs::read_to_string(env.dir.puk_log()).unwrap();
-    assert_eq!(log.lines().count(), 2);
+    // Refused requests release nothing and are not in the log.
+    assert_eq!(puk_log_lines(&env, "lookup").len(), 2);
+    assert_eq!(puk_log_lines(&env, "challenge").len(), 2);
 }
 
 #[test]
@@ -1290,7 +1301,26 @@ fn no_puk_leaves_the_ca_unless_its_lookup_is_logged() {
     let env = Env::with(|dir| std::fs::create_dir(dir.puk_log()).unwrap());
     let operator = env.legacy_client(MARTA_OPERATOR);
     let tolvan = env.person(TOLVAN);
-    let (status, body) = env.desk_lookup(&operator, TOLVAN, "ärende 4711");
+    // Not even the challenge a lookup starts with: it is logged too.
+    assert_eq!(
+        refusal(env.challenge(&operator, TOLVAN)),
+        (500, "internal".into())
+    );
+    // A challenge the CA issued before the log broke does not get the PUK out either.
+    let challenge = "d".repeat(64);
+    let now = siths_upgrade::pki::date::now_unix();
+    mock::store::Store::open(&env.dir.store())
+        .unwrap()
+        .add_challenge(&challenge, MARTA_OPERATOR, TOLVAN, now + 100, now)
+        .unwrap();
+    let (cert, serial) = env.card_evidence(TOLVAN);
+    let (status, body) = env.lookup_with(
+        &operator,
+        &serde_json::json!({
+            "hsa_id": TOLVAN, "reason": "ärende 4711", "challenge": challenge,
+            "customer_certificate": cert, "card_serial": serial,
+        }),
+    );
     assert!(!String::from_utf8_lossy(&body).contains(tolvan.pins.puk.as_str()));
     assert_eq!(refusal((status, body)), (500, "internal".into()));
 }
@@ -1588,6 +1618,17 @@ fn entries_never_anchored_within_a_day_fail_audit_verify() {
 /// A certificate of `profile` for the base client key from DIR's issuing CA, ending in `days`,
 /// put into the store before the CA serves (as a card upgraded long ago would have it).
 fn store_for_base_key(dir: &MockDir, hsa_id: &str, profile: Profile, days: i64) -> Vec<u8> {
+    let not_after = siths_upgrade::pki::date::now_unix() + days * 86_400;
+    store_for_base_key_until(dir, hsa_id, profile, not_after)
+}
+
+/// As [`store_for_base_key`], ending at `not_after` (unix seconds).
+fn store_for_base_key_until(
+    dir: &MockDir,
+    hsa_id: &str,
+    profile: Profile,
+    not_after: i64,
+) -> Vec<u8> {
     let person = dir.persons().unwrap().by_hsa_id(hsa_id).unwrap().clone();
     let ca = dir
         .load_ca(match profile.identity() {
@@ -1596,7 +1637,7 @@ fn store_for_base_key(dir: &MockDir, hsa_id: &str, profile: Profile, days: i64) 
         })
         .unwrap();
     let mut request = person.cert_request(profile);
-    request.not_after = Some(siths_upgrade::pki::date::now_unix() + days * 86_400);
+    request.not_after = Some(not_after);
     let der = ca.issue_person_cert(&request, &base().client_spki).unwrap();
     mock::store::Store::open(&dir.store())
         .unwrap()
@@ -1828,7 +1869,7 @@ fn a_puk_needs_the_customers_card_and_a_fresh_challenge() {
     );
     // One PUK left the CA, and its lookup is the only one logged.
     let log = std::fs::read_to_string(env.dir.puk_log()).unwrap();
-    assert_eq!(log.lines().count(), 1, "{log}");
+    assert_eq!(puk_log_lines(&env, "lookup").len(), 1, "{log}");
 }
 
 /// Issue 20, finding 8: a level-2 certificate logs in for what concerns its holder, and gets
@@ -2162,4 +2203,516 @@ fn a_standard_est_client_gets_what_rfc_7030_promises() {
         refusal((status, body)),
         (415, "unsupported_media_type".into())
     );
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` of unix seconds, as the CA writes times.
+fn utc(unix: i64) -> String {
+    let date = siths_upgrade::pki::Date::from_unix(unix);
+    let secs = unix.rem_euclid(86_400);
+    format!(
+        "{date}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// A certificate file (PEM) holding `der`.
+fn cert_file(env: &Env, name: &str, der: &[u8]) -> PathBuf {
+    let path = env.file(name);
+    std::fs::write(&path, pem("CERTIFICATE", der)).unwrap();
+    path
+}
+
+/// A base64 DER CSR by openssl for the base client key (the key the stored certificates of
+/// [`store_for_base_key`] certify).
+fn csr_for_base_key(env: &Env, name: &str) -> PathBuf {
+    let der = env.file(&format!("{name}.der"));
+    openssl(&[
+        "req",
+        "-new",
+        "-key",
+        s(&base().client_key),
+        "-subj",
+        "/CN=Karin",
+        "-outform",
+        "DER",
+        "-out",
+        s(&der),
+    ]);
+    env.base64_file(&der)
+}
+
+/// `curl` logged in with `cert` and its `key`: (HTTP status, body).
+fn curl_with_key(
+    env: &Env,
+    path: &str,
+    cert: &Path,
+    key: &Path,
+    post: Option<(&Path, &str)>,
+) -> (u16, Vec<u8>) {
+    let out = env.curl_raw(path, Some(cert), Some(key), post);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    (status, std::fs::read(env.file("body")).unwrap_or_default())
+}
+
+/// Review of the CA mock, finding 1: asking for a PUK challenge is how every lookup starts, so
+/// the per-operator limit counts challenges, found or not (probing HSA-ids costs the same), each
+/// one is in the lookup log, and expired ones leave the store.
+#[test]
+fn puk_challenges_count_against_the_limit_and_are_logged_found_or_not() {
+    use mock::store::Store;
+    let now = siths_upgrade::pki::date::now_unix();
+    let limits = mock::Limits {
+        puk_lookups: mock::RateLimit {
+            max: 3,
+            window: std::time::Duration::from_secs(3600),
+        },
+        ..mock::Limits::default()
+    };
+    // Two challenges of the day that nobody spent, expired a minute and an hour ago.
+    let env = Env::serve(
+        |dir| {
+            let store = Store::open(&dir.store()).unwrap();
+            for (name, expired) in [("a", 60), ("b", 3600)] {
+                store
+                    .add_challenge(
+                        &name.repeat(64),
+                        MARTA_OPERATOR,
+                        TOLVAN,
+                        now - expired,
+                        now - 4000,
+                    )
+                    .unwrap();
+            }
+            assert_eq!(store.challenges().unwrap(), 2);
+        },
+        limits,
+    );
+    let operator = env.legacy_client(MARTA_OPERATOR);
+    // Probing two HSA-ids nobody has, then a real one: each counts.
+    for probe in ["TST5565594230-9998", "TST5565594230-9999"] {
+        assert_eq!(
+            refusal(env.challenge(&operator, probe)),
+            (404, "unknown_person".into())
+        );
+    }
+    let (status, body) = env.challenge(&operator, TOLVAN);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let challenge = json(&body)["challenge"].as_str().unwrap().to_string();
+    // The fourth request is over the limit, for a real holder too.
+    let (status, body) = env.challenge(&operator, KARIN);
+    let message = json(&body)["message"].as_str().unwrap().to_string();
+    assert_eq!(refusal((status, body)), (429, "too_many_lookups".into()));
+    assert!(message.contains("challenges"), "{message}");
+
+    // Each request that was answered is on record: who asked about whom, and whether that
+    // holder exists.
+    let lines = puk_log_lines(&env, "challenge");
+    let seen: Vec<(String, String, bool)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["operator"].as_str().unwrap().to_string(),
+                l["customer"].as_str().unwrap().to_string(),
+                l["found"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (MARTA_OPERATOR.into(), "TST5565594230-9998".into(), false),
+            (MARTA_OPERATOR.into(), "TST5565594230-9999".into(), false),
+            (MARTA_OPERATOR.into(), TOLVAN.into(), true),
+        ]
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["time"].as_str().unwrap().ends_with('Z'))
+    );
+
+    // The store holds the one open challenge: the expired ones are gone, the refused request
+    // left nothing.
+    let store = Store::open(&env.dir.store()).unwrap();
+    assert_eq!(store.challenges().unwrap(), 1);
+
+    // The lookup the challenge was for is not counted a second time.
+    let (cert, serial) = env.card_evidence(TOLVAN);
+    let (status, body) = env.lookup_with(
+        &operator,
+        &serde_json::json!({
+            "hsa_id": TOLVAN, "reason": "ärende 4711", "challenge": challenge,
+            "customer_certificate": cert, "card_serial": serial,
+        }),
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(puk_log_lines(&env, "lookup").len(), 1);
+}
+
+/// Review of the CA mock, finding 8: a lookup that names someone else's challenge, or the
+/// challenge for another customer, does not spend it.
+#[test]
+fn a_challenge_is_spent_only_by_the_lookup_it_was_issued_for() {
+    const OTHER_OPERATOR: &str = "TST5565594230-1003";
+    let env = Env::with(|dir| make_operator(dir, OTHER_OPERATOR));
+    let marta = env.legacy_client(MARTA_OPERATOR);
+    let other = env.legacy_client(OTHER_OPERATOR);
+    let (status, body) = env.challenge(&marta, TOLVAN);
+    assert_eq!(status, 200);
+    let challenge = json(&body)["challenge"].as_str().unwrap().to_string();
+    let (cert, serial) = env.card_evidence(TOLVAN);
+    let lookup = |operator: &Path, customer: &str| {
+        env.lookup_with(
+            operator,
+            &serde_json::json!({
+                "hsa_id": customer, "reason": "ärende 4711", "challenge": challenge,
+                "customer_certificate": cert, "card_serial": serial,
+            }),
+        )
+    };
+    // Another operator holding the string, and Märta for another customer: refused.
+    let (status, body) = lookup(&other, TOLVAN);
+    let message = json(&body)["message"].as_str().unwrap().to_string();
+    assert_eq!(refusal((status, body)), (403, "bad_challenge".into()));
+    assert!(
+        message.contains("another operator or customer"),
+        "{message}"
+    );
+    assert_eq!(
+        refusal(lookup(&marta, KARIN)),
+        (403, "bad_challenge".into())
+    );
+    // The challenge is still good for its own lookup, once.
+    let (status, body) = lookup(&marta, TOLVAN);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(json(&body)["puk"], env.person(TOLVAN).pins.puk.as_str());
+    let (status, body) = lookup(&marta, TOLVAN);
+    let message = json(&body)["message"].as_str().unwrap().to_string();
+    assert_eq!(refusal((status, body)), (403, "bad_challenge".into()));
+    assert!(message.contains("used already"), "{message}");
+}
+
+/// Review of the CA mock, finding 9: a holder who is no operator is told what each path is
+/// for, not that only operators look up PUKs.
+#[test]
+fn not_operator_says_what_each_path_is_for() {
+    use siths_upgrade::audit::anchor::Anchor;
+    let env = Env::new();
+    let holder = env.legacy_client(KARIN);
+    let body = env.file("body.json");
+    let anchor = Anchor {
+        log: "a".repeat(64),
+        seq: 1,
+        hash: "a".repeat(64),
+        action: "identity-check".into(),
+        desk: "desk-1".into(),
+    };
+    let message = |r: (u16, Vec<u8>)| {
+        let text = json(&r.1)["message"].as_str().unwrap_or("").to_string();
+        assert_eq!(refusal(r), (403, "not_operator".into()));
+        text
+    };
+    std::fs::write(&body, format!(r#"{{"hsa_id": "{TOLVAN}", "reason": "x"}}"#)).unwrap();
+    let challenge = message(env.curl(
+        "/api/v1/puk-challenge",
+        Some(&holder),
+        Some((&body, "application/json")),
+    ));
+    assert!(challenge.contains("PUK challenge"), "{challenge}");
+    let lookup = message(env.curl(
+        "/api/v1/puk-lookup",
+        Some(&holder),
+        Some((&body, "application/json")),
+    ));
+    assert!(lookup.contains("looking up a PUK"), "{lookup}");
+    std::fs::write(&body, serde_json::to_vec(&anchor).unwrap()).unwrap();
+    let audit = [
+        message(env.curl(
+            "/api/v1/audit-anchor",
+            Some(&holder),
+            Some((&body, "application/json")),
+        )),
+        message(env.curl(
+            &format!("/api/v1/audit-anchors?log={}", anchor.log),
+            Some(&holder),
+            None,
+        )),
+        message(env.curl("/api/v1/audit-logs", Some(&holder), None)),
+    ];
+    for text in &audit {
+        assert!(
+            text.contains("audit log") && !text.contains("PUK"),
+            "{text}"
+        );
+        assert!(text.contains("service-centre operators"), "{text}");
+    }
+    assert!(audit[0].contains("anchoring"), "{}", audit[0]);
+}
+
+/// Review of the CA mock, finding 4: an operator's certificate that a renewal replaced does
+/// no service-centre work (as a customer's replaced certificate gets no PUK).
+#[test]
+fn an_operators_certificate_a_renewal_replaced_does_no_service_centre_work() {
+    use siths_upgrade::audit::anchor::Anchor;
+    let mut old = Vec::new();
+    let env = Env::with(|dir| {
+        old = store_for_base_key(dir, MARTA_OPERATOR, Profile::HsaAuth, 20);
+    });
+    let old = cert_file(&env, "marta-old.pem", &old);
+    // Before the renewal her certificate does the work.
+    assert_eq!(env.challenge(&old, TOLVAN).0, 200);
+    let csr = env.csr("marta-new", 2048, "/CN=Marta");
+    let (status, renewed) = env.reenroll("hsa-auth", &old, &csr);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&renewed));
+    let new = env.answer_pem("marta-new-cert", &renewed);
+    let new_key = env.file("marta-new.key");
+
+    let body = env.file("anchor.json");
+    let anchor = Anchor {
+        log: "c".repeat(64),
+        seq: 1,
+        hash: "c".repeat(64),
+        action: "identity-check".into(),
+        desk: "desk-1".into(),
+    };
+    std::fs::write(&body, serde_json::to_vec(&anchor).unwrap()).unwrap();
+    let replaced = |r: (u16, Vec<u8>)| {
+        let text = json(&r.1)["message"].as_str().unwrap_or("").to_string();
+        assert_eq!(refusal(r), (403, "login_replaced".into()));
+        assert!(text.contains("log in with the new one"), "{text}");
+    };
+    replaced(env.challenge(&old, TOLVAN));
+    replaced(env.curl(
+        "/api/v1/audit-anchor",
+        Some(&old),
+        Some((&body, "application/json")),
+    ));
+    replaced(env.curl(
+        &format!("/api/v1/audit-anchors?log={}", anchor.log),
+        Some(&old),
+        None,
+    ));
+    replaced(env.curl("/api/v1/audit-logs", Some(&old), None));
+    // The new certificate does it.
+    let ask = env.file("challenge-new.json");
+    std::fs::write(&ask, format!(r#"{{"hsa_id": "{TOLVAN}"}}"#)).unwrap();
+    let (status, body) = curl_with_key(
+        &env,
+        "/api/v1/puk-challenge",
+        &new,
+        &new_key,
+        Some((&ask, "application/json")),
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        curl_with_key(&env, "/api/v1/audit-logs", &new, &new_key, None).0,
+        200
+    );
+}
+
+/// Review of the CA mock, finding 2: a renewal with the key of the certificate it renews is
+/// refused (nothing was renewed); the key of a renewal already issued gets that renewal back.
+#[test]
+fn a_renewal_needs_a_new_key_and_a_resumed_one_gets_its_certificate_back() {
+    let mut der = Vec::new();
+    let env = Env::with(|dir| {
+        der.push(store_for_base_key(dir, KARIN, Profile::HsaAuth, 20));
+        der.push(store_for_base_key(dir, KARIN, Profile::HsaSign, 20));
+    });
+    let old_auth = cert_file(&env, "old-auth.pem", &der[0]);
+    let same_key = csr_for_base_key(&env, "same-key");
+    for label in ["hsa-auth", "hsa-sign"] {
+        let (status, body) = env.reenroll(label, &old_auth, &same_key);
+        let message = json(&body)["message"].as_str().unwrap_or("").to_string();
+        assert_eq!(
+            refusal((status, body)),
+            (409, "renewal_needs_new_key".into()),
+            "{label}"
+        );
+        assert!(message.contains("make a new key"), "{message}");
+    }
+    assert_eq!(env.server().enrolments_for(KARIN), 2);
+    let listed = json(&env.curl("/api/v1/certificates", Some(&old_auth), None).1);
+    assert_eq!(listed["certificates"].as_array().unwrap().len(), 2);
+
+    // New keys renew; the same new key again gets the same renewal (a resumed run).
+    let k1 = env.csr("k1", 2048, "/CN=Karin");
+    let (status, auth) = env.reenroll("hsa-auth", &old_auth, &k1);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&auth));
+    assert_eq!(
+        env.reenroll("hsa-auth", &old_auth, &k1),
+        (200, auth.clone())
+    );
+    let k2 = env.csr("k2", 2048, "/CN=Karin");
+    let (status, sign) = env.reenroll("hsa-sign", &old_auth, &k2);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&sign));
+    assert_eq!(
+        env.reenroll("hsa-sign", &old_auth, &k2),
+        (200, sign.clone())
+    );
+    // Resumed after logging in with the new authentication certificate (the old pair already
+    // removed from the card): the signature renewal of that run comes back too.
+    let new_auth = env.answer_pem("new-auth", &auth);
+    let k1_key = env.file("k1.key");
+    let reenroll_new = |label: &str, csr: &Path| {
+        curl_with_key(
+            &env,
+            &format!("/.well-known/est/{label}/simplereenroll"),
+            &new_auth,
+            &k1_key,
+            Some((csr, "application/pkcs10")),
+        )
+    };
+    assert_eq!(reenroll_new("hsa-sign", &k2), (200, sign));
+    // But the new certificate's own key renews nothing.
+    assert_eq!(
+        refusal(reenroll_new("hsa-auth", &k1)),
+        (409, "renewal_needs_new_key".into())
+    );
+    assert_eq!(env.server().enrolments_for(KARIN), 4);
+}
+
+/// Review of the CA mock, finding 3: the renewal window opens when the whole days left, rounded
+/// down, reach 30 (just after `not_after` − 31 days), and the refusal names that moment, of the
+/// login certificate's window too when it opens first.
+#[test]
+fn the_renewal_window_opens_when_its_refusal_says() {
+    let now = siths_upgrade::pki::date::now_unix();
+    let day = 86_400;
+    let hsa_end = now + 31 * day + 3600;
+    let pnr_auth_end = now + 100 * day;
+    let pnr_sign_end = now + 400 * day;
+    let tolvan_end = now + 30 * day + 12 * 3600;
+    let mut der = Vec::new();
+    let env = Env::with(|dir| {
+        der.push(store_for_base_key_until(
+            dir,
+            KARIN,
+            Profile::HsaAuth,
+            hsa_end,
+        ));
+        der.push(store_for_base_key_until(
+            dir,
+            KARIN,
+            Profile::PnrAuth,
+            pnr_auth_end,
+        ));
+        der.push(store_for_base_key_until(
+            dir,
+            KARIN,
+            Profile::PnrSign,
+            pnr_sign_end,
+        ));
+        der.push(store_for_base_key_until(
+            dir,
+            TOLVAN,
+            Profile::HsaAuth,
+            tolvan_end,
+        ));
+    });
+    let csr = env.csr("window", 2048, "/CN=Karin");
+    let not_due = |label: &str, login: &Path| {
+        let (status, body) = env.reenroll(label, login, &csr);
+        let message = json(&body)["message"].as_str().unwrap_or("").to_string();
+        assert_eq!(refusal((status, body)), (403, "renewal_not_due".into()));
+        message
+    };
+    // 31 days and an hour left: not yet, and it opens in an hour and a second.
+    let message = not_due("hsa-auth", &cert_file(&env, "hsa.pem", &der[0]));
+    assert!(message.contains(&utc(hsa_end)), "{message}");
+    assert!(
+        message.contains(&format!("from {} on", utc(hsa_end - 31 * day + 1))),
+        "{message}"
+    );
+    assert!(!message.contains(&utc(hsa_end - 30 * day)), "{message}");
+    // The signature certificate has 400 days; the login certificate's window opens first.
+    let message = not_due("pnr-sign", &cert_file(&env, "pnr-auth.pem", &der[1]));
+    assert!(
+        message.contains(&utc(pnr_sign_end)) && message.contains(&utc(pnr_auth_end)),
+        "{message}"
+    );
+    assert!(message.contains("pnr-auth"), "{message}");
+    assert!(
+        message.contains(&format!("from {} on", utc(pnr_auth_end - 31 * day + 1))),
+        "{message}"
+    );
+    // 30 days and 12 hours left is inside the window (30 whole days), before "not_after − 30
+    // days".
+    let tolvan = cert_file(&env, "tolvan.pem", &der[3]);
+    let tolvan_csr = env.csr("tolvan-window", 2048, "/CN=Tolvan");
+    let (status, body) = env.reenroll("hsa-auth", &tolvan, &tolvan_csr);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+}
+
+/// Review of the CA mock, finding 5: `me` says what an enrolment will do, for a level-2 login
+/// and for a holder who already holds every profile's certificate.
+#[test]
+fn me_says_what_an_enrolment_will_do() {
+    let env = Env::with(|dir| {
+        for profile in Profile::ALL {
+            store_for_base_key(dir, KARIN, profile, 400);
+        }
+        store_for_base_key(dir, TOLVAN, Profile::HsaAuth, 400);
+        store_for_base_key(dir, TOLVAN, Profile::HsaSign, 400);
+    });
+    let me = |cert: &Path| {
+        let (status, body) = env.curl("/api/v1/me", Some(cert), None);
+        assert_eq!(status, 200);
+        let me = json(&body);
+        (
+            me["upgrade_allowed"].as_bool().unwrap(),
+            me["refusal"]["error"].as_str().map(str::to_string),
+        )
+    };
+    let csr = env.csr("me", 2048, "/CN=x");
+    // Karin holds all four: every new key is refused, and `me` says so.
+    let karin = env.legacy_client(KARIN);
+    assert_eq!(me(&karin), (false, Some("already_enrolled".into())));
+    for label in ["hsa-auth", "hsa-sign", "pnr-auth", "pnr-sign"] {
+        assert_eq!(
+            refusal(env.enroll(label, &karin, &csr)),
+            (409, "already_enrolled".into())
+        );
+    }
+    // Tolvan at level 2: refused whatever he holds.
+    let level2 = env.client_cert(CaName::Hsa2, &env.person(TOLVAN), TOLVAN);
+    assert_eq!(me(&level2), (false, Some("trust_level_too_low".into())));
+    assert_eq!(
+        refusal(env.enroll("pnr-auth", &level2, &csr)),
+        (403, "trust_level_too_low".into())
+    );
+    // Tolvan at level 3 has two profiles left: allowed, and enrolled.
+    let tolvan = env.legacy_client(TOLVAN);
+    assert_eq!(me(&tolvan), (true, None));
+    assert_eq!(env.enroll("pnr-auth", &tolvan, &csr).0, 200);
+}
+
+/// Review of the CA mock, finding 6: after the deadline, a key the CA already certified gets
+/// its certificate back (a half-done upgrade resumes); a new key is refused.
+#[test]
+fn after_the_deadline_a_key_already_certified_gets_its_certificate_back() {
+    let mut env = Env::new();
+    let karin = env.legacy_client(KARIN);
+    let first = env.csr("before-deadline", 2048, "/CN=Karin");
+    let (status, answer) = env.enroll("hsa-auth", &karin, &first);
+    assert_eq!(status, 200);
+    env.dir.set_deadline("2020-01-31").unwrap();
+    env.restart();
+    assert_eq!(env.enroll("hsa-auth", &karin, &first), (200, answer));
+    let late = env.csr("after-deadline", 2048, "/CN=Karin");
+    for label in ["hsa-auth", "hsa-sign"] {
+        assert_eq!(
+            refusal(env.enroll(label, &karin, &late)),
+            (403, "deadline_passed".into()),
+            "{label}"
+        );
+    }
+    assert_eq!(env.server().enrolments_for(KARIN), 1);
 }

@@ -70,7 +70,7 @@ impl Anchor {
                 .action
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b == b'-')
-            && self.desk.len() <= 64
+            && self.desk.len() <= DESK_NAME_MAX_BYTES
             && !self.desk.chars().any(char::is_control)
     }
 }
@@ -83,12 +83,24 @@ pub fn desk_name() -> String {
         .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
         .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
         .unwrap_or_default();
-    let name: String = name
-        .trim()
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(64)
-        .collect();
+    desk_name_from(&name)
+}
+
+/// The most bytes of UTF-8 a desk name may have: [`Anchor::is_well_formed`] and so the CA
+/// allow no more.
+pub const DESK_NAME_MAX_BYTES: usize = 64;
+
+/// A host name as the anchors carry it: trimmed, without control characters, cut on a
+/// character boundary to [`DESK_NAME_MAX_BYTES`] (a non-ASCII name of 64 characters is longer
+/// than 64 bytes, and the CA would refuse every anchor).
+fn desk_name_from(raw: &str) -> String {
+    let mut name = String::new();
+    for c in raw.trim().chars().filter(|c| !c.is_control()) {
+        if name.len() + c.len_utf8() > DESK_NAME_MAX_BYTES {
+            break;
+        }
+        name.push(c);
+    }
     if name.is_empty() {
         "unnamed".into()
     } else {
@@ -469,5 +481,32 @@ mod tests {
         ] {
             assert!(!bad.is_well_formed(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_long_non_ascii_host_name_still_makes_well_formed_anchors() {
+        let anchor = |desk: String| Anchor {
+            log: "a".repeat(64),
+            seq: 2,
+            hash: "b".repeat(64),
+            action: "puk-lookup".into(),
+            desk,
+        };
+        // 70 characters of two bytes each: 140 bytes, cut to 32 characters (64 bytes).
+        let long = "å".repeat(70);
+        let name = desk_name_from(&format!("  {long}\n"));
+        assert_eq!(name, "å".repeat(32));
+        assert!(anchor(name).is_well_formed());
+        // Three-byte characters after one ASCII byte: the cut falls inside a character, which
+        // is left out whole (1 + 21 × 3 = 64 bytes).
+        let name = desk_name_from(&format!("x{}", "€".repeat(30)));
+        assert_eq!(name.len(), 64);
+        assert_eq!(name, format!("x{}", "€".repeat(21)));
+        assert!(anchor(name).is_well_formed());
+        // 65 ASCII bytes are cut to 64; control characters go; nothing left is "unnamed".
+        assert_eq!(desk_name_from(&"d".repeat(65)), "d".repeat(64));
+        assert_eq!(desk_name_from("desk\u{7}-1"), "desk-1");
+        assert_eq!(desk_name_from(" \n"), "unnamed");
+        assert!(anchor(desk_name()).is_well_formed());
     }
 }

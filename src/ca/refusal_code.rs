@@ -21,7 +21,7 @@ pub enum RefusalCode {
     ReasonMissing,
     /// A signing (or other) certificate tried to log in: only authentication certificates may.
     NotAuthenticationCertificate,
-    /// Too many PUK lookups by one operator in a short time (HTTP 429).
+    /// Too many PUK challenges (one per lookup) by one operator in a short time (HTTP 429).
     TooManyLookups,
     BadAnchor,
     AnchorConflict,
@@ -32,8 +32,11 @@ pub enum RefusalCode {
     RenewWithPairCertificate,
     /// simplereenroll before the certificate's renewal window opens.
     RenewalNotDue,
-    /// simplereenroll logged in with an authentication certificate a renewal already replaced.
+    /// A login with an authentication certificate a renewal already replaced: simplereenroll
+    /// (except to finish its own pair) and every operator path.
     LoginReplaced,
+    /// simplereenroll with the key of the certificate being renewed: a renewal needs a new key.
+    RenewalNeedsNewKey,
     /// An enrolment for a key whose certificate a renewal replaced.
     KeyReplaced,
     /// simpleenroll for a profile that already has a current certificate with another key.
@@ -61,7 +64,7 @@ pub enum RefusalCode {
 }
 
 impl RefusalCode {
-    const NAMED: [(RefusalCode, &'static str); 32] = [
+    const NAMED: [(RefusalCode, &'static str); 33] = [
         (RefusalCode::NoClientCertificate, "no_client_certificate"),
         (RefusalCode::UnknownPerson, "unknown_person"),
         (RefusalCode::BadCsr, "bad_csr"),
@@ -87,6 +90,7 @@ impl RefusalCode {
         ),
         (RefusalCode::RenewalNotDue, "renewal_not_due"),
         (RefusalCode::LoginReplaced, "login_replaced"),
+        (RefusalCode::RenewalNeedsNewKey, "renewal_needs_new_key"),
         (RefusalCode::KeyReplaced, "key_replaced"),
         (RefusalCode::AlreadyEnrolled, "already_enrolled"),
         (RefusalCode::TrustLevelTooLow, "trust_level_too_low"),

@@ -14,6 +14,16 @@ pub fn renewal_due(days_left: i64) -> bool {
     days_left <= RENEWAL_WINDOW_DAYS
 }
 
+/// The first second (unix) at which a certificate ending at `not_after` is inside its renewal
+/// window: [`renewal_due`] of the whole days left, rounded down as `CertInfo::days_left` counts
+/// them, first holds one second after `not_after` − 31 days (not at − 30 days). The CA mock
+/// checks a renewal against this moment and names it in its refusal, so the two never differ.
+pub fn renewal_window_opens(not_after: i64) -> i64 {
+    not_after
+        .saturating_sub((RENEWAL_WINDOW_DAYS + 1) * 86_400)
+        .saturating_add(1)
+}
+
 /// The narrowest reminder step a certificate with `days_left` has reached (`Some(0)` once it
 /// expires today or has expired), or `None` while it has more than 30 days.
 pub fn warning_threshold(days_left: i64) -> Option<i64> {
@@ -43,5 +53,23 @@ mod tests {
         assert_eq!(warning_threshold(1), Some(1));
         assert_eq!(warning_threshold(0), Some(0));
         assert_eq!(warning_threshold(-4), Some(0));
+    }
+
+    #[test]
+    fn the_window_opens_at_the_first_second_the_client_calls_due() {
+        let days_left = |not_after: i64, now: i64| (not_after - now).div_euclid(86_400);
+        for not_after in [1_800_000_000_i64, 1_800_000_000 + 43_199, 86_400 * 40 + 7] {
+            let opens = renewal_window_opens(not_after);
+            assert!(!renewal_due(days_left(not_after, opens - 1)));
+            assert!(renewal_due(days_left(not_after, opens)));
+            for now in (opens - 3 * 86_400..opens + 3 * 86_400).step_by(3_601) {
+                assert_eq!(
+                    now >= opens,
+                    renewal_due(days_left(not_after, now)),
+                    "{now}"
+                );
+            }
+        }
+        assert_eq!(renewal_window_opens(31 * 86_400), 1);
     }
 }

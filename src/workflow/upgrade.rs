@@ -267,12 +267,6 @@ pub fn upgrade_until(
         Step::VerifyPin(PinKind::Pin1),
         "Identification PIN accepted".into(),
     )?;
-    if let Some(refusal) = &me.refusal {
-        return Err(UpgradeError::NotAllowed {
-            code: refusal.error,
-            message: refusal.message.clone(),
-        });
-    }
     for profile in Profile::ALL {
         if !me.profiles.iter().any(|p| p.label == profile.label()) {
             return Err(UpgradeError::ProfileMissing(profile.label()));
@@ -307,7 +301,36 @@ pub fn upgrade_until(
     )?;
     report_rejected(&mut report, &checked);
 
+    // The CA's refusal in `me` is about new certificates. Past the deadline, or with every
+    // profile's certificate issued already, the CA still gives back what it issued: an
+    // upgrade whose certificates are all on the card or at the CA resumes whatever `me` says.
+    // Anything else stops here, before the card is touched.
     let mut existing: Option<Vec<crate::ca::client::IssuedCert>> = None;
+    if let Some(refusal) = &me.refusal {
+        let resumable = matches!(
+            refusal.error,
+            crate::ca::RefusalCode::DeadlinePassed | crate::ca::RefusalCode::AlreadyEnrolled
+        ) && {
+            let missing: Vec<Profile> = Profile::ALL
+                .into_iter()
+                .filter(|p| checked.held(*p).is_empty())
+                .collect();
+            missing.is_empty() || {
+                let ca_started = Instant::now();
+                let issued = existing.insert(client.certificates()?);
+                timing.ca += ca_started.elapsed();
+                missing
+                    .iter()
+                    .all(|p| issued.iter().any(|c| c.profile == *p))
+            }
+        };
+        if !resumable {
+            return Err(UpgradeError::NotAllowed {
+                code: refusal.error,
+                message: refusal.message.clone(),
+            });
+        }
+    }
     let mut written = Vec::new();
     let mut new_certs: Vec<(Profile, Vec<u8>)> = Vec::new();
     for profile in Profile::ALL {

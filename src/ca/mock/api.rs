@@ -5,9 +5,11 @@
 //!
 //! The contract (docs/ca-api.md, and ARCHITECTURE.md "CA contract"): one current certificate per holder and
 //! profile; a renewal only with the pair's current authentication certificate, inside the renewal
-//! window, replacing the old certificate; level-3 issuance only for a level-3 login; a PUK only
-//! with what the desk read from the customer's card, against a fresh single-use challenge, within
-//! a limit kept on disk; an audit log owned by whoever anchored it first.
+//! window, for a new key, replacing the old certificate; level-3 issuance only for a level-3
+//! login; service-centre work only with an operator's level-3 certificate no renewal replaced; a
+//! PUK only with what the desk read from the customer's card, against a fresh single-use
+//! challenge, the challenges within a limit kept on disk; an audit log owned by whoever anchored
+//! it first.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -22,15 +24,17 @@ use super::csr;
 use super::dir::{CaName, MockDir, parse_date};
 use super::persons::{Directory, Person};
 use super::refusal::Refusal;
-use super::store::{AnchorOutcome, Store, StoredCert};
+use super::store::{AnchorOutcome, ChallengeOutcome, Store, StoredCert};
 use crate::audit::anchor;
 use crate::ca::RefusalCode;
 use crate::ca::{IdentityKind, Profile, pkcs7};
 use crate::pki::cert::{KeyUsageBit, OID_EKU_CLIENT_AUTH};
-use crate::pki::expiry::{RENEWAL_WINDOW_DAYS, renewal_due};
+use crate::pki::expiry::{RENEWAL_WINDOW_DAYS, renewal_window_opens};
 use crate::pki::{CertInfo, Date, TestCa};
 
-/// How many PUK lookups one operator may make in a window of time.
+/// How many PUK challenges one operator may ask for in a window of time: each lookup spends
+/// one, so this is also the most lookups, and asking about HSA-ids without looking up costs
+/// the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
     pub max: u32,
@@ -332,25 +336,37 @@ impl Ca {
         })
     }
 
-    /// An operator logged in at level 3: PUK lookups and audit anchors need both.
-    fn operator<'a>(&'a self, req: &'a Request<'_>) -> Result<Login<'a>, Refusal> {
+    /// An operator logged in at level 3 with a certificate no renewal replaced: PUK challenges
+    /// and lookups and audit anchors need all three. `what` names the work for the refusal
+    /// ("looking up a PUK").
+    fn operator<'a>(&'a self, req: &'a Request<'_>, what: &str) -> Result<Login<'a>, Refusal> {
         let login = self.login(req)?;
         if !login.person.operator {
-            return Err(Refusal::not_operator());
+            return Err(Refusal::not_operator(what));
         }
-        login.level_3("service-centre work")?;
+        login.level_3(what)?;
+        // A replaced certificate is no longer the operator's card as the CA stands behind it
+        // (a customer's replaced certificate is refused the same way).
+        if let Some(replaced_at) = self
+            .store
+            .issued(&login.person.hsa_id, login.der)
+            .map_err(store_failed)?
+            .and_then(|c| c.replaced_at)
+        {
+            return Err(Refusal::login_replaced(&rfc3339(replaced_at)));
+        }
         Ok(login)
     }
 
-    /// Count a lookup by `operator`, or refuse it when the window is full. The count is in the
-    /// store, so a restart of the CA keeps it.
-    fn take_lookup(&self, operator: &str) -> Result<(), Refusal> {
+    /// Count a PUK challenge by `operator` (every lookup needs one), or refuse it when the
+    /// window is full. The count is in the store, so a restart of the CA keeps it.
+    fn take_challenge(&self, operator: &str) -> Result<(), Refusal> {
         let now = crate::pki::date::now_unix();
         let rate = self.puk_rate;
         let window = i64::try_from(rate.window.as_secs()).unwrap_or(i64::MAX);
         let taken = self
             .store
-            .take_lookup(operator, now, now.saturating_sub(window), rate.max)
+            .take_challenge(operator, now, now.saturating_sub(window), rate.max)
             .map_err(store_failed)?;
         if let Err(oldest) = taken {
             let secs = (oldest.saturating_add(window) - now).max(1);
@@ -365,24 +381,66 @@ impl Ca {
         Ok(())
     }
 
-    /// Why this person may not upgrade now, if they may not.
-    fn upgrade_refusal(&self, person: &Person) -> Option<Refusal> {
+    /// Why a `simpleenroll` of a new key by this login would be refused for every profile, in
+    /// the order `enroll` checks: the person's upgrade barred, a level-2 login, the deadline
+    /// passed, or a current certificate of every profile held already. `me` says it.
+    fn enrolment_refusal(&self, login: &Login<'_>) -> Result<Option<Refusal>, Refusal> {
+        let person = login.person;
         if !person.upgrade_allowed {
-            return Some(Refusal::upgrade_not_allowed());
+            return Ok(Some(Refusal::upgrade_not_allowed()));
         }
-        if deadline_passed(&self.deadline, Date::today()) {
-            return Some(Refusal::deadline_passed(&self.deadline));
+        if let Err(refusal) = login.level_3(LEVEL_3_ISSUANCE) {
+            return Ok(Some(refusal));
         }
-        None
+        if let Some(refusal) = self.deadline_refusal() {
+            return Ok(Some(refusal));
+        }
+        let now = crate::pki::date::now_unix();
+        for profile in person.allowed_profiles() {
+            if self
+                .store
+                .current(&person.hsa_id, profile, now)
+                .map_err(store_failed)?
+                .is_none()
+            {
+                return Ok(None);
+            }
+        }
+        Ok(Some(Refusal::all_enrolled()))
+    }
+
+    /// The deadline for new certificates, if it has passed.
+    fn deadline_refusal(&self) -> Option<Refusal> {
+        deadline_passed(&self.deadline, Date::today())
+            .then(|| Refusal::deadline_passed(&self.deadline))
+    }
+
+    /// Whether `existing`, the certificate the CA holds for a renewal's key, is a renewal still
+    /// under way: issued by a renewal with the `login` certificate, or, within the days a
+    /// renewal window lasts, with the certificate `login` was itself renewed from (the client
+    /// logged in again with the new authentication certificate to finish the signature one).
+    /// Any other certificate of that key is the one being renewed, the login certificate
+    /// itself, or older: no renewal.
+    fn renewal_under_way(existing: &StoredCert, login: &StoredCert, now: i64) -> bool {
+        let Some(with) = existing.renewed_with.as_deref() else {
+            return false;
+        };
+        if existing.serial_hex == login.serial_hex {
+            return false;
+        }
+        with == login.serial_hex
+            || (login.renewed_with.as_deref() == Some(with)
+                && existing.issued_at > now - (RENEWAL_WINDOW_DAYS + 1) * 86_400)
     }
 
     /// RFC 7030 4.2.2: renew the certificate of `profile` the caller holds. Logged in with the
     /// pair's current authentication certificate (for the signature profile too: a signature
     /// certificate never logs in), inside the renewal window of the certificate renewed or of
-    /// that login certificate, and the new certificate replaces the old one. The same key again
-    /// gets the certificate already issued for it (a resumed renewal). An authentication
-    /// certificate a renewal of this run replaced may still renew its pair's signature
-    /// certificate, until that one is renewed too.
+    /// that login certificate, for a new key, and the new certificate replaces the old one. The
+    /// key of a renewal already issued gets that renewal back (a resumed renewal); the key of
+    /// the certificate being renewed gets a refusal, so a client that kept its key is never
+    /// told it renewed. An authentication certificate a renewal of this run replaced may still
+    /// renew its pair's signature certificate, until that one is renewed too.
     fn reenroll(&self, req: &Request<'_>, profile: Profile) -> Result<Reply, Refusal> {
         let login = self.login(req)?;
         let person = login.person;
@@ -399,6 +457,7 @@ impl Ca {
             .ok_or_else(|| Refusal::renew_with_pair_certificate(profile.label(), auth.label()))?;
         let der = decode_body(req.body)?;
         let spki = csr::check(&der, person.identity_for(profile))?;
+        let now = crate::pki::date::now_unix();
         if let Some(existing) = self
             .store
             .find(&person.hsa_id, profile, &spki)
@@ -407,6 +466,12 @@ impl Ca {
             if existing.replaced_at.is_some() {
                 return Err(Refusal::key_replaced(profile.label()));
             }
+            if !Self::renewal_under_way(&existing, &held, now) {
+                return Err(Refusal::renewal_needs_new_key(
+                    profile.label(),
+                    &existing.serial_hex,
+                ));
+            }
             log::info!(
                 "{} {}: returned the renewal already issued",
                 person.hsa_id,
@@ -414,7 +479,6 @@ impl Ca {
             );
             return certs_reply(&existing.der);
         }
-        let now = crate::pki::date::now_unix();
         let current = self
             .store
             .current(&person.hsa_id, profile, now)
@@ -427,12 +491,17 @@ impl Ca {
         {
             return Err(Refusal::login_replaced(&rfc3339(replaced_at)));
         }
-        let days = |c: &StoredCert| (c.not_after - now).div_euclid(86_400);
-        if !renewal_due(days(&current)) && !renewal_due(days(&held)) {
-            let opens = current.not_after - RENEWAL_WINDOW_DAYS * 86_400;
+        // Open when either window is: the first moment of the earlier one.
+        let opens =
+            renewal_window_opens(current.not_after).min(renewal_window_opens(held.not_after));
+        if now < opens {
+            let login_end = rfc3339(held.not_after);
+            let login = (held.serial_hex != current.serial_hex)
+                .then_some((auth.label(), login_end.as_str()));
             return Err(Refusal::renewal_not_due(
                 profile.label(),
                 &rfc3339(current.not_after),
+                login,
                 &rfc3339(opens),
             ));
         }
@@ -445,15 +514,16 @@ impl Ca {
     }
 
     /// `simpleenroll`: the upgrade's new certificates. One current certificate per holder and
-    /// profile: the key already certified gets its certificate back (a resumed upgrade), any
-    /// other key is refused while that certificate stands (a renewal replaces it).
+    /// profile: the key already certified gets its certificate back (a resumed upgrade, even
+    /// after the deadline: what was issued is the holder's), any other key is refused while
+    /// that certificate stands (a renewal replaces it).
     fn enroll(&self, req: &Request<'_>, profile: Profile) -> Result<Reply, Refusal> {
         let login = self.login(req)?;
         let person = login.person;
-        if let Some(refusal) = self.upgrade_refusal(person) {
-            return Err(refusal);
+        if !person.upgrade_allowed {
+            return Err(Refusal::upgrade_not_allowed());
         }
-        login.level_3("a level-3 certificate")?;
+        login.level_3(LEVEL_3_ISSUANCE)?;
         if !person.profile_allowed(profile) {
             return Err(Refusal::profile_not_allowed(profile.label()));
         }
@@ -495,6 +565,9 @@ impl Ca {
                 profile.label()
             );
             return certs_reply(&existing.der);
+        }
+        if let Some(refusal) = self.deadline_refusal() {
+            return Err(refusal);
         }
         let now = crate::pki::date::now_unix();
         if let Some(current) = self
@@ -547,9 +620,12 @@ impl Ca {
         certs_reply(&cert)
     }
 
+    /// Who the caller is and what `simpleenroll` will do for them: `upgrade_allowed` only when
+    /// a new key gets a certificate for some profile, else the refusal every one would get.
     fn me(&self, req: &Request<'_>) -> Result<Reply, Refusal> {
-        let person = self.caller(req)?;
-        let refusal = self.upgrade_refusal(person).map(|r| ErrorBody {
+        let login = self.login(req)?;
+        let person = login.person;
+        let refusal = self.enrolment_refusal(&login)?.map(|r| ErrorBody {
             error: r.code,
             message: r.message,
         });
@@ -606,9 +682,12 @@ impl Ca {
     }
 
     /// A challenge for one PUK lookup: issued to this operator for this customer, spent by the
-    /// first lookup that names it, void after [`PUK_CHALLENGE_SECONDS`].
+    /// first lookup by them for that customer, void after [`PUK_CHALLENGE_SECONDS`]. Every
+    /// request counts against the operator's limit and is logged, found or not: asking about
+    /// HSA-ids is how a lookup starts, so probing for them is limited and on record too.
     fn puk_challenge(&self, req: &Request<'_>) -> Result<Reply, Refusal> {
-        let operator = self.operator(req)?.person;
+        let operator = self.operator(req, "asking for a PUK challenge")?.person;
+        self.take_challenge(&operator.hsa_id)?;
         let ask: ChallengeRequest = serde_json::from_slice(req.body).map_err(|_| {
             Refusal::new(
                 400,
@@ -616,13 +695,39 @@ impl Ca {
                 "send JSON {\"hsa_id\": \"…\"}: the customer the lookup is for",
             )
         })?;
-        let customer = self.customer(&ask.hsa_id)?;
+        let found = self.customer(&ask.hsa_id);
+        let asked: String = ask
+            .hsa_id
+            .trim()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(64)
+            .collect();
+        self.log_puk_request(&PukLogLine {
+            time: rfc3339(crate::pki::date::now_unix()),
+            request: "challenge",
+            operator: &operator.hsa_id,
+            customer: &asked,
+            found: Some(found.is_ok()),
+            reason: None,
+        })?;
+        log::info!(
+            "PUK challenge by {} for {asked:?} ({})",
+            operator.hsa_id,
+            if found.is_ok() {
+                "found"
+            } else {
+                "no such holder"
+            }
+        );
+        let customer = found?;
         let mut random = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut random);
         let challenge = hex(&random);
-        let expires = crate::pki::date::now_unix() + PUK_CHALLENGE_SECONDS;
+        let now = crate::pki::date::now_unix();
+        let expires = now + PUK_CHALLENGE_SECONDS;
         self.store
-            .add_challenge(&challenge, &operator.hsa_id, &customer.hsa_id, expires)
+            .add_challenge(&challenge, &operator.hsa_id, &customer.hsa_id, expires, now)
             .map_err(store_failed)?;
         Ok(Reply::json(&ChallengeAnswer {
             challenge,
@@ -646,10 +751,9 @@ impl Ca {
     /// (the card this CA issued to them), against a fresh challenge of this CA. A PIN of the
     /// customer is not needed: a holder who needs the PUK has usually blocked theirs.
     fn puk_lookup(&self, req: &Request<'_>) -> Result<Reply, Refusal> {
-        let operator = self.operator(req)?.person;
-        // Every lookup an operator makes counts, found or not: probing for HSA-ids is a
-        // lookup too.
-        self.take_lookup(&operator.hsa_id)?;
+        let operator = self.operator(req, "looking up a PUK")?.person;
+        // Not counted here: the challenge it needs was. Nothing about the customer is told
+        // before the challenge matches, so a lookup without one probes nothing.
         let ask: PukLookup = serde_json::from_slice(req.body).map_err(|_| {
             Refusal::new(
                 400,
@@ -662,22 +766,25 @@ impl Ca {
         if reason.trim().is_empty() {
             return Err(Refusal::reason_missing());
         }
+        self.check_challenge(
+            ask.challenge.as_deref(),
+            &operator.hsa_id,
+            ask.hsa_id.trim(),
+        )?;
         let customer = self.customer(&ask.hsa_id)?;
-        self.check_challenge(ask.challenge.as_deref(), &operator.hsa_id, &customer.hsa_id)?;
         self.check_customer_card(
             customer,
             ask.customer_certificate.as_deref(),
             ask.card_serial.as_deref(),
         )?;
-        self.log_puk_lookup(&operator.hsa_id, &customer.hsa_id, reason.trim())
-            .map_err(|e| {
-                log::error!("PUK lookup log: {e}");
-                Refusal::new(
-                    500,
-                    RefusalCode::Internal,
-                    "the lookup could not be logged, so the PUK is not shown; try again later",
-                )
-            })?;
+        self.log_puk_request(&PukLogLine {
+            time: rfc3339(crate::pki::date::now_unix()),
+            request: "lookup",
+            operator: &operator.hsa_id,
+            customer: &customer.hsa_id,
+            found: None,
+            reason: Some(reason.trim()),
+        })?;
         log::info!("PUK lookup by {} for {}", operator.hsa_id, customer.hsa_id);
         Ok(Reply::json(&PukAnswer {
             puk: &customer.pins.puk,
@@ -685,7 +792,8 @@ impl Ca {
     }
 
     /// The challenge must be one this CA issued to `operator` for `customer`, unused and
-    /// unexpired; it is spent either way.
+    /// unexpired; only then is it spent (checked and spent in one transaction), so a lookup
+    /// by anyone else who holds the string, or for another customer, leaves it to its own.
     fn check_challenge(
         &self,
         challenge: Option<&str>,
@@ -697,23 +805,23 @@ impl Ca {
             .filter(|c| !c.is_empty())
             .ok_or_else(|| Refusal::bad_challenge("the lookup names no challenge"))?;
         let now = crate::pki::date::now_unix();
-        let issued = self
+        match self
             .store
-            .spend_challenge(challenge, now)
+            .spend_challenge(challenge, operator, customer, now)
             .map_err(store_failed)?
-            .ok_or_else(|| Refusal::bad_challenge("this CA never issued that challenge"))?;
-        if issued.used_at.is_some() {
-            return Err(Refusal::bad_challenge("that challenge was used already"));
-        }
-        if issued.expires_at < now {
-            return Err(Refusal::bad_challenge("that challenge has expired"));
-        }
-        if issued.operator != operator || issued.customer != customer {
-            return Err(Refusal::bad_challenge(
+        {
+            ChallengeOutcome::Spent => Ok(()),
+            ChallengeOutcome::Unknown => Err(Refusal::bad_challenge(
+                "this CA holds no such challenge (never issued, or expired and removed)",
+            )),
+            ChallengeOutcome::NotYours => Err(Refusal::bad_challenge(
                 "that challenge was issued for another operator or customer",
-            ));
+            )),
+            ChallengeOutcome::Used => {
+                Err(Refusal::bad_challenge("that challenge was used already"))
+            }
+            ChallengeOutcome::Expired => Err(Refusal::bad_challenge("that challenge has expired")),
         }
-        Ok(())
     }
 
     /// What the desk read from the customer's card must be that holder's card as this CA
@@ -775,7 +883,7 @@ impl Ca {
     /// Keep the anchor of one desk audit entry, sent with an operator's card. The log is the
     /// first sender's (operator and desk).
     fn add_anchor(&self, req: &Request<'_>) -> Result<Reply, Refusal> {
-        let operator = self.operator(req)?.person;
+        let operator = self.operator(req, "anchoring a desk audit log")?.person;
         let anchor: anchor::Anchor =
             serde_json::from_slice(req.body).map_err(|_| Refusal::bad_anchor())?;
         if !anchor.is_well_formed() {
@@ -821,7 +929,7 @@ impl Ca {
     /// The anchors of the log named by `?log=<id>`: hashes, actions and times. Operators only
     /// (an auditor is service-centre staff with a card).
     fn anchors(&self, req: &Request<'_>) -> Result<Reply, Refusal> {
-        self.operator(req)?;
+        self.operator(req, "reading a desk audit log's anchors")?;
         let log = query_value(req.path, "log")
             .filter(|id| id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()))
             .ok_or_else(|| {
@@ -852,7 +960,9 @@ impl Ca {
     /// Every log of `?operator=<HSA-id>` (default: the caller), so that a check of one log
     /// also sees a log rebuilt beside it or kept out of sight.
     fn audit_logs(&self, req: &Request<'_>) -> Result<Reply, Refusal> {
-        let caller = self.operator(req)?.person;
+        let caller = self
+            .operator(req, "reading the desk audit logs the CA holds")?
+            .person;
         let operator = query_value(req.path, "operator")
             .map(str::to_string)
             .unwrap_or_else(|| caller.hsa_id.clone());
@@ -873,21 +983,26 @@ impl Ca {
         }))
     }
 
-    /// One JSON line per lookup, written before the PUK is shown: no lookup without a record.
-    fn log_puk_lookup(
-        &self,
-        operator: &str,
-        customer: &str,
-        reason: &str,
-    ) -> Result<(), MockError> {
-        let path = self.puk_log.lock().unwrap_or_else(|p| p.into_inner());
-        let line = serde_json::to_string(&PukLogLine {
-            time: rfc3339(crate::pki::date::now_unix()),
-            operator,
-            customer,
-            reason,
+    /// One JSON line per PUK challenge and per lookup, on disk before the answer leaves: no
+    /// challenge and no PUK without a record.
+    fn log_puk_request(&self, line: &PukLogLine<'_>) -> Result<(), Refusal> {
+        self.append_puk_log(line).map_err(|e| {
+            log::error!("PUK lookup log: {e}");
+            Refusal::new(
+                500,
+                RefusalCode::Internal,
+                format!(
+                    "the {} could not be logged, so nothing is answered; try again later",
+                    line.request
+                ),
+            )
         })
-        .map_err(|e| MockError::Config(path.clone(), e.to_string()))?;
+    }
+
+    fn append_puk_log(&self, line: &PukLogLine<'_>) -> Result<(), MockError> {
+        let path = self.puk_log.lock().unwrap_or_else(|p| p.into_inner());
+        let line = serde_json::to_string(line)
+            .map_err(|e| MockError::Config(path.clone(), e.to_string()))?;
         let mut file =
             crate::private_file::open_append(&path).map_err(|e| MockError::Io(path.clone(), e))?;
         writeln!(file, "{line}").map_err(|e| MockError::Io(path.clone(), e))?;
@@ -942,6 +1057,9 @@ pub const PUK_CHALLENGE_PATH: &str = "/api/v1/puk-challenge";
 
 /// How long a PUK challenge may wait for its lookup: the desk asks for it right before.
 pub const PUK_CHALLENGE_SECONDS: i64 = 120;
+
+/// What a level-3 login is needed for when a certificate is enrolled.
+const LEVEL_3_ISSUANCE: &str = "a level-3 certificate";
 
 /// Who logged in: the person, the certificate, and which of DIR's CAs issued it.
 struct Login<'a> {
@@ -1126,12 +1244,21 @@ struct PukAnswer<'a> {
     puk: &'a str,
 }
 
+/// A line of DIR/puk-lookups.log.
 #[derive(Serialize)]
 struct PukLogLine<'a> {
     time: String,
+    /// "challenge" or "lookup".
+    request: &'static str,
     operator: &'a str,
+    /// The HSA-id asked about (for a challenge, as given, even when no holder has it).
     customer: &'a str,
-    reason: &'a str,
+    /// A challenge: whether a holder has that HSA-id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    found: Option<bool>,
+    /// A lookup: why the PUK was needed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
 }
 
 #[cfg(test)]

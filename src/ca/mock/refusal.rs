@@ -90,11 +90,15 @@ impl Refusal {
         )
     }
 
-    pub fn not_operator() -> Refusal {
+    /// `what` names the path's work ("looking up a PUK", "reading audit logs").
+    pub fn not_operator(what: &str) -> Refusal {
         Refusal::new(
             403,
             RefusalCode::NotOperator,
-            "only service-centre operators may look up a PUK; ask your service centre",
+            format!(
+                "{what} is for service-centre operators only; log in with an operator's card, or \
+                 ask your service centre"
+            ),
         )
     }
 
@@ -119,7 +123,7 @@ impl Refusal {
         )
     }
 
-    /// Too many PUK lookups by one operator in a short time.
+    /// Too many PUK challenges (one per lookup) by one operator in a short time.
     pub fn too_many_lookups(
         max: u32,
         window_minutes: u64,
@@ -130,8 +134,9 @@ impl Refusal {
             429,
             RefusalCode::TooManyLookups,
             format!(
-                "you have looked up {max} PUKs in the last {window_minutes} minutes, the most \
-                 the CA allows; try again in {retry_in_seconds} seconds (at {at})"
+                "you have asked for {max} PUK challenges (one for each lookup) in the last \
+                 {window_minutes} minutes, the most the CA allows; try again in \
+                 {retry_in_seconds} seconds (at {at})"
             ),
         )
     }
@@ -181,15 +186,50 @@ impl Refusal {
         )
     }
 
-    pub fn renewal_not_due(label: &str, not_after: &str, opens: &str) -> Refusal {
-        Refusal::new(
-            403,
-            RefusalCode::RenewalNotDue,
-            format!(
+    /// `login`: the label and end of the login certificate when it is not the one renewed
+    /// (its window counts too); `opens`: the first moment either window is open.
+    pub fn renewal_not_due(
+        label: &str,
+        not_after: &str,
+        login: Option<(&str, &str)>,
+        opens: &str,
+    ) -> Refusal {
+        let days = crate::pki::expiry::RENEWAL_WINDOW_DAYS;
+        let message = match login {
+            None => format!(
                 "your {label} certificate is valid until {not_after}; it can be renewed from \
-                 {opens}, in its last {days} days",
-                days = crate::pki::expiry::RENEWAL_WINDOW_DAYS
+                 {opens} on, once it has at most {days} days left (whole days, rounded down)"
             ),
+            Some((auth, login_end)) => format!(
+                "your {label} certificate is valid until {not_after}, and the {auth} certificate \
+                 you logged in with until {login_end}; {label} can be renewed from {opens} on, \
+                 once either has at most {days} days left (whole days, rounded down)"
+            ),
+        };
+        Refusal::new(403, RefusalCode::RenewalNotDue, message)
+    }
+
+    /// A renewal whose request carries the key of the certificate it would renew.
+    pub fn renewal_needs_new_key(label: &str, serial: &str) -> Refusal {
+        Refusal::new(
+            409,
+            RefusalCode::RenewalNeedsNewKey,
+            format!(
+                "this key is the one your {label} certificate (serial {serial}) already \
+                 certifies, so nothing was renewed; make a new key and renew with a request \
+                 for it"
+            ),
+        )
+    }
+
+    /// `me` for a holder who holds a current certificate of every profile: no enrolment has
+    /// anything to issue.
+    pub fn all_enrolled() -> Refusal {
+        Refusal::new(
+            409,
+            RefusalCode::AlreadyEnrolled,
+            "you already hold a current certificate of every profile; an enrolment gives back \
+             only the certificate of a key it names, so renew them with simplereenroll when due",
         )
     }
 

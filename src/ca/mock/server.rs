@@ -59,7 +59,8 @@ pub struct Limits {
     /// Connections served at once from one client IP address; further ones are closed as soon
     /// as they are accepted.
     pub per_client: usize,
-    /// PUK lookups per operator.
+    /// PUK challenges per operator (each lookup needs one, so this bounds lookups too; the
+    /// name is from when lookups were counted).
     pub puk_lookups: super::api::RateLimit,
     /// Close a connection that has had no request in progress for this long (gracefully:
     /// close_notify, then FIN). `None`: only [`Limits::header_read`] ends idle connections.

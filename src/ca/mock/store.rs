@@ -1,6 +1,6 @@
 //! What the CA must remember across a restart, in DIR/store.sqlite: issued certificates, the
-//! desks' audit anchors and who owns each log, PUK challenges and the lookups counted against
-//! each operator's limit.
+//! desks' audit anchors and who owns each log, PUK challenges, and the challenges counted
+//! against each operator's limit.
 //!
 //! Certificates are keyed by (person, label, SHA-256 of the certified SPKI): an enrolment that
 //! repeats a key the CA already certified for that profile gets the stored certificate back.
@@ -70,12 +70,26 @@ pub struct LogSummary {
 
 /// A PUK challenge as the CA issued it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Challenge {
-    pub operator: String,
-    pub customer: String,
-    pub expires_at: i64,
+struct Challenge {
+    operator: String,
+    customer: String,
+    expires_at: i64,
     /// When a lookup spent it.
-    pub used_at: Option<i64>,
+    used_at: Option<i64>,
+}
+
+/// What a lookup's challenge turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChallengeOutcome {
+    /// Issued to this operator for this customer, unused and unexpired: now spent.
+    Spent,
+    /// Not one the store holds (never issued, or expired and removed).
+    Unknown,
+    /// Issued to another operator or for another customer: left as it was.
+    NotYours,
+    /// Spent by an earlier lookup.
+    Used,
+    Expired,
 }
 
 /// Columns added to the certificates table after its first release, for stores made before.
@@ -413,10 +427,11 @@ impl Store {
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
 
-    /// Count one PUK lookup by `operator` at `now`, unless `max` were made since `since`: then
-    /// the oldest of those (unix seconds) is returned and nothing is counted. Kept on disk, so
-    /// a restart of the CA does not reset an operator's limit.
-    pub fn take_lookup(
+    /// Count one PUK challenge (each lookup needs one) by `operator` at `now`, unless `max`
+    /// were counted since `since`: then the oldest of those (unix seconds) is returned and
+    /// nothing is counted. Kept on disk, so a restart of the CA does not reset an operator's
+    /// limit; the table keeps the name it had when lookups were counted.
+    pub fn take_challenge(
         &self,
         operator: &str,
         now: i64,
@@ -448,36 +463,47 @@ impl Store {
         Ok(Ok(()))
     }
 
-    /// Keep a PUK challenge issued to `operator` for `customer`; expired ones are dropped.
+    /// Keep a PUK challenge issued to `operator` for `customer`. Every challenge expired at
+    /// `now` is removed first: a challenge is only good for its lookup, so the table holds no
+    /// more than the challenges still open (each counted against its operator's limit).
     pub fn add_challenge(
         &self,
         challenge: &str,
         operator: &str,
         customer: &str,
         expires_at: i64,
+        now: i64,
     ) -> Result<(), MockError> {
-        let conn = self.conn();
-        conn.execute(
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
+        tx.execute(
             "DELETE FROM puk_challenges WHERE expires_at < ?1",
-            params![crate::pki::date::now_unix() - 86_400],
+            params![now],
         )
         .map_err(|e| self.err(e))?;
-        conn.execute(
+        tx.execute(
             "INSERT INTO puk_challenges (challenge, operator, customer, expires_at)
              VALUES (?1, ?2, ?3, ?4)",
             params![challenge, operator, customer, expires_at],
         )
         .map_err(|e| self.err(e))?;
-        Ok(())
+        tx.commit().map_err(|e| self.err(e))
     }
 
-    /// Spend a challenge: what it was issued for, as it was before this call (a challenge
-    /// already used shows `used_at`), and marked used at `now` from here on.
+    /// Spend `challenge` for a lookup by `operator` for `customer` at `now`, only if it is the
+    /// CA's, unused, unexpired and issued to that operator for that customer: checked and
+    /// marked used in one transaction, so a lookup that does not match (someone else holding
+    /// the string, another customer) leaves it for its own lookup, and two lookups racing
+    /// with it cannot both spend it.
     pub fn spend_challenge(
         &self,
         challenge: &str,
+        operator: &str,
+        customer: &str,
         now: i64,
-    ) -> Result<Option<Challenge>, MockError> {
+    ) -> Result<ChallengeOutcome, MockError> {
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -498,15 +524,39 @@ impl Store {
             )
             .optional()
             .map_err(|e| self.err(e))?;
-        if found.as_ref().is_some_and(|c| c.used_at.is_none()) {
-            tx.execute(
-                "UPDATE puk_challenges SET used_at = ?1 WHERE challenge = ?2",
-                params![now, challenge],
-            )
-            .map_err(|e| self.err(e))?;
-        }
+        let outcome = match found {
+            None => ChallengeOutcome::Unknown,
+            Some(c) if c.operator != operator || c.customer != customer => {
+                ChallengeOutcome::NotYours
+            }
+            Some(c) if c.used_at.is_some() => ChallengeOutcome::Used,
+            Some(c) if c.expires_at < now => ChallengeOutcome::Expired,
+            Some(_) => {
+                let spent = tx
+                    .execute(
+                        "UPDATE puk_challenges SET used_at = ?1
+                         WHERE challenge = ?2 AND used_at IS NULL",
+                        params![now, challenge],
+                    )
+                    .map_err(|e| self.err(e))?;
+                if spent == 1 {
+                    ChallengeOutcome::Spent
+                } else {
+                    ChallengeOutcome::Used
+                }
+            }
+        };
         tx.commit().map_err(|e| self.err(e))?;
-        Ok(found)
+        Ok(outcome)
+    }
+
+    /// How many PUK challenges the store holds (open, used or expired but not yet removed).
+    pub fn challenges(&self) -> Result<u64, MockError> {
+        let count: i64 = self
+            .conn()
+            .query_row("SELECT COUNT(*) FROM puk_challenges", [], |row| row.get(0))
+            .map_err(|e| self.err(e))?;
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     /// The anchors of one log, by entry number: (seq, hash, action, received at unix seconds).
