@@ -29,7 +29,9 @@ echo "installed: $version"
 
 # The virtual card through a real pcscd with the vpcd driver, as on a tester's machine.
 /usr/bin/siths-upgrade virtual-card init --state "$work/card.json" > /dev/null
-if pgrep -x pcscd > /dev/null; then
+# The system's pcscd is the one at /run/pcscd (a pcscd in some test's own namespaces, which
+# pgrep would also see, serves nobody here).
+if [ -S /run/pcscd/pcscd.comm ]; then
   echo "install test: using the running pcscd"
 else
   pcscd --foreground > "$work/pcscd.log" 2>&1 &
