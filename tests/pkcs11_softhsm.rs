@@ -327,7 +327,7 @@ fn an_upgrade_killed_at_every_step_resumes_to_the_same_card() {
     }
     let up = rig.upgrade();
     assert!(up.status.success(), "{}", text(&up));
-    let ids: Vec<String> = rig.serials().into_iter().map(|(id, _)| id).collect();
+    let ids = token_ids(&rig);
     assert_eq!(ids, ["02", "03", "06", "07"]);
     assert_eq!(rig.objects(), (4, 4), "no stray key left by a killed run");
     rig.openssl_verify_all();
@@ -465,12 +465,10 @@ fn foreign_pair_survives(model: Model) {
     let rig = Rig::new(model);
     let (token, pin) = auth_token(&rig);
     let foreign = rig.hsm.add_foreign_pair(&token, &pin, "4142");
-    let all = [
-        "Certificate Object".to_string(),
-        "Private Key Object".to_string(),
-        "Public Key Object".to_string(),
-    ];
-    assert_eq!(rig.hsm.objects_with_id(&token, &pin, "4142"), all);
+    assert_eq!(
+        rig.hsm.objects_with_id(&token, &pin, "4142"),
+        FOREIGN_OBJECTS
+    );
 
     // status lists the holder's pair as theirs, in JSON and in words.
     let status = rig.status();
@@ -490,10 +488,10 @@ fn foreign_pair_survives(model: Model) {
     assert!(up.status.success(), "{}", text(&up));
     assert_eq!(
         rig.hsm.objects_with_id(&token, &pin, "4142"),
-        all,
+        FOREIGN_OBJECTS,
         "the upgrade left the holder's pair"
     );
-    let ids: Vec<String> = rig.serials().into_iter().map(|(id, _)| id).collect();
+    let ids = token_ids(&rig);
     assert_eq!(ids, ["02", "03", "06", "07", "4142"], "{ids:?}");
     assert_same_certificate(&rig, &foreign);
 }
@@ -502,12 +500,7 @@ fn foreign_pair_survives_the_renewal(model: Model) {
     let rig = Rig::with_card_of(model, RENEWAL_DUE);
     let (token, pin) = auth_token(&rig);
     let foreign = rig.hsm.add_foreign_pair(&token, &pin, "4142");
-    let all = [
-        "Certificate Object".to_string(),
-        "Private Key Object".to_string(),
-        "Public Key Object".to_string(),
-    ];
-    let ids: Vec<String> = rig.serials().into_iter().map(|(id, _)| id).collect();
+    let ids = token_ids(&rig);
     assert_eq!(ids, ["02", "03", "06", "07", "4142"], "{ids:?}");
 
     // A renewal of the HSA-id pair alone (into slots 1 and 5, where a foreign id was once
@@ -524,12 +517,24 @@ fn foreign_pair_survives_the_renewal(model: Model) {
     assert!(renew.status.success(), "{}", text(&renew));
     assert_eq!(
         rig.hsm.objects_with_id(&token, &pin, "4142"),
-        all,
+        FOREIGN_OBJECTS,
         "the renewal left the holder's pair"
     );
-    let ids: Vec<String> = rig.serials().into_iter().map(|(id, _)| id).collect();
+    let ids = token_ids(&rig);
     assert_eq!(ids, ["01", "03", "05", "07", "4142"], "{ids:?}");
     assert_same_certificate(&rig, &foreign);
+}
+
+/// What the holder's own pair under `4142` is on the token, and must stay.
+const FOREIGN_OBJECTS: [&str; 3] = [
+    "Certificate Object",
+    "Private Key Object",
+    "Public Key Object",
+];
+
+/// The CKA_IDs of the token's certificates, in order.
+fn token_ids(rig: &Rig) -> Vec<String> {
+    rig.serials().into_iter().map(|(id, _)| id).collect()
 }
 
 /// The holder's certificate under `4142` is the one put there, byte for byte.
