@@ -14,6 +14,7 @@
 pub mod error;
 pub(crate) mod files;
 pub mod new_pin;
+mod open;
 pub mod overview;
 pub mod pin;
 pub mod siths;
@@ -26,6 +27,7 @@ use crate::layout;
 
 pub use error::CardError;
 pub(crate) use files::app_path;
+pub use open::{Access, open};
 pub use overview::{CardCertificate, CardOverview, KeyEntry, PinStatus, TriesKnown};
 pub use pin::{PinKind, PinRuleError, SecretCode};
 pub use siths::SithsCard;
