@@ -13,6 +13,7 @@
 
 pub mod error;
 pub(crate) mod files;
+pub mod middleware;
 pub mod new_pin;
 mod open;
 pub mod overview;
@@ -27,6 +28,7 @@ use crate::layout;
 
 pub use error::CardError;
 pub(crate) use files::app_path;
+pub use middleware::{CardChoice, MiddlewareError};
 pub use open::{Access, open};
 pub use overview::{CardCertificate, CardOverview, KeyEntry, PinStatus, TriesKnown};
 pub use pin::{PinKind, PinRuleError, SecretCode};

@@ -533,15 +533,15 @@ impl From<CardError> for CliError {
             e if e.is_user_error() => ExitCode::User,
             CardError::CardDead => ExitCode::CardUnusable,
             CardError::Transport(t) => exit::transport_code(t),
-            CardError::Pkcs11(p) => exit::pkcs11_code(p),
+            CardError::Middleware(m) => exit::middleware_code(m),
             _ => ExitCode::CardUnusable,
         };
         CliError::new(code, e.to_string())
     }
 }
 
-impl From<crate::pkcs11::Pkcs11Error> for CliError {
-    fn from(e: crate::pkcs11::Pkcs11Error) -> Self {
+impl From<crate::card::MiddlewareError> for CliError {
+    fn from(e: crate::card::MiddlewareError) -> Self {
         CardError::from(e).into()
     }
 }

@@ -38,12 +38,11 @@ use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 
 use crate::card::{
-    Card, CardCertificate, CardError, CardOverview, CardSource, KeyEntry, KeySlot, PinKind,
-    PinStatus, PublicKey, SecretCode, SignatureScheme, TriesKnown,
+    Card, CardCertificate, CardChoice, CardError, CardOverview, CardSource, KeyEntry, KeySlot,
+    MiddlewareError, PinKind, PinStatus, PublicKey, SecretCode, SignatureScheme, TriesKnown,
 };
 use crate::pki::{CertInfo, Purpose};
 
-pub use error::Pkcs11Error;
 use error::{card_error, max_tries};
 
 /// A loaded and initialised module. Modules are loaded once per process and never finalised:
@@ -54,7 +53,7 @@ struct Module {
     raw: raw::RawSign,
 }
 
-fn load(path: &Path) -> Result<Arc<Module>, Pkcs11Error> {
+fn load(path: &Path) -> Result<Arc<Module>, MiddlewareError> {
     static LOADED: OnceLock<Mutex<Vec<Arc<Module>>>> = OnceLock::new();
     let mut loaded = LOADED
         .get_or_init(Default::default)
@@ -63,7 +62,7 @@ fn load(path: &Path) -> Result<Arc<Module>, Pkcs11Error> {
     if let Some(m) = loaded.iter().find(|m| m.path == path) {
         return Ok(m.clone());
     }
-    let unloadable = |detail: String| Pkcs11Error::ModuleUnloadable {
+    let unloadable = |detail: String| MiddlewareError::ModuleUnloadable {
         module: path.display().to_string(),
         detail,
     };
@@ -133,19 +132,19 @@ impl Pkcs11Card {
     /// Load `module` and open the SITHS card it shows: the one card (a token, or the pair of
     /// tokens of a one-token-per-PIN card) whose label or reader contains `wanted`, or whose
     /// serial is `wanted`; without `wanted`, the one SITHS card there is. Several SITHS cards
-    /// are a question for the user, never a silent choice ([`Pkcs11Error::SeveralCards`]); a
-    /// token that is no SITHS card is never opened for writing ([`Pkcs11Error::NotSiths`]).
+    /// are a question for the user, never a silent choice ([`MiddlewareError::SeveralCards`]); a
+    /// token that is no SITHS card is never opened for writing ([`MiddlewareError::NotSiths`]).
     pub fn open(module: &Path, wanted: Option<&str>) -> Result<Pkcs11Card, CardError> {
         let module = load(module)?;
         if wanted.is_some_and(|w| w.trim().is_empty()) {
-            return Err(Pkcs11Error::EmptyName.into());
+            return Err(MiddlewareError::EmptyName.into());
         }
         let found = tokens_of(&module)?;
         let cards = group(&module, &found);
         let listing = |cards: &[&TokenCard]| {
             cards
                 .iter()
-                .map(|c| c.describe())
+                .map(|c| c.card.describe())
                 .collect::<Vec<_>>()
                 .join("; ")
         };
@@ -154,7 +153,7 @@ impl Pkcs11Card {
                 let w = w.trim();
                 let matching: Vec<&TokenCard> = cards.iter().filter(|c| c.is_named(w)).collect();
                 if matching.is_empty() {
-                    return Err(Pkcs11Error::TokenNotFound {
+                    return Err(MiddlewareError::TokenNotFound {
                         wanted: w.to_string(),
                         seen: listing(&cards.iter().collect::<Vec<_>>()),
                     }
@@ -164,18 +163,18 @@ impl Pkcs11Card {
             }
             None => cards.iter().collect(),
         };
-        let siths: Vec<&TokenCard> = matching.iter().copied().filter(|c| c.siths).collect();
+        let siths: Vec<&TokenCard> = matching.iter().copied().filter(|c| c.card.siths).collect();
         let card = match siths.as_slice() {
             [one] => *one,
             [] => {
-                return Err(Pkcs11Error::NotSiths {
+                return Err(MiddlewareError::NotSiths {
                     tokens: listing(&matching),
                 }
                 .into());
             }
             several => {
-                return Err(Pkcs11Error::SeveralCards {
-                    cards: several.iter().map(|c| (*c).clone()).collect(),
+                return Err(MiddlewareError::SeveralCards {
+                    cards: several.iter().map(|c| c.card.clone()).collect(),
                 }
                 .into());
             }
@@ -186,7 +185,7 @@ impl Pkcs11Card {
                 sign: open_token(&module, &found[*s])?,
             },
             [one, ..] => Tokens::Single(open_token(&module, &found[*one])?),
-            [] => return Err(Pkcs11Error::NoToken(module.path.display().to_string()).into()),
+            [] => return Err(MiddlewareError::NoToken(module.path.display().to_string()).into()),
         };
         Ok(Pkcs11Card {
             module,
@@ -417,31 +416,16 @@ fn looks_legacy(info: &CertInfo) -> bool {
 /// One card as a PKCS#11 module shows it: a token, or the two tokens of a one-token-per-PIN card.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenCard {
-    /// The card's label (without the "(Legitimering)" suffix of a token per PIN).
-    pub label: String,
-    pub serial: String,
-    /// The reader (slot description) the middleware names.
-    pub reader: String,
-    /// It holds a SITHS-shaped certificate, or none yet and its label says SITHS.
-    pub siths: bool,
+    /// How the holder sees and names it.
+    pub card: CardChoice,
     tokens: Vec<usize>,
     labels: Vec<String>,
 }
 
 impl TokenCard {
-    /// "SITHS e-id kort (serial 1234)": how lists and errors name a card.
-    pub fn describe(&self) -> String {
-        let kind = if self.siths { "" } else { ", not a SITHS card" };
-        if self.serial.is_empty() {
-            format!("{}{kind}", self.label)
-        } else {
-            format!("{} (serial {}{kind})", self.label, self.serial)
-        }
-    }
-
     fn is_named(&self, wanted: &str) -> bool {
-        self.serial == wanted
-            || self.reader.contains(wanted)
+        self.card.serial == wanted
+            || self.card.reader.contains(wanted)
             || self.labels.iter().any(|l| l.contains(wanted))
     }
 }
@@ -470,7 +454,7 @@ fn tokens_of(module: &Module) -> Result<Vec<Found>, CardError> {
         });
     }
     if found.is_empty() {
-        return Err(Pkcs11Error::NoToken(module.path.display().to_string()).into());
+        return Err(MiddlewareError::NoToken(module.path.display().to_string()).into());
     }
     Ok(found)
 }
@@ -508,10 +492,12 @@ fn group(module: &Module, found: &[Found]) -> Vec<TokenCard> {
             };
             TokenCard {
                 labels: tokens.iter().map(|&t| found[t].label.clone()).collect(),
-                label,
-                serial: first.serial.clone(),
-                reader: first.reader.clone(),
-                siths,
+                card: CardChoice {
+                    label,
+                    serial: first.serial.clone(),
+                    reader: first.reader.clone(),
+                    siths,
+                },
                 tokens,
             }
         })
@@ -710,7 +696,7 @@ impl Card for Pkcs11Card {
 
     fn verify_pin(&mut self, kind: PinKind, code: &SecretCode) -> Result<(), CardError> {
         if self.pin2_in_middleware(kind) {
-            return Err(Pkcs11Error::Pin2InMiddleware.into());
+            return Err(MiddlewareError::Pin2InMiddleware.into());
         }
         self.login(kind, code, true)?;
         if kind == PinKind::Puk {
@@ -1006,7 +992,7 @@ impl Pkcs11Card {
             return Err(CardError::PukNotChangeable);
         }
         if self.pin2_in_middleware(kind) {
-            return Err(Pkcs11Error::Pin2InMiddleware.into());
+            return Err(MiddlewareError::Pin2InMiddleware.into());
         }
         Ok(self.token(kind))
     }

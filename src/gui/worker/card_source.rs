@@ -4,7 +4,7 @@
 
 use std::sync::MutexGuard;
 
-use crate::card::{Access, Card, CardError, SharedCard};
+use crate::card::{Access, Card, CardError, MiddlewareError, SharedCard};
 use crate::gui::protocol::CardStatus;
 use crate::transport::TransportError;
 use crate::transport::pcsc::{ReaderInfo, list_readers};
@@ -87,9 +87,9 @@ pub(super) fn lock(card: &SharedCard) -> MutexGuard<'_, Box<dyn Card>> {
 pub(super) fn status_of_card(e: CardError) -> CardStatus {
     match e {
         CardError::NotSiths => CardStatus::NotSiths,
-        CardError::Pkcs11(crate::pkcs11::Pkcs11Error::NoToken(_)) => CardStatus::NoCard,
-        CardError::Pkcs11(crate::pkcs11::Pkcs11Error::NotSiths { .. }) => CardStatus::NotSiths,
-        CardError::Pkcs11(crate::pkcs11::Pkcs11Error::SeveralCards { cards }) => {
+        CardError::Middleware(MiddlewareError::NoToken(_)) => CardStatus::NoCard,
+        CardError::Middleware(MiddlewareError::NotSiths { .. }) => CardStatus::NotSiths,
+        CardError::Middleware(MiddlewareError::SeveralCards { cards }) => {
             CardStatus::ChooseCard(cards)
         }
         CardError::Transport(t) => status_of_transport(t),
