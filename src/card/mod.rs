@@ -33,7 +33,6 @@ pub use open::{Access, open};
 pub use overview::{CardCertificate, CardOverview, KeyEntry, PinStatus, TriesKnown};
 pub use pin::{PinKind, PinRuleError, SecretCode};
 pub use siths::SithsCard;
-pub(crate) use siths::select_application;
 pub use slot::KeySlot;
 
 /// How the app reaches the card, as the window and `status` name it.
