@@ -12,7 +12,7 @@ pub enum CardError {
     #[error(transparent)]
     PinRule(#[from] PinRuleError),
     #[error(transparent)]
-    Pkcs11(#[from] crate::pkcs11::Pkcs11Error),
+    Middleware(#[from] crate::card::MiddlewareError),
     #[error(
         "this card is not a SITHS card (it has no SITHS e-id application): insert your SITHS card"
     )]

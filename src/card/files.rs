@@ -10,7 +10,7 @@
 //! file is read from the card once per session rather than once per operation.
 
 use crate::apdu::{Command, MAX_SHORT_LE, StatusWord};
-use crate::card::{CardError, KeySlot, PinKind, select_application};
+use crate::card::{CardError, KeySlot, PinKind};
 use crate::channel::Channel;
 use crate::layout;
 use crate::pkcs15::{self, CertificateObject, OdfEntry, OdfKind, PrivateKeyObject};
@@ -299,7 +299,6 @@ struct Directories {
 
 impl Directories {
     fn read(ch: &mut Channel<'_>, cache: &mut FileCache) -> Result<Directories, CardError> {
-        select_application(ch)?;
         let odf = read_odf(ch, cache)?;
         let prkdf_path = odf_path(&odf, OdfKind::PrivateKeys)?;
         let cdf_path = odf_path(&odf, OdfKind::Certificates)?;

@@ -13,7 +13,9 @@
 
 pub mod error;
 pub(crate) mod files;
+pub mod middleware;
 pub mod new_pin;
+mod open;
 pub mod overview;
 pub mod pin;
 pub mod siths;
@@ -26,10 +28,11 @@ use crate::layout;
 
 pub use error::CardError;
 pub(crate) use files::app_path;
+pub use middleware::{CardChoice, MiddlewareError};
+pub use open::{Access, open};
 pub use overview::{CardCertificate, CardOverview, KeyEntry, PinStatus, TriesKnown};
 pub use pin::{PinKind, PinRuleError, SecretCode};
 pub use siths::SithsCard;
-pub(crate) use siths::select_application;
 pub use slot::KeySlot;
 
 /// How the app reaches the card, as the window and `status` name it.

@@ -4,7 +4,7 @@
 
 use crate::apdu::{Command, StatusWord};
 use crate::card::files::{self, FileCache, hex};
-use crate::card::{CardError, KeySlot, PinKind, select_application};
+use crate::card::{CardError, KeySlot, PinKind};
 use crate::channel::Channel;
 use crate::layout;
 use crate::pkcs15::{self, OdfKind};
@@ -128,7 +128,6 @@ pub(crate) fn read(
     cache: &mut FileCache,
     source: &crate::card::CardSource,
 ) -> Result<CardOverview, CardError> {
-    select_application(ch)?;
     let odf = files::read_odf(ch, cache)?;
     let token_bytes = files::read_ef(ch, cache, &files::app_path(layout::FID_TOKEN_INFO))?;
     let token = pkcs15::TokenInfo::decode(&token_bytes)

@@ -1,9 +1,9 @@
 //! The apdu backend: the SITHS card's PKCS#15 application through ISO 7816-4 APDUs, over PC/SC or
 //! in-process.
 //!
-//! Every operation runs inside one transport transaction and begins by selecting the application,
-//! so it stands alone: another program may have used the card in between, and an operation that
-//! meets a reset is redone once from the start.
+//! Every operation runs inside one transport transaction, which opens by selecting the
+//! application (`SithsCard::run`), so it stands alone: another program may have used the card
+//! in between, and an operation that meets a reset is redone once from the start.
 //!
 //! What the session read from or wrote to the card's files is kept ([`files::FileCache`]), so
 //! an upgrade reads each directory and certificate file once rather than in every operation.
@@ -37,7 +37,7 @@ impl SithsCard {
             stats: TransferStats::default(),
             files: FileCache::new(true),
         };
-        card.run(|ch, _| select_application(ch))?;
+        card.run(|_, _| Ok(()))?;
         Ok(card)
     }
 
@@ -57,8 +57,9 @@ impl SithsCard {
         self.transport.atr()
     }
 
-    /// Run `op` in one transaction; redo it once if another program reset the card meanwhile.
-    /// After any transport error the session's files are forgotten: the card may have been
+    /// Run `op` in one transaction that opens by selecting the application (another program
+    /// may have selected another one in between), so no operation selects it itself; redo it
+    /// once if another program reset the card meanwhile. After any transport error the session's files are forgotten: the card may have been
     /// reset and changed by another program, or be another card.
     fn run<R>(
         &mut self,
@@ -70,7 +71,7 @@ impl SithsCard {
             let files = &mut self.files;
             let outcome = self.transport.transaction(&mut |raw| {
                 let mut ch = Channel::new(raw, stats);
-                result = Some(op(&mut ch, files));
+                result = Some(select_application(&mut ch).and_then(|()| op(&mut ch, files)));
             });
             let result = match outcome {
                 Err(e) => Err(CardError::Transport(e)),
@@ -105,7 +106,6 @@ impl Card for SithsCard {
     /// Both PINs back to "not verified", so the card is not left logged in after a task.
     fn end_session(&mut self) -> Result<(), CardError> {
         self.run(|ch, _| {
-            select_application(ch)?;
             for kind in [PinKind::Pin1, PinKind::Pin2] {
                 let r = ch.exchange(&Command::reset_verification(kind.reference()))?;
                 if !r.sw.is_ok() {
@@ -131,17 +131,13 @@ impl Card for SithsCard {
 
     /// Tries left for several codes in one transaction, e.g. before asking for a PIN.
     fn pin_statuses(&mut self, kinds: &[PinKind]) -> Result<Vec<PinStatus>, CardError> {
-        self.run(|ch, _| {
-            select_application(ch)?;
-            kinds.iter().map(|&k| overview::pin_status(ch, k)).collect()
-        })
+        self.run(|ch, _| kinds.iter().map(|&k| overview::pin_status(ch, k)).collect())
     }
 
     /// Verify a PIN (or test the PUK, which spends a PUK try when wrong).
     fn verify_pin(&mut self, kind: PinKind, code: &SecretCode) -> Result<(), CardError> {
         let padded = code.padded();
         self.run(|ch, _| {
-            select_application(ch)?;
             let r = ch.exchange(&Command::verify(kind.reference(), Some(&padded)))?;
             match r.sw {
                 StatusWord::Ok => Ok(()),
@@ -162,7 +158,6 @@ impl Card for SithsCard {
         }
         let data = two_codes(old, new);
         self.run(|ch, _| {
-            select_application(ch)?;
             let r = ch.exchange(&Command::change_reference_data(kind.reference(), &data))?;
             match r.sw {
                 StatusWord::Ok => Ok(()),
@@ -190,7 +185,6 @@ impl Card for SithsCard {
         }
         let data = two_codes(puk, new);
         self.run(|ch, _| {
-            select_application(ch)?;
             let r = ch.exchange(&Command::reset_retry_counter(kind.reference(), &data))?;
             match r.sw {
                 StatusWord::Ok => Ok(()),
@@ -207,7 +201,6 @@ impl Card for SithsCard {
     /// Generate an RSA-2048 key pair in `slot`; the private key never leaves the card.
     fn generate_key(&mut self, slot: KeySlot) -> Result<PublicKey, CardError> {
         self.run(|ch, _| {
-            select_application(ch)?;
             let r = ch.exchange(&Command::generate_key(slot.number()))?;
             match r.sw {
                 StatusWord::Ok => parse_public_key(&r.data),
@@ -219,10 +212,7 @@ impl Card for SithsCard {
 
     /// The public key in `slot`, or None when the slot is empty.
     fn read_public_key(&mut self, slot: KeySlot) -> Result<Option<PublicKey>, CardError> {
-        self.run(|ch, _| {
-            select_application(ch)?;
-            read_public_key(ch, slot)
-        })
+        self.run(|ch, _| read_public_key(ch, slot))
     }
 
     fn unfinished_key(
@@ -242,7 +232,6 @@ impl Card for SithsCard {
         scheme: SignatureScheme,
     ) -> Result<Vec<u8>, CardError> {
         self.run(|ch, _| {
-            select_application(ch)?;
             let r = ch.exchange(&Command::mse_set_signature(
                 scheme.algorithm_reference(),
                 slot.number(),
@@ -304,7 +293,7 @@ pub(crate) fn key_status(sw: StatusWord, slot: KeySlot, operation: &'static str)
     }
 }
 
-pub(crate) fn select_application(ch: &mut Channel<'_>) -> Result<(), CardError> {
+fn select_application(ch: &mut Channel<'_>) -> Result<(), CardError> {
     let r = ch.exchange(&Command::select_aid(&layout::PKCS15_AID))?;
     match r.sw {
         StatusWord::Ok => Ok(()),

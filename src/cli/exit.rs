@@ -59,8 +59,8 @@ pub fn transport_code(e: &TransportError) -> ExitCode {
 
 /// A missing or broken module is the system's; no card, or a middleware that cannot do the
 /// task, is the card's.
-pub fn pkcs11_code(e: &crate::pkcs11::Pkcs11Error) -> ExitCode {
-    use crate::pkcs11::Pkcs11Error as P;
+pub fn middleware_code(e: &crate::card::MiddlewareError) -> ExitCode {
+    use crate::card::MiddlewareError as P;
     match e {
         P::ModuleNotFound(_) | P::ModuleUnloadable { .. } | P::Failed { .. } => ExitCode::System,
         P::Pin2InMiddleware => ExitCode::User,

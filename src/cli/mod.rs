@@ -17,11 +17,10 @@ use std::sync::{Arc, Mutex};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::card::{Card, CardError, PinKind, SithsCard};
-use crate::transport::pcsc::{PcscTransport, list_readers};
-use crate::transport::{Transport, TransportError};
+use crate::card::{Card, CardError, PinKind};
+use crate::transport::TransportError;
+use crate::transport::pcsc::list_readers;
 use crate::virtual_card::VirtualCard;
-use crate::virtual_card::memory::MemoryTransport;
 use exit::{CliError, ExitCode};
 use prompt::PinSource;
 
@@ -514,18 +513,18 @@ pub fn open_card(access: CardAccess<'_>, reader: Option<&str>) -> Result<Box<dyn
              reader's name, or for --pkcs11 the card's label or serial",
         ));
     }
-    if let Some(module) = access.pkcs11 {
-        let module = crate::pkcs11::discovery::resolve(module)?;
-        return Ok(Box::new(crate::pkcs11::Pkcs11Card::open(&module, reader)?));
-    }
-    let transport: Box<dyn Transport> = match access.virtual_card {
-        Some(path) => {
-            let card = VirtualCard::open(path)?;
-            Box::new(MemoryTransport::connect(Arc::new(Mutex::new(card)))?)
+    let reader = reader.map(str::to_string);
+    let access = match (access.pkcs11, access.virtual_card) {
+        (Some(module), _) => crate::card::Access::Pkcs11 {
+            module: module.to_string(),
+            token: reader,
+        },
+        (None, Some(path)) => {
+            crate::card::Access::InProcess(Arc::new(Mutex::new(VirtualCard::open(path)?)))
         }
-        None => Box::new(PcscTransport::connect(reader)?),
+        (None, None) => crate::card::Access::Reader(reader),
     };
-    Ok(Box::new(SithsCard::open(transport)?))
+    Ok(crate::card::open(access)?)
 }
 
 impl From<CardError> for CliError {
@@ -534,15 +533,15 @@ impl From<CardError> for CliError {
             e if e.is_user_error() => ExitCode::User,
             CardError::CardDead => ExitCode::CardUnusable,
             CardError::Transport(t) => exit::transport_code(t),
-            CardError::Pkcs11(p) => exit::pkcs11_code(p),
+            CardError::Middleware(m) => exit::middleware_code(m),
             _ => ExitCode::CardUnusable,
         };
         CliError::new(code, e.to_string())
     }
 }
 
-impl From<crate::pkcs11::Pkcs11Error> for CliError {
-    fn from(e: crate::pkcs11::Pkcs11Error) -> Self {
+impl From<crate::card::MiddlewareError> for CliError {
+    fn from(e: crate::card::MiddlewareError) -> Self {
         CardError::from(e).into()
     }
 }

@@ -154,7 +154,7 @@ pub enum CardStatus {
     InUse(String),
     /// The PKCS#11 module shows several SITHS cards: the holder picks one (remembered by its
     /// serial in the settings).
-    ChooseCard(Vec<crate::pkcs11::TokenCard>),
+    ChooseCard(Vec<crate::card::CardChoice>),
     /// The card could not be read; the error says what to do.
     Unreadable(CardError),
     Ready(Box<CardOverview>),

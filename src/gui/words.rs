@@ -4,10 +4,10 @@
 use crate::ca::Profile;
 use crate::ca::RefusalCode;
 use crate::ca::client::CaError;
+use crate::card::MiddlewareError;
 use crate::card::{CardError, PinKind, PinRuleError, PinStatus, TriesKnown};
 use crate::gui::i18n::Tr;
 use crate::gui::protocol::Failure;
-use crate::pkcs11::Pkcs11Error;
 use crate::pki::{Identity, Purpose};
 use crate::transport::TransportError;
 use crate::workflow::fetch_existing::Fit;
@@ -307,7 +307,7 @@ pub fn card_error(tr: &Tr, e: &CardError) -> Explained {
             ),
             vec![NextAction::TryAgain],
         ),
-        CardError::Pkcs11(p) => return pkcs11_error(tr, p),
+        CardError::Middleware(m) => return middleware_error(tr, m),
         CardError::Blocked(PinKind::Puk) | CardError::CardDead => {
             (tr.t("err-card-dead"), vec![NextAction::ServiceCentre])
         }
@@ -339,12 +339,12 @@ fn explained(tr: &Tr, text: String, next: Vec<NextAction>, technical: Option<Str
     }
 }
 
-fn pkcs11_error(tr: &Tr, e: &Pkcs11Error) -> Explained {
+fn middleware_error(tr: &Tr, e: &MiddlewareError) -> Explained {
     let (text, next, technical) = match e {
-        Pkcs11Error::ModuleNotFound(detail) => {
+        MiddlewareError::ModuleNotFound(detail) => {
             (tr.t("err-p11-module-missing"), vec![], Some(detail.clone()))
         }
-        Pkcs11Error::ModuleUnloadable { module, detail } => (
+        MiddlewareError::ModuleUnloadable { module, detail } => (
             tr.a(
                 "err-p11-module-broken",
                 &[("module", module.as_str().into())],
@@ -352,12 +352,12 @@ fn pkcs11_error(tr: &Tr, e: &Pkcs11Error) -> Explained {
             vec![],
             Some(detail.clone()),
         ),
-        Pkcs11Error::NoToken(module) => (
+        MiddlewareError::NoToken(module) => (
             tr.a("err-p11-no-token", &[("module", module.as_str().into())]),
             vec![NextAction::TryAgain],
             None,
         ),
-        Pkcs11Error::TokenNotFound { wanted, seen } => (
+        MiddlewareError::TokenNotFound { wanted, seen } => (
             tr.a(
                 "err-p11-token-not-found",
                 &[
@@ -368,7 +368,7 @@ fn pkcs11_error(tr: &Tr, e: &Pkcs11Error) -> Explained {
             vec![NextAction::TryAgain],
             None,
         ),
-        Pkcs11Error::SeveralCards { cards } => (
+        MiddlewareError::SeveralCards { cards } => (
             tr.t("err-p11-several-cards"),
             vec![NextAction::OpenSettings],
             Some(
@@ -379,23 +379,23 @@ fn pkcs11_error(tr: &Tr, e: &Pkcs11Error) -> Explained {
                     .join("; "),
             ),
         ),
-        Pkcs11Error::NotSiths { tokens } => (
+        MiddlewareError::NotSiths { tokens } => (
             tr.t("err-p11-not-siths"),
             vec![NextAction::TryAgain],
             Some(tokens.clone()),
         ),
-        Pkcs11Error::EmptyName => (
+        MiddlewareError::EmptyName => (
             tr.t("err-p11-empty-name"),
             vec![NextAction::OpenSettings],
             None,
         ),
-        Pkcs11Error::NotSupported { action, function } => (
+        MiddlewareError::NotSupported { action, function } => (
             tr.t("err-p11-not-supported"),
             vec![NextAction::ServiceCentre],
             Some(format!("{action}: {function}")),
         ),
-        Pkcs11Error::Pin2InMiddleware => (tr.t("err-p11-pin2-in-middleware"), vec![], None),
-        Pkcs11Error::Failed { action, rv } => (
+        MiddlewareError::Pin2InMiddleware => (tr.t("err-p11-pin2-in-middleware"), vec![], None),
+        MiddlewareError::Failed { action, rv } => (
             tr.t("err-p11-failed"),
             vec![NextAction::TryAgain],
             Some(format!("{action}: {rv}")),

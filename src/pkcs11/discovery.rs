@@ -11,7 +11,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use super::Pkcs11Error;
+use crate::card::MiddlewareError;
 
 /// One middleware and the places its module is installed on this operating system.
 #[derive(Debug, Clone)]
@@ -255,7 +255,7 @@ fn first_existing(m: &Middleware) -> Option<PathBuf> {
 
 /// A module path from what the user gave: a path (used as it is), or a known middleware's
 /// name, looked up in its usual places.
-pub fn resolve(given: &str) -> Result<PathBuf, Pkcs11Error> {
+pub fn resolve(given: &str) -> Result<PathBuf, MiddlewareError> {
     if let Some(m) = known()
         .into_iter()
         .find(|m| m.name.eq_ignore_ascii_case(given))
@@ -266,19 +266,19 @@ pub fn resolve(given: &str) -> Result<PathBuf, Pkcs11Error> {
     if path.is_file() {
         Ok(path.to_path_buf())
     } else {
-        Err(Pkcs11Error::ModuleNotFound(given.to_string()))
+        Err(MiddlewareError::ModuleNotFound(given.to_string()))
     }
 }
 
-fn not_found(m: &Middleware) -> Pkcs11Error {
+fn not_found(m: &Middleware) -> MiddlewareError {
     if m.paths.is_empty() {
-        return Pkcs11Error::ModuleNotFound(format!(
+        return MiddlewareError::ModuleNotFound(format!(
             "for {} (this computer names no system or Program Files folder to look in)",
             m.title
         ));
     }
     let places: Vec<String> = m.paths.iter().map(|p| p.display().to_string()).collect();
-    Pkcs11Error::ModuleNotFound(format!("for {} (looked in {})", m.title, places.join(", ")))
+    MiddlewareError::ModuleNotFound(format!("for {} (looked in {})", m.title, places.join(", ")))
 }
 
 #[cfg(test)]
@@ -410,12 +410,12 @@ mod tests {
     fn names_resolve_only_to_installed_modules_and_paths_must_exist() {
         assert!(matches!(
             resolve("/no/such/module.so"),
-            Err(Pkcs11Error::ModuleNotFound(_))
+            Err(MiddlewareError::ModuleNotFound(_))
         ));
         for m in known() {
             match resolve(m.name) {
                 Ok(p) => assert!(p.is_file() && m.paths.contains(&p)),
-                Err(Pkcs11Error::ModuleNotFound(msg)) => {
+                Err(MiddlewareError::ModuleNotFound(msg)) => {
                     assert!(msg.contains(&*m.paths[0].to_string_lossy()), "{msg}")
                 }
                 Err(e) => panic!("{e}"),

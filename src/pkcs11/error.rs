@@ -1,68 +1,10 @@
-//! Every PKCS#11 return value becomes, in this one place, a typed error whose message names the
-//! next step.
+//! Every PKCS#11 return value (`CKR_*`) is mapped, in this one place, onto the shared card
+//! errors ([`CardError`], [`MiddlewareError`]), each naming the next step.
 
 use cryptoki::error::{Error, RvError};
 
-use crate::card::{CardError, PinKind};
+use crate::card::{CardError, MiddlewareError, PinKind};
 use crate::transport::TransportError;
-
-/// What only the PKCS#11 path can end in.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Pkcs11Error {
-    #[error(
-        "no PKCS#11 module {0} was found: install your card's middleware (SafeNet Authentication \
-         Client, Net iD or OpenSC), or give the module's full path with --pkcs11"
-    )]
-    ModuleNotFound(String),
-    #[error(
-        "the PKCS#11 module {module} cannot be loaded ({detail}): reinstall the card's \
-         middleware, or give the path of another module with --pkcs11"
-    )]
-    ModuleUnloadable { module: String, detail: String },
-    #[error(
-        "the PKCS#11 module {0} sees no card: insert your SITHS card and check that the \
-         middleware sees the card reader"
-    )]
-    NoToken(String),
-    #[error(
-        "the PKCS#11 module sees no card named {wanted} (it sees: {seen}): insert that card, or \
-         name one of those"
-    )]
-    TokenNotFound { wanted: String, seen: String },
-    #[error(
-        "the PKCS#11 module shows several SITHS cards ({}): name the one to use with \
-         --reader (its label or serial)",
-        .cards.iter().map(|c| c.describe()).collect::<Vec<_>>().join("; ")
-    )]
-    SeveralCards { cards: Vec<super::TokenCard> },
-    #[error(
-        "the PKCS#11 module shows no SITHS card, only {tokens}: insert your SITHS card; these \
-         tokens are left as they are"
-    )]
-    NotSiths { tokens: String },
-    #[error("an empty card name matches every card: give the card's label or serial")]
-    EmptyName,
-    #[error(
-        "this middleware cannot {action} on the card ({function} is not supported): use the \
-         card's own middleware (SafeNet Authentication Client in Inera's SITHS eID app) or \
-         contact the service centre"
-    )]
-    NotSupported {
-        action: &'static str,
-        function: String,
-    },
-    #[error(
-        "this middleware checks the signing PIN (PIN2) only when you sign, and changes or \
-         unblocks it only in its own program: use the middleware's tool (e.g. SafeNet \
-         Authentication Client) for PIN2"
-    )]
-    Pin2InMiddleware,
-    #[error(
-        "the card's middleware refused to {action} ({rv}): take the card out, put it back and \
-         try again; if it happens again, contact the service centre"
-    )]
-    Failed { action: &'static str, rv: String },
-}
 
 /// Map a failed PKCS#11 call made to `action` (in words) with, or needing, the code `kind`.
 ///
@@ -72,7 +14,7 @@ pub(crate) fn card_error(e: Error, action: &'static str, kind: PinKind) -> CardE
     let (rv, function) = match e {
         Error::Pkcs11(rv, function) => (rv, function),
         other => {
-            return CardError::Pkcs11(Pkcs11Error::Failed {
+            return CardError::Middleware(MiddlewareError::Failed {
                 action,
                 rv: other.to_string(),
             });
@@ -101,11 +43,11 @@ pub(crate) fn card_error(e: Error, action: &'static str, kind: PinKind) -> CardE
         | RvError::AttributeTypeInvalid
         | RvError::AttributeValueInvalid
         | RvError::TemplateInconsistent
-        | RvError::KeySizeRange => CardError::Pkcs11(Pkcs11Error::NotSupported {
+        | RvError::KeySizeRange => CardError::Middleware(MiddlewareError::NotSupported {
             action,
             function: format!("{function:?}"),
         }),
-        rv => CardError::Pkcs11(Pkcs11Error::Failed {
+        rv => CardError::Middleware(MiddlewareError::Failed {
             action,
             rv: format!("{function:?}: {rv}"),
         }),

@@ -4,12 +4,11 @@
 
 use std::sync::MutexGuard;
 
-use crate::card::{Card, CardError, SharedCard, SithsCard};
+use crate::card::{Access, Card, CardError, MiddlewareError, SharedCard};
 use crate::gui::protocol::CardStatus;
-use crate::transport::pcsc::{PcscTransport, ReaderInfo, list_readers};
-use crate::transport::{Transport, TransportError};
+use crate::transport::TransportError;
+use crate::transport::pcsc::{ReaderInfo, list_readers};
 use crate::virtual_card;
-use crate::virtual_card::memory::MemoryTransport;
 
 /// What one read found: the card's status, and the open card when it is ready for tasks.
 pub(super) struct Found {
@@ -56,25 +55,17 @@ pub(super) fn choose_reader<'a>(
     Ok(chosen)
 }
 
-/// Connect to the card in `reader` and read it.
-pub(super) fn read_pcsc(reader: &str) -> Found {
-    match PcscTransport::connect(Some(reader)) {
-        Ok(t) => open(Box::new(t)),
-        Err(e) => Found::status(status_of_transport(e)),
-    }
-}
-
-/// Connect to the demo's virtual card; `Err` when it is not in its reader.
-pub(super) fn connect_demo(card: &virtual_card::SharedCard) -> Result<MemoryTransport, CardStatus> {
-    MemoryTransport::connect(card.clone()).map_err(status_of_transport)
-}
-
-/// Check the card is a SITHS card and read its overview.
-pub(super) fn open(transport: Box<dyn Transport>) -> Found {
-    match SithsCard::open(transport) {
-        Ok(c) => open_card(Box::new(c)),
+/// Open the card at `access` ([`crate::card::open`], as the CLI does) and read it.
+pub(super) fn read(access: Access) -> Found {
+    match crate::card::open(access) {
+        Ok(card) => open_card(card),
         Err(e) => Found::status(status_of_card(e)),
     }
+}
+
+/// Whether the demo's virtual card is in its reader (the window says "Reading" only then).
+pub(super) fn demo_present(card: &virtual_card::SharedCard) -> bool {
+    virtual_card::lock(card).is_present()
 }
 
 /// Read the overview of a card already open, whichever backend serves it.
@@ -96,9 +87,9 @@ pub(super) fn lock(card: &SharedCard) -> MutexGuard<'_, Box<dyn Card>> {
 pub(super) fn status_of_card(e: CardError) -> CardStatus {
     match e {
         CardError::NotSiths => CardStatus::NotSiths,
-        CardError::Pkcs11(crate::pkcs11::Pkcs11Error::NoToken(_)) => CardStatus::NoCard,
-        CardError::Pkcs11(crate::pkcs11::Pkcs11Error::NotSiths { .. }) => CardStatus::NotSiths,
-        CardError::Pkcs11(crate::pkcs11::Pkcs11Error::SeveralCards { cards }) => {
+        CardError::Middleware(MiddlewareError::NoToken(_)) => CardStatus::NoCard,
+        CardError::Middleware(MiddlewareError::NotSiths { .. }) => CardStatus::NotSiths,
+        CardError::Middleware(MiddlewareError::SeveralCards { cards }) => {
             CardStatus::ChooseCard(cards)
         }
         CardError::Transport(t) => status_of_transport(t),

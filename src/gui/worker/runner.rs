@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 
-use crate::card::SharedCard;
+use crate::card::{Access, SharedCard};
 use crate::gui::demo::DemoWorld;
 use crate::gui::protocol::{
     CaSettings, CardStatus, Command, DemoAction, Environment, Event, Failure, Outcome, Task,
@@ -304,35 +304,24 @@ impl Runner {
         if announce {
             self.emit(Event::Card(CardStatus::Reading));
         }
-        card_source::read_pcsc(&reader.name)
+        card_source::read(Access::Reader(Some(reader.name.clone())))
     }
 
     fn read_pkcs11(&self, module: &str, token: Option<&str>, announce: bool) -> Found {
         if announce {
             self.emit(Event::Card(CardStatus::Reading));
         }
-        let opened = crate::pkcs11::discovery::resolve(module)
-            .map_err(crate::card::CardError::from)
-            .and_then(|path| crate::pkcs11::Pkcs11Card::open(&path, token));
-        match opened {
-            Ok(card) => card_source::open_card(Box::new(card)),
-            Err(e) => Found {
-                status: card_source::status_of_card(e),
-                card: None,
-            },
-        }
+        card_source::read(Access::Pkcs11 {
+            module: module.to_string(),
+            token: token.map(str::to_string),
+        })
     }
 
     fn read_demo(&self, card: &virtual_card::SharedCard, announce: bool) -> Found {
-        match card_source::connect_demo(card) {
-            Ok(transport) => {
-                if announce {
-                    self.emit(Event::Card(CardStatus::Reading));
-                }
-                card_source::open(Box::new(transport))
-            }
-            Err(status) => Found { status, card: None },
+        if announce && card_source::demo_present(card) {
+            self.emit(Event::Card(CardStatus::Reading));
         }
+        card_source::read(Access::InProcess(card.clone()))
     }
 
     fn command(&mut self, command: Command) {
