@@ -28,13 +28,14 @@ use crate::ca::client::CaClient;
 use crate::ca::{IdentityKind, Profile};
 use crate::card::{CardError, CardOverview, KeySlot, PinKind, SecretCode, SharedCard};
 use crate::pki::date::now_unix;
+use crate::workflow::error::WorkflowError;
 use crate::workflow::expiry::Urgency;
 use crate::workflow::pairs::{self, Held};
+use crate::workflow::progress::{Activity, Progress, Step};
 use crate::workflow::progress::{Cancel, Reporter};
 use crate::workflow::upgrade::{
-    Activity, Login, Progress, Step, Timed, Timing, UpgradeError, authorize_for_slot, check_card,
-    check_for_card, csr_for, key_in_slot, log_in, prove, report_rejected,
-    slot_free_of_certificates,
+    Login, Timed, Timing, authorize_for_slot, check_card, check_for_card, csr_for, key_in_slot,
+    log_in, prove, report_rejected, slot_free_of_certificates,
 };
 
 /// What the renewal needs from the holder and the site.
@@ -93,7 +94,7 @@ pub fn plan(
     overview: &CardOverview,
     only: &[IdentityKind],
     now: i64,
-) -> Result<Vec<PairPlan>, UpgradeError> {
+) -> Result<Vec<PairPlan>, WorkflowError> {
     plan_from(|p| pairs::held(overview, p), only, now)
 }
 
@@ -101,14 +102,14 @@ fn plan_from<'a>(
     held: impl Fn(Profile) -> Vec<Held<'a>>,
     only: &[IdentityKind],
     now: i64,
-) -> Result<Vec<PairPlan>, UpgradeError> {
+) -> Result<Vec<PairPlan>, WorkflowError> {
     let mut plans = Vec::new();
     for kind in [IdentityKind::HsaId, IdentityKind::Personnummer] {
         let [auth, sign] = pairs::pair(kind);
         let (held_auth, held_sign) = (held(auth), held(sign));
         if held_auth.is_empty() || held_sign.is_empty() {
             if only.contains(&kind) {
-                return Err(UpgradeError::NotUpgraded);
+                return Err(WorkflowError::NotUpgraded);
             }
             continue;
         }
@@ -147,7 +148,7 @@ fn plan_from<'a>(
 }
 
 /// The stage of a profile from its certificates on the card, oldest first.
-fn stage(profile: Profile, held: &[Held<'_>]) -> Result<Stage, UpgradeError> {
+fn stage(profile: Profile, held: &[Held<'_>]) -> Result<Stage, WorkflowError> {
     match held {
         [one] => Ok(Stage::Renew {
             old: one.slot,
@@ -157,7 +158,7 @@ fn stage(profile: Profile, held: &[Held<'_>]) -> Result<Stage, UpgradeError> {
             old: old.slot,
             new: new.slot,
         }),
-        [] => Err(UpgradeError::NotUpgraded),
+        [] => Err(WorkflowError::NotUpgraded),
     }
 }
 
@@ -171,18 +172,18 @@ pub fn renew(
     shared: &SharedCard,
     request: &RenewRequest<'_>,
     progress: &mut dyn FnMut(Progress),
-) -> Result<RenewSummary, UpgradeError> {
+) -> Result<RenewSummary, WorkflowError> {
     renew_until(shared, request, &Cancel::default(), progress)
 }
 
-/// [`renew`], stopping with [`UpgradeError::Cancelled`] at the first step boundary after
+/// [`renew`], stopping with [`WorkflowError::Cancelled`] at the first step boundary after
 /// `cancel` is set.
 pub fn renew_until(
     shared: &SharedCard,
     request: &RenewRequest<'_>,
     cancel: &Cancel,
     progress: &mut dyn FnMut(Progress),
-) -> Result<RenewSummary, UpgradeError> {
+) -> Result<RenewSummary, WorkflowError> {
     let started = Instant::now();
     let mut timing = Timing::default();
     let overview = Timed {
@@ -199,7 +200,7 @@ pub fn renew_until(
         }
     }
     if pairs::legacy(&overview).next().is_some() {
-        return Err(UpgradeError::NotUpgraded);
+        return Err(WorkflowError::NotUpgraded);
     }
     let now = now_unix();
     // By shape first: with nothing due the CA is not needed.
@@ -226,7 +227,7 @@ pub fn renew_until(
             })
         };
         if !overview.certificates.iter().any(|c| now_valid(&c)) {
-            return Err(UpgradeError::LoginExpired);
+            return Err(WorkflowError::LoginExpired);
         }
         // Every certificate the renewal acts on is checked first; what fails stays as it is.
         let login = log_in(
@@ -284,12 +285,12 @@ pub fn renew_until(
                 .held(auth)
                 .into_iter()
                 .find(|h| h.info.is_valid_at(now))
-                .ok_or(UpgradeError::LoginExpired)?;
+                .ok_or(WorkflowError::LoginExpired)?;
             let identity = login
                 .info
                 .identity
                 .value()
-                .ok_or(UpgradeError::NoLoginCertificate)?
+                .ok_or(WorkflowError::NoLoginCertificate)?
                 .to_string();
             // The session that checked the card logged in with this certificate already.
             let client = match session.take() {
@@ -343,7 +344,7 @@ pub fn renew_until(
                 }
                 Stage::Renew { old, new } => {
                     let Some(client) = client.as_ref() else {
-                        return Err(UpgradeError::NoLoginCertificate);
+                        return Err(WorkflowError::NoLoginCertificate);
                     };
                     // The slot must hold no certificate; a key in it must be a run of ours.
                     slot_free_of_certificates(&overview, &checked, new)?;
@@ -398,13 +399,13 @@ pub fn renew_until(
         for (profile, slot) in &proofs {
             let info = match written.iter().find(|(s, _)| s == slot) {
                 Some((_, der)) => crate::pki::CertInfo::from_der(der)
-                    .map_err(|_| UpgradeError::ProofFailed(profile.label()))?,
+                    .map_err(|_| WorkflowError::ProofFailed(*profile))?,
                 None => checked
                     .held(*profile)
                     .into_iter()
                     .find(|h| h.slot == *slot)
                     .map(|h| h.info.clone())
-                    .ok_or(UpgradeError::ProofFailed(profile.label()))?,
+                    .ok_or(WorkflowError::ProofFailed(*profile))?,
             };
             prove(shared, &mut timing, *profile, *slot, &info, request.pin2)?;
             report.step(
@@ -481,7 +482,7 @@ fn clear_orphan_key(
     timing: &mut Timing,
     slot: KeySlot,
     pin2: &SecretCode,
-) -> Result<bool, UpgradeError> {
+) -> Result<bool, WorkflowError> {
     let mut card = Timed { shared, timing };
     let labels = pairs::own_key_labels(slot);
     let ours = card.with(|c| {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::ca::check::{CertCheckError, Expected, check_issued};
+use crate::ca::check::{Expected, check_issued};
 use crate::ca::client::{CaClient, CaError};
 use crate::ca::csr::card_csr;
 use crate::ca::{IdentityKind, Profile};
@@ -21,48 +21,9 @@ use crate::card::{
     SignatureScheme,
 };
 use crate::pki::{CertInfo, Identity, Purpose};
+use crate::workflow::error::WorkflowError;
 use crate::workflow::pairs;
-use crate::workflow::progress::{Cancel, Reporter};
-
-/// Where the upgrade is; the GUI shows these as a step list, the CLI as lines.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    ReadCard,
-    VerifyPin(PinKind),
-    LogIn,
-    GenerateKey(Profile),
-    Enrol(Profile),
-    WriteCertificate(Profile),
-    ProveKey(Profile),
-    RemoveLegacy,
-    /// Renewal: the old certificate of a profile and its key are removed.
-    RemoveOld(Profile),
-    /// Not a step: a certificate on the card looks like a profile's or the legacy pair's but
-    /// fails the checks; it is left as it is and counts as nothing.
-    Rejected(pairs::Rejected),
-    /// Not a step: what comes next and takes a while (the step count stays).
-    Working(Activity),
-    Done,
-}
-
-/// What the card or the CA is busy with before a slow step, so the holder sees what is
-/// happening and roughly how long it takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Activity {
-    /// The card makes an RSA-2048 key pair: seconds on a real card.
-    GeneratingKey(Profile),
-    /// The card signs the request and the CA issues the certificate.
-    Enrolling(Profile),
-}
-
-/// One progress report: the step, how far along the whole upgrade is, and words for people.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Progress {
-    pub step: Step,
-    pub done: usize,
-    pub total: usize,
-    pub message: String,
-}
+use crate::workflow::progress::{Activity, Cancel, Progress, Reporter, Step};
 
 /// What the upgrade needs from the holder and the site.
 pub struct UpgradeRequest<'a> {
@@ -100,85 +61,6 @@ pub struct UpgradeSummary {
     pub timing: Timing,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum UpgradeError {
-    #[error(transparent)]
-    Card(#[from] CardError),
-    #[error(transparent)]
-    Ca(#[from] CaError),
-    #[error(
-        "the certificate for {profile} was refused and nothing was written to the card: {error}"
-    )]
-    Check {
-        profile: &'static str,
-        error: CertCheckError,
-    },
-    #[error("the CA will not upgrade this card: {message}")]
-    NotAllowed {
-        code: crate::ca::RefusalCode,
-        message: String,
-    },
-    #[error(
-        "the CA offers no {0} certificate for you, so the upgrade cannot make both pairs: contact the service centre"
-    )]
-    ProfileMissing(&'static str),
-    #[error(
-        "the card has no authentication certificate to log in to the CA with: contact the service centre"
-    )]
-    NoLoginCertificate,
-    #[error(
-        "the CA took this card for {ca}, but its login certificate names {card}: nothing was \
-         changed; contact the service centre"
-    )]
-    CaTookAnother { card: String, ca: String },
-    #[error(
-        "the customer's card does not carry a certificate this CA stands behind ({0}): no PUK \
-         was fetched; check that this is the customer's own card, and contact the service centre"
-    )]
-    CustomerNotTrusted(String),
-    #[error(
-        "stopped as you asked: what is done stays on the card; run it again to carry on where it \
-         stopped"
-    )]
-    Cancelled,
-    #[error(
-        "this card has not been upgraded yet, so there is nothing to renew: upgrade the card \
-         first (siths-upgrade upgrade)"
-    )]
-    NotUpgraded,
-    #[error(
-        "the card's authentication certificate for this pair has expired, so the CA cannot \
-         renew it: order a new card from the service centre"
-    )]
-    LoginExpired,
-    #[error(
-        "{0} holds a certificate or key that is not part of the upgrade; it was left as it is: \
-         contact the service centre"
-    )]
-    SlotInUse(KeySlot),
-    #[error(
-        "the certificate in {slot} looks like one of the card's SITHS certificates but fails the \
-         checks ({error}); it was left on the card and nothing was removed because of it"
-    )]
-    Untrusted {
-        slot: KeySlot,
-        error: CertCheckError,
-    },
-    #[error("this certificate {}", .0.explain())]
-    NotWritable(crate::workflow::fetch_existing::Fit),
-    #[error(
-        "a new key on the card did not produce a valid signature ({0}): take the card out, put it back and resume the upgrade"
-    )]
-    ProofFailed(&'static str),
-}
-
-impl UpgradeError {
-    /// The holder can fix it (wrong or blocked PIN) rather than the site or the service centre.
-    pub fn is_user_error(&self) -> bool {
-        matches!(self, UpgradeError::Card(e) if e.is_user_error())
-    }
-}
-
 /// Card operations, timed.
 pub(crate) struct Timed<'a> {
     pub(crate) shared: &'a SharedCard,
@@ -211,18 +93,18 @@ pub fn upgrade(
     shared: &SharedCard,
     request: &UpgradeRequest<'_>,
     progress: &mut dyn FnMut(Progress),
-) -> Result<UpgradeSummary, UpgradeError> {
+) -> Result<UpgradeSummary, WorkflowError> {
     upgrade_until(shared, request, &Cancel::default(), progress)
 }
 
-/// [`upgrade`], stopping with [`UpgradeError::Cancelled`] at the first step boundary after
+/// [`upgrade`], stopping with [`WorkflowError::Cancelled`] at the first step boundary after
 /// `cancel` is set.
 pub fn upgrade_until(
     shared: &SharedCard,
     request: &UpgradeRequest<'_>,
     cancel: &Cancel,
     progress: &mut dyn FnMut(Progress),
-) -> Result<UpgradeSummary, UpgradeError> {
+) -> Result<UpgradeSummary, WorkflowError> {
     let started = Instant::now();
     let mut timing = Timing::default();
     // Read card, PIN1, log in, 3 steps per profile, prove 4, remove legacy.
@@ -268,20 +150,20 @@ pub fn upgrade_until(
         "Identification PIN accepted".into(),
     )?;
     if let Some(refusal) = &me.refusal {
-        return Err(UpgradeError::NotAllowed {
+        return Err(WorkflowError::NotAllowed {
             code: refusal.error,
             message: refusal.message.clone(),
         });
     }
     for profile in Profile::ALL {
         if !me.profiles.iter().any(|p| p.label == profile.label()) {
-            return Err(UpgradeError::ProfileMissing(profile.label()));
+            return Err(WorkflowError::ProfileMissing(profile));
         }
     }
     // The HSA-id certificates must name whom the card's own login certificate names; a CA that
     // takes the card for someone else gets nothing written.
     if card_hsa_id != me.hsa_id {
-        return Err(UpgradeError::CaTookAnother {
+        return Err(WorkflowError::CaTookAnother {
             card: card_hsa_id,
             ca: me.hsa_id.clone(),
         });
@@ -313,7 +195,7 @@ pub fn upgrade_until(
     for profile in Profile::ALL {
         let slot = profile.slot();
         let Some(identity) = expected_identity(profile, &card_hsa_id, personnummer) else {
-            return Err(UpgradeError::ProfileMissing(profile.label()));
+            return Err(WorkflowError::ProfileMissing(profile));
         };
 
         // Already on the card from an earlier run, or moved by a renewal, and checked?
@@ -392,12 +274,10 @@ pub fn upgrade_until(
         let (slot, info) = match new_certs.iter().find(|(p, _)| *p == profile) {
             Some((_, der)) => (
                 profile.slot(),
-                CertInfo::from_der(der).map_err(|_| UpgradeError::ProofFailed(profile.label()))?,
+                CertInfo::from_der(der).map_err(|_| WorkflowError::ProofFailed(profile))?,
             ),
             None => {
-                let newest = held
-                    .last()
-                    .ok_or(UpgradeError::ProofFailed(profile.label()))?;
+                let newest = held.last().ok_or(WorkflowError::ProofFailed(profile))?;
                 (newest.slot, newest.info.clone())
             }
         };
@@ -472,7 +352,7 @@ pub(crate) fn check_card<'a>(
     overview: &'a CardOverview,
     roots: &[Vec<u8>],
     holder: pairs::Holder<'_>,
-) -> Result<pairs::Checked<'a>, UpgradeError> {
+) -> Result<pairs::Checked<'a>, WorkflowError> {
     let slots = pairs::slots_to_check(overview);
     let nothing_to_check = slots.is_empty() && pairs::legacy(overview).next().is_none();
     if nothing_to_check {
@@ -527,16 +407,16 @@ pub(crate) fn slot_free_of_certificates(
     overview: &CardOverview,
     checked: &pairs::Checked<'_>,
     slot: KeySlot,
-) -> Result<(), UpgradeError> {
+) -> Result<(), WorkflowError> {
     if !overview.certificates.iter().any(|c| c.slot == Some(slot)) {
         return Ok(());
     }
     Err(match checked.rejected_in(slot) {
-        Some(r) => UpgradeError::Untrusted {
+        Some(r) => WorkflowError::Untrusted {
             slot,
             error: r.error.clone(),
         },
-        None => UpgradeError::SlotInUse(slot),
+        None => WorkflowError::SlotInUse(slot),
     })
 }
 
@@ -551,10 +431,10 @@ pub(crate) fn log_in(
     ca_root_pem: &[u8],
     pin1: &SecretCode,
     timing: &mut Timing,
-) -> Result<Login, UpgradeError> {
+) -> Result<Login, WorkflowError> {
     let candidates = login_certificates(overview);
     if candidates.is_empty() {
-        return Err(UpgradeError::NoLoginCertificate);
+        return Err(WorkflowError::NoLoginCertificate);
     }
     Timed {
         shared,
@@ -586,7 +466,7 @@ pub(crate) fn log_in(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(first_error.map_or(UpgradeError::NoLoginCertificate, UpgradeError::Ca))
+    Err(first_error.map_or(WorkflowError::NoLoginCertificate, WorkflowError::Ca))
 }
 
 /// A session with the CA: the client, who the CA takes the holder to be, and the HSA-id and slot
@@ -638,7 +518,7 @@ pub(crate) fn key_in_slot(
     profile: Profile,
     slot: KeySlot,
     pin2: &SecretCode,
-) -> Result<PublicKey, UpgradeError> {
+) -> Result<PublicKey, WorkflowError> {
     report.working(
         Activity::GeneratingKey(profile),
         format!(
@@ -655,7 +535,7 @@ pub(crate) fn key_in_slot(
             Err(CardError::SlotOccupied(_)) => {
                 match c.unfinished_key(slot, &pairs::own_key_labels(slot))? {
                     Some(key) => Ok(Ok(key)),
-                    None => Ok(Err(UpgradeError::SlotInUse(slot))),
+                    None => Ok(Err(WorkflowError::SlotInUse(slot))),
                 }
             }
             other => other.map(Ok),
@@ -674,7 +554,7 @@ pub(crate) fn check_for_card(
     profile: Profile,
     key: &PublicKey,
     identity: String,
-) -> Result<(), UpgradeError> {
+) -> Result<(), WorkflowError> {
     let ca_started = Instant::now();
     let issuers = client.cacerts(profile)?;
     timing.ca += ca_started.elapsed();
@@ -692,10 +572,7 @@ pub(crate) fn check_for_card(
         },
         crate::pki::date::now_unix(),
     )
-    .map_err(|error| UpgradeError::Check {
-        profile: profile.label(),
-        error,
-    })?;
+    .map_err(|error| WorkflowError::Check { profile, error })?;
     Ok(())
 }
 
@@ -718,7 +595,7 @@ pub(crate) fn csr_for(
     slot: KeySlot,
     key: &PublicKey,
     pin2: &SecretCode,
-) -> Result<Vec<u8>, UpgradeError> {
+) -> Result<Vec<u8>, WorkflowError> {
     Timed { shared, timing }.with(|c| authorize_for_slot(c, slot, pin2))?;
     let started = Instant::now();
     let csr = card_csr(shared, slot, key)?;
@@ -734,7 +611,7 @@ pub(crate) fn prove(
     slot: KeySlot,
     cert: &CertInfo,
     pin2: &SecretCode,
-) -> Result<(), UpgradeError> {
+) -> Result<(), WorkflowError> {
     use rsa::pkcs1v15::Pkcs1v15Sign;
     let mut challenge = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut challenge);
@@ -744,13 +621,13 @@ pub(crate) fn prove(
         c.sign(slot, &hash, SignatureScheme::Pkcs1Sha256)
     })?;
     let (Some(n), Some(e)) = (&cert.rsa_modulus, &cert.rsa_exponent) else {
-        return Err(UpgradeError::ProofFailed(profile.label()));
+        return Err(WorkflowError::ProofFailed(profile));
     };
     let key = rsa::RsaPublicKey::new(
         rsa::BigUint::from_bytes_be(n),
         rsa::BigUint::from_bytes_be(e),
     )
-    .map_err(|_| UpgradeError::ProofFailed(profile.label()))?;
+    .map_err(|_| WorkflowError::ProofFailed(profile))?;
     key.verify(Pkcs1v15Sign::new::<Sha256>(), &hash, &signature)
-        .map_err(|_| UpgradeError::ProofFailed(profile.label()))
+        .map_err(|_| WorkflowError::ProofFailed(profile))
 }
