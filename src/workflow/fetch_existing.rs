@@ -10,7 +10,7 @@ use crate::card::{CardError, KeySlot, SecretCode, SharedCard};
 use crate::pki::CertInfo;
 use crate::workflow::error::WorkflowError;
 use crate::workflow::fit::Fit;
-use crate::workflow::upgrade::{Timing, log_in};
+use crate::workflow::steps::{Login, Timing, log_in};
 
 /// One certificate the CA has for the holder, and whether it can go onto this card.
 #[derive(Debug, Clone)]
@@ -33,7 +33,7 @@ pub fn list(
 ) -> Result<Vec<Existing>, WorkflowError> {
     let mut timing = Timing::default();
     let overview = crate::card::lock(shared).overview()?;
-    let crate::workflow::upgrade::Login {
+    let Login {
         client,
         me,
         hsa_id: card_hsa_id,

@@ -8,5 +8,6 @@ pub mod fit;
 pub mod pairs;
 pub mod progress;
 pub mod renew;
+pub mod steps;
 pub mod test_login;
 pub mod upgrade;
