@@ -1,7 +1,6 @@
 //! Whether a certificate the CA already issued can go onto this card. A module of its own because
-//! both the fetching of existing certificates and [`WorkflowError::NotWritable`] speak of it.
-//!
-//! [`WorkflowError::NotWritable`]: crate::workflow::error::WorkflowError::NotWritable
+//! both the fetching of existing certificates and the workflows' error (`NotWritable`) speak of
+//! it, and neither may import the other.
 
 use crate::ca::check::CertCheckError;
 use crate::card::KeySlot;
