@@ -54,7 +54,8 @@ use siths_upgrade::transport::TransportError;
 use siths_upgrade::transport::pcsc::PcscTransport;
 use siths_upgrade::virtual_card::{self, Pace, PaceSpent, VirtualCard, pace, vpcd};
 use siths_upgrade::workflow::renew::{RenewRequest, renew};
-use siths_upgrade::workflow::upgrade::{Timing, UpgradeRequest, upgrade};
+use siths_upgrade::workflow::steps::Timing;
+use siths_upgrade::workflow::upgrade::{UpgradeRequest, upgrade};
 
 type BenchResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
 

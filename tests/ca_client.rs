@@ -1087,7 +1087,7 @@ fn an_upgrade_stops_when_the_ca_takes_the_card_for_someone_else() {
     assert!(
         matches!(
             err,
-            siths_upgrade::workflow::upgrade::UpgradeError::CaTookAnother { .. }
+            siths_upgrade::workflow::error::WorkflowError::CaTookAnother { .. }
         ),
         "{text}"
     );
@@ -1102,7 +1102,8 @@ fn an_upgrade_stops_when_the_ca_takes_the_card_for_someone_else() {
 
 #[test]
 fn fetch_existing_writes_only_what_passes_every_check_into_its_own_slot() {
-    use siths_upgrade::workflow::fetch_existing::{FetchRequest, Fit, list};
+    use siths_upgrade::workflow::fetch_existing::{FetchRequest, list};
+    use siths_upgrade::workflow::fit::Fit;
     let card = TestCard::new();
     let pin = SecretCode::pin("135790".into()).unwrap();
     // A key in the HSA-id authentication profile's slot, as an interrupted upgrade leaves it.

@@ -20,8 +20,9 @@ use siths_upgrade::pki::CertInfo;
 use siths_upgrade::provision::DEMO_HSA_ID;
 use siths_upgrade::transport::TransportError;
 use siths_upgrade::virtual_card::{self, vpcd};
-use siths_upgrade::workflow::fetch_existing::Fit;
-use siths_upgrade::workflow::upgrade::{Step, UpgradeError};
+use siths_upgrade::workflow::error::WorkflowError;
+use siths_upgrade::workflow::fit::Fit;
+use siths_upgrade::workflow::progress::Step;
 
 /// Hang guard for one awaited event (an upgrade makes four RSA keys on the card); not a timing
 /// expectation.
@@ -179,7 +180,7 @@ fn demo_upgrade_then_fetch_list_test_login_and_export() {
     });
     assert!(matches!(
         finished(&worker, Task::FetchWrite).0,
-        Outcome::Failed(Failure::Upgrade(UpgradeError::NotWritable(_)))
+        Outcome::Failed(Failure::Upgrade(WorkflowError::NotWritable(_)))
     ));
     assert_upgraded(&ready(&worker));
 

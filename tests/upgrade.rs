@@ -13,8 +13,10 @@ use siths_upgrade::card::{CardError, PinKind, SecretCode, SithsCard};
 use siths_upgrade::pki::CertInfo;
 use siths_upgrade::virtual_card::memory::MemoryTransport;
 use siths_upgrade::virtual_card::{self, VirtualCard};
+use siths_upgrade::workflow::error::WorkflowError;
+use siths_upgrade::workflow::progress::{Progress, Step};
 use siths_upgrade::workflow::renew::{RenewRequest, RenewSummary, renew};
-use siths_upgrade::workflow::upgrade::{Progress, Step, UpgradeError, UpgradeRequest, upgrade};
+use siths_upgrade::workflow::upgrade::{UpgradeRequest, upgrade};
 
 const KARIN: &str = "TST5565594230-1001";
 const SAMORDNING: &str = "TST5565594230-1003";
@@ -113,7 +115,7 @@ impl Rig {
         &self,
         pin1: &str,
         progress: &mut dyn FnMut(Progress),
-    ) -> Result<siths_upgrade::workflow::upgrade::UpgradeSummary, UpgradeError> {
+    ) -> Result<siths_upgrade::workflow::upgrade::UpgradeSummary, WorkflowError> {
         let pin1 = SecretCode::pin(pin1.into()).unwrap();
         let pin2 = SecretCode::pin(self.pin2.clone()).unwrap();
         let url = self.url();
@@ -129,7 +131,7 @@ impl Rig {
         )
     }
 
-    fn upgrade(&self) -> Result<siths_upgrade::workflow::upgrade::UpgradeSummary, UpgradeError> {
+    fn upgrade(&self) -> Result<siths_upgrade::workflow::upgrade::UpgradeSummary, WorkflowError> {
         self.upgrade_with(&self.pin1.clone(), &mut |_| {})
     }
 
@@ -137,7 +139,7 @@ impl Rig {
         &self,
         only: &[siths_upgrade::ca::IdentityKind],
         progress: &mut dyn FnMut(Progress),
-    ) -> Result<RenewSummary, UpgradeError> {
+    ) -> Result<RenewSummary, WorkflowError> {
         let pin1 = SecretCode::pin(self.pin1.clone()).unwrap();
         let pin2 = SecretCode::pin(self.pin2.clone()).unwrap();
         let url = self.url();
@@ -154,7 +156,7 @@ impl Rig {
         )
     }
 
-    fn renew(&self) -> Result<RenewSummary, UpgradeError> {
+    fn renew(&self) -> Result<RenewSummary, WorkflowError> {
         self.renew_with(&[], &mut |_| {})
     }
 
@@ -396,7 +398,7 @@ fn ca_gone_mid_upgrade_is_a_clear_error_and_resumable() {
         },
     )
     .unwrap_err();
-    assert!(matches!(e, UpgradeError::Ca(_)), "{e:?}");
+    assert!(matches!(e, WorkflowError::Ca(_)), "{e:?}");
     assert!(
         e.to_string().contains("nothing on the card was changed") || e.to_string().contains("CA"),
         "{e}"
@@ -421,7 +423,7 @@ fn wrong_and_blocked_pin_stop_before_anything_changes() {
     assert!(
         matches!(
             e,
-            UpgradeError::Card(CardError::WrongCode {
+            WorkflowError::Card(CardError::WrongCode {
                 kind: PinKind::Pin1,
                 tries_left: 2
             })
@@ -433,7 +435,7 @@ fn wrong_and_blocked_pin_stop_before_anything_changes() {
     let _ = rig.upgrade_with("000000", &mut |_| {});
     let e = rig.upgrade().unwrap_err();
     assert!(
-        matches!(e, UpgradeError::Card(CardError::Blocked(PinKind::Pin1))),
+        matches!(e, WorkflowError::Card(CardError::Blocked(PinKind::Pin1))),
         "{e:?}"
     );
     assert_eq!(rig.stored(KARIN).len(), 0);
@@ -445,7 +447,7 @@ fn wrong_and_blocked_pin_stop_before_anything_changes() {
 fn a_samordningsnummer_holder_gets_no_level_3_personnummer_pair() {
     let rig = Rig::new(SAMORDNING);
     let e = rig.upgrade().unwrap_err();
-    assert!(matches!(e, UpgradeError::ProfileMissing(_)), "{e:?}");
+    assert!(matches!(e, WorkflowError::ProfileMissing(_)), "{e:?}");
     assert!(e.to_string().contains("service centre"), "{e}");
     assert_eq!(rig.stored(SAMORDNING).len(), 0);
 }
@@ -457,7 +459,7 @@ fn refused_persons_and_a_passed_deadline_change_nothing() {
     assert!(
         matches!(
             e,
-            UpgradeError::NotAllowed {
+            WorkflowError::NotAllowed {
                 code: siths_upgrade::ca::RefusalCode::UpgradeNotAllowed,
                 ..
             }
@@ -473,7 +475,7 @@ fn refused_persons_and_a_passed_deadline_change_nothing() {
     assert!(
         matches!(
             &e,
-            UpgradeError::NotAllowed {
+            WorkflowError::NotAllowed {
                 code: siths_upgrade::ca::RefusalCode::DeadlinePassed,
                 ..
             }
@@ -506,7 +508,7 @@ fn cut_short_then_deadline_passes(rig: &mut Rig, step: Step) {
         }
     })
     .unwrap_err();
-    assert!(matches!(err, UpgradeError::Cancelled), "{err}");
+    assert!(matches!(err, WorkflowError::Cancelled), "{err}");
     rig.mock.take().unwrap().stop();
     rig.dir.set_deadline("2020-01-01").unwrap();
     rig.mock = Some(start(rig.dir.path(), "127.0.0.1:0").unwrap());
@@ -531,7 +533,7 @@ fn an_upgrade_the_ca_issued_before_the_deadline_finishes_after_it() {
     assert!(
         matches!(
             &e,
-            UpgradeError::NotAllowed {
+            WorkflowError::NotAllowed {
                 code: siths_upgrade::ca::RefusalCode::DeadlinePassed,
                 ..
             }
@@ -555,7 +557,7 @@ fn a_certificate_for_another_key_is_refused_and_nothing_is_written() {
     assert!(
         matches!(
             &e,
-            UpgradeError::Check {
+            WorkflowError::Check {
                 error: siths_upgrade::ca::check::CertCheckError::WrongKey,
                 ..
             }
@@ -579,7 +581,8 @@ fn a_certificate_for_another_key_is_refused_and_nothing_is_written() {
 
 #[test]
 fn fetch_existing_puts_back_what_the_ca_issued_when_the_card_holds_the_key() {
-    use siths_upgrade::workflow::fetch_existing::{FetchRequest, Fit, list, write};
+    use siths_upgrade::workflow::fetch_existing::{FetchRequest, list, write};
+    use siths_upgrade::workflow::fit::Fit;
     // An upgrade interrupted right after the CA issued the first certificate: the key is in its
     // slot and the certificate is at the CA, but not on the card.
     let rig = Rig::new(KARIN);
@@ -591,7 +594,7 @@ fn fetch_existing_puts_back_what_the_ca_issued_when_the_card_holds_the_key() {
             }
         })
         .unwrap_err();
-    assert!(matches!(e, UpgradeError::Card(_)), "{e:?}");
+    assert!(matches!(e, WorkflowError::Card(_)), "{e:?}");
     virtual_card::lock(&rig.vcard).insert();
 
     let pin1 = SecretCode::pin(rig.pin1.clone()).unwrap();
@@ -712,12 +715,12 @@ fn a_puk_is_fetched_only_for_a_card_certificate_this_ca_stands_behind() {
         )
         .unwrap();
     let err = lookup(KARIN, &forged).unwrap_err();
-    assert!(matches!(err, UpgradeError::CustomerNotTrusted(_)), "{err}");
+    assert!(matches!(err, WorkflowError::CustomerNotTrusted(_)), "{err}");
     assert!(err.to_string().contains("no PUK was fetched"), "{err}");
 
     // Karin's genuine certificate offered for someone else's PUK: refused too.
     let err = lookup("TST5565594230-1002", &karin).unwrap_err();
-    assert!(matches!(err, UpgradeError::CustomerNotTrusted(_)), "{err}");
+    assert!(matches!(err, WorkflowError::CustomerNotTrusted(_)), "{err}");
     assert_eq!(lookups(), 1, "the CA logged no lookup for the refused ones");
 }
 
@@ -770,7 +773,7 @@ fn renewal_on_request_of_a_pair_not_due_is_refused_by_the_ca_and_changes_no_cert
     assert!(
         matches!(
             &err,
-            UpgradeError::Ca(siths_upgrade::ca::client::CaError::Refused {
+            WorkflowError::Ca(siths_upgrade::ca::client::CaError::Refused {
                 code: siths_upgrade::ca::RefusalCode::RenewalNotDue,
                 ..
             })
@@ -786,7 +789,7 @@ fn renewal_on_request_of_a_pair_not_due_is_refused_by_the_ca_and_changes_no_cert
 fn a_card_not_yet_upgraded_is_not_renewed() {
     let rig = Rig::new(KARIN);
     let err = rig.renew().unwrap_err();
-    assert!(matches!(err, UpgradeError::NotUpgraded), "{err}");
+    assert!(matches!(err, WorkflowError::NotUpgraded), "{err}");
     assert!(err.to_string().contains("upgrade the card first"), "{err}");
     assert_eq!(rig.stored(KARIN).len(), 0, "the CA was asked for nothing");
 }
@@ -827,8 +830,9 @@ fn pulled_before_any_apdu_the_renewal_resumes_to_the_same_end() {
 /// is half-written, and a later run finishes it. The slow steps are announced first.
 #[test]
 fn a_cancelled_upgrade_stops_between_steps_and_resumes() {
+    use siths_upgrade::workflow::progress::Activity;
     use siths_upgrade::workflow::progress::Cancel;
-    use siths_upgrade::workflow::upgrade::{Activity, upgrade_until};
+    use siths_upgrade::workflow::upgrade::upgrade_until;
     let rig = Rig::new(KARIN);
     let cancel = Cancel::default();
     let pin1 = SecretCode::pin(rig.pin1.clone()).unwrap();
@@ -848,7 +852,7 @@ fn a_cancelled_upgrade_stops_between_steps_and_resumes() {
         seen.push(p.step);
     })
     .unwrap_err();
-    assert!(matches!(err, UpgradeError::Cancelled), "{err}");
+    assert!(matches!(err, WorkflowError::Cancelled), "{err}");
     assert_eq!(
         seen.last(),
         Some(&Step::WriteCertificate(Profile::HsaAuth)),
@@ -1059,7 +1063,7 @@ fn the_holders_own_pair_survives_the_renewal() {
         .renew_with(&[IdentityKind::Personnummer], &mut |_| {})
         .unwrap_err();
     assert!(
-        matches!(err, UpgradeError::SlotInUse(s) if s.number() == 4),
+        matches!(err, WorkflowError::SlotInUse(s) if s.number() == 4),
         "{err}"
     );
     assert!(err.to_string().contains("left as it is"), "{err}");
@@ -1087,7 +1091,7 @@ fn forged_certificates_in_the_new_slots_are_reported_and_the_legacy_pair_stays()
         })
         .unwrap_err();
     assert!(
-        matches!(&err, UpgradeError::Untrusted { slot, .. } if slot.number() == 2),
+        matches!(&err, WorkflowError::Untrusted { slot, .. } if slot.number() == 2),
         "{err}"
     );
     assert!(err.to_string().contains("fails the checks"), "{err}");
@@ -1120,7 +1124,7 @@ fn forged_certificates_in_the_renewal_slots_never_remove_the_genuine_pair() {
         })
         .unwrap_err();
     assert!(
-        matches!(&err, UpgradeError::Untrusted { slot, .. } if slot.number() == 1),
+        matches!(&err, WorkflowError::Untrusted { slot, .. } if slot.number() == 1),
         "{err}"
     );
     assert_eq!(notes, [1, 5]);

@@ -144,7 +144,7 @@ fn check_at_ca(
     shared: &crate::card::SharedCard,
     pin1: &crate::card::SecretCode,
 ) -> Result<(), CliError> {
-    let ca_failed = |e: crate::workflow::upgrade::UpgradeError| {
+    let ca_failed = |e: crate::workflow::error::WorkflowError| {
         CliError::new(ExitCode::System, format!("the CA: {e}"))
     };
     let client =

@@ -6,8 +6,9 @@ use crate::ca::Profile;
 use crate::card::{Card, PinKind};
 use crate::cli::exit::{CliError, ExitCode};
 use crate::cli::prompt::PinSource;
-use crate::workflow::fetch_existing::{FetchRequest, Fit, list, write};
-use crate::workflow::upgrade::UpgradeError;
+use crate::workflow::error::WorkflowError;
+use crate::workflow::fetch_existing::{FetchRequest, list, write};
+use crate::workflow::fit::Fit;
 
 pub fn run(
     card: Box<dyn Card>,
@@ -92,9 +93,9 @@ fn list_and_write(
     Ok(())
 }
 
-fn error(e: UpgradeError) -> CliError {
+fn error(e: WorkflowError) -> CliError {
     match e {
-        UpgradeError::Card(c) => CliError::from(c),
+        WorkflowError::Card(c) => CliError::from(c),
         e => CliError::new(ExitCode::System, e.to_string()),
     }
 }

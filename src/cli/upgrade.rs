@@ -5,7 +5,9 @@ use std::path::Path;
 use crate::card::{Card, PinKind};
 use crate::cli::exit::{CliError, ExitCode};
 use crate::cli::prompt::PinSource;
-use crate::workflow::upgrade::{Progress, Step, UpgradeError, UpgradeRequest, upgrade};
+use crate::workflow::error::WorkflowError;
+use crate::workflow::progress::{Progress, Step};
+use crate::workflow::upgrade::{UpgradeRequest, upgrade};
 
 pub fn run(
     card: Box<dyn Card>,
@@ -73,20 +75,20 @@ fn abort_after_step() -> Option<usize> {
     std::env::var(ABORT_AFTER_STEP).ok()?.trim().parse().ok()
 }
 
-pub(super) fn upgrade_error(e: UpgradeError, again: &str) -> CliError {
+pub(super) fn upgrade_error(e: WorkflowError, again: &str) -> CliError {
     let code = match &e {
-        UpgradeError::Card(c) => return CliError::from(c.clone()),
+        WorkflowError::Card(c) => return CliError::from(c.clone()),
         e if e.is_user_error() => ExitCode::User,
-        UpgradeError::Ca(_) => ExitCode::System,
+        WorkflowError::Ca(_) => ExitCode::System,
         _ => ExitCode::CardUnusable,
     };
     let mut message = e.to_string();
     if !matches!(
         e,
-        UpgradeError::NotAllowed { .. }
-            | UpgradeError::ProfileMissing(_)
-            | UpgradeError::NotUpgraded
-            | UpgradeError::LoginExpired
+        WorkflowError::NotAllowed { .. }
+            | WorkflowError::ProfileMissing(_)
+            | WorkflowError::NotUpgraded
+            | WorkflowError::LoginExpired
     ) {
         message.push_str(&format!(
             " (run `siths-upgrade {again}` again to resume where it stopped)"

@@ -9,9 +9,11 @@ use crate::ca::client::{CaError, Me};
 use crate::card::{CardError, CardOverview, PinKind, SecretCode};
 use crate::gui::demo::DemoCodes;
 use crate::transport::pcsc::ReaderInfo;
+use crate::workflow::error::WorkflowError;
 use crate::workflow::fetch_existing::Existing;
+use crate::workflow::progress::Progress;
 use crate::workflow::renew::RenewSummary;
-use crate::workflow::upgrade::{Progress, UpgradeError, UpgradeSummary};
+use crate::workflow::upgrade::UpgradeSummary;
 
 /// Where the CA is and what it must chain to; the worker reads the root file when it needs it,
 /// so a fixed file is picked up without restarting.
@@ -202,7 +204,7 @@ pub enum Outcome {
 #[derive(Debug)]
 pub enum Failure {
     Card(CardError),
-    Upgrade(UpgradeError),
+    Upgrade(WorkflowError),
     Ca(CaError),
     /// A file could not be read or written (CA root, export target).
     File {

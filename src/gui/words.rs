@@ -10,8 +10,9 @@ use crate::gui::i18n::Tr;
 use crate::gui::protocol::Failure;
 use crate::pki::{Identity, Purpose};
 use crate::transport::TransportError;
-use crate::workflow::fetch_existing::Fit;
-use crate::workflow::upgrade::{Activity, Step, UpgradeError};
+use crate::workflow::error::WorkflowError;
+use crate::workflow::fit::Fit;
+use crate::workflow::progress::{Activity, Step};
 
 /// The command that starts the smart card service on the Linux desktops we support, for the IT
 /// department (the start screen's "För IT-avdelningen" and the technical detail of the error):
@@ -108,12 +109,6 @@ pub fn identity_kind(tr: &Tr, identity: &Identity) -> String {
         Identity::Other(_) => "identity-other",
         Identity::None => "identity-none",
     })
-}
-
-/// A profile named by its label (as errors carry it: hsa-auth, …) in the holder's words; a label
-/// this version does not know is shown as it is rather than hidden.
-pub fn profile_label(tr: &Tr, label: &str) -> String {
-    Profile::from_label(label).map_or_else(|| label.to_string(), |p| profile(tr, p))
 }
 
 /// Why a certificate the CA holds can or cannot go onto this card, in the holder's words; what
@@ -467,40 +462,40 @@ fn refusal(tr: &Tr, code: &RefusalCode, message: &str, next: Vec<NextAction>) ->
     Explained::new(text, next).with_technical(tr, technical)
 }
 
-pub fn upgrade_error(tr: &Tr, e: &UpgradeError) -> Explained {
+pub fn upgrade_error(tr: &Tr, e: &WorkflowError) -> Explained {
     use NextAction::*;
     let (text, next, technical) = match e {
-        UpgradeError::Card(c) => return card_error(tr, c),
-        UpgradeError::Ca(c) => return ca_error(tr, c),
-        UpgradeError::Check { profile, error } => (
+        WorkflowError::Card(c) => return card_error(tr, c),
+        WorkflowError::Ca(c) => return ca_error(tr, c),
+        WorkflowError::Check { profile, error } => (
             tr.a(
                 "err-cert-check",
-                &[("cert", profile_label(tr, profile).as_str().into())],
+                &[("cert", self::profile(tr, *profile).as_str().into())],
             ),
             vec![TryAgain, ServiceCentre],
-            Some(format!("{profile}: {error}")),
+            Some(format!("{}: {error}", profile.label())),
         ),
-        UpgradeError::NotAllowed { code, message } => {
+        WorkflowError::NotAllowed { code, message } => {
             return refusal(tr, code, message, vec![ServiceCentre]);
         }
-        UpgradeError::ProfileMissing(p) => (
+        WorkflowError::ProfileMissing(p) => (
             tr.a(
                 "err-profile-missing",
-                &[("cert", profile_label(tr, p).as_str().into())],
+                &[("cert", profile(tr, *p).as_str().into())],
             ),
             vec![ServiceCentre],
-            Some((*p).to_string()),
+            Some(p.label().to_string()),
         ),
-        UpgradeError::NoLoginCertificate => (tr.t("err-no-login-cert"), vec![ServiceCentre], None),
-        UpgradeError::NotUpgraded => (tr.t("err-not-upgraded"), vec![], None),
-        UpgradeError::Cancelled => (tr.t("err-job-cancelled"), vec![Resume], None),
-        UpgradeError::LoginExpired => (tr.t("err-login-expired"), vec![ServiceCentre], None),
-        UpgradeError::CustomerNotTrusted(detail) => (
+        WorkflowError::NoLoginCertificate => (tr.t("err-no-login-cert"), vec![ServiceCentre], None),
+        WorkflowError::NotUpgraded => (tr.t("err-not-upgraded"), vec![], None),
+        WorkflowError::Cancelled => (tr.t("err-job-cancelled"), vec![Resume], None),
+        WorkflowError::LoginExpired => (tr.t("err-login-expired"), vec![ServiceCentre], None),
+        WorkflowError::CustomerNotTrusted(detail) => (
             tr.t("err-customer-not-trusted"),
             vec![ServiceCentre],
             Some(detail.clone()),
         ),
-        UpgradeError::CaTookAnother { card, ca } => (
+        WorkflowError::CaTookAnother { card, ca } => (
             tr.a(
                 "err-ca-took-another",
                 &[("card", card.as_str().into()), ("ca", ca.as_str().into())],
@@ -508,7 +503,7 @@ pub fn upgrade_error(tr: &Tr, e: &UpgradeError) -> Explained {
             vec![ServiceCentre],
             None,
         ),
-        UpgradeError::Untrusted { slot, error } => (
+        WorkflowError::Untrusted { slot, error } => (
             tr.a(
                 "err-untrusted-cert",
                 &[("slot", i64::from(slot.number()).into())],
@@ -516,12 +511,12 @@ pub fn upgrade_error(tr: &Tr, e: &UpgradeError) -> Explained {
             vec![ServiceCentre],
             Some(format!("{slot}: {error}")),
         ),
-        UpgradeError::SlotInUse(slot) => (
+        WorkflowError::SlotInUse(slot) => (
             tr.t("err-slot-in-use"),
             vec![ServiceCentre],
             Some(slot.to_string()),
         ),
-        UpgradeError::NotWritable(f) => (
+        WorkflowError::NotWritable(f) => (
             tr.a(
                 "err-not-writable",
                 &[("detail", fit(tr, f).as_str().into())],
@@ -529,13 +524,13 @@ pub fn upgrade_error(tr: &Tr, e: &UpgradeError) -> Explained {
             vec![],
             fit_technical(f),
         ),
-        UpgradeError::ProofFailed(p) => (
+        WorkflowError::ProofFailed(p) => (
             tr.a(
                 "err-proof-failed",
-                &[("cert", profile_label(tr, p).as_str().into())],
+                &[("cert", profile(tr, *p).as_str().into())],
             ),
             vec![InsertAndResume],
-            Some((*p).to_string()),
+            Some(p.label().to_string()),
         ),
     };
     explained(tr, text, next, technical)
@@ -602,7 +597,7 @@ mod tests {
         assert_eq!(refused.next, vec![NextAction::TryAgain]);
 
         let label = Profile::PnrSign.label();
-        let missing = upgrade_error(&tr, &UpgradeError::ProfileMissing(label));
+        let missing = upgrade_error(&tr, &WorkflowError::ProfileMissing(Profile::PnrSign));
         assert_for_holders(&missing, label);
         assert!(
             missing.text.contains("Personnummer, underskrift"),
@@ -611,7 +606,7 @@ mod tests {
         );
 
         let slot = KeySlot::new(7).unwrap();
-        let wrong_slot = upgrade_error(&tr, &UpgradeError::NotWritable(Fit::WrongSlot(slot)));
+        let wrong_slot = upgrade_error(&tr, &WorkflowError::NotWritable(Fit::WrongSlot(slot)));
         assert_for_holders(&wrong_slot, &slot.to_string());
 
         let ca = ca_error(

@@ -4,11 +4,13 @@
 //! A certificate is only useful on a card that holds its private key, and keys never leave a
 //! card, so each certificate goes to the slot whose key matches it, or is reported as not fitting.
 
-use crate::ca::check::{CertCheckError, Expected, check_issued};
+use crate::ca::check::{Expected, check_issued};
 use crate::ca::{IdentityKind, Profile};
 use crate::card::{CardError, KeySlot, SecretCode, SharedCard};
 use crate::pki::CertInfo;
-use crate::workflow::upgrade::{Timing, UpgradeError, log_in};
+use crate::workflow::error::WorkflowError;
+use crate::workflow::fit::Fit;
+use crate::workflow::steps::{Login, Timing, log_in};
 
 /// One certificate the CA has for the holder, and whether it can go onto this card.
 #[derive(Debug, Clone)]
@@ -16,43 +18,6 @@ pub struct Existing {
     pub profile: Profile,
     pub info: CertInfo,
     pub fit: Fit,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fit {
-    /// The card holds the matching key in this slot; the certificate can be written there.
-    Writable(KeySlot),
-    /// The card already lists this certificate.
-    AlreadyOnCard,
-    /// No key on this card matches: it was made on another card.
-    KeyNotOnCard,
-    /// The certificate is no longer valid.
-    Expired,
-    /// The card holds its key, but in another slot than its kind of certificate's, or in a slot
-    /// that holds another certificate.
-    WrongSlot(KeySlot),
-    /// It fails the checks every certificate passes before it touches the card.
-    FailsChecks(CertCheckError),
-}
-
-impl Fit {
-    /// Plain words for why a certificate can or cannot go onto this card.
-    pub fn explain(&self) -> String {
-        match self {
-            Fit::Writable(slot) => format!("can be written to this card ({slot})"),
-            Fit::AlreadyOnCard => "already on this card".into(),
-            Fit::KeyNotOnCard => {
-                "cannot go onto this card: its private key is on another card, and keys never leave a card"
-                    .into()
-            }
-            Fit::Expired => "has expired; it is of no use on a card".into(),
-            Fit::WrongSlot(slot) => format!(
-                "cannot go onto this card: its key is in {slot}, which holds another kind of \
-                 certificate; contact the service centre"
-            ),
-            Fit::FailsChecks(e) => format!("cannot go onto this card: {e}"),
-        }
-    }
 }
 
 pub struct FetchRequest<'a> {
@@ -65,10 +30,10 @@ pub struct FetchRequest<'a> {
 pub fn list(
     shared: &SharedCard,
     request: &FetchRequest<'_>,
-) -> Result<Vec<Existing>, UpgradeError> {
+) -> Result<Vec<Existing>, WorkflowError> {
     let mut timing = Timing::default();
     let overview = crate::card::lock(shared).overview()?;
-    let crate::workflow::upgrade::Login {
+    let Login {
         client,
         me,
         hsa_id: card_hsa_id,
@@ -83,7 +48,7 @@ pub fn list(
     )?;
     // Certificates are checked against whom the card's login certificate names.
     if card_hsa_id != me.hsa_id {
-        return Err(UpgradeError::CaTookAnother {
+        return Err(WorkflowError::CaTookAnother {
             card: card_hsa_id,
             ca: me.hsa_id,
         });
@@ -162,9 +127,9 @@ pub fn list(
 }
 
 /// Write one listed certificate to its slot. PIN1 is verified by [`list`] in the same session.
-pub fn write(shared: &SharedCard, existing: &Existing) -> Result<(), UpgradeError> {
+pub fn write(shared: &SharedCard, existing: &Existing) -> Result<(), WorkflowError> {
     let Fit::Writable(slot) = existing.fit else {
-        return Err(UpgradeError::NotWritable(existing.fit.clone()));
+        return Err(WorkflowError::NotWritable(existing.fit.clone()));
     };
     let label = existing.profile.card_label();
     crate::card::lock(shared)

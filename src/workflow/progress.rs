@@ -1,11 +1,58 @@
 //! Progress and cancellation shared by the long workflows (upgrade, renewal): numbered steps for
 //! the window and the terminal, a word about what the card is busy with before a slow step, and
 //! a way for the holder to stop between two steps.
+//!
+//! The steps are declared here, not in the upgrade, so that every workflow (and the window and
+//! the terminal that show them) depends on this module and this module on none of them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::workflow::upgrade::{Activity, Progress, Step, UpgradeError};
+use crate::ca::Profile;
+use crate::card::PinKind;
+use crate::workflow::error::WorkflowError;
+use crate::workflow::pairs;
+
+/// Where a long workflow is (the upgrade, the renewal); the GUI shows these as a step list, the
+/// CLI as lines. One enum for both, so the window and the terminal render every workflow alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    ReadCard,
+    VerifyPin(PinKind),
+    LogIn,
+    GenerateKey(Profile),
+    Enrol(Profile),
+    WriteCertificate(Profile),
+    ProveKey(Profile),
+    RemoveLegacy,
+    /// Renewal: the old certificate of a profile and its key are removed.
+    RemoveOld(Profile),
+    /// Not a step: a certificate on the card looks like a profile's or the legacy pair's but
+    /// fails the checks; it is left as it is and counts as nothing.
+    Rejected(pairs::Rejected),
+    /// Not a step: what comes next and takes a while (the step count stays).
+    Working(Activity),
+    Done,
+}
+
+/// What the card or the CA is busy with before a slow step, so the holder sees what is
+/// happening and roughly how long it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    /// The card makes an RSA-2048 key pair: seconds on a real card.
+    GeneratingKey(Profile),
+    /// The card signs the request and the CA issues the certificate.
+    Enrolling(Profile),
+}
+
+/// One progress report: the step, how far along the whole workflow is, and words for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    pub step: Step,
+    pub done: usize,
+    pub total: usize,
+    pub message: String,
+}
 
 /// Stops a running job at its next step boundary, where the card is always in a state a later
 /// run resumes from. Cheap to clone: the window keeps one end, the worker the other.
@@ -56,7 +103,7 @@ impl<'a> Reporter<'a> {
     }
 
     /// A step is done; stop here if the holder asked to.
-    pub(crate) fn step(&mut self, step: Step, message: String) -> Result<(), UpgradeError> {
+    pub(crate) fn step(&mut self, step: Step, message: String) -> Result<(), WorkflowError> {
         self.done += 1;
         self.emit(step, message);
         self.check()
@@ -78,7 +125,7 @@ impl<'a> Reporter<'a> {
         &mut self,
         activity: Activity,
         message: String,
-    ) -> Result<(), UpgradeError> {
+    ) -> Result<(), WorkflowError> {
         self.check()?;
         self.emit(Step::Working(activity), message);
         Ok(())
@@ -90,9 +137,9 @@ impl<'a> Reporter<'a> {
         self.emit(Step::Done, message);
     }
 
-    fn check(&self) -> Result<(), UpgradeError> {
+    fn check(&self) -> Result<(), WorkflowError> {
         if self.cancel.is_cancelled() {
-            Err(UpgradeError::Cancelled)
+            Err(WorkflowError::Cancelled)
         } else {
             Ok(())
         }

@@ -21,19 +21,24 @@
 //! The counts are of checked certificates ([`pairs::check`]): one that looks like a profile's
 //! but fails the full issuance check is no "new one already written", so it never leads to the
 //! removal of the genuine pair; it is reported and left where it is.
+//!
+//! [`renew_until`] reads as the list of its steps, one function each below; what it shares with
+//! the upgrade (reading the card, logging in, a key in a slot, the checks, the proof) is in
+//! [`crate::workflow::steps`].
 
 use std::time::Instant;
 
 use crate::ca::client::CaClient;
 use crate::ca::{IdentityKind, Profile};
-use crate::card::{CardError, CardOverview, KeySlot, PinKind, SecretCode, SharedCard};
+use crate::card::{CardOverview, KeySlot, PinKind, SecretCode, SharedCard};
 use crate::pki::date::now_unix;
+use crate::workflow::error::WorkflowError;
 use crate::workflow::expiry::Urgency;
 use crate::workflow::pairs::{self, Held};
-use crate::workflow::progress::{Cancel, Reporter};
-use crate::workflow::upgrade::{
-    Activity, Login, Progress, Step, Timed, Timing, UpgradeError, authorize_for_slot, check_card,
-    check_for_card, csr_for, key_in_slot, log_in, prove, report_rejected,
+use crate::workflow::progress::{Activity, Cancel, Progress, Reporter, Step};
+use crate::workflow::steps::{
+    Job, Login, Timed, Timing, authorize_for_slot, check_card, check_for_card, csr_for,
+    key_in_slot, log_in, prove, read_card, report_pin1, report_read, report_rejected,
     slot_free_of_certificates,
 };
 
@@ -93,7 +98,7 @@ pub fn plan(
     overview: &CardOverview,
     only: &[IdentityKind],
     now: i64,
-) -> Result<Vec<PairPlan>, UpgradeError> {
+) -> Result<Vec<PairPlan>, WorkflowError> {
     plan_from(|p| pairs::held(overview, p), only, now)
 }
 
@@ -101,14 +106,14 @@ fn plan_from<'a>(
     held: impl Fn(Profile) -> Vec<Held<'a>>,
     only: &[IdentityKind],
     now: i64,
-) -> Result<Vec<PairPlan>, UpgradeError> {
+) -> Result<Vec<PairPlan>, WorkflowError> {
     let mut plans = Vec::new();
     for kind in [IdentityKind::HsaId, IdentityKind::Personnummer] {
         let [auth, sign] = pairs::pair(kind);
         let (held_auth, held_sign) = (held(auth), held(sign));
         if held_auth.is_empty() || held_sign.is_empty() {
             if only.contains(&kind) {
-                return Err(UpgradeError::NotUpgraded);
+                return Err(WorkflowError::NotUpgraded);
             }
             continue;
         }
@@ -147,7 +152,7 @@ fn plan_from<'a>(
 }
 
 /// The stage of a profile from its certificates on the card, oldest first.
-fn stage(profile: Profile, held: &[Held<'_>]) -> Result<Stage, UpgradeError> {
+fn stage(profile: Profile, held: &[Held<'_>]) -> Result<Stage, WorkflowError> {
     match held {
         [one] => Ok(Stage::Renew {
             old: one.slot,
@@ -157,7 +162,7 @@ fn stage(profile: Profile, held: &[Held<'_>]) -> Result<Stage, UpgradeError> {
             old: old.slot,
             new: new.slot,
         }),
-        [] => Err(UpgradeError::NotUpgraded),
+        [] => Err(WorkflowError::NotUpgraded),
     }
 }
 
@@ -171,307 +176,375 @@ pub fn renew(
     shared: &SharedCard,
     request: &RenewRequest<'_>,
     progress: &mut dyn FnMut(Progress),
-) -> Result<RenewSummary, UpgradeError> {
+) -> Result<RenewSummary, WorkflowError> {
     renew_until(shared, request, &Cancel::default(), progress)
 }
 
-/// [`renew`], stopping with [`UpgradeError::Cancelled`] at the first step boundary after
+/// [`renew`], stopping with [`WorkflowError::Cancelled`] at the first step boundary after
 /// `cancel` is set.
 pub fn renew_until(
     shared: &SharedCard,
     request: &RenewRequest<'_>,
     cancel: &Cancel,
     progress: &mut dyn FnMut(Progress),
-) -> Result<RenewSummary, UpgradeError> {
+) -> Result<RenewSummary, WorkflowError> {
     let started = Instant::now();
-    let mut timing = Timing::default();
-    let overview = Timed {
-        shared,
-        timing: &mut timing,
-    }
-    .with(|c| c.overview())?;
-    if overview.dead() {
-        return Err(CardError::CardDead.into());
-    }
-    for kind in [PinKind::Pin1, PinKind::Pin2] {
-        if overview.pin(kind).is_some_and(|p| p.blocked()) {
-            return Err(CardError::Blocked(kind).into());
-        }
-    }
+    // Read card, PIN1, then per pair: log in, and per profile key, enrol, write, prove, remove.
+    let mut job = Job::new(shared, Reporter::new(progress, cancel, 2));
+    let overview = read_card(shared, &mut job.timing)?;
     if pairs::legacy(&overview).next().is_some() {
-        return Err(UpgradeError::NotUpgraded);
+        return Err(WorkflowError::NotUpgraded);
     }
     let now = now_unix();
     // By shape first: with nothing due the CA is not needed.
     let looks_due = !plan(&overview, request.only, now)?.is_empty();
-
-    // Read card, PIN1, then per pair: log in, and per profile key, enrol, write, prove, remove.
-    let mut total = 2;
-    let mut report = Reporter::new(progress, cancel, total);
-    report.step(
-        Step::ReadCard,
-        format!(
-            "Read the card of {}",
-            overview.holder_name().unwrap_or("the holder")
-        ),
-    )?;
+    report_read(&mut job.report, &overview)?;
     let roots = crate::ca::check::roots_der(request.ca_root_pem)?;
     let (plans, checked, mut session) = if looks_due {
-        // The CA renews only with a login certificate valid today.
-        let now_valid = |c: &&crate::card::CardCertificate| {
-            c.info.as_ref().is_ok_and(|i| {
-                i.purpose == crate::pki::Purpose::Authentication
-                    && matches!(i.identity, crate::pki::Identity::HsaId(_))
-                    && i.is_valid_at(now)
-            })
-        };
-        if !overview.certificates.iter().any(|c| now_valid(&c)) {
-            return Err(UpgradeError::LoginExpired);
-        }
-        // Every certificate the renewal acts on is checked first; what fails stays as it is.
-        let login = log_in(
-            shared,
-            &overview,
-            request.ca_url,
-            request.ca_root_pem,
-            request.pin1,
-            &mut timing,
-        )?;
-        let personnummer =
-            (!login.me.personnummer.is_empty()).then_some(login.me.personnummer.as_str());
-        let checked = check_card(
-            shared,
-            &mut timing,
-            &login.client,
-            &overview,
-            &roots,
-            pairs::Holder {
-                hsa_id: &login.hsa_id,
-                personnummer,
-            },
-        )?;
-        let plans = plan_from(|p| checked.held(p), request.only, now)?;
-        (plans, checked, Some(login))
+        check_and_plan(&mut job, request, &overview, &roots, now)?
     } else {
-        Timed {
-            shared,
-            timing: &mut timing,
-        }
-        .with(|c| c.verify_pin(PinKind::Pin1, request.pin1))?;
+        job.card()
+            .with(|c| c.verify_pin(PinKind::Pin1, request.pin1))?;
         (Vec::new(), pairs::Checked::default(), None)
     };
-    total += plans.len() * (1 + 2 * 5);
-    report.set_total(total);
-    report.step(
-        Step::VerifyPin(PinKind::Pin1),
-        "Identification PIN accepted".into(),
-    )?;
-    report_rejected(&mut report, &checked);
+    job.report.set_total(2 + plans.len() * (1 + 2 * 5));
+    report_pin1(&mut job.report)?;
+    report_rejected(&mut job.report, &checked);
 
-    let mut renewed = Vec::new();
-    let mut removed_slots = Vec::new();
+    let known = Known {
+        overview: &overview,
+        checked: &checked,
+        roots: &roots,
+        now,
+    };
+    let mut done = Done::default();
     for plan in &plans {
-        let [(auth, _), _] = plan.stages;
-        let needs_ca = plan
-            .stages
-            .iter()
-            .any(|(_, s)| matches!(s, Stage::Renew { .. }));
-        // Log in with the pair's current authentication certificate: the oldest one still
-        // valid, which is the one the CA knows as this pair's. A pair whose new certificates are
-        // all written (a resumed run) needs no CA, nor a valid login certificate.
-        let (client, identity) = if needs_ca {
-            let login = checked
-                .held(auth)
-                .into_iter()
-                .find(|h| h.info.is_valid_at(now))
-                .ok_or(UpgradeError::LoginExpired)?;
-            let identity = login
-                .info
-                .identity
-                .value()
-                .ok_or(UpgradeError::NoLoginCertificate)?
-                .to_string();
-            // The session that checked the card logged in with this certificate already.
-            let client = match session.take() {
-                Some(Login { client, slot, .. }) if slot == login.slot => client,
-                _ => {
-                    let ca_started = Instant::now();
-                    let client = CaClient::new(
-                        request.ca_url,
-                        request.ca_root_pem,
-                        shared.clone(),
-                        login.slot,
-                        login.cert.der.clone(),
-                    )?;
-                    timing.ca += ca_started.elapsed();
-                    client
-                }
-            };
-            (Some(client), identity)
-        } else {
-            (None, String::new())
-        };
-        report.step(
-            Step::LogIn,
-            if needs_ca {
-                format!(
-                    "Logged in to the CA with the {} authentication certificate",
-                    kind_name(plan.kind)
-                )
-            } else {
-                format!(
-                    "The new {} pair is on the card already: the CA is not needed",
-                    kind_name(plan.kind)
-                )
-            },
-        )?;
-
-        let mut proofs = Vec::new();
-        let mut removals = Vec::new();
-        let mut written: Vec<(KeySlot, Vec<u8>)> = Vec::new();
-        let mut sweep = Vec::new();
-        for (profile, stage) in plan.stages {
-            match stage {
-                Stage::Done { old } => {
-                    report.skip(4);
-                    sweep.push(old);
-                }
-                Stage::Written { old, new } => {
-                    report.skip(3);
-                    proofs.push((profile, new));
-                    removals.push((profile, old));
-                }
-                Stage::Renew { old, new } => {
-                    let Some(client) = client.as_ref() else {
-                        return Err(UpgradeError::NoLoginCertificate);
-                    };
-                    // The slot must hold no certificate; a key in it must be a run of ours.
-                    slot_free_of_certificates(&overview, &checked, new)?;
-                    let key =
-                        key_in_slot(shared, &mut timing, &mut report, profile, new, request.pin2)?;
-                    report.step(
-                        Step::GenerateKey(profile),
-                        format!("New key for {} ready on the card", profile.card_label()),
-                    )?;
-                    report.working(
-                        Activity::Enrolling(profile),
-                        format!("The CA renews {}", profile.card_label()),
-                    )?;
-                    let csr = csr_for(shared, &mut timing, new, &key, request.pin2)?;
-                    let ca_started = Instant::now();
-                    let cert = client.reenroll(profile, &csr)?;
-                    timing.ca += ca_started.elapsed();
-                    // The pair's login certificate names the pair's identity.
-                    check_for_card(
-                        client,
-                        &mut timing,
-                        &roots,
-                        &cert,
-                        profile,
-                        &key,
-                        identity.clone(),
-                    )?;
-                    report.step(
-                        Step::Enrol(profile),
-                        format!("{} renewed and checked", profile.card_label()),
-                    )?;
-                    Timed {
-                        shared,
-                        timing: &mut timing,
-                    }
-                    .with(|c| c.write_certificate(new, profile.card_label(), &cert))?;
-                    renewed.push(profile);
-                    written.push((new, cert));
-                    report.step(
-                        Step::WriteCertificate(profile),
-                        format!("{} written to the card", profile.card_label()),
-                    )?;
-                    proofs.push((profile, new));
-                    removals.push((profile, old));
-                }
-            }
-        }
-        drop(client);
-
-        // Prove every new key against its certificate: the one this run wrote, or the one
-        // the card listed when it was read (only these slots were written since).
-        for (profile, slot) in &proofs {
-            let info = match written.iter().find(|(s, _)| s == slot) {
-                Some((_, der)) => crate::pki::CertInfo::from_der(der)
-                    .map_err(|_| UpgradeError::ProofFailed(profile.label()))?,
-                None => checked
-                    .held(*profile)
-                    .into_iter()
-                    .find(|h| h.slot == *slot)
-                    .map(|h| h.info.clone())
-                    .ok_or(UpgradeError::ProofFailed(profile.label()))?,
-            };
-            prove(shared, &mut timing, *profile, *slot, &info, request.pin2)?;
-            report.step(
-                Step::ProveKey(*profile),
-                format!("{} signs correctly", profile.card_label()),
-            )?;
-        }
-        // Only now: the old pair goes.
-        for (profile, slot) in removals {
-            Timed {
-                shared,
-                timing: &mut timing,
-            }
-            .with(|c| {
-                authorize_for_slot(c, slot, request.pin2)?;
-                c.delete_pair(slot)
-            })?;
-            removed_slots.push(slot);
-            report.step(
-                Step::RemoveOld(profile),
-                format!("Old {} removed", profile.card_label()),
-            )?;
-        }
-        // A key whose certificate a cut-short removal already took goes too.
-        for slot in sweep {
-            if clear_orphan_key(shared, &mut timing, slot, request.pin2)? {
-                removed_slots.push(slot);
-            }
-            report.skip(1);
-        }
+        renew_pair(&mut job, request, &known, &mut session, plan, &mut done)?;
     }
+    clear_leftovers(&mut job, request, &overview, &plans, &mut done)?;
 
-    // Pairs not renewed now: a pull while the last renewal removed an old pair can leave its key
-    // behind after the directory no longer lists it (the card deletes the key last). Clear it,
-    // so the next renewal never reuses a key that was meant to be gone.
-    for kind in [IdentityKind::HsaId, IdentityKind::Personnummer] {
-        if plans.iter().any(|p| p.kind == kind) {
-            continue;
-        }
-        for profile in pairs::pair(kind) {
-            if let [one] = pairs::held(&overview, profile).as_slice() {
-                let other = other_slot(profile, one.slot);
-                if clear_orphan_key(shared, &mut timing, other, request.pin2)? {
-                    removed_slots.push(other);
-                }
-            }
-        }
-    }
-
-    let overview = Timed {
-        shared,
-        timing: &mut timing,
-    }
-    .with(|c| c.overview())?;
-    timing.total = started.elapsed();
-    report.finish(if plans.is_empty() {
+    let overview = job.card().with(|c| c.overview())?;
+    job.timing.total = started.elapsed();
+    job.report.finish(if plans.is_empty() {
         "No certificate pair is due for renewal".into()
     } else {
         "The renewed pairs are on the card".into()
     });
     Ok(RenewSummary {
-        renewed,
-        removed_slots,
+        renewed: done.renewed,
+        removed_slots: done.removed_slots,
         rejected: checked.rejected.clone(),
         overview,
-        timing,
+        timing: job.timing,
     })
+}
+
+/// What the renewal has done so far.
+#[derive(Default)]
+struct Done {
+    renewed: Vec<Profile>,
+    removed_slots: Vec<KeySlot>,
+}
+
+/// The card as this run read and checked it.
+struct Known<'k> {
+    overview: &'k CardOverview,
+    checked: &'k pairs::Checked<'k>,
+    roots: &'k [Vec<u8>],
+    now: i64,
+}
+
+/// Something looks due: log in (the CA renews only with a login certificate valid today), check
+/// every certificate the renewal acts on (what fails stays as it is), and plan again from the
+/// checked ones. The session is kept for the first pair that logs in with the same certificate.
+fn check_and_plan<'o>(
+    job: &mut Job<'_>,
+    request: &RenewRequest<'_>,
+    overview: &'o CardOverview,
+    roots: &[Vec<u8>],
+    now: i64,
+) -> Result<(Vec<PairPlan>, pairs::Checked<'o>, Option<Login>), WorkflowError> {
+    let now_valid = |c: &&crate::card::CardCertificate| {
+        c.info.as_ref().is_ok_and(|i| {
+            i.purpose == crate::pki::Purpose::Authentication
+                && matches!(i.identity, crate::pki::Identity::HsaId(_))
+                && i.is_valid_at(now)
+        })
+    };
+    if !overview.certificates.iter().any(|c| now_valid(&c)) {
+        return Err(WorkflowError::LoginExpired);
+    }
+    let login = log_in(
+        job.shared,
+        overview,
+        request.ca_url,
+        request.ca_root_pem,
+        request.pin1,
+        &mut job.timing,
+    )?;
+    let personnummer =
+        (!login.me.personnummer.is_empty()).then_some(login.me.personnummer.as_str());
+    let checked = check_card(
+        job.shared,
+        &mut job.timing,
+        &login.client,
+        overview,
+        roots,
+        pairs::Holder {
+            hsa_id: &login.hsa_id,
+            personnummer,
+        },
+    )?;
+    let plans = plan_from(|p| checked.held(p), request.only, now)?;
+    Ok((plans, checked, Some(login)))
+}
+
+/// One pair: log in with it, renew each profile that needs it, prove the new keys, and only
+/// then remove the old pair.
+fn renew_pair(
+    job: &mut Job<'_>,
+    request: &RenewRequest<'_>,
+    known: &Known<'_>,
+    session: &mut Option<Login>,
+    plan: &PairPlan,
+    done: &mut Done,
+) -> Result<(), WorkflowError> {
+    let needs_ca = plan
+        .stages
+        .iter()
+        .any(|(_, s)| matches!(s, Stage::Renew { .. }));
+    let (client, identity) = if needs_ca {
+        let (client, identity) = pair_login(job, request, known, session, plan)?;
+        (Some(client), identity)
+    } else {
+        (None, String::new())
+    };
+    job.report.step(
+        Step::LogIn,
+        if needs_ca {
+            format!(
+                "Logged in to the CA with the {} authentication certificate",
+                kind_name(plan.kind)
+            )
+        } else {
+            format!(
+                "The new {} pair is on the card already: the CA is not needed",
+                kind_name(plan.kind)
+            )
+        },
+    )?;
+
+    let mut proofs = Vec::new();
+    let mut removals = Vec::new();
+    let mut written: Vec<(KeySlot, Vec<u8>)> = Vec::new();
+    let mut sweep = Vec::new();
+    for (profile, stage) in plan.stages {
+        match stage {
+            Stage::Done { old } => {
+                job.report.skip(4);
+                sweep.push(old);
+            }
+            Stage::Written { old, new } => {
+                job.report.skip(3);
+                proofs.push((profile, new));
+                removals.push((profile, old));
+            }
+            Stage::Renew { old, new } => {
+                let Some(client) = client.as_ref() else {
+                    return Err(WorkflowError::NoLoginCertificate);
+                };
+                let cert = renew_profile(job, request, known, client, &identity, profile, new)?;
+                done.renewed.push(profile);
+                written.push((new, cert));
+                job.report.step(
+                    Step::WriteCertificate(profile),
+                    format!("{} written to the card", profile.card_label()),
+                )?;
+                proofs.push((profile, new));
+                removals.push((profile, old));
+            }
+        }
+    }
+    drop(client);
+
+    prove_new(job, request, known, &proofs, &written)?;
+    // Only now: the old pair goes.
+    for (profile, slot) in removals {
+        job.card().with(|c| {
+            authorize_for_slot(c, slot, request.pin2)?;
+            c.delete_pair(slot)
+        })?;
+        done.removed_slots.push(slot);
+        job.report.step(
+            Step::RemoveOld(profile),
+            format!("Old {} removed", profile.card_label()),
+        )?;
+    }
+    // A key whose certificate a cut-short removal already took goes too.
+    for slot in sweep {
+        if clear_orphan_key(job.shared, &mut job.timing, slot, request.pin2)? {
+            done.removed_slots.push(slot);
+        }
+        job.report.skip(1);
+    }
+    Ok(())
+}
+
+/// Log in with the pair's current authentication certificate: the oldest one still valid,
+/// which is the one the CA knows as this pair's; the identity it names. A pair whose new
+/// certificates are all written (a resumed run) needs no CA, nor a valid login certificate, and
+/// does not come here.
+fn pair_login(
+    job: &mut Job<'_>,
+    request: &RenewRequest<'_>,
+    known: &Known<'_>,
+    session: &mut Option<Login>,
+    plan: &PairPlan,
+) -> Result<(CaClient, String), WorkflowError> {
+    let [(auth, _), _] = plan.stages;
+    let login = known
+        .checked
+        .held(auth)
+        .into_iter()
+        .find(|h| h.info.is_valid_at(known.now))
+        .ok_or(WorkflowError::LoginExpired)?;
+    let identity = login
+        .info
+        .identity
+        .value()
+        .ok_or(WorkflowError::NoLoginCertificate)?
+        .to_string();
+    // The session that checked the card logged in with this certificate already.
+    let client = match session.take() {
+        Some(Login { client, slot, .. }) if slot == login.slot => client,
+        _ => {
+            let ca_started = Instant::now();
+            let client = CaClient::new(
+                request.ca_url,
+                request.ca_root_pem,
+                job.shared.clone(),
+                login.slot,
+                login.cert.der.clone(),
+            )?;
+            job.timing.ca += ca_started.elapsed();
+            client
+        }
+    };
+    Ok((client, identity))
+}
+
+/// A new key in `new` (the slot must hold no certificate; a key in it must be a run of ours),
+/// its certificate renewed by the CA, checked, and written; the certificate.
+fn renew_profile(
+    job: &mut Job<'_>,
+    request: &RenewRequest<'_>,
+    known: &Known<'_>,
+    client: &CaClient,
+    identity: &str,
+    profile: Profile,
+    new: KeySlot,
+) -> Result<Vec<u8>, WorkflowError> {
+    slot_free_of_certificates(known.overview, known.checked, new)?;
+    let key = key_in_slot(
+        job.shared,
+        &mut job.timing,
+        &mut job.report,
+        profile,
+        new,
+        request.pin2,
+    )?;
+    job.report.step(
+        Step::GenerateKey(profile),
+        format!("New key for {} ready on the card", profile.card_label()),
+    )?;
+    job.report.working(
+        Activity::Enrolling(profile),
+        format!("The CA renews {}", profile.card_label()),
+    )?;
+    let csr = csr_for(job.shared, &mut job.timing, new, &key, request.pin2)?;
+    let ca_started = Instant::now();
+    let cert = client.reenroll(profile, &csr)?;
+    job.timing.ca += ca_started.elapsed();
+    // The pair's login certificate names the pair's identity.
+    check_for_card(
+        client,
+        &mut job.timing,
+        known.roots,
+        &cert,
+        profile,
+        &key,
+        identity.to_string(),
+    )?;
+    job.report.step(
+        Step::Enrol(profile),
+        format!("{} renewed and checked", profile.card_label()),
+    )?;
+    job.card()
+        .with(|c| c.write_certificate(new, profile.card_label(), &cert))?;
+    Ok(cert)
+}
+
+/// Prove every new key against its certificate: the one this run wrote, or the one the card
+/// listed when it was read (only these slots were written since).
+fn prove_new(
+    job: &mut Job<'_>,
+    request: &RenewRequest<'_>,
+    known: &Known<'_>,
+    proofs: &[(Profile, KeySlot)],
+    written: &[(KeySlot, Vec<u8>)],
+) -> Result<(), WorkflowError> {
+    for (profile, slot) in proofs {
+        let info = match written.iter().find(|(s, _)| s == slot) {
+            Some((_, der)) => crate::pki::CertInfo::from_der(der)
+                .map_err(|_| WorkflowError::ProofFailed(*profile))?,
+            None => known
+                .checked
+                .held(*profile)
+                .into_iter()
+                .find(|h| h.slot == *slot)
+                .map(|h| h.info.clone())
+                .ok_or(WorkflowError::ProofFailed(*profile))?,
+        };
+        prove(
+            job.shared,
+            &mut job.timing,
+            *profile,
+            *slot,
+            &info,
+            request.pin2,
+        )?;
+        job.report.step(
+            Step::ProveKey(*profile),
+            format!("{} signs correctly", profile.card_label()),
+        )?;
+    }
+    Ok(())
+}
+
+/// Pairs not renewed now: a pull while the last renewal removed an old pair can leave its key
+/// behind after the directory no longer lists it (the card deletes the key last). Clear it, so
+/// the next renewal never reuses a key that was meant to be gone.
+fn clear_leftovers(
+    job: &mut Job<'_>,
+    request: &RenewRequest<'_>,
+    overview: &CardOverview,
+    plans: &[PairPlan],
+    done: &mut Done,
+) -> Result<(), WorkflowError> {
+    for kind in [IdentityKind::HsaId, IdentityKind::Personnummer] {
+        if plans.iter().any(|p| p.kind == kind) {
+            continue;
+        }
+        for profile in pairs::pair(kind) {
+            if let [one] = pairs::held(overview, profile).as_slice() {
+                let other = other_slot(profile, one.slot);
+                if clear_orphan_key(job.shared, &mut job.timing, other, request.pin2)? {
+                    done.removed_slots.push(other);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Remove the key in `slot` if this program made it and no certificate names it (a removal cut
@@ -481,7 +554,7 @@ fn clear_orphan_key(
     timing: &mut Timing,
     slot: KeySlot,
     pin2: &SecretCode,
-) -> Result<bool, UpgradeError> {
+) -> Result<bool, WorkflowError> {
     let mut card = Timed { shared, timing };
     let labels = pairs::own_key_labels(slot);
     let ours = card.with(|c| {

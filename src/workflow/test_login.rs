@@ -6,7 +6,7 @@ use crate::ca::check::chain_to_root;
 use crate::ca::client::{CaClient, Me};
 use crate::card::{CardOverview, KeySlot, PinKind, SecretCode, SharedCard};
 use crate::pki::{CertInfo, Identity, Purpose};
-use crate::workflow::upgrade::UpgradeError;
+use crate::workflow::error::WorkflowError;
 
 /// Verify PIN1 and log in to the CA at `ca_url` with the authentication certificate in `slot`.
 /// The card lock is released before the CA is called (the TLS handshake needs the card).
@@ -16,7 +16,7 @@ pub fn test_login(
     ca_root_pem: &[u8],
     slot: KeySlot,
     pin1: &SecretCode,
-) -> Result<Me, UpgradeError> {
+) -> Result<Me, WorkflowError> {
     let client = log_in_with(shared, ca_url, ca_root_pem, |_| Some(slot), pin1)?;
     Ok(client.me()?)
 }
@@ -38,7 +38,7 @@ pub fn puk_lookup(
     pin1: &SecretCode,
     customer: &Customer<'_>,
     reason: &str,
-) -> Result<zeroize::Zeroizing<String>, UpgradeError> {
+) -> Result<zeroize::Zeroizing<String>, WorkflowError> {
     let client = log_in_with(shared, ca_url, ca_root_pem, hsa_id_login_slot, pin1)?;
     check_customer(&client, ca_root_pem, customer)?;
     Ok(client.puk_lookup(customer, reason)?)
@@ -51,7 +51,7 @@ pub fn operator_client(
     ca_url: &str,
     ca_root_pem: &[u8],
     pin1: &SecretCode,
-) -> Result<CaClient, UpgradeError> {
+) -> Result<CaClient, WorkflowError> {
     log_in_with(shared, ca_url, ca_root_pem, hsa_id_login_slot, pin1)
 }
 
@@ -77,7 +77,7 @@ pub fn send_anchors(
     ca_root_pem: &[u8],
     pin1: &SecretCode,
     anchors: &[crate::audit::anchor::Anchor],
-) -> Result<Vec<u64>, UpgradeError> {
+) -> Result<Vec<u64>, WorkflowError> {
     if anchors.is_empty() {
         return Ok(Vec::new());
     }
@@ -104,8 +104,8 @@ fn check_customer(
     client: &CaClient,
     ca_root_pem: &[u8],
     customer: &Customer<'_>,
-) -> Result<(), UpgradeError> {
-    let not_trusted = |why: String| UpgradeError::CustomerNotTrusted(why);
+) -> Result<(), WorkflowError> {
+    let not_trusted = |why: String| WorkflowError::CustomerNotTrusted(why);
     let cert = CertInfo::from_der(customer.certificate).map_err(|e| not_trusted(e.to_string()))?;
     if cert.identity.value() != Some(customer.hsa_id) {
         return Err(not_trusted(format!(
@@ -143,19 +143,19 @@ fn log_in_with(
     ca_root_pem: &[u8],
     choose_slot: impl FnOnce(&CardOverview) -> Option<KeySlot>,
     pin1: &SecretCode,
-) -> Result<CaClient, UpgradeError> {
+) -> Result<CaClient, WorkflowError> {
     let (slot, cert_der) = {
         let mut card = crate::card::lock(shared);
         let overview = card.overview()?;
         let slot = choose_slot(&overview)
             .filter(|slot| is_login_slot(&overview, *slot))
-            .ok_or(UpgradeError::NoLoginCertificate)?;
+            .ok_or(WorkflowError::NoLoginCertificate)?;
         let der = overview
             .certificates
             .iter()
             .find(|c| c.slot == Some(slot))
             .map(|c| c.der.clone())
-            .ok_or(UpgradeError::NoLoginCertificate)?;
+            .ok_or(WorkflowError::NoLoginCertificate)?;
         card.verify_pin(PinKind::Pin1, pin1)?;
         (slot, der)
     };

@@ -6,63 +6,23 @@
 //! certificate, if the CA issued one, is fetched again — the CA returns the same certificate for
 //! the same key), a certificate already listed on the card is kept, and the legacy pair is removed
 //! only once all four new pairs are on the card and have proved they sign.
+//!
+//! [`upgrade_until`] reads as the list of its steps; each is a function below, and the steps the
+//! renewal takes too are in [`crate::workflow::steps`].
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use rand::RngCore;
-use sha2::{Digest, Sha256};
-
-use crate::ca::check::{CertCheckError, Expected, check_issued};
-use crate::ca::client::{CaClient, CaError};
-use crate::ca::csr::card_csr;
+use crate::ca::client::{CaClient, IssuedCert};
 use crate::ca::{IdentityKind, Profile};
-use crate::card::{
-    Card, CardError, CardOverview, KeySlot, PinKind, PublicKey, SecretCode, SharedCard,
-    SignatureScheme,
-};
-use crate::pki::{CertInfo, Identity, Purpose};
+use crate::card::{CardOverview, KeySlot, PinKind, PublicKey, SecretCode, SharedCard};
+use crate::pki::CertInfo;
+use crate::workflow::error::WorkflowError;
 use crate::workflow::pairs;
-use crate::workflow::progress::{Cancel, Reporter};
-
-/// Where the upgrade is; the GUI shows these as a step list, the CLI as lines.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    ReadCard,
-    VerifyPin(PinKind),
-    LogIn,
-    GenerateKey(Profile),
-    Enrol(Profile),
-    WriteCertificate(Profile),
-    ProveKey(Profile),
-    RemoveLegacy,
-    /// Renewal: the old certificate of a profile and its key are removed.
-    RemoveOld(Profile),
-    /// Not a step: a certificate on the card looks like a profile's or the legacy pair's but
-    /// fails the checks; it is left as it is and counts as nothing.
-    Rejected(pairs::Rejected),
-    /// Not a step: what comes next and takes a while (the step count stays).
-    Working(Activity),
-    Done,
-}
-
-/// What the card or the CA is busy with before a slow step, so the holder sees what is
-/// happening and roughly how long it takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Activity {
-    /// The card makes an RSA-2048 key pair: seconds on a real card.
-    GeneratingKey(Profile),
-    /// The card signs the request and the CA issues the certificate.
-    Enrolling(Profile),
-}
-
-/// One progress report: the step, how far along the whole upgrade is, and words for people.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Progress {
-    pub step: Step,
-    pub done: usize,
-    pub total: usize,
-    pub message: String,
-}
+use crate::workflow::progress::{Activity, Cancel, Progress, Reporter, Step};
+use crate::workflow::steps::{
+    Job, Login, Timing, authorize_for_slot, check_card, check_for_card, csr_for, key_in_slot,
+    log_in, prove, read_card, report_pin1, report_read, report_rejected, slot_free_of_certificates,
+};
 
 /// What the upgrade needs from the holder and the site.
 pub struct UpgradeRequest<'a> {
@@ -72,20 +32,6 @@ pub struct UpgradeRequest<'a> {
     pub ca_root_pem: &'a [u8],
     pub pin1: &'a SecretCode,
     pub pin2: &'a SecretCode,
-}
-
-/// Where the time went, for the benchmark; client time is the rest of the wall time.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Timing {
-    pub total: Duration,
-    pub card: Duration,
-    pub ca: Duration,
-}
-
-impl Timing {
-    pub fn client(&self) -> Duration {
-        self.total.saturating_sub(self.card + self.ca)
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -98,104 +44,6 @@ pub struct UpgradeSummary {
     pub rejected: Vec<pairs::Rejected>,
     pub overview: CardOverview,
     pub timing: Timing,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum UpgradeError {
-    #[error(transparent)]
-    Card(#[from] CardError),
-    #[error(transparent)]
-    Ca(#[from] CaError),
-    #[error(
-        "the certificate for {profile} was refused and nothing was written to the card: {error}"
-    )]
-    Check {
-        profile: &'static str,
-        error: CertCheckError,
-    },
-    #[error("the CA will not upgrade this card: {message}")]
-    NotAllowed {
-        code: crate::ca::RefusalCode,
-        message: String,
-    },
-    #[error(
-        "the CA offers no {0} certificate for you, so the upgrade cannot make both pairs: contact the service centre"
-    )]
-    ProfileMissing(&'static str),
-    #[error(
-        "the card has no authentication certificate to log in to the CA with: contact the service centre"
-    )]
-    NoLoginCertificate,
-    #[error(
-        "the CA took this card for {ca}, but its login certificate names {card}: nothing was \
-         changed; contact the service centre"
-    )]
-    CaTookAnother { card: String, ca: String },
-    #[error(
-        "the customer's card does not carry a certificate this CA stands behind ({0}): no PUK \
-         was fetched; check that this is the customer's own card, and contact the service centre"
-    )]
-    CustomerNotTrusted(String),
-    #[error(
-        "stopped as you asked: what is done stays on the card; run it again to carry on where it \
-         stopped"
-    )]
-    Cancelled,
-    #[error(
-        "this card has not been upgraded yet, so there is nothing to renew: upgrade the card \
-         first (siths-upgrade upgrade)"
-    )]
-    NotUpgraded,
-    #[error(
-        "the card's authentication certificate for this pair has expired, so the CA cannot \
-         renew it: order a new card from the service centre"
-    )]
-    LoginExpired,
-    #[error(
-        "{0} holds a certificate or key that is not part of the upgrade; it was left as it is: \
-         contact the service centre"
-    )]
-    SlotInUse(KeySlot),
-    #[error(
-        "the certificate in {slot} looks like one of the card's SITHS certificates but fails the \
-         checks ({error}); it was left on the card and nothing was removed because of it"
-    )]
-    Untrusted {
-        slot: KeySlot,
-        error: CertCheckError,
-    },
-    #[error("this certificate {}", .0.explain())]
-    NotWritable(crate::workflow::fetch_existing::Fit),
-    #[error(
-        "a new key on the card did not produce a valid signature ({0}): take the card out, put it back and resume the upgrade"
-    )]
-    ProofFailed(&'static str),
-}
-
-impl UpgradeError {
-    /// The holder can fix it (wrong or blocked PIN) rather than the site or the service centre.
-    pub fn is_user_error(&self) -> bool {
-        matches!(self, UpgradeError::Card(e) if e.is_user_error())
-    }
-}
-
-/// Card operations, timed.
-pub(crate) struct Timed<'a> {
-    pub(crate) shared: &'a SharedCard,
-    pub(crate) timing: &'a mut Timing,
-}
-
-impl Timed<'_> {
-    pub(crate) fn with<R>(
-        &mut self,
-        op: impl FnOnce(&mut dyn Card) -> Result<R, CardError>,
-    ) -> Result<R, CardError> {
-        let started = Instant::now();
-        let mut guard = crate::card::lock(self.shared);
-        let r = op(guard.as_mut());
-        self.timing.card += started.elapsed();
-        r
-    }
 }
 
 /// The identity a profile's certificate must name, from the CA's record of the holder.
@@ -211,239 +59,328 @@ pub fn upgrade(
     shared: &SharedCard,
     request: &UpgradeRequest<'_>,
     progress: &mut dyn FnMut(Progress),
-) -> Result<UpgradeSummary, UpgradeError> {
+) -> Result<UpgradeSummary, WorkflowError> {
     upgrade_until(shared, request, &Cancel::default(), progress)
 }
 
-/// [`upgrade`], stopping with [`UpgradeError::Cancelled`] at the first step boundary after
+/// [`upgrade`], stopping with [`WorkflowError::Cancelled`] at the first step boundary after
 /// `cancel` is set.
 pub fn upgrade_until(
     shared: &SharedCard,
     request: &UpgradeRequest<'_>,
     cancel: &Cancel,
     progress: &mut dyn FnMut(Progress),
-) -> Result<UpgradeSummary, UpgradeError> {
+) -> Result<UpgradeSummary, WorkflowError> {
     let started = Instant::now();
-    let mut timing = Timing::default();
     // Read card, PIN1, log in, 3 steps per profile, prove 4, remove legacy.
     let total = 3 + 3 * Profile::ALL.len() + Profile::ALL.len() + 1;
-    let mut report = Reporter::new(progress, cancel, total);
+    let mut job = Job::new(shared, Reporter::new(progress, cancel, total));
 
-    let overview = Timed {
-        shared,
-        timing: &mut timing,
-    }
-    .with(|c| c.overview())?;
-    if overview.dead() {
-        return Err(CardError::CardDead.into());
-    }
-    for kind in [PinKind::Pin1, PinKind::Pin2] {
-        if overview.pin(kind).is_some_and(|p| p.blocked()) {
-            return Err(CardError::Blocked(kind).into());
-        }
-    }
-    report.step(
-        Step::ReadCard,
-        format!(
-            "Read the card of {}",
-            overview.holder_name().unwrap_or("the holder")
-        ),
-    )?;
-
-    let Login {
-        client,
-        me,
-        hsa_id: card_hsa_id,
-        ..
-    } = log_in(
-        shared,
+    let overview = read_card(shared, &mut job.timing)?;
+    report_read(&mut job.report, &overview)?;
+    let session = sign_in(&mut job, request, &overview)?;
+    let checked = check_holdings(&mut job, &overview, &session)?;
+    let issued_before = may_go_on(&mut job, &session, &checked)?;
+    let new_certs = issue_missing(
+        &mut job,
+        request,
         &overview,
+        &session,
+        &checked,
+        issued_before,
+    )?;
+    let keep = prove_keys(&mut job, request, &checked, &new_certs)?;
+    let (removed_slots, overview) = remove_legacy(&mut job, request, &overview, &checked, &keep)?;
+
+    job.timing.total = started.elapsed();
+    job.report
+        .finish("The card now holds the HSA-id pair and the personnummer pair".into());
+    Ok(UpgradeSummary {
+        written: new_certs.iter().map(|(p, _)| *p).collect(),
+        removed_slots,
+        rejected: checked.rejected.clone(),
+        overview,
+        timing: job.timing,
+    })
+}
+
+/// Logged in to the CA, with what every issued certificate is checked against.
+struct Session {
+    client: CaClient,
+    /// Whom the card's login certificate names, and the CA agrees.
+    hsa_id: String,
+    personnummer: Option<String>,
+    roots: Vec<Vec<u8>>,
+    /// Why the CA would issue nothing new, if it said so.
+    refusal: Option<crate::ca::client::Refusal>,
+}
+
+/// PIN1, then the CA: it must let this card upgrade, offer every profile, and take the card for
+/// whom its login certificate names; a CA that takes the card for someone else gets nothing
+/// written.
+fn sign_in(
+    job: &mut Job<'_>,
+    request: &UpgradeRequest<'_>,
+    overview: &CardOverview,
+) -> Result<Session, WorkflowError> {
+    let Login {
+        client, me, hsa_id, ..
+    } = log_in(
+        job.shared,
+        overview,
         request.ca_url,
         request.ca_root_pem,
         request.pin1,
-        &mut timing,
+        &mut job.timing,
     )?;
-    report.step(
-        Step::VerifyPin(PinKind::Pin1),
-        "Identification PIN accepted".into(),
-    )?;
+    report_pin1(&mut job.report)?;
     for profile in Profile::ALL {
         if !me.profiles.iter().any(|p| p.label == profile.label()) {
-            return Err(UpgradeError::ProfileMissing(profile.label()));
+            return Err(WorkflowError::ProfileMissing(profile));
         }
     }
-    // The HSA-id certificates must name whom the card's own login certificate names; a CA that
-    // takes the card for someone else gets nothing written.
-    if card_hsa_id != me.hsa_id {
-        return Err(UpgradeError::CaTookAnother {
-            card: card_hsa_id,
+    if hsa_id != me.hsa_id {
+        return Err(WorkflowError::CaTookAnother {
+            card: hsa_id,
             ca: me.hsa_id.clone(),
         });
     }
     let roots = crate::ca::check::roots_der(request.ca_root_pem)?;
-    report.step(Step::LogIn, format!("Logged in to the CA as {}", me.hsa_id))?;
+    job.report
+        .step(Step::LogIn, format!("Logged in to the CA as {}", me.hsa_id))?;
+    Ok(Session {
+        client,
+        hsa_id,
+        personnummer: (!me.personnummer.is_empty()).then_some(me.personnummer),
+        roots,
+        refusal: me.refusal,
+    })
+}
 
-    // What the card holds counts only once checked: a profile's certificate that passes the
-    // full issuance check is done, the legacy pair is what chains through the legacy CA to the
-    // roots and names the holder; anything that looks like either and fails is reported and
-    // left alone.
-    let personnummer = (!me.personnummer.is_empty()).then_some(me.personnummer.as_str());
+/// What the card holds counts only once checked: a profile's certificate that passes the full
+/// issuance check is done, the legacy pair is what chains through the legacy CA to the roots and
+/// names the holder; anything that looks like either and fails is reported and left alone.
+fn check_holdings<'o>(
+    job: &mut Job<'_>,
+    overview: &'o CardOverview,
+    session: &Session,
+) -> Result<pairs::Checked<'o>, WorkflowError> {
     let checked = check_card(
-        shared,
-        &mut timing,
-        &client,
-        &overview,
-        &roots,
+        job.shared,
+        &mut job.timing,
+        &session.client,
+        overview,
+        &session.roots,
         pairs::Holder {
-            hsa_id: &card_hsa_id,
-            personnummer,
+            hsa_id: &session.hsa_id,
+            personnummer: session.personnummer.as_deref(),
         },
     )?;
-    report_rejected(&mut report, &checked);
+    report_rejected(&mut job.report, &checked);
+    Ok(checked)
+}
 
-    // The CA's refusal in `me` is about new certificates. Past the deadline, or with every
-    // profile's certificate issued already, the CA still gives back what it issued: an
-    // upgrade whose certificates are all on the card or at the CA resumes whatever `me` says.
-    // Anything else stops here, before the card is touched.
-    let mut existing: Option<Vec<crate::ca::client::IssuedCert>> = None;
-    if let Some(refusal) = &me.refusal {
-        let resumable = matches!(
-            refusal.error,
-            crate::ca::RefusalCode::DeadlinePassed | crate::ca::RefusalCode::AlreadyEnrolled
-        ) && {
-            let missing: Vec<Profile> = Profile::ALL
-                .into_iter()
-                .filter(|p| checked.held(*p).is_empty())
-                .collect();
-            missing.is_empty() || {
-                let ca_started = Instant::now();
-                let issued = existing.insert(client.certificates()?);
-                timing.ca += ca_started.elapsed();
-                missing
-                    .iter()
-                    .all(|p| issued.iter().any(|c| c.profile == *p))
-            }
-        };
-        if !resumable {
-            return Err(UpgradeError::NotAllowed {
-                code: refusal.error,
-                message: refusal.message.clone(),
-            });
+/// The CA's refusal in `me` is about new certificates. Past the deadline, or with every
+/// profile's certificate issued already, the CA still gives back what it issued: an upgrade
+/// whose certificates are all on the card or at the CA resumes whatever `me` says. Anything else
+/// stops here, before the card is touched. What the CA listed, when it had to be asked.
+fn may_go_on(
+    job: &mut Job<'_>,
+    session: &Session,
+    checked: &pairs::Checked<'_>,
+) -> Result<Option<Vec<IssuedCert>>, WorkflowError> {
+    let Some(refusal) = &session.refusal else {
+        return Ok(None);
+    };
+    let mut existing = None;
+    let resumable = matches!(
+        refusal.error,
+        crate::ca::RefusalCode::DeadlinePassed | crate::ca::RefusalCode::AlreadyEnrolled
+    ) && {
+        let missing: Vec<Profile> = Profile::ALL
+            .into_iter()
+            .filter(|p| checked.held(*p).is_empty())
+            .collect();
+        missing.is_empty() || {
+            let ca_started = Instant::now();
+            let issued = existing.insert(session.client.certificates()?);
+            job.timing.ca += ca_started.elapsed();
+            missing
+                .iter()
+                .all(|p| issued.iter().any(|c| c.profile == *p))
         }
+    };
+    if !resumable {
+        return Err(WorkflowError::NotAllowed {
+            code: refusal.error,
+            message: refusal.message.clone(),
+        });
     }
-    let mut written = Vec::new();
-    let mut new_certs: Vec<(Profile, Vec<u8>)> = Vec::new();
+    Ok(existing)
+}
+
+/// Per profile not yet on the card: a key in its slot, its certificate issued and checked, and
+/// written. What this run wrote, by profile.
+fn issue_missing(
+    job: &mut Job<'_>,
+    request: &UpgradeRequest<'_>,
+    overview: &CardOverview,
+    session: &Session,
+    checked: &pairs::Checked<'_>,
+    mut issued_before: Option<Vec<IssuedCert>>,
+) -> Result<Vec<(Profile, Vec<u8>)>, WorkflowError> {
+    let mut new_certs = Vec::new();
     for profile in Profile::ALL {
         let slot = profile.slot();
-        let Some(identity) = expected_identity(profile, &card_hsa_id, personnummer) else {
-            return Err(UpgradeError::ProfileMissing(profile.label()));
+        let Some(identity) =
+            expected_identity(profile, &session.hsa_id, session.personnummer.as_deref())
+        else {
+            return Err(WorkflowError::ProfileMissing(profile));
         };
-
         // Already on the card from an earlier run, or moved by a renewal, and checked?
         if !checked.held(profile).is_empty() {
-            report.skip(3);
+            job.report.skip(3);
             continue;
         }
-        slot_free_of_certificates(&overview, &checked, slot)?;
+        slot_free_of_certificates(overview, checked, slot)?;
 
         let key = key_in_slot(
-            shared,
-            &mut timing,
-            &mut report,
+            job.shared,
+            &mut job.timing,
+            &mut job.report,
             profile,
             slot,
             request.pin2,
         )?;
-        report.step(
+        job.report.step(
             Step::GenerateKey(profile),
             format!("Key for {} ready on the card", profile.card_label()),
         )?;
 
-        let ca_started = Instant::now();
-        let previously = match &existing {
-            Some(list) => list,
-            None => existing.insert(client.certificates()?),
-        };
-        let reissue = previously
-            .iter()
-            .filter(|c| c.profile == profile)
-            .find(|c| {
-                CertInfo::from_der(&c.der)
-                    .is_ok_and(|i| i.matches_rsa_key(&key.modulus, &key.exponent))
-            })
-            .map(|c| c.der.clone());
-        timing.ca += ca_started.elapsed();
-        let cert = match reissue {
-            Some(der) => der,
-            None => {
-                report.working(
-                    Activity::Enrolling(profile),
-                    format!("The CA issues {}", profile.card_label()),
-                )?;
-                let csr = csr_for(shared, &mut timing, slot, &key, request.pin2)?;
-                let ca_started = Instant::now();
-                let der = client.enroll(profile, &csr)?;
-                timing.ca += ca_started.elapsed();
-                der
-            }
-        };
-        check_for_card(&client, &mut timing, &roots, &cert, profile, &key, identity)?;
-        report.step(
+        let cert = certificate_for(job, request, session, &mut issued_before, profile, &key)?;
+        check_for_card(
+            &session.client,
+            &mut job.timing,
+            &session.roots,
+            &cert,
+            profile,
+            &key,
+            identity,
+        )?;
+        job.report.step(
             Step::Enrol(profile),
             format!("{} issued and checked", profile.card_label()),
         )?;
 
-        Timed {
-            shared,
-            timing: &mut timing,
-        }
-        .with(|c| c.write_certificate(slot, profile.card_label(), &cert))?;
-        written.push(profile);
+        job.card()
+            .with(|c| c.write_certificate(slot, profile.card_label(), &cert))?;
         new_certs.push((profile, cert));
-        report.step(
+        job.report.step(
             Step::WriteCertificate(profile),
             format!("{} written to the card", profile.card_label()),
         )?;
     }
+    Ok(new_certs)
+}
 
-    // Prove each new key signs and verifies against its certificate: the one this run wrote,
-    // or the newest checked one the card already held. No second overview: only the profile
-    // slots changed since the first, and this run knows what it wrote there.
+/// The CA's certificate for `key`: the one it issued to an earlier run for the same key (asked
+/// for once per run), or a new one.
+fn certificate_for(
+    job: &mut Job<'_>,
+    request: &UpgradeRequest<'_>,
+    session: &Session,
+    issued_before: &mut Option<Vec<IssuedCert>>,
+    profile: Profile,
+    key: &PublicKey,
+) -> Result<Vec<u8>, WorkflowError> {
+    let ca_started = Instant::now();
+    let previously = match issued_before {
+        Some(list) => list,
+        None => issued_before.insert(session.client.certificates()?),
+    };
+    let reissue = previously
+        .iter()
+        .filter(|c| c.profile == profile)
+        .find(|c| {
+            CertInfo::from_der(&c.der).is_ok_and(|i| i.matches_rsa_key(&key.modulus, &key.exponent))
+        })
+        .map(|c| c.der.clone());
+    job.timing.ca += ca_started.elapsed();
+    if let Some(der) = reissue {
+        return Ok(der);
+    }
+    job.report.working(
+        Activity::Enrolling(profile),
+        format!("The CA issues {}", profile.card_label()),
+    )?;
+    let csr = csr_for(
+        job.shared,
+        &mut job.timing,
+        profile.slot(),
+        key,
+        request.pin2,
+    )?;
+    let ca_started = Instant::now();
+    let der = session.client.enroll(profile, &csr)?;
+    job.timing.ca += ca_started.elapsed();
+    Ok(der)
+}
+
+/// Prove each new key signs and verifies against its certificate: the one this run wrote, or
+/// the newest checked one the card already held. No second overview: only the profile slots
+/// changed since the first, and this run knows what it wrote there. The slots to keep.
+fn prove_keys(
+    job: &mut Job<'_>,
+    request: &UpgradeRequest<'_>,
+    checked: &pairs::Checked<'_>,
+    new_certs: &[(Profile, Vec<u8>)],
+) -> Result<Vec<KeySlot>, WorkflowError> {
     let mut keep = Vec::new();
     for profile in Profile::ALL {
         let held = checked.held(profile);
         let (slot, info) = match new_certs.iter().find(|(p, _)| *p == profile) {
             Some((_, der)) => (
                 profile.slot(),
-                CertInfo::from_der(der).map_err(|_| UpgradeError::ProofFailed(profile.label()))?,
+                CertInfo::from_der(der).map_err(|_| WorkflowError::ProofFailed(profile))?,
             ),
             None => {
-                let newest = held
-                    .last()
-                    .ok_or(UpgradeError::ProofFailed(profile.label()))?;
+                let newest = held.last().ok_or(WorkflowError::ProofFailed(profile))?;
                 (newest.slot, newest.info.clone())
             }
         };
-        prove(shared, &mut timing, profile, slot, &info, request.pin2)?;
+        prove(
+            job.shared,
+            &mut job.timing,
+            profile,
+            slot,
+            &info,
+            request.pin2,
+        )?;
         keep.push(slot);
         keep.extend(held.iter().map(|h| h.slot));
-        report.step(
+        job.report.step(
             Step::ProveKey(profile),
             format!("{} signs correctly", profile.card_label()),
         )?;
     }
+    Ok(keep)
+}
 
-    // Only now, and only what is provably ours: the holder's legacy pair, and keys this
-    // program made that no certificate names (a run cut short), in one transaction (one CDF
-    // write drops them all). Every other certificate and key stays.
+/// Only now, and only what is provably ours: the holder's legacy pair, and keys this program
+/// made that no certificate names (a run cut short), in one transaction (one CDF write drops
+/// them all). Every other certificate and key stays. The slots removed and the card after.
+fn remove_legacy(
+    job: &mut Job<'_>,
+    request: &UpgradeRequest<'_>,
+    overview: &CardOverview,
+    checked: &pairs::Checked<'_>,
+    keep: &[KeySlot],
+) -> Result<(Vec<KeySlot>, CardOverview), WorkflowError> {
     let mut removed_slots: Vec<KeySlot> = checked.legacy.clone();
     removed_slots.retain(|s| !keep.contains(s));
     removed_slots.sort();
     removed_slots.dedup();
-    let mut card = Timed {
-        shared,
-        timing: &mut timing,
-    };
+    let mut card = job.card();
     for slot in KeySlot::ALL {
         if keep.contains(&slot)
             || removed_slots.contains(&slot)
@@ -464,9 +401,8 @@ pub fn upgrade_until(
             c.delete_pairs(&removed_slots)
         })?;
     }
-    let rejected = checked.rejected.clone();
     let overview = card.with(|c| c.overview())?;
-    report.step(
+    job.report.step(
         Step::RemoveLegacy,
         if removed_slots.is_empty() {
             "No legacy pair left to remove".to_string()
@@ -474,306 +410,5 @@ pub fn upgrade_until(
             "Legacy pair removed".to_string()
         },
     )?;
-    timing.total = started.elapsed();
-    report.finish("The card now holds the HSA-id pair and the personnummer pair".into());
-    Ok(UpgradeSummary {
-        written,
-        removed_slots,
-        rejected,
-        overview,
-        timing,
-    })
-}
-
-/// Check the card's certificates ([`pairs::check`]) against the CA's certificates and the
-/// configured roots, reading the card's key in each slot that holds a certificate looking like
-/// a profile's.
-pub(crate) fn check_card<'a>(
-    shared: &SharedCard,
-    timing: &mut Timing,
-    client: &CaClient,
-    overview: &'a CardOverview,
-    roots: &[Vec<u8>],
-    holder: pairs::Holder<'_>,
-) -> Result<pairs::Checked<'a>, UpgradeError> {
-    let slots = pairs::slots_to_check(overview);
-    let nothing_to_check = slots.is_empty() && pairs::legacy(overview).next().is_none();
-    if nothing_to_check {
-        return Ok(pairs::Checked::default());
-    }
-    let mut keys = Vec::new();
-    let mut card = Timed {
-        shared,
-        timing: &mut *timing,
-    };
-    for slot in slots {
-        if let Some(key) = card.with(|c| c.read_public_key(slot))? {
-            keys.push((slot, key));
-        }
-    }
-    let ca_started = Instant::now();
-    let issuers = client.all_cacerts()?;
-    timing.ca += ca_started.elapsed();
-    Ok(pairs::check(
-        overview,
-        &pairs::Evidence {
-            issuers: &issuers,
-            roots,
-            holder,
-            keys: &keys,
-            now: crate::pki::date::now_unix(),
-        },
-    ))
-}
-
-/// Each rejected certificate, as a line of its own in the progress (not a step).
-pub(crate) fn report_rejected(report: &mut Reporter<'_>, checked: &pairs::Checked<'_>) {
-    for r in &checked.rejected {
-        log::warn!(
-            "the certificate in {} fails the checks: {}",
-            r.slot,
-            r.error
-        );
-        report.note(
-            Step::Rejected(r.clone()),
-            format!(
-                "The certificate in {} fails the checks and is left as it is: {}",
-                r.slot, r.error
-            ),
-        );
-    }
-}
-
-/// The slot the workflow is about to use must hold no certificate: a rejected one is named
-/// with its reason, anything else is not part of the upgrade.
-pub(crate) fn slot_free_of_certificates(
-    overview: &CardOverview,
-    checked: &pairs::Checked<'_>,
-    slot: KeySlot,
-) -> Result<(), UpgradeError> {
-    if !overview.certificates.iter().any(|c| c.slot == Some(slot)) {
-        return Ok(());
-    }
-    Err(match checked.rejected_in(slot) {
-        Some(r) => UpgradeError::Untrusted {
-            slot,
-            error: r.error.clone(),
-        },
-        None => UpgradeError::SlotInUse(slot),
-    })
-}
-
-/// Verify PIN1 and log in to the CA with one of the card's HSA-id authentication certificates:
-/// the legacy one, or after an interrupted removal of the legacy pair, the new one. A card may
-/// also carry a certificate that only looks like one (a forgery, another CA's): when the CA
-/// refuses a login certificate, the next one is tried.
-pub(crate) fn log_in(
-    shared: &SharedCard,
-    overview: &CardOverview,
-    ca_url: &str,
-    ca_root_pem: &[u8],
-    pin1: &SecretCode,
-    timing: &mut Timing,
-) -> Result<Login, UpgradeError> {
-    let candidates = login_certificates(overview);
-    if candidates.is_empty() {
-        return Err(UpgradeError::NoLoginCertificate);
-    }
-    Timed {
-        shared,
-        timing: &mut *timing,
-    }
-    .with(|c| c.verify_pin(PinKind::Pin1, pin1))?;
-    let mut first_error = None;
-    for (slot, cert, info) in candidates {
-        let Some(hsa_id) = info.identity.value().map(str::to_string) else {
-            continue;
-        };
-        let started = Instant::now();
-        let attempt = CaClient::new(ca_url, ca_root_pem, shared.clone(), slot, cert.der.clone())
-            .and_then(|client| client.me().map(|me| (client, me)));
-        timing.ca += started.elapsed();
-        match attempt {
-            Ok((client, me)) => {
-                return Ok(Login {
-                    client,
-                    me,
-                    hsa_id,
-                    slot,
-                });
-            }
-            Err(e) if login_refused(&e) => {
-                log::warn!("the CA refused the login certificate in {slot}: {e}");
-                first_error.get_or_insert(e);
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(first_error.map_or(UpgradeError::NoLoginCertificate, UpgradeError::Ca))
-}
-
-/// A session with the CA: the client, who the CA takes the holder to be, and the HSA-id and slot
-/// of the certificate the CA accepted.
-pub(crate) struct Login {
-    pub(crate) client: CaClient,
-    pub(crate) me: crate::ca::client::Me,
-    pub(crate) hsa_id: String,
-    pub(crate) slot: KeySlot,
-}
-
-/// The CA turned down the certificate the card logged in with (not the network, not the CA's
-/// own trouble): another login certificate may do.
-fn login_refused(e: &CaError) -> bool {
-    match e {
-        CaError::ClientCertRefused(_) | CaError::Tls(_) => true,
-        CaError::Refused { status, .. } => matches!(status, 401 | 403),
-        _ => false,
-    }
-}
-
-/// The certificates the card may log in to the CA with, best first: HSA-id authentication
-/// certificates under PIN1, the legacy one before the new one (it is the one the CA knows until
-/// the upgrade ends), those valid today before the others.
-fn login_certificates(
-    overview: &CardOverview,
-) -> Vec<(KeySlot, &crate::card::CardCertificate, &CertInfo)> {
-    let now = crate::pki::date::now_unix();
-    let mut v: Vec<_> = overview
-        .certificates
-        .iter()
-        .filter(|c| c.pin == Some(PinKind::Pin1))
-        .filter_map(|c| Some((c.slot?, c, c.info.as_ref().ok()?)))
-        .filter(|(_, _, i)| {
-            i.purpose == Purpose::Authentication && matches!(i.identity, Identity::HsaId(_))
-        })
-        .collect();
-    v.sort_by_key(|(slot, _, i)| (!i.is_valid_at(now), *slot == Profile::HsaAuth.slot(), *slot));
-    v
-}
-
-/// The key for `profile` in `slot`: made by the card, or an earlier run's half-made key reused.
-/// Both backends refuse to generate into an occupied slot, so generating first costs one APDU
-/// less per key than asking first; the slow generation is announced before it starts.
-pub(crate) fn key_in_slot(
-    shared: &SharedCard,
-    timing: &mut Timing,
-    report: &mut Reporter<'_>,
-    profile: Profile,
-    slot: KeySlot,
-    pin2: &SecretCode,
-) -> Result<PublicKey, UpgradeError> {
-    report.working(
-        Activity::GeneratingKey(profile),
-        format!(
-            "The card is making a key for {} (usually a few seconds)",
-            profile.card_label()
-        ),
-    )?;
-    Timed { shared, timing }.with(|c| {
-        // A PKCS#11 token per PIN shows, and makes, PIN2 keys only once PIN2 is given.
-        authorize_for_slot(c, slot, pin2)?;
-        match c.generate_key(slot) {
-            // Reused only when this program made it and nothing names it yet; anyone else's
-            // key stays, and so does the slot's claim on it.
-            Err(CardError::SlotOccupied(_)) => {
-                match c.unfinished_key(slot, &pairs::own_key_labels(slot))? {
-                    Some(key) => Ok(Ok(key)),
-                    None => Ok(Err(UpgradeError::SlotInUse(slot))),
-                }
-            }
-            other => other.map(Ok),
-        }
-    })?
-}
-
-/// Every check an issued certificate passes before it touches the card (chain through the
-/// profile's CA to the root, the card's key, the identity, purpose and trust level), the
-/// profile's CAs fetched from the CA itself.
-pub(crate) fn check_for_card(
-    client: &CaClient,
-    timing: &mut Timing,
-    roots: &[Vec<u8>],
-    cert: &[u8],
-    profile: Profile,
-    key: &PublicKey,
-    identity: String,
-) -> Result<(), UpgradeError> {
-    let ca_started = Instant::now();
-    let issuers = client.cacerts(profile)?;
-    timing.ca += ca_started.elapsed();
-    check_issued(
-        cert,
-        &issuers,
-        roots,
-        &Expected {
-            identity,
-            purpose: profile.purpose(),
-            modulus: key.modulus.clone(),
-            exponent: key.exponent.clone(),
-            trust_level: profile.trust_level(),
-            profile,
-        },
-        crate::pki::date::now_unix(),
-    )
-    .map_err(|error| UpgradeError::Check {
-        profile: profile.label(),
-        error,
-    })?;
-    Ok(())
-}
-
-/// Verify the PIN the slot needs right before its signature (PIN2 for signing keys).
-pub(crate) fn authorize_for_slot(
-    card: &mut dyn Card,
-    slot: KeySlot,
-    pin2: &SecretCode,
-) -> Result<(), CardError> {
-    if slot.pin() == PinKind::Pin2 {
-        card.authorize(slot, pin2)?;
-    }
-    Ok(())
-}
-
-/// A CSR for the key in `slot`, signed by the card.
-pub(crate) fn csr_for(
-    shared: &SharedCard,
-    timing: &mut Timing,
-    slot: KeySlot,
-    key: &PublicKey,
-    pin2: &SecretCode,
-) -> Result<Vec<u8>, UpgradeError> {
-    Timed { shared, timing }.with(|c| authorize_for_slot(c, slot, pin2))?;
-    let started = Instant::now();
-    let csr = card_csr(shared, slot, key)?;
-    timing.card += started.elapsed();
-    Ok(csr)
-}
-
-/// Sign a fresh challenge with the key in `slot` and verify it with the certificate's key.
-pub(crate) fn prove(
-    shared: &SharedCard,
-    timing: &mut Timing,
-    profile: Profile,
-    slot: KeySlot,
-    cert: &CertInfo,
-    pin2: &SecretCode,
-) -> Result<(), UpgradeError> {
-    use rsa::pkcs1v15::Pkcs1v15Sign;
-    let mut challenge = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut challenge);
-    let hash: [u8; 32] = Sha256::digest(challenge).into();
-    let signature = Timed { shared, timing }.with(|c| {
-        authorize_for_slot(c, slot, pin2)?;
-        c.sign(slot, &hash, SignatureScheme::Pkcs1Sha256)
-    })?;
-    let (Some(n), Some(e)) = (&cert.rsa_modulus, &cert.rsa_exponent) else {
-        return Err(UpgradeError::ProofFailed(profile.label()));
-    };
-    let key = rsa::RsaPublicKey::new(
-        rsa::BigUint::from_bytes_be(n),
-        rsa::BigUint::from_bytes_be(e),
-    )
-    .map_err(|_| UpgradeError::ProofFailed(profile.label()))?;
-    key.verify(Pkcs1v15Sign::new::<Sha256>(), &hash, &signature)
-        .map_err(|_| UpgradeError::ProofFailed(profile.label()))
+    Ok((removed_slots, overview))
 }

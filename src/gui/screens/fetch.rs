@@ -11,7 +11,8 @@ use crate::gui::protocol::{Command, Failure, Outcome};
 use crate::gui::widgets;
 use crate::gui::words;
 use crate::layout::PIN_MAX_LEN;
-use crate::workflow::fetch_existing::{Existing, Fit};
+use crate::workflow::fetch_existing::Existing;
+use crate::workflow::fit::Fit;
 
 #[derive(Default)]
 pub struct FetchScreen {

@@ -12,7 +12,7 @@ use crate::gui::protocol::{CardStatus, Command, Failure, Outcome};
 use crate::gui::widgets;
 use crate::gui::words::{self, NextAction};
 use crate::layout::PIN_MAX_LEN;
-use crate::workflow::upgrade::{Progress, Step};
+use crate::workflow::progress::{Progress, Step};
 
 /// What the wizard does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -284,7 +284,7 @@ fn milestones(app: &SithsApp, ui: &mut egui::Ui, running: bool) {
 /// pair, 3 removing the legacy pair, 4 done.
 fn milestone_of(step: &Step, renew: bool) -> u8 {
     use crate::ca::IdentityKind;
-    use crate::workflow::upgrade::Activity;
+    use crate::workflow::progress::Activity;
     let pair = |p: &crate::ca::Profile| match p.identity() {
         IdentityKind::HsaId => 1,
         IdentityKind::Personnummer => 2,

@@ -155,7 +155,7 @@ impl Worker {
     }
 
     /// Stop the running upgrade or renewal at its next step boundary (the card is then in a
-    /// state a later run resumes from); the job ends with `UpgradeError::Cancelled`.
+    /// state a later run resumes from); the job ends with `WorkflowError::Cancelled`.
     pub fn cancel(&self) {
         self.cancel.cancel();
     }

@@ -9,11 +9,14 @@ use crate::ca::client::CaError;
 use crate::card::{CardError, KeySlot, PinKind, SecretCode, SharedCard};
 use crate::gui::protocol::{CaSettings, Failure, Outcome};
 use crate::pki::pem;
-use crate::workflow::fetch_existing::{self, Existing, FetchRequest, Fit};
+use crate::workflow::error::WorkflowError;
+use crate::workflow::fetch_existing::{self, Existing, FetchRequest};
+use crate::workflow::fit::Fit;
 use crate::workflow::progress::Cancel;
+use crate::workflow::progress::Progress;
 use crate::workflow::renew::{self, RenewRequest};
 use crate::workflow::test_login::test_login;
-use crate::workflow::upgrade::{self, Progress, UpgradeError, UpgradeRequest};
+use crate::workflow::upgrade::{self, UpgradeRequest};
 
 use super::card_source::lock;
 
@@ -144,11 +147,9 @@ pub(super) fn fetch_write(
         let entry = listed
             .iter_mut()
             .find(|e| e.profile == profile)
-            .ok_or(Failure::Upgrade(UpgradeError::ProfileMissing(
-                profile.label(),
-            )))?;
+            .ok_or(Failure::Upgrade(WorkflowError::ProfileMissing(profile)))?;
         if !matches!(entry.fit, Fit::Writable(_)) {
-            return Err(Failure::Upgrade(UpgradeError::NotWritable(
+            return Err(Failure::Upgrade(WorkflowError::NotWritable(
                 entry.fit.clone(),
             )));
         }
@@ -178,11 +179,11 @@ fn file_failure(path: &Path, e: std::io::Error) -> Failure {
 
 /// Card trouble is reported as [`Failure::Card`] whichever step met it (a pulled card during a
 /// TLS login included), so the window offers the same next action for it everywhere.
-fn upgrade_failure(e: UpgradeError) -> Failure {
+fn upgrade_failure(e: WorkflowError) -> Failure {
     match e {
-        UpgradeError::Card(c) => Failure::Card(c),
-        UpgradeError::Ca(CaError::CardSigning(c @ CardError::Transport(_))) => Failure::Card(c),
-        UpgradeError::Ca(c) => Failure::Ca(c),
+        WorkflowError::Card(c) => Failure::Card(c),
+        WorkflowError::Ca(CaError::CardSigning(c @ CardError::Transport(_))) => Failure::Card(c),
+        WorkflowError::Ca(c) => Failure::Ca(c),
         other => Failure::Upgrade(other),
     }
 }
@@ -236,16 +237,16 @@ mod tests {
     fn a_pulled_card_is_a_card_failure_wherever_it_happened() {
         let removed = CardError::Transport(TransportError::CardRemoved);
         assert!(matches!(
-            upgrade_failure(UpgradeError::Ca(CaError::CardSigning(removed.clone()))),
+            upgrade_failure(WorkflowError::Ca(CaError::CardSigning(removed.clone()))),
             Failure::Card(CardError::Transport(TransportError::CardRemoved))
         ));
         assert!(matches!(
-            upgrade_failure(UpgradeError::Card(removed)),
+            upgrade_failure(WorkflowError::Card(removed)),
             Failure::Card(CardError::Transport(TransportError::CardRemoved))
         ));
         assert!(matches!(
-            upgrade_failure(UpgradeError::ProfileMissing("x")),
-            Failure::Upgrade(UpgradeError::ProfileMissing("x"))
+            upgrade_failure(WorkflowError::ProfileMissing(Profile::PnrSign)),
+            Failure::Upgrade(WorkflowError::ProfileMissing(Profile::PnrSign))
         ));
     }
 }
