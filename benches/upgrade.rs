@@ -900,7 +900,9 @@ fn http_client(
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .with_root_certificates(tls::root_store(root_pem)?)
+        .with_root_certificates(tls::root_store(&siths_upgrade::ca::roots::Roots::read(
+            root_pem,
+        )?)?)
         .with_client_auth_cert(
             vec![CertificateDer::from(cert_der)],
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_pkcs8)),

@@ -64,7 +64,7 @@ pub enum CertCheckError {
 /// parsed certificate when it may go onto the card.
 ///
 /// The chain is `cert` → one of `issuers` (a CA whose signature on `cert` verifies) → one of
-/// `roots` (every certificate of the configured root file, see [`roots_der`]).
+/// `roots` (every certificate of the configured root file, see [`crate::ca::roots::Roots`]).
 pub fn check_issued(
     cert_der: &[u8],
     issuers: &[Vec<u8>],
@@ -180,52 +180,6 @@ pub fn check_legacy(
         });
     }
     Ok(())
-}
-
-/// Every certificate of the configured root file, DER: a PEM file with one or more
-/// `CERTIFICATE` blocks (a site moving to a new root ships both), or one DER certificate.
-///
-/// The one reading of that file: the TLS trust store ([`crate::ca::tls::root_store`]) and the
-/// checks of issued and card certificates ([`chain_to_root`]) trust the same certificates, so a
-/// certificate the TLS connection trusts is never refused on the card, nor the other way round.
-pub fn roots_der(ca_root_pem: &[u8]) -> Result<Vec<Vec<u8>>, crate::ca::client::CaError> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let config = crate::ca::client::CaError::Config;
-    let is_pem = std::str::from_utf8(ca_root_pem).is_ok_and(|t| t.contains("-----BEGIN"));
-    let roots: Vec<Vec<u8>> = if is_pem {
-        CertificateDer::pem_slice_iter(ca_root_pem)
-            .map(|c| c.map(|c| c.to_vec()))
-            .collect::<Result<_, _>>()
-            .map_err(|e| {
-                config(format!(
-                    "the CA root file is not PEM certificates ({e}); give the CA's root.pem"
-                ))
-            })?
-    } else {
-        vec![ca_root_pem.to_vec()]
-    };
-    if roots.is_empty() {
-        return Err(config(
-            "the CA root file holds no certificate; give the CA's root.pem".into(),
-        ));
-    }
-    for der in &roots {
-        let root = CertInfo::from_der(der).map_err(|e| {
-            config(format!(
-                "a certificate in the CA root file cannot be read ({e}); give the root PEM file \
-                 the site uses"
-            ))
-        })?;
-        if !root.is_ca {
-            return Err(config(format!(
-                "`{}` in the CA root file is not a CA certificate; give the root PEM file the \
-                 site uses",
-                root.subject_dn
-            )));
-        }
-    }
-    Ok(roots)
 }
 
 /// The CA among `issuers` that issued `cert`, once it is checked to be a CA valid today whose

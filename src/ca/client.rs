@@ -13,12 +13,13 @@ use reqwest::header::CONTENT_TYPE;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::card::{CardError, PinKind};
 use crate::pki::CertInfo;
 
+pub use super::error::CaError;
 use super::pkcs7;
 use super::profile::Profile;
 use super::refusal_code::RefusalCode;
+use super::roots::Roots;
 use super::tls::{HandshakeLog, HandshakeRecord, card_client_config};
 
 /// Time to reach the CA, including the TLS handshake (where the card signs).
@@ -36,72 +37,6 @@ const MAX_ANSWER_BYTES: u64 = 1 << 20;
 /// costs one card signature (PIN1 stays verified on the card, so the holder is not asked
 /// again).
 pub const POOL_IDLE: Duration = Duration::from_secs(4);
-
-const NOTHING_CHANGED: &str = "nothing on the card was changed";
-
-/// What can go wrong talking to the CA, each with the next step.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CaError {
-    #[error(
-        "the CA at {url} cannot be reached ({detail}): check the CA address and your network, \
-         then try again; {NOTHING_CHANGED}"
-    )]
-    Unreachable { url: String, detail: String },
-    #[error(
-        "the CA's server certificate is not trusted ({0}): check that the CA root file is the \
-         CA's root.pem and that the address is the CA's; {NOTHING_CHANGED}"
-    )]
-    ServerNotTrusted(String),
-    #[error(
-        "the CA refused this card's certificate ({0}): the card's login certificate is not one \
-         the CA accepts; contact the service centre; {NOTHING_CHANGED}"
-    )]
-    ClientCertRefused(String),
-    #[error(
-        "the secure connection to the CA failed ({0}): check the CA address, then try again; \
-         {NOTHING_CHANGED}"
-    )]
-    Tls(String),
-    #[error(
-        "the card would not sign the login to the CA because the identification PIN (PIN1) is \
-         not verified: verify PIN1 first, then connect again; {NOTHING_CHANGED}"
-    )]
-    PinNotVerified,
-    #[error("the card could not sign for the CA: {0}")]
-    CardSigning(CardError),
-    #[error("the CA refused: {message} ({code}, HTTP {status})")]
-    Refused {
-        status: u16,
-        code: RefusalCode,
-        message: String,
-    },
-    #[error(
-        "the CA's answer could not be understood ({0}): check that the address is the CA's, \
-         then try again; {NOTHING_CHANGED}"
-    )]
-    Malformed(String),
-    #[error("the CA connection cannot be set up: {0}")]
-    Config(String),
-    #[error("the certificate request could not be built ({0}); {NOTHING_CHANGED}")]
-    Csr(String),
-}
-
-impl CaError {
-    /// The machine-readable code of a CA refusal.
-    pub fn refusal_code(&self) -> Option<RefusalCode> {
-        match self {
-            CaError::Refused { code, .. } => Some(*code),
-            _ => None,
-        }
-    }
-
-    fn from_card(e: CardError) -> CaError {
-        match e {
-            CardError::NotVerified(PinKind::Pin1) => CaError::PinNotVerified,
-            other => CaError::CardSigning(other),
-        }
-    }
-}
 
 /// `GET /api/v1/me`: who the CA takes the caller to be and what they will get.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -254,13 +189,8 @@ impl CaClient {
             ));
         }
         let log = HandshakeLog::default();
-        let tls = card_client_config(
-            server_roots_pem,
-            card,
-            auth_slot,
-            auth_cert_der,
-            log.clone(),
-        )?;
+        let roots = Roots::read(server_roots_pem)?;
+        let tls = card_client_config(&roots, card, auth_slot, auth_cert_der, log.clone())?;
         let http = Client::builder()
             .tls_backend_preconfigured(tls)
             .https_only(true)
@@ -753,23 +683,6 @@ mod tests {
         assert_eq!(e.refusal_code(), Some(RefusalCode::Unknown));
         let e = refusal(500, b"");
         assert!(e.to_string().contains("gave no reason"), "{e}");
-    }
-
-    #[test]
-    fn card_errors_map_to_next_steps() {
-        assert_eq!(
-            CaError::from_card(CardError::NotVerified(PinKind::Pin1)),
-            CaError::PinNotVerified
-        );
-        assert!(
-            CaError::PinNotVerified
-                .to_string()
-                .contains("verify PIN1 first")
-        );
-        assert!(matches!(
-            CaError::from_card(CardError::CardDead),
-            CaError::CardSigning(CardError::CardDead)
-        ));
     }
 
     #[test]

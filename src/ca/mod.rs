@@ -4,10 +4,12 @@
 pub mod check;
 pub mod client;
 pub mod csr;
+pub mod error;
 pub mod mock;
 pub mod pkcs7;
 pub mod profile;
 pub mod refusal_code;
+pub mod roots;
 pub mod tls;
 
 pub use profile::{IdentityKind, Profile};

@@ -18,7 +18,8 @@ use sha2::{Digest, Sha256};
 
 use crate::card::{CardError, KeySlot, SharedCard, SignatureScheme};
 
-use super::client::CaError;
+use super::error::CaError;
+use super::roots::Roots;
 
 /// What the card did during TLS handshakes: signatures made and the last card error.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -165,8 +166,6 @@ impl ResolvesClientCert for CardCertResolver {
     }
 }
 
-/// Trust anchors from PEM (one or more `CERTIFICATE` blocks): the CA's TLS server certificate
-/// must chain to one of them.
 /// rustls's clock, read from the program's one calendar ([`crate::pki::date::now_unix`]), so a
 /// handshake judges certificate validity at the same "now" as the checks and screens do.
 #[derive(Debug)]
@@ -190,12 +189,12 @@ pub fn client_builder() -> rustls::ConfigBuilder<ClientConfig, rustls::WantsVers
     )
 }
 
-/// The TLS trust store: every certificate of the root file, read once by
-/// [`crate::ca::check::roots_der`], so TLS and the certificate checks trust the same roots.
-pub fn root_store(server_roots_pem: &[u8]) -> Result<RootCertStore, CaError> {
+/// The TLS trust store: every certificate of the root file, so TLS and the certificate checks
+/// trust the same roots.
+pub fn root_store(roots: &Roots) -> Result<RootCertStore, CaError> {
     let mut store = RootCertStore::empty();
-    for der in crate::ca::check::roots_der(server_roots_pem)? {
-        store.add(CertificateDer::from(der)).map_err(|e| {
+    for der in roots.der() {
+        store.add(CertificateDer::from(der.clone())).map_err(|e| {
             CaError::Config(format!(
                 "a certificate in the CA root file cannot be used as a root ({e}); give the \
                  CA's root.pem"
@@ -205,16 +204,16 @@ pub fn root_store(server_roots_pem: &[u8]) -> Result<RootCertStore, CaError> {
     Ok(store)
 }
 
-/// A rustls client configuration that trusts `server_roots_pem`, presents `auth_cert_der` and
+/// A rustls client configuration that trusts `roots`, presents `auth_cert_der` and
 /// signs with the card key in `auth_slot`. The key's PIN (PIN1) must already be verified.
 pub fn card_client_config(
-    server_roots_pem: &[u8],
+    roots: &Roots,
     card: SharedCard,
     auth_slot: KeySlot,
     auth_cert_der: Vec<u8>,
     log: HandshakeLog,
 ) -> Result<ClientConfig, CaError> {
-    let roots = root_store(server_roots_pem)?;
+    let roots = root_store(roots)?;
     let key = Arc::new(CardSigningKey::new(card, auth_slot, log));
     let certified = Arc::new(CertifiedKey::new(
         vec![CertificateDer::from(auth_cert_der)],

@@ -64,7 +64,7 @@ pub fn list(
         }
     }
     let now = crate::pki::date::now_unix();
-    let roots = crate::ca::check::roots_der(request.ca_root_pem)?;
+    let roots = crate::ca::roots::Roots::read(request.ca_root_pem)?;
     let mut issuers: Vec<(Profile, Vec<Vec<u8>>)> = Vec::new();
     let mut out = Vec::new();
     for cert in issued {
@@ -110,7 +110,7 @@ pub fn list(
                         trust_level: cert.profile.trust_level(),
                         profile: cert.profile,
                     };
-                    match check_issued(&info.der, &cas, &roots, &expected, now) {
+                    match check_issued(&info.der, &cas, roots.der(), &expected, now) {
                         Ok(_) => Fit::Writable(*slot),
                         Err(e) => Fit::FailsChecks(e),
                     }

@@ -199,9 +199,9 @@ pub fn renew_until(
     // By shape first: with nothing due the CA is not needed.
     let looks_due = !plan(&overview, request.only, now)?.is_empty();
     report_read(&mut job.report, &overview)?;
-    let roots = crate::ca::check::roots_der(request.ca_root_pem)?;
+    let roots = crate::ca::roots::Roots::read(request.ca_root_pem)?;
     let (plans, checked, mut session) = if looks_due {
-        check_and_plan(&mut job, request, &overview, &roots, now)?
+        check_and_plan(&mut job, request, &overview, roots.der(), now)?
     } else {
         job.card()
             .with(|c| c.verify_pin(PinKind::Pin1, request.pin1))?;
@@ -214,7 +214,7 @@ pub fn renew_until(
     let known = Known {
         overview: &overview,
         checked: &checked,
-        roots: &roots,
+        roots: roots.der(),
         now,
     };
     let mut done = Done::default();

@@ -114,9 +114,9 @@ fn check_customer(
             customer.hsa_id
         )));
     }
-    let roots = crate::ca::check::roots_der(ca_root_pem)?;
+    let roots = crate::ca::roots::Roots::read(ca_root_pem)?;
     let cas = client.all_cacerts()?;
-    chain_to_root(&cert, &cas, &roots, crate::pki::date::now_unix())
+    chain_to_root(&cert, &cas, roots.der(), crate::pki::date::now_unix())
         .map_err(|e| not_trusted(e.to_string()))?;
     if !cert.is_valid_at(crate::pki::date::now_unix()) {
         return Err(not_trusted("it is not valid today".into()));

@@ -110,7 +110,7 @@ struct Session {
     /// Whom the card's login certificate names, and the CA agrees.
     hsa_id: String,
     personnummer: Option<String>,
-    roots: Vec<Vec<u8>>,
+    roots: crate::ca::roots::Roots,
     /// Why the CA would issue nothing new, if it said so.
     refusal: Option<crate::ca::client::Refusal>,
 }
@@ -145,7 +145,7 @@ fn sign_in(
             ca: me.hsa_id.clone(),
         });
     }
-    let roots = crate::ca::check::roots_der(request.ca_root_pem)?;
+    let roots = crate::ca::roots::Roots::read(request.ca_root_pem)?;
     job.report
         .step(Step::LogIn, format!("Logged in to the CA as {}", me.hsa_id))?;
     Ok(Session {
@@ -170,7 +170,7 @@ fn check_holdings<'o>(
         &mut job.timing,
         &session.client,
         overview,
-        &session.roots,
+        session.roots.der(),
         pairs::Holder {
             hsa_id: &session.hsa_id,
             personnummer: session.personnummer.as_deref(),
@@ -261,7 +261,7 @@ fn issue_missing(
         check_for_card(
             &session.client,
             &mut job.timing,
-            &session.roots,
+            session.roots.der(),
             &cert,
             profile,
             &key,
