@@ -1,8 +1,7 @@
 //! Anchoring the log off the desk. Whoever owns the log file can rebuild the whole chain with
 //! fresh hashes, or cut entries off its end, and [`super::verify`] cannot tell. So the desk
 //! sends each entry's hash, with the action it records, to the CA as soon as the entry is
-//! written ([`Anchor`], `POST /api/v1/audit-anchor`, logged in with the operator's card). The
-//! CA keeps them where the desk cannot change them, and [`check`] compares a log with them:
+//! written ([`Anchor`], logged in with the operator's card). The CA keeps them where the desk cannot change them, and [`check`] compares a log with them:
 //! an entry whose hash differs from its anchor was rewritten, an anchor beyond the log's last
 //! entry shows a shortened log.
 //!
@@ -15,35 +14,19 @@
 
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+/// The anchors' bodies are the CA contract's: the desk sends, and the checks below read, what
+/// the CA defines.
+pub use crate::ca::contract::{
+    Anchor, AnchorList, DESK_NAME_MAX_BYTES, LogInfo, LogList, StoredAnchor,
+};
 
 use super::chain;
 use super::entry::Entry;
 use super::error::AuditError;
 
-/// Where the desk sends an anchor (POST), where an operator reads a log's anchors
-/// (GET `?log=<id>`) and the logs of an operator (GET `?operator=<HSA-id>`).
-pub const POST_PATH: &str = "/api/v1/audit-anchor";
-pub const GET_PATH: &str = "/api/v1/audit-anchors";
-pub const LOGS_PATH: &str = "/api/v1/audit-logs";
-
 /// How long an entry may wait for its anchor before `audit verify --ca` fails: the desk sends
 /// pending anchors with the operator's next login, so a working desk anchors within a day.
 pub const UNANCHORED_GRACE_SECONDS: i64 = 24 * 3600;
-
-/// What the desk sends the CA for one entry: no name or HSA-id, only the hash and the action.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Anchor {
-    /// The log's id: its first entry's hash.
-    pub log: String,
-    pub seq: u64,
-    pub hash: String,
-    /// The entry's action, as in the file (`puk-lookup`, …).
-    pub action: String,
-    /// The desk (computer) that keeps the log, as it names itself: a log belongs to one desk.
-    #[serde(default)]
-    pub desk: String,
-}
 
 impl Anchor {
     /// The anchor of `entry` in the log named `log`, kept at this computer ([`desk_name`]).
@@ -55,23 +38,6 @@ impl Anchor {
             action: entry.action.as_str().to_string(),
             desk: desk_name(),
         }
-    }
-
-    /// Whether the fields have the shapes the desk writes (64 lower-case hex digits, an entry
-    /// number from 1, a short kebab-case action), and the first entry's hash is the log's id.
-    pub fn is_well_formed(&self) -> bool {
-        is_hash(&self.log)
-            && is_hash(&self.hash)
-            && self.seq >= 1
-            && (self.seq != 1 || self.hash == self.log)
-            && !self.action.is_empty()
-            && self.action.len() <= 40
-            && self
-                .action
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b == b'-')
-            && self.desk.len() <= DESK_NAME_MAX_BYTES
-            && !self.desk.chars().any(char::is_control)
     }
 }
 
@@ -85,10 +51,6 @@ pub fn desk_name() -> String {
         .unwrap_or_default();
     desk_name_from(&name)
 }
-
-/// The most bytes of UTF-8 a desk name may have: [`Anchor::is_well_formed`] and so the CA
-/// allow no more.
-pub const DESK_NAME_MAX_BYTES: usize = 64;
 
 /// A host name as the anchors carry it: trimmed, without control characters, cut on a
 /// character boundary to [`DESK_NAME_MAX_BYTES`] (a non-ASCII name of 64 characters is longer
@@ -106,51 +68,6 @@ fn desk_name_from(raw: &str) -> String {
     } else {
         name
     }
-}
-
-fn is_hash(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
-/// One anchor as the CA lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredAnchor {
-    pub seq: u64,
-    pub hash: String,
-    pub action: String,
-    /// When the CA received it (RFC 3339 UTC).
-    pub received: String,
-}
-
-/// The CA's answer to `GET /api/v1/audit-anchors?log=<id>`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AnchorList {
-    pub log: String,
-    /// The operator who owns the log (`None`: the CA never heard of it).
-    #[serde(default)]
-    pub operator: Option<String>,
-    pub anchors: Vec<StoredAnchor>,
-}
-
-/// One log of an operator as the CA lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogInfo {
-    pub log: String,
-    pub desk: String,
-    /// RFC 3339 UTC.
-    pub first_received: String,
-    pub last_received: String,
-    pub anchors: u64,
-    pub last_seq: u64,
-}
-
-/// The CA's answer to `GET /api/v1/audit-logs?operator=<HSA-id>`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogList {
-    pub operator: String,
-    pub logs: Vec<LogInfo>,
 }
 
 /// The id of the log at `path`: its first entry's hash, `None` for an empty log. The chain is

@@ -45,7 +45,8 @@ pub fn finding(line: usize, seq: Option<u64>, reason: BrokenReason) -> String {
 }
 
 fn missing(path: &std::path::Path) -> String {
-    match super::default_path() {
+    // The desk's own log, where `default_path` puts it.
+    match crate::paths::audit_log() {
         Ok(desk) if path == desk => format!(
             "there is no audit log at {}: the desk has recorded nothing on this computer yet",
             path.display()

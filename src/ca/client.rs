@@ -10,11 +10,12 @@ use std::time::Duration;
 use base64::Engine as _;
 use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::header::CONTENT_TYPE;
-use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::pki::CertInfo;
 
+use super::contract::{self as api, Anchor, AnchorList, LogList};
+pub use super::contract::{Me, ProfileOffer, Refusal};
 pub use super::error::CaError;
 use super::pkcs7;
 use super::profile::Profile;
@@ -38,55 +39,6 @@ const MAX_ANSWER_BYTES: u64 = 1 << 20;
 /// again).
 pub const POOL_IDLE: Duration = Duration::from_secs(4);
 
-/// `GET /api/v1/me`: who the CA takes the caller to be and what they will get.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Me {
-    pub hsa_id: String,
-    pub personnummer: String,
-    pub name: String,
-    #[serde(default)]
-    pub organisation: Option<String>,
-    #[serde(default)]
-    pub county: Option<String>,
-    #[serde(default)]
-    pub upn: Option<String>,
-    pub upgrade_allowed: bool,
-    #[serde(default)]
-    pub refusal: Option<Refusal>,
-    /// RFC 3339 date after which upgrades are refused.
-    #[serde(default)]
-    pub deadline: Option<String>,
-    #[serde(default)]
-    pub profiles: Vec<ProfileOffer>,
-}
-
-/// A refusal as the CA words it: a stable code and a message with the next step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Refusal {
-    pub error: RefusalCode,
-    #[serde(default)]
-    pub message: String,
-}
-
-/// One profile the CA will issue to the caller.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProfileOffer {
-    pub label: String,
-    #[serde(default)]
-    pub identity: String,
-    #[serde(default)]
-    pub purpose: String,
-    #[serde(default)]
-    pub trust_level: Option<u8>,
-}
-
-impl ProfileOffer {
-    /// `None` for a label this version does not know (and so will not enrol).
-    pub fn profile(&self) -> Option<Profile> {
-        Profile::from_label(&self.label)
-    }
-}
-
 /// A certificate the CA already issued to the caller (for resuming and "fetch existing").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuedCert {
@@ -94,40 +46,6 @@ pub struct IssuedCert {
     pub serial: String,
     pub not_after: String,
     pub der: Vec<u8>,
-}
-
-#[derive(Deserialize)]
-struct CertificatesAnswer {
-    certificates: Vec<CertificateEntry>,
-}
-
-#[derive(Deserialize)]
-struct CertificateEntry {
-    label: String,
-    #[serde(default)]
-    serial: String,
-    #[serde(default)]
-    not_after: String,
-    der_base64: String,
-}
-
-#[derive(Serialize)]
-struct PukLookupRequest<'a> {
-    hsa_id: &'a str,
-    reason: &'a str,
-    challenge: &'a str,
-    customer_certificate: String,
-    card_serial: &'a str,
-}
-
-#[derive(Serialize)]
-struct ChallengeRequest<'a> {
-    hsa_id: &'a str,
-}
-
-#[derive(Deserialize)]
-struct ChallengeAnswer {
-    challenge: String,
 }
 
 /// What the desk read from the customer's card in its reader: the CA gives a PUK only with it.
@@ -138,11 +56,6 @@ pub struct CustomerCard<'a> {
     pub certificate: &'a [u8],
     /// The serial the card reports.
     pub serial: &'a str,
-}
-
-#[derive(Deserialize)]
-struct PukAnswer {
-    puk: String,
 }
 
 /// A client of one CA, logged in with one card.
@@ -218,17 +131,14 @@ impl CaClient {
 
     /// Who the CA takes the card holder to be, and which profiles they will get.
     pub fn me(&self) -> Result<Me, CaError> {
-        let body = self.send(self.http.get(self.url("/api/v1/me")), Repeat::Safe)?;
+        let body = self.send(self.http.get(self.url(api::ME)), Repeat::Safe)?;
         json(&body)
     }
 
     /// The certificates the CA has issued to the card holder (any card).
     pub fn certificates(&self) -> Result<Vec<IssuedCert>, CaError> {
-        let body = self.send(
-            self.http.get(self.url("/api/v1/certificates")),
-            Repeat::Safe,
-        )?;
-        let answer: CertificatesAnswer = json(&body)?;
+        let body = self.send(self.http.get(self.url(api::CERTIFICATES)), Repeat::Safe)?;
+        let answer: api::Certificates = json(&body)?;
         let mut out = Vec::new();
         for entry in answer.certificates {
             let Some(profile) = Profile::from_label(&entry.label) else {
@@ -253,7 +163,7 @@ impl CaClient {
 
     /// The CA certificates of a profile (its issuing CA and the root), DER.
     pub fn cacerts(&self, profile: Profile) -> Result<Vec<Vec<u8>>, CaError> {
-        let url = self.url(&format!("/.well-known/est/{}/cacerts", profile.label()));
+        let url = self.url(&api::est_path(Some(profile), api::CACERTS));
         let body = self.send(self.http.get(url), Repeat::Safe)?;
         let certs =
             pkcs7::parse_certs_only_base64(&body).map_err(|e| CaError::Malformed(e.to_string()))?;
@@ -270,7 +180,7 @@ impl CaClient {
     /// e.g. to check that a customer's certificate chains to the configured root.
     pub fn all_cacerts(&self) -> Result<Vec<Vec<u8>>, CaError> {
         let body = self.send(
-            self.http.get(self.url("/.well-known/est/cacerts")),
+            self.http.get(self.url(&api::est_path(None, api::CACERTS))),
             Repeat::Safe,
         )?;
         pkcs7::parse_certs_only_base64(&body).map_err(|e| CaError::Malformed(e.to_string()))
@@ -279,13 +189,13 @@ impl CaClient {
     /// Enrol `csr_der` (PKCS#10, signed by the card) for `profile`; returns the issued
     /// certificate, not yet checked (see [`super::check::check_issued`]).
     pub fn enroll(&self, profile: Profile, csr_der: &[u8]) -> Result<Vec<u8>, CaError> {
-        self.est_enroll(profile, "simpleenroll", csr_der)
+        self.est_enroll(profile, api::SIMPLEENROLL, csr_der)
     }
 
     /// Renew (EST `simplereenroll`, RFC 7030 4.2.2): `csr_der` carries the new key; the CA
     /// knows which certificate is renewed from the one this client logged in with.
     pub fn reenroll(&self, profile: Profile, csr_der: &[u8]) -> Result<Vec<u8>, CaError> {
-        self.est_enroll(profile, "simplereenroll", csr_der)
+        self.est_enroll(profile, api::SIMPLEREENROLL, csr_der)
     }
 
     fn est_enroll(
@@ -294,12 +204,12 @@ impl CaClient {
         operation: &str,
         csr_der: &[u8],
     ) -> Result<Vec<u8>, CaError> {
-        let url = self.url(&format!("/.well-known/est/{}/{operation}", profile.label()));
+        let url = self.url(&api::est_path(Some(profile), operation));
         let body = base64::engine::general_purpose::STANDARD.encode(csr_der);
         let request = self
             .http
             .post(url)
-            .header(CONTENT_TYPE, "application/pkcs10")
+            .header(CONTENT_TYPE, api::PKCS10)
             .header("Content-Transfer-Encoding", "base64")
             .body(body);
         // Safe to repeat: see [`Repeat::Safe`].
@@ -318,47 +228,48 @@ impl CaClient {
         customer: &CustomerCard<'_>,
         reason: &str,
     ) -> Result<Zeroizing<String>, CaError> {
-        let ask = serde_json::to_vec(&ChallengeRequest {
-            hsa_id: customer.hsa_id,
+        let ask = serde_json::to_vec(&api::ChallengeRequest {
+            hsa_id: customer.hsa_id.to_string(),
         })
         .map_err(|e| CaError::Config(e.to_string()))?;
         let body = self.send(
             self.http
-                .post(self.url("/api/v1/puk-challenge"))
-                .header(CONTENT_TYPE, "application/json")
+                .post(self.url(api::PUK_CHALLENGE))
+                .header(CONTENT_TYPE, api::JSON)
                 .body(ask),
             // A challenge nobody spends expires: asking again is harmless.
             Repeat::Safe,
         )?;
-        let challenge: ChallengeAnswer = json(&body)?;
-        let request = serde_json::to_vec(&PukLookupRequest {
-            hsa_id: customer.hsa_id,
-            reason,
-            challenge: &challenge.challenge,
-            customer_certificate: base64::engine::general_purpose::STANDARD
-                .encode(customer.certificate),
-            card_serial: customer.serial,
+        let challenge: api::Challenge = json(&body)?;
+        let request = serde_json::to_vec(&api::PukLookup {
+            hsa_id: customer.hsa_id.to_string(),
+            reason: Some(reason.to_string()),
+            challenge: Some(challenge.challenge),
+            customer_certificate: Some(
+                base64::engine::general_purpose::STANDARD.encode(customer.certificate),
+            ),
+            card_serial: Some(customer.serial.to_string()),
         })
         .map_err(|e| CaError::Config(e.to_string()))?;
         let body = self.send(
             self.http
-                .post(self.url("/api/v1/puk-lookup"))
-                .header(CONTENT_TYPE, "application/json")
+                .post(self.url(api::PUK_LOOKUP))
+                .header(CONTENT_TYPE, api::JSON)
                 .body(request),
             Repeat::Never,
         )?;
-        let answer: PukAnswer = serde_json::from_slice(&body)
+        let mut answer: api::PukAnswer = serde_json::from_slice(&body)
             .map_err(|_| CaError::Malformed("the PUK answer is not the expected JSON".into()))?;
-        Ok(Zeroizing::new(answer.puk))
+        Ok(Zeroizing::new(std::mem::take(&mut answer.puk)))
     }
 
     /// Anchor one desk audit entry at the CA (the caller's card must be an operator's).
-    pub fn send_anchor(&self, anchor: &crate::audit::anchor::Anchor) -> Result<(), CaError> {
+    pub fn send_anchor(&self, anchor: &Anchor) -> Result<(), CaError> {
         let body = serde_json::to_vec(anchor).map_err(|e| CaError::Config(e.to_string()))?;
         self.send(
             self.http
-                .post(self.url(crate::audit::anchor::POST_PATH))
-                .header(CONTENT_TYPE, "application/json")
+                .post(self.url(api::AUDIT_ANCHOR))
+                .header(CONTENT_TYPE, api::JSON)
                 .body(body),
             Repeat::Safe,
         )?;
@@ -366,15 +277,15 @@ impl CaClient {
     }
 
     /// The anchors the CA holds for the audit log `log` (the caller must be an operator).
-    pub fn audit_anchors(&self, log: &str) -> Result<crate::audit::anchor::AnchorList, CaError> {
+    pub fn audit_anchors(&self, log: &str) -> Result<AnchorList, CaError> {
         if !query_safe(log) {
             return Err(CaError::Config(format!(
                 "{log:?} is not an audit log's id (its first entry's hash)"
             )));
         }
-        let url = self.url(&format!("{}?log={log}", crate::audit::anchor::GET_PATH));
+        let url = self.url(&format!("{}?{}={log}", api::AUDIT_ANCHORS, api::LOG_QUERY));
         let body = self.send(self.http.get(url), Repeat::Safe)?;
-        let list: crate::audit::anchor::AnchorList = json(&body)?;
+        let list: AnchorList = json(&body)?;
         if list.log != log {
             return Err(CaError::Malformed(format!(
                 "the CA answered for another log ({})",
@@ -385,18 +296,19 @@ impl CaClient {
     }
 
     /// Every audit log the CA holds for `operator` (HSA-id).
-    pub fn audit_logs(&self, operator: &str) -> Result<crate::audit::anchor::LogList, CaError> {
+    pub fn audit_logs(&self, operator: &str) -> Result<LogList, CaError> {
         if !query_safe(operator) {
             return Err(CaError::Config(format!(
                 "{operator:?} is not an HSA-id; the log names its operator wrongly"
             )));
         }
         let url = self.url(&format!(
-            "{}?operator={operator}",
-            crate::audit::anchor::LOGS_PATH
+            "{}?{}={operator}",
+            api::AUDIT_LOGS,
+            api::OPERATOR_QUERY
         ));
         let body = self.send(self.http.get(url), Repeat::Safe)?;
-        let list: crate::audit::anchor::LogList = json(&body)?;
+        let list: LogList = json(&body)?;
         if list.operator != operator {
             return Err(CaError::Malformed(format!(
                 "the CA answered for another operator ({})",

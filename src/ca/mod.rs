@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod client;
+pub mod contract;
 pub mod csr;
 pub mod error;
 pub mod mock;

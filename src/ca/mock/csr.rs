@@ -5,16 +5,16 @@
 use x509_parser::certification_request::X509CertificationRequest;
 use x509_parser::prelude::FromDer;
 
-use super::refusal::Refusal;
+use super::refusal::Rejection;
 use crate::pki::keys::RsaSpki;
 
 /// The key size of every SITHS card key.
 pub const CARD_KEY_BITS: usize = 2048;
 
 /// The checked CSR's SubjectPublicKeyInfo (DER), the key to certify.
-pub fn check(der: &[u8], own_identity: &str) -> Result<Vec<u8>, Refusal> {
+pub fn check(der: &[u8], own_identity: &str) -> Result<Vec<u8>, Rejection> {
     let (_, csr) = X509CertificationRequest::from_der(der).map_err(|e| {
-        Refusal::bad_csr(format!(
+        Rejection::bad_csr(format!(
             "the certificate request is not a readable PKCS#10 request ({e}); send the DER \
              request base64-encoded"
         ))
@@ -24,19 +24,19 @@ pub fn check(der: &[u8], own_identity: &str) -> Result<Vec<u8>, Refusal> {
     // Key first: ring verifies RSA signatures only from 2048 bits, and a short key must be
     // reported as a short key, not as a bad signature.
     let key = RsaSpki::from_der(&spki).map_err(|_| {
-        Refusal::bad_key(
+        Rejection::bad_key(
             "the request's key is not an RSA key; generate an RSA-2048 key on the card".into(),
         )
     })?;
     if key.bits != CARD_KEY_BITS {
-        return Err(Refusal::bad_key(format!(
+        return Err(Rejection::bad_key(format!(
             "the request's key has {} bits; SITHS card keys are RSA-{CARD_KEY_BITS}, generate a \
              new key of that size",
             key.bits
         )));
     }
     csr.verify_signature().map_err(|_| {
-        Refusal::bad_csr(
+        Rejection::bad_csr(
             "the request's signature does not verify with the key it carries; sign the request \
              with the card key it names"
                 .into(),
@@ -48,7 +48,7 @@ pub fn check(der: &[u8], own_identity: &str) -> Result<Vec<u8>, Refusal> {
         }
         let asked = attr.as_str().unwrap_or("");
         if asked.trim() != own_identity {
-            return Err(Refusal::wrong_identity(
+            return Err(Rejection::wrong_identity(
                 "the request names another person's identity in its serialNumber; leave the \
                  subject empty or name your own identity, the CA fills it from the directory"
                     .into(),
@@ -66,7 +66,7 @@ mod tests {
     fn garbage_is_a_bad_csr_not_a_panic() {
         for bytes in [&b""[..], b"\x30\x03\x02\x01\x00", b"hello"] {
             let r = check(bytes, "TST5565594230-1001").unwrap_err();
-            assert_eq!(r.code, crate::ca::RefusalCode::BadCsr);
+            assert_eq!(r.refusal.error, crate::ca::RefusalCode::BadCsr);
         }
     }
 }

@@ -8,7 +8,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::{Deserialize, Serialize};
 
-use super::MockError;
+use super::error::MockError;
 use super::persons::Directory;
 use crate::pki::{Date, TestCa};
 

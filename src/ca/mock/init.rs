@@ -14,8 +14,8 @@ use std::time::Instant;
 
 use rsa::RsaPrivateKey;
 
-use super::MockError;
 use super::dir::{CaName, Config, DEFAULT_DEADLINE, MockDir, parse_date, write_json};
+use super::error::MockError;
 use super::persons::{BUILTIN_PERSONS_JSON, Directory, Person};
 use super::store::Store;
 use crate::ca::Profile;

@@ -6,13 +6,16 @@
 //! - [`dir`]: the DIR layout and loaders ([`MockDir`]).
 //! - [`persons`]: the directory of test persons.
 //! - [`init`]: `ca-mock init`.
-//! - [`api`]: what the CA answers; [`csr`] and [`refusal`] its checks and refusals.
+//! - [`api`]: what the CA answers, one module per concern; [`csr`] and [`refusal`] its checks
+//!   and refusals.
+//! - [`error`]: what can stop the mock.
 //! - [`store`]: issued certificates in SQLite.
 //! - [`server`]: TLS and HTTP.
 
 pub mod api;
 pub mod csr;
 pub mod dir;
+pub mod error;
 pub mod init;
 pub mod persons;
 pub mod refusal;
@@ -20,39 +23,16 @@ pub mod server;
 pub mod store;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 pub use api::RateLimit;
 pub use dir::{CaName, Config, MockDir};
+pub use error::MockError;
 pub use init::{InitSummary, init};
 pub use persons::{Directory, Person};
 pub use server::{HandshakeCounts, Limits};
 pub use store::StoredCert;
-
-#[derive(Debug, thiserror::Error)]
-pub enum MockError {
-    #[error("{0} is not empty; give a new or empty directory (ca-mock init never overwrites a CA)")]
-    NotEmpty(PathBuf),
-    #[error("{0}: {1}; check the path and its permissions")]
-    Io(PathBuf, std::io::Error),
-    #[error("{0}: {1}; fix the directory of persons (see assets/test-persons.json)")]
-    Directory(PathBuf, String),
-    #[error("{0}: {1}")]
-    Config(PathBuf, String),
-    #[error("{0}: not a usable PEM file ({1}); run ca-mock init for a fresh directory")]
-    Pem(PathBuf, String),
-    #[error("{0}: {1}")]
-    Pki(PathBuf, crate::pki::PkiError),
-    #[error("{0}: the store failed ({1}); check the file, or move it away to start empty")]
-    Store(PathBuf, String),
-    #[error("{0}: TLS setup failed ({1}); run ca-mock init for a fresh directory")]
-    Tls(PathBuf, String),
-    #[error("{0}: making the card failed ({1})")]
-    Card(PathBuf, String),
-    #[error("cannot listen on {0}: {1}; pick another address or stop what uses it")]
-    Listen(String, std::io::Error),
-}
 
 /// A running CA mock. Dropping it stops the server.
 pub struct MockHandle {

@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use super::MockError;
+use super::error::MockError;
 use crate::ca::{IdentityKind, Profile};
 use crate::pki::issue::{PersonCertRequest, PersonName};
 use crate::pki::{HsaId, Identity};

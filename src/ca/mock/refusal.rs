@@ -1,30 +1,30 @@
-//! The CA's refusals as the contract names them (docs/ca-api.md "Refusals"): an HTTP status, a
-//! stable code the client can act on, and a message that tells the person what to do next.
-
-use serde::Serialize;
+//! The CA mock's refusals as the contract names them (docs/ca-api.md "Refusals"): an HTTP
+//! status and the contract's [`Refusal`] body, a stable code the client can act on and a message
+//! that tells the person what to do next. The wording is the mock's; the shape is the contract's.
 
 use crate::ca::RefusalCode;
+use crate::ca::contract::{PUK_CHALLENGE, PUK_CHALLENGE_SECONDS, Refusal};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Refusal {
-    #[serde(skip)]
+/// A request the CA turns down: the status it answers with and the body it sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
     pub status: u16,
-    #[serde(rename = "error")]
-    pub code: RefusalCode,
-    pub message: String,
+    pub refusal: Refusal,
 }
 
-impl Refusal {
-    pub fn new(status: u16, code: RefusalCode, message: impl Into<String>) -> Refusal {
-        Refusal {
+impl Rejection {
+    pub fn new(status: u16, code: RefusalCode, message: impl Into<String>) -> Rejection {
+        Rejection {
             status,
-            code,
-            message: message.into(),
+            refusal: Refusal {
+                error: code,
+                message: message.into(),
+            },
         }
     }
 
-    pub fn no_client_certificate() -> Refusal {
-        Refusal::new(
+    pub fn no_client_certificate() -> Rejection {
+        Rejection::new(
             401,
             RefusalCode::NoClientCertificate,
             "no client certificate was presented; insert your SITHS card and log in with its \
@@ -32,28 +32,28 @@ impl Refusal {
         )
     }
 
-    pub fn unknown_person() -> Refusal {
-        Refusal::new(
+    pub fn unknown_person() -> Rejection {
+        Rejection::new(
             403,
             RefusalCode::UnknownPerson,
             "the certificate's holder is not in the directory; contact your SITHS service centre",
         )
     }
 
-    pub fn bad_csr(message: String) -> Refusal {
-        Refusal::new(400, RefusalCode::BadCsr, message)
+    pub fn bad_csr(message: String) -> Rejection {
+        Rejection::new(400, RefusalCode::BadCsr, message)
     }
 
-    pub fn bad_key(message: String) -> Refusal {
-        Refusal::new(400, RefusalCode::BadKey, message)
+    pub fn bad_key(message: String) -> Rejection {
+        Rejection::new(400, RefusalCode::BadKey, message)
     }
 
-    pub fn wrong_identity(message: String) -> Refusal {
-        Refusal::new(403, RefusalCode::WrongIdentity, message)
+    pub fn wrong_identity(message: String) -> Rejection {
+        Rejection::new(403, RefusalCode::WrongIdentity, message)
     }
 
-    pub fn profile_not_allowed(label: &str) -> Refusal {
-        Refusal::new(
+    pub fn profile_not_allowed(label: &str) -> Rejection {
+        Rejection::new(
             403,
             RefusalCode::ProfileNotAllowed,
             format!(
@@ -63,16 +63,16 @@ impl Refusal {
         )
     }
 
-    pub fn upgrade_not_allowed() -> Refusal {
-        Refusal::new(
+    pub fn upgrade_not_allowed() -> Rejection {
+        Rejection::new(
             403,
             RefusalCode::UpgradeNotAllowed,
             "your card may not be upgraded; contact your SITHS service centre for a new card",
         )
     }
 
-    pub fn deadline_passed(deadline: &str) -> Refusal {
-        Refusal::new(
+    pub fn deadline_passed(deadline: &str) -> Rejection {
+        Rejection::new(
             403,
             RefusalCode::DeadlinePassed,
             format!(
@@ -81,9 +81,9 @@ impl Refusal {
         )
     }
 
-    pub fn unknown_profile(label: &str) -> Refusal {
+    pub fn unknown_profile(label: &str) -> Rejection {
         let label: String = label.chars().filter(|c| !c.is_control()).take(40).collect();
-        Refusal::new(
+        Rejection::new(
             404,
             RefusalCode::UnknownProfile,
             format!("there is no profile {label:?}; use hsa-auth, hsa-sign, pnr-auth or pnr-sign"),
@@ -91,8 +91,8 @@ impl Refusal {
     }
 
     /// `what` names the path's work ("looking up a PUK", "reading audit logs").
-    pub fn not_operator(what: &str) -> Refusal {
-        Refusal::new(
+    pub fn not_operator(what: &str) -> Rejection {
+        Rejection::new(
             403,
             RefusalCode::NotOperator,
             format!(
@@ -102,8 +102,8 @@ impl Refusal {
         )
     }
 
-    pub fn reason_missing() -> Refusal {
-        Refusal::new(
+    pub fn reason_missing() -> Rejection {
+        Rejection::new(
             400,
             RefusalCode::ReasonMissing,
             "write why the PUK is needed (e.g. the holder's identity check) in \"reason\"",
@@ -112,8 +112,8 @@ impl Refusal {
 
     /// A certificate that is not for logging in (a signature certificate, a server
     /// certificate, one issued outside the person CAs).
-    pub fn not_authentication_certificate(why: &str) -> Refusal {
-        Refusal::new(
+    pub fn not_authentication_certificate(why: &str) -> Rejection {
+        Rejection::new(
             403,
             RefusalCode::NotAuthenticationCertificate,
             format!(
@@ -129,8 +129,8 @@ impl Refusal {
         window_minutes: u64,
         retry_in_seconds: u64,
         at: &str,
-    ) -> Refusal {
-        Refusal::new(
+    ) -> Rejection {
+        Rejection::new(
             429,
             RefusalCode::TooManyLookups,
             format!(
@@ -142,8 +142,8 @@ impl Refusal {
     }
 
     /// An audit anchor that is not shaped as the desk sends it.
-    pub fn bad_anchor() -> Refusal {
-        Refusal::new(
+    pub fn bad_anchor() -> Rejection {
+        Rejection::new(
             400,
             RefusalCode::BadAnchor,
             "send JSON {\"log\", \"seq\", \"hash\", \"action\"}: the log's id and the entry's \
@@ -152,8 +152,8 @@ impl Refusal {
     }
 
     /// An anchor for an entry the CA already holds with another hash.
-    pub fn anchor_conflict(seq: u64) -> Refusal {
-        Refusal::new(
+    pub fn anchor_conflict(seq: u64) -> Rejection {
+        Rejection::new(
             409,
             RefusalCode::AnchorConflict,
             format!(
@@ -163,8 +163,8 @@ impl Refusal {
         )
     }
 
-    pub fn nothing_to_renew(label: &str) -> Refusal {
-        Refusal::new(
+    pub fn nothing_to_renew(label: &str) -> Rejection {
+        Rejection::new(
             403,
             RefusalCode::NothingToRenew,
             format!(
@@ -174,8 +174,8 @@ impl Refusal {
     }
 
     /// A renewal logged in with anything but the pair's current authentication certificate.
-    pub fn renew_with_pair_certificate(label: &str, auth: &str) -> Refusal {
-        Refusal::new(
+    pub fn renew_with_pair_certificate(label: &str, auth: &str) -> Rejection {
+        Rejection::new(
             403,
             RefusalCode::RenewWithPairCertificate,
             format!(
@@ -193,7 +193,7 @@ impl Refusal {
         not_after: &str,
         login: Option<(&str, &str)>,
         opens: &str,
-    ) -> Refusal {
+    ) -> Rejection {
         let days = crate::pki::expiry::RENEWAL_WINDOW_DAYS;
         let message = match login {
             None => format!(
@@ -206,12 +206,12 @@ impl Refusal {
                  once either has at most {days} days left (whole days, rounded down)"
             ),
         };
-        Refusal::new(403, RefusalCode::RenewalNotDue, message)
+        Rejection::new(403, RefusalCode::RenewalNotDue, message)
     }
 
     /// A renewal whose request carries the key of the certificate it would renew.
-    pub fn renewal_needs_new_key(label: &str, serial: &str) -> Refusal {
-        Refusal::new(
+    pub fn renewal_needs_new_key(label: &str, serial: &str) -> Rejection {
+        Rejection::new(
             409,
             RefusalCode::RenewalNeedsNewKey,
             format!(
@@ -224,8 +224,8 @@ impl Refusal {
 
     /// `me` for a holder who holds a current certificate of every profile: no enrolment has
     /// anything to issue.
-    pub fn all_enrolled() -> Refusal {
-        Refusal::new(
+    pub fn all_enrolled() -> Rejection {
+        Rejection::new(
             409,
             RefusalCode::AlreadyEnrolled,
             "you already hold a current certificate of every profile; an enrolment gives back \
@@ -233,8 +233,8 @@ impl Refusal {
         )
     }
 
-    pub fn login_replaced(at: &str) -> Refusal {
-        Refusal::new(
+    pub fn login_replaced(at: &str) -> Rejection {
+        Rejection::new(
             403,
             RefusalCode::LoginReplaced,
             format!(
@@ -244,8 +244,8 @@ impl Refusal {
         )
     }
 
-    pub fn key_replaced(label: &str) -> Refusal {
-        Refusal::new(
+    pub fn key_replaced(label: &str) -> Rejection {
+        Rejection::new(
             409,
             RefusalCode::KeyReplaced,
             format!(
@@ -255,8 +255,8 @@ impl Refusal {
         )
     }
 
-    pub fn already_enrolled(label: &str, serial: &str, not_after: &str) -> Refusal {
-        Refusal::new(
+    pub fn already_enrolled(label: &str, serial: &str, not_after: &str) -> Rejection {
+        Rejection::new(
             409,
             RefusalCode::AlreadyEnrolled,
             format!(
@@ -268,8 +268,8 @@ impl Refusal {
     }
 
     /// Level 2 logs in, but gets no level-3 certificate and does no service-centre work.
-    pub fn trust_level_too_low(what: &str) -> Refusal {
-        Refusal::new(
+    pub fn trust_level_too_low(what: &str) -> Rejection {
+        Rejection::new(
             403,
             RefusalCode::TrustLevelTooLow,
             format!(
@@ -279,20 +279,20 @@ impl Refusal {
         )
     }
 
-    pub fn bad_challenge(why: &str) -> Refusal {
-        Refusal::new(
+    pub fn bad_challenge(why: &str) -> Rejection {
+        Rejection::new(
             403,
             RefusalCode::BadChallenge,
             format!(
-                "{why}; ask for a new one (POST /api/v1/puk-challenge) right before the lookup: \
-                 each is for one lookup by you for that customer, within {} seconds",
-                super::api::PUK_CHALLENGE_SECONDS
+                "{why}; ask for a new one (POST {PUK_CHALLENGE}) right before the lookup: each \
+                 is for one lookup by you for that customer, within {PUK_CHALLENGE_SECONDS} \
+                 seconds"
             ),
         )
     }
 
-    pub fn customer_card(why: &str) -> Refusal {
-        Refusal::new(
+    pub fn customer_card(why: &str) -> Rejection {
+        Rejection::new(
             403,
             RefusalCode::CustomerCardNotShown,
             format!(
@@ -303,16 +303,16 @@ impl Refusal {
     }
 
     /// An anchor for a log that is someone else's (or the same operator's at another desk).
-    pub fn log_of_another(same_operator: bool) -> Refusal {
+    pub fn log_of_another(same_operator: bool) -> Rejection {
         if same_operator {
-            Refusal::new(
+            Rejection::new(
                 403,
                 RefusalCode::LogOfAnotherDesk,
                 "this audit log was started at another desk; each desk keeps its own log, so \
                  anchor this desk's entries in this desk's log",
             )
         } else {
-            Refusal::new(
+            Rejection::new(
                 403,
                 RefusalCode::LogOfAnotherOperator,
                 "this audit log belongs to another operator; log in with your own card at your \
@@ -323,6 +323,6 @@ impl Refusal {
 
     /// JSON body `{"error": …, "message": …}`.
     pub fn body(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_else(|_| b"{\"error\":\"internal\"}".to_vec())
+        serde_json::to_vec(&self.refusal).unwrap_or_else(|_| b"{\"error\":\"internal\"}".to_vec())
     }
 }

@@ -37,9 +37,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
-use super::MockError;
 use super::api::{Ca, Request};
 use super::dir::{MockDir, read_key};
+use super::error::MockError;
 
 /// Bodies are CSRs and small JSON; anything larger is not for this CA.
 const MAX_BODY: usize = 64 * 1024;

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
-use super::MockError;
+use super::error::MockError;
 use crate::audit::anchor::Anchor;
 use crate::ca::Profile;
 use crate::pki::CertInfo;
