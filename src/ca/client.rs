@@ -2,7 +2,9 @@
 //! mutual TLS signed by the card.
 //!
 //! Every failure is a [`CaError`] that says whether the card was touched and what to do next, so
-//! the upgrade workflow can stop cleanly at any request and be resumed later.
+//! the upgrade workflow can stop cleanly at any request and be resumed later. What is sent and
+//! read is [`super::contract`]'s; the bodies the workflows and screens read are named here too,
+//! beside the client that fetches them.
 
 use std::io::Read;
 use std::time::Duration;

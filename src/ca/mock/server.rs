@@ -40,6 +40,9 @@ use tokio_rustls::TlsAcceptor;
 use super::api::{Ca, Request};
 use super::dir::{MockDir, read_key};
 use super::error::MockError;
+use super::refusal::Rejection;
+use crate::ca::RefusalCode;
+use crate::ca::contract;
 
 /// Bodies are CSRs and small JSON; anything larger is not for this CA.
 const MAX_BODY: usize = 64 * 1024;
@@ -399,19 +402,20 @@ async fn answer(
         Ok(Ok(collected)) => collected.to_bytes(),
         Err(_) => {
             log::info!("{peer} {method} {path} -> 408");
+            // Not a `RefusalCode` (docs/ca-api.md "Refusals"): the client reads it as unknown.
             return Ok(response(
                 408,
-                "application/json",
+                contract::JSON,
                 br#"{"error":"timeout","message":"the request body did not arrive in time; send it again"}"#.to_vec(),
             ));
         }
         Ok(Err(_)) => {
             log::info!("{peer} {method} {path} -> 413");
-            return Ok(response(
+            return Ok(refused(Rejection::new(
                 413,
-                "application/json",
-                br#"{"error":"too_large","message":"the request body is too large; send one CSR or one small JSON object"}"#.to_vec(),
-            ));
+                RefusalCode::TooLarge,
+                "the request body is too large; send one CSR or one small JSON object",
+            )));
         }
     };
     let (m, p) = (method.clone(), path.clone());
@@ -429,16 +433,20 @@ async fn answer(
         Ok(reply) => reply,
         Err(e) => {
             log::error!("{peer} {method} {path}: handler failed: {e}");
-            return Ok(response(
+            return Ok(refused(Rejection::new(
                 500,
-                "application/json",
-                br#"{"error":"internal","message":"the CA failed; try again later"}"#.to_vec(),
-            ));
+                RefusalCode::Internal,
+                "the CA failed; try again later",
+            )));
         }
     };
     // Never the body: it may hold a PUK.
     log::info!("{peer} {method} {path} -> {}", reply.status);
     Ok(response(reply.status, reply.content_type, reply.body))
+}
+
+fn refused(rejection: Rejection) -> hyper::Response<Full<Bytes>> {
+    response(rejection.status, contract::JSON, rejection.body())
 }
 
 fn response(

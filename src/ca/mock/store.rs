@@ -15,8 +15,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use super::error::MockError;
-use crate::audit::anchor::Anchor;
 use crate::ca::Profile;
+use crate::ca::contract::Anchor;
 use crate::pki::CertInfo;
 
 /// One stored certificate.

@@ -19,6 +19,8 @@ use super::state::Ca;
 pub(super) const LEVEL_3_ISSUANCE: &str = "a level-3 certificate";
 
 impl Ca {
+    /// Everything under the EST prefix: `rest` is the path after it, `LABEL/OPERATION` or the
+    /// default CA's `cacerts`.
     pub(super) fn est(&self, req: &Request<'_>, rest: &str) -> Result<Reply, Rejection> {
         // No label: the default CA (RFC 7030 3.2.2), whose cacerts are all of this CA's.
         if rest == api::CACERTS {

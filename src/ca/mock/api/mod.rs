@@ -12,20 +12,21 @@
 //! fresh single-use challenge, the challenges within a limit kept on disk; an audit log owned by
 //! whoever anchored it first.
 //!
-//! This module routes; each concern is its own: [`state`] (what is loaded from DIR),
-//! [`exchange`] (request and answer), [`login`] (who logged in, and the login policy), [`est`]
-//! (enrolment), [`renew`], [`issue`] (what both issue), [`holder`] (`me` and `certificates`), [`puk`] (challenges and
-//! lookups with their limit), [`anchors`] (the desk audit logs' anchors).
+//! This module routes; each concern is a module of its own: `state` (what is loaded from DIR),
+//! `exchange` (a request and its answer), `login` (who logged in, and what a login may do),
+//! `est` (EST and enrolment), `renew` (renewal), `issue` (what both issue), `holder` (`me` and
+//! `certificates`), `puk` (challenges and lookups with their limit), `anchors` (the desk audit
+//! logs' anchors).
 
-pub mod anchors;
-pub mod est;
-pub mod exchange;
-pub mod holder;
-pub mod issue;
-pub mod login;
-pub mod puk;
-pub mod renew;
-pub mod state;
+mod anchors;
+mod est;
+mod exchange;
+mod holder;
+mod issue;
+mod login;
+mod puk;
+mod renew;
+mod state;
 
 pub use est::deadline_passed;
 pub use exchange::{Reply, Request};
