@@ -65,6 +65,7 @@ pub struct CaClient {
     base_url: String,
     http: Client,
     log: HandshakeLog,
+    roots: Roots,
 }
 
 impl std::fmt::Debug for CaClient {
@@ -119,6 +120,7 @@ impl CaClient {
             base_url: url.as_str().trim_end_matches('/').to_string(),
             http,
             log,
+            roots,
         })
     }
 
@@ -129,6 +131,12 @@ impl CaClient {
 
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// The roots this client's TLS trusts, for checking what the CA sends against the same
+    /// ones without reading the root file again.
+    pub fn roots(&self) -> &Roots {
+        &self.roots
     }
 
     /// Who the CA takes the card holder to be, and which profiles they will get.

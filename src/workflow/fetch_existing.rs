@@ -64,7 +64,7 @@ pub fn list(
         }
     }
     let now = crate::pki::date::now_unix();
-    let roots = crate::ca::roots::Roots::read(request.ca_root_pem)?;
+    let roots = client.roots();
     let mut issuers: Vec<(Profile, Vec<Vec<u8>>)> = Vec::new();
     let mut out = Vec::new();
     for cert in issued {

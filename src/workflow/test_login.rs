@@ -40,7 +40,7 @@ pub fn puk_lookup(
     reason: &str,
 ) -> Result<zeroize::Zeroizing<String>, WorkflowError> {
     let client = log_in_with(shared, ca_url, ca_root_pem, hsa_id_login_slot, pin1)?;
-    check_customer(&client, ca_root_pem, customer)?;
+    check_customer(&client, customer)?;
     Ok(client.puk_lookup(customer, reason)?)
 }
 
@@ -100,11 +100,7 @@ pub fn send_anchors(
     Ok(sent)
 }
 
-fn check_customer(
-    client: &CaClient,
-    ca_root_pem: &[u8],
-    customer: &Customer<'_>,
-) -> Result<(), WorkflowError> {
+fn check_customer(client: &CaClient, customer: &Customer<'_>) -> Result<(), WorkflowError> {
     let not_trusted = |why: String| WorkflowError::CustomerNotTrusted(why);
     let cert = CertInfo::from_der(customer.certificate).map_err(|e| not_trusted(e.to_string()))?;
     if cert.identity.value() != Some(customer.hsa_id) {
@@ -114,7 +110,7 @@ fn check_customer(
             customer.hsa_id
         )));
     }
-    let roots = crate::ca::roots::Roots::read(ca_root_pem)?;
+    let roots = client.roots();
     let cas = client.all_cacerts()?;
     chain_to_root(&cert, &cas, roots.der(), crate::pki::date::now_unix())
         .map_err(|e| not_trusted(e.to_string()))?;

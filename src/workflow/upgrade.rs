@@ -145,7 +145,7 @@ fn sign_in(
             ca: me.hsa_id.clone(),
         });
     }
-    let roots = crate::ca::roots::Roots::read(request.ca_root_pem)?;
+    let roots = client.roots().clone();
     job.report
         .step(Step::LogIn, format!("Logged in to the CA as {}", me.hsa_id))?;
     Ok(Session {
