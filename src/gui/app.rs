@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::card::{CardOverview, PinKind};
 use crate::gui::i18n::{Lang, Tr};
-use crate::gui::protocol::{CardStatus, Command, Environment, Event, Outcome, Task};
+use crate::gui::protocol::{CardStatus, Environment, Event, Task, TaskOutcome, WorkerCommand};
 use crate::gui::screens;
 use crate::gui::settings::{Settings, SettingsProblem};
 use crate::gui::worker::{Mode, Notifier, Worker};
@@ -55,7 +55,7 @@ pub struct SithsApp {
     pub(crate) settings_notice: Option<(SettingsProblem, Option<PathBuf>)>,
     /// Desk mode: tasks the desk refused to send to the customer's card, finished as refused
     /// in the next frame, as the worker's own failures are.
-    refused: Vec<(Task, crate::gui::desk_model::Refusal)>,
+    refused: Vec<(Task, crate::gui::protocol::DeskRefusal)>,
     /// Today, as unix seconds; fixed in tests and snapshots so "expires in N days" is stable.
     pub(crate) now: Option<i64>,
     first_frame_logged: bool,
@@ -145,7 +145,7 @@ impl SithsApp {
     /// identity check is not sent, and its task finishes at once as refused (the screen that
     /// sent it says why and what to do, its busy state ends, nothing is logged as done to the
     /// card).
-    pub(crate) fn send(&mut self, command: Command) {
+    pub(crate) fn send(&mut self, command: WorkerCommand) {
         if let Some(desk) = &self.desk
             && let Some(task) = crate::gui::desk_model::customer_card_task(&command)
             && let Err(refusal) =
@@ -212,7 +212,7 @@ impl SithsApp {
         let mode = if demo {
             Mode::Demo(None)
         } else {
-            crate::gui::window::readers_mode(&self.settings)
+            Mode::readers(&self.settings)
         };
         let old = std::mem::replace(&mut self.worker, Worker::spawn(mode, self.notifier.clone()));
         // Stopping the old worker waits for its thread (which may be preparing the demo's CA):
@@ -260,7 +260,7 @@ impl SithsApp {
         for (task, refusal) in std::mem::take(&mut self.refused) {
             self.apply(Event::Finished(
                 task,
-                Outcome::Failed(crate::gui::protocol::Failure::Desk(refusal)),
+                TaskOutcome::Failed(crate::gui::protocol::Failure::Desk(refusal)),
             ));
         }
     }
@@ -296,11 +296,11 @@ impl SithsApp {
         }
     }
 
-    fn finished(&mut self, task: Task, outcome: Outcome) {
+    fn finished(&mut self, task: Task, outcome: TaskOutcome) {
         // A refused command never reached the card: nothing to log as done to it.
         let refused = matches!(
             outcome,
-            Outcome::Failed(crate::gui::protocol::Failure::Desk(_))
+            TaskOutcome::Failed(crate::gui::protocol::Failure::Desk(_))
         );
         if self.desk.is_some() && !refused {
             self.audit_customer_task(task, &outcome);
@@ -316,7 +316,7 @@ impl SithsApp {
     }
 
     /// Desk mode: what happened to the customer's card goes into the audit log.
-    fn audit_customer_task(&mut self, task: Task, outcome: &Outcome) {
+    fn audit_customer_task(&mut self, task: Task, outcome: &TaskOutcome) {
         use crate::audit::Action;
         let action = match task {
             Task::UnblockPin => Action::Unblock,
@@ -328,9 +328,9 @@ impl SithsApp {
             Task::VerifyPin | Task::Export | Task::PukLookup => return,
         };
         let (result, detail) = match outcome {
-            Outcome::Failed(f) => (Err(()), self.audit_words(f)),
-            Outcome::PinUnblocked(k) | Outcome::PinChanged(k) => (Ok(()), format!("{k}")),
-            Outcome::Upgraded(s) => (
+            TaskOutcome::Failed(f) => (Err(()), self.audit_words(f)),
+            TaskOutcome::PinUnblocked(k) | TaskOutcome::PinChanged(k) => (Ok(()), format!("{k}")),
+            TaskOutcome::Upgraded(s) => (
                 Ok(()),
                 format!(
                     "{} certificate(s) written, {} legacy slot(s) cleared",
@@ -338,7 +338,7 @@ impl SithsApp {
                     s.removed_slots.len()
                 ),
             ),
-            Outcome::Renewed(s) => (
+            TaskOutcome::Renewed(s) => (
                 Ok(()),
                 format!(
                     "{} certificate(s) renewed, {} old slot(s) cleared",
@@ -346,8 +346,10 @@ impl SithsApp {
                     s.removed_slots.len()
                 ),
             ),
-            Outcome::Existing(list) => (Ok(()), format!("listed {} certificate(s)", list.len())),
-            Outcome::Written(p) => (Ok(()), format!("wrote {} certificate(s)", p.len())),
+            TaskOutcome::Existing(list) => {
+                (Ok(()), format!("listed {} certificate(s)", list.len()))
+            }
+            TaskOutcome::Written(p) => (Ok(()), format!("wrote {} certificate(s)", p.len())),
             _ => (Ok(()), String::new()),
         };
         self.audit(action, result, detail);

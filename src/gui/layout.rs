@@ -4,7 +4,7 @@ use egui::RichText;
 
 use crate::gui::app::{Screen, SithsApp};
 use crate::gui::i18n::Lang;
-use crate::gui::protocol::{CardStatus, Command, DemoAction, Environment, Task};
+use crate::gui::protocol::{CardStatus, DemoAction, Environment, Task, WorkerCommand};
 use crate::gui::screens;
 use crate::gui::widgets;
 
@@ -107,14 +107,14 @@ fn demo_banner(app: &mut SithsApp, ui: &mut egui::Ui) {
                     app.tr
                         .a("demo-failed", &[("detail", reason.as_str().into())]),
                 )
-                .color(widgets::colour(ui, widgets::Status::Error)),
+                .color(widgets::colour(ui, widgets::Tone::Error)),
             );
         }
         Environment::Demo { codes, .. } => {
             ui.label(
                 RichText::new(app.tr.t("demo-banner"))
                     .strong()
-                    .color(widgets::colour(ui, widgets::Status::Warn)),
+                    .color(widgets::colour(ui, widgets::Tone::Warn)),
             );
             // At the desk the codes shown are the operator's own: the customer's PUK is what the
             // desk fetches, so showing it here would defeat the exercise.
@@ -133,10 +133,10 @@ fn demo_banner(app: &mut SithsApp, ui: &mut egui::Ui) {
             ui.horizontal(|ui| {
                 let present = !matches!(app.card, CardStatus::NoCard);
                 if widgets::secondary(ui, &app.tr.t("demo-pull-card"), present) {
-                    app.send(Command::DemoCard(DemoAction::Pull));
+                    app.send(WorkerCommand::DemoCard(DemoAction::Pull));
                 }
                 if widgets::secondary(ui, &app.tr.t("demo-insert-card"), !present) {
-                    app.send(Command::DemoCard(DemoAction::Insert));
+                    app.send(WorkerCommand::DemoCard(DemoAction::Insert));
                 }
                 if app.desk.is_none()
                     && widgets::secondary(ui, &app.tr.t("demo-leave"), app.busy.is_none())

@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 use crate::ca::client::Me;
 use crate::card::{CardCertificate, PinKind, SecretCode};
 use crate::gui::app::SithsApp;
-use crate::gui::protocol::{Command, Failure, Outcome};
+use crate::gui::protocol::{Failure, TaskOutcome, WorkerCommand};
 use crate::gui::widgets;
 use crate::gui::words;
 use crate::layout::PIN_MAX_LEN;
@@ -26,12 +26,12 @@ pub struct CertsScreen {
 }
 
 impl CertsScreen {
-    pub fn finished(&mut self, outcome: Outcome) {
+    pub fn finished(&mut self, outcome: TaskOutcome) {
         self.failure = None;
         match outcome {
-            Outcome::LoggedIn { slot, me } => self.login = Some((slot, me)),
-            Outcome::Exported(path) => self.exported = Some(path),
-            Outcome::Failed(f) => self.failure = Some(f),
+            TaskOutcome::LoggedIn { slot, me } => self.login = Some((slot, me)),
+            TaskOutcome::Exported(path) => self.exported = Some(path),
+            TaskOutcome::Failed(f) => self.failure = Some(f),
             _ => {}
         }
     }
@@ -120,7 +120,7 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
                     let dir = export_dir(&app.certs.export_dir);
                     let path = dir.join(export_file_name(&c.label, &info.serial_hex));
                     app.certs.exported = None;
-                    app.send(Command::ExportCertificate {
+                    app.send(WorkerCommand::ExportCertificate {
                         id: c.id.clone(),
                         path,
                     });
@@ -158,7 +158,7 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
         match pin {
             Ok(pin1) => {
                 app.certs.login = None;
-                app.send(Command::TestLogin { slot, pin1 });
+                app.send(WorkerCommand::TestLogin { slot, pin1 });
             }
             Err(e) => app.certs.failure = Some(Failure::Card(e.into())),
         }

@@ -7,14 +7,16 @@ use egui::RichText;
 
 use crate::card::{CardOverview, PinKind};
 use crate::gui::app::{Screen, SithsApp};
-use crate::gui::protocol::{CardStatus, Environment, Event, Outcome, Task};
+use crate::gui::protocol::{CardStatus, Environment, Event, Task, TaskOutcome};
 use crate::gui::screens::home::{self, CardNeed};
 use crate::gui::widgets;
 use crate::gui::words;
 use crate::gui::worker::Worker;
 use crate::layout::PIN_MAX_LEN;
 
-pub use crate::gui::desk_model::{DeskModel, Gate, Holder, IdDocument, IdentityCheck, hsa_id_of};
+pub use crate::gui::desk_model::{
+    CheckedHolder, DeskModel, Gate, IdDocument, IdentityCheck, hsa_id_of,
+};
 
 /// The desk: the operator's card (its own worker), the desk's rules and form
 /// ([`DeskModel`]) and the audit log.
@@ -75,13 +77,13 @@ pub fn drain(app: &mut SithsApp) {
     }
 }
 
-fn operator_finished(app: &mut SithsApp, task: Task, outcome: Outcome) {
+fn operator_finished(app: &mut SithsApp, task: Task, outcome: TaskOutcome) {
     if task != Task::PukLookup {
         return;
     }
     let (result, detail) = match &outcome {
-        Outcome::Puk { .. } => (Ok(()), String::new()),
-        Outcome::Failed(f) => (Err(()), app.audit_words(f)),
+        TaskOutcome::Puk { .. } => (Ok(()), String::new()),
+        TaskOutcome::Failed(f) => (Err(()), app.audit_words(f)),
         _ => return,
     };
     let reason = app
@@ -102,11 +104,11 @@ fn operator_finished(app: &mut SithsApp, task: Task, outcome: Outcome) {
         return;
     };
     match outcome {
-        Outcome::Puk { puk, anchored } => {
+        TaskOutcome::Puk { puk, anchored } => {
             desk.audit.anchored(&anchored);
             desk.model.puk_arrived(customer.as_ref(), puk);
         }
-        Outcome::Failed(f) => desk.model.failure = Some(f),
+        TaskOutcome::Failed(f) => desk.model.failure = Some(f),
         _ => {}
     }
 }
@@ -190,7 +192,7 @@ fn customer_panel(app: &SithsApp, ui: &mut egui::Ui, customer: Option<&CardOverv
             if warn {
                 ui.label(
                     RichText::new(format!("⚠ {line}"))
-                        .color(widgets::colour(ui, widgets::Status::Warn)),
+                        .color(widgets::colour(ui, widgets::Tone::Warn)),
                 );
             } else {
                 ui.label(line);
@@ -365,7 +367,7 @@ fn help_section(
     if (clicked || enter) && ready {
         widgets::forget_field(ui.ctx(), &pin_label);
         if let Ok(mut command) = desk.model.start_lookup(customer, operator, audit_ok, idle) {
-            if let crate::gui::protocol::Command::PukLookup { anchors, .. } = &mut command {
+            if let crate::gui::protocol::WorkerCommand::PukLookup { anchors, .. } = &mut command {
                 *anchors = desk.audit.pending_anchors();
             }
             desk.operator.send(command);
@@ -467,7 +469,7 @@ fn audit_line(app: &SithsApp, ui: &mut egui::Ui) {
                 app.tr
                     .a("desk-audit-broken", &[("detail", e.as_str().into())]),
             )
-            .color(widgets::colour(ui, widgets::Status::Error)),
+            .color(widgets::colour(ui, widgets::Tone::Error)),
         ),
     };
 }

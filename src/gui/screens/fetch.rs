@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 use crate::ca::Profile;
 use crate::card::{PinKind, SecretCode};
 use crate::gui::app::SithsApp;
-use crate::gui::protocol::{Command, Failure, Outcome};
+use crate::gui::protocol::{Failure, TaskOutcome, WorkerCommand};
 use crate::gui::widgets;
 use crate::gui::words;
 use crate::layout::PIN_MAX_LEN;
@@ -24,10 +24,10 @@ pub struct FetchScreen {
 }
 
 impl FetchScreen {
-    pub fn finished(&mut self, outcome: Outcome) {
+    pub fn finished(&mut self, outcome: TaskOutcome) {
         self.failure = None;
         match outcome {
-            Outcome::Existing(list) => {
+            TaskOutcome::Existing(list) => {
                 self.chosen = list
                     .iter()
                     .filter(|e| matches!(e.fit, Fit::Writable(_)))
@@ -36,11 +36,11 @@ impl FetchScreen {
                 self.list = Some(list);
                 self.written = None;
             }
-            Outcome::Written(profiles) => {
+            TaskOutcome::Written(profiles) => {
                 self.written = Some(profiles);
                 self.list = None;
             }
-            Outcome::Failed(f) => self.failure = Some(f),
+            TaskOutcome::Failed(f) => self.failure = Some(f),
             _ => {}
         }
     }
@@ -67,7 +67,7 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
         match pin {
             Ok(pin1) => {
                 app.fetch.list = None;
-                app.send(Command::FetchList { pin1 });
+                app.send(WorkerCommand::FetchList { pin1 });
             }
             Err(e) => app.fetch.failure = Some(Failure::Card(e.into())),
         }
@@ -106,7 +106,7 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
         }
         let any = !app.fetch.chosen.is_empty();
         if widgets::primary(ui, &app.tr.t("fetch-write"), any && idle) {
-            app.send(Command::FetchWrite {
+            app.send(WorkerCommand::FetchWrite {
                 profiles: app.fetch.chosen.clone(),
             });
         }

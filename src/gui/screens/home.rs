@@ -4,7 +4,7 @@ use egui::RichText;
 
 use crate::card::{CardCertificate, CardOverview, PinKind};
 use crate::gui::app::{Screen, SithsApp};
-use crate::gui::protocol::{CardStatus, Command, Environment};
+use crate::gui::protocol::{CardStatus, Environment, WorkerCommand};
 use crate::gui::widgets;
 use crate::gui::words;
 use crate::pki::{CertInfo, Identity};
@@ -84,7 +84,7 @@ fn start_screen(app: &mut SithsApp, ui: &mut egui::Ui, status: &CardStatus) {
                 });
                 app.settings.reader = chosen.clone();
                 app.save_settings();
-                app.send(Command::UseReader(chosen));
+                app.send(WorkerCommand::UseReader(chosen));
             }
         }
     }
@@ -233,28 +233,28 @@ fn status_banner(
     let tr = &app.tr;
     let idle = app.busy.is_none();
     let (status, text, detail, action) = match need {
-        CardNeed::Dead => (widgets::Status::Error, tr.t("verdict-dead"), None, None),
+        CardNeed::Dead => (widgets::Tone::Error, tr.t("verdict-dead"), None, None),
         CardNeed::Blocked(kind) => (
-            widgets::Status::Error,
+            widgets::Tone::Error,
             words::with_pin(tr, "verdict-blocked", kind),
             expiry,
             Some(words::with_pin(tr, "action-unblock", kind)),
         ),
         CardNeed::Upgrade => (
-            widgets::Status::Warn,
+            widgets::Tone::Warn,
             tr.t("verdict-upgrade"),
             expiry,
             Some(tr.t("action-upgrade")),
         ),
         CardNeed::Renew => (
-            widgets::Status::Warn,
+            widgets::Tone::Warn,
             expiry.unwrap_or_else(|| tr.t("verdict-renew")),
             None,
             Some(tr.t("action-renew")),
         ),
         CardNeed::UpToDate => match expiry {
-            Some(e) => (widgets::Status::Warn, e, None, None),
-            None => (widgets::Status::Ok, tr.t("verdict-up-to-date"), None, None),
+            Some(e) => (widgets::Tone::Warn, e, None, None),
+            None => (widgets::Tone::Ok, tr.t("verdict-up-to-date"), None, None),
         },
     };
     let clicked = widgets::banner(
@@ -356,7 +356,7 @@ fn cert_row(
     if warn {
         ui.label(
             RichText::new(format!("⚠ {valid} ({when})"))
-                .color(widgets::colour(ui, widgets::Status::Warn)),
+                .color(widgets::colour(ui, widgets::Tone::Warn)),
         );
     } else {
         ui.label(valid);
@@ -381,7 +381,7 @@ fn pins(app: &mut SithsApp, ui: &mut egui::Ui, overview: &CardOverview, need: Ca
                 if status.tries_left <= 1 {
                     ui.label(
                         RichText::new(text)
-                            .color(widgets::colour(ui, widgets::Status::Error))
+                            .color(widgets::colour(ui, widgets::Tone::Error))
                             .strong(),
                     );
                 } else {

@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 use crate::card::new_pin::NewPinCheck;
 use crate::card::{CardError, PinKind, SecretCode};
 use crate::gui::app::SithsApp;
-use crate::gui::protocol::{Command, Failure, Outcome, Task};
+use crate::gui::protocol::{Failure, Task, TaskOutcome, WorkerCommand};
 use crate::gui::widgets;
 use crate::gui::words::{self, NextAction};
 use crate::layout::{PIN_MAX_LEN, PUK_LEN};
@@ -53,10 +53,10 @@ impl PinForm {
         }
     }
 
-    pub fn finished(&mut self, outcome: Outcome) {
+    pub fn finished(&mut self, outcome: TaskOutcome) {
         self.result = match outcome {
-            Outcome::PinUnblocked(kind) | Outcome::PinChanged(kind) => Some(Ok(kind)),
-            Outcome::Failed(f) => Some(Err(f)),
+            TaskOutcome::PinUnblocked(kind) | TaskOutcome::PinChanged(kind) => Some(Ok(kind)),
+            TaskOutcome::Failed(f) => Some(Err(f)),
             _ => return,
         };
         self.last_try_understood = false;
@@ -253,12 +253,12 @@ fn show(app: &mut SithsApp, ui: &mut egui::Ui, purpose: FormPurpose) {
         }
         let command = match (code, new) {
             (Ok(code), Ok(new)) => match purpose {
-                FormPurpose::Unblock => Command::UnblockPin {
+                FormPurpose::Unblock => WorkerCommand::UnblockPin {
                     kind,
                     puk: code,
                     new,
                 },
-                FormPurpose::Change => Command::ChangePin {
+                FormPurpose::Change => WorkerCommand::ChangePin {
                     kind,
                     old: code,
                     new,

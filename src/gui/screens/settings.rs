@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use crate::gui::app::SithsApp;
 use crate::gui::i18n::Lang;
-use crate::gui::protocol::{CaSettings, Command, Environment};
+use crate::gui::protocol::{CaSettings, Environment, WorkerCommand};
 use crate::gui::settings::{Settings, SettingsProblem};
 use crate::gui::widgets;
 
@@ -117,11 +117,11 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
             app.settings_form.saved = true;
             return;
         }
-        app.send(Command::SetCa(CaSettings {
+        app.send(WorkerCommand::SetCa(CaSettings {
             url: app.settings.ca_url.clone(),
             root_pem: app.settings.ca_root.clone(),
         }));
-        app.send(Command::UseReader(app.settings.reader.clone()));
+        app.send(WorkerCommand::UseReader(app.settings.reader.clone()));
         app.settings_form.saved = true;
     }
     if app.settings_form.saved {

@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 use crate::card::CardOverview;
 use crate::card::{CardError, PinKind, SecretCode};
 use crate::gui::app::{Screen, SithsApp};
-use crate::gui::protocol::{CardStatus, Command, Failure, Outcome};
+use crate::gui::protocol::{CardStatus, Failure, TaskOutcome, WorkerCommand};
 use crate::gui::widgets;
 use crate::gui::words::{self, NextAction};
 use crate::layout::PIN_MAX_LEN;
@@ -34,7 +34,7 @@ impl Job {
 }
 
 #[derive(Default)]
-pub enum Stage {
+pub enum WizardStage {
     #[default]
     Intro,
     Pins,
@@ -50,7 +50,7 @@ pub enum Stage {
 #[derive(Default)]
 pub struct Wizard {
     pub job: Job,
-    pub stage: Stage,
+    pub stage: WizardStage,
     pub pin1: Zeroizing<String>,
     pub pin2: Zeroizing<String>,
     /// A typed code broke the rules; nothing was sent.
@@ -69,21 +69,21 @@ pub struct Wizard {
 
 impl Wizard {
     pub fn restart_if_finished(&mut self) {
-        if matches!(self.stage, Stage::Done { .. }) {
+        if matches!(self.stage, WizardStage::Done { .. }) {
             *self = Wizard::default();
         }
     }
 
     /// Set the job, unless one is under way (its failure and resume stay on screen).
     pub fn choose(&mut self, job: Job) {
-        if matches!(self.stage, Stage::Intro) {
+        if matches!(self.stage, WizardStage::Intro) {
             self.job = job;
         }
     }
 
     pub fn started(&mut self) {
         self.attempts += 1;
-        self.stage = Stage::Running;
+        self.stage = WizardStage::Running;
         self.steps.clear();
         self.cancelling = false;
     }
@@ -93,37 +93,37 @@ impl Wizard {
     }
 
     pub fn card_changed(&mut self, status: &CardStatus) {
-        if matches!(self.stage, Stage::Running | Stage::Failed(_))
+        if matches!(self.stage, WizardStage::Running | WizardStage::Failed(_))
             && !matches!(status, CardStatus::Ready(_) | CardStatus::Reading)
         {
             self.card_was_pulled = true;
         }
     }
 
-    pub fn finished(&mut self, outcome: Outcome) {
+    pub fn finished(&mut self, outcome: TaskOutcome) {
         self.stage = match outcome {
-            Outcome::Upgraded(summary) => {
+            TaskOutcome::Upgraded(summary) => {
                 self.card_was_pulled = false;
-                Stage::Done {
+                WizardStage::Done {
                     removed_old: !summary.removed_slots.is_empty(),
                     overview: Box::new(summary.overview),
                 }
             }
-            Outcome::Renewed(summary) => {
+            TaskOutcome::Renewed(summary) => {
                 self.card_was_pulled = false;
-                Stage::Done {
+                WizardStage::Done {
                     removed_old: !summary.removed_slots.is_empty(),
                     overview: Box::new(summary.overview),
                 }
             }
             // A wrong code is the holder's to fix on the form, not a failure page.
-            Outcome::Failed(Failure::Card(
+            TaskOutcome::Failed(Failure::Card(
                 e @ (CardError::WrongCode { .. } | CardError::WrongCodeFewer { .. }),
             )) => {
                 self.code_error = Some(Failure::Card(e));
-                Stage::Pins
+                WizardStage::Pins
             }
-            Outcome::Failed(f) => Stage::Failed(f),
+            TaskOutcome::Failed(f) => WizardStage::Failed(f),
             _ => return,
         };
     }
@@ -136,11 +136,11 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
     );
     ui.add_space(8.0);
     match &app.upgrade.stage {
-        Stage::Intro => intro(app, ui),
-        Stage::Pins => pins(app, ui),
-        Stage::Running => running(app, ui),
-        Stage::Done { .. } => done(app, ui),
-        Stage::Failed(_) => failed(app, ui),
+        WizardStage::Intro => intro(app, ui),
+        WizardStage::Pins => pins(app, ui),
+        WizardStage::Running => running(app, ui),
+        WizardStage::Done { .. } => done(app, ui),
+        WizardStage::Failed(_) => failed(app, ui),
     }
 }
 
@@ -162,7 +162,7 @@ fn intro(app: &mut SithsApp, ui: &mut egui::Ui) {
     ui.add_space(8.0);
     ui.horizontal(|ui| {
         if widgets::primary(ui, &app.tr.t("continue"), app.overview().is_some()) {
-            app.upgrade.stage = Stage::Pins;
+            app.upgrade.stage = WizardStage::Pins;
         }
         if widgets::secondary(ui, &app.tr.t("cancel"), true) {
             app.go(app.home_screen());
@@ -202,13 +202,13 @@ fn pins(app: &mut SithsApp, ui: &mut egui::Ui) {
         ],
     );
     if let Some(typo) = &app.upgrade.typo {
-        ui.label(RichText::new(typo).color(widgets::colour(ui, widgets::Status::Error)));
+        ui.label(RichText::new(typo).color(widgets::colour(ui, widgets::Tone::Error)));
     }
     if let Some(f) = &app.upgrade.code_error {
         let text = words::failure(&app.tr, f).text;
         ui.label(
             RichText::new(text)
-                .color(widgets::colour(ui, widgets::Status::Error))
+                .color(widgets::colour(ui, widgets::Tone::Error))
                 .strong(),
         );
     }
@@ -238,8 +238,8 @@ fn pins(app: &mut SithsApp, ui: &mut egui::Ui) {
                 app.upgrade.typo = None;
                 app.upgrade.code_error = None;
                 app.send(match app.upgrade.job {
-                    Job::Upgrade => Command::Upgrade { pin1, pin2 },
-                    Job::Renew => Command::Renew { pin1, pin2 },
+                    Job::Upgrade => WorkerCommand::Upgrade { pin1, pin2 },
+                    Job::Renew => WorkerCommand::Renew { pin1, pin2 },
                 });
                 app.upgrade.started();
             }
@@ -356,7 +356,7 @@ fn running(app: &mut SithsApp, ui: &mut egui::Ui) {
 }
 
 fn done(app: &mut SithsApp, ui: &mut egui::Ui) {
-    let Stage::Done {
+    let WizardStage::Done {
         overview,
         removed_old,
     } = &app.upgrade.stage
@@ -413,7 +413,7 @@ fn done(app: &mut SithsApp, ui: &mut egui::Ui) {
 }
 
 fn failed(app: &mut SithsApp, ui: &mut egui::Ui) {
-    let Stage::Failed(failure) = &app.upgrade.stage else {
+    let WizardStage::Failed(failure) = &app.upgrade.stage else {
         return;
     };
     let explained = words::failure(&app.tr, failure);
@@ -439,7 +439,7 @@ fn failed(app: &mut SithsApp, ui: &mut egui::Ui) {
             match next {
                 NextAction::TryAgain => {
                     if widgets::primary(ui, &app.tr.t("try-again"), card_ready) {
-                        app.upgrade.stage = Stage::Pins;
+                        app.upgrade.stage = WizardStage::Pins;
                     }
                 }
                 NextAction::InsertAndResume => {
@@ -447,7 +447,7 @@ fn failed(app: &mut SithsApp, ui: &mut egui::Ui) {
                         .tr
                         .t(app.upgrade.job.pick("upgrade-resume", "renew-resume"));
                     if widgets::primary(ui, &resume, card_ready) {
-                        app.upgrade.stage = Stage::Pins;
+                        app.upgrade.stage = WizardStage::Pins;
                     }
                 }
                 NextAction::Resume => {
@@ -455,7 +455,7 @@ fn failed(app: &mut SithsApp, ui: &mut egui::Ui) {
                         .tr
                         .t(app.upgrade.job.pick("upgrade-resume", "renew-resume"));
                     if widgets::primary(ui, &resume, card_ready) {
-                        app.upgrade.stage = Stage::Pins;
+                        app.upgrade.stage = WizardStage::Pins;
                     }
                 }
                 NextAction::Unblock(kind) => {
