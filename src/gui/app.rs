@@ -4,27 +4,17 @@
 use std::path::PathBuf;
 
 use crate::card::{CardOverview, PinKind};
+use crate::gui::desk_model::DeskModel;
 use crate::gui::i18n::{Lang, Tr};
+pub use crate::gui::intent::Screen;
+use crate::gui::intent::{Intent, Intents};
+use crate::gui::layout::Pages;
 use crate::gui::protocol::{CardStatus, Environment, Event, Task, TaskOutcome, WorkerCommand};
 use crate::gui::screens;
 use crate::gui::settings::{Settings, SettingsProblem};
+use crate::gui::view::{DeskView, View};
 use crate::gui::worker::{Mode, Notifier, Worker};
 use crate::transport::pcsc::ReaderInfo;
-
-/// The screens of the window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Screen {
-    /// The start screen, or the card overview once a card is ready.
-    Home,
-    Upgrade,
-    Unblock,
-    ChangePin,
-    Certificates,
-    Fetch,
-    Settings,
-    /// The service-centre desk (desk mode only).
-    Desk,
-}
 
 /// Everything the window shows, and the worker it sends commands to.
 pub struct SithsApp {
@@ -39,15 +29,10 @@ pub struct SithsApp {
     pub(crate) card: CardStatus,
     pub(crate) screen: Screen,
     pub(crate) busy: Option<Task>,
-    pub(crate) show_personnummer: bool,
     /// Demo mode: the real reader that now holds a card, offered in the demo banner.
     pub(crate) real_card: Option<String>,
-    pub(crate) upgrade: screens::upgrade::Wizard,
-    pub(crate) unblock: screens::pins::PinForm,
-    pub(crate) change: screens::pins::PinForm,
-    pub(crate) certs: screens::certificates::CertsScreen,
-    pub(crate) fetch: screens::fetch::FetchScreen,
-    pub(crate) settings_form: screens::settings::SettingsForm,
+    /// Each screen's own state.
+    pub(crate) pages: Pages,
     /// Desk mode: the operator's card and the desk's checks and log.
     pub(crate) desk: Option<screens::desk::Desk>,
     /// What was unreadable in the saved settings, and where the original was kept: shown
@@ -71,7 +56,7 @@ impl SithsApp {
         settings_path: Option<PathBuf>,
     ) -> SithsApp {
         let tr = Tr::new(settings.lang);
-        let settings_form = screens::settings::SettingsForm::from(&settings);
+        let pages = Pages::new(&settings);
         SithsApp {
             worker,
             notifier,
@@ -83,14 +68,8 @@ impl SithsApp {
             card: CardStatus::Reading,
             screen: Screen::Home,
             busy: None,
-            show_personnummer: false,
             real_card: None,
-            upgrade: Default::default(),
-            unblock: screens::pins::PinForm::unblock(),
-            change: screens::pins::PinForm::change(),
-            certs: Default::default(),
-            fetch: Default::default(),
-            settings_form,
+            pages,
             desk: None,
             settings_notice: None,
             refused: Vec::new(),
@@ -175,8 +154,8 @@ impl SithsApp {
 
     pub(crate) fn go(&mut self, screen: Screen) {
         if screen == Screen::Upgrade && self.screen != Screen::Upgrade {
-            self.upgrade.restart_if_finished();
-            self.upgrade.choose(screens::upgrade::Job::Upgrade);
+            self.pages.upgrade.restart_if_finished();
+            self.pages.upgrade.choose(screens::upgrade::Job::Upgrade);
         }
         self.screen = screen;
     }
@@ -184,8 +163,8 @@ impl SithsApp {
     /// Open the wizard for a renewal of the card's due pairs (the same steps, resume and
     /// progress as the upgrade).
     pub(crate) fn go_renew(&mut self) {
-        self.upgrade.restart_if_finished();
-        self.upgrade.choose(screens::upgrade::Job::Renew);
+        self.pages.upgrade.restart_if_finished();
+        self.pages.upgrade.choose(screens::upgrade::Job::Renew);
         self.screen = Screen::Upgrade;
     }
 
@@ -201,8 +180,8 @@ impl SithsApp {
 
     /// Open the unblock screen for `kind`.
     pub(crate) fn go_unblock(&mut self, kind: PinKind) {
-        self.unblock.kind = kind;
-        self.unblock.result = None;
+        self.pages.unblock.kind = kind;
+        self.pages.unblock.result = None;
         self.screen = Screen::Unblock;
     }
 
@@ -230,11 +209,11 @@ impl SithsApp {
         self.card = CardStatus::Reading;
         self.busy = None;
         self.screen = Screen::Home;
-        self.upgrade = Default::default();
-        self.certs = Default::default();
-        self.fetch = Default::default();
-        self.unblock = screens::pins::PinForm::unblock();
-        self.change = screens::pins::PinForm::change();
+        self.pages.upgrade = Default::default();
+        self.pages.certs = Default::default();
+        self.pages.fetch = Default::default();
+        self.pages.unblock = screens::pins::PinForm::unblock();
+        self.pages.change = screens::pins::PinForm::change();
     }
 
     pub(crate) fn set_lang(&mut self, lang: Lang) {
@@ -250,6 +229,158 @@ impl SithsApp {
             && let Err(e) = self.settings.save(path)
         {
             log::warn!("cannot save settings to {}: {e}", path.display());
+        }
+    }
+
+    /// Draw with `draw` from a [`View`] of the app and the screens' own state, then apply what
+    /// it asked for. A frame that asked for something is followed by another, which shows it.
+    pub(crate) fn draw(
+        &mut self,
+        ui: &mut egui::Ui,
+        draw: impl FnOnce(&View<'_>, &mut Pages, Option<&mut DeskModel>, &mut egui::Ui) -> Intents,
+    ) {
+        let now = self.now_unix();
+        let (desk, model) = match self.desk.as_mut() {
+            Some(screens::desk::Desk {
+                operator_env,
+                operator_card,
+                operator_busy,
+                model,
+                audit,
+                ..
+            }) => (
+                Some(DeskView {
+                    operator_env,
+                    operator_card,
+                    operator_busy: *operator_busy,
+                    audit,
+                }),
+                Some(model),
+            ),
+            None => (None, None),
+        };
+        let view = View {
+            tr: &self.tr,
+            settings: &self.settings,
+            env: &self.env,
+            readers: &self.readers,
+            card: &self.card,
+            busy: self.busy,
+            screen: self.screen,
+            now,
+            real_card: self.real_card.as_deref(),
+            settings_notice: self.settings_notice.as_ref(),
+            desk,
+        };
+        let intents = draw(&view, &mut self.pages, model, ui);
+        if !intents.is_empty() {
+            self.apply_intents(intents);
+            ui.ctx().request_repaint();
+        }
+    }
+
+    /// The one place where what the user asked for changes the app.
+    fn apply_intents(&mut self, intents: Intents) {
+        for intent in intents {
+            match intent {
+                Intent::GoTo(screen) => self.go(screen),
+                Intent::OpenUnblock { kind, puk } => {
+                    self.pages.unblock.kind = kind;
+                    self.pages.unblock.result = None;
+                    if let Some(puk) = puk {
+                        self.pages.unblock.code = puk;
+                    }
+                    self.screen = Screen::Unblock;
+                }
+                Intent::OpenChangePin => {
+                    self.pages.change.result = None;
+                    self.go(Screen::ChangePin);
+                }
+                Intent::OpenRenew => self.go_renew(),
+                Intent::Send(command) => self.send(command),
+                Intent::Busy(task) => self.busy = Some(task),
+                Intent::CancelJob => self.worker.cancel(),
+                Intent::SwitchToDemo => self.switch_source(true),
+                Intent::SwitchToReaders => self.switch_source(false),
+                Intent::SetLanguage(lang) => self.set_lang(lang),
+                Intent::SaveSettings(settings) => {
+                    self.settings = *settings;
+                    self.save_settings();
+                }
+                Intent::DismissSettingsNotice => self.settings_notice = None,
+                Intent::Audit {
+                    action,
+                    result,
+                    detail,
+                } => self.audit(action, result, detail),
+                Intent::LookUpPuk(mut command) => {
+                    if let Some(desk) = self.desk.as_mut() {
+                        if let WorkerCommand::PukLookup { anchors, .. } = &mut command {
+                            *anchors = desk.audit.pending_anchors();
+                        }
+                        desk.operator.send(command);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Take in the operator worker's events (the customer's come through the app).
+    fn drain_operator(&mut self) {
+        let Some(desk) = self.desk.as_mut() else {
+            return;
+        };
+        let mut finished = Vec::new();
+        while let Some(event) = desk.operator.try_recv() {
+            match event {
+                Event::Environment(env) => desk.operator_env = env,
+                Event::Card(status) => desk.operator_card = status,
+                Event::Busy(task) => desk.operator_busy = Some(task),
+                Event::Finished(task, outcome) => {
+                    desk.operator_busy = None;
+                    finished.push((task, outcome));
+                }
+                Event::Readers(_) | Event::Progress(_) | Event::RealCard(_) => {}
+            }
+        }
+        for (task, outcome) in finished {
+            self.operator_finished(task, outcome);
+        }
+    }
+
+    fn operator_finished(&mut self, task: Task, outcome: TaskOutcome) {
+        if task != Task::PukLookup {
+            return;
+        }
+        let (result, detail) = match &outcome {
+            TaskOutcome::Puk { .. } => (Ok(()), String::new()),
+            TaskOutcome::Failed(f) => (Err(()), self.audit_words(f)),
+            _ => return,
+        };
+        let reason = self
+            .desk
+            .as_ref()
+            .map(|d| d.model.reason.clone())
+            .unwrap_or_default();
+        self.audit(
+            crate::audit::Action::PukLookup,
+            result,
+            format!(
+                "reason: {reason}{}{detail}",
+                if detail.is_empty() { "" } else { "; " }
+            ),
+        );
+        let customer = self.overview().cloned();
+        let Some(desk) = self.desk.as_mut() else {
+            return;
+        };
+        match outcome {
+            TaskOutcome::Puk { puk, anchored } => {
+                desk.audit.anchored(&anchored);
+                desk.model.puk_arrived(customer.as_ref(), puk);
+            }
+            TaskOutcome::Failed(f) => desk.model.failure = Some(f),
+            _ => {}
         }
     }
 
@@ -274,20 +405,20 @@ impl SithsApp {
                     && desk.customer_changed(Some(o))
                 {
                     // Another customer: nothing typed or fetched for the last one stays.
-                    self.unblock = screens::pins::PinForm::unblock();
-                    self.change = screens::pins::PinForm::change();
-                    self.upgrade = Default::default();
+                    self.pages.unblock = screens::pins::PinForm::unblock();
+                    self.pages.change = screens::pins::PinForm::change();
+                    self.pages.upgrade = Default::default();
                 }
                 self.card = status;
-                self.upgrade.card_changed(&self.card);
+                self.pages.upgrade.card_changed(&self.card);
             }
             Event::Busy(task) => {
                 self.busy = Some(task);
                 if matches!(task, Task::Upgrade | Task::Renew) {
-                    self.upgrade.started();
+                    self.pages.upgrade.started();
                 }
             }
-            Event::Progress(p) => self.upgrade.progress(p),
+            Event::Progress(p) => self.pages.upgrade.progress(p),
             Event::RealCard(reader) => self.real_card = reader,
             Event::Finished(task, outcome) => {
                 self.busy = None;
@@ -306,11 +437,11 @@ impl SithsApp {
             self.audit_customer_task(task, &outcome);
         }
         match task {
-            Task::Upgrade | Task::Renew => self.upgrade.finished(outcome),
-            Task::UnblockPin => self.unblock.finished(outcome),
-            Task::ChangePin => self.change.finished(outcome),
-            Task::VerifyPin | Task::TestLogin | Task::Export => self.certs.finished(outcome),
-            Task::FetchList | Task::FetchWrite => self.fetch.finished(outcome),
+            Task::Upgrade | Task::Renew => self.pages.upgrade.finished(outcome),
+            Task::UnblockPin => self.pages.unblock.finished(outcome),
+            Task::ChangePin => self.pages.change.finished(outcome),
+            Task::VerifyPin | Task::TestLogin | Task::Export => self.pages.certs.finished(outcome),
+            Task::FetchList | Task::FetchWrite => self.pages.fetch.finished(outcome),
             Task::PukLookup => {}
         }
     }
@@ -400,7 +531,7 @@ impl SithsApp {
             crate::gui::theme::apply(ui.ctx());
         }
         self.drain_events();
-        screens::desk::drain(self);
+        self.drain_operator();
         crate::gui::layout::frame(self, ui);
         if !self.first_frame_logged {
             self.first_frame_logged = true;

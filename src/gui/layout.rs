@@ -8,6 +8,32 @@ use crate::gui::protocol::{CardStatus, DemoAction, Environment, Task, WorkerComm
 use crate::gui::screens;
 use crate::gui::widgets;
 
+/// Each screen's own state: what is typed and chosen on it. The app resets a page when the card
+/// or the source changes, and routes each finished task to the page that sent it.
+pub struct Pages {
+    pub home: screens::home::HomeState,
+    pub upgrade: screens::upgrade::Wizard,
+    pub unblock: screens::pins::PinForm,
+    pub change: screens::pins::PinForm,
+    pub certs: screens::certificates::CertsScreen,
+    pub fetch: screens::fetch::FetchScreen,
+    pub settings: screens::settings::SettingsForm,
+}
+
+impl Pages {
+    pub fn new(settings: &crate::gui::settings::Settings) -> Pages {
+        Pages {
+            home: Default::default(),
+            upgrade: Default::default(),
+            unblock: screens::pins::PinForm::unblock(),
+            change: screens::pins::PinForm::change(),
+            certs: Default::default(),
+            fetch: Default::default(),
+            settings: screens::settings::SettingsForm::from(settings),
+        }
+    }
+}
+
 pub fn frame(app: &mut SithsApp, ui: &mut egui::Ui) {
     egui::Panel::top("top").show(ui, |ui| top_bar(app, ui));
     if app.settings_notice.is_some() {
@@ -28,7 +54,9 @@ pub fn frame(app: &mut SithsApp, ui: &mut egui::Ui) {
         egui::ScrollArea::vertical()
             .auto_shrink([false, false])
             .show(ui, |ui| match app.screen {
-                Screen::Home => screens::home::show(app, ui),
+                Screen::Home => app.draw(ui, |view, pages, _, ui| {
+                    screens::home::show(view, &mut pages.home, ui)
+                }),
                 Screen::Upgrade => screens::upgrade::show(app, ui),
                 Screen::Unblock => screens::pins::show_unblock(app, ui),
                 Screen::ChangePin => screens::pins::show_change(app, ui),

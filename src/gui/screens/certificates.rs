@@ -109,7 +109,7 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
                     let label = app.tr.t("use-for-login");
                     if ui.radio(selected, label).clicked() && !selected {
                         app.settings.login_certificate = Some(info.fingerprint_sha256.clone());
-                        app.certs.login = None;
+                        app.pages.certs.login = None;
                         app.save_settings();
                     }
                 }
@@ -117,9 +117,9 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
                     .tr
                     .a("export-cert", &[("label", c.label.as_str().into())]);
                 if widgets::secondary(ui, &label, app.busy.is_none()) {
-                    let dir = export_dir(&app.certs.export_dir);
+                    let dir = export_dir(&app.pages.certs.export_dir);
                     let path = dir.join(export_file_name(&c.label, &info.serial_hex));
-                    app.certs.exported = None;
+                    app.pages.certs.exported = None;
                     app.send(WorkerCommand::ExportCertificate {
                         id: c.id.clone(),
                         path,
@@ -145,25 +145,25 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
             words::pin_name(&app.tr, PinKind::Pin1).as_str().into(),
         )],
     );
-    let enter = widgets::code_field(ui, &pin_label, &mut app.certs.pin1, PIN_MAX_LEN);
+    let enter = widgets::code_field(ui, &pin_label, &mut app.pages.certs.pin1, PIN_MAX_LEN);
     let slot = chosen_login(app, &overview.certificates).and_then(|c| c.slot);
-    let ready = slot.is_some() && app.busy.is_none() && !app.certs.pin1.is_empty();
+    let ready = slot.is_some() && app.busy.is_none() && !app.pages.certs.pin1.is_empty();
     let clicked = widgets::primary(ui, &app.tr.t("test-login"), ready);
     if (clicked || enter)
         && ready
         && let Some(slot) = slot
     {
-        let pin = SecretCode::pin(std::mem::take(&mut *app.certs.pin1));
+        let pin = SecretCode::pin(std::mem::take(&mut *app.pages.certs.pin1));
         widgets::forget_field(ui.ctx(), &pin_label);
         match pin {
             Ok(pin1) => {
-                app.certs.login = None;
+                app.pages.certs.login = None;
                 app.send(WorkerCommand::TestLogin { slot, pin1 });
             }
-            Err(e) => app.certs.failure = Some(Failure::Card(e.into())),
+            Err(e) => app.pages.certs.failure = Some(Failure::Card(e.into())),
         }
     }
-    if let Some((_, me)) = &app.certs.login {
+    if let Some((_, me)) = &app.pages.certs.login {
         widgets::success(
             ui,
             &app.tr.a(
@@ -175,7 +175,7 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
             ),
         );
     }
-    if let Some(path) = &app.certs.exported {
+    if let Some(path) = &app.pages.certs.exported {
         widgets::success(
             ui,
             &app.tr.a(
@@ -184,14 +184,14 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
             ),
         );
     }
-    if let Some(f) = &app.certs.failure {
+    if let Some(f) = &app.pages.certs.failure {
         widgets::error_box(ui, &words::failure(&app.tr, f));
     }
     ui.add_space(6.0);
     widgets::text_field(
         ui,
         &app.tr.t("export-dir"),
-        &mut app.certs.export_dir,
+        &mut app.pages.certs.export_dir,
         320.0,
     );
 

@@ -7,7 +7,7 @@ use egui::RichText;
 
 use crate::card::{CardOverview, PinKind};
 use crate::gui::app::{Screen, SithsApp};
-use crate::gui::protocol::{CardStatus, Environment, Event, Task, TaskOutcome};
+use crate::gui::protocol::{CardStatus, Environment, Task};
 use crate::gui::screens::home::{self, CardNeed};
 use crate::gui::widgets;
 use crate::gui::words;
@@ -51,65 +51,6 @@ impl Desk {
             CardStatus::Ready(o) => Some(o),
             _ => None,
         }
-    }
-}
-
-/// Take in the operator worker's events (the customer's come through the app).
-pub fn drain(app: &mut SithsApp) {
-    let Some(desk) = app.desk.as_mut() else {
-        return;
-    };
-    let mut finished = Vec::new();
-    while let Some(event) = desk.operator.try_recv() {
-        match event {
-            Event::Environment(env) => desk.operator_env = env,
-            Event::Card(status) => desk.operator_card = status,
-            Event::Busy(task) => desk.operator_busy = Some(task),
-            Event::Finished(task, outcome) => {
-                desk.operator_busy = None;
-                finished.push((task, outcome));
-            }
-            Event::Readers(_) | Event::Progress(_) | Event::RealCard(_) => {}
-        }
-    }
-    for (task, outcome) in finished {
-        operator_finished(app, task, outcome);
-    }
-}
-
-fn operator_finished(app: &mut SithsApp, task: Task, outcome: TaskOutcome) {
-    if task != Task::PukLookup {
-        return;
-    }
-    let (result, detail) = match &outcome {
-        TaskOutcome::Puk { .. } => (Ok(()), String::new()),
-        TaskOutcome::Failed(f) => (Err(()), app.audit_words(f)),
-        _ => return,
-    };
-    let reason = app
-        .desk
-        .as_ref()
-        .map(|d| d.model.reason.clone())
-        .unwrap_or_default();
-    app.audit(
-        crate::audit::Action::PukLookup,
-        result,
-        format!(
-            "reason: {reason}{}{detail}",
-            if detail.is_empty() { "" } else { "; " }
-        ),
-    );
-    let customer = app.overview().cloned();
-    let Some(desk) = app.desk.as_mut() else {
-        return;
-    };
-    match outcome {
-        TaskOutcome::Puk { puk, anchored } => {
-            desk.audit.anchored(&anchored);
-            desk.model.puk_arrived(customer.as_ref(), puk);
-        }
-        TaskOutcome::Failed(f) => desk.model.failure = Some(f),
-        _ => {}
     }
 }
 
@@ -418,7 +359,7 @@ fn help_section(
                 && widgets::primary(ui, &label, ok && has_puk && !customer.dead())
             {
                 go = Some(Screen::Unblock);
-                app.unblock.kind = kind;
+                app.pages.unblock.kind = kind;
             }
         }
         if need == CardNeed::Upgrade && widgets::secondary(ui, &app.tr.t("action-upgrade"), ok) {
@@ -439,9 +380,9 @@ fn help_section(
             if let Some(desk) = app.desk.as_mut()
                 && let Some(puk) = desk.model.take_puk_for_unblock(customer)
             {
-                app.unblock.code = puk;
+                app.pages.unblock.code = puk;
             }
-            app.unblock.result = None;
+            app.pages.unblock.result = None;
         }
         app.go(screen);
     }

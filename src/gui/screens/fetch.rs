@@ -59,21 +59,21 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
             words::pin_name(&app.tr, PinKind::Pin1).as_str().into(),
         )],
     );
-    let enter = widgets::code_field(ui, &pin_label, &mut app.fetch.pin1, PIN_MAX_LEN);
-    let ready = idle && !app.fetch.pin1.is_empty();
+    let enter = widgets::code_field(ui, &pin_label, &mut app.pages.fetch.pin1, PIN_MAX_LEN);
+    let ready = idle && !app.pages.fetch.pin1.is_empty();
     if (widgets::primary(ui, &app.tr.t("fetch-list"), ready) || enter) && ready {
-        let pin = SecretCode::pin(std::mem::take(&mut *app.fetch.pin1));
+        let pin = SecretCode::pin(std::mem::take(&mut *app.pages.fetch.pin1));
         widgets::forget_field(ui.ctx(), &pin_label);
         match pin {
             Ok(pin1) => {
-                app.fetch.list = None;
+                app.pages.fetch.list = None;
                 app.send(WorkerCommand::FetchList { pin1 });
             }
-            Err(e) => app.fetch.failure = Some(Failure::Card(e.into())),
+            Err(e) => app.pages.fetch.failure = Some(Failure::Card(e.into())),
         }
     }
 
-    if let Some(list) = app.fetch.list.clone() {
+    if let Some(list) = app.pages.fetch.list.clone() {
         ui.add_space(8.0);
         if list.is_empty() {
             ui.label(app.tr.t("fetch-none"));
@@ -87,12 +87,12 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
                 words::fit(&app.tr, &e.fit)
             );
             let response = if writable {
-                let mut on = app.fetch.chosen.contains(&e.profile);
+                let mut on = app.pages.fetch.chosen.contains(&e.profile);
                 let r = ui.checkbox(&mut on, text);
                 if r.changed() {
-                    app.fetch.chosen.retain(|p| *p != e.profile);
+                    app.pages.fetch.chosen.retain(|p| *p != e.profile);
                     if on {
-                        app.fetch.chosen.push(e.profile);
+                        app.pages.fetch.chosen.push(e.profile);
                     }
                 }
                 r
@@ -104,20 +104,20 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
                 response.on_hover_text(technical);
             }
         }
-        let any = !app.fetch.chosen.is_empty();
+        let any = !app.pages.fetch.chosen.is_empty();
         if widgets::primary(ui, &app.tr.t("fetch-write"), any && idle) {
             app.send(WorkerCommand::FetchWrite {
-                profiles: app.fetch.chosen.clone(),
+                profiles: app.pages.fetch.chosen.clone(),
             });
         }
     }
-    if let Some(written) = &app.fetch.written {
+    if let Some(written) = &app.pages.fetch.written {
         widgets::success(
             ui,
             &app.tr.a("fetch-written", &[("n", written.len().into())]),
         );
     }
-    if let Some(f) = &app.fetch.failure {
+    if let Some(f) = &app.pages.fetch.failure {
         widgets::error_box(ui, &words::failure(&app.tr, f));
     }
     ui.add_space(8.0);

@@ -80,8 +80,8 @@ pub fn show_change(app: &mut SithsApp, ui: &mut egui::Ui) {
 
 fn form(app: &mut SithsApp, purpose: FormPurpose) -> &mut PinForm {
     match purpose {
-        FormPurpose::Unblock => &mut app.unblock,
-        FormPurpose::Change => &mut app.change,
+        FormPurpose::Unblock => &mut app.pages.unblock,
+        FormPurpose::Change => &mut app.pages.change,
     }
 }
 
@@ -112,8 +112,8 @@ fn show(app: &mut SithsApp, ui: &mut egui::Ui, purpose: FormPurpose) {
     form(app, purpose).kind = kind;
 
     let form_ref = match purpose {
-        FormPurpose::Unblock => &app.unblock,
-        FormPurpose::Change => &app.change,
+        FormPurpose::Unblock => &app.pages.unblock,
+        FormPurpose::Change => &app.pages.change,
     };
     if let Some(result) = &form_ref.result {
         match result {

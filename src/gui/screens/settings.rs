@@ -59,13 +59,13 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
     widgets::text_field(
         ui,
         &app.tr.t("settings-ca-url"),
-        &mut app.settings_form.ca_url,
+        &mut app.pages.settings.ca_url,
         320.0,
     );
     widgets::text_field(
         ui,
         &app.tr.t("settings-ca-root"),
-        &mut app.settings_form.ca_root,
+        &mut app.pages.settings.ca_root,
         320.0,
     );
     ui.add_space(4.0);
@@ -73,17 +73,18 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
         let label = ui.label(app.tr.t("settings-reader"));
         let auto = app.tr.t("settings-reader-auto");
         let selected = app
-            .settings_form
+            .pages
+            .settings
             .reader
             .clone()
             .unwrap_or_else(|| auto.clone());
         egui::ComboBox::from_id_salt("reader")
             .selected_text(selected)
             .show_ui(ui, |ui| {
-                ui.selectable_value(&mut app.settings_form.reader, None, auto);
+                ui.selectable_value(&mut app.pages.settings.reader, None, auto);
                 for r in &app.readers {
                     ui.selectable_value(
-                        &mut app.settings_form.reader,
+                        &mut app.pages.settings.reader,
                         Some(r.name.clone()),
                         &r.name,
                     );
@@ -95,13 +96,13 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
     widgets::text_field(
         ui,
         &app.tr.t("settings-pkcs11"),
-        &mut app.settings_form.pkcs11_module,
+        &mut app.pages.settings.pkcs11_module,
         320.0,
     );
     ui.label(egui::RichText::new(app.tr.t("settings-pkcs11-help")).weak());
     ui.add_space(8.0);
     if widgets::primary(ui, &app.tr.t("save"), true) {
-        let form = &app.settings_form;
+        let form = &app.pages.settings;
         app.settings.ca_url = form.ca_url.trim().to_string();
         app.settings.ca_root = Some(form.ca_root.trim())
             .filter(|s| !s.is_empty())
@@ -114,7 +115,7 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
         if module_changed {
             // Another way to the card: a new worker reads it from the start.
             app.switch_source(false);
-            app.settings_form.saved = true;
+            app.pages.settings.saved = true;
             return;
         }
         app.send(WorkerCommand::SetCa(CaSettings {
@@ -122,9 +123,9 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
             root_pem: app.settings.ca_root.clone(),
         }));
         app.send(WorkerCommand::UseReader(app.settings.reader.clone()));
-        app.settings_form.saved = true;
+        app.pages.settings.saved = true;
     }
-    if app.settings_form.saved {
+    if app.pages.settings.saved {
         widgets::success(ui, &app.tr.t("settings-saved"));
     }
 }

@@ -132,10 +132,10 @@ impl Wizard {
 pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
     ui.heading(
         app.tr
-            .t(app.upgrade.job.pick("upgrade-title", "renew-title")),
+            .t(app.pages.upgrade.job.pick("upgrade-title", "renew-title")),
     );
     ui.add_space(8.0);
-    match &app.upgrade.stage {
+    match &app.pages.upgrade.stage {
         WizardStage::Intro => intro(app, ui),
         WizardStage::Pins => pins(app, ui),
         WizardStage::Running => running(app, ui),
@@ -146,7 +146,7 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
 
 fn intro(app: &mut SithsApp, ui: &mut egui::Ui) {
     let tr = &app.tr;
-    let job = app.upgrade.job;
+    let job = app.pages.upgrade.job;
     ui.label(tr.t(job.pick("upgrade-intro", "renew-intro")));
     ui.add_space(4.0);
     for (upgrade, renew) in [
@@ -162,7 +162,7 @@ fn intro(app: &mut SithsApp, ui: &mut egui::Ui) {
     ui.add_space(8.0);
     ui.horizontal(|ui| {
         if widgets::primary(ui, &app.tr.t("continue"), app.overview().is_some()) {
-            app.upgrade.stage = WizardStage::Pins;
+            app.pages.upgrade.stage = WizardStage::Pins;
         }
         if widgets::secondary(ui, &app.tr.t("cancel"), true) {
             app.go(app.home_screen());
@@ -185,26 +185,26 @@ fn pins(app: &mut SithsApp, ui: &mut egui::Ui) {
     let (t1, t2) = (tries(PinKind::Pin1), tries(PinKind::Pin2));
     let keys = widgets::code_grid(
         ui,
-        &format!("upgrade-{}", app.upgrade.attempts),
+        &format!("upgrade-{}", app.pages.upgrade.attempts),
         vec![
             widgets::CodeRow {
                 label: &pin1_label,
-                value: &mut app.upgrade.pin1,
+                value: &mut app.pages.upgrade.pin1,
                 max_len: PIN_MAX_LEN,
                 note: t1,
             },
             widgets::CodeRow {
                 label: &pin2_label,
-                value: &mut app.upgrade.pin2,
+                value: &mut app.pages.upgrade.pin2,
                 max_len: PIN_MAX_LEN,
                 note: t2,
             },
         ],
     );
-    if let Some(typo) = &app.upgrade.typo {
+    if let Some(typo) = &app.pages.upgrade.typo {
         ui.label(RichText::new(typo).color(widgets::colour(ui, widgets::Tone::Error)));
     }
-    if let Some(f) = &app.upgrade.code_error {
+    if let Some(f) = &app.pages.upgrade.code_error {
         let text = words::failure(&app.tr, f).text;
         ui.label(
             RichText::new(text)
@@ -216,35 +216,35 @@ fn pins(app: &mut SithsApp, ui: &mut egui::Ui) {
     // Both codes typed: Enter in PIN1 alone moves on to PIN2 instead of failing.
     let ready = app.overview().is_some()
         && app.busy.is_none()
-        && !app.upgrade.pin1.is_empty()
-        && !app.upgrade.pin2.is_empty();
+        && !app.pages.upgrade.pin1.is_empty()
+        && !app.pages.upgrade.pin2.is_empty();
     let mut start = false;
     ui.horizontal(|ui| {
         let label = app
             .tr
-            .t(app.upgrade.job.pick("upgrade-start", "renew-start"));
+            .t(app.pages.upgrade.job.pick("upgrade-start", "renew-start"));
         start = widgets::primary(ui, &label, ready);
         if widgets::secondary(ui, &app.tr.t("cancel"), true) || keys.cancel {
             app.go(app.home_screen());
         }
     });
     if (start || keys.submit) && ready {
-        let pin1 = SecretCode::pin(std::mem::take(&mut *app.upgrade.pin1));
-        let pin2 = SecretCode::pin(std::mem::take(&mut *app.upgrade.pin2));
+        let pin1 = SecretCode::pin(std::mem::take(&mut *app.pages.upgrade.pin1));
+        let pin2 = SecretCode::pin(std::mem::take(&mut *app.pages.upgrade.pin2));
         widgets::forget_field(ui.ctx(), &pin1_label);
         widgets::forget_field(ui.ctx(), &pin2_label);
         match (pin1, pin2) {
             (Ok(pin1), Ok(pin2)) => {
-                app.upgrade.typo = None;
-                app.upgrade.code_error = None;
-                app.send(match app.upgrade.job {
+                app.pages.upgrade.typo = None;
+                app.pages.upgrade.code_error = None;
+                app.send(match app.pages.upgrade.job {
                     Job::Upgrade => WorkerCommand::Upgrade { pin1, pin2 },
                     Job::Renew => WorkerCommand::Renew { pin1, pin2 },
                 });
-                app.upgrade.started();
+                app.pages.upgrade.started();
             }
             (Err(e), _) | (_, Err(e)) => {
-                app.upgrade.typo = Some(words::pin_rule_error(&app.tr, &e));
+                app.pages.upgrade.typo = Some(words::pin_rule_error(&app.tr, &e));
             }
         }
     }
@@ -253,8 +253,9 @@ fn pins(app: &mut SithsApp, ui: &mut egui::Ui) {
 /// A few milestones instead of twenty steps: one per new pair, then the old pair's removal
 /// (a renewal removes each old pair with its new one).
 fn milestones(app: &SithsApp, ui: &mut egui::Ui, running: bool) {
-    let renew = app.upgrade.job == Job::Renew;
+    let renew = app.pages.upgrade.job == Job::Renew;
     let reached = app
+        .pages
         .upgrade
         .steps
         .iter()
@@ -307,7 +308,7 @@ fn milestone_of(step: &Step, renew: bool) -> u8 {
 
 /// The steps done so far (not the notes of what the card was busy with).
 fn step_list(app: &SithsApp, ui: &mut egui::Ui) {
-    for p in &app.upgrade.steps {
+    for p in &app.pages.upgrade.steps {
         match p.step {
             Step::Working(_) => {}
             Step::Rejected(_) => widgets::warning(ui, &words::step(&app.tr, &p.step)),
@@ -317,9 +318,14 @@ fn step_list(app: &SithsApp, ui: &mut egui::Ui) {
 }
 
 fn running(app: &mut SithsApp, ui: &mut egui::Ui) {
-    let keep = app.upgrade.job.pick("upgrade-keep-card", "renew-keep-card");
+    let keep = app
+        .pages
+        .upgrade
+        .job
+        .pick("upgrade-keep-card", "renew-keep-card");
     widgets::warning(ui, &app.tr.t(keep));
     let (done, total) = app
+        .pages
         .upgrade
         .steps
         .last()
@@ -330,7 +336,7 @@ fn running(app: &mut SithsApp, ui: &mut egui::Ui) {
     milestones(app, ui, true);
     ui.add_space(6.0);
     // What the card is doing now, when the job said so before a slow step.
-    if let Some(p) = app.upgrade.steps.last()
+    if let Some(p) = app.pages.upgrade.steps.last()
         && matches!(p.step, Step::Working(_))
     {
         ui.label(words::step(&app.tr, &p.step));
@@ -345,12 +351,12 @@ fn running(app: &mut SithsApp, ui: &mut egui::Ui) {
             step_list(app, ui);
         });
     ui.add_space(8.0);
-    if app.upgrade.cancelling {
+    if app.pages.upgrade.cancelling {
         ui.label(RichText::new(app.tr.t("cancel-after-step")).weak());
     } else if widgets::secondary(ui, &app.tr.t("cancel"), true)
         || ui.input(|i| i.key_pressed(egui::Key::Escape))
     {
-        app.upgrade.cancelling = true;
+        app.pages.upgrade.cancelling = true;
         app.worker.cancel();
     }
 }
@@ -359,11 +365,11 @@ fn done(app: &mut SithsApp, ui: &mut egui::Ui) {
     let WizardStage::Done {
         overview,
         removed_old,
-    } = &app.upgrade.stage
+    } = &app.pages.upgrade.stage
     else {
         return;
     };
-    let job = app.upgrade.job;
+    let job = app.pages.upgrade.job;
     widgets::success(ui, &app.tr.t(job.pick("upgrade-done", "renew-done")));
     ui.add_space(6.0);
     ui.label(RichText::new(app.tr.t("upgrade-now-on-card")).strong());
@@ -402,18 +408,18 @@ fn done(app: &mut SithsApp, ui: &mut egui::Ui) {
     ui.add_space(4.0);
     ui.horizontal(|ui| {
         if widgets::primary(ui, &app.tr.t("action-try-login"), true) {
-            app.upgrade = Wizard::default();
+            app.pages.upgrade = Wizard::default();
             app.go(Screen::Certificates);
         }
         if widgets::secondary(ui, &app.tr.t("to-overview"), true) {
-            app.upgrade = Wizard::default();
+            app.pages.upgrade = Wizard::default();
             app.go(app.home_screen());
         }
     });
 }
 
 fn failed(app: &mut SithsApp, ui: &mut egui::Ui) {
-    let WizardStage::Failed(failure) = &app.upgrade.stage else {
+    let WizardStage::Failed(failure) = &app.pages.upgrade.stage else {
         return;
     };
     let explained = words::failure(&app.tr, failure);
@@ -423,9 +429,10 @@ fn failed(app: &mut SithsApp, ui: &mut egui::Ui) {
     ui.add_space(8.0);
     let card_ready = app.overview().is_some() && app.busy.is_none();
     let pulled =
-        app.upgrade.card_was_pulled || explained.next.contains(&NextAction::InsertAndResume);
+        app.pages.upgrade.card_was_pulled || explained.next.contains(&NextAction::InsertAndResume);
     if pulled {
         let explain = app
+            .pages
             .upgrade
             .job
             .pick("upgrade-resume-explain", "renew-resume-explain");
@@ -439,23 +446,23 @@ fn failed(app: &mut SithsApp, ui: &mut egui::Ui) {
             match next {
                 NextAction::TryAgain => {
                     if widgets::primary(ui, &app.tr.t("try-again"), card_ready) {
-                        app.upgrade.stage = WizardStage::Pins;
+                        app.pages.upgrade.stage = WizardStage::Pins;
                     }
                 }
                 NextAction::InsertAndResume => {
-                    let resume = app
-                        .tr
-                        .t(app.upgrade.job.pick("upgrade-resume", "renew-resume"));
+                    let resume =
+                        app.tr
+                            .t(app.pages.upgrade.job.pick("upgrade-resume", "renew-resume"));
                     if widgets::primary(ui, &resume, card_ready) {
-                        app.upgrade.stage = WizardStage::Pins;
+                        app.pages.upgrade.stage = WizardStage::Pins;
                     }
                 }
                 NextAction::Resume => {
-                    let resume = app
-                        .tr
-                        .t(app.upgrade.job.pick("upgrade-resume", "renew-resume"));
+                    let resume =
+                        app.tr
+                            .t(app.pages.upgrade.job.pick("upgrade-resume", "renew-resume"));
                     if widgets::primary(ui, &resume, card_ready) {
-                        app.upgrade.stage = WizardStage::Pins;
+                        app.pages.upgrade.stage = WizardStage::Pins;
                     }
                 }
                 NextAction::Unblock(kind) => {
