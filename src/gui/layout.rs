@@ -58,8 +58,12 @@ pub fn frame(app: &mut SithsApp, ui: &mut egui::Ui) {
                     screens::home::show(view, &mut pages.home, ui)
                 }),
                 Screen::Upgrade => screens::upgrade::show(app, ui),
-                Screen::Unblock => screens::pins::show_unblock(app, ui),
-                Screen::ChangePin => screens::pins::show_change(app, ui),
+                Screen::Unblock => app.draw(ui, |view, pages, _, ui| {
+                    screens::pins::show(view, &mut pages.unblock, ui)
+                }),
+                Screen::ChangePin => app.draw(ui, |view, pages, _, ui| {
+                    screens::pins::show(view, &mut pages.change, ui)
+                }),
                 Screen::Certificates => screens::certificates::show(app, ui),
                 Screen::Fetch => screens::fetch::show(app, ui),
                 Screen::Settings => screens::settings::show(app, ui),
