@@ -65,7 +65,9 @@ pub fn frame(app: &mut SithsApp, ui: &mut egui::Ui) {
                     screens::pins::show(view, &mut pages.change, ui)
                 }),
                 Screen::Certificates => screens::certificates::show(app, ui),
-                Screen::Fetch => screens::fetch::show(app, ui),
+                Screen::Fetch => app.draw(ui, |view, pages, _, ui| {
+                    screens::fetch::show(view, &mut pages.fetch, ui)
+                }),
                 Screen::Settings => screens::settings::show(app, ui),
                 Screen::Desk => screens::desk::show(app, ui),
             });
