@@ -37,7 +37,9 @@ impl Pages {
 pub fn frame(app: &mut SithsApp, ui: &mut egui::Ui) {
     egui::Panel::top("top").show(ui, |ui| top_bar(app, ui));
     if app.settings_notice.is_some() {
-        egui::Panel::top("settings_notice").show(ui, |ui| screens::settings::notice(app, ui));
+        egui::Panel::top("settings_notice").show(ui, |ui| {
+            app.draw(ui, |view, _, _, ui| screens::settings::notice(view, ui))
+        });
     }
     if let Some(text) = desk_order(app) {
         egui::Panel::top("desk_order").show(ui, |ui| {
@@ -68,7 +70,9 @@ pub fn frame(app: &mut SithsApp, ui: &mut egui::Ui) {
                 Screen::Fetch => app.draw(ui, |view, pages, _, ui| {
                     screens::fetch::show(view, &mut pages.fetch, ui)
                 }),
-                Screen::Settings => screens::settings::show(app, ui),
+                Screen::Settings => app.draw(ui, |view, pages, _, ui| {
+                    screens::settings::show(view, &mut pages.settings, ui)
+                }),
                 Screen::Desk => screens::desk::show(app, ui),
             });
     });

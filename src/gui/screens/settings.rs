@@ -2,10 +2,11 @@
 
 use std::path::PathBuf;
 
-use crate::gui::app::SithsApp;
 use crate::gui::i18n::Lang;
+use crate::gui::intent::{Intent, Intents};
 use crate::gui::protocol::{CaSettings, Environment, WorkerCommand};
 use crate::gui::settings::{Settings, SettingsProblem};
+use crate::gui::view::View;
 use crate::gui::widgets;
 
 /// What the holder is typing, applied on "Save".
@@ -35,7 +36,8 @@ impl From<&Settings> for SettingsForm {
     }
 }
 
-pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
+pub fn show(app: &View<'_>, form: &mut SettingsForm, ui: &mut egui::Ui) -> Intents {
+    let mut intents = Intents::default();
     ui.heading(app.tr.t("settings-title"));
     ui.add_space(8.0);
 
@@ -46,48 +48,31 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
             ui.radio_value(&mut lang, l, l.native_name());
         }
     });
-    app.set_lang(lang);
+    if lang != app.lang() {
+        intents.push(Intent::SetLanguage(lang));
+    }
     ui.add_space(8.0);
 
-    if let Environment::Demo { ca, .. } = &app.env {
+    if let Environment::Demo { ca, .. } = app.env {
         ui.label(
             app.tr
                 .a("settings-demo-ca", &[("url", ca.url.as_str().into())]),
         );
-        return;
+        return intents;
     }
-    widgets::text_field(
-        ui,
-        &app.tr.t("settings-ca-url"),
-        &mut app.pages.settings.ca_url,
-        320.0,
-    );
-    widgets::text_field(
-        ui,
-        &app.tr.t("settings-ca-root"),
-        &mut app.pages.settings.ca_root,
-        320.0,
-    );
+    widgets::text_field(ui, &app.tr.t("settings-ca-url"), &mut form.ca_url, 320.0);
+    widgets::text_field(ui, &app.tr.t("settings-ca-root"), &mut form.ca_root, 320.0);
     ui.add_space(4.0);
     ui.horizontal(|ui| {
         let label = ui.label(app.tr.t("settings-reader"));
         let auto = app.tr.t("settings-reader-auto");
-        let selected = app
-            .pages
-            .settings
-            .reader
-            .clone()
-            .unwrap_or_else(|| auto.clone());
+        let selected = form.reader.clone().unwrap_or_else(|| auto.clone());
         egui::ComboBox::from_id_salt("reader")
             .selected_text(selected)
             .show_ui(ui, |ui| {
-                ui.selectable_value(&mut app.pages.settings.reader, None, auto);
-                for r in &app.readers {
-                    ui.selectable_value(
-                        &mut app.pages.settings.reader,
-                        Some(r.name.clone()),
-                        &r.name,
-                    );
+                ui.selectable_value(&mut form.reader, None, auto);
+                for r in app.readers {
+                    ui.selectable_value(&mut form.reader, Some(r.name.clone()), &r.name);
                 }
             })
             .response
@@ -96,47 +81,50 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
     widgets::text_field(
         ui,
         &app.tr.t("settings-pkcs11"),
-        &mut app.pages.settings.pkcs11_module,
+        &mut form.pkcs11_module,
         320.0,
     );
     ui.label(egui::RichText::new(app.tr.t("settings-pkcs11-help")).weak());
     ui.add_space(8.0);
     if widgets::primary(ui, &app.tr.t("save"), true) {
-        let form = &app.pages.settings;
-        app.settings.ca_url = form.ca_url.trim().to_string();
-        app.settings.ca_root = Some(form.ca_root.trim())
+        let mut settings = app.settings.clone();
+        settings.ca_url = form.ca_url.trim().to_string();
+        settings.ca_root = Some(form.ca_root.trim())
             .filter(|s| !s.is_empty())
             .map(PathBuf::from);
-        app.settings.reader = form.reader.clone();
+        settings.reader = form.reader.clone();
         let module = Some(form.pkcs11_module.trim().to_string()).filter(|m| !m.is_empty());
-        let module_changed = module != app.settings.pkcs11_module;
-        app.settings.pkcs11_module = module;
-        app.save_settings();
+        let module_changed = module != settings.pkcs11_module;
+        settings.pkcs11_module = module;
+        let ca = CaSettings {
+            url: settings.ca_url.clone(),
+            root_pem: settings.ca_root.clone(),
+        };
+        let reader = settings.reader.clone();
+        intents.push(Intent::SaveSettings(Box::new(settings)));
         if module_changed {
             // Another way to the card: a new worker reads it from the start.
-            app.switch_source(false);
-            app.pages.settings.saved = true;
-            return;
+            intents.push(Intent::SwitchToReaders);
+        } else {
+            intents.push(Intent::Send(WorkerCommand::SetCa(ca)));
+            intents.push(Intent::Send(WorkerCommand::UseReader(reader)));
         }
-        app.send(WorkerCommand::SetCa(CaSettings {
-            url: app.settings.ca_url.clone(),
-            root_pem: app.settings.ca_root.clone(),
-        }));
-        app.send(WorkerCommand::UseReader(app.settings.reader.clone()));
-        app.pages.settings.saved = true;
+        form.saved = true;
     }
-    if app.pages.settings.saved {
+    if form.saved {
         widgets::success(ui, &app.tr.t("settings-saved"));
     }
+    intents
 }
 
 /// The settings file could not all be read: which settings are back to their defaults (named
 /// as the settings screen names them), that the others are kept, and where the original is.
-pub fn notice(app: &mut SithsApp, ui: &mut egui::Ui) {
-    let Some((problem, kept_as)) = &app.settings_notice else {
-        return;
+pub fn notice(app: &View<'_>, ui: &mut egui::Ui) -> Intents {
+    let mut intents = Intents::default();
+    let Some((problem, kept_as)) = app.settings_notice else {
+        return intents;
     };
-    let tr = &app.tr;
+    let tr = app.tr;
     let mut text = match problem {
         SettingsProblem::Fields(fields) => {
             let names: Vec<String> = fields.iter().map(|f| field_name(tr, f)).collect();
@@ -159,10 +147,11 @@ pub fn notice(app: &mut SithsApp, ui: &mut egui::Ui) {
     ui.horizontal_wrapped(|ui| {
         widgets::warning(ui, &text);
         if widgets::secondary(ui, &app.tr.t("settings-notice-close"), true) {
-            app.settings_notice = None;
+            intents.push(Intent::DismissSettingsNotice);
         }
     });
     ui.add_space(4.0);
+    intents
 }
 
 /// A settings field (its name in the file) as the window names it.
