@@ -66,7 +66,9 @@ pub fn frame(app: &mut SithsApp, ui: &mut egui::Ui) {
                 Screen::ChangePin => app.draw(ui, |view, pages, _, ui| {
                     screens::pins::show(view, &mut pages.change, ui)
                 }),
-                Screen::Certificates => screens::certificates::show(app, ui),
+                Screen::Certificates => app.draw(ui, |view, pages, _, ui| {
+                    screens::certificates::show(view, &mut pages.certs, ui)
+                }),
                 Screen::Fetch => app.draw(ui, |view, pages, _, ui| {
                     screens::fetch::show(view, &mut pages.fetch, ui)
                 }),
