@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::card::{CardOverview, PinKind};
+use crate::card::CardOverview;
 use crate::gui::desk_model::DeskModel;
 use crate::gui::i18n::{Lang, Tr};
 pub use crate::gui::intent::Screen;
@@ -166,23 +166,6 @@ impl SithsApp {
         self.pages.upgrade.restart_if_finished();
         self.pages.upgrade.choose(screens::upgrade::Job::Renew);
         self.screen = Screen::Upgrade;
-    }
-
-    /// Where "back" leads after a task or a cancel: the desk at the service centre, the
-    /// overview elsewhere.
-    pub(crate) fn home_screen(&self) -> Screen {
-        if self.desk.is_some() {
-            Screen::Desk
-        } else {
-            Screen::Home
-        }
-    }
-
-    /// Open the unblock screen for `kind`.
-    pub(crate) fn go_unblock(&mut self, kind: PinKind) {
-        self.pages.unblock.kind = kind;
-        self.pages.unblock.result = None;
-        self.screen = Screen::Unblock;
     }
 
     /// Leave the demo for the real readers, or try the demo from the start screen: a new worker

@@ -59,7 +59,9 @@ pub fn frame(app: &mut SithsApp, ui: &mut egui::Ui) {
                 Screen::Home => app.draw(ui, |view, pages, _, ui| {
                     screens::home::show(view, &mut pages.home, ui)
                 }),
-                Screen::Upgrade => screens::upgrade::show(app, ui),
+                Screen::Upgrade => app.draw(ui, |view, pages, _, ui| {
+                    screens::upgrade::show(view, &mut pages.upgrade, ui)
+                }),
                 Screen::Unblock => app.draw(ui, |view, pages, _, ui| {
                     screens::pins::show(view, &mut pages.unblock, ui)
                 }),

@@ -7,8 +7,9 @@ use zeroize::Zeroizing;
 
 use crate::card::CardOverview;
 use crate::card::{CardError, PinKind, SecretCode};
-use crate::gui::app::{Screen, SithsApp};
+use crate::gui::intent::{Intent, Intents, Screen};
 use crate::gui::protocol::{CardStatus, Failure, TaskOutcome, WorkerCommand};
+use crate::gui::view::View;
 use crate::gui::widgets;
 use crate::gui::words::{self, NextAction};
 use crate::layout::PIN_MAX_LEN;
@@ -129,24 +130,23 @@ impl Wizard {
     }
 }
 
-pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
-    ui.heading(
-        app.tr
-            .t(app.pages.upgrade.job.pick("upgrade-title", "renew-title")),
-    );
+pub fn show(app: &View<'_>, w: &mut Wizard, ui: &mut egui::Ui) -> Intents {
+    let mut intents = Intents::default();
+    ui.heading(app.tr.t(w.job.pick("upgrade-title", "renew-title")));
     ui.add_space(8.0);
-    match &app.pages.upgrade.stage {
-        WizardStage::Intro => intro(app, ui),
-        WizardStage::Pins => pins(app, ui),
-        WizardStage::Running => running(app, ui),
-        WizardStage::Done { .. } => done(app, ui),
-        WizardStage::Failed(_) => failed(app, ui),
+    match &w.stage {
+        WizardStage::Intro => intro(app, w, ui, &mut intents),
+        WizardStage::Pins => pins(app, w, ui, &mut intents),
+        WizardStage::Running => running(app, w, ui, &mut intents),
+        WizardStage::Done { .. } => done(app, w, ui, &mut intents),
+        WizardStage::Failed(_) => failed(app, w, ui, &mut intents),
     }
+    intents
 }
 
-fn intro(app: &mut SithsApp, ui: &mut egui::Ui) {
-    let tr = &app.tr;
-    let job = app.pages.upgrade.job;
+fn intro(app: &View<'_>, w: &mut Wizard, ui: &mut egui::Ui, intents: &mut Intents) {
+    let tr = app.tr;
+    let job = w.job;
     ui.label(tr.t(job.pick("upgrade-intro", "renew-intro")));
     ui.add_space(4.0);
     for (upgrade, renew) in [
@@ -162,16 +162,16 @@ fn intro(app: &mut SithsApp, ui: &mut egui::Ui) {
     ui.add_space(8.0);
     ui.horizontal(|ui| {
         if widgets::primary(ui, &app.tr.t("continue"), app.overview().is_some()) {
-            app.pages.upgrade.stage = WizardStage::Pins;
+            w.stage = WizardStage::Pins;
         }
         if widgets::secondary(ui, &app.tr.t("cancel"), true) {
-            app.go(app.home_screen());
+            intents.push(Intent::GoTo(app.home_screen()));
         }
     });
 }
 
-fn pins(app: &mut SithsApp, ui: &mut egui::Ui) {
-    let tr = &app.tr;
+fn pins(app: &View<'_>, w: &mut Wizard, ui: &mut egui::Ui, intents: &mut Intents) {
+    let tr = app.tr;
     ui.label(tr.t("pin-rules"));
     ui.add_space(6.0);
     let tries = |kind| {
@@ -185,27 +185,27 @@ fn pins(app: &mut SithsApp, ui: &mut egui::Ui) {
     let (t1, t2) = (tries(PinKind::Pin1), tries(PinKind::Pin2));
     let keys = widgets::code_grid(
         ui,
-        &format!("upgrade-{}", app.pages.upgrade.attempts),
+        &format!("upgrade-{}", w.attempts),
         vec![
             widgets::CodeRow {
                 label: &pin1_label,
-                value: &mut app.pages.upgrade.pin1,
+                value: &mut w.pin1,
                 max_len: PIN_MAX_LEN,
                 note: t1,
             },
             widgets::CodeRow {
                 label: &pin2_label,
-                value: &mut app.pages.upgrade.pin2,
+                value: &mut w.pin2,
                 max_len: PIN_MAX_LEN,
                 note: t2,
             },
         ],
     );
-    if let Some(typo) = &app.pages.upgrade.typo {
+    if let Some(typo) = &w.typo {
         ui.label(RichText::new(typo).color(widgets::colour(ui, widgets::Tone::Error)));
     }
-    if let Some(f) = &app.pages.upgrade.code_error {
-        let text = words::failure(&app.tr, f).text;
+    if let Some(f) = &w.code_error {
+        let text = words::failure(app.tr, f).text;
         ui.label(
             RichText::new(text)
                 .color(widgets::colour(ui, widgets::Tone::Error))
@@ -214,37 +214,33 @@ fn pins(app: &mut SithsApp, ui: &mut egui::Ui) {
     }
     ui.add_space(8.0);
     // Both codes typed: Enter in PIN1 alone moves on to PIN2 instead of failing.
-    let ready = app.overview().is_some()
-        && app.busy.is_none()
-        && !app.pages.upgrade.pin1.is_empty()
-        && !app.pages.upgrade.pin2.is_empty();
+    let ready =
+        app.overview().is_some() && app.busy.is_none() && !w.pin1.is_empty() && !w.pin2.is_empty();
     let mut start = false;
     ui.horizontal(|ui| {
-        let label = app
-            .tr
-            .t(app.pages.upgrade.job.pick("upgrade-start", "renew-start"));
+        let label = app.tr.t(w.job.pick("upgrade-start", "renew-start"));
         start = widgets::primary(ui, &label, ready);
         if widgets::secondary(ui, &app.tr.t("cancel"), true) || keys.cancel {
-            app.go(app.home_screen());
+            intents.push(Intent::GoTo(app.home_screen()));
         }
     });
     if (start || keys.submit) && ready {
-        let pin1 = SecretCode::pin(std::mem::take(&mut *app.pages.upgrade.pin1));
-        let pin2 = SecretCode::pin(std::mem::take(&mut *app.pages.upgrade.pin2));
+        let pin1 = SecretCode::pin(std::mem::take(&mut *w.pin1));
+        let pin2 = SecretCode::pin(std::mem::take(&mut *w.pin2));
         widgets::forget_field(ui.ctx(), &pin1_label);
         widgets::forget_field(ui.ctx(), &pin2_label);
         match (pin1, pin2) {
             (Ok(pin1), Ok(pin2)) => {
-                app.pages.upgrade.typo = None;
-                app.pages.upgrade.code_error = None;
-                app.send(match app.pages.upgrade.job {
+                w.typo = None;
+                w.code_error = None;
+                intents.push(Intent::Send(match w.job {
                     Job::Upgrade => WorkerCommand::Upgrade { pin1, pin2 },
                     Job::Renew => WorkerCommand::Renew { pin1, pin2 },
-                });
-                app.pages.upgrade.started();
+                }));
+                w.started();
             }
             (Err(e), _) | (_, Err(e)) => {
-                app.pages.upgrade.typo = Some(words::pin_rule_error(&app.tr, &e));
+                w.typo = Some(words::pin_rule_error(app.tr, &e));
             }
         }
     }
@@ -252,11 +248,9 @@ fn pins(app: &mut SithsApp, ui: &mut egui::Ui) {
 
 /// A few milestones instead of twenty steps: one per new pair, then the old pair's removal
 /// (a renewal removes each old pair with its new one).
-fn milestones(app: &SithsApp, ui: &mut egui::Ui, running: bool) {
-    let renew = app.pages.upgrade.job == Job::Renew;
-    let reached = app
-        .pages
-        .upgrade
+fn milestones(app: &View<'_>, w: &Wizard, ui: &mut egui::Ui, running: bool) {
+    let renew = w.job == Job::Renew;
+    let reached = w
         .steps
         .iter()
         .map(|p| milestone_of(&p.step, renew))
@@ -307,39 +301,33 @@ fn milestone_of(step: &Step, renew: bool) -> u8 {
 }
 
 /// The steps done so far (not the notes of what the card was busy with).
-fn step_list(app: &SithsApp, ui: &mut egui::Ui) {
-    for p in &app.pages.upgrade.steps {
+fn step_list(app: &View<'_>, w: &Wizard, ui: &mut egui::Ui) {
+    for p in &w.steps {
         match p.step {
             Step::Working(_) => {}
-            Step::Rejected(_) => widgets::warning(ui, &words::step(&app.tr, &p.step)),
-            _ => widgets::success(ui, &words::step(&app.tr, &p.step)),
+            Step::Rejected(_) => widgets::warning(ui, &words::step(app.tr, &p.step)),
+            _ => widgets::success(ui, &words::step(app.tr, &p.step)),
         }
     }
 }
 
-fn running(app: &mut SithsApp, ui: &mut egui::Ui) {
-    let keep = app
-        .pages
-        .upgrade
-        .job
-        .pick("upgrade-keep-card", "renew-keep-card");
+fn running(app: &View<'_>, w: &mut Wizard, ui: &mut egui::Ui, intents: &mut Intents) {
+    let keep = w.job.pick("upgrade-keep-card", "renew-keep-card");
     widgets::warning(ui, &app.tr.t(keep));
-    let (done, total) = app
-        .pages
-        .upgrade
+    let (done, total) = w
         .steps
         .last()
         .map(|p| (p.done, p.total.max(1)))
         .unwrap_or((0, 1));
     ui.add(egui::ProgressBar::new(done as f32 / total as f32));
     ui.add_space(6.0);
-    milestones(app, ui, true);
+    milestones(app, w, ui, true);
     ui.add_space(6.0);
     // What the card is doing now, when the job said so before a slow step.
-    if let Some(p) = app.pages.upgrade.steps.last()
+    if let Some(p) = w.steps.last()
         && matches!(p.step, Step::Working(_))
     {
-        ui.label(words::step(&app.tr, &p.step));
+        ui.label(words::step(app.tr, &p.step));
     }
     egui::CollapsingHeader::new(app.tr.t("show-details"))
         .id_salt("upgrade-details")
@@ -348,28 +336,28 @@ fn running(app: &mut SithsApp, ui: &mut egui::Ui) {
                 "upgrade-progress",
                 &[("done", done.into()), ("total", total.into())],
             ));
-            step_list(app, ui);
+            step_list(app, w, ui);
         });
     ui.add_space(8.0);
-    if app.pages.upgrade.cancelling {
+    if w.cancelling {
         ui.label(RichText::new(app.tr.t("cancel-after-step")).weak());
     } else if widgets::secondary(ui, &app.tr.t("cancel"), true)
         || ui.input(|i| i.key_pressed(egui::Key::Escape))
     {
-        app.pages.upgrade.cancelling = true;
-        app.worker.cancel();
+        w.cancelling = true;
+        intents.push(Intent::CancelJob);
     }
 }
 
-fn done(app: &mut SithsApp, ui: &mut egui::Ui) {
+fn done(app: &View<'_>, w: &mut Wizard, ui: &mut egui::Ui, intents: &mut Intents) {
     let WizardStage::Done {
         overview,
         removed_old,
-    } = &app.pages.upgrade.stage
+    } = &w.stage
     else {
         return;
     };
-    let job = app.pages.upgrade.job;
+    let job = w.job;
     widgets::success(ui, &app.tr.t(job.pick("upgrade-done", "renew-done")));
     ui.add_space(6.0);
     ui.label(RichText::new(app.tr.t("upgrade-now-on-card")).strong());
@@ -388,8 +376,8 @@ fn done(app: &mut SithsApp, ui: &mut egui::Ui) {
     for info in certs {
         ui.label(format!(
             "• {} – {} ({})",
-            words::identity_kind(&app.tr, &info.identity),
-            words::purpose(&app.tr, info.purpose),
+            words::identity_kind(app.tr, &info.identity),
+            words::purpose(app.tr, info.purpose),
             match info.trust_level {
                 Some(l) => app.tr.a("trust-level", &[("level", l.into())]),
                 None => app.tr.t("trust-level-unknown"),
@@ -408,34 +396,29 @@ fn done(app: &mut SithsApp, ui: &mut egui::Ui) {
     ui.add_space(4.0);
     ui.horizontal(|ui| {
         if widgets::primary(ui, &app.tr.t("action-try-login"), true) {
-            app.pages.upgrade = Wizard::default();
-            app.go(Screen::Certificates);
+            *w = Wizard::default();
+            intents.push(Intent::GoTo(Screen::Certificates));
         }
         if widgets::secondary(ui, &app.tr.t("to-overview"), true) {
-            app.pages.upgrade = Wizard::default();
-            app.go(app.home_screen());
+            *w = Wizard::default();
+            intents.push(Intent::GoTo(app.home_screen()));
         }
     });
 }
 
-fn failed(app: &mut SithsApp, ui: &mut egui::Ui) {
-    let WizardStage::Failed(failure) = &app.pages.upgrade.stage else {
+fn failed(app: &View<'_>, w: &mut Wizard, ui: &mut egui::Ui, intents: &mut Intents) {
+    let WizardStage::Failed(failure) = &w.stage else {
         return;
     };
-    let explained = words::failure(&app.tr, failure);
+    let explained = words::failure(app.tr, failure);
     widgets::error_box(ui, &explained);
     ui.add_space(6.0);
-    step_list(app, ui);
+    step_list(app, w, ui);
     ui.add_space(8.0);
     let card_ready = app.overview().is_some() && app.busy.is_none();
-    let pulled =
-        app.pages.upgrade.card_was_pulled || explained.next.contains(&NextAction::InsertAndResume);
+    let pulled = w.card_was_pulled || explained.next.contains(&NextAction::InsertAndResume);
     if pulled {
-        let explain = app
-            .pages
-            .upgrade
-            .job
-            .pick("upgrade-resume-explain", "renew-resume-explain");
+        let explain = w.job.pick("upgrade-resume-explain", "renew-resume-explain");
         ui.label(app.tr.t(explain));
         if !card_ready {
             widgets::warning(ui, &app.tr.t("insert-card-again"));
@@ -446,30 +429,26 @@ fn failed(app: &mut SithsApp, ui: &mut egui::Ui) {
             match next {
                 NextAction::TryAgain => {
                     if widgets::primary(ui, &app.tr.t("try-again"), card_ready) {
-                        app.pages.upgrade.stage = WizardStage::Pins;
+                        w.stage = WizardStage::Pins;
                     }
                 }
                 NextAction::InsertAndResume => {
-                    let resume =
-                        app.tr
-                            .t(app.pages.upgrade.job.pick("upgrade-resume", "renew-resume"));
+                    let resume = app.tr.t(w.job.pick("upgrade-resume", "renew-resume"));
                     if widgets::primary(ui, &resume, card_ready) {
-                        app.pages.upgrade.stage = WizardStage::Pins;
+                        w.stage = WizardStage::Pins;
                     }
                 }
                 NextAction::Resume => {
-                    let resume =
-                        app.tr
-                            .t(app.pages.upgrade.job.pick("upgrade-resume", "renew-resume"));
+                    let resume = app.tr.t(w.job.pick("upgrade-resume", "renew-resume"));
                     if widgets::primary(ui, &resume, card_ready) {
-                        app.pages.upgrade.stage = WizardStage::Pins;
+                        w.stage = WizardStage::Pins;
                     }
                 }
                 NextAction::Unblock(kind) => {
                     let kind = *kind;
-                    if widgets::primary(ui, &words::with_pin(&app.tr, "action-unblock", kind), true)
+                    if widgets::primary(ui, &words::with_pin(app.tr, "action-unblock", kind), true)
                     {
-                        app.go_unblock(kind);
+                        intents.push(Intent::OpenUnblock { kind, puk: None });
                     }
                 }
                 NextAction::ServiceCentre => {
@@ -477,13 +456,13 @@ fn failed(app: &mut SithsApp, ui: &mut egui::Ui) {
                 }
                 NextAction::OpenSettings => {
                     if widgets::secondary(ui, &app.tr.t("open-settings"), true) {
-                        app.go(Screen::Settings);
+                        intents.push(Intent::GoTo(Screen::Settings));
                     }
                 }
             }
         }
         if widgets::secondary(ui, &app.tr.t("to-overview"), true) {
-            app.go(app.home_screen());
+            intents.push(Intent::GoTo(app.home_screen()));
         }
     });
 }
