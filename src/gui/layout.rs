@@ -77,7 +77,11 @@ pub fn frame(app: &mut SithsApp, ui: &mut egui::Ui) {
                 Screen::Settings => app.draw(ui, |view, pages, _, ui| {
                     screens::settings::show(view, &mut pages.settings, ui)
                 }),
-                Screen::Desk => screens::desk::show(app, ui),
+                Screen::Desk => app.draw(ui, |view, _, model, ui| {
+                    // Only the desk opens on this page; without one it shows its title alone.
+                    let mut none = crate::gui::desk_model::DeskModel::default();
+                    screens::desk::show(view, model.unwrap_or(&mut none), ui)
+                }),
             });
     });
 }
