@@ -18,31 +18,31 @@ use crate::transport::pcsc::ReaderInfo;
 
 /// Everything the window shows, and the worker it sends commands to.
 pub struct SithsApp {
-    pub(crate) worker: Worker,
+    worker: Worker,
     notifier: Notifier,
-    pub(crate) tr: Tr,
-    pub(crate) settings: Settings,
+    tr: Tr,
+    settings: Settings,
     /// Where settings are saved; `None` keeps them in memory only (tests).
     settings_path: Option<PathBuf>,
-    pub(crate) env: Environment,
-    pub(crate) readers: Vec<ReaderInfo>,
-    pub(crate) card: CardStatus,
-    pub(crate) screen: Screen,
-    pub(crate) busy: Option<Task>,
+    env: Environment,
+    readers: Vec<ReaderInfo>,
+    card: CardStatus,
+    screen: Screen,
+    busy: Option<Task>,
     /// Demo mode: the real reader that now holds a card, offered in the demo banner.
-    pub(crate) real_card: Option<String>,
+    real_card: Option<String>,
     /// Each screen's own state.
-    pub(crate) pages: Pages,
+    pages: Pages,
     /// Desk mode: the operator's card and the desk's checks and log.
-    pub(crate) desk: Option<screens::desk::Desk>,
+    desk: Option<screens::desk::Desk>,
     /// What was unreadable in the saved settings, and where the original was kept: shown
     /// until the holder closes it.
-    pub(crate) settings_notice: Option<(SettingsProblem, Option<PathBuf>)>,
+    settings_notice: Option<(SettingsProblem, Option<PathBuf>)>,
     /// Desk mode: tasks the desk refused to send to the customer's card, finished as refused
     /// in the next frame, as the worker's own failures are.
     refused: Vec<(Task, crate::gui::protocol::DeskRefusal)>,
     /// Today, as unix seconds; fixed in tests and snapshots so "expires in N days" is stable.
-    pub(crate) now: Option<i64>,
+    now: Option<i64>,
     first_frame_logged: bool,
 }
 
@@ -124,7 +124,7 @@ impl SithsApp {
     /// identity check is not sent, and its task finishes at once as refused (the screen that
     /// sent it says why and what to do, its busy state ends, nothing is logged as done to the
     /// card).
-    pub(crate) fn send(&mut self, command: WorkerCommand) {
+    fn send(&mut self, command: WorkerCommand) {
         if let Some(desk) = &self.desk
             && let Some(task) = crate::gui::desk_model::customer_card_task(&command)
             && let Err(refusal) =
@@ -138,21 +138,14 @@ impl SithsApp {
         self.worker.send(command);
     }
 
-    pub(crate) fn overview(&self) -> Option<&CardOverview> {
+    fn overview(&self) -> Option<&CardOverview> {
         match &self.card {
             CardStatus::Ready(o) => Some(o),
             _ => None,
         }
     }
 
-    pub(crate) fn is_demo(&self) -> bool {
-        matches!(
-            self.env,
-            Environment::Demo { .. } | Environment::DemoPreparing | Environment::DemoFailed(_)
-        )
-    }
-
-    pub(crate) fn go(&mut self, screen: Screen) {
+    fn go(&mut self, screen: Screen) {
         if screen == Screen::Upgrade && self.screen != Screen::Upgrade {
             self.pages.upgrade.restart_if_finished();
             self.pages.upgrade.choose(screens::upgrade::Job::Upgrade);
@@ -162,7 +155,7 @@ impl SithsApp {
 
     /// Open the wizard for a renewal of the card's due pairs (the same steps, resume and
     /// progress as the upgrade).
-    pub(crate) fn go_renew(&mut self) {
+    fn go_renew(&mut self) {
         self.pages.upgrade.restart_if_finished();
         self.pages.upgrade.choose(screens::upgrade::Job::Renew);
         self.screen = Screen::Upgrade;
@@ -170,7 +163,7 @@ impl SithsApp {
 
     /// Leave the demo for the real readers, or try the demo from the start screen: a new worker
     /// for the new source (the old one stops), and everything shown starts over.
-    pub(crate) fn switch_source(&mut self, demo: bool) {
+    fn switch_source(&mut self, demo: bool) {
         let mode = if demo {
             Mode::Demo(None)
         } else {
@@ -199,7 +192,7 @@ impl SithsApp {
         self.pages.change = screens::pins::PinForm::change();
     }
 
-    pub(crate) fn set_lang(&mut self, lang: Lang) {
+    fn set_lang(&mut self, lang: Lang) {
         if lang != self.tr.lang() {
             self.tr = Tr::new(lang);
             self.settings.lang = lang;
@@ -207,7 +200,7 @@ impl SithsApp {
         }
     }
 
-    pub(crate) fn save_settings(&self) {
+    fn save_settings(&self) {
         if let Some(path) = &self.settings_path
             && let Err(e) = self.settings.save(path)
         {
@@ -217,7 +210,7 @@ impl SithsApp {
 
     /// Draw with `draw` from a [`View`] of the app and the screens' own state, then apply what
     /// it asked for. A frame that asked for something is followed by another, which shows it.
-    pub(crate) fn draw(
+    fn draw(
         &mut self,
         ui: &mut egui::Ui,
         draw: impl FnOnce(&View<'_>, &mut Pages, Option<&mut DeskModel>, &mut egui::Ui) -> Intents,
@@ -470,18 +463,13 @@ impl SithsApp {
     }
 
     /// A failure in the audit log's words (Swedish, as the service centre reads it).
-    pub(crate) fn audit_words(&self, f: &crate::gui::protocol::Failure) -> String {
+    fn audit_words(&self, f: &crate::gui::protocol::Failure) -> String {
         crate::gui::words::failure(&Tr::new(Lang::Sv), f).text
     }
 
     /// Append one desk action to the audit log: who (the operator's HSA-id), which card and
     /// customer, what, and how it went. There is no field for a code.
-    pub(crate) fn audit(
-        &mut self,
-        action: crate::audit::Action,
-        result: Result<(), ()>,
-        detail: String,
-    ) {
+    fn audit(&mut self, action: crate::audit::Action, result: Result<(), ()>, detail: String) {
         let customer = self.overview();
         let card_serial = customer.map(|o| o.serial.clone()).unwrap_or_default();
         let customer_id = customer
@@ -515,7 +503,7 @@ impl SithsApp {
         }
         self.drain_events();
         self.drain_operator();
-        crate::gui::layout::frame(self, ui);
+        self.draw(ui, crate::gui::layout::frame);
         if !self.first_frame_logged {
             self.first_frame_logged = true;
             log::info!(target: "siths_upgrade::startup", "first frame drawn");

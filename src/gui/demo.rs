@@ -310,7 +310,7 @@ mod tests {
             dir
         };
         // A process that has ended: its id names no running process.
-        let mut child = std::process::WorkerCommand::new("true").spawn().unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
         let dead = child.id();
         child.wait().unwrap();
         let killed = make(&format!(".demo-ca-building-{dead}-abc"));

@@ -1,4 +1,4 @@
-//! What a screen asks the app to do. Screens draw from a read-only [`crate::gui::view::View`]
+//! What a screen asks the app to do. Screens draw from a read-only `View` (`view.rs`)
 //! and their own state, and hand back [`Intents`]; `app.rs` applies them in one place, after the
 //! frame is drawn, so no screen reaches into the app, the worker or another screen's state.
 

@@ -97,6 +97,8 @@ pub fn run(source: WindowSource, pkcs11: Option<String>) -> Result<(), RunError>
             (Mode::Demo(Some(world)), Some(Mode::Seat { seat, ca }))
         }
     };
+    // The title in the saved language, as the window will draw it.
+    let title = crate::gui::i18n::Tr::new(settings.lang).t("app-title");
     let worker = Worker::spawn(mode, notifier.clone());
     let mut app = SithsApp::new(worker, notifier.clone(), settings, path);
     if let Some((problem, kept_as)) = problem {
@@ -106,7 +108,6 @@ pub fn run(source: WindowSource, pkcs11: Option<String>) -> Result<(), RunError>
         let audit = DeskAudit::open_default();
         app = app.with_desk(Desk::new(Worker::spawn(operator, notifier), audit));
     }
-    let title = app.tr.t("app-title");
 
     let mut viewport = egui::ViewportBuilder::default()
         .with_title(title.clone())

@@ -68,7 +68,7 @@ fn start_screen(app: &View<'_>, ui: &mut egui::Ui, status: &CardStatus, intents:
             });
     }
     if let CardStatus::Unreadable(e) = status {
-        widgets::error_box(ui, &words::card_error(&app.tr, e));
+        widgets::error_box(ui, &words::card_error(app.tr, e));
     }
     if let CardStatus::ChooseCard(cards) = status {
         ui.add_space(8.0);
@@ -177,7 +177,7 @@ fn overview_screen(
     overview: &CardOverview,
     intents: &mut Intents,
 ) {
-    let tr = &app.tr;
+    let tr = app.tr;
     let name = overview.holder_name().unwrap_or("?").to_string();
     ui.heading(&name);
     egui::Grid::new("holder")
@@ -241,7 +241,7 @@ fn status_banner(
 ) {
     let due = crate::workflow::expiry::reminders(overview, now);
     let expiry = due.first().map(|first| {
-        let (when, _) = words::expiry(&app.tr, first.days_left);
+        let (when, _) = words::expiry(app.tr, first.days_left);
         let id = match crate::workflow::expiry::card_fix(&due) {
             Some(Fix::Renew(_)) => "expiry-banner-renew",
             Some(Fix::NewCard) => "expiry-banner-new-card",
@@ -249,7 +249,7 @@ fn status_banner(
         };
         app.tr.a(id, &[("when", when.as_str().into())])
     });
-    let tr = &app.tr;
+    let tr = app.tr;
     let idle = app.busy.is_none();
     let (status, text, detail, action) = match need {
         CardNeed::Dead => (widgets::Tone::Error, tr.t("verdict-dead"), None, None),
@@ -302,7 +302,7 @@ pub fn soonest_reminder(overview: &CardOverview, now: i64) -> Option<i64> {
 
 /// Certificates grouped by identity, each identity's pair together.
 fn pairs(app: &View<'_>, ui: &mut egui::Ui, overview: &CardOverview, now: i64) {
-    let tr = &app.tr;
+    let tr = app.tr;
     let mut identities: Vec<&Identity> = Vec::new();
     for c in &overview.certificates {
         if let Ok(i) = &c.info
@@ -358,7 +358,7 @@ fn cert_row(
     info: &CertInfo,
     now: i64,
 ) {
-    let tr = &app.tr;
+    let tr = app.tr;
     ui.label(words::purpose(tr, info.purpose));
     let legacy = crate::workflow::pairs::legacy(overview).any(|c| std::ptr::eq(c, cert));
     ui.label(if legacy {
@@ -391,7 +391,7 @@ fn pins(
     need: CardNeed,
     intents: &mut Intents,
 ) {
-    let tr = &app.tr;
+    let tr = app.tr;
     ui.label(RichText::new(tr.t("codes-title")).strong());
     egui::Grid::new("pins")
         .num_columns(2)
