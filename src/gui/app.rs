@@ -1,5 +1,6 @@
-//! The window's state machine: it drains the worker's events into what to show, and turns
-//! clicks into commands. Nothing here waits on a card or the network.
+//! The window's state machine: it drains the worker's events into what to show, lends each frame
+//! a read-only [`View`] to the screens and applies the [`Intents`] they return, here and nowhere
+//! else. Nothing here waits on a card or the network.
 
 use std::path::PathBuf;
 
@@ -148,7 +149,9 @@ impl SithsApp {
     fn go(&mut self, screen: Screen) {
         if screen == Screen::Upgrade && self.screen != Screen::Upgrade {
             self.pages.upgrade.restart_if_finished();
-            self.pages.upgrade.choose(screens::upgrade::Job::Upgrade);
+            self.pages
+                .upgrade
+                .choose(screens::upgrade::WizardJob::Upgrade);
         }
         self.screen = screen;
     }
@@ -157,7 +160,9 @@ impl SithsApp {
     /// progress as the upgrade).
     fn go_renew(&mut self) {
         self.pages.upgrade.restart_if_finished();
-        self.pages.upgrade.choose(screens::upgrade::Job::Renew);
+        self.pages
+            .upgrade
+            .choose(screens::upgrade::WizardJob::Renew);
         self.screen = Screen::Upgrade;
     }
 

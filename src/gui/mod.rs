@@ -2,7 +2,8 @@
 //!
 //! - [`protocol`]: what the window and the worker say to each other.
 //! - [`worker`]: the thread that owns PC/SC, the card and the network.
-//! - [`app`]: the window's state machine; [`layout`] and [`screens`] draw it.
+//! - [`app`]: the window's state machine; [`layout`] and [`screens`] draw it from a read-only
+//!   [`view::View`] and hand back [`intent::Intents`], which only the app applies.
 //! - [`i18n`] and [`words`]: every text from the catalogs in assets/i18n.
 //! - [`demo`]: the in-process demo card and CA mock.
 //! - [`window`]: the native window.

@@ -17,19 +17,19 @@ use crate::workflow::progress::{Progress, Step};
 
 /// What the wizard does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Job {
+pub enum WizardJob {
     #[default]
     Upgrade,
     /// Renew the pairs that are due.
     Renew,
 }
 
-impl Job {
+impl WizardJob {
     /// The text for this job: the upgrade's or the renewal's.
     fn pick(self, upgrade: &'static str, renew: &'static str) -> &'static str {
         match self {
-            Job::Upgrade => upgrade,
-            Job::Renew => renew,
+            WizardJob::Upgrade => upgrade,
+            WizardJob::Renew => renew,
         }
     }
 }
@@ -50,7 +50,7 @@ pub enum WizardStage {
 
 #[derive(Default)]
 pub struct Wizard {
-    pub job: Job,
+    pub job: WizardJob,
     pub stage: WizardStage,
     pub pin1: Zeroizing<String>,
     pub pin2: Zeroizing<String>,
@@ -76,7 +76,7 @@ impl Wizard {
     }
 
     /// Set the job, unless one is under way (its failure and resume stay on screen).
-    pub fn choose(&mut self, job: Job) {
+    pub fn choose(&mut self, job: WizardJob) {
         if matches!(self.stage, WizardStage::Intro) {
             self.job = job;
         }
@@ -234,8 +234,8 @@ fn pins(app: &View<'_>, w: &mut Wizard, ui: &mut egui::Ui, intents: &mut Intents
                 w.typo = None;
                 w.code_error = None;
                 intents.push(Intent::Send(match w.job {
-                    Job::Upgrade => WorkerCommand::Upgrade { pin1, pin2 },
-                    Job::Renew => WorkerCommand::Renew { pin1, pin2 },
+                    WizardJob::Upgrade => WorkerCommand::Upgrade { pin1, pin2 },
+                    WizardJob::Renew => WorkerCommand::Renew { pin1, pin2 },
                 }));
                 w.started();
             }
@@ -249,7 +249,7 @@ fn pins(app: &View<'_>, w: &mut Wizard, ui: &mut egui::Ui, intents: &mut Intents
 /// A few milestones instead of twenty steps: one per new pair, then the old pair's removal
 /// (a renewal removes each old pair with its new one).
 fn milestones(app: &View<'_>, w: &Wizard, ui: &mut egui::Ui, running: bool) {
-    let renew = w.job == Job::Renew;
+    let renew = w.job == WizardJob::Renew;
     let reached = w
         .steps
         .iter()

@@ -7,7 +7,8 @@
 //!
 //! - [`runner`]: the thread's loop, one input channel for commands and reader events.
 //! - [`card_source`]: finding and reading the card (pcscd readers or the demo's virtual card).
-//! - [`tasks`]: one function per card task, returning the [`TaskOutcome`] the window shows.
+//! - [`tasks`]: one function per card task, returning the
+//!   [`TaskOutcome`](crate::gui::protocol::TaskOutcome) the window shows.
 
 mod card_source;
 mod runner;
