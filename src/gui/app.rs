@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 
 use crate::card::CardOverview;
-use crate::gui::desk_model::DeskModel;
 use crate::gui::i18n::{Lang, Tr};
 pub use crate::gui::intent::Screen;
 use crate::gui::intent::{Intent, Intents};
@@ -213,13 +212,9 @@ impl SithsApp {
         }
     }
 
-    /// Draw with `draw` from a [`View`] of the app and the screens' own state, then apply what
+    /// Draw the window from a [`View`] of the app and the screens' own state, then apply what
     /// it asked for. A frame that asked for something is followed by another, which shows it.
-    fn draw(
-        &mut self,
-        ui: &mut egui::Ui,
-        draw: impl FnOnce(&View<'_>, &mut Pages, Option<&mut DeskModel>, &mut egui::Ui) -> Intents,
-    ) {
+    fn draw(&mut self, ui: &mut egui::Ui) {
         let now = self.now_unix();
         let (desk, model) = match self.desk.as_mut() {
             Some(screens::desk::Desk {
@@ -253,7 +248,7 @@ impl SithsApp {
             settings_notice: self.settings_notice.as_ref(),
             desk,
         };
-        let intents = draw(&view, &mut self.pages, model, ui);
+        let intents = crate::gui::layout::frame(&view, &mut self.pages, model, ui);
         if !intents.is_empty() {
             self.apply_intents(intents);
             ui.ctx().request_repaint();
@@ -508,7 +503,7 @@ impl SithsApp {
         }
         self.drain_events();
         self.drain_operator();
-        self.draw(ui, crate::gui::layout::frame);
+        self.draw(ui);
         if !self.first_frame_logged {
             self.first_frame_logged = true;
             log::info!(target: "siths_upgrade::startup", "first frame drawn");

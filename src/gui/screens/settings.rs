@@ -169,3 +169,124 @@ fn field_name(tr: &crate::gui::i18n::Tr, field: &str) -> String {
     };
     tr.t(id)
 }
+
+#[cfg(test)]
+mod tests {
+    use egui::accesskit::Role;
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+
+    use super::*;
+    use crate::gui::i18n::Tr;
+    use crate::gui::intent::Screen;
+    use crate::gui::protocol::CardStatus;
+
+    /// The settings page alone, without an app: what it draws from and what it asked for.
+    struct Page {
+        tr: Tr,
+        settings: Settings,
+        env: Environment,
+        card: CardStatus,
+        form: SettingsForm,
+        asked: Vec<Intent>,
+    }
+
+    fn page() -> Harness<'static, Page> {
+        let settings = Settings::default();
+        let page = Page {
+            tr: Tr::new(Lang::Sv),
+            form: SettingsForm::from(&settings),
+            settings,
+            env: Environment::Pcsc,
+            card: CardStatus::NoCard,
+            asked: Vec::new(),
+        };
+        Harness::builder().build_ui_state(
+            |ui, page: &mut Page| {
+                let view = View {
+                    tr: &page.tr,
+                    settings: &page.settings,
+                    env: &page.env,
+                    readers: &[],
+                    card: &page.card,
+                    busy: None,
+                    screen: Screen::Settings,
+                    now: 0,
+                    real_card: None,
+                    settings_notice: None,
+                    desk: None,
+                };
+                let asked = show(&view, &mut page.form, ui);
+                page.asked.extend(asked);
+            },
+            page,
+        )
+    }
+
+    fn type_into(harness: &mut Harness<'static, Page>, field: &str, text: &str) {
+        let node = harness.get_by_label(field);
+        node.focus();
+        node.type_text(text);
+        harness.run();
+    }
+
+    #[test]
+    fn a_page_nobody_touches_asks_for_nothing() {
+        let mut harness = page();
+        harness.run();
+        assert!(harness.state().asked.is_empty());
+        harness
+            .get_by_role_and_label(Role::RadioButton, "English")
+            .click();
+        harness.run();
+        let asked = &harness.state().asked;
+        assert!(
+            matches!(asked.as_slice(), [Intent::SetLanguage(Lang::En)]),
+            "one language switch, asked once"
+        );
+    }
+
+    #[test]
+    fn saving_points_the_worker_at_the_typed_ca_and_a_new_module_at_a_new_worker() {
+        let mut harness = page();
+        harness.run();
+        type_into(
+            &mut harness,
+            "Certifikatutfärdarens adress",
+            " https://ca.example ",
+        );
+        harness.get_by_role_and_label(Role::Button, "Spara").click();
+        harness.run();
+        match harness.state().asked.as_slice() {
+            [
+                Intent::SaveSettings(saved),
+                Intent::Send(WorkerCommand::SetCa(ca)),
+                Intent::Send(WorkerCommand::UseReader(None)),
+            ] => {
+                assert_eq!(saved.ca_url, "https://ca.example");
+                assert_eq!(ca.url, "https://ca.example");
+            }
+            _ => panic!("not saved and sent to the worker"),
+        }
+        assert!(
+            harness
+                .query_by_label_contains("Inställningarna är sparade.")
+                .is_some()
+        );
+
+        harness.state_mut().asked.clear();
+        type_into(
+            &mut harness,
+            "Kortets mellanprogram (PKCS#11-modul)",
+            "opensc",
+        );
+        harness.get_by_role_and_label(Role::Button, "Spara").click();
+        harness.run();
+        match harness.state().asked.as_slice() {
+            [Intent::SaveSettings(saved), Intent::SwitchToReaders] => {
+                assert_eq!(saved.pkcs11_module.as_deref(), Some("opensc"));
+            }
+            _ => panic!("a new module did not ask for a new worker"),
+        }
+    }
+}
