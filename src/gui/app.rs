@@ -261,11 +261,7 @@ impl SithsApp {
             match intent {
                 Intent::GoTo(screen) => self.go(screen),
                 Intent::OpenUnblock { kind, puk } => {
-                    self.pages.unblock.kind = kind;
-                    self.pages.unblock.result = None;
-                    if let Some(puk) = puk {
-                        self.pages.unblock.code = puk;
-                    }
+                    self.pages.unblock.open(kind, puk);
                     self.screen = Screen::Unblock;
                 }
                 Intent::OpenChangePin => {

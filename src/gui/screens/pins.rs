@@ -54,6 +54,16 @@ impl PinForm {
         }
     }
 
+    /// Open the form for `kind` with its last result gone; at the desk with the customer's PUK
+    /// already in the PUK field (moved, never copied).
+    pub fn open(&mut self, kind: PinKind, puk: Option<Zeroizing<String>>) {
+        self.kind = kind;
+        self.result = None;
+        if let Some(puk) = puk {
+            self.code = puk;
+        }
+    }
+
     pub fn finished(&mut self, outcome: TaskOutcome) {
         self.result = match outcome {
             TaskOutcome::PinUnblocked(kind) | TaskOutcome::PinChanged(kind) => Some(Ok(kind)),
@@ -259,5 +269,127 @@ fn show_form(app: &View<'_>, f: &mut PinForm, ui: &mut egui::Ui, intents: &mut I
         let task = f.task();
         intents.push(Intent::Send(command));
         intents.push(Intent::Busy(task));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use egui::accesskit::Role;
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+
+    use super::*;
+    use crate::card::{CardOverview, CardSource, PinStatus, TriesKnown};
+    use crate::gui::i18n::{Lang, Tr};
+    use crate::gui::intent::Screen;
+    use crate::gui::protocol::{CardStatus, Environment};
+    use crate::gui::settings::Settings;
+
+    /// The unblock form alone, without an app, on a card with PIN1 blocked.
+    struct Page {
+        tr: Tr,
+        settings: Settings,
+        env: Environment,
+        card: CardStatus,
+        form: PinForm,
+        asked: Vec<Intent>,
+    }
+
+    fn pin(kind: PinKind, tries_left: u8) -> PinStatus {
+        PinStatus {
+            kind,
+            label: String::new(),
+            tries_left,
+            max_tries: 3,
+            verified: false,
+            known: TriesKnown::Exact,
+        }
+    }
+
+    fn page() -> Harness<'static, Page> {
+        let card = CardOverview {
+            reader: "test".into(),
+            source: CardSource::Reader {
+                name: "test".into(),
+                atr: Vec::new(),
+            },
+            serial: "1001".into(),
+            label: None,
+            manufacturer: None,
+            pins: vec![
+                pin(PinKind::Pin1, 0),
+                pin(PinKind::Pin2, 3),
+                pin(PinKind::Puk, 3),
+            ],
+            keys: Vec::new(),
+            certificates: Vec::new(),
+        };
+        let mut form = PinForm::unblock();
+        form.open(PinKind::Pin1, None);
+        let page = Page {
+            tr: Tr::new(Lang::Sv),
+            settings: Settings::default(),
+            env: Environment::Pcsc,
+            card: CardStatus::Ready(Box::new(card)),
+            form,
+            asked: Vec::new(),
+        };
+        Harness::builder().build_ui_state(
+            |ui, page: &mut Page| {
+                let view = View {
+                    tr: &page.tr,
+                    settings: &page.settings,
+                    env: &page.env,
+                    readers: &[],
+                    card: &page.card,
+                    busy: None,
+                    screen: Screen::Unblock,
+                    now: 0,
+                    real_card: None,
+                    settings_notice: None,
+                    desk: None,
+                };
+                let asked = show(&view, &mut page.form, ui);
+                page.asked.extend(asked);
+            },
+            page,
+        )
+    }
+
+    fn type_into(harness: &mut Harness<'static, Page>, field: &str, text: &str) {
+        let node = harness.get_by_label(field);
+        node.focus();
+        node.type_text(text);
+        harness.run();
+    }
+
+    #[test]
+    fn the_codes_leave_the_form_in_one_command_and_the_fields_are_empty() {
+        let mut harness = page();
+        harness.run();
+        let tr = Tr::new(Lang::Sv);
+        let new_label = words::with_pin(&tr, "enter-new-pin", PinKind::Pin1);
+        type_into(&mut harness, &tr.t("enter-puk"), "13572468");
+        type_into(&mut harness, &new_label, "482915");
+        type_into(&mut harness, &tr.t("enter-new-pin-again"), "482915");
+        assert!(harness.state().asked.is_empty(), "typing asks for nothing");
+        harness
+            .get_by_role_and_label(Role::Button, &tr.t("unblock-submit"))
+            .click();
+        harness.run();
+        let page = harness.state();
+        match page.asked.as_slice() {
+            [
+                Intent::Send(WorkerCommand::UnblockPin { kind, puk, new }),
+                Intent::Busy(Task::UnblockPin),
+            ] => {
+                assert_eq!(*kind, PinKind::Pin1);
+                assert_eq!(puk.expose_digits(), "13572468");
+                assert_eq!(new.expose_digits(), "482915");
+            }
+            _ => panic!("the unblock was not asked for once"),
+        }
+        assert!(page.form.code.is_empty() && page.form.new1.is_empty());
+        assert!(page.form.new2.is_empty());
     }
 }
