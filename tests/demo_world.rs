@@ -11,7 +11,7 @@ use siths_upgrade::ca::Profile;
 use siths_upgrade::ca::mock::{CaName, MockDir};
 use siths_upgrade::card::{CardOverview, SecretCode};
 use siths_upgrade::gui::demo::{DEMO_OPERATOR_HSA_ID, DemoWorld};
-use siths_upgrade::gui::protocol::{CardStatus, Command, Event, Outcome, Task};
+use siths_upgrade::gui::protocol::{CardStatus, Event, Task, TaskOutcome, WorkerCommand};
 use siths_upgrade::gui::worker::{Mode, Notifier, Worker};
 use siths_upgrade::pki::date::now_unix;
 use siths_upgrade::pki::{CertInfo, Date};
@@ -177,7 +177,7 @@ fn a_demo_world_from_an_empty_cache_is_a_real_pki_and_its_card_upgrades() {
         &world_certificates(&copy, &[before.clone(), operator]),
     );
 
-    worker.send(Command::Upgrade {
+    worker.send(WorkerCommand::Upgrade {
         pin1: SecretCode::pin(codes.pin1.clone()).unwrap(),
         pin2: SecretCode::pin(codes.pin2.clone()).unwrap(),
     });
@@ -187,7 +187,7 @@ fn a_demo_world_from_an_empty_cache_is_a_real_pki_and_its_card_upgrades() {
         Event::Finished(_, outcome) => outcome,
         _ => unreachable!(),
     };
-    let Outcome::Upgraded(summary) = outcome else {
+    let TaskOutcome::Upgraded(summary) = outcome else {
         panic!("the demo upgrade failed: {outcome:?}");
     };
     assert_eq!(summary.written, Profile::ALL.to_vec());

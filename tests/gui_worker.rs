@@ -13,7 +13,7 @@ use siths_upgrade::ca::Profile;
 use siths_upgrade::card::{CardError, CardOverview, PinKind, SecretCode};
 use siths_upgrade::gui::demo::{DemoCodes, DemoWorld};
 use siths_upgrade::gui::protocol::{
-    CardStatus, Command, DemoAction, Environment, Event, Failure, Outcome, Task,
+    CardStatus, DemoAction, Environment, Event, Failure, Task, TaskOutcome, WorkerCommand,
 };
 use siths_upgrade::gui::worker::{Mode, Notifier, Worker};
 use siths_upgrade::pki::CertInfo;
@@ -76,7 +76,7 @@ fn ready(worker: &Worker) -> CardOverview {
 }
 
 /// The outcome of `task`, and the events before it (progress).
-fn finished(worker: &Worker, task: Task) -> (Outcome, Vec<Event>) {
+fn finished(worker: &Worker, task: Task) -> (TaskOutcome, Vec<Event>) {
     match wait_for(
         worker,
         "end of task",
@@ -110,7 +110,7 @@ fn demo() -> (Worker, virtual_card::SharedCard, DemoCodes, PathBuf) {
 }
 
 fn upgrade(worker: &Worker, codes: &DemoCodes) {
-    worker.send(Command::Upgrade {
+    worker.send(WorkerCommand::Upgrade {
         pin1: pin(&codes.pin1),
         pin2: pin(&codes.pin2),
     });
@@ -156,18 +156,18 @@ fn demo_upgrade_then_fetch_list_test_login_and_export() {
         .collect();
     assert_eq!(steps.first(), Some(&Step::ReadCard));
     assert_eq!(steps.last(), Some(&Step::Done));
-    let Outcome::Upgraded(summary) = outcome else {
+    let TaskOutcome::Upgraded(summary) = outcome else {
         panic!("upgrade failed: {outcome:?}");
     };
     assert_eq!(summary.written, Profile::ALL.to_vec());
     let after = ready(&worker);
     assert_upgraded(&after);
 
-    worker.send(Command::FetchList {
+    worker.send(WorkerCommand::FetchList {
         pin1: pin(&codes.pin1),
     });
     match finished(&worker, Task::FetchList).0 {
-        Outcome::Existing(list) => {
+        TaskOutcome::Existing(list) => {
             assert_eq!(list.len(), 4);
             assert!(list.iter().all(|e| e.fit == Fit::AlreadyOnCard), "{list:?}");
         }
@@ -175,22 +175,22 @@ fn demo_upgrade_then_fetch_list_test_login_and_export() {
     }
     ready(&worker);
     // Already on the card: writing it again is refused and changes nothing.
-    worker.send(Command::FetchWrite {
+    worker.send(WorkerCommand::FetchWrite {
         profiles: vec![Profile::HsaAuth],
     });
     assert!(matches!(
         finished(&worker, Task::FetchWrite).0,
-        Outcome::Failed(Failure::Upgrade(WorkflowError::NotWritable(_)))
+        TaskOutcome::Failed(Failure::Upgrade(WorkflowError::NotWritable(_)))
     ));
     assert_upgraded(&ready(&worker));
 
     let auth = Profile::HsaAuth.slot();
-    worker.send(Command::TestLogin {
+    worker.send(WorkerCommand::TestLogin {
         slot: auth,
         pin1: pin(&codes.pin1),
     });
     match finished(&worker, Task::TestLogin).0 {
-        Outcome::LoggedIn { slot, me } => {
+        TaskOutcome::LoggedIn { slot, me } => {
             assert_eq!(slot, auth);
             assert_eq!(me.hsa_id, DEMO_HSA_ID);
         }
@@ -205,12 +205,12 @@ fn demo_upgrade_then_fetch_list_test_login_and_export() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("login.pem");
-    worker.send(Command::ExportCertificate {
+    worker.send(WorkerCommand::ExportCertificate {
         id: cert.id.clone(),
         path: path.clone(),
     });
     match finished(&worker, Task::Export).0 {
-        Outcome::Exported(p) => assert_eq!(p, path),
+        TaskOutcome::Exported(p) => assert_eq!(p, path),
         other => panic!("export failed: {other:?}"),
     }
     let text = std::fs::read_to_string(&path).unwrap();
@@ -218,13 +218,13 @@ fn demo_upgrade_then_fetch_list_test_login_and_export() {
     assert_eq!(CertInfo::from_pem(&text).unwrap().der, cert.der);
 
     let der_path = dir.path().join("login.cer");
-    worker.send(Command::ExportCertificate {
+    worker.send(WorkerCommand::ExportCertificate {
         id: cert.id.clone(),
         path: der_path.clone(),
     });
     assert!(matches!(
         finished(&worker, Task::Export).0,
-        Outcome::Exported(_)
+        TaskOutcome::Exported(_)
     ));
     assert_eq!(std::fs::read(&der_path).unwrap(), cert.der);
 }
@@ -249,12 +249,12 @@ fn wrong_pin_shows_tries_left_and_puk_unblocks() {
         },
         CardError::Blocked(PinKind::Pin1),
     ] {
-        worker.send(Command::VerifyPin {
+        worker.send(WorkerCommand::VerifyPin {
             kind: PinKind::Pin1,
             pin: pin(wrong),
         });
         match finished(&worker, Task::VerifyPin).0 {
-            Outcome::Failed(Failure::Card(e)) => assert_eq!(e, expected),
+            TaskOutcome::Failed(Failure::Card(e)) => assert_eq!(e, expected),
             other => panic!("expected {expected:?}, got {other:?}"),
         }
         let overview = ready(&worker);
@@ -263,26 +263,26 @@ fn wrong_pin_shows_tries_left_and_puk_unblocks() {
         }
     }
 
-    worker.send(Command::UnblockPin {
+    worker.send(WorkerCommand::UnblockPin {
         kind: PinKind::Pin1,
         puk: SecretCode::puk(codes.puk.clone()).unwrap(),
         new: pin("482915"),
     });
     assert!(matches!(
         finished(&worker, Task::UnblockPin).0,
-        Outcome::PinUnblocked(PinKind::Pin1)
+        TaskOutcome::PinUnblocked(PinKind::Pin1)
     ));
     let overview = ready(&worker);
     let status = overview.pin(PinKind::Pin1).unwrap();
     assert_eq!(status.tries_left, status.max_tries);
 
-    worker.send(Command::VerifyPin {
+    worker.send(WorkerCommand::VerifyPin {
         kind: PinKind::Pin1,
         pin: pin("482915"),
     });
     assert!(matches!(
         finished(&worker, Task::VerifyPin).0,
-        Outcome::PinVerified(PinKind::Pin1)
+        TaskOutcome::PinVerified(PinKind::Pin1)
     ));
 }
 
@@ -299,13 +299,13 @@ fn card_pulled_mid_upgrade_then_resumed() {
     );
     virtual_card::lock(&card).pull_after(3);
     match finished(&worker, Task::Upgrade).0 {
-        Outcome::Failed(f) if is_card_removed(&f) => {}
+        TaskOutcome::Failed(f) if is_card_removed(&f) => {}
         other => panic!("expected the card to be reported removed, got {other:?}"),
     }
     let (next, _) = wait_for(&worker, "card status", |e| matches!(e, Event::Card(_)));
     assert!(matches!(next, Event::Card(CardStatus::NoCard)), "{next:?}");
 
-    worker.send(Command::DemoCard(DemoAction::Insert));
+    worker.send(WorkerCommand::DemoCard(DemoAction::Insert));
     let (next, _) = wait_for(&worker, "card status", |e| matches!(e, Event::Card(_)));
     assert!(matches!(next, Event::Card(CardStatus::Reading)), "{next:?}");
     ready(&worker);
@@ -313,21 +313,21 @@ fn card_pulled_mid_upgrade_then_resumed() {
     upgrade(&worker, &codes);
     assert!(matches!(
         finished(&worker, Task::Upgrade).0,
-        Outcome::Upgraded(_)
+        TaskOutcome::Upgraded(_)
     ));
     assert_upgraded(&ready(&worker));
 
-    worker.send(Command::DemoCard(DemoAction::Pull));
+    worker.send(WorkerCommand::DemoCard(DemoAction::Pull));
     let (next, _) = wait_for(&worker, "card status", |e| matches!(e, Event::Card(_)));
     assert!(matches!(next, Event::Card(CardStatus::NoCard)), "{next:?}");
     // A task with no card says so instead of touching anything.
-    worker.send(Command::VerifyPin {
+    worker.send(WorkerCommand::VerifyPin {
         kind: PinKind::Pin1,
         pin: pin(&codes.pin1),
     });
     assert!(matches!(
         finished(&worker, Task::VerifyPin).0,
-        Outcome::Failed(Failure::NoCard)
+        TaskOutcome::Failed(Failure::NoCard)
     ));
 }
 
@@ -335,20 +335,22 @@ fn card_pulled_mid_upgrade_then_resumed() {
 fn upgrade_without_ca_settings_says_so() {
     let (worker, _card, codes, root) = demo();
     ready(&worker);
-    worker.send(Command::SetCa(Default::default()));
+    worker.send(WorkerCommand::SetCa(Default::default()));
     upgrade(&worker, &codes);
     assert!(matches!(
         finished(&worker, Task::Upgrade).0,
-        Outcome::Failed(Failure::CaNotSet)
+        TaskOutcome::Failed(Failure::CaNotSet)
     ));
     let missing = root.with_file_name("no-such-root.pem");
-    worker.send(Command::SetCa(siths_upgrade::gui::protocol::CaSettings {
-        url: "https://127.0.0.1:1".into(),
-        root_pem: Some(missing.clone()),
-    }));
+    worker.send(WorkerCommand::SetCa(
+        siths_upgrade::gui::protocol::CaSettings {
+            url: "https://127.0.0.1:1".into(),
+            root_pem: Some(missing.clone()),
+        },
+    ));
     upgrade(&worker, &codes);
     match finished(&worker, Task::Upgrade).0 {
-        Outcome::Failed(Failure::File { path, .. }) => assert_eq!(path, missing),
+        TaskOutcome::Failed(Failure::File { path, .. }) => assert_eq!(path, missing),
         other => panic!("expected the root file to be reported, got {other:?}"),
     }
     // Nothing was touched: the card still has its legacy pair.

@@ -318,10 +318,7 @@ fn several_cards_are_a_question_and_the_choice_is_remembered_by_card_number() {
     };
     let window = |settings: Settings| {
         let notifier = Notifier::default();
-        let worker = Worker::spawn(
-            siths_upgrade::gui::window::readers_mode(&settings),
-            notifier.clone(),
-        );
+        let worker = Worker::spawn(Mode::readers(&settings), notifier.clone());
         let app = SithsApp::new(worker, notifier, settings, Some(settings_path.clone()));
         Harness::builder()
             .with_size([900.0, 820.0])

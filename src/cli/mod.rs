@@ -237,9 +237,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             // A workstation with a reader opens on the holder's own card ("insert your card"
             // until it is in); only a computer without readers starts the demo by itself.
             let source = if reader_present() {
-                crate::gui::window::Source::Readers
+                crate::gui::window::WindowSource::Readers
             } else {
-                crate::gui::window::Source::Demo(crate::virtual_card::Pace::Fast)
+                crate::gui::window::WindowSource::Demo(crate::virtual_card::Pace::Fast)
             };
             return open_window(source, None);
         }
@@ -340,15 +340,15 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             fetch::run(card, &ca.ca, &ca.ca_root, source, &write, all)
         }
         Cmd::Demo { pace, pace_seed } => open_window(
-            crate::gui::window::Source::Demo(pace.with_seed(pace_seed)),
+            crate::gui::window::WindowSource::Demo(pace.with_seed(pace_seed)),
             None,
         ),
-        Cmd::Gui => open_window(crate::gui::window::Source::Readers, access.pkcs11),
+        Cmd::Gui => open_window(crate::gui::window::WindowSource::Readers, access.pkcs11),
         Cmd::Desk { demo } => open_window(
             if demo {
-                crate::gui::window::Source::DeskDemo
+                crate::gui::window::WindowSource::DeskDemo
             } else {
-                crate::gui::window::Source::Desk
+                crate::gui::window::WindowSource::Desk
             },
             None,
         ),
@@ -365,7 +365,10 @@ fn reader_present() -> bool {
     list_readers().is_ok_and(|readers| crate::transport::pcsc::holder_workstation(&readers))
 }
 
-fn open_window(source: crate::gui::window::Source, pkcs11: Option<&str>) -> Result<(), CliError> {
+fn open_window(
+    source: crate::gui::window::WindowSource,
+    pkcs11: Option<&str>,
+) -> Result<(), CliError> {
     crate::gui::window::run(source, pkcs11.map(str::to_string)).map_err(|e| match e {
         crate::gui::window::RunError::Demo(e) => CliError::system(e.to_string()),
         crate::gui::window::RunError::Window(e) => CliError::system(format!(

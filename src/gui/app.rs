@@ -1,63 +1,48 @@
-//! The window's state machine: it drains the worker's events into what to show, and turns
-//! clicks into commands. Nothing here waits on a card or the network.
+//! The window's state machine: it drains the worker's events into what to show, lends each frame
+//! a read-only [`View`] to the screens and applies the [`Intents`] they return, here and nowhere
+//! else. Nothing here waits on a card or the network.
 
 use std::path::PathBuf;
 
-use crate::card::{CardOverview, PinKind};
+use crate::card::CardOverview;
 use crate::gui::i18n::{Lang, Tr};
-use crate::gui::protocol::{CardStatus, Command, Environment, Event, Outcome, Task};
+pub use crate::gui::intent::Screen;
+use crate::gui::intent::{Intent, Intents};
+use crate::gui::layout::Pages;
+use crate::gui::protocol::{CardStatus, Environment, Event, Task, TaskOutcome, WorkerCommand};
 use crate::gui::screens;
 use crate::gui::settings::{Settings, SettingsProblem};
+use crate::gui::view::{DeskView, View};
 use crate::gui::worker::{Mode, Notifier, Worker};
 use crate::transport::pcsc::ReaderInfo;
 
-/// The screens of the window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Screen {
-    /// The start screen, or the card overview once a card is ready.
-    Home,
-    Upgrade,
-    Unblock,
-    ChangePin,
-    Certificates,
-    Fetch,
-    Settings,
-    /// The service-centre desk (desk mode only).
-    Desk,
-}
-
 /// Everything the window shows, and the worker it sends commands to.
 pub struct SithsApp {
-    pub(crate) worker: Worker,
+    worker: Worker,
     notifier: Notifier,
-    pub(crate) tr: Tr,
-    pub(crate) settings: Settings,
+    tr: Tr,
+    settings: Settings,
     /// Where settings are saved; `None` keeps them in memory only (tests).
     settings_path: Option<PathBuf>,
-    pub(crate) env: Environment,
-    pub(crate) readers: Vec<ReaderInfo>,
-    pub(crate) card: CardStatus,
-    pub(crate) screen: Screen,
-    pub(crate) busy: Option<Task>,
-    pub(crate) show_personnummer: bool,
+    env: Environment,
+    readers: Vec<ReaderInfo>,
+    card: CardStatus,
+    screen: Screen,
+    busy: Option<Task>,
     /// Demo mode: the real reader that now holds a card, offered in the demo banner.
-    pub(crate) real_card: Option<String>,
-    pub(crate) upgrade: screens::upgrade::Wizard,
-    pub(crate) unblock: screens::pins::PinForm,
-    pub(crate) change: screens::pins::PinForm,
-    pub(crate) certs: screens::certificates::CertsScreen,
-    pub(crate) fetch: screens::fetch::FetchScreen,
-    pub(crate) settings_form: screens::settings::SettingsForm,
+    real_card: Option<String>,
+    /// Each screen's own state.
+    pages: Pages,
     /// Desk mode: the operator's card and the desk's checks and log.
-    pub(crate) desk: Option<screens::desk::Desk>,
+    desk: Option<screens::desk::Desk>,
     /// What was unreadable in the saved settings, and where the original was kept: shown
     /// until the holder closes it.
-    pub(crate) settings_notice: Option<(SettingsProblem, Option<PathBuf>)>,
+    settings_notice: Option<(SettingsProblem, Option<PathBuf>)>,
     /// Desk mode: tasks the desk refused to send to the customer's card, finished as refused
     /// in the next frame, as the worker's own failures are.
-    refused: Vec<(Task, crate::gui::desk_model::Refusal)>,
+    refused: Vec<(Task, crate::gui::protocol::DeskRefusal)>,
     /// Today, as unix seconds; fixed in tests and snapshots so "expires in N days" is stable.
-    pub(crate) now: Option<i64>,
+    now: Option<i64>,
     first_frame_logged: bool,
 }
 
@@ -71,7 +56,7 @@ impl SithsApp {
         settings_path: Option<PathBuf>,
     ) -> SithsApp {
         let tr = Tr::new(settings.lang);
-        let settings_form = screens::settings::SettingsForm::from(&settings);
+        let pages = Pages::new(&settings);
         SithsApp {
             worker,
             notifier,
@@ -83,14 +68,8 @@ impl SithsApp {
             card: CardStatus::Reading,
             screen: Screen::Home,
             busy: None,
-            show_personnummer: false,
             real_card: None,
-            upgrade: Default::default(),
-            unblock: screens::pins::PinForm::unblock(),
-            change: screens::pins::PinForm::change(),
-            certs: Default::default(),
-            fetch: Default::default(),
-            settings_form,
+            pages,
             desk: None,
             settings_notice: None,
             refused: Vec::new(),
@@ -145,7 +124,7 @@ impl SithsApp {
     /// identity check is not sent, and its task finishes at once as refused (the screen that
     /// sent it says why and what to do, its busy state ends, nothing is logged as done to the
     /// card).
-    pub(crate) fn send(&mut self, command: Command) {
+    fn send(&mut self, command: WorkerCommand) {
         if let Some(desk) = &self.desk
             && let Some(task) = crate::gui::desk_model::customer_card_task(&command)
             && let Err(refusal) =
@@ -159,60 +138,40 @@ impl SithsApp {
         self.worker.send(command);
     }
 
-    pub(crate) fn overview(&self) -> Option<&CardOverview> {
+    fn overview(&self) -> Option<&CardOverview> {
         match &self.card {
             CardStatus::Ready(o) => Some(o),
             _ => None,
         }
     }
 
-    pub(crate) fn is_demo(&self) -> bool {
-        matches!(
-            self.env,
-            Environment::Demo { .. } | Environment::DemoPreparing | Environment::DemoFailed(_)
-        )
-    }
-
-    pub(crate) fn go(&mut self, screen: Screen) {
+    fn go(&mut self, screen: Screen) {
         if screen == Screen::Upgrade && self.screen != Screen::Upgrade {
-            self.upgrade.restart_if_finished();
-            self.upgrade.choose(screens::upgrade::Job::Upgrade);
+            self.pages.upgrade.restart_if_finished();
+            self.pages
+                .upgrade
+                .choose(screens::upgrade::WizardJob::Upgrade);
         }
         self.screen = screen;
     }
 
     /// Open the wizard for a renewal of the card's due pairs (the same steps, resume and
     /// progress as the upgrade).
-    pub(crate) fn go_renew(&mut self) {
-        self.upgrade.restart_if_finished();
-        self.upgrade.choose(screens::upgrade::Job::Renew);
+    fn go_renew(&mut self) {
+        self.pages.upgrade.restart_if_finished();
+        self.pages
+            .upgrade
+            .choose(screens::upgrade::WizardJob::Renew);
         self.screen = Screen::Upgrade;
-    }
-
-    /// Where "back" leads after a task or a cancel: the desk at the service centre, the
-    /// overview elsewhere.
-    pub(crate) fn home_screen(&self) -> Screen {
-        if self.desk.is_some() {
-            Screen::Desk
-        } else {
-            Screen::Home
-        }
-    }
-
-    /// Open the unblock screen for `kind`.
-    pub(crate) fn go_unblock(&mut self, kind: PinKind) {
-        self.unblock.kind = kind;
-        self.unblock.result = None;
-        self.screen = Screen::Unblock;
     }
 
     /// Leave the demo for the real readers, or try the demo from the start screen: a new worker
     /// for the new source (the old one stops), and everything shown starts over.
-    pub(crate) fn switch_source(&mut self, demo: bool) {
+    fn switch_source(&mut self, demo: bool) {
         let mode = if demo {
             Mode::Demo(None)
         } else {
-            crate::gui::window::readers_mode(&self.settings)
+            Mode::readers(&self.settings)
         };
         let old = std::mem::replace(&mut self.worker, Worker::spawn(mode, self.notifier.clone()));
         // Stopping the old worker waits for its thread (which may be preparing the demo's CA):
@@ -230,14 +189,14 @@ impl SithsApp {
         self.card = CardStatus::Reading;
         self.busy = None;
         self.screen = Screen::Home;
-        self.upgrade = Default::default();
-        self.certs = Default::default();
-        self.fetch = Default::default();
-        self.unblock = screens::pins::PinForm::unblock();
-        self.change = screens::pins::PinForm::change();
+        self.pages.upgrade = Default::default();
+        self.pages.certs = Default::default();
+        self.pages.fetch = Default::default();
+        self.pages.unblock = screens::pins::PinForm::unblock();
+        self.pages.change = screens::pins::PinForm::change();
     }
 
-    pub(crate) fn set_lang(&mut self, lang: Lang) {
+    fn set_lang(&mut self, lang: Lang) {
         if lang != self.tr.lang() {
             self.tr = Tr::new(lang);
             self.settings.lang = lang;
@@ -245,11 +204,155 @@ impl SithsApp {
         }
     }
 
-    pub(crate) fn save_settings(&self) {
+    fn save_settings(&self) {
         if let Some(path) = &self.settings_path
             && let Err(e) = self.settings.save(path)
         {
             log::warn!("cannot save settings to {}: {e}", path.display());
+        }
+    }
+
+    /// Draw the window from a [`View`] of the app and the screens' own state, then apply what
+    /// it asked for. A frame that asked for something is followed by another, which shows it.
+    fn draw(&mut self, ui: &mut egui::Ui) {
+        let now = self.now_unix();
+        let (desk, model) = match self.desk.as_mut() {
+            Some(screens::desk::Desk {
+                operator_env,
+                operator_card,
+                operator_busy,
+                model,
+                audit,
+                ..
+            }) => (
+                Some(DeskView {
+                    operator_env,
+                    operator_card,
+                    operator_busy: *operator_busy,
+                    audit,
+                }),
+                Some(model),
+            ),
+            None => (None, None),
+        };
+        let view = View {
+            tr: &self.tr,
+            settings: &self.settings,
+            env: &self.env,
+            readers: &self.readers,
+            card: &self.card,
+            busy: self.busy,
+            screen: self.screen,
+            now,
+            real_card: self.real_card.as_deref(),
+            settings_notice: self.settings_notice.as_ref(),
+            desk,
+        };
+        let intents = crate::gui::layout::frame(&view, &mut self.pages, model, ui);
+        if !intents.is_empty() {
+            self.apply_intents(intents);
+            ui.ctx().request_repaint();
+        }
+    }
+
+    /// The one place where what the user asked for changes the app.
+    fn apply_intents(&mut self, intents: Intents) {
+        for intent in intents {
+            match intent {
+                Intent::GoTo(screen) => self.go(screen),
+                Intent::OpenUnblock { kind, puk } => {
+                    self.pages.unblock.open(kind, puk);
+                    self.screen = Screen::Unblock;
+                }
+                Intent::OpenChangePin => {
+                    self.pages.change.result = None;
+                    self.go(Screen::ChangePin);
+                }
+                Intent::OpenRenew => self.go_renew(),
+                Intent::Send(command) => self.send(command),
+                Intent::Busy(task) => self.busy = Some(task),
+                Intent::CancelJob => self.worker.cancel(),
+                Intent::SwitchToDemo => self.switch_source(true),
+                Intent::SwitchToReaders => self.switch_source(false),
+                Intent::SetLanguage(lang) => self.set_lang(lang),
+                Intent::SaveSettings(settings) => {
+                    self.settings = *settings;
+                    self.save_settings();
+                }
+                Intent::DismissSettingsNotice => self.settings_notice = None,
+                Intent::Audit {
+                    action,
+                    result,
+                    detail,
+                } => self.audit(action, result, detail),
+                Intent::LookUpPuk(mut command) => {
+                    if let Some(desk) = self.desk.as_mut() {
+                        if let WorkerCommand::PukLookup { anchors, .. } = &mut command {
+                            *anchors = desk.audit.pending_anchors();
+                        }
+                        desk.operator.send(command);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Take in the operator worker's events (the customer's come through the app).
+    fn drain_operator(&mut self) {
+        let Some(desk) = self.desk.as_mut() else {
+            return;
+        };
+        let mut finished = Vec::new();
+        while let Some(event) = desk.operator.try_recv() {
+            match event {
+                Event::Environment(env) => desk.operator_env = env,
+                Event::Card(status) => desk.operator_card = status,
+                Event::Busy(task) => desk.operator_busy = Some(task),
+                Event::Finished(task, outcome) => {
+                    desk.operator_busy = None;
+                    finished.push((task, outcome));
+                }
+                Event::Readers(_) | Event::Progress(_) | Event::RealCard(_) => {}
+            }
+        }
+        for (task, outcome) in finished {
+            self.operator_finished(task, outcome);
+        }
+    }
+
+    fn operator_finished(&mut self, task: Task, outcome: TaskOutcome) {
+        if task != Task::PukLookup {
+            return;
+        }
+        let (result, detail) = match &outcome {
+            TaskOutcome::Puk { .. } => (Ok(()), String::new()),
+            TaskOutcome::Failed(f) => (Err(()), self.audit_words(f)),
+            _ => return,
+        };
+        let reason = self
+            .desk
+            .as_ref()
+            .map(|d| d.model.reason.clone())
+            .unwrap_or_default();
+        self.audit(
+            crate::audit::Action::PukLookup,
+            result,
+            format!(
+                "reason: {reason}{}{detail}",
+                if detail.is_empty() { "" } else { "; " }
+            ),
+        );
+        let customer = self.overview().cloned();
+        let Some(desk) = self.desk.as_mut() else {
+            return;
+        };
+        match outcome {
+            TaskOutcome::Puk { puk, anchored } => {
+                desk.audit.anchored(&anchored);
+                desk.model.puk_arrived(customer.as_ref(), puk);
+            }
+            TaskOutcome::Failed(f) => desk.model.failure = Some(f),
+            _ => {}
         }
     }
 
@@ -260,7 +363,7 @@ impl SithsApp {
         for (task, refusal) in std::mem::take(&mut self.refused) {
             self.apply(Event::Finished(
                 task,
-                Outcome::Failed(crate::gui::protocol::Failure::Desk(refusal)),
+                TaskOutcome::Failed(crate::gui::protocol::Failure::Desk(refusal)),
             ));
         }
     }
@@ -274,20 +377,20 @@ impl SithsApp {
                     && desk.customer_changed(Some(o))
                 {
                     // Another customer: nothing typed or fetched for the last one stays.
-                    self.unblock = screens::pins::PinForm::unblock();
-                    self.change = screens::pins::PinForm::change();
-                    self.upgrade = Default::default();
+                    self.pages.unblock = screens::pins::PinForm::unblock();
+                    self.pages.change = screens::pins::PinForm::change();
+                    self.pages.upgrade = Default::default();
                 }
                 self.card = status;
-                self.upgrade.card_changed(&self.card);
+                self.pages.upgrade.card_changed(&self.card);
             }
             Event::Busy(task) => {
                 self.busy = Some(task);
                 if matches!(task, Task::Upgrade | Task::Renew) {
-                    self.upgrade.started();
+                    self.pages.upgrade.started();
                 }
             }
-            Event::Progress(p) => self.upgrade.progress(p),
+            Event::Progress(p) => self.pages.upgrade.progress(p),
             Event::RealCard(reader) => self.real_card = reader,
             Event::Finished(task, outcome) => {
                 self.busy = None;
@@ -296,27 +399,27 @@ impl SithsApp {
         }
     }
 
-    fn finished(&mut self, task: Task, outcome: Outcome) {
+    fn finished(&mut self, task: Task, outcome: TaskOutcome) {
         // A refused command never reached the card: nothing to log as done to it.
         let refused = matches!(
             outcome,
-            Outcome::Failed(crate::gui::protocol::Failure::Desk(_))
+            TaskOutcome::Failed(crate::gui::protocol::Failure::Desk(_))
         );
         if self.desk.is_some() && !refused {
             self.audit_customer_task(task, &outcome);
         }
         match task {
-            Task::Upgrade | Task::Renew => self.upgrade.finished(outcome),
-            Task::UnblockPin => self.unblock.finished(outcome),
-            Task::ChangePin => self.change.finished(outcome),
-            Task::VerifyPin | Task::TestLogin | Task::Export => self.certs.finished(outcome),
-            Task::FetchList | Task::FetchWrite => self.fetch.finished(outcome),
+            Task::Upgrade | Task::Renew => self.pages.upgrade.finished(outcome),
+            Task::UnblockPin => self.pages.unblock.finished(outcome),
+            Task::ChangePin => self.pages.change.finished(outcome),
+            Task::VerifyPin | Task::TestLogin | Task::Export => self.pages.certs.finished(outcome),
+            Task::FetchList | Task::FetchWrite => self.pages.fetch.finished(outcome),
             Task::PukLookup => {}
         }
     }
 
     /// Desk mode: what happened to the customer's card goes into the audit log.
-    fn audit_customer_task(&mut self, task: Task, outcome: &Outcome) {
+    fn audit_customer_task(&mut self, task: Task, outcome: &TaskOutcome) {
         use crate::audit::Action;
         let action = match task {
             Task::UnblockPin => Action::Unblock,
@@ -328,9 +431,9 @@ impl SithsApp {
             Task::VerifyPin | Task::Export | Task::PukLookup => return,
         };
         let (result, detail) = match outcome {
-            Outcome::Failed(f) => (Err(()), self.audit_words(f)),
-            Outcome::PinUnblocked(k) | Outcome::PinChanged(k) => (Ok(()), format!("{k}")),
-            Outcome::Upgraded(s) => (
+            TaskOutcome::Failed(f) => (Err(()), self.audit_words(f)),
+            TaskOutcome::PinUnblocked(k) | TaskOutcome::PinChanged(k) => (Ok(()), format!("{k}")),
+            TaskOutcome::Upgraded(s) => (
                 Ok(()),
                 format!(
                     "{} certificate(s) written, {} legacy slot(s) cleared",
@@ -338,7 +441,7 @@ impl SithsApp {
                     s.removed_slots.len()
                 ),
             ),
-            Outcome::Renewed(s) => (
+            TaskOutcome::Renewed(s) => (
                 Ok(()),
                 format!(
                     "{} certificate(s) renewed, {} old slot(s) cleared",
@@ -346,26 +449,23 @@ impl SithsApp {
                     s.removed_slots.len()
                 ),
             ),
-            Outcome::Existing(list) => (Ok(()), format!("listed {} certificate(s)", list.len())),
-            Outcome::Written(p) => (Ok(()), format!("wrote {} certificate(s)", p.len())),
+            TaskOutcome::Existing(list) => {
+                (Ok(()), format!("listed {} certificate(s)", list.len()))
+            }
+            TaskOutcome::Written(p) => (Ok(()), format!("wrote {} certificate(s)", p.len())),
             _ => (Ok(()), String::new()),
         };
         self.audit(action, result, detail);
     }
 
     /// A failure in the audit log's words (Swedish, as the service centre reads it).
-    pub(crate) fn audit_words(&self, f: &crate::gui::protocol::Failure) -> String {
+    fn audit_words(&self, f: &crate::gui::protocol::Failure) -> String {
         crate::gui::words::failure(&Tr::new(Lang::Sv), f).text
     }
 
     /// Append one desk action to the audit log: who (the operator's HSA-id), which card and
     /// customer, what, and how it went. There is no field for a code.
-    pub(crate) fn audit(
-        &mut self,
-        action: crate::audit::Action,
-        result: Result<(), ()>,
-        detail: String,
-    ) {
+    fn audit(&mut self, action: crate::audit::Action, result: Result<(), ()>, detail: String) {
         let customer = self.overview();
         let card_serial = customer.map(|o| o.serial.clone()).unwrap_or_default();
         let customer_id = customer
@@ -398,8 +498,8 @@ impl SithsApp {
             crate::gui::theme::apply(ui.ctx());
         }
         self.drain_events();
-        screens::desk::drain(self);
-        crate::gui::layout::frame(self, ui);
+        self.drain_operator();
+        self.draw(ui);
         if !self.first_frame_logged {
             self.first_frame_logged = true;
             log::info!(target: "siths_upgrade::startup", "first frame drawn");

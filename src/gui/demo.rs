@@ -12,10 +12,9 @@
 
 use std::path::{Path, PathBuf};
 
-use zeroize::{Zeroize, ZeroizeOnDrop};
-
 use crate::ca::mock::{self, MockDir, MockError, MockHandle};
 use crate::gui::protocol::CaSettings;
+pub use crate::gui::protocol::DemoCodes;
 use crate::provision::DEMO_HSA_ID;
 use crate::virtual_card::{self, SharedCard, StateError, VirtualCard};
 
@@ -54,21 +53,6 @@ pub struct DemoSeat {
 
 /// The HSA-id of the test persons' service-centre operator (assets/test-persons.json).
 pub const DEMO_OPERATOR_HSA_ID: &str = crate::provision::DEMO_OPERATOR_HSA_ID;
-
-/// The demo card's codes, from its code letter. Wiped when dropped like real codes, so a demo
-/// never teaches code paths that leave PINs in memory.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
-pub struct DemoCodes {
-    pub pin1: String,
-    pub pin2: String,
-    pub puk: String,
-}
-
-impl std::fmt::Debug for DemoCodes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DemoCodes(***)")
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {

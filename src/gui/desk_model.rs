@@ -9,7 +9,7 @@
 use zeroize::Zeroizing;
 
 use crate::card::{CardOverview, SecretCode};
-use crate::gui::protocol::{Command, Failure, Task};
+use crate::gui::protocol::{DeskRefusal, Failure, Task, WorkerCommand};
 use crate::pki::{Identity, Purpose};
 
 /// The kinds of ID document an operator checks at the desk.
@@ -51,17 +51,17 @@ impl IdDocument {
 
 /// The card and holder an identity check was for, as the card showed them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Holder {
+pub struct CheckedHolder {
     pub serial: String,
     pub hsa_id: String,
     pub name: String,
 }
 
-impl Holder {
+impl CheckedHolder {
     /// The holder a card shows: its serial, the HSA-id and the name of its certificates. None
     /// for a card that names no HSA-id (nothing to check against).
-    pub fn of(card: &CardOverview) -> Option<Holder> {
-        Some(Holder {
+    pub fn of(card: &CardOverview) -> Option<CheckedHolder> {
+        Some(CheckedHolder {
             serial: card.serial.clone(),
             hsa_id: hsa_id_of(card)?,
             name: card.holder_name().unwrap_or_default().to_string(),
@@ -76,7 +76,7 @@ pub struct IdentityCheck {
     pub last_four: String,
     pub photo_matches: bool,
     /// The card and holder checked; None until the operator confirms.
-    pub confirmed_for: Option<Holder>,
+    pub confirmed_for: Option<CheckedHolder>,
 }
 
 impl IdentityCheck {
@@ -108,38 +108,28 @@ pub enum Gate {
     NoCustomerCertificate,
 }
 
-/// Why the desk refused a command to the customer's card: the window says it where the
-/// command was given, with what to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// The customer's identity is not checked for the card now in the reader.
-    CheckIdentityFirst,
-    /// The audit log cannot record what would be done.
-    AuditBroken,
-}
-
 /// The task a command runs on the customer's card when it can change the card or spend one of
 /// its tries (a wrong PIN counts: three block the card). These wait for the identity check at
 /// the desk, whichever tab or page sends them. `None` for commands that only read the card
 /// (refresh, saving a certificate to a file) or are not about it.
-pub fn customer_card_task(command: &Command) -> Option<Task> {
+pub fn customer_card_task(command: &WorkerCommand) -> Option<Task> {
     Some(match command {
-        Command::ChangePin { .. } => Task::ChangePin,
-        Command::UnblockPin { .. } => Task::UnblockPin,
-        Command::Upgrade { .. } => Task::Upgrade,
-        Command::Renew { .. } => Task::Renew,
-        Command::FetchList { .. } => Task::FetchList,
-        Command::FetchWrite { .. } => Task::FetchWrite,
-        Command::VerifyPin { .. } => Task::VerifyPin,
-        Command::TestLogin { .. } => Task::TestLogin,
+        WorkerCommand::ChangePin { .. } => Task::ChangePin,
+        WorkerCommand::UnblockPin { .. } => Task::UnblockPin,
+        WorkerCommand::Upgrade { .. } => Task::Upgrade,
+        WorkerCommand::Renew { .. } => Task::Renew,
+        WorkerCommand::FetchList { .. } => Task::FetchList,
+        WorkerCommand::FetchWrite { .. } => Task::FetchWrite,
+        WorkerCommand::VerifyPin { .. } => Task::VerifyPin,
+        WorkerCommand::TestLogin { .. } => Task::TestLogin,
         // Goes to the operator's card; its own gate is [`DeskModel::lookup_gate`].
-        Command::PukLookup { .. } => Task::PukLookup,
-        Command::Refresh
-        | Command::UseReader(_)
-        | Command::SetCa(_)
-        | Command::ExportCertificate { .. }
-        | Command::DemoCard(_)
-        | Command::Quit => return None,
+        WorkerCommand::PukLookup { .. } => Task::PukLookup,
+        WorkerCommand::Refresh
+        | WorkerCommand::UseReader(_)
+        | WorkerCommand::SetCa(_)
+        | WorkerCommand::ExportCertificate { .. }
+        | WorkerCommand::DemoCard(_)
+        | WorkerCommand::Quit => return None,
     })
 }
 
@@ -160,7 +150,7 @@ impl DeskModel {
     /// card showing another holder): forget the check, the PUK and the form. True when
     /// something was forgotten, so the app forgets what was typed for that customer too.
     pub fn customer_changed(&mut self, customer: Option<&CardOverview>) -> bool {
-        let now = customer.and_then(Holder::of);
+        let now = customer.and_then(CheckedHolder::of);
         let checked_other = self
             .identity
             .confirmed_for
@@ -179,7 +169,7 @@ impl DeskModel {
     /// The check covers this card as it is now: same serial, same HSA-id, same name.
     pub fn identity_holds(&self, customer: &CardOverview) -> bool {
         self.identity.confirmed_for.is_some()
-            && self.identity.confirmed_for.as_ref() == Holder::of(customer).as_ref()
+            && self.identity.confirmed_for.as_ref() == CheckedHolder::of(customer).as_ref()
     }
 
     /// Confirm the check for `customer`; the audit entry's detail, or None when the form is
@@ -188,7 +178,7 @@ impl DeskModel {
         if !self.identity.complete() {
             return None;
         }
-        let holder = Holder::of(customer)?;
+        let holder = CheckedHolder::of(customer)?;
         self.identity.confirmed_for = Some(holder);
         Some(format!(
             "document: {}, last four: {}, photo matches",
@@ -228,18 +218,18 @@ impl DeskModel {
     /// not logged as done to the card.
     pub fn allow(
         &self,
-        command: &Command,
+        command: &WorkerCommand,
         customer: Option<&CardOverview>,
         audit_ok: bool,
-    ) -> Result<(), Refusal> {
+    ) -> Result<(), DeskRefusal> {
         if customer_card_task(command).is_none() {
             return Ok(());
         }
         if !customer.is_some_and(|c| self.identity_holds(c)) {
-            return Err(Refusal::CheckIdentityFirst);
+            return Err(DeskRefusal::CheckIdentityFirst);
         }
         if !audit_ok {
-            return Err(Refusal::AuditBroken);
+            return Err(DeskRefusal::AuditBroken);
         }
         Ok(())
     }
@@ -278,7 +268,7 @@ impl DeskModel {
         operator: Option<&CardOverview>,
         audit_ok: bool,
         idle: bool,
-    ) -> Result<Command, Gate> {
+    ) -> Result<WorkerCommand, Gate> {
         self.lookup_gate(customer, operator, audit_ok, idle)?;
         let (customer_id, customer_cert) =
             customer_login_certificate(customer).ok_or(Gate::NoCustomerCertificate)?;
@@ -287,7 +277,7 @@ impl DeskModel {
             Ok(pin1) => {
                 self.puk = None;
                 self.failure = None;
-                Ok(Command::PukLookup {
+                Ok(WorkerCommand::PukLookup {
                     pin1,
                     customer: customer_id,
                     customer_cert,
@@ -497,33 +487,33 @@ mod tests {
         let puk = || SecretCode::puk("13572468".into()).unwrap();
         let changing = || {
             vec![
-                Command::ChangePin {
+                WorkerCommand::ChangePin {
                     kind: crate::card::PinKind::Pin1,
                     old: pin(),
                     new: SecretCode::pin("482915".into()).unwrap(),
                 },
-                Command::UnblockPin {
+                WorkerCommand::UnblockPin {
                     kind: crate::card::PinKind::Pin1,
                     puk: puk(),
                     new: pin(),
                 },
-                Command::Upgrade {
+                WorkerCommand::Upgrade {
                     pin1: pin(),
                     pin2: pin(),
                 },
-                Command::Renew {
+                WorkerCommand::Renew {
                     pin1: pin(),
                     pin2: pin(),
                 },
-                Command::FetchList { pin1: pin() },
-                Command::FetchWrite {
+                WorkerCommand::FetchList { pin1: pin() },
+                WorkerCommand::FetchWrite {
                     profiles: Vec::new(),
                 },
-                Command::VerifyPin {
+                WorkerCommand::VerifyPin {
                     kind: crate::card::PinKind::Pin2,
                     pin: pin(),
                 },
-                Command::TestLogin {
+                WorkerCommand::TestLogin {
                     slot: crate::card::KeySlot::new(2).unwrap(),
                     pin1: pin(),
                 },
@@ -531,8 +521,8 @@ mod tests {
         };
         let reading = || {
             vec![
-                Command::Refresh,
-                Command::ExportCertificate {
+                WorkerCommand::Refresh,
+                WorkerCommand::ExportCertificate {
                     id: vec![1],
                     path: "/tmp/x.pem".into(),
                 },
@@ -542,9 +532,12 @@ mod tests {
         for c in changing() {
             assert_eq!(
                 m.allow(&c, Some(&karin), true),
-                Err(Refusal::CheckIdentityFirst)
+                Err(DeskRefusal::CheckIdentityFirst)
             );
-            assert_eq!(m.allow(&c, None, true), Err(Refusal::CheckIdentityFirst));
+            assert_eq!(
+                m.allow(&c, None, true),
+                Err(DeskRefusal::CheckIdentityFirst)
+            );
         }
         for c in reading() {
             assert_eq!(m.allow(&c, Some(&karin), true), Ok(()));
@@ -552,12 +545,15 @@ mod tests {
         checked(&mut m, &karin);
         for c in changing() {
             assert_eq!(m.allow(&c, Some(&karin), true), Ok(()));
-            assert_eq!(m.allow(&c, Some(&karin), false), Err(Refusal::AuditBroken));
+            assert_eq!(
+                m.allow(&c, Some(&karin), false),
+                Err(DeskRefusal::AuditBroken)
+            );
             // Another card in the reader is another customer.
             let other = card("2002", "SE2321000016-1002", "Anna Berg");
             assert_eq!(
                 m.allow(&c, Some(&other), true),
-                Err(Refusal::CheckIdentityFirst)
+                Err(DeskRefusal::CheckIdentityFirst)
             );
         }
     }
@@ -596,7 +592,7 @@ mod tests {
         *m.operator_pin = "518274".into();
         let command = m.start_lookup(&karin, Some(&operator), true, true).unwrap();
         match command {
-            Command::PukLookup {
+            WorkerCommand::PukLookup {
                 customer,
                 customer_cert,
                 reason,

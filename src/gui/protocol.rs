@@ -1,5 +1,5 @@
 //! What the window and the worker say to each other. The window never touches the card, the
-//! network or a file itself: it sends a [`Command`] and renders the [`Event`]s that come back, so
+//! network or a file itself: it sends a [`WorkerCommand`] and renders the [`Event`]s that come back, so
 //! it stays responsive while a card takes seconds to generate a key.
 
 use std::path::PathBuf;
@@ -7,13 +7,13 @@ use std::path::PathBuf;
 use crate::ca::Profile;
 use crate::ca::client::{CaError, Me};
 use crate::card::{CardError, CardOverview, PinKind, SecretCode};
-use crate::gui::demo::DemoCodes;
 use crate::transport::pcsc::ReaderInfo;
 use crate::workflow::error::WorkflowError;
 use crate::workflow::fetch_existing::Existing;
 use crate::workflow::progress::Progress;
 use crate::workflow::renew::RenewSummary;
 use crate::workflow::upgrade::UpgradeSummary;
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// Where the CA is and what it must chain to; the worker reads the root file when it needs it,
 /// so a fixed file is picked up without restarting.
@@ -25,7 +25,7 @@ pub struct CaSettings {
 
 /// A request from the window. Codes travel inside [`SecretCode`], which zeroizes itself when the
 /// worker drops it after use.
-pub enum Command {
+pub enum WorkerCommand {
     /// Read the card again (after the user asks, or after settings changed).
     Refresh,
     /// Use this reader, or the first reader with a card (`None`).
@@ -115,7 +115,7 @@ pub enum Event {
     Busy(Task),
     /// A step of the upgrade (or of another long task).
     Progress(Progress),
-    Finished(Task, Outcome),
+    Finished(Task, TaskOutcome),
     /// Demo mode: a card is in this real reader (`None`: no longer), so the window can offer
     /// to leave the demo for it.
     RealCard(Option<String>),
@@ -177,7 +177,7 @@ pub enum Task {
 }
 
 #[derive(Debug)]
-pub enum Outcome {
+pub enum TaskOutcome {
     PinVerified(PinKind),
     PinChanged(PinKind),
     PinUnblocked(PinKind),
@@ -217,5 +217,30 @@ pub enum Failure {
     NoCard,
     /// At the desk: not sent to the customer's card (the identity is not checked, or the
     /// audit log cannot record it). Nothing reached the card.
-    Desk(crate::gui::desk_model::Refusal),
+    Desk(DeskRefusal),
+}
+
+/// Why the desk refused a command to the customer's card: the window says it where the
+/// command was given, with what to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeskRefusal {
+    /// The customer's identity is not checked for the card now in the reader.
+    CheckIdentityFirst,
+    /// The audit log cannot record what would be done.
+    AuditBroken,
+}
+
+/// The demo card's codes, from its code letter. Wiped when dropped like real codes, so a demo
+/// never teaches code paths that leave PINs in memory.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+pub struct DemoCodes {
+    pub pin1: String,
+    pub pin2: String,
+    pub puk: String,
+}
+
+impl std::fmt::Debug for DemoCodes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DemoCodes(***)")
+    }
 }

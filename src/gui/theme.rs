@@ -1,7 +1,7 @@
 //! The window's look in both themes: egui's light and dark visuals, with the weak (secondary)
 //! text darkened or lightened to WCAG AA contrast and the body text at 14 px. The window follows
 //! the system's theme (most hospital desktops are light); the status colours are in
-//! [`crate::gui::widgets::Status`].
+//! [`crate::gui::widgets::Tone`].
 
 use egui::{Color32, FontFamily, FontId, Style, TextStyle, Theme, Visuals};
 

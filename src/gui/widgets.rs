@@ -9,30 +9,30 @@ use crate::gui::words::Explained;
 /// so each theme has its own shade, chosen for at least WCAG AA contrast (4.5:1) against that
 /// theme's background: a light-theme red on a dark panel reads at 2.5:1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
+pub enum Tone {
     Ok,
     Warn,
     Error,
 }
 
-impl Status {
-    pub const ALL: [Status; 3] = [Status::Ok, Status::Warn, Status::Error];
+impl Tone {
+    pub const ALL: [Tone; 3] = [Tone::Ok, Tone::Warn, Tone::Error];
 
     /// This status's colour in the dark (`true`) or light theme.
     pub fn colour(self, dark: bool) -> Color32 {
         match (self, dark) {
-            (Status::Ok, false) => Color32::from_rgb(0x1b, 0x7f, 0x3b),
-            (Status::Warn, false) => Color32::from_rgb(0xa3, 0x5a, 0x00),
-            (Status::Error, false) => Color32::from_rgb(0xb0, 0x1e, 0x1e),
-            (Status::Ok, true) => Color32::from_rgb(0x6f, 0xd3, 0x8c),
-            (Status::Warn, true) => Color32::from_rgb(0xf0, 0xb0, 0x4a),
-            (Status::Error, true) => Color32::from_rgb(0xff, 0x8a, 0x80),
+            (Tone::Ok, false) => Color32::from_rgb(0x1b, 0x7f, 0x3b),
+            (Tone::Warn, false) => Color32::from_rgb(0xa3, 0x5a, 0x00),
+            (Tone::Error, false) => Color32::from_rgb(0xb0, 0x1e, 0x1e),
+            (Tone::Ok, true) => Color32::from_rgb(0x6f, 0xd3, 0x8c),
+            (Tone::Warn, true) => Color32::from_rgb(0xf0, 0xb0, 0x4a),
+            (Tone::Error, true) => Color32::from_rgb(0xff, 0x8a, 0x80),
         }
     }
 }
 
 /// The status colour for the theme `ui` is drawn in.
-pub fn colour(ui: &egui::Ui, status: Status) -> Color32 {
+pub fn colour(ui: &egui::Ui, status: Tone) -> Color32 {
     status.colour(ui.visuals().dark_mode)
 }
 
@@ -185,8 +185,8 @@ pub fn text_field(
 /// form is not wrong before it is filled in).
 pub fn rule(ui: &mut egui::Ui, met: Option<bool>, text: &str) {
     let (mark, colour) = match met {
-        Some(true) => ("✔", colour(ui, Status::Ok)),
-        Some(false) => ("✖", colour(ui, Status::Error)),
+        Some(true) => ("✔", colour(ui, Tone::Ok)),
+        Some(false) => ("✖", colour(ui, Tone::Error)),
         None => ("•", ui.visuals().weak_text_color()),
     };
     ui.label(RichText::new(format!("{mark} {text}")).color(colour));
@@ -196,7 +196,7 @@ pub fn rule(ui: &mut egui::Ui, met: Option<bool>, text: &str) {
 pub fn success(ui: &mut egui::Ui, text: &str) {
     ui.label(
         RichText::new(format!("✔ {text}"))
-            .color(colour(ui, Status::Ok))
+            .color(colour(ui, Tone::Ok))
             .strong(),
     );
 }
@@ -206,7 +206,7 @@ pub fn success(ui: &mut egui::Ui, text: &str) {
 /// screen's primary action inside it. Returns whether that action was clicked.
 pub fn banner(
     ui: &mut egui::Ui,
-    status: Status,
+    status: Tone,
     text: &str,
     detail: Option<&str>,
     action: Option<(&str, bool)>,
@@ -214,9 +214,9 @@ pub fn banner(
     let accent = colour(ui, status);
     let fill = accent.gamma_multiply(0.12);
     let mark = match status {
-        Status::Ok => "✔",
-        Status::Warn => "⚠",
-        Status::Error => "✖",
+        Tone::Ok => "✔",
+        Tone::Warn => "⚠",
+        Tone::Error => "✖",
     };
     let mut clicked = false;
     egui::Frame::new()
@@ -245,7 +245,7 @@ pub fn banner(
 pub fn warning(ui: &mut egui::Ui, text: &str) {
     ui.label(
         RichText::new(format!("⚠ {text}"))
-            .color(colour(ui, Status::Warn))
+            .color(colour(ui, Tone::Warn))
             .strong(),
     );
 }
@@ -255,11 +255,9 @@ pub fn warning(ui: &mut egui::Ui, text: &str) {
 /// that copies it so nobody has to type it off the screen.
 pub fn error_box(ui: &mut egui::Ui, explained: &Explained) {
     egui::Frame::group(ui.style())
-        .stroke(egui::Stroke::new(1.5, colour(ui, Status::Error)))
+        .stroke(egui::Stroke::new(1.5, colour(ui, Tone::Error)))
         .show(ui, |ui| {
-            ui.label(
-                RichText::new(format!("✖ {}", explained.text)).color(colour(ui, Status::Error)),
-            );
+            ui.label(RichText::new(format!("✖ {}", explained.text)).color(colour(ui, Tone::Error)));
             if let Some(technical) = &explained.technical {
                 // Keyed by the detail, so another error's box opens folded.
                 egui::CollapsingHeader::new(&technical.heading)
@@ -312,7 +310,7 @@ mod tests {
         for theme in [egui::Theme::Light, egui::Theme::Dark] {
             let visuals = crate::gui::theme::visuals(theme);
             let theme = if visuals.dark_mode { "dark" } else { "light" };
-            let mut texts: Vec<(String, Color32)> = Status::ALL
+            let mut texts: Vec<(String, Color32)> = Tone::ALL
                 .iter()
                 .map(|s| (format!("{s:?}"), s.colour(visuals.dark_mode)))
                 .collect();

@@ -17,7 +17,7 @@ const ICON_PNG: &[u8] = include_bytes!("../../assets/icons/siths-upgrade-256.png
 
 /// Whether the window talks to real readers or to the demo card and CA mock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub enum WindowSource {
     Readers,
     /// The demo card and test CA, the card at this pace (`demo --pace real`: a physical
     /// card's speed, for training and for seeing the progress at real speed).
@@ -51,7 +51,7 @@ pub enum RunError {
 
 /// Open the window and run until it is closed.
 /// `pkcs11` (from `--pkcs11`) overrides the module in the settings for this run.
-pub fn run(source: Source, pkcs11: Option<String>) -> Result<(), RunError> {
+pub fn run(source: WindowSource, pkcs11: Option<String>) -> Result<(), RunError> {
     let path = default_path();
     let loaded = path.as_deref().map(Settings::load_checked);
     // Saved only where nothing is lost by saving (the unreadable original kept beside).
@@ -69,14 +69,14 @@ pub fn run(source: Source, pkcs11: Option<String>) -> Result<(), RunError> {
     };
     let notifier = Notifier::default();
     let (mode, operator) = match source {
-        Source::Demo(crate::virtual_card::Pace::Fast) => (Mode::Demo(None), None),
-        Source::Demo(pace) => {
+        WindowSource::Demo(crate::virtual_card::Pace::Fast) => (Mode::Demo(None), None),
+        WindowSource::Demo(pace) => {
             let world = DemoWorld::prepare()?;
             crate::virtual_card::lock(&world.card).set_pace(pace);
             (Mode::Demo(Some(world)), None)
         }
-        Source::Readers => (readers_mode(&settings), None),
-        Source::Desk => {
+        WindowSource::Readers => (Mode::readers(&settings), None),
+        WindowSource::Desk => {
             let (operator_reader, customer_reader) = desk_readers(&settings);
             (
                 Mode::DeskCustomer {
@@ -90,13 +90,15 @@ pub fn run(source: Source, pkcs11: Option<String>) -> Result<(), RunError> {
                 }),
             )
         }
-        Source::DeskDemo => {
+        WindowSource::DeskDemo => {
             let world = DemoWorld::prepare()?;
             let seat = world.seat(DEMO_OPERATOR_HSA_ID)?;
             let ca = world.ca.clone();
             (Mode::Demo(Some(world)), Some(Mode::Seat { seat, ca }))
         }
     };
+    // The title in the saved language, as the window will draw it.
+    let title = crate::gui::i18n::Tr::new(settings.lang).t("app-title");
     let worker = Worker::spawn(mode, notifier.clone());
     let mut app = SithsApp::new(worker, notifier.clone(), settings, path);
     if let Some((problem, kept_as)) = problem {
@@ -106,7 +108,6 @@ pub fn run(source: Source, pkcs11: Option<String>) -> Result<(), RunError> {
         let audit = DeskAudit::open_default();
         app = app.with_desk(Desk::new(Worker::spawn(operator, notifier), audit));
     }
-    let title = app.tr.t("app-title");
 
     let mut viewport = egui::ViewportBuilder::default()
         .with_title(title.clone())
@@ -127,25 +128,6 @@ pub fn run(source: Source, pkcs11: Option<String>) -> Result<(), RunError> {
         Box::new(|_cc| Ok(Box::new(Window { app }))),
     )
     .map_err(|e| RunError::Window(e.to_string()))
-}
-
-/// The holder's own card: through the PKCS#11 module the settings name, else PC/SC.
-pub fn readers_mode(settings: &Settings) -> Mode {
-    let ca = CaSettings {
-        url: settings.ca_url.clone(),
-        root_pem: settings.ca_root.clone(),
-    };
-    match &settings.pkcs11_module {
-        Some(module) => Mode::Pkcs11 {
-            module: module.clone(),
-            token: settings.reader.clone(),
-            ca,
-        },
-        None => Mode::Pcsc {
-            reader: settings.reader.clone(),
-            ca,
-        },
-    }
 }
 
 /// A desktop session to open the window in (X11 or Wayland on Linux; always elsewhere).

@@ -553,8 +553,8 @@ pub fn failure(tr: &Tr, f: &Failure) -> Explained {
         Failure::NoCard => Explained::new(tr.t("err-no-card"), vec![NextAction::InsertAndResume]),
         Failure::Desk(r) => Explained::new(
             tr.t(match r {
-                crate::gui::desk_model::Refusal::CheckIdentityFirst => "err-desk-identity-first",
-                crate::gui::desk_model::Refusal::AuditBroken => "err-desk-audit-broken",
+                crate::gui::protocol::DeskRefusal::CheckIdentityFirst => "err-desk-identity-first",
+                crate::gui::protocol::DeskRefusal::AuditBroken => "err-desk-audit-broken",
             }),
             Vec::new(),
         ),

@@ -8,8 +8,10 @@ use zeroize::Zeroizing;
 
 use crate::ca::client::Me;
 use crate::card::{CardCertificate, PinKind, SecretCode};
-use crate::gui::app::SithsApp;
-use crate::gui::protocol::{Command, Failure, Outcome};
+use crate::gui::intent::{Intent, Intents, Screen};
+use crate::gui::protocol::{Failure, TaskOutcome, WorkerCommand};
+use crate::gui::settings::Settings;
+use crate::gui::view::View;
 use crate::gui::widgets;
 use crate::gui::words;
 use crate::layout::PIN_MAX_LEN;
@@ -26,12 +28,12 @@ pub struct CertsScreen {
 }
 
 impl CertsScreen {
-    pub fn finished(&mut self, outcome: Outcome) {
+    pub fn finished(&mut self, outcome: TaskOutcome) {
         self.failure = None;
         match outcome {
-            Outcome::LoggedIn { slot, me } => self.login = Some((slot, me)),
-            Outcome::Exported(path) => self.exported = Some(path),
-            Outcome::Failed(f) => self.failure = Some(f),
+            TaskOutcome::LoggedIn { slot, me } => self.login = Some((slot, me)),
+            TaskOutcome::Exported(path) => self.exported = Some(path),
+            TaskOutcome::Failed(f) => self.failure = Some(f),
             _ => {}
         }
     }
@@ -48,12 +50,12 @@ fn can_log_in(c: &CardCertificate) -> bool {
 
 /// The holder's choice, or else the best login certificate: level 3 HSA-id first.
 pub fn chosen_login<'a>(
-    app: &SithsApp,
+    settings: &Settings,
     certs: &'a [CardCertificate],
 ) -> Option<&'a CardCertificate> {
     let fingerprint =
         |c: &CardCertificate| c.info.as_ref().ok().map(|i| i.fingerprint_sha256.clone());
-    if let Some(chosen) = &app.settings.login_certificate
+    if let Some(chosen) = &settings.login_certificate
         && let Some(c) = certs
             .iter()
             .filter(|c| can_log_in(c))
@@ -70,16 +72,17 @@ pub fn chosen_login<'a>(
     })
 }
 
-pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
+pub fn show(app: &View<'_>, certs: &mut CertsScreen, ui: &mut egui::Ui) -> Intents {
+    let mut intents = Intents::default();
     ui.heading(app.tr.t("certs-title"));
     ui.label(app.tr.t("certs-intro"));
     ui.add_space(8.0);
-    let Some(overview) = app.overview().cloned() else {
+    let Some(overview) = app.overview() else {
         ui.label(app.tr.t("start-no-card-body"));
-        return;
+        return intents;
     };
-    let now = app.now_unix();
-    let chosen_fp = chosen_login(app, &overview.certificates)
+    let now = app.now;
+    let chosen_fp = chosen_login(app.settings, &overview.certificates)
         .and_then(|c| c.info.as_ref().ok())
         .map(|i| i.fingerprint_sha256.clone());
     for c in &overview.certificates {
@@ -96,9 +99,9 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
             ui.label(
                 RichText::new(format!(
                     "{} {} · {}",
-                    words::identity_kind(&app.tr, &info.identity),
+                    words::identity_kind(app.tr, &info.identity),
                     info.identity.display_masked(),
-                    words::purpose(&app.tr, info.purpose)
+                    words::purpose(app.tr, info.purpose)
                 ))
                 .strong(),
             );
@@ -108,22 +111,25 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
                     let selected = chosen_fp.as_deref() == Some(info.fingerprint_sha256.as_str());
                     let label = app.tr.t("use-for-login");
                     if ui.radio(selected, label).clicked() && !selected {
-                        app.settings.login_certificate = Some(info.fingerprint_sha256.clone());
-                        app.certs.login = None;
-                        app.save_settings();
+                        let settings = Settings {
+                            login_certificate: Some(info.fingerprint_sha256.clone()),
+                            ..app.settings.clone()
+                        };
+                        certs.login = None;
+                        intents.push(Intent::SaveSettings(Box::new(settings)));
                     }
                 }
                 let label = app
                     .tr
                     .a("export-cert", &[("label", c.label.as_str().into())]);
                 if widgets::secondary(ui, &label, app.busy.is_none()) {
-                    let dir = export_dir(&app.certs.export_dir);
+                    let dir = export_dir(&certs.export_dir);
                     let path = dir.join(export_file_name(&c.label, &info.serial_hex));
-                    app.certs.exported = None;
-                    app.send(Command::ExportCertificate {
+                    certs.exported = None;
+                    intents.push(Intent::Send(WorkerCommand::ExportCertificate {
                         id: c.id.clone(),
                         path,
-                    });
+                    }));
                 }
             });
         });
@@ -132,7 +138,7 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
 
     // Certificates the CA already issued for this holder, written back to this card.
     if !overview.dead() && widgets::secondary(ui, &app.tr.t("action-fetch"), app.busy.is_none()) {
-        app.go(crate::gui::app::Screen::Fetch);
+        intents.push(Intent::GoTo(Screen::Fetch));
     }
 
     ui.add_space(8.0);
@@ -142,28 +148,28 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
         "enter-pin",
         &[(
             "pin",
-            words::pin_name(&app.tr, PinKind::Pin1).as_str().into(),
+            words::pin_name(app.tr, PinKind::Pin1).as_str().into(),
         )],
     );
-    let enter = widgets::code_field(ui, &pin_label, &mut app.certs.pin1, PIN_MAX_LEN);
-    let slot = chosen_login(app, &overview.certificates).and_then(|c| c.slot);
-    let ready = slot.is_some() && app.busy.is_none() && !app.certs.pin1.is_empty();
+    let enter = widgets::code_field(ui, &pin_label, &mut certs.pin1, PIN_MAX_LEN);
+    let slot = chosen_login(app.settings, &overview.certificates).and_then(|c| c.slot);
+    let ready = slot.is_some() && app.busy.is_none() && !certs.pin1.is_empty();
     let clicked = widgets::primary(ui, &app.tr.t("test-login"), ready);
     if (clicked || enter)
         && ready
         && let Some(slot) = slot
     {
-        let pin = SecretCode::pin(std::mem::take(&mut *app.certs.pin1));
+        let pin = SecretCode::pin(std::mem::take(&mut *certs.pin1));
         widgets::forget_field(ui.ctx(), &pin_label);
         match pin {
             Ok(pin1) => {
-                app.certs.login = None;
-                app.send(Command::TestLogin { slot, pin1 });
+                certs.login = None;
+                intents.push(Intent::Send(WorkerCommand::TestLogin { slot, pin1 }));
             }
-            Err(e) => app.certs.failure = Some(Failure::Card(e.into())),
+            Err(e) => certs.failure = Some(Failure::Card(e.into())),
         }
     }
-    if let Some((_, me)) = &app.certs.login {
+    if let Some((_, me)) = &certs.login {
         widgets::success(
             ui,
             &app.tr.a(
@@ -175,7 +181,7 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
             ),
         );
     }
-    if let Some(path) = &app.certs.exported {
+    if let Some(path) = &certs.exported {
         widgets::success(
             ui,
             &app.tr.a(
@@ -184,16 +190,11 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
             ),
         );
     }
-    if let Some(f) = &app.certs.failure {
-        widgets::error_box(ui, &words::failure(&app.tr, f));
+    if let Some(f) = &certs.failure {
+        widgets::error_box(ui, &words::failure(app.tr, f));
     }
     ui.add_space(6.0);
-    widgets::text_field(
-        ui,
-        &app.tr.t("export-dir"),
-        &mut app.certs.export_dir,
-        320.0,
-    );
+    widgets::text_field(ui, &app.tr.t("export-dir"), &mut certs.export_dir, 320.0);
 
     ui.add_space(8.0);
     egui::CollapsingHeader::new(app.tr.t("chooser-help-title"))
@@ -208,6 +209,7 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
                 ui.label(format!("• {}", app.tr.t(id)));
             }
         });
+    intents
 }
 
 /// `<label>-<serial start>.pem`, with anything but letters, digits, `-` and `_` replaced: the
@@ -238,8 +240,8 @@ fn export_dir(typed: &str) -> PathBuf {
     crate::paths::home_dir().unwrap_or_else(std::env::temp_dir)
 }
 
-fn details(app: &SithsApp, ui: &mut egui::Ui, info: &CertInfo, now: i64) {
-    let tr = &app.tr;
+fn details(app: &View<'_>, ui: &mut egui::Ui, info: &CertInfo, now: i64) {
+    let tr = app.tr;
     egui::Grid::new(("cert", &info.fingerprint_sha256))
         .num_columns(2)
         .spacing([16.0, 2.0])

@@ -6,15 +6,18 @@
 use egui::RichText;
 
 use crate::card::{CardOverview, PinKind};
-use crate::gui::app::{Screen, SithsApp};
-use crate::gui::protocol::{CardStatus, Environment, Event, Outcome, Task};
+use crate::gui::intent::{Intent, Intents, Screen};
+use crate::gui::protocol::{CardStatus, Environment, Task};
 use crate::gui::screens::home::{self, CardNeed};
+use crate::gui::view::{DeskView, View};
 use crate::gui::widgets;
 use crate::gui::words;
 use crate::gui::worker::Worker;
 use crate::layout::PIN_MAX_LEN;
 
-pub use crate::gui::desk_model::{DeskModel, Gate, Holder, IdDocument, IdentityCheck, hsa_id_of};
+pub use crate::gui::desk_model::{
+    CheckedHolder, DeskModel, Gate, IdDocument, IdentityCheck, hsa_id_of,
+};
 
 /// The desk: the operator's card (its own worker), the desk's rules and form
 /// ([`DeskModel`]) and the audit log.
@@ -43,102 +46,39 @@ impl Desk {
     pub fn customer_changed(&mut self, customer: Option<&CardOverview>) -> bool {
         self.model.customer_changed(customer)
     }
-
-    fn operator_overview(&self) -> Option<&CardOverview> {
-        match &self.operator_card {
-            CardStatus::Ready(o) => Some(o),
-            _ => None,
-        }
-    }
 }
 
-/// Take in the operator worker's events (the customer's come through the app).
-pub fn drain(app: &mut SithsApp) {
-    let Some(desk) = app.desk.as_mut() else {
-        return;
-    };
-    let mut finished = Vec::new();
-    while let Some(event) = desk.operator.try_recv() {
-        match event {
-            Event::Environment(env) => desk.operator_env = env,
-            Event::Card(status) => desk.operator_card = status,
-            Event::Busy(task) => desk.operator_busy = Some(task),
-            Event::Finished(task, outcome) => {
-                desk.operator_busy = None;
-                finished.push((task, outcome));
-            }
-            Event::Readers(_) | Event::Progress(_) | Event::RealCard(_) => {}
-        }
-    }
-    for (task, outcome) in finished {
-        operator_finished(app, task, outcome);
-    }
-}
-
-fn operator_finished(app: &mut SithsApp, task: Task, outcome: Outcome) {
-    if task != Task::PukLookup {
-        return;
-    }
-    let (result, detail) = match &outcome {
-        Outcome::Puk { .. } => (Ok(()), String::new()),
-        Outcome::Failed(f) => (Err(()), app.audit_words(f)),
-        _ => return,
-    };
-    let reason = app
-        .desk
-        .as_ref()
-        .map(|d| d.model.reason.clone())
-        .unwrap_or_default();
-    app.audit(
-        crate::audit::Action::PukLookup,
-        result,
-        format!(
-            "reason: {reason}{}{detail}",
-            if detail.is_empty() { "" } else { "; " }
-        ),
-    );
-    let customer = app.overview().cloned();
-    let Some(desk) = app.desk.as_mut() else {
-        return;
-    };
-    match outcome {
-        Outcome::Puk { puk, anchored } => {
-            desk.audit.anchored(&anchored);
-            desk.model.puk_arrived(customer.as_ref(), puk);
-        }
-        Outcome::Failed(f) => desk.model.failure = Some(f),
-        _ => {}
-    }
-}
-
-pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
+/// The desk page: its state is the [`DeskModel`]; the operator's card and the audit log are
+/// read from the View's desk part.
+pub fn show(app: &View<'_>, model: &mut DeskModel, ui: &mut egui::Ui) -> Intents {
+    let mut intents = Intents::default();
     ui.heading(app.tr.t("desk-title"));
     ui.add_space(6.0);
     let Some(desk) = app.desk.as_ref() else {
-        return;
+        return intents;
     };
-    let operator = desk.operator_overview().cloned();
-    let operator_status = desk.operator_card.clone();
-    let customer = app.overview().cloned();
+    let operator = desk.operator_overview();
+    let customer = app.overview();
 
     ui.columns(2, |cols| {
-        operator_panel(app, &mut cols[0], operator.as_ref(), &operator_status);
-        customer_panel(app, &mut cols[1], customer.as_ref());
+        operator_panel(app, &mut cols[0], operator, desk.operator_card);
+        customer_panel(app, &mut cols[1], customer);
     });
     ui.add_space(8.0);
     let Some(customer) = customer else {
-        return;
+        return intents;
     };
     ui.separator();
-    identity_section(app, ui, &customer);
+    identity_section(app, model, ui, customer, &mut intents);
     ui.separator();
-    help_section(app, ui, &customer, operator.as_ref());
+    help_section(app, desk, model, ui, customer, operator, &mut intents);
     ui.separator();
-    audit_line(app, ui);
+    audit_line(app, desk, ui);
+    intents
 }
 
 fn operator_panel(
-    app: &SithsApp,
+    app: &View<'_>,
     ui: &mut egui::Ui,
     operator: Option<&CardOverview>,
     status: &CardStatus,
@@ -160,11 +100,11 @@ fn operator_panel(
     }
 }
 
-fn customer_panel(app: &SithsApp, ui: &mut egui::Ui, customer: Option<&CardOverview>) {
+fn customer_panel(app: &View<'_>, ui: &mut egui::Ui, customer: Option<&CardOverview>) {
     ui.label(RichText::new(app.tr.t("desk-customer-card")).strong());
     let Some(c) = customer else {
         // The operator's reader is never the customer's: with one reader there is none.
-        let text = match (&app.card, app.is_demo()) {
+        let text = match (app.card, app.is_demo()) {
             (CardStatus::NoReader, false) => app.tr.t("desk-need-second-reader"),
             _ => app.tr.t("desk-insert-customer-card"),
         };
@@ -177,20 +117,20 @@ fn customer_panel(app: &SithsApp, ui: &mut egui::Ui, customer: Option<&CardOverv
         app.tr
             .a("desk-card-serial", &[("serial", c.serial.as_str().into())]),
     );
-    let now = app.now_unix();
+    let now = app.now;
     for cert in &c.certificates {
         if let Ok(i) = &cert.info {
-            let (left, warn) = words::expiry(&app.tr, i.days_left(now));
+            let (left, warn) = words::expiry(app.tr, i.days_left(now));
             let line = format!(
                 "{} · {} · {}",
-                words::identity_kind(&app.tr, &i.identity),
-                words::purpose(&app.tr, i.purpose),
+                words::identity_kind(app.tr, &i.identity),
+                words::purpose(app.tr, i.purpose),
                 left
             );
             if warn {
                 ui.label(
                     RichText::new(format!("⚠ {line}"))
-                        .color(widgets::colour(ui, widgets::Status::Warn)),
+                        .color(widgets::colour(ui, widgets::Tone::Warn)),
                 );
             } else {
                 ui.label(line);
@@ -201,7 +141,7 @@ fn customer_panel(app: &SithsApp, ui: &mut egui::Ui, customer: Option<&CardOverv
         c.pin(kind)
             .map(|p| match p.known {
                 crate::card::TriesKnown::Exact if !p.blocked() => p.tries_left.to_string(),
-                _ => words::tries_left(&app.tr, p),
+                _ => words::tries_left(app.tr, p),
             })
             .unwrap_or_else(|| "–".into())
     };
@@ -226,8 +166,8 @@ fn customer_panel(app: &SithsApp, ui: &mut egui::Ui, customer: Option<&CardOverv
 }
 
 /// One plain verdict with the next step, most urgent first.
-fn verdict(app: &SithsApp, ui: &mut egui::Ui, c: &CardOverview, need: CardNeed, now: i64) {
-    let tr = &app.tr;
+fn verdict(app: &View<'_>, ui: &mut egui::Ui, c: &CardOverview, need: CardNeed, now: i64) {
+    let tr = app.tr;
     let soonest = home::soonest_reminder(c, now);
     let text = match need {
         CardNeed::Dead => tr.t("desk-verdict-dead"),
@@ -251,12 +191,14 @@ fn verdict(app: &SithsApp, ui: &mut egui::Ui, c: &CardOverview, need: CardNeed, 
     }
 }
 
-fn identity_section(app: &mut SithsApp, ui: &mut egui::Ui, customer: &CardOverview) {
-    let Some(desk) = app.desk.as_mut() else {
-        return;
-    };
-    ui.label(RichText::new(step_title(&app.tr, 1, "desk-identity-title")).strong());
-    let model = &mut desk.model;
+fn identity_section(
+    app: &View<'_>,
+    model: &mut DeskModel,
+    ui: &mut egui::Ui,
+    customer: &CardOverview,
+    intents: &mut Intents,
+) {
+    ui.label(RichText::new(step_title(app.tr, 1, "desk-identity-title")).strong());
     if model.identity_holds(customer) {
         let doc = model
             .identity
@@ -311,24 +253,28 @@ fn identity_section(app: &mut SithsApp, ui: &mut egui::Ui, customer: &CardOvervi
         && complete
         && let Some(detail) = model.confirm_identity(customer)
     {
-        app.audit(crate::audit::Action::IdentityCheck, Ok(()), detail);
+        intents.push(Intent::Audit {
+            action: crate::audit::Action::IdentityCheck,
+            result: Ok(()),
+            detail,
+        });
     }
 }
 
 fn help_section(
-    app: &mut SithsApp,
+    app: &View<'_>,
+    desk: &DeskView<'_>,
+    model: &mut DeskModel,
     ui: &mut egui::Ui,
     customer: &CardOverview,
     operator: Option<&CardOverview>,
+    intents: &mut Intents,
 ) {
     let idle = app.busy.is_none();
-    let Some(desk) = app.desk.as_ref() else {
-        return;
-    };
     let audit_ok = desk.audit.status().is_ok();
     let idle = idle && desk.operator_busy.is_none();
-    let help = desk.model.help_gate(customer, audit_ok, idle);
-    ui.label(RichText::new(step_title(&app.tr, 2, "desk-puk-title")).strong());
+    let help = model.help_gate(customer, audit_ok, idle);
+    ui.label(RichText::new(step_title(app.tr, 2, "desk-puk-title")).strong());
     if matches!(help, Err(Gate::CheckIdentity)) {
         widgets::warning(ui, &app.tr.t("desk-check-first"));
     }
@@ -336,10 +282,7 @@ fn help_section(
     // The PUK, from the CA with the operator's card.
     ui.add_space(4.0);
     ui.label(app.tr.t("desk-puk-explain"));
-    let now = app.now_unix();
-    let Some(desk) = app.desk.as_mut() else {
-        return;
-    };
+    let now = app.now;
     // The usual reasons are one click; anything else is typed.
     ui.horizontal_wrapped(|ui| {
         for id in [
@@ -348,32 +291,27 @@ fn help_section(
             "desk-reason-blocked",
         ] {
             let text = app.tr.t(id);
-            let chosen = desk.model.reason == text;
+            let chosen = model.reason == text;
             if ui.selectable_label(chosen, &text).clicked() {
-                desk.model.reason = text;
+                model.reason = text;
             }
         }
     });
-    widgets::text_field(ui, &app.tr.t("desk-reason"), &mut desk.model.reason, 360.0);
+    widgets::text_field(ui, &app.tr.t("desk-reason"), &mut model.reason, 360.0);
     let pin_label = app.tr.t("desk-operator-pin");
-    let enter = widgets::code_field(ui, &pin_label, &mut desk.model.operator_pin, PIN_MAX_LEN);
-    let ready = desk
-        .model
+    let enter = widgets::code_field(ui, &pin_label, &mut model.operator_pin, PIN_MAX_LEN);
+    let ready = model
         .lookup_gate(customer, operator, audit_ok, idle)
         .is_ok();
     let clicked = widgets::primary(ui, &app.tr.t("desk-fetch-puk"), ready);
     if (clicked || enter) && ready {
         widgets::forget_field(ui.ctx(), &pin_label);
-        if let Ok(mut command) = desk.model.start_lookup(customer, operator, audit_ok, idle) {
-            if let crate::gui::protocol::Command::PukLookup { anchors, .. } = &mut command {
-                *anchors = desk.audit.pending_anchors();
-            }
-            desk.operator.send(command);
+        if let Ok(command) = model.start_lookup(customer, operator, audit_ok, idle) {
+            intents.push(Intent::LookUpPuk(command));
         }
     }
-    let model = &mut desk.model;
     if let Some(f) = &model.failure {
-        widgets::error_box(ui, &words::failure(&app.tr, f));
+        widgets::error_box(ui, &words::failure(app.tr, f));
     }
     let mut reveal = false;
     if let Some(puk) = &model.puk {
@@ -402,21 +340,21 @@ fn help_section(
 
     // Help that changes the customer's card.
     ui.add_space(6.0);
-    ui.label(RichText::new(step_title(&app.tr, 3, "desk-help-title")).strong());
+    ui.label(RichText::new(step_title(app.tr, 3, "desk-help-title")).strong());
     let need = home::card_need(customer, now);
     let has_puk = model.puk.is_some();
     let ok = help.is_ok();
     let mut go = None;
+    let mut unblock = None;
     let mut renew = false;
     ui.horizontal_wrapped(|ui| {
         for kind in [PinKind::Pin1, PinKind::Pin2] {
-            let label = words::with_pin(&app.tr, "action-unblock", kind);
+            let label = words::with_pin(app.tr, "action-unblock", kind);
             let blocked = customer.pin(kind).is_some_and(|p| p.blocked());
             if (blocked || has_puk)
                 && widgets::primary(ui, &label, ok && has_puk && !customer.dead())
             {
-                go = Some(Screen::Unblock);
-                app.unblock.kind = kind;
+                unblock = Some(kind);
             }
         }
         if need == CardNeed::Upgrade && widgets::secondary(ui, &app.tr.t("action-upgrade"), ok) {
@@ -430,18 +368,14 @@ fn help_section(
         }
     });
     if renew {
-        app.go_renew();
+        intents.push(Intent::OpenRenew);
+    }
+    if let Some(kind) = unblock {
+        let puk = model.take_puk_for_unblock(customer);
+        intents.push(Intent::OpenUnblock { kind, puk });
     }
     if let Some(screen) = go {
-        if screen == Screen::Unblock {
-            if let Some(desk) = app.desk.as_mut()
-                && let Some(puk) = desk.model.take_puk_for_unblock(customer)
-            {
-                app.unblock.code = puk;
-            }
-            app.unblock.result = None;
-        }
-        app.go(screen);
+        intents.push(Intent::GoTo(screen));
     }
 }
 
@@ -453,10 +387,7 @@ fn step_title(tr: &crate::gui::i18n::Tr, n: u8, id: &str) -> String {
     )
 }
 
-fn audit_line(app: &SithsApp, ui: &mut egui::Ui) {
-    let Some(desk) = app.desk.as_ref() else {
-        return;
-    };
+fn audit_line(app: &View<'_>, desk: &DeskView<'_>, ui: &mut egui::Ui) {
     match desk.audit.status() {
         // The file's path is for IT, in the tooltip; the count is what the operator checks.
         Ok((path, entries)) => ui
@@ -467,7 +398,7 @@ fn audit_line(app: &SithsApp, ui: &mut egui::Ui) {
                 app.tr
                     .a("desk-audit-broken", &[("detail", e.as_str().into())]),
             )
-            .color(widgets::colour(ui, widgets::Status::Error)),
+            .color(widgets::colour(ui, widgets::Tone::Error)),
         ),
     };
 }

@@ -6,8 +6,9 @@ use zeroize::Zeroizing;
 
 use crate::ca::Profile;
 use crate::card::{PinKind, SecretCode};
-use crate::gui::app::SithsApp;
-use crate::gui::protocol::{Command, Failure, Outcome};
+use crate::gui::intent::{Intent, Intents};
+use crate::gui::protocol::{Failure, TaskOutcome, WorkerCommand};
+use crate::gui::view::View;
 use crate::gui::widgets;
 use crate::gui::words;
 use crate::layout::PIN_MAX_LEN;
@@ -24,10 +25,10 @@ pub struct FetchScreen {
 }
 
 impl FetchScreen {
-    pub fn finished(&mut self, outcome: Outcome) {
+    pub fn finished(&mut self, outcome: TaskOutcome) {
         self.failure = None;
         match outcome {
-            Outcome::Existing(list) => {
+            TaskOutcome::Existing(list) => {
                 self.chosen = list
                     .iter()
                     .filter(|e| matches!(e.fit, Fit::Writable(_)))
@@ -36,17 +37,18 @@ impl FetchScreen {
                 self.list = Some(list);
                 self.written = None;
             }
-            Outcome::Written(profiles) => {
+            TaskOutcome::Written(profiles) => {
                 self.written = Some(profiles);
                 self.list = None;
             }
-            Outcome::Failed(f) => self.failure = Some(f),
+            TaskOutcome::Failed(f) => self.failure = Some(f),
             _ => {}
         }
     }
 }
 
-pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
+pub fn show(app: &View<'_>, fetch: &mut FetchScreen, ui: &mut egui::Ui) -> Intents {
+    let mut intents = Intents::default();
     ui.heading(app.tr.t("fetch-title"));
     ui.label(app.tr.t("fetch-intro"));
     ui.add_space(8.0);
@@ -56,24 +58,24 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
         "enter-pin",
         &[(
             "pin",
-            words::pin_name(&app.tr, PinKind::Pin1).as_str().into(),
+            words::pin_name(app.tr, PinKind::Pin1).as_str().into(),
         )],
     );
-    let enter = widgets::code_field(ui, &pin_label, &mut app.fetch.pin1, PIN_MAX_LEN);
-    let ready = idle && !app.fetch.pin1.is_empty();
+    let enter = widgets::code_field(ui, &pin_label, &mut fetch.pin1, PIN_MAX_LEN);
+    let ready = idle && !fetch.pin1.is_empty();
     if (widgets::primary(ui, &app.tr.t("fetch-list"), ready) || enter) && ready {
-        let pin = SecretCode::pin(std::mem::take(&mut *app.fetch.pin1));
+        let pin = SecretCode::pin(std::mem::take(&mut *fetch.pin1));
         widgets::forget_field(ui.ctx(), &pin_label);
         match pin {
             Ok(pin1) => {
-                app.fetch.list = None;
-                app.send(Command::FetchList { pin1 });
+                fetch.list = None;
+                intents.push(Intent::Send(WorkerCommand::FetchList { pin1 }));
             }
-            Err(e) => app.fetch.failure = Some(Failure::Card(e.into())),
+            Err(e) => fetch.failure = Some(Failure::Card(e.into())),
         }
     }
 
-    if let Some(list) = app.fetch.list.clone() {
+    if let Some(list) = fetch.list.clone() {
         ui.add_space(8.0);
         if list.is_empty() {
             ui.label(app.tr.t("fetch-none"));
@@ -82,17 +84,17 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
             let writable = matches!(e.fit, Fit::Writable(_));
             let text = format!(
                 "{} ({}) – {}",
-                words::profile(&app.tr, e.profile),
+                words::profile(app.tr, e.profile),
                 e.info.not_after_date(),
-                words::fit(&app.tr, &e.fit)
+                words::fit(app.tr, &e.fit)
             );
             let response = if writable {
-                let mut on = app.fetch.chosen.contains(&e.profile);
+                let mut on = fetch.chosen.contains(&e.profile);
                 let r = ui.checkbox(&mut on, text);
                 if r.changed() {
-                    app.fetch.chosen.retain(|p| *p != e.profile);
+                    fetch.chosen.retain(|p| *p != e.profile);
                     if on {
-                        app.fetch.chosen.push(e.profile);
+                        fetch.chosen.push(e.profile);
                     }
                 }
                 r
@@ -104,24 +106,25 @@ pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
                 response.on_hover_text(technical);
             }
         }
-        let any = !app.fetch.chosen.is_empty();
+        let any = !fetch.chosen.is_empty();
         if widgets::primary(ui, &app.tr.t("fetch-write"), any && idle) {
-            app.send(Command::FetchWrite {
-                profiles: app.fetch.chosen.clone(),
-            });
+            intents.push(Intent::Send(WorkerCommand::FetchWrite {
+                profiles: fetch.chosen.clone(),
+            }));
         }
     }
-    if let Some(written) = &app.fetch.written {
+    if let Some(written) = &fetch.written {
         widgets::success(
             ui,
             &app.tr.a("fetch-written", &[("n", written.len().into())]),
         );
     }
-    if let Some(f) = &app.fetch.failure {
-        widgets::error_box(ui, &words::failure(&app.tr, f));
+    if let Some(f) = &fetch.failure {
+        widgets::error_box(ui, &words::failure(app.tr, f));
     }
     ui.add_space(8.0);
     if widgets::secondary(ui, &app.tr.t("to-overview"), true) {
-        app.go(app.home_screen());
+        intents.push(Intent::GoTo(app.home_screen()));
     }
+    intents
 }

@@ -3,22 +3,31 @@
 use egui::RichText;
 
 use crate::card::{CardCertificate, CardOverview, PinKind};
-use crate::gui::app::{Screen, SithsApp};
-use crate::gui::protocol::{CardStatus, Command, Environment};
+use crate::gui::intent::{Intent, Intents, Screen};
+use crate::gui::protocol::{CardStatus, Environment, WorkerCommand};
+use crate::gui::view::View;
 use crate::gui::widgets;
 use crate::gui::words;
 use crate::pki::{CertInfo, Identity};
 use crate::workflow::expiry::Fix;
 
-pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
-    let card = app.card.clone();
-    match &card {
-        CardStatus::Ready(overview) => overview_screen(app, ui, overview),
-        other => start_screen(app, ui, other),
-    }
+/// The overview's own state.
+#[derive(Default)]
+pub struct HomeState {
+    /// The holder asked to see the personnummer unmasked.
+    pub show_personnummer: bool,
 }
 
-fn start_screen(app: &mut SithsApp, ui: &mut egui::Ui, status: &CardStatus) {
+pub fn show(app: &View<'_>, state: &mut HomeState, ui: &mut egui::Ui) -> Intents {
+    let mut intents = Intents::default();
+    match app.card {
+        CardStatus::Ready(overview) => overview_screen(app, state, ui, overview, &mut intents),
+        other => start_screen(app, ui, other, &mut intents),
+    }
+    intents
+}
+
+fn start_screen(app: &View<'_>, ui: &mut egui::Ui, status: &CardStatus, intents: &mut Intents) {
     ui.add_space(24.0);
     if matches!(app.env, Environment::DemoPreparing) {
         ui.heading(app.tr.t("demo-preparing"));
@@ -59,7 +68,7 @@ fn start_screen(app: &mut SithsApp, ui: &mut egui::Ui, status: &CardStatus) {
             });
     }
     if let CardStatus::Unreadable(e) = status {
-        widgets::error_box(ui, &words::card_error(&app.tr, e));
+        widgets::error_box(ui, &words::card_error(app.tr, e));
     }
     if let CardStatus::ChooseCard(cards) = status {
         ui.add_space(8.0);
@@ -82,9 +91,12 @@ fn start_screen(app: &mut SithsApp, ui: &mut egui::Ui, status: &CardStatus) {
                 } else {
                     card.serial.clone()
                 });
-                app.settings.reader = chosen.clone();
-                app.save_settings();
-                app.send(Command::UseReader(chosen));
+                let settings = crate::gui::settings::Settings {
+                    reader: chosen.clone(),
+                    ..app.settings.clone()
+                };
+                intents.push(Intent::SaveSettings(Box::new(settings)));
+                intents.push(Intent::Send(WorkerCommand::UseReader(chosen)));
             }
         }
     }
@@ -97,7 +109,7 @@ fn start_screen(app: &mut SithsApp, ui: &mut egui::Ui, status: &CardStatus) {
         ui.add_space(16.0);
         ui.label(app.tr.t("demo-offer"));
         if widgets::secondary(ui, &app.tr.t("demo-try"), true) {
-            app.switch_source(true);
+            intents.push(Intent::SwitchToDemo);
         }
     }
 }
@@ -158,8 +170,14 @@ pub fn card_need(overview: &CardOverview, now: i64) -> CardNeed {
     }
 }
 
-fn overview_screen(app: &mut SithsApp, ui: &mut egui::Ui, overview: &CardOverview) {
-    let tr = &app.tr;
+fn overview_screen(
+    app: &View<'_>,
+    state: &mut HomeState,
+    ui: &mut egui::Ui,
+    overview: &CardOverview,
+    intents: &mut Intents,
+) {
+    let tr = app.tr;
     let name = overview.holder_name().unwrap_or("?").to_string();
     ui.heading(&name);
     egui::Grid::new("holder")
@@ -172,19 +190,19 @@ fn overview_screen(app: &mut SithsApp, ui: &mut egui::Ui, overview: &CardOvervie
             if let Some(p) = personnummer(overview) {
                 ui.label(tr.t("holder-personnummer"));
                 ui.horizontal(|ui| {
-                    let shown = if app.show_personnummer {
+                    let shown = if state.show_personnummer {
                         p.formatted()
                     } else {
                         p.masked()
                     };
                     ui.label(RichText::new(shown).monospace());
-                    let button = if app.show_personnummer {
+                    let button = if state.show_personnummer {
                         tr.t("hide")
                     } else {
                         tr.t("show")
                     };
                     if ui.small_button(button).clicked() {
-                        app.show_personnummer = !app.show_personnummer;
+                        state.show_personnummer = !state.show_personnummer;
                     }
                 });
                 ui.end_row();
@@ -200,29 +218,30 @@ fn overview_screen(app: &mut SithsApp, ui: &mut egui::Ui, overview: &CardOvervie
         });
     ui.add_space(8.0);
 
-    let now = app.now_unix();
+    let now = app.now;
     let need = card_need(overview, now);
-    status_banner(app, ui, overview, now, need);
+    status_banner(app, ui, overview, now, need, intents);
     ui.add_space(8.0);
 
     ui.label(RichText::new(app.tr.t("pairs-title")).strong());
     pairs(app, ui, overview, now);
     ui.add_space(8.0);
-    pins(app, ui, overview, need);
+    pins(app, ui, overview, need, intents);
 }
 
 /// The overview's one verdict and its primary action: unblock, upgrade or renew; the expiry
 /// reminder (the same as `check-expiry`'s) as its detail line.
 fn status_banner(
-    app: &mut SithsApp,
+    app: &View<'_>,
     ui: &mut egui::Ui,
     overview: &CardOverview,
     now: i64,
     need: CardNeed,
+    intents: &mut Intents,
 ) {
     let due = crate::workflow::expiry::reminders(overview, now);
     let expiry = due.first().map(|first| {
-        let (when, _) = words::expiry(&app.tr, first.days_left);
+        let (when, _) = words::expiry(app.tr, first.days_left);
         let id = match crate::workflow::expiry::card_fix(&due) {
             Some(Fix::Renew(_)) => "expiry-banner-renew",
             Some(Fix::NewCard) => "expiry-banner-new-card",
@@ -230,31 +249,31 @@ fn status_banner(
         };
         app.tr.a(id, &[("when", when.as_str().into())])
     });
-    let tr = &app.tr;
+    let tr = app.tr;
     let idle = app.busy.is_none();
     let (status, text, detail, action) = match need {
-        CardNeed::Dead => (widgets::Status::Error, tr.t("verdict-dead"), None, None),
+        CardNeed::Dead => (widgets::Tone::Error, tr.t("verdict-dead"), None, None),
         CardNeed::Blocked(kind) => (
-            widgets::Status::Error,
+            widgets::Tone::Error,
             words::with_pin(tr, "verdict-blocked", kind),
             expiry,
             Some(words::with_pin(tr, "action-unblock", kind)),
         ),
         CardNeed::Upgrade => (
-            widgets::Status::Warn,
+            widgets::Tone::Warn,
             tr.t("verdict-upgrade"),
             expiry,
             Some(tr.t("action-upgrade")),
         ),
         CardNeed::Renew => (
-            widgets::Status::Warn,
+            widgets::Tone::Warn,
             expiry.unwrap_or_else(|| tr.t("verdict-renew")),
             None,
             Some(tr.t("action-renew")),
         ),
         CardNeed::UpToDate => match expiry {
-            Some(e) => (widgets::Status::Warn, e, None, None),
-            None => (widgets::Status::Ok, tr.t("verdict-up-to-date"), None, None),
+            Some(e) => (widgets::Tone::Warn, e, None, None),
+            None => (widgets::Tone::Ok, tr.t("verdict-up-to-date"), None, None),
         },
     };
     let clicked = widgets::banner(
@@ -266,9 +285,9 @@ fn status_banner(
     );
     if clicked {
         match need {
-            CardNeed::Blocked(kind) => app.go_unblock(kind),
-            CardNeed::Upgrade => app.go(Screen::Upgrade),
-            CardNeed::Renew => app.go_renew(),
+            CardNeed::Blocked(kind) => intents.push(Intent::OpenUnblock { kind, puk: None }),
+            CardNeed::Upgrade => intents.push(Intent::GoTo(Screen::Upgrade)),
+            CardNeed::Renew => intents.push(Intent::OpenRenew),
             CardNeed::Dead | CardNeed::UpToDate => {}
         }
     }
@@ -282,8 +301,8 @@ pub fn soonest_reminder(overview: &CardOverview, now: i64) -> Option<i64> {
 }
 
 /// Certificates grouped by identity, each identity's pair together.
-fn pairs(app: &SithsApp, ui: &mut egui::Ui, overview: &CardOverview, now: i64) {
-    let tr = &app.tr;
+fn pairs(app: &View<'_>, ui: &mut egui::Ui, overview: &CardOverview, now: i64) {
+    let tr = app.tr;
     let mut identities: Vec<&Identity> = Vec::new();
     for c in &overview.certificates {
         if let Ok(i) = &c.info
@@ -332,14 +351,14 @@ fn pairs(app: &SithsApp, ui: &mut egui::Ui, overview: &CardOverview, now: i64) {
 /// One certificate: what it is for, its level (or that it is the old one the upgrade
 /// replaces), and the last day it is valid.
 fn cert_row(
-    app: &SithsApp,
+    app: &View<'_>,
     ui: &mut egui::Ui,
     overview: &CardOverview,
     cert: &CardCertificate,
     info: &CertInfo,
     now: i64,
 ) {
-    let tr = &app.tr;
+    let tr = app.tr;
     ui.label(words::purpose(tr, info.purpose));
     let legacy = crate::workflow::pairs::legacy(overview).any(|c| std::ptr::eq(c, cert));
     ui.label(if legacy {
@@ -356,7 +375,7 @@ fn cert_row(
     if warn {
         ui.label(
             RichText::new(format!("⚠ {valid} ({when})"))
-                .color(widgets::colour(ui, widgets::Status::Warn)),
+                .color(widgets::colour(ui, widgets::Tone::Warn)),
         );
     } else {
         ui.label(valid);
@@ -365,8 +384,14 @@ fn cert_row(
 }
 
 /// The codes and their tries left, with what can be done about them beside them.
-fn pins(app: &mut SithsApp, ui: &mut egui::Ui, overview: &CardOverview, need: CardNeed) {
-    let tr = &app.tr;
+fn pins(
+    app: &View<'_>,
+    ui: &mut egui::Ui,
+    overview: &CardOverview,
+    need: CardNeed,
+    intents: &mut Intents,
+) {
+    let tr = app.tr;
     ui.label(RichText::new(tr.t("codes-title")).strong());
     egui::Grid::new("pins")
         .num_columns(2)
@@ -381,7 +406,7 @@ fn pins(app: &mut SithsApp, ui: &mut egui::Ui, overview: &CardOverview, need: Ca
                 if status.tries_left <= 1 {
                     ui.label(
                         RichText::new(text)
-                            .color(widgets::colour(ui, widgets::Status::Error))
+                            .color(widgets::colour(ui, widgets::Tone::Error))
                             .strong(),
                     );
                 } else {
@@ -399,11 +424,13 @@ fn pins(app: &mut SithsApp, ui: &mut egui::Ui, overview: &CardOverview, need: Ca
     ui.add_space(4.0);
     ui.horizontal_wrapped(|ui| {
         if widgets::secondary(ui, &app.tr.t("action-change-pin"), idle) {
-            app.change.result = None;
-            app.go(Screen::ChangePin);
+            intents.push(Intent::OpenChangePin);
         }
         if widgets::secondary(ui, &app.tr.t("action-unblock-any"), idle) {
-            app.go_unblock(PinKind::Pin1);
+            intents.push(Intent::OpenUnblock {
+                kind: PinKind::Pin1,
+                puk: None,
+            });
         }
     });
 }

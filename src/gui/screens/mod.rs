@@ -1,4 +1,5 @@
-//! One module per screen; each draws from the app's state and sends commands, nothing more.
+//! One module per screen. Each owns its state (what is typed and chosen on it), draws from the
+//! read-only `View` and returns the `Intents` the app applies; none sees the app itself.
 
 pub mod certificates;
 pub mod desk;

@@ -6,8 +6,9 @@ use zeroize::Zeroizing;
 
 use crate::card::new_pin::NewPinCheck;
 use crate::card::{CardError, PinKind, SecretCode};
-use crate::gui::app::SithsApp;
-use crate::gui::protocol::{Command, Failure, Outcome, Task};
+use crate::gui::intent::{Intent, Intents};
+use crate::gui::protocol::{Failure, Task, TaskOutcome, WorkerCommand};
+use crate::gui::view::View;
 use crate::gui::widgets;
 use crate::gui::words::{self, NextAction};
 use crate::layout::{PIN_MAX_LEN, PUK_LEN};
@@ -53,10 +54,20 @@ impl PinForm {
         }
     }
 
-    pub fn finished(&mut self, outcome: Outcome) {
+    /// Open the form for `kind` with its last result gone; at the desk with the customer's PUK
+    /// already in the PUK field (moved, never copied).
+    pub fn open(&mut self, kind: PinKind, puk: Option<Zeroizing<String>>) {
+        self.kind = kind;
+        self.result = None;
+        if let Some(puk) = puk {
+            self.code = puk;
+        }
+    }
+
+    pub fn finished(&mut self, outcome: TaskOutcome) {
         self.result = match outcome {
-            Outcome::PinUnblocked(kind) | Outcome::PinChanged(kind) => Some(Ok(kind)),
-            Outcome::Failed(f) => Some(Err(f)),
+            TaskOutcome::PinUnblocked(kind) | TaskOutcome::PinChanged(kind) => Some(Ok(kind)),
+            TaskOutcome::Failed(f) => Some(Err(f)),
             _ => return,
         };
         self.last_try_understood = false;
@@ -70,29 +81,22 @@ impl PinForm {
     }
 }
 
-pub fn show_unblock(app: &mut SithsApp, ui: &mut egui::Ui) {
-    show(app, ui, FormPurpose::Unblock);
+/// The form, unblock or change as the form was made for.
+pub fn show(app: &View<'_>, form: &mut PinForm, ui: &mut egui::Ui) -> Intents {
+    let mut intents = Intents::default();
+    show_form(app, form, ui, &mut intents);
+    intents
 }
 
-pub fn show_change(app: &mut SithsApp, ui: &mut egui::Ui) {
-    show(app, ui, FormPurpose::Change);
-}
-
-fn form(app: &mut SithsApp, purpose: FormPurpose) -> &mut PinForm {
-    match purpose {
-        FormPurpose::Unblock => &mut app.unblock,
-        FormPurpose::Change => &mut app.change,
-    }
-}
-
-fn show(app: &mut SithsApp, ui: &mut egui::Ui, purpose: FormPurpose) {
+fn show_form(app: &View<'_>, f: &mut PinForm, ui: &mut egui::Ui, intents: &mut Intents) {
+    let purpose = f.purpose;
     let title = match purpose {
         FormPurpose::Unblock => "unblock-title",
         FormPurpose::Change => "change-title",
     };
     ui.heading(app.tr.t(title));
     ui.add_space(8.0);
-    let Some(overview) = app.overview().cloned() else {
+    let Some(overview) = app.overview() else {
         ui.label(app.tr.t("start-no-card-body"));
         return;
     };
@@ -102,35 +106,31 @@ fn show(app: &mut SithsApp, ui: &mut egui::Ui, purpose: FormPurpose) {
     }
 
     // Which PIN.
-    let mut kind = form(app, purpose).kind;
+    let mut kind = f.kind;
     ui.horizontal(|ui| {
         ui.label(app.tr.t("which-pin"));
         for k in [PinKind::Pin1, PinKind::Pin2] {
-            ui.radio_value(&mut kind, k, words::pin_name(&app.tr, k));
+            ui.radio_value(&mut kind, k, words::pin_name(app.tr, k));
         }
     });
-    form(app, purpose).kind = kind;
+    f.kind = kind;
 
-    let form_ref = match purpose {
-        FormPurpose::Unblock => &app.unblock,
-        FormPurpose::Change => &app.change,
-    };
-    if let Some(result) = &form_ref.result {
+    if let Some(result) = &f.result {
         match result {
             Ok(done) => {
                 let id = match purpose {
                     FormPurpose::Unblock => "unblock-done",
                     FormPurpose::Change => "change-done",
                 };
-                widgets::success(ui, &words::with_pin(&app.tr, id, *done));
+                widgets::success(ui, &words::with_pin(app.tr, id, *done));
                 if widgets::primary(ui, &app.tr.t("to-overview"), true) {
-                    form(app, purpose).result = None;
-                    app.go(app.home_screen());
+                    f.result = None;
+                    intents.push(Intent::GoTo(app.home_screen()));
                 }
                 return;
             }
             Err(f) => {
-                let explained = words::failure(&app.tr, f);
+                let explained = words::failure(app.tr, f);
                 widgets::error_box(ui, &explained);
                 if explained.next.contains(&NextAction::ServiceCentre) {
                     ui.label(RichText::new(app.tr.t("contact-service-centre")).strong());
@@ -146,9 +146,9 @@ fn show(app: &mut SithsApp, ui: &mut egui::Ui, purpose: FormPurpose) {
     };
     let code_status = status_of(code_kind);
     if purpose == FormPurpose::Change && code_status.as_ref().is_some_and(|s| s.blocked()) {
-        widgets::warning(ui, &words::with_pin(&app.tr, "err-pin-blocked", kind));
-        if widgets::primary(ui, &words::with_pin(&app.tr, "action-unblock", kind), true) {
-            app.go_unblock(kind);
+        widgets::warning(ui, &words::with_pin(app.tr, "err-pin-blocked", kind));
+        if widgets::primary(ui, &words::with_pin(app.tr, "action-unblock", kind), true) {
+            intents.push(Intent::OpenUnblock { kind, puk: None });
         }
         return;
     }
@@ -157,15 +157,14 @@ fn show(app: &mut SithsApp, ui: &mut egui::Ui, purpose: FormPurpose) {
     ui.label(app.tr.t("pin-rules"));
     let code_label = match purpose {
         FormPurpose::Unblock => app.tr.t("enter-puk"),
-        FormPurpose::Change => words::with_pin(&app.tr, "enter-current-pin", kind),
+        FormPurpose::Change => words::with_pin(app.tr, "enter-current-pin", kind),
     };
-    let new1_label = words::with_pin(&app.tr, "enter-new-pin", kind);
+    let new1_label = words::with_pin(app.tr, "enter-new-pin", kind);
     let new2_label = app.tr.t("enter-new-pin-again");
     let tries_text = code_status
         .as_ref()
-        .map(|s| words::tries_left(&app.tr, s))
+        .map(|s| words::tries_left(app.tr, s))
         .unwrap_or_default();
-    let f = form(app, purpose);
     let keys = widgets::code_grid(
         ui,
         match purpose {
@@ -194,7 +193,6 @@ fn show(app: &mut SithsApp, ui: &mut egui::Ui, purpose: FormPurpose) {
         ],
     );
     let enter = keys.submit;
-    let f = form(app, purpose);
     let check = NewPinCheck::of(&f.new1, &f.new2, Some(&f.code));
     let typed = !f.new1.is_empty();
     let other_rule = match purpose {
@@ -219,10 +217,9 @@ fn show(app: &mut SithsApp, ui: &mut egui::Ui, purpose: FormPurpose) {
         ui.add_space(6.0);
         widgets::warning(ui, &app.tr.t("puk-last-try"));
         let label = app.tr.t("puk-last-try-confirm");
-        ui.checkbox(&mut form(app, purpose).last_try_understood, label);
+        ui.checkbox(&mut f.last_try_understood, label);
     }
 
-    let f = form(app, purpose);
     let code_len_ok = match purpose {
         FormPurpose::Unblock => f.code.len() == PUK_LEN,
         FormPurpose::Change => (crate::layout::PIN_MIN_LEN..=PIN_MAX_LEN).contains(&f.code.len()),
@@ -240,11 +237,10 @@ fn show(app: &mut SithsApp, ui: &mut egui::Ui, purpose: FormPurpose) {
         };
         submit = widgets::primary(ui, &button, allowed);
         if widgets::secondary(ui, &app.tr.t("cancel"), true) || keys.cancel {
-            app.go(app.home_screen());
+            intents.push(Intent::GoTo(app.home_screen()));
         }
     });
     if (submit || enter) && allowed {
-        let f = form(app, purpose);
         let code = SecretCode::for_kind(code_kind, std::mem::take(&mut *f.code));
         let new = SecretCode::pin(std::mem::take(&mut *f.new1));
         f.new2 = Zeroizing::default();
@@ -253,12 +249,12 @@ fn show(app: &mut SithsApp, ui: &mut egui::Ui, purpose: FormPurpose) {
         }
         let command = match (code, new) {
             (Ok(code), Ok(new)) => match purpose {
-                FormPurpose::Unblock => Command::UnblockPin {
+                FormPurpose::Unblock => WorkerCommand::UnblockPin {
                     kind,
                     puk: code,
                     new,
                 },
-                FormPurpose::Change => Command::ChangePin {
+                FormPurpose::Change => WorkerCommand::ChangePin {
                     kind,
                     old: code,
                     new,
@@ -271,7 +267,129 @@ fn show(app: &mut SithsApp, ui: &mut egui::Ui, purpose: FormPurpose) {
         };
         f.result = None;
         let task = f.task();
-        app.send(command);
-        app.busy = Some(task);
+        intents.push(Intent::Send(command));
+        intents.push(Intent::Busy(task));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use egui::accesskit::Role;
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+
+    use super::*;
+    use crate::card::{CardOverview, CardSource, PinStatus, TriesKnown};
+    use crate::gui::i18n::{Lang, Tr};
+    use crate::gui::intent::Screen;
+    use crate::gui::protocol::{CardStatus, Environment};
+    use crate::gui::settings::Settings;
+
+    /// The unblock form alone, without an app, on a card with PIN1 blocked.
+    struct Page {
+        tr: Tr,
+        settings: Settings,
+        env: Environment,
+        card: CardStatus,
+        form: PinForm,
+        asked: Vec<Intent>,
+    }
+
+    fn pin(kind: PinKind, tries_left: u8) -> PinStatus {
+        PinStatus {
+            kind,
+            label: String::new(),
+            tries_left,
+            max_tries: 3,
+            verified: false,
+            known: TriesKnown::Exact,
+        }
+    }
+
+    fn page() -> Harness<'static, Page> {
+        let card = CardOverview {
+            reader: "test".into(),
+            source: CardSource::Reader {
+                name: "test".into(),
+                atr: Vec::new(),
+            },
+            serial: "1001".into(),
+            label: None,
+            manufacturer: None,
+            pins: vec![
+                pin(PinKind::Pin1, 0),
+                pin(PinKind::Pin2, 3),
+                pin(PinKind::Puk, 3),
+            ],
+            keys: Vec::new(),
+            certificates: Vec::new(),
+        };
+        let mut form = PinForm::unblock();
+        form.open(PinKind::Pin1, None);
+        let page = Page {
+            tr: Tr::new(Lang::Sv),
+            settings: Settings::default(),
+            env: Environment::Pcsc,
+            card: CardStatus::Ready(Box::new(card)),
+            form,
+            asked: Vec::new(),
+        };
+        Harness::builder().build_ui_state(
+            |ui, page: &mut Page| {
+                let view = View {
+                    tr: &page.tr,
+                    settings: &page.settings,
+                    env: &page.env,
+                    readers: &[],
+                    card: &page.card,
+                    busy: None,
+                    screen: Screen::Unblock,
+                    now: 0,
+                    real_card: None,
+                    settings_notice: None,
+                    desk: None,
+                };
+                let asked = show(&view, &mut page.form, ui);
+                page.asked.extend(asked);
+            },
+            page,
+        )
+    }
+
+    fn type_into(harness: &mut Harness<'static, Page>, field: &str, text: &str) {
+        let node = harness.get_by_label(field);
+        node.focus();
+        node.type_text(text);
+        harness.run();
+    }
+
+    #[test]
+    fn the_codes_leave_the_form_in_one_command_and_the_fields_are_empty() {
+        let mut harness = page();
+        harness.run();
+        let tr = Tr::new(Lang::Sv);
+        let new_label = words::with_pin(&tr, "enter-new-pin", PinKind::Pin1);
+        type_into(&mut harness, &tr.t("enter-puk"), "13572468");
+        type_into(&mut harness, &new_label, "482915");
+        type_into(&mut harness, &tr.t("enter-new-pin-again"), "482915");
+        assert!(harness.state().asked.is_empty(), "typing asks for nothing");
+        harness
+            .get_by_role_and_label(Role::Button, &tr.t("unblock-submit"))
+            .click();
+        harness.run();
+        let page = harness.state();
+        match page.asked.as_slice() {
+            [
+                Intent::Send(WorkerCommand::UnblockPin { kind, puk, new }),
+                Intent::Busy(Task::UnblockPin),
+            ] => {
+                assert_eq!(*kind, PinKind::Pin1);
+                assert_eq!(puk.expose_digits(), "13572468");
+                assert_eq!(new.expose_digits(), "482915");
+            }
+            _ => panic!("the unblock was not asked for once"),
+        }
+        assert!(page.form.code.is_empty() && page.form.new1.is_empty());
+        assert!(page.form.new2.is_empty());
     }
 }

@@ -7,8 +7,9 @@ use zeroize::Zeroizing;
 
 use crate::card::CardOverview;
 use crate::card::{CardError, PinKind, SecretCode};
-use crate::gui::app::{Screen, SithsApp};
-use crate::gui::protocol::{CardStatus, Command, Failure, Outcome};
+use crate::gui::intent::{Intent, Intents, Screen};
+use crate::gui::protocol::{CardStatus, Failure, TaskOutcome, WorkerCommand};
+use crate::gui::view::View;
 use crate::gui::widgets;
 use crate::gui::words::{self, NextAction};
 use crate::layout::PIN_MAX_LEN;
@@ -16,25 +17,25 @@ use crate::workflow::progress::{Progress, Step};
 
 /// What the wizard does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Job {
+pub enum WizardJob {
     #[default]
     Upgrade,
     /// Renew the pairs that are due.
     Renew,
 }
 
-impl Job {
+impl WizardJob {
     /// The text for this job: the upgrade's or the renewal's.
     fn pick(self, upgrade: &'static str, renew: &'static str) -> &'static str {
         match self {
-            Job::Upgrade => upgrade,
-            Job::Renew => renew,
+            WizardJob::Upgrade => upgrade,
+            WizardJob::Renew => renew,
         }
     }
 }
 
 #[derive(Default)]
-pub enum Stage {
+pub enum WizardStage {
     #[default]
     Intro,
     Pins,
@@ -49,8 +50,8 @@ pub enum Stage {
 
 #[derive(Default)]
 pub struct Wizard {
-    pub job: Job,
-    pub stage: Stage,
+    pub job: WizardJob,
+    pub stage: WizardStage,
     pub pin1: Zeroizing<String>,
     pub pin2: Zeroizing<String>,
     /// A typed code broke the rules; nothing was sent.
@@ -69,21 +70,21 @@ pub struct Wizard {
 
 impl Wizard {
     pub fn restart_if_finished(&mut self) {
-        if matches!(self.stage, Stage::Done { .. }) {
+        if matches!(self.stage, WizardStage::Done { .. }) {
             *self = Wizard::default();
         }
     }
 
     /// Set the job, unless one is under way (its failure and resume stay on screen).
-    pub fn choose(&mut self, job: Job) {
-        if matches!(self.stage, Stage::Intro) {
+    pub fn choose(&mut self, job: WizardJob) {
+        if matches!(self.stage, WizardStage::Intro) {
             self.job = job;
         }
     }
 
     pub fn started(&mut self) {
         self.attempts += 1;
-        self.stage = Stage::Running;
+        self.stage = WizardStage::Running;
         self.steps.clear();
         self.cancelling = false;
     }
@@ -93,60 +94,59 @@ impl Wizard {
     }
 
     pub fn card_changed(&mut self, status: &CardStatus) {
-        if matches!(self.stage, Stage::Running | Stage::Failed(_))
+        if matches!(self.stage, WizardStage::Running | WizardStage::Failed(_))
             && !matches!(status, CardStatus::Ready(_) | CardStatus::Reading)
         {
             self.card_was_pulled = true;
         }
     }
 
-    pub fn finished(&mut self, outcome: Outcome) {
+    pub fn finished(&mut self, outcome: TaskOutcome) {
         self.stage = match outcome {
-            Outcome::Upgraded(summary) => {
+            TaskOutcome::Upgraded(summary) => {
                 self.card_was_pulled = false;
-                Stage::Done {
+                WizardStage::Done {
                     removed_old: !summary.removed_slots.is_empty(),
                     overview: Box::new(summary.overview),
                 }
             }
-            Outcome::Renewed(summary) => {
+            TaskOutcome::Renewed(summary) => {
                 self.card_was_pulled = false;
-                Stage::Done {
+                WizardStage::Done {
                     removed_old: !summary.removed_slots.is_empty(),
                     overview: Box::new(summary.overview),
                 }
             }
             // A wrong code is the holder's to fix on the form, not a failure page.
-            Outcome::Failed(Failure::Card(
+            TaskOutcome::Failed(Failure::Card(
                 e @ (CardError::WrongCode { .. } | CardError::WrongCodeFewer { .. }),
             )) => {
                 self.code_error = Some(Failure::Card(e));
-                Stage::Pins
+                WizardStage::Pins
             }
-            Outcome::Failed(f) => Stage::Failed(f),
+            TaskOutcome::Failed(f) => WizardStage::Failed(f),
             _ => return,
         };
     }
 }
 
-pub fn show(app: &mut SithsApp, ui: &mut egui::Ui) {
-    ui.heading(
-        app.tr
-            .t(app.upgrade.job.pick("upgrade-title", "renew-title")),
-    );
+pub fn show(app: &View<'_>, w: &mut Wizard, ui: &mut egui::Ui) -> Intents {
+    let mut intents = Intents::default();
+    ui.heading(app.tr.t(w.job.pick("upgrade-title", "renew-title")));
     ui.add_space(8.0);
-    match &app.upgrade.stage {
-        Stage::Intro => intro(app, ui),
-        Stage::Pins => pins(app, ui),
-        Stage::Running => running(app, ui),
-        Stage::Done { .. } => done(app, ui),
-        Stage::Failed(_) => failed(app, ui),
+    match &w.stage {
+        WizardStage::Intro => intro(app, w, ui, &mut intents),
+        WizardStage::Pins => pins(app, w, ui, &mut intents),
+        WizardStage::Running => running(app, w, ui, &mut intents),
+        WizardStage::Done { .. } => done(app, w, ui, &mut intents),
+        WizardStage::Failed(_) => failed(app, w, ui, &mut intents),
     }
+    intents
 }
 
-fn intro(app: &mut SithsApp, ui: &mut egui::Ui) {
-    let tr = &app.tr;
-    let job = app.upgrade.job;
+fn intro(app: &View<'_>, w: &mut Wizard, ui: &mut egui::Ui, intents: &mut Intents) {
+    let tr = app.tr;
+    let job = w.job;
     ui.label(tr.t(job.pick("upgrade-intro", "renew-intro")));
     ui.add_space(4.0);
     for (upgrade, renew) in [
@@ -162,16 +162,16 @@ fn intro(app: &mut SithsApp, ui: &mut egui::Ui) {
     ui.add_space(8.0);
     ui.horizontal(|ui| {
         if widgets::primary(ui, &app.tr.t("continue"), app.overview().is_some()) {
-            app.upgrade.stage = Stage::Pins;
+            w.stage = WizardStage::Pins;
         }
         if widgets::secondary(ui, &app.tr.t("cancel"), true) {
-            app.go(app.home_screen());
+            intents.push(Intent::GoTo(app.home_screen()));
         }
     });
 }
 
-fn pins(app: &mut SithsApp, ui: &mut egui::Ui) {
-    let tr = &app.tr;
+fn pins(app: &View<'_>, w: &mut Wizard, ui: &mut egui::Ui, intents: &mut Intents) {
+    let tr = app.tr;
     ui.label(tr.t("pin-rules"));
     ui.add_space(6.0);
     let tries = |kind| {
@@ -185,66 +185,62 @@ fn pins(app: &mut SithsApp, ui: &mut egui::Ui) {
     let (t1, t2) = (tries(PinKind::Pin1), tries(PinKind::Pin2));
     let keys = widgets::code_grid(
         ui,
-        &format!("upgrade-{}", app.upgrade.attempts),
+        &format!("upgrade-{}", w.attempts),
         vec![
             widgets::CodeRow {
                 label: &pin1_label,
-                value: &mut app.upgrade.pin1,
+                value: &mut w.pin1,
                 max_len: PIN_MAX_LEN,
                 note: t1,
             },
             widgets::CodeRow {
                 label: &pin2_label,
-                value: &mut app.upgrade.pin2,
+                value: &mut w.pin2,
                 max_len: PIN_MAX_LEN,
                 note: t2,
             },
         ],
     );
-    if let Some(typo) = &app.upgrade.typo {
-        ui.label(RichText::new(typo).color(widgets::colour(ui, widgets::Status::Error)));
+    if let Some(typo) = &w.typo {
+        ui.label(RichText::new(typo).color(widgets::colour(ui, widgets::Tone::Error)));
     }
-    if let Some(f) = &app.upgrade.code_error {
-        let text = words::failure(&app.tr, f).text;
+    if let Some(f) = &w.code_error {
+        let text = words::failure(app.tr, f).text;
         ui.label(
             RichText::new(text)
-                .color(widgets::colour(ui, widgets::Status::Error))
+                .color(widgets::colour(ui, widgets::Tone::Error))
                 .strong(),
         );
     }
     ui.add_space(8.0);
     // Both codes typed: Enter in PIN1 alone moves on to PIN2 instead of failing.
-    let ready = app.overview().is_some()
-        && app.busy.is_none()
-        && !app.upgrade.pin1.is_empty()
-        && !app.upgrade.pin2.is_empty();
+    let ready =
+        app.overview().is_some() && app.busy.is_none() && !w.pin1.is_empty() && !w.pin2.is_empty();
     let mut start = false;
     ui.horizontal(|ui| {
-        let label = app
-            .tr
-            .t(app.upgrade.job.pick("upgrade-start", "renew-start"));
+        let label = app.tr.t(w.job.pick("upgrade-start", "renew-start"));
         start = widgets::primary(ui, &label, ready);
         if widgets::secondary(ui, &app.tr.t("cancel"), true) || keys.cancel {
-            app.go(app.home_screen());
+            intents.push(Intent::GoTo(app.home_screen()));
         }
     });
     if (start || keys.submit) && ready {
-        let pin1 = SecretCode::pin(std::mem::take(&mut *app.upgrade.pin1));
-        let pin2 = SecretCode::pin(std::mem::take(&mut *app.upgrade.pin2));
+        let pin1 = SecretCode::pin(std::mem::take(&mut *w.pin1));
+        let pin2 = SecretCode::pin(std::mem::take(&mut *w.pin2));
         widgets::forget_field(ui.ctx(), &pin1_label);
         widgets::forget_field(ui.ctx(), &pin2_label);
         match (pin1, pin2) {
             (Ok(pin1), Ok(pin2)) => {
-                app.upgrade.typo = None;
-                app.upgrade.code_error = None;
-                app.send(match app.upgrade.job {
-                    Job::Upgrade => Command::Upgrade { pin1, pin2 },
-                    Job::Renew => Command::Renew { pin1, pin2 },
-                });
-                app.upgrade.started();
+                w.typo = None;
+                w.code_error = None;
+                intents.push(Intent::Send(match w.job {
+                    WizardJob::Upgrade => WorkerCommand::Upgrade { pin1, pin2 },
+                    WizardJob::Renew => WorkerCommand::Renew { pin1, pin2 },
+                }));
+                w.started();
             }
             (Err(e), _) | (_, Err(e)) => {
-                app.upgrade.typo = Some(words::pin_rule_error(&app.tr, &e));
+                w.typo = Some(words::pin_rule_error(app.tr, &e));
             }
         }
     }
@@ -252,10 +248,9 @@ fn pins(app: &mut SithsApp, ui: &mut egui::Ui) {
 
 /// A few milestones instead of twenty steps: one per new pair, then the old pair's removal
 /// (a renewal removes each old pair with its new one).
-fn milestones(app: &SithsApp, ui: &mut egui::Ui, running: bool) {
-    let renew = app.upgrade.job == Job::Renew;
-    let reached = app
-        .upgrade
+fn milestones(app: &View<'_>, w: &Wizard, ui: &mut egui::Ui, running: bool) {
+    let renew = w.job == WizardJob::Renew;
+    let reached = w
         .steps
         .iter()
         .map(|p| milestone_of(&p.step, renew))
@@ -306,34 +301,33 @@ fn milestone_of(step: &Step, renew: bool) -> u8 {
 }
 
 /// The steps done so far (not the notes of what the card was busy with).
-fn step_list(app: &SithsApp, ui: &mut egui::Ui) {
-    for p in &app.upgrade.steps {
+fn step_list(app: &View<'_>, w: &Wizard, ui: &mut egui::Ui) {
+    for p in &w.steps {
         match p.step {
             Step::Working(_) => {}
-            Step::Rejected(_) => widgets::warning(ui, &words::step(&app.tr, &p.step)),
-            _ => widgets::success(ui, &words::step(&app.tr, &p.step)),
+            Step::Rejected(_) => widgets::warning(ui, &words::step(app.tr, &p.step)),
+            _ => widgets::success(ui, &words::step(app.tr, &p.step)),
         }
     }
 }
 
-fn running(app: &mut SithsApp, ui: &mut egui::Ui) {
-    let keep = app.upgrade.job.pick("upgrade-keep-card", "renew-keep-card");
+fn running(app: &View<'_>, w: &mut Wizard, ui: &mut egui::Ui, intents: &mut Intents) {
+    let keep = w.job.pick("upgrade-keep-card", "renew-keep-card");
     widgets::warning(ui, &app.tr.t(keep));
-    let (done, total) = app
-        .upgrade
+    let (done, total) = w
         .steps
         .last()
         .map(|p| (p.done, p.total.max(1)))
         .unwrap_or((0, 1));
     ui.add(egui::ProgressBar::new(done as f32 / total as f32));
     ui.add_space(6.0);
-    milestones(app, ui, true);
+    milestones(app, w, ui, true);
     ui.add_space(6.0);
     // What the card is doing now, when the job said so before a slow step.
-    if let Some(p) = app.upgrade.steps.last()
+    if let Some(p) = w.steps.last()
         && matches!(p.step, Step::Working(_))
     {
-        ui.label(words::step(&app.tr, &p.step));
+        ui.label(words::step(app.tr, &p.step));
     }
     egui::CollapsingHeader::new(app.tr.t("show-details"))
         .id_salt("upgrade-details")
@@ -342,28 +336,28 @@ fn running(app: &mut SithsApp, ui: &mut egui::Ui) {
                 "upgrade-progress",
                 &[("done", done.into()), ("total", total.into())],
             ));
-            step_list(app, ui);
+            step_list(app, w, ui);
         });
     ui.add_space(8.0);
-    if app.upgrade.cancelling {
+    if w.cancelling {
         ui.label(RichText::new(app.tr.t("cancel-after-step")).weak());
     } else if widgets::secondary(ui, &app.tr.t("cancel"), true)
         || ui.input(|i| i.key_pressed(egui::Key::Escape))
     {
-        app.upgrade.cancelling = true;
-        app.worker.cancel();
+        w.cancelling = true;
+        intents.push(Intent::CancelJob);
     }
 }
 
-fn done(app: &mut SithsApp, ui: &mut egui::Ui) {
-    let Stage::Done {
+fn done(app: &View<'_>, w: &mut Wizard, ui: &mut egui::Ui, intents: &mut Intents) {
+    let WizardStage::Done {
         overview,
         removed_old,
-    } = &app.upgrade.stage
+    } = &w.stage
     else {
         return;
     };
-    let job = app.upgrade.job;
+    let job = w.job;
     widgets::success(ui, &app.tr.t(job.pick("upgrade-done", "renew-done")));
     ui.add_space(6.0);
     ui.label(RichText::new(app.tr.t("upgrade-now-on-card")).strong());
@@ -382,8 +376,8 @@ fn done(app: &mut SithsApp, ui: &mut egui::Ui) {
     for info in certs {
         ui.label(format!(
             "• {} – {} ({})",
-            words::identity_kind(&app.tr, &info.identity),
-            words::purpose(&app.tr, info.purpose),
+            words::identity_kind(app.tr, &info.identity),
+            words::purpose(app.tr, info.purpose),
             match info.trust_level {
                 Some(l) => app.tr.a("trust-level", &[("level", l.into())]),
                 None => app.tr.t("trust-level-unknown"),
@@ -402,33 +396,29 @@ fn done(app: &mut SithsApp, ui: &mut egui::Ui) {
     ui.add_space(4.0);
     ui.horizontal(|ui| {
         if widgets::primary(ui, &app.tr.t("action-try-login"), true) {
-            app.upgrade = Wizard::default();
-            app.go(Screen::Certificates);
+            *w = Wizard::default();
+            intents.push(Intent::GoTo(Screen::Certificates));
         }
         if widgets::secondary(ui, &app.tr.t("to-overview"), true) {
-            app.upgrade = Wizard::default();
-            app.go(app.home_screen());
+            *w = Wizard::default();
+            intents.push(Intent::GoTo(app.home_screen()));
         }
     });
 }
 
-fn failed(app: &mut SithsApp, ui: &mut egui::Ui) {
-    let Stage::Failed(failure) = &app.upgrade.stage else {
+fn failed(app: &View<'_>, w: &mut Wizard, ui: &mut egui::Ui, intents: &mut Intents) {
+    let WizardStage::Failed(failure) = &w.stage else {
         return;
     };
-    let explained = words::failure(&app.tr, failure);
+    let explained = words::failure(app.tr, failure);
     widgets::error_box(ui, &explained);
     ui.add_space(6.0);
-    step_list(app, ui);
+    step_list(app, w, ui);
     ui.add_space(8.0);
     let card_ready = app.overview().is_some() && app.busy.is_none();
-    let pulled =
-        app.upgrade.card_was_pulled || explained.next.contains(&NextAction::InsertAndResume);
+    let pulled = w.card_was_pulled || explained.next.contains(&NextAction::InsertAndResume);
     if pulled {
-        let explain = app
-            .upgrade
-            .job
-            .pick("upgrade-resume-explain", "renew-resume-explain");
+        let explain = w.job.pick("upgrade-resume-explain", "renew-resume-explain");
         ui.label(app.tr.t(explain));
         if !card_ready {
             widgets::warning(ui, &app.tr.t("insert-card-again"));
@@ -439,30 +429,26 @@ fn failed(app: &mut SithsApp, ui: &mut egui::Ui) {
             match next {
                 NextAction::TryAgain => {
                     if widgets::primary(ui, &app.tr.t("try-again"), card_ready) {
-                        app.upgrade.stage = Stage::Pins;
+                        w.stage = WizardStage::Pins;
                     }
                 }
                 NextAction::InsertAndResume => {
-                    let resume = app
-                        .tr
-                        .t(app.upgrade.job.pick("upgrade-resume", "renew-resume"));
+                    let resume = app.tr.t(w.job.pick("upgrade-resume", "renew-resume"));
                     if widgets::primary(ui, &resume, card_ready) {
-                        app.upgrade.stage = Stage::Pins;
+                        w.stage = WizardStage::Pins;
                     }
                 }
                 NextAction::Resume => {
-                    let resume = app
-                        .tr
-                        .t(app.upgrade.job.pick("upgrade-resume", "renew-resume"));
+                    let resume = app.tr.t(w.job.pick("upgrade-resume", "renew-resume"));
                     if widgets::primary(ui, &resume, card_ready) {
-                        app.upgrade.stage = Stage::Pins;
+                        w.stage = WizardStage::Pins;
                     }
                 }
                 NextAction::Unblock(kind) => {
                     let kind = *kind;
-                    if widgets::primary(ui, &words::with_pin(&app.tr, "action-unblock", kind), true)
+                    if widgets::primary(ui, &words::with_pin(app.tr, "action-unblock", kind), true)
                     {
-                        app.go_unblock(kind);
+                        intents.push(Intent::OpenUnblock { kind, puk: None });
                     }
                 }
                 NextAction::ServiceCentre => {
@@ -470,13 +456,13 @@ fn failed(app: &mut SithsApp, ui: &mut egui::Ui) {
                 }
                 NextAction::OpenSettings => {
                     if widgets::secondary(ui, &app.tr.t("open-settings"), true) {
-                        app.go(Screen::Settings);
+                        intents.push(Intent::GoTo(Screen::Settings));
                     }
                 }
             }
         }
         if widgets::secondary(ui, &app.tr.t("to-overview"), true) {
-            app.go(app.home_screen());
+            intents.push(Intent::GoTo(app.home_screen()));
         }
     });
 }

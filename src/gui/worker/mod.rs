@@ -1,13 +1,14 @@
 //! The worker thread: it alone touches PC/SC, the card, the CA and files, so the window never
 //! waits on a card that takes seconds to generate a key.
 //!
-//! The window sends [`Command`]s with [`Worker::send`] and drains [`Event`]s with
+//! The window sends [`WorkerCommand`]s with [`Worker::send`] and drains [`Event`]s with
 //! [`Worker::try_recv`]; every event wakes the window through the [`Notifier`], so an idle window
 //! repaints never and costs no CPU.
 //!
 //! - [`runner`]: the thread's loop, one input channel for commands and reader events.
 //! - [`card_source`]: finding and reading the card (pcscd readers or the demo's virtual card).
-//! - [`tasks`]: one function per card task, returning the [`Outcome`] the window shows.
+//! - [`tasks`]: one function per card task, returning the
+//!   [`TaskOutcome`](crate::gui::protocol::TaskOutcome) the window shows.
 
 mod card_source;
 mod runner;
@@ -20,7 +21,7 @@ use std::time::Duration;
 
 use crate::card::CardError;
 use crate::gui::demo::DemoWorld;
-use crate::gui::protocol::{CaSettings, CardStatus, Command, Event};
+use crate::gui::protocol::{CaSettings, CardStatus, Event, WorkerCommand};
 use crate::transport::TransportError;
 use crate::transport::monitor::ReaderEvent;
 
@@ -88,10 +89,32 @@ pub enum Mode {
     },
 }
 
+impl Mode {
+    /// The holder's own card: through the PKCS#11 module the settings name, else PC/SC. One
+    /// place for the window's start and its switch back from the demo.
+    pub fn readers(settings: &crate::gui::settings::Settings) -> Mode {
+        let ca = CaSettings {
+            url: settings.ca_url.clone(),
+            root_pem: settings.ca_root.clone(),
+        };
+        match &settings.pkcs11_module {
+            Some(module) => Mode::Pkcs11 {
+                module: module.clone(),
+                token: settings.reader.clone(),
+                ca,
+            },
+            None => Mode::Pcsc {
+                reader: settings.reader.clone(),
+                ca,
+            },
+        }
+    }
+}
+
 /// What reaches the worker thread: the window's commands and the reader monitor's events, in
 /// one channel so the thread blocks in one place and never polls.
 pub(crate) enum Input {
-    Command(Command),
+    Command(WorkerCommand),
     Reader(ReaderEvent),
 }
 
@@ -161,7 +184,7 @@ impl Worker {
     }
 
     /// Never blocks and never panics; a command to a stopped worker is dropped.
-    pub fn send(&self, command: Command) {
+    pub fn send(&self, command: WorkerCommand) {
         let _ = self.tx.send(Input::Command(command));
     }
 
@@ -179,7 +202,7 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        let _ = self.tx.send(Input::Command(Command::Quit));
+        let _ = self.tx.send(Input::Command(WorkerCommand::Quit));
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

@@ -10,7 +10,8 @@ use std::thread::JoinHandle;
 use crate::card::{Access, SharedCard};
 use crate::gui::demo::DemoWorld;
 use crate::gui::protocol::{
-    CaSettings, CardStatus, Command, DemoAction, Environment, Event, Failure, Outcome, Task,
+    CaSettings, CardStatus, DemoAction, Environment, Event, Failure, Task, TaskOutcome,
+    WorkerCommand,
 };
 use crate::transport::monitor::{ReaderEvent, ReaderMonitor};
 use crate::virtual_card;
@@ -19,7 +20,7 @@ use crate::workflow::fetch_existing::Existing;
 use super::card_source::{self, Found};
 use super::{Events, Input, Mode, tasks};
 
-enum Source {
+enum CardFeed {
     Pcsc {
         /// The reader, or with a PKCS#11 module the token, to use; None: the first with a card.
         reader: Option<String>,
@@ -42,7 +43,7 @@ struct Runner {
     input: Receiver<Input>,
     /// Commands read ahead while collapsing a burst of reader events.
     pending: VecDeque<Input>,
-    source: Source,
+    source: CardFeed,
     ca: CaSettings,
     /// The card as last read, open for tasks; None when there is no usable card.
     card: Option<SharedCard>,
@@ -72,7 +73,7 @@ pub(super) fn run(
         Mode::Pcsc { reader, ca } => {
             events.send(Event::Environment(Environment::Pcsc));
             (
-                Source::Pcsc {
+                CardFeed::Pcsc {
                     reader,
                     monitor: start_monitor(tx),
                     module: None,
@@ -88,7 +89,7 @@ pub(super) fn run(
         } => {
             events.send(Event::Environment(Environment::Pcsc));
             (
-                Source::Pcsc {
+                CardFeed::Pcsc {
                     reader,
                     monitor: start_monitor(tx),
                     module: None,
@@ -100,7 +101,7 @@ pub(super) fn run(
         Mode::Pkcs11 { module, token, ca } => {
             events.send(Event::Environment(Environment::Pcsc));
             (
-                Source::Pcsc {
+                CardFeed::Pcsc {
                     reader: token,
                     monitor: start_monitor(tx),
                     module: Some(module),
@@ -117,7 +118,7 @@ pub(super) fn run(
                 holder: seat.holder.clone(),
             }));
             events.send(Event::Readers(Vec::new()));
-            (Source::Seat(seat.card), ca)
+            (CardFeed::Seat(seat.card), ca)
         }
         Mode::Demo(None) => {
             events.send(Event::Environment(Environment::DemoPreparing));
@@ -125,7 +126,7 @@ pub(super) fn run(
                 Ok(world) => demo_source(&events, world),
                 Err(e) => {
                     events.send(Event::Environment(Environment::DemoFailed(e.to_string())));
-                    (Source::Demo(None), CaSettings::default())
+                    (CardFeed::Demo(None), CaSettings::default())
                 }
             }
         }
@@ -147,7 +148,7 @@ pub(super) fn run(
     runner.shutdown();
 }
 
-fn demo_source(events: &Events, world: DemoWorld) -> (Source, CaSettings) {
+fn demo_source(events: &Events, world: DemoWorld) -> (CardFeed, CaSettings) {
     events.send(Event::Environment(Environment::Demo {
         ca: world.ca.clone(),
         codes: world.codes.clone(),
@@ -155,7 +156,7 @@ fn demo_source(events: &Events, world: DemoWorld) -> (Source, CaSettings) {
     }));
     events.send(Event::Readers(Vec::new()));
     let ca = world.ca.clone();
-    (Source::Demo(Some(Box::new(world))), ca)
+    (CardFeed::Demo(Some(Box::new(world))), ca)
 }
 
 /// The reader monitor, with a thread that forwards its events into the worker's one channel.
@@ -198,7 +199,7 @@ impl Runner {
     fn serve(&mut self) {
         while let Some(input) = self.next() {
             match input {
-                Input::Reader(event) if matches!(self.source, Source::Demo(_)) => {
+                Input::Reader(event) if matches!(self.source, CardFeed::Demo(_)) => {
                     self.real_card_event(event)
                 }
                 Input::Reader(event) => {
@@ -206,7 +207,7 @@ impl Runner {
                     self.collapse_reader_events();
                     self.refresh(true);
                 }
-                Input::Command(Command::Quit) => return,
+                Input::Command(WorkerCommand::Quit) => return,
                 Input::Command(command) => self.command(command),
             }
         }
@@ -241,7 +242,7 @@ impl Runner {
             monitor.stop();
             let _ = forward.join();
         }
-        if let Source::Pcsc { monitor, .. } = &mut self.source
+        if let CardFeed::Pcsc { monitor, .. } = &mut self.source
             && let Some((monitor, forward)) = monitor.take()
         {
             // Stopping the monitor drops its sender, which ends the forwarding thread.
@@ -256,7 +257,7 @@ impl Runner {
         self.card = None;
         let announce = announce || !self.shown_ready;
         let found = match &self.source {
-            Source::Pcsc {
+            CardFeed::Pcsc {
                 reader,
                 module: Some(module),
                 ..
@@ -264,21 +265,21 @@ impl Runner {
                 let (module, token) = (module.clone(), reader.clone());
                 self.read_pkcs11(&module, token.as_deref(), announce)
             }
-            Source::Pcsc {
+            CardFeed::Pcsc {
                 reader, exclude, ..
             } => {
                 let (reader, exclude) = (reader.clone(), exclude.clone());
                 self.read_pcsc(reader.as_deref(), exclude.as_deref(), announce)
             }
-            Source::Demo(Some(world)) => {
+            CardFeed::Demo(Some(world)) => {
                 let card = world.card.clone();
                 self.read_demo(&card, announce)
             }
-            Source::Seat(card) => {
+            CardFeed::Seat(card) => {
                 let card = card.clone();
                 self.read_demo(&card, announce)
             }
-            Source::Demo(None) => return,
+            CardFeed::Demo(None) => return,
         };
         self.shown_ready = matches!(found.status, CardStatus::Ready(_));
         self.card = found.card;
@@ -324,50 +325,52 @@ impl Runner {
         card_source::read(Access::InProcess(card.clone()))
     }
 
-    fn command(&mut self, command: Command) {
+    fn command(&mut self, command: WorkerCommand) {
         match command {
-            Command::Refresh => self.refresh(false),
-            Command::UseReader(name) => {
-                if let Source::Pcsc { reader, .. } = &mut self.source {
+            WorkerCommand::Refresh => self.refresh(false),
+            WorkerCommand::UseReader(name) => {
+                if let CardFeed::Pcsc { reader, .. } = &mut self.source {
                     *reader = name;
                 }
                 self.refresh(true);
             }
-            Command::SetCa(ca) => self.ca = ca,
-            Command::DemoCard(action) => self.demo_card(action),
-            Command::VerifyPin { kind, pin } => self.task(Task::VerifyPin, |_, card| {
+            WorkerCommand::SetCa(ca) => self.ca = ca,
+            WorkerCommand::DemoCard(action) => self.demo_card(action),
+            WorkerCommand::VerifyPin { kind, pin } => self.task(Task::VerifyPin, |_, card| {
                 tasks::verify_pin(card, kind, pin)
             }),
-            Command::ChangePin { kind, old, new } => self.task(Task::ChangePin, |_, card| {
+            WorkerCommand::ChangePin { kind, old, new } => self.task(Task::ChangePin, |_, card| {
                 tasks::change_pin(card, kind, old, new)
             }),
-            Command::UnblockPin { kind, puk, new } => self.task(Task::UnblockPin, |_, card| {
-                tasks::unblock_pin(card, kind, puk, new)
-            }),
-            Command::Upgrade { pin1, pin2 } => self.task(Task::Upgrade, |runner, card| {
+            WorkerCommand::UnblockPin { kind, puk, new } => self
+                .task(Task::UnblockPin, |_, card| {
+                    tasks::unblock_pin(card, kind, puk, new)
+                }),
+            WorkerCommand::Upgrade { pin1, pin2 } => self.task(Task::Upgrade, |runner, card| {
                 let events = runner.events.clone();
                 tasks::upgrade(card, &runner.ca, &runner.cancel, pin1, pin2, &mut |p| {
                     events.send(Event::Progress(p))
                 })
             }),
-            Command::Renew { pin1, pin2 } => self.task(Task::Renew, |runner, card| {
+            WorkerCommand::Renew { pin1, pin2 } => self.task(Task::Renew, |runner, card| {
                 let events = runner.events.clone();
                 tasks::renew(card, &runner.ca, &runner.cancel, pin1, pin2, &mut |p| {
                     events.send(Event::Progress(p))
                 })
             }),
-            Command::TestLogin { slot, pin1 } => self.task(Task::TestLogin, |runner, card| {
-                tasks::log_in(card, &runner.ca, slot, pin1)
-            }),
-            Command::ExportCertificate { id, path } => {
+            WorkerCommand::TestLogin { slot, pin1 } => self
+                .task(Task::TestLogin, |runner, card| {
+                    tasks::log_in(card, &runner.ca, slot, pin1)
+                }),
+            WorkerCommand::ExportCertificate { id, path } => {
                 self.task(Task::Export, |_, card| tasks::export(card, &id, path))
             }
-            Command::FetchList { pin1 } => self.task(Task::FetchList, |runner, card| {
+            WorkerCommand::FetchList { pin1 } => self.task(Task::FetchList, |runner, card| {
                 let list = tasks::fetch_list(card, &runner.ca, pin1)?;
                 runner.existing = list.clone();
-                Ok(Outcome::Existing(list))
+                Ok(TaskOutcome::Existing(list))
             }),
-            Command::PukLookup {
+            WorkerCommand::PukLookup {
                 pin1,
                 customer,
                 customer_cert,
@@ -388,10 +391,11 @@ impl Runner {
                     &anchors,
                 )
             }),
-            Command::FetchWrite { profiles } => self.task(Task::FetchWrite, |runner, card| {
-                tasks::fetch_write(card, &mut runner.existing, &profiles)
-            }),
-            Command::Quit => {}
+            WorkerCommand::FetchWrite { profiles } => self
+                .task(Task::FetchWrite, |runner, card| {
+                    tasks::fetch_write(card, &mut runner.existing, &profiles)
+                }),
+            WorkerCommand::Quit => {}
         }
     }
 
@@ -399,21 +403,21 @@ impl Runner {
     fn task(
         &mut self,
         task: Task,
-        body: impl FnOnce(&mut Runner, &SharedCard) -> Result<Outcome, Failure>,
+        body: impl FnOnce(&mut Runner, &SharedCard) -> Result<TaskOutcome, Failure>,
     ) {
         self.emit(Event::Busy(task));
         // A cancel pressed for an earlier job (or after it ended) must not stop this one.
         self.cancel.reset();
         let outcome = match self.card.clone() {
             Some(card) => {
-                let outcome = body(self, &card).unwrap_or_else(Outcome::Failed);
+                let outcome = body(self, &card).unwrap_or_else(TaskOutcome::Failed);
                 // No card stays logged in after a task.
                 if let Err(e) = crate::card::lock(&card).end_session() {
                     log::warn!("could not log out of the card: {e}");
                 }
                 outcome
             }
-            None => Outcome::Failed(Failure::NoCard),
+            None => TaskOutcome::Failed(Failure::NoCard),
         };
         self.emit(Event::Finished(task, outcome));
         self.refresh(false);
@@ -421,8 +425,8 @@ impl Runner {
 
     fn demo_card(&mut self, action: DemoAction) {
         let shared = match &self.source {
-            Source::Demo(Some(world)) => world.card.clone(),
-            Source::Seat(card) => card.clone(),
+            CardFeed::Demo(Some(world)) => world.card.clone(),
+            CardFeed::Seat(card) => card.clone(),
             _ => return,
         };
         {

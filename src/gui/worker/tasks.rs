@@ -1,5 +1,5 @@
 //! One function per card task. Each takes the open card and what the window sent, and returns
-//! the [`Outcome`] to show or the [`Failure`] to word; codes are taken by value so they are
+//! the [`TaskOutcome`] to show or the [`Failure`] to word; codes are taken by value so they are
 //! wiped as soon as the task returns.
 
 use std::path::{Path, PathBuf};
@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::ca::Profile;
 use crate::ca::client::CaError;
 use crate::card::{CardError, KeySlot, PinKind, SecretCode, SharedCard};
-use crate::gui::protocol::{CaSettings, Failure, Outcome};
+use crate::gui::protocol::{CaSettings, Failure, TaskOutcome};
 use crate::pki::pem;
 use crate::workflow::error::WorkflowError;
 use crate::workflow::fetch_existing::{self, Existing, FetchRequest};
@@ -24,9 +24,9 @@ pub(super) fn verify_pin(
     card: &SharedCard,
     kind: PinKind,
     pin: SecretCode,
-) -> Result<Outcome, Failure> {
+) -> Result<TaskOutcome, Failure> {
     lock(card).verify_pin(kind, &pin).map_err(Failure::Card)?;
-    Ok(Outcome::PinVerified(kind))
+    Ok(TaskOutcome::PinVerified(kind))
 }
 
 pub(super) fn change_pin(
@@ -34,11 +34,11 @@ pub(super) fn change_pin(
     kind: PinKind,
     old: SecretCode,
     new: SecretCode,
-) -> Result<Outcome, Failure> {
+) -> Result<TaskOutcome, Failure> {
     lock(card)
         .change_pin(kind, &old, &new)
         .map_err(Failure::Card)?;
-    Ok(Outcome::PinChanged(kind))
+    Ok(TaskOutcome::PinChanged(kind))
 }
 
 pub(super) fn unblock_pin(
@@ -46,11 +46,11 @@ pub(super) fn unblock_pin(
     kind: PinKind,
     puk: SecretCode,
     new: SecretCode,
-) -> Result<Outcome, Failure> {
+) -> Result<TaskOutcome, Failure> {
     lock(card)
         .unblock_pin(kind, &puk, &new)
         .map_err(Failure::Card)?;
-    Ok(Outcome::PinUnblocked(kind))
+    Ok(TaskOutcome::PinUnblocked(kind))
 }
 
 pub(super) fn upgrade(
@@ -60,7 +60,7 @@ pub(super) fn upgrade(
     pin1: SecretCode,
     pin2: SecretCode,
     progress: &mut dyn FnMut(Progress),
-) -> Result<Outcome, Failure> {
+) -> Result<TaskOutcome, Failure> {
     let (url, root) = ca_material(ca)?;
     let request = UpgradeRequest {
         ca_url: &url,
@@ -70,7 +70,7 @@ pub(super) fn upgrade(
     };
     let summary =
         upgrade::upgrade_until(card, &request, cancel, progress).map_err(upgrade_failure)?;
-    Ok(Outcome::Upgraded(Box::new(summary)))
+    Ok(TaskOutcome::Upgraded(Box::new(summary)))
 }
 
 pub(super) fn renew(
@@ -80,7 +80,7 @@ pub(super) fn renew(
     pin1: SecretCode,
     pin2: SecretCode,
     progress: &mut dyn FnMut(Progress),
-) -> Result<Outcome, Failure> {
+) -> Result<TaskOutcome, Failure> {
     let (url, root) = ca_material(ca)?;
     let request = RenewRequest {
         ca_url: &url,
@@ -90,7 +90,7 @@ pub(super) fn renew(
         only: &[],
     };
     let summary = renew::renew_until(card, &request, cancel, progress).map_err(upgrade_failure)?;
-    Ok(Outcome::Renewed(Box::new(summary)))
+    Ok(TaskOutcome::Renewed(Box::new(summary)))
 }
 
 pub(super) fn log_in(
@@ -98,17 +98,17 @@ pub(super) fn log_in(
     ca: &CaSettings,
     slot: KeySlot,
     pin1: SecretCode,
-) -> Result<Outcome, Failure> {
+) -> Result<TaskOutcome, Failure> {
     let (url, root) = ca_material(ca)?;
     let me = test_login(card, &url, &root, slot, &pin1).map_err(upgrade_failure)?;
-    Ok(Outcome::LoggedIn {
+    Ok(TaskOutcome::LoggedIn {
         slot,
         me: Box::new(me),
     })
 }
 
 /// PEM when the file name ends in `.pem`, DER otherwise.
-pub(super) fn export(card: &SharedCard, id: &[u8], path: PathBuf) -> Result<Outcome, Failure> {
+pub(super) fn export(card: &SharedCard, id: &[u8], path: PathBuf) -> Result<TaskOutcome, Failure> {
     let overview = lock(card).overview().map_err(Failure::Card)?;
     // The card changed since the window listed it.
     let cert = overview
@@ -118,7 +118,7 @@ pub(super) fn export(card: &SharedCard, id: &[u8], path: PathBuf) -> Result<Outc
         .ok_or(Failure::NoCard)?;
     let bytes = pem::certificate_file(&cert.der, pem::wants_pem(&path));
     std::fs::write(&path, bytes).map_err(|e| file_failure(&path, e))?;
-    Ok(Outcome::Exported(path))
+    Ok(TaskOutcome::Exported(path))
 }
 
 pub(super) fn fetch_list(
@@ -141,7 +141,7 @@ pub(super) fn fetch_write(
     card: &SharedCard,
     listed: &mut [Existing],
     profiles: &[Profile],
-) -> Result<Outcome, Failure> {
+) -> Result<TaskOutcome, Failure> {
     let mut written = Vec::new();
     for &profile in profiles {
         let entry = listed
@@ -157,7 +157,7 @@ pub(super) fn fetch_write(
         entry.fit = Fit::AlreadyOnCard;
         written.push(profile);
     }
-    Ok(Outcome::Written(written))
+    Ok(TaskOutcome::Written(written))
 }
 
 /// The CA's address and its root's PEM, read now so a fixed file is picked up.
@@ -196,7 +196,7 @@ pub(super) fn puk_lookup(
     customer: &crate::workflow::test_login::Customer<'_>,
     reason: &str,
     anchors: &[crate::audit::anchor::Anchor],
-) -> Result<Outcome, Failure> {
+) -> Result<TaskOutcome, Failure> {
     let (url, root) = ca_material(ca)?;
     let puk = crate::workflow::test_login::puk_lookup(card, &url, &root, &pin1, customer, reason)
         .map_err(upgrade_failure)?;
@@ -206,7 +206,7 @@ pub(super) fn puk_lookup(
             log::warn!("desk audit entries not anchored: {e}");
             Vec::new()
         });
-    Ok(Outcome::Puk { puk, anchored })
+    Ok(TaskOutcome::Puk { puk, anchored })
 }
 
 #[cfg(test)]
