@@ -35,12 +35,15 @@ pub struct Holder {
     pub puk: String,
 }
 
+/// A change to the copy of the world before it is served.
+type Prepare<'a> = Box<dyn FnOnce(&MockDir) + 'a>;
+
 /// What a test changes about its rig: the holder, the copy before it is served, the limits.
 #[must_use]
 #[derive(Default)]
 pub struct RigBuilder<'a> {
     holder: Option<Person>,
-    prepare: Option<Box<dyn FnOnce(&MockDir) + 'a>>,
+    prepare: Option<Prepare<'a>>,
     limits: Option<mock::Limits>,
 }
 
@@ -89,8 +92,7 @@ fn serve(dir: &MockDir, limits: mock::Limits) -> MockHandle {
 }
 
 fn open_holder(dir: &MockDir, person: Person) -> Holder {
-    let vcard =
-        virtual_card::share(VirtualCard::open(dir.card_state(person.hsa_id)).unwrap());
+    let vcard = virtual_card::share(VirtualCard::open(dir.card_state(person.hsa_id)).unwrap());
     // The person's code letter.
     let pins = std::fs::read_to_string(dir.card_pins(person.hsa_id)).unwrap();
     let code = |key: &str| {
