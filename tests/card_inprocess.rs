@@ -73,7 +73,7 @@ fn overview_shows_the_legacy_pair_and_full_tries() {
     let mut card = t.open();
     let o = card.overview().unwrap();
     assert_eq!(o.serial, "9752269000001001");
-    assert_eq!(o.holder_name(), Some("Karin Åström"));
+    assert_eq!(o.holder_name(), Some(HOLDER.name));
     assert_eq!(o.certificates.len(), 2);
     let hsa = Identity::HsaId(siths_upgrade::pki::HsaId::parse(HOLDER.hsa_id).unwrap());
     let pair = o.certificates_of(&hsa);
