@@ -492,7 +492,7 @@ fn me_names_the_caller_from_a_legacy_or_a_new_certificate() {
     let me = json(&body);
     assert_eq!(me["hsa_id"], HOLDER.hsa_id);
     assert_eq!(me["personnummer"], HOLDER.personnummer);
-    assert_eq!(me["name"], "Karin Åström");
+    assert_eq!(me["name"], HOLDER.name);
     assert_eq!(me["county"], "Västra Götalands län");
     assert_eq!(me["upn"], "karin.astrom@region.test");
     assert_eq!(me["upgrade_allowed"], true);
@@ -512,7 +512,10 @@ fn me_names_the_caller_from_a_legacy_or_a_new_certificate() {
     let karin = env.person(HOLDER.hsa_id);
     let pnr_cert = env.client_cert(CaName::Pnr3, &karin, &karin.personnummer);
     let (status, body) = env.curl("/api/v1/me", Some(&pnr_cert), None);
-    assert_eq!((status, json(&body)["hsa_id"].clone()), (200, HOLDER.hsa_id.into()));
+    assert_eq!(
+        (status, json(&body)["hsa_id"].clone()),
+        (200, HOLDER.hsa_id.into())
+    );
 
     // The samordningsnummer holder is offered the HSA-id profiles only.
     let sam = env
@@ -573,7 +576,7 @@ fn enrolment_issues_once_per_key_and_survives_a_restart() {
     let first = env.read_back("first", &answer);
     let info = CertInfo::from_pem(&std::fs::read_to_string(&first).unwrap()).unwrap();
     assert_eq!(info.subject.serial_number.as_deref(), Some(HOLDER.hsa_id));
-    assert_eq!(info.subject.common_name.as_deref(), Some("Karin Åström"));
+    assert_eq!(info.subject.common_name.as_deref(), Some(HOLDER.name));
     assert_eq!(
         info.subject.locality.as_deref(),
         Some("Västra Götalands län")
@@ -604,12 +607,19 @@ fn enrolment_issues_once_per_key_and_survives_a_restart() {
     assert_eq!(env.server().enrolments_for(HOLDER.hsa_id), 1);
 
     // The signing profile with the personnummer: a separate certificate.
-    let sign_csr = env.csr("sign", 2048, &format!("/serialNumber={}", HOLDER.personnummer));
+    let sign_csr = env.csr(
+        "sign",
+        2048,
+        &format!("/serialNumber={}", HOLDER.personnummer),
+    );
     let (status, answer) = env.enroll("pnr-sign", &client, &sign_csr);
     assert_eq!(status, 200);
     let pem = env.read_back("sign", &answer);
     let sign = CertInfo::from_pem(&std::fs::read_to_string(pem).unwrap()).unwrap();
-    assert_eq!(sign.subject.serial_number.as_deref(), Some(HOLDER.personnummer));
+    assert_eq!(
+        sign.subject.serial_number.as_deref(),
+        Some(HOLDER.personnummer)
+    );
     assert_eq!(sign.purpose, Purpose::Signature);
     assert_eq!(sign.upn, None);
     assert_eq!(env.server().enrolments_for(HOLDER.hsa_id), 2);
@@ -645,7 +655,11 @@ fn enrolment_issues_once_per_key_and_survives_a_restart() {
 fn every_refusal_has_its_status_and_code() {
     let env = Rig::new();
     let karin = env.legacy_client(HOLDER.hsa_id);
-    let good = env.csr("good", 2048, &format!("/serialNumber={}/CN={}", HOLDER.hsa_id, HOLDER.given_name()));
+    let good = env.csr(
+        "good",
+        2048,
+        &format!("/serialNumber={}/CN={}", HOLDER.hsa_id, HOLDER.given_name()),
+    );
 
     // No client certificate: 401 in JSON, on EST and on the API.
     let r = env.curl(
@@ -710,12 +724,16 @@ fn every_refusal_has_its_status_and_code() {
         refusal(env.enroll("hsa-auth", &karin, &garbage)),
         (400, "bad_csr".into())
     );
-    let short = env.csr("short", 1024, "/CN=Karin");
+    let short = env.csr("short", 1024, &format!("/CN={}", HOLDER.given_name()));
     assert_eq!(
         refusal(env.enroll("hsa-auth", &karin, &short)),
         (400, "bad_key".into())
     );
-    let other = env.csr("other", 2048, &format!("/serialNumber={}", OTHER_HOLDER.hsa_id));
+    let other = env.csr(
+        "other",
+        2048,
+        &format!("/serialNumber={}", OTHER_HOLDER.hsa_id),
+    );
     assert_eq!(
         refusal(env.enroll("hsa-auth", &karin, &other)),
         (403, "wrong_identity".into())
@@ -787,7 +805,7 @@ fn every_refusal_has_its_status_and_code() {
 fn after_the_deadline_upgrades_are_refused() {
     let env = Rig::with(|dir| dir.set_deadline("2020-01-31").unwrap());
     let karin = env.legacy_client(HOLDER.hsa_id);
-    let csr = env.csr("late", 2048, "/CN=Karin");
+    let csr = env.csr("late", 2048, &format!("/CN={}", HOLDER.given_name()));
     let (status, code) = refusal(env.enroll("hsa-auth", &karin, &csr));
     assert_eq!((status, code.as_str()), (403, "deadline_passed"));
     let me = json(&env.curl("/api/v1/me", Some(&karin), None).1);
@@ -813,9 +831,15 @@ fn puk_lookup_needs_an_operator_and_a_reason_and_is_logged_without_the_puk() {
         std::fs::write(&file, body).unwrap();
         file
     };
-    let good =
-        ask(&format!(r#"{{"hsa_id": "{}", "reason": "ID-kort visat i disken, ärende 4711"}}"#, OTHER_HOLDER.hsa_id));
-    let (status, body) = env.desk_lookup(&operator, OTHER_HOLDER.hsa_id, "ID-kort visat i disken, ärende 4711");
+    let good = ask(&format!(
+        r#"{{"hsa_id": "{}", "reason": "ID-kort visat i disken, ärende 4711"}}"#,
+        OTHER_HOLDER.hsa_id
+    ));
+    let (status, body) = env.desk_lookup(
+        &operator,
+        OTHER_HOLDER.hsa_id,
+        "ID-kort visat i disken, ärende 4711",
+    );
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert_eq!(json(&body)["puk"], tolvan.pins.puk.as_str());
 
@@ -1199,7 +1223,11 @@ fn a_signature_certificate_cannot_log_in() {
             "{message}"
         );
     }
-    let csr = env.csr("signing-login", 2048, "/CN=Karin");
+    let csr = env.csr(
+        "signing-login",
+        2048,
+        &format!("/CN={}", HOLDER.given_name()),
+    );
     assert_eq!(
         refusal(env.enroll("hsa-auth", &signing, &csr)),
         (403, "not_authentication_certificate".into())
@@ -1222,8 +1250,16 @@ fn puk_lookups_are_rate_limited_per_operator_across_a_restart() {
     let mut env = Rig::with_limits(limits);
     let operator = env.legacy_client(OPERATOR.hsa_id);
     let tolvan = env.person(OTHER_HOLDER.hsa_id);
-    assert_eq!(env.desk_lookup(&operator, OTHER_HOLDER.hsa_id, "ärende 4711").0, 200);
-    assert_eq!(env.desk_lookup(&operator, OTHER_HOLDER.hsa_id, "ärende 4712").0, 200);
+    assert_eq!(
+        env.desk_lookup(&operator, OTHER_HOLDER.hsa_id, "ärende 4711")
+            .0,
+        200
+    );
+    assert_eq!(
+        env.desk_lookup(&operator, OTHER_HOLDER.hsa_id, "ärende 4712")
+            .0,
+        200
+    );
     // A restart of the CA does not give the operator a fresh allowance: the third lookup
     // gets no challenge.
     env.restart_with(limits);
@@ -1256,7 +1292,13 @@ fn no_puk_leaves_the_ca_unless_its_lookup_is_logged() {
     let now = siths_upgrade::pki::date::now_unix();
     mock::store::Store::open(&env.dir.store())
         .unwrap()
-        .add_challenge(&challenge, OPERATOR.hsa_id, OTHER_HOLDER.hsa_id, now + 100, now)
+        .add_challenge(
+            &challenge,
+            OPERATOR.hsa_id,
+            OTHER_HOLDER.hsa_id,
+            now + 100,
+            now,
+        )
         .unwrap();
     let (cert, serial) = env.card_evidence(OTHER_HOLDER.hsa_id);
     let (status, body) = env.lookup_with(
@@ -1599,8 +1641,18 @@ fn renewal_is_bound_to_its_pair_and_window_and_replaces_the_old_certificate() {
     let env = Rig::with(|dir| {
         der.push(store_for_base_key(dir, HOLDER.hsa_id, Profile::HsaAuth, 20));
         der.push(store_for_base_key(dir, HOLDER.hsa_id, Profile::HsaSign, 20));
-        der.push(store_for_base_key(dir, HOLDER.hsa_id, Profile::PnrAuth, 400));
-        der.push(store_for_base_key(dir, HOLDER.hsa_id, Profile::PnrSign, 400));
+        der.push(store_for_base_key(
+            dir,
+            HOLDER.hsa_id,
+            Profile::PnrAuth,
+            400,
+        ));
+        der.push(store_for_base_key(
+            dir,
+            HOLDER.hsa_id,
+            Profile::PnrSign,
+            400,
+        ));
     });
     let write = |name: &str, der: &[u8]| {
         let path = env.file(name);
@@ -1611,7 +1663,7 @@ fn renewal_is_bound_to_its_pair_and_window_and_replaces_the_old_certificate() {
     let pnr_auth = write("pnr-auth-old.pem", &der[2]);
     let old_serial = CertInfo::from_der(&der[0]).unwrap().serial_hex;
     let legacy = env.legacy_client(HOLDER.hsa_id);
-    let hsa_csr = |name: &str| env.csr(name, 2048, "/CN=Karin");
+    let hsa_csr = |name: &str| env.csr(name, 2048, &format!("/CN={}", HOLDER.given_name()));
 
     // The legacy card certificate renews nothing, nor does another pair's certificate.
     let k1 = hsa_csr("k1");
@@ -1695,11 +1747,11 @@ fn renewal_is_bound_to_its_pair_and_window_and_replaces_the_old_certificate() {
 fn a_second_key_gets_no_second_certificate_for_one_profile() {
     let env = Rig::new();
     let legacy = env.legacy_client(HOLDER.hsa_id);
-    let first = env.csr("first", 2048, "/CN=Karin");
+    let first = env.csr("first", 2048, &format!("/CN={}", HOLDER.given_name()));
     let (status, answer) = env.enroll("hsa-auth", &legacy, &first);
     assert_eq!(status, 200);
     for name in ["second", "third"] {
-        let other = env.csr(name, 2048, "/CN=Karin");
+        let other = env.csr(name, 2048, &format!("/CN={}", HOLDER.given_name()));
         let (status, body) = env.enroll("hsa-auth", &legacy, &other);
         let message = json(&body)["message"].as_str().unwrap_or("").to_string();
         assert_eq!(refusal((status, body)), (409, "already_enrolled".into()));
@@ -1781,7 +1833,11 @@ fn a_puk_needs_the_customers_card_and_a_fresh_challenge() {
         (403, "customer_card_not_shown".into())
     );
     assert_eq!(
-        refusal(ask(&fresh(OTHER_HOLDER.hsa_id), &tolvan_cert, &karin_serial)),
+        refusal(ask(
+            &fresh(OTHER_HOLDER.hsa_id),
+            &tolvan_cert,
+            &karin_serial
+        )),
         (403, "customer_card_not_shown".into())
     );
     // A challenge issued for another customer, or spent already.
@@ -1792,7 +1848,10 @@ fn a_puk_needs_the_customers_card_and_a_fresh_challenge() {
     let challenge = fresh(OTHER_HOLDER.hsa_id);
     let (status, body) = ask(&challenge, &tolvan_cert, &tolvan_serial);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    assert_eq!(json(&body)["puk"], env.person(OTHER_HOLDER.hsa_id).pins.puk.as_str());
+    assert_eq!(
+        json(&body)["puk"],
+        env.person(OTHER_HOLDER.hsa_id).pins.puk.as_str()
+    );
     assert_eq!(
         refusal(ask(&challenge, &tolvan_cert, &tolvan_serial)),
         (403, "bad_challenge".into())
@@ -1826,7 +1885,7 @@ fn a_level_2_certificate_logs_in_but_gets_nothing_at_level_3() {
     let level2 = env.client_cert(CaName::Hsa2, &karin, HOLDER.hsa_id);
     assert_eq!(env.curl("/api/v1/me", Some(&level2), None).0, 200);
     assert_eq!(env.curl("/api/v1/certificates", Some(&level2), None).0, 200);
-    let csr = env.csr("l2", 2048, "/CN=Karin");
+    let csr = env.csr("l2", 2048, &format!("/CN={}", HOLDER.given_name()));
     for label in ["hsa-auth", "hsa-sign", "pnr-auth", "pnr-sign"] {
         assert_eq!(
             refusal(env.enroll(label, &level2, &csr)),
@@ -1856,7 +1915,8 @@ fn a_level_2_certificate_logs_in_but_gets_nothing_at_level_3() {
     );
     // The same holders at level 3 (the legacy card certificate) are served.
     assert_eq!(
-        env.enroll("hsa-auth", &env.legacy_client(HOLDER.hsa_id), &csr).0,
+        env.enroll("hsa-auth", &env.legacy_client(HOLDER.hsa_id), &csr)
+            .0,
         200
     );
 }
@@ -1988,7 +2048,13 @@ mod routing_properties {
     fn body() -> impl Strategy<Value = Vec<u8>> {
         prop_oneof![
             proptest::collection::vec(any::<u8>(), 0..200),
-            Just(format!(r#"{{"hsa_id": "{}", "reason": "test"}}"#, OTHER_HOLDER.hsa_id).into_bytes()),
+            Just(
+                format!(
+                    r#"{{"hsa_id": "{}", "reason": "test"}}"#,
+                    OTHER_HOLDER.hsa_id
+                )
+                .into_bytes()
+            ),
             Just(br#"{"log": "x", "seq": 1, "hash": "y", "action": "z"}"#.to_vec()),
             "[A-Za-z0-9+/=\r\n]{0,200}".prop_map(String::into_bytes),
         ]
@@ -2125,7 +2191,11 @@ fn a_standard_est_client_gets_what_rfc_7030_promises() {
     // ... the pair's due authentication certificate renews itself into a new certificate.
     let first = env.file("first.pem");
     std::fs::write(&first, pem("CERTIFICATE", &due)).unwrap();
-    let fresh = env.csr("renewed", 2048, &format!("/serialNumber={}", HOLDER.personnummer));
+    let fresh = env.csr(
+        "renewed",
+        2048,
+        &format!("/serialNumber={}", HOLDER.personnummer),
+    );
     let (status, renewed) = env.curl(
         "/.well-known/est/pnr-auth/simplereenroll",
         Some(&first),
@@ -2138,7 +2208,10 @@ fn a_standard_est_client_gets_what_rfc_7030_promises() {
         CertInfo::from_pem(&std::fs::read_to_string(renewed).unwrap()).unwrap(),
     );
     assert_ne!(a.serial_hex, b.serial_hex);
-    assert_eq!(b.subject.serial_number.as_deref(), Some(HOLDER.personnummer));
+    assert_eq!(
+        b.subject.serial_number.as_deref(),
+        Some(HOLDER.personnummer)
+    );
     let (status, body) = env.curl(
         "/.well-known/est/pnr-auth/simplereenroll",
         Some(&first),
@@ -2179,7 +2252,7 @@ fn csr_for_base_key(env: &Rig, name: &str) -> PathBuf {
         "-key",
         s(&base().client_key),
         "-subj",
-        "/CN=Karin",
+        &format!("/CN={}", HOLDER.given_name()),
         "-outform",
         "DER",
         "-out",
@@ -2337,7 +2410,10 @@ fn a_challenge_is_spent_only_by_the_lookup_it_was_issued_for() {
     // The challenge is still good for its own lookup, once.
     let (status, body) = lookup(&marta, OTHER_HOLDER.hsa_id);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    assert_eq!(json(&body)["puk"], env.person(OTHER_HOLDER.hsa_id).pins.puk.as_str());
+    assert_eq!(
+        json(&body)["puk"],
+        env.person(OTHER_HOLDER.hsa_id).pins.puk.as_str()
+    );
     let (status, body) = lookup(&marta, OTHER_HOLDER.hsa_id);
     let message = json(&body)["message"].as_str().unwrap().to_string();
     assert_eq!(refusal((status, body)), (403, "bad_challenge".into()));
@@ -2364,7 +2440,11 @@ fn not_operator_says_what_each_path_is_for() {
         assert_eq!(refusal(r), (403, "not_operator".into()));
         text
     };
-    std::fs::write(&body, format!(r#"{{"hsa_id": "{}", "reason": "x"}}"#, OTHER_HOLDER.hsa_id)).unwrap();
+    std::fs::write(
+        &body,
+        format!(r#"{{"hsa_id": "{}", "reason": "x"}}"#, OTHER_HOLDER.hsa_id),
+    )
+    .unwrap();
     let challenge = message(env.curl(
         "/api/v1/puk-challenge",
         Some(&holder),
@@ -2488,14 +2568,14 @@ fn a_renewal_needs_a_new_key_and_a_resumed_one_gets_its_certificate_back() {
     assert_eq!(listed["certificates"].as_array().unwrap().len(), 2);
 
     // New keys renew; the same new key again gets the same renewal (a resumed run).
-    let k1 = env.csr("k1", 2048, "/CN=Karin");
+    let k1 = env.csr("k1", 2048, &format!("/CN={}", HOLDER.given_name()));
     let (status, auth) = env.reenroll("hsa-auth", &old_auth, &k1);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&auth));
     assert_eq!(
         env.reenroll("hsa-auth", &old_auth, &k1),
         (200, auth.clone())
     );
-    let k2 = env.csr("k2", 2048, "/CN=Karin");
+    let k2 = env.csr("k2", 2048, &format!("/CN={}", HOLDER.given_name()));
     let (status, sign) = env.reenroll("hsa-sign", &old_auth, &k2);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&sign));
     assert_eq!(
@@ -2562,7 +2642,7 @@ fn the_renewal_window_opens_when_its_refusal_says() {
             tolvan_end,
         ));
     });
-    let csr = env.csr("window", 2048, "/CN=Karin");
+    let csr = env.csr("window", 2048, &format!("/CN={}", HOLDER.given_name()));
     let not_due = |label: &str, login: &Path| {
         let (status, body) = env.reenroll(label, login, &csr);
         let message = json(&body)["message"].as_str().unwrap_or("").to_string();
@@ -2591,7 +2671,11 @@ fn the_renewal_window_opens_when_its_refusal_says() {
     // 30 days and 12 hours left is inside the window (30 whole days), before "not_after − 30
     // days".
     let tolvan = cert_file(&env, "tolvan.pem", &der[3]);
-    let tolvan_csr = env.csr("tolvan-window", 2048, "/CN=Tolvan");
+    let tolvan_csr = env.csr(
+        "tolvan-window",
+        2048,
+        &format!("/CN={}", OTHER_HOLDER.given_name()),
+    );
     let (status, body) = env.reenroll("hsa-auth", &tolvan, &tolvan_csr);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
 }
@@ -2627,7 +2711,11 @@ fn me_says_what_an_enrolment_will_do() {
         );
     }
     // Tolvan at level 2: refused whatever he holds.
-    let level2 = env.client_cert(CaName::Hsa2, &env.person(OTHER_HOLDER.hsa_id), OTHER_HOLDER.hsa_id);
+    let level2 = env.client_cert(
+        CaName::Hsa2,
+        &env.person(OTHER_HOLDER.hsa_id),
+        OTHER_HOLDER.hsa_id,
+    );
     assert_eq!(me(&level2), (false, Some("trust_level_too_low".into())));
     assert_eq!(
         refusal(env.enroll("pnr-auth", &level2, &csr)),
@@ -2645,13 +2733,21 @@ fn me_says_what_an_enrolment_will_do() {
 fn after_the_deadline_a_key_already_certified_gets_its_certificate_back() {
     let mut env = Rig::new();
     let karin = env.legacy_client(HOLDER.hsa_id);
-    let first = env.csr("before-deadline", 2048, "/CN=Karin");
+    let first = env.csr(
+        "before-deadline",
+        2048,
+        &format!("/CN={}", HOLDER.given_name()),
+    );
     let (status, answer) = env.enroll("hsa-auth", &karin, &first);
     assert_eq!(status, 200);
     env.dir.set_deadline("2020-01-31").unwrap();
     env.restart();
     assert_eq!(env.enroll("hsa-auth", &karin, &first), (200, answer));
-    let late = env.csr("after-deadline", 2048, "/CN=Karin");
+    let late = env.csr(
+        "after-deadline",
+        2048,
+        &format!("/CN={}", HOLDER.given_name()),
+    );
     for label in ["hsa-auth", "hsa-sign"] {
         assert_eq!(
             refusal(env.enroll(label, &karin, &late)),

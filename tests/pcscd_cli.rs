@@ -66,7 +66,7 @@ fn status_through_pcscd_shows_the_legacy_pair_and_tries_left() {
     assert!(out.status.success());
     let s = text(&out.stdout);
     assert!(
-        s.contains("Karin Åström") && s.contains("3 of 3 tries left"),
+        s.contains(HOLDER.name) && s.contains("3 of 3 tries left"),
         "{s}"
     );
 }

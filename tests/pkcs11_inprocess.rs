@@ -7,8 +7,8 @@
 mod support;
 
 use std::path::Path;
-use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
+use std::sync::atomic::Ordering;
 
 use egui::accesskit::Role;
 use egui_kittest::Harness;
@@ -41,7 +41,9 @@ struct Tokens {
 fn tokens() -> &'static Tokens {
     static TOKENS: OnceLock<Tokens> = OnceLock::new();
     TOKENS.get_or_init(|| {
-        let state = world().join("cards").join(format!("{}.json", HOLDER.hsa_id));
+        let state = world()
+            .join("cards")
+            .join(format!("{}.json", HOLDER.hsa_id));
         let codes = codes_of(&state);
         let hsm = SoftHsm::new();
         hsm.load_card_as(&state, &codes, Model::TokenPerPin, PULLED);
@@ -165,7 +167,7 @@ fn the_window_reads_and_upgrades_a_pkcs11_token() {
         .build_ui_state(|ui, app: &mut SithsApp| app.show(ui), app);
 
     // The overview: the holder, the legacy pair, how the card is reached, honest tries.
-    support::window::wait_for_text(&mut harness, "Karin");
+    support::window::wait_for_text(&mut harness, HOLDER.given_name());
     let has =
         |h: &Harness<'static, SithsApp>, t: &str| h.query_all_by_label_contains(t).next().is_some();
     assert!(has(&harness, HOLDER.hsa_id));
@@ -226,7 +228,7 @@ fn several_cards_are_a_question_and_the_choice_is_remembered_by_card_number() {
     support::window::wait_for_text(&mut harness, "Datorn ser flera SITHS-kort");
     assert!(has(&harness, "Valet sparas"));
     assert!(
-        !has(&harness, "Karin"),
+        !has(&harness, HOLDER.given_name()),
         "no card was opened before the choice"
     );
     for label in [PULLED, WINDOW, CHOSEN] {
@@ -247,7 +249,7 @@ fn several_cards_are_a_question_and_the_choice_is_remembered_by_card_number() {
     harness.run_ok();
 
     // The chosen card opens, named on the status line.
-    support::window::wait_for_text(&mut harness, "Karin");
+    support::window::wait_for_text(&mut harness, HOLDER.given_name());
     assert!(has(&harness, CHOSEN));
     assert!(!has(&harness, "Datorn ser flera SITHS-kort"));
 
@@ -263,7 +265,7 @@ fn several_cards_are_a_question_and_the_choice_is_remembered_by_card_number() {
     // The next start opens that card without asking again.
     drop(harness);
     let mut again = window(saved);
-    support::window::wait_for_text(&mut again, "Karin");
+    support::window::wait_for_text(&mut again, HOLDER.given_name());
     assert!(has(&again, CHOSEN));
     assert!(!has(&again, "Datorn ser flera SITHS-kort"));
 }

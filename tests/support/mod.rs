@@ -13,9 +13,11 @@
 //! - [`watched_card`]: `WatchedCard`, one wrapper around any card that counts each
 //!   operation's APDUs and bytes and can pull the card at a chosen step.
 //! - [`cli`]: our binary run as a separate process; [`pcscd`]: a pcscd in namespaces of its
-//!   own; [`softhsm`]: SoftHSM2 tokens made from a virtual card; [`window`]: the window's
-//!   fixed calendar and fonts for snapshots; [`fixed_card`], [`fake_vpcd_card`]: cards for
-//!   the host side alone; [`files`]: copying a directory tree.
+//!   own; [`softhsm`]: SoftHSM2 tokens made from a virtual card.
+//! - [`window`]: the window's fixed calendar, the demo world cache made at it, waits and
+//!   steady snapshots.
+//! - [`fixed_card`], [`fake_vpcd_card`]: cards for the host side alone; [`files`]: copying a
+//!   directory tree.
 #![allow(dead_code)]
 
 pub mod cli;
