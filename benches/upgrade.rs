@@ -29,11 +29,11 @@
 #[path = "../tests/support/pcscd.rs"]
 mod pcscd;
 #[allow(dead_code)]
-#[path = "../tests/support/softhsm.rs"]
-mod softhsm;
-#[allow(dead_code)]
 #[path = "../tests/support/persons.rs"]
 mod persons;
+#[allow(dead_code)]
+#[path = "../tests/support/softhsm.rs"]
+mod softhsm;
 #[allow(dead_code)]
 #[path = "../tests/support/watched_card.rs"]
 mod watched_card;
@@ -1095,7 +1095,6 @@ fn copy_dir(from: &Path, to: &Path) -> BenchResult<()> {
 
 // ---------------------------------------------------------------------------------------------
 // 4. Fewer APDUs (issue 14): the session cache off and on, and where the APDUs go
-
 
 /// One upgrade with `SithsCard`'s session cache off ("before": every file is read from the
 /// card whenever an operation needs it) and one with it on ("after"), each on a fresh copy of

@@ -21,7 +21,6 @@ use siths_upgrade::virtual_card::VirtualCard;
 use siths_upgrade::virtual_card::memory::MemoryTransport;
 use support::persons::{OPERATOR, UNKNOWN};
 
-
 fn record(action: Action, outcome: Outcome, detail: &str) -> Record {
     Record {
         operator: OPERATOR.hsa_id.into(),

@@ -7,7 +7,6 @@
 //! a small multiple of the input (a counting allocator measures each call), and must round-trip
 //! where an encoder exists. Case counts are kept small so the file runs in seconds.
 
-
 mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -46,8 +46,8 @@ impl Setup {
 
     /// The person's PIN1 and PIN2 as `--pin-stdin` reads them, from their code letter.
     fn pins(&self, person: Person) -> String {
-        let pins = std::fs::read_to_string(self.ca.card_state(person).with_extension("pins"))
-            .unwrap();
+        let pins =
+            std::fs::read_to_string(self.ca.card_state(person).with_extension("pins")).unwrap();
         let code = |key: &str| {
             pins.lines()
                 .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))

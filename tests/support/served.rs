@@ -116,7 +116,12 @@ impl ServedCard {
         let state = dir.path().join("card.json");
         let card = ServedCard::of(state, dir);
         let out = card.run(
-            &["virtual-card", "init", "--state", card.state.to_str().unwrap()],
+            &[
+                "virtual-card",
+                "init",
+                "--state",
+                card.state.to_str().unwrap(),
+            ],
             "",
         );
         assert!(out.status.success(), "{}", super::cli::text(&out));
