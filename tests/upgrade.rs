@@ -534,7 +534,9 @@ fn fetch_existing_puts_back_what_the_ca_issued_when_the_card_holds_the_key() {
     // The same person's other (pre-upgrade) card does not hold that key: it cannot go there.
     let other_state = rig.dir.path().join("other-card.json");
     std::fs::copy(
-        world().join("cards").join(format!("{}.json", HOLDER.hsa_id)),
+        world()
+            .join("cards")
+            .join(format!("{}.json", HOLDER.hsa_id)),
         &other_state,
     )
     .unwrap();
@@ -555,7 +557,8 @@ fn a_puk_is_fetched_only_for_a_card_certificate_this_ca_stands_behind() {
     let pin1 = SecretCode::pin(rig.holder().pin1.clone()).unwrap();
     // The customer's genuine authentication certificate, as their card shows it.
     let karin = {
-        let card = virtual_card::share(VirtualCard::open(rig.dir.card_state(HOLDER.hsa_id)).unwrap());
+        let card =
+            virtual_card::share(VirtualCard::open(rig.dir.card_state(HOLDER.hsa_id)).unwrap());
         let mut c = SithsCard::open(Box::new(MemoryTransport::connect(card).unwrap())).unwrap();
         let o = siths_upgrade::card::Card::overview(&mut c).unwrap();
         o.certificates
@@ -648,7 +651,9 @@ fn renewal_replaces_every_due_pair_and_then_has_nothing_to_do() {
     assert_eq!((last.step.clone(), last.done), (Step::Done, last.total));
     assert!(steps.windows(2).all(|w| w[0].done <= w[1].done));
     assert!(
-        steps.iter().all(|p| !p.message.contains(RENEWAL_DUE.personnummer)),
+        steps
+            .iter()
+            .all(|p| !p.message.contains(RENEWAL_DUE.personnummer)),
         "progress never shows the personnummer"
     );
 
@@ -702,7 +707,11 @@ fn a_card_not_yet_upgraded_is_not_renewed() {
     let err = rig.renew().unwrap_err();
     assert!(matches!(err, WorkflowError::NotUpgraded), "{err}");
     assert!(err.to_string().contains("upgrade the card first"), "{err}");
-    assert_eq!(rig.stored(HOLDER.hsa_id).len(), 0, "the CA was asked for nothing");
+    assert_eq!(
+        rig.stored(HOLDER.hsa_id).len(),
+        0,
+        "the CA was asked for nothing"
+    );
 }
 
 #[test]
@@ -796,11 +805,17 @@ fn new_key_in(
     let slot = siths_upgrade::card::KeySlot::new(slot).unwrap();
     let card = rig.card();
     let mut card = card.lock().unwrap();
-    card.verify_pin(PinKind::Pin1, &SecretCode::pin(rig.holder().pin1.clone()).unwrap())
-        .unwrap();
+    card.verify_pin(
+        PinKind::Pin1,
+        &SecretCode::pin(rig.holder().pin1.clone()).unwrap(),
+    )
+    .unwrap();
     if slot.pin() == PinKind::Pin2 {
-        card.verify_pin(PinKind::Pin2, &SecretCode::pin(rig.holder().pin2.clone()).unwrap())
-            .unwrap();
+        card.verify_pin(
+            PinKind::Pin2,
+            &SecretCode::pin(rig.holder().pin2.clone()).unwrap(),
+        )
+        .unwrap();
     }
     let key = card.generate_key(slot).unwrap();
     (slot, key)
@@ -809,8 +824,11 @@ fn new_key_in(
 fn write_cert(rig: &Rig, slot: siths_upgrade::card::KeySlot, label: &str, der: &[u8]) {
     let card = rig.card();
     let mut card = card.lock().unwrap();
-    card.verify_pin(PinKind::Pin1, &SecretCode::pin(rig.holder().pin1.clone()).unwrap())
-        .unwrap();
+    card.verify_pin(
+        PinKind::Pin1,
+        &SecretCode::pin(rig.holder().pin1.clone()).unwrap(),
+    )
+    .unwrap();
     card.write_certificate(slot, label, der).unwrap();
     card.end_session().unwrap();
 }
@@ -887,9 +905,9 @@ fn put_forged(rig: &Rig, slot: u8, identity: &str) -> Vec<u8> {
             &PersonCertRequest {
                 subject: PersonName {
                     serial_number: identity.into(),
-                    given_name: "Karin".into(),
+                    given_name: HOLDER.given_name().into(),
                     surname: "Falsk".into(),
-                    common_name: "Karin Falsk".into(),
+                    common_name: format!("{} Falsk", HOLDER.given_name()),
                     organisation: "Testregionen".into(),
                     locality: None,
                 },
@@ -1048,5 +1066,9 @@ fn forged_certificates_in_the_renewal_slots_never_remove_the_genuine_pair() {
             g.0
         );
     }
-    assert_eq!(rig.stored(RENEWAL_DUE.hsa_id).len(), 4, "nothing was renewed");
+    assert_eq!(
+        rig.stored(RENEWAL_DUE.hsa_id).len(),
+        4,
+        "nothing was renewed"
+    );
 }
