@@ -29,8 +29,14 @@
 #[path = "../tests/support/pcscd.rs"]
 mod pcscd;
 #[allow(dead_code)]
+#[path = "../tests/support/persons.rs"]
+mod persons;
+#[allow(dead_code)]
 #[path = "../tests/support/softhsm.rs"]
 mod softhsm;
+#[allow(dead_code)]
+#[path = "../tests/support/watched_card.rs"]
+mod watched_card;
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
@@ -60,11 +66,11 @@ use siths_upgrade::workflow::upgrade::{UpgradeRequest, upgrade};
 type BenchResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
 
 /// The person whose pre-upgrade card every upgrade run starts from.
-const KARIN: &str = "TST5565594230-1001";
+const KARIN: &str = persons::HOLDER.hsa_id;
 /// The person whose upgraded card expires in 20 days: every renewal run starts from it.
-const RENEWAL_DUE: &str = "TST5565594230-1013";
+const RENEWAL_DUE: &str = persons::RENEWAL_DUE.hsa_id;
 /// The two concurrent enrolling clients: ordinary holders allowed all four profiles.
-const CLIENTS: [&str; 2] = ["TST5565594230-1002", "TST5565594230-1008"];
+const CLIENTS: [&str; 2] = [persons::OTHER_HOLDER.hsa_id, persons::THIRD_HOLDER.hsa_id];
 const UPGRADE_RUNS: usize = 5;
 const ENROLMENTS_PER_CLIENT: usize = 150;
 /// Key slots of the legacy pair, which a completed upgrade removes.
@@ -1092,11 +1098,6 @@ fn copy_dir(from: &Path, to: &Path) -> BenchResult<()> {
 // ---------------------------------------------------------------------------------------------
 // 4. Fewer APDUs (issue 14): the session cache off and on, and where the APDUs go
 
-use siths_upgrade::card::{
-    CardError, CardOverview, CardSource, KeySlot, PinKind, PinStatus, PublicKey, SignatureScheme,
-};
-use siths_upgrade::channel::TransferStats;
-
 /// One upgrade with `SithsCard`'s session cache off ("before": every file is read from the
 /// card whenever an operation needs it) and one with it on ("after"), each on a fresh copy of
 /// the same card and CA store, counted by the card itself; then the "after" run's APDUs by
@@ -1126,11 +1127,9 @@ fn bench_session_cache(pcscd: &pcscd::Pcscd, world: &Path, tmp: &Path) -> BenchR
         }
         card.reset_stats();
         let before = rig.counters();
-        let operations = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let shared = siths_upgrade::card::share(CountingCard {
-            inner: card,
-            operations: operations.clone(),
-        });
+        let card = watched_card::WatchedCard::new(card);
+        let operations = card.operations();
+        let shared = siths_upgrade::card::share(card);
         let summary = upgrade(
             &shared,
             &UpgradeRequest {
@@ -1202,107 +1201,4 @@ fn bench_session_cache(pcscd: &pcscd::Pcscd, world: &Path, tmp: &Path) -> BenchR
         println!("{name:<20} {calls:>6} {apdus:>6} {bytes:>9}");
     }
     Ok(())
-}
-
-/// A card that notes the APDUs and bytes of each operation (the host's own counters).
-struct CountingCard {
-    inner: SithsCard,
-    operations: Arc<std::sync::Mutex<Vec<(&'static str, TransferStats)>>>,
-}
-
-impl CountingCard {
-    fn count<R>(&mut self, name: &'static str, op: impl FnOnce(&mut SithsCard) -> R) -> R {
-        let before = self.inner.stats();
-        let result = op(&mut self.inner);
-        let after = self.inner.stats();
-        let spent = TransferStats {
-            apdus: after.apdus - before.apdus,
-            bytes_sent: after.bytes_sent - before.bytes_sent,
-            bytes_received: after.bytes_received - before.bytes_received,
-        };
-        if let Ok(mut operations) = self.operations.lock() {
-            operations.push((name, spent));
-        }
-        result
-    }
-}
-
-impl siths_upgrade::card::Card for CountingCard {
-    fn source(&self) -> CardSource {
-        self.inner.source()
-    }
-    fn overview(&mut self) -> Result<CardOverview, CardError> {
-        self.count("overview", |c| c.overview())
-    }
-    fn pin_statuses(&mut self, kinds: &[PinKind]) -> Result<Vec<PinStatus>, CardError> {
-        self.count("pin_statuses", |c| c.pin_statuses(kinds))
-    }
-    fn verify_pin(&mut self, kind: PinKind, code: &SecretCode) -> Result<(), CardError> {
-        self.count("verify_pin", |c| c.verify_pin(kind, code))
-    }
-    fn authorize(&mut self, slot: KeySlot, code: &SecretCode) -> Result<(), CardError> {
-        self.count("authorize", |c| c.authorize(slot, code))
-    }
-    fn change_pin(
-        &mut self,
-        kind: PinKind,
-        old: &SecretCode,
-        new: &SecretCode,
-    ) -> Result<(), CardError> {
-        self.count("change_pin", |c| c.change_pin(kind, old, new))
-    }
-    fn unblock_pin(
-        &mut self,
-        kind: PinKind,
-        puk: &SecretCode,
-        new: &SecretCode,
-    ) -> Result<(), CardError> {
-        self.count("unblock_pin", |c| c.unblock_pin(kind, puk, new))
-    }
-    fn read_public_key(&mut self, slot: KeySlot) -> Result<Option<PublicKey>, CardError> {
-        self.count("read_public_key", |c| c.read_public_key(slot))
-    }
-    fn generate_key(&mut self, slot: KeySlot) -> Result<PublicKey, CardError> {
-        self.count("generate_key", |c| c.generate_key(slot))
-    }
-    fn unfinished_key(
-        &mut self,
-        slot: KeySlot,
-        labels: &[String],
-    ) -> Result<Option<PublicKey>, CardError> {
-        self.count("unfinished_key", |c| c.unfinished_key(slot, labels))
-    }
-    fn sign(
-        &mut self,
-        slot: KeySlot,
-        sha256: &[u8; 32],
-        scheme: SignatureScheme,
-    ) -> Result<Vec<u8>, CardError> {
-        self.count("sign", |c| c.sign(slot, sha256, scheme))
-    }
-    fn write_certificate(
-        &mut self,
-        slot: KeySlot,
-        label: &str,
-        cert_der: &[u8],
-    ) -> Result<(), CardError> {
-        self.count("write_certificate", |c| {
-            c.write_certificate(slot, label, cert_der)
-        })
-    }
-    fn delete_pair(&mut self, slot: KeySlot) -> Result<(), CardError> {
-        self.count("delete_pair", |c| c.delete_pair(slot))
-    }
-    fn delete_pairs(&mut self, slots: &[KeySlot]) -> Result<(), CardError> {
-        self.count("delete_pairs", |c| c.delete_pairs(slots))
-    }
-    fn end_session(&mut self) -> Result<(), CardError> {
-        self.count("end_session", |c| c.end_session())
-    }
-    fn stats(&self) -> TransferStats {
-        self.inner.stats()
-    }
-    fn reset_stats(&mut self) {
-        self.inner.reset_stats()
-    }
 }

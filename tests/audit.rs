@@ -19,12 +19,11 @@ use siths_upgrade::provision::{
 };
 use siths_upgrade::virtual_card::VirtualCard;
 use siths_upgrade::virtual_card::memory::MemoryTransport;
-
-const OPERATOR: &str = "TST5565594230-9001";
+use support::persons::{OPERATOR, UNKNOWN};
 
 fn record(action: Action, outcome: Outcome, detail: &str) -> Record {
     Record {
-        operator: OPERATOR.into(),
+        operator: OPERATOR.hsa_id.into(),
         card_serial: DEMO_SERIAL.into(),
         customer: DEMO_HSA_ID.into(),
         action,
@@ -132,7 +131,7 @@ fn an_edited_entry_is_named() {
     let (_dir, path, _) = log_with(5);
     let mut l = lines(&path);
     let mut v: serde_json::Value = serde_json::from_str(&l[2]).unwrap();
-    v["customer"] = "TST5565594230-6666".into();
+    v["customer"] = UNKNOWN.into();
     l[2] = format!("{v}\n");
     write_lines(&path, &l);
 

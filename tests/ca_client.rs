@@ -2,9 +2,10 @@
 //! with the TLS client key on an in-process virtual card: real TLS on loopback, real RSA keys,
 //! real certificates.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -29,11 +30,10 @@ use siths_upgrade::card::{CardError, PinKind, PublicKey, SecretCode, SithsCard};
 use siths_upgrade::pki::date::now_unix;
 use siths_upgrade::pki::keys::{RsaSpki, generate_rsa_key, private_key_pkcs8_der};
 use siths_upgrade::pki::{PersonCertRequest, PersonName, Purpose, TestCa};
-use siths_upgrade::provision::{
-    Codes, DEMO_HSA_ID, DEMO_SERIAL, demo_holder, make_pre_upgrade_card,
-};
-use siths_upgrade::virtual_card::VirtualCard;
+use siths_upgrade::provision::{Codes, DEMO_HSA_ID, demo_holder};
 use siths_upgrade::virtual_card::memory::MemoryTransport;
+use support::persons::{HOLDER, OTHER_HOLDER};
+use support::world::{demo_card, demo_card_template};
 
 const AUTH_SLOT: siths_upgrade::card::KeySlot = siths_upgrade::card::KeySlot::ALL[0];
 
@@ -74,18 +74,6 @@ fn pki() -> &'static Pki {
     })
 }
 
-/// A pre-upgrade card (legacy auth key in slot 1 under PIN1), made once; tests copy it.
-fn template() -> &'static Path {
-    static TEMPLATE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    let (_, path) = TEMPLATE.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("card.json");
-        make_pre_upgrade_card(&path, DEMO_SERIAL, &Codes::test_defaults(), &demo_holder()).unwrap();
-        (dir, path)
-    });
-    path
-}
-
 struct TestCard {
     _dir: tempfile::TempDir,
     shared: SharedCard,
@@ -98,10 +86,9 @@ struct TestCard {
 impl TestCard {
     fn new() -> TestCard {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("card.json");
-        std::fs::copy(template(), &path).unwrap();
-        let ca_pem = std::fs::read(template().with_extension("ca.pem")).unwrap();
-        let virtual_card = Arc::new(Mutex::new(VirtualCard::open(&path).unwrap()));
+        let (_, virtual_card) = demo_card(dir.path());
+        // The card's legacy CA and root are beside the template, not copied with the card.
+        let ca_pem = std::fs::read(demo_card_template().with_extension("ca.pem")).unwrap();
         let mut card =
             SithsCard::open(Box::new(MemoryTransport::connect(virtual_card).unwrap())).unwrap();
         let auth_cert = card
@@ -318,12 +305,18 @@ fn exchange(
     Ok(seen)
 }
 
-const ME_JSON: &str = r#"{"hsa_id":"TST5565594230-1001","personnummer":"191212121212",
-  "name":"Karin Åström","organisation":"Testregionen Västra Götaland",
+/// The CA's `/me` answer for the demo holder, offering the two HSA-id profiles.
+fn me_json() -> String {
+    format!(
+        r#"{{"hsa_id":"{}","personnummer":"{}",
+  "name":"{}","organisation":"Testregionen Västra Götaland",
   "county":"Västra Götalands län","upn":null,"upgrade_allowed":true,"refusal":null,
   "deadline":"2027-06-30","profiles":[
-   {"label":"hsa-auth","identity":"hsa_id","purpose":"authentication","trust_level":3},
-   {"label":"hsa-sign","identity":"hsa_id","purpose":"signature","trust_level":3}]}"#;
+   {{"label":"hsa-auth","identity":"hsa_id","purpose":"authentication","trust_level":3}},
+   {{"label":"hsa-sign","identity":"hsa_id","purpose":"signature","trust_level":3}}]}}"#,
+        HOLDER.hsa_id, OTHER_HOLDER.personnummer, HOLDER.name
+    )
+}
 
 fn me_server(
     client_roots_pem: &[u8],
@@ -333,7 +326,7 @@ fn me_server(
         client_roots_pem,
         versions,
         Box::new(|seen| match seen.path.as_str() {
-            "/api/v1/me" => answer(200, "application/json", ME_JSON),
+            "/api/v1/me" => answer(200, "application/json", me_json()),
             _ => answer(
                 404,
                 "application/json",
@@ -426,7 +419,7 @@ fn handshake_needs_pin1_then_the_card_signs_tls13_with_pss() {
     card.verify_pin1();
     let me = client.me().unwrap();
     assert_eq!(me.hsa_id, DEMO_HSA_ID);
-    assert_eq!(me.name, "Karin Åström");
+    assert_eq!(me.name, HOLDER.name);
     assert!(me.upgrade_allowed && me.refusal.is_none());
     assert_eq!(
         me.profiles
@@ -719,7 +712,7 @@ fn check_refuses_each_wrong_certificate() {
     // Another person.
     let cert = issue(
         &pki().hsa3,
-        "TST5565594230-1002",
+        OTHER_HOLDER.hsa_id,
         Purpose::Authentication,
         &card_spki(&card),
         None,
@@ -738,9 +731,12 @@ fn check_refuses_each_wrong_certificate() {
         &card_spki(&card),
         None,
     );
-    let pnr = expected(&card, "191212121212", Purpose::Authentication);
+    let pnr = expected(&card, OTHER_HOLDER.personnummer, Purpose::Authentication);
     let err = check(&cert, &issuers(), root, &pnr, now);
-    assert!(!err.to_string().contains("191212121212"), "{err}");
+    assert!(
+        !err.to_string().contains(OTHER_HOLDER.personnummer),
+        "{err}"
+    );
 
     // The wrong purpose, both ways.
     let sign = issue(
@@ -802,14 +798,14 @@ fn check_refuses_each_wrong_certificate() {
     // A personnummer certificate from the HSA-id CA: the wrong CA for the profile.
     let pnr_cert = issue(
         &pki().hsa3,
-        "191212121212",
+        OTHER_HOLDER.personnummer,
         Purpose::Authentication,
         &card_spki(&card),
         None,
     );
     let want_pnr = Expected {
         profile: Profile::PnrAuth,
-        ..expected(&card, "191212121212", Purpose::Authentication)
+        ..expected(&card, OTHER_HOLDER.personnummer, Purpose::Authentication)
     };
     let err = check(&pnr_cert, &issuers(), root, &want_pnr, now);
     assert!(matches!(err, CertCheckError::WrongIssuer { .. }), "{err:?}");
@@ -1008,7 +1004,7 @@ fn certificates_and_puk_lookup() {
 
     let customer_cert = b"the customer's certificate".to_vec();
     let customer = siths_upgrade::ca::client::CustomerCard {
-        hsa_id: "TST5565594230-1002",
+        hsa_id: OTHER_HOLDER.hsa_id,
         certificate: &customer_cert,
         serial: "9752269000001002",
     };
@@ -1021,9 +1017,9 @@ fn certificates_and_puk_lookup() {
     // read from the customer's card.
     let asked: serde_json::Value = serde_json::from_slice(&seen[1].body).unwrap();
     assert_eq!(seen[1].path, "/api/v1/puk-challenge");
-    assert_eq!(asked["hsa_id"], "TST5565594230-1002");
+    assert_eq!(asked["hsa_id"], OTHER_HOLDER.hsa_id);
     let sent: serde_json::Value = serde_json::from_slice(&seen[2].body).unwrap();
-    assert_eq!(sent["hsa_id"], "TST5565594230-1002");
+    assert_eq!(sent["hsa_id"], OTHER_HOLDER.hsa_id);
     assert_eq!(sent["challenge"], "c0ffee");
     assert_eq!(sent["card_serial"], "9752269000001002");
     assert_eq!(
@@ -1048,8 +1044,8 @@ fn key_slot(n: u8) -> siths_upgrade::card::KeySlot {
 fn an_upgrade_stops_when_the_ca_takes_the_card_for_someone_else() {
     let card = TestCard::new();
     // A CA that says the caller is another person, and offers all four profiles.
-    let other_me = ME_JSON
-        .replace("TST5565594230-1001", "TST5565594230-1002")
+    let other_me = me_json()
+        .replace(HOLDER.hsa_id, OTHER_HOLDER.hsa_id)
         .replace(
             r#"{"label":"hsa-sign","identity":"hsa_id","purpose":"signature","trust_level":3}]"#,
             r#"{"label":"hsa-sign","identity":"hsa_id","purpose":"signature","trust_level":3},
@@ -1141,7 +1137,7 @@ fn fetch_existing_writes_only_what_passes_every_check_into_its_own_slot() {
         &card.ca_pem,
         &[&rustls::version::TLS13],
         Box::new(move |seen| match seen.path.as_str() {
-            "/api/v1/me" => answer(200, "application/json", ME_JSON),
+            "/api/v1/me" => answer(200, "application/json", me_json()),
             "/api/v1/certificates" => answer(200, "application/json", listing.as_bytes()),
             "/.well-known/est/hsa-auth/cacerts" => {
                 answer(200, "application/pkcs7-mime", cacerts.as_bytes())
@@ -1325,7 +1321,7 @@ fn a_request_the_server_closes_on_is_sent_again_if_safe_with_a_new_handshake() {
         &card.ca_pem,
         Box::new(
             move |seen| match (seen.method.as_str(), seen.path.as_str()) {
-                ("GET", "/api/v1/me") => answer(200, "application/json", ME_JSON),
+                ("GET", "/api/v1/me") => answer(200, "application/json", me_json()),
                 ("POST", "/.well-known/est/hsa-auth/simpleenroll") => answer(
                     200,
                     "application/pkcs7-mime",
@@ -1374,7 +1370,7 @@ fn a_request_the_server_closes_on_is_sent_again_if_safe_with_a_new_handshake() {
     // A PUK lookup is never sent twice: the operator decides. (Its challenge may be asked for
     // again: an unspent challenge expires.)
     let customer = siths_upgrade::ca::client::CustomerCard {
-        hsa_id: "TST5565594230-1002",
+        hsa_id: OTHER_HOLDER.hsa_id,
         certificate: b"the customer's certificate",
         serial: "9752269000001002",
     };

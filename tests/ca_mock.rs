@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use siths_upgrade::ca::Profile;
 use siths_upgrade::ca::mock::init::pem;
-use siths_upgrade::ca::mock::{self, CaName, MockDir, MockHandle, Person};
+use siths_upgrade::ca::mock::{self, CaName, MockDir, Person};
 use siths_upgrade::card::Card as _;
 use siths_upgrade::card::SithsCard;
 use siths_upgrade::pki::issue::PersonCertRequest;
@@ -17,26 +17,22 @@ use siths_upgrade::pki::{CertInfo, Purpose, TestCa};
 use siths_upgrade::virtual_card::memory::MemoryTransport;
 use siths_upgrade::virtual_card::{VirtualCard, share};
 
-const KARIN: &str = "TST5565594230-1001";
-const TOLVAN: &str = "TST5565594230-1002";
-const MARTA_OPERATOR: &str = "TST5565594230-1007";
+use support::persons::{HOLDER, OPERATOR, OTHER_HOLDER, SAMORDNING, UNKNOWN, UNKNOWN_2};
+use support::rig::Rig;
+use support::world::world;
 
-/// DIR made once per test binary (RSA key generation is the cost), plus one client key made
-/// by openssl; each test serves its own copy of DIR.
-struct Base {
+/// One client key made by openssl, once per test binary; each test serves its own copy of
+/// the CA world ([`world`]).
+struct ClientKey {
     _tmp: tempfile::TempDir,
-    dir: PathBuf,
     client_key: PathBuf,
     client_spki: Vec<u8>,
 }
 
-fn base() -> &'static Base {
-    static BASE: OnceLock<Base> = OnceLock::new();
-    BASE.get_or_init(|| {
+fn base() -> &'static ClientKey {
+    static KEY: OnceLock<ClientKey> = OnceLock::new();
+    KEY.get_or_init(|| {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("ca");
-        let summary = mock::init(&dir).unwrap_or_else(|e| panic!("init: {e}"));
-        eprintln!("ca-mock init took {:.1} s", summary.seconds);
         let client_key = tmp.path().join("client.key");
         openssl(&[
             "genpkey",
@@ -48,9 +44,8 @@ fn base() -> &'static Base {
             s(&client_key),
         ]);
         let spki = openssl(&["pkey", "-in", s(&client_key), "-pubout", "-outform", "DER"]).stdout;
-        Base {
+        ClientKey {
             _tmp: tmp,
-            dir,
             client_key,
             client_spki: spki,
         }
@@ -78,58 +73,8 @@ fn openssl(args: &[&str]) -> Output {
     run("openssl", args)
 }
 
-/// A private copy of DIR, served.
-struct Env {
-    tmp: tempfile::TempDir,
-    dir: MockDir,
-    server: Option<MockHandle>,
-}
-
-impl Env {
-    fn new() -> Env {
-        Env::with(|_| {})
-    }
-
-    /// Copy DIR, let `prepare` change the copy, then serve it.
-    fn with(prepare: impl FnOnce(&MockDir)) -> Env {
-        Env::serve(prepare, mock::Limits::default())
-    }
-
-    /// A copy of DIR served with other limits.
-    fn with_limits(limits: mock::Limits) -> Env {
-        Env::serve(|_| {}, limits)
-    }
-
-    fn serve(prepare: impl FnOnce(&MockDir), limits: mock::Limits) -> Env {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("ca");
-        support::files::copy_dir(&base().dir, &dir);
-        let md = MockDir::new(&dir);
-        prepare(&md);
-        let server =
-            mock::start_with(&dir, "127.0.0.1:0", limits).unwrap_or_else(|e| panic!("start: {e}"));
-        Env {
-            tmp,
-            dir: md,
-            server: Some(server),
-        }
-    }
-
-    fn server(&self) -> &MockHandle {
-        self.server.as_ref().unwrap()
-    }
-
-    fn restart(&mut self) {
-        self.restart_with(mock::Limits::default());
-    }
-
-    fn restart_with(&mut self, limits: mock::Limits) {
-        if let Some(old) = self.server.take() {
-            old.stop();
-        }
-        self.server = Some(mock::start_with(self.dir.path(), "127.0.0.1:0", limits).unwrap());
-    }
-
+/// What these tests do with a rig: `curl` and `openssl` against it, as independent clients.
+impl Rig {
     /// The certificate of an EST answer as a PEM file (no checks).
     fn answer_pem(&self, name: &str, answer: &[u8]) -> PathBuf {
         let compact: String = String::from_utf8_lossy(answer)
@@ -395,7 +340,7 @@ fn refusal((status, body): (u16, Vec<u8>)) -> (u16, String) {
 }
 
 /// The lines of DIR/puk-lookups.log that record `request` ("challenge" or "lookup").
-fn puk_log_lines(env: &Env, request: &str) -> Vec<serde_json::Value> {
+fn puk_log_lines(env: &Rig, request: &str) -> Vec<serde_json::Value> {
     std::fs::read_to_string(env.dir.puk_log())
         .unwrap_or_default()
         .lines()
@@ -412,7 +357,7 @@ fn card_overview(state: &Path) -> siths_upgrade::card::CardOverview {
 
 #[test]
 fn init_makes_the_documented_directory() {
-    let md = MockDir::new(&base().dir);
+    let md = MockDir::new(world());
     let root = CertInfo::from_pem(&std::fs::read_to_string(md.root_pem()).unwrap()).unwrap();
     assert_eq!(
         root.subject_dn,
@@ -541,13 +486,13 @@ fn init_refuses_a_directory_that_is_not_empty() {
 
 #[test]
 fn me_names_the_caller_from_a_legacy_or_a_new_certificate() {
-    let env = Env::new();
-    let (status, body) = env.curl("/api/v1/me", Some(&env.legacy_client(KARIN)), None);
+    let env = Rig::new();
+    let (status, body) = env.curl("/api/v1/me", Some(&env.legacy_client(HOLDER.hsa_id)), None);
     assert_eq!(status, 200);
     let me = json(&body);
-    assert_eq!(me["hsa_id"], KARIN);
-    assert_eq!(me["personnummer"], "198102179804");
-    assert_eq!(me["name"], "Karin Åström");
+    assert_eq!(me["hsa_id"], HOLDER.hsa_id);
+    assert_eq!(me["personnummer"], HOLDER.personnummer);
+    assert_eq!(me["name"], HOLDER.name);
     assert_eq!(me["county"], "Västra Götalands län");
     assert_eq!(me["upn"], "karin.astrom@region.test");
     assert_eq!(me["upgrade_allowed"], true);
@@ -564,10 +509,13 @@ fn me_names_the_caller_from_a_legacy_or_a_new_certificate() {
     assert_eq!(me["profiles"][0]["trust_level"], 3);
 
     // A new personnummer authentication certificate identifies the same person.
-    let karin = env.person(KARIN);
+    let karin = env.person(HOLDER.hsa_id);
     let pnr_cert = env.client_cert(CaName::Pnr3, &karin, &karin.personnummer);
     let (status, body) = env.curl("/api/v1/me", Some(&pnr_cert), None);
-    assert_eq!((status, json(&body)["hsa_id"].clone()), (200, KARIN.into()));
+    assert_eq!(
+        (status, json(&body)["hsa_id"].clone()),
+        (200, HOLDER.hsa_id.into())
+    );
 
     // The samordningsnummer holder is offered the HSA-id profiles only.
     let sam = env
@@ -586,7 +534,7 @@ fn me_names_the_caller_from_a_legacy_or_a_new_certificate() {
 
 #[test]
 fn cacerts_lists_the_profiles_issuing_ca_and_the_root() {
-    let env = Env::new();
+    let env = Rig::new();
     for (label, issuer) in [
         ("hsa-auth", "HSA-id 3"),
         ("hsa-sign", "HSA-id 3"),
@@ -620,15 +568,15 @@ fn cacerts_lists_the_profiles_issuing_ca_and_the_root() {
 
 #[test]
 fn enrolment_issues_once_per_key_and_survives_a_restart() {
-    let mut env = Env::new();
-    let client = env.legacy_client(KARIN);
+    let mut env = Rig::new();
+    let client = env.legacy_client(HOLDER.hsa_id);
     let csr = env.csr("auth", 2048, "/CN=whatever the client writes");
     let (status, answer) = env.enroll("hsa-auth", &client, &csr);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
     let first = env.read_back("first", &answer);
     let info = CertInfo::from_pem(&std::fs::read_to_string(&first).unwrap()).unwrap();
-    assert_eq!(info.subject.serial_number.as_deref(), Some(KARIN));
-    assert_eq!(info.subject.common_name.as_deref(), Some("Karin Åström"));
+    assert_eq!(info.subject.serial_number.as_deref(), Some(HOLDER.hsa_id));
+    assert_eq!(info.subject.common_name.as_deref(), Some(HOLDER.name));
     assert_eq!(
         info.subject.locality.as_deref(),
         Some("Västra Götalands län")
@@ -656,24 +604,31 @@ fn enrolment_issues_once_per_key_and_survives_a_restart() {
     let (status, again) = env.enroll("hsa-auth", &client, &csr);
     assert_eq!(status, 200);
     assert_eq!(again, answer);
-    assert_eq!(env.server().enrolments_for(KARIN), 1);
+    assert_eq!(env.server().enrolments_for(HOLDER.hsa_id), 1);
 
     // The signing profile with the personnummer: a separate certificate.
-    let sign_csr = env.csr("sign", 2048, "/serialNumber=198102179804");
+    let sign_csr = env.csr(
+        "sign",
+        2048,
+        &format!("/serialNumber={}", HOLDER.personnummer),
+    );
     let (status, answer) = env.enroll("pnr-sign", &client, &sign_csr);
     assert_eq!(status, 200);
     let pem = env.read_back("sign", &answer);
     let sign = CertInfo::from_pem(&std::fs::read_to_string(pem).unwrap()).unwrap();
-    assert_eq!(sign.subject.serial_number.as_deref(), Some("198102179804"));
+    assert_eq!(
+        sign.subject.serial_number.as_deref(),
+        Some(HOLDER.personnummer)
+    );
     assert_eq!(sign.purpose, Purpose::Signature);
     assert_eq!(sign.upn, None);
-    assert_eq!(env.server().enrolments_for(KARIN), 2);
+    assert_eq!(env.server().enrolments_for(HOLDER.hsa_id), 2);
 
     // A restart keeps the store: same answer, and the certificates are listed.
     env.restart();
     let (status, after) = env.enroll("hsa-auth", &client, &csr);
     assert_eq!((status, after), (200, again));
-    assert_eq!(env.server().enrolments_for(KARIN), 2);
+    assert_eq!(env.server().enrolments_for(HOLDER.hsa_id), 2);
     let (status, body) = env.curl("/api/v1/certificates", Some(&client), None);
     assert_eq!(status, 200);
     let list = json(&body);
@@ -690,7 +645,7 @@ fn enrolment_issues_once_per_key_and_survives_a_restart() {
     // Someone else sees only their own.
     let (_, body) = env.curl(
         "/api/v1/certificates",
-        Some(&env.legacy_client(TOLVAN)),
+        Some(&env.legacy_client(OTHER_HOLDER.hsa_id)),
         None,
     );
     assert_eq!(json(&body)["certificates"].as_array().unwrap().len(), 0);
@@ -698,9 +653,13 @@ fn enrolment_issues_once_per_key_and_survives_a_restart() {
 
 #[test]
 fn every_refusal_has_its_status_and_code() {
-    let env = Env::new();
-    let karin = env.legacy_client(KARIN);
-    let good = env.csr("good", 2048, "/serialNumber=TST5565594230-1001/CN=Karin");
+    let env = Rig::new();
+    let karin = env.legacy_client(HOLDER.hsa_id);
+    let good = env.csr(
+        "good",
+        2048,
+        &format!("/serialNumber={}/CN={}", HOLDER.hsa_id, HOLDER.given_name()),
+    );
 
     // No client certificate: 401 in JSON, on EST and on the API.
     let r = env.curl(
@@ -730,7 +689,7 @@ fn every_refusal_has_its_status_and_code() {
         "-days",
         "30",
         "-subj",
-        "/serialNumber=TST5565594230-1001/CN=Karin Åström",
+        &format!("/serialNumber={}/CN={}", HOLDER.hsa_id, HOLDER.name),
         "-addext",
         "extendedKeyUsage=clientAuth",
     ]);
@@ -740,8 +699,8 @@ fn every_refusal_has_its_status_and_code() {
     assert!(!env.file("body").exists() || std::fs::read(env.file("body")).unwrap().is_empty());
 
     // A certificate of DIR's CA for someone not in the directory.
-    let nobody = env.person(KARIN);
-    let ghost = env.client_cert(CaName::Legacy, &nobody, "TST5565594230-9999");
+    let nobody = env.person(HOLDER.hsa_id);
+    let ghost = env.client_cert(CaName::Legacy, &nobody, UNKNOWN);
     assert_eq!(
         refusal(env.enroll("hsa-auth", &ghost, &good)),
         (403, "unknown_person".into())
@@ -765,23 +724,27 @@ fn every_refusal_has_its_status_and_code() {
         refusal(env.enroll("hsa-auth", &karin, &garbage)),
         (400, "bad_csr".into())
     );
-    let short = env.csr("short", 1024, "/CN=Karin");
+    let short = env.csr("short", 1024, &format!("/CN={}", HOLDER.given_name()));
     assert_eq!(
         refusal(env.enroll("hsa-auth", &karin, &short)),
         (400, "bad_key".into())
     );
-    let other = env.csr("other", 2048, "/serialNumber=TST5565594230-1002");
+    let other = env.csr(
+        "other",
+        2048,
+        &format!("/serialNumber={}", OTHER_HOLDER.hsa_id),
+    );
     assert_eq!(
         refusal(env.enroll("hsa-auth", &karin, &other)),
         (403, "wrong_identity".into())
     );
     // Her HSA-id in a personnummer profile is someone else's identity there too.
-    let own_hsa = env.csr("own", 2048, "/serialNumber=TST5565594230-1001");
+    let own_hsa = env.csr("own", 2048, &format!("/serialNumber={}", HOLDER.hsa_id));
     assert_eq!(
         refusal(env.enroll("pnr-auth", &karin, &own_hsa)),
         (403, "wrong_identity".into())
     );
-    assert_eq!(env.server().enrolments_for(KARIN), 0);
+    assert_eq!(env.server().enrolments_for(HOLDER.hsa_id), 0);
 
     // The samordningsnummer holder: HSA-id yes, personnummer at level 3 no.
     let persons = env.dir.persons().unwrap();
@@ -835,14 +798,14 @@ fn every_refusal_has_its_status_and_code() {
         refusal(env.curl("/.well-known/est/hsa-auth/simpleenroll", Some(&karin), None)),
         (405, "method_not_allowed".into())
     );
-    assert_eq!(env.server().enrolments_for(KARIN), 0);
+    assert_eq!(env.server().enrolments_for(HOLDER.hsa_id), 0);
 }
 
 #[test]
 fn after_the_deadline_upgrades_are_refused() {
-    let env = Env::with(|dir| dir.set_deadline("2020-01-31").unwrap());
-    let karin = env.legacy_client(KARIN);
-    let csr = env.csr("late", 2048, "/CN=Karin");
+    let env = Rig::with(|dir| dir.set_deadline("2020-01-31").unwrap());
+    let karin = env.legacy_client(HOLDER.hsa_id);
+    let csr = env.csr("late", 2048, &format!("/CN={}", HOLDER.given_name()));
     let (status, code) = refusal(env.enroll("hsa-auth", &karin, &csr));
     assert_eq!((status, code.as_str()), (403, "deadline_passed"));
     let me = json(&env.curl("/api/v1/me", Some(&karin), None).1);
@@ -855,22 +818,28 @@ fn after_the_deadline_upgrades_are_refused() {
             .unwrap()
             .contains("2020-01-31")
     );
-    assert_eq!(env.server().enrolments_for(KARIN), 0);
+    assert_eq!(env.server().enrolments_for(HOLDER.hsa_id), 0);
 }
 
 #[test]
 fn puk_lookup_needs_an_operator_and_a_reason_and_is_logged_without_the_puk() {
-    let env = Env::new();
-    let operator = env.legacy_client(MARTA_OPERATOR);
-    let tolvan = env.person(TOLVAN);
+    let env = Rig::new();
+    let operator = env.legacy_client(OPERATOR.hsa_id);
+    let tolvan = env.person(OTHER_HOLDER.hsa_id);
     let ask = |body: &str| {
         let file = env.file("ask.json");
         std::fs::write(&file, body).unwrap();
         file
     };
-    let good =
-        ask(r#"{"hsa_id": "TST5565594230-1002", "reason": "ID-kort visat i disken, ärende 4711"}"#);
-    let (status, body) = env.desk_lookup(&operator, TOLVAN, "ID-kort visat i disken, ärende 4711");
+    let good = ask(&format!(
+        r#"{{"hsa_id": "{}", "reason": "ID-kort visat i disken, ärende 4711"}}"#,
+        OTHER_HOLDER.hsa_id
+    ));
+    let (status, body) = env.desk_lookup(
+        &operator,
+        OTHER_HOLDER.hsa_id,
+        "ID-kort visat i disken, ärende 4711",
+    );
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert_eq!(json(&body)["puk"], tolvan.pins.puk.as_str());
 
@@ -878,8 +847,8 @@ fn puk_lookup_needs_an_operator_and_a_reason_and_is_logged_without_the_puk() {
     let lines = puk_log_lines(&env, "lookup");
     assert_eq!(lines.len(), 1, "{log}");
     let entry = &lines[0];
-    assert_eq!(entry["operator"], MARTA_OPERATOR);
-    assert_eq!(entry["customer"], TOLVAN);
+    assert_eq!(entry["operator"], OPERATOR.hsa_id);
+    assert_eq!(entry["customer"], OTHER_HOLDER.hsa_id);
     assert_eq!(entry["reason"], "ID-kort visat i disken, ärende 4711");
     assert!(entry["time"].as_str().unwrap().ends_with('Z'));
     assert!(
@@ -888,9 +857,9 @@ fn puk_lookup_needs_an_operator_and_a_reason_and_is_logged_without_the_puk() {
     );
 
     // Without a reason; as a holder who is not an operator; for nobody.
-    let r = env.desk_lookup(&operator, TOLVAN, "  ");
+    let r = env.desk_lookup(&operator, OTHER_HOLDER.hsa_id, "  ");
     assert_eq!(refusal(r), (400, "reason_missing".into()));
-    let holder = env.legacy_client(KARIN);
+    let holder = env.legacy_client(HOLDER.hsa_id);
     let r = env.curl(
         "/api/v1/puk-lookup",
         Some(&holder),
@@ -907,7 +876,7 @@ fn puk_lookup_needs_an_operator_and_a_reason_and_is_logged_without_the_puk() {
     assert_eq!(refusal(r), (401, "no_client_certificate".into()));
     // For nobody: a lookup tells nothing before its challenge matches; the challenge says
     // there is no such holder.
-    let nobody = ask(r#"{"hsa_id": "TST5565594230-9999", "reason": "test"}"#);
+    let nobody = ask(&format!(r#"{{"hsa_id": "{UNKNOWN}", "reason": "test"}}"#));
     let r = env.curl(
         "/api/v1/puk-lookup",
         Some(&operator),
@@ -915,7 +884,7 @@ fn puk_lookup_needs_an_operator_and_a_reason_and_is_logged_without_the_puk() {
     );
     assert_eq!(refusal(r), (403, "bad_challenge".into()));
     assert_eq!(
-        refusal(env.challenge(&operator, "TST5565594230-9999")),
+        refusal(env.challenge(&operator, UNKNOWN)),
         (404, "unknown_person".into())
     );
     assert_eq!(puk_log_lines(&env, "lookup").len(), 1);
@@ -923,7 +892,7 @@ fn puk_lookup_needs_an_operator_and_a_reason_and_is_logged_without_the_puk() {
 
 #[test]
 fn stopping_the_server_closes_its_port() {
-    let mut env = Env::new();
+    let mut env = Rig::new();
     let addr = env.server().addr();
     env.server.take().unwrap().stop();
     assert!(std::net::TcpStream::connect(addr).is_err());
@@ -941,7 +910,7 @@ fn mode(path: &Path) -> u32 {
 #[test]
 fn the_ca_keeps_codes_and_keys_from_other_local_users() {
     // DIR as `init` made it (with no umask help: init sets the modes itself).
-    let md = MockDir::new(&base().dir);
+    let md = MockDir::new(world());
     assert_eq!(mode(md.path()), 0o700, "DIR");
     assert_eq!(mode(&md.cards_dir()), 0o700, "DIR/cards");
     assert_eq!(mode(&md.path().join("ca")), 0o700, "DIR/ca");
@@ -979,15 +948,15 @@ fn the_ca_keeps_codes_and_keys_from_other_local_users() {
     assert_eq!(mode(&open), 0o700);
 
     // The lookup log is created owner-only by the first lookup.
-    let env = Env::new();
-    let operator = env.legacy_client(MARTA_OPERATOR);
-    let (status, _) = env.desk_lookup(&operator, TOLVAN, "ärende 1");
+    let env = Rig::new();
+    let operator = env.legacy_client(OPERATOR.hsa_id);
+    let (status, _) = env.desk_lookup(&operator, OTHER_HOLDER.hsa_id, "ärende 1");
     assert_eq!(status, 200);
     assert_eq!(mode(&env.dir.puk_log()), 0o600, "puk-lookups.log");
 }
 
 /// A TLS client of our own (rustls), trusting DIR's root, that can send half a request.
-fn tls_client(env: &Env) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+fn tls_client(env: &Rig) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
     use rustls::pki_types::pem::PemObject;
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
@@ -1024,7 +993,7 @@ fn closed_within(stream: &mut impl std::io::Read, bound: std::time::Duration) ->
 }
 
 /// `curl` for cacerts that gives up after `seconds`: (HTTP status or 0, curl's exit code).
-fn cacerts_within(env: &Env, seconds: u32) -> (u16, Option<i32>) {
+fn cacerts_within(env: &Rig, seconds: u32) -> (u16, Option<i32>) {
     let out = Command::new("curl")
         .args([
             "-sS",
@@ -1070,7 +1039,7 @@ fn slow_and_idle_clients_do_not_take_the_ca_down() {
     room_for_open_files(4096);
     // A long handshake deadline, so the idle connections are all still held while curl asks;
     // a short header deadline, so the test need not wait the default 10 s.
-    let env = Env::with_limits(mock::Limits {
+    let env = Rig::with_limits(mock::Limits {
         handshake: Duration::from_secs(60),
         header_read: Duration::from_secs(1),
         ..mock::Limits::default()
@@ -1095,7 +1064,7 @@ fn slow_and_idle_clients_do_not_take_the_ca_down() {
     drop(idle);
 
     // Never starting TLS is cut off too.
-    let env = Env::with_limits(mock::Limits {
+    let env = Rig::with_limits(mock::Limits {
         handshake: Duration::from_secs(1),
         ..mock::Limits::default()
     });
@@ -1111,7 +1080,7 @@ fn slow_and_idle_clients_do_not_take_the_ca_down() {
 
 /// A client config without a client certificate, to be shared by connections that should
 /// resume each other's TLS session.
-fn anonymous_config(env: &Env) -> std::sync::Arc<rustls::ClientConfig> {
+fn anonymous_config(env: &Rig) -> std::sync::Arc<rustls::ClientConfig> {
     use rustls::pki_types::pem::PemObject;
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
@@ -1130,7 +1099,7 @@ fn anonymous_config(env: &Env) -> std::sync::Arc<rustls::ClientConfig> {
 /// One kept-alive request for the default CA's certificates on a new connection made with
 /// `config`; the connection is returned open, its answer read.
 fn kept_alive_cacerts(
-    env: &Env,
+    env: &Rig,
     config: &std::sync::Arc<rustls::ClientConfig>,
 ) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
     use std::io::{Read, Write};
@@ -1172,7 +1141,7 @@ fn idle_connections_are_closed_cleanly_and_sessions_can_be_forgotten() {
     // A kept-alive connection left idle is closed after `idle`, with close_notify (rustls then
     // reads a clean end, Ok(0)); the request-head deadline, which would cut it without one, is
     // far away.
-    let env = Env::with_limits(mock::Limits {
+    let env = Rig::with_limits(mock::Limits {
         idle: Some(Duration::from_millis(500)),
         header_read: Duration::from_secs(60),
         tls_resumption: false,
@@ -1193,7 +1162,7 @@ fn idle_connections_are_closed_cleanly_and_sessions_can_be_forgotten() {
 
     // By default the same client resumes its session, and idle connections are left to the
     // request-head deadline.
-    let env = Env::new();
+    let env = Rig::new();
     let config = anonymous_config(&env);
     drop(kept_alive_cacerts(&env, &config));
     drop(kept_alive_cacerts(&env, &config));
@@ -1204,7 +1173,7 @@ fn idle_connections_are_closed_cleanly_and_sessions_can_be_forgotten() {
 #[test]
 fn connections_beyond_the_limit_wait_for_a_free_one() {
     use std::time::Duration;
-    let env = Env::with_limits(mock::Limits {
+    let env = Rig::with_limits(mock::Limits {
         max_connections: 3,
         ..mock::Limits::default()
     });
@@ -1222,14 +1191,14 @@ fn connections_beyond_the_limit_wait_for_a_free_one() {
 
 #[test]
 fn a_signature_certificate_cannot_log_in() {
-    let env = Env::new();
-    let karin = env.person(KARIN);
+    let env = Rig::new();
+    let karin = env.person(HOLDER.hsa_id);
     // The legacy pair's signature certificate (nonRepudiation), as on a pre-upgrade card.
     let ca = env.dir.load_ca(CaName::Legacy).unwrap();
     let der = ca
         .issue_person_cert(
             &PersonCertRequest {
-                subject: karin.name_with(KARIN),
+                subject: karin.name_with(HOLDER.hsa_id),
                 purpose: Purpose::Signature,
                 trust_level: None,
                 upn: None,
@@ -1254,14 +1223,18 @@ fn a_signature_certificate_cannot_log_in() {
             "{message}"
         );
     }
-    let csr = env.csr("signing-login", 2048, "/CN=Karin");
+    let csr = env.csr(
+        "signing-login",
+        2048,
+        &format!("/CN={}", HOLDER.given_name()),
+    );
     assert_eq!(
         refusal(env.enroll("hsa-auth", &signing, &csr)),
         (403, "not_authentication_certificate".into())
     );
-    assert_eq!(env.server().enrolments_for(KARIN), 0);
+    assert_eq!(env.server().enrolments_for(HOLDER.hsa_id), 0);
     // The same holder's authentication certificate still logs in.
-    let (status, _) = env.curl("/api/v1/me", Some(&env.legacy_client(KARIN)), None);
+    let (status, _) = env.curl("/api/v1/me", Some(&env.legacy_client(HOLDER.hsa_id)), None);
     assert_eq!(status, 200);
 }
 
@@ -1274,15 +1247,23 @@ fn puk_lookups_are_rate_limited_per_operator_across_a_restart() {
         },
         ..mock::Limits::default()
     };
-    let mut env = Env::with_limits(limits);
-    let operator = env.legacy_client(MARTA_OPERATOR);
-    let tolvan = env.person(TOLVAN);
-    assert_eq!(env.desk_lookup(&operator, TOLVAN, "ärende 4711").0, 200);
-    assert_eq!(env.desk_lookup(&operator, TOLVAN, "ärende 4712").0, 200);
+    let mut env = Rig::with_limits(limits);
+    let operator = env.legacy_client(OPERATOR.hsa_id);
+    let tolvan = env.person(OTHER_HOLDER.hsa_id);
+    assert_eq!(
+        env.desk_lookup(&operator, OTHER_HOLDER.hsa_id, "ärende 4711")
+            .0,
+        200
+    );
+    assert_eq!(
+        env.desk_lookup(&operator, OTHER_HOLDER.hsa_id, "ärende 4712")
+            .0,
+        200
+    );
     // A restart of the CA does not give the operator a fresh allowance: the third lookup
     // gets no challenge.
     env.restart_with(limits);
-    let (status, body) = env.challenge(&operator, TOLVAN);
+    let (status, body) = env.challenge(&operator, OTHER_HOLDER.hsa_id);
     assert!(!String::from_utf8_lossy(&body).contains(tolvan.pins.puk.as_str()));
     let message = json(&body)["message"].as_str().unwrap().to_string();
     assert_eq!(refusal((status, body)), (429, "too_many_lookups".into()));
@@ -1298,12 +1279,12 @@ fn puk_lookups_are_rate_limited_per_operator_across_a_restart() {
 #[test]
 fn no_puk_leaves_the_ca_unless_its_lookup_is_logged() {
     // The log cannot be written (a directory stands where the file should be).
-    let env = Env::with(|dir| std::fs::create_dir(dir.puk_log()).unwrap());
-    let operator = env.legacy_client(MARTA_OPERATOR);
-    let tolvan = env.person(TOLVAN);
+    let env = Rig::with(|dir| std::fs::create_dir(dir.puk_log()).unwrap());
+    let operator = env.legacy_client(OPERATOR.hsa_id);
+    let tolvan = env.person(OTHER_HOLDER.hsa_id);
     // Not even the challenge a lookup starts with: it is logged too.
     assert_eq!(
-        refusal(env.challenge(&operator, TOLVAN)),
+        refusal(env.challenge(&operator, OTHER_HOLDER.hsa_id)),
         (500, "internal".into())
     );
     // A challenge the CA issued before the log broke does not get the PUK out either.
@@ -1311,13 +1292,19 @@ fn no_puk_leaves_the_ca_unless_its_lookup_is_logged() {
     let now = siths_upgrade::pki::date::now_unix();
     mock::store::Store::open(&env.dir.store())
         .unwrap()
-        .add_challenge(&challenge, MARTA_OPERATOR, TOLVAN, now + 100, now)
+        .add_challenge(
+            &challenge,
+            OPERATOR.hsa_id,
+            OTHER_HOLDER.hsa_id,
+            now + 100,
+            now,
+        )
         .unwrap();
-    let (cert, serial) = env.card_evidence(TOLVAN);
+    let (cert, serial) = env.card_evidence(OTHER_HOLDER.hsa_id);
     let (status, body) = env.lookup_with(
         &operator,
         &serde_json::json!({
-            "hsa_id": TOLVAN, "reason": "ärende 4711", "challenge": challenge,
+            "hsa_id": OTHER_HOLDER.hsa_id, "reason": "ärende 4711", "challenge": challenge,
             "customer_certificate": cert, "card_serial": serial,
         }),
     );
@@ -1330,12 +1317,12 @@ fn audit_anchors_at_the_ca_show_a_rewritten_shortened_rebuilt_or_hidden_log() {
     use siths_upgrade::audit::anchor::Anchor;
     use siths_upgrade::audit::{Action, AuditLog, Outcome, Record};
     // A second operator, to post into Märta's log.
-    let env = Env::with(|dir| make_operator(dir, "TST5565594230-1003"));
-    let operator = env.legacy_client(MARTA_OPERATOR);
+    let env = Rig::with(|dir| make_operator(dir, SAMORDNING.hsa_id));
+    let operator = env.legacy_client(OPERATOR.hsa_id);
     let record = |detail: &str| Record {
-        operator: MARTA_OPERATOR.into(),
+        operator: OPERATOR.hsa_id.into(),
         card_serial: "9752269000001002".into(),
-        customer: TOLVAN.into(),
+        customer: OTHER_HOLDER.hsa_id.into(),
         action: Action::PukLookup,
         outcome: Outcome::Done,
         detail: detail.into(),
@@ -1371,7 +1358,7 @@ fn audit_anchors_at_the_ca_show_a_rewritten_shortened_rebuilt_or_hidden_log() {
         refusal(send(&other, &operator)),
         (409, "anchor_conflict".into())
     );
-    let holder = env.legacy_client(KARIN);
+    let holder = env.legacy_client(HOLDER.hsa_id);
     assert_eq!(
         refusal(send(&anchors[2], &holder)),
         (403, "not_operator".into())
@@ -1388,7 +1375,7 @@ fn audit_anchors_at_the_ca_show_a_rewritten_shortened_rebuilt_or_hidden_log() {
         hash: "e".repeat(64),
         ..anchors[1].clone()
     };
-    let intruder = env.legacy_client("TST5565594230-1003");
+    let intruder = env.legacy_client(SAMORDNING.hsa_id);
     assert_eq!(
         refusal(send(&fifth, &intruder)),
         (403, "log_of_another_operator".into())
@@ -1408,7 +1395,7 @@ fn audit_anchors_at_the_ca_show_a_rewritten_shortened_rebuilt_or_hidden_log() {
         (401, "no_client_certificate".into())
     );
     assert_eq!(
-        refusal(env.curl(&list, Some(&env.legacy_client(KARIN)), None)),
+        refusal(env.curl(&list, Some(&env.legacy_client(HOLDER.hsa_id)), None)),
         (403, "not_operator".into())
     );
     assert_eq!(
@@ -1416,7 +1403,7 @@ fn audit_anchors_at_the_ca_show_a_rewritten_shortened_rebuilt_or_hidden_log() {
         (401, "no_client_certificate".into())
     );
 
-    let verify = |files: &[&Path]| audit_verify_with_card(&env, MARTA_OPERATOR, files);
+    let verify = |files: &[&Path]| audit_verify_with_card(&env, OPERATOR.hsa_id, files);
     let (code, text) = verify(&[&path]);
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("4 of them match"), "{text}");
@@ -1504,7 +1491,7 @@ fn make_operator(dir: &MockDir, hsa_id: &str) {
 
 /// `audit verify --ca` as a process, logged in with `operator`'s virtual card from DIR (its
 /// PIN1 on stdin): (exit code, stdout and stderr).
-fn audit_verify_with_card(env: &Env, operator: &str, files: &[&Path]) -> (Option<i32>, String) {
+fn audit_verify_with_card(env: &Rig, operator: &str, files: &[&Path]) -> (Option<i32>, String) {
     use std::io::Write;
     let mut args = vec![
         "--virtual-card".to_string(),
@@ -1547,15 +1534,15 @@ fn entries_never_anchored_within_a_day_fail_audit_verify() {
     use siths_upgrade::audit::Entry;
     use siths_upgrade::audit::anchor::Anchor;
     use siths_upgrade::audit::{Action, AuditLog, Outcome, Record};
-    let env = Env::new();
-    let operator = env.legacy_client(MARTA_OPERATOR);
+    let env = Rig::new();
+    let operator = env.legacy_client(OPERATOR.hsa_id);
     let path = env.file("audit.log");
     let mut log = AuditLog::open(&path).unwrap();
     for i in 1..=3 {
         log.append(Record {
-            operator: MARTA_OPERATOR.into(),
+            operator: OPERATOR.hsa_id.into(),
             card_serial: "9752269000001002".into(),
-            customer: TOLVAN.into(),
+            customer: OTHER_HOLDER.hsa_id.into(),
             action: Action::PukLookup,
             outcome: Outcome::Done,
             detail: format!("ärende {i}"),
@@ -1603,7 +1590,7 @@ fn entries_never_anchored_within_a_day_fail_audit_verify() {
     };
     assert_eq!(send(&entries[0]), 200);
     assert_eq!(send(&entries[2]), 200);
-    let (code, text) = audit_verify_with_card(&env, MARTA_OPERATOR, &[&path]);
+    let (code, text) = audit_verify_with_card(&env, OPERATOR.hsa_id, &[&path]);
     assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains("entries 2 of the audit log") && text.contains("24 hours"),
@@ -1611,7 +1598,7 @@ fn entries_never_anchored_within_a_day_fail_audit_verify() {
     );
     // Anchored late, it passes.
     assert_eq!(send(&entries[1]), 200);
-    let (code, text) = audit_verify_with_card(&env, MARTA_OPERATOR, &[&path]);
+    let (code, text) = audit_verify_with_card(&env, OPERATOR.hsa_id, &[&path]);
     assert_eq!(code, Some(0), "{text}");
 }
 
@@ -1651,11 +1638,21 @@ fn store_for_base_key_until(
 #[test]
 fn renewal_is_bound_to_its_pair_and_window_and_replaces_the_old_certificate() {
     let mut der = Vec::new();
-    let env = Env::with(|dir| {
-        der.push(store_for_base_key(dir, KARIN, Profile::HsaAuth, 20));
-        der.push(store_for_base_key(dir, KARIN, Profile::HsaSign, 20));
-        der.push(store_for_base_key(dir, KARIN, Profile::PnrAuth, 400));
-        der.push(store_for_base_key(dir, KARIN, Profile::PnrSign, 400));
+    let env = Rig::with(|dir| {
+        der.push(store_for_base_key(dir, HOLDER.hsa_id, Profile::HsaAuth, 20));
+        der.push(store_for_base_key(dir, HOLDER.hsa_id, Profile::HsaSign, 20));
+        der.push(store_for_base_key(
+            dir,
+            HOLDER.hsa_id,
+            Profile::PnrAuth,
+            400,
+        ));
+        der.push(store_for_base_key(
+            dir,
+            HOLDER.hsa_id,
+            Profile::PnrSign,
+            400,
+        ));
     });
     let write = |name: &str, der: &[u8]| {
         let path = env.file(name);
@@ -1665,8 +1662,8 @@ fn renewal_is_bound_to_its_pair_and_window_and_replaces_the_old_certificate() {
     let hsa_auth = write("hsa-auth-old.pem", &der[0]);
     let pnr_auth = write("pnr-auth-old.pem", &der[2]);
     let old_serial = CertInfo::from_der(&der[0]).unwrap().serial_hex;
-    let legacy = env.legacy_client(KARIN);
-    let hsa_csr = |name: &str| env.csr(name, 2048, "/CN=Karin");
+    let legacy = env.legacy_client(HOLDER.hsa_id);
+    let hsa_csr = |name: &str| env.csr(name, 2048, &format!("/CN={}", HOLDER.given_name()));
 
     // The legacy card certificate renews nothing, nor does another pair's certificate.
     let k1 = hsa_csr("k1");
@@ -1683,7 +1680,7 @@ fn renewal_is_bound_to_its_pair_and_window_and_replaces_the_old_certificate() {
     let message = json(&body)["message"].as_str().unwrap_or("").to_string();
     assert_eq!(refusal((status, body)), (403, "renewal_not_due".into()));
     assert!(message.contains("30 days"), "{message}");
-    assert_eq!(env.server().enrolments_for(KARIN), 4);
+    assert_eq!(env.server().enrolments_for(HOLDER.hsa_id), 4);
 
     // The due HSA-id pair renews with its own authentication certificate.
     let (status, renewed) = env.reenroll("hsa-auth", &hsa_auth, &k1);
@@ -1742,19 +1739,19 @@ fn renewal_is_bound_to_its_pair_and_window_and_replaces_the_old_certificate() {
         "renewal_not_due"
     );
     // Two renewals stored, one current certificate per profile.
-    assert_eq!(env.server().enrolments_for(KARIN), 6);
+    assert_eq!(env.server().enrolments_for(HOLDER.hsa_id), 6);
 }
 
 /// Issue 20, finding 4: one current certificate per holder and profile.
 #[test]
 fn a_second_key_gets_no_second_certificate_for_one_profile() {
-    let env = Env::new();
-    let legacy = env.legacy_client(KARIN);
-    let first = env.csr("first", 2048, "/CN=Karin");
+    let env = Rig::new();
+    let legacy = env.legacy_client(HOLDER.hsa_id);
+    let first = env.csr("first", 2048, &format!("/CN={}", HOLDER.given_name()));
     let (status, answer) = env.enroll("hsa-auth", &legacy, &first);
     assert_eq!(status, 200);
     for name in ["second", "third"] {
-        let other = env.csr(name, 2048, "/CN=Karin");
+        let other = env.csr(name, 2048, &format!("/CN={}", HOLDER.given_name()));
         let (status, body) = env.enroll("hsa-auth", &legacy, &other);
         let message = json(&body)["message"].as_str().unwrap_or("").to_string();
         assert_eq!(refusal((status, body)), (409, "already_enrolled".into()));
@@ -1762,7 +1759,7 @@ fn a_second_key_gets_no_second_certificate_for_one_profile() {
     }
     // The first key again: its certificate, as a resumed upgrade needs.
     assert_eq!(env.enroll("hsa-auth", &legacy, &first), (200, answer));
-    assert_eq!(env.server().enrolments_for(KARIN), 1);
+    assert_eq!(env.server().enrolments_for(HOLDER.hsa_id), 1);
     let list = json(&env.curl("/api/v1/certificates", Some(&legacy), None).1);
     assert_eq!(list["certificates"].as_array().unwrap().len(), 1);
 }
@@ -1771,14 +1768,14 @@ fn a_second_key_gets_no_second_certificate_for_one_profile() {
 /// challenge of the CA and what the desk read from the customer's own card.
 #[test]
 fn a_puk_needs_the_customers_card_and_a_fresh_challenge() {
-    let env = Env::with_limits(mock::Limits {
+    let env = Rig::with_limits(mock::Limits {
         puk_lookups: mock::RateLimit {
             max: 100,
             window: std::time::Duration::from_secs(3600),
         },
         ..mock::Limits::default()
     });
-    let operator = env.legacy_client(MARTA_OPERATOR);
+    let operator = env.legacy_client(OPERATOR.hsa_id);
     let persons = env.dir.persons().unwrap();
     let puks: Vec<String> = persons
         .persons()
@@ -1794,7 +1791,7 @@ fn a_puk_needs_the_customers_card_and_a_fresh_challenge() {
     let others: Vec<&Person> = persons
         .persons()
         .iter()
-        .filter(|p| p.hsa_id != MARTA_OPERATOR)
+        .filter(|p| p.hsa_id != OPERATOR.hsa_id)
         .take(10)
         .collect();
     assert_eq!(others.len(), 10);
@@ -1819,46 +1816,53 @@ fn a_puk_needs_the_customers_card_and_a_fresh_challenge() {
         let (_, body) = env.challenge(&operator, customer);
         json(&body)["challenge"].as_str().unwrap().to_string()
     };
-    let (tolvan_cert, tolvan_serial) = env.card_evidence(TOLVAN);
-    let (karin_cert, karin_serial) = env.card_evidence(KARIN);
+    let (tolvan_cert, tolvan_serial) = env.card_evidence(OTHER_HOLDER.hsa_id);
+    let (karin_cert, karin_serial) = env.card_evidence(HOLDER.hsa_id);
     let ask = |challenge: &str, cert: &str, serial: &str| {
         env.lookup_with(
             &operator,
             &serde_json::json!({
-                "hsa_id": TOLVAN, "reason": "ärende 2", "challenge": challenge,
+                "hsa_id": OTHER_HOLDER.hsa_id, "reason": "ärende 2", "challenge": challenge,
                 "customer_certificate": cert, "card_serial": serial,
             }),
         )
     };
     // Karin's card for Tolvan's PUK; Tolvan's certificate with another card's serial.
     assert_eq!(
-        refusal(ask(&fresh(TOLVAN), &karin_cert, &karin_serial)),
+        refusal(ask(&fresh(OTHER_HOLDER.hsa_id), &karin_cert, &karin_serial)),
         (403, "customer_card_not_shown".into())
     );
     assert_eq!(
-        refusal(ask(&fresh(TOLVAN), &tolvan_cert, &karin_serial)),
+        refusal(ask(
+            &fresh(OTHER_HOLDER.hsa_id),
+            &tolvan_cert,
+            &karin_serial
+        )),
         (403, "customer_card_not_shown".into())
     );
     // A challenge issued for another customer, or spent already.
     assert_eq!(
-        refusal(ask(&fresh(KARIN), &tolvan_cert, &tolvan_serial)),
+        refusal(ask(&fresh(HOLDER.hsa_id), &tolvan_cert, &tolvan_serial)),
         (403, "bad_challenge".into())
     );
-    let challenge = fresh(TOLVAN);
+    let challenge = fresh(OTHER_HOLDER.hsa_id);
     let (status, body) = ask(&challenge, &tolvan_cert, &tolvan_serial);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    assert_eq!(json(&body)["puk"], env.person(TOLVAN).pins.puk.as_str());
+    assert_eq!(
+        json(&body)["puk"],
+        env.person(OTHER_HOLDER.hsa_id).pins.puk.as_str()
+    );
     assert_eq!(
         refusal(ask(&challenge, &tolvan_cert, &tolvan_serial)),
         (403, "bad_challenge".into())
     );
     // A challenge is for operators only, and needs a login.
     assert_eq!(
-        refusal(env.challenge(&env.legacy_client(KARIN), TOLVAN)),
+        refusal(env.challenge(&env.legacy_client(HOLDER.hsa_id), OTHER_HOLDER.hsa_id)),
         (403, "not_operator".into())
     );
     let file = env.file("c.json");
-    std::fs::write(&file, format!(r#"{{"hsa_id": "{TOLVAN}"}}"#)).unwrap();
+    std::fs::write(&file, format!(r#"{{"hsa_id": "{}"}}"#, OTHER_HOLDER.hsa_id)).unwrap();
     assert_eq!(
         refusal(env.curl(
             "/api/v1/puk-challenge",
@@ -1876,12 +1880,12 @@ fn a_puk_needs_the_customers_card_and_a_fresh_challenge() {
 /// no level-3 certificate nor does service-centre work.
 #[test]
 fn a_level_2_certificate_logs_in_but_gets_nothing_at_level_3() {
-    let env = Env::new();
-    let karin = env.person(KARIN);
-    let level2 = env.client_cert(CaName::Hsa2, &karin, KARIN);
+    let env = Rig::new();
+    let karin = env.person(HOLDER.hsa_id);
+    let level2 = env.client_cert(CaName::Hsa2, &karin, HOLDER.hsa_id);
     assert_eq!(env.curl("/api/v1/me", Some(&level2), None).0, 200);
     assert_eq!(env.curl("/api/v1/certificates", Some(&level2), None).0, 200);
-    let csr = env.csr("l2", 2048, "/CN=Karin");
+    let csr = env.csr("l2", 2048, &format!("/CN={}", HOLDER.given_name()));
     for label in ["hsa-auth", "hsa-sign", "pnr-auth", "pnr-sign"] {
         assert_eq!(
             refusal(env.enroll(label, &level2, &csr)),
@@ -1894,11 +1898,11 @@ fn a_level_2_certificate_logs_in_but_gets_nothing_at_level_3() {
             "{label}"
         );
     }
-    assert_eq!(env.server().enrolments_for(KARIN), 0);
-    let marta = env.person(MARTA_OPERATOR);
-    let operator2 = env.client_cert(CaName::Hsa2, &marta, MARTA_OPERATOR);
+    assert_eq!(env.server().enrolments_for(HOLDER.hsa_id), 0);
+    let marta = env.person(OPERATOR.hsa_id);
+    let operator2 = env.client_cert(CaName::Hsa2, &marta, OPERATOR.hsa_id);
     assert_eq!(
-        refusal(env.challenge(&operator2, TOLVAN)),
+        refusal(env.challenge(&operator2, OTHER_HOLDER.hsa_id)),
         (403, "trust_level_too_low".into())
     );
     assert_eq!(
@@ -1911,7 +1915,8 @@ fn a_level_2_certificate_logs_in_but_gets_nothing_at_level_3() {
     );
     // The same holders at level 3 (the legacy card certificate) are served.
     assert_eq!(
-        env.enroll("hsa-auth", &env.legacy_client(KARIN), &csr).0,
+        env.enroll("hsa-auth", &env.legacy_client(HOLDER.hsa_id), &csr)
+            .0,
         200
     );
 }
@@ -1932,7 +1937,7 @@ fn one_client_holding_many_idle_connections_does_not_keep_another_waiting() {
     use std::time::Duration;
     room_for_open_files(4096);
     // A long handshake deadline: the idle connections would all be held for a minute.
-    let env = Env::with_limits(mock::Limits {
+    let env = Rig::with_limits(mock::Limits {
         handshake: Duration::from_secs(60),
         ..mock::Limits::default()
     });
@@ -1974,7 +1979,7 @@ mod routing_properties {
         let (_, ca) = CA.get_or_init(|| {
             let tmp = tempfile::tempdir().unwrap();
             let dir = tmp.path().join("ca");
-            support::files::copy_dir(&base().dir, &dir);
+            support::files::copy_dir(world(), &dir);
             let ca = Ca::load(&MockDir::new(&dir)).unwrap();
             (tmp, ca)
         });
@@ -1984,17 +1989,17 @@ mod routing_properties {
     fn operator_cert() -> &'static Vec<u8> {
         static CERT: OnceLock<Vec<u8>> = OnceLock::new();
         CERT.get_or_init(|| {
-            let md = MockDir::new(&base().dir);
+            let md = MockDir::new(world());
             let person = md
                 .persons()
                 .unwrap()
-                .by_hsa_id(MARTA_OPERATOR)
+                .by_hsa_id(OPERATOR.hsa_id)
                 .unwrap()
                 .clone();
             issue_client(
                 &md.load_ca(CaName::Legacy).unwrap(),
                 &person,
-                MARTA_OPERATOR,
+                OPERATOR.hsa_id,
             )
         })
     }
@@ -2043,7 +2048,13 @@ mod routing_properties {
     fn body() -> impl Strategy<Value = Vec<u8>> {
         prop_oneof![
             proptest::collection::vec(any::<u8>(), 0..200),
-            Just(br#"{"hsa_id": "TST5565594230-1002", "reason": "test"}"#.to_vec()),
+            Just(
+                format!(
+                    r#"{{"hsa_id": "{}", "reason": "test"}}"#,
+                    OTHER_HOLDER.hsa_id
+                )
+                .into_bytes()
+            ),
             Just(br#"{"log": "x", "seq": 1, "hash": "y", "action": "z"}"#.to_vec()),
             "[A-Za-z0-9+/=\r\n]{0,200}".prop_map(String::into_bytes),
         ]
@@ -2083,8 +2094,8 @@ mod routing_properties {
 fn a_standard_est_client_gets_what_rfc_7030_promises() {
     // Karin's personnummer authentication certificate, due for renewal, for the base key.
     let mut due = Vec::new();
-    let env = Env::with(|dir| due = store_for_base_key(dir, KARIN, Profile::PnrAuth, 20));
-    let client = env.legacy_client(KARIN);
+    let env = Rig::with(|dir| due = store_for_base_key(dir, HOLDER.hsa_id, Profile::PnrAuth, 20));
+    let client = env.legacy_client(HOLDER.hsa_id);
 
     // cacerts without a label: the default CA's set, every CA this CA stands behind, which
     // openssl reads as a certs-only PKCS#7 and which chains a legacy certificate to the root.
@@ -2165,7 +2176,7 @@ fn a_standard_est_client_gets_what_rfc_7030_promises() {
         refusal((status, body)),
         (415, "unsupported_media_type".into())
     );
-    assert_eq!(env.server().enrolments_for(KARIN), 1);
+    assert_eq!(env.server().enrolments_for(HOLDER.hsa_id), 1);
 
     // simplereenroll: the legacy card certificate renews nothing ...
     let (status, body) = env.curl(
@@ -2180,7 +2191,11 @@ fn a_standard_est_client_gets_what_rfc_7030_promises() {
     // ... the pair's due authentication certificate renews itself into a new certificate.
     let first = env.file("first.pem");
     std::fs::write(&first, pem("CERTIFICATE", &due)).unwrap();
-    let fresh = env.csr("renewed", 2048, "/serialNumber=198102179804");
+    let fresh = env.csr(
+        "renewed",
+        2048,
+        &format!("/serialNumber={}", HOLDER.personnummer),
+    );
     let (status, renewed) = env.curl(
         "/.well-known/est/pnr-auth/simplereenroll",
         Some(&first),
@@ -2193,7 +2208,10 @@ fn a_standard_est_client_gets_what_rfc_7030_promises() {
         CertInfo::from_pem(&std::fs::read_to_string(renewed).unwrap()).unwrap(),
     );
     assert_ne!(a.serial_hex, b.serial_hex);
-    assert_eq!(b.subject.serial_number.as_deref(), Some("198102179804"));
+    assert_eq!(
+        b.subject.serial_number.as_deref(),
+        Some(HOLDER.personnummer)
+    );
     let (status, body) = env.curl(
         "/.well-known/est/pnr-auth/simplereenroll",
         Some(&first),
@@ -2218,7 +2236,7 @@ fn utc(unix: i64) -> String {
 }
 
 /// A certificate file (PEM) holding `der`.
-fn cert_file(env: &Env, name: &str, der: &[u8]) -> PathBuf {
+fn cert_file(env: &Rig, name: &str, der: &[u8]) -> PathBuf {
     let path = env.file(name);
     std::fs::write(&path, pem("CERTIFICATE", der)).unwrap();
     path
@@ -2226,7 +2244,7 @@ fn cert_file(env: &Env, name: &str, der: &[u8]) -> PathBuf {
 
 /// A base64 DER CSR by openssl for the base client key (the key the stored certificates of
 /// [`store_for_base_key`] certify).
-fn csr_for_base_key(env: &Env, name: &str) -> PathBuf {
+fn csr_for_base_key(env: &Rig, name: &str) -> PathBuf {
     let der = env.file(&format!("{name}.der"));
     openssl(&[
         "req",
@@ -2234,7 +2252,7 @@ fn csr_for_base_key(env: &Env, name: &str) -> PathBuf {
         "-key",
         s(&base().client_key),
         "-subj",
-        "/CN=Karin",
+        &format!("/CN={}", HOLDER.given_name()),
         "-outform",
         "DER",
         "-out",
@@ -2245,7 +2263,7 @@ fn csr_for_base_key(env: &Env, name: &str) -> PathBuf {
 
 /// `curl` logged in with `cert` and its `key`: (HTTP status, body).
 fn curl_with_key(
-    env: &Env,
+    env: &Rig,
     path: &str,
     cert: &Path,
     key: &Path,
@@ -2276,37 +2294,37 @@ fn puk_challenges_count_against_the_limit_and_are_logged_found_or_not() {
         ..mock::Limits::default()
     };
     // Two challenges of the day that nobody spent, expired a minute and an hour ago.
-    let env = Env::serve(
-        |dir| {
+    let env = Rig::builder()
+        .limits(limits)
+        .prepare(|dir| {
             let store = Store::open(&dir.store()).unwrap();
             for (name, expired) in [("a", 60), ("b", 3600)] {
                 store
                     .add_challenge(
                         &name.repeat(64),
-                        MARTA_OPERATOR,
-                        TOLVAN,
+                        OPERATOR.hsa_id,
+                        OTHER_HOLDER.hsa_id,
                         now - expired,
                         now - 4000,
                     )
                     .unwrap();
             }
             assert_eq!(store.challenges().unwrap(), 2);
-        },
-        limits,
-    );
-    let operator = env.legacy_client(MARTA_OPERATOR);
+        })
+        .start();
+    let operator = env.legacy_client(OPERATOR.hsa_id);
     // Probing two HSA-ids nobody has, then a real one: each counts.
-    for probe in ["TST5565594230-9998", "TST5565594230-9999"] {
+    for probe in [UNKNOWN_2, UNKNOWN] {
         assert_eq!(
             refusal(env.challenge(&operator, probe)),
             (404, "unknown_person".into())
         );
     }
-    let (status, body) = env.challenge(&operator, TOLVAN);
+    let (status, body) = env.challenge(&operator, OTHER_HOLDER.hsa_id);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let challenge = json(&body)["challenge"].as_str().unwrap().to_string();
     // The fourth request is over the limit, for a real holder too.
-    let (status, body) = env.challenge(&operator, KARIN);
+    let (status, body) = env.challenge(&operator, HOLDER.hsa_id);
     let message = json(&body)["message"].as_str().unwrap().to_string();
     assert_eq!(refusal((status, body)), (429, "too_many_lookups".into()));
     assert!(message.contains("challenges"), "{message}");
@@ -2327,9 +2345,9 @@ fn puk_challenges_count_against_the_limit_and_are_logged_found_or_not() {
     assert_eq!(
         seen,
         [
-            (MARTA_OPERATOR.into(), "TST5565594230-9998".into(), false),
-            (MARTA_OPERATOR.into(), "TST5565594230-9999".into(), false),
-            (MARTA_OPERATOR.into(), TOLVAN.into(), true),
+            (OPERATOR.hsa_id.into(), UNKNOWN_2.into(), false),
+            (OPERATOR.hsa_id.into(), UNKNOWN.into(), false),
+            (OPERATOR.hsa_id.into(), OTHER_HOLDER.hsa_id.into(), true),
         ]
     );
     assert!(
@@ -2344,11 +2362,11 @@ fn puk_challenges_count_against_the_limit_and_are_logged_found_or_not() {
     assert_eq!(store.challenges().unwrap(), 1);
 
     // The lookup the challenge was for is not counted a second time.
-    let (cert, serial) = env.card_evidence(TOLVAN);
+    let (cert, serial) = env.card_evidence(OTHER_HOLDER.hsa_id);
     let (status, body) = env.lookup_with(
         &operator,
         &serde_json::json!({
-            "hsa_id": TOLVAN, "reason": "ärende 4711", "challenge": challenge,
+            "hsa_id": OTHER_HOLDER.hsa_id, "reason": "ärende 4711", "challenge": challenge,
             "customer_certificate": cert, "card_serial": serial,
         }),
     );
@@ -2360,14 +2378,14 @@ fn puk_challenges_count_against_the_limit_and_are_logged_found_or_not() {
 /// challenge for another customer, does not spend it.
 #[test]
 fn a_challenge_is_spent_only_by_the_lookup_it_was_issued_for() {
-    const OTHER_OPERATOR: &str = "TST5565594230-1003";
-    let env = Env::with(|dir| make_operator(dir, OTHER_OPERATOR));
-    let marta = env.legacy_client(MARTA_OPERATOR);
+    const OTHER_OPERATOR: &str = SAMORDNING.hsa_id;
+    let env = Rig::with(|dir| make_operator(dir, OTHER_OPERATOR));
+    let marta = env.legacy_client(OPERATOR.hsa_id);
     let other = env.legacy_client(OTHER_OPERATOR);
-    let (status, body) = env.challenge(&marta, TOLVAN);
+    let (status, body) = env.challenge(&marta, OTHER_HOLDER.hsa_id);
     assert_eq!(status, 200);
     let challenge = json(&body)["challenge"].as_str().unwrap().to_string();
-    let (cert, serial) = env.card_evidence(TOLVAN);
+    let (cert, serial) = env.card_evidence(OTHER_HOLDER.hsa_id);
     let lookup = |operator: &Path, customer: &str| {
         env.lookup_with(
             operator,
@@ -2378,7 +2396,7 @@ fn a_challenge_is_spent_only_by_the_lookup_it_was_issued_for() {
         )
     };
     // Another operator holding the string, and Märta for another customer: refused.
-    let (status, body) = lookup(&other, TOLVAN);
+    let (status, body) = lookup(&other, OTHER_HOLDER.hsa_id);
     let message = json(&body)["message"].as_str().unwrap().to_string();
     assert_eq!(refusal((status, body)), (403, "bad_challenge".into()));
     assert!(
@@ -2386,14 +2404,17 @@ fn a_challenge_is_spent_only_by_the_lookup_it_was_issued_for() {
         "{message}"
     );
     assert_eq!(
-        refusal(lookup(&marta, KARIN)),
+        refusal(lookup(&marta, HOLDER.hsa_id)),
         (403, "bad_challenge".into())
     );
     // The challenge is still good for its own lookup, once.
-    let (status, body) = lookup(&marta, TOLVAN);
+    let (status, body) = lookup(&marta, OTHER_HOLDER.hsa_id);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    assert_eq!(json(&body)["puk"], env.person(TOLVAN).pins.puk.as_str());
-    let (status, body) = lookup(&marta, TOLVAN);
+    assert_eq!(
+        json(&body)["puk"],
+        env.person(OTHER_HOLDER.hsa_id).pins.puk.as_str()
+    );
+    let (status, body) = lookup(&marta, OTHER_HOLDER.hsa_id);
     let message = json(&body)["message"].as_str().unwrap().to_string();
     assert_eq!(refusal((status, body)), (403, "bad_challenge".into()));
     assert!(message.contains("used already"), "{message}");
@@ -2404,8 +2425,8 @@ fn a_challenge_is_spent_only_by_the_lookup_it_was_issued_for() {
 #[test]
 fn not_operator_says_what_each_path_is_for() {
     use siths_upgrade::audit::anchor::Anchor;
-    let env = Env::new();
-    let holder = env.legacy_client(KARIN);
+    let env = Rig::new();
+    let holder = env.legacy_client(HOLDER.hsa_id);
     let body = env.file("body.json");
     let anchor = Anchor {
         log: "a".repeat(64),
@@ -2419,7 +2440,11 @@ fn not_operator_says_what_each_path_is_for() {
         assert_eq!(refusal(r), (403, "not_operator".into()));
         text
     };
-    std::fs::write(&body, format!(r#"{{"hsa_id": "{TOLVAN}", "reason": "x"}}"#)).unwrap();
+    std::fs::write(
+        &body,
+        format!(r#"{{"hsa_id": "{}", "reason": "x"}}"#, OTHER_HOLDER.hsa_id),
+    )
+    .unwrap();
     let challenge = message(env.curl(
         "/api/v1/puk-challenge",
         Some(&holder),
@@ -2462,12 +2487,12 @@ fn not_operator_says_what_each_path_is_for() {
 fn an_operators_certificate_a_renewal_replaced_does_no_service_centre_work() {
     use siths_upgrade::audit::anchor::Anchor;
     let mut old = Vec::new();
-    let env = Env::with(|dir| {
-        old = store_for_base_key(dir, MARTA_OPERATOR, Profile::HsaAuth, 20);
+    let env = Rig::with(|dir| {
+        old = store_for_base_key(dir, OPERATOR.hsa_id, Profile::HsaAuth, 20);
     });
     let old = cert_file(&env, "marta-old.pem", &old);
     // Before the renewal her certificate does the work.
-    assert_eq!(env.challenge(&old, TOLVAN).0, 200);
+    assert_eq!(env.challenge(&old, OTHER_HOLDER.hsa_id).0, 200);
     let csr = env.csr("marta-new", 2048, "/CN=Marta");
     let (status, renewed) = env.reenroll("hsa-auth", &old, &csr);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&renewed));
@@ -2488,7 +2513,7 @@ fn an_operators_certificate_a_renewal_replaced_does_no_service_centre_work() {
         assert_eq!(refusal(r), (403, "login_replaced".into()));
         assert!(text.contains("log in with the new one"), "{text}");
     };
-    replaced(env.challenge(&old, TOLVAN));
+    replaced(env.challenge(&old, OTHER_HOLDER.hsa_id));
     replaced(env.curl(
         "/api/v1/audit-anchor",
         Some(&old),
@@ -2502,7 +2527,7 @@ fn an_operators_certificate_a_renewal_replaced_does_no_service_centre_work() {
     replaced(env.curl("/api/v1/audit-logs", Some(&old), None));
     // The new certificate does it.
     let ask = env.file("challenge-new.json");
-    std::fs::write(&ask, format!(r#"{{"hsa_id": "{TOLVAN}"}}"#)).unwrap();
+    std::fs::write(&ask, format!(r#"{{"hsa_id": "{}"}}"#, OTHER_HOLDER.hsa_id)).unwrap();
     let (status, body) = curl_with_key(
         &env,
         "/api/v1/puk-challenge",
@@ -2522,9 +2547,9 @@ fn an_operators_certificate_a_renewal_replaced_does_no_service_centre_work() {
 #[test]
 fn a_renewal_needs_a_new_key_and_a_resumed_one_gets_its_certificate_back() {
     let mut der = Vec::new();
-    let env = Env::with(|dir| {
-        der.push(store_for_base_key(dir, KARIN, Profile::HsaAuth, 20));
-        der.push(store_for_base_key(dir, KARIN, Profile::HsaSign, 20));
+    let env = Rig::with(|dir| {
+        der.push(store_for_base_key(dir, HOLDER.hsa_id, Profile::HsaAuth, 20));
+        der.push(store_for_base_key(dir, HOLDER.hsa_id, Profile::HsaSign, 20));
     });
     let old_auth = cert_file(&env, "old-auth.pem", &der[0]);
     let same_key = csr_for_base_key(&env, "same-key");
@@ -2538,19 +2563,19 @@ fn a_renewal_needs_a_new_key_and_a_resumed_one_gets_its_certificate_back() {
         );
         assert!(message.contains("make a new key"), "{message}");
     }
-    assert_eq!(env.server().enrolments_for(KARIN), 2);
+    assert_eq!(env.server().enrolments_for(HOLDER.hsa_id), 2);
     let listed = json(&env.curl("/api/v1/certificates", Some(&old_auth), None).1);
     assert_eq!(listed["certificates"].as_array().unwrap().len(), 2);
 
     // New keys renew; the same new key again gets the same renewal (a resumed run).
-    let k1 = env.csr("k1", 2048, "/CN=Karin");
+    let k1 = env.csr("k1", 2048, &format!("/CN={}", HOLDER.given_name()));
     let (status, auth) = env.reenroll("hsa-auth", &old_auth, &k1);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&auth));
     assert_eq!(
         env.reenroll("hsa-auth", &old_auth, &k1),
         (200, auth.clone())
     );
-    let k2 = env.csr("k2", 2048, "/CN=Karin");
+    let k2 = env.csr("k2", 2048, &format!("/CN={}", HOLDER.given_name()));
     let (status, sign) = env.reenroll("hsa-sign", &old_auth, &k2);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&sign));
     assert_eq!(
@@ -2576,7 +2601,7 @@ fn a_renewal_needs_a_new_key_and_a_resumed_one_gets_its_certificate_back() {
         refusal(reenroll_new("hsa-auth", &k1)),
         (409, "renewal_needs_new_key".into())
     );
-    assert_eq!(env.server().enrolments_for(KARIN), 4);
+    assert_eq!(env.server().enrolments_for(HOLDER.hsa_id), 4);
 }
 
 /// Review of the CA mock, finding 3: the renewal window opens when the whole days left, rounded
@@ -2591,33 +2616,33 @@ fn the_renewal_window_opens_when_its_refusal_says() {
     let pnr_sign_end = now + 400 * day;
     let tolvan_end = now + 30 * day + 12 * 3600;
     let mut der = Vec::new();
-    let env = Env::with(|dir| {
+    let env = Rig::with(|dir| {
         der.push(store_for_base_key_until(
             dir,
-            KARIN,
+            HOLDER.hsa_id,
             Profile::HsaAuth,
             hsa_end,
         ));
         der.push(store_for_base_key_until(
             dir,
-            KARIN,
+            HOLDER.hsa_id,
             Profile::PnrAuth,
             pnr_auth_end,
         ));
         der.push(store_for_base_key_until(
             dir,
-            KARIN,
+            HOLDER.hsa_id,
             Profile::PnrSign,
             pnr_sign_end,
         ));
         der.push(store_for_base_key_until(
             dir,
-            TOLVAN,
+            OTHER_HOLDER.hsa_id,
             Profile::HsaAuth,
             tolvan_end,
         ));
     });
-    let csr = env.csr("window", 2048, "/CN=Karin");
+    let csr = env.csr("window", 2048, &format!("/CN={}", HOLDER.given_name()));
     let not_due = |label: &str, login: &Path| {
         let (status, body) = env.reenroll(label, login, &csr);
         let message = json(&body)["message"].as_str().unwrap_or("").to_string();
@@ -2646,7 +2671,11 @@ fn the_renewal_window_opens_when_its_refusal_says() {
     // 30 days and 12 hours left is inside the window (30 whole days), before "not_after − 30
     // days".
     let tolvan = cert_file(&env, "tolvan.pem", &der[3]);
-    let tolvan_csr = env.csr("tolvan-window", 2048, "/CN=Tolvan");
+    let tolvan_csr = env.csr(
+        "tolvan-window",
+        2048,
+        &format!("/CN={}", OTHER_HOLDER.given_name()),
+    );
     let (status, body) = env.reenroll("hsa-auth", &tolvan, &tolvan_csr);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
 }
@@ -2655,12 +2684,12 @@ fn the_renewal_window_opens_when_its_refusal_says() {
 /// and for a holder who already holds every profile's certificate.
 #[test]
 fn me_says_what_an_enrolment_will_do() {
-    let env = Env::with(|dir| {
+    let env = Rig::with(|dir| {
         for profile in Profile::ALL {
-            store_for_base_key(dir, KARIN, profile, 400);
+            store_for_base_key(dir, HOLDER.hsa_id, profile, 400);
         }
-        store_for_base_key(dir, TOLVAN, Profile::HsaAuth, 400);
-        store_for_base_key(dir, TOLVAN, Profile::HsaSign, 400);
+        store_for_base_key(dir, OTHER_HOLDER.hsa_id, Profile::HsaAuth, 400);
+        store_for_base_key(dir, OTHER_HOLDER.hsa_id, Profile::HsaSign, 400);
     });
     let me = |cert: &Path| {
         let (status, body) = env.curl("/api/v1/me", Some(cert), None);
@@ -2673,7 +2702,7 @@ fn me_says_what_an_enrolment_will_do() {
     };
     let csr = env.csr("me", 2048, "/CN=x");
     // Karin holds all four: every new key is refused, and `me` says so.
-    let karin = env.legacy_client(KARIN);
+    let karin = env.legacy_client(HOLDER.hsa_id);
     assert_eq!(me(&karin), (false, Some("already_enrolled".into())));
     for label in ["hsa-auth", "hsa-sign", "pnr-auth", "pnr-sign"] {
         assert_eq!(
@@ -2682,14 +2711,18 @@ fn me_says_what_an_enrolment_will_do() {
         );
     }
     // Tolvan at level 2: refused whatever he holds.
-    let level2 = env.client_cert(CaName::Hsa2, &env.person(TOLVAN), TOLVAN);
+    let level2 = env.client_cert(
+        CaName::Hsa2,
+        &env.person(OTHER_HOLDER.hsa_id),
+        OTHER_HOLDER.hsa_id,
+    );
     assert_eq!(me(&level2), (false, Some("trust_level_too_low".into())));
     assert_eq!(
         refusal(env.enroll("pnr-auth", &level2, &csr)),
         (403, "trust_level_too_low".into())
     );
     // Tolvan at level 3 has two profiles left: allowed, and enrolled.
-    let tolvan = env.legacy_client(TOLVAN);
+    let tolvan = env.legacy_client(OTHER_HOLDER.hsa_id);
     assert_eq!(me(&tolvan), (true, None));
     assert_eq!(env.enroll("pnr-auth", &tolvan, &csr).0, 200);
 }
@@ -2698,15 +2731,23 @@ fn me_says_what_an_enrolment_will_do() {
 /// its certificate back (a half-done upgrade resumes); a new key is refused.
 #[test]
 fn after_the_deadline_a_key_already_certified_gets_its_certificate_back() {
-    let mut env = Env::new();
-    let karin = env.legacy_client(KARIN);
-    let first = env.csr("before-deadline", 2048, "/CN=Karin");
+    let mut env = Rig::new();
+    let karin = env.legacy_client(HOLDER.hsa_id);
+    let first = env.csr(
+        "before-deadline",
+        2048,
+        &format!("/CN={}", HOLDER.given_name()),
+    );
     let (status, answer) = env.enroll("hsa-auth", &karin, &first);
     assert_eq!(status, 200);
     env.dir.set_deadline("2020-01-31").unwrap();
     env.restart();
     assert_eq!(env.enroll("hsa-auth", &karin, &first), (200, answer));
-    let late = env.csr("after-deadline", 2048, "/CN=Karin");
+    let late = env.csr(
+        "after-deadline",
+        2048,
+        &format!("/CN={}", HOLDER.given_name()),
+    );
     for label in ["hsa-auth", "hsa-sign"] {
         assert_eq!(
             refusal(env.enroll(label, &karin, &late)),
@@ -2714,5 +2755,5 @@ fn after_the_deadline_a_key_already_certified_gets_its_certificate_back() {
             "{label}"
         );
     }
-    assert_eq!(env.server().enrolments_for(KARIN), 1);
+    assert_eq!(env.server().enrolments_for(HOLDER.hsa_id), 1);
 }

@@ -2,8 +2,8 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use rsa::pkcs1v15::Pkcs1v15Sign;
 use rsa::traits::PublicKeyParts;
@@ -15,32 +15,11 @@ use siths_upgrade::card::{
     CardError, PinKind, PinRuleError, SecretCode, SignatureScheme, SithsCard,
 };
 use siths_upgrade::pki::{Identity, Purpose};
-use siths_upgrade::provision::{Codes, make_pre_upgrade_card};
 use siths_upgrade::transport::TransportError;
 use siths_upgrade::virtual_card::VirtualCard;
 use siths_upgrade::virtual_card::memory::MemoryTransport;
-
-const HSA_ID: &str = "TST5565594230-1001";
-
-/// One pre-upgrade card made once per test binary (RSA key generation is the slow part);
-/// each test works on its own copy.
-fn template() -> &'static Path {
-    static TEMPLATE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    let (_, path) = TEMPLATE.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("card.json");
-        let person = siths_upgrade::provision::demo_holder();
-        make_pre_upgrade_card(
-            &path,
-            siths_upgrade::provision::DEMO_SERIAL,
-            &Codes::test_defaults(),
-            &person,
-        )
-        .unwrap();
-        (dir, path)
-    });
-    path
-}
+use support::persons::HOLDER;
+use support::world::demo_card;
 
 struct TestCard {
     _dir: tempfile::TempDir,
@@ -51,9 +30,7 @@ struct TestCard {
 impl TestCard {
     fn new() -> TestCard {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("card.json");
-        std::fs::copy(template(), &path).unwrap();
-        let shared = Arc::new(Mutex::new(VirtualCard::open(&path).unwrap()));
+        let (path, shared) = demo_card(dir.path());
         TestCard {
             _dir: dir,
             path,
@@ -96,9 +73,9 @@ fn overview_shows_the_legacy_pair_and_full_tries() {
     let mut card = t.open();
     let o = card.overview().unwrap();
     assert_eq!(o.serial, "9752269000001001");
-    assert_eq!(o.holder_name(), Some("Karin Åström"));
+    assert_eq!(o.holder_name(), Some(HOLDER.name));
     assert_eq!(o.certificates.len(), 2);
-    let hsa = Identity::HsaId(siths_upgrade::pki::HsaId::parse(HSA_ID).unwrap());
+    let hsa = Identity::HsaId(siths_upgrade::pki::HsaId::parse(HOLDER.hsa_id).unwrap());
     let pair = o.certificates_of(&hsa);
     assert_eq!(pair.len(), 2, "one HSA-id pair");
     let auth = pair[0].info.as_ref().unwrap();

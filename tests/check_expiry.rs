@@ -9,7 +9,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 use std::sync::OnceLock;
 
 use serde_json::Value;
@@ -19,8 +19,8 @@ use siths_upgrade::pki::{PersonName, Purpose};
 use siths_upgrade::provision::{
     Codes, demo_holder, generate_and_certify, make_pre_upgrade_card_with, personalised_card,
 };
-use support::cli::BIN;
-use support::pcscd::Pcscd;
+use support::persons::HOLDER;
+use support::served::ServedCard;
 
 const DAY: i64 = 86_400;
 const MARGIN: i64 = DAY / 2;
@@ -223,7 +223,7 @@ fn mixed_card_lists_due_certificates_soonest_first() {
     let mut card = personalised_card(&state, SERIAL, &Codes::test_defaults()).unwrap();
     let hsa = demo_holder();
     let pnr = PersonName {
-        serial_number: "191212121212".into(),
+        serial_number: HOLDER.personnummer.into(),
         ..demo_holder()
     };
     let slots: [(u8, &str, &PersonName, Purpose, i64); 3] = [
@@ -309,12 +309,12 @@ fn a_missing_card_is_an_error_not_a_reminder() {
 /// the card error (3), not a reminder.
 #[test]
 fn through_pcscd_five_days_left_and_then_no_card() {
-    let pcscd = Pcscd::start();
-    let env = pcscd.env();
     let dir = tempfile::tempdir().unwrap();
     let not_after = now_unix() + 5 * DAY + MARGIN;
     let state = card_expiring_at(dir.path(), not_after);
-    let mut server = Server::start(&pcscd, &state);
+    let mut card = ServedCard::of(state, dir);
+    let env = card.env();
+    card.serve();
 
     let out = support::cli::run(&["check-expiry"], "", &env);
     assert_eq!(out.status.code(), Some(11), "{}", text(&out.stderr));
@@ -339,46 +339,8 @@ fn through_pcscd_five_days_left_and_then_no_card() {
     assert_eq!(v["urgency"], "urgent");
     assert_eq!(v["certificates"][0]["threshold"], 5);
 
-    server.stop(&pcscd);
+    card.stop_serving();
     let out = support::cli::run(&["check-expiry"], "", &env);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
-}
-
-/// `siths-upgrade virtual-card serve`, killed on drop.
-struct Server(Option<Child>);
-
-impl Server {
-    fn start(pcscd: &Pcscd, state: &Path) -> Server {
-        let child = Command::new(BIN)
-            .args(["virtual-card", "serve", "--state"])
-            .arg(state)
-            .args(["--vpcd", &format!("127.0.0.1:{}", pcscd.vpcd_port())])
-            .envs(pcscd.env())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let server = Server(Some(child));
-        pcscd.wait_for_card(true);
-        server
-    }
-
-    fn stop(&mut self, pcscd: &Pcscd) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        pcscd.wait_for_card(false);
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
 }

@@ -3,6 +3,8 @@
 //! demo card upgraded end to end against it, and another person's card made when first asked for.
 //! Behaviour only: how fast it is lives in `cargo bench --bench gui`.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 use std::time::{Duration, Instant};
@@ -16,6 +18,7 @@ use siths_upgrade::gui::worker::{Mode, Notifier, Worker};
 use siths_upgrade::pki::date::now_unix;
 use siths_upgrade::pki::{CertInfo, Date};
 use siths_upgrade::provision::DEMO_HSA_ID;
+use support::persons::{OTHER_HOLDER, RENEWAL_DUE, UNKNOWN};
 
 /// Hang guard for one awaited event (an upgrade makes four RSA keys on the card); not a timing
 /// expectation.
@@ -214,7 +217,7 @@ fn another_persons_card_is_made_when_first_asked_for() {
     let world = DemoWorld::prepare_in(cache.path()).unwrap();
     // The renewal case (assets/test-persons.json): an upgraded card whose four certificates
     // expire in 20 days, so the CA's store must hold them too.
-    let due = "TST5565594230-1013";
+    let due = RENEWAL_DUE.hsa_id;
     assert!(!MockDir::new(&cached).card_state(due).exists());
     let seat = world.seat(due).unwrap();
     assert_eq!(seat.holder, due);
@@ -259,10 +262,10 @@ fn another_persons_card_is_made_when_first_asked_for() {
     world.seat(due).unwrap();
     assert_eq!(std::fs::read(copy.card_state(due)).unwrap(), state_before);
     // A name no test person has is an error, not a panic.
-    assert!(world.seat("TST5565594230-9999").is_err());
+    assert!(world.seat(UNKNOWN).is_err());
 
     // Half a card (a state file without its code letter, here garbage) is made again.
-    let half = "TST5565594230-1002";
+    let half = OTHER_HOLDER.hsa_id;
     std::fs::write(copy.card_state(half), b"not a card").unwrap();
     let seat = world.seat(half).unwrap();
     assert_eq!(seat.holder, half);

@@ -5,8 +5,6 @@
 
 mod support;
 
-use std::path::Path;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use egui::accesskit::Role;
@@ -22,20 +20,11 @@ use siths_upgrade::gui::worker::{Mode, Notifier, Worker};
 use siths_upgrade::pki::CertInfo;
 use siths_upgrade::virtual_card::memory::MemoryTransport;
 use siths_upgrade::virtual_card::{self, SharedCard};
+use support::persons::{HOLDER, LEGACY_DUE, RENEWAL_DUE};
+use support::window::demo_cache;
 
-/// One demo CA world per test binary, made fresh at the pictures' calendar
-/// ([`support::window::PICTURE_CALENDAR`]).
-fn cache() -> &'static Path {
-    static CACHE: OnceLock<tempfile::TempDir> = OnceLock::new();
-    CACHE
-        .get_or_init(|| {
-            support::window::picture_calendar();
-            tempfile::tempdir().unwrap()
-        })
-        .path()
-}
-
-struct Rig {
+/// The window on the demo world, its worker on its own thread, and the demo card it drives.
+struct Window {
     harness: Harness<'static, SithsApp>,
     card: SharedCard,
     codes: DemoCodes,
@@ -55,17 +44,17 @@ fn open(card: &SharedCard) -> SithsCard {
     SithsCard::open(Box::new(MemoryTransport::connect(card.clone()).unwrap())).unwrap()
 }
 
-impl Rig {
-    fn new() -> Rig {
-        Rig::with_scale(1.0)
+impl Window {
+    fn new() -> Window {
+        Window::with_scale(1.0)
     }
 
-    fn with_scale(pixels_per_point: f32) -> Rig {
-        Rig::with(pixels_per_point, egui::Theme::Dark)
+    fn with_scale(pixels_per_point: f32) -> Window {
+        Window::with(pixels_per_point, egui::Theme::Dark)
     }
 
-    fn with(pixels_per_point: f32, theme: egui::Theme) -> Rig {
-        let world = DemoWorld::prepare_in(cache()).unwrap();
+    fn with(pixels_per_point: f32, theme: egui::Theme) -> Window {
+        let world = DemoWorld::prepare_in(demo_cache()).unwrap();
         let card = world.card.clone();
         let codes = world.codes.clone();
         let now = fixed_now(&card);
@@ -78,12 +67,12 @@ impl Rig {
             .with_theme(theme)
             .with_max_steps(50)
             .build_ui_state(|ui, app: &mut SithsApp| app.show(ui), app);
-        let mut rig = Rig {
+        let mut rig = Window {
             harness,
             card,
             codes,
         };
-        rig.wait_for_text("Karin");
+        rig.wait_for_text(HOLDER.given_name());
         rig
     }
 
@@ -153,10 +142,10 @@ impl Rig {
 
 #[test]
 fn the_whole_upgrade_by_clicking_and_typing() {
-    let mut rig = Rig::new();
+    let mut rig = Window::new();
     // The overview: holder, masked personnummer, the legacy pair, tries left, what to do.
     assert!(rig.has_text("DEMOLÄGE"));
-    assert!(rig.has_text("TST5565594230-1001"));
+    assert!(rig.has_text(HOLDER.hsa_id));
     assert!(rig.has_text("Kortet har det gamla certifikatparet"));
     assert!(rig.has_text("3 försök kvar"));
     assert!(rig.has_text("10 försök kvar"));
@@ -209,7 +198,7 @@ fn the_whole_upgrade_by_clicking_and_typing() {
 
 #[test]
 fn a_wrong_pin_shows_the_tries_left_and_changes_nothing() {
-    let mut rig = Rig::new();
+    let mut rig = Window::new();
     let pin2 = rig.codes.pin2.clone();
     rig.start_upgrade("111222", &pin2);
     // Back on the form, the message under the fields: no failure page.
@@ -254,7 +243,7 @@ fn spend(card: &SharedCard, kind: PinKind, wrong: &str, times: usize) {
 
 #[test]
 fn unblock_with_the_puk_asks_before_the_last_try() {
-    let mut rig = Rig::new();
+    let mut rig = Window::new();
     spend(&rig.card, PinKind::Pin1, "000111", 3);
     spend(&rig.card, PinKind::Puk, "00001111", 9);
     rig.click_button("Ta ut kortet");
@@ -304,7 +293,7 @@ fn unblock_with_the_puk_asks_before_the_last_try() {
 
 #[test]
 fn a_card_with_a_blocked_puk_says_to_order_a_new_card() {
-    let mut rig = Rig::new();
+    let mut rig = Window::new();
     spend(&rig.card, PinKind::Puk, "00001111", 10);
     rig.click_button("Ta ut kortet");
     rig.wait_for_text("Sätt i ditt SITHS-kort");
@@ -320,7 +309,7 @@ fn a_card_with_a_blocked_puk_says_to_order_a_new_card() {
 
 #[test]
 fn the_certificate_chooser_and_test_login() {
-    let mut rig = Rig::new();
+    let mut rig = Window::new();
     rig.click_button("Certifikat");
     rig.wait_for_text("Certifikaten på kortet");
     assert!(rig.has_text("Fingeravtryck (SHA-256)"));
@@ -339,12 +328,12 @@ fn the_certificate_chooser_and_test_login() {
     rig.type_into("PIN1 (legitimering)", &pin1);
     rig.click_button("Prova inloggning");
     rig.wait_for_text("Inloggningen fungerar");
-    assert!(rig.has_text("(TST5565594230-1001)"));
+    assert!(rig.has_text(&format!("({})", HOLDER.hsa_id)));
 }
 
 #[test]
 fn the_language_switch_rewords_the_whole_window() {
-    let mut rig = Rig::new();
+    let mut rig = Window::new();
     assert!(rig.has_text("SITHS-kortuppgradering"));
     rig.click_button("English");
     assert!(rig.has_text("SITHS card upgrade"));
@@ -363,7 +352,7 @@ fn the_language_switch_rewords_the_whole_window() {
 
 #[test]
 fn a_card_pulled_mid_upgrade_offers_to_resume_and_the_resume_finishes() {
-    let mut rig = Rig::new();
+    let mut rig = Window::new();
     // Pull the card part-way through: after the legacy pair is read and the first keys made.
     virtual_card::lock(&rig.card).pull_after(60);
     let (pin1, pin2) = (rig.codes.pin1.clone(), rig.codes.pin2.clone());
@@ -392,7 +381,7 @@ fn a_card_pulled_mid_upgrade_offers_to_resume_and_the_resume_finishes() {
 
 #[test]
 fn the_overview_is_readable_at_125_percent() {
-    let mut rig = Rig::with_scale(1.25);
+    let mut rig = Window::with_scale(1.25);
     assert!(rig.has_text("Uppgradera kortet"));
     rig.snapshot("overview_125_percent");
 }
@@ -401,14 +390,14 @@ fn the_overview_is_readable_at_125_percent() {
 /// system's theme).
 #[test]
 fn the_overview_in_the_light_theme() {
-    let mut rig = Rig::with(1.0, egui::Theme::Light);
+    let mut rig = Window::with(1.0, egui::Theme::Light);
     assert!(rig.has_text("Kortet har det gamla certifikatparet"));
     rig.snapshot("overview_light");
 }
 
 #[test]
 fn keyboard_only_tab_and_enter_reach_the_upgrade() {
-    let mut rig = Rig::new();
+    let mut rig = Window::new();
     rig.click_button("Uppgradera kortet");
     rig.click_button("Fortsätt");
     let (pin1, pin2) = (rig.codes.pin1.clone(), rig.codes.pin2.clone());
@@ -438,7 +427,7 @@ fn keyboard_only_tab_and_enter_reach_the_upgrade() {
 /// submit half a form), Enter in PIN2 starts; Esc leaves a form.
 #[test]
 fn enter_moves_through_the_form_and_submits_only_a_complete_one() {
-    let mut rig = Rig::new();
+    let mut rig = Window::new();
     rig.click_button("Uppgradera kortet");
     rig.click_button("Fortsätt");
     rig.harness.run_ok();
@@ -491,8 +480,8 @@ fn enter_moves_through_the_form_and_submits_only_a_complete_one() {
 #[test]
 fn a_card_that_expires_soon_shows_the_reminder_banner() {
     // Björn's legacy pair expires in 20 days (assets/test-persons.json): the 30-day reminder.
-    let world = DemoWorld::prepare_in(cache()).unwrap();
-    let seat = world.seat("TST5565594230-1004").unwrap();
+    let world = DemoWorld::prepare_in(demo_cache()).unwrap();
+    let seat = world.seat(LEGACY_DUE.hsa_id).unwrap();
     let ca = world.ca.clone();
     let notifier = Notifier::default();
     let worker = Worker::spawn(Mode::Seat { seat, ca }, notifier.clone());
@@ -502,7 +491,7 @@ fn a_card_that_expires_soon_shows_the_reminder_banner() {
         .build_ui_state(|ui, app: &mut SithsApp| app.show(ui), app);
     let deadline = Instant::now() + Duration::from_secs(180);
     while harness
-        .query_all_by_label_contains("Björn Öberg")
+        .query_all_by_label_contains(LEGACY_DUE.name)
         .next()
         .is_none()
     {
@@ -528,8 +517,8 @@ fn a_card_that_expires_soon_shows_the_reminder_banner() {
 /// nu", the wizard renews both pairs, and the overview then offers nothing.
 #[test]
 fn a_due_card_is_renewed_from_the_banner() {
-    let world = DemoWorld::prepare_in(cache()).unwrap();
-    let seat = world.seat("TST5565594230-1013").unwrap();
+    let world = DemoWorld::prepare_in(demo_cache()).unwrap();
+    let seat = world.seat(RENEWAL_DUE.hsa_id).unwrap();
     let (codes, card) = (seat.codes.clone(), seat.card.clone());
     let now = fixed_now(&card);
     let ca = world.ca.clone();
@@ -540,12 +529,12 @@ fn a_due_card_is_renewed_from_the_banner() {
         .with_size([900.0, 820.0])
         .with_max_steps(50)
         .build_ui_state(|ui, app: &mut SithsApp| app.show(ui), app);
-    let mut rig = Rig {
+    let mut rig = Window {
         harness,
         card,
         codes,
     };
-    rig.wait_for_text("Lena Öberg");
+    rig.wait_for_text(RENEWAL_DUE.name);
     assert!(rig.has_text("Förnya det nu"), "the banner says what to do");
     assert!(
         !rig.has_text("Uppgradera kortet"),
@@ -588,7 +577,7 @@ fn a_due_card_is_renewed_from_the_banner() {
 /// nothing is lost and offers to carry on, and carrying on finishes the upgrade.
 #[test]
 fn cancel_stops_between_steps_and_the_upgrade_carries_on() {
-    let mut rig = Rig::new();
+    let mut rig = Window::new();
     // A slow card, so the upgrade is still running when Avbryt is clicked.
     virtual_card::lock(&rig.card).set_delay(Duration::from_millis(30));
     let (pin1, pin2) = (rig.codes.pin1.clone(), rig.codes.pin2.clone());

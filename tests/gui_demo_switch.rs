@@ -14,6 +14,7 @@ use siths_upgrade::gui::app::SithsApp;
 use siths_upgrade::gui::settings::Settings;
 use siths_upgrade::gui::worker::{Mode, Notifier, Worker};
 use support::pcscd::{Pcscd, READER_0, SOCKET_ENV};
+use support::persons::HOLDER;
 
 #[test]
 fn a_real_card_inserted_during_the_demo_is_offered_and_taken() {
@@ -33,7 +34,7 @@ fn a_real_card_inserted_during_the_demo_is_offered_and_taken() {
         .with_max_steps(50)
         .build_ui_state(|ui, app: &mut SithsApp| app.show(ui), app);
     support::window::wait_for_text(&mut harness, "DEMOLÄGE");
-    support::window::wait_for_text(&mut harness, "Karin Åström");
+    support::window::wait_for_text(&mut harness, HOLDER.name);
     assert!(
         harness
             .query_all_by_label_contains("Ett kort sattes i läsaren")

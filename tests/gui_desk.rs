@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -23,6 +22,8 @@ use siths_upgrade::gui::settings::Settings;
 use siths_upgrade::gui::worker::{Mode, Notifier, Worker};
 use siths_upgrade::virtual_card::SharedCard;
 use siths_upgrade::virtual_card::memory::MemoryTransport;
+use support::persons::{HOLDER, OPERATOR, RENEWAL_DUE};
+use support::window::demo_cache;
 
 /// Everything the application logs during the test, to look for codes in it.
 struct Capture(Mutex<String>);
@@ -47,16 +48,6 @@ fn captured() -> &'static Capture {
         log::set_max_level(log::LevelFilter::Trace);
         capture
     })
-}
-
-fn cache() -> &'static Path {
-    static CACHE: OnceLock<tempfile::TempDir> = OnceLock::new();
-    CACHE
-        .get_or_init(|| {
-            support::window::picture_calendar();
-            tempfile::tempdir().unwrap()
-        })
-        .path()
 }
 
 fn open(card: &SharedCard) -> SithsCard {
@@ -88,7 +79,7 @@ impl Desk2 {
     /// HSA-id of the test world).
     fn with_customer(customer_id: Option<&str>, block_pin1: bool) -> Desk2 {
         captured();
-        let world = DemoWorld::prepare_in(cache()).unwrap();
+        let world = DemoWorld::prepare_in(demo_cache()).unwrap();
         let seat = world.seat(DEMO_OPERATOR_HSA_ID).unwrap();
         let customer_seat = customer_id.map(|id| world.seat(id).unwrap());
         let customer = match &customer_seat {
@@ -150,11 +141,11 @@ impl Desk2 {
             clicks: 0,
             keys: 0,
         };
-        desk.wait_for("Märta Ek");
+        desk.wait_for(OPERATOR.name);
         desk.wait_for(if customer_id.is_some() {
-            "TST5565594230-1013"
+            RENEWAL_DUE.hsa_id
         } else {
-            "Karin Åström"
+            HOLDER.name
         });
         desk
     }
@@ -292,7 +283,7 @@ impl Desk2 {
 fn the_identity_check_gates_the_puk_lookup_and_the_unblock() {
     let mut desk = Desk2::new(true);
     // At a glance: holder, tries left, the verdict with the next step.
-    assert!(desk.has("TST5565594230-1001"));
+    assert!(desk.has(HOLDER.hsa_id));
     assert!(desk.has("Försök kvar: PIN1 spärrad, PIN2 3, PUK-kod 10"));
     assert!(desk.has("PIN1 (legitimering) är spärrad: lås upp med PUK-koden."));
     assert!(
@@ -348,7 +339,7 @@ fn the_identity_check_gates_the_puk_lookup_and_the_unblock() {
     );
     // Reading the CA's own log of lookups: who asked, for whom, why; never the PUK.
     let puk_log = std::fs::read_to_string(&desk.puk_log).unwrap();
-    assert!(puk_log.contains("TST5565594230-1007") && puk_log.contains("TST5565594230-1001"));
+    assert!(puk_log.contains(OPERATOR.hsa_id) && puk_log.contains(HOLDER.hsa_id));
     // The lookup's login also anchored the desk's log at the CA: the identity check's entry
     // is there, under the log's id, and the log checks out against it.
     let log_id = siths_upgrade::audit::anchor::log_id(&desk.audit_path)
@@ -385,7 +376,7 @@ fn the_identity_check_gates_the_puk_lookup_and_the_unblock() {
     .unwrap();
     assert_eq!(report.anchored, 1);
     // The log is the operator's, and the only one the CA holds of hers.
-    let logs = store.logs_of("TST5565594230-1007").unwrap();
+    let logs = store.logs_of(OPERATOR.hsa_id).unwrap();
     assert_eq!(logs.len(), 1);
     assert_eq!(logs[0].log, log_id);
 
@@ -417,7 +408,7 @@ fn the_identity_check_gates_the_puk_lookup_and_the_unblock() {
         .filter(|a| text.contains(&format!("\"{a}\"")))
         .collect();
     assert_eq!(actions, ["identity-check", "puk-lookup", "unblock"]);
-    assert!(text.contains("TST5565594230-1007"), "the operator is named");
+    assert!(text.contains(OPERATOR.hsa_id), "the operator is named");
     assert!(
         text.contains("9752269000001001"),
         "the card serial is named"
@@ -446,7 +437,7 @@ fn a_failed_lookup_is_logged_and_shown() {
 /// identity check only; the renewal is done and the audit log says so.
 #[test]
 fn a_due_card_is_renewed_at_the_desk_and_logged() {
-    let mut desk = Desk2::with_customer(Some("TST5565594230-1013"), false);
+    let mut desk = Desk2::with_customer(Some(RENEWAL_DUE.hsa_id), false);
     assert!(
         desk.has("Certifikaten går ut om"),
         "the verdict names the expiry"

@@ -13,6 +13,7 @@ use siths_upgrade::gui::app::SithsApp;
 use siths_upgrade::gui::protocol::CaSettings;
 use siths_upgrade::gui::settings::Settings;
 use siths_upgrade::gui::worker::{Mode, Notifier, Worker};
+use support::persons::HOLDER;
 
 #[test]
 fn without_pcscd_the_start_screen_says_what_to_do_and_offers_the_demo() {
@@ -90,7 +91,7 @@ fn without_pcscd_the_start_screen_says_what_to_do_and_offers_the_demo() {
     harness
         .get_by_role_and_label(Role::Button, "Prova med ett demokort")
         .click();
-    support::window::wait_for_text(&mut harness, "Karin Åström");
+    support::window::wait_for_text(&mut harness, HOLDER.name);
     assert!(
         harness
             .query_all_by_label_contains("DEMOLÄGE")

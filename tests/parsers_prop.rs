@@ -7,6 +7,8 @@
 //! a small multiple of the input (a counting allocator measures each call), and must round-trip
 //! where an encoder exists. Case counts are kept small so the file runs in seconds.
 
+mod support;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io::{Read, Write};
@@ -21,6 +23,7 @@ use siths_upgrade::pkcs15::iso7816::{Fcp, RsaPublicKeyTemplate};
 use siths_upgrade::pkcs15::{self, TokenInfo};
 use siths_upgrade::provision::{self as pre_upgrade, Codes};
 use siths_upgrade::virtual_card::{self, CardState, VirtualCard};
+use support::persons::{HOLDER, OPERATOR};
 
 // ---- allocation accounting -------------------------------------------------------------------
 
@@ -178,9 +181,9 @@ fn files() -> &'static CardFiles {
         .enumerate()
         {
             log.append(siths_upgrade::audit::Record {
-                operator: "TST5565594230-1007".into(),
+                operator: OPERATOR.hsa_id.into(),
                 card_serial: pre_upgrade::DEMO_SERIAL.into(),
-                customer: "TST5565594230-1001".into(),
+                customer: HOLDER.hsa_id.into(),
                 action,
                 outcome: siths_upgrade::audit::Outcome::Done,
                 detail: format!("pass, ärende {i}"),

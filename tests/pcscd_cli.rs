@@ -3,62 +3,14 @@
 
 mod support;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Output};
+use std::process::{Command, Output};
 
 use serde_json::Value;
-use support::pcscd::Pcscd;
+use support::persons::HOLDER;
+use support::served::ServedCard;
 
-/// A pcscd of its own, and a virtual card served to it by `siths-upgrade virtual-card serve`.
-struct Rig {
-    pcscd: Pcscd,
-    dir: tempfile::TempDir,
-    server: Option<Child>,
-}
-
-impl Rig {
-    fn new() -> Rig {
-        let pcscd = Pcscd::start();
-        let dir = tempfile::tempdir().unwrap();
-        let rig = Rig {
-            pcscd,
-            dir,
-            server: None,
-        };
-        let out = rig.run(
-            &[
-                "virtual-card",
-                "init",
-                "--state",
-                rig.state().to_str().unwrap(),
-            ],
-            "",
-        );
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        rig
-    }
-
-    fn state(&self) -> PathBuf {
-        self.dir.path().join("card.json")
-    }
-
-    fn serve(&mut self) {
-        self.server = Some(support::cli::serve_virtual_card(&self.state(), &self.pcscd));
-        self.pcscd.wait_for_card(true);
-    }
-
-    fn stop_serving(&mut self) {
-        if let Some(mut c) = self.server.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        self.pcscd.wait_for_card(false);
-    }
-
-    fn run(&self, args: &[&str], stdin: &str) -> Output {
-        support::cli::run(args, stdin, &self.pcscd.env())
-    }
-
+/// OpenSC beside our CLI on the same served card.
+impl ServedCard {
     /// OpenSC binds a card it has no specific driver for (ours, like any ISO 7816-4 card with a
     /// PKCS#15 application) only through its default driver, which OpenSC >= 0.20 leaves off
     /// unless opensc.conf enables it. That is the one setting a site adds; the card is unchanged.
@@ -78,20 +30,11 @@ impl Rig {
     }
 }
 
-impl Drop for Rig {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.server.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn status_json(rig: &Rig) -> Value {
+fn status_json(rig: &ServedCard) -> Value {
     let out = rig.run(&["status", "--json"], "");
     assert!(out.status.success(), "{}", text(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
@@ -99,13 +42,13 @@ fn status_json(rig: &Rig) -> Value {
 
 #[test]
 fn status_through_pcscd_shows_the_legacy_pair_and_tries_left() {
-    let mut rig = Rig::new();
+    let mut rig = ServedCard::new();
     rig.serve();
     let v = status_json(&rig);
     assert_eq!(v["format_version"], 1);
     assert_eq!(v["reader"], support::pcscd::READER_0);
-    assert_eq!(v["holder"]["hsa_id"], "TST5565594230-1001");
-    assert_eq!(v["holder"]["name"], "Karin Åström");
+    assert_eq!(v["holder"]["hsa_id"], HOLDER.hsa_id);
+    assert_eq!(v["holder"]["name"], HOLDER.name);
     assert_eq!(v["pins"]["pin1"]["tries_left"], 3);
     assert_eq!(v["pins"]["pin2"]["tries_left"], 3);
     assert_eq!(v["pins"]["puk"]["tries_left"], 10);
@@ -123,14 +66,14 @@ fn status_through_pcscd_shows_the_legacy_pair_and_tries_left() {
     assert!(out.status.success());
     let s = text(&out.stdout);
     assert!(
-        s.contains("Karin Åström") && s.contains("3 of 3 tries left"),
+        s.contains(HOLDER.name) && s.contains("3 of 3 tries left"),
         "{s}"
     );
 }
 
 #[test]
 fn pins_through_pcscd_with_exit_codes() {
-    let mut rig = Rig::new();
+    let mut rig = ServedCard::new();
     rig.serve();
     let ok = rig.run(&["verify-pin", "--which", "id", "--pin-stdin"], "135790\n");
     assert!(ok.status.success(), "{}", text(&ok.stderr));
@@ -173,7 +116,7 @@ fn pins_through_pcscd_with_exit_codes() {
 
 #[test]
 fn errors_name_the_missing_part() {
-    let rig = Rig::new();
+    let rig = ServedCard::new();
     // pcscd runs but nobody serves a card.
     let out = rig.run(&["status"], "");
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
@@ -191,7 +134,7 @@ fn errors_name_the_missing_part() {
 
 #[test]
 fn card_taken_out_and_put_back_is_seen_live() {
-    let mut rig = Rig::new();
+    let mut rig = ServedCard::new();
     rig.serve();
     rig.stop_serving();
     let out = rig.run(&["status"], "");
@@ -218,7 +161,7 @@ fn opensc_pins(out: &str) -> Vec<(String, String)> {
 
 #[test]
 fn opensc_sees_what_we_see_and_its_unblock_works_for_us() {
-    let mut rig = Rig::new();
+    let mut rig = ServedCard::new();
     rig.serve();
     // Spend a try on PIN2 so the counters differ between PINs.
     let _ = rig.run(
@@ -311,7 +254,7 @@ fn opensc_sees_what_we_see_and_its_unblock_works_for_us() {
 /// unit test, since CI has no physical reader.)
 #[test]
 fn the_bare_command_reads_the_card_and_shows_a_demo_only_on_a_developers_computer() {
-    let mut rig = Rig::new();
+    let mut rig = ServedCard::new();
     let mut env = rig.pcscd.env();
     env.extend([
         ("DISPLAY".to_string(), String::new()),

@@ -5,75 +5,18 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
-use support::pcscd::Pcscd;
+use support::cli::{run, text};
+use support::persons::{HOLDER, Person, RENEWAL_DUE};
+use support::served::{ServedCa, ServedCard, wait_until};
 
-use support::cli::{BIN, run};
-const KARIN: &str = "TST5565594230-1001";
-const RENEWAL_DUE: &str = "TST5565594230-1013";
-
-struct Children(Vec<Child>);
-
-impl Drop for Children {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One CA world per test binary, made by `ca-mock init` from the command line (it takes
-/// seconds: an RSA-4096 root and a card per person); each test serves a copy of its own.
-fn world() -> &'static Path {
-    static WORLD: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    let (_, dir) = WORLD.get_or_init(|| {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("ca");
-        let init = run(
-            &["ca-mock", "init", "--dir", dir.to_str().unwrap()],
-            "",
-            &[],
-        );
-        assert!(init.status.success(), "{}", text(&init));
-        (tmp, dir)
-    });
-    dir
-}
-
-/// Wait (bounded, a hang guard) until `ok` holds.
-fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
-    let limit = Instant::now() + Duration::from_secs(30);
-    while !ok() {
-        assert!(Instant::now() < limit, "{what} never happened");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// `ca-mock init` and `ca-mock serve`, and one person's card served through a pcscd of its own.
-struct World {
-    pcscd: Pcscd,
+/// `ca-mock serve` on a copy of the world `ca-mock init` made from the command line, and one
+/// person's card of that copy served through a pcscd of its own (dropped first).
+struct Setup {
+    card: ServedCard,
+    ca: ServedCa,
     env: Vec<(String, String)>,
-    tmp: tempfile::TempDir,
-    dir: std::path::PathBuf,
-    url: String,
-    _children: Children,
 }
 
 /// How the CA mock and the card are served: extra arguments for each, and where the mock logs.
@@ -85,69 +28,26 @@ struct Serve<'a> {
     ca_log: Option<&'a str>,
 }
 
-impl World {
-    fn start(hsa_id: &str) -> World {
-        World::start_with(hsa_id, Serve::default())
+impl Setup {
+    fn start(person: Person) -> Setup {
+        Setup::start_with(person, Serve::default())
     }
 
-    fn start_with(hsa_id: &str, serve: Serve<'_>) -> World {
-        let pcscd = Pcscd::start();
-        let env = pcscd.env();
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("ca");
-        support::files::copy_dir(world(), &dir);
-        let dir_s = dir.to_str().unwrap();
-
-        let port = free_port();
-        let listen = format!("127.0.0.1:{port}");
-        let mut children = Children(Vec::new());
-        let ca_log = match serve.ca_log {
-            Some(name) => Stdio::from(std::fs::File::create(tmp.path().join(name)).unwrap()),
-            None => Stdio::null(),
-        };
-        children.0.push(
-            Command::new(BIN)
-                .args(["ca-mock", "serve", "--dir", dir_s, "--listen", &listen])
-                .args(serve.ca_args)
-                .env("RUST_LOG", "siths_upgrade::ca::mock=info")
-                .stdout(Stdio::null())
-                .stderr(ca_log)
-                .spawn()
-                .unwrap(),
-        );
-        let state = dir.join("cards").join(format!("{hsa_id}.json"));
-        children.0.push(
-            Command::new(BIN)
-                .args(["virtual-card", "serve", "--state"])
-                .arg(&state)
-                .args(["--vpcd", &format!("127.0.0.1:{}", pcscd.vpcd_port())])
-                .args(serve.card_args)
-                .envs(env.iter().cloned())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        wait_until("the CA listening", || {
-            std::net::TcpStream::connect(&listen).is_ok()
-        });
+    fn start_with(person: Person, serve: Serve<'_>) -> Setup {
+        let ca = ServedCa::start_with(serve.ca_args, serve.ca_log);
+        let mut card = ServedCard::of(ca.card_state(person), tempfile::tempdir().unwrap());
+        card.serve_with(serve.card_args);
+        let env = card.env();
         wait_until("the card in the reader", || {
             run(&["status", "--json"], "", &env).status.success()
         });
-        World {
-            pcscd,
-            env,
-            tmp,
-            dir,
-            url: format!("https://127.0.0.1:{port}"),
-            _children: children,
-        }
+        Setup { card, ca, env }
     }
 
     /// The person's PIN1 and PIN2 as `--pin-stdin` reads them, from their code letter.
-    fn pins(&self, hsa_id: &str) -> String {
+    fn pins(&self, person: Person) -> String {
         let pins =
-            std::fs::read_to_string(self.dir.join("cards").join(format!("{hsa_id}.pins"))).unwrap();
+            std::fs::read_to_string(self.ca.card_state(person).with_extension("pins")).unwrap();
         let code = |key: &str| {
             pins.lines()
                 .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
@@ -158,12 +58,11 @@ impl World {
     }
 
     fn root(&self) -> std::path::PathBuf {
-        self.dir.join("root.pem")
+        self.ca.root()
     }
 
     fn run(&self, args: &[&str], stdin: &str) -> Output {
-        let _ = &self.pcscd;
-        run(args, stdin, &self.env)
+        self.card.run(args, stdin)
     }
 
     /// `certs --json`: the card's certificates.
@@ -178,7 +77,7 @@ impl World {
     fn assert_openssl_verifies(&self, list: &[serde_json::Value]) {
         for c in list {
             let id = c["id"].as_str().unwrap();
-            let file = self.tmp.path().join(format!("{id}.pem"));
+            let file = self.ca.tmp.path().join(format!("{id}.pem"));
             let export = self.run(
                 &["export-cert", id, "--out", file.to_str().unwrap(), "--pem"],
                 "",
@@ -188,7 +87,7 @@ impl World {
                 .args(["verify", "-CAfile"])
                 .arg(self.root())
                 .arg("-untrusted")
-                .arg(self.dir.join("issuing.pem"))
+                .arg(self.ca.dir.join("issuing.pem"))
                 .arg(&file)
                 .output()
                 .unwrap();
@@ -199,19 +98,19 @@ impl World {
 
 #[test]
 fn upgrade_from_the_command_line_through_pcscd() {
-    let world = World::start(KARIN);
-    let (env, tmp) = (&world.env, &world.tmp);
+    let world = Setup::start(HOLDER);
+    let (env, tmp) = (&world.env, &world.ca.tmp);
     let root = world.root();
     let up = world.run(
         &[
             "upgrade",
             "--ca",
-            &world.url,
+            &world.ca.url,
             "--ca-root",
             root.to_str().unwrap(),
             "--pin-stdin",
         ],
-        &world.pins(KARIN),
+        &world.pins(HOLDER),
     );
     let out = text(&up);
     assert!(up.status.success(), "{out}");
@@ -283,7 +182,7 @@ fn upgrade_from_the_command_line_through_pcscd() {
 /// each new certificate verifies with OpenSSL; a second run has nothing to do.
 #[test]
 fn renew_from_the_command_line_through_pcscd() {
-    let world = World::start(RENEWAL_DUE);
+    let world = Setup::start(RENEWAL_DUE);
     let before = world.run(&["check-expiry", "--json"], "");
     assert_eq!(before.status.code(), Some(10), "{}", text(&before));
     let v: serde_json::Value = serde_json::from_slice(&before.stdout).unwrap();
@@ -304,7 +203,7 @@ fn renew_from_the_command_line_through_pcscd() {
     let args = [
         "renew",
         "--ca",
-        &world.url,
+        &world.ca.url,
         "--ca-root",
         root.to_str().unwrap(),
         "--pin-stdin",
@@ -343,8 +242,8 @@ fn renew_from_the_command_line_through_pcscd() {
 /// card signs. The codes go in once, on stdin: a second prompt would find nothing to read.
 #[test]
 fn upgrade_at_a_real_cards_pace_while_the_ca_closes_idle_connections() {
-    let world = World::start_with(
-        KARIN,
+    let world = Setup::start_with(
+        HOLDER,
         Serve {
             ca_args: &["--idle-close-after", "2", "--no-tls-resumption"],
             // Seed 71 draws keys of 4.1, 4.2, 3.0 and 3.0 s: real, and at the short end so CI
@@ -358,12 +257,12 @@ fn upgrade_at_a_real_cards_pace_while_the_ca_closes_idle_connections() {
         &[
             "upgrade",
             "--ca",
-            &world.url,
+            &world.ca.url,
             "--ca-root",
             root.to_str().unwrap(),
             "--pin-stdin",
         ],
-        &world.pins(KARIN),
+        &world.pins(HOLDER),
     );
     let out = text(&up);
     assert!(up.status.success(), "{out}");
@@ -373,7 +272,7 @@ fn upgrade_at_a_real_cards_pace_while_the_ca_closes_idle_connections() {
 
     // The CA did close idle connections under the upgrade, and the card signed a full
     // handshake on more than one connection.
-    let log = std::fs::read_to_string(world.tmp.path().join("ca-mock.log")).unwrap();
+    let log = std::fs::read_to_string(world.ca.tmp.path().join("ca-mock.log")).unwrap();
     assert!(
         log.contains("idle for 2 s; connection closed"),
         "no idle close:\n{log}"

@@ -6,48 +6,44 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::path::Path;
+use std::sync::OnceLock;
+use std::sync::atomic::Ordering;
 
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 
-use siths_upgrade::ca::mock::{MockHandle, start};
-use siths_upgrade::card::{
-    Card, CardError, CardOverview, CardSource, KeySlot, PinKind, PinStatus, PublicKey, SecretCode,
-    SignatureScheme, share,
-};
+use siths_upgrade::card::{Card, CardOverview, SecretCode, share};
 use siths_upgrade::gui::app::SithsApp;
 use siths_upgrade::gui::protocol::CaSettings;
 use siths_upgrade::gui::settings::Settings;
 use siths_upgrade::gui::worker::{Mode, Notifier, Worker};
 use siths_upgrade::pkcs11::Pkcs11Card;
-use siths_upgrade::transport::TransportError;
 use siths_upgrade::workflow::upgrade::{UpgradeRequest, upgrade};
+use support::persons::HOLDER;
+use support::rig::Rig;
 use support::softhsm::{Codes, MODULE, Model, SoftHsm, codes_of};
+use support::watched_card::WatchedCard;
+use support::world::world;
 
-const KARIN: &str = "TST5565594230-1001";
 /// The card label of each test's token(s).
 const PULLED: &str = "Pulled card";
 const WINDOW: &str = "Window card";
 const CHOSEN: &str = "Chosen card";
 
-struct World {
-    _tmp: tempfile::TempDir,
-    ca: PathBuf,
+/// The SoftHSM2 tokens of this binary, made from the holder's card of the CA world.
+struct Tokens {
     hsm: SoftHsm,
     codes: Codes,
 }
 
-fn world() -> &'static World {
-    static WORLD: OnceLock<World> = OnceLock::new();
-    WORLD.get_or_init(|| {
-        let tmp = tempfile::tempdir().unwrap();
-        let ca = tmp.path().join("ca");
-        siths_upgrade::ca::mock::init(&ca).unwrap();
-        let state = ca.join("cards").join(format!("{KARIN}.json"));
+fn tokens() -> &'static Tokens {
+    static TOKENS: OnceLock<Tokens> = OnceLock::new();
+    TOKENS.get_or_init(|| {
+        let state = world()
+            .join("cards")
+            .join(format!("{}.json", HOLDER.hsa_id));
         let codes = codes_of(&state);
         let hsm = SoftHsm::new();
         hsm.load_card_as(&state, &codes, Model::TokenPerPin, PULLED);
@@ -59,108 +55,8 @@ fn world() -> &'static World {
         hsm.load_card_as(&state, &single, Model::SingleToken, WINDOW);
         hsm.load_card_as(&state, &single, Model::SingleToken, CHOSEN);
         hsm.use_here();
-        World {
-            _tmp: tmp,
-            ca,
-            hsm,
-            codes,
-        }
+        Tokens { hsm, codes }
     })
-}
-
-/// A CA of the test's own on a copy of the world.
-fn own_ca() -> (tempfile::TempDir, MockHandle, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("ca");
-    support::files::copy_dir(&world().ca, &dir);
-    let mock = start(&dir, "127.0.0.1:0").unwrap();
-    let root = dir.join("root.pem");
-    (tmp, mock, root)
-}
-
-/// The card, until the test pulls it: then every operation finds it gone, as a card taken out
-/// of its reader, and the middleware's sessions are closed.
-struct Pullable {
-    card: Option<Pkcs11Card>,
-    source: CardSource,
-    pulled: Arc<AtomicBool>,
-}
-
-impl Pullable {
-    fn card(&mut self) -> Result<&mut Pkcs11Card, CardError> {
-        if self.pulled.load(Ordering::SeqCst) {
-            self.card = None;
-        }
-        self.card
-            .as_mut()
-            .ok_or(CardError::Transport(TransportError::CardRemoved))
-    }
-}
-
-impl Card for Pullable {
-    fn source(&self) -> CardSource {
-        self.source.clone()
-    }
-    fn overview(&mut self) -> Result<CardOverview, CardError> {
-        self.card()?.overview()
-    }
-    fn pin_statuses(&mut self, kinds: &[PinKind]) -> Result<Vec<PinStatus>, CardError> {
-        self.card()?.pin_statuses(kinds)
-    }
-    fn verify_pin(&mut self, kind: PinKind, code: &SecretCode) -> Result<(), CardError> {
-        self.card()?.verify_pin(kind, code)
-    }
-    fn authorize(&mut self, slot: KeySlot, code: &SecretCode) -> Result<(), CardError> {
-        self.card()?.authorize(slot, code)
-    }
-    fn change_pin(
-        &mut self,
-        kind: PinKind,
-        old: &SecretCode,
-        new: &SecretCode,
-    ) -> Result<(), CardError> {
-        self.card()?.change_pin(kind, old, new)
-    }
-    fn unblock_pin(
-        &mut self,
-        kind: PinKind,
-        puk: &SecretCode,
-        new: &SecretCode,
-    ) -> Result<(), CardError> {
-        self.card()?.unblock_pin(kind, puk, new)
-    }
-    fn read_public_key(&mut self, slot: KeySlot) -> Result<Option<PublicKey>, CardError> {
-        self.card()?.read_public_key(slot)
-    }
-    fn generate_key(&mut self, slot: KeySlot) -> Result<PublicKey, CardError> {
-        self.card()?.generate_key(slot)
-    }
-    fn unfinished_key(
-        &mut self,
-        slot: KeySlot,
-        labels: &[String],
-    ) -> Result<Option<PublicKey>, CardError> {
-        self.card()?.unfinished_key(slot, labels)
-    }
-    fn sign(
-        &mut self,
-        slot: KeySlot,
-        sha256: &[u8; 32],
-        scheme: SignatureScheme,
-    ) -> Result<Vec<u8>, CardError> {
-        self.card()?.sign(slot, sha256, scheme)
-    }
-    fn write_certificate(
-        &mut self,
-        slot: KeySlot,
-        label: &str,
-        cert_der: &[u8],
-    ) -> Result<(), CardError> {
-        self.card()?.write_certificate(slot, label, cert_der)
-    }
-    fn delete_pair(&mut self, slot: KeySlot) -> Result<(), CardError> {
-        self.card()?.delete_pair(slot)
-    }
 }
 
 fn module() -> &'static Path {
@@ -175,12 +71,12 @@ fn ids(overview: &CardOverview) -> Vec<String> {
 
 #[test]
 fn the_upgrade_pulled_at_every_step_boundary_resumes_to_the_same_card() {
-    let w = world();
-    let (_tmp, mock, root) = own_ca();
-    let root_pem = std::fs::read(root).unwrap();
+    let w = tokens();
+    let rig = Rig::new();
+    let root_pem = rig.root_pem.clone();
     let pin1 = SecretCode::pin(w.codes.pin1.clone()).unwrap();
     let pin2 = SecretCode::pin(w.codes.pin2.clone()).unwrap();
-    let url = mock.url();
+    let url = rig.url();
     let request = UpgradeRequest {
         ca_url: &url,
         ca_root_pem: &root_pem,
@@ -189,13 +85,9 @@ fn the_upgrade_pulled_at_every_step_boundary_resumes_to_the_same_card() {
     };
     let total = 20;
     for step in 1..total {
-        let card = Pkcs11Card::open(module(), Some(PULLED)).unwrap();
-        let pulled = Arc::new(AtomicBool::new(false));
-        let shared = share(Pullable {
-            source: card.source(),
-            card: Some(card),
-            pulled: pulled.clone(),
-        });
+        let card = WatchedCard::new(Pkcs11Card::open(module(), Some(PULLED)).unwrap());
+        let pulled = card.pull_switch();
+        let shared = share(card);
         let result = upgrade(&shared, &request, &mut |p| {
             if p.done >= step {
                 pulled.store(true, Ordering::SeqCst);
@@ -254,16 +146,16 @@ fn type_into(harness: &mut Harness<'static, SithsApp>, field: &str, text: &str) 
 
 #[test]
 fn the_window_reads_and_upgrades_a_pkcs11_token() {
-    let w = world();
-    let (_tmp, mock, root) = own_ca();
+    let w = tokens();
+    let rig = Rig::new();
     let notifier = Notifier::default();
     let worker = Worker::spawn(
         Mode::Pkcs11 {
             module: "softhsm".into(),
             token: Some(WINDOW.into()),
             ca: CaSettings {
-                url: mock.url(),
-                root_pem: Some(root),
+                url: rig.url(),
+                root_pem: Some(rig.dir.root_pem()),
             },
         },
         notifier.clone(),
@@ -275,10 +167,10 @@ fn the_window_reads_and_upgrades_a_pkcs11_token() {
         .build_ui_state(|ui, app: &mut SithsApp| app.show(ui), app);
 
     // The overview: the holder, the legacy pair, how the card is reached, honest tries.
-    support::window::wait_for_text(&mut harness, "Karin");
+    support::window::wait_for_text(&mut harness, HOLDER.given_name());
     let has =
         |h: &Harness<'static, SithsApp>, t: &str| h.query_all_by_label_contains(t).next().is_some();
-    assert!(has(&harness, "TST5565594230-1001"));
+    assert!(has(&harness, HOLDER.hsa_id));
     assert!(has(&harness, "Kortet nås via"));
     assert!(has(&harness, "PKCS#11"));
     assert!(has(&harness, WINDOW));
@@ -309,7 +201,7 @@ fn the_window_reads_and_upgrades_a_pkcs11_token() {
 
 #[test]
 fn several_cards_are_a_question_and_the_choice_is_remembered_by_card_number() {
-    let _w = world();
+    let _w = tokens();
     let dir = tempfile::tempdir().unwrap();
     let settings_path = dir.path().join("settings.json");
     let settings = Settings {
@@ -333,7 +225,7 @@ fn several_cards_are_a_question_and_the_choice_is_remembered_by_card_number() {
     support::window::wait_for_text(&mut harness, "Datorn ser flera SITHS-kort");
     assert!(has(&harness, "Valet sparas"));
     assert!(
-        !has(&harness, "Karin"),
+        !has(&harness, HOLDER.given_name()),
         "no card was opened before the choice"
     );
     for label in [PULLED, WINDOW, CHOSEN] {
@@ -354,7 +246,7 @@ fn several_cards_are_a_question_and_the_choice_is_remembered_by_card_number() {
     harness.run_ok();
 
     // The chosen card opens, named on the status line.
-    support::window::wait_for_text(&mut harness, "Karin");
+    support::window::wait_for_text(&mut harness, HOLDER.given_name());
     assert!(has(&harness, CHOSEN));
     assert!(!has(&harness, "Datorn ser flera SITHS-kort"));
 
@@ -370,7 +262,7 @@ fn several_cards_are_a_question_and_the_choice_is_remembered_by_card_number() {
     // The next start opens that card without asking again.
     drop(harness);
     let mut again = window(saved);
-    support::window::wait_for_text(&mut again, "Karin");
+    support::window::wait_for_text(&mut again, HOLDER.given_name());
     assert!(has(&again, CHOSEN));
     assert!(!has(&again, "Datorn ser flera SITHS-kort"));
 }

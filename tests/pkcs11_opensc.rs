@@ -4,64 +4,32 @@
 
 mod support;
 
-use std::path::PathBuf;
-use std::process::{Child, Output};
+use std::process::Output;
 
 use serde_json::Value;
-use support::pcscd::Pcscd;
+use support::cli::text;
+use support::served::ServedCard;
 
-struct Rig {
-    pcscd: Pcscd,
-    dir: tempfile::TempDir,
-    server: Option<Child>,
+/// A served card as OpenSC's PKCS#11 module sees it, with the site's opensc.conf.
+fn served_card() -> ServedCard {
+    let mut card = ServedCard::new();
+    // OpenSC binds our card only through its default driver, which opensc.conf enables;
+    // its PKCS#11 module unblocks a PIN with the PUK (C_Login as SO, C_InitPIN) only when
+    // opensc.conf says so. Both are a site's settings; the card is unchanged.
+    let conf = card.dir.path().join("opensc.conf");
+    std::fs::write(
+        &conf,
+        "app default {\n    enable_default_driver = true;\n}\n\
+         app opensc-pkcs11 {\n    pkcs11 {\n        user_pin_unblock_style = init_pin_in_so_session;\n    }\n}\n",
+    )
+    .unwrap();
+    card.set_env("OPENSC_CONF", &conf.display().to_string());
+    card.serve();
+    card
 }
 
-impl Rig {
-    fn new() -> Rig {
-        let pcscd = Pcscd::start();
-        let dir = tempfile::tempdir().unwrap();
-        // OpenSC binds our card only through its default driver, which opensc.conf enables;
-        // its PKCS#11 module unblocks a PIN with the PUK (C_Login as SO, C_InitPIN) only when
-        // opensc.conf says so. Both are a site's settings; the card is unchanged.
-        std::fs::write(
-            dir.path().join("opensc.conf"),
-            "app default {\n    enable_default_driver = true;\n}\n\
-             app opensc-pkcs11 {\n    pkcs11 {\n        user_pin_unblock_style = init_pin_in_so_session;\n    }\n}\n",
-        )
-        .unwrap();
-        let mut rig = Rig {
-            pcscd,
-            dir,
-            server: None,
-        };
-        let state = rig.state();
-        let out = rig.run(
-            &["virtual-card", "init", "--state", state.to_str().unwrap()],
-            "",
-        );
-        assert!(out.status.success(), "{}", text(&out));
-        rig.server = Some(support::cli::serve_virtual_card(&rig.state(), &rig.pcscd));
-        rig.pcscd.wait_for_card(true);
-        rig
-    }
-
-    fn state(&self) -> PathBuf {
-        self.dir.path().join("card.json")
-    }
-
-    fn env(&self) -> Vec<(String, String)> {
-        let mut env = self.pcscd.env();
-        env.push((
-            "OPENSC_CONF".into(),
-            self.dir.path().join("opensc.conf").display().to_string(),
-        ));
-        env
-    }
-
-    fn run(&self, args: &[&str], stdin: &str) -> Output {
-        support::cli::run(args, stdin, &self.env())
-    }
-
+/// Our CLI through OpenSC's PKCS#11 module.
+impl ServedCard {
     /// The same command through OpenSC's PKCS#11 module, found by its short name.
     fn p11(&self, args: &[&str], stdin: &str) -> Output {
         let mut all = vec!["--pkcs11", "opensc"];
@@ -73,19 +41,6 @@ impl Rig {
         assert!(out.status.success(), "{}", text(&out));
         serde_json::from_slice(&out.stdout).unwrap()
     }
-}
-
-impl Drop for Rig {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.server.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr)
 }
 
 /// What both backends must agree on for one certificate.
@@ -110,7 +65,7 @@ fn certs(v: &Value) -> Vec<(String, String, String, String, String)> {
 
 #[test]
 fn opensc_pkcs11_sees_what_the_apdu_backend_sees() {
-    let rig = Rig::new();
+    let rig = served_card();
     let apdu = rig.json(rig.run(&["status", "--json"], ""));
     let p11 = rig.json(rig.p11(&["status", "--json"], ""));
     assert_eq!(apdu["source"]["backend"], "pcsc", "{apdu}");
@@ -138,7 +93,7 @@ fn opensc_pkcs11_sees_what_the_apdu_backend_sees() {
 
 #[test]
 fn pins_through_opensc_pkcs11_are_counted_by_the_card() {
-    let rig = Rig::new();
+    let rig = served_card();
     let ok = rig.p11(&["verify-pin", "--pin-stdin"], "135790\n");
     assert!(ok.status.success(), "{}", text(&ok));
 

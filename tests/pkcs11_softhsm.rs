@@ -4,93 +4,32 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
-use support::cli::{BIN, run};
+use support::cli::{run, text};
+use support::persons::{HOLDER, Person, RENEWAL_DUE};
+use support::served::ServedCa;
 use support::softhsm::{CARD_LABEL, Codes, MODULE, Model, SoftHsm, codes_of};
 
-const KARIN: &str = "TST5565594230-1001";
-/// Upgraded, its four certificates in their last 30 days: the CA renews them.
-const RENEWAL_DUE: &str = "TST5565594230-1013";
-
-/// One CA world per test binary: `ca-mock init` takes seconds.
-fn world() -> &'static Path {
-    static WORLD: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    let (_, dir) = WORLD.get_or_init(|| {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("ca");
-        let init = run(
-            &["ca-mock", "init", "--dir", dir.to_str().unwrap()],
-            "",
-            &[],
-        );
-        assert!(init.status.success(), "{}", text(&init));
-        (tmp, dir)
-    });
-    dir
-}
-
-fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr)
-}
-
-/// `ca-mock serve` on a copy of the world, a SoftHSM2 token made from Karin's card, and the
-/// environment the CLI needs to see both.
-struct Rig {
-    _tmp: tempfile::TempDir,
-    ca: PathBuf,
+/// `ca-mock serve` on a copy of the world, a SoftHSM2 token made from a person's card of that
+/// copy, and the environment the CLI needs to see both.
+struct SoftHsmCard {
+    ca: ServedCa,
     hsm: SoftHsm,
-    serve: Child,
-    url: String,
     codes: Codes,
     model: Model,
 }
 
-impl Drop for Rig {
-    fn drop(&mut self) {
-        let _ = self.serve.kill();
-        let _ = self.serve.wait();
-    }
-}
-
-impl Rig {
-    fn new(model: Model) -> Rig {
-        Rig::with_card_of(model, KARIN)
+impl SoftHsmCard {
+    /// A token made from the holder's card.
+    fn new(model: Model) -> SoftHsmCard {
+        SoftHsmCard::with_card_of(model, HOLDER)
     }
 
     /// A token made from `person`'s card of the CA world.
-    fn with_card_of(model: Model, person: &str) -> Rig {
-        let tmp = tempfile::tempdir().unwrap();
-        let ca = tmp.path().join("ca");
-        support::files::copy_dir(world(), &ca);
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let listen = format!("127.0.0.1:{port}");
-        let serve = Command::new(BIN)
-            .args([
-                "ca-mock",
-                "serve",
-                "--dir",
-                ca.to_str().unwrap(),
-                "--listen",
-            ])
-            .arg(&listen)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let limit = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(&listen).is_err() {
-            assert!(Instant::now() < limit, "ca-mock serve never listened");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let state = ca.join("cards").join(format!("{person}.json"));
+    fn with_card_of(model: Model, person: Person) -> SoftHsmCard {
+        let ca = ServedCa::start();
+        let state = ca.card_state(person);
         let mut codes = codes_of(&state);
         if model == Model::SingleToken {
             // SoftHSM2 checks a context-specific login against the user PIN.
@@ -98,12 +37,9 @@ impl Rig {
         }
         let hsm = SoftHsm::new();
         hsm.load_card(&state, &codes, model);
-        Rig {
-            _tmp: tmp,
+        SoftHsmCard {
             ca,
             hsm,
-            serve,
-            url: format!("https://{listen}"),
             codes,
             model,
         }
@@ -121,9 +57,9 @@ impl Rig {
             MODULE,
             "upgrade",
             "--ca",
-            &self.url,
+            &self.ca.url,
             "--ca-root",
-            self.ca.join("root.pem").to_str().unwrap(),
+            self.ca.root().to_str().unwrap(),
             "--pin-stdin",
         ]
         .map(str::to_string)
@@ -204,9 +140,9 @@ impl Rig {
             assert!(export.status.success(), "{}", text(&export));
             let verify = Command::new("openssl")
                 .args(["verify", "-CAfile"])
-                .arg(self.ca.join("root.pem"))
+                .arg(self.ca.root())
                 .arg("-untrusted")
-                .arg(self.ca.join("issuing.pem"))
+                .arg(self.ca.dir.join("issuing.pem"))
                 .arg(&file)
                 .output()
                 .unwrap();
@@ -216,7 +152,7 @@ impl Rig {
 }
 
 fn upgrade_on(model: Model) {
-    let rig = Rig::new(model);
+    let rig = SoftHsmCard::new(model);
 
     // Before: the legacy pair, read through the module, and the module and token named.
     let before = rig.status();
@@ -229,7 +165,7 @@ fn upgrade_on(model: Model) {
             .contains(CARD_LABEL),
         "{before}"
     );
-    assert_eq!(before["holder"]["hsa_id"], KARIN, "{before}");
+    assert_eq!(before["holder"]["hsa_id"], HOLDER.hsa_id, "{before}");
     let ids: Vec<&str> = before["certificates"]
         .as_array()
         .unwrap()
@@ -275,7 +211,7 @@ fn upgrade_through_pkcs11_with_one_token_and_always_authenticate_signing_keys() 
 
 /// Run the upgrade and have it end abruptly (no clean-up, as a kill) right after it reports
 /// `step`; true if it finished before that.
-fn upgrade_killed_after(rig: &Rig, step: usize) -> bool {
+fn upgrade_killed_after(rig: &SoftHsmCard, step: usize) -> bool {
     let args = rig.upgrade_args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut env = rig.hsm.env();
@@ -297,7 +233,7 @@ fn upgrade_killed_after(rig: &Rig, step: usize) -> bool {
 
 #[test]
 fn an_upgrade_killed_at_every_step_resumes_to_the_same_card() {
-    let rig = Rig::new(Model::TokenPerPin);
+    let rig = SoftHsmCard::new(Model::TokenPerPin);
     // 3 + 3 per profile + 4 proofs + 1 removal, as the workflow counts them.
     let total = 3 + 3 * 4 + 4 + 1;
     for step in 1..total {
@@ -335,7 +271,7 @@ fn an_upgrade_killed_at_every_step_resumes_to_the_same_card() {
 
 #[test]
 fn pins_and_the_puk_through_pkcs11() {
-    let rig = Rig::new(Model::TokenPerPin);
+    let rig = SoftHsmCard::new(Model::TokenPerPin);
     let c = &rig.codes;
 
     // A typo is caught before the token sees it.
@@ -410,7 +346,7 @@ fn pins_and_the_puk_through_pkcs11() {
 
 #[test]
 fn pin2_on_a_single_token_is_the_middlewares_and_says_so() {
-    let rig = Rig::new(Model::SingleToken);
+    let rig = SoftHsmCard::new(Model::SingleToken);
     let status = rig.status();
     assert_eq!(status["pins"]["pin2"]["tries_known"], "unknown", "{status}");
     let change = rig.cli(
@@ -457,12 +393,12 @@ fn a_missing_module_or_an_empty_one_says_what_to_do() {
 }
 
 /// The token that holds the PIN1 objects, and its PIN.
-fn auth_token(rig: &Rig) -> (String, String) {
+fn auth_token(rig: &SoftHsmCard) -> (String, String) {
     rig.logins().into_iter().next().unwrap()
 }
 
 fn foreign_pair_survives(model: Model) {
-    let rig = Rig::new(model);
+    let rig = SoftHsmCard::new(model);
     let (token, pin) = auth_token(&rig);
     let foreign = rig.hsm.add_foreign_pair(&token, &pin, "4142");
     assert_eq!(
@@ -497,7 +433,7 @@ fn foreign_pair_survives(model: Model) {
 }
 
 fn foreign_pair_survives_the_renewal(model: Model) {
-    let rig = Rig::with_card_of(model, RENEWAL_DUE);
+    let rig = SoftHsmCard::with_card_of(model, RENEWAL_DUE);
     let (token, pin) = auth_token(&rig);
     let foreign = rig.hsm.add_foreign_pair(&token, &pin, "4142");
     let ids = token_ids(&rig);
@@ -533,12 +469,12 @@ const FOREIGN_OBJECTS: [&str; 3] = [
 ];
 
 /// The CKA_IDs of the token's certificates, in order.
-fn token_ids(rig: &Rig) -> Vec<String> {
+fn token_ids(rig: &SoftHsmCard) -> Vec<String> {
     rig.serials().into_iter().map(|(id, _)| id).collect()
 }
 
 /// The holder's certificate under `4142` is the one put there, byte for byte.
-fn assert_same_certificate(rig: &Rig, foreign: &[u8]) {
+fn assert_same_certificate(rig: &SoftHsmCard, foreign: &[u8]) {
     let exported = rig.cli(&["certs", "--json"], "");
     let v: serde_json::Value = serde_json::from_slice(&exported.stdout).unwrap();
     let sha = v["certificates"]
@@ -576,8 +512,8 @@ fn a_foreign_decryption_pair_survives_upgrade_and_renewal_on_one_token() {
 
 #[test]
 fn two_siths_cards_give_a_question_not_a_silent_choice() {
-    let rig = Rig::new(Model::SingleToken);
-    let state = rig.ca.join("cards").join(format!("{KARIN}.json"));
+    let rig = SoftHsmCard::new(Model::SingleToken);
+    let state = rig.ca.card_state(HOLDER);
     rig.hsm
         .load_card_as(&state, &rig.codes, Model::SingleToken, "Reservkort SITHS");
     rig.hsm.add_empty_token("Kryptotoken", "123456", "12345678");
@@ -626,7 +562,7 @@ fn two_siths_cards_give_a_question_not_a_silent_choice() {
 
 #[test]
 fn one_siths_card_beside_another_token_is_used_and_named() {
-    let rig = Rig::new(Model::SingleToken);
+    let rig = SoftHsmCard::new(Model::SingleToken);
     rig.hsm.add_empty_token("Kryptotoken", "123456", "12345678");
     let status = rig.status();
     assert_eq!(status["source"]["token"], CARD_LABEL, "{status}");

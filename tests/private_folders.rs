@@ -15,6 +15,7 @@ use std::process::Output;
 
 use siths_upgrade::audit::{Action, AuditLog, Outcome, Record};
 use support::cli::run_with_only;
+use support::persons::{HOLDER, OPERATOR};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -22,9 +23,9 @@ fn text(bytes: &[u8]) -> String {
 
 fn record() -> Record {
     Record {
-        operator: "TST5565594230-1007".into(),
+        operator: OPERATOR.hsa_id.into(),
         card_serial: "9752269000001001".into(),
-        customer: "TST5565594230-1001".into(),
+        customer: HOLDER.hsa_id.into(),
         action: Action::IdentityCheck,
         outcome: Outcome::Done,
         detail: "document: passport".into(),

@@ -3,12 +3,10 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use siths_upgrade::ca::Profile;
-use siths_upgrade::ca::mock::{MockDir, MockHandle, start};
+use siths_upgrade::ca::mock::start;
 use siths_upgrade::card::{CardError, PinKind, SecretCode, SithsCard};
 use siths_upgrade::pki::CertInfo;
 use siths_upgrade::virtual_card::memory::MemoryTransport;
@@ -18,106 +16,20 @@ use siths_upgrade::workflow::progress::{Progress, Step};
 use siths_upgrade::workflow::renew::{RenewRequest, RenewSummary, renew};
 use siths_upgrade::workflow::upgrade::{UpgradeRequest, upgrade};
 
-const KARIN: &str = "TST5565594230-1001";
-const SAMORDNING: &str = "TST5565594230-1003";
-const NOT_ALLOWED: &str = "TST5565594230-1006";
-/// Upgraded, with four certificates that expire in 20 days.
-const RENEWAL_DUE: &str = "TST5565594230-1013";
+use support::persons::{HOLDER, NOT_ALLOWED, OPERATOR, OTHER_HOLDER, RENEWAL_DUE, SAMORDNING};
+use support::rig::Rig;
+use support::world::world;
 
-/// One CA world per test binary: `ca-mock init` takes seconds (RSA-4096 root, a card per person).
-fn world() -> &'static Path {
-    static WORLD: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    let (_, dir) = WORLD.get_or_init(|| {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("ca");
-        siths_upgrade::ca::mock::init(&dir).unwrap();
-        (tmp, dir)
-    });
-    dir
-}
-
-/// A CA of its own (store, config) and a fresh copy of a person's pre-upgrade card.
-struct Rig {
-    _tmp: tempfile::TempDir,
-    dir: MockDir,
-    mock: Option<MockHandle>,
-    vcard: virtual_card::SharedCard,
-    root_pem: Vec<u8>,
-    pin1: String,
-    pin2: String,
-}
-
+/// What the upgrade and renewal tests do with a rig: run the workflows with the holder's codes,
+/// and read back what the card and the CA hold.
 impl Rig {
-    fn new(hsa_id: &str) -> Rig {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("ca");
-        support::files::copy_dir(world(), &path);
-        let dir = MockDir::new(&path);
-        let mock = start(dir.path(), "127.0.0.1:0").unwrap();
-        let vcard = virtual_card::share(VirtualCard::open(dir.card_state(hsa_id)).unwrap());
-        let root_pem = std::fs::read(dir.root_pem()).unwrap();
-        // The person's code letter.
-        let pins = std::fs::read_to_string(dir.card_pins(hsa_id)).unwrap();
-        let code = |key: &str| {
-            pins.lines()
-                .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
-                .unwrap()
-                .trim()
-                .to_string()
-        };
-        Rig {
-            _tmp: tmp,
-            dir,
-            mock: Some(mock),
-            vcard,
-            root_pem,
-            pin1: code("PIN1"),
-            pin2: code("PIN2"),
-        }
-    }
-
-    /// The person's pre-upgrade card and the CA's store as `ca-mock init` made them.
-    fn fresh_card_and_store(&mut self, hsa_id: &str) {
-        if let Some(mock) = self.mock.take() {
-            mock.stop();
-        }
-        for suffix in ["", "-wal", "-shm"] {
-            let name = format!("store.sqlite{suffix}");
-            let _ = std::fs::remove_file(self.dir.path().join(&name));
-            let pristine = world().join(&name);
-            if pristine.exists() {
-                std::fs::copy(pristine, self.dir.path().join(&name)).unwrap();
-            }
-        }
-        self.mock = Some(start(self.dir.path(), "127.0.0.1:0").unwrap());
-        let state = self.dir.card_state(hsa_id);
-        std::fs::copy(world().join("cards").join(format!("{hsa_id}.json")), &state).unwrap();
-        *virtual_card::lock(&self.vcard) = VirtualCard::open(&state).unwrap();
-    }
-
-    fn url(&self) -> String {
-        self.mock.as_ref().unwrap().url()
-    }
-
-    /// A new connection to the card, as after putting it back in.
-    fn card(&self) -> siths_upgrade::card::SharedCard {
-        self.try_card().unwrap()
-    }
-
-    fn try_card(&self) -> Result<siths_upgrade::card::SharedCard, CardError> {
-        let transport = MemoryTransport::connect(self.vcard.clone())?;
-        Ok(siths_upgrade::card::share(SithsCard::open(Box::new(
-            transport,
-        ))?))
-    }
-
     fn upgrade_with(
         &self,
         pin1: &str,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<siths_upgrade::workflow::upgrade::UpgradeSummary, WorkflowError> {
         let pin1 = SecretCode::pin(pin1.into()).unwrap();
-        let pin2 = SecretCode::pin(self.pin2.clone()).unwrap();
+        let pin2 = SecretCode::pin(self.holder().pin2.clone()).unwrap();
         let url = self.url();
         upgrade(
             &self.try_card()?,
@@ -132,7 +44,7 @@ impl Rig {
     }
 
     fn upgrade(&self) -> Result<siths_upgrade::workflow::upgrade::UpgradeSummary, WorkflowError> {
-        self.upgrade_with(&self.pin1.clone(), &mut |_| {})
+        self.upgrade_with(&self.holder().pin1.clone(), &mut |_| {})
     }
 
     fn renew_with(
@@ -140,8 +52,8 @@ impl Rig {
         only: &[siths_upgrade::ca::IdentityKind],
         progress: &mut dyn FnMut(Progress),
     ) -> Result<RenewSummary, WorkflowError> {
-        let pin1 = SecretCode::pin(self.pin1.clone()).unwrap();
-        let pin2 = SecretCode::pin(self.pin2.clone()).unwrap();
+        let pin1 = SecretCode::pin(self.holder().pin1.clone()).unwrap();
+        let pin2 = SecretCode::pin(self.holder().pin2.clone()).unwrap();
         let url = self.url();
         renew(
             &self.try_card()?,
@@ -208,7 +120,7 @@ impl Rig {
     }
 
     fn stored(&self, hsa_id: &str) -> Vec<CertInfo> {
-        self.mock
+        self.server
             .as_ref()
             .unwrap()
             .certificates_for(hsa_id)
@@ -281,7 +193,7 @@ fn pem(der: &[u8]) -> String {
 
 #[test]
 fn full_upgrade_leaves_both_pairs_and_no_legacy() {
-    let rig = Rig::new(KARIN);
+    let rig = Rig::holding(HOLDER);
     let mut steps = Vec::new();
     let summary = rig.upgrade_with("135790", &mut |p| steps.push(p)).unwrap();
     assert_eq!(summary.written.len(), 4);
@@ -289,8 +201,8 @@ fn full_upgrade_leaves_both_pairs_and_no_legacy() {
         summary.removed_slots,
         [1, 5].map(|n| siths_upgrade::card::KeySlot::new(n).unwrap())
     );
-    rig.assert_upgraded(KARIN);
-    assert_eq!(rig.stored(KARIN).len(), 4);
+    rig.assert_upgraded(HOLDER.hsa_id);
+    assert_eq!(rig.stored(HOLDER.hsa_id).len(), 4);
     // Progress counts up to its total and ends with Done.
     let last = steps.last().unwrap();
     assert_eq!((last.step.clone(), last.done), (Step::Done, last.total));
@@ -312,8 +224,8 @@ fn full_upgrade_leaves_both_pairs_and_no_legacy() {
                 .to_string()
         })
         .collect();
-    assert!(identities.contains(&KARIN.to_string()));
-    assert!(identities.contains(&"198102179804".to_string()));
+    assert!(identities.contains(&HOLDER.hsa_id.to_string()));
+    assert!(identities.contains(&HOLDER.personnummer.to_string()));
     for c in &o.certificates {
         let file = rig.dir.path().join(format!("{}.pem", c.id_hex()));
         std::fs::write(&file, pem(&c.der)).unwrap();
@@ -333,16 +245,16 @@ fn full_upgrade_leaves_both_pairs_and_no_legacy() {
     // Running it again changes nothing and asks the CA for nothing new.
     let again = rig.upgrade().unwrap();
     assert!(again.written.is_empty() && again.removed_slots.is_empty());
-    assert_eq!(rig.stored(KARIN).len(), 4);
+    assert_eq!(rig.stored(HOLDER.hsa_id).len(), 4);
 }
 
 #[test]
 fn pulled_before_any_apdu_the_upgrade_resumes_to_the_same_end() {
     // Count the APDUs of one whole upgrade, then pull the card before each of them in turn.
-    let rig = Rig::new(KARIN);
-    let before = virtual_card::lock(&rig.vcard).command_count();
+    let rig = Rig::holding(HOLDER);
+    let before = virtual_card::lock(&rig.holder().vcard).command_count();
     rig.upgrade().unwrap();
-    let apdus = (virtual_card::lock(&rig.vcard).command_count() - before) as u32;
+    let apdus = (virtual_card::lock(&rig.holder().vcard).command_count() - before) as u32;
     assert!(apdus > 50, "{apdus}");
     drop(rig);
 
@@ -350,20 +262,20 @@ fn pulled_before_any_apdu_the_upgrade_resumes_to_the_same_end() {
     std::thread::scope(|scope| {
         for worker in 0..2u32 {
             scope.spawn(move || {
-                let mut rig = Rig::new(KARIN);
+                let mut rig = Rig::holding(HOLDER);
                 for n in (worker..apdus).step_by(2) {
-                    rig.fresh_card_and_store(KARIN);
-                    virtual_card::lock(&rig.vcard).pull_after(n);
+                    rig.fresh_card_and_store();
+                    virtual_card::lock(&rig.holder().vcard).pull_after(n);
                     assert!(
                         rig.upgrade().is_err(),
                         "pulled after {n} APDUs, the upgrade cannot finish"
                     );
-                    virtual_card::lock(&rig.vcard).insert();
+                    virtual_card::lock(&rig.holder().vcard).insert();
                     rig.upgrade()
                         .unwrap_or_else(|e| panic!("resume after a pull at APDU {n}: {e}"));
-                    rig.assert_upgraded(KARIN);
+                    rig.assert_upgraded(HOLDER.hsa_id);
                     assert_eq!(
-                        rig.stored(KARIN).len(),
+                        rig.stored(HOLDER.hsa_id).len(),
                         4,
                         "pull at {n}: the CA issued exactly four certificates for this card"
                     );
@@ -375,8 +287,8 @@ fn pulled_before_any_apdu_the_upgrade_resumes_to_the_same_end() {
 
 #[test]
 fn ca_gone_mid_upgrade_is_a_clear_error_and_resumable() {
-    let mut rig = Rig::new(KARIN);
-    let mock = rig.mock.take().unwrap();
+    let mut rig = Rig::holding(HOLDER);
+    let mock = rig.server.take().unwrap();
     let url = mock.url();
     let mut mock = Some(mock);
     let pin1 = SecretCode::pin("135790".into()).unwrap();
@@ -411,14 +323,14 @@ fn ca_gone_mid_upgrade_is_a_clear_error_and_resumable() {
             .any(|c| c.slot == siths_upgrade::card::KeySlot::new(1))
     );
     // The CA comes back: the upgrade resumes and finishes.
-    rig.mock = Some(start(rig.dir.path(), "127.0.0.1:0").unwrap());
+    rig.server = Some(start(rig.dir.path(), "127.0.0.1:0").unwrap());
     rig.upgrade().unwrap();
-    rig.assert_upgraded(KARIN);
+    rig.assert_upgraded(HOLDER.hsa_id);
 }
 
 #[test]
 fn wrong_and_blocked_pin_stop_before_anything_changes() {
-    let rig = Rig::new(KARIN);
+    let rig = Rig::holding(HOLDER);
     let e = rig.upgrade_with("000000", &mut |_| {}).unwrap_err();
     assert!(
         matches!(
@@ -438,23 +350,23 @@ fn wrong_and_blocked_pin_stop_before_anything_changes() {
         matches!(e, WorkflowError::Card(CardError::Blocked(PinKind::Pin1))),
         "{e:?}"
     );
-    assert_eq!(rig.stored(KARIN).len(), 0);
+    assert_eq!(rig.stored(HOLDER.hsa_id).len(), 0);
     let o = rig.card().lock().unwrap().overview().unwrap();
     assert_eq!(o.certificates.len(), 2, "the legacy pair only");
 }
 
 #[test]
 fn a_samordningsnummer_holder_gets_no_level_3_personnummer_pair() {
-    let rig = Rig::new(SAMORDNING);
+    let rig = Rig::holding(SAMORDNING);
     let e = rig.upgrade().unwrap_err();
     assert!(matches!(e, WorkflowError::ProfileMissing(_)), "{e:?}");
     assert!(e.to_string().contains("service centre"), "{e}");
-    assert_eq!(rig.stored(SAMORDNING).len(), 0);
+    assert_eq!(rig.stored(SAMORDNING.hsa_id).len(), 0);
 }
 
 #[test]
 fn refused_persons_and_a_passed_deadline_change_nothing() {
-    let rig = Rig::new(NOT_ALLOWED);
+    let rig = Rig::holding(NOT_ALLOWED);
     let e = rig.upgrade().unwrap_err();
     assert!(
         matches!(
@@ -467,10 +379,10 @@ fn refused_persons_and_a_passed_deadline_change_nothing() {
         "{e:?}"
     );
 
-    let mut rig = Rig::new(KARIN);
-    rig.mock.take().unwrap().stop();
+    let mut rig = Rig::holding(HOLDER);
+    rig.server.take().unwrap().stop();
     rig.dir.set_deadline("2020-01-01").unwrap();
-    rig.mock = Some(start(rig.dir.path(), "127.0.0.1:0").unwrap());
+    rig.server = Some(start(rig.dir.path(), "127.0.0.1:0").unwrap());
     let e = rig.upgrade().unwrap_err();
     assert!(
         matches!(
@@ -484,7 +396,7 @@ fn refused_persons_and_a_passed_deadline_change_nothing() {
     );
     let o = rig.card().lock().unwrap().overview().unwrap();
     assert_eq!(o.certificates.len(), 2);
-    assert_eq!(rig.stored(KARIN).len(), 0);
+    assert_eq!(rig.stored(HOLDER.hsa_id).len(), 0);
 }
 
 /// Cancel `rig`'s upgrade right after `step`, then move the deadline into the past and restart
@@ -493,8 +405,8 @@ fn cut_short_then_deadline_passes(rig: &mut Rig, step: Step) {
     use siths_upgrade::workflow::progress::Cancel;
     use siths_upgrade::workflow::upgrade::upgrade_until;
     let cancel = Cancel::default();
-    let pin1 = SecretCode::pin(rig.pin1.clone()).unwrap();
-    let pin2 = SecretCode::pin(rig.pin2.clone()).unwrap();
+    let pin1 = SecretCode::pin(rig.holder().pin1.clone()).unwrap();
+    let pin2 = SecretCode::pin(rig.holder().pin2.clone()).unwrap();
     let url = rig.url();
     let request = UpgradeRequest {
         ca_url: &url,
@@ -509,9 +421,9 @@ fn cut_short_then_deadline_passes(rig: &mut Rig, step: Step) {
     })
     .unwrap_err();
     assert!(matches!(err, WorkflowError::Cancelled), "{err}");
-    rig.mock.take().unwrap().stop();
+    rig.server.take().unwrap().stop();
     rig.dir.set_deadline("2020-01-01").unwrap();
-    rig.mock = Some(start(rig.dir.path(), "127.0.0.1:0").unwrap());
+    rig.server = Some(start(rig.dir.path(), "127.0.0.1:0").unwrap());
 }
 
 /// Review of the CA mock, finding 6, as the holder meets it: an upgrade whose four
@@ -519,14 +431,14 @@ fn cut_short_then_deadline_passes(rig: &mut Rig, step: Step) {
 /// new certificate stops before the card is touched.
 #[test]
 fn an_upgrade_the_ca_issued_before_the_deadline_finishes_after_it() {
-    let mut rig = Rig::new(KARIN);
+    let mut rig = Rig::holding(HOLDER);
     cut_short_then_deadline_passes(&mut rig, Step::Enrol(Profile::PnrSign));
     rig.upgrade()
         .unwrap_or_else(|e| panic!("the resumed upgrade after the deadline: {e}"));
-    rig.assert_upgraded(KARIN);
-    assert_eq!(rig.stored(KARIN).len(), 4);
+    rig.assert_upgraded(HOLDER.hsa_id);
+    assert_eq!(rig.stored(HOLDER.hsa_id).len(), 4);
 
-    let mut rig = Rig::new(KARIN);
+    let mut rig = Rig::holding(HOLDER);
     cut_short_then_deadline_passes(&mut rig, Step::Enrol(Profile::HsaSign));
     let before = rig.card().lock().unwrap().overview().unwrap();
     let e = rig.upgrade().unwrap_err();
@@ -546,13 +458,13 @@ fn an_upgrade_the_ca_issued_before_the_deadline_finishes_after_it() {
         after.certificates.len(),
         "nothing written or removed"
     );
-    assert_eq!(rig.stored(KARIN).len(), 2);
+    assert_eq!(rig.stored(HOLDER.hsa_id).len(), 2);
 }
 
 #[test]
 fn a_certificate_for_another_key_is_refused_and_nothing_is_written() {
-    let rig = Rig::new(KARIN);
-    rig.mock.as_ref().unwrap().misissue_for_other_key(true);
+    let rig = Rig::holding(HOLDER);
+    rig.server.as_ref().unwrap().misissue_for_other_key(true);
     let e = rig.upgrade().unwrap_err();
     assert!(
         matches!(
@@ -574,9 +486,9 @@ fn a_certificate_for_another_key_is_refused_and_nothing_is_written() {
                 || c.slot == siths_upgrade::card::KeySlot::new(5))
     );
     // A working CA later: the upgrade goes through with the key already made.
-    rig.mock.as_ref().unwrap().misissue_for_other_key(false);
+    rig.server.as_ref().unwrap().misissue_for_other_key(false);
     rig.upgrade().unwrap();
-    rig.assert_upgraded(KARIN);
+    rig.assert_upgraded(HOLDER.hsa_id);
 }
 
 #[test]
@@ -585,19 +497,19 @@ fn fetch_existing_puts_back_what_the_ca_issued_when_the_card_holds_the_key() {
     use siths_upgrade::workflow::fit::Fit;
     // An upgrade interrupted right after the CA issued the first certificate: the key is in its
     // slot and the certificate is at the CA, but not on the card.
-    let rig = Rig::new(KARIN);
-    let vcard = rig.vcard.clone();
+    let rig = Rig::holding(HOLDER);
+    let vcard = rig.holder().vcard.clone();
     let e = rig
-        .upgrade_with(&rig.pin1.clone(), &mut |p| {
+        .upgrade_with(&rig.holder().pin1.clone(), &mut |p| {
             if p.step == Step::Enrol(Profile::HsaAuth) {
                 virtual_card::lock(&vcard).pull();
             }
         })
         .unwrap_err();
     assert!(matches!(e, WorkflowError::Card(_)), "{e:?}");
-    virtual_card::lock(&rig.vcard).insert();
+    virtual_card::lock(&rig.holder().vcard).insert();
 
-    let pin1 = SecretCode::pin(rig.pin1.clone()).unwrap();
+    let pin1 = SecretCode::pin(rig.holder().pin1.clone()).unwrap();
     let url = rig.url();
     let request = FetchRequest {
         ca_url: &url,
@@ -622,7 +534,9 @@ fn fetch_existing_puts_back_what_the_ca_issued_when_the_card_holds_the_key() {
     // The same person's other (pre-upgrade) card does not hold that key: it cannot go there.
     let other_state = rig.dir.path().join("other-card.json");
     std::fs::copy(
-        world().join("cards").join(format!("{KARIN}.json")),
+        world()
+            .join("cards")
+            .join(format!("{}.json", HOLDER.hsa_id)),
         &other_state,
     )
     .unwrap();
@@ -639,12 +553,12 @@ fn fetch_existing_puts_back_what_the_ca_issued_when_the_card_holds_the_key() {
 #[test]
 fn a_puk_is_fetched_only_for_a_card_certificate_this_ca_stands_behind() {
     use siths_upgrade::workflow::test_login::{Customer, puk_lookup};
-    const OPERATOR: &str = "TST5565594230-1007";
-    let rig = Rig::new(OPERATOR);
-    let pin1 = SecretCode::pin(rig.pin1.clone()).unwrap();
+    let rig = Rig::holding(OPERATOR);
+    let pin1 = SecretCode::pin(rig.holder().pin1.clone()).unwrap();
     // The customer's genuine authentication certificate, as their card shows it.
     let karin = {
-        let card = virtual_card::share(VirtualCard::open(rig.dir.card_state(KARIN)).unwrap());
+        let card =
+            virtual_card::share(VirtualCard::open(rig.dir.card_state(HOLDER.hsa_id)).unwrap());
         let mut c = SithsCard::open(Box::new(MemoryTransport::connect(card).unwrap())).unwrap();
         let o = siths_upgrade::card::Card::overview(&mut c).unwrap();
         o.certificates
@@ -666,7 +580,7 @@ fn a_puk_is_fetched_only_for_a_card_certificate_this_ca_stands_behind() {
         .dir
         .persons()
         .unwrap()
-        .by_hsa_id(KARIN)
+        .by_hsa_id(HOLDER.hsa_id)
         .unwrap()
         .card_serial
         .clone();
@@ -685,7 +599,7 @@ fn a_puk_is_fetched_only_for_a_card_certificate_this_ca_stands_behind() {
         )
     };
 
-    let puk = lookup(KARIN, &karin).unwrap();
+    let puk = lookup(HOLDER.hsa_id, &karin).unwrap();
     assert_eq!(puk.len(), 8);
     assert_eq!(lookups(), 1);
 
@@ -698,7 +612,7 @@ fn a_puk_is_fetched_only_for_a_card_certificate_this_ca_stands_behind() {
         .issue_person_cert(
             &siths_upgrade::pki::PersonCertRequest {
                 subject: siths_upgrade::pki::PersonName {
-                    serial_number: KARIN.into(),
+                    serial_number: HOLDER.hsa_id.into(),
                     given_name: real.subject.given_name.clone().unwrap_or_default(),
                     surname: real.subject.surname.clone().unwrap_or_default(),
                     common_name: real.subject.common_name.clone().unwrap_or_default(),
@@ -714,43 +628,45 @@ fn a_puk_is_fetched_only_for_a_card_certificate_this_ca_stands_behind() {
             &impostor_ca.info().spki_der,
         )
         .unwrap();
-    let err = lookup(KARIN, &forged).unwrap_err();
+    let err = lookup(HOLDER.hsa_id, &forged).unwrap_err();
     assert!(matches!(err, WorkflowError::CustomerNotTrusted(_)), "{err}");
     assert!(err.to_string().contains("no PUK was fetched"), "{err}");
 
     // Karin's genuine certificate offered for someone else's PUK: refused too.
-    let err = lookup("TST5565594230-1002", &karin).unwrap_err();
+    let err = lookup(OTHER_HOLDER.hsa_id, &karin).unwrap_err();
     assert!(matches!(err, WorkflowError::CustomerNotTrusted(_)), "{err}");
     assert_eq!(lookups(), 1, "the CA logged no lookup for the refused ones");
 }
 
 #[test]
 fn renewal_replaces_every_due_pair_and_then_has_nothing_to_do() {
-    let rig = Rig::new(RENEWAL_DUE);
+    let rig = Rig::holding(RENEWAL_DUE);
     let old = rig.serials();
     let mut steps = Vec::new();
     let summary = rig.renew_with(&[], &mut |p| steps.push(p)).unwrap();
     assert_eq!(summary.renewed.len(), 4);
     assert_eq!(summary.removed_slots.len(), 4);
-    rig.assert_renewed(RENEWAL_DUE, &old);
+    rig.assert_renewed(RENEWAL_DUE.hsa_id, &old);
     let last = steps.last().unwrap();
     assert_eq!((last.step.clone(), last.done), (Step::Done, last.total));
     assert!(steps.windows(2).all(|w| w[0].done <= w[1].done));
     assert!(
-        steps.iter().all(|p| !p.message.contains("197503142387")),
+        steps
+            .iter()
+            .all(|p| !p.message.contains(RENEWAL_DUE.personnummer)),
         "progress never shows the personnummer"
     );
 
     // Nothing is due any more: a second run changes nothing and asks the CA for nothing.
     let again = rig.renew().unwrap();
     assert!(again.renewed.is_empty() && again.removed_slots.is_empty());
-    assert_eq!(rig.stored(RENEWAL_DUE).len(), 8);
+    assert_eq!(rig.stored(RENEWAL_DUE.hsa_id).len(), 8);
 }
 
 #[test]
 fn renewal_on_request_of_a_pair_not_due_is_refused_by_the_ca_and_changes_no_certificate() {
     use siths_upgrade::ca::IdentityKind;
-    let rig = Rig::new(KARIN);
+    let rig = Rig::holding(HOLDER);
     rig.upgrade().unwrap();
     // Nothing is due on a fresh upgrade: renew does nothing unless asked.
     assert!(rig.renew().unwrap().renewed.is_empty());
@@ -765,7 +681,7 @@ fn renewal_on_request_of_a_pair_not_due_is_refused_by_the_ca_and_changes_no_cert
         v.sort();
         v
     };
-    let stored = rig.stored(KARIN).len();
+    let stored = rig.stored(HOLDER.hsa_id).len();
     // Asked for anyway: the CA renews only inside the renewal window (issue 20, finding 4).
     let err = rig
         .renew_with(&[IdentityKind::HsaId], &mut |_| {})
@@ -782,25 +698,29 @@ fn renewal_on_request_of_a_pair_not_due_is_refused_by_the_ca_and_changes_no_cert
     );
     assert!(err.to_string().contains("can be renewed from"), "{err}");
     assert_eq!(slots(&rig), [2, 3, 6, 7]);
-    assert_eq!(rig.stored(KARIN).len(), stored, "nothing issued");
+    assert_eq!(rig.stored(HOLDER.hsa_id).len(), stored, "nothing issued");
 }
 
 #[test]
 fn a_card_not_yet_upgraded_is_not_renewed() {
-    let rig = Rig::new(KARIN);
+    let rig = Rig::holding(HOLDER);
     let err = rig.renew().unwrap_err();
     assert!(matches!(err, WorkflowError::NotUpgraded), "{err}");
     assert!(err.to_string().contains("upgrade the card first"), "{err}");
-    assert_eq!(rig.stored(KARIN).len(), 0, "the CA was asked for nothing");
+    assert_eq!(
+        rig.stored(HOLDER.hsa_id).len(),
+        0,
+        "the CA was asked for nothing"
+    );
 }
 
 #[test]
 fn pulled_before_any_apdu_the_renewal_resumes_to_the_same_end() {
-    let rig = Rig::new(RENEWAL_DUE);
+    let rig = Rig::holding(RENEWAL_DUE);
     let old = rig.serials();
-    let before = virtual_card::lock(&rig.vcard).command_count();
+    let before = virtual_card::lock(&rig.holder().vcard).command_count();
     rig.renew().unwrap();
-    let apdus = (virtual_card::lock(&rig.vcard).command_count() - before) as u32;
+    let apdus = (virtual_card::lock(&rig.holder().vcard).command_count() - before) as u32;
     assert!(apdus > 50, "{apdus}");
     drop(rig);
 
@@ -808,18 +728,18 @@ fn pulled_before_any_apdu_the_renewal_resumes_to_the_same_end() {
         for worker in 0..2u32 {
             let old = old.clone();
             scope.spawn(move || {
-                let mut rig = Rig::new(RENEWAL_DUE);
+                let mut rig = Rig::holding(RENEWAL_DUE);
                 for n in (worker..apdus).step_by(2) {
-                    rig.fresh_card_and_store(RENEWAL_DUE);
-                    virtual_card::lock(&rig.vcard).pull_after(n);
+                    rig.fresh_card_and_store();
+                    virtual_card::lock(&rig.holder().vcard).pull_after(n);
                     assert!(
                         rig.renew().is_err(),
                         "pulled after {n} APDUs, the renewal cannot finish"
                     );
-                    virtual_card::lock(&rig.vcard).insert();
+                    virtual_card::lock(&rig.holder().vcard).insert();
                     rig.renew()
                         .unwrap_or_else(|e| panic!("resume after a pull at APDU {n}: {e}"));
-                    rig.assert_renewed(RENEWAL_DUE, &old);
+                    rig.assert_renewed(RENEWAL_DUE.hsa_id, &old);
                 }
             });
         }
@@ -833,10 +753,10 @@ fn a_cancelled_upgrade_stops_between_steps_and_resumes() {
     use siths_upgrade::workflow::progress::Activity;
     use siths_upgrade::workflow::progress::Cancel;
     use siths_upgrade::workflow::upgrade::upgrade_until;
-    let rig = Rig::new(KARIN);
+    let rig = Rig::holding(HOLDER);
     let cancel = Cancel::default();
-    let pin1 = SecretCode::pin(rig.pin1.clone()).unwrap();
-    let pin2 = SecretCode::pin(rig.pin2.clone()).unwrap();
+    let pin1 = SecretCode::pin(rig.holder().pin1.clone()).unwrap();
+    let pin2 = SecretCode::pin(rig.holder().pin2.clone()).unwrap();
     let url = rig.url();
     let request = UpgradeRequest {
         ca_url: &url,
@@ -874,7 +794,7 @@ fn a_cancelled_upgrade_stops_between_steps_and_resumes() {
     assert_eq!(slots, [1, 2, 5]);
     drop(card);
     rig.upgrade().unwrap();
-    rig.assert_upgraded(KARIN);
+    rig.assert_upgraded(HOLDER.hsa_id);
 }
 
 /// The card's key in `slot`, made now by the card, with the PIN its slot needs.
@@ -885,11 +805,17 @@ fn new_key_in(
     let slot = siths_upgrade::card::KeySlot::new(slot).unwrap();
     let card = rig.card();
     let mut card = card.lock().unwrap();
-    card.verify_pin(PinKind::Pin1, &SecretCode::pin(rig.pin1.clone()).unwrap())
-        .unwrap();
+    card.verify_pin(
+        PinKind::Pin1,
+        &SecretCode::pin(rig.holder().pin1.clone()).unwrap(),
+    )
+    .unwrap();
     if slot.pin() == PinKind::Pin2 {
-        card.verify_pin(PinKind::Pin2, &SecretCode::pin(rig.pin2.clone()).unwrap())
-            .unwrap();
+        card.verify_pin(
+            PinKind::Pin2,
+            &SecretCode::pin(rig.holder().pin2.clone()).unwrap(),
+        )
+        .unwrap();
     }
     let key = card.generate_key(slot).unwrap();
     (slot, key)
@@ -898,8 +824,11 @@ fn new_key_in(
 fn write_cert(rig: &Rig, slot: siths_upgrade::card::KeySlot, label: &str, der: &[u8]) {
     let card = rig.card();
     let mut card = card.lock().unwrap();
-    card.verify_pin(PinKind::Pin1, &SecretCode::pin(rig.pin1.clone()).unwrap())
-        .unwrap();
+    card.verify_pin(
+        PinKind::Pin1,
+        &SecretCode::pin(rig.holder().pin1.clone()).unwrap(),
+    )
+    .unwrap();
     card.write_certificate(slot, label, der).unwrap();
     card.end_session().unwrap();
 }
@@ -976,9 +905,9 @@ fn put_forged(rig: &Rig, slot: u8, identity: &str) -> Vec<u8> {
             &PersonCertRequest {
                 subject: PersonName {
                     serial_number: identity.into(),
-                    given_name: "Karin".into(),
+                    given_name: HOLDER.given_name().into(),
                     surname: "Falsk".into(),
-                    common_name: "Karin Falsk".into(),
+                    common_name: format!("{} Falsk", HOLDER.given_name()),
                     organisation: "Testregionen".into(),
                     locality: None,
                 },
@@ -1017,7 +946,7 @@ fn contents(rig: &Rig) -> (Vec<(u8, Vec<u8>)>, Vec<u8>) {
 #[test]
 fn the_holders_own_pair_survives_the_upgrade() {
     use siths_upgrade::workflow::pairs;
-    let rig = Rig::new(KARIN);
+    let rig = Rig::holding(HOLDER);
     let foreign = put_foreign_pair(&rig, 4);
     let before = rig.card().lock().unwrap().overview().unwrap();
     assert_eq!(
@@ -1046,7 +975,7 @@ fn the_holders_own_pair_survives_the_renewal() {
     use siths_upgrade::ca::IdentityKind;
     // An upgraded card whose four certificates are due (the CA renews nothing before its last
     // 30 days), with the holder's own pair in slot 4.
-    let rig = Rig::new(RENEWAL_DUE);
+    let rig = Rig::holding(RENEWAL_DUE);
     let foreign = put_foreign_pair(&rig, 4);
 
     // Renewing the HSA-id pair sweeps the personnummer pair's other slot (4) for keys of ours
@@ -1074,9 +1003,9 @@ fn the_holders_own_pair_survives_the_renewal() {
 
 #[test]
 fn forged_certificates_in_the_new_slots_are_reported_and_the_legacy_pair_stays() {
-    let rig = Rig::new(KARIN);
-    let pnr = "198102179804";
-    for (slot, id) in [(2, KARIN), (3, pnr), (6, KARIN), (7, pnr)] {
+    let rig = Rig::holding(HOLDER);
+    let pnr = HOLDER.personnummer;
+    for (slot, id) in [(2, HOLDER.hsa_id), (3, pnr), (6, HOLDER.hsa_id), (7, pnr)] {
         put_forged(&rig, slot, id);
     }
     let (before, keys_before) = contents(&rig);
@@ -1084,7 +1013,7 @@ fn forged_certificates_in_the_new_slots_are_reported_and_the_legacy_pair_stays()
 
     let mut notes = Vec::new();
     let err = rig
-        .upgrade_with(&rig.pin1.clone(), &mut |p| {
+        .upgrade_with(&rig.holder().pin1.clone(), &mut |p| {
             if let Step::Rejected(r) = p.step {
                 notes.push(r.slot.number());
             }
@@ -1101,17 +1030,17 @@ fn forged_certificates_in_the_new_slots_are_reported_and_the_legacy_pair_stays()
         (before, keys_before),
         "the legacy pair and the forgeries are all still there"
     );
-    assert!(rig.stored(KARIN).is_empty(), "nothing was enrolled");
+    assert!(rig.stored(HOLDER.hsa_id).is_empty(), "nothing was enrolled");
 }
 
 #[test]
 fn forged_certificates_in_the_renewal_slots_never_remove_the_genuine_pair() {
-    let rig = Rig::new(RENEWAL_DUE);
+    let rig = Rig::holding(RENEWAL_DUE);
     let (genuine, _) = contents(&rig);
     assert_eq!(genuine.len(), 4);
     // Self-made certificates named like the new HSA-id pair, newer than the genuine one.
     for slot in [1, 5] {
-        put_forged(&rig, slot, RENEWAL_DUE);
+        put_forged(&rig, slot, RENEWAL_DUE.hsa_id);
     }
     let (before, keys_before) = contents(&rig);
 
@@ -1137,5 +1066,9 @@ fn forged_certificates_in_the_renewal_slots_never_remove_the_genuine_pair() {
             g.0
         );
     }
-    assert_eq!(rig.stored(RENEWAL_DUE).len(), 4, "nothing was renewed");
+    assert_eq!(
+        rig.stored(RENEWAL_DUE.hsa_id).len(),
+        4,
+        "nothing was renewed"
+    );
 }

@@ -15,6 +15,11 @@ pub fn private_home() -> Vec<(String, String)> {
     super::pcscd::home_env(home)
 }
 
+/// What a run printed, stdout then stderr, for an assertion's message.
+pub fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr)
+}
+
 /// Run `siths-upgrade ARGS` with `stdin` and extra environment, and wait for it.
 pub fn run(args: &[&str], stdin: &str, env: &[(String, String)]) -> Output {
     let mut child = Command::new(BIN)
@@ -37,14 +42,25 @@ pub fn run(args: &[&str], stdin: &str, env: &[(String, String)]) -> Output {
 
 /// `siths-upgrade virtual-card serve` for the card in `state`, linked to the vpcd of `pcscd`; the
 /// caller waits for pcscd to see the card, and kills the child to pull it.
+/// [`super::served::ServedCard`] does both.
 pub fn serve_virtual_card(
     state: &std::path::Path,
     pcscd: &super::pcscd::Pcscd,
+) -> std::process::Child {
+    serve_virtual_card_with(state, pcscd, &[])
+}
+
+/// [`serve_virtual_card`] with extra `virtual-card serve` arguments (e.g. `--pace real`).
+pub fn serve_virtual_card_with(
+    state: &std::path::Path,
+    pcscd: &super::pcscd::Pcscd,
+    args: &[&str],
 ) -> std::process::Child {
     Command::new(BIN)
         .args(["virtual-card", "serve", "--state"])
         .arg(state)
         .args(["--vpcd", &format!("127.0.0.1:{}", pcscd.vpcd_port())])
+        .args(args)
         .envs(pcscd.env())
         .stdin(Stdio::null())
         .stdout(Stdio::null())

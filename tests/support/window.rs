@@ -20,6 +20,19 @@ pub fn picture_calendar() {
     );
 }
 
+/// One demo world cache per test binary (the directory `DemoWorld::prepare_in` fills on first
+/// use), with this process's calendar started at [`PICTURE_CALENDAR`] first so the world is
+/// made at the pictures' calendar.
+pub fn demo_cache() -> &'static std::path::Path {
+    static CACHE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    CACHE
+        .get_or_init(|| {
+            picture_calendar();
+            tempfile::tempdir().unwrap()
+        })
+        .path()
+}
+
 /// Step the window until `text` shows: the worker runs on its own thread, so this waits (up to
 /// three minutes on a loaded machine: a hang guard, not a timed assertion).
 pub fn wait_for_text(harness: &mut Harness<'static, SithsApp>, text: &str) {

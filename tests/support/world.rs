@@ -1,0 +1,71 @@
+//! What `ca-mock init` makes, once per test binary (it takes seconds: an RSA-4096 root and a
+//! card per person): tests copy it, never change it.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use siths_upgrade::card::SithsCard;
+use siths_upgrade::provision::{Codes, DEMO_SERIAL, demo_holder, make_pre_upgrade_card};
+use siths_upgrade::virtual_card::memory::MemoryTransport;
+use siths_upgrade::virtual_card::{self, VirtualCard};
+
+/// The CA world made in-process by `siths_upgrade::ca::mock::init`.
+pub fn world() -> &'static Path {
+    static WORLD: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, dir) = WORLD.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("ca");
+        let summary =
+            siths_upgrade::ca::mock::init(&dir).unwrap_or_else(|e| panic!("ca-mock init: {e}"));
+        eprintln!("ca-mock init took {:.1} s", summary.seconds);
+        super::persons::check_against(&dir.join("persons.json"));
+        (tmp, dir)
+    });
+    dir
+}
+
+/// The CA world made by `siths-upgrade ca-mock init --dir` from the command line, as a user
+/// following the README makes it.
+pub fn world_from_cli() -> &'static Path {
+    static WORLD: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, dir) = WORLD.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("ca");
+        let init = super::cli::run(
+            &["ca-mock", "init", "--dir", dir.to_str().unwrap()],
+            "",
+            &[],
+        );
+        assert!(init.status.success(), "{}", super::cli::text(&init));
+        super::persons::check_against(&dir.join("persons.json"));
+        (tmp, dir)
+    });
+    dir
+}
+
+/// The demo holder's pre-upgrade card (legacy pair in slot 1 under PIN1, test codes
+/// [`Codes::test_defaults`]), made once without a CA world; `<card>.ca.pem` beside it holds its
+/// legacy CA and root. Tests copy it with [`demo_card`].
+pub fn demo_card_template() -> &'static Path {
+    static TEMPLATE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, path) = TEMPLATE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("card.json");
+        make_pre_upgrade_card(&path, DEMO_SERIAL, &Codes::test_defaults(), &demo_holder()).unwrap();
+        (dir, path)
+    });
+    path
+}
+
+/// A fresh copy of [`demo_card_template`] in `dir`, opened.
+pub fn demo_card(dir: &Path) -> (PathBuf, virtual_card::SharedCard) {
+    let path = dir.join("card.json");
+    std::fs::copy(demo_card_template(), &path).unwrap();
+    let card = virtual_card::share(VirtualCard::open(&path).unwrap());
+    (path, card)
+}
+
+/// The host's apdu card over a new in-process connection to `card`, as after putting it in.
+pub fn connect(card: &virtual_card::SharedCard) -> SithsCard {
+    SithsCard::open(Box::new(MemoryTransport::connect(card.clone()).unwrap())).unwrap()
+}
