@@ -21,7 +21,7 @@ use siths_upgrade::gui::desk_audit::DeskAudit;
 use siths_upgrade::gui::screens::desk::Desk;
 use siths_upgrade::gui::settings::Settings;
 use siths_upgrade::gui::worker::{Mode, Notifier, Worker};
-use siths_upgrade::virtual_card::SharedCard;
+use siths_upgrade::virtual_card::SharedVirtualCard;
 use siths_upgrade::virtual_card::memory::MemoryTransport;
 
 /// Everything the application logs during the test, to look for codes in it.
@@ -59,13 +59,13 @@ fn cache() -> &'static Path {
         .path()
 }
 
-fn open(card: &SharedCard) -> SithsCard {
+fn open(card: &SharedVirtualCard) -> SithsCard {
     SithsCard::open(Box::new(MemoryTransport::connect(card.clone()).unwrap())).unwrap()
 }
 
 struct Desk2 {
     harness: Harness<'static, SithsApp>,
-    customer: SharedCard,
+    customer: SharedVirtualCard,
     customer_codes: DemoCodes,
     operator_codes: DemoCodes,
     audit_path: std::path::PathBuf,

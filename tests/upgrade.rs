@@ -41,7 +41,7 @@ struct Rig {
     _tmp: tempfile::TempDir,
     dir: MockDir,
     mock: Option<MockHandle>,
-    vcard: virtual_card::SharedCard,
+    vcard: virtual_card::SharedVirtualCard,
     root_pem: Vec<u8>,
     pin1: String,
     pin2: String,
@@ -54,7 +54,8 @@ impl Rig {
         support::files::copy_dir(world(), &path);
         let dir = MockDir::new(&path);
         let mock = start(dir.path(), "127.0.0.1:0").unwrap();
-        let vcard = virtual_card::share(VirtualCard::open(dir.card_state(hsa_id)).unwrap());
+        let vcard =
+            virtual_card::share_virtual_card(VirtualCard::open(dir.card_state(hsa_id)).unwrap());
         let root_pem = std::fs::read(dir.root_pem()).unwrap();
         // The person's code letter.
         let pins = std::fs::read_to_string(dir.card_pins(hsa_id)).unwrap();
@@ -92,7 +93,7 @@ impl Rig {
         self.mock = Some(start(self.dir.path(), "127.0.0.1:0").unwrap());
         let state = self.dir.card_state(hsa_id);
         std::fs::copy(world().join("cards").join(format!("{hsa_id}.json")), &state).unwrap();
-        *virtual_card::lock(&self.vcard) = VirtualCard::open(&state).unwrap();
+        *virtual_card::lock_virtual_card(&self.vcard) = VirtualCard::open(&state).unwrap();
     }
 
     fn url(&self) -> String {
@@ -340,9 +341,9 @@ fn full_upgrade_leaves_both_pairs_and_no_legacy() {
 fn pulled_before_any_apdu_the_upgrade_resumes_to_the_same_end() {
     // Count the APDUs of one whole upgrade, then pull the card before each of them in turn.
     let rig = Rig::new(KARIN);
-    let before = virtual_card::lock(&rig.vcard).command_count();
+    let before = virtual_card::lock_virtual_card(&rig.vcard).command_count();
     rig.upgrade().unwrap();
-    let apdus = (virtual_card::lock(&rig.vcard).command_count() - before) as u32;
+    let apdus = (virtual_card::lock_virtual_card(&rig.vcard).command_count() - before) as u32;
     assert!(apdus > 50, "{apdus}");
     drop(rig);
 
@@ -353,12 +354,12 @@ fn pulled_before_any_apdu_the_upgrade_resumes_to_the_same_end() {
                 let mut rig = Rig::new(KARIN);
                 for n in (worker..apdus).step_by(2) {
                     rig.fresh_card_and_store(KARIN);
-                    virtual_card::lock(&rig.vcard).pull_after(n);
+                    virtual_card::lock_virtual_card(&rig.vcard).pull_after(n);
                     assert!(
                         rig.upgrade().is_err(),
                         "pulled after {n} APDUs, the upgrade cannot finish"
                     );
-                    virtual_card::lock(&rig.vcard).insert();
+                    virtual_card::lock_virtual_card(&rig.vcard).insert();
                     rig.upgrade()
                         .unwrap_or_else(|e| panic!("resume after a pull at APDU {n}: {e}"));
                     rig.assert_upgraded(KARIN);
@@ -590,12 +591,12 @@ fn fetch_existing_puts_back_what_the_ca_issued_when_the_card_holds_the_key() {
     let e = rig
         .upgrade_with(&rig.pin1.clone(), &mut |p| {
             if p.step == Step::Enrol(Profile::HsaAuth) {
-                virtual_card::lock(&vcard).pull();
+                virtual_card::lock_virtual_card(&vcard).pull();
             }
         })
         .unwrap_err();
     assert!(matches!(e, WorkflowError::Card(_)), "{e:?}");
-    virtual_card::lock(&rig.vcard).insert();
+    virtual_card::lock_virtual_card(&rig.vcard).insert();
 
     let pin1 = SecretCode::pin(rig.pin1.clone()).unwrap();
     let url = rig.url();
@@ -626,7 +627,7 @@ fn fetch_existing_puts_back_what_the_ca_issued_when_the_card_holds_the_key() {
         &other_state,
     )
     .unwrap();
-    let other = virtual_card::share(VirtualCard::open(&other_state).unwrap());
+    let other = virtual_card::share_virtual_card(VirtualCard::open(&other_state).unwrap());
     let other_card = siths_upgrade::card::share(
         SithsCard::open(Box::new(MemoryTransport::connect(other).unwrap())).unwrap(),
     );
@@ -644,7 +645,8 @@ fn a_puk_is_fetched_only_for_a_card_certificate_this_ca_stands_behind() {
     let pin1 = SecretCode::pin(rig.pin1.clone()).unwrap();
     // The customer's genuine authentication certificate, as their card shows it.
     let karin = {
-        let card = virtual_card::share(VirtualCard::open(rig.dir.card_state(KARIN)).unwrap());
+        let card =
+            virtual_card::share_virtual_card(VirtualCard::open(rig.dir.card_state(KARIN)).unwrap());
         let mut c = SithsCard::open(Box::new(MemoryTransport::connect(card).unwrap())).unwrap();
         let o = siths_upgrade::card::Card::overview(&mut c).unwrap();
         o.certificates
@@ -798,9 +800,9 @@ fn a_card_not_yet_upgraded_is_not_renewed() {
 fn pulled_before_any_apdu_the_renewal_resumes_to_the_same_end() {
     let rig = Rig::new(RENEWAL_DUE);
     let old = rig.serials();
-    let before = virtual_card::lock(&rig.vcard).command_count();
+    let before = virtual_card::lock_virtual_card(&rig.vcard).command_count();
     rig.renew().unwrap();
-    let apdus = (virtual_card::lock(&rig.vcard).command_count() - before) as u32;
+    let apdus = (virtual_card::lock_virtual_card(&rig.vcard).command_count() - before) as u32;
     assert!(apdus > 50, "{apdus}");
     drop(rig);
 
@@ -811,12 +813,12 @@ fn pulled_before_any_apdu_the_renewal_resumes_to_the_same_end() {
                 let mut rig = Rig::new(RENEWAL_DUE);
                 for n in (worker..apdus).step_by(2) {
                     rig.fresh_card_and_store(RENEWAL_DUE);
-                    virtual_card::lock(&rig.vcard).pull_after(n);
+                    virtual_card::lock_virtual_card(&rig.vcard).pull_after(n);
                     assert!(
                         rig.renew().is_err(),
                         "pulled after {n} APDUs, the renewal cannot finish"
                     );
-                    virtual_card::lock(&rig.vcard).insert();
+                    virtual_card::lock_virtual_card(&rig.vcard).insert();
                     rig.renew()
                         .unwrap_or_else(|e| panic!("resume after a pull at APDU {n}: {e}"));
                     rig.assert_renewed(RENEWAL_DUE, &old);

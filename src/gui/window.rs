@@ -72,7 +72,7 @@ pub fn run(source: Source, pkcs11: Option<String>) -> Result<(), RunError> {
         Source::Demo(crate::virtual_card::Pace::Fast) => (Mode::Demo(None), None),
         Source::Demo(pace) => {
             let world = DemoWorld::prepare()?;
-            crate::virtual_card::lock(&world.card).set_pace(pace);
+            crate::virtual_card::lock_virtual_card(&world.card).set_pace(pace);
             (Mode::Demo(Some(world)), None)
         }
         Source::Readers => (readers_mode(&settings), None),

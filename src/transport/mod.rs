@@ -1,7 +1,7 @@
 //! How APDUs reach a card: PC/SC through pcscd, or straight into the in-process virtual card.
 //!
 //! A [`Transport`] only moves raw APDU bytes and holds the card for a transaction; chaining,
-//! GET RESPONSE and status words live one level up in [`crate::channel`] so both transports
+//! GET RESPONSE and status words are the business of the layer above, so both transports
 //! behave the same.
 
 pub mod monitor;
