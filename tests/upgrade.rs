@@ -639,7 +639,7 @@ fn fetch_existing_puts_back_what_the_ca_issued_when_the_card_holds_the_key() {
 
 #[test]
 fn a_puk_is_fetched_only_for_a_card_certificate_this_ca_stands_behind() {
-    use siths_upgrade::workflow::test_login::{Customer, puk_lookup};
+    use siths_upgrade::workflow::puk_lookup::{Customer, puk_lookup};
     const OPERATOR: &str = "TST5565594230-1007";
     let rig = Rig::new(OPERATOR);
     let pin1 = SecretCode::pin(rig.pin1.clone()).unwrap();

@@ -145,10 +145,11 @@ fn check_at_ca(
     pin1: &crate::card::SecretCode,
 ) -> Result<(), CliError> {
     let ca_failed = |e: crate::workflow::error::WorkflowError| {
-        CliError::new(ExitCode::System, format!("the CA: {e}"))
+        let words = super::words::workflow_error(&e);
+        CliError::new(ExitCode::System, format!("the CA: {words}"))
     };
     let client =
-        crate::workflow::test_login::operator_client(shared, ca, root, pin1).map_err(ca_failed)?;
+        crate::workflow::ca_login::operator_client(shared, ca, root, pin1).map_err(ca_failed)?;
     let now = crate::pki::date::now_unix();
     let mut ids = Vec::new();
     let mut operators: Vec<String> = Vec::new();

@@ -74,7 +74,7 @@ pub fn middleware_code(e: &crate::card::MiddlewareError) -> ExitCode {
 
 impl From<TransportError> for CliError {
     fn from(e: TransportError) -> Self {
-        CliError::new(transport_code(&e), e.to_string())
+        CliError::new(transport_code(&e), super::words::transport_error(&e))
     }
 }
 

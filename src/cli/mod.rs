@@ -11,6 +11,7 @@ pub mod prompt;
 mod renew;
 mod upgrade;
 mod virtual_card;
+mod words;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -251,7 +252,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let mut card = open_card(access, reader.as_deref())?;
             let overview = card.overview()?;
             if json {
-                json::print(&json::Status::from_overview(&overview, &card.source()))
+                json::print(&json::StatusJson::from_overview(&overview, &card.source()))
             } else {
                 print!("{}", crate::report::overview_text(&overview));
                 Ok(())
@@ -460,7 +461,7 @@ fn readers(vcard: Option<&std::path::Path>, json: bool) -> Result<(), CliError> 
     let readers = match vcard {
         Some(path) => {
             let card = VirtualCard::open(path)?;
-            vec![json::Reader {
+            vec![json::ReaderJson {
                 name: crate::virtual_card::memory::READER_NAME.to_string(),
                 card_present: card.is_present(),
                 atr: Some(json::hex(card.atr())),
@@ -469,7 +470,7 @@ fn readers(vcard: Option<&std::path::Path>, json: bool) -> Result<(), CliError> 
         }
         None => list_readers()?
             .into_iter()
-            .map(|r| json::Reader {
+            .map(|r| json::ReaderJson {
                 card_present: r.card_present,
                 atr: r.card_present.then(|| json::hex(&r.atr)),
                 in_use: r.exclusive,
@@ -478,7 +479,7 @@ fn readers(vcard: Option<&std::path::Path>, json: bool) -> Result<(), CliError> 
             .collect(),
     };
     if json {
-        return json::print(&json::Readers {
+        return json::print(&json::ReadersJson {
             format_version: json::FORMAT_VERSION,
             readers,
         });
@@ -536,7 +537,7 @@ impl From<CardError> for CliError {
             CardError::Middleware(m) => exit::middleware_code(m),
             _ => ExitCode::CardUnusable,
         };
-        CliError::new(code, e.to_string())
+        CliError::new(code, words::card_error(&e))
     }
 }
 

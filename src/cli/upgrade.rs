@@ -82,7 +82,7 @@ pub(super) fn upgrade_error(e: WorkflowError, again: &str) -> CliError {
         WorkflowError::Ca(_) => ExitCode::System,
         _ => ExitCode::CardUnusable,
     };
-    let mut message = e.to_string();
+    let mut message = super::words::workflow_error(&e);
     if !matches!(
         e,
         WorkflowError::NotAllowed { .. }

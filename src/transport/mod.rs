@@ -29,7 +29,8 @@ pub trait Transport: Send {
     ) -> Result<(), TransportError>;
 }
 
-/// What can go wrong between us and the card; each says what the user can do about it.
+/// What can go wrong between us and the card; each says what the user can do about it, in words
+/// that name no command (the command line and the window say how in their own words).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
     #[error(
@@ -38,7 +39,7 @@ pub enum TransportError {
     NoService,
     #[error("no smart card reader found: connect a reader and try again")]
     NoReader,
-    #[error("the reader \"{0}\" was not found: check the name with `siths-upgrade readers`")]
+    #[error("the reader \"{0}\" was not found: check the reader's name")]
     ReaderNotFound(String),
     #[error("no card in the reader \"{0}\": insert your SITHS card")]
     NoCard(String),

@@ -31,4 +31,4 @@ mod tests;
 pub use engine::{CardPulled, VirtualCard};
 pub use pace::{Pace, PaceSpent};
 pub use shared::{SharedVirtualCard, lock_virtual_card, share_virtual_card};
-pub use state::{BuildError, CardState, Df, Ef, MAX_EF_CAPACITY, Pin, StateError};
+pub use state::{BuildError, CardState, Df, Ef, MAX_EF_CAPACITY, StateError, StoredPin};

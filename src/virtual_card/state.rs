@@ -112,7 +112,7 @@ impl Df {
 /// A PIN or the PUK. The value is stored padded to [`layout::PIN_STORED_LEN`] with
 /// [`layout::PIN_PAD`], exactly as the commands carry it.
 #[derive(Clone, Serialize, Deserialize)]
-pub struct Pin {
+pub struct StoredPin {
     pub reference: u8,
     #[serde(with = "pin_hex")]
     pub(crate) value: [u8; layout::PIN_STORED_LEN],
@@ -122,13 +122,13 @@ pub struct Pin {
     pub max_len: usize,
 }
 
-impl Drop for Pin {
+impl Drop for StoredPin {
     fn drop(&mut self) {
         self.value.zeroize();
     }
 }
 
-impl fmt::Debug for Pin {
+impl fmt::Debug for StoredPin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -140,13 +140,13 @@ impl fmt::Debug for Pin {
 
 /// A private key in a slot (PKCS#8 DER). It never leaves the card through any command.
 #[derive(Clone, Serialize, Deserialize)]
-pub struct KeySlot {
+pub struct StoredKey {
     pub slot: u8,
     #[serde(with = "b64")]
     pub(crate) pkcs8: Vec<u8>,
 }
 
-impl Drop for KeySlot {
+impl Drop for StoredKey {
     fn drop(&mut self) {
         self.pkcs8.zeroize();
     }
@@ -161,8 +161,8 @@ pub struct CardState {
     atr: Vec<u8>,
     pub(crate) mf: Df,
     pub(crate) apps: Vec<Df>,
-    pub(crate) pins: Vec<Pin>,
-    pub(crate) keys: Vec<KeySlot>,
+    pub(crate) pins: Vec<StoredPin>,
+    pub(crate) keys: Vec<StoredKey>,
     pub(crate) dead: bool,
 }
 
@@ -313,7 +313,7 @@ impl CardState {
                 max: max_len,
             },
         )?;
-        let pin = Pin {
+        let pin = StoredPin {
             reference,
             value: *padded,
             tries_left: max_tries,
@@ -327,11 +327,11 @@ impl CardState {
         Ok(())
     }
 
-    pub(crate) fn pin(&self, reference: u8) -> Option<&Pin> {
+    pub(crate) fn pin(&self, reference: u8) -> Option<&StoredPin> {
         self.pins.iter().find(|p| p.reference == reference)
     }
 
-    pub(crate) fn pin_mut(&mut self, reference: u8) -> Option<&mut Pin> {
+    pub(crate) fn pin_mut(&mut self, reference: u8) -> Option<&mut StoredPin> {
         self.pins.iter_mut().find(|p| p.reference == reference)
     }
 
@@ -370,7 +370,7 @@ impl CardState {
 
     pub(crate) fn store_key(&mut self, slot: u8, pkcs8: Vec<u8>) {
         self.keys.retain(|k| k.slot != slot);
-        self.keys.push(KeySlot { slot, pkcs8 });
+        self.keys.push(StoredKey { slot, pkcs8 });
         self.keys.sort_by_key(|k| k.slot);
     }
 

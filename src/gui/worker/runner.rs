@@ -379,7 +379,7 @@ impl Runner {
                     card,
                     &runner.ca,
                     pin1,
-                    &crate::workflow::test_login::Customer {
+                    &crate::workflow::puk_lookup::Customer {
                         hsa_id: &customer,
                         certificate: &customer_cert,
                         serial: &customer_serial,
