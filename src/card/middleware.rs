@@ -27,7 +27,7 @@ impl CardChoice {
 }
 
 /// What only a card reached through its middleware can end in. The backend that speaks to the
-/// middleware (`crate::pkcs11`) maps its return values onto this; the window's words and the
+/// middleware maps its return values onto this; the window's words and the
 /// command line's words and exit codes match on it without knowing that backend. The messages
 /// here name no flag or control: the command line and the window each say how to do the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -2,6 +2,7 @@
 
 mod audit;
 mod ca_mock;
+mod card_access;
 mod certs;
 pub mod exit;
 pub mod expiry;
@@ -13,8 +14,7 @@ mod upgrade;
 mod virtual_card;
 mod words;
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -22,6 +22,8 @@ use crate::card::{Card, CardError, PinKind};
 use crate::transport::TransportError;
 use crate::transport::pcsc::list_readers;
 use crate::virtual_card::VirtualCard;
+use card_access::log_out;
+pub use card_access::{CardAccess, open_card};
 use exit::{CliError, ExitCode};
 use prompt::PinSource;
 
@@ -438,13 +440,6 @@ fn tempfile_dir() -> Result<PathBuf, CliError> {
     Ok(dir.keep())
 }
 
-/// No card stays logged in after a command: a failure here (a card already pulled) only logs.
-pub(crate) fn log_out(card: &mut dyn Card) {
-    if let Err(e) = card.end_session() {
-        log::debug!("could not log out of the card: {e}");
-    }
-}
-
 /// Say so before asking for a code that cannot be used.
 fn refuse_if_blocked(card: &mut dyn Card, kind: PinKind) -> Result<(), CliError> {
     let statuses = card.pin_statuses(&[PinKind::Puk, kind])?;
@@ -496,55 +491,6 @@ fn readers(vcard: Option<&std::path::Path>, json: bool) -> Result<(), CliError> 
         println!("{}: {state}", r.name);
     }
     Ok(())
-}
-
-/// Where the card is: a virtual card's state file, a PKCS#11 module, or else PC/SC.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CardAccess<'a> {
-    pub virtual_card: Option<&'a Path>,
-    pub pkcs11: Option<&'a str>,
-}
-
-/// Connect to the card the user pointed at and check it is a SITHS card. `reader` names the
-/// PC/SC reader, or for PKCS#11 the token (its label or its slot's description).
-pub fn open_card(access: CardAccess<'_>, reader: Option<&str>) -> Result<Box<dyn Card>, CliError> {
-    if reader.is_some_and(|r| r.trim().is_empty()) {
-        return Err(CliError::usage(
-            "--reader is empty, and an empty name would match every reader and card: give the \
-             reader's name, or for --pkcs11 the card's label or serial",
-        ));
-    }
-    let reader = reader.map(str::to_string);
-    let access = match (access.pkcs11, access.virtual_card) {
-        (Some(module), _) => crate::card::Access::Pkcs11 {
-            module: module.to_string(),
-            token: reader,
-        },
-        (None, Some(path)) => {
-            crate::card::Access::InProcess(Arc::new(Mutex::new(VirtualCard::open(path)?)))
-        }
-        (None, None) => crate::card::Access::Reader(reader),
-    };
-    Ok(crate::card::open(access)?)
-}
-
-impl From<CardError> for CliError {
-    fn from(e: CardError) -> Self {
-        let code = match &e {
-            e if e.is_user_error() => ExitCode::User,
-            CardError::CardDead => ExitCode::CardUnusable,
-            CardError::Transport(t) => exit::transport_code(t),
-            CardError::Middleware(m) => exit::middleware_code(m),
-            _ => ExitCode::CardUnusable,
-        };
-        CliError::new(code, words::card_error(&e))
-    }
-}
-
-impl From<crate::card::MiddlewareError> for CliError {
-    fn from(e: crate::card::MiddlewareError) -> Self {
-        CardError::from(e).into()
-    }
 }
 
 // Unix modes; on Windows the directory's ACL comes from the user's temp folder.

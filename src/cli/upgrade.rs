@@ -27,7 +27,7 @@ pub fn run(
         pin2: &pin2,
     };
     let summary = upgrade(&shared, &request, &mut progress_lines());
-    crate::cli::log_out(crate::card::lock(&shared).as_mut());
+    crate::cli::card_access::log_out(crate::card::lock(&shared).as_mut());
     let summary = summary.map_err(|e| upgrade_error(e, "upgrade"))?;
     println!(
         "Upgrade finished: {} new certificate(s) written this time, {} legacy key slot(s) cleared.",
