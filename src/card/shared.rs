@@ -1,4 +1,5 @@
-//! One card behind the card interface, shared by the workflow, the TLS signer and the CSR signer.
+//! How one card behind the card interface is shared between threads, apart from the interface
+//! itself so that the backends implementing it know nothing of the sharing.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 

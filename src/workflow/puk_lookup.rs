@@ -3,8 +3,7 @@
 
 use crate::ca::check::chain_to_root;
 use crate::ca::client::CaClient;
-use crate::card::SecretCode;
-use crate::card::SharedCard;
+use crate::card::{SecretCode, SharedCard};
 use crate::pki::CertInfo;
 use crate::workflow::ca_login::{hsa_id_login_slot, log_in_with};
 use crate::workflow::error::WorkflowError;
