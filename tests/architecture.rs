@@ -5,7 +5,7 @@
 //! `#[cfg(test)] mod tests` is left out, since tests may reach anywhere. Doc links count: a
 //! low layer that links to the layer above it knows about it. A path resolves to the deepest
 //! module it names, so `crate::card::KeySlot` (re-exported by `card`) is a use of `card`. This
-//! is the graph `/tmp/tools/cycles.py` draws; a cycle is a set of modules each reachable from
+//! is the graph issue 21's cycle check draws; a cycle is a set of modules each reachable from
 //! every other one.
 
 use std::collections::{BTreeMap, BTreeSet};

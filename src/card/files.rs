@@ -12,17 +12,8 @@
 use crate::apdu::{Command, MAX_SHORT_LE, StatusWord};
 use crate::card::{CardError, KeySlot, PinKind};
 use crate::channel::Channel;
-use crate::layout;
+use crate::layout::{self, app_path};
 use crate::pkcs15::{self, CertificateObject, OdfEntry, OdfKind, PrivateKeyObject};
-
-/// Path of an EF in DF.PKCS15, from the MF.
-pub(crate) fn app_path(fid: u16) -> Vec<u8> {
-    let mut p = Vec::with_capacity(6);
-    p.extend_from_slice(&layout::FID_MF.to_be_bytes());
-    p.extend_from_slice(&layout::FID_DF_PKCS15.to_be_bytes());
-    p.extend_from_slice(&fid.to_be_bytes());
-    p
-}
 
 /// The application's files as this session last read or wrote them, by path, so each is read
 /// from the card once per session (an upgrade reads the directory files in nearly every

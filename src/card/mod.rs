@@ -25,7 +25,6 @@ pub mod slot;
 mod source;
 
 pub use error::CardError;
-pub(crate) use files::app_path;
 pub use interface::{Card, PublicKey, SignatureScheme};
 pub use middleware::{CardChoice, MiddlewareError};
 pub use open::{Access, open};

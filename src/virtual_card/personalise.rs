@@ -31,7 +31,7 @@ pub struct InitialCodes<'a> {
 }
 
 fn path(fid: u16) -> Vec<u8> {
-    crate::card::app_path(fid)
+    layout::app_path(fid)
 }
 
 fn pin_object(label: &str, reference: u8, unblocked_by: Option<u8>, puk: bool) -> PinObject {

@@ -38,30 +38,33 @@ fn from_hex(text: &str) -> Option<Vec<u8>> {
 pub(super) mod hex_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
 
+    use crate::virtual_card::state_encoding::{from_hex, to_hex};
+
     pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&crate::virtual_card::state_encoding::to_hex(bytes))
+        s.serialize_str(&to_hex(bytes))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let text = String::deserialize(d)?;
-        crate::virtual_card::state_encoding::from_hex(&text)
-            .ok_or_else(|| serde::de::Error::custom("invalid hex"))
+        from_hex(&text).ok_or_else(|| serde::de::Error::custom("invalid hex"))
     }
 }
 
 pub(super) mod opt_hex {
     use serde::{Deserialize, Deserializer, Serializer};
 
+    use crate::virtual_card::state_encoding::{from_hex, to_hex};
+
     pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
         match bytes {
-            Some(b) => s.serialize_some(&crate::virtual_card::state_encoding::to_hex(b)),
+            Some(b) => s.serialize_some(&to_hex(b)),
             None => s.serialize_none(),
         }
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
         match Option::<String>::deserialize(d)? {
-            Some(text) => crate::virtual_card::state_encoding::from_hex(&text)
+            Some(text) => from_hex(&text)
                 .map(Some)
                 .ok_or_else(|| serde::de::Error::custom("invalid hex")),
             None => Ok(None),
@@ -71,20 +74,21 @@ pub(super) mod opt_hex {
 
 pub(super) mod pin_hex {
     use serde::{Deserialize, Deserializer, Serializer};
+
     use zeroize::Zeroizing;
 
     use crate::layout::PIN_STORED_LEN;
+    use crate::virtual_card::state_encoding::{from_hex, to_hex};
 
     pub fn serialize<S: Serializer>(value: &[u8; PIN_STORED_LEN], s: S) -> Result<S::Ok, S::Error> {
-        let text = Zeroizing::new(crate::virtual_card::state_encoding::to_hex(value));
+        let text = Zeroizing::new(to_hex(value));
         s.serialize_str(&text)
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; PIN_STORED_LEN], D::Error> {
         let text = Zeroizing::new(String::deserialize(d)?);
         let bytes = Zeroizing::new(
-            crate::virtual_card::state_encoding::from_hex(&text)
-                .ok_or_else(|| serde::de::Error::custom("invalid PIN hex"))?,
+            from_hex(&text).ok_or_else(|| serde::de::Error::custom("invalid PIN hex"))?,
         );
         let mut out = [0u8; PIN_STORED_LEN];
         if bytes.len() != PIN_STORED_LEN {
