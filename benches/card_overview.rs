@@ -27,7 +27,7 @@ use siths_upgrade::layout;
 use siths_upgrade::provision::{Codes, make_pre_upgrade_card};
 use siths_upgrade::transport::pcsc::PcscTransport;
 use siths_upgrade::transport::{Transmit, Transport, TransportError};
-use siths_upgrade::virtual_card::{self, SharedCard, VirtualCard, vpcd};
+use siths_upgrade::virtual_card::{self, SharedVirtualCard, VirtualCard, vpcd};
 
 type BenchResult<T> = Result<T, Box<dyn Error>>;
 
@@ -57,7 +57,7 @@ fn main() -> ExitCode {
 struct Rig {
     stop: Arc<AtomicBool>,
     server: Option<JoinHandle<Result<(), vpcd::VpcdError>>>,
-    card: SharedCard,
+    card: SharedVirtualCard,
     pcscd: pcscd::Pcscd,
     opensc_conf: PathBuf,
     _dir: tempfile::TempDir,
@@ -95,7 +95,7 @@ impl Rig {
             "app default {\n    enable_default_driver = true;\n}\n",
         )?;
 
-        let card = virtual_card::share(VirtualCard::open(&state)?);
+        let card = virtual_card::share_virtual_card(VirtualCard::open(&state)?);
         let stop = Arc::new(AtomicBool::new(false));
         let addr = format!("127.0.0.1:{}", pcscd.vpcd_port());
         let server = {
@@ -114,7 +114,7 @@ impl Rig {
 
     /// Card-side counters: commands answered, command bytes in, response bytes out.
     fn card_counters(&self) -> Traffic {
-        let card = virtual_card::lock(&self.card);
+        let card = virtual_card::lock_virtual_card(&self.card);
         Traffic {
             apdus: card.command_count(),
             bytes_out: card.command_bytes(),

@@ -43,7 +43,7 @@ use siths_upgrade::gui::demo::DemoWorld;
 use siths_upgrade::gui::settings::Settings;
 use siths_upgrade::gui::worker::{Mode, Notifier, Worker};
 use siths_upgrade::provision::DEMO_HSA_ID;
-use siths_upgrade::virtual_card::{self, SharedCard, VirtualCard, vpcd};
+use siths_upgrade::virtual_card::{self, SharedVirtualCard, VirtualCard, vpcd};
 
 type BenchResult<T> = Result<T, Box<dyn Error>>;
 
@@ -468,7 +468,7 @@ fn gui_missing() -> Option<String> {
 struct Served {
     stop: Arc<AtomicBool>,
     server: Option<JoinHandle<Result<(), vpcd::VpcdError>>>,
-    card: SharedCard,
+    card: SharedVirtualCard,
 }
 
 impl Drop for Served {
@@ -491,7 +491,7 @@ fn bench_gui_window(env: &AppEnv, xvfb: &Xvfb, figures: &mut Figures) -> BenchRe
         .join(format!("demo-ca-{}", env!("CARGO_PKG_VERSION")));
     let state = env.temp.join("gui-card.json");
     std::fs::copy(MockDir::new(&world).card_state(DEMO_HSA_ID), &state)?;
-    let card = virtual_card::share(VirtualCard::open(&state)?);
+    let card = virtual_card::share_virtual_card(VirtualCard::open(&state)?);
     let stop = Arc::new(AtomicBool::new(false));
     let addr = format!("127.0.0.1:{}", pcscd.vpcd_port());
     let served = Served {
@@ -513,9 +513,9 @@ fn bench_gui_window(env: &AppEnv, xvfb: &Xvfb, figures: &mut Figures) -> BenchRe
     };
     let window = Window::launch("gui", &env)?;
     std::thread::sleep(SETTLE);
-    let apdus = virtual_card::lock(&served.card).command_count();
+    let apdus = virtual_card::lock_virtual_card(&served.card).command_count();
     let (idle, x_percent) = window.idle(xvfb)?;
-    let idle_apdus = virtual_card::lock(&served.card)
+    let idle_apdus = virtual_card::lock_virtual_card(&served.card)
         .command_count()
         .saturating_sub(apdus);
     println!(

@@ -175,7 +175,7 @@ struct RealPaceRun {
 struct UpgradeRig {
     stop: Arc<AtomicBool>,
     server: Option<JoinHandle<Result<(), vpcd::VpcdError>>>,
-    card: virtual_card::SharedCard,
+    card: virtual_card::SharedVirtualCard,
     mock: Option<MockHandle>,
     dir: MockDir,
     world: PathBuf,
@@ -205,7 +205,7 @@ impl UpgradeRig {
         let path = tmp.join(format!("ca-{person}"));
         copy_dir(world, &path)?;
         let dir = MockDir::new(&path);
-        let card = virtual_card::share(VirtualCard::open(dir.card_state(person))?);
+        let card = virtual_card::share_virtual_card(VirtualCard::open(dir.card_state(person))?);
         let stop = Arc::new(AtomicBool::new(false));
         let addr = format!("127.0.0.1:{}", pcscd.vpcd_port());
         let server = {
@@ -243,12 +243,12 @@ impl UpgradeRig {
         self.mock = Some(mock::start(self.dir.path(), "127.0.0.1:0")?);
         let state = self.dir.card_state(self.person);
         std::fs::copy(MockDir::new(&self.world).card_state(self.person), &state)?;
-        *virtual_card::lock(&self.card) = VirtualCard::open(&state)?;
+        *virtual_card::lock_virtual_card(&self.card) = VirtualCard::open(&state)?;
         Ok(())
     }
 
     fn counters(&self) -> Counters {
-        let card = virtual_card::lock(&self.card);
+        let card = virtual_card::lock_virtual_card(&self.card);
         Counters {
             apdus: card.command_count(),
             command_bytes: card.command_bytes(),
@@ -440,7 +440,7 @@ fn bench_real_pace(
     let mut opened = SithsCard::open(Box::new(rig.connect(pcscd)?))?;
     opened.reset_stats();
     // From here on: opening the connection above ran at full speed.
-    virtual_card::lock(&rig.card).set_pace(Pace::Real { seed });
+    virtual_card::lock_virtual_card(&rig.card).set_pace(Pace::Real { seed });
     let before = rig.counters();
     let card = siths_upgrade::card::share(opened);
     let summary = upgrade(
@@ -456,8 +456,8 @@ fn bench_real_pace(
     let host = card.lock().map_err(|_| "card lock poisoned")?.stats();
     drop(card);
     let after = rig.counters();
-    let spent = virtual_card::lock(&rig.card).pace_spent();
-    virtual_card::lock(&rig.card).set_pace(Pace::Fast);
+    let spent = virtual_card::lock_virtual_card(&rig.card).pace_spent();
+    virtual_card::lock_virtual_card(&rig.card).set_pace(Pace::Fast);
     if summary.written.len() != Profile::ALL.len()
         || summary.overview.certificates.len() != Profile::ALL.len()
     {

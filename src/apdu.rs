@@ -2,7 +2,8 @@
 //!
 //! Only short APDUs are used: vpcd 3.3 in Debian does not advertise extended length, and legacy SIS
 //! cards did not need it. Long command data is split with command chaining (CLA bit `0x10`); long
-//! answers arrive through `61xx` + GET RESPONSE. Both directions are handled in [`crate::channel`].
+//! answers arrive through `61xx` + GET RESPONSE. This module only describes APDUs; the layer that
+//! sends them does both.
 
 use std::fmt;
 

@@ -66,6 +66,16 @@ pub fn cert_sfi(slot: u8) -> u8 {
     0x10 + slot
 }
 
+/// Path of an EF in DF.PKCS15, from the MF, as the PKCS#15 files name it: a fact of the
+/// layout that the card's personalisation and the client share.
+pub fn app_path(fid: u16) -> Vec<u8> {
+    let mut p = Vec::with_capacity(6);
+    p.extend_from_slice(&FID_MF.to_be_bytes());
+    p.extend_from_slice(&FID_DF_PKCS15.to_be_bytes());
+    p.extend_from_slice(&fid.to_be_bytes());
+    p
+}
+
 /// MSE algorithm references [ours]: the card gets a SHA-256 hash and pads it itself.
 pub const ALG_RSA_PKCS1_SHA256: u8 = 0x42;
 pub const ALG_RSA_PSS_SHA256: u8 = 0x45;

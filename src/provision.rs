@@ -176,7 +176,7 @@ pub fn make_pre_upgrade_card_from_keys(
     for ((slot, _, _), key) in LEGACY_PAIR.into_iter().zip(keys) {
         blank.put_key(slot.number(), key)?;
     }
-    let shared = crate::virtual_card::share(VirtualCard::new(blank));
+    let shared = crate::virtual_card::share_virtual_card(VirtualCard::new(blank));
     {
         let mut card = SithsCard::open(Box::new(MemoryTransport::connect(shared.clone())?))?;
         card.verify_pin(PinKind::Pin1, &pin1)?;
@@ -185,7 +185,9 @@ pub fn make_pre_upgrade_card_from_keys(
             certify_key_in(&mut card, slot, label, legacy_ca, &req)?;
         }
     }
-    let made = crate::virtual_card::lock(&shared).state().clone();
+    let made = crate::virtual_card::lock_virtual_card(&shared)
+        .state()
+        .clone();
     made.save_atomic(state)?;
     write_codes(state, codes)
 }

@@ -15,7 +15,7 @@ use siths_upgrade::card::SithsCard;
 use siths_upgrade::pki::issue::PersonCertRequest;
 use siths_upgrade::pki::{CertInfo, Purpose, TestCa};
 use siths_upgrade::virtual_card::memory::MemoryTransport;
-use siths_upgrade::virtual_card::{VirtualCard, share};
+use siths_upgrade::virtual_card::{VirtualCard, share_virtual_card};
 
 use support::persons::{HOLDER, OPERATOR, OTHER_HOLDER, SAMORDNING, UNKNOWN, UNKNOWN_2};
 use support::rig::Rig;
@@ -350,7 +350,7 @@ fn puk_log_lines(env: &Rig, request: &str) -> Vec<serde_json::Value> {
 }
 
 fn card_overview(state: &Path) -> siths_upgrade::card::CardOverview {
-    let card = share(VirtualCard::open(state).unwrap());
+    let card = share_virtual_card(VirtualCard::open(state).unwrap());
     let mut card = SithsCard::open(Box::new(MemoryTransport::connect(card).unwrap())).unwrap();
     card.overview().unwrap()
 }
@@ -1946,7 +1946,7 @@ fn one_client_holding_many_idle_connections_does_not_keep_another_waiting() {
         .collect();
     // Served, from 127.0.0.1 (curl's --max-time only guards against a hang).
     assert_eq!(cacerts_within(&env, 30), (200, Some(0)));
-    // The hog keeps at most its share; the rest of its connections were closed.
+    // The hog keeps at most its share_virtual_card; the rest of its connections were closed.
     let per_client = mock::Limits::default().per_client;
     let mut open = idle;
     for stream in &open {

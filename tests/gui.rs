@@ -19,20 +19,20 @@ use siths_upgrade::gui::settings::Settings;
 use siths_upgrade::gui::worker::{Mode, Notifier, Worker};
 use siths_upgrade::pki::CertInfo;
 use siths_upgrade::virtual_card::memory::MemoryTransport;
-use siths_upgrade::virtual_card::{self, SharedCard};
+use siths_upgrade::virtual_card::{self, SharedVirtualCard};
 use support::persons::{HOLDER, LEGACY_DUE, RENEWAL_DUE};
 use support::window::demo_cache;
 
 /// The window on the demo world, its worker on its own thread, and the demo card it drives.
 struct Window {
     harness: Harness<'static, SithsApp>,
-    card: SharedCard,
+    card: SharedVirtualCard,
     codes: DemoCodes,
 }
 
 /// "Today" for the window: an hour after the demo card's certificate was issued, so "expires in
 /// N days" is the same on every run and every day.
-fn fixed_now(card: &SharedCard) -> i64 {
+fn fixed_now(card: &SharedVirtualCard) -> i64 {
     let der = {
         let mut c = open(card);
         c.overview().unwrap().certificates[0].der.clone()
@@ -40,7 +40,7 @@ fn fixed_now(card: &SharedCard) -> i64 {
     CertInfo::from_der(&der).unwrap().not_before + 3600
 }
 
-fn open(card: &SharedCard) -> SithsCard {
+fn open(card: &SharedVirtualCard) -> SithsCard {
     SithsCard::open(Box::new(MemoryTransport::connect(card.clone()).unwrap())).unwrap()
 }
 
@@ -219,7 +219,7 @@ fn a_wrong_pin_shows_the_tries_left_and_changes_nothing() {
 }
 
 /// Spend tries on the card directly, as a holder who mistyped earlier would have.
-fn spend(card: &SharedCard, kind: PinKind, wrong: &str, times: usize) {
+fn spend(card: &SharedVirtualCard, kind: PinKind, wrong: &str, times: usize) {
     let mut c = open(card);
     for _ in 0..times {
         let code = SecretCode::for_kind(kind, wrong.to_string()).unwrap();
@@ -354,7 +354,7 @@ fn the_language_switch_rewords_the_whole_window() {
 fn a_card_pulled_mid_upgrade_offers_to_resume_and_the_resume_finishes() {
     let mut rig = Window::new();
     // Pull the card part-way through: after the legacy pair is read and the first keys made.
-    virtual_card::lock(&rig.card).pull_after(60);
+    virtual_card::lock_virtual_card(&rig.card).pull_after(60);
     let (pin1, pin2) = (rig.codes.pin1.clone(), rig.codes.pin2.clone());
     rig.start_upgrade(&pin1, &pin2);
     rig.wait_for_text("Kortet togs ut mitt i arbetet");
@@ -579,13 +579,13 @@ fn a_due_card_is_renewed_from_the_banner() {
 fn cancel_stops_between_steps_and_the_upgrade_carries_on() {
     let mut rig = Window::new();
     // A slow card, so the upgrade is still running when Avbryt is clicked.
-    virtual_card::lock(&rig.card).set_delay(Duration::from_millis(30));
+    virtual_card::lock_virtual_card(&rig.card).set_delay(Duration::from_millis(30));
     let (pin1, pin2) = (rig.codes.pin1.clone(), rig.codes.pin2.clone());
     rig.start_upgrade(&pin1, &pin2);
     rig.wait_for_text("Kortet skapar en nyckel");
     rig.click_button("Avbryt");
     rig.wait_for_text("Avbrutet. Det som redan är gjort ligger kvar på kortet");
-    virtual_card::lock(&rig.card).set_delay(Duration::ZERO);
+    virtual_card::lock_virtual_card(&rig.card).set_delay(Duration::ZERO);
     let legacy_left = open(&rig.card)
         .overview()
         .unwrap()

@@ -20,7 +20,7 @@ use siths_upgrade::gui::desk_audit::DeskAudit;
 use siths_upgrade::gui::screens::desk::Desk;
 use siths_upgrade::gui::settings::Settings;
 use siths_upgrade::gui::worker::{Mode, Notifier, Worker};
-use siths_upgrade::virtual_card::SharedCard;
+use siths_upgrade::virtual_card::SharedVirtualCard;
 use siths_upgrade::virtual_card::memory::MemoryTransport;
 use support::persons::{HOLDER, OPERATOR, RENEWAL_DUE};
 use support::window::demo_cache;
@@ -50,13 +50,13 @@ fn captured() -> &'static Capture {
     })
 }
 
-fn open(card: &SharedCard) -> SithsCard {
+fn open(card: &SharedVirtualCard) -> SithsCard {
     SithsCard::open(Box::new(MemoryTransport::connect(card.clone()).unwrap())).unwrap()
 }
 
 struct Desk2 {
     harness: Harness<'static, SithsApp>,
-    customer: SharedCard,
+    customer: SharedVirtualCard,
     customer_codes: DemoCodes,
     operator_codes: DemoCodes,
     audit_path: std::path::PathBuf,

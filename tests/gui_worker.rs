@@ -93,7 +93,7 @@ fn pin(code: &str) -> SecretCode {
 
 /// A demo worker on a fresh copy of the demo world; returns it, its card and the codes the
 /// window would show.
-fn demo() -> (Worker, virtual_card::SharedCard, DemoCodes, PathBuf) {
+fn demo() -> (Worker, virtual_card::SharedVirtualCard, DemoCodes, PathBuf) {
     let world = DemoWorld::prepare_in(cache()).unwrap();
     let card = world.card.clone();
     let root = world.ca.root_pem.clone().unwrap();
@@ -297,7 +297,7 @@ fn card_pulled_mid_upgrade_then_resumed() {
         "login step",
         |e| matches!(e, Event::Progress(p) if p.step == Step::LogIn),
     );
-    virtual_card::lock(&card).pull_after(3);
+    virtual_card::lock_virtual_card(&card).pull_after(3);
     match finished(&worker, Task::Upgrade).0 {
         TaskOutcome::Failed(f) if is_card_removed(&f) => {}
         other => panic!("expected the card to be reported removed, got {other:?}"),

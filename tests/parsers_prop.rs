@@ -438,7 +438,7 @@ fn vpcd() -> &'static std::sync::Mutex<VpcdLink> {
     LINK.get_or_init(|| {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
-        let card = virtual_card::share(VirtualCard::new(files().card.clone()));
+        let card = virtual_card::share_virtual_card(VirtualCard::new(files().card.clone()));
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         std::thread::spawn(move || virtual_card::vpcd::serve(card, &addr, stop));
         let (stream, _) = listener.accept().unwrap();

@@ -252,9 +252,9 @@ fn full_upgrade_leaves_both_pairs_and_no_legacy() {
 fn pulled_before_any_apdu_the_upgrade_resumes_to_the_same_end() {
     // Count the APDUs of one whole upgrade, then pull the card before each of them in turn.
     let rig = Rig::holding(HOLDER);
-    let before = virtual_card::lock(&rig.holder().vcard).command_count();
+    let before = virtual_card::lock_virtual_card(&rig.holder().vcard).command_count();
     rig.upgrade().unwrap();
-    let apdus = (virtual_card::lock(&rig.holder().vcard).command_count() - before) as u32;
+    let apdus = (virtual_card::lock_virtual_card(&rig.holder().vcard).command_count() - before) as u32;
     assert!(apdus > 50, "{apdus}");
     drop(rig);
 
@@ -265,12 +265,12 @@ fn pulled_before_any_apdu_the_upgrade_resumes_to_the_same_end() {
                 let mut rig = Rig::holding(HOLDER);
                 for n in (worker..apdus).step_by(2) {
                     rig.fresh_card_and_store();
-                    virtual_card::lock(&rig.holder().vcard).pull_after(n);
+                    virtual_card::lock_virtual_card(&rig.holder().vcard).pull_after(n);
                     assert!(
                         rig.upgrade().is_err(),
                         "pulled after {n} APDUs, the upgrade cannot finish"
                     );
-                    virtual_card::lock(&rig.holder().vcard).insert();
+                    virtual_card::lock_virtual_card(&rig.holder().vcard).insert();
                     rig.upgrade()
                         .unwrap_or_else(|e| panic!("resume after a pull at APDU {n}: {e}"));
                     rig.assert_upgraded(HOLDER.hsa_id);
@@ -502,12 +502,12 @@ fn fetch_existing_puts_back_what_the_ca_issued_when_the_card_holds_the_key() {
     let e = rig
         .upgrade_with(&rig.holder().pin1.clone(), &mut |p| {
             if p.step == Step::Enrol(Profile::HsaAuth) {
-                virtual_card::lock(&vcard).pull();
+                virtual_card::lock_virtual_card(&vcard).pull();
             }
         })
         .unwrap_err();
     assert!(matches!(e, WorkflowError::Card(_)), "{e:?}");
-    virtual_card::lock(&rig.holder().vcard).insert();
+    virtual_card::lock_virtual_card(&rig.holder().vcard).insert();
 
     let pin1 = SecretCode::pin(rig.holder().pin1.clone()).unwrap();
     let url = rig.url();
@@ -540,7 +540,7 @@ fn fetch_existing_puts_back_what_the_ca_issued_when_the_card_holds_the_key() {
         &other_state,
     )
     .unwrap();
-    let other = virtual_card::share(VirtualCard::open(&other_state).unwrap());
+    let other = virtual_card::share_virtual_card(VirtualCard::open(&other_state).unwrap());
     let other_card = siths_upgrade::card::share(
         SithsCard::open(Box::new(MemoryTransport::connect(other).unwrap())).unwrap(),
     );
@@ -552,13 +552,13 @@ fn fetch_existing_puts_back_what_the_ca_issued_when_the_card_holds_the_key() {
 
 #[test]
 fn a_puk_is_fetched_only_for_a_card_certificate_this_ca_stands_behind() {
-    use siths_upgrade::workflow::test_login::{Customer, puk_lookup};
+    use siths_upgrade::workflow::puk_lookup::{Customer, puk_lookup};
     let rig = Rig::holding(OPERATOR);
     let pin1 = SecretCode::pin(rig.holder().pin1.clone()).unwrap();
     // The customer's genuine authentication certificate, as their card shows it.
     let karin = {
         let card =
-            virtual_card::share(VirtualCard::open(rig.dir.card_state(HOLDER.hsa_id)).unwrap());
+            virtual_card::share_virtual_card(VirtualCard::open(rig.dir.card_state(HOLDER.hsa_id)).unwrap());
         let mut c = SithsCard::open(Box::new(MemoryTransport::connect(card).unwrap())).unwrap();
         let o = siths_upgrade::card::Card::overview(&mut c).unwrap();
         o.certificates
@@ -718,9 +718,9 @@ fn a_card_not_yet_upgraded_is_not_renewed() {
 fn pulled_before_any_apdu_the_renewal_resumes_to_the_same_end() {
     let rig = Rig::holding(RENEWAL_DUE);
     let old = rig.serials();
-    let before = virtual_card::lock(&rig.holder().vcard).command_count();
+    let before = virtual_card::lock_virtual_card(&rig.holder().vcard).command_count();
     rig.renew().unwrap();
-    let apdus = (virtual_card::lock(&rig.holder().vcard).command_count() - before) as u32;
+    let apdus = (virtual_card::lock_virtual_card(&rig.holder().vcard).command_count() - before) as u32;
     assert!(apdus > 50, "{apdus}");
     drop(rig);
 
@@ -731,12 +731,12 @@ fn pulled_before_any_apdu_the_renewal_resumes_to_the_same_end() {
                 let mut rig = Rig::holding(RENEWAL_DUE);
                 for n in (worker..apdus).step_by(2) {
                     rig.fresh_card_and_store();
-                    virtual_card::lock(&rig.holder().vcard).pull_after(n);
+                    virtual_card::lock_virtual_card(&rig.holder().vcard).pull_after(n);
                     assert!(
                         rig.renew().is_err(),
                         "pulled after {n} APDUs, the renewal cannot finish"
                     );
-                    virtual_card::lock(&rig.holder().vcard).insert();
+                    virtual_card::lock_virtual_card(&rig.holder().vcard).insert();
                     rig.renew()
                         .unwrap_or_else(|e| panic!("resume after a pull at APDU {n}: {e}"));
                     rig.assert_renewed(RENEWAL_DUE.hsa_id, &old);

@@ -1,4 +1,6 @@
-//! What a card operation can end in, each with the next step for the holder.
+//! What a card operation can end in, each with the next step for the holder. The step is said in
+//! the card's terms (the PUK, the service centre); which command or button does it is for the
+//! command line (`cli::words`) and the window (`gui::words`) to say.
 
 use crate::apdu::StatusWord;
 use crate::card::KeySlot;
@@ -72,10 +74,7 @@ fn tries(n: u8) -> &'static str {
 fn blocked_message(kind: PinKind) -> String {
     match kind {
         PinKind::Puk => "the PUK is blocked: order a new card from the service centre".to_string(),
-        _ => format!(
-            "the {kind} is blocked: unblock it with your PUK (`siths-upgrade unblock-pin --which {}`)",
-            if kind == PinKind::Pin1 { "id" } else { "sign" }
-        ),
+        _ => format!("the {kind} is blocked: unblock it with your PUK"),
     }
 }
 

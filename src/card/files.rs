@@ -12,17 +12,8 @@
 use crate::apdu::{Command, MAX_SHORT_LE, StatusWord};
 use crate::card::{CardError, KeySlot, PinKind};
 use crate::channel::Channel;
-use crate::layout;
+use crate::layout::{self, app_path};
 use crate::pkcs15::{self, CertificateObject, OdfEntry, OdfKind, PrivateKeyObject};
-
-/// Path of an EF in DF.PKCS15, from the MF.
-pub(crate) fn app_path(fid: u16) -> Vec<u8> {
-    let mut p = Vec::with_capacity(6);
-    p.extend_from_slice(&layout::FID_MF.to_be_bytes());
-    p.extend_from_slice(&layout::FID_DF_PKCS15.to_be_bytes());
-    p.extend_from_slice(&fid.to_be_bytes());
-    p
-}
 
 /// The application's files as this session last read or wrote them, by path, so each is read
 /// from the card once per session (an upgrade reads the directory files in nearly every
@@ -424,15 +415,16 @@ pub(crate) fn delete_pairs(
     Ok(())
 }
 
-/// See [`crate::card::Card::unfinished_key`]: the key in `key_slot`, when no certificate entry
-/// names it and the PrKDF lists it under none but `labels` (or not at all: our GENERATE writes
-/// no directory entry, the certificate write does).
-pub(crate) fn unfinished_key(
+/// Whether the files leave the key in `key_slot` unclaimed, as [`crate::card::Card::unfinished_key`]
+/// needs: no certificate entry names it and the PrKDF lists it under none but `labels` (or not at
+/// all: our GENERATE writes no directory entry, the certificate write does). Reading the key
+/// itself is a key command, not a file's business.
+pub(crate) fn key_unclaimed(
     ch: &mut Channel<'_>,
     cache: &mut FileCache,
     key_slot: KeySlot,
     labels: &[String],
-) -> Result<Option<crate::card::PublicKey>, CardError> {
+) -> Result<bool, CardError> {
     let dirs = Directories::read(ch, cache)?;
     let listed: Vec<&PrivateKeyObject> = dirs
         .keys
@@ -443,10 +435,7 @@ pub(crate) fn unfinished_key(
         .certs
         .iter()
         .any(|c| c.id == key_slot.id() || listed.iter().any(|k| k.id == c.id));
-    if named || !listed.iter().all(|k| labels.contains(&k.label)) {
-        return Ok(None);
-    }
-    crate::card::siths::read_public_key(ch, key_slot)
+    Ok(!named && listed.iter().all(|k| labels.contains(&k.label)))
 }
 
 fn encoded(r: Result<Vec<u8>, pkcs15::Pkcs15Error>) -> Result<Vec<u8>, CardError> {

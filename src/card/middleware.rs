@@ -27,18 +27,19 @@ impl CardChoice {
 }
 
 /// What only a card reached through its middleware can end in. The backend that speaks to the
-/// middleware (`crate::pkcs11`) maps its return values onto this; the window's words and the
-/// command line's exit codes match on it without knowing that backend.
+/// middleware maps its return values onto this; the window's words and the
+/// command line's words and exit codes match on it without knowing that backend. The messages
+/// here name no flag or control: the command line and the window each say how to do the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MiddlewareError {
     #[error(
         "no PKCS#11 module {0} was found: install your card's middleware (SafeNet Authentication \
-         Client, Net iD or OpenSC), or give the module's full path with --pkcs11"
+         Client, Net iD or OpenSC), or give the module's full path"
     )]
     ModuleNotFound(String),
     #[error(
         "the PKCS#11 module {module} cannot be loaded ({detail}): reinstall the card's \
-         middleware, or give the path of another module with --pkcs11"
+         middleware, or use another module"
     )]
     ModuleUnloadable { module: String, detail: String },
     #[error(
@@ -52,8 +53,8 @@ pub enum MiddlewareError {
     )]
     TokenNotFound { wanted: String, seen: String },
     #[error(
-        "the PKCS#11 module shows several SITHS cards ({}): name the one to use with \
-         --reader (its label or serial)",
+        "the PKCS#11 module shows several SITHS cards ({}): name the one to use by its \
+         label or serial",
         .cards.iter().map(|c| c.describe()).collect::<Vec<_>>().join("; ")
     )]
     SeveralCards { cards: Vec<CardChoice> },

@@ -14,7 +14,7 @@ use crate::virtual_card::memory::MemoryTransport;
 pub enum Access {
     /// The in-process virtual card (the demo's, or one loaded from its state file): the
     /// caller loads it, since a state file that cannot be read is the caller's to word.
-    InProcess(virtual_card::SharedCard),
+    InProcess(virtual_card::SharedVirtualCard),
     /// A PC/SC reader by name; None: the first reader with a card.
     Reader(Option<String>),
     /// A token of a PKCS#11 module (the card's middleware): `module` is a path or a known name

@@ -129,7 +129,7 @@ pub(crate) fn read(
     source: &crate::card::CardSource,
 ) -> Result<CardOverview, CardError> {
     let odf = files::read_odf(ch, cache)?;
-    let token_bytes = files::read_ef(ch, cache, &files::app_path(layout::FID_TOKEN_INFO))?;
+    let token_bytes = files::read_ef(ch, cache, &layout::app_path(layout::FID_TOKEN_INFO))?;
     let token = pkcs15::TokenInfo::decode(&token_bytes)
         .map_err(|e| CardError::Malformed(format!("TokenInfo: {e}")))?;
 

@@ -220,7 +220,13 @@ impl Card for SithsCard {
         slot: KeySlot,
         labels: &[String],
     ) -> Result<Option<PublicKey>, CardError> {
-        self.run(|ch, files| files::unfinished_key(ch, files, slot, labels))
+        self.run(|ch, files| {
+            if files::key_unclaimed(ch, files, slot, labels)? {
+                read_public_key(ch, slot)
+            } else {
+                Ok(None)
+            }
+        })
     }
 
     /// Sign a SHA-256 hash with the key in `slot`. The key's PIN must be verified: PIN1 once per

@@ -3,7 +3,7 @@
 //!
 //! Slots 1-4 hold authentication keys (PIN1), 5-8 signing keys (PIN2), fixed when the card is
 //! made [ours]. On a PKCS#11 token a slot is the key's `CKA_ID` of one byte; keys with other ids
-//! are mapped onto the free slots of their PIN (see `crate::pkcs11`).
+//! are mapped onto the free slots of their PIN by the PKCS#11 backend.
 
 use std::fmt;
 

@@ -6,7 +6,7 @@ use clap::Subcommand;
 
 use crate::audit::{self, AuditError, anchor};
 use crate::card::PinKind;
-use crate::cli::CardAccess;
+use crate::cli::card_access::CardAccess;
 use crate::cli::exit::{CliError, ExitCode};
 use crate::cli::prompt::PinSource;
 
@@ -58,7 +58,7 @@ pub fn run(cmd: AuditCmd, access: CardAccess<'_>) -> Result<(), CliError> {
             pin_stdin,
         } => {
             let files = or_default(files)?;
-            let card = crate::cli::open_card(access, reader.as_deref())?;
+            let card = crate::cli::card_access::open_card(access, reader.as_deref())?;
             verify_with_ca(&files, &ca, &ca_root, card, PinSource::new(pin_stdin))
         }
         AuditCmd::Verify { files, .. } => {
@@ -133,7 +133,7 @@ fn verify_with_ca(
     let pin1 = source.code(PinKind::Pin1)?;
     let shared: crate::card::SharedCard = std::sync::Arc::new(std::sync::Mutex::new(card));
     let result = check_at_ca(files, ca, &root, &shared, &pin1);
-    crate::cli::log_out(crate::card::lock(&shared).as_mut());
+    crate::cli::card_access::log_out(crate::card::lock(&shared).as_mut());
     result
 }
 
@@ -145,10 +145,11 @@ fn check_at_ca(
     pin1: &crate::card::SecretCode,
 ) -> Result<(), CliError> {
     let ca_failed = |e: crate::workflow::error::WorkflowError| {
-        CliError::new(ExitCode::System, format!("the CA: {e}"))
+        let words = super::words::workflow_error(&e);
+        CliError::new(ExitCode::System, format!("the CA: {words}"))
     };
     let client =
-        crate::workflow::test_login::operator_client(shared, ca, root, pin1).map_err(ca_failed)?;
+        crate::workflow::ca_login::operator_client(shared, ca, root, pin1).map_err(ca_failed)?;
     let now = crate::pki::date::now_unix();
     let mut ids = Vec::new();
     let mut operators: Vec<String> = Vec::new();

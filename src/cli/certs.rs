@@ -11,12 +11,12 @@ use crate::pki::services_for_level;
 #[derive(serde::Serialize)]
 struct CertsJson {
     format_version: u32,
-    certificates: Vec<json::Certificate>,
+    certificates: Vec<json::CertificateJson>,
 }
 
 pub fn list(card: &mut dyn Card, as_json: bool) -> Result<(), CliError> {
     let overview = card.overview()?;
-    let status = json::Status::from_overview(&overview, &card.source());
+    let status = json::StatusJson::from_overview(&overview, &card.source());
     if as_json {
         return json::print(&CertsJson {
             format_version: json::FORMAT_VERSION,

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::card::CardError;
 use crate::transport::TransportError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +75,7 @@ pub fn middleware_code(e: &crate::card::MiddlewareError) -> ExitCode {
 
 impl From<TransportError> for CliError {
     fn from(e: TransportError) -> Self {
-        CliError::new(transport_code(&e), e.to_string())
+        CliError::new(transport_code(&e), super::words::transport_error(&e))
     }
 }
 
@@ -91,5 +92,24 @@ impl From<super::prompt::PromptError> for CliError {
 impl From<crate::virtual_card::StateError> for CliError {
     fn from(e: crate::virtual_card::StateError) -> Self {
         CliError::system(e.to_string())
+    }
+}
+
+impl From<CardError> for CliError {
+    fn from(e: CardError) -> Self {
+        let code = match &e {
+            e if e.is_user_error() => ExitCode::User,
+            CardError::CardDead => ExitCode::CardUnusable,
+            CardError::Transport(t) => transport_code(t),
+            CardError::Middleware(m) => middleware_code(m),
+            _ => ExitCode::CardUnusable,
+        };
+        CliError::new(code, super::words::card_error(&e))
+    }
+}
+
+impl From<crate::card::MiddlewareError> for CliError {
+    fn from(e: crate::card::MiddlewareError) -> Self {
+        CardError::from(e).into()
     }
 }

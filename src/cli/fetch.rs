@@ -42,7 +42,7 @@ pub fn run(
         pin1: &pin1,
     };
     let result = list_and_write(&shared, &request, &wanted, all);
-    crate::cli::log_out(crate::card::lock(&shared).as_mut());
+    crate::cli::card_access::log_out(crate::card::lock(&shared).as_mut());
     result
 }
 

@@ -10,13 +10,13 @@ use crate::pki::{Identity, Purpose};
 pub const FORMAT_VERSION: u32 = 1;
 
 #[derive(Serialize, Debug)]
-pub struct Readers {
+pub struct ReadersJson {
     pub format_version: u32,
-    pub readers: Vec<Reader>,
+    pub readers: Vec<ReaderJson>,
 }
 
 #[derive(Serialize, Debug)]
-pub struct Reader {
+pub struct ReaderJson {
     pub name: String,
     pub card_present: bool,
     pub atr: Option<String>,
@@ -24,16 +24,16 @@ pub struct Reader {
 }
 
 #[derive(Serialize, Debug)]
-pub struct Status {
+pub struct StatusJson {
     pub format_version: u32,
     pub reader: String,
     /// How the card was reached: PC/SC or a PKCS#11 module and token.
-    pub source: Source,
-    pub card: Card,
-    pub holder: Holder,
-    pub pins: Pins,
+    pub source: SourceJson,
+    pub card: CardJson,
+    pub holder: HolderJson,
+    pub pins: PinsJson,
     pub card_dead: bool,
-    pub certificates: Vec<Certificate>,
+    pub certificates: Vec<CertificateJson>,
     /// Certificates and keys that are neither a SITHS profile's nor the legacy pair: the
     /// holder's, never touched by any command.
     pub other_objects: crate::workflow::pairs::Others,
@@ -41,7 +41,7 @@ pub struct Status {
 
 #[derive(Serialize, Debug)]
 #[serde(tag = "backend", rename_all = "lowercase")]
-pub enum Source {
+pub enum SourceJson {
     Pcsc {
         reader: String,
     },
@@ -52,17 +52,17 @@ pub enum Source {
     },
 }
 
-impl From<&CardSource> for Source {
-    fn from(s: &CardSource) -> Source {
+impl From<&CardSource> for SourceJson {
+    fn from(s: &CardSource) -> SourceJson {
         match s {
-            CardSource::Reader { name, .. } => Source::Pcsc {
+            CardSource::Reader { name, .. } => SourceJson::Pcsc {
                 reader: name.clone(),
             },
             CardSource::Pkcs11 {
                 module,
                 token,
                 serial,
-            } => Source::Pkcs11 {
+            } => SourceJson::Pkcs11 {
                 module: module.clone(),
                 token: token.clone(),
                 serial: serial.clone(),
@@ -72,28 +72,28 @@ impl From<&CardSource> for Source {
 }
 
 #[derive(Serialize, Debug)]
-pub struct Card {
+pub struct CardJson {
     pub serial: String,
     pub label: Option<String>,
     pub atr: String,
 }
 
 #[derive(Serialize, Debug)]
-pub struct Holder {
+pub struct HolderJson {
     pub name: Option<String>,
     pub hsa_id: Option<String>,
     pub personnummer: Option<String>,
 }
 
 #[derive(Serialize, Debug)]
-pub struct Pins {
-    pub pin1: Option<Pin>,
-    pub pin2: Option<Pin>,
-    pub puk: Option<Pin>,
+pub struct PinsJson {
+    pub pin1: Option<PinJson>,
+    pub pin2: Option<PinJson>,
+    pub puk: Option<PinJson>,
 }
 
 #[derive(Serialize, Debug)]
-pub struct Pin {
+pub struct PinJson {
     pub label: String,
     pub tries_left: u8,
     pub max_tries: u8,
@@ -105,7 +105,7 @@ pub struct Pin {
 }
 
 #[derive(Serialize, Debug)]
-pub struct Certificate {
+pub struct CertificateJson {
     /// PKCS#15 id of the certificate and its key, hex.
     pub id: String,
     pub slot: Option<crate::card::KeySlot>,
@@ -157,11 +157,11 @@ pub fn purpose(purpose: Purpose) -> &'static str {
     }
 }
 
-impl Status {
-    pub fn from_overview(o: &CardOverview, source: &CardSource) -> Status {
+impl StatusJson {
+    pub fn from_overview(o: &CardOverview, source: &CardSource) -> StatusJson {
         use crate::card::PinKind;
         let pin = |kind: PinKind| {
-            o.pin(kind).map(|p| Pin {
+            o.pin(kind).map(|p| PinJson {
                 label: p.label.clone(),
                 tries_left: p.tries_left,
                 max_tries: p.max_tries,
@@ -171,16 +171,16 @@ impl Status {
             })
         };
         let infos = || o.certificates.iter().filter_map(|c| c.info.as_ref().ok());
-        Status {
+        StatusJson {
             format_version: FORMAT_VERSION,
             reader: o.reader.clone(),
             source: source.into(),
-            card: Card {
+            card: CardJson {
                 serial: o.serial.clone(),
                 label: o.label.clone(),
                 atr: hex(source.atr()),
             },
-            holder: Holder {
+            holder: HolderJson {
                 name: o.holder_name().map(str::to_string),
                 hsa_id: infos().find_map(|i| match &i.identity {
                     Identity::HsaId(h) => Some(h.to_string()),
@@ -193,7 +193,7 @@ impl Status {
                     _ => None,
                 }),
             },
-            pins: Pins {
+            pins: PinsJson {
                 pin1: pin(PinKind::Pin1),
                 pin2: pin(PinKind::Pin2),
                 puk: pin(PinKind::Puk),
@@ -204,7 +204,7 @@ impl Status {
                 .iter()
                 .map(|c| {
                     let info = c.info.as_ref().ok();
-                    Certificate {
+                    CertificateJson {
                         id: c.id_hex(),
                         slot: c.slot,
                         label: c.label.clone(),

@@ -2,6 +2,7 @@
 
 mod audit;
 mod ca_mock;
+mod card_access;
 mod certs;
 pub mod exit;
 pub mod expiry;
@@ -11,9 +12,9 @@ pub mod prompt;
 mod renew;
 mod upgrade;
 mod virtual_card;
+mod words;
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -21,6 +22,8 @@ use crate::card::{Card, CardError, PinKind};
 use crate::transport::TransportError;
 use crate::transport::pcsc::list_readers;
 use crate::virtual_card::VirtualCard;
+use card_access::log_out;
+pub use card_access::{CardAccess, open_card};
 use exit::{CliError, ExitCode};
 use prompt::PinSource;
 
@@ -251,7 +254,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let mut card = open_card(access, reader.as_deref())?;
             let overview = card.overview()?;
             if json {
-                json::print(&json::Status::from_overview(&overview, &card.source()))
+                json::print(&json::StatusJson::from_overview(&overview, &card.source()))
             } else {
                 print!("{}", crate::report::overview_text(&overview));
                 Ok(())
@@ -440,13 +443,6 @@ fn tempfile_dir() -> Result<PathBuf, CliError> {
     Ok(dir.keep())
 }
 
-/// No card stays logged in after a command: a failure here (a card already pulled) only logs.
-pub(crate) fn log_out(card: &mut dyn Card) {
-    if let Err(e) = card.end_session() {
-        log::debug!("could not log out of the card: {e}");
-    }
-}
-
 /// Say so before asking for a code that cannot be used.
 fn refuse_if_blocked(card: &mut dyn Card, kind: PinKind) -> Result<(), CliError> {
     let statuses = card.pin_statuses(&[PinKind::Puk, kind])?;
@@ -463,7 +459,7 @@ fn readers(vcard: Option<&std::path::Path>, json: bool) -> Result<(), CliError> 
     let readers = match vcard {
         Some(path) => {
             let card = VirtualCard::open(path)?;
-            vec![json::Reader {
+            vec![json::ReaderJson {
                 name: crate::virtual_card::memory::READER_NAME.to_string(),
                 card_present: card.is_present(),
                 atr: Some(json::hex(card.atr())),
@@ -472,7 +468,7 @@ fn readers(vcard: Option<&std::path::Path>, json: bool) -> Result<(), CliError> 
         }
         None => list_readers()?
             .into_iter()
-            .map(|r| json::Reader {
+            .map(|r| json::ReaderJson {
                 card_present: r.card_present,
                 atr: r.card_present.then(|| json::hex(&r.atr)),
                 in_use: r.exclusive,
@@ -481,7 +477,7 @@ fn readers(vcard: Option<&std::path::Path>, json: bool) -> Result<(), CliError> 
             .collect(),
     };
     if json {
-        return json::print(&json::Readers {
+        return json::print(&json::ReadersJson {
             format_version: json::FORMAT_VERSION,
             readers,
         });
@@ -498,55 +494,6 @@ fn readers(vcard: Option<&std::path::Path>, json: bool) -> Result<(), CliError> 
         println!("{}: {state}", r.name);
     }
     Ok(())
-}
-
-/// Where the card is: a virtual card's state file, a PKCS#11 module, or else PC/SC.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CardAccess<'a> {
-    pub virtual_card: Option<&'a Path>,
-    pub pkcs11: Option<&'a str>,
-}
-
-/// Connect to the card the user pointed at and check it is a SITHS card. `reader` names the
-/// PC/SC reader, or for PKCS#11 the token (its label or its slot's description).
-pub fn open_card(access: CardAccess<'_>, reader: Option<&str>) -> Result<Box<dyn Card>, CliError> {
-    if reader.is_some_and(|r| r.trim().is_empty()) {
-        return Err(CliError::usage(
-            "--reader is empty, and an empty name would match every reader and card: give the \
-             reader's name, or for --pkcs11 the card's label or serial",
-        ));
-    }
-    let reader = reader.map(str::to_string);
-    let access = match (access.pkcs11, access.virtual_card) {
-        (Some(module), _) => crate::card::Access::Pkcs11 {
-            module: module.to_string(),
-            token: reader,
-        },
-        (None, Some(path)) => {
-            crate::card::Access::InProcess(Arc::new(Mutex::new(VirtualCard::open(path)?)))
-        }
-        (None, None) => crate::card::Access::Reader(reader),
-    };
-    Ok(crate::card::open(access)?)
-}
-
-impl From<CardError> for CliError {
-    fn from(e: CardError) -> Self {
-        let code = match &e {
-            e if e.is_user_error() => ExitCode::User,
-            CardError::CardDead => ExitCode::CardUnusable,
-            CardError::Transport(t) => exit::transport_code(t),
-            CardError::Middleware(m) => exit::middleware_code(m),
-            _ => ExitCode::CardUnusable,
-        };
-        CliError::new(code, e.to_string())
-    }
-}
-
-impl From<crate::card::MiddlewareError> for CliError {
-    fn from(e: crate::card::MiddlewareError) -> Self {
-        CardError::from(e).into()
-    }
 }
 
 // Unix modes; on Windows the directory's ACL comes from the user's temp folder.

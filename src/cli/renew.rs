@@ -48,7 +48,7 @@ pub fn run(
         only: &only,
     };
     let summary = renew(&shared, &request, &mut progress_lines());
-    crate::cli::log_out(crate::card::lock(&shared).as_mut());
+    crate::cli::card_access::log_out(crate::card::lock(&shared).as_mut());
     let summary = summary.map_err(|e| upgrade_error(e, "renew"))?;
     if summary.renewed.is_empty() && summary.removed_slots.is_empty() {
         println!("Nothing to renew: no certificate pair expires within 30 days.");

@@ -27,7 +27,7 @@ pub fn run(
         pin2: &pin2,
     };
     let summary = upgrade(&shared, &request, &mut progress_lines());
-    crate::cli::log_out(crate::card::lock(&shared).as_mut());
+    crate::cli::card_access::log_out(crate::card::lock(&shared).as_mut());
     let summary = summary.map_err(|e| upgrade_error(e, "upgrade"))?;
     println!(
         "Upgrade finished: {} new certificate(s) written this time, {} legacy key slot(s) cleared.",
@@ -82,7 +82,7 @@ pub(super) fn upgrade_error(e: WorkflowError, again: &str) -> CliError {
         WorkflowError::Ca(_) => ExitCode::System,
         _ => ExitCode::CardUnusable,
     };
-    let mut message = e.to_string();
+    let mut message = super::words::workflow_error(&e);
     if !matches!(
         e,
         WorkflowError::NotAllowed { .. }

@@ -136,8 +136,8 @@ pub fn run(cmd: VirtualCardCmd) -> Result<(), CliError> {
     }
 }
 
-fn card_pace(card: &crate::virtual_card::SharedCard) -> Pace {
-    crate::virtual_card::lock(card).pace()
+fn card_pace(card: &crate::virtual_card::SharedVirtualCard) -> Pace {
+    crate::virtual_card::lock_virtual_card(card).pace()
 }
 
 fn read_pins_file(file: &Path) -> Result<Codes, CliError> {

@@ -16,12 +16,12 @@ use crate::ca::mock::{self, MockDir, MockError, MockHandle};
 use crate::gui::protocol::CaSettings;
 pub use crate::gui::protocol::DemoCodes;
 use crate::provision::DEMO_HSA_ID;
-use crate::virtual_card::{self, SharedCard, StateError, VirtualCard};
+use crate::virtual_card::{self, SharedVirtualCard, StateError, VirtualCard};
 
 /// The demo's card and CA: what a newcomer needs to see the whole upgrade with no hardware.
 pub struct DemoWorld {
     /// The demo holder's pre-upgrade card; tests keep a clone to pull it.
-    pub card: SharedCard,
+    pub card: SharedVirtualCard,
     /// The mock's address and the root its server and certificates chain to.
     pub ca: CaSettings,
     /// Shown on screen in demo mode: it is not a real card, and the newcomer needs the codes.
@@ -46,7 +46,7 @@ impl std::fmt::Debug for DemoWorld {
 /// One more demo card in a [`DemoWorld`] (the desk's operator card).
 #[derive(Debug, Clone)]
 pub struct DemoSeat {
-    pub card: SharedCard,
+    pub card: SharedVirtualCard,
     pub codes: DemoCodes,
     pub holder: String,
 }
@@ -116,7 +116,7 @@ impl DemoWorld {
             if made { "world made, the cache was empty" } else { "cached world" }
         );
         Ok(DemoWorld {
-            card: virtual_card::share(card),
+            card: virtual_card::share_virtual_card(card),
             ca: CaSettings {
                 url: mock.url(),
                 root_pem: Some(md.root_pem()),
@@ -141,7 +141,7 @@ impl DemoWorld {
         let codes = read_codes(&md.card_pins(hsa_id))
             .ok_or_else(|| DemoError::Codes(md.card_pins(hsa_id), md.path().to_path_buf()))?;
         Ok(DemoSeat {
-            card: virtual_card::share(card),
+            card: virtual_card::share_virtual_card(card),
             codes,
             holder: hsa_id.to_string(),
         })

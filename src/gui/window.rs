@@ -72,7 +72,7 @@ pub fn run(source: WindowSource, pkcs11: Option<String>) -> Result<(), RunError>
         WindowSource::Demo(crate::virtual_card::Pace::Fast) => (Mode::Demo(None), None),
         WindowSource::Demo(pace) => {
             let world = DemoWorld::prepare()?;
-            crate::virtual_card::lock(&world.card).set_pace(pace);
+            crate::virtual_card::lock_virtual_card(&world.card).set_pace(pace);
             (Mode::Demo(Some(world)), None)
         }
         WindowSource::Readers => (Mode::readers(&settings), None),

@@ -11,11 +11,11 @@ use der::Enumerated;
 use der::Sequence;
 use der::asn1::{BitStringRef, GeneralizedTime, OctetStringRef};
 
-use super::Pkcs15Error;
 use super::common::{
     CommonObjectAttributes, NamedBits, ObjectFlags, PathAsn1, bit, first_byte, from_der, objects,
     octets, to_der,
 };
+use super::error::Pkcs15Error;
 
 const WHAT: &str = "the PIN directory (AODF)";
 
@@ -228,7 +228,7 @@ pub fn decode_aodf(file: &[u8]) -> Result<Vec<PinObject>, Pkcs15Error> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use crate::pkcs15::common::tests::hostile_inputs;
     use crate::pkcs15::pad_to;

@@ -10,10 +10,10 @@
 use der::asn1::{AnyRef, ContextSpecific, OctetStringRef};
 use der::{Decode, Reader, Sequence, SliceReader, Tag, TagNumber, Tagged};
 
-use super::Pkcs15Error;
 use super::common::{
     CommonObjectAttributes, ObjectFlags, PathAsn1, first_byte, objects, octets, to_der,
 };
+use super::error::Pkcs15Error;
 
 const WHAT: &str = "the certificate directory (CDF)";
 

@@ -4,7 +4,7 @@
 use der::asn1::{AnyRef, BitStringRef, OctetStringRef, Utf8StringRef};
 use der::{Decode, Encode, Reader, Sequence, SliceReader};
 
-use super::Pkcs15Error;
+use super::error::Pkcs15Error;
 
 /// `CommonObjectFlags`: whether an object needs authentication to be read, and whether it may
 /// be changed. Our card marks private keys private and nothing modifiable except through the

@@ -9,8 +9,8 @@
 use der::asn1::AnyRef;
 use der::{Decode, Reader, SliceReader, Tag, TagNumber, Tagged};
 
-use super::Pkcs15Error;
 use super::common::{objects, to_der};
+use super::error::Pkcs15Error;
 
 const WHAT: &str = "the application directory (EF.DIR)";
 const TEMPLATE: Tag = Tag::Application {

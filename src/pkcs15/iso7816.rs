@@ -10,8 +10,8 @@
 use der::asn1::AnyRef;
 use der::{Decode, Reader, SliceReader, Tag, TagNumber, Tagged};
 
-use super::Pkcs15Error;
 use super::common::to_der;
+use super::error::Pkcs15Error;
 
 const FCP_WHAT: &str = "the file control parameters (FCP)";
 const KEY_WHAT: &str = "the public key template (7F49)";

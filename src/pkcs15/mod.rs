@@ -15,6 +15,7 @@
 //! [`iso7816`]).
 
 mod common;
+mod error;
 
 pub mod aodf;
 pub mod cdf;
@@ -28,53 +29,10 @@ pub use aodf::{PinFlags, PinObject, PinType, decode_aodf, encode_aodf};
 pub use cdf::{CertificateObject, decode_cdf, encode_cdf};
 pub use common::ObjectFlags;
 pub use dir::{DirRecord, decode_ef_dir, encode_ef_dir};
+pub use error::Pkcs15Error;
 pub use odf::{OdfEntry, OdfKind, decode_odf, encode_odf};
 pub use prkdf::{KeyUsageFlags, PrivateKeyObject, decode_prkdf, encode_prkdf};
 pub use token_info::{TokenFlags, TokenInfo};
-
-/// Why a PKCS#15 structure could not be read or written.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Pkcs15Error {
-    /// The bytes read from the card are not the structure they should be.
-    #[error(
-        "could not read {what} from the card: {detail}. The file is damaged or was not written \
-         as PKCS#15 (ISO/IEC 7816-15); read the card again, and if this persists have the card \
-         checked at the service desk"
-    )]
-    Decode {
-        /// Which structure was being read.
-        what: &'static str,
-        /// What was wrong with it.
-        detail: String,
-    },
-    /// A value cannot be represented in the card's format.
-    #[error(
-        "could not encode {what}: {detail}. Nothing was written to the card; this is a bug in \
-         siths-upgrade, please report it"
-    )]
-    Encode {
-        /// Which structure was being written.
-        what: &'static str,
-        /// What was wrong with it.
-        detail: String,
-    },
-}
-
-impl Pkcs15Error {
-    pub(crate) fn decode(what: &'static str, detail: impl std::fmt::Display) -> Self {
-        Pkcs15Error::Decode {
-            what,
-            detail: detail.to_string(),
-        }
-    }
-
-    pub(crate) fn encode(what: &'static str, detail: impl std::fmt::Display) -> Self {
-        Pkcs15Error::Encode {
-            what,
-            detail: detail.to_string(),
-        }
-    }
-}
 
 /// Pads `bytes` with zeros to `len`, so that a directory file can be rewritten in place in one
 /// write without leaving stale objects behind. Longer input is returned unchanged: the caller
@@ -94,13 +52,5 @@ mod tests {
     fn pad_to_fills_with_zeros_and_never_truncates() {
         assert_eq!(pad_to(vec![1, 2], 4), vec![1, 2, 0, 0]);
         assert_eq!(pad_to(vec![1, 2, 3], 2), vec![1, 2, 3]);
-    }
-
-    #[test]
-    fn errors_tell_the_user_what_to_do() {
-        let e = Pkcs15Error::decode("the PrKDF", "unexpected tag");
-        let msg = e.to_string();
-        assert!(msg.contains("the PrKDF"));
-        assert!(msg.contains("service desk"));
     }
 }

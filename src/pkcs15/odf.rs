@@ -8,8 +8,8 @@
 use der::asn1::{ContextSpecific, ContextSpecificRef};
 use der::{TagMode, TagNumber};
 
-use super::Pkcs15Error;
 use super::common::{PathAsn1, from_der, objects, to_der};
+use super::error::Pkcs15Error;
 
 const WHAT: &str = "the object directory (ODF)";
 

@@ -11,11 +11,11 @@
 use der::Sequence;
 use der::asn1::{AnyRef, BitStringRef, OctetStringRef};
 
-use super::Pkcs15Error;
 use super::common::{
     CommonObjectAttributes, NamedBits, ObjectFlags, PathAsn1, bit, first_byte, from_der, objects,
     octets, to_der,
 };
+use super::error::Pkcs15Error;
 
 const WHAT: &str = "the private key directory (PrKDF)";
 

@@ -9,8 +9,8 @@
 use der::asn1::{AnyRef, BitStringRef, ContextSpecific, OctetStringRef, Utf8StringRef};
 use der::{Decode, Reader, Sequence, SliceReader, TagNumber};
 
-use super::Pkcs15Error;
 use super::common::{NamedBits, bit, objects, octets, to_der};
+use super::error::Pkcs15Error;
 
 const WHAT: &str = "the token information (EF.TokenInfo)";
 

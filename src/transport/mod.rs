@@ -1,7 +1,7 @@
 //! How APDUs reach a card: PC/SC through pcscd, or straight into the in-process virtual card.
 //!
 //! A [`Transport`] only moves raw APDU bytes and holds the card for a transaction; chaining,
-//! GET RESPONSE and status words live one level up in [`crate::channel`] so both transports
+//! GET RESPONSE and status words are the business of the layer above, so both transports
 //! behave the same.
 
 pub mod monitor;
@@ -29,7 +29,8 @@ pub trait Transport: Send {
     ) -> Result<(), TransportError>;
 }
 
-/// What can go wrong between us and the card; each says what the user can do about it.
+/// What can go wrong between us and the card; each says what the user can do about it, in words
+/// that name no command (the command line and the window say how in their own words).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
     #[error(
@@ -38,7 +39,7 @@ pub enum TransportError {
     NoService,
     #[error("no smart card reader found: connect a reader and try again")]
     NoReader,
-    #[error("the reader \"{0}\" was not found: check the name with `siths-upgrade readers`")]
+    #[error("the reader \"{0}\" was not found: check the reader's name")]
     ReaderNotFound(String),
     #[error("no card in the reader \"{0}\": insert your SITHS card")]
     NoCard(String),

@@ -2,8 +2,8 @@
 //!
 //! The raw APDU is parsed into a [`CardCommand`] first; each handler then returns
 //! `Result<Response, StatusWord>`, the status word being the card's refusal, so `?` answers it.
-//! Fault injection at the reader (pulls, slowness) and the counters are not here but in
-//! [`super::VirtualCard`], which wraps this.
+//! Fault injection at the reader (pulls, slowness) and the counters are not here but in the
+//! card that wraps this one (`engine`), so the OS knows nothing of the reader around it.
 //!
 //! The session is what a real card forgets on reset: the selected file, verified PINs, a
 //! half-received command chain, answer bytes waiting for GET RESPONSE and the security

@@ -5,18 +5,17 @@
 //! exclusively, a pulled card gives `CardRemoved`, and a handle made before the card was
 //! re-inserted stays removed until the caller connects again.
 
-use crate::virtual_card::{self, VirtualCard};
-
 use crate::transport::{Transmit, Transport, TransportError};
 
-pub use crate::virtual_card::SharedCard;
+use super::engine::VirtualCard;
+use super::shared::{SharedVirtualCard, lock_virtual_card};
 
 /// The reader name the in-process card appears under.
 pub const READER_NAME: &str = "Virtual SITHS card (in-process)";
 
 /// A connection to a shared virtual card.
 pub struct MemoryTransport {
-    card: SharedCard,
+    card: SharedVirtualCard,
     atr: Vec<u8>,
     /// The card's insertion count when we connected: a re-inserted card is a new card to us.
     insertion: u64,
@@ -24,9 +23,9 @@ pub struct MemoryTransport {
 
 impl MemoryTransport {
     /// Connect to the card; `NoCard` when it is not in the (virtual) reader.
-    pub fn connect(card: SharedCard) -> Result<Self, TransportError> {
+    pub fn connect(card: SharedVirtualCard) -> Result<Self, TransportError> {
         let (atr, insertion) = {
-            let guard = virtual_card::lock(&card);
+            let guard = lock_virtual_card(&card);
             if !guard.is_present() {
                 return Err(TransportError::NoCard(READER_NAME.to_string()));
             }
@@ -40,7 +39,7 @@ impl MemoryTransport {
     }
 
     /// The card behind this transport, for tests that pull it or look at its state.
-    pub fn card(&self) -> &SharedCard {
+    pub fn card(&self) -> &SharedVirtualCard {
         &self.card
     }
 }
@@ -70,7 +69,7 @@ impl Transport for MemoryTransport {
         &mut self,
         body: &mut dyn FnMut(&mut dyn Transmit),
     ) -> Result<(), TransportError> {
-        let mut guard = virtual_card::lock(&self.card);
+        let mut guard = lock_virtual_card(&self.card);
         if !guard.is_present() || guard.insertions() != self.insertion {
             return Err(TransportError::CardRemoved);
         }
@@ -87,14 +86,14 @@ mod tests {
     use super::*;
     use crate::apdu::{Command, StatusWord};
     use crate::channel::{Channel, TransferStats};
-    use crate::virtual_card::{CardState, share};
+    use crate::virtual_card::{CardState, share_virtual_card};
 
-    fn shared() -> SharedCard {
+    fn shared() -> SharedVirtualCard {
         let mut state = CardState::new("9752");
         state
             .add_ef(0x3F00, 0x2F00, Some(0x1E), vec![7; 600], 1000)
             .unwrap();
-        share(VirtualCard::new(state))
+        share_virtual_card(VirtualCard::new(state))
     }
 
     fn exchange(
@@ -125,7 +124,7 @@ mod tests {
     fn pulled_card_is_removed_until_reconnected() {
         let card = shared();
         let mut t = MemoryTransport::connect(card.clone()).unwrap();
-        virtual_card::lock(&card).pull_after(0);
+        lock_virtual_card(&card).pull_after(0);
         assert_eq!(
             exchange(&mut t, &Command::get_data(0x005A)),
             Err(TransportError::CardRemoved)
@@ -134,7 +133,7 @@ mod tests {
             MemoryTransport::connect(card.clone()).err(),
             Some(TransportError::NoCard(READER_NAME.into()))
         );
-        virtual_card::lock(&card).insert();
+        lock_virtual_card(&card).insert();
         // The old handle saw a removal; a new connection sees the card again.
         assert_eq!(
             exchange(&mut t, &Command::get_data(0x005A)),

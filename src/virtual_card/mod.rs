@@ -20,29 +20,15 @@ pub mod pace;
 pub mod personalise;
 mod pin_code;
 mod pins;
+mod shared;
 mod state;
+mod state_encoding;
 pub mod vpcd;
 
 #[cfg(test)]
 mod tests;
 
-use std::sync::{Arc, Mutex};
-
 pub use engine::{CardPulled, VirtualCard};
 pub use pace::{Pace, PaceSpent};
-pub use state::{BuildError, CardState, Df, Ef, MAX_EF_CAPACITY, Pin, StateError};
-
-/// One card shared by the doors that serve it (in-process transport, vpcd link) and by tests
-/// that pull it or inspect its state.
-pub type SharedCard = Arc<Mutex<VirtualCard>>;
-
-/// Wrap a card for sharing.
-pub fn share(card: VirtualCard) -> SharedCard {
-    Arc::new(Mutex::new(card))
-}
-
-/// Lock a shared card even if a thread panicked while holding it: the card's state is saved
-/// after every change, so what is in memory is still the card.
-pub fn lock(card: &SharedCard) -> std::sync::MutexGuard<'_, VirtualCard> {
-    card.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+pub use shared::{SharedVirtualCard, lock_virtual_card, share_virtual_card};
+pub use state::{BuildError, CardState, Df, Ef, MAX_EF_CAPACITY, StateError, StoredPin};

@@ -3,12 +3,12 @@
 //! This is what a card personaliser does before a card reaches its holder. Keys and
 //! certificates are then put on it through the card's own commands, like any client would.
 
+use super::state::CardState;
 use crate::layout::{self, KEY_SLOTS, PIN_MAX_LEN, PIN_MIN_LEN, PIN_PAD, PIN_STORED_LEN};
 use crate::pkcs15::{
     self, DirRecord, ObjectFlags, OdfEntry, OdfKind, PinFlags, PinObject, PinType, Pkcs15Error,
     TokenFlags, TokenInfo,
 };
-use crate::virtual_card::CardState;
 
 /// Room for directory files and certificates; real cards have a few tens of KiB.
 const DIRECTORY_CAPACITY: usize = 2048;
@@ -20,7 +20,7 @@ pub enum PersonaliseError {
     #[error("card layout: {0}")]
     Encode(#[from] Pkcs15Error),
     #[error("card layout: {0}")]
-    Build(#[from] crate::virtual_card::BuildError),
+    Build(#[from] super::state::BuildError),
 }
 
 /// The codes a new card is made with (the holder's code letter).
@@ -31,7 +31,7 @@ pub struct InitialCodes<'a> {
 }
 
 fn path(fid: u16) -> Vec<u8> {
-    crate::card::app_path(fid)
+    layout::app_path(fid)
 }
 
 fn pin_object(label: &str, reference: u8, unblocked_by: Option<u8>, puk: bool) -> PinObject {

@@ -1,5 +1,5 @@
-//! The stored form of a PIN or PUK, shared by personalisation ([`super::state`]) and the PIN
-//! commands ([`super::pins`]) so the two agree on what a code is without depending on each other.
+//! The stored form of a PIN or PUK, in a module of its own so that personalisation and the PIN
+//! commands agree on what a code is without depending on each other.
 
 use zeroize::Zeroizing;
 

@@ -8,7 +8,7 @@ use crate::apdu::StatusWord;
 use crate::layout::{PIN_STORED_LEN, PUK_REF};
 
 use super::pin_code::normalise;
-use super::state::{CardState, Pin};
+use super::state::{CardState, StoredPin};
 
 /// What a PIN command did: its status word, whether persistent state changed (so it must be
 /// saved), and the new session status of the referenced PIN, applied only once saved.
@@ -114,7 +114,7 @@ pub(crate) fn verify(
 
 /// The PIN that CHANGE REFERENCE DATA or RESET RETRY COUNTER would set: PIN1 or PIN2 of a live
 /// card (the PUK cannot be set).
-fn settable_pin(state: &CardState, reference: u8) -> Result<&Pin, PinOutcome> {
+fn settable_pin(state: &CardState, reference: u8) -> Result<&StoredPin, PinOutcome> {
     let Some(pin) = state.pin(reference) else {
         return Err(PinOutcome::sw(StatusWord::ReferenceNotFound));
     };

@@ -16,6 +16,7 @@ use zeroize::{Zeroize, Zeroizing};
 use crate::layout;
 
 use super::keys;
+use super::state_encoding::{b64, hex_bytes, opt_hex, pin_hex};
 
 /// Version of the state file layout, so a future change can migrate old cards.
 const FORMAT_VERSION: u32 = 1;
@@ -111,7 +112,7 @@ impl Df {
 /// A PIN or the PUK. The value is stored padded to [`layout::PIN_STORED_LEN`] with
 /// [`layout::PIN_PAD`], exactly as the commands carry it.
 #[derive(Clone, Serialize, Deserialize)]
-pub struct Pin {
+pub struct StoredPin {
     pub reference: u8,
     #[serde(with = "pin_hex")]
     pub(crate) value: [u8; layout::PIN_STORED_LEN],
@@ -121,13 +122,13 @@ pub struct Pin {
     pub max_len: usize,
 }
 
-impl Drop for Pin {
+impl Drop for StoredPin {
     fn drop(&mut self) {
         self.value.zeroize();
     }
 }
 
-impl fmt::Debug for Pin {
+impl fmt::Debug for StoredPin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -139,13 +140,13 @@ impl fmt::Debug for Pin {
 
 /// A private key in a slot (PKCS#8 DER). It never leaves the card through any command.
 #[derive(Clone, Serialize, Deserialize)]
-pub struct KeySlot {
+pub struct StoredKey {
     pub slot: u8,
     #[serde(with = "b64")]
     pub(crate) pkcs8: Vec<u8>,
 }
 
-impl Drop for KeySlot {
+impl Drop for StoredKey {
     fn drop(&mut self) {
         self.pkcs8.zeroize();
     }
@@ -160,8 +161,8 @@ pub struct CardState {
     atr: Vec<u8>,
     pub(crate) mf: Df,
     pub(crate) apps: Vec<Df>,
-    pub(crate) pins: Vec<Pin>,
-    pub(crate) keys: Vec<KeySlot>,
+    pub(crate) pins: Vec<StoredPin>,
+    pub(crate) keys: Vec<StoredKey>,
     pub(crate) dead: bool,
 }
 
@@ -312,7 +313,7 @@ impl CardState {
                 max: max_len,
             },
         )?;
-        let pin = Pin {
+        let pin = StoredPin {
             reference,
             value: *padded,
             tries_left: max_tries,
@@ -326,11 +327,11 @@ impl CardState {
         Ok(())
     }
 
-    pub(crate) fn pin(&self, reference: u8) -> Option<&Pin> {
+    pub(crate) fn pin(&self, reference: u8) -> Option<&StoredPin> {
         self.pins.iter().find(|p| p.reference == reference)
     }
 
-    pub(crate) fn pin_mut(&mut self, reference: u8) -> Option<&mut Pin> {
+    pub(crate) fn pin_mut(&mut self, reference: u8) -> Option<&mut StoredPin> {
         self.pins.iter_mut().find(|p| p.reference == reference)
     }
 
@@ -369,7 +370,7 @@ impl CardState {
 
     pub(crate) fn store_key(&mut self, slot: u8, pkcs8: Vec<u8>) {
         self.keys.retain(|k| k.slot != slot);
-        self.keys.push(KeySlot { slot, pkcs8 });
+        self.keys.push(StoredKey { slot, pkcs8 });
         self.keys.sort_by_key(|k| k.slot);
     }
 
@@ -480,98 +481,6 @@ impl CardState {
         let json =
             Zeroizing::new(serde_json::to_vec_pretty(self).map_err(|e| write_err(e.to_string()))?);
         crate::private_file::write(path, &json).map_err(|e| write_err(e.to_string()))
-    }
-}
-
-mod b64 {
-    use base64::Engine;
-    use base64::engine::general_purpose::STANDARD;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&STANDARD.encode(bytes))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(d)?;
-        STANDARD
-            .decode(text.as_bytes())
-            .map_err(|_| serde::de::Error::custom("invalid base64"))
-    }
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
-}
-
-fn from_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 || !text.is_ascii() {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i + 2)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        })
-        .collect()
-}
-
-mod hex_bytes {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&super::to_hex(bytes))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(d)?;
-        super::from_hex(&text).ok_or_else(|| serde::de::Error::custom("invalid hex"))
-    }
-}
-
-mod opt_hex {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
-        match bytes {
-            Some(b) => s.serialize_some(&super::to_hex(b)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
-        match Option::<String>::deserialize(d)? {
-            Some(text) => super::from_hex(&text)
-                .map(Some)
-                .ok_or_else(|| serde::de::Error::custom("invalid hex")),
-            None => Ok(None),
-        }
-    }
-}
-
-mod pin_hex {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use zeroize::Zeroizing;
-
-    use crate::layout::PIN_STORED_LEN;
-
-    pub fn serialize<S: Serializer>(value: &[u8; PIN_STORED_LEN], s: S) -> Result<S::Ok, S::Error> {
-        let text = Zeroizing::new(super::to_hex(value));
-        s.serialize_str(&text)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; PIN_STORED_LEN], D::Error> {
-        let text = Zeroizing::new(String::deserialize(d)?);
-        let bytes = Zeroizing::new(
-            super::from_hex(&text).ok_or_else(|| serde::de::Error::custom("invalid PIN hex"))?,
-        );
-        let mut out = [0u8; PIN_STORED_LEN];
-        if bytes.len() != PIN_STORED_LEN {
-            return Err(serde::de::Error::custom("a stored PIN must be 8 bytes"));
-        }
-        out.copy_from_slice(&bytes);
-        Ok(out)
     }
 }
 

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::{SharedCard, lock};
+use super::shared::{SharedVirtualCard, lock_virtual_card};
 
 /// Default address of vpcd's first slot.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:35963";
@@ -52,7 +52,7 @@ enum End {
 /// Serve `card` to vpcd at `addr` until `stop` is set. Reconnects every ~200 ms while vpcd is
 /// not there (pcscd not started yet, or restarted); a pulled card drops the connection, comes
 /// back after a pause and is inserted again, so pcscd sees a removal and a new card.
-pub fn serve(card: SharedCard, addr: &str, stop: Arc<AtomicBool>) -> Result<(), VpcdError> {
+pub fn serve(card: SharedVirtualCard, addr: &str, stop: Arc<AtomicBool>) -> Result<(), VpcdError> {
     let target = resolve(addr)?;
     let mut announced = false;
     while !stop.load(Ordering::Relaxed) {
@@ -74,7 +74,7 @@ pub fn serve(card: SharedCard, addr: &str, stop: Arc<AtomicBool>) -> Result<(), 
             End::Pulled => {
                 log::info!("virtual card pulled: disconnected from vpcd");
                 sleep_unless_stopped(PULL_PAUSE, &stop);
-                lock(&card).insert();
+                lock_virtual_card(&card).insert();
                 log::info!("virtual card inserted again");
             }
             End::Lost(e) => {
@@ -104,7 +104,7 @@ fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
 }
 
 /// Serve one connection until it ends.
-fn session(card: &SharedCard, mut stream: TcpStream, stop: &AtomicBool) -> End {
+fn session(card: &SharedVirtualCard, mut stream: TcpStream, stop: &AtomicBool) -> End {
     if let Err(e) = stream
         .set_nodelay(true)
         .and_then(|()| stream.set_read_timeout(Some(POLL)))
@@ -136,7 +136,7 @@ fn session(card: &SharedCard, mut stream: TcpStream, stop: &AtomicBool) -> End {
             Err(e) => return End::Lost(e),
         }
         let (reply, busy) = {
-            let mut guard = lock(card);
+            let mut guard = lock_virtual_card(card);
             if !guard.is_present() {
                 return End::Pulled;
             }
@@ -166,7 +166,7 @@ fn session(card: &SharedCard, mut stream: TcpStream, stop: &AtomicBool) -> End {
             if stop.load(Ordering::Relaxed) {
                 return End::Stopped;
             }
-            if !lock(card).is_present() {
+            if !lock_virtual_card(card).is_present() {
                 return End::Pulled;
             }
         }
@@ -230,7 +230,7 @@ fn quickack(_stream: &TcpStream) {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::virtual_card::{CardState, VirtualCard, share};
+    use crate::virtual_card::{CardState, VirtualCard, share_virtual_card};
     use std::net::TcpListener;
 
     /// Plays vpcd: sends exactly what vpcd sends (length, then payload, as two writes).
@@ -269,7 +269,7 @@ mod tests {
     }
 
     fn start() -> (
-        SharedCard,
+        SharedVirtualCard,
         TcpListener,
         Arc<AtomicBool>,
         std::thread::JoinHandle<()>,
@@ -278,7 +278,7 @@ mod tests {
         state
             .add_ef(0x3F00, 0x2F00, Some(0x1E), b"EF.DIR".to_vec(), 100)
             .unwrap();
-        let card = share(VirtualCard::new(state));
+        let card = share_virtual_card(VirtualCard::new(state));
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let stop = Arc::new(AtomicBool::new(false));
@@ -293,7 +293,7 @@ mod tests {
         let mut vpcd = FakeVpcd::accept(&listener);
         vpcd.send(&[CTRL_ON]);
         vpcd.send(&[CTRL_ATR]);
-        assert_eq!(vpcd.recv().unwrap(), lock(&card).atr());
+        assert_eq!(vpcd.recv().unwrap(), lock_virtual_card(&card).atr());
         // SELECT EF.DIR by path, read it.
         assert_eq!(
             vpcd.transmit(&[0x00, 0xA4, 0x08, 0x0C, 0x02, 0x2F, 0x00]),
@@ -322,15 +322,15 @@ mod tests {
             vpcd.transmit(&[0x00, 0xCA, 0x00, 0x5A, 0x00]),
             [&b"5550001"[..], &[0x90, 0x00]].concat()
         );
-        lock(&card).pull_after(0);
+        lock_virtual_card(&card).pull_after(0);
         vpcd.send(&[0x00, 0xCA, 0x00, 0x5A, 0x00]);
         // vpcd sees the connection close: the card is gone.
         assert!(vpcd.recv().is_err());
         // Then the card connects again, inserted.
         let mut vpcd = FakeVpcd::accept(&listener);
-        assert!(lock(&card).is_present());
+        assert!(lock_virtual_card(&card).is_present());
         vpcd.send(&[CTRL_ATR]);
-        assert_eq!(vpcd.recv().unwrap(), lock(&card).atr());
+        assert_eq!(vpcd.recv().unwrap(), lock_virtual_card(&card).atr());
         assert_eq!(
             vpcd.transmit(&[0x00, 0xCA, 0x00, 0x5A, 0x00]),
             [&b"5550001"[..], &[0x90, 0x00]].concat()
@@ -347,7 +347,7 @@ mod tests {
         drop(vpcd);
         let mut vpcd = FakeVpcd::accept(&listener);
         vpcd.send(&[CTRL_ATR]);
-        assert_eq!(vpcd.recv().unwrap(), lock(&card).atr());
+        assert_eq!(vpcd.recv().unwrap(), lock_virtual_card(&card).atr());
         stop.store(true, Ordering::Relaxed);
         handle.join().unwrap();
     }
@@ -360,7 +360,7 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let card = share(VirtualCard::new(CardState::new("1")));
+        let card = share_virtual_card(VirtualCard::new(CardState::new("1")));
         let stop = Arc::new(AtomicBool::new(false));
         let addr = format!("127.0.0.1:{port}");
         let (c, s, a) = (card.clone(), stop.clone(), addr.clone());
@@ -369,14 +369,14 @@ mod tests {
         let listener = TcpListener::bind(&addr).unwrap();
         let mut vpcd = FakeVpcd::accept(&listener);
         vpcd.send(&[CTRL_ATR]);
-        assert_eq!(vpcd.recv().unwrap(), lock(&card).atr());
+        assert_eq!(vpcd.recv().unwrap(), lock_virtual_card(&card).atr());
         stop.store(true, Ordering::Relaxed);
         assert!(handle.join().unwrap().is_ok());
     }
 
     #[test]
     fn a_bad_address_is_an_error_not_a_hang() {
-        let card = share(VirtualCard::new(CardState::new("1")));
+        let card = share_virtual_card(VirtualCard::new(CardState::new("1")));
         let stop = Arc::new(AtomicBool::new(false));
         assert!(matches!(
             serve(card, "no port here", stop),

@@ -55,7 +55,7 @@ pub enum WorkflowError {
     Cancelled,
     #[error(
         "this card has not been upgraded yet, so there is nothing to renew: upgrade the card \
-         first (siths-upgrade upgrade)"
+         first"
     )]
     NotUpgraded,
     #[error(

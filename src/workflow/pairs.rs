@@ -141,12 +141,12 @@ pub fn needs_upgrade(overview: &CardOverview) -> bool {
 /// Whom every certificate kept on the card must name: the HSA-id of the card's login
 /// certificate (which the CA confirmed) and the personnummer the CA has for that holder.
 #[derive(Debug, Clone, Copy)]
-pub struct Holder<'a> {
+pub struct ExpectedHolder<'a> {
     pub hsa_id: &'a str,
     pub personnummer: Option<&'a str>,
 }
 
-impl Holder<'_> {
+impl ExpectedHolder<'_> {
     fn identity(&self, kind: IdentityKind) -> Option<&str> {
         match kind {
             IdentityKind::HsaId => Some(self.hsa_id),
@@ -161,7 +161,7 @@ impl Holder<'_> {
 pub struct Evidence<'a> {
     pub issuers: &'a [Vec<u8>],
     pub roots: &'a [Vec<u8>],
-    pub holder: Holder<'a>,
+    pub holder: ExpectedHolder<'a>,
     pub keys: &'a [(KeySlot, PublicKey)],
     pub now: i64,
 }

@@ -37,7 +37,7 @@ use crate::workflow::expiry::Urgency;
 use crate::workflow::pairs::{self, Held};
 use crate::workflow::progress::{Activity, Cancel, Progress, Reporter, Step};
 use crate::workflow::steps::{
-    Job, Login, Timed, Timing, authorize_for_slot, check_card, check_for_card, csr_for,
+    Login, Timed, Timing, WorkflowRun, authorize_for_slot, check_card, check_for_card, csr_for,
     key_in_slot, log_in, prove, read_card, report_pin1, report_read, report_rejected,
     slot_free_of_certificates,
 };
@@ -67,7 +67,7 @@ pub struct RenewSummary {
 
 /// What a rerun finds for one profile of a pair being renewed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
+pub enum RenewalStage {
     /// Renew the certificate in `old` into `new`.
     Renew { old: KeySlot, new: KeySlot },
     /// The new certificate is in `new`: prove it, then remove `old`.
@@ -82,7 +82,7 @@ pub enum Stage {
 pub struct PairPlan {
     pub kind: IdentityKind,
     /// Authentication first, then signature.
-    pub stages: [(Profile, Stage); 2],
+    pub stages: [(Profile, RenewalStage); 2],
 }
 
 /// Whether a certificate has reached the 30-day reminder (or expired).
@@ -137,7 +137,7 @@ fn plan_from<'a>(
         // authentication certificate beside two signature ones is the new one (its old one is
         // already removed); one signature certificate beside two authentication ones is the old.
         let auth_stage = match held_auth.as_slice() {
-            [one] if held_sign.len() > 1 => Stage::Done {
+            [one] if held_sign.len() > 1 => RenewalStage::Done {
                 old: other_slot(auth, one.slot),
             },
             held => stage(auth, held)?,
@@ -152,13 +152,13 @@ fn plan_from<'a>(
 }
 
 /// The stage of a profile from its certificates on the card, oldest first.
-fn stage(profile: Profile, held: &[Held<'_>]) -> Result<Stage, WorkflowError> {
+fn stage(profile: Profile, held: &[Held<'_>]) -> Result<RenewalStage, WorkflowError> {
     match held {
-        [one] => Ok(Stage::Renew {
+        [one] => Ok(RenewalStage::Renew {
             old: one.slot,
             new: other_slot(profile, one.slot),
         }),
-        [old, .., new] => Ok(Stage::Written {
+        [old, .., new] => Ok(RenewalStage::Written {
             old: old.slot,
             new: new.slot,
         }),
@@ -190,7 +190,7 @@ pub fn renew_until(
 ) -> Result<RenewSummary, WorkflowError> {
     let started = Instant::now();
     // Read card, PIN1, then per pair: log in, and per profile key, enrol, write, prove, remove.
-    let mut job = Job::new(shared, Reporter::new(progress, cancel, 2));
+    let mut job = WorkflowRun::new(shared, Reporter::new(progress, cancel, 2));
     let overview = read_card(shared, &mut job.timing)?;
     if pairs::legacy(&overview).next().is_some() {
         return Err(WorkflowError::NotUpgraded);
@@ -258,7 +258,7 @@ struct Known<'k> {
 /// every certificate the renewal acts on (what fails stays as it is), and plan again from the
 /// checked ones. The session is kept for the first pair that logs in with the same certificate.
 fn check_and_plan<'o>(
-    job: &mut Job<'_>,
+    job: &mut WorkflowRun<'_>,
     request: &RenewRequest<'_>,
     overview: &'o CardOverview,
     roots: &[Vec<u8>],
@@ -290,7 +290,7 @@ fn check_and_plan<'o>(
         &login.client,
         overview,
         roots,
-        pairs::Holder {
+        pairs::ExpectedHolder {
             hsa_id: &login.hsa_id,
             personnummer,
         },
@@ -302,7 +302,7 @@ fn check_and_plan<'o>(
 /// One pair: log in with it, renew each profile that needs it, prove the new keys, and only
 /// then remove the old pair.
 fn renew_pair(
-    job: &mut Job<'_>,
+    job: &mut WorkflowRun<'_>,
     request: &RenewRequest<'_>,
     known: &Known<'_>,
     session: &mut Option<Login>,
@@ -312,7 +312,7 @@ fn renew_pair(
     let needs_ca = plan
         .stages
         .iter()
-        .any(|(_, s)| matches!(s, Stage::Renew { .. }));
+        .any(|(_, s)| matches!(s, RenewalStage::Renew { .. }));
     let (client, identity) = if needs_ca {
         let (client, identity) = pair_login(job, request, known, session, plan)?;
         (Some(client), identity)
@@ -340,16 +340,16 @@ fn renew_pair(
     let mut sweep = Vec::new();
     for (profile, stage) in plan.stages {
         match stage {
-            Stage::Done { old } => {
+            RenewalStage::Done { old } => {
                 job.report.skip(4);
                 sweep.push(old);
             }
-            Stage::Written { old, new } => {
+            RenewalStage::Written { old, new } => {
                 job.report.skip(3);
                 proofs.push((profile, new));
                 removals.push((profile, old));
             }
-            Stage::Renew { old, new } => {
+            RenewalStage::Renew { old, new } => {
                 let Some(client) = client.as_ref() else {
                     return Err(WorkflowError::NoLoginCertificate);
                 };
@@ -395,7 +395,7 @@ fn renew_pair(
 /// certificates are all written (a resumed run) needs no CA, nor a valid login certificate, and
 /// does not come here.
 fn pair_login(
-    job: &mut Job<'_>,
+    job: &mut WorkflowRun<'_>,
     request: &RenewRequest<'_>,
     known: &Known<'_>,
     session: &mut Option<Login>,
@@ -436,7 +436,7 @@ fn pair_login(
 /// A new key in `new` (the slot must hold no certificate; a key in it must be a run of ours),
 /// its certificate renewed by the CA, checked, and written; the certificate.
 fn renew_profile(
-    job: &mut Job<'_>,
+    job: &mut WorkflowRun<'_>,
     request: &RenewRequest<'_>,
     known: &Known<'_>,
     client: &CaClient,
@@ -487,7 +487,7 @@ fn renew_profile(
 /// Prove every new key against its certificate: the one this run wrote, or the one the card
 /// listed when it was read (only these slots were written since).
 fn prove_new(
-    job: &mut Job<'_>,
+    job: &mut WorkflowRun<'_>,
     request: &RenewRequest<'_>,
     known: &Known<'_>,
     proofs: &[(Profile, KeySlot)],
@@ -525,7 +525,7 @@ fn prove_new(
 /// behind after the directory no longer lists it (the card deletes the key last). Clear it, so
 /// the next renewal never reuses a key that was meant to be gone.
 fn clear_leftovers(
-    job: &mut Job<'_>,
+    job: &mut WorkflowRun<'_>,
     request: &RenewRequest<'_>,
     overview: &CardOverview,
     plans: &[PairPlan],

@@ -39,15 +39,15 @@ impl Timing {
 }
 
 /// What every step of one run works with: the card, the time spent so far, and the progress.
-pub(crate) struct Job<'a> {
+pub(crate) struct WorkflowRun<'a> {
     pub(crate) shared: &'a SharedCard,
     pub(crate) timing: Timing,
     pub(crate) report: Reporter<'a>,
 }
 
-impl<'a> Job<'a> {
-    pub(crate) fn new(shared: &'a SharedCard, report: Reporter<'a>) -> Job<'a> {
-        Job {
+impl<'a> WorkflowRun<'a> {
+    pub(crate) fn new(shared: &'a SharedCard, report: Reporter<'a>) -> WorkflowRun<'a> {
+        WorkflowRun {
             shared,
             timing: Timing::default(),
             report,
@@ -131,7 +131,7 @@ pub(crate) fn check_card<'a>(
     client: &CaClient,
     overview: &'a CardOverview,
     roots: &[Vec<u8>],
-    holder: pairs::Holder<'_>,
+    holder: pairs::ExpectedHolder<'_>,
 ) -> Result<pairs::Checked<'a>, WorkflowError> {
     let slots = pairs::slots_to_check(overview);
     let nothing_to_check = slots.is_empty() && pairs::legacy(overview).next().is_none();

@@ -20,8 +20,9 @@ use crate::workflow::error::WorkflowError;
 use crate::workflow::pairs;
 use crate::workflow::progress::{Activity, Cancel, Progress, Reporter, Step};
 use crate::workflow::steps::{
-    Job, Login, Timing, authorize_for_slot, check_card, check_for_card, csr_for, key_in_slot,
-    log_in, prove, read_card, report_pin1, report_read, report_rejected, slot_free_of_certificates,
+    Login, Timing, WorkflowRun, authorize_for_slot, check_card, check_for_card, csr_for,
+    key_in_slot, log_in, prove, read_card, report_pin1, report_read, report_rejected,
+    slot_free_of_certificates,
 };
 
 /// What the upgrade needs from the holder and the site.
@@ -74,7 +75,7 @@ pub fn upgrade_until(
     let started = Instant::now();
     // Read card, PIN1, log in, 3 steps per profile, prove 4, remove legacy.
     let total = 3 + 3 * Profile::ALL.len() + Profile::ALL.len() + 1;
-    let mut job = Job::new(shared, Reporter::new(progress, cancel, total));
+    let mut job = WorkflowRun::new(shared, Reporter::new(progress, cancel, total));
 
     let overview = read_card(shared, &mut job.timing)?;
     report_read(&mut job.report, &overview)?;
@@ -119,7 +120,7 @@ struct Session {
 /// whom its login certificate names; a CA that takes the card for someone else gets nothing
 /// written.
 fn sign_in(
-    job: &mut Job<'_>,
+    job: &mut WorkflowRun<'_>,
     request: &UpgradeRequest<'_>,
     overview: &CardOverview,
 ) -> Result<Session, WorkflowError> {
@@ -161,7 +162,7 @@ fn sign_in(
 /// issuance check is done, the legacy pair is what chains through the legacy CA to the roots and
 /// names the holder; anything that looks like either and fails is reported and left alone.
 fn check_holdings<'o>(
-    job: &mut Job<'_>,
+    job: &mut WorkflowRun<'_>,
     overview: &'o CardOverview,
     session: &Session,
 ) -> Result<pairs::Checked<'o>, WorkflowError> {
@@ -171,7 +172,7 @@ fn check_holdings<'o>(
         &session.client,
         overview,
         session.roots.der(),
-        pairs::Holder {
+        pairs::ExpectedHolder {
             hsa_id: &session.hsa_id,
             personnummer: session.personnummer.as_deref(),
         },
@@ -185,7 +186,7 @@ fn check_holdings<'o>(
 /// whose certificates are all on the card or at the CA resumes whatever `me` says. Anything else
 /// stops here, before the card is touched. What the CA listed, when it had to be asked.
 fn may_go_on(
-    job: &mut Job<'_>,
+    job: &mut WorkflowRun<'_>,
     session: &Session,
     checked: &pairs::Checked<'_>,
 ) -> Result<Option<Vec<IssuedCert>>, WorkflowError> {
@@ -222,7 +223,7 @@ fn may_go_on(
 /// Per profile not yet on the card: a key in its slot, its certificate issued and checked, and
 /// written. What this run wrote, by profile.
 fn issue_missing(
-    job: &mut Job<'_>,
+    job: &mut WorkflowRun<'_>,
     request: &UpgradeRequest<'_>,
     overview: &CardOverview,
     session: &Session,
@@ -286,7 +287,7 @@ fn issue_missing(
 /// The CA's certificate for `key`: the one it issued to an earlier run for the same key (asked
 /// for once per run), or a new one.
 fn certificate_for(
-    job: &mut Job<'_>,
+    job: &mut WorkflowRun<'_>,
     request: &UpgradeRequest<'_>,
     session: &Session,
     issued_before: &mut Option<Vec<IssuedCert>>,
@@ -330,7 +331,7 @@ fn certificate_for(
 /// the newest checked one the card already held. No second overview: only the profile slots
 /// changed since the first, and this run knows what it wrote there. The slots to keep.
 fn prove_keys(
-    job: &mut Job<'_>,
+    job: &mut WorkflowRun<'_>,
     request: &UpgradeRequest<'_>,
     checked: &pairs::Checked<'_>,
     new_certs: &[(Profile, Vec<u8>)],
@@ -370,7 +371,7 @@ fn prove_keys(
 /// made that no certificate names (a run cut short), in one transaction (one CDF write drops
 /// them all). Every other certificate and key stays. The slots removed and the card after.
 fn remove_legacy(
-    job: &mut Job<'_>,
+    job: &mut WorkflowRun<'_>,
     request: &UpgradeRequest<'_>,
     overview: &CardOverview,
     checked: &pairs::Checked<'_>,

@@ -29,7 +29,7 @@ pub struct Rig {
 /// The holder's card in the rig's copy, as the CA mock's `init` made it.
 pub struct Holder {
     pub person: Person,
-    pub vcard: virtual_card::SharedCard,
+    pub vcard: virtual_card::SharedVirtualCard,
     pub pin1: String,
     pub pin2: String,
     pub puk: String,
@@ -92,7 +92,7 @@ fn serve(dir: &MockDir, limits: mock::Limits) -> MockHandle {
 }
 
 fn open_holder(dir: &MockDir, person: Person) -> Holder {
-    let vcard = virtual_card::share(VirtualCard::open(dir.card_state(person.hsa_id)).unwrap());
+    let vcard = virtual_card::share_virtual_card(VirtualCard::open(dir.card_state(person.hsa_id)).unwrap());
     // The person's code letter.
     let pins = std::fs::read_to_string(dir.card_pins(person.hsa_id)).unwrap();
     let code = |key: &str| {
@@ -189,7 +189,7 @@ impl Rig {
         let hsa_id = self.holder().person.hsa_id;
         let state = self.dir.card_state(hsa_id);
         std::fs::copy(world.join("cards").join(format!("{hsa_id}.json")), &state).unwrap();
-        *virtual_card::lock(&self.holder().vcard) = VirtualCard::open(&state).unwrap();
+        *virtual_card::lock_virtual_card(&self.holder().vcard) = VirtualCard::open(&state).unwrap();
     }
 
     /// A new connection to the holder's card, as after putting it back in.

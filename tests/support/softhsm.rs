@@ -377,7 +377,7 @@ pub fn legacy_pair(
             .unwrap();
         keys.insert(slot, der);
     }
-    let card = siths_upgrade::virtual_card::share(
+    let card = siths_upgrade::virtual_card::share_virtual_card(
         siths_upgrade::virtual_card::VirtualCard::open(state).unwrap(),
     );
     let mut reader = siths_upgrade::card::SithsCard::open(Box::new(

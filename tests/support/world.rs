@@ -58,14 +58,14 @@ pub fn demo_card_template() -> &'static Path {
 }
 
 /// A fresh copy of [`demo_card_template`] in `dir`, opened.
-pub fn demo_card(dir: &Path) -> (PathBuf, virtual_card::SharedCard) {
+pub fn demo_card(dir: &Path) -> (PathBuf, virtual_card::SharedVirtualCard) {
     let path = dir.join("card.json");
     std::fs::copy(demo_card_template(), &path).unwrap();
-    let card = virtual_card::share(VirtualCard::open(&path).unwrap());
+    let card = virtual_card::share_virtual_card(VirtualCard::open(&path).unwrap());
     (path, card)
 }
 
 /// The host's apdu card over a new in-process connection to `card`, as after putting it in.
-pub fn connect(card: &virtual_card::SharedCard) -> SithsCard {
+pub fn connect(card: &virtual_card::SharedVirtualCard) -> SithsCard {
     SithsCard::open(Box::new(MemoryTransport::connect(card.clone()).unwrap())).unwrap()
 }

@@ -64,8 +64,8 @@ pub(super) fn read(access: Access) -> Found {
 }
 
 /// Whether the demo's virtual card is in its reader (the window says "Reading" only then).
-pub(super) fn demo_present(card: &virtual_card::SharedCard) -> bool {
-    virtual_card::lock(card).is_present()
+pub(super) fn demo_present(card: &virtual_card::SharedVirtualCard) -> bool {
+    virtual_card::lock_virtual_card(card).is_present()
 }
 
 /// Read the overview of a card already open, whichever backend serves it.

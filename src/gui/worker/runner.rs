@@ -35,7 +35,7 @@ enum CardFeed {
     /// None while the demo is being prepared, or when it could not be.
     Demo(Option<Box<DemoWorld>>),
     /// One more card of a demo that another worker runs.
-    Seat(virtual_card::SharedCard),
+    Seat(virtual_card::SharedVirtualCard),
 }
 
 struct Runner {
@@ -318,7 +318,7 @@ impl Runner {
         })
     }
 
-    fn read_demo(&self, card: &virtual_card::SharedCard, announce: bool) -> Found {
+    fn read_demo(&self, card: &virtual_card::SharedVirtualCard, announce: bool) -> Found {
         if announce && card_source::demo_present(card) {
             self.emit(Event::Card(CardStatus::Reading));
         }
@@ -382,7 +382,7 @@ impl Runner {
                     card,
                     &runner.ca,
                     pin1,
-                    &crate::workflow::test_login::Customer {
+                    &crate::workflow::puk_lookup::Customer {
                         hsa_id: &customer,
                         certificate: &customer_cert,
                         serial: &customer_serial,
@@ -430,7 +430,7 @@ impl Runner {
             _ => return,
         };
         {
-            let mut card = virtual_card::lock(&shared);
+            let mut card = virtual_card::lock_virtual_card(&shared);
             match action {
                 DemoAction::Pull => card.pull(),
                 DemoAction::Insert if !card.is_present() => card.insert(),

@@ -193,15 +193,15 @@ pub(super) fn puk_lookup(
     card: &SharedCard,
     ca: &CaSettings,
     pin1: SecretCode,
-    customer: &crate::workflow::test_login::Customer<'_>,
+    customer: &crate::workflow::puk_lookup::Customer<'_>,
     reason: &str,
     anchors: &[crate::audit::anchor::Anchor],
 ) -> Result<TaskOutcome, Failure> {
     let (url, root) = ca_material(ca)?;
-    let puk = crate::workflow::test_login::puk_lookup(card, &url, &root, &pin1, customer, reason)
+    let puk = crate::workflow::puk_lookup::puk_lookup(card, &url, &root, &pin1, customer, reason)
         .map_err(upgrade_failure)?;
     // The lookup counts even when the CA takes no anchors: they wait for the next login.
-    let anchored = crate::workflow::test_login::send_anchors(card, &url, &root, &pin1, anchors)
+    let anchored = crate::workflow::send_anchors::send_anchors(card, &url, &root, &pin1, anchors)
         .unwrap_or_else(|e| {
             log::warn!("desk audit entries not anchored: {e}");
             Vec::new()
