@@ -254,7 +254,8 @@ fn pulled_before_any_apdu_the_upgrade_resumes_to_the_same_end() {
     let rig = Rig::holding(HOLDER);
     let before = virtual_card::lock_virtual_card(&rig.holder().vcard).command_count();
     rig.upgrade().unwrap();
-    let apdus = (virtual_card::lock_virtual_card(&rig.holder().vcard).command_count() - before) as u32;
+    let apdus =
+        (virtual_card::lock_virtual_card(&rig.holder().vcard).command_count() - before) as u32;
     assert!(apdus > 50, "{apdus}");
     drop(rig);
 
@@ -557,8 +558,9 @@ fn a_puk_is_fetched_only_for_a_card_certificate_this_ca_stands_behind() {
     let pin1 = SecretCode::pin(rig.holder().pin1.clone()).unwrap();
     // The customer's genuine authentication certificate, as their card shows it.
     let karin = {
-        let card =
-            virtual_card::share_virtual_card(VirtualCard::open(rig.dir.card_state(HOLDER.hsa_id)).unwrap());
+        let card = virtual_card::share_virtual_card(
+            VirtualCard::open(rig.dir.card_state(HOLDER.hsa_id)).unwrap(),
+        );
         let mut c = SithsCard::open(Box::new(MemoryTransport::connect(card).unwrap())).unwrap();
         let o = siths_upgrade::card::Card::overview(&mut c).unwrap();
         o.certificates
@@ -720,7 +722,8 @@ fn pulled_before_any_apdu_the_renewal_resumes_to_the_same_end() {
     let old = rig.serials();
     let before = virtual_card::lock_virtual_card(&rig.holder().vcard).command_count();
     rig.renew().unwrap();
-    let apdus = (virtual_card::lock_virtual_card(&rig.holder().vcard).command_count() - before) as u32;
+    let apdus =
+        (virtual_card::lock_virtual_card(&rig.holder().vcard).command_count() - before) as u32;
     assert!(apdus > 50, "{apdus}");
     drop(rig);
 

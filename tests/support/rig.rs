@@ -92,7 +92,8 @@ fn serve(dir: &MockDir, limits: mock::Limits) -> MockHandle {
 }
 
 fn open_holder(dir: &MockDir, person: Person) -> Holder {
-    let vcard = virtual_card::share_virtual_card(VirtualCard::open(dir.card_state(person.hsa_id)).unwrap());
+    let vcard =
+        virtual_card::share_virtual_card(VirtualCard::open(dir.card_state(person.hsa_id)).unwrap());
     // The person's code letter.
     let pins = std::fs::read_to_string(dir.card_pins(person.hsa_id)).unwrap();
     let code = |key: &str| {
