@@ -56,6 +56,8 @@ pub enum InitError {
     Pki(#[from] PkiError),
     #[error(transparent)]
     Layout(#[from] crate::virtual_card::personalise::PersonaliseError),
+    #[error(transparent)]
+    Idprime(#[from] crate::virtual_card::idprime::personalise::IdprimeError),
     #[error("cannot write {0}: {1}")]
     Io(PathBuf, std::io::Error),
     #[error("card slot {} holds no key to certify; personalise the card again", .0.number())]
@@ -107,6 +109,57 @@ pub fn make_pre_upgrade_card(
     let ca_pem = state.with_extension("ca.pem");
     std::fs::write(&ca_pem, format!("{}{}", legacy.cert_pem(), root.cert_pem()))
         .map_err(|e| InitError::Io(ca_pem.clone(), e))
+}
+
+/// Like [`make_pre_upgrade_card`] for a card in the IDPrime layout (a current SITHS card as
+/// OpenSC reads it): the legacy pair generated on the card, certified by a throwaway test CA,
+/// written compressed through the card's own commands. The card is put together in memory
+/// and its state file written once, atomically, at the end; writes `<state>.pins` and
+/// `<state>.ca.pem`.
+pub fn make_pre_upgrade_idprime_card(
+    state: &Path,
+    serial: &str,
+    codes: &Codes,
+    person: &PersonName,
+) -> Result<(), InitError> {
+    check_codes(codes)?;
+    let root = TestCa::new_root("TEST SITHS Root CA v1 (virtual-card init)", 2048)?;
+    let legacy = TestCa::new_issuing(&root, "TEST SITHS Type 1 CA v1", 2048, Some(3))?;
+    make_pre_upgrade_idprime_card_with(state, serial, codes, person, &legacy)?;
+    let ca_pem = state.with_extension("ca.pem");
+    std::fs::write(&ca_pem, format!("{}{}", legacy.cert_pem(), root.cert_pem()))
+        .map_err(|e| InitError::Io(ca_pem.clone(), e))
+}
+
+/// Like [`make_pre_upgrade_idprime_card`] with the legacy pair issued by `legacy_ca`; writes
+/// `<state>.pins` but no `.ca.pem`. Overwrites an existing state file.
+pub fn make_pre_upgrade_idprime_card_with(
+    state: &Path,
+    serial: &str,
+    codes: &Codes,
+    person: &PersonName,
+    legacy_ca: &TestCa,
+) -> Result<(), InitError> {
+    use crate::virtual_card::idprime::files::CertKind;
+    use crate::virtual_card::idprime::personalise::{blank_card, issue_legacy_pair};
+    check_codes(codes)?;
+    let blank = blank_card(serial, "SITHS e-id kort", &codes.pin1, &codes.pin2)?;
+    let mut card = VirtualCard::new(blank);
+    let mut send = |apdu: &[u8]| card.respond(apdu).unwrap_or_default();
+    let mut certify = |kind: CertKind, public: &rsa::RsaPublicKey| {
+        use rsa::pkcs8::EncodePublicKey;
+        let purpose = match kind {
+            CertKind::KeyExchange => Purpose::Authentication,
+            CertKind::Signature => Purpose::Signature,
+        };
+        let spki = public.to_public_key_der().map_err(|e| e.to_string())?;
+        legacy_ca
+            .issue_person_cert(&legacy_request(person, purpose, None), spki.as_bytes())
+            .map_err(|e| e.to_string())
+    };
+    issue_legacy_pair(&mut send, &codes.pin1, &mut certify)?;
+    card.state().save_atomic(state)?;
+    write_codes(state, codes)
 }
 
 /// The legacy pair of a pre-upgrade card: slot, purpose and the label it has on the card.

@@ -8,7 +8,7 @@ use clap::Subcommand;
 
 use crate::cli::exit::CliError;
 use crate::pki::issue::PersonName;
-use crate::provision::{Codes, make_pre_upgrade_card, pins_path};
+use crate::provision::{Codes, make_pre_upgrade_card, make_pre_upgrade_idprime_card, pins_path};
 use crate::virtual_card::{Pace, VirtualCard, pace, vpcd};
 
 #[derive(Subcommand, Debug)]
@@ -37,6 +37,10 @@ pub enum VirtualCardCmd {
         /// Overwrite an existing state file.
         #[arg(long)]
         force: bool,
+        /// How the card is laid out: `pkcs15` (our PKCS#15 application) or `idprime` (a
+        /// Thales IDPrime card, as current SITHS cards are, read by OpenSC's idprime driver).
+        #[arg(long, value_enum, default_value_t = LayoutArg::Pkcs15)]
+        layout: LayoutArg,
     },
     /// Serve the card to pcscd through the vpcd driver until stopped.
     Serve {
@@ -54,6 +58,13 @@ pub enum VirtualCardCmd {
         #[arg(long, value_name = "N", default_value_t = pace::DEFAULT_SEED)]
         pace_seed: u64,
     },
+}
+
+/// `--layout`: the virtual card's file layout and card OS.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayoutArg {
+    Pkcs15,
+    Idprime,
 }
 
 /// `--pace`: the virtual card's speed (see [`Pace`]).
@@ -84,6 +95,7 @@ pub fn run(cmd: VirtualCardCmd) -> Result<(), CliError> {
             county,
             serial,
             force,
+            layout,
         } => {
             if state.exists() && !force {
                 return Err(CliError::usage(format!(
@@ -103,8 +115,13 @@ pub fn run(cmd: VirtualCardCmd) -> Result<(), CliError> {
                 organisation,
                 locality: Some(county),
             };
-            make_pre_upgrade_card(&state, &serial, &codes, &person)
-                .map_err(|e| CliError::system(e.to_string()))?;
+            match layout {
+                LayoutArg::Pkcs15 => make_pre_upgrade_card(&state, &serial, &codes, &person),
+                LayoutArg::Idprime => {
+                    make_pre_upgrade_idprime_card(&state, &serial, &codes, &person)
+                }
+            }
+            .map_err(|e| CliError::system(e.to_string()))?;
             println!(
                 "Made a pre-upgrade SITHS card for {} ({hsa_id}) in {}; its codes are in {}.",
                 person.common_name,

@@ -18,10 +18,11 @@ use crate::layout;
 
 use super::command::{BinaryTarget, CardCommand, SelectAnswer};
 use super::fs::{self, FileRef};
+use super::idprime::os as idprime_os;
 use super::keys;
 use super::pace::Work;
 use super::pins::{self, PinOutcome};
-use super::state::CardState;
+use super::state::{CardState, Layout};
 
 /// Links of a chained UPDATE BINARY received so far; applied only with the last link.
 struct Chain {
@@ -39,6 +40,8 @@ struct Session {
     pending: Vec<u8>,
     /// (algorithm, key slot) set by MSE SET.
     security_env: Option<(u8, u8)>,
+    /// The IDPrime card OS's own session, used when the card has that layout.
+    idprime: idprime_os::Session,
 }
 
 impl Session {
@@ -49,6 +52,7 @@ impl Session {
             chain: None,
             pending: Vec::new(),
             security_env: None,
+            idprime: idprime_os::Session::default(),
         }
     }
 }
@@ -116,6 +120,10 @@ impl CardOs {
                 log::debug!("virtual card: command chain interrupted, discarded");
                 self.session.chain = None;
             }
+        }
+        if self.state.layout() == Layout::Idprime && !is_get_response {
+            let reply = self.idprime(&cmd).unwrap_or_else(Response::status);
+            return self.finish(reply, cmd.le);
         }
         let reply = match CardCommand::try_from(&cmd) {
             Ok(command) => self.dispatch(command),
@@ -199,6 +207,31 @@ impl CardOs {
             CardCommand::GetSerial => Ok(Response::ok(self.state.serial().as_bytes().to_vec())),
             CardCommand::DeleteKey { slot } => self.delete_key(slot),
         }
+    }
+
+    /// An IDPrime card's command: answered by its OS, a changed state saved first. A wrong
+    /// code counts even when the disk fails (kept in memory, PIN commands then refused until
+    /// it is saved), as for the PKCS#15 layout.
+    fn idprime(&mut self, cmd: &Command) -> Answer {
+        let is_pin = cmd.ins == ins::VERIFY;
+        if self.unsaved_tries && is_pin {
+            self.save(&self.state)?;
+            self.unsaved_tries = false;
+        }
+        let step = idprime_os::respond(&self.state, &mut self.session.idprime, cmd);
+        self.work = step.work;
+        if let Some(next) = step.next {
+            if let Err(sw) = self.save(&next) {
+                if is_pin && step.answer.is_err() {
+                    self.state = next;
+                    self.unsaved_tries = true;
+                }
+                self.session.idprime = idprime_os::Session::default();
+                return Err(sw);
+            }
+            self.state = next;
+        }
+        step.answer
     }
 
     /// Make `next` the card's state, saving it first; on a failed save the card keeps its old

@@ -15,6 +15,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::layout;
 
+use super::idprime::files::{PIN1_REF as IDPRIME_PIN1_REF, PIN2_REF as IDPRIME_PIN2_REF};
 use super::keys;
 use super::state_encoding::{b64, hex_bytes, opt_hex, pin_hex};
 
@@ -63,7 +64,7 @@ pub enum BuildError {
     TooLarge { content: usize, capacity: usize },
     #[error("a PIN must be {min}-{max} digits")]
     BadPinFormat { min: usize, max: usize },
-    #[error("PIN reference {0:02X} is not one this card has (01, 02, 03)")]
+    #[error("PIN reference {0:02X} is not one this card has (01, 02, 03; IDPrime 11, 83)")]
     BadPinReference(u8),
     #[error("retry counters must be 1-15")]
     BadTries,
@@ -152,10 +153,24 @@ impl Drop for StoredKey {
     }
 }
 
+/// Which card OS answers and how the files are laid out. Kept in the state file; a file
+/// without it is a PKCS#15 card (every card made before the IDPrime layout existed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    /// Our PKCS#15 application, read by OpenSC's PKCS#15 emulation-free default driver.
+    #[default]
+    Pkcs15,
+    /// A Thales IDPrime card as OpenSC's `idprime` driver reads it.
+    Idprime,
+}
+
 /// Everything the card remembers across resets and restarts.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct CardState {
     version: u32,
+    #[serde(default)]
+    layout: Layout,
     serial: String,
     #[serde(with = "hex_bytes")]
     atr: Vec<u8>,
@@ -204,6 +219,7 @@ impl CardState {
     pub fn new(serial: &str) -> Self {
         CardState {
             version: FORMAT_VERSION,
+            layout: Layout::Pkcs15,
             serial: serial.to_string(),
             atr: default_atr(),
             mf: Df {
@@ -220,6 +236,22 @@ impl CardState {
             keys: Vec::new(),
             dead: false,
         }
+    }
+
+    /// A blank card of another layout: its ATR, and an MF holding the layout's files (no
+    /// application DF).
+    pub fn new_layout(serial: &str, layout: Layout, atr: Vec<u8>) -> Self {
+        let mut state = CardState::new(serial);
+        state.layout = layout;
+        state.atr = atr;
+        if layout != Layout::Pkcs15 {
+            state.apps.clear();
+        }
+        state
+    }
+
+    pub fn layout(&self) -> Layout {
+        self.layout
     }
 
     pub fn serial(&self) -> &str {
@@ -292,17 +324,20 @@ impl CardState {
         Ok(())
     }
 
-    /// Set a PIN (01, 02) or the PUK (03) with `max_tries` tries, all of them left.
+    /// Set a PIN (01, 02; on an IDPrime card 11, 83) or the PUK (03) with `max_tries` tries, all of them left.
     pub fn set_pin(
         &mut self,
         reference: u8,
         value: &[u8],
         max_tries: u8,
     ) -> Result<(), BuildError> {
-        let (min_len, max_len) = match reference {
-            layout::PIN1_REF | layout::PIN2_REF => (layout::PIN_MIN_LEN, layout::PIN_MAX_LEN),
-            layout::PUK_REF => (layout::PUK_LEN, layout::PUK_LEN),
-            other => return Err(BuildError::BadPinReference(other)),
+        let (min_len, max_len) = match (self.layout, reference) {
+            (Layout::Pkcs15, layout::PIN1_REF | layout::PIN2_REF)
+            | (Layout::Idprime, IDPRIME_PIN1_REF | IDPRIME_PIN2_REF) => {
+                (layout::PIN_MIN_LEN, layout::PIN_MAX_LEN)
+            }
+            (Layout::Pkcs15, layout::PUK_REF) => (layout::PUK_LEN, layout::PUK_LEN),
+            (_, other) => return Err(BuildError::BadPinReference(other)),
         };
         if !(1..=15).contains(&max_tries) {
             return Err(BuildError::BadTries);
