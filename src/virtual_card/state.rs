@@ -158,7 +158,7 @@ impl Drop for StoredKey {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Layout {
-    /// Our PKCS#15 application, read by OpenSC's PKCS#15 emulation-free default driver.
+    /// Our PKCS#15 application, which OpenSC reads through its default driver.
     #[default]
     Pkcs15,
     /// A Thales IDPrime card as OpenSC's `idprime` driver reads it.

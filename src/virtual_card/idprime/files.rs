@@ -157,8 +157,8 @@ pub(crate) fn tinfo(label: &str) -> Vec<u8> {
 
 /// CPLC data: `9F 7F 2A` and 42 bytes whose byte 11 (counted over the whole answer), the OS
 /// release level, is `04`, which makes OpenSC 0.23 treat the card as OSv4 [public:
-/// `idprime_init` reads `rbuf[11]`]. The other bytes are [ours]: fabricator Gemalto-like
-/// values are not needed, zeros would do, a serial derived from the card's.
+/// `idprime_init` reads `rbuf[11]`]. The other bytes are [ours]: zeros, and the IC serial
+/// taken from the card's, since OpenSC reads nothing else.
 pub(crate) fn cplc(serial: &[u8]) -> Vec<u8> {
     let mut out = vec![0x9F, 0x7F, 0x2A];
     out.resize(CPLC_LEN, 0);

@@ -332,3 +332,25 @@ fn a_state_file_without_a_layout_is_a_pkcs15_card() {
     let json = serde_json::to_value(&idprime).unwrap();
     assert_eq!(json["layout"], "idprime");
 }
+
+#[test]
+fn a_wrong_pin_counts_even_when_the_disk_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("card.json");
+    let state = blank_card("9752269000001001", "SITHS e-id kort", PIN1, PIN2).unwrap();
+    let mut card = VirtualCard::create(&path, state).unwrap();
+    card.fail_saves(true);
+    assert_eq!(sw(&card.respond(&verify(0x11, b"999999")).unwrap()), 0x6581);
+    assert_eq!(
+        card.state().pin_tries_left(0x11),
+        Some(2),
+        "counted in memory"
+    );
+    // The right code is not compared until the count is on disk.
+    assert_eq!(sw(&card.respond(&verify_pin1_apdu(PIN1)).unwrap()), 0x6581);
+    card.fail_saves(false);
+    assert_eq!(sw(&card.respond(&verify_pin1_apdu(PIN1)).unwrap()), 0x9000);
+    let saved = CardState::load(&path).unwrap();
+    assert_eq!(saved.pin_tries_left(0x11), Some(3));
+    assert_eq!(saved.layout(), Layout::Idprime);
+}
