@@ -38,7 +38,8 @@ pub enum VirtualCardCmd {
         #[arg(long)]
         force: bool,
         /// How the card is laid out: `pkcs15` (our PKCS#15 application) or `idprime` (a
-        /// Thales IDPrime card, as current SITHS cards are, read by OpenSC's idprime driver).
+        /// Thales IDPrime card as OpenSC's idprime driver reads it; current SITHS cards are
+        /// IDPrime-family cards by public hints). Our own client reads only `pkcs15` so far.
         #[arg(long, value_enum, default_value_t = LayoutArg::Pkcs15)]
         layout: LayoutArg,
     },
