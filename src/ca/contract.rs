@@ -10,8 +10,9 @@
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use super::profile::Profile;
+use super::profile::{IdentityKind, Profile};
 use super::refusal_code::RefusalCode;
+use crate::pki::Purpose;
 
 /// EST (RFC 7030): `EST_PREFIX` + `LABEL/OPERATION`, or + `cacerts` for the default CA.
 pub const EST_PREFIX: &str = "/.well-known/est/";
@@ -85,10 +86,21 @@ pub struct Me {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProfileOffer {
     pub label: String,
-    #[serde(default)]
-    pub identity: String,
-    #[serde(default)]
-    pub purpose: String,
+    /// `"hsa-id"` or `"personnummer"` on the wire; None: left out, or a word this version does
+    /// not know (the label still decides what is enrolled).
+    #[serde(
+        default,
+        with = "offered_identity",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub identity: Option<IdentityKind>,
+    /// `"authentication"` or `"signature"` on the wire; None as for `identity`.
+    #[serde(
+        default,
+        with = "offered_purpose",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub purpose: Option<Purpose>,
     #[serde(default)]
     pub trust_level: Option<u8>,
 }
@@ -98,7 +110,47 @@ impl ProfileOffer {
     pub fn profile(&self) -> Option<Profile> {
         Profile::from_label(&self.label)
     }
+
+    /// What the CA offers for `profile`, in the contract's words.
+    pub fn of(profile: Profile) -> ProfileOffer {
+        ProfileOffer {
+            label: profile.label().into(),
+            identity: Some(profile.identity()),
+            purpose: Some(profile.purpose()),
+            trust_level: Some(profile.trust_level()),
+        }
+    }
 }
+
+/// A typed field that travels as one of a few words; a word this version does not know reads
+/// as None rather than refusing the whole answer.
+macro_rules! worded {
+    ($module:ident, $type:ty, $($value:path => $word:literal),+ $(,)?) => {
+        mod $module {
+            use serde::{Deserialize, Deserializer, Serializer};
+
+            pub fn serialize<S: Serializer>(v: &Option<$type>, s: S) -> Result<S::Ok, S::Error> {
+                match v {
+                    $(Some($value) => s.serialize_str($word),)+
+                    _ => s.serialize_none(),
+                }
+            }
+
+            pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<$type>, D::Error> {
+                Ok(match Option::<String>::deserialize(d)?.as_deref() {
+                    $(Some($word) => Some($value),)+
+                    _ => None,
+                })
+            }
+        }
+    };
+}
+worded!(offered_identity, crate::ca::profile::IdentityKind,
+    crate::ca::profile::IdentityKind::HsaId => "hsa-id",
+    crate::ca::profile::IdentityKind::Personnummer => "personnummer");
+worded!(offered_purpose, crate::pki::Purpose,
+    crate::pki::Purpose::Authentication => "authentication",
+    crate::pki::Purpose::Signature => "signature");
 
 /// `GET` [`CERTIFICATES`]: the caller's current certificates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -265,5 +317,19 @@ mod tests {
             "/.well-known/est/hsa-auth/simpleenroll"
         );
         assert_eq!(est_path(None, CACERTS), "/.well-known/est/cacerts");
+    }
+
+    #[test]
+    fn an_offer_travels_in_the_contracts_words_and_unknown_words_read_as_absent() {
+        let offer = ProfileOffer::of(Profile::PnrSign);
+        let json = serde_json::to_value(&offer).unwrap();
+        assert_eq!(json["identity"], "personnummer");
+        assert_eq!(json["purpose"], "signature");
+        assert_eq!(serde_json::from_value::<ProfileOffer>(json).unwrap(), offer);
+        let odd: ProfileOffer =
+            serde_json::from_str(r#"{"label":"hsa-auth","identity":"passport","purpose":null}"#)
+                .unwrap();
+        assert_eq!((odd.identity, odd.purpose), (None, None));
+        assert_eq!(odd.profile(), Some(Profile::HsaAuth));
     }
 }

@@ -3,9 +3,9 @@
 
 use base64::Engine;
 
+use crate::ca::RefusalCode;
 use crate::ca::contract as api;
 use crate::ca::mock::refusal::Rejection;
-use crate::ca::{IdentityKind, RefusalCode};
 
 use super::exchange::{Reply, Request, rfc3339};
 use super::state::Ca;
@@ -20,16 +20,7 @@ impl Ca {
         let profiles = person
             .allowed_profiles()
             .into_iter()
-            .map(|p| api::ProfileOffer {
-                label: p.label().into(),
-                identity: match p.identity() {
-                    IdentityKind::HsaId => "hsa-id",
-                    IdentityKind::Personnummer => "personnummer",
-                }
-                .into(),
-                purpose: p.purpose().label().into(),
-                trust_level: Some(p.trust_level()),
-            })
+            .map(api::ProfileOffer::of)
             .collect();
         Ok(Reply::json(&api::Me {
             hsa_id: person.hsa_id.clone(),
