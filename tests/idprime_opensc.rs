@@ -11,8 +11,8 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use siths_upgrade::virtual_card::CardState;
 use siths_upgrade::virtual_card::idprime::files::decompress_cert;
+use siths_upgrade::virtual_card::{CardState, Layout};
 use support::cli::text;
 use support::served::ServedCard;
 
@@ -291,4 +291,56 @@ fn a_wrong_pin_through_opensc_is_counted_by_the_card() {
         ],
     ));
     assert_eq!(tries(), Some(3));
+}
+
+/// `virtual-card init --force` replaces a card only once the new one is whole: the PKCS#15 card
+/// becomes an IDPrime card that OpenSC binds, its code letter is the new card's, and nothing
+/// half-made is left beside it. Without `--force` the old card is refused and left as it was.
+#[test]
+fn init_with_force_replaces_a_card_and_leaves_nothing_half_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("card.json");
+    let init = |extra: &[&str]| {
+        let mut args = vec!["virtual-card", "init", "--state", state.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        support::cli::run(&args, "", &[])
+    };
+    let first = init(&[]);
+    assert!(first.status.success(), "{}", text(&first));
+    let before = std::fs::read(&state).unwrap();
+
+    let refused = init(&["--layout", "idprime"]);
+    assert!(!refused.status.success());
+    assert!(text(&refused).contains("--force"), "{}", text(&refused));
+    assert_eq!(std::fs::read(&state).unwrap(), before);
+
+    let replaced = init(&[
+        "--layout",
+        "idprime",
+        "--serial",
+        "9752269000002002",
+        "--force",
+    ]);
+    assert!(replaced.status.success(), "{}", text(&replaced));
+    let card = CardState::load(&state).unwrap();
+    assert_eq!(card.serial(), "9752269000002002");
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["card.ca.pem", "card.json", "card.pins"]);
+
+    let mut served = ServedCard::of(state.clone(), dir);
+    served.serve();
+    let name = ok(tool(&served, "opensc-tool", &["-n"]));
+    assert!(name.contains("Gemalto IDPrime (OSv4)"), "{name}");
+    served.stop_serving();
+
+    // And back: a PKCS#15 card replaces the IDPrime one the same way.
+    let back = init(&["--force"]);
+    assert!(back.status.success(), "{}", text(&back));
+    let card = CardState::load(&state).unwrap();
+    assert_eq!(card.layout(), Layout::Pkcs15);
+    assert_eq!(card.serial(), "9752269000001001");
 }

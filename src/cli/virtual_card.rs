@@ -116,13 +116,29 @@ pub fn run(cmd: VirtualCardCmd) -> Result<(), CliError> {
                 organisation,
                 locality: Some(county),
             };
+            // A card replaced with --force is made beside the old one and moved over it only
+            // when whole, so a failure leaves the old card and its code letter as they were.
+            let made = if state.exists() {
+                replacement_path(&state)
+            } else {
+                state.clone()
+            };
             match layout {
-                LayoutArg::Pkcs15 => make_pre_upgrade_card(&state, &serial, &codes, &person),
+                LayoutArg::Pkcs15 => make_pre_upgrade_card(&made, &serial, &codes, &person),
                 LayoutArg::Idprime => {
-                    make_pre_upgrade_idprime_card(&state, &serial, &codes, &person)
+                    make_pre_upgrade_idprime_card(&made, &serial, &codes, &person)
                 }
             }
             .map_err(|e| CliError::system(e.to_string()))?;
+            if made != state {
+                move_card_over(&made, &state).map_err(|e| {
+                    CliError::system(format!(
+                        "the new card is in {} but could not replace {}: {e}",
+                        made.display(),
+                        state.display()
+                    ))
+                })?;
+            }
             println!(
                 "Made a pre-upgrade SITHS card for {} ({hsa_id}) in {}; its codes are in {}.",
                 person.common_name,
@@ -172,4 +188,26 @@ fn read_pins_file(file: &Path) -> Result<Codes, CliError> {
         pin2: get("PIN2")?,
         puk: get("PUK")?,
     })
+}
+
+/// Where `virtual-card init --force` makes the new card before it replaces `state`: beside it,
+/// so the moves stay on one file system.
+fn replacement_path(state: &Path) -> PathBuf {
+    let stem = state
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    state.with_file_name(format!("{stem}.replacing.json"))
+}
+
+/// Move a made card's state file, code letter and CA file over the old card's: the code letter
+/// first, the state file last, each one rename.
+fn move_card_over(made: &Path, state: &Path) -> std::io::Result<()> {
+    for extension in ["pins", "ca.pem"] {
+        let from = made.with_extension(extension);
+        if from.exists() {
+            std::fs::rename(&from, state.with_extension(extension))?;
+        }
+    }
+    std::fs::rename(made, state)
 }
