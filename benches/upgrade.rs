@@ -13,9 +13,10 @@
 //! 3. A renewal of a due card (`"renewal_due": true`) through the same pcscd and vpcd: four
 //!    fresh keys, `simplereenroll`, checks, writes, proofs, and the old pairs removed; five runs
 //!    with the same split.
-//! 4. CA mock issuance throughput: two concurrent clients, each a different person with a TLS
-//!    client certificate and key in memory, enrolling distinct pre-made RSA-2048 keys for the
-//!    four profiles in turn over one kept-alive connection each.
+//! 4. CA mock issuance throughput: two concurrent clients, each enrolling for persons of its own
+//!    (the CA gives a person one current certificate per profile), each person with a TLS client
+//!    certificate and key in memory, distinct pre-made RSA-2048 keys for the four profiles over
+//!    one kept-alive connection per person.
 //! 4. APDUs and bytes of one upgrade through pcscd with `SithsCard`'s session cache off
 //!    ("before") and on ("after"), and where the APDUs go, operation by operation (issue 14).
 //!
@@ -70,9 +71,16 @@ const KARIN: &str = persons::HOLDER.hsa_id;
 /// The person whose upgraded card expires in 20 days: every renewal run starts from it.
 const RENEWAL_DUE: &str = persons::RENEWAL_DUE.hsa_id;
 /// The two concurrent enrolling clients: ordinary holders allowed all four profiles.
-const CLIENTS: [&str; 2] = [persons::OTHER_HOLDER.hsa_id, persons::THIRD_HOLDER.hsa_id];
+/// Two concurrent clients. The CA issues a person one current certificate per profile (a second
+/// key is refused as `already_enrolled`), so each client enrols for its own persons, added to
+/// the bench's copy of the directory after the pattern of `CLIENT_TEMPLATE`: one kept-alive
+/// connection per person, four profiles each. All connections are opened before timing and come
+/// from one address, which the mock lets hold 64 (`Limits::per_client`).
+const CLIENTS: usize = 2;
+const PERSONS_PER_CLIENT: usize = 30;
+const CLIENT_TEMPLATE: &str = persons::OTHER_HOLDER.hsa_id;
 const UPGRADE_RUNS: usize = 5;
-const ENROLMENTS_PER_CLIENT: usize = 150;
+const ENROLMENTS_PER_CLIENT: usize = PERSONS_PER_CLIENT * 4;
 /// Key slots of the legacy pair, which a completed upgrade removes.
 const LEGACY_SLOTS: [u8; 2] = [1, 5];
 
@@ -734,18 +742,60 @@ impl IssuanceFigures {
     }
 }
 
-/// One enrolling client: its HTTP client (one kept-alive mutual-TLS connection) and its
-/// pre-built CSRs with the key each certifies.
-struct Enroller {
-    hsa_id: &'static str,
+/// One person a client enrols for: its HTTP client (one kept-alive mutual-TLS connection) and
+/// its pre-built CSRs, one per profile, with the key each certifies.
+struct Login {
+    hsa_id: String,
     http: reqwest::blocking::Client,
     work: Vec<(Profile, Vec<u8>, RsaSpki)>,
 }
 
-/// What one client saw: the latency of each enrolment and the certificate it got.
+/// What one client saw: the latency of each enrolment and, per person, the certificates it got.
 struct EnrolResult {
     latencies: Vec<Duration>,
-    issued: Vec<(Vec<u8>, RsaSpki)>,
+    issued: Vec<(String, Vec<Issued>)>,
+}
+
+/// A certificate the CA answered and the key its CSR carried.
+type Issued = (Vec<u8>, RsaSpki);
+
+/// A personnummer born on 1980-01-01 with birth number `n` and its Luhn check digit.
+fn bench_personnummer(n: usize) -> String {
+    let body = format!("800101{:03}", n % 1000);
+    let sum: u32 = body
+        .bytes()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0') * if i % 2 == 0 { 2 } else { 1 };
+            d / 10 + d % 10
+        })
+        .sum();
+    format!("19{body}{}", (10 - sum % 10) % 10)
+}
+
+/// The bench's persons, `CLIENTS * PERSONS_PER_CLIENT` copies of `CLIENT_TEMPLATE` with ids of
+/// their own, added to the copy's persons.json. Their HSA-ids, by client.
+fn add_bench_persons(dir: &MockDir) -> BenchResult<Vec<Vec<String>>> {
+    let text = std::fs::read_to_string(dir.persons_json())?;
+    let mut all: Vec<serde_json::Value> = serde_json::from_str(&text)?;
+    let template = all
+        .iter()
+        .find(|p| p["hsa_id"] == CLIENT_TEMPLATE)
+        .cloned()
+        .ok_or("the template person is not in the directory")?;
+    let mut by_client = vec![Vec::new(); CLIENTS];
+    for i in 0..CLIENTS * PERSONS_PER_CLIENT {
+        let hsa_id = format!("TST5565594230-{}", 5000 + i);
+        let mut person = template.clone();
+        person["hsa_id"] = hsa_id.clone().into();
+        person["personnummer"] = bench_personnummer(i).into();
+        person["card_serial"] = format!("97522690000{:05}", 50000 + i).into();
+        person["upn"] = serde_json::Value::Null;
+        all.push(person);
+        by_client[i % CLIENTS].push(hsa_id);
+    }
+    std::fs::write(dir.persons_json(), serde_json::to_string_pretty(&all)?)?;
+    Ok(by_client)
 }
 
 fn bench_issuance(world: &Path, tmp: &Path) -> BenchResult<IssuanceFigures> {
@@ -755,6 +805,7 @@ fn bench_issuance(world: &Path, tmp: &Path) -> BenchResult<IssuanceFigures> {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(path.join(format!("store.sqlite{suffix}")));
     }
+    let clients = add_bench_persons(&dir)?;
     let handle = mock::start(&path, "127.0.0.1:0")?;
     let url = handle.url();
     let root_pem = std::fs::read(dir.root_pem())?;
@@ -762,14 +813,12 @@ fn bench_issuance(world: &Path, tmp: &Path) -> BenchResult<IssuanceFigures> {
     let persons = dir.persons()?;
 
     println!(
-        "\n== CA mock issuance: {} concurrent clients x {ENROLMENTS_PER_CLIENT} enrolments ==",
-        CLIENTS.len()
+        "\n== CA mock issuance: {CLIENTS} concurrent clients x {ENROLMENTS_PER_CLIENT} enrolments ({PERSONS_PER_CLIENT} persons each, 4 profiles per person) =="
     );
-    let total = CLIENTS.len() * ENROLMENTS_PER_CLIENT;
+    let total = CLIENTS * ENROLMENTS_PER_CLIENT;
     let pool_started = Instant::now();
     let pools = std::thread::scope(|s| {
-        let workers: Vec<_> = CLIENTS
-            .iter()
+        let workers: Vec<_> = (0..CLIENTS)
             .map(|_| s.spawn(|| key_pool(ENROLMENTS_PER_CLIENT)))
             .collect();
         workers
@@ -783,43 +832,53 @@ fn bench_issuance(world: &Path, tmp: &Path) -> BenchResult<IssuanceFigures> {
     );
 
     let mut enrollers = Vec::new();
-    for (hsa_id, work) in CLIENTS.iter().zip(pools) {
-        let person = persons
-            .by_hsa_id(hsa_id)
-            .ok_or_else(|| format!("{hsa_id} is not in the directory"))?;
-        // A TLS client certificate from DIR's legacy CA, as on the person's pre-upgrade card,
-        // for a key held in memory.
-        let key = generate_rsa_key(2048)?;
-        let spki = RsaSpki::from_key(&key.to_public_key())?;
-        let cert = legacy.issue_person_cert(
-            &PersonCertRequest {
-                subject: person.name_with(hsa_id),
-                purpose: Purpose::Authentication,
-                trust_level: None,
-                upn: None,
-                not_before: None,
-                not_after: None,
-            },
-            &spki.spki_der,
-        )?;
-        let pkcs8 = private_key_pkcs8_der(&key)?;
-        let http = http_client(&root_pem, cert, pkcs8.to_vec())?;
-        // Open the connection (TLS handshake) before timing: the figure is enrolments on a
-        // kept-alive connection, as an upgrade makes them.
-        let me = http.get(format!("{url}/api/v1/me")).send()?;
-        if me.status() != 200 {
-            return Err(format!("{hsa_id}: /api/v1/me answered {}", me.status()).into());
+    for (hsa_ids, pool) in clients.iter().zip(pools) {
+        let mut pool = pool.into_iter();
+        let mut logins = Vec::new();
+        for hsa_id in hsa_ids {
+            let person = persons
+                .by_hsa_id(hsa_id)
+                .ok_or_else(|| format!("{hsa_id} is not in the directory"))?;
+            // A TLS client certificate from DIR's legacy CA, as on the person's pre-upgrade
+            // card, for a key held in memory.
+            let key = generate_rsa_key(2048)?;
+            let spki = RsaSpki::from_key(&key.to_public_key())?;
+            let cert = legacy.issue_person_cert(
+                &PersonCertRequest {
+                    subject: person.name_with(hsa_id),
+                    purpose: Purpose::Authentication,
+                    trust_level: None,
+                    upn: None,
+                    not_before: None,
+                    not_after: None,
+                },
+                &spki.spki_der,
+            )?;
+            let pkcs8 = private_key_pkcs8_der(&key)?;
+            let http = http_client(&root_pem, cert, pkcs8.to_vec())?;
+            // Open the connection (TLS handshake) before timing: the figure is enrolments on a
+            // kept-alive connection, as an upgrade makes them.
+            let me = http.get(format!("{url}/api/v1/me")).send()?;
+            if me.status() != 200 {
+                return Err(format!("{hsa_id}: /api/v1/me answered {}", me.status()).into());
+            }
+            let _ = me.bytes()?;
+            let work: Vec<_> = pool.by_ref().take(Profile::ALL.len()).collect();
+            logins.push(Login {
+                hsa_id: hsa_id.clone(),
+                http,
+                work,
+            });
         }
-        let _ = me.bytes()?;
-        enrollers.push(Enroller { hsa_id, http, work });
+        enrollers.push(logins);
     }
 
     let start = Arc::new(Barrier::new(enrollers.len() + 1));
     let threads: Vec<JoinHandle<BenchResult<EnrolResult>>> = enrollers
         .into_iter()
-        .map(|e| {
+        .map(|logins| {
             let (start, url) = (start.clone(), url.clone());
-            std::thread::spawn(move || enrol_all(e, &url, &start))
+            std::thread::spawn(move || enrol_all(logins, &url, &start))
         })
         .collect();
     start.wait();
@@ -832,19 +891,22 @@ fn bench_issuance(world: &Path, tmp: &Path) -> BenchResult<IssuanceFigures> {
 
     // After timing: each answer certifies the key its CSR carried, and the store holds one new
     // certificate per enrolment (none was an idempotent repeat).
-    for (hsa_id, result) in CLIENTS.iter().zip(&results) {
-        for (der, spki) in &result.issued {
-            let info = CertInfo::from_der(der)?;
-            if !info.matches_rsa_key(&spki.modulus, &spki.exponent) {
-                return Err(format!("{hsa_id}: a certificate for another key came back").into());
+    for result in &results {
+        for (hsa_id, issued) in &result.issued {
+            for (der, spki) in issued {
+                let info = CertInfo::from_der(der)?;
+                if !info.matches_rsa_key(&spki.modulus, &spki.exponent) {
+                    return Err(format!("{hsa_id}: a certificate for another key came back").into());
+                }
             }
-        }
-        let stored = handle.certificates_for(hsa_id)?.len();
-        if stored != ENROLMENTS_PER_CLIENT {
-            return Err(format!(
-                "{hsa_id}: the store holds {stored} certificates, expected {ENROLMENTS_PER_CLIENT}"
-            )
-            .into());
+            let stored = handle.certificates_for(hsa_id)?.len();
+            if stored != Profile::ALL.len() {
+                return Err(format!(
+                    "{hsa_id}: the store holds {stored} certificates, expected {}",
+                    Profile::ALL.len()
+                )
+                .into());
+            }
         }
     }
     handle.stop();
@@ -859,7 +921,7 @@ fn bench_issuance(world: &Path, tmp: &Path) -> BenchResult<IssuanceFigures> {
     println!(
         "{} enrolments (all 200, one certificate each, each for its own key; store holds {} per person) in {:.2} s",
         figures.enrolments,
-        ENROLMENTS_PER_CLIENT,
+        Profile::ALL.len(),
         elapsed.as_secs_f64()
     );
     println!(
@@ -921,44 +983,48 @@ fn http_client(
         .build()?)
 }
 
-fn enrol_all(e: Enroller, url: &str, start: &Barrier) -> BenchResult<EnrolResult> {
-    let mut latencies = Vec::with_capacity(e.work.len());
-    let mut issued = Vec::with_capacity(e.work.len());
+fn enrol_all(logins: Vec<Login>, url: &str, start: &Barrier) -> BenchResult<EnrolResult> {
+    let mut latencies = Vec::with_capacity(logins.len() * Profile::ALL.len());
+    let mut issued = Vec::with_capacity(logins.len());
     start.wait();
-    for (profile, csr, spki) in e.work {
-        let t = Instant::now();
-        let answer = e
-            .http
-            .post(format!(
-                "{url}/.well-known/est/{}/simpleenroll",
-                profile.label()
-            ))
-            .header("Content-Type", "application/pkcs10")
-            .header("Content-Transfer-Encoding", "base64")
-            .body(base64::engine::general_purpose::STANDARD.encode(&csr))
-            .send()?;
-        let status = answer.status();
-        let body = answer.bytes()?;
-        latencies.push(t.elapsed());
-        if status != 200 {
-            return Err(format!(
-                "{}: {} enrolment answered {status}: {}",
-                e.hsa_id,
-                profile.label(),
-                String::from_utf8_lossy(&body)
-            )
-            .into());
+    for e in logins {
+        let mut got = Vec::with_capacity(e.work.len());
+        for (profile, csr, spki) in e.work {
+            let t = Instant::now();
+            let answer = e
+                .http
+                .post(format!(
+                    "{url}/.well-known/est/{}/simpleenroll",
+                    profile.label()
+                ))
+                .header("Content-Type", "application/pkcs10")
+                .header("Content-Transfer-Encoding", "base64")
+                .body(base64::engine::general_purpose::STANDARD.encode(&csr))
+                .send()?;
+            let status = answer.status();
+            let body = answer.bytes()?;
+            latencies.push(t.elapsed());
+            if status != 200 {
+                return Err(format!(
+                    "{}: {} enrolment answered {status}: {}",
+                    e.hsa_id,
+                    profile.label(),
+                    String::from_utf8_lossy(&body)
+                )
+                .into());
+            }
+            let mut certs = pkcs7::parse_certs_only_base64(&body)?;
+            let (Some(cert), true) = (certs.pop(), certs.is_empty()) else {
+                return Err(format!(
+                    "{}: {} enrolment did not answer exactly one certificate",
+                    e.hsa_id,
+                    profile.label()
+                )
+                .into());
+            };
+            got.push((cert, spki));
         }
-        let mut certs = pkcs7::parse_certs_only_base64(&body)?;
-        let (Some(cert), true) = (certs.pop(), certs.is_empty()) else {
-            return Err(format!(
-                "{}: {} enrolment did not answer exactly one certificate",
-                e.hsa_id,
-                profile.label()
-            )
-            .into());
-        };
-        issued.push((cert, spki));
+        issued.push((e.hsa_id, got));
     }
     Ok(EnrolResult { latencies, issued })
 }
