@@ -33,6 +33,43 @@ pub struct View<'a> {
     pub desk: Option<DeskView<'a>>,
 }
 
+#[cfg(test)]
+impl<'a> View<'a> {
+    /// The view a screen drawn on its own sees in a unit test: no readers, nothing busy, no
+    /// notice, no desk, day zero.
+    pub(crate) fn alone(
+        tr: &'a Tr,
+        settings: &'a Settings,
+        env: &'a Environment,
+        card: &'a CardStatus,
+        screen: Screen,
+    ) -> View<'a> {
+        View {
+            tr,
+            settings,
+            env,
+            readers: &[],
+            card,
+            busy: None,
+            screen,
+            now: 0,
+            real_card: None,
+            settings_notice: None,
+            desk: None,
+        }
+    }
+}
+
+/// Type `text` into the field labelled `field` of a screen under test.
+#[cfg(test)]
+pub(crate) fn type_into<S>(harness: &mut egui_kittest::Harness<'_, S>, field: &str, text: &str) {
+    use egui_kittest::kittest::Queryable;
+    let node = harness.get_by_label(field);
+    node.focus();
+    node.type_text(text);
+    harness.run();
+}
+
 /// The desk's side that is not a screen's to change: the operator's card and worker state, and
 /// the audit log.
 pub struct DeskView<'a> {

@@ -284,6 +284,7 @@ mod tests {
     use crate::gui::intent::Screen;
     use crate::gui::protocol::{CardStatus, Environment};
     use crate::gui::settings::Settings;
+    use crate::gui::view::type_into;
 
     /// The unblock form alone, without an app, on a card with PIN1 blocked.
     struct Page {
@@ -336,31 +337,18 @@ mod tests {
         };
         Harness::builder().build_ui_state(
             |ui, page: &mut Page| {
-                let view = View {
-                    tr: &page.tr,
-                    settings: &page.settings,
-                    env: &page.env,
-                    readers: &[],
-                    card: &page.card,
-                    busy: None,
-                    screen: Screen::Unblock,
-                    now: 0,
-                    real_card: None,
-                    settings_notice: None,
-                    desk: None,
-                };
+                let view = View::alone(
+                    &page.tr,
+                    &page.settings,
+                    &page.env,
+                    &page.card,
+                    Screen::Unblock,
+                );
                 let asked = show(&view, &mut page.form, ui);
                 page.asked.extend(asked);
             },
             page,
         )
-    }
-
-    fn type_into(harness: &mut Harness<'static, Page>, field: &str, text: &str) {
-        let node = harness.get_by_label(field);
-        node.focus();
-        node.type_text(text);
-        harness.run();
     }
 
     #[test]

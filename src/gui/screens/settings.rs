@@ -180,6 +180,7 @@ mod tests {
     use crate::gui::i18n::Tr;
     use crate::gui::intent::Screen;
     use crate::gui::protocol::CardStatus;
+    use crate::gui::view::type_into;
 
     /// The settings page alone, without an app: what it draws from and what it asked for.
     struct Page {
@@ -203,31 +204,18 @@ mod tests {
         };
         Harness::builder().build_ui_state(
             |ui, page: &mut Page| {
-                let view = View {
-                    tr: &page.tr,
-                    settings: &page.settings,
-                    env: &page.env,
-                    readers: &[],
-                    card: &page.card,
-                    busy: None,
-                    screen: Screen::Settings,
-                    now: 0,
-                    real_card: None,
-                    settings_notice: None,
-                    desk: None,
-                };
+                let view = View::alone(
+                    &page.tr,
+                    &page.settings,
+                    &page.env,
+                    &page.card,
+                    Screen::Settings,
+                );
                 let asked = show(&view, &mut page.form, ui);
                 page.asked.extend(asked);
             },
             page,
         )
-    }
-
-    fn type_into(harness: &mut Harness<'static, Page>, field: &str, text: &str) {
-        let node = harness.get_by_label(field);
-        node.focus();
-        node.type_text(text);
-        harness.run();
     }
 
     #[test]
