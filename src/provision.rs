@@ -102,10 +102,22 @@ pub fn make_pre_upgrade_card(
     codes: &Codes,
     person: &PersonName,
 ) -> Result<(), InitError> {
+    with_throwaway_legacy_ca(state, codes, |legacy| {
+        make_pre_upgrade_card_with(state, serial, codes, person, legacy, None)
+    })
+}
+
+/// A card made on its own, outside a CA mock's world: its legacy pair is issued by a throwaway
+/// test root and legacy CA, and `<state>.ca.pem` holds both so that a verifier can check it.
+fn with_throwaway_legacy_ca(
+    state: &Path,
+    codes: &Codes,
+    make: impl FnOnce(&TestCa) -> Result<(), InitError>,
+) -> Result<(), InitError> {
     check_codes(codes)?;
     let root = TestCa::new_root("TEST SITHS Root CA v1 (virtual-card init)", 2048)?;
     let legacy = TestCa::new_issuing(&root, "TEST SITHS Type 1 CA v1", 2048, Some(3))?;
-    make_pre_upgrade_card_with(state, serial, codes, person, &legacy, None)?;
+    make(&legacy)?;
     let ca_pem = state.with_extension("ca.pem");
     std::fs::write(&ca_pem, format!("{}{}", legacy.cert_pem(), root.cert_pem()))
         .map_err(|e| InitError::Io(ca_pem.clone(), e))
@@ -122,13 +134,9 @@ pub fn make_pre_upgrade_idprime_card(
     codes: &Codes,
     person: &PersonName,
 ) -> Result<(), InitError> {
-    check_codes(codes)?;
-    let root = TestCa::new_root("TEST SITHS Root CA v1 (virtual-card init)", 2048)?;
-    let legacy = TestCa::new_issuing(&root, "TEST SITHS Type 1 CA v1", 2048, Some(3))?;
-    make_pre_upgrade_idprime_card_with(state, serial, codes, person, &legacy)?;
-    let ca_pem = state.with_extension("ca.pem");
-    std::fs::write(&ca_pem, format!("{}{}", legacy.cert_pem(), root.cert_pem()))
-        .map_err(|e| InitError::Io(ca_pem.clone(), e))
+    with_throwaway_legacy_ca(state, codes, |legacy| {
+        make_pre_upgrade_idprime_card_with(state, serial, codes, person, legacy)
+    })
 }
 
 /// Like [`make_pre_upgrade_idprime_card`] with the legacy pair issued by `legacy_ca`; writes
