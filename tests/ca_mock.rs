@@ -894,7 +894,7 @@ fn puk_lookup_needs_an_operator_and_a_reason_and_is_logged_without_the_puk() {
 fn stopping_the_server_closes_its_port() {
     let mut env = Rig::new();
     let addr = env.server().addr();
-    env.server.take().unwrap().stop();
+    env.stop();
     assert!(std::net::TcpStream::connect(addr).is_err());
     env.restart();
     let (status, _) = env.curl("/.well-known/est/hsa-auth/cacerts", None, None);

@@ -6,7 +6,6 @@ mod support;
 use std::process::Command;
 
 use siths_upgrade::ca::Profile;
-use siths_upgrade::ca::mock::start;
 use siths_upgrade::card::{CardError, PinKind, SecretCode, SithsCard};
 use siths_upgrade::pki::CertInfo;
 use siths_upgrade::virtual_card::memory::MemoryTransport;
@@ -324,7 +323,7 @@ fn ca_gone_mid_upgrade_is_a_clear_error_and_resumable() {
             .any(|c| c.slot == siths_upgrade::card::KeySlot::new(1))
     );
     // The CA comes back: the upgrade resumes and finishes.
-    rig.server = Some(start(rig.dir.path(), "127.0.0.1:0").unwrap());
+    rig.restart();
     rig.upgrade().unwrap();
     rig.assert_upgraded(HOLDER.hsa_id);
 }
@@ -381,9 +380,8 @@ fn refused_persons_and_a_passed_deadline_change_nothing() {
     );
 
     let mut rig = Rig::holding(HOLDER);
-    rig.server.take().unwrap().stop();
     rig.dir.set_deadline("2020-01-01").unwrap();
-    rig.server = Some(start(rig.dir.path(), "127.0.0.1:0").unwrap());
+    rig.restart();
     let e = rig.upgrade().unwrap_err();
     assert!(
         matches!(
@@ -422,9 +420,8 @@ fn cut_short_then_deadline_passes(rig: &mut Rig, step: Step) {
     })
     .unwrap_err();
     assert!(matches!(err, WorkflowError::Cancelled), "{err}");
-    rig.server.take().unwrap().stop();
     rig.dir.set_deadline("2020-01-01").unwrap();
-    rig.server = Some(start(rig.dir.path(), "127.0.0.1:0").unwrap());
+    rig.restart();
 }
 
 /// Review of the CA mock, finding 6, as the holder meets it: an upgrade whose four
