@@ -214,24 +214,44 @@ impl CardOs {
     /// it is saved), as for the PKCS#15 layout.
     fn idprime(&mut self, cmd: &Command) -> Answer {
         let is_pin = cmd.ins == ins::VERIFY;
-        if self.unsaved_tries && is_pin {
-            self.save(&self.state)?;
-            self.unsaved_tries = false;
+        if is_pin && let Err(sw) = self.flush_unsaved_tries() {
+            self.session.idprime = idprime_os::Session::default();
+            return Err(sw);
         }
         let step = idprime_os::respond(&self.state, &mut self.session.idprime, cmd);
         self.work = step.work;
-        if let Some(next) = step.next {
-            if let Err(sw) = self.save(&next) {
-                if is_pin && step.answer.is_err() {
-                    self.state = next;
-                    self.unsaved_tries = true;
-                }
-                self.session.idprime = idprime_os::Session::default();
-                return Err(sw);
-            }
-            self.state = next;
+        if let Some(next) = step.next
+            && let Err(sw) = self.commit_counting(next, is_pin && step.answer.is_err())
+        {
+            self.session.idprime = idprime_os::Session::default();
+            return Err(sw);
         }
         step.answer
+    }
+
+    /// Fail closed: a try counted only in memory must reach the disk before any code is
+    /// compared again.
+    fn flush_unsaved_tries(&mut self) -> Result<(), StatusWord> {
+        if self.unsaved_tries {
+            self.save(&self.state)?;
+            self.unsaved_tries = false;
+        }
+        Ok(())
+    }
+
+    /// [`Self::commit`] for a PIN command: when the save fails, a try it spent still counts
+    /// (kept in memory, and PIN commands refused until [`Self::flush_unsaved_tries`] gets it to
+    /// the disk); a code whose check succeeded only loses its effect.
+    fn commit_counting(&mut self, next: CardState, spent_a_try: bool) -> Result<(), StatusWord> {
+        if let Err(sw) = self.save(&next) {
+            if spent_a_try {
+                self.state = next;
+                self.unsaved_tries = true;
+            }
+            return Err(sw);
+        }
+        self.state = next;
+        Ok(())
     }
 
     /// Make `next` the card's state, saving it first; on a failed save the card keeps its old
@@ -391,30 +411,20 @@ impl CardOs {
         compares: bool,
         run: impl FnOnce(&mut CardState, bool) -> PinOutcome,
     ) -> Answer {
-        // Fail closed: a try counted only in memory must reach the disk before any code is
-        // compared again.
-        if self.unsaved_tries && compares {
-            if let Err(sw) = self.save(&self.state) {
-                self.session.verified.clear();
-                return Err(sw);
-            }
-            self.unsaved_tries = false;
+        if compares && let Err(sw) = self.flush_unsaved_tries() {
+            self.session.verified.clear();
+            return Err(sw);
         }
         let mut next = self.state.clone();
         let outcome = run(&mut next, self.verified(reference));
         if outcome.changed {
             let spent_a_try = outcome.sw != StatusWord::Ok;
-            if let Err(sw) = self.save(&next) {
+            if let Err(sw) = self.commit_counting(next, spent_a_try) {
                 if spent_a_try {
-                    // The wrong code counts even though the disk failed; a code whose check
-                    // succeeded only loses its effect (the old state stays).
-                    self.state = next;
-                    self.unsaved_tries = true;
                     self.session.verified.remove(&reference);
                 }
                 return Err(sw);
             }
-            self.state = next;
         }
         match outcome.verified {
             Some(true) => {
