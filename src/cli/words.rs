@@ -59,11 +59,11 @@ pub(crate) fn middleware_error(e: &MiddlewareError) -> String {
 pub(crate) fn workflow_error(e: &WorkflowError) -> String {
     match e {
         WorkflowError::Card(c) => card_error(c),
-        WorkflowError::NotUpgraded => {
-            "this card has not been upgraded yet, so there is nothing to \
-                                       renew: upgrade the card first (siths-upgrade upgrade)"
-                .to_string()
-        }
+        WorkflowError::NotUpgraded => concat!(
+            "this card has not been upgraded yet, so there is nothing to renew: ",
+            "upgrade the card first (siths-upgrade upgrade)"
+        )
+        .to_string(),
         e => e.to_string(),
     }
 }
