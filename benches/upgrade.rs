@@ -51,7 +51,7 @@ use base64::Engine as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use siths_upgrade::ca::Profile;
 use siths_upgrade::ca::mock::{self, CaName, MockDir, MockHandle};
-use siths_upgrade::ca::{pkcs7, tls};
+use siths_upgrade::ca::{contract, pkcs7, tls};
 use siths_upgrade::card::Card as _;
 use siths_upgrade::card::{SecretCode, SithsCard};
 use siths_upgrade::pkcs11::Pkcs11Card;
@@ -858,9 +858,9 @@ fn bench_issuance(world: &Path, tmp: &Path) -> BenchResult<IssuanceFigures> {
             let http = http_client(&root_pem, cert, pkcs8.to_vec())?;
             // Open the connection (TLS handshake) before timing: the figure is enrolments on a
             // kept-alive connection, as an upgrade makes them.
-            let me = http.get(format!("{url}/api/v1/me")).send()?;
+            let me = http.get(format!("{url}{}", contract::ME)).send()?;
             if me.status() != 200 {
-                return Err(format!("{hsa_id}: /api/v1/me answered {}", me.status()).into());
+                return Err(format!("{hsa_id}: {} answered {}", contract::ME, me.status()).into());
             }
             let _ = me.bytes()?;
             let work: Vec<_> = pool.by_ref().take(Profile::ALL.len()).collect();
@@ -994,8 +994,8 @@ fn enrol_all(logins: Vec<Login>, url: &str, start: &Barrier) -> BenchResult<Enro
             let answer = e
                 .http
                 .post(format!(
-                    "{url}/.well-known/est/{}/simpleenroll",
-                    profile.label()
+                    "{url}{}",
+                    contract::est_path(Some(profile), contract::SIMPLEENROLL)
                 ))
                 .header("Content-Type", "application/pkcs10")
                 .header("Content-Transfer-Encoding", "base64")
