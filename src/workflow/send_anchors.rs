@@ -1,8 +1,8 @@
 //! Sending the desk's audit anchors to the CA with the operator's card logged in, so the CA keeps
 //! each entry's hash where the desk cannot change it (see `audit::anchor` for what they prove).
 
-use crate::card::{CardOverview, SecretCode, SharedCard};
-use crate::workflow::ca_login::{is_login_slot, log_in_with};
+use crate::card::{SecretCode, SharedCard};
+use crate::workflow::ca_login::{hsa_id_login_slot, log_in_with};
 use crate::workflow::error::WorkflowError;
 
 /// Anchor desk audit entries at the CA while the operator's card is logged in: the entries
@@ -17,14 +17,7 @@ pub fn send_anchors(
     if anchors.is_empty() {
         return Ok(Vec::new());
     }
-    let hsa_id_slot = |overview: &CardOverview| {
-        overview
-            .certificates
-            .iter()
-            .filter_map(|c| c.slot)
-            .find(|slot| is_login_slot(overview, *slot))
-    };
-    let client = log_in_with(shared, ca_url, ca_root_pem, hsa_id_slot, pin1)?;
+    let client = log_in_with(shared, ca_url, ca_root_pem, hsa_id_login_slot, pin1)?;
     let mut sent = Vec::new();
     for anchor in anchors {
         if let Err(e) = client.send_anchor(anchor) {
