@@ -11,6 +11,7 @@ pub mod card;
 pub mod channel;
 pub mod cli;
 pub mod gui;
+pub mod idprime;
 pub mod layout;
 pub mod paths;
 pub mod pkcs11;

@@ -148,7 +148,7 @@ pub fn make_pre_upgrade_idprime_card_with(
     person: &PersonName,
     legacy_ca: &TestCa,
 ) -> Result<(), InitError> {
-    use crate::virtual_card::idprime::files::CertKind;
+    use crate::idprime::files::CertKind;
     use crate::virtual_card::idprime::personalise::{blank_card, issue_legacy_pair};
     check_codes(codes)?;
     let blank = blank_card(serial, "SITHS e-id kort", &codes.pin1, &codes.pin2)?;

@@ -11,7 +11,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use siths_upgrade::virtual_card::idprime::files::decompress_cert;
+use siths_upgrade::idprime::files::decompress_cert;
 use siths_upgrade::virtual_card::{CardState, Layout};
 use support::cli::text;
 use support::served::ServedCard;

@@ -15,9 +15,9 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::layout;
 
-use super::idprime::files::{PIN1_REF as IDPRIME_PIN1_REF, PIN2_REF as IDPRIME_PIN2_REF};
 use super::keys;
 use super::state_encoding::{b64, hex_bytes, opt_hex, pin_hex};
+use crate::idprime::files::{PIN1_REF as IDPRIME_PIN1_REF, PIN2_REF as IDPRIME_PIN2_REF};
 
 /// Version of the state file layout, so a future change can migrate old cards.
 const FORMAT_VERSION: u32 = 1;

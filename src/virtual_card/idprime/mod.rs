@@ -2,7 +2,6 @@
 //! reads it (card-idprime.c, pkcs15-idprime.c), so the independent peer can read and use a
 //! card laid out like a current SITHS card. See docs/domain.md "The IDPrime layout".
 
-pub mod files;
 pub(crate) mod os;
 pub mod personalise;
 

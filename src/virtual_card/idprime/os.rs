@@ -16,7 +16,7 @@ use crate::layout;
 use super::super::keys;
 use super::super::pace::Work;
 use super::super::state::CardState;
-use super::files;
+use crate::idprime::files;
 
 /// What the card forgets on reset.
 #[derive(Default)]

@@ -10,7 +10,7 @@ use rsa::RsaPublicKey;
 
 use super::super::keys;
 use super::super::state::{BuildError, CardState, Layout};
-use super::files::{self, CertKind};
+use crate::idprime::files::{self, CertKind};
 
 /// Room for index records: ours use five, a real card has a few tens.
 const INDEX_RECORDS: usize = 16;
@@ -89,7 +89,7 @@ pub fn blank_card(
     for i in 0..LEGACY_PAIR.len() as u16 {
         state.add_ef(
             mf,
-            files::FID_FIRST_CERT + i,
+            crate::idprime::extensions::cert_fid(i as u8),
             None,
             Vec::new(),
             CERT_CAPACITY,
@@ -136,7 +136,7 @@ pub fn issue_legacy_pair(
         let der = certify(kind, &public).map_err(IdprimeError::Certificate)?;
         let file = files::compressed_cert(&der)
             .ok_or_else(|| IdprimeError::Certificate("too long for the card".into()))?;
-        let cert_fid = files::FID_FIRST_CERT + u16::from(index);
+        let cert_fid = crate::idprime::extensions::cert_fid(index);
         write_at(send, cert_fid, 0, &file)?;
         let pin_index = if kind == CertKind::KeyExchange { 1 } else { 2 };
         let keyref = files::keyref_record(key_ref, index, pin_index);

@@ -5,8 +5,8 @@ use rsa::pkcs8::EncodePublicKey;
 use rsa::{Pkcs1v15Sign, Pss, RsaPublicKey};
 use sha2::{Digest, Sha256};
 
-use super::files::{self, CertKind};
 use super::personalise::{blank_card, issue_legacy_pair, verify_pin1_apdu};
+use crate::idprime::files::{self, CertKind};
 use crate::virtual_card::{CardState, Layout, VirtualCard};
 
 const PIN1: &str = "135790";

@@ -26,8 +26,6 @@ pub(crate) const FID_CMAPFILE: u16 = 0x0204;
 pub(crate) const FID_KEYREFS: u16 = 0x0005;
 /// Where the token label lives [ours: any FID the index names].
 pub(crate) const FID_TINFO: u16 = 0x0206;
-/// The first certificate file [ours: any FID the index names].
-pub(crate) const FID_FIRST_CERT: u16 = 0x0210;
 
 /// One index record: FID, size, name, directory [public: `idprime_process_index`].
 pub(crate) const INDEX_RECORD_LEN: usize = 21;
