@@ -5,7 +5,7 @@
 use std::io::Write;
 
 /// The IDPrime applet [public: card-idprime.c `idprime_path`].
-pub(crate) const AID: [u8; 11] = [
+pub const AID: [u8; 11] = [
     0xA0, 0x00, 0x00, 0x00, 0x18, 0x80, 0x00, 0x00, 0x00, 0x06, 0x62,
 ];
 
@@ -39,7 +39,7 @@ pub(crate) const CARDID_LEN: usize = 16;
 pub(crate) const CPLC_LEN: usize = 45;
 
 /// The authentication PIN (PIN1) [public: pkcs15-idprime.c].
-pub(crate) const PIN1_REF: u8 = 0x11;
+pub const PIN1_REF: u8 = 0x11;
 /// The "Digital Signature PIN" (PIN2) [public: 0.24+ maps PIN index 2 to it].
 pub(crate) const PIN2_REF: u8 = 0x83;
 /// PINs arrive padded with `00` to 16 bytes on an OSv4 card [public].
