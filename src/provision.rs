@@ -21,7 +21,7 @@ use crate::pki::{PkiError, Purpose};
 use crate::transport::TransportError;
 use crate::virtual_card::memory::MemoryTransport;
 use crate::virtual_card::personalise::{InitialCodes, blank_card};
-use crate::virtual_card::{BuildError, CardState, StateError, VirtualCard};
+use crate::virtual_card::{BuildError, CardState, Layout, StateError, VirtualCard};
 
 /// The test codes of a card, as in its `.pins` file (the card's code letter).
 #[derive(Clone)]
@@ -103,7 +103,7 @@ pub fn make_pre_upgrade_card(
     person: &PersonName,
 ) -> Result<(), InitError> {
     with_throwaway_legacy_ca(state, codes, |legacy| {
-        make_pre_upgrade_card_with(state, serial, codes, person, legacy, None)
+        make_pre_upgrade_card_with(Layout::Pkcs15, state, serial, codes, person, legacy, None)
     })
 }
 
@@ -151,7 +151,7 @@ pub fn make_pre_upgrade_idprime_card_with(
     use crate::idprime::files::CertKind;
     use crate::virtual_card::idprime::personalise::{blank_card, issue_legacy_pair};
     check_codes(codes)?;
-    let blank = blank_card(serial, "SITHS e-id kort", &codes.pin1, &codes.pin2)?;
+    let blank = blank_card(serial, CARD_LABEL, &codes.pin1, &codes.pin2)?;
     let mut card = VirtualCard::new(blank);
     let mut send = |apdu: &[u8]| card.respond(apdu).unwrap_or_default();
     let mut certify = |kind: CertKind, public: &rsa::RsaPublicKey| {
@@ -196,11 +196,13 @@ fn legacy_request(
     }
 }
 
-/// Like [`make_pre_upgrade_card`], with the legacy pair issued by `legacy_ca` (the CA mock's,
-/// so its server trusts the card) and, if given, the pair's validity `(not_before, not_after)`
-/// in unix seconds (a card about to expire). Writes `<state>.pins` but no `.ca.pem`: the CA's
-/// own files name the chain.
+/// Like [`make_pre_upgrade_card`], in `layout`, with the legacy pair issued by `legacy_ca`
+/// (the CA mock's, so its server trusts the card) and, if given, the pair's validity
+/// `(not_before, not_after)` in unix seconds (a card about to expire). The pair goes on the
+/// card through our own client, whichever layout it has. Writes `<state>.pins` but no
+/// `.ca.pem`: the CA's own files name the chain.
 pub fn make_pre_upgrade_card_with(
+    layout: Layout,
     state: &Path,
     serial: &str,
     codes: &Codes,
@@ -208,7 +210,7 @@ pub fn make_pre_upgrade_card_with(
     legacy_ca: &TestCa,
     validity: Option<(i64, i64)>,
 ) -> Result<(), InitError> {
-    let mut card = personalised_card(state, serial, codes)?;
+    let mut card = personalised_card(layout, state, serial, codes)?;
     for (slot, purpose, label) in LEGACY_PAIR {
         let req = legacy_request(person, purpose, validity);
         generate_and_certify(&mut card, slot, label, legacy_ca, &req)?;
@@ -222,6 +224,7 @@ pub fn make_pre_upgrade_card_with(
 /// assets/demo-test-world. The card is put together in memory and its state file written once
 /// at the end (one fsync instead of one per command). Refuses to overwrite an existing card.
 pub fn make_pre_upgrade_card_from_keys(
+    layout: Layout,
     state: &Path,
     serial: &str,
     codes: &Codes,
@@ -233,7 +236,7 @@ pub fn make_pre_upgrade_card_from_keys(
     if state.exists() {
         return Err(StateError::AlreadyExists(state.to_path_buf()).into());
     }
-    let mut blank = blank_state(serial, codes)?;
+    let mut blank = blank_state(layout, serial, codes)?;
     for ((slot, _, _), key) in LEGACY_PAIR.into_iter().zip(keys) {
         blank.put_key(slot.number(), key)?;
     }
@@ -253,15 +256,16 @@ pub fn make_pre_upgrade_card_from_keys(
     write_codes(state, codes)
 }
 
-/// A personalised card with no keys, opened with PIN1 verified, and its `.pins` written: the
-/// start of every test card (the CA mock's already-upgraded card included).
+/// A personalised card in `layout` with no keys, opened with PIN1 verified, and its `.pins`
+/// written: the start of every test card (the CA mock's already-upgraded card included).
 pub fn personalised_card(
+    layout: Layout,
     state: &Path,
     serial: &str,
     codes: &Codes,
 ) -> Result<SithsCard, InitError> {
     let pin1 = check_codes(codes)?;
-    let card = VirtualCard::create(state, blank_state(serial, codes)?)?;
+    let card = VirtualCard::create(state, blank_state(layout, serial, codes)?)?;
     let shared = Arc::new(Mutex::new(card));
     let mut card = SithsCard::open(Box::new(MemoryTransport::connect(shared)?))?;
     card.verify_pin(PinKind::Pin1, &pin1)?;
@@ -312,16 +316,25 @@ fn certify(
 }
 
 /// A personalised card's state with `codes`, no keys yet.
-fn blank_state(serial: &str, codes: &Codes) -> Result<CardState, InitError> {
-    Ok(blank_card(
-        serial,
-        "SITHS e-id kort",
-        &InitialCodes {
-            pin1: &codes.pin1,
-            pin2: &codes.pin2,
-            puk: &codes.puk,
-        },
-    )?)
+/// The token label of every test card.
+const CARD_LABEL: &str = "SITHS e-id kort";
+
+/// A personalised card in `layout` with no keys.
+fn blank_state(layout: Layout, serial: &str, codes: &Codes) -> Result<CardState, InitError> {
+    let initial = InitialCodes {
+        pin1: &codes.pin1,
+        pin2: &codes.pin2,
+        puk: &codes.puk,
+    };
+    Ok(match layout {
+        Layout::Pkcs15 => blank_card(serial, CARD_LABEL, &initial)?,
+        Layout::Idprime => crate::virtual_card::idprime::personalise::blank_card(
+            serial,
+            CARD_LABEL,
+            &codes.pin1,
+            &codes.pin2,
+        )?,
+    })
 }
 
 fn check_codes(codes: &Codes) -> Result<SecretCode, InitError> {

@@ -19,6 +19,7 @@ use siths_upgrade::pki::{PersonName, Purpose};
 use siths_upgrade::provision::{
     Codes, demo_holder, generate_and_certify, make_pre_upgrade_card_with, personalised_card,
 };
+use siths_upgrade::virtual_card::Layout;
 use support::persons::HOLDER;
 use support::served::ServedCard;
 
@@ -42,6 +43,7 @@ fn legacy_ca() -> &'static TestCa {
 fn card_expiring_at(dir: &Path, not_after: i64) -> PathBuf {
     let state = dir.join("card.json");
     make_pre_upgrade_card_with(
+        Layout::Pkcs15,
         &state,
         SERIAL,
         &Codes::test_defaults(),
@@ -220,7 +222,8 @@ fn mixed_card_lists_due_certificates_soonest_first() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("card.json");
     let now = now_unix();
-    let mut card = personalised_card(&state, SERIAL, &Codes::test_defaults()).unwrap();
+    let mut card =
+        personalised_card(Layout::Pkcs15, &state, SERIAL, &Codes::test_defaults()).unwrap();
     let hsa = demo_holder();
     let pnr = PersonName {
         serial_number: HOLDER.personnummer.into(),

@@ -6,7 +6,10 @@ use std::time::Duration;
 use clap::Subcommand;
 
 use crate::ca::mock::{self, MockDir, MockError};
+use crate::ca::mock::persons::BUILTIN_PERSONS_JSON;
 use crate::cli::exit::CliError;
+use crate::cli::virtual_card::LayoutArg;
+use crate::virtual_card::Layout;
 
 #[derive(Subcommand, Debug)]
 pub enum CaMockCmd {
@@ -15,6 +18,11 @@ pub enum CaMockCmd {
     Init {
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
+        /// How the cards are laid out: `pkcs15` (our PKCS#15 application) or `idprime` (a
+        /// Thales IDPrime card as OpenSC's idprime driver reads it, as current SITHS cards
+        /// are). Cards made later for this DIR (the demo's) follow it.
+        #[arg(long, value_enum, default_value_t = LayoutArg::Pkcs15)]
+        layout: LayoutArg,
     },
     /// Serve DIR over HTTPS (EST and the JSON API) until stopped.
     Serve {
@@ -36,8 +44,13 @@ pub enum CaMockCmd {
 
 pub fn run(cmd: CaMockCmd) -> Result<(), CliError> {
     match cmd {
-        CaMockCmd::Init { dir } => {
-            let summary = mock::init(&dir).map_err(cli_error)?;
+        CaMockCmd::Init { dir, layout } => {
+            let layout = match layout {
+                LayoutArg::Pkcs15 => Layout::Pkcs15,
+                LayoutArg::Idprime => Layout::Idprime,
+            };
+            let summary = mock::init::init_with_persons(&dir, BUILTIN_PERSONS_JSON, layout)
+                .map_err(cli_error)?;
             let md = MockDir::new(&dir);
             println!(
                 "Made the CA mock in {} in {:.1} s: {} persons, a card each in {} (codes in the \

@@ -175,7 +175,7 @@ fn cached_world(cache: &Path) -> Result<(PathBuf, bool), DemoError> {
         .tempdir_in(cache)
         .map_err(files)?;
     remove_stale_builds(cache, building.path());
-    mock::init::init_demo(building.path())?;
+    mock::init::init_demo(building.path(), virtual_card::Layout::Pkcs15)?;
     if target.exists() && !is_complete(&target) {
         // A world from an older layout or damaged by hand: replace it.
         std::fs::remove_dir_all(&target).map_err(files)?;

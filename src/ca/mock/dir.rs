@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::error::MockError;
 use super::persons::Directory;
 use crate::pki::{Date, TestCa};
+use crate::virtual_card::Layout;
 
 /// The CAs of DIR, by the stem of their files in DIR/ca.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,6 +79,10 @@ impl CaName {
 pub struct Config {
     /// RFC 3339 full-date; upgrades are refused after this day (UTC).
     pub deadline: String,
+    /// The layout of the cards `init` made and [`super::init::ensure_card`] makes (a
+    /// config.json without it: the PKCS#15 layout, as every DIR made before the IDPrime one).
+    #[serde(default)]
+    pub card_layout: Layout,
 }
 
 /// The deadline written by `init`.
@@ -195,12 +200,11 @@ impl MockDir {
                 format!("deadline {deadline:?} is not a date like 2027-06-30"),
             ));
         }
-        write_json(
-            &path,
-            &Config {
-                deadline: deadline.to_string(),
-            },
-        )
+        let config = Config {
+            deadline: deadline.to_string(),
+            ..self.config()?
+        };
+        write_json(&path, &config)
     }
 
     pub fn persons(&self) -> Result<Directory, MockError> {

@@ -27,6 +27,7 @@ use crate::provision::{
     generate_and_certify, make_pre_upgrade_card_from_keys, make_pre_upgrade_card_with,
     personalised_card,
 };
+use crate::virtual_card::Layout;
 
 /// A certificate issued at init for an already-upgraded card, to go into the store.
 type Issued = (Person, Profile, Vec<u8>);
@@ -42,13 +43,19 @@ pub struct InitSummary {
 /// Names the server certificate answers to.
 pub const SERVER_NAMES: [&str; 2] = ["localhost", "127.0.0.1"];
 
-/// Make DIR (which must be absent or empty) with the built-in directory of persons.
+/// Make DIR (which must be absent or empty) with the built-in directory of persons and cards
+/// of the PKCS#15 layout.
 pub fn init(dir: &Path) -> Result<InitSummary, MockError> {
-    init_with_persons(dir, BUILTIN_PERSONS_JSON)
+    init_with_persons(dir, BUILTIN_PERSONS_JSON, Layout::Pkcs15)
 }
 
-/// Like [`init`] with another directory of persons (JSON as in assets/test-persons.json).
-pub fn init_with_persons(dir: &Path, persons_json: &str) -> Result<InitSummary, MockError> {
+/// Like [`init`] with another directory of persons (JSON as in assets/test-persons.json) and
+/// the cards in `layout`.
+pub fn init_with_persons(
+    dir: &Path,
+    persons_json: &str,
+    layout: Layout,
+) -> Result<InitSummary, MockError> {
     let started = Instant::now();
     let directory = Directory::parse(persons_json, Path::new("the directory of persons"))?;
     let md = make_dir(dir)?;
@@ -81,7 +88,7 @@ pub fn init_with_persons(dir: &Path, persons_json: &str) -> Result<InitSummary, 
             server: &server,
         },
     )?;
-    write_config_and_persons(&md, persons_json)?;
+    write_config_and_persons(&md, persons_json, layout)?;
     let store = Store::open(&md.store())?;
 
     // Cards on two threads: each person's card keys are made by the virtual card itself.
@@ -95,7 +102,7 @@ pub fn init_with_persons(dir: &Path, persons_json: &str) -> Result<InitSummary, 
                 s.spawn(move || {
                     let mut issued = Vec::new();
                     for person in part {
-                        issued.extend(make_card(md, person, cas)?);
+                        issued.extend(make_card(md, person, cas, layout)?);
                     }
                     Ok(issued)
                 })
@@ -127,7 +134,7 @@ pub fn init_with_persons(dir: &Path, persons_json: &str) -> Result<InitSummary, 
 /// and directory of persons as [`init`], made from the TEST keys in assets/demo-test-world with
 /// certificates issued now, and the cards of [`DEMO_CARDS`] only. Milliseconds instead of
 /// seconds: nothing here generates a key. [`ensure_card`] makes any other person's card.
-pub fn init_demo(dir: &Path) -> Result<InitSummary, MockError> {
+pub fn init_demo(dir: &Path, layout: Layout) -> Result<InitSummary, MockError> {
     let started = Instant::now();
     let directory = Directory::parse(BUILTIN_PERSONS_JSON, Path::new("the directory of persons"))?;
     let md = make_dir(dir)?;
@@ -148,7 +155,7 @@ pub fn init_demo(dir: &Path) -> Result<InitSummary, MockError> {
             server: &key(&DEMO_SERVER_KEY)?,
         },
     )?;
-    write_config_and_persons(&md, BUILTIN_PERSONS_JSON)?;
+    write_config_and_persons(&md, BUILTIN_PERSONS_JSON, layout)?;
     Store::open(&md.store())?;
     for card in &DEMO_CARDS {
         let person = directory.by_hsa_id(card.hsa_id).ok_or_else(|| {
@@ -159,6 +166,7 @@ pub fn init_demo(dir: &Path) -> Result<InitSummary, MockError> {
         })?;
         let state = md.card_state(&person.hsa_id);
         make_pre_upgrade_card_from_keys(
+            layout,
             &state,
             &person.card_serial,
             &person.codes(),
@@ -210,7 +218,7 @@ pub fn ensure_card(md: &MockDir, hsa_id: &str) -> Result<(), MockError> {
             hsa3: md.load_ca(CaName::Hsa3)?,
             pnr3: md.load_ca(CaName::Pnr3)?,
         };
-        let issued = make_card(md, person, &cas)?;
+        let issued = make_card(md, person, &cas, md.config()?.card_layout)?;
         store_issued(&Store::open(&md.store())?, issued)
     })();
     if made.is_err() {
@@ -348,11 +356,16 @@ fn write_pki(md: &MockDir, keys: &PkiKeys<'_>) -> Result<IssuingCas, MockError> 
 }
 
 /// config.json (the upgrade deadline) and persons.json (every card's codes, so 0600).
-fn write_config_and_persons(md: &MockDir, persons_json: &str) -> Result<(), MockError> {
+fn write_config_and_persons(
+    md: &MockDir,
+    persons_json: &str,
+    card_layout: Layout,
+) -> Result<(), MockError> {
     write_json(
         &md.config_json(),
         &Config {
             deadline: default_deadline(),
+            card_layout,
         },
     )?;
     write_secret(&md.persons_json(), persons_json.to_string())
@@ -367,7 +380,12 @@ fn store_issued(store: &Store, issued: Vec<Issued>) -> Result<(), MockError> {
 
 /// A person's card: pre-upgrade (legacy pair from DIR's legacy CA), or already upgraded (the
 /// four profile pairs, returned so the store can hold them).
-fn make_card(md: &MockDir, person: &Person, cas: &IssuingCas) -> Result<Vec<Issued>, MockError> {
+fn make_card(
+    md: &MockDir,
+    person: &Person,
+    cas: &IssuingCas,
+    layout: Layout,
+) -> Result<Vec<Issued>, MockError> {
     let state = md.card_state(&person.hsa_id);
     let card_err = |e: crate::provision::InitError| MockError::Card(state.clone(), e.to_string());
     let codes = person.codes();
@@ -380,6 +398,7 @@ fn make_card(md: &MockDir, person: &Person, cas: &IssuingCas) -> Result<Vec<Issu
             )
         });
         make_pre_upgrade_card_with(
+            layout,
             &state,
             &person.card_serial,
             &codes,
@@ -390,7 +409,8 @@ fn make_card(md: &MockDir, person: &Person, cas: &IssuingCas) -> Result<Vec<Issu
         .map_err(card_err)?;
         return Ok(Vec::new());
     }
-    let mut card = personalised_card(&state, &person.card_serial, &codes).map_err(card_err)?;
+    let mut card =
+        personalised_card(layout, &state, &person.card_serial, &codes).map_err(card_err)?;
     let mut issued = Vec::new();
     for profile in Profile::ALL {
         let ca = match profile.identity() {
