@@ -5,11 +5,10 @@ use std::time::Duration;
 
 use clap::Subcommand;
 
-use crate::ca::mock::{self, MockDir, MockError};
 use crate::ca::mock::persons::BUILTIN_PERSONS_JSON;
+use crate::ca::mock::{self, MockDir, MockError};
 use crate::cli::exit::CliError;
 use crate::cli::virtual_card::LayoutArg;
-use crate::virtual_card::Layout;
 
 #[derive(Subcommand, Debug)]
 pub enum CaMockCmd {
@@ -45,11 +44,7 @@ pub enum CaMockCmd {
 pub fn run(cmd: CaMockCmd) -> Result<(), CliError> {
     match cmd {
         CaMockCmd::Init { dir, layout } => {
-            let layout = match layout {
-                LayoutArg::Pkcs15 => Layout::Pkcs15,
-                LayoutArg::Idprime => Layout::Idprime,
-            };
-            let summary = mock::init::init_with_persons(&dir, BUILTIN_PERSONS_JSON, layout)
+            let summary = mock::init::init_with_persons(&dir, BUILTIN_PERSONS_JSON, layout.into())
                 .map_err(cli_error)?;
             let md = MockDir::new(&dir);
             println!(
@@ -104,5 +99,14 @@ fn cli_error(e: MockError) -> CliError {
     match e {
         MockError::NotEmpty(_) | MockError::Listen(..) => CliError::usage(e.to_string()),
         e => CliError::system(e.to_string()),
+    }
+}
+
+impl From<LayoutArg> for crate::virtual_card::Layout {
+    fn from(arg: LayoutArg) -> Self {
+        match arg {
+            LayoutArg::Pkcs15 => crate::virtual_card::Layout::Pkcs15,
+            LayoutArg::Idprime => crate::virtual_card::Layout::Idprime,
+        }
     }
 }

@@ -142,6 +142,10 @@ pub enum Cmd {
         /// The seed that draws the card's times at `--pace real`.
         #[arg(long, value_name = "N", default_value_t = crate::virtual_card::pace::DEFAULT_SEED)]
         pace_seed: u64,
+        /// How the demo cards are laid out: `pkcs15` (our PKCS#15 application) or `idprime` (as
+        /// current SITHS cards are).
+        #[arg(long, value_enum, default_value_t = virtual_card::LayoutArg::Pkcs15)]
+        layout: virtual_card::LayoutArg,
     },
     /// Open the window on the real card readers (also what no command does when a card is in).
     Gui,
@@ -242,7 +246,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let source = if reader_present() {
                 crate::gui::window::WindowSource::Readers
             } else {
-                crate::gui::window::WindowSource::Demo(crate::virtual_card::Pace::Fast)
+                crate::gui::window::WindowSource::Demo(
+                    crate::virtual_card::Pace::Fast,
+                    crate::virtual_card::Layout::Pkcs15,
+                )
             };
             return open_window(source, None);
         }
@@ -342,8 +349,12 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let (source, card) = ca.prepare(access)?;
             fetch::run(card, &ca.ca, &ca.ca_root, source, &write, all)
         }
-        Cmd::Demo { pace, pace_seed } => open_window(
-            crate::gui::window::WindowSource::Demo(pace.with_seed(pace_seed)),
+        Cmd::Demo {
+            pace,
+            pace_seed,
+            layout,
+        } => open_window(
+            crate::gui::window::WindowSource::Demo(pace.with_seed(pace_seed), layout.into()),
             None,
         ),
         Cmd::Gui => open_window(crate::gui::window::WindowSource::Readers, access.pkcs11),

@@ -16,7 +16,7 @@ use crate::ca::mock::{self, MockDir, MockError, MockHandle};
 use crate::gui::protocol::CaSettings;
 pub use crate::gui::protocol::DemoCodes;
 use crate::provision::DEMO_HSA_ID;
-use crate::virtual_card::{self, SharedVirtualCard, StateError, VirtualCard};
+use crate::virtual_card::{self, Layout, SharedVirtualCard, StateError, VirtualCard};
 
 /// The demo's card and CA: what a newcomer needs to see the whole upgrade with no hardware.
 pub struct DemoWorld {
@@ -89,8 +89,19 @@ impl DemoWorld {
 
     /// Like [`DemoWorld::prepare`] with the cache under `cache` (tests use their own).
     pub fn prepare_in(cache: &Path) -> Result<DemoWorld, DemoError> {
+        DemoWorld::prepare_layout_in(cache, Layout::Pkcs15)
+    }
+
+    /// Like [`DemoWorld::prepare`] with the demo cards in `layout` (`demo --layout idprime`:
+    /// laid out as current SITHS cards are), each layout's world cached on its own.
+    pub fn prepare_layout(layout: Layout) -> Result<DemoWorld, DemoError> {
+        DemoWorld::prepare_layout_in(&cache_root()?, layout)
+    }
+
+    /// Like [`DemoWorld::prepare_layout`] with the cache under `cache`.
+    pub fn prepare_layout_in(cache: &Path, layout: Layout) -> Result<DemoWorld, DemoError> {
         let started = std::time::Instant::now();
-        let (world, made) = cached_world(cache)?;
+        let (world, made) = cached_world(cache, layout)?;
         let dir = crate::private_file::private_dir_builder("siths-upgrade-demo-")
             .tempdir()
             .map_err(|e| DemoError::Files(std::env::temp_dir(), e))?;
@@ -163,9 +174,13 @@ pub fn cache_root() -> Result<PathBuf, crate::paths::NoProfileFolder> {
 /// world. The cache folder is made owner-only, and one that is there must be the user's and
 /// writable by no one else: the world in it holds the demo's keys and codes, and the demo
 /// trusts its root.
-fn cached_world(cache: &Path) -> Result<(PathBuf, bool), DemoError> {
+fn cached_world(cache: &Path, layout: Layout) -> Result<(PathBuf, bool), DemoError> {
     crate::private_file::ensure_private_dir(cache)?;
-    let target = cache.join(format!("demo-ca-{}", env!("CARGO_PKG_VERSION")));
+    let suffix = match layout {
+        Layout::Pkcs15 => "",
+        Layout::Idprime => "-idprime",
+    };
+    let target = cache.join(format!("demo-ca-{}{suffix}", env!("CARGO_PKG_VERSION")));
     if is_complete(&target) {
         return Ok((target, false));
     }
@@ -175,7 +190,7 @@ fn cached_world(cache: &Path) -> Result<(PathBuf, bool), DemoError> {
         .tempdir_in(cache)
         .map_err(files)?;
     remove_stale_builds(cache, building.path());
-    mock::init::init_demo(building.path(), virtual_card::Layout::Pkcs15)?;
+    mock::init::init_demo(building.path(), layout)?;
     if target.exists() && !is_complete(&target) {
         // A world from an older layout or damaged by hand: replace it.
         std::fs::remove_dir_all(&target).map_err(files)?;

@@ -20,8 +20,9 @@ const ICON_PNG: &[u8] = include_bytes!("../../assets/icons/siths-upgrade-256.png
 pub enum WindowSource {
     Readers,
     /// The demo card and test CA, the card at this pace (`demo --pace real`: a physical
-    /// card's speed, for training and for seeing the progress at real speed).
-    Demo(crate::virtual_card::Pace),
+    /// card's speed, for training and for seeing the progress at real speed) and in this
+    /// layout (`demo --layout idprime`: as current SITHS cards are laid out).
+    Demo(crate::virtual_card::Pace, crate::virtual_card::Layout),
     /// The service-centre desk on two real readers: the operator's card and the customer's.
     Desk,
     /// The desk with two demo cards (the test persons' operator and the demo holder).
@@ -69,9 +70,12 @@ pub fn run(source: WindowSource, pkcs11: Option<String>) -> Result<(), RunError>
     };
     let notifier = Notifier::default();
     let (mode, operator) = match source {
-        WindowSource::Demo(crate::virtual_card::Pace::Fast) => (Mode::Demo(None), None),
-        WindowSource::Demo(pace) => {
-            let world = DemoWorld::prepare()?;
+        WindowSource::Demo(
+            crate::virtual_card::Pace::Fast,
+            crate::virtual_card::Layout::Pkcs15,
+        ) => (Mode::Demo(None), None),
+        WindowSource::Demo(pace, layout) => {
+            let world = DemoWorld::prepare_layout(layout)?;
             crate::virtual_card::lock_virtual_card(&world.card).set_pace(pace);
             (Mode::Demo(Some(world)), None)
         }
