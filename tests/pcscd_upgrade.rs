@@ -7,6 +7,7 @@ mod support;
 
 use std::process::{Command, Output};
 
+use siths_upgrade::virtual_card::Layout;
 use support::cli::{run, text};
 use support::persons::{HOLDER, Person, RENEWAL_DUE};
 use support::served::{ServedCa, ServedCard, wait_until};
@@ -34,7 +35,12 @@ impl Setup {
     }
 
     fn start_with(person: Person, serve: Serve<'_>) -> Setup {
-        let ca = ServedCa::start_with(serve.ca_args, serve.ca_log);
+        Setup::start_in(Layout::Pkcs15, person, serve)
+    }
+
+    /// On the world whose cards are in `layout` (`ca-mock init --layout`).
+    fn start_in(layout: Layout, person: Person, serve: Serve<'_>) -> Setup {
+        let ca = ServedCa::start_in(layout, serve.ca_args, serve.ca_log);
         let mut card = ServedCard::of(ca.card_state(person), tempfile::tempdir().unwrap());
         card.serve_with(serve.card_args);
         let env = card.env();
@@ -98,7 +104,19 @@ impl Setup {
 
 #[test]
 fn upgrade_from_the_command_line_through_pcscd() {
-    let world = Setup::start(HOLDER);
+    upgrade_through_pcscd(Layout::Pkcs15);
+}
+
+/// The same on a card laid out as current SITHS cards are; stock OpenSC, with its own
+/// opensc.conf and `idprime` driver, then reads exactly the four new certificates: our writes
+/// make a card an independent reader understands.
+#[test]
+fn an_idprime_card_upgraded_through_pcscd_shows_stock_opensc_the_four_new_certificates() {
+    upgrade_through_pcscd(Layout::Idprime);
+}
+
+fn upgrade_through_pcscd(layout: Layout) {
+    let world = Setup::start_in(layout, HOLDER, Serve::default());
     let (env, tmp) = (&world.env, &world.ca.tmp);
     let root = world.root();
     let up = world.run(
@@ -140,6 +158,11 @@ fn upgrade_from_the_command_line_through_pcscd() {
         ]
     );
 
+    if layout == Layout::Idprime {
+        assert_stock_opensc_reads(&world, &list);
+        world.assert_openssl_verifies(&list);
+        return;
+    }
     let conf = tmp.path().join("opensc.conf");
     std::fs::write(
         &conf,
@@ -175,6 +198,62 @@ fn upgrade_from_the_command_line_through_pcscd() {
     }
 
     world.assert_openssl_verifies(&list);
+}
+
+/// Stock OpenSC (no OPENSC_CONF: the system's own opensc.conf) lists exactly the certificates
+/// `list` names, byte for byte, and nothing else.
+fn assert_stock_opensc_reads(world: &Setup, list: &[serde_json::Value]) {
+    let pkcs15_tool = |args: &[&str]| {
+        let out = Command::new("pkcs15-tool")
+            .args(args)
+            .env_remove("OPENSC_CONF")
+            .envs(world.env.iter().cloned())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "pkcs15-tool {args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let listed = pkcs15_tool(&["--list-certificates"]);
+    assert_eq!(listed.matches("X.509 Certificate [").count(), 4, "{listed}");
+    let ids: Vec<String> = listed
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("ID"))
+        .map(|l| l.trim_start_matches([' ', ':']).trim().to_string())
+        .collect();
+    let der_of = |pem_or_der: &std::path::Path, inform: &str| {
+        let out = Command::new("openssl")
+            .args(["x509", "-inform", inform, "-outform", "DER", "-in"])
+            .arg(pem_or_der)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        out.stdout
+    };
+    let tmp = world.ca.tmp.path();
+    let mut read_by_opensc: Vec<Vec<u8>> = ids
+        .iter()
+        .map(|id| {
+            let pem = tmp.join(format!("opensc-{id}.pem"));
+            std::fs::write(&pem, pkcs15_tool(&["--read-certificate", id])).unwrap();
+            der_of(&pem, "PEM")
+        })
+        .collect();
+    let mut ours: Vec<Vec<u8>> = list
+        .iter()
+        .map(|c| {
+            let id = c["id"].as_str().unwrap();
+            let der = tmp.join(format!("ours-{id}.der"));
+            let export = world.run(&["export-cert", id, "--out", der.to_str().unwrap()], "");
+            assert!(export.status.success(), "{}", text(&export));
+            der_of(&der, "DER")
+        })
+        .collect();
+    read_by_opensc.sort();
+    ours.sort();
+    assert!(
+        read_by_opensc == ours,
+        "OpenSC reads the four new certificates exactly: {listed}"
+    );
 }
 
 /// A card due for renewal (`"renewal_due": true`), renewed from the command line: `check-expiry`

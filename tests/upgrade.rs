@@ -9,7 +9,7 @@ use siths_upgrade::ca::Profile;
 use siths_upgrade::card::{CardError, PinKind, SecretCode, SithsCard};
 use siths_upgrade::pki::CertInfo;
 use siths_upgrade::virtual_card::memory::MemoryTransport;
-use siths_upgrade::virtual_card::{self, VirtualCard};
+use siths_upgrade::virtual_card::{self, Layout, VirtualCard};
 use siths_upgrade::workflow::error::WorkflowError;
 use siths_upgrade::workflow::progress::{Progress, Step};
 use siths_upgrade::workflow::renew::{RenewRequest, RenewSummary, renew};
@@ -192,7 +192,21 @@ fn pem(der: &[u8]) -> String {
 
 #[test]
 fn full_upgrade_leaves_both_pairs_and_no_legacy() {
-    let rig = Rig::holding(HOLDER);
+    full_upgrade_on(Layout::Pkcs15);
+}
+
+#[test]
+fn full_upgrade_of_an_idprime_card_leaves_both_pairs_and_no_legacy() {
+    full_upgrade_on(Layout::Idprime);
+}
+
+/// The holder's card in `layout`: the workflow is the same on both.
+fn holding_in(layout: Layout, person: support::persons::Person) -> Rig {
+    Rig::builder().layout(layout).holder(person).start()
+}
+
+fn full_upgrade_on(layout: Layout) {
+    let rig = holding_in(layout, HOLDER);
     let mut steps = Vec::new();
     let summary = rig.upgrade_with("135790", &mut |p| steps.push(p)).unwrap();
     assert_eq!(summary.written.len(), 4);
@@ -249,8 +263,17 @@ fn full_upgrade_leaves_both_pairs_and_no_legacy() {
 
 #[test]
 fn pulled_before_any_apdu_the_upgrade_resumes_to_the_same_end() {
+    pulled_before_any_apdu_of_the_upgrade(Layout::Pkcs15);
+}
+
+#[test]
+fn pulled_before_any_apdu_the_upgrade_of_an_idprime_card_resumes_to_the_same_end() {
+    pulled_before_any_apdu_of_the_upgrade(Layout::Idprime);
+}
+
+fn pulled_before_any_apdu_of_the_upgrade(layout: Layout) {
     // Count the APDUs of one whole upgrade, then pull the card before each of them in turn.
-    let rig = Rig::holding(HOLDER);
+    let rig = holding_in(layout, HOLDER);
     let before = virtual_card::lock_virtual_card(&rig.holder().vcard).command_count();
     rig.upgrade().unwrap();
     let apdus =
@@ -262,7 +285,7 @@ fn pulled_before_any_apdu_the_upgrade_resumes_to_the_same_end() {
     std::thread::scope(|scope| {
         for worker in 0..2u32 {
             scope.spawn(move || {
-                let mut rig = Rig::holding(HOLDER);
+                let mut rig = holding_in(layout, HOLDER);
                 for n in (worker..apdus).step_by(2) {
                     rig.fresh_card_and_store();
                     virtual_card::lock_virtual_card(&rig.holder().vcard).pull_after(n);
@@ -715,7 +738,16 @@ fn a_card_not_yet_upgraded_is_not_renewed() {
 
 #[test]
 fn pulled_before_any_apdu_the_renewal_resumes_to_the_same_end() {
-    let rig = Rig::holding(RENEWAL_DUE);
+    pulled_before_any_apdu_of_the_renewal(Layout::Pkcs15);
+}
+
+#[test]
+fn pulled_before_any_apdu_the_renewal_of_an_idprime_card_resumes_to_the_same_end() {
+    pulled_before_any_apdu_of_the_renewal(Layout::Idprime);
+}
+
+fn pulled_before_any_apdu_of_the_renewal(layout: Layout) {
+    let rig = holding_in(layout, RENEWAL_DUE);
     let old = rig.serials();
     let before = virtual_card::lock_virtual_card(&rig.holder().vcard).command_count();
     rig.renew().unwrap();
@@ -728,7 +760,7 @@ fn pulled_before_any_apdu_the_renewal_resumes_to_the_same_end() {
         for worker in 0..2u32 {
             let old = old.clone();
             scope.spawn(move || {
-                let mut rig = Rig::holding(RENEWAL_DUE);
+                let mut rig = holding_in(layout, RENEWAL_DUE);
                 for n in (worker..apdus).step_by(2) {
                     rig.fresh_card_and_store();
                     virtual_card::lock_virtual_card(&rig.holder().vcard).pull_after(n);

@@ -10,7 +10,7 @@ use std::path::Path;
 use siths_upgrade::ca::mock::{self, MockDir, MockHandle};
 use siths_upgrade::card::{CardError, SithsCard};
 use siths_upgrade::virtual_card::memory::MemoryTransport;
-use siths_upgrade::virtual_card::{self, VirtualCard};
+use siths_upgrade::virtual_card::{self, Layout, VirtualCard};
 
 use super::persons::Person;
 
@@ -24,6 +24,8 @@ pub struct Rig {
     /// The copy's root certificate, as a client is told to trust it.
     pub root_pem: Vec<u8>,
     holder: Option<Holder>,
+    /// The layout of the world's cards.
+    pub layout: Layout,
 }
 
 /// The holder's card in the rig's copy, as the CA mock's `init` made it.
@@ -42,12 +44,19 @@ type Prepare<'a> = Box<dyn FnOnce(&MockDir) + 'a>;
 #[must_use]
 #[derive(Default)]
 pub struct RigBuilder<'a> {
+    layout: Layout,
     holder: Option<Person>,
     prepare: Option<Prepare<'a>>,
     limits: Option<mock::Limits>,
 }
 
 impl<'a> RigBuilder<'a> {
+    /// The world whose cards are in `layout` (the default: PKCS#15).
+    pub fn layout(mut self, layout: Layout) -> RigBuilder<'a> {
+        self.layout = layout;
+        self
+    }
+
     /// Open `person`'s card from the copy.
     pub fn holder(mut self, person: Person) -> RigBuilder<'a> {
         self.holder = Some(person);
@@ -69,7 +78,7 @@ impl<'a> RigBuilder<'a> {
     pub fn start(self) -> Rig {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("ca");
-        super::files::copy_dir(super::world::world(), &path);
+        super::files::copy_dir(super::world::world_in(self.layout), &path);
         let dir = MockDir::new(&path);
         if let Some(prepare) = self.prepare {
             prepare(&dir);
@@ -83,6 +92,7 @@ impl<'a> RigBuilder<'a> {
             server: Some(server),
             root_pem,
             holder,
+            layout: self.layout,
         }
     }
 }
@@ -177,7 +187,7 @@ impl Rig {
     /// served again on them.
     pub fn fresh_card_and_store(&mut self) {
         self.stop();
-        let world = super::world::world();
+        let world = super::world::world_in(self.layout);
         for suffix in ["", "-wal", "-shm"] {
             let name = format!("store.sqlite{suffix}");
             let _ = std::fs::remove_file(self.dir.path().join(&name));

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use super::cli::BIN;
 use super::pcscd::Pcscd;
 use super::persons::Person;
+use siths_upgrade::virtual_card::Layout;
 
 /// Wait (bounded, a hang guard) until `ok` holds.
 pub fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
@@ -51,9 +52,14 @@ impl ServedCa {
     /// With extra `ca-mock serve` arguments; the mock's log
     /// (`RUST_LOG=siths_upgrade::ca::mock=info`) goes to `log` in the temp dir when named.
     pub fn start_with(ca_args: &[&str], log: Option<&str>) -> ServedCa {
+        ServedCa::start_in(Layout::Pkcs15, ca_args, log)
+    }
+
+    /// Like [`ServedCa::start_with`] on the world whose cards are in `layout`.
+    pub fn start_in(layout: Layout, ca_args: &[&str], log: Option<&str>) -> ServedCa {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("ca");
-        super::files::copy_dir(super::world::world_from_cli(), &dir);
+        super::files::copy_dir(super::world::world_from_cli_in(layout), &dir);
         let listen = format!("127.0.0.1:{}", free_port());
         let stderr = match log {
             Some(name) => Stdio::from(std::fs::File::create(tmp.path().join(name)).unwrap()),

@@ -7,17 +7,32 @@ use std::sync::OnceLock;
 use siths_upgrade::card::SithsCard;
 use siths_upgrade::provision::{Codes, DEMO_SERIAL, demo_holder, make_pre_upgrade_card};
 use siths_upgrade::virtual_card::memory::MemoryTransport;
-use siths_upgrade::virtual_card::{self, VirtualCard};
+use siths_upgrade::virtual_card::{self, Layout, VirtualCard};
 
 /// The CA world made in-process by `siths_upgrade::ca::mock::init`.
 pub fn world() -> &'static Path {
-    static WORLD: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    let (_, dir) = WORLD.get_or_init(|| {
+    world_in(Layout::Pkcs15)
+}
+
+/// The CA world with every card in `layout` (`ca-mock init --layout`), made once per binary
+/// and layout.
+pub fn world_in(layout: Layout) -> &'static Path {
+    static PKCS15: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    static IDPRIME: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let world = match layout {
+        Layout::Pkcs15 => &PKCS15,
+        Layout::Idprime => &IDPRIME,
+    };
+    let (_, dir) = world.get_or_init(|| {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("ca");
-        let summary =
-            siths_upgrade::ca::mock::init(&dir).unwrap_or_else(|e| panic!("ca-mock init: {e}"));
-        eprintln!("ca-mock init took {:.1} s", summary.seconds);
+        let summary = siths_upgrade::ca::mock::init::init_with_persons(
+            &dir,
+            siths_upgrade::ca::mock::persons::BUILTIN_PERSONS_JSON,
+            layout,
+        )
+        .unwrap_or_else(|e| panic!("ca-mock init ({layout:?}): {e}"));
+        eprintln!("ca-mock init ({layout:?}) took {:.1} s", summary.seconds);
         super::persons::check_against(&dir.join("persons.json"));
         (tmp, dir)
     });
@@ -27,12 +42,29 @@ pub fn world() -> &'static Path {
 /// The CA world made by `siths-upgrade ca-mock init --dir` from the command line, as a user
 /// following the README makes it.
 pub fn world_from_cli() -> &'static Path {
-    static WORLD: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    let (_, dir) = WORLD.get_or_init(|| {
+    world_from_cli_in(Layout::Pkcs15)
+}
+
+/// Like [`world_from_cli`] with `ca-mock init --layout`.
+pub fn world_from_cli_in(layout: Layout) -> &'static Path {
+    static PKCS15: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    static IDPRIME: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (world, name) = match layout {
+        Layout::Pkcs15 => (&PKCS15, "pkcs15"),
+        Layout::Idprime => (&IDPRIME, "idprime"),
+    };
+    let (_, dir) = world.get_or_init(|| {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("ca");
         let init = super::cli::run(
-            &["ca-mock", "init", "--dir", dir.to_str().unwrap()],
+            &[
+                "ca-mock",
+                "init",
+                "--dir",
+                dir.to_str().unwrap(),
+                "--layout",
+                name,
+            ],
             "",
             &[],
         );
