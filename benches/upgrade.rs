@@ -8,6 +8,9 @@
 //!    default seed): the predicted wall time of a whole upgrade with a physical card, split
 //!    the same way, and the card's time by cause as the pace model (`virtual_card::pace`)
 //!    charged it.
+//!    The full upgrade and its real-pace run are done on both layouts of the card (PKCS#15 and
+//!    IDPrime, each from its own `ca-mock init --layout` world) and their APDUs, bytes and
+//!    times printed side by side.
 //! 2. The same upgrade through PKCS#11 (the pkcs11 backend) on SoftHSM2 tokens made from the same
 //!    card (one token per PIN, as OpenSC and Net iD show a SITHS card), with the same split.
 //! 3. A renewal of a due card (`"renewal_due": true`) through the same pcscd and vpcd: four
@@ -50,6 +53,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use siths_upgrade::ca::Profile;
+use siths_upgrade::ca::mock::persons::BUILTIN_PERSONS_JSON;
 use siths_upgrade::ca::mock::{self, CaName, MockDir, MockHandle};
 use siths_upgrade::ca::{contract, pkcs7, tls};
 use siths_upgrade::card::Card as _;
@@ -59,7 +63,7 @@ use siths_upgrade::pki::keys::{RsaSpki, generate_rsa_key, private_key_pkcs8_der}
 use siths_upgrade::pki::{CertInfo, PersonCertRequest, Purpose};
 use siths_upgrade::transport::TransportError;
 use siths_upgrade::transport::pcsc::PcscTransport;
-use siths_upgrade::virtual_card::{self, Pace, PaceSpent, VirtualCard, pace, vpcd};
+use siths_upgrade::virtual_card::{self, Layout, Pace, PaceSpent, VirtualCard, pace, vpcd};
 use siths_upgrade::workflow::renew::{RenewRequest, renew};
 use siths_upgrade::workflow::steps::Timing;
 use siths_upgrade::workflow::upgrade::{UpgradeRequest, upgrade};
@@ -119,11 +123,21 @@ fn run() -> BenchResult<()> {
         made.persons, made.cards, made.seconds
     );
 
+    let world_idprime = tmp.path().join("world-idprime");
+    let made =
+        mock::init::init_with_persons(&world_idprime, BUILTIN_PERSONS_JSON, Layout::Idprime)?;
+    println!(
+        "ca-mock init --layout idprime: {} persons, {} cards in {:.1} s",
+        made.persons, made.cards, made.seconds
+    );
+
     let upgrades = bench_upgrade(&pcscd, &world, tmp.path())?;
+    let upgrades_idprime = bench_upgrade(&pcscd, &world_idprime, tmp.path())?;
     let renewals = bench_renewal(&pcscd, &world, tmp.path())?;
     let pkcs11 = bench_pkcs11_upgrade(&world, tmp.path())?;
     let issuance = bench_issuance(&world, tmp.path())?;
     print_summary(&upgrades, &pkcs11, &issuance);
+    print_layouts(&[("pkcs15", &upgrades), ("idprime", &upgrades_idprime)]);
     print_renewal_summary(&renewals);
     bench_session_cache(&pcscd, &world, tmp.path())?;
     // tmp (both CA copies, card states) and pcscd (its own temp dir) go on drop.
@@ -210,7 +224,11 @@ impl UpgradeRig {
         tmp: &Path,
         person: &'static str,
     ) -> BenchResult<UpgradeRig> {
-        let path = tmp.join(format!("ca-{person}"));
+        let world_name = world
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("world");
+        let path = tmp.join(format!("ca-{world_name}-{person}"));
         copy_dir(world, &path)?;
         let dir = MockDir::new(&path);
         let card = virtual_card::share_virtual_card(VirtualCard::open(dir.card_state(person))?);
@@ -306,9 +324,10 @@ fn bench_upgrade(pcscd: &pcscd::Pcscd, world: &Path, tmp: &Path) -> BenchResult<
     let mut rig = UpgradeRig::start(pcscd, world, tmp, KARIN)?;
     let root_pem = std::fs::read(rig.dir.root_pem())?;
     let (pin1, pin2) = codes(&rig.dir, KARIN)?;
+    let layout = rig.dir.config()?.card_layout;
 
     println!(
-        "\n== full upgrade of {KARIN} through pcscd+vpcd, {UPGRADE_RUNS} runs (fresh card and CA store each) =="
+        "\n== full upgrade of {KARIN}'s {layout:?} card through pcscd+vpcd, {UPGRADE_RUNS} runs (fresh card and CA store each) =="
     );
     println!(
         "{:>3} {:>9} {:>9} {:>9} {:>9} {:>6} {:>9} {:>9}   card counters before -> after, host",
@@ -1031,6 +1050,29 @@ fn enrol_all(logins: Vec<Login>, url: &str, start: &Barrier) -> BenchResult<Enro
 
 // ---------------------------------------------------------------------------------------------
 // Summary and helpers
+
+/// APDUs, bytes and time per upgrade on each layout, side by side.
+fn print_layouts(layouts: &[(&str, &UpgradeFigures)]) {
+    println!("\n== one upgrade per layout (medians of {UPGRADE_RUNS} runs; real pace: one run) ==");
+    println!(
+        "{:<10} {:>6} {:>10} {:>10} {:>10} {:>10} {:>14}",
+        "layout", "APDUs", "cmd bytes", "resp bytes", "total ms", "card ms", "real pace s"
+    );
+    for (name, f) in layouts {
+        let med =
+            |g: &dyn Fn(&UpgradeRun) -> f64| median(&f.runs.iter().map(g).collect::<Vec<_>>());
+        println!(
+            "{:<10} {:>6.0} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>14.1}",
+            name,
+            med(&|r| r.apdus as f64),
+            med(&|r| r.command_bytes as f64),
+            med(&|r| r.response_bytes as f64),
+            med(&|r| ms(r.timing.total)),
+            med(&|r| ms(r.timing.card)),
+            f.real_pace.run.timing.total.as_secs_f64()
+        );
+    }
+}
 
 fn print_summary(upgrades: &UpgradeFigures, pkcs11: &Pkcs11Figures, issuance: &IssuanceFigures) {
     let runs = &upgrades.runs;
