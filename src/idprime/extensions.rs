@@ -32,12 +32,50 @@ pub const INS_DELETE_KEY: u8 = 0xE4;
 /// CREATE FILE `00 E0 00 00 <62 L 80 02 capacity 82 01 01 83 02 FID>` (ISO 7816-9): an empty
 /// transparent EF in the applet; `6A89` when the FID exists, `6A84` when the card is full.
 pub const INS_CREATE_FILE: u8 = 0xE0;
+/// CREATE FILE's answer when the FID is taken (ISO 7816-4 `6A89`, "file already exists").
+pub const SW_FILE_EXISTS: u16 = 0x6A89;
 /// DELETE FILE `00 E4 00 00 02 <FID>` (ISO 7816-9): `6A82` when none; the applet's own files
 /// (index, cardid, cmapfile, 0005, tinfo) answer `6985`.
 pub const INS_DELETE_FILE: u8 = 0xE4;
 /// Command chaining (CLA bit `10`) for UPDATE BINARY: the card applies the chain when the last
 /// link arrives, so a rewritten index is either the old one or the new one.
 pub const CLA_CHAINING: u8 = 0x10;
+
+/// CREATE FILE's data for an empty transparent EF `fid` of `capacity` bytes: the FCP
+/// `62 0B 80 02 <capacity> 82 01 01 83 02 <FID>`, the one form our card accepts.
+pub const fn create_file_data(fid: u16, capacity: u16) -> [u8; 13] {
+    let [c1, c2] = capacity.to_be_bytes();
+    let [f1, f2] = fid.to_be_bytes();
+    [
+        0x62, 0x0B, 0x80, 0x02, c1, c2, 0x82, 0x01, 0x01, 0x83, 0x02, f1, f2,
+    ]
+}
+
+/// The (FID, capacity) of CREATE FILE's data, or None when it is not exactly the form
+/// [`create_file_data`] makes.
+pub fn parse_create_file(data: &[u8]) -> Option<(u16, u16)> {
+    match data {
+        [
+            0x62,
+            0x0B,
+            0x80,
+            0x02,
+            c1,
+            c2,
+            0x82,
+            0x01,
+            0x01,
+            0x83,
+            0x02,
+            f1,
+            f2,
+        ] => Some((
+            u16::from_be_bytes([*f1, *f2]),
+            u16::from_be_bytes([*c1, *c2]),
+        )),
+        _ => None,
+    }
+}
 
 /// The first certificate file; container N's is this plus N [ours].
 pub const FID_FIRST_CERT: u16 = 0x0210;
@@ -87,5 +125,21 @@ mod tests {
         assert_eq!(container_of_slot(9), None);
         assert_eq!(slot_of_container(8), None);
         assert_eq!(cert_fid(7), 0x0217);
+    }
+
+    #[test]
+    fn create_file_data_round_trips_and_nothing_else_parses() {
+        let data = create_file_data(0x0213, 0x0640);
+        assert_eq!(
+            data,
+            [
+                0x62, 0x0B, 0x80, 0x02, 0x06, 0x40, 0x82, 0x01, 0x01, 0x83, 0x02, 0x02, 0x13
+            ]
+        );
+        assert_eq!(parse_create_file(&data), Some((0x0213, 0x0640)));
+        assert_eq!(parse_create_file(&data[..12]), None);
+        let mut df = data;
+        df[8] = 0x38;
+        assert_eq!(parse_create_file(&df), None, "only transparent EFs");
     }
 }

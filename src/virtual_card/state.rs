@@ -17,6 +17,7 @@ use crate::layout;
 
 use super::keys;
 use super::state_encoding::{b64, hex_bytes, opt_hex, pin_hex};
+use crate::idprime::extensions::PUK_REF as IDPRIME_PUK_REF;
 use crate::idprime::files::{PIN1_REF as IDPRIME_PIN1_REF, PIN2_REF as IDPRIME_PIN2_REF};
 
 /// Version of the state file layout, so a future change can migrate old cards.
@@ -64,7 +65,7 @@ pub enum BuildError {
     TooLarge { content: usize, capacity: usize },
     #[error("a PIN must be {min}-{max} digits")]
     BadPinFormat { min: usize, max: usize },
-    #[error("PIN reference {0:02X} is not one this card has (01, 02, 03; IDPrime 11, 83)")]
+    #[error("PIN reference {0:02X} is not one this card has (01, 02, 03; IDPrime 11, 83, 85)")]
     BadPinReference(u8),
     #[error("retry counters must be 1-15")]
     BadTries,
@@ -324,7 +325,7 @@ impl CardState {
         Ok(())
     }
 
-    /// Set a PIN (01, 02; on an IDPrime card 11, 83) or the PUK (03) with `max_tries` tries, all of them left.
+    /// Set a PIN (01, 02; on an IDPrime card 11, 83) or the PUK (03; on an IDPrime card 85) with `max_tries` tries, all of them left.
     pub fn set_pin(
         &mut self,
         reference: u8,
@@ -336,7 +337,9 @@ impl CardState {
             | (Layout::Idprime, IDPRIME_PIN1_REF | IDPRIME_PIN2_REF) => {
                 (layout::PIN_MIN_LEN, layout::PIN_MAX_LEN)
             }
-            (Layout::Pkcs15, layout::PUK_REF) => (layout::PUK_LEN, layout::PUK_LEN),
+            (Layout::Pkcs15, layout::PUK_REF) | (Layout::Idprime, IDPRIME_PUK_REF) => {
+                (layout::PUK_LEN, layout::PUK_LEN)
+            }
             (_, other) => return Err(BuildError::BadPinReference(other)),
         };
         if !(1..=15).contains(&max_tries) {
@@ -360,6 +363,25 @@ impl CardState {
         self.pins.push(pin);
         self.pins.sort_by_key(|p| p.reference);
         Ok(())
+    }
+
+    /// The reference of this card's PUK: `03` on the PKCS#15 layout, `85` on the IDPrime
+    /// layout [ours, both].
+    pub(crate) fn puk_reference(&self) -> u8 {
+        match self.layout {
+            Layout::Pkcs15 => layout::PUK_REF,
+            Layout::Idprime => IDPRIME_PUK_REF,
+        }
+    }
+
+    /// Bytes the card's files take: the sum of their capacities, room reserved when a file
+    /// is made whether or not it is written yet, as a card's EEPROM is.
+    pub(crate) fn file_memory_used(&self) -> usize {
+        std::iter::once(&self.mf)
+            .chain(self.apps.iter())
+            .flat_map(|df| df.efs.iter())
+            .map(|ef| ef.capacity)
+            .sum()
     }
 
     pub(crate) fn pin(&self, reference: u8) -> Option<&StoredPin> {

@@ -5,12 +5,22 @@ use rsa::pkcs8::EncodePublicKey;
 use rsa::{Pkcs1v15Sign, Pss, RsaPublicKey};
 use sha2::{Digest, Sha256};
 
-use super::personalise::{blank_card, issue_legacy_pair, verify_pin1_apdu};
+use super::personalise::{IdprimeCodes, LEGACY_PAIR, blank_card, issue_legacy, verify_pin1_apdu};
 use crate::idprime::files::{self, CertKind};
 use crate::virtual_card::{CardState, Layout, VirtualCard};
 
 const PIN1: &str = "135790";
 const PIN2: &str = "246802";
+const PUK: &str = "13572468";
+const SERIAL: &str = "9752269000001001";
+
+fn codes() -> IdprimeCodes<'static> {
+    IdprimeCodes {
+        pin1: PIN1,
+        pin2: Some(PIN2),
+        puk: PUK,
+    }
+}
 
 fn sw(answer: &[u8]) -> u16 {
     let n = answer.len();
@@ -22,7 +32,7 @@ fn data(answer: &[u8]) -> &[u8] {
 }
 
 fn blank() -> VirtualCard {
-    VirtualCard::new(blank_card("9752269000001001", "SITHS e-id kort", PIN1, PIN2).unwrap())
+    VirtualCard::new(blank_card(SERIAL, "SITHS e-id kort", &codes()).unwrap())
 }
 
 /// A card with the legacy pair, its certificates fake DER carrying the public key.
@@ -34,7 +44,7 @@ fn issued() -> (VirtualCard, Vec<RsaPublicKey>) {
         keys.push(public.clone());
         Ok(public.to_public_key_der().unwrap().as_bytes().to_vec())
     };
-    issue_legacy_pair(&mut send, PIN1, &mut certify).unwrap();
+    issue_legacy(&mut send, PIN1, &LEGACY_PAIR, &mut certify).unwrap();
     card.reset();
     (card, keys)
 }
@@ -270,7 +280,7 @@ fn pso_out_of_order_or_without_its_pin_is_refused_with_a_status_word() {
 fn writes_and_key_generation_need_pin1() {
     let mut card = blank();
     assert_eq!(
-        sw(&card.respond(&[0x00, 0x46, 0x00, 0x56, 0x00]).unwrap()),
+        sw(&card.respond(&[0x00, 0x46, 0x80, 0x56, 0x00]).unwrap()),
         0x6982
     );
     card.respond(&[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x01, 0x01])
@@ -328,7 +338,7 @@ fn a_state_file_without_a_layout_is_a_pkcs15_card() {
     json.as_object_mut().unwrap().remove("layout");
     let old: CardState = serde_json::from_value(json).unwrap();
     assert_eq!(old.layout(), Layout::Pkcs15);
-    let idprime = blank_card("12", "x", PIN1, PIN2).unwrap();
+    let idprime = blank_card("12", "x", &codes()).unwrap();
     let json = serde_json::to_value(&idprime).unwrap();
     assert_eq!(json["layout"], "idprime");
 }
@@ -337,7 +347,7 @@ fn a_state_file_without_a_layout_is_a_pkcs15_card() {
 fn a_wrong_pin_counts_even_when_the_disk_fails() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("card.json");
-    let state = blank_card("9752269000001001", "SITHS e-id kort", PIN1, PIN2).unwrap();
+    let state = blank_card(SERIAL, "SITHS e-id kort", &codes()).unwrap();
     let mut card = VirtualCard::create(&path, state).unwrap();
     card.fail_saves(true);
     assert_eq!(sw(&card.respond(&verify(0x11, b"999999")).unwrap()), 0x6581);
