@@ -13,4 +13,6 @@ pub mod personalise;
 mod pins;
 
 #[cfg(test)]
+mod extension_tests;
+#[cfg(test)]
 mod tests;

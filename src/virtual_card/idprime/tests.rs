@@ -9,12 +9,12 @@ use super::personalise::{IdprimeCodes, LEGACY_PAIR, blank_card, issue_legacy, ve
 use crate::idprime::files::{self, CertKind};
 use crate::virtual_card::{CardState, Layout, VirtualCard};
 
-const PIN1: &str = "135790";
-const PIN2: &str = "246802";
-const PUK: &str = "13572468";
-const SERIAL: &str = "9752269000001001";
+pub(super) const PIN1: &str = "135790";
+pub(super) const PIN2: &str = "246802";
+pub(super) const PUK: &str = "13572468";
+pub(super) const SERIAL: &str = "9752269000001001";
 
-fn codes() -> IdprimeCodes<'static> {
+pub(super) fn codes() -> IdprimeCodes<'static> {
     IdprimeCodes {
         pin1: PIN1,
         pin2: Some(PIN2),
@@ -22,21 +22,21 @@ fn codes() -> IdprimeCodes<'static> {
     }
 }
 
-fn sw(answer: &[u8]) -> u16 {
+pub(super) fn sw(answer: &[u8]) -> u16 {
     let n = answer.len();
     u16::from_be_bytes([answer[n - 2], answer[n - 1]])
 }
 
-fn data(answer: &[u8]) -> &[u8] {
+pub(super) fn data(answer: &[u8]) -> &[u8] {
     &answer[..answer.len() - 2]
 }
 
-fn blank() -> VirtualCard {
+pub(super) fn blank() -> VirtualCard {
     VirtualCard::new(blank_card(SERIAL, "SITHS e-id kort", &codes()).unwrap())
 }
 
 /// A card with the legacy pair, its certificates fake DER carrying the public key.
-fn issued() -> (VirtualCard, Vec<RsaPublicKey>) {
+pub(super) fn issued() -> (VirtualCard, Vec<RsaPublicKey>) {
     let mut card = blank();
     let mut keys = Vec::new();
     let mut send = |apdu: &[u8]| card.respond(apdu).unwrap();
@@ -50,7 +50,7 @@ fn issued() -> (VirtualCard, Vec<RsaPublicKey>) {
 }
 
 /// PIN `code` padded with 00 to 16 bytes, as OpenSC sends it to an OSv4 card.
-fn verify(reference: u8, code: &[u8]) -> Vec<u8> {
+pub(super) fn verify(reference: u8, code: &[u8]) -> Vec<u8> {
     let mut apdu = vec![0x00, 0x20, 0x00, reference, 0x10];
     let mut padded = [0u8; 16];
     padded[..code.len()].copy_from_slice(code);
@@ -58,7 +58,7 @@ fn verify(reference: u8, code: &[u8]) -> Vec<u8> {
     apdu
 }
 
-fn get_all(card: &mut VirtualCard, apdu: &[u8]) -> (Vec<u8>, u16) {
+pub(super) fn get_all(card: &mut VirtualCard, apdu: &[u8]) -> (Vec<u8>, u16) {
     let mut answer = card.respond(apdu).unwrap();
     let mut out = Vec::new();
     while sw(&answer) >> 8 == 0x61 {
@@ -196,13 +196,13 @@ fn pins_are_16_bytes_padded_with_zero_and_counted() {
     );
 }
 
-fn mse(alg: u8, key: u8) -> Vec<u8> {
+pub(super) fn mse(alg: u8, key: u8) -> Vec<u8> {
     vec![
         0x00, 0x22, 0x41, 0xB6, 0x06, 0x80, 0x01, alg, 0x84, 0x01, key,
     ]
 }
 
-fn pso_hash(hash: &[u8]) -> Vec<u8> {
+pub(super) fn pso_hash(hash: &[u8]) -> Vec<u8> {
     let mut apdu = vec![
         0x00,
         0x2A,
@@ -217,7 +217,7 @@ fn pso_hash(hash: &[u8]) -> Vec<u8> {
     apdu
 }
 
-const PSO_SIGN: [u8; 5] = [0x00, 0x2A, 0x9E, 0x9A, 0x00];
+pub(super) const PSO_SIGN: [u8; 5] = [0x00, 0x2A, 0x9E, 0x9A, 0x00];
 
 #[test]
 fn mse_then_two_step_pso_signs_with_each_algorithm() {
