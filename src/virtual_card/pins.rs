@@ -2,6 +2,8 @@
 //!
 //! Format errors are answered before any comparison, so a typo never costs a try; only a
 //! well-formed wrong code spends one. A PUK that reaches zero tries kills the card for good.
+//! Both layouts use this logic on the stored form of a code (the IDPrime OS converts its
+//! `00`-padded codes first); the PUK is the one of the card's layout (`03` or `85`).
 
 use crate::apdu::StatusWord;
 

@@ -496,6 +496,33 @@ fn what_the_extensions_change_survives_a_reload_from_the_state_file() {
     assert_eq!(CardState::load(&path).unwrap().occupied_slots(), vec![2]);
 }
 
+#[test]
+fn a_wrong_puk_or_old_pin_counts_even_when_the_disk_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("card.json");
+    let state = blank_card(SERIAL, "SITHS e-id kort", &codes()).unwrap();
+    let mut card = VirtualCard::create(&path, state).unwrap();
+    card.fail_saves(true);
+    assert_eq!(
+        send(&mut card, &unblock(0x11, "87654321", "123123")),
+        0x6581
+    );
+    assert_eq!(
+        card.state().pin_tries_left(0x85),
+        Some(9),
+        "counted in memory"
+    );
+    // No code is compared until that count is on disk: not the PUK, not an old PIN.
+    assert_eq!(send(&mut card, &unblock(0x11, PUK, "123123")), 0x6581);
+    assert_eq!(send(&mut card, &change(0x11, "999999", "123123")), 0x6581);
+    assert_eq!(card.state().pin_tries_left(0x11), Some(3));
+    card.fail_saves(false);
+    assert_eq!(send(&mut card, &change(0x11, "999999", "123123")), 0x63C2);
+    let saved = CardState::load(&path).unwrap();
+    assert_eq!(saved.pin_tries_left(0x85), Some(9));
+    assert_eq!(saved.pin_tries_left(0x11), Some(2));
+}
+
 /// A one-code card with its one certificate, the public key it carries.
 fn one_code_card() -> (VirtualCard, RsaPublicKey) {
     let codes = IdprimeCodes {
