@@ -490,6 +490,16 @@ impl CardState {
                 ));
             }
         }
+        // IDPrime cards made before the PUK existed kept container N's key in slot N + 1;
+        // read with today's map their keys would sit in other containers, so such a card is
+        // refused rather than misread (make it again with `virtual-card init`).
+        if self.layout == Layout::Idprime && self.pin(IDPRIME_PUK_REF).is_none() {
+            return Err(
+                "an IDPrime card without its PUK (85), made by an earlier version whose key \
+                 slots differ"
+                    .into(),
+            );
+        }
         for k in &self.keys {
             if !layout::KEY_SLOTS.contains(&k.slot) {
                 return Err(format!("key slot {} is outside 1..=8", k.slot));
@@ -618,6 +628,27 @@ mod tests {
             CardState::load(&path),
             Err(StateError::Corrupt { .. })
         ));
+    }
+
+    #[test]
+    fn an_idprime_card_from_before_the_puk_is_refused_not_misread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("card.json");
+        let mut s = CardState::new_layout("42", Layout::Idprime, vec![0x3B, 0x00]);
+        s.set_pin(IDPRIME_PIN1_REF, b"123456", 3).unwrap();
+        s.save_atomic(&path).unwrap();
+        let refused = CardState::load(&path);
+        assert!(
+            matches!(&refused, Err(StateError::Corrupt { reason, .. }) if reason.contains("PUK")),
+            "{:?}",
+            refused.err()
+        );
+        s.set_pin(IDPRIME_PUK_REF, b"12345678", 10).unwrap();
+        s.save_atomic(&path).unwrap();
+        assert_eq!(
+            CardState::load(&path).unwrap().pin_tries_left(0x85),
+            Some(10)
+        );
     }
 
     #[test]
