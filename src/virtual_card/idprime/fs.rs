@@ -8,7 +8,7 @@ use crate::layout;
 
 use super::super::pace::Work;
 use super::super::state::CardState;
-use super::os::{Session, Step, may_write};
+use super::session::{Session, Step, may_write};
 
 /// The bytes the card's files may take together, counted as the sum of their capacities
 /// ([`CardState::file_memory_used`]) [ours: room for the applet's own files and a

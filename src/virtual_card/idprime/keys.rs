@@ -16,7 +16,7 @@ use crate::layout;
 use super::super::keys;
 use super::super::pace::Work;
 use super::super::state::CardState;
-use super::os::{Session, Step, may_write};
+use super::session::{Session, Step, may_write};
 
 const ALG_PKCS1_SHA256: u8 = 0x42;
 const ALG_PKCS1_RAW: u8 = 0x02;

@@ -4,13 +4,14 @@
 //! describes (writing it). See docs/domain.md "The IDPrime layout".
 //!
 //! `os` dispatches and answers the file reads and writes; `pins`, `keys` and `fs` the codes,
-//! the keys and signatures, and CREATE/DELETE FILE.
+//! the keys and signatures, and CREATE/DELETE FILE; `session` what they share.
 
 mod fs;
 mod keys;
 pub(crate) mod os;
 pub mod personalise;
 mod pins;
+mod session;
 
 #[cfg(test)]
 mod extension_tests;

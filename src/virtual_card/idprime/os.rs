@@ -4,9 +4,8 @@
 //! card answers, and gathers chained UPDATE BINARY links (CLA `10`) into one command.
 //!
 //! Here: dispatch, SELECT, READ BINARY and UPDATE BINARY; PINs in [`super::pins`], keys and
-//! signatures in [`super::keys`], CREATE and DELETE FILE in [`super::fs`].
-
-use std::collections::BTreeSet;
+//! signatures in [`super::keys`], CREATE and DELETE FILE in [`super::fs`], what they share
+//! (the session, a command's effect, the write check) in [`super::session`].
 
 use crate::apdu::{Command, Response, StatusWord, ins};
 use crate::idprime::extensions as ext;
@@ -15,53 +14,9 @@ use crate::layout;
 
 use super::super::pace::Work;
 use super::super::state::CardState;
+use super::session::may_write;
+pub(crate) use super::session::{Session, Step};
 use super::{fs, keys, pins};
-
-/// What the card forgets on reset.
-#[derive(Default)]
-pub(crate) struct Session {
-    pub(super) current: Option<u16>,
-    pub(super) verified: BTreeSet<u8>,
-    /// (algorithm, key reference) set by MSE SET.
-    pub(super) env: Option<(u8, u8)>,
-    /// The hash echoed by the first PSO step, signed by the second.
-    pub(super) hash: Option<Vec<u8>>,
-}
-
-/// One command's effect: the answer, the state to save first (if it changed), the work done
-/// (for the pace), and whether an accepted chain link waits for more.
-pub(crate) struct Step {
-    pub(crate) answer: Result<Response, StatusWord>,
-    pub(crate) next: Option<CardState>,
-    pub(crate) work: Work,
-    /// The command was a chained link, accepted: the caller keeps the data so far.
-    pub(crate) holds_chain: bool,
-}
-
-impl Step {
-    pub(super) fn answer(answer: Result<Response, StatusWord>) -> Self {
-        Step {
-            answer,
-            next: None,
-            work: Work::Plain,
-            holds_chain: false,
-        }
-    }
-
-    pub(super) fn refuse(sw: StatusWord) -> Self {
-        Step::answer(Err(sw))
-    }
-
-    /// `next` made, answered with `answer`.
-    pub(super) fn changed(answer: Response, next: CardState, work: Work) -> Self {
-        Step {
-            answer: Ok(answer),
-            next: Some(next),
-            work,
-            holds_chain: false,
-        }
-    }
-}
 
 /// The commands that compare or set a code, and so may spend a try.
 pub(crate) fn is_pin_command(cmd: &Command) -> bool {
@@ -112,18 +67,6 @@ pub(crate) fn respond(
         ext::INS_DELETE_FILE => fs::delete_file(state, session, cmd),
         ins::UPDATE_BINARY => update_binary(state, session, cmd, chained),
         _ => Step::refuse(StatusWord::InsNotSupported),
-    }
-}
-
-/// Refusals shared by every write [ours, as the PKCS#15 layout]: a dead card (`6984`), or
-/// PIN1 not verified in this session (`6982`).
-pub(super) fn may_write(state: &CardState, session: &Session) -> Result<(), StatusWord> {
-    if state.is_dead() {
-        Err(StatusWord::ReferenceDataNotUsable)
-    } else if !session.verified.contains(&files::PIN1_REF) {
-        Err(StatusWord::SecurityStatusNotSatisfied)
-    } else {
-        Ok(())
     }
 }
 

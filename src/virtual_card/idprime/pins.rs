@@ -16,7 +16,7 @@ use crate::layout::{PIN_PAD, PIN_STORED_LEN};
 use super::super::pace::Work;
 use super::super::pins::{self as codes, PinOutcome};
 use super::super::state::CardState;
-use super::os::{Session, Step};
+use super::session::{Session, Step};
 
 /// One code as it arrives (16 bytes: digits, then `00`) in the stored form (digits, then
 /// `FF` to 8 bytes); None when malformed, which then costs no try.
