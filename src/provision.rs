@@ -115,6 +115,14 @@ fn with_throwaway_legacy_ca(
     make: impl FnOnce(&TestCa) -> Result<(), InitError>,
 ) -> Result<(), InitError> {
     check_codes(codes)?;
+    with_throwaway_ca(state, make)
+}
+
+/// [`with_throwaway_legacy_ca`] without checking the codes (the caller has).
+fn with_throwaway_ca(
+    state: &Path,
+    make: impl FnOnce(&TestCa) -> Result<(), InitError>,
+) -> Result<(), InitError> {
     let root = TestCa::new_root("TEST SITHS Root CA v1 (virtual-card init)", 2048)?;
     let legacy = TestCa::new_issuing(&root, "TEST SITHS Type 1 CA v1", 2048, Some(3))?;
     make(&legacy)?;
@@ -140,7 +148,8 @@ pub fn make_pre_upgrade_idprime_card(
 }
 
 /// Like [`make_pre_upgrade_idprime_card`] with the legacy pair issued by `legacy_ca`; writes
-/// `<state>.pins` but no `.ca.pem`. Overwrites an existing state file.
+/// `<state>.pins` but no `.ca.pem`. The card's PUK is `codes.puk`, the one the person's
+/// PKCS#15 cards get. Overwrites an existing state file.
 pub fn make_pre_upgrade_idprime_card_with(
     state: &Path,
     serial: &str,
@@ -148,10 +157,64 @@ pub fn make_pre_upgrade_idprime_card_with(
     person: &PersonName,
     legacy_ca: &TestCa,
 ) -> Result<(), InitError> {
-    use crate::idprime::files::CertKind;
-    use crate::virtual_card::idprime::personalise::{blank_card, issue_legacy_pair};
+    use crate::virtual_card::idprime::personalise::LEGACY_PAIR;
     check_codes(codes)?;
-    let blank = blank_card(serial, CARD_LABEL, &codes.pin1, &codes.pin2)?;
+    make_idprime_card(state, serial, codes, person, legacy_ca, &LEGACY_PAIR)
+}
+
+/// A newer SITHS eID card in the IDPrime layout that came with one code: PIN1 for both
+/// authentication and signing (no PIN `0x83` on the card), the PUK, and only the
+/// authentication certificate (`kxc00`) and its key, certified by a throwaway test CA. The
+/// holder sets a signing code later. Writes `<state>.pins` (no PIN2 line) and
+/// `<state>.ca.pem`; `codes.pin2` is not used.
+pub fn make_one_code_idprime_card(
+    state: &Path,
+    serial: &str,
+    codes: &Codes,
+    person: &PersonName,
+) -> Result<(), InitError> {
+    check_one_code(codes)?;
+    with_throwaway_ca(state, |legacy| {
+        make_one_code_idprime_card_with(state, serial, codes, person, legacy)
+    })
+}
+
+/// Like [`make_one_code_idprime_card`] with the certificate issued by `legacy_ca`; writes
+/// `<state>.pins` but no `.ca.pem`. Overwrites an existing state file.
+pub fn make_one_code_idprime_card_with(
+    state: &Path,
+    serial: &str,
+    codes: &Codes,
+    person: &PersonName,
+    legacy_ca: &TestCa,
+) -> Result<(), InitError> {
+    use crate::virtual_card::idprime::personalise::ONE_CODE;
+    check_one_code(codes)?;
+    make_idprime_card(state, serial, codes, person, legacy_ca, &ONE_CODE)
+}
+
+/// An IDPrime card with the legacy certificates `kinds`; a card without a signature
+/// certificate is a one-code card (no PIN2).
+fn make_idprime_card(
+    state: &Path,
+    serial: &str,
+    codes: &Codes,
+    person: &PersonName,
+    legacy_ca: &TestCa,
+    kinds: &[crate::idprime::files::CertKind],
+) -> Result<(), InitError> {
+    use crate::idprime::files::CertKind;
+    use crate::virtual_card::idprime::personalise::{IdprimeCodes, blank_card, issue_legacy};
+    let one_code = !kinds.contains(&CertKind::Signature);
+    let blank = blank_card(
+        serial,
+        CARD_LABEL,
+        &IdprimeCodes {
+            pin1: &codes.pin1,
+            pin2: (!one_code).then_some(codes.pin2.as_str()),
+            puk: &codes.puk,
+        },
+    )?;
     let mut card = VirtualCard::new(blank);
     let mut send = |apdu: &[u8]| card.respond(apdu).unwrap_or_default();
     let mut certify = |kind: CertKind, public: &rsa::RsaPublicKey| {
@@ -165,9 +228,13 @@ pub fn make_pre_upgrade_idprime_card_with(
             .issue_person_cert(&legacy_request(person, purpose, None), spki.as_bytes())
             .map_err(|e| e.to_string())
     };
-    issue_legacy_pair(&mut send, &codes.pin1, &mut certify)?;
+    issue_legacy(&mut send, &codes.pin1, kinds, &mut certify)?;
     card.state().save_atomic(state)?;
-    write_codes(state, codes)
+    if one_code {
+        write_one_code(state, codes)
+    } else {
+        write_codes(state, codes)
+    }
 }
 
 /// The legacy pair of a pre-upgrade card: slot, purpose and the label it has on the card.
@@ -331,8 +398,11 @@ fn blank_state(layout: Layout, serial: &str, codes: &Codes) -> Result<CardState,
         Layout::Idprime => crate::virtual_card::idprime::personalise::blank_card(
             serial,
             CARD_LABEL,
-            &codes.pin1,
-            &codes.pin2,
+            &crate::virtual_card::idprime::personalise::IdprimeCodes {
+                pin1: &codes.pin1,
+                pin2: Some(&codes.pin2),
+                puk: &codes.puk,
+            },
         )?,
     })
 }
@@ -342,6 +412,21 @@ fn check_codes(codes: &Codes) -> Result<SecretCode, InitError> {
     SecretCode::pin(codes.pin2.clone()).map_err(|e| InitError::Rule("PIN2", e))?;
     SecretCode::puk(codes.puk.clone()).map_err(|e| InitError::Rule("PUK", e))?;
     Ok(pin1)
+}
+
+/// The codes of a one-code card: PIN1 and the PUK (its PIN2 is not on the card).
+fn check_one_code(codes: &Codes) -> Result<(), InitError> {
+    SecretCode::pin(codes.pin1.clone()).map_err(|e| InitError::Rule("PIN1", e))?;
+    SecretCode::puk(codes.puk.clone()).map_err(|e| InitError::Rule("PUK", e))?;
+    Ok(())
+}
+
+/// A one-code card's letter: no PIN2 line, since the card has no second code.
+fn write_one_code(state: &Path, codes: &Codes) -> Result<(), InitError> {
+    write_file(
+        pins_path(state),
+        format!("PIN1={}\nPUK={}\n", codes.pin1, codes.puk),
+    )
 }
 
 fn write_codes(state: &Path, codes: &Codes) -> Result<(), InitError> {

@@ -24,20 +24,23 @@ const CERT_FIDS: [u16; 2] = [0x0210, 0x0211];
 
 /// A pre-upgrade card made by `virtual-card init --layout idprime`, served.
 fn idprime_card() -> ServedCard {
+    idprime_card_with(&[])
+}
+
+/// As [`idprime_card`], with more `virtual-card init` arguments.
+fn idprime_card_with(extra: &[&str]) -> ServedCard {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("card.json");
-    let out = support::cli::run(
-        &[
-            "virtual-card",
-            "init",
-            "--layout",
-            "idprime",
-            "--state",
-            state.to_str().unwrap(),
-        ],
-        "",
-        &[],
-    );
+    let mut args = vec![
+        "virtual-card",
+        "init",
+        "--layout",
+        "idprime",
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = support::cli::run(&args, "", &[]);
     assert!(out.status.success(), "{}", text(&out));
     let mut card = ServedCard::of(state, dir);
     card.serve();
@@ -291,6 +294,82 @@ fn a_wrong_pin_through_opensc_is_counted_by_the_card() {
         ],
     ));
     assert_eq!(tries(), Some(3));
+}
+
+/// A newer SITHS eID card with one code (`virtual-card init --one-code`): OpenSC still binds
+/// its idprime driver and lists just the authentication certificate and one PIN; that PIN
+/// signs with the one key, and the card has no signature PIN at all.
+#[test]
+fn opensc_binds_and_lists_a_one_code_card_with_its_one_certificate_and_pin() {
+    let card = idprime_card_with(&["--one-code"]);
+    let name = ok(tool(&card, "opensc-tool", &["-n"]));
+    assert!(name.contains("Gemalto IDPrime (OSv4)"), "{name}");
+    let dump = ok(tool(&card, "pkcs15-tool", &["-D"]));
+    assert!(dump.contains("[Certificate 1]"), "{dump}");
+    assert!(!dump.contains("[Certificate 2]"), "{dump}");
+    assert!(dump.contains("[Private key 1]"), "{dump}");
+    assert!(!dump.contains("[Private key 2]"), "{dump}");
+    assert_eq!(dump.matches("PIN [").count(), 1, "{dump}");
+    let pem = ok(tool(&card, "pkcs15-tool", &["--read-certificate", "0001"]));
+    let pem_path = file(&card, "cert.pem");
+    std::fs::write(&pem_path, pem).unwrap();
+    // The authentication certificate (the legacy CA's, for logging in).
+    let usage = ok(tool(
+        &card,
+        "openssl",
+        &[
+            "x509",
+            "-in",
+            pem_path.to_str().unwrap(),
+            "-noout",
+            "-ext",
+            "keyUsage",
+        ],
+    ));
+    assert!(usage.contains("Digital Signature"), "{usage}");
+    assert!(!usage.contains("Non Repudiation"), "{usage}");
+
+    let data = file(&card, "data.bin");
+    std::fs::write(&data, b"signed with the one code").unwrap();
+    let sig = p11_sign(&card, "SHA256-RSA-PKCS", &data, "one.sig");
+    assert!(openssl_verifies(&card, &data, &sig, false));
+
+    let state = CardState::load(card.state()).unwrap();
+    assert_eq!(state.pin_tries_left(PIN1_REF), Some(3));
+    assert_eq!(state.pin_tries_left(0x83), None, "no signature PIN");
+    assert_eq!(state.pin_tries_left(0x85), Some(10), "the PUK");
+    assert_eq!(state.occupied_slots(), vec![1]);
+    assert!(state.ef_content(0x3F00, CERT_FIDS[1]).is_none());
+    let letter = std::fs::read_to_string(card.state().with_extension("pins")).unwrap();
+    assert!(
+        letter.contains("PIN1=") && letter.contains("PUK="),
+        "the code letter"
+    );
+    assert!(
+        !letter.contains("PIN2="),
+        "a one-code card's letter has no PIN2"
+    );
+}
+
+/// `--one-code` makes an IDPrime card; with the PKCS#15 layout it is refused and says so.
+#[test]
+fn one_code_is_refused_for_the_pkcs15_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("card.json");
+    let out = support::cli::run(
+        &[
+            "virtual-card",
+            "init",
+            "--one-code",
+            "--state",
+            state.to_str().unwrap(),
+        ],
+        "",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--layout idprime"), "{}", text(&out));
+    assert!(!state.exists());
 }
 
 /// `virtual-card init --force` replaces a card only once the new one is whole: the PKCS#15 card

@@ -1,12 +1,18 @@
 //! The virtual card's protocol as a reader sees it: tests/data/transcripts/virtual_card.txt
-//! holds commands and the answers expected, side by side, and is played here against a fresh
-//! card. A change in any answer (a status word, a byte of a file, the length of a key) fails
-//! with the line and what the card answered instead, in the file's own format.
+//! (the PKCS#15 layout) and tests/data/transcripts/idprime.txt (the IDPrime layout with our
+//! extensions, docs/domain.md "Our extensions") hold commands and the answers expected, side
+//! by side, and each is played here against a fresh card. A change in any answer (a status
+//! word, a byte of a file, the length of a key) fails with the line and what the card
+//! answered instead, in the file's own format.
 
 use siths_upgrade::virtual_card::VirtualCard;
+use siths_upgrade::virtual_card::idprime::personalise::{
+    IdprimeCodes, blank_card as blank_idprime_card,
+};
 use siths_upgrade::virtual_card::personalise::{InitialCodes, blank_card};
 
 const TRANSCRIPT: &str = include_str!("data/transcripts/virtual_card.txt");
+const IDPRIME_TRANSCRIPT: &str = include_str!("data/transcripts/idprime.txt");
 
 /// What an answer line promises.
 #[derive(Debug)]
@@ -125,8 +131,23 @@ fn a_fresh_card_answers_as_the_transcript_says() {
         puk: "87654321",
     };
     let state = blank_card("9752000123", "SITHS e-id", &codes).expect("a blank card");
-    let mut card = VirtualCard::new(state);
-    let steps = steps(TRANSCRIPT);
+    play(TRANSCRIPT, VirtualCard::new(state));
+}
+
+#[test]
+fn a_fresh_idprime_card_answers_as_its_transcript_says() {
+    let codes = IdprimeCodes {
+        pin1: "123456",
+        pin2: Some("24681357"),
+        puk: "87654321",
+    };
+    let state = blank_idprime_card("9752000123", "SITHS e-id", &codes).expect("a blank card");
+    play(IDPRIME_TRANSCRIPT, VirtualCard::new(state));
+}
+
+/// Play `transcript` against `card`; every answer that differs is reported at once.
+fn play(transcript: &str, mut card: VirtualCard) {
+    let steps = steps(transcript);
     assert!(
         steps.len() >= 20,
         "the transcript was read: {} steps",

@@ -8,7 +8,10 @@ use clap::Subcommand;
 
 use crate::cli::exit::CliError;
 use crate::pki::issue::PersonName;
-use crate::provision::{Codes, make_pre_upgrade_card, make_pre_upgrade_idprime_card, pins_path};
+use crate::provision::{
+    Codes, make_one_code_idprime_card, make_pre_upgrade_card, make_pre_upgrade_idprime_card,
+    pins_path,
+};
 use crate::virtual_card::{Pace, VirtualCard, pace, vpcd};
 
 #[derive(Subcommand, Debug)]
@@ -42,6 +45,11 @@ pub enum VirtualCardCmd {
         /// IDPrime-family cards by public hints). Our own client reads only `pkcs15` so far.
         #[arg(long, value_enum, default_value_t = LayoutArg::Pkcs15)]
         layout: LayoutArg,
+        /// A newer SITHS eID card that came with one code (with `--layout idprime` only): PIN1
+        /// for both authentication and signing, no PIN2 on the card, and only the
+        /// authentication certificate. `--pins` then needs no PIN2= line.
+        #[arg(long)]
+        one_code: bool,
     },
     /// Serve the card to pcscd through the vpcd driver until stopped.
     Serve {
@@ -97,7 +105,15 @@ pub fn run(cmd: VirtualCardCmd) -> Result<(), CliError> {
             serial,
             force,
             layout,
+            one_code,
         } => {
+            if one_code && layout != LayoutArg::Idprime {
+                return Err(CliError::usage(
+                    "--one-code makes an IDPrime card: give it with --layout idprime (the \
+                     pkcs15 layout always has PIN1 and PIN2)"
+                        .to_string(),
+                ));
+            }
             if state.exists() && !force {
                 return Err(CliError::usage(format!(
                     "{} already exists: give --force to replace that card",
@@ -105,7 +121,7 @@ pub fn run(cmd: VirtualCardCmd) -> Result<(), CliError> {
                 )));
             }
             let codes = match pins {
-                Some(file) => read_pins_file(&file)?,
+                Some(file) => read_pins_file(&file, one_code)?,
                 None => Codes::test_defaults(),
             };
             let person = PersonName {
@@ -125,6 +141,9 @@ pub fn run(cmd: VirtualCardCmd) -> Result<(), CliError> {
             };
             match layout {
                 LayoutArg::Pkcs15 => make_pre_upgrade_card(&made, &serial, &codes, &person),
+                LayoutArg::Idprime if one_code => {
+                    make_one_code_idprime_card(&made, &serial, &codes, &person)
+                }
                 LayoutArg::Idprime => {
                     make_pre_upgrade_idprime_card(&made, &serial, &codes, &person)
                 }
@@ -174,7 +193,8 @@ fn card_pace(card: &crate::virtual_card::SharedVirtualCard) -> Pace {
     crate::virtual_card::lock_virtual_card(card).pace()
 }
 
-fn read_pins_file(file: &Path) -> Result<Codes, CliError> {
+/// The codes in a `--pins` file; a one-code card's needs no PIN2 line.
+fn read_pins_file(file: &Path, one_code: bool) -> Result<Codes, CliError> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| CliError::system(format!("cannot read {}: {e}", file.display())))?;
     let get = |key: &str| {
@@ -185,7 +205,11 @@ fn read_pins_file(file: &Path) -> Result<Codes, CliError> {
     };
     Ok(Codes {
         pin1: get("PIN1")?,
-        pin2: get("PIN2")?,
+        pin2: if one_code {
+            String::new()
+        } else {
+            get("PIN2")?
+        },
         puk: get("PUK")?,
     })
 }

@@ -211,15 +211,35 @@ impl CardOs {
 
     /// An IDPrime card's command: answered by its OS, a changed state saved first. A wrong
     /// code counts even when the disk fails (kept in memory, PIN commands then refused until
-    /// it is saved), as for the PKCS#15 layout.
+    /// it is saved), as for the PKCS#15 layout. A chained UPDATE BINARY (CLA `10`) is gathered
+    /// here as for the PKCS#15 layout: the OS checks the links so far as one command and
+    /// writes only when the last arrives.
     fn idprime(&mut self, cmd: &Command) -> Answer {
-        let is_pin = cmd.ins == ins::VERIFY;
+        let is_pin = idprime_os::is_pin_command(cmd);
         if is_pin && let Err(sw) = self.flush_unsaved_tries() {
             self.session.idprime = idprime_os::Session::default();
             return Err(sw);
         }
-        let step = idprime_os::respond(&self.state, &mut self.session.idprime, cmd);
+        let chained = cmd.cla == CLA_CHAINING;
+        let whole;
+        let cmd = if cmd.ins == ins::UPDATE_BINARY && (cmd.cla == 0x00 || chained) {
+            whole = Command {
+                cla: 0x00,
+                ins: cmd.ins,
+                p1: cmd.p1,
+                p2: cmd.p2,
+                data: self.chain_so_far(&cmd.data),
+                le: cmd.le,
+            };
+            &whole
+        } else {
+            cmd
+        };
+        let step = idprime_os::respond(&self.state, &mut self.session.idprime, cmd, chained);
         self.work = step.work;
+        if step.holds_chain {
+            self.hold_chain(cmd.ins, cmd.p1, cmd.p2, cmd.data.clone());
+        }
         if let Some(next) = step.next
             && let Err(sw) = self.commit_counting(next, is_pin && step.answer.is_err())
         {
@@ -227,6 +247,25 @@ impl CardOs {
             return Err(sw);
         }
         step.answer
+    }
+
+    /// The data of the chain received so far (already checked to match this link) followed
+    /// by this link; the chain is taken out and goes back only through [`Self::hold_chain`],
+    /// when this link is accepted and more are to come.
+    fn chain_so_far(&mut self, link: &[u8]) -> Vec<u8> {
+        let mut data = self
+            .session
+            .chain
+            .take()
+            .map(|c| c.data)
+            .unwrap_or_default();
+        data.extend_from_slice(link);
+        data
+    }
+
+    /// Keep an accepted link's chain until the next link (same INS P1 P2) or anything else.
+    fn hold_chain(&mut self, ins: u8, p1: u8, p2: u8, data: Vec<u8>) {
+        self.session.chain = Some(Chain { ins, p1, p2, data });
     }
 
     /// Fail closed: a try counted only in memory must reach the disk before any code is
@@ -346,9 +385,7 @@ impl CardOs {
     }
 
     fn update_binary(&mut self, p1: u8, p2: u8, link: &[u8], chained: bool) -> Answer {
-        // The chain so far (already checked to match this link) is taken out; it goes back
-        // only if this link is accepted and more are to come.
-        let so_far = self.session.chain.take();
+        let data = self.chain_so_far(link);
         self.may_write()?;
         let (df, fid, offset) = self.binary_target(BinaryTarget::parse(p1, p2)?)?;
         let ef = self
@@ -356,8 +393,6 @@ impl CardOs {
             .df(df)
             .and_then(|d| d.ef(fid))
             .ok_or(StatusWord::FileNotFound)?;
-        let mut data = so_far.map(|c| c.data).unwrap_or_default();
-        data.extend_from_slice(link);
         if offset > ef.content.len() {
             return Err(StatusWord::WrongP1P2);
         }
@@ -365,12 +400,7 @@ impl CardOs {
             return Err(StatusWord::NotEnoughMemory);
         }
         if chained {
-            self.session.chain = Some(Chain {
-                ins: ins::UPDATE_BINARY,
-                p1,
-                p2,
-                data,
-            });
+            self.hold_chain(ins::UPDATE_BINARY, p1, p2, data);
             return done();
         }
         let mut next = self.state.clone();

@@ -2,10 +2,12 @@
 //!
 //! Format errors are answered before any comparison, so a typo never costs a try; only a
 //! well-formed wrong code spends one. A PUK that reaches zero tries kills the card for good.
+//! Both layouts use this logic on the stored form of a code (the IDPrime OS converts its
+//! `00`-padded codes first); the PUK is the one of the card's layout (`03` or `85`).
 
 use crate::apdu::StatusWord;
 
-use crate::layout::{PIN_STORED_LEN, PUK_REF};
+use crate::layout::PIN_STORED_LEN;
 
 use super::pin_code::normalise;
 use super::state::{CardState, StoredPin};
@@ -38,8 +40,8 @@ fn same(a: &[u8; PIN_STORED_LEN], b: &[u8; PIN_STORED_LEN]) -> bool {
 }
 
 /// The dead card's answer for a reference: the PUK is blocked, PINs are unusable.
-fn dead_sw(reference: u8) -> StatusWord {
-    if reference == PUK_REF {
+fn dead_sw(state: &CardState, reference: u8) -> StatusWord {
+    if reference == state.puk_reference() {
         StatusWord::AuthBlocked
     } else {
         StatusWord::ReferenceDataNotUsable
@@ -49,6 +51,7 @@ fn dead_sw(reference: u8) -> StatusWord {
 /// Check `candidate` against the stored code of `reference`, spending a try when wrong.
 /// The caller has checked that the reference exists and the card is alive.
 fn check(state: &mut CardState, reference: u8, candidate: &[u8; PIN_STORED_LEN]) -> PinOutcome {
+    let puk = state.puk_reference();
     let Some(pin) = state.pin_mut(reference) else {
         return PinOutcome::sw(StatusWord::ReferenceNotFound);
     };
@@ -66,7 +69,7 @@ fn check(state: &mut CardState, reference: u8, candidate: &[u8; PIN_STORED_LEN])
     }
     pin.tries_left -= 1;
     let left = pin.tries_left;
-    if left == 0 && reference == PUK_REF {
+    if left == 0 && reference == puk {
         log::warn!("virtual card: the PUK is blocked; the card is dead for good");
         state.dead = true;
     }
@@ -92,7 +95,7 @@ pub(crate) fn verify(
         return PinOutcome::sw(StatusWord::ReferenceNotFound);
     };
     if state.dead {
-        return PinOutcome::sw(dead_sw(reference));
+        return PinOutcome::sw(dead_sw(state, reference));
     }
     if data.is_empty() {
         return PinOutcome::sw(if verified_now {
@@ -119,9 +122,9 @@ fn settable_pin(state: &CardState, reference: u8) -> Result<&StoredPin, PinOutco
         return Err(PinOutcome::sw(StatusWord::ReferenceNotFound));
     };
     if state.dead {
-        return Err(PinOutcome::sw(dead_sw(reference)));
+        return Err(PinOutcome::sw(dead_sw(state, reference)));
     }
-    if reference == PUK_REF {
+    if reference == state.puk_reference() {
         return Err(PinOutcome::sw(StatusWord::ConditionsNotSatisfied));
     }
     Ok(pin)
@@ -164,7 +167,8 @@ pub(crate) fn unblock(state: &mut CardState, reference: u8, data: &[u8]) -> PinO
         Ok(pin) => pin,
         Err(refused) => return refused,
     };
-    let Some(puk) = state.pin(PUK_REF) else {
+    let puk_ref = state.puk_reference();
+    let Some(puk) = state.pin(puk_ref) else {
         return PinOutcome::sw(StatusWord::ReferenceNotFound);
     };
     // The PUK always fills its 8 bytes, so the new PIN may come padded or not (OpenSC sends
@@ -179,7 +183,7 @@ pub(crate) fn unblock(state: &mut CardState, reference: u8, data: &[u8]) -> PinO
     ) else {
         return PinOutcome::sw(StatusWord::WrongData);
     };
-    let outcome = check(state, PUK_REF, &puk_code);
+    let outcome = check(state, puk_ref, &puk_code);
     if outcome.sw != StatusWord::Ok {
         return PinOutcome {
             verified: None,

@@ -17,6 +17,7 @@ use crate::layout;
 
 use super::keys;
 use super::state_encoding::{b64, hex_bytes, opt_hex, pin_hex};
+use crate::idprime::extensions::PUK_REF as IDPRIME_PUK_REF;
 use crate::idprime::files::{PIN1_REF as IDPRIME_PIN1_REF, PIN2_REF as IDPRIME_PIN2_REF};
 
 /// Version of the state file layout, so a future change can migrate old cards.
@@ -64,7 +65,7 @@ pub enum BuildError {
     TooLarge { content: usize, capacity: usize },
     #[error("a PIN must be {min}-{max} digits")]
     BadPinFormat { min: usize, max: usize },
-    #[error("PIN reference {0:02X} is not one this card has (01, 02, 03; IDPrime 11, 83)")]
+    #[error("PIN reference {0:02X} is not one this card has (01, 02, 03; IDPrime 11, 83, 85)")]
     BadPinReference(u8),
     #[error("retry counters must be 1-15")]
     BadTries,
@@ -324,7 +325,7 @@ impl CardState {
         Ok(())
     }
 
-    /// Set a PIN (01, 02; on an IDPrime card 11, 83) or the PUK (03) with `max_tries` tries, all of them left.
+    /// Set a PIN (01, 02; on an IDPrime card 11, 83) or the PUK (03; on an IDPrime card 85) with `max_tries` tries, all of them left.
     pub fn set_pin(
         &mut self,
         reference: u8,
@@ -336,7 +337,9 @@ impl CardState {
             | (Layout::Idprime, IDPRIME_PIN1_REF | IDPRIME_PIN2_REF) => {
                 (layout::PIN_MIN_LEN, layout::PIN_MAX_LEN)
             }
-            (Layout::Pkcs15, layout::PUK_REF) => (layout::PUK_LEN, layout::PUK_LEN),
+            (Layout::Pkcs15, layout::PUK_REF) | (Layout::Idprime, IDPRIME_PUK_REF) => {
+                (layout::PUK_LEN, layout::PUK_LEN)
+            }
             (_, other) => return Err(BuildError::BadPinReference(other)),
         };
         if !(1..=15).contains(&max_tries) {
@@ -360,6 +363,25 @@ impl CardState {
         self.pins.push(pin);
         self.pins.sort_by_key(|p| p.reference);
         Ok(())
+    }
+
+    /// The reference of this card's PUK: `03` on the PKCS#15 layout, `85` on the IDPrime
+    /// layout [ours, both].
+    pub(crate) fn puk_reference(&self) -> u8 {
+        match self.layout {
+            Layout::Pkcs15 => layout::PUK_REF,
+            Layout::Idprime => IDPRIME_PUK_REF,
+        }
+    }
+
+    /// Bytes the card's files take: the sum of their capacities, room reserved when a file
+    /// is made whether or not it is written yet, as a card's EEPROM is.
+    pub(crate) fn file_memory_used(&self) -> usize {
+        std::iter::once(&self.mf)
+            .chain(self.apps.iter())
+            .flat_map(|df| df.efs.iter())
+            .map(|ef| ef.capacity)
+            .sum()
     }
 
     pub(crate) fn pin(&self, reference: u8) -> Option<&StoredPin> {
@@ -467,6 +489,16 @@ impl CardState {
                     pin.reference
                 ));
             }
+        }
+        // IDPrime cards made before the PUK existed kept container N's key in slot N + 1;
+        // read with today's map their keys would sit in other containers, so such a card is
+        // refused rather than misread (make it again with `virtual-card init`).
+        if self.layout == Layout::Idprime && self.pin(IDPRIME_PUK_REF).is_none() {
+            return Err(
+                "an IDPrime card without its PUK (85), made by an earlier version whose key \
+                 slots differ"
+                    .into(),
+            );
         }
         for k in &self.keys {
             if !layout::KEY_SLOTS.contains(&k.slot) {
@@ -596,6 +628,27 @@ mod tests {
             CardState::load(&path),
             Err(StateError::Corrupt { .. })
         ));
+    }
+
+    #[test]
+    fn an_idprime_card_from_before_the_puk_is_refused_not_misread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("card.json");
+        let mut s = CardState::new_layout("42", Layout::Idprime, vec![0x3B, 0x00]);
+        s.set_pin(IDPRIME_PIN1_REF, b"123456", 3).unwrap();
+        s.save_atomic(&path).unwrap();
+        let refused = CardState::load(&path);
+        assert!(
+            matches!(&refused, Err(StateError::Corrupt { reason, .. }) if reason.contains("PUK")),
+            "{:?}",
+            refused.err()
+        );
+        s.set_pin(IDPRIME_PUK_REF, b"12345678", 10).unwrap();
+        s.save_atomic(&path).unwrap();
+        assert_eq!(
+            CardState::load(&path).unwrap().pin_tries_left(0x85),
+            Some(10)
+        );
     }
 
     #[test]

@@ -1,24 +1,36 @@
 //! Making an IDPrime-layout card [ours]: the blank card a personaliser would deliver (applet
-//! files, PINs `0x11`/`0x83`), then the legacy pair put on it through the card's own commands.
+//! files, PINs `0x11`/`0x83` and the PUK `0x85`; a one-code card without `0x83`), then the
+//! legacy certificates put on it through the card's own commands, as our client writes one
+//! (docs/domain.md "Our extensions").
 //!
-//! Each certificate is committed in a crash-safe order: its file, its 0005 record, its
-//! cmapfile record, then its index record, and last the index's record count, the one byte
-//! that makes OpenSC see the certificate. A card interrupted before that byte shows no
-//! half-written certificate.
+//! Each certificate is committed in a crash-safe order: its file created and written, its
+//! 0005 record, its cmapfile record, then its index record, and last the index's record
+//! count, the one byte that makes OpenSC see the certificate. A card interrupted before that
+//! byte shows no half-written certificate.
 
 use rsa::RsaPublicKey;
 
 use super::super::keys;
 use super::super::state::{BuildError, CardState, Layout};
+use crate::idprime::extensions as ext;
 use crate::idprime::files::{self, CertKind};
 
-/// Room for index records: ours use five, a real card has a few tens.
+/// Room for index records: ours use up to eleven, a real card has a few tens.
 const INDEX_RECORDS: usize = 16;
-const CERT_CAPACITY: usize = 4096;
 /// The two certificates of a pre-upgrade card: authentication then signature.
 pub const LEGACY_PAIR: [CertKind; 2] = [CertKind::KeyExchange, CertKind::Signature];
+/// The one certificate of a one-code card: authentication.
+pub const ONE_CODE: [CertKind; 1] = [CertKind::KeyExchange];
 /// PIN tries [ours: the PKCS#15 layout's].
 const PIN_TRIES: u8 = crate::layout::PIN_MAX_TRIES;
+
+/// The codes a new card is made with (the holder's code letter). `pin2: None` makes a
+/// one-code card: one PIN for authentication and signing, no PIN `0x83` on the card.
+pub struct IdprimeCodes<'a> {
+    pub pin1: &'a str,
+    pub pin2: Option<&'a str>,
+    pub puk: &'a str,
+}
 
 /// Why an IDPrime card could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -34,12 +46,12 @@ pub enum IdprimeError {
 }
 
 /// A blank IDPrime card: applet files with the index naming cardid, cmapfile and tinfo, PIN1
-/// (`0x11`) and PIN2 (`0x83`), no keys or certificates.
+/// (`0x11`), PIN2 (`0x83`) unless it is a one-code card, and the PUK (`0x85`); no keys,
+/// certificates or certificate files (those are made with CREATE FILE).
 pub fn blank_card(
     serial_hex: &str,
     label: &str,
-    pin1: &str,
-    pin2: &str,
+    codes: &IdprimeCodes<'_>,
 ) -> Result<CardState, IdprimeError> {
     let mut state = CardState::new_layout(serial_hex, Layout::Idprime, files::ATR_940.to_vec());
     let mf = crate::layout::FID_MF;
@@ -86,17 +98,11 @@ pub fn blank_card(
     )?;
     let tinfo_len = tinfo.len();
     state.add_ef(mf, files::FID_TINFO, None, tinfo, tinfo_len)?;
-    for i in 0..LEGACY_PAIR.len() as u16 {
-        state.add_ef(
-            mf,
-            crate::idprime::extensions::cert_fid(i as u8),
-            None,
-            Vec::new(),
-            CERT_CAPACITY,
-        )?;
+    state.set_pin(files::PIN1_REF, codes.pin1.as_bytes(), PIN_TRIES)?;
+    if let Some(pin2) = codes.pin2 {
+        state.set_pin(files::PIN2_REF, pin2.as_bytes(), PIN_TRIES)?;
     }
-    state.set_pin(files::PIN1_REF, pin1.as_bytes(), PIN_TRIES)?;
-    state.set_pin(files::PIN2_REF, pin2.as_bytes(), PIN_TRIES)?;
+    state.set_pin(ext::PUK_REF, codes.puk.as_bytes(), ext::PUK_MAX_TRIES)?;
     Ok(state)
 }
 
@@ -115,20 +121,26 @@ pub fn verify_pin1_apdu(pin1: &str) -> zeroize::Zeroizing<Vec<u8>> {
 /// Turns a key generated on the card into its certificate (DER), or says why not.
 pub type Certify<'a> = dyn FnMut(CertKind, &RsaPublicKey) -> Result<Vec<u8>, String> + 'a;
 
-/// Put the legacy pair on a blank card through `send` (one command APDU in, the answer with
-/// its status word out): PIN1, then for each certificate a key generated on the card,
-/// `certify` turning its public key into a certificate, and the files in commit order.
-pub fn issue_legacy_pair(
+/// Put the legacy certificates `kinds` ([`LEGACY_PAIR`] or [`ONE_CODE`]) on a blank card
+/// through `send` (one command APDU in, the answer with its status word out): PIN1, then for
+/// certificate N a key generated on the card in container N, `certify` turning its public key
+/// into a certificate, and the files in commit order, the certificate file made with CREATE
+/// FILE at its exact size.
+pub fn issue_legacy(
     send: &mut dyn FnMut(&[u8]) -> Vec<u8>,
     pin1: &str,
+    kinds: &[CertKind],
     certify: &mut Certify<'_>,
 ) -> Result<(), IdprimeError> {
     expect_ok(send(&verify_pin1_apdu(pin1)), "VERIFY PIN1")?;
-    for (index, kind) in LEGACY_PAIR.into_iter().enumerate() {
+    for (index, &kind) in kinds.iter().enumerate() {
         let index = index as u8;
         let key_ref = files::key_reference(index);
         let template = expect_ok(
-            transmit(send, &[0x00, 0x46, 0x00, key_ref, 0x00]),
+            transmit(
+                send,
+                &[0x00, ext::INS_GENERATE, ext::P1_GENERATE, key_ref, 0x00],
+            ),
             "GENERATE",
         )?;
         let public = keys::parse_public_key_template(&template)
@@ -136,7 +148,8 @@ pub fn issue_legacy_pair(
         let der = certify(kind, &public).map_err(IdprimeError::Certificate)?;
         let file = files::compressed_cert(&der)
             .ok_or_else(|| IdprimeError::Certificate("too long for the card".into()))?;
-        let cert_fid = crate::idprime::extensions::cert_fid(index);
+        let cert_fid = ext::cert_fid(index);
+        create_file(send, cert_fid, file.len())?;
         write_at(send, cert_fid, 0, &file)?;
         let pin_index = if kind == CertKind::KeyExchange { 1 } else { 2 };
         let keyref = files::keyref_record(key_ref, index, pin_index);
@@ -198,6 +211,20 @@ fn expect_ok(answer: Vec<u8>, step: &'static str) -> Result<Vec<u8>, IdprimeErro
         return Err(IdprimeError::Refused { step, sw });
     }
     Ok(answer[..split].to_vec())
+}
+
+/// CREATE FILE of an empty EF `fid` with room for `capacity` bytes.
+fn create_file(
+    send: &mut dyn FnMut(&[u8]) -> Vec<u8>,
+    fid: u16,
+    capacity: usize,
+) -> Result<(), IdprimeError> {
+    let capacity = u16::try_from(capacity)
+        .map_err(|_| IdprimeError::Certificate("too long for the card".into()))?;
+    let data = ext::create_file_data(fid, capacity);
+    let mut apdu = vec![0x00, ext::INS_CREATE_FILE, 0x00, 0x00, data.len() as u8];
+    apdu.extend_from_slice(&data);
+    expect_ok(send(&apdu), "CREATE FILE").map(|_| ())
 }
 
 fn select(send: &mut dyn FnMut(&[u8]) -> Vec<u8>, fid: u16) -> Result<(), IdprimeError> {

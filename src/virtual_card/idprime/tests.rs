@@ -5,28 +5,38 @@ use rsa::pkcs8::EncodePublicKey;
 use rsa::{Pkcs1v15Sign, Pss, RsaPublicKey};
 use sha2::{Digest, Sha256};
 
-use super::personalise::{blank_card, issue_legacy_pair, verify_pin1_apdu};
+use super::personalise::{IdprimeCodes, LEGACY_PAIR, blank_card, issue_legacy, verify_pin1_apdu};
 use crate::idprime::files::{self, CertKind};
 use crate::virtual_card::{CardState, Layout, VirtualCard};
 
-const PIN1: &str = "135790";
-const PIN2: &str = "246802";
+pub(super) const PIN1: &str = "135790";
+pub(super) const PIN2: &str = "246802";
+pub(super) const PUK: &str = "13572468";
+pub(super) const SERIAL: &str = "9752269000001001";
 
-fn sw(answer: &[u8]) -> u16 {
+pub(super) fn codes() -> IdprimeCodes<'static> {
+    IdprimeCodes {
+        pin1: PIN1,
+        pin2: Some(PIN2),
+        puk: PUK,
+    }
+}
+
+pub(super) fn sw(answer: &[u8]) -> u16 {
     let n = answer.len();
     u16::from_be_bytes([answer[n - 2], answer[n - 1]])
 }
 
-fn data(answer: &[u8]) -> &[u8] {
+pub(super) fn data(answer: &[u8]) -> &[u8] {
     &answer[..answer.len() - 2]
 }
 
-fn blank() -> VirtualCard {
-    VirtualCard::new(blank_card("9752269000001001", "SITHS e-id kort", PIN1, PIN2).unwrap())
+pub(super) fn blank() -> VirtualCard {
+    VirtualCard::new(blank_card(SERIAL, "SITHS e-id kort", &codes()).unwrap())
 }
 
 /// A card with the legacy pair, its certificates fake DER carrying the public key.
-fn issued() -> (VirtualCard, Vec<RsaPublicKey>) {
+pub(super) fn issued() -> (VirtualCard, Vec<RsaPublicKey>) {
     let mut card = blank();
     let mut keys = Vec::new();
     let mut send = |apdu: &[u8]| card.respond(apdu).unwrap();
@@ -34,13 +44,13 @@ fn issued() -> (VirtualCard, Vec<RsaPublicKey>) {
         keys.push(public.clone());
         Ok(public.to_public_key_der().unwrap().as_bytes().to_vec())
     };
-    issue_legacy_pair(&mut send, PIN1, &mut certify).unwrap();
+    issue_legacy(&mut send, PIN1, &LEGACY_PAIR, &mut certify).unwrap();
     card.reset();
     (card, keys)
 }
 
 /// PIN `code` padded with 00 to 16 bytes, as OpenSC sends it to an OSv4 card.
-fn verify(reference: u8, code: &[u8]) -> Vec<u8> {
+pub(super) fn verify(reference: u8, code: &[u8]) -> Vec<u8> {
     let mut apdu = vec![0x00, 0x20, 0x00, reference, 0x10];
     let mut padded = [0u8; 16];
     padded[..code.len()].copy_from_slice(code);
@@ -48,7 +58,7 @@ fn verify(reference: u8, code: &[u8]) -> Vec<u8> {
     apdu
 }
 
-fn get_all(card: &mut VirtualCard, apdu: &[u8]) -> (Vec<u8>, u16) {
+pub(super) fn get_all(card: &mut VirtualCard, apdu: &[u8]) -> (Vec<u8>, u16) {
     let mut answer = card.respond(apdu).unwrap();
     let mut out = Vec::new();
     while sw(&answer) >> 8 == 0x61 {
@@ -186,13 +196,13 @@ fn pins_are_16_bytes_padded_with_zero_and_counted() {
     );
 }
 
-fn mse(alg: u8, key: u8) -> Vec<u8> {
+pub(super) fn mse(alg: u8, key: u8) -> Vec<u8> {
     vec![
         0x00, 0x22, 0x41, 0xB6, 0x06, 0x80, 0x01, alg, 0x84, 0x01, key,
     ]
 }
 
-fn pso_hash(hash: &[u8]) -> Vec<u8> {
+pub(super) fn pso_hash(hash: &[u8]) -> Vec<u8> {
     let mut apdu = vec![
         0x00,
         0x2A,
@@ -207,7 +217,7 @@ fn pso_hash(hash: &[u8]) -> Vec<u8> {
     apdu
 }
 
-const PSO_SIGN: [u8; 5] = [0x00, 0x2A, 0x9E, 0x9A, 0x00];
+pub(super) const PSO_SIGN: [u8; 5] = [0x00, 0x2A, 0x9E, 0x9A, 0x00];
 
 #[test]
 fn mse_then_two_step_pso_signs_with_each_algorithm() {
@@ -270,7 +280,7 @@ fn pso_out_of_order_or_without_its_pin_is_refused_with_a_status_word() {
 fn writes_and_key_generation_need_pin1() {
     let mut card = blank();
     assert_eq!(
-        sw(&card.respond(&[0x00, 0x46, 0x00, 0x56, 0x00]).unwrap()),
+        sw(&card.respond(&[0x00, 0x46, 0x80, 0x56, 0x00]).unwrap()),
         0x6982
     );
     card.respond(&[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x01, 0x01])
@@ -328,7 +338,7 @@ fn a_state_file_without_a_layout_is_a_pkcs15_card() {
     json.as_object_mut().unwrap().remove("layout");
     let old: CardState = serde_json::from_value(json).unwrap();
     assert_eq!(old.layout(), Layout::Pkcs15);
-    let idprime = blank_card("12", "x", PIN1, PIN2).unwrap();
+    let idprime = blank_card("12", "x", &codes()).unwrap();
     let json = serde_json::to_value(&idprime).unwrap();
     assert_eq!(json["layout"], "idprime");
 }
@@ -337,7 +347,7 @@ fn a_state_file_without_a_layout_is_a_pkcs15_card() {
 fn a_wrong_pin_counts_even_when_the_disk_fails() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("card.json");
-    let state = blank_card("9752269000001001", "SITHS e-id kort", PIN1, PIN2).unwrap();
+    let state = blank_card(SERIAL, "SITHS e-id kort", &codes()).unwrap();
     let mut card = VirtualCard::create(&path, state).unwrap();
     card.fail_saves(true);
     assert_eq!(sw(&card.respond(&verify(0x11, b"999999")).unwrap()), 0x6581);
