@@ -31,6 +31,10 @@ pub mod ins {
     /// Proprietary (CLA `80`): delete the key pair in a slot. Ours; see docs/domain.md
     /// "The virtual SITHS card".
     pub const DELETE_KEY: u8 = 0xE4;
+    /// CREATE FILE and DELETE FILE (ISO/IEC 7816-9), which the IDPrime layout's certificate
+    /// writes use [ours: docs/domain.md "Our extensions"].
+    pub const CREATE_FILE: u8 = 0xE0;
+    pub const DELETE_FILE: u8 = 0xE4;
 }
 
 /// A command APDU as the host sends it (before chaining is applied).
@@ -208,6 +212,33 @@ impl Command {
         Command::new(0x00, ins::PERFORM_SECURITY_OPERATION, 0x9E, 0x9A)
             .with_data(input)
             .with_le(MAX_SHORT_LE)
+    }
+
+    /// The first of the IDPrime card's two PSO steps: hand the card the hash (`90 L hash`),
+    /// which it keeps and echoes [public: OpenSC card-idprime.c `idprime_compute_signature`].
+    pub fn pso_hash(hash: &[u8]) -> Self {
+        let mut data = Vec::with_capacity(2 + hash.len());
+        data.push(0x90);
+        data.push(hash.len() as u8);
+        data.extend_from_slice(hash);
+        Command::new(0x00, ins::PERFORM_SECURITY_OPERATION, 0x90, 0xA0)
+            .with_data(data)
+            .with_le(hash.len())
+    }
+
+    /// The second IDPrime PSO step: the signature over the hash the first step handed over.
+    pub fn pso_signature_of_held_hash() -> Self {
+        Command::new(0x00, ins::PERFORM_SECURITY_OPERATION, 0x9E, 0x9A).with_le(MAX_SHORT_LE)
+    }
+
+    /// CREATE FILE (ISO/IEC 7816-9) with its FCP (`crate::idprime::extensions::create_file_data`).
+    pub fn create_file(fcp: &[u8]) -> Self {
+        Command::new(0x00, ins::CREATE_FILE, 0x00, 0x00).with_data(fcp)
+    }
+
+    /// DELETE FILE (ISO/IEC 7816-9) of the EF `fid`.
+    pub fn delete_file(fid: u16) -> Self {
+        Command::new(0x00, ins::DELETE_FILE, 0x00, 0x00).with_data(fid.to_be_bytes())
     }
 
     /// GET RESPONSE for the `61xx` remainder.

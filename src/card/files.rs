@@ -66,19 +66,19 @@ impl FileCache {
         }
     }
 
-    fn get(&self, path: &[u8]) -> Option<&Vec<u8>> {
+    pub(crate) fn get(&self, path: &[u8]) -> Option<&Vec<u8>> {
         self.files.get(&Self::key(path))
     }
 
     /// The file's whole content as it is on the card now.
-    fn learn(&mut self, path: &[u8], content: Vec<u8>) {
+    pub(crate) fn learn(&mut self, path: &[u8], content: Vec<u8>) {
         if self.enabled {
             self.files.insert(Self::key(path), content);
         }
     }
 
     /// The file is about to change (or may have): read it from the card next time.
-    fn forget(&mut self, path: &[u8]) {
+    pub(crate) fn forget(&mut self, path: &[u8]) {
         self.files.remove(&Self::key(path));
     }
 }
@@ -111,22 +111,32 @@ fn known_sfi(path: &[u8]) -> Option<u8> {
 }
 
 /// SELECT by path from the MF; the path may or may not start with 3F00.
-fn select_path(ch: &mut Channel<'_>, path: &[u8]) -> Result<(), CardError> {
+pub(crate) fn select_path(ch: &mut Channel<'_>, path: &[u8]) -> Result<(), CardError> {
+    if select_if_present(ch, path)? {
+        Ok(())
+    } else {
+        Err(missing(path))
+    }
+}
+
+/// Like [`select_path`]; `false` when the card has no such file.
+fn select_if_present(ch: &mut Channel<'_>, path: &[u8]) -> Result<bool, CardError> {
     let rel = path
         .strip_prefix(&layout::FID_MF.to_be_bytes()[..])
         .unwrap_or(path);
     let r = ch.exchange(&Command::select_path(rel))?;
     match r.sw {
-        StatusWord::Ok => Ok(()),
-        StatusWord::FileNotFound => Err(CardError::Malformed(format!(
-            "file {} is missing",
-            hex(path)
-        ))),
+        StatusWord::Ok => Ok(true),
+        StatusWord::FileNotFound => Ok(false),
         sw => Err(CardError::Refused {
             operation: "SELECT",
             sw,
         }),
     }
+}
+
+fn missing(path: &[u8]) -> CardError {
+    CardError::Malformed(format!("file {} is missing", hex(path)))
 }
 
 /// A whole transparent EF: from the session's cache, else read from the card and kept.
@@ -135,22 +145,35 @@ pub(crate) fn read_ef(
     cache: &mut FileCache,
     path: &[u8],
 ) -> Result<Vec<u8>, CardError> {
+    read_ef_if_present(ch, cache, path)?.ok_or_else(|| missing(path))
+}
+
+/// Like [`read_ef`]; `None` when the card has no such file (an absence is not kept).
+pub(crate) fn read_ef_if_present(
+    ch: &mut Channel<'_>,
+    cache: &mut FileCache,
+    path: &[u8],
+) -> Result<Option<Vec<u8>>, CardError> {
     if let Some(content) = cache.get(path) {
-        return Ok(content.clone());
+        return Ok(Some(content.clone()));
     }
-    let content = read_ef_from_card(ch, path)?;
+    let Some(content) = read_ef_from_card(ch, path)? else {
+        return Ok(None);
+    };
     cache.learn(path, content.clone());
-    Ok(content)
+    Ok(Some(content))
 }
 
 /// Read a whole transparent EF. With a known short identifier the first READ BINARY also
 /// selects the file, saving an APDU per file.
-fn read_ef_from_card(ch: &mut Channel<'_>, path: &[u8]) -> Result<Vec<u8>, CardError> {
+fn read_ef_from_card(ch: &mut Channel<'_>, path: &[u8]) -> Result<Option<Vec<u8>>, CardError> {
     let mut content = Vec::new();
     let first = match known_sfi(path) {
         Some(sfi) => Command::read_binary_sfi(sfi, 0, MAX_SHORT_LE),
         None => {
-            select_path(ch, path)?;
+            if !select_if_present(ch, path)? {
+                return Ok(None);
+            }
             Command::read_binary(0, MAX_SHORT_LE)
         }
     };
@@ -161,12 +184,7 @@ fn read_ef_from_card(ch: &mut Channel<'_>, path: &[u8]) -> Result<Vec<u8>, CardE
             StatusWord::Ok | StatusWord::EndOfFile => {}
             // Past the end: the previous chunk was exactly the rest of the file.
             StatusWord::WrongP1P2 if !content.is_empty() => break,
-            StatusWord::FileNotFound => {
-                return Err(CardError::Malformed(format!(
-                    "file {} is missing",
-                    hex(path)
-                )));
-            }
+            StatusWord::FileNotFound => return Ok(None),
             sw => {
                 return Err(CardError::Refused {
                     operation: "READ BINARY",
@@ -184,14 +202,14 @@ fn read_ef_from_card(ch: &mut Channel<'_>, path: &[u8]) -> Result<Vec<u8>, CardE
         }
         command = Command::read_binary(content.len() as u16, MAX_SHORT_LE);
     }
-    Ok(content)
+    Ok(Some(content))
 }
 
 /// Overwrite an EF from offset 0 in one chained (all-or-nothing) write; the EF is the current
 /// one afterwards. A file of our layout is addressed by its short identifier, which selects it
 /// in the same APDU (every link of the chain carries it). The cache forgets the file: the
 /// caller knows what the whole file holds now and tells the cache.
-fn update_ef(
+pub(crate) fn update_ef(
     ch: &mut Channel<'_>,
     cache: &mut FileCache,
     path: &[u8],
@@ -209,7 +227,37 @@ fn update_ef(
     write_status(r.sw, "UPDATE BINARY")
 }
 
-fn write_status(sw: StatusWord, operation: &'static str) -> Result<(), CardError> {
+/// UPDATE BINARY of `data` at `offset` into the EF at `path` (selected first), chained by
+/// the channel when long, so the card applies it at once. What the cache held of the file is
+/// patched once the write succeeded.
+pub(crate) fn update_ef_at(
+    ch: &mut Channel<'_>,
+    cache: &mut FileCache,
+    path: &[u8],
+    offset: usize,
+    data: &[u8],
+) -> Result<(), CardError> {
+    let before = cache.get(path).cloned();
+    cache.forget(path);
+    let at = u16::try_from(offset)
+        .ok()
+        .filter(|&o| o <= 0x7FFF)
+        .ok_or_else(|| CardError::Malformed(format!("offset {offset} in {}", hex(path))))?;
+    select_path(ch, path)?;
+    let r = ch.exchange(&Command::update_binary(at, data))?;
+    write_status(r.sw, "UPDATE BINARY")?;
+    if let Some(mut content) = before {
+        let end = offset + data.len();
+        if content.len() < end {
+            content.resize(end, 0);
+        }
+        content[offset..end].copy_from_slice(data);
+        cache.learn(path, content);
+    }
+    Ok(())
+}
+
+pub(crate) fn write_status(sw: StatusWord, operation: &'static str) -> Result<(), CardError> {
     match sw {
         StatusWord::Ok => Ok(()),
         StatusWord::SecurityStatusNotSatisfied => Err(CardError::NotVerified(PinKind::Pin1)),

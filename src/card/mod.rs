@@ -11,8 +11,10 @@
 //! Types shared by both (the overview, PIN kinds and rules, key slots, errors) live here, so a
 //! caller never knows which backend it has.
 
+pub mod dialect;
 pub mod error;
 pub(crate) mod files;
+pub(crate) mod idprime;
 mod interface;
 pub mod middleware;
 pub mod new_pin;

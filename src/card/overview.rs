@@ -212,16 +212,30 @@ pub(crate) fn read(
 
 /// Ask the card how many tries are left (VERIFY with no data), with the application selected.
 pub(crate) fn pin_status(ch: &mut Channel<'_>, kind: PinKind) -> Result<PinStatus, CardError> {
+    pin_status_at(ch, kind, kind.reference())?.ok_or(CardError::Refused {
+        operation: "VERIFY",
+        sw: StatusWord::ReferenceNotFound,
+    })
+}
+
+/// Like [`pin_status`] for the code at `reference`; `None` when the card has no such code
+/// (an IDPrime card that came with one code has no PIN2).
+pub(crate) fn pin_status_at(
+    ch: &mut Channel<'_>,
+    kind: PinKind,
+    reference: u8,
+) -> Result<Option<PinStatus>, CardError> {
     let max_tries = match kind {
         PinKind::Puk => layout::PUK_MAX_TRIES,
         _ => layout::PIN_MAX_TRIES,
     };
-    let r = ch.exchange(&Command::verify(kind.reference(), None))?;
+    let r = ch.exchange(&Command::verify(reference, None))?;
     let (tries_left, verified) = match r.sw {
         StatusWord::Ok => (max_tries, true),
         StatusWord::TriesLeft(n) => (n, false),
         // A dead card (blocked PUK) answers 6984 for the PINs: nothing can be used any more.
         StatusWord::AuthBlocked | StatusWord::ReferenceDataNotUsable => (0, false),
+        StatusWord::ReferenceNotFound => return Ok(None),
         sw => {
             return Err(CardError::Refused {
                 operation: "VERIFY",
@@ -234,12 +248,12 @@ pub(crate) fn pin_status(ch: &mut Channel<'_>, kind: PinKind) -> Result<PinStatu
         PinKind::Pin2 => "PIN2",
         PinKind::Puk => "PUK",
     };
-    Ok(PinStatus {
+    Ok(Some(PinStatus {
         kind,
         label: label.to_string(),
         tries_left,
         max_tries,
         verified,
         known: TriesKnown::Exact,
-    })
+    }))
 }

@@ -147,6 +147,14 @@ impl SecretCode {
         out
     }
 
+    /// The digits as an IDPrime card takes them: ASCII, padded with `00` to 16 bytes
+    /// [public: OpenSC card-idprime.c, an OSv4 card].
+    pub fn padded_to(&self, len: usize, pad: u8) -> Zeroizing<Vec<u8>> {
+        let mut out = Zeroizing::new(vec![pad; len.max(self.digits.len())]);
+        out[..self.digits.len()].copy_from_slice(self.digits.as_bytes());
+        out
+    }
+
     /// For rule checks that compare codes (not the same PIN twice, not a trivial sequence).
     pub fn expose_digits(&self) -> &str {
         &self.digits

@@ -1,5 +1,6 @@
-//! The apdu backend: the SITHS card's PKCS#15 application through ISO 7816-4 APDUs, over PC/SC or
-//! in-process.
+//! The apdu backend: a SITHS card through ISO 7816-4 APDUs, over PC/SC or in-process, in
+//! either layout: our PKCS#15 application or an IDPrime card ([`Dialect`], recognised by the
+//! answer to the application select).
 //!
 //! Every operation runs inside one transport transaction, which opens by selecting the
 //! application (`SithsCard::run`), so it stands alone: another program may have used the card
@@ -11,18 +12,21 @@
 //! forgets it all.
 
 use crate::apdu::{Command, StatusWord};
+use crate::card::dialect::Dialect;
 use crate::card::files::FileCache;
+use crate::card::idprime;
 use crate::card::{
     Card, CardError, CardOverview, CardSource, KeySlot, PinKind, PinStatus, PublicKey, SecretCode,
     SignatureScheme, files, overview,
 };
 use crate::channel::{Channel, TransferStats};
-use crate::layout;
 use crate::pkcs15::iso7816::RsaPublicKeyTemplate;
 use crate::transport::{Transport, TransportError};
 
 pub struct SithsCard {
     transport: Box<dyn Transport>,
+    /// The application the last transaction selected.
+    dialect: Dialect,
     stats: TransferStats,
     /// Files read or written in this session (directory files and certificates), so each is
     /// read from the card once.
@@ -34,11 +38,17 @@ impl SithsCard {
     pub fn open(transport: Box<dyn Transport>) -> Result<SithsCard, CardError> {
         let mut card = SithsCard {
             transport,
+            dialect: Dialect::Pkcs15,
             stats: TransferStats::default(),
             files: FileCache::new(true),
         };
-        card.run(|_, _| Ok(()))?;
+        card.run(|_, _, _| Ok(()))?;
         Ok(card)
+    }
+
+    /// The layout the card answered in.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
     }
 
     /// This card with no session cache: every file is read from the card each time an
@@ -63,15 +73,23 @@ impl SithsCard {
     /// reset and changed by another program, or be another card.
     fn run<R>(
         &mut self,
-        mut op: impl FnMut(&mut Channel<'_>, &mut FileCache) -> Result<R, CardError>,
+        mut op: impl FnMut(&mut Channel<'_>, &mut FileCache, Dialect) -> Result<R, CardError>,
     ) -> Result<R, CardError> {
         for attempt in 0..2 {
             let mut result: Option<Result<R, CardError>> = None;
             let stats = &mut self.stats;
             let files = &mut self.files;
+            let dialect = &mut self.dialect;
             let outcome = self.transport.transaction(&mut |raw| {
                 let mut ch = Channel::new(raw, stats);
-                result = Some(select_application(&mut ch).and_then(|()| op(&mut ch, files)));
+                let was = *dialect;
+                result = Some(Dialect::select(&mut ch, dialect).and_then(|()| {
+                    if *dialect != was {
+                        // Another kind of card: nothing read from the last one holds.
+                        files.clear();
+                    }
+                    op(&mut ch, files, *dialect)
+                }));
             });
             let result = match outcome {
                 Err(e) => Err(CardError::Transport(e)),
@@ -105,14 +123,19 @@ impl Card for SithsCard {
 
     /// Both PINs back to "not verified", so the card is not left logged in after a task.
     fn end_session(&mut self) -> Result<(), CardError> {
-        self.run(|ch, _| {
+        self.run(|ch, _, dialect| {
             for kind in [PinKind::Pin1, PinKind::Pin2] {
-                let r = ch.exchange(&Command::reset_verification(kind.reference()))?;
-                if !r.sw.is_ok() {
-                    return Err(CardError::Refused {
-                        operation: "VERIFY (reset)",
-                        sw: r.sw,
-                    });
+                let r = ch.exchange(&Command::reset_verification(dialect.pin_reference(kind)))?;
+                match r.sw {
+                    StatusWord::Ok => {}
+                    // A card that came with one code has no PIN2 to forget.
+                    StatusWord::ReferenceNotFound if dialect == Dialect::Idprime => {}
+                    sw => {
+                        return Err(CardError::Refused {
+                            operation: "VERIFY (reset)",
+                            sw,
+                        });
+                    }
                 }
             }
             Ok(())
@@ -126,19 +149,33 @@ impl Card for SithsCard {
     /// Everything the holder and the service desk want to see, without spending a PIN try.
     fn overview(&mut self) -> Result<CardOverview, CardError> {
         let source = self.source();
-        self.run(|ch, files| overview::read(ch, files, &source))
+        self.run(|ch, files, dialect| match dialect {
+            Dialect::Pkcs15 => overview::read(ch, files, &source),
+            Dialect::Idprime => idprime::overview::read(ch, files, &source),
+        })
     }
 
     /// Tries left for several codes in one transaction, e.g. before asking for a PIN.
     fn pin_statuses(&mut self, kinds: &[PinKind]) -> Result<Vec<PinStatus>, CardError> {
-        self.run(|ch, _| kinds.iter().map(|&k| overview::pin_status(ch, k)).collect())
+        self.run(|ch, _, dialect| {
+            let mut statuses = Vec::with_capacity(kinds.len());
+            for &kind in kinds {
+                // A code the card does not have (PIN2 on a one-code card) is left out.
+                if let Some(status) =
+                    overview::pin_status_at(ch, kind, dialect.pin_reference(kind))?
+                {
+                    statuses.push(status);
+                }
+            }
+            Ok(statuses)
+        })
     }
 
     /// Verify a PIN (or test the PUK, which spends a PUK try when wrong).
     fn verify_pin(&mut self, kind: PinKind, code: &SecretCode) -> Result<(), CardError> {
-        let padded = code.padded();
-        self.run(|ch, _| {
-            let r = ch.exchange(&Command::verify(kind.reference(), Some(&padded)))?;
+        self.run(|ch, _, dialect| {
+            let padded = dialect.padded(code);
+            let r = ch.exchange(&Command::verify(dialect.pin_reference(kind), Some(&padded)))?;
             match r.sw {
                 StatusWord::Ok => Ok(()),
                 sw => Err(CardError::from_pin_status(kind, sw, "VERIFY")),
@@ -156,9 +193,12 @@ impl Card for SithsCard {
         if kind == PinKind::Puk {
             return Err(CardError::PukNotChangeable);
         }
-        let data = two_codes(old, new);
-        self.run(|ch, _| {
-            let r = ch.exchange(&Command::change_reference_data(kind.reference(), &data))?;
+        self.run(|ch, _, dialect| {
+            let data = dialect.two_codes(old, new);
+            let r = ch.exchange(&Command::change_reference_data(
+                dialect.pin_reference(kind),
+                &data,
+            ))?;
             match r.sw {
                 StatusWord::Ok => Ok(()),
                 StatusWord::ConditionsNotSatisfied | StatusWord::CommandNotAllowed => {
@@ -183,9 +223,12 @@ impl Card for SithsCard {
         if kind == PinKind::Puk {
             return Err(CardError::PukNotChangeable);
         }
-        let data = two_codes(puk, new);
-        self.run(|ch, _| {
-            let r = ch.exchange(&Command::reset_retry_counter(kind.reference(), &data))?;
+        self.run(|ch, _, dialect| {
+            let data = dialect.two_codes(puk, new);
+            let r = ch.exchange(&Command::reset_retry_counter(
+                dialect.pin_reference(kind),
+                &data,
+            ))?;
             match r.sw {
                 StatusWord::Ok => Ok(()),
                 // The counters in these answers are the PUK's.
@@ -200,8 +243,8 @@ impl Card for SithsCard {
 
     /// Generate an RSA-2048 key pair in `slot`; the private key never leaves the card.
     fn generate_key(&mut self, slot: KeySlot) -> Result<PublicKey, CardError> {
-        self.run(|ch, _| {
-            let r = ch.exchange(&Command::generate_key(slot.number()))?;
+        self.run(|ch, _, dialect| {
+            let r = ch.exchange(&Command::generate_key(dialect.key_reference(slot)))?;
             match r.sw {
                 StatusWord::Ok => parse_public_key(&r.data),
                 StatusWord::ConditionsNotSatisfied => Err(CardError::SlotOccupied(slot)),
@@ -212,7 +255,7 @@ impl Card for SithsCard {
 
     /// The public key in `slot`, or None when the slot is empty.
     fn read_public_key(&mut self, slot: KeySlot) -> Result<Option<PublicKey>, CardError> {
-        self.run(|ch, _| read_public_key(ch, slot))
+        self.run(|ch, _, dialect| read_public_key(ch, dialect, slot))
     }
 
     fn unfinished_key(
@@ -220,9 +263,13 @@ impl Card for SithsCard {
         slot: KeySlot,
         labels: &[String],
     ) -> Result<Option<PublicKey>, CardError> {
-        self.run(|ch, files| {
-            if files::key_unclaimed(ch, files, slot, labels)? {
-                read_public_key(ch, slot)
+        self.run(|ch, files, dialect| {
+            let unclaimed = match dialect {
+                Dialect::Pkcs15 => files::key_unclaimed(ch, files, slot, labels)?,
+                Dialect::Idprime => idprime::pairs::key_unclaimed(ch, files, slot)?,
+            };
+            if unclaimed {
+                read_public_key(ch, dialect, slot)
             } else {
                 Ok(None)
             }
@@ -237,13 +284,16 @@ impl Card for SithsCard {
         sha256: &[u8; 32],
         scheme: SignatureScheme,
     ) -> Result<Vec<u8>, CardError> {
-        self.run(|ch, _| {
+        self.run(|ch, _, dialect| {
             let r = ch.exchange(&Command::mse_set_signature(
                 scheme.algorithm_reference(),
-                slot.number(),
+                dialect.key_reference(slot),
             ))?;
             if !r.sw.is_ok() {
                 return Err(key_status(r.sw, slot, "MANAGE SECURITY ENVIRONMENT"));
+            }
+            if dialect == Dialect::Idprime {
+                return idprime::sign_held_hash(ch, slot, sha256);
             }
             let r = ch.exchange(&Command::compute_signature(sha256))?;
             match r.sw {
@@ -262,7 +312,10 @@ impl Card for SithsCard {
         label: &str,
         cert_der: &[u8],
     ) -> Result<(), CardError> {
-        self.run(|ch, files| files::write_certificate(ch, files, slot, label, cert_der))
+        self.run(|ch, files, dialect| match dialect {
+            Dialect::Pkcs15 => files::write_certificate(ch, files, slot, label, cert_der),
+            Dialect::Idprime => idprime::pairs::write_certificate(ch, files, slot, cert_der),
+        })
     }
 
     /// Remove the certificate and key in `slot`: the CDF entry first (the pair disappears in one
@@ -275,18 +328,11 @@ impl Card for SithsCard {
     /// first (all the pairs disappear in that one write), then the PrKDF, the certificate
     /// files and the keys. Needs PIN1 verified.
     fn delete_pairs(&mut self, slots: &[KeySlot]) -> Result<(), CardError> {
-        self.run(|ch, files| files::delete_pairs(ch, files, slots))
+        self.run(|ch, files, dialect| match dialect {
+            Dialect::Pkcs15 => files::delete_pairs(ch, files, slots),
+            Dialect::Idprime => idprime::pairs::delete_pairs(ch, files, slots),
+        })
     }
-}
-
-/// Two padded codes in one buffer made at its final size, so no copy of either is left in a
-/// buffer given back by a reallocation.
-fn two_codes(first: &SecretCode, second: &SecretCode) -> zeroize::Zeroizing<Vec<u8>> {
-    let (a, b) = (first.padded(), second.padded());
-    let mut data = zeroize::Zeroizing::new(Vec::with_capacity(a.len() + b.len()));
-    data.extend_from_slice(&a);
-    data.extend_from_slice(&b);
-    data
 }
 
 pub(crate) fn key_status(sw: StatusWord, slot: KeySlot, operation: &'static str) -> CardError {
@@ -299,27 +345,12 @@ pub(crate) fn key_status(sw: StatusWord, slot: KeySlot, operation: &'static str)
     }
 }
 
-fn select_application(ch: &mut Channel<'_>) -> Result<(), CardError> {
-    let r = ch.exchange(&Command::select_aid(&layout::PKCS15_AID))?;
-    match r.sw {
-        StatusWord::Ok => Ok(()),
-        StatusWord::FileNotFound
-        | StatusWord::IncorrectP1P2
-        | StatusWord::InsNotSupported
-        | StatusWord::ClaNotSupported
-        | StatusWord::WrongP1P2 => Err(CardError::NotSiths),
-        sw => Err(CardError::Refused {
-            operation: "SELECT",
-            sw,
-        }),
-    }
-}
-
 pub(crate) fn read_public_key(
     ch: &mut Channel<'_>,
+    dialect: Dialect,
     slot: KeySlot,
 ) -> Result<Option<PublicKey>, CardError> {
-    let r = ch.exchange(&Command::read_public_key(slot.number()))?;
+    let r = ch.exchange(&Command::read_public_key(dialect.key_reference(slot)))?;
     match r.sw {
         StatusWord::Ok => parse_public_key(&r.data).map(Some),
         StatusWord::ReferenceNotFound => Ok(None),

@@ -73,6 +73,85 @@ pub(crate) fn index_record(fid: u16, size: u16, name: &str, dir: &str) -> Option
     Some(record)
 }
 
+/// One record of the index file 0101, as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct IndexRecord {
+    pub(crate) fid: u16,
+    pub(crate) size: u16,
+    pub(crate) name: String,
+    pub(crate) dir: String,
+}
+
+impl IndexRecord {
+    /// The certificate this record names (`kxcNN` / `kscNN` in `mscp`), by kind and number.
+    pub(crate) fn certificate(&self) -> Option<(CertKind, u8)> {
+        if self.dir != "mscp" {
+            return None;
+        }
+        let (kind, digits) = if let Some(d) = self.name.strip_prefix("kxc") {
+            (CertKind::KeyExchange, d)
+        } else {
+            (CertKind::Signature, self.name.strip_prefix("ksc")?)
+        };
+        if digits.len() != 2 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some((kind, digits.parse().ok()?))
+    }
+}
+
+/// The records of an index file: byte 0 the count, then that many 21-byte records [public:
+/// card-idprime.c `idprime_process_index`]. Bytes after the last counted record are ignored
+/// (a shortened index is zero-padded to its old length). Err names what is wrong.
+pub(crate) fn parse_index(bytes: &[u8]) -> Result<Vec<IndexRecord>, String> {
+    let (&count, rest) = bytes.split_first().ok_or("the index is empty")?;
+    let count = usize::from(count);
+    if rest.len() < count * INDEX_RECORD_LEN {
+        return Err(format!(
+            "the index counts {count} records but holds {} bytes",
+            rest.len()
+        ));
+    }
+    let text = |field: &[u8]| {
+        let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+        String::from_utf8_lossy(&field[..end]).into_owned()
+    };
+    Ok(rest
+        .chunks_exact(INDEX_RECORD_LEN)
+        .take(count)
+        .map(|r| IndexRecord {
+            fid: u16::from_be_bytes([r[0], r[1]]),
+            size: u16::from_be_bytes([r[2], r[3]]),
+            name: text(&r[4..12]),
+            dir: text(&r[12..21]),
+        })
+        .collect())
+}
+
+/// The token label in `tinfo` (`01 len label`, NUL-terminated or not) [public:
+/// `idprime_get_token_name`].
+pub(crate) fn parse_tinfo(bytes: &[u8]) -> Option<String> {
+    let [0x01, len, rest @ ..] = bytes else {
+        return None;
+    };
+    let label = rest.get(..usize::from(*len))?;
+    let end = label.iter().position(|&b| b == 0).unwrap_or(label.len());
+    Some(String::from_utf8_lossy(&label[..end]).into_owned())
+}
+
+/// The GUID of a cmapfile record when the record is valid (flags bit 0), else None.
+pub(crate) fn cmap_guid(record: &[u8]) -> Option<String> {
+    if record.len() < CMAP_RECORD_LEN || record[80] & 0x01 == 0 {
+        return None;
+    }
+    let units: Vec<u16> = record[..80]
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .take_while(|&u| u != 0)
+        .collect();
+    Some(String::from_utf16_lossy(&units))
+}
+
 /// The index name of certificate `index` (0-based, at most 99).
 pub(crate) fn cert_name(kind: CertKind, index: u8) -> String {
     let prefix = match kind {
@@ -220,6 +299,39 @@ mod tests {
         assert_eq!(c.len(), CPLC_LEN);
         assert_eq!(&c[..3], &[0x9F, 0x7F, 0x2A]);
         assert_eq!(c[11], 0x04);
+    }
+
+    #[test]
+    fn the_index_and_labels_read_back_what_was_written() {
+        let mut index = vec![2];
+        index.extend(index_record(0x0201, 16, "cardid", "").unwrap());
+        index.extend(index_record(0x0212, 900, "kxc02", "mscp").unwrap());
+        index.extend([0u8; 21]);
+        let records = parse_index(&index).unwrap();
+        assert_eq!(records.len(), 2, "bytes past the count are ignored");
+        assert_eq!(records[0].certificate(), None);
+        assert_eq!((records[1].fid, records[1].size), (0x0212, 900));
+        assert_eq!(records[1].certificate(), Some((CertKind::KeyExchange, 2)));
+        assert!(parse_index(&[3, 0, 0]).is_err());
+        assert!(parse_index(&[]).is_err());
+        let odd = IndexRecord {
+            fid: 1,
+            size: 1,
+            name: "ksc7".into(),
+            dir: "mscp".into(),
+        };
+        assert_eq!(odd.certificate(), None);
+        assert_eq!(
+            parse_tinfo(&tinfo("SITHS e-id")).as_deref(),
+            Some("SITHS e-id")
+        );
+        assert_eq!(parse_tinfo(&[1, 9, b'a']), None);
+        let guid = container_guid("9752269000001001", 3);
+        assert_eq!(
+            cmap_guid(&cmap_record(&guid, CertKind::Signature, 2048)),
+            Some(guid)
+        );
+        assert_eq!(cmap_guid(&[0u8; CMAP_RECORD_LEN]), None);
     }
 
     #[test]
