@@ -231,6 +231,9 @@ struct Figures {
 /// One layout's figures.
 struct Row {
     name: &'static str,
+    /// A new session's first overview: every file read from the card.
+    ours_cold: Figures,
+    /// Later overviews of the same session: files from the session cache, tries asked.
     ours: Figures,
     opensc: Figures,
     round_trip: (f64, f64),
@@ -246,6 +249,7 @@ fn run() -> BenchResult<()> {
         );
         rows.push(Row {
             name: served.name,
+            ours_cold: bench_ours_cold(&rig, served)?,
             ours: bench_ours(&rig, served)?,
             round_trip: bench_round_trip(&rig, served)?,
             opensc: bench_opensc(&rig, served)?,
@@ -255,6 +259,53 @@ fn run() -> BenchResult<()> {
     Ok(())
 }
 
+/// A new session's first overview, as after putting the card in: a new connection each run
+/// (opening it, the application select, is not counted), every file read from the card.
+fn bench_ours_cold(rig: &Rig, served: &Served) -> BenchResult<Figures> {
+    let mut times = Vec::with_capacity(OVERVIEW_RUNS);
+    let mut runs = Vec::with_capacity(OVERVIEW_RUNS);
+    for run in 0..=OVERVIEW_RUNS {
+        let mut card = SithsCard::open(Box::new(rig.connect(served)?))?;
+        card.reset_stats();
+        let t = Instant::now();
+        let overview = card.overview()?;
+        let elapsed = t.elapsed();
+        if overview.certificates.len() != EXPECTED_CERTIFICATES {
+            return Err(format!(
+                "our overview lists {} certificates, expected {EXPECTED_CERTIFICATES}",
+                overview.certificates.len()
+            )
+            .into());
+        }
+        // Run 0 warms pcscd and the allocator up.
+        if run > 0 {
+            times.push(elapsed);
+            let s = card.stats();
+            runs.push(Traffic {
+                apdus: s.apdus,
+                bytes_out: s.bytes_sent,
+                bytes_in: s.bytes_received,
+            });
+        }
+    }
+    let (median, p90) = median_p90(&times);
+    println!(
+        "\n== ours: a new session's first overview over PcscTransport, {OVERVIEW_RUNS} runs =="
+    );
+    println!(
+        "APDUs per overview: {}   bytes out: {}   bytes in: {}",
+        per_run(&runs.iter().map(|r| r.apdus).collect::<Vec<_>>()),
+        per_run(&runs.iter().map(|r| r.bytes_out).collect::<Vec<_>>()),
+        per_run(&runs.iter().map(|r| r.bytes_in).collect::<Vec<_>>()),
+    );
+    println!("wall time: median {median:.2} ms, p90 {p90:.2} ms");
+    Ok(Figures {
+        traffic: runs.first().copied().unwrap_or_default(),
+        median_ms: median,
+    })
+}
+
+/// Overviews after the first in one session: the files from the session cache.
 fn bench_ours(rig: &Rig, served: &Served) -> BenchResult<Figures> {
     let mut card = SithsCard::open(Box::new(rig.connect(served)?))?;
     // Warm-up: the first overview also pays for pcscd's and the allocator's first use.
@@ -289,7 +340,9 @@ fn bench_ours(rig: &Rig, served: &Served) -> BenchResult<Figures> {
         bytes_in: a.bytes_in + r.bytes_in,
     });
     let (median, p90) = median_p90(&times);
-    println!("\n== ours: SithsCard::overview() over PcscTransport, {OVERVIEW_RUNS} runs ==");
+    println!(
+        "\n== ours: SithsCard::overview() again in the same session over PcscTransport, {OVERVIEW_RUNS} runs =="
+    );
     println!(
         "APDUs per overview: {}   bytes out: {}   bytes in: {}",
         per_run(&runs.iter().map(|r| r.apdus).collect::<Vec<_>>()),
@@ -480,16 +533,17 @@ fn print_summary(rows: &[Row]) {
     let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
     println!("\n== summary: both layouts, the same holder and legacy pair ==");
     println!(
-        "{:<44} {:>6} {:>10} {:>9} {:>10}",
+        "{:<50} {:>6} {:>10} {:>9} {:>10}",
         "", "APDUs", "bytes out", "bytes in", "median ms"
     );
     for row in rows {
         for (who, f) in [
-            ("ours: overview (in-process)", &row.ours),
+            ("ours: first overview of a session", &row.ours_cold),
+            ("ours: overview again (session cache)", &row.ours),
             ("OpenSC: pkcs15-tool (per process)", &row.opensc),
         ] {
             println!(
-                "{:<44} {:>6} {:>10} {:>9} {:>10.2}",
+                "{:<50} {:>6} {:>10} {:>9} {:>10.2}",
                 format!("{}: {who}", row.name),
                 f.traffic.apdus,
                 f.traffic.bytes_out,
@@ -499,16 +553,25 @@ fn print_summary(rows: &[Row]) {
         }
     }
     for row in rows {
+        // Like for like: OpenSC reads the card afresh each run, as our first overview does.
         let ratio = if row.opensc.traffic.apdus == 0 {
             f64::NAN
         } else {
-            row.ours.traffic.apdus as f64 / row.opensc.traffic.apdus as f64
+            row.ours_cold.traffic.apdus as f64 / row.opensc.traffic.apdus as f64
         };
         let (rt_median, rt_p90) = row.round_trip;
+        // The APDU target is our own layout's (issue 3); an IDPrime card's files are OpenSC's.
+        let target = if row.name == "pkcs15" {
+            format!(
+                " (target <= {TARGET_APDU_RATIO:.2}: {})",
+                verdict(ratio <= TARGET_APDU_RATIO)
+            )
+        } else {
+            String::new()
+        };
         println!(
-            "{}: APDU ratio ours/OpenSC {ratio:.2} (target <= {TARGET_APDU_RATIO:.2}: {}); APDU round trip median {rt_median:.3} ms, p90 {rt_p90:.3} ms (target median <= {TARGET_ROUND_TRIP_MS} ms: {})",
+            "{}: APDU ratio ours (first overview)/OpenSC {ratio:.2}{target}; APDU round trip median {rt_median:.3} ms, p90 {rt_p90:.3} ms (target median <= {TARGET_ROUND_TRIP_MS} ms: {})",
             row.name,
-            verdict(ratio <= TARGET_APDU_RATIO),
             verdict(rt_median <= TARGET_ROUND_TRIP_MS)
         );
     }

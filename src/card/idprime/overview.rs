@@ -37,7 +37,6 @@ pub(crate) fn read(
         None => None,
     };
     let keymap = card_files::optional(ch, cache, format::FID_KEYREFS)?;
-    let cmap = card_files::optional(ch, cache, format::FID_CMAPFILE)?;
     let mapped: Vec<MappedKey> = keymap
         .chunks_exact(format::KEYREF_RECORD_LEN)
         .filter(|r| r[0] & 0x01 != 0)
@@ -54,6 +53,13 @@ pub(crate) fn read(
         })
         .collect();
     let ours = card_files::guid_serial(&card_id);
+    // The container map says only whose a key without a certificate is (and the key size,
+    // which is RSA-2048 on ours): read it only when such a key is listed.
+    let cmap = if mapped.iter().any(|k| !index.names_container(k.index)) {
+        card_files::optional(ch, cache, format::FID_CMAPFILE)?
+    } else {
+        Vec::new()
+    };
 
     let mut certificates = Vec::new();
     for (record, kind, n) in index.certificates() {
