@@ -203,6 +203,8 @@ struct UpgradeRig {
     world: PathBuf,
     /// Whose card is served.
     person: &'static str,
+    /// The reader it is served in.
+    reader: &'static str,
 }
 
 impl Drop for UpgradeRig {
@@ -233,7 +235,14 @@ impl UpgradeRig {
         let dir = MockDir::new(&path);
         let card = virtual_card::share_virtual_card(VirtualCard::open(dir.card_state(person))?);
         let stop = Arc::new(AtomicBool::new(false));
-        let addr = format!("127.0.0.1:{}", pcscd.vpcd_port());
+        // Each layout's card in a vpcd slot of its own: pcscd then never mistakes a card just
+        // served for the one whose link just closed (their ATRs and protocols differ).
+        let layout = MockDir::new(world).config()?.card_layout;
+        let (port, reader) = match layout {
+            Layout::Pkcs15 => (pcscd.vpcd_port(), pcscd::READER_0),
+            Layout::Idprime => (pcscd.vpcd_port() + 1, pcscd::READER_1),
+        };
+        let addr = format!("127.0.0.1:{port}");
         let server = {
             let (card, stop) = (card.clone(), stop.clone());
             std::thread::spawn(move || vpcd::serve(card, &addr, stop))
@@ -246,6 +255,7 @@ impl UpgradeRig {
             dir,
             world: world.to_path_buf(),
             person,
+            reader,
         })
     }
 
@@ -286,7 +296,7 @@ impl UpgradeRig {
     fn connect(&self, pcscd: &pcscd::Pcscd) -> BenchResult<PcscTransport> {
         let deadline = Instant::now() + CARD_WAIT;
         loop {
-            match PcscTransport::connect(None) {
+            match PcscTransport::connect(Some(self.reader)) {
                 Ok(t) => return Ok(t),
                 Err(TransportError::NoCard(_) | TransportError::NoReader)
                     if Instant::now() < deadline =>

@@ -48,11 +48,13 @@ pub(crate) fn write_certificate(
     let fid = extensions::cert_fid(n);
 
     // 1. The file, which nothing names yet. One left by a write cut short before the index
-    // named it is ours and goes first.
-    delete_file(ch, cache, fid)?;
-    let r = ch.exchange(&Command::create_file(&extensions::create_file_data(
-        fid, size,
-    )))?;
+    // named it is ours and is made again.
+    let create = Command::create_file(&extensions::create_file_data(fid, size));
+    let mut r = ch.exchange(&create)?;
+    if r.sw == StatusWord::Other(extensions::SW_FILE_EXISTS) {
+        delete_file(ch, cache, fid)?;
+        r = ch.exchange(&create)?;
+    }
     write_status(r.sw, "CREATE FILE")?;
     files::update_ef(ch, cache, &path(fid), &file)?;
     cache.learn(&path(fid), file.clone());
