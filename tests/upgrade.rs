@@ -261,6 +261,52 @@ fn full_upgrade_on(layout: Layout) {
     assert_eq!(rig.stored(HOLDER.hsa_id).len(), 4);
 }
 
+/// A newer SITHS eID card that came with one code and only its authentication certificate:
+/// the upgrade gives it the two login certificates and asks for no PIN2 (the card has none:
+/// any VERIFY of one would fail the upgrade), and the legacy certificate goes.
+#[test]
+fn a_card_with_one_code_gets_both_login_certificates_and_no_pin2_is_used() {
+    use siths_upgrade::ca::mock::CaName;
+    let rig = holding_in(Layout::Idprime, HOLDER);
+    let directory = rig.dir.persons().unwrap();
+    let person = directory.by_hsa_id(HOLDER.hsa_id).unwrap();
+    let state = rig.dir.card_state(HOLDER.hsa_id);
+    siths_upgrade::provision::make_one_code_idprime_card_with(
+        &state,
+        &person.card_serial,
+        &person.codes(),
+        &person.name_with(&person.hsa_id),
+        &rig.dir.load_ca(CaName::Legacy).unwrap(),
+    )
+    .unwrap();
+    *virtual_card::lock_virtual_card(&rig.holder().vcard) = VirtualCard::open(&state).unwrap();
+
+    let mut last = None;
+    let summary = rig
+        .upgrade_with(&rig.holder().pin1.clone(), &mut |p| last = Some(p))
+        .unwrap();
+    assert_eq!(summary.written, [Profile::HsaAuth, Profile::PnrAuth]);
+    assert_eq!(
+        summary.removed_slots,
+        [siths_upgrade::card::KeySlot::new(1).unwrap()]
+    );
+    let message = last.unwrap().message;
+    assert!(message.contains("signing code"), "{message}");
+    let o = rig.card().lock().unwrap().overview().unwrap();
+    let mut slots: Vec<u8> = o
+        .certificates
+        .iter()
+        .filter_map(|c| c.slot.map(|s| s.number()))
+        .collect();
+    slots.sort();
+    assert_eq!(slots, [2, 3]);
+    assert_eq!(o.pin(PinKind::Pin2), None, "still one code");
+    assert_eq!(rig.stored(HOLDER.hsa_id).len(), 2);
+    // Done: a second run changes nothing.
+    let again = rig.upgrade().unwrap();
+    assert!(again.written.is_empty() && again.removed_slots.is_empty());
+}
+
 #[test]
 fn pulled_before_any_apdu_the_upgrade_resumes_to_the_same_end() {
     pulled_before_any_apdu_of_the_upgrade(Layout::Pkcs15);

@@ -19,7 +19,7 @@
 
 use crate::ca::check::{CertCheckError, Expected, check_genuine, check_legacy};
 use crate::ca::{IdentityKind, Profile};
-use crate::card::{CardCertificate, CardOverview, KeyEntry, KeySlot, PublicKey};
+use crate::card::{CardCertificate, CardOverview, KeyEntry, KeySlot, PinKind, PublicKey};
 use crate::pki::{CertInfo, Identity, Purpose};
 
 /// A certificate of `profile` on the card.
@@ -126,9 +126,22 @@ pub fn others(overview: &CardOverview) -> Others {
     }
 }
 
-/// Every profile has its certificate on the card.
-pub fn complete(overview: &CardOverview) -> bool {
+/// The profiles this card takes: all four, or on a card that came with one code (no signing
+/// PIN on the card, only the authentication certificate) the two authentication profiles. A
+/// signing key needs a signing code of its own, which the holder sets later in the card's
+/// own software [public: Inera's SITHS eID help pages]; nothing here asks for a PIN2 the card
+/// does not have. A code the middleware only hides (`TriesKnown::NotShown`) is not missing.
+pub fn profiles_for(overview: &CardOverview) -> Vec<Profile> {
+    let one_code = overview.pin(PinKind::Pin2).is_none();
     Profile::ALL
+        .into_iter()
+        .filter(|p| !one_code || p.purpose() == Purpose::Authentication)
+        .collect()
+}
+
+/// Every profile the card takes has its certificate on the card.
+pub fn complete(overview: &CardOverview) -> bool {
+    profiles_for(overview)
         .into_iter()
         .all(|p| !held(overview, p).is_empty())
 }

@@ -73,15 +73,18 @@ pub fn upgrade_until(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<UpgradeSummary, WorkflowError> {
     let started = Instant::now();
-    // Read card, PIN1, log in, 3 steps per profile, prove 4, remove legacy.
-    let total = 3 + 3 * Profile::ALL.len() + Profile::ALL.len() + 1;
+    let mut timing = Timing::default();
+    let overview = read_card(shared, &mut timing)?;
+    let profiles = pairs::profiles_for(&overview);
+    // Read card, PIN1, log in, 3 steps per profile, prove each, remove legacy.
+    let total = 3 + 3 * profiles.len() + profiles.len() + 1;
     let mut job = WorkflowRun::new(shared, Reporter::new(progress, cancel, total));
+    job.timing = timing;
 
-    let overview = read_card(shared, &mut job.timing)?;
     report_read(&mut job.report, &overview)?;
-    let session = sign_in(&mut job, request, &overview)?;
+    let session = sign_in(&mut job, request, &overview, &profiles)?;
     let checked = check_holdings(&mut job, &overview, &session)?;
-    let issued_before = may_go_on(&mut job, &session, &checked)?;
+    let issued_before = may_go_on(&mut job, &session, &checked, &profiles)?;
     let new_certs = issue_missing(
         &mut job,
         request,
@@ -89,13 +92,19 @@ pub fn upgrade_until(
         &session,
         &checked,
         issued_before,
+        &profiles,
     )?;
-    let keep = prove_keys(&mut job, request, &checked, &new_certs)?;
+    let keep = prove_keys(&mut job, request, &checked, &new_certs, &profiles)?;
     let (removed_slots, overview) = remove_legacy(&mut job, request, &overview, &checked, &keep)?;
 
     job.timing.total = started.elapsed();
-    job.report
-        .finish("The card now holds the HSA-id pair and the personnummer pair".into());
+    job.report.finish(if profiles.len() == Profile::ALL.len() {
+        "The card now holds the HSA-id pair and the personnummer pair".into()
+    } else {
+        "The card now holds the HSA-id and personnummer login certificates; their signing \
+         certificates come once a signing code is set on the card"
+            .into()
+    });
     Ok(UpgradeSummary {
         written: new_certs.iter().map(|(p, _)| *p).collect(),
         removed_slots,
@@ -123,6 +132,7 @@ fn sign_in(
     job: &mut WorkflowRun<'_>,
     request: &UpgradeRequest<'_>,
     overview: &CardOverview,
+    profiles: &[Profile],
 ) -> Result<Session, WorkflowError> {
     let Login {
         client, me, hsa_id, ..
@@ -135,7 +145,7 @@ fn sign_in(
         &mut job.timing,
     )?;
     report_pin1(&mut job.report)?;
-    for profile in Profile::ALL {
+    for &profile in profiles {
         if !me.profiles.iter().any(|p| p.label == profile.label()) {
             return Err(WorkflowError::ProfileMissing(profile));
         }
@@ -189,6 +199,7 @@ fn may_go_on(
     job: &mut WorkflowRun<'_>,
     session: &Session,
     checked: &pairs::Checked<'_>,
+    profiles: &[Profile],
 ) -> Result<Option<Vec<IssuedCert>>, WorkflowError> {
     let Some(refusal) = &session.refusal else {
         return Ok(None);
@@ -198,8 +209,9 @@ fn may_go_on(
         refusal.error,
         crate::ca::RefusalCode::DeadlinePassed | crate::ca::RefusalCode::AlreadyEnrolled
     ) && {
-        let missing: Vec<Profile> = Profile::ALL
-            .into_iter()
+        let missing: Vec<Profile> = profiles
+            .iter()
+            .copied()
             .filter(|p| checked.held(*p).is_empty())
             .collect();
         missing.is_empty() || {
@@ -229,9 +241,10 @@ fn issue_missing(
     session: &Session,
     checked: &pairs::Checked<'_>,
     mut issued_before: Option<Vec<IssuedCert>>,
+    profiles: &[Profile],
 ) -> Result<Vec<(Profile, Vec<u8>)>, WorkflowError> {
     let mut new_certs = Vec::new();
-    for profile in Profile::ALL {
+    for &profile in profiles {
         let slot = profile.slot();
         let Some(identity) =
             expected_identity(profile, &session.hsa_id, session.personnummer.as_deref())
@@ -335,9 +348,10 @@ fn prove_keys(
     request: &UpgradeRequest<'_>,
     checked: &pairs::Checked<'_>,
     new_certs: &[(Profile, Vec<u8>)],
+    profiles: &[Profile],
 ) -> Result<Vec<KeySlot>, WorkflowError> {
     let mut keep = Vec::new();
-    for profile in Profile::ALL {
+    for &profile in profiles {
         let held = checked.held(profile);
         let (slot, info) = match new_certs.iter().find(|(p, _)| *p == profile) {
             Some((_, der)) => (
