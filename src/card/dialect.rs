@@ -1,7 +1,7 @@
 //! Which of the two card applications the apdu backend is talking to, and what differs
 //! between them on the wire: the application's AID, the codes' references and padding, and
 //! which key reference holds a key slot. Everything else a card does (files, listings) lives
-//! in [`super::files`] (our PKCS#15 layout) and [`super::idprime`] (the IDPrime card).
+//! in `card::files` (our PKCS#15 layout) and `card::idprime` (the IDPrime card).
 //!
 //! The card is recognised by its answer to the application select, never by a setting: a
 //! reader may hold either kind of card, and the holder may swap it between two operations.

@@ -93,6 +93,17 @@ impl CardError {
         )
     }
 
+    /// Map the status word of a key command (GENERATE, MSE, PSO, READ PUBLIC KEY) on `slot`.
+    pub(crate) fn from_key_status(sw: StatusWord, slot: KeySlot, operation: &'static str) -> Self {
+        match sw {
+            StatusWord::ReferenceNotFound => CardError::SlotEmpty(slot),
+            StatusWord::SecurityStatusNotSatisfied => CardError::NotVerified(slot.pin()),
+            StatusWord::ReferenceDataNotUsable => CardError::CardDead,
+            StatusWord::NotEnoughMemory => CardError::CardFull,
+            sw => CardError::Refused { operation, sw },
+        }
+    }
+
     /// Map the status word of a PIN command for `kind`.
     pub(crate) fn from_pin_status(kind: PinKind, sw: StatusWord, operation: &'static str) -> Self {
         match sw {

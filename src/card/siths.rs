@@ -248,7 +248,11 @@ impl Card for SithsCard {
             match r.sw {
                 StatusWord::Ok => parse_public_key(&r.data),
                 StatusWord::ConditionsNotSatisfied => Err(CardError::SlotOccupied(slot)),
-                sw => Err(key_status(sw, slot, "GENERATE ASYMMETRIC KEY PAIR")),
+                sw => Err(CardError::from_key_status(
+                    sw,
+                    slot,
+                    "GENERATE ASYMMETRIC KEY PAIR",
+                )),
             }
         })
     }
@@ -290,7 +294,11 @@ impl Card for SithsCard {
                 dialect.key_reference(slot),
             ))?;
             if !r.sw.is_ok() {
-                return Err(key_status(r.sw, slot, "MANAGE SECURITY ENVIRONMENT"));
+                return Err(CardError::from_key_status(
+                    r.sw,
+                    slot,
+                    "MANAGE SECURITY ENVIRONMENT",
+                ));
             }
             if dialect == Dialect::Idprime {
                 return idprime::sign_held_hash(ch, slot, sha256);
@@ -298,7 +306,11 @@ impl Card for SithsCard {
             let r = ch.exchange(&Command::compute_signature(sha256))?;
             match r.sw {
                 StatusWord::Ok => Ok(r.data),
-                sw => Err(key_status(sw, slot, "COMPUTE DIGITAL SIGNATURE")),
+                sw => Err(CardError::from_key_status(
+                    sw,
+                    slot,
+                    "COMPUTE DIGITAL SIGNATURE",
+                )),
             }
         })
     }
@@ -335,16 +347,6 @@ impl Card for SithsCard {
     }
 }
 
-pub(crate) fn key_status(sw: StatusWord, slot: KeySlot, operation: &'static str) -> CardError {
-    match sw {
-        StatusWord::ReferenceNotFound => CardError::SlotEmpty(slot),
-        StatusWord::SecurityStatusNotSatisfied => CardError::NotVerified(slot.pin()),
-        StatusWord::ReferenceDataNotUsable => CardError::CardDead,
-        StatusWord::NotEnoughMemory => CardError::CardFull,
-        sw => CardError::Refused { operation, sw },
-    }
-}
-
 pub(crate) fn read_public_key(
     ch: &mut Channel<'_>,
     dialect: Dialect,
@@ -354,7 +356,7 @@ pub(crate) fn read_public_key(
     match r.sw {
         StatusWord::Ok => parse_public_key(&r.data).map(Some),
         StatusWord::ReferenceNotFound => Ok(None),
-        sw => Err(key_status(sw, slot, "READ PUBLIC KEY")),
+        sw => Err(CardError::from_key_status(sw, slot, "READ PUBLIC KEY")),
     }
 }
 

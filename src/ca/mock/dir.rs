@@ -79,7 +79,7 @@ impl CaName {
 pub struct Config {
     /// RFC 3339 full-date; upgrades are refused after this day (UTC).
     pub deadline: String,
-    /// The layout of the cards `init` made and [`super::init::ensure_card`] makes (a
+    /// The layout of the cards `init` made and `init::ensure_card` makes (a
     /// config.json without it: the PKCS#15 layout, as every DIR made before the IDPrime one).
     #[serde(default)]
     pub card_layout: Layout,

@@ -13,7 +13,6 @@ pub(crate) mod overview;
 pub(crate) mod pairs;
 
 use crate::apdu::{Command, StatusWord};
-use crate::card::siths::key_status;
 use crate::card::{CardError, KeySlot};
 use crate::channel::Channel;
 
@@ -32,11 +31,21 @@ pub(crate) fn sign_held_hash(
                 "the card echoed another hash than the one to sign".into(),
             ));
         }
-        sw => return Err(key_status(sw, slot, "PERFORM SECURITY OPERATION (hash)")),
+        sw => {
+            return Err(CardError::from_key_status(
+                sw,
+                slot,
+                "PERFORM SECURITY OPERATION (hash)",
+            ));
+        }
     }
     let r = ch.exchange(&Command::pso_signature_of_held_hash())?;
     match r.sw {
         StatusWord::Ok => Ok(r.data),
-        sw => Err(key_status(sw, slot, "COMPUTE DIGITAL SIGNATURE")),
+        sw => Err(CardError::from_key_status(
+            sw,
+            slot,
+            "COMPUTE DIGITAL SIGNATURE",
+        )),
     }
 }
