@@ -39,6 +39,12 @@ pub fn overview_text(o: &CardOverview) -> String {
             let _ = writeln!(s, "{:<14} {state}", format!("{}:", p.label));
         }
     }
+    if o.pin(PinKind::Pin2).is_none() {
+        let _ = writeln!(
+            s,
+            "One code:      this card has one code for both logging in and signing"
+        );
+    }
     if o.certificates.is_empty() {
         let _ = writeln!(s, "No certificates on the card.");
     }

@@ -380,3 +380,37 @@ fn a_card_with_one_code_shows_no_signing_pin_and_its_one_certificate() {
     card.verify_pin(PinKind::Pin1, &pin(PIN1)).unwrap();
     card.end_session().unwrap();
 }
+
+/// The command line on a card that came with one code: `status` says so, nothing asks for a
+/// PIN2, and asking to check one is a plain refusal that spends nothing.
+#[test]
+fn the_command_line_says_the_card_has_one_code_and_never_asks_for_pin2() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("card.json");
+    std::fs::copy(template(true), &state).unwrap();
+    let card = ["--virtual-card", state.to_str().unwrap()];
+    let run = |args: &[&str], stdin: &str| {
+        let mut all = card.to_vec();
+        all.extend_from_slice(args);
+        support::cli::run(&all, stdin, &[])
+    };
+    let status = run(&["status"], "");
+    let out = support::cli::text(&status);
+    assert!(status.status.success(), "{out}");
+    assert!(
+        out.contains("one code for both logging in and signing"),
+        "{out}"
+    );
+    assert!(!out.contains("PIN2:"), "{out}");
+
+    let pin2 = run(
+        &["verify-pin", "--which", "sign", "--pin-stdin"],
+        "246802\n",
+    );
+    let out = support::cli::text(&pin2);
+    assert_eq!(pin2.status.code(), Some(1), "{out}");
+    assert!(out.contains("no signing PIN (PIN2)"), "{out}");
+    assert!(out.contains("use your PIN1"), "{out}");
+    let after = support::cli::text(&run(&["status"], ""));
+    assert!(after.contains("3 of 3 tries left"), "nothing spent: {after}");
+}

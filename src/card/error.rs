@@ -37,6 +37,10 @@ pub enum CardError {
     NewPinRefused,
     #[error("the PUK cannot be changed; only PIN1 and PIN2 can")]
     PukNotChangeable,
+    #[error(
+        "this card has no {0}: it came with one code for logging in and signing alike; use your PIN1"
+    )]
+    NoSuchCode(PinKind),
     #[error("{0} already holds a key")]
     SlotOccupied(KeySlot),
     #[error("{0} holds no key")]
@@ -90,6 +94,7 @@ impl CardError {
                 | CardError::NotVerified(_)
                 | CardError::NewPinRefused
                 | CardError::PukNotChangeable
+                | CardError::NoSuchCode(_)
         )
     }
 
@@ -119,6 +124,8 @@ impl CardError {
             StatusWord::WrongData => CardError::NewPinRefused,
             StatusWord::SecurityStatusNotSatisfied => CardError::NotVerified(kind),
             StatusWord::FileNotFound => CardError::NotSiths,
+            // A card that came with one code has no PIN2 (an IDPrime card answers 6A88).
+            StatusWord::ReferenceNotFound => CardError::NoSuchCode(kind),
             sw => CardError::Refused { operation, sw },
         }
     }

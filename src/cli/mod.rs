@@ -185,8 +185,13 @@ impl PinArgs {
         access: CardAccess<'_>,
     ) -> Result<(PinKind, PinSource, Box<dyn Card>), CliError> {
         let source = PinSource::new(self.pin_stdin);
-        let card = open_card(access, self.reader.as_deref())?;
-        Ok((PinKind::from(self.which), source, card))
+        let mut card = open_card(access, self.reader.as_deref())?;
+        let kind = PinKind::from(self.which);
+        // A card that came with one code has no PIN2: say so before asking for one.
+        if card.pin_statuses(&[kind])?.is_empty() {
+            return Err(crate::card::CardError::NoSuchCode(kind).into());
+        }
+        Ok((kind, source, card))
     }
 }
 

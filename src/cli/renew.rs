@@ -8,7 +8,7 @@ use crate::ca::IdentityKind;
 use crate::card::{Card, PinKind};
 use crate::cli::exit::CliError;
 use crate::cli::prompt::PinSource;
-use crate::cli::upgrade::{progress_lines, read_root, upgrade_error};
+use crate::cli::upgrade::{progress_lines, read_root, signing_code, upgrade_error};
 use crate::workflow::renew::{RenewRequest, renew};
 
 /// A pair as `--only` names it.
@@ -28,7 +28,7 @@ impl From<PairArg> for IdentityKind {
 }
 
 pub fn run(
-    card: Box<dyn Card>,
+    mut card: Box<dyn Card>,
     ca_url: &str,
     ca_root: &Path,
     mut source: PinSource,
@@ -38,7 +38,7 @@ pub fn run(
     let only: Vec<IdentityKind> = only.iter().map(|&p| p.into()).collect();
     eprintln!("Keep the card in the reader until the renewal has finished.");
     let pin1 = source.code(PinKind::Pin1)?;
-    let pin2 = source.code(PinKind::Pin2)?;
+    let pin2 = signing_code(card.as_mut(), &mut source, &pin1)?;
     let shared: crate::card::SharedCard = std::sync::Arc::new(std::sync::Mutex::new(card));
     let request = RenewRequest {
         ca_url,

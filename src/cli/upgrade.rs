@@ -10,7 +10,7 @@ use crate::workflow::progress::{Progress, Step};
 use crate::workflow::upgrade::{UpgradeRequest, upgrade};
 
 pub fn run(
-    card: Box<dyn Card>,
+    mut card: Box<dyn Card>,
     ca_url: &str,
     ca_root: &Path,
     mut source: PinSource,
@@ -18,7 +18,7 @@ pub fn run(
     let root = read_root(ca_root)?;
     eprintln!("Keep the card in the reader until the upgrade has finished.");
     let pin1 = source.code(PinKind::Pin1)?;
-    let pin2 = source.code(PinKind::Pin2)?;
+    let pin2 = signing_code(card.as_mut(), &mut source, &pin1)?;
     let shared: crate::card::SharedCard = std::sync::Arc::new(std::sync::Mutex::new(card));
     let request = UpgradeRequest {
         ca_url,
@@ -36,6 +36,20 @@ pub fn run(
     );
     print!("{}", crate::report::overview_text(&summary.overview));
     Ok(())
+}
+
+/// PIN2, asked for only when the card has one: a card that came with one code uses it for
+/// signing too (and has no signing keys yet; the workflows make none without a PIN2).
+pub(super) fn signing_code(
+    card: &mut dyn Card,
+    source: &mut PinSource,
+    pin1: &crate::card::SecretCode,
+) -> Result<crate::card::SecretCode, CliError> {
+    if card.pin_statuses(&[PinKind::Pin2])?.is_empty() {
+        eprintln!("This card has one code for both logging in and signing: no PIN2 is asked for.");
+        return Ok(pin1.clone());
+    }
+    Ok(source.code(PinKind::Pin2)?)
 }
 
 /// The CA root file, or an error that says which file to give.

@@ -316,6 +316,7 @@ pub fn card_error(tr: &Tr, e: &CardError) -> Explained {
         ),
         CardError::NewPinRefused => (tr.t("err-new-pin-refused"), vec![NextAction::TryAgain]),
         CardError::PukNotChangeable => (tr.t("err-puk-not-changeable"), vec![]),
+        CardError::NoSuchCode(kind) => (with_pin(tr, "err-no-such-code", *kind), vec![]),
         CardError::SlotOccupied(_) | CardError::SlotEmpty(_) | CardError::CardFull => {
             (tr.t("err-card-layout"), vec![NextAction::ServiceCentre])
         }

@@ -109,10 +109,16 @@ fn show_form(app: &View<'_>, f: &mut PinForm, ui: &mut egui::Ui, intents: &mut I
     let mut kind = f.kind;
     ui.horizontal(|ui| {
         ui.label(app.tr.t("which-pin"));
+        // Only the codes the card has: one that came with one code has no PIN2.
         for k in [PinKind::Pin1, PinKind::Pin2] {
-            ui.radio_value(&mut kind, k, words::pin_name(app.tr, k));
+            if overview.pin(k).is_some() {
+                ui.radio_value(&mut kind, k, words::pin_name(app.tr, k));
+            }
         }
     });
+    if overview.pin(kind).is_none() {
+        kind = PinKind::Pin1;
+    }
     f.kind = kind;
 
     if let Some(result) = &f.result {

@@ -183,24 +183,28 @@ fn pins(app: &View<'_>, w: &mut Wizard, ui: &mut egui::Ui, intents: &mut Intents
     let pin1_label = words::with_pin(tr, "enter-pin", PinKind::Pin1);
     let pin2_label = words::with_pin(tr, "enter-pin", PinKind::Pin2);
     let (t1, t2) = (tries(PinKind::Pin1), tries(PinKind::Pin2));
-    let keys = widgets::code_grid(
-        ui,
-        &format!("upgrade-{}", w.attempts),
-        vec![
-            widgets::CodeRow {
-                label: &pin1_label,
-                value: &mut w.pin1,
-                max_len: PIN_MAX_LEN,
-                note: t1,
-            },
-            widgets::CodeRow {
-                label: &pin2_label,
-                value: &mut w.pin2,
-                max_len: PIN_MAX_LEN,
-                note: t2,
-            },
-        ],
-    );
+    // A card that came with one code has no PIN2 to ask for: its one code serves both.
+    let one_code = app
+        .overview()
+        .is_some_and(|o| o.pin(PinKind::Pin2).is_none());
+    let mut rows = vec![widgets::CodeRow {
+        label: &pin1_label,
+        value: &mut w.pin1,
+        max_len: PIN_MAX_LEN,
+        note: t1,
+    }];
+    if !one_code {
+        rows.push(widgets::CodeRow {
+            label: &pin2_label,
+            value: &mut w.pin2,
+            max_len: PIN_MAX_LEN,
+            note: t2,
+        });
+    }
+    let keys = widgets::code_grid(ui, &format!("upgrade-{}", w.attempts), rows);
+    if one_code {
+        ui.label(tr.t("one-code-card"));
+    }
     if let Some(typo) = &w.typo {
         ui.label(RichText::new(typo).color(widgets::colour(ui, widgets::Tone::Error)));
     }
@@ -214,8 +218,10 @@ fn pins(app: &View<'_>, w: &mut Wizard, ui: &mut egui::Ui, intents: &mut Intents
     }
     ui.add_space(8.0);
     // Both codes typed: Enter in PIN1 alone moves on to PIN2 instead of failing.
-    let ready =
-        app.overview().is_some() && app.busy.is_none() && !w.pin1.is_empty() && !w.pin2.is_empty();
+    let ready = app.overview().is_some()
+        && app.busy.is_none()
+        && !w.pin1.is_empty()
+        && (one_code || !w.pin2.is_empty());
     let mut start = false;
     ui.horizontal(|ui| {
         let label = app.tr.t(w.job.pick("upgrade-start", "renew-start"));
@@ -226,7 +232,12 @@ fn pins(app: &View<'_>, w: &mut Wizard, ui: &mut egui::Ui, intents: &mut Intents
     });
     if (start || keys.submit) && ready {
         let pin1 = SecretCode::pin(std::mem::take(&mut *w.pin1));
-        let pin2 = SecretCode::pin(std::mem::take(&mut *w.pin2));
+        // The one code is the signing code too.
+        let pin2 = if one_code {
+            pin1.clone()
+        } else {
+            SecretCode::pin(std::mem::take(&mut *w.pin2))
+        };
         widgets::forget_field(ui.ctx(), &pin1_label);
         widgets::forget_field(ui.ctx(), &pin2_label);
         match (pin1, pin2) {
