@@ -81,6 +81,12 @@ pub enum MiddlewareError {
     )]
     Pin2InMiddleware,
     #[error(
+        "the card's software (its middleware) does not show the {0}, so it cannot be checked, \
+         changed or unblocked here, and nothing is signed with it: use the card's own \
+         middleware (SafeNet Authentication Client in Inera's SITHS eID app) for it"
+    )]
+    PinNotShown(crate::card::PinKind),
+    #[error(
         "the card's middleware refused to {action} ({rv}): take the card out, put it back and \
          try again; if it happens again, contact the service centre"
     )]

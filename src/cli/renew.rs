@@ -8,7 +8,7 @@ use crate::ca::IdentityKind;
 use crate::card::{Card, PinKind};
 use crate::cli::exit::CliError;
 use crate::cli::prompt::PinSource;
-use crate::cli::upgrade::{progress_lines, read_root, upgrade_error};
+use crate::cli::upgrade::{able_to_make_pairs, progress_lines, read_root, upgrade_error};
 use crate::workflow::renew::{RenewRequest, renew};
 
 /// A pair as `--only` names it.
@@ -28,13 +28,14 @@ impl From<PairArg> for IdentityKind {
 }
 
 pub fn run(
-    card: Box<dyn Card>,
+    mut card: Box<dyn Card>,
     ca_url: &str,
     ca_root: &Path,
     mut source: PinSource,
     only: &[PairArg],
 ) -> Result<(), CliError> {
     let root = read_root(ca_root)?;
+    able_to_make_pairs(card.as_mut())?;
     let only: Vec<IdentityKind> = only.iter().map(|&p| p.into()).collect();
     eprintln!("Keep the card in the reader until the renewal has finished.");
     let pin1 = source.code(PinKind::Pin1)?;

@@ -10,12 +10,13 @@ use crate::workflow::progress::{Progress, Step};
 use crate::workflow::upgrade::{UpgradeRequest, upgrade};
 
 pub fn run(
-    card: Box<dyn Card>,
+    mut card: Box<dyn Card>,
     ca_url: &str,
     ca_root: &Path,
     mut source: PinSource,
 ) -> Result<(), CliError> {
     let root = read_root(ca_root)?;
+    able_to_make_pairs(card.as_mut())?;
     eprintln!("Keep the card in the reader until the upgrade has finished.");
     let pin1 = source.code(PinKind::Pin1)?;
     let pin2 = source.code(PinKind::Pin2)?;
@@ -35,6 +36,17 @@ pub fn run(
         summary.removed_slots.len()
     );
     print!("{}", crate::report::overview_text(&summary.overview));
+    Ok(())
+}
+
+/// Before any code is asked for or anything changes: the card, as it is reached, can make
+/// keys and shows the signing PIN that the new signing keys need. Middleware that cannot (OpenSC
+/// on an IDPrime card) stops here with its typed error, exit code 3.
+pub(super) fn able_to_make_pairs(card: &mut dyn Card) -> Result<(), CliError> {
+    card.can_generate_keys()?;
+    if card.pin_status(PinKind::Pin2)?.known == crate::card::TriesKnown::NotShown {
+        return Err(crate::card::MiddlewareError::PinNotShown(PinKind::Pin2).into());
+    }
     Ok(())
 }
 

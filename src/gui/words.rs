@@ -254,6 +254,8 @@ pub fn tries_left(tr: &Tr, status: &PinStatus) -> String {
         TriesKnown::AtMost if status.tries_left >= status.max_tries => tr.t("tries-all"),
         TriesKnown::AtMost => tr.a("tries-fewer", &[("max", status.max_tries.into())]),
         TriesKnown::Unknown => tr.t("tries-unknown"),
+        TriesKnown::NotShown if status.kind == PinKind::Pin2 => tr.t("pin2-not-shown"),
+        TriesKnown::NotShown => tr.t("code-not-shown"),
     }
 }
 
@@ -390,6 +392,7 @@ fn middleware_error(tr: &Tr, e: &MiddlewareError) -> Explained {
             Some(format!("{action}: {function}")),
         ),
         MiddlewareError::Pin2InMiddleware => (tr.t("err-p11-pin2-in-middleware"), vec![], None),
+        MiddlewareError::PinNotShown(_) => (tr.t("err-p11-pin-not-shown"), vec![], None),
         MiddlewareError::Failed { action, rv } => (
             tr.t("err-p11-failed"),
             vec![NextAction::TryAgain],
