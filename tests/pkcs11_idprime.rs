@@ -125,8 +125,13 @@ fn status_and_certs_show_the_holder_the_legacy_pair_the_serial_and_pin1() {
     let pin1 = &status["pins"]["pin1"];
     assert_eq!(pin1["tries_left"], 3, "{status:#}");
     assert_eq!(pin1["blocked"], false, "{status:#}");
+    // OpenSC 0.23 shows PIN1 alone: the signing PIN and the PUK are "not shown", not "none".
     assert_eq!(
         status["pins"]["pin2"]["tries_known"], "not_shown",
+        "{status:#}"
+    );
+    assert_eq!(
+        status["pins"]["puk"]["tries_known"], "not_shown",
         "{status:#}"
     );
     assert_eq!(status["card_dead"], false);
@@ -139,6 +144,10 @@ fn status_and_certs_show_the_holder_the_legacy_pair_the_serial_and_pin1() {
         "{plain}"
     );
     assert!(plain.contains(PIN2_NOT_SHOWN), "{plain}");
+    assert!(
+        plain.contains("The PUK is not shown by the card's software"),
+        "{plain}"
+    );
     assert!(plain.contains(&opensc_serial(&card)), "{plain}");
     assert!(
         plain.contains(&format!("HSA-id {}, to log in (PIN1)", HOLDER.hsa_id)),
@@ -192,7 +201,7 @@ fn pin1_is_checked_and_a_wrong_one_counted_by_the_card() {
 }
 
 #[test]
-fn nothing_asks_for_or_tries_the_signing_pin_the_middleware_does_not_show() {
+fn nothing_asks_for_or_tries_the_signing_pin_or_puk_the_middleware_does_not_show() {
     let ca = ServedCa::start();
     let card = card_for(&ca, HOLDER);
     let codes = codes_of(&ca, HOLDER);
@@ -211,12 +220,19 @@ fn nothing_asks_for_or_tries_the_signing_pin_the_middleware_does_not_show() {
             format!("{}\n482915\n482915\n", codes.puk),
         ),
     ];
-    for (args, stdin) in attempts {
+    let attempts = attempts.into_iter().map(|(a, s)| (a, s, "the signing PIN"));
+    // Nor a PUK it cannot see (OpenSC would take any SO PIN, then fail to set the new PIN).
+    let unblock_pin1: [(&[&str], String, &str); 1] = [(
+        &["unblock-pin", "--pin-stdin"],
+        format!("{}\n482915\n482915\n", codes.puk),
+        "the PUK",
+    )];
+    for (args, stdin, code) in attempts.chain(unblock_pin1) {
         let out = p11(&card, args, &stdin);
         assert_eq!(out.status.code(), Some(3), "{args:?}: {}", text(&out));
         let said = text(&out);
         assert!(
-            said.contains("does not show the signing PIN"),
+            said.contains(&format!("does not show {code}")),
             "{args:?}: {said}"
         );
         assert!(said.contains("SafeNet Authentication Client"), "{said}");

@@ -297,6 +297,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::UnblockPin(args) => {
             let (kind, mut source, mut card) = args.prepare(access)?;
             refuse_if_not_shown(card.as_mut(), kind)?;
+            refuse_if_not_shown(card.as_mut(), PinKind::Puk)?;
             let puk_status = card.pin_status(PinKind::Puk)?;
             if puk_status.blocked() {
                 return Err(CardError::CardDead.into());
@@ -462,7 +463,7 @@ fn tempfile_dir() -> Result<PathBuf, CliError> {
 }
 
 /// Say so before asking for a code the card's middleware does not show (OpenSC 0.23 shows an
-/// IDPrime card's PIN1 alone): nothing may ask for, or try, a PIN2 it cannot see.
+/// IDPrime card's PIN1 alone): nothing may ask for, or try, a PIN2 or PUK it cannot see.
 fn refuse_if_not_shown(card: &mut dyn Card, kind: PinKind) -> Result<(), CliError> {
     if card.pin_status(kind)?.known == crate::card::TriesKnown::NotShown {
         return Err(crate::card::MiddlewareError::PinNotShown(kind).into());

@@ -48,9 +48,10 @@ enum Pin2Shown {
     /// Asked by the middleware at each signature (`CKA_ALWAYS_AUTHENTICATE`), SafeNet-style.
     AtSignature,
     /// Not at all: one token whose every key is under its one user PIN and none asks for a
-    /// context-specific login (OpenSC 0.23 on an IDPrime card shows only PIN `0x11`
-    /// [public: pkcs15-idprime.c 0.23]). Whether the card has a second code cannot be told
-    /// through such middleware, so it is "not shown", never "none".
+    /// context-specific login (OpenSC 0.23 on an IDPrime card shows only PIN `0x11`, and no
+    /// PUK [public: pkcs15-idprime.c 0.23]). Whether the card has a second code cannot be told
+    /// through such middleware, so it is "not shown", never "none"; the PUK likewise (OpenSC
+    /// takes any SO PIN when the card shows none [public: framework-pkcs15.c `pkcs15_login`]).
     No,
 }
 
@@ -177,9 +178,10 @@ impl Pkcs11Card {
         kind == PinKind::Pin2 && self.pin2 == Pin2Shown::AtSignature
     }
 
-    /// The middleware does not show PIN2 at all: nothing may ask for it or use it.
+    /// The middleware shows PIN1 alone (not PIN2, not the PUK): nothing may ask for the others
+    /// or use them.
     fn not_shown(&self, kind: PinKind) -> Result<(), CardError> {
-        if kind == PinKind::Pin2 && self.pin2 == Pin2Shown::No {
+        if kind != PinKind::Pin1 && self.pin2 == Pin2Shown::No {
             return Err(MiddlewareError::PinNotShown(kind).into());
         }
         Ok(())
@@ -579,6 +581,7 @@ impl Card for Pkcs11Card {
         puk: &SecretCode,
         new: &SecretCode,
     ) -> Result<(), CardError> {
+        self.not_shown(PinKind::Puk)?;
         let session = &self.settable(kind)?.session;
         let _ = session.logout();
         session
