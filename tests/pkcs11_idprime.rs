@@ -358,3 +358,61 @@ fn upgrade_stops_before_anything_changes_since_opensc_cannot_make_keys_here() {
     assert!(!log.contains("TLS handshake ("), "{log}");
     assert!(!log.contains(" -> "), "{log}");
 }
+
+/// The window's overview, over OpenSC in this process: where it shows the signing PIN's tries
+/// it says, in Swedish (the default), that the card's software does not show it.
+///
+/// OpenSC and the PC/SC client library read their environment once per process, so this is the
+/// binary's only test that loads OpenSC in-process; the others run our binary as a separate
+/// process, with their pcscd named in its own environment.
+#[test]
+fn the_window_says_the_signing_pin_is_not_shown() {
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+    use siths_upgrade::gui::app::SithsApp;
+    use siths_upgrade::gui::protocol::CaSettings;
+    use siths_upgrade::gui::settings::Settings;
+    use siths_upgrade::gui::worker::{Mode, Notifier, Worker};
+
+    let ca = ServedCa::start();
+    let card = card_for(&ca, HOLDER);
+    for (key, value) in card.env() {
+        if key == support::pcscd::SOCKET_ENV {
+            // SAFETY: set before this process loads OpenSC or the PC/SC client library, which
+            // only this test does; the other tests' threads only spawn processes, through std's
+            // own environment lock, and name their pcscd in the child's environment.
+            unsafe { std::env::set_var(key, value) };
+        }
+    }
+    // SAFETY: as above; stock opensc.conf, whatever the test runner's environment says.
+    unsafe { std::env::remove_var("OPENSC_CONF") };
+
+    let notifier = Notifier::default();
+    let worker = Worker::spawn(
+        Mode::Pkcs11 {
+            module: "opensc".into(),
+            token: None,
+            ca: CaSettings {
+                url: ca.url.clone(),
+                root_pem: Some(ca.root()),
+            },
+        },
+        notifier.clone(),
+    );
+    let app = SithsApp::new(worker, notifier, Settings::default(), None);
+    let mut harness = Harness::builder()
+        .with_size([900.0, 820.0])
+        .with_max_steps(50)
+        .build_ui_state(|ui, app: &mut SithsApp| app.show(ui), app);
+    support::window::wait_for_text(&mut harness, HOLDER.given_name());
+    let has =
+        |h: &Harness<'static, SithsApp>, t: &str| h.query_all_by_label_contains(t).next().is_some();
+    assert!(has(&harness, HOLDER.hsa_id));
+    assert!(has(
+        &harness,
+        "Underskriftskoden visas inte av kortets programvara"
+    ));
+    assert!(has(&harness, "PUK-koden visas inte av kortets programvara"));
+    // PIN1's tries are still shown, as the flags allow.
+    assert!(has(&harness, "alla försök kvar"));
+}
