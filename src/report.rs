@@ -34,6 +34,12 @@ pub fn overview_text(o: &CardOverview) -> String {
                     }
                     TriesKnown::AtMost => format!("fewer than {} tries left", p.max_tries),
                     TriesKnown::Unknown => "tries left not shown by the middleware".to_string(),
+                    TriesKnown::NotShown => match kind {
+                        PinKind::Pin2 => "The signing PIN is not shown by the card's software",
+                        PinKind::Puk => "The PUK is not shown by the card's software",
+                        PinKind::Pin1 => "The code is not shown by the card's software",
+                    }
+                    .to_string(),
                 }
             };
             let _ = writeln!(s, "{:<14} {state}", format!("{}:", p.label));

@@ -412,5 +412,8 @@ fn the_command_line_says_the_card_has_one_code_and_never_asks_for_pin2() {
     assert!(out.contains("no signing PIN (PIN2)"), "{out}");
     assert!(out.contains("use your PIN1"), "{out}");
     let after = support::cli::text(&run(&["status"], ""));
-    assert!(after.contains("3 of 3 tries left"), "nothing spent: {after}");
+    assert!(
+        after.contains("3 of 3 tries left"),
+        "nothing spent: {after}"
+    );
 }

@@ -62,6 +62,14 @@ pub trait Card: Send {
     /// The public key in `slot`, or None when the slot holds no key.
     fn read_public_key(&mut self, slot: KeySlot) -> Result<Option<PublicKey>, CardError>;
 
+    /// Whether keys can be made on this card the way it is reached, asked before a workflow
+    /// asks for any code or changes anything: the apdu card always can; a PKCS#11 module that
+    /// offers no key-pair generation (OpenSC on an IDPrime card) cannot, and says so
+    /// ([`crate::card::MiddlewareError::NotSupported`]).
+    fn can_generate_keys(&mut self) -> Result<(), CardError> {
+        Ok(())
+    }
+
     /// Generate an RSA-2048 key pair in `slot`; the private key never leaves the card.
     fn generate_key(&mut self, slot: KeySlot) -> Result<PublicKey, CardError>;
 

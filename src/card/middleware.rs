@@ -80,9 +80,22 @@ pub enum MiddlewareError {
          Authentication Client) for PIN2"
     )]
     Pin2InMiddleware,
+    #[error("{}", not_shown_message(*.0))]
+    PinNotShown(crate::card::PinKind),
     #[error(
         "the card's middleware refused to {action} ({rv}): take the card out, put it back and \
          try again; if it happens again, contact the service centre"
     )]
     Failed { action: &'static str, rv: String },
+}
+
+fn not_shown_message(kind: crate::card::PinKind) -> String {
+    let why = match kind {
+        crate::card::PinKind::Puk => "so no PIN can be unblocked with it here",
+        _ => "so it cannot be checked, changed or unblocked here, and nothing is signed with it",
+    };
+    format!(
+        "the card's software (its middleware) does not show the {kind}, {why}: use the card's \
+         own middleware (SafeNet Authentication Client in Inera's SITHS eID app) for it"
+    )
 }

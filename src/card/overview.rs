@@ -34,6 +34,10 @@ pub enum TriesKnown {
     AtMost,
     /// The middleware says nothing about this code; `tries_left` is the card's maximum.
     Unknown,
+    /// The middleware does not show this code at all (OpenSC 0.23 shows only PIN1 of an
+    /// IDPrime card): nothing here can check, change or unblock it; `tries_left` is the card's
+    /// maximum. Not the same as a card without the code, which lists no status for it.
+    NotShown,
 }
 
 impl PinStatus {

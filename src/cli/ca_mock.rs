@@ -38,6 +38,10 @@ pub enum CaMockCmd {
         /// card signs.
         #[arg(long)]
         no_tls_resumption: bool,
+        /// Speak TLS 1.2 only and take only PKCS#1 v1.5 client signatures, as an older
+        /// server does (for trying a card's TLS 1.2 login).
+        #[arg(long)]
+        tls12_pkcs1_only: bool,
     },
 }
 
@@ -63,11 +67,13 @@ pub fn run(cmd: CaMockCmd) -> Result<(), CliError> {
             listen,
             idle_close_after,
             no_tls_resumption,
+            tls12_pkcs1_only,
         } => {
             let idle = idle_close_after.map(seconds).transpose()?;
             let limits = mock::Limits {
                 idle,
                 tls_resumption: !no_tls_resumption,
+                tls12_pkcs1_only,
                 ..mock::Limits::default()
             };
             let handle = mock::start_with(&dir, &listen, limits).map_err(cli_error)?;

@@ -67,9 +67,12 @@ pub fn middleware_code(e: &crate::card::MiddlewareError) -> ExitCode {
         P::Pin2InMiddleware => ExitCode::User,
         // The command line must say which card.
         P::SeveralCards { .. } | P::EmptyName => ExitCode::Usage,
-        P::NoToken(_) | P::TokenNotFound { .. } | P::NotSupported { .. } | P::NotSiths { .. } => {
-            ExitCode::CardUnusable
-        }
+        // The middleware cannot do it (make keys, show the signing PIN): another program can.
+        P::NoToken(_)
+        | P::TokenNotFound { .. }
+        | P::NotSupported { .. }
+        | P::PinNotShown(_)
+        | P::NotSiths { .. } => ExitCode::CardUnusable,
     }
 }
 

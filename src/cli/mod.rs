@@ -10,6 +10,7 @@ mod fetch;
 pub mod json;
 pub mod prompt;
 mod renew;
+mod test_login;
 mod upgrade;
 mod virtual_card;
 mod words;
@@ -132,6 +133,18 @@ pub enum Cmd {
         /// Write every certificate that fits this card.
         #[arg(long)]
         all: bool,
+    },
+    /// Log in to the CA with a certificate on the card, as the window's certificate page does,
+    /// to check that the certificate and its key work (mutual TLS; the card signs).
+    ///
+    /// With --pin-stdin: PIN1 on the first line.
+    TestLogin {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The certificate to log in with, by its id as `certs` shows it (default: the card's
+        /// HSA-id authentication certificate).
+        #[arg(long, value_name = "ID")]
+        id: Option<String>,
     },
     /// Open the window with a demo card and a test CA on this computer: no reader, no setup.
     Demo {
@@ -295,6 +308,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Cmd::UnblockPin(args) => {
             let (kind, mut source, mut card) = args.prepare(access)?;
+            refuse_if_not_shown(card.as_mut(), kind)?;
+            refuse_if_not_shown(card.as_mut(), PinKind::Puk)?;
             let puk_status = card.pin_status(PinKind::Puk)?;
             if puk_status.blocked() {
                 return Err(CardError::CardDead.into());
@@ -353,6 +368,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::FetchExisting { ca, write, all } => {
             let (source, card) = ca.prepare(access)?;
             fetch::run(card, &ca.ca, &ca.ca_root, source, &write, all)
+        }
+        Cmd::TestLogin { ca, id } => {
+            let (source, card) = ca.prepare(access)?;
+            test_login::run(card, &ca.ca, &ca.ca_root, source, id.as_deref())
         }
         Cmd::Demo {
             pace,
@@ -459,9 +478,21 @@ fn tempfile_dir() -> Result<PathBuf, CliError> {
     Ok(dir.keep())
 }
 
+/// Say so before asking for a code the card's middleware does not show (OpenSC 0.23 shows an
+/// IDPrime card's PIN1 alone): nothing may ask for, or try, a PIN2 or PUK it cannot see.
+fn refuse_if_not_shown(card: &mut dyn Card, kind: PinKind) -> Result<(), CliError> {
+    if card.pin_status(kind)?.known == crate::card::TriesKnown::NotShown {
+        return Err(crate::card::MiddlewareError::PinNotShown(kind).into());
+    }
+    Ok(())
+}
+
 /// Say so before asking for a code that cannot be used.
 fn refuse_if_blocked(card: &mut dyn Card, kind: PinKind) -> Result<(), CliError> {
     let statuses = card.pin_statuses(&[PinKind::Puk, kind])?;
+    if statuses[1].known == crate::card::TriesKnown::NotShown {
+        return Err(crate::card::MiddlewareError::PinNotShown(kind).into());
+    }
     if statuses[0].blocked() {
         return Err(CardError::CardDead.into());
     }

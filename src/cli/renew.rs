@@ -8,7 +8,9 @@ use crate::ca::IdentityKind;
 use crate::card::{Card, PinKind};
 use crate::cli::exit::CliError;
 use crate::cli::prompt::PinSource;
-use crate::cli::upgrade::{progress_lines, read_root, signing_code, upgrade_error};
+use crate::cli::upgrade::{
+    able_to_make_pairs, progress_lines, read_root, signing_code, upgrade_error,
+};
 use crate::workflow::renew::{RenewRequest, renew};
 
 /// A pair as `--only` names it.
@@ -35,6 +37,7 @@ pub fn run(
     only: &[PairArg],
 ) -> Result<(), CliError> {
     let root = read_root(ca_root)?;
+    able_to_make_pairs(card.as_mut())?;
     let only: Vec<IdentityKind> = only.iter().map(|&p| p.into()).collect();
     eprintln!("Keep the card in the reader until the renewal has finished.");
     let pin1 = source.code(PinKind::Pin1)?;

@@ -16,6 +16,7 @@ pub fn run(
     mut source: PinSource,
 ) -> Result<(), CliError> {
     let root = read_root(ca_root)?;
+    able_to_make_pairs(card.as_mut())?;
     eprintln!("Keep the card in the reader until the upgrade has finished.");
     let pin1 = source.code(PinKind::Pin1)?;
     let pin2 = signing_code(card.as_mut(), &mut source, &pin1)?;
@@ -50,6 +51,21 @@ pub(super) fn signing_code(
         return Ok(pin1.clone());
     }
     Ok(source.code(PinKind::Pin2)?)
+}
+
+/// Before any code is asked for or anything changes: the card, as it is reached, can make
+/// keys and shows the signing PIN that the new signing keys need. Middleware that cannot (OpenSC
+/// on an IDPrime card) stops here with its typed error, exit code 3.
+pub(super) fn able_to_make_pairs(card: &mut dyn Card) -> Result<(), CliError> {
+    card.can_generate_keys()?;
+    let pin2 = card.pin_statuses(&[PinKind::Pin2])?;
+    if pin2
+        .iter()
+        .any(|p| p.known == crate::card::TriesKnown::NotShown)
+    {
+        return Err(crate::card::MiddlewareError::PinNotShown(PinKind::Pin2).into());
+    }
+    Ok(())
 }
 
 /// The CA root file, or an error that says which file to give.

@@ -254,6 +254,11 @@ pub fn tries_left(tr: &Tr, status: &PinStatus) -> String {
         TriesKnown::AtMost if status.tries_left >= status.max_tries => tr.t("tries-all"),
         TriesKnown::AtMost => tr.a("tries-fewer", &[("max", status.max_tries.into())]),
         TriesKnown::Unknown => tr.t("tries-unknown"),
+        TriesKnown::NotShown => match status.kind {
+            PinKind::Pin2 => tr.t("pin2-not-shown"),
+            PinKind::Puk => tr.t("puk-not-shown"),
+            PinKind::Pin1 => tr.t("code-not-shown"),
+        },
     }
 }
 
@@ -391,6 +396,8 @@ fn middleware_error(tr: &Tr, e: &MiddlewareError) -> Explained {
             Some(format!("{action}: {function}")),
         ),
         MiddlewareError::Pin2InMiddleware => (tr.t("err-p11-pin2-in-middleware"), vec![], None),
+        MiddlewareError::PinNotShown(PinKind::Puk) => (tr.t("err-p11-puk-not-shown"), vec![], None),
+        MiddlewareError::PinNotShown(_) => (tr.t("err-p11-pin-not-shown"), vec![], None),
         MiddlewareError::Failed { action, rv } => (
             tr.t("err-p11-failed"),
             vec![NextAction::TryAgain],
@@ -568,6 +575,46 @@ mod tests {
     use crate::apdu::StatusWord;
     use crate::card::KeySlot;
     use crate::gui::i18n::{Lang, NOT_FOR_HOLDERS, has_word};
+
+    /// Where the overview shows PIN2's tries, a middleware that does not show PIN2 (OpenSC on
+    /// an IDPrime card) is said plainly, in both languages, never as tries left.
+    #[test]
+    fn a_code_the_middleware_does_not_show_is_said_so() {
+        let status = |kind| PinStatus {
+            kind,
+            label: "PIN2".into(),
+            tries_left: 3,
+            max_tries: 3,
+            verified: false,
+            known: TriesKnown::NotShown,
+        };
+        let sv = Tr::new(Lang::Sv);
+        let en = Tr::new(Lang::En);
+        assert_eq!(
+            tries_left(&sv, &status(PinKind::Pin2)),
+            "Underskriftskoden visas inte av kortets programvara"
+        );
+        assert_eq!(
+            tries_left(&en, &status(PinKind::Pin2)),
+            "The signing PIN is not shown by the card's software"
+        );
+        assert_eq!(
+            tries_left(&en, &status(PinKind::Puk)),
+            "The PUK is not shown by the card's software"
+        );
+        for kind in [PinKind::Pin2, PinKind::Puk] {
+            let e = card_error(
+                &sv,
+                &CardError::Middleware(MiddlewareError::PinNotShown(kind)),
+            );
+            assert!(e.text.contains("visar inte"), "{}", e.text);
+            assert!(
+                e.text.contains("SafeNet Authentication Client"),
+                "{}",
+                e.text
+            );
+        }
+    }
 
     fn assert_for_holders(e: &Explained, technical: &str) {
         for word in NOT_FOR_HOLDERS {

@@ -247,13 +247,34 @@ pub(crate) fn cplc(serial: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Our cardid [ours]: the card number's digits read as hex, right-aligned and zero-filled
+/// in front, so that the last 16 hex digits, all OpenSC's PKCS#11 token serial keeps
+/// (CK_TOKEN_INFO's serialNumber has 16 characters), are the card number.
+pub(crate) fn card_id_of(card_number: &str) -> [u8; CARDID_LEN] {
+    let digits: Vec<u8> = card_number
+        .as_bytes()
+        .chunks(2)
+        .filter_map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
+        .collect();
+    let mut id = [0u8; CARDID_LEN];
+    let take = digits.len().min(CARDID_LEN);
+    id[CARDID_LEN - take..].copy_from_slice(&digits[digits.len() - take..]);
+    id
+}
+
+/// The card number a cardid holds, as the holder's middleware shows it: its last 16 hex
+/// digits [public: OpenSC's PKCS#11 token serial].
+pub(crate) fn card_number(card_id: &[u8]) -> String {
+    let hex: String = card_id.iter().map(|b| format!("{b:02X}")).collect();
+    hex[hex.len().saturating_sub(16)..].to_string()
+}
+
 /// The container GUID of certificate `index` on card `serial` [ours: derived, stable].
 pub(crate) fn container_guid(serial: &str, index: u8) -> String {
-    let digits: String = serial
-        .chars()
-        .filter(char::is_ascii_hexdigit)
-        .chain(std::iter::repeat('0'))
-        .take(20)
+    // The last 20 digits: where the card number sits in our cardid.
+    let hex: Vec<char> = serial.chars().filter(char::is_ascii_hexdigit).collect();
+    let digits: String = std::iter::repeat_n('0', 20usize.saturating_sub(hex.len()))
+        .chain(hex[hex.len().saturating_sub(20)..].iter().copied())
         .collect();
     format!(
         "{}-{}-{}-{}-{}{:02X}",
@@ -335,12 +356,27 @@ mod tests {
     }
 
     #[test]
+    fn the_card_number_is_the_last_16_digits_of_cardid_as_pkcs11_shows_it() {
+        let id = card_id_of("9752269000001001");
+        assert_eq!(&id[..8], &[0u8; 8]);
+        assert_eq!(&id[8..], &[0x97, 0x52, 0x26, 0x90, 0x00, 0x00, 0x10, 0x01]);
+        assert_eq!(card_number(&id), "9752269000001001");
+        // GUIDs differ from card to card: they take the end of cardid.
+        let serial: String = id.iter().map(|b| format!("{b:02X}")).collect();
+        assert_ne!(
+            container_guid(&serial, 0),
+            container_guid(&"0".repeat(32), 0)
+        );
+    }
+
+    #[test]
     fn records_have_their_fixed_lengths() {
         let guid = container_guid("9752269000001001", 1);
         assert_eq!(guid.len(), 36);
         let cmap = cmap_record(&guid, CertKind::KeyExchange, 2048);
         assert_eq!(cmap.len(), CMAP_RECORD_LEN);
-        assert_eq!(&cmap[..4], &[b'9', 0, b'7', 0]);
+        let g = guid.as_bytes();
+        assert_eq!(&cmap[..4], &[g[0], 0, g[1], 0], "UTF-16LE");
         assert_eq!(&cmap[84..86], &2048u16.to_le_bytes());
         let k = keyref_record(0x57, 1, 2);
         assert_eq!(k.len(), KEYREF_RECORD_LEN);

@@ -40,6 +40,21 @@ enum Tokens {
     Single(Token),
 }
 
+/// Where a one-token middleware keeps PIN2 (a token per PIN shows it as its own token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pin2Shown {
+    /// Its own token ("(Underskrift)"), whose user PIN it is.
+    AsToken,
+    /// Asked by the middleware at each signature (`CKA_ALWAYS_AUTHENTICATE`), SafeNet-style.
+    AtSignature,
+    /// Not at all: one token whose every key is under its one user PIN and none asks for a
+    /// context-specific login (OpenSC 0.23 on an IDPrime card shows only PIN `0x11`, and no
+    /// PUK [public: pkcs15-idprime.c 0.23]). Whether the card has a second code cannot be told
+    /// through such middleware, so it is "not shown", never "none"; the PUK likewise (OpenSC
+    /// takes any SO PIN when the card shows none [public: framework-pkcs15.c `pkcs15_login`]).
+    No,
+}
+
 /// A card reached through PKCS#11.
 pub struct Pkcs11Card {
     module: Arc<Module>,
@@ -48,6 +63,8 @@ pub struct Pkcs11Card {
     ids: BTreeMap<KeySlot, Vec<u8>>,
     /// PIN2 for the next signature with a `CKA_ALWAYS_AUTHENTICATE` key in this slot.
     armed: Option<(KeySlot, SecretCode)>,
+    /// How the middleware shows PIN2, told once when the card is opened (before any login).
+    pin2: Pin2Shown,
 }
 
 impl std::fmt::Debug for Pkcs11Card {
@@ -117,11 +134,13 @@ impl Pkcs11Card {
             [one, ..] => Tokens::Single(open_token(&module, &found[*one])?),
             [] => return Err(MiddlewareError::NoToken(module.path.display().to_string()).into()),
         };
+        let pin2 = pin2_shown(&module, &tokens);
         Ok(Pkcs11Card {
             module,
             tokens,
             ids: BTreeMap::new(),
             armed: None,
+            pin2,
         })
     }
 
@@ -156,7 +175,16 @@ impl Pkcs11Card {
 
     /// PIN2 lives in the middleware, not in a token of its own.
     fn pin2_in_middleware(&self, kind: PinKind) -> bool {
-        kind == PinKind::Pin2 && matches!(self.tokens, Tokens::Single(_))
+        kind == PinKind::Pin2 && self.pin2 == Pin2Shown::AtSignature
+    }
+
+    /// The middleware shows PIN1 alone (not PIN2, not the PUK): nothing may ask for the others
+    /// or use them.
+    fn not_shown(&self, kind: PinKind) -> Result<(), CardError> {
+        if kind != PinKind::Pin1 && self.pin2 == Pin2Shown::No {
+            return Err(MiddlewareError::PinNotShown(kind).into());
+        }
+        Ok(())
     }
 
     fn id(&self, slot: KeySlot) -> Vec<u8> {
@@ -173,14 +201,18 @@ impl Pkcs11Card {
             PinKind::Pin2 => "PIN2",
             PinKind::Puk => "PUK",
         };
-        if self.pin2_in_middleware(kind) {
+        if self.pin2_in_middleware(kind) || self.not_shown(kind).is_err() {
             return Ok(PinStatus {
                 kind,
                 label: label.into(),
                 tries_left: max,
                 max_tries: max,
                 verified: false,
-                known: TriesKnown::Unknown,
+                known: if self.pin2_in_middleware(kind) {
+                    TriesKnown::Unknown
+                } else {
+                    TriesKnown::NotShown
+                },
             });
         }
         let token = self.token(kind);
@@ -335,6 +367,36 @@ impl Pkcs11Card {
     }
 }
 
+/// How the middleware shows PIN2, from what it shows before any login: a token per PIN shows
+/// it as a token. One token shows no PIN2 when the middleware is OpenSC, which makes a token
+/// for every user PIN it sees [public: OpenSC pkcs11/misc.c, `create_slots_for_pins` default
+/// "all"], or when its private keys are listed and none asks for a context-specific login.
+/// Otherwise (SafeNet-style, keys hidden until login) PIN2 is taken to be asked at each
+/// signature.
+fn pin2_shown(module: &Module, tokens: &Tokens) -> Pin2Shown {
+    let token = match tokens {
+        Tokens::PerPin { .. } => return Pin2Shown::AsToken,
+        Tokens::Single(t) => t,
+    };
+    let opensc = module
+        .context
+        .get_library_info()
+        .is_ok_and(|i| i.manufacturer_id().contains("OpenSC"));
+    if opensc {
+        return Pin2Shown::No;
+    }
+    let keys = objects::find(&token.session, ObjectClass::PRIVATE_KEY, None).unwrap_or_default();
+    if !keys.is_empty()
+        && keys
+            .iter()
+            .all(|k| !objects::always_authenticate(&token.session, k.handle))
+    {
+        Pin2Shown::No
+    } else {
+        Pin2Shown::AtSignature
+    }
+}
+
 /// A certificate that may be the legacy pair: an HSA-id authentication or signature certificate
 /// that no profile's CA issued (the workflows check it before they act on it).
 fn looks_legacy(info: &CertInfo) -> bool {
@@ -475,6 +537,7 @@ impl Card for Pkcs11Card {
     }
 
     fn verify_pin(&mut self, kind: PinKind, code: &SecretCode) -> Result<(), CardError> {
+        self.not_shown(kind)?;
         if self.pin2_in_middleware(kind) {
             return Err(MiddlewareError::Pin2InMiddleware.into());
         }
@@ -487,6 +550,7 @@ impl Card for Pkcs11Card {
 
     fn authorize(&mut self, slot: KeySlot, code: &SecretCode) -> Result<(), CardError> {
         let kind = slot.pin();
+        self.not_shown(kind)?;
         if !self.pin2_in_middleware(kind) {
             self.login(kind, code, false)?;
         }
@@ -517,6 +581,7 @@ impl Card for Pkcs11Card {
         puk: &SecretCode,
         new: &SecretCode,
     ) -> Result<(), CardError> {
+        self.not_shown(PinKind::Puk)?;
         let session = &self.settable(kind)?.session;
         let _ = session.logout();
         session
@@ -600,6 +665,32 @@ impl Card for Pkcs11Card {
         Ok(Some(key))
     }
 
+    fn can_generate_keys(&mut self) -> Result<(), CardError> {
+        let wanted = MechanismType::RSA_PKCS_KEY_PAIR_GEN;
+        for (token, kind) in self.all_tokens() {
+            let kind = kind.unwrap_or(PinKind::Pin1);
+            let offered = self
+                .module
+                .context
+                .get_mechanism_list(token.slot)
+                .map_err(|e| card_error(e, "read what the middleware can do", kind))?;
+            let write_protected = self
+                .module
+                .context
+                .get_token_info(token.slot)
+                .map_err(|e| card_error(e, "read what the middleware can do", kind))?
+                .write_protected();
+            if write_protected || !offered.contains(&wanted) {
+                return Err(MiddlewareError::NotSupported {
+                    action: "make keys",
+                    function: "C_GenerateKeyPair".into(),
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
     fn generate_key(&mut self, slot: KeySlot) -> Result<PublicKey, CardError> {
         let kind = slot.pin();
         if !self.logged_in(kind) {
@@ -650,6 +741,7 @@ impl Card for Pkcs11Card {
         scheme: SignatureScheme,
     ) -> Result<Vec<u8>, CardError> {
         let kind = slot.pin();
+        self.not_shown(kind)?;
         if !self.pin2_in_middleware(kind) && !self.logged_in(kind) {
             return Err(CardError::NotVerified(kind));
         }
@@ -771,6 +863,7 @@ impl Pkcs11Card {
         if kind == PinKind::Puk {
             return Err(CardError::PukNotChangeable);
         }
+        self.not_shown(kind)?;
         if self.pin2_in_middleware(kind) {
             return Err(MiddlewareError::Pin2InMiddleware.into());
         }

@@ -14,6 +14,10 @@ use super::objects;
 /// Label suffixes of the one-token-per-PIN model, as OpenSC and Net iD name SITHS tokens.
 pub(super) const AUTH_SUFFIX: &str = "(Legitimering)";
 pub(super) const SIGN_SUFFIX: &str = "(Underskrift)";
+/// The signature PIN's token as OpenSC 0.24 and later show an IDPrime card: "<label> (Digital
+/// Signature PIN)" beside "<label>" [public: OpenSC pkcs15-idprime.c `sig_pin_label`], cut to
+/// PKCS#11's 32 characters.
+pub(super) const IDPRIME_SIGN_SUFFIX: &str = "(Digital Signature PIN)";
 
 #[derive(Clone)]
 pub(super) struct Found {
@@ -171,5 +175,71 @@ pub(super) fn pair(found: &[Found]) -> Option<(usize, usize)> {
             return Some((a, *only));
         }
     }
+    idprime_pair(found)
+}
+
+/// The two tokens OpenSC 0.24+ shows for an IDPrime card: one serial, the signature PIN's label
+/// the other's followed by (as much of) " (Digital Signature PIN)" (as the 32 characters hold).
+fn idprime_pair(found: &[Found]) -> Option<(usize, usize)> {
+    for (a, auth) in found.iter().enumerate() {
+        for (s, sign) in found.iter().enumerate() {
+            if a == s || auth.serial.is_empty() || auth.serial != sign.serial {
+                continue;
+            }
+            let Some(rest) = sign
+                .label
+                .strip_prefix(auth.label.as_str())
+                .and_then(|r| r.strip_prefix(' '))
+            else {
+                continue;
+            };
+            if rest.len() >= 2 && IDPRIME_SIGN_SUFFIX.starts_with(rest) {
+                return Some((a, s));
+            }
+        }
+    }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(label: &str, serial: &str) -> Found {
+        Found {
+            slot: Slot::try_from(0u64).unwrap(),
+            label: label.into(),
+            reader: "Virtual PCD 00 00".into(),
+            serial: serial.into(),
+            manufacturer: "Gemalto".into(),
+        }
+    }
+
+    #[test]
+    fn a_card_is_paired_as_opensc_and_net_id_name_its_pin_tokens() {
+        let per_pin = [
+            token("SITHS e-id kort (Underskrift)", "1"),
+            token("SITHS e-id kort (Legitimering)", "1"),
+        ];
+        assert_eq!(pair(&per_pin), Some((1, 0)));
+        // OpenSC 0.24+ on an IDPrime card, the second label cut to 32 characters.
+        let idprime = [
+            token("SITHS e-id kort", "0000000000000000"),
+            token("SITHS e-id kort (Digital Signatu", "0000000000000000"),
+        ];
+        assert_eq!(pair(&idprime), Some((0, 1)));
+        // Another card's signature PIN token, or a label that only starts alike, is no pair.
+        let other_card = [
+            token("SITHS e-id kort", "1"),
+            token("SITHS e-id kort (Digital Signature PIN)", "2"),
+        ];
+        assert_eq!(pair(&other_card), None);
+        let alike = [
+            token("SITHS e-id kort", "1"),
+            token("SITHS e-id kort (Reserv)", "1"),
+        ];
+        assert_eq!(pair(&alike), None);
+        // OpenSC 0.23 shows one token: nothing to pair.
+        assert_eq!(pair(&[token("SITHS e-id kort", "1")]), None);
+    }
 }

@@ -16,6 +16,8 @@
 //!   own; [`softhsm`]: SoftHSM2 tokens made from a virtual card.
 //! - [`window`]: the window's fixed calendar, the demo world cache made at it, waits and
 //!   steady snapshots.
+//! - [`idprime`]: a holder's IDPrime-layout card (as stock OpenSC reads current SITHS cards)
+//!   served, our CLI through `opensc-pkcs11.so` with stock opensc.conf, and the card's state.
 //! - [`fixed_card`], [`fake_vpcd_card`]: cards for the host side alone; [`files`]: copying a
 //!   directory tree.
 #![allow(dead_code)]
@@ -24,6 +26,7 @@ pub mod cli;
 pub mod fake_vpcd_card;
 pub mod files;
 pub mod fixed_card;
+pub mod idprime;
 pub mod pcscd;
 pub mod persons;
 pub mod rig;

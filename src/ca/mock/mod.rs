@@ -63,7 +63,7 @@ pub fn start_with(dir: &Path, listen: &str, limits: Limits) -> Result<MockHandle
     let mut ca = api::Ca::load(&md)?;
     ca.set_puk_rate(limits.puk_lookups);
     let ca = Arc::new(ca);
-    let mut tls = server::tls_config(&md)?;
+    let mut tls = server::tls_config_with(&md, limits.tls12_pkcs1_only)?;
     if !limits.tls_resumption {
         server::forget_sessions(&mut tls);
     }

@@ -71,6 +71,9 @@ pub struct Limits {
     /// Whether clients may resume a TLS session (tickets, TLS 1.3; session ids, TLS 1.2). Off,
     /// every new connection is a full handshake with the client's certificate and signature.
     pub tls_resumption: bool,
+    /// Speak TLS 1.2 only and take only PKCS#1 v1.5 client signatures, as an older server
+    /// does, so a client's card must sign that way (TLS 1.3 allows only PSS for RSA).
+    pub tls12_pkcs1_only: bool,
 }
 
 impl Default for Limits {
@@ -88,6 +91,7 @@ impl Default for Limits {
             puk_lookups: super::api::RateLimit::default(),
             idle: None,
             tls_resumption: true,
+            tls12_pkcs1_only: false,
         }
     }
 }
@@ -210,7 +214,38 @@ pub fn accept_backoff(previous: Option<Duration>) -> Duration {
 /// The server's TLS configuration: DIR's server certificate, and every CA of DIR as a trust
 /// anchor for client certificates so a client sends only its leaf.
 pub fn tls_config(dir: &MockDir) -> Result<rustls::ServerConfig, MockError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    tls_config_with(dir, false)
+}
+
+/// [`tls_config`], or with `tls12_pkcs1_only` TLS 1.2 alone and only PKCS#1 v1.5 client
+/// signatures ([`Limits::tls12_pkcs1_only`]).
+pub fn tls_config_with(
+    dir: &MockDir,
+    tls12_pkcs1_only: bool,
+) -> Result<rustls::ServerConfig, MockError> {
+    let mut provider = rustls::crypto::ring::default_provider();
+    if tls12_pkcs1_only {
+        let pkcs1 = [
+            rustls::SignatureScheme::RSA_PKCS1_SHA256,
+            rustls::SignatureScheme::RSA_PKCS1_SHA384,
+            rustls::SignatureScheme::RSA_PKCS1_SHA512,
+        ];
+        let algorithms = &mut provider.signature_verification_algorithms;
+        let mapping: Vec<_> = algorithms
+            .mapping
+            .iter()
+            .filter(|(scheme, _)| pkcs1.contains(scheme))
+            .copied()
+            .collect();
+        // Made once per server start; the provider wants it for the life of the program.
+        algorithms.mapping = Box::leak(mapping.into_boxed_slice());
+    }
+    let provider = Arc::new(provider);
+    let versions: &[&rustls::SupportedProtocolVersion] = if tls12_pkcs1_only {
+        &[&rustls::version::TLS12]
+    } else {
+        rustls::DEFAULT_VERSIONS
+    };
     let tls = |e: String| MockError::Tls(dir.path().to_path_buf(), e);
     let mut roots = RootCertStore::empty();
     // The same set `api::Ca` checks logins against (`MockDir::trust_anchors`).
@@ -239,7 +274,7 @@ pub fn tls_config(dir: &MockDir) -> Result<rustls::ServerConfig, MockError> {
         provider,
         Arc::new(crate::ca::tls::CalendarTime),
     )
-    .with_safe_default_protocol_versions()
+    .with_protocol_versions(versions)
     .map_err(|e| tls(e.to_string()))?
     .with_client_cert_verifier(verifier)
     .with_single_cert(chain, key)
@@ -325,7 +360,13 @@ pub async fn accept_loop(
                 }
             };
             let kind = handshakes.count(tls.get_ref().1.handshake_kind());
-            log::info!("{peer}: TLS handshake ({kind})");
+            let version = tls
+                .get_ref()
+                .1
+                .protocol_version()
+                .map(|v| format!(" {v:?}"))
+                .unwrap_or_default();
+            log::info!("{peer}: TLS handshake ({kind}){version}");
             let client_cert: Option<Arc<Vec<u8>>> = tls
                 .get_ref()
                 .1

@@ -65,14 +65,10 @@ pub(super) fn card_id(ch: &mut Channel<'_>, cache: &mut FileCache) -> Result<Vec
     files::read_ef(ch, cache, &path(format::FID_CARDID))
 }
 
-/// The card number as the holder's middleware shows it: OpenSC's PKCS#11 token serial, the
-/// first 16 hex digits of cardid (CK_TOKEN_INFO's serialNumber has 16 characters) [public:
-/// OpenSC pkcs15-idprime.c, pkcs11 framework]. Our cards' cardid is the card number's digits
-/// as hex, zero-filled [ours], so this is the number the CA knows.
+/// The card number as the holder's middleware shows it (`format::card_number`): the number
+/// the CA knows, since our cardid holds it at the end [ours].
 pub(super) fn card_number(card_id: &[u8]) -> String {
-    let mut digits = hex(card_id);
-    digits.truncate(16);
-    digits
+    format::card_number(card_id)
 }
 
 /// The serial our GUIDs derive from: cardid's hex digits, as personalisation reads them.

@@ -55,13 +55,7 @@ pub fn blank_card(
 ) -> Result<CardState, IdprimeError> {
     let mut state = CardState::new_layout(serial_hex, Layout::Idprime, files::ATR_940.to_vec());
     let mf = crate::layout::FID_MF;
-    let mut cardid: Vec<u8> = serial_hex
-        .as_bytes()
-        .chunks(2)
-        .filter_map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
-        .collect();
-    cardid.resize(files::CARDID_LEN, 0);
-    cardid.truncate(files::CARDID_LEN);
+    let cardid = files::card_id_of(serial_hex).to_vec();
     let tinfo = files::tinfo(label);
     let fixed = [
         (files::FID_CARDID, "cardid", "", files::CARDID_LEN),
