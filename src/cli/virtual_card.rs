@@ -42,7 +42,7 @@ pub enum VirtualCardCmd {
         force: bool,
         /// How the card is laid out: `pkcs15` (our PKCS#15 application) or `idprime` (a
         /// Thales IDPrime card as OpenSC's idprime driver reads it; current SITHS cards are
-        /// IDPrime-family cards by public hints). Our own client reads only `pkcs15` so far.
+        /// IDPrime-family cards by public hints). Our own client reads and upgrades both.
         #[arg(long, value_enum, default_value_t = LayoutArg::Pkcs15)]
         layout: LayoutArg,
         /// A newer SITHS eID card that came with one code (with `--layout idprime` only): PIN1
