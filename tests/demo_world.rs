@@ -108,6 +108,46 @@ fn cache_and_world() -> (tempfile::TempDir, PathBuf) {
     (cache, world)
 }
 
+/// `demo --layout idprime`: the demo's card laid out as current SITHS cards are, cached apart
+/// from the PKCS#15 world, and the window's worker upgrades it like the other.
+#[test]
+fn the_idprime_demo_world_is_cached_on_its_own_and_its_card_upgrades() {
+    use siths_upgrade::virtual_card::Layout;
+    let cache = tempfile::tempdir().unwrap();
+    let world = DemoWorld::prepare_layout_in(cache.path(), Layout::Idprime).unwrap();
+    assert!(
+        cache
+            .path()
+            .join(format!("demo-ca-{}-idprime", env!("CARGO_PKG_VERSION")))
+            .is_dir()
+    );
+    assert_eq!(
+        siths_upgrade::virtual_card::lock_virtual_card(&world.card)
+            .state()
+            .layout(),
+        Layout::Idprime
+    );
+    let codes = world.codes.clone();
+    let worker = Worker::spawn(Mode::Demo(Some(world)), Notifier::default());
+    let before = ready(&worker);
+    assert_eq!(before.certificates.len(), 2, "the legacy pair");
+    worker.send(WorkerCommand::Upgrade {
+        pin1: SecretCode::pin(codes.pin1.clone()).unwrap(),
+        pin2: SecretCode::pin(codes.pin2.clone()).unwrap(),
+    });
+    let outcome = match wait_for(&worker, "end of the upgrade", |e| {
+        matches!(e, Event::Finished(Task::Upgrade, _))
+    }) {
+        Event::Finished(_, outcome) => outcome,
+        _ => unreachable!(),
+    };
+    let TaskOutcome::Upgraded(summary) = outcome else {
+        panic!("the IDPrime demo upgrade failed: {outcome:?}");
+    };
+    assert_eq!(summary.written, Profile::ALL.to_vec());
+    assert_eq!(ready(&worker).certificates.len(), 4);
+}
+
 #[test]
 fn a_demo_world_from_an_empty_cache_is_a_real_pki_and_its_card_upgrades() {
     let (cache, cached) = cache_and_world();
