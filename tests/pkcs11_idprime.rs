@@ -194,6 +194,25 @@ fn status_through_opensc_agrees_with_our_apdu_backend() {
     assert_eq!(ours["pins"]["puk"]["tries_left"], 10, "{ours:#}");
 }
 
+/// PIN1 changed through OpenSC (C_SetPIN, which OpenSC sends as CHANGE REFERENCE DATA): the
+/// card takes the new PIN, which our own APDUs then verify, and the old one no longer works.
+#[test]
+fn pin1_is_changed_through_opensc_and_the_card_takes_the_new_one() {
+    let ca = ServedCa::start();
+    let card = card_for(&ca, HOLDER);
+    let codes = codes_of(&ca, HOLDER);
+    let change = p11(
+        &card,
+        &["change-pin", "--pin-stdin"],
+        &format!("{}\n424242\n424242\n", codes.pin1),
+    );
+    assert!(change.status.success(), "{}", text(&change));
+    let ours = card.run(&["verify-pin", "--pin-stdin"], "424242\n");
+    assert!(ours.status.success(), "{}", text(&ours));
+    let old = card.run(&["verify-pin", "--pin-stdin"], &format!("{}\n", codes.pin1));
+    assert_eq!(old.status.code(), Some(1), "{}", text(&old));
+}
+
 #[test]
 fn pin1_is_checked_and_a_wrong_one_counted_by_the_card() {
     let ca = ServedCa::start();
