@@ -415,6 +415,9 @@ fn pins(
                 ui.end_row();
             }
         });
+    if overview.pin(PinKind::Pin2).is_none() {
+        ui.label(tr.t("one-code-card"));
+    }
     // Secondary actions, apart from the banner's primary one: none for a dead card, no change
     // of a blocked PIN (the banner offers its unblock).
     if matches!(need, CardNeed::Dead | CardNeed::Blocked(_)) {
