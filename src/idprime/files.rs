@@ -355,6 +355,24 @@ mod tests {
         assert_eq!(cmap_guid(&[0u8; CMAP_RECORD_LEN]), None);
     }
 
+    proptest::proptest! {
+        /// Whatever a card's files hold, reading them answers or says what is wrong.
+        #[test]
+        fn readers_never_panic_on_any_file(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..700)) {
+            if let Ok(records) = parse_index(&bytes) {
+                proptest::prop_assert!(records.len() <= usize::from(bytes[0]));
+                for r in &records {
+                    let _ = r.certificate();
+                }
+            }
+            let _ = parse_tinfo(&bytes);
+            let _ = cmap_guid(&bytes);
+            let _ = decompress_cert(&bytes);
+            let _ = card_number(&bytes);
+            let _ = container_guid(&String::from_utf8_lossy(&bytes), 7);
+        }
+    }
+
     #[test]
     fn the_card_number_is_the_last_16_digits_of_cardid_as_pkcs11_shows_it() {
         let id = card_id_of("9752269000001001");
