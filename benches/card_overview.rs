@@ -262,94 +262,44 @@ fn run() -> BenchResult<()> {
 /// A new session's first overview, as after putting the card in: a new connection each run
 /// (opening it, the application select, is not counted), every file read from the card.
 fn bench_ours_cold(rig: &Rig, served: &Served) -> BenchResult<Figures> {
-    let mut times = Vec::with_capacity(OVERVIEW_RUNS);
-    let mut runs = Vec::with_capacity(OVERVIEW_RUNS);
-    for run in 0..=OVERVIEW_RUNS {
+    // Run 0 warms pcscd and the allocator up.
+    let mut card = SithsCard::open(Box::new(rig.connect(served)?))?;
+    checked_overview(&mut card)?;
+    let mut measured = Vec::with_capacity(OVERVIEW_RUNS);
+    for _ in 0..OVERVIEW_RUNS {
         let mut card = SithsCard::open(Box::new(rig.connect(served)?))?;
-        card.reset_stats();
-        let t = Instant::now();
-        let overview = card.overview()?;
-        let elapsed = t.elapsed();
-        if overview.certificates.len() != EXPECTED_CERTIFICATES {
-            return Err(format!(
-                "our overview lists {} certificates, expected {EXPECTED_CERTIFICATES}",
-                overview.certificates.len()
-            )
-            .into());
-        }
-        // Run 0 warms pcscd and the allocator up.
-        if run > 0 {
-            times.push(elapsed);
-            let s = card.stats();
-            runs.push(Traffic {
-                apdus: s.apdus,
-                bytes_out: s.bytes_sent,
-                bytes_in: s.bytes_received,
-            });
-        }
+        measured.push(measure(&mut card)?);
     }
-    let (median, p90) = median_p90(&times);
-    println!(
-        "\n== ours: a new session's first overview over PcscTransport, {OVERVIEW_RUNS} runs =="
-    );
-    println!(
-        "APDUs per overview: {}   bytes out: {}   bytes in: {}",
-        per_run(&runs.iter().map(|r| r.apdus).collect::<Vec<_>>()),
-        per_run(&runs.iter().map(|r| r.bytes_out).collect::<Vec<_>>()),
-        per_run(&runs.iter().map(|r| r.bytes_in).collect::<Vec<_>>()),
-    );
-    println!("wall time: median {median:.2} ms, p90 {p90:.2} ms");
-    Ok(Figures {
-        traffic: runs.first().copied().unwrap_or_default(),
-        median_ms: median,
-    })
+    Ok(report(
+        &format!("a new session's first overview over PcscTransport, {OVERVIEW_RUNS} runs"),
+        &measured,
+    ))
 }
 
 /// Overviews after the first in one session: the files from the session cache.
 fn bench_ours(rig: &Rig, served: &Served) -> BenchResult<Figures> {
     let mut card = SithsCard::open(Box::new(rig.connect(served)?))?;
     // Warm-up: the first overview also pays for pcscd's and the allocator's first use.
-    let first = card.overview()?;
-    if first.certificates.len() != EXPECTED_CERTIFICATES {
-        return Err(format!(
-            "our overview lists {} certificates, expected {EXPECTED_CERTIFICATES}",
-            first.certificates.len()
-        )
-        .into());
-    }
-    let mut times = Vec::with_capacity(OVERVIEW_RUNS);
-    let mut runs = Vec::with_capacity(OVERVIEW_RUNS);
+    checked_overview(&mut card)?;
     let card_before = served.counters();
+    let mut measured = Vec::with_capacity(OVERVIEW_RUNS);
     for _ in 0..OVERVIEW_RUNS {
-        card.reset_stats();
-        let t = Instant::now();
-        let overview = card.overview()?;
-        times.push(t.elapsed());
-        std::hint::black_box(overview);
-        let s = card.stats();
-        runs.push(Traffic {
-            apdus: s.apdus,
-            bytes_out: s.bytes_sent,
-            bytes_in: s.bytes_received,
-        });
+        measured.push(measure(&mut card)?);
     }
     let card_side = served.counters() - card_before;
-    let host_side = runs.iter().fold(Traffic::default(), |a, r| Traffic {
-        apdus: a.apdus + r.apdus,
-        bytes_out: a.bytes_out + r.bytes_out,
-        bytes_in: a.bytes_in + r.bytes_in,
-    });
-    let (median, p90) = median_p90(&times);
-    println!(
-        "\n== ours: SithsCard::overview() again in the same session over PcscTransport, {OVERVIEW_RUNS} runs =="
+    let host_side = measured
+        .iter()
+        .fold(Traffic::default(), |a, (_, r)| Traffic {
+            apdus: a.apdus + r.apdus,
+            bytes_out: a.bytes_out + r.bytes_out,
+            bytes_in: a.bytes_in + r.bytes_in,
+        });
+    let figures = report(
+        &format!(
+            "SithsCard::overview() again in the same session over PcscTransport, {OVERVIEW_RUNS} runs"
+        ),
+        &measured,
     );
-    println!(
-        "APDUs per overview: {}   bytes out: {}   bytes in: {}",
-        per_run(&runs.iter().map(|r| r.apdus).collect::<Vec<_>>()),
-        per_run(&runs.iter().map(|r| r.bytes_out).collect::<Vec<_>>()),
-        per_run(&runs.iter().map(|r| r.bytes_in).collect::<Vec<_>>()),
-    );
-    println!("wall time: median {median:.2} ms, p90 {p90:.2} ms");
     println!(
         "card side over all runs: {} APDUs, {} command bytes, {} response bytes ({})",
         card_side.apdus,
@@ -361,11 +311,56 @@ fn bench_ours(rig: &Rig, served: &Served) -> BenchResult<Figures> {
             "DIFFERS from our counters"
         }
     );
-    let traffic = runs.first().copied().unwrap_or_default();
-    Ok(Figures {
-        traffic,
+    Ok(figures)
+}
+
+/// An overview that lists the legacy pair, or why not.
+fn checked_overview(card: &mut SithsCard) -> BenchResult<()> {
+    let overview = card.overview()?;
+    if overview.certificates.len() != EXPECTED_CERTIFICATES {
+        return Err(format!(
+            "our overview lists {} certificates, expected {EXPECTED_CERTIFICATES}",
+            overview.certificates.len()
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// One overview's time and traffic, counted by the host.
+fn measure(card: &mut SithsCard) -> BenchResult<(Duration, Traffic)> {
+    card.reset_stats();
+    let t = Instant::now();
+    checked_overview(card)?;
+    let elapsed = t.elapsed();
+    let s = card.stats();
+    Ok((
+        elapsed,
+        Traffic {
+            apdus: s.apdus,
+            bytes_out: s.bytes_sent,
+            bytes_in: s.bytes_received,
+        },
+    ))
+}
+
+/// Print the runs' traffic and times under `title`; the first run's traffic and the median.
+fn report(title: &str, measured: &[(Duration, Traffic)]) -> Figures {
+    let times: Vec<Duration> = measured.iter().map(|(t, _)| *t).collect();
+    let runs: Vec<Traffic> = measured.iter().map(|(_, r)| *r).collect();
+    let (median, p90) = median_p90(&times);
+    println!("\n== ours: {title} ==");
+    println!(
+        "APDUs per overview: {}   bytes out: {}   bytes in: {}",
+        per_run(&runs.iter().map(|r| r.apdus).collect::<Vec<_>>()),
+        per_run(&runs.iter().map(|r| r.bytes_out).collect::<Vec<_>>()),
+        per_run(&runs.iter().map(|r| r.bytes_in).collect::<Vec<_>>()),
+    );
+    println!("wall time: median {median:.2} ms, p90 {p90:.2} ms");
+    Figures {
+        traffic: runs.first().copied().unwrap_or_default(),
         median_ms: median,
-    })
+    }
 }
 
 /// Median and p90 of one APDU through pcscd+vpcd (VERIFY without data: tries left of PIN1).

@@ -91,6 +91,24 @@ fn wait_for(worker: &Worker, what: &str, want: impl Fn(&Event) -> bool) -> Event
     }
 }
 
+/// The window's upgrade through `worker` with the demo codes: it writes all four profiles.
+fn upgrade_through(worker: &Worker, codes: &siths_upgrade::gui::demo::DemoCodes) {
+    worker.send(WorkerCommand::Upgrade {
+        pin1: SecretCode::pin(codes.pin1.clone()).unwrap(),
+        pin2: SecretCode::pin(codes.pin2.clone()).unwrap(),
+    });
+    let outcome = match wait_for(worker, "end of the upgrade", |e| {
+        matches!(e, Event::Finished(Task::Upgrade, _))
+    }) {
+        Event::Finished(_, outcome) => outcome,
+        _ => unreachable!(),
+    };
+    let TaskOutcome::Upgraded(summary) = outcome else {
+        panic!("the demo upgrade failed: {outcome:?}");
+    };
+    assert_eq!(summary.written, Profile::ALL.to_vec());
+}
+
 fn ready(worker: &Worker) -> CardOverview {
     match wait_for(worker, "ready card", |e| {
         matches!(e, Event::Card(CardStatus::Ready(_)))
@@ -131,20 +149,7 @@ fn the_idprime_demo_world_is_cached_on_its_own_and_its_card_upgrades() {
     let worker = Worker::spawn(Mode::Demo(Some(world)), Notifier::default());
     let before = ready(&worker);
     assert_eq!(before.certificates.len(), 2, "the legacy pair");
-    worker.send(WorkerCommand::Upgrade {
-        pin1: SecretCode::pin(codes.pin1.clone()).unwrap(),
-        pin2: SecretCode::pin(codes.pin2.clone()).unwrap(),
-    });
-    let outcome = match wait_for(&worker, "end of the upgrade", |e| {
-        matches!(e, Event::Finished(Task::Upgrade, _))
-    }) {
-        Event::Finished(_, outcome) => outcome,
-        _ => unreachable!(),
-    };
-    let TaskOutcome::Upgraded(summary) = outcome else {
-        panic!("the IDPrime demo upgrade failed: {outcome:?}");
-    };
-    assert_eq!(summary.written, Profile::ALL.to_vec());
+    upgrade_through(&worker, &codes);
     assert_eq!(ready(&worker).certificates.len(), 4);
 }
 
@@ -220,20 +225,7 @@ fn a_demo_world_from_an_empty_cache_is_a_real_pki_and_its_card_upgrades() {
         &world_certificates(&copy, &[before.clone(), operator]),
     );
 
-    worker.send(WorkerCommand::Upgrade {
-        pin1: SecretCode::pin(codes.pin1.clone()).unwrap(),
-        pin2: SecretCode::pin(codes.pin2.clone()).unwrap(),
-    });
-    let outcome = match wait_for(&worker, "end of the upgrade", |e| {
-        matches!(e, Event::Finished(Task::Upgrade, _))
-    }) {
-        Event::Finished(_, outcome) => outcome,
-        _ => unreachable!(),
-    };
-    let TaskOutcome::Upgraded(summary) = outcome else {
-        panic!("the demo upgrade failed: {outcome:?}");
-    };
-    assert_eq!(summary.written, Profile::ALL.to_vec());
+    upgrade_through(&worker, &codes);
     let after = ready(&worker);
     assert_eq!(after.certificates.len(), 4, "{after:?}");
     let upgraded: Vec<(String, Vec<u8>)> = after

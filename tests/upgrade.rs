@@ -318,36 +318,56 @@ fn pulled_before_any_apdu_the_upgrade_of_an_idprime_card_resumes_to_the_same_end
 }
 
 fn pulled_before_any_apdu_of_the_upgrade(layout: Layout) {
-    // Count the APDUs of one whole upgrade, then pull the card before each of them in turn.
-    let rig = holding_in(layout, HOLDER);
+    pull_before_every_apdu(
+        layout,
+        HOLDER,
+        "upgrade",
+        &|rig| rig.upgrade().map(drop),
+        &|rig, n| {
+            rig.assert_upgraded(HOLDER.hsa_id);
+            assert_eq!(
+                rig.stored(HOLDER.hsa_id).len(),
+                4,
+                "pull at {n}: the CA issued exactly four certificates for this card"
+            );
+        },
+    );
+}
+
+/// Count the APDUs of one whole `workflow` on `person`'s card, then, on fresh copies of the
+/// card and the CA store, pull the card before each of them in turn: the cut-short run
+/// fails, and a rerun once the card is back ends as `check` says a whole run does. Two
+/// workers, each with a CA of its own, share the pulls.
+fn pull_before_every_apdu(
+    layout: Layout,
+    person: support::persons::Person,
+    what: &str,
+    workflow: &(dyn Fn(&Rig) -> Result<(), WorkflowError> + Sync),
+    check: &(dyn Fn(&Rig, u32) + Sync),
+) {
+    let rig = holding_in(layout, person);
     let before = virtual_card::lock_virtual_card(&rig.holder().vcard).command_count();
-    rig.upgrade().unwrap();
+    workflow(&rig).unwrap();
     let apdus =
         (virtual_card::lock_virtual_card(&rig.holder().vcard).command_count() - before) as u32;
     assert!(apdus > 50, "{apdus}");
     drop(rig);
 
-    // Two workers, each with a CA of its own, share the pulls.
     std::thread::scope(|scope| {
         for worker in 0..2u32 {
             scope.spawn(move || {
-                let mut rig = holding_in(layout, HOLDER);
+                let mut rig = holding_in(layout, person);
                 for n in (worker..apdus).step_by(2) {
                     rig.fresh_card_and_store();
                     virtual_card::lock_virtual_card(&rig.holder().vcard).pull_after(n);
                     assert!(
-                        rig.upgrade().is_err(),
-                        "pulled after {n} APDUs, the upgrade cannot finish"
+                        workflow(&rig).is_err(),
+                        "pulled after {n} APDUs, the {what} cannot finish"
                     );
                     virtual_card::lock_virtual_card(&rig.holder().vcard).insert();
-                    rig.upgrade()
+                    workflow(&rig)
                         .unwrap_or_else(|e| panic!("resume after a pull at APDU {n}: {e}"));
-                    rig.assert_upgraded(HOLDER.hsa_id);
-                    assert_eq!(
-                        rig.stored(HOLDER.hsa_id).len(),
-                        4,
-                        "pull at {n}: the CA issued exactly four certificates for this card"
-                    );
+                    check(&rig, n);
                 }
             });
         }
@@ -793,35 +813,14 @@ fn pulled_before_any_apdu_the_renewal_of_an_idprime_card_resumes_to_the_same_end
 }
 
 fn pulled_before_any_apdu_of_the_renewal(layout: Layout) {
-    let rig = holding_in(layout, RENEWAL_DUE);
-    let old = rig.serials();
-    let before = virtual_card::lock_virtual_card(&rig.holder().vcard).command_count();
-    rig.renew().unwrap();
-    let apdus =
-        (virtual_card::lock_virtual_card(&rig.holder().vcard).command_count() - before) as u32;
-    assert!(apdus > 50, "{apdus}");
-    drop(rig);
-
-    std::thread::scope(|scope| {
-        for worker in 0..2u32 {
-            let old = old.clone();
-            scope.spawn(move || {
-                let mut rig = holding_in(layout, RENEWAL_DUE);
-                for n in (worker..apdus).step_by(2) {
-                    rig.fresh_card_and_store();
-                    virtual_card::lock_virtual_card(&rig.holder().vcard).pull_after(n);
-                    assert!(
-                        rig.renew().is_err(),
-                        "pulled after {n} APDUs, the renewal cannot finish"
-                    );
-                    virtual_card::lock_virtual_card(&rig.holder().vcard).insert();
-                    rig.renew()
-                        .unwrap_or_else(|e| panic!("resume after a pull at APDU {n}: {e}"));
-                    rig.assert_renewed(RENEWAL_DUE.hsa_id, &old);
-                }
-            });
-        }
-    });
+    let old = holding_in(layout, RENEWAL_DUE).serials();
+    pull_before_every_apdu(
+        layout,
+        RENEWAL_DUE,
+        "renewal",
+        &|rig| rig.renew().map(drop),
+        &|rig, _| rig.assert_renewed(RENEWAL_DUE.hsa_id, &old),
+    );
 }
 
 /// Cancel between two steps: the upgrade stops at the next boundary with "Cancelled", nothing
