@@ -359,11 +359,18 @@ fn pull_before_every_apdu(
                 let mut rig = holding_in(layout, person);
                 for n in (worker..apdus).step_by(2) {
                     rig.fresh_card_and_store();
+                    let count =
+                        || virtual_card::lock_virtual_card(&rig.holder().vcard).command_count();
+                    let start = count();
                     virtual_card::lock_virtual_card(&rig.holder().vcard).pull_after(n);
-                    assert!(
-                        workflow(&rig).is_err(),
-                        "pulled after {n} APDUs, the {what} cannot finish"
-                    );
+                    if workflow(&rig).is_ok() {
+                        // Runs differ by a few APDUs (a compressed certificate takes one link
+                        // more or less): this one finished before the pull, never through it.
+                        assert!(
+                            count() - start <= u64::from(n),
+                            "pulled after {n} APDUs, the {what} cannot finish"
+                        );
+                    }
                     virtual_card::lock_virtual_card(&rig.holder().vcard).insert();
                     workflow(&rig)
                         .unwrap_or_else(|e| panic!("resume after a pull at APDU {n}: {e}"));
