@@ -114,6 +114,12 @@ impl Command {
             .with_le(MAX_SHORT_LE)
     }
 
+    /// SELECT by DF name (AID) with no answer (P2 `0C`), as OpenSC selects the IDPrime applet
+    /// [public: card-idprime.c, iso7816.c `iso7816_select_file`].
+    pub fn select_aid_no_answer(aid: &[u8]) -> Self {
+        Command::new(0x00, ins::SELECT, 0x04, 0x0C).with_data(aid)
+    }
+
     /// SELECT by path from the MF (P1 `08`) with no answer (P2 `0C`).
     pub fn select_path(path: &[u8]) -> Self {
         Command::new(0x00, ins::SELECT, 0x08, 0x0C).with_data(path)

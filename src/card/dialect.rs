@@ -25,10 +25,12 @@ pub enum Dialect {
 }
 
 impl Dialect {
-    fn aid(self) -> &'static [u8] {
+    /// The application's SELECT: ours answers its FCI; the IDPrime applet is selected as
+    /// OpenSC selects it, without an answer (a real card may refuse P2 `00`).
+    fn select_command(self) -> Command {
         match self {
-            Dialect::Pkcs15 => &layout::PKCS15_AID,
-            Dialect::Idprime => &idprime_files::AID,
+            Dialect::Pkcs15 => Command::select_aid(&layout::PKCS15_AID),
+            Dialect::Idprime => Command::select_aid_no_answer(&idprime_files::AID),
         }
     }
 
@@ -44,7 +46,7 @@ impl Dialect {
     /// answered is the dialect from here on.
     pub(crate) fn select(ch: &mut Channel<'_>, dialect: &mut Dialect) -> Result<(), CardError> {
         for candidate in [*dialect, dialect.other()] {
-            let r = ch.exchange(&Command::select_aid(candidate.aid()))?;
+            let r = ch.exchange(&candidate.select_command())?;
             match r.sw {
                 StatusWord::Ok => {
                     *dialect = candidate;
