@@ -430,10 +430,12 @@ fn the_window_says_the_signing_pin_is_not_shown() {
     let ca = ServedCa::start();
     let card = card_for(&ca, HOLDER);
     for (key, value) in card.env() {
-        if key == support::pcscd::SOCKET_ENV {
+        // The pcscd, and a home of the card's own: OpenSC, loaded in this process, keeps a
+        // cache in the home it finds.
+        if key == support::pcscd::SOCKET_ENV || key == "HOME" || key.starts_with("XDG_") {
             // SAFETY: set before this process loads OpenSC or the PC/SC client library, which
             // only this test does; the other tests' threads only spawn processes, through std's
-            // own environment lock, and name their pcscd in the child's environment.
+            // own environment lock, and name their pcscd and home in the child's environment.
             unsafe { std::env::set_var(key, value) };
         }
     }
