@@ -45,7 +45,7 @@ pub fn overview_text(o: &CardOverview) -> String {
             let _ = writeln!(s, "{:<14} {state}", format!("{}:", p.label));
         }
     }
-    if o.pin(PinKind::Pin2).is_none() {
+    if o.one_code() {
         let _ = writeln!(
             s,
             "One code:      this card has one code for both logging in and signing"

@@ -14,6 +14,7 @@ use std::process::{Command, Output};
 use siths_upgrade::idprime::files::decompress_cert;
 use siths_upgrade::virtual_card::{CardState, Layout};
 use support::cli::text;
+use support::idprime::opensc_module;
 use support::served::ServedCard;
 
 const PIN1: &str = "135790";
@@ -45,18 +46,6 @@ fn idprime_card_with(extra: &[&str]) -> ServedCard {
     let mut card = ServedCard::of(state, dir);
     card.serve();
     card
-}
-
-/// OpenSC's PKCS#11 module, where Debian installs it.
-fn opensc_module() -> &'static str {
-    [
-        "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so",
-        "/usr/lib/aarch64-linux-gnu/opensc-pkcs11.so",
-        "/usr/lib/opensc-pkcs11.so",
-    ]
-    .into_iter()
-    .find(|p| Path::new(p).exists())
-    .expect("OpenSC's opensc-pkcs11.so is installed")
 }
 
 /// Run an OpenSC or OpenSSL tool against the served card, with pcscd's socket and a private

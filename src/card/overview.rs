@@ -95,6 +95,12 @@ impl CardOverview {
         self.pins.iter().find(|p| p.kind == kind)
     }
 
+    /// The card came with one code for both logging in and signing: it lists no PIN2 at all
+    /// (a PIN2 that middleware only hides is listed, as `TriesKnown::NotShown`).
+    pub fn one_code(&self) -> bool {
+        self.pin(PinKind::Pin2).is_none()
+    }
+
     /// A blocked PUK means the card can no longer be unblocked or used.
     pub fn dead(&self) -> bool {
         self.pin(PinKind::Puk).is_some_and(|p| p.blocked())

@@ -19,7 +19,7 @@
 
 use crate::ca::check::{CertCheckError, Expected, check_genuine, check_legacy};
 use crate::ca::{IdentityKind, Profile};
-use crate::card::{CardCertificate, CardOverview, KeyEntry, KeySlot, PinKind, PublicKey};
+use crate::card::{CardCertificate, CardOverview, KeyEntry, KeySlot, PublicKey};
 use crate::pki::{CertInfo, Identity, Purpose};
 
 /// A certificate of `profile` on the card.
@@ -132,7 +132,7 @@ pub fn others(overview: &CardOverview) -> Others {
 /// own software [public: Inera's SITHS eID help pages]; nothing here asks for a PIN2 the card
 /// does not have. A code the middleware only hides (`TriesKnown::NotShown`) is not missing.
 pub fn profiles_for(overview: &CardOverview) -> Vec<Profile> {
-    let one_code = overview.pin(PinKind::Pin2).is_none();
+    let one_code = overview.one_code();
     Profile::ALL
         .into_iter()
         .filter(|p| !one_code || p.purpose() == Purpose::Authentication)

@@ -65,12 +65,6 @@ pub(super) fn card_id(ch: &mut Channel<'_>, cache: &mut FileCache) -> Result<Vec
     files::read_ef(ch, cache, &path(format::FID_CARDID))
 }
 
-/// The card number as the holder's middleware shows it (`format::card_number`): the number
-/// the CA knows, since our cardid holds it at the end [ours].
-pub(super) fn card_number(card_id: &[u8]) -> String {
-    format::card_number(card_id)
-}
-
 /// The serial our GUIDs derive from: cardid's hex digits, as personalisation reads them.
 pub(super) fn guid_serial(card_id: &[u8]) -> String {
     hex(card_id)

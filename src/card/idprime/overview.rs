@@ -121,7 +121,7 @@ pub(crate) fn read(
             other => other.describe(),
         },
         source: source.clone(),
-        serial: card_files::card_number(&card_id),
+        serial: format::card_number(&card_id),
         label,
         manufacturer: None,
         pins,

@@ -415,7 +415,7 @@ fn pins(
                 ui.end_row();
             }
         });
-    if overview.pin(PinKind::Pin2).is_none() {
+    if overview.one_code() {
         ui.label(tr.t("one-code-card"));
     }
     // Secondary actions, apart from the banner's primary one: none for a dead card, no change

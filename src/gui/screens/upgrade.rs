@@ -184,9 +184,7 @@ fn pins(app: &View<'_>, w: &mut Wizard, ui: &mut egui::Ui, intents: &mut Intents
     let pin2_label = words::with_pin(tr, "enter-pin", PinKind::Pin2);
     let (t1, t2) = (tries(PinKind::Pin1), tries(PinKind::Pin2));
     // A card that came with one code has no PIN2 to ask for: its one code serves both.
-    let one_code = app
-        .overview()
-        .is_some_and(|o| o.pin(PinKind::Pin2).is_none());
+    let one_code = app.overview().is_some_and(CardOverview::one_code);
     let mut rows = vec![widgets::CodeRow {
         label: &pin1_label,
         value: &mut w.pin1,

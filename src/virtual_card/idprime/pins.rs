@@ -114,22 +114,23 @@ pub(super) fn verify(state: &CardState, session: &mut Session, cmd: &Command) ->
 /// CHANGE REFERENCE DATA `00 24 00 <ref> 20 <old> <new>`: a wrong old PIN spends a try, the
 /// PUK cannot be changed (`6985`).
 pub(super) fn change(state: &CardState, session: &mut Session, cmd: &Command) -> Step {
-    if cmd.p1 != 0x00 {
-        return Step::refuse(StatusWord::IncorrectP1P2);
-    }
-    let reference = cmd.p2;
-    let both = match not_settable(state, reference).map_or_else(|| two_codes(&cmd.data), Err) {
-        Ok(both) => both,
-        Err(sw) => return Step::refuse(sw),
-    };
-    let mut next = state.clone();
-    let outcome = codes::change(&mut next, reference, &both);
-    step(session, reference, next, outcome)
+    set_code(state, session, cmd, codes::change)
 }
 
 /// RESET RETRY COUNTER `00 2C 00 <ref> 20 <PUK> <new PIN>`: a wrong PUK spends a PUK try, and
 /// its `63Cx` counts the PUK's.
 pub(super) fn unblock(state: &CardState, session: &mut Session, cmd: &Command) -> Step {
+    set_code(state, session, cmd, codes::unblock)
+}
+
+/// A command that sets a code from two (old PIN or PUK, then the new PIN): the checks both
+/// share, then `apply` (the PKCS#15 layout's logic) on a copy of the state.
+fn set_code(
+    state: &CardState,
+    session: &mut Session,
+    cmd: &Command,
+    apply: fn(&mut CardState, u8, &[u8]) -> PinOutcome,
+) -> Step {
     if cmd.p1 != 0x00 {
         return Step::refuse(StatusWord::IncorrectP1P2);
     }
@@ -139,7 +140,7 @@ pub(super) fn unblock(state: &CardState, session: &mut Session, cmd: &Command) -
         Err(sw) => return Step::refuse(sw),
     };
     let mut next = state.clone();
-    let outcome = codes::unblock(&mut next, reference, &both);
+    let outcome = apply(&mut next, reference, &both);
     step(session, reference, next, outcome)
 }
 
